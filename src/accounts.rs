@@ -1,0 +1,509 @@
+//! Managing users and API keys: the flows behind `/api/user`, `/api/system` and `tessera user`.
+
+use serde::Deserialize;
+
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::crypto::random;
+use crate::domain::{Email, FullName, Invalid, LoginId, Password, PhoneNumber, Roles, User, UserId, Username};
+use crate::store::{ApiKeyRecord, NewUser, StoreError, UserChanges};
+
+/// One refused field: its name as the client sent it, a machine code and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, invalid: Invalid) -> Self {
+        Self {
+            code: format!("{}{field}", invalid.code),
+            field: field.to_owned(),
+            message: invalid.message,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("no such user")]
+    UserNotFound,
+    #[error("no such API key")]
+    ApiKeyNotFound,
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate { field } => AccountError::Invalid(vec![FieldError {
+                field: format!("user.{field}"),
+                code: format!("[duplicate]user.{field}"),
+                message: format!("another user already has this {field}"),
+            }]),
+            other => AccountError::Store(other),
+        }
+    }
+}
+
+/// A value that may be absent (leave as is), null (clear it) or given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            Some(v) => Field::Value(v),
+            None => Field::Null,
+        })
+    }
+}
+
+/// User fields as a client sends them, before any check. Absent fields keep their value on an
+/// update; on a creation they take their defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserFields {
+    #[serde(default)]
+    pub username: Field<String>,
+    #[serde(default)]
+    pub email: Field<String>,
+    #[serde(default)]
+    pub password: Field<String>,
+    #[serde(default)]
+    pub full_name: Field<String>,
+    #[serde(default)]
+    pub mobile_phone: Field<String>,
+    #[serde(default)]
+    pub roles: Field<Vec<String>>,
+    #[serde(default)]
+    pub active: Field<bool>,
+    #[serde(default)]
+    pub two_factor_required: Field<bool>,
+}
+
+struct Checked {
+    changes: UserChanges,
+    password: Option<Password>,
+    changed: Vec<&'static str>,
+}
+
+impl UserFields {
+    /// Applies the fields over `base` (a user's current profile, or nothing for a new user) and
+    /// checks every one, collecting all the errors rather than stopping at the first.
+    fn check(&self, base: Option<&User>) -> Result<Checked, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut changed = Vec::new();
+
+        fn pick<T: Clone, U>(
+            field: &Field<T>,
+            name: &'static str,
+            current: Option<U>,
+            parse: impl Fn(&T) -> Result<U, Invalid>,
+            errors: &mut Vec<FieldError>,
+            changed: &mut Vec<&'static str>,
+        ) -> Option<U> {
+            match field {
+                Field::Absent => current,
+                Field::Null => {
+                    changed.push(name);
+                    None
+                }
+                Field::Value(raw) => match parse(raw) {
+                    Ok(v) => {
+                        changed.push(name);
+                        Some(v)
+                    }
+                    Err(e) => {
+                        errors.push(FieldError::new(&format!("user.{name}"), e));
+                        current
+                    }
+                },
+            }
+        }
+
+        let username = pick(
+            &self.username,
+            "username",
+            base.map(|u| u.username.clone()),
+            |s| Username::parse(s),
+            &mut errors,
+            &mut changed,
+        );
+        let email = pick(
+            &self.email,
+            "email",
+            base.and_then(|u| u.email.clone()),
+            |s| Email::parse(s),
+            &mut errors,
+            &mut changed,
+        );
+        let full_name = pick(
+            &self.full_name,
+            "fullName",
+            base.and_then(|u| u.full_name.clone()),
+            |s| FullName::parse(s),
+            &mut errors,
+            &mut changed,
+        );
+        let mobile_phone = pick(
+            &self.mobile_phone,
+            "mobilePhone",
+            base.and_then(|u| u.mobile_phone.clone()),
+            |s| PhoneNumber::parse(s),
+            &mut errors,
+            &mut changed,
+        );
+        let roles = pick(
+            &self.roles,
+            "roles",
+            base.map(|u| u.roles.clone()),
+            |r| Roles::parse_list(r),
+            &mut errors,
+            &mut changed,
+        )
+        .unwrap_or_else(Roles::user);
+        let active = pick(
+            &self.active,
+            "active",
+            base.map(|u| u.active),
+            |b| Ok(*b),
+            &mut errors,
+            &mut changed,
+        )
+        .unwrap_or(true);
+        let two_factor_required = pick(
+            &self.two_factor_required,
+            "twoFactorRequired",
+            base.map(|u| u.two_factor_required),
+            |b| Ok(*b),
+            &mut errors,
+            &mut changed,
+        )
+        .unwrap_or(false);
+        let password = match &self.password {
+            Field::Absent => None,
+            Field::Null => {
+                errors.push(FieldError::new(
+                    "user.password",
+                    Invalid::new("[blank]", "a password cannot be removed, only changed"),
+                ));
+                None
+            }
+            Field::Value(raw) => match Password::new_choice(raw) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    errors.push(FieldError::new("user.password", e));
+                    None
+                }
+            },
+        };
+        if base.is_none() && password.is_none() && !matches!(self.password, Field::Null) {
+            if errors.iter().all(|e| e.field != "user.password") {
+                errors.push(FieldError::new(
+                    "user.password",
+                    Invalid::new("[blank]", "a password is required"),
+                ));
+            }
+        }
+        let username = match username {
+            Some(u) => Some(u),
+            None => {
+                if errors.iter().all(|e| e.field != "user.username") {
+                    errors.push(FieldError::new(
+                        "user.username",
+                        Invalid::new("[blank]", "a username is required"),
+                    ));
+                }
+                None
+            }
+        };
+        match (username, errors.is_empty()) {
+            (Some(username), true) => Ok(Checked {
+                changes: UserChanges {
+                    username,
+                    email,
+                    full_name,
+                    mobile_phone,
+                    roles,
+                    active,
+                    two_factor_required,
+                },
+                password,
+                changed,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// An API key as made: the secret is in `key` and is shown once.
+#[derive(Debug)]
+pub struct IssuedApiKey {
+    pub id: String,
+    pub key: String,
+}
+
+impl Core {
+    pub async fn create_user(
+        &self,
+        id: Option<UserId>,
+        fields: &UserFields,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<User, AccountError> {
+        let checked = fields.check(None).map_err(AccountError::Invalid)?;
+        let Some(password) = checked.password else {
+            return Err(AccountError::Invalid(vec![]));
+        };
+        let id = id.unwrap_or_default();
+        let password_hash = self.hasher.hash(&password).await.map_err(anyhow::Error::from)?;
+        let event = AuditEvent::new(EventKind::UserCreate, actor, origin, now)
+            .target(id)
+            .detail("username", checked.changes.username.as_str());
+        let user = self
+            .store
+            .insert_user(
+                &NewUser {
+                    id,
+                    profile: checked.changes,
+                    password_hash,
+                },
+                &event,
+            )
+            .await?;
+        tracing::info!(target: "security", user = %user.id, "user created");
+        Ok(user)
+    }
+
+    /// Changes the given fields (and the password, when one is given) of an existing user.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        fields: &UserFields,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<User, AccountError> {
+        let current = self.store.user(id).await?.ok_or(AccountError::UserNotFound)?;
+        let checked = fields.check(Some(&current)).map_err(AccountError::Invalid)?;
+        if let Some(password) = &checked.password {
+            self.set_password(id, password, actor.clone(), origin, now)
+                .await?;
+        }
+        let profile_changed: Vec<&str> = checked
+            .changed
+            .iter()
+            .copied()
+            .filter(|f| *f != "password")
+            .collect();
+        if profile_changed.is_empty() {
+            return self.store.user(id).await?.ok_or(AccountError::UserNotFound);
+        }
+        let kind = match (current.active, checked.changes.active) {
+            (true, false) => EventKind::UserDisable,
+            (false, true) => EventKind::UserEnable,
+            _ if current.mobile_phone != checked.changes.mobile_phone => EventKind::PhoneChange,
+            _ => EventKind::UserUpdate,
+        };
+        let event = AuditEvent::new(kind, actor, origin, now)
+            .target(id)
+            .detail("changed", profile_changed);
+        self.store
+            .update_user(id, &checked.changes, &event)
+            .await?
+            .ok_or(AccountError::UserNotFound)
+    }
+
+    pub async fn set_password(
+        &self,
+        id: UserId,
+        password: &Password,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), AccountError> {
+        let hash = self.hasher.hash(password).await.map_err(anyhow::Error::from)?;
+        let event = AuditEvent::new(EventKind::PasswordChange, actor, origin, now).target(id);
+        if !self.store.set_password(id, &hash, &event).await? {
+            return Err(AccountError::UserNotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn delete_user(
+        &self,
+        id: UserId,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), AccountError> {
+        let event = AuditEvent::new(EventKind::UserDelete, actor, origin, now).target(id);
+        if !self.store.delete_user(id, &event).await? {
+            return Err(AccountError::UserNotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn find_user(&self, login_id: &LoginId) -> Result<Option<User>, AccountError> {
+        Ok(self.store.user_by_login_id(login_id).await?.map(|u| u.user))
+    }
+
+    /// Makes the first administrator when there is no user at all; returns its password, which
+    /// is printed once and kept nowhere.
+    pub async fn bootstrap_admin(&self, now: Instant) -> Result<Option<String>, AccountError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let password = random::readable_password();
+        let fields = UserFields {
+            username: Field::Value("admin".into()),
+            password: Field::Value(password.clone()),
+            full_name: Field::Value("Administrator".into()),
+            roles: Field::Value(vec!["admin".into()]),
+            ..UserFields::default()
+        };
+        match self
+            .create_user(None, &fields, Actor::System, &Origin::default(), now)
+            .await
+        {
+            Ok(_) => Ok(Some(password)),
+            // Another node made it first.
+            Err(AccountError::Invalid(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create_api_key(
+        &self,
+        name: &str,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<IssuedApiKey, AccountError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(AccountError::Invalid(vec![FieldError::new(
+                "name",
+                Invalid::new("[invalid]", "an API key needs a name of 1 to 100 characters"),
+            )]));
+        }
+        let id = random::token(9);
+        let key = random::token(32);
+        let event = AuditEvent::new(EventKind::ApiKeyCreate, actor, &Origin::default(), now)
+            .detail("apiKeyId", id.clone())
+            .detail("name", name);
+        self.store
+            .insert_api_key(&id, name, &random::lookup_digest(&key), &event)
+            .await?;
+        tracing::info!(target: "security", api_key = %id, "API key created");
+        Ok(IssuedApiKey { id, key })
+    }
+
+    pub async fn revoke_api_key(&self, id: &str, actor: Actor, now: Instant) -> Result<(), AccountError> {
+        let event = AuditEvent::new(EventKind::ApiKeyRevoke, actor, &Origin::default(), now)
+            .detail("apiKeyId", id);
+        if !self.store.revoke_api_key(id, &event).await? {
+            return Err(AccountError::ApiKeyNotFound);
+        }
+        tracing::info!(target: "security", api_key = %id, "API key revoked");
+        Ok(())
+    }
+
+    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, AccountError> {
+        Ok(self.store.api_keys().await?)
+    }
+
+    /// The key a request presents, if it is live.
+    pub async fn authenticate_api_key(
+        &self,
+        presented: &str,
+        now: Instant,
+    ) -> Result<Option<ApiKeyRecord>, AccountError> {
+        if presented.is_empty() || presented.len() > 256 {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .use_api_key(&random::lookup_digest(presented), now)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(json: serde_json::Value) -> UserFields {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_new_user_needs_a_username_and_a_password_and_gets_every_error_at_once() {
+        let errors = fields(serde_json::json!({"email": "bad", "mobilePhone": "12"}))
+            .check(None)
+            .err()
+            .unwrap();
+        let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            named,
+            ["user.email", "user.mobilePhone", "user.password", "user.username"]
+        );
+        assert_eq!(errors[0].code, "[invalid]user.email");
+    }
+
+    #[test]
+    fn an_update_keeps_absent_fields_and_clears_null_ones() {
+        let base = fields(serde_json::json!({
+            "username": "ann", "password": "long enough", "email": "ann@example.com",
+            "mobilePhone": "+1 303 555 1212"
+        }))
+        .check(None)
+        .ok()
+        .unwrap();
+        let user = User {
+            id: UserId::new(),
+            username: base.changes.username,
+            email: base.changes.email,
+            full_name: None,
+            mobile_phone: base.changes.mobile_phone,
+            roles: Roles::user(),
+            active: true,
+            two_factor_required: false,
+            terms_version_accepted: None,
+            created_at: Instant::from_millis(0),
+            updated_at: Instant::from_millis(0),
+            password_changed_at: Instant::from_millis(0),
+            last_login_at: None,
+        };
+        let checked = fields(serde_json::json!({"mobilePhone": null, "fullName": "Ann"}))
+            .check(Some(&user))
+            .ok()
+            .unwrap();
+        assert_eq!(checked.changes.email, user.email);
+        assert_eq!(checked.changes.mobile_phone, None);
+        assert_eq!(checked.changes.full_name.unwrap().as_str(), "Ann");
+        assert_eq!(checked.changed, ["fullName", "mobilePhone"]);
+        assert!(checked.password.is_none());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let error = serde_json::from_value::<UserFields>(serde_json::json!({"isAdmin": true}))
+            .unwrap_err();
+        assert!(error.to_string().contains("isAdmin"));
+    }
+}

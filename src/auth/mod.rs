@@ -1,0 +1,7 @@
+//! Authentication flows: the password login and the sessions and tokens it opens.
+
+mod login;
+mod tokens;
+
+pub use login::{LoginError, LoginRequest};
+pub use tokens::{IssuedTokens, TokenAuthError};

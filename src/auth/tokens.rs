@@ -1,0 +1,199 @@
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::crypto::{Claims, PasswordHash, random};
+use crate::domain::{User, UserId};
+use crate::store::{NewSession, SessionRecord};
+
+/// What a successful login or refresh hands the client.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub token: String,
+    pub token_expires_at: Instant,
+    pub refresh_token: String,
+    /// The session id, which FusionAuth calls the refresh token id.
+    pub refresh_token_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenAuthError {
+    /// Bad signature, expired, revoked session, or a user who is gone or disabled.
+    #[error("the token is not valid")]
+    Invalid,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Core {
+    /// Starts a server-side session and signs its first access token. The login bookkeeping
+    /// (last login, a rehash) and the audit event commit with the session.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn open_session(
+        &self,
+        user: &User,
+        amr: Vec<String>,
+        application_id: Option<String>,
+        origin: &Origin,
+        now: Instant,
+        rehash: Option<&PasswordHash>,
+        event: &AuditEvent,
+    ) -> anyhow::Result<IssuedTokens> {
+        let session_id = random::token(18);
+        let refresh_token = random::token(32);
+        let session = NewSession {
+            id: session_id.clone(),
+            user_id: user.id,
+            amr: amr.clone(),
+            application_id: application_id.clone(),
+            refresh_hash: random::lookup_digest(&refresh_token),
+            now,
+            expires_at: now.plus_seconds(self.tokens.refresh_ttl_seconds),
+            origin: origin.clone(),
+        };
+        self.store.open_session(&session, rehash, event).await?;
+        let (token, token_expires_at) = self.sign_access_token(user, &session_id, &amr, application_id, now, now);
+        Ok(IssuedTokens {
+            token,
+            token_expires_at,
+            refresh_token,
+            refresh_token_id: session_id,
+        })
+    }
+
+    fn sign_access_token(
+        &self,
+        user: &User,
+        session_id: &str,
+        amr: &[String],
+        application_id: Option<String>,
+        authenticated_at: Instant,
+        now: Instant,
+    ) -> (String, Instant) {
+        let expires_at = now.plus_seconds(self.tokens.access_ttl_seconds);
+        let claims = Claims {
+            iss: self.tokens.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: application_id,
+            exp: expires_at.seconds(),
+            iat: now.seconds(),
+            auth_time: authenticated_at.seconds(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: session_id.to_owned(),
+            roles: user.roles.names().into_iter().map(str::to_owned).collect(),
+            amr: amr.to_vec(),
+            preferred_username: Some(user.username.to_string()),
+        };
+        (self.signer.sign(&claims), expires_at)
+    }
+
+    /// Checks an access token all the way: signature, expiry, a live session, an active user.
+    pub async fn validate_access_token(
+        &self,
+        token: &str,
+        now: Instant,
+    ) -> Result<(Claims, User), TokenAuthError> {
+        let claims = self
+            .signer
+            .verify(token, now)
+            .map_err(|_| TokenAuthError::Invalid)?;
+        let session = self
+            .store
+            .session(&claims.sid)
+            .await
+            .map_err(anyhow::Error::from)?
+            .filter(|s| s.is_live(now))
+            .ok_or(TokenAuthError::Invalid)?;
+        let user = self.live_user(session.user_id).await?;
+        if user.id.to_string() != claims.sub {
+            return Err(TokenAuthError::Invalid);
+        }
+        Ok((claims, user))
+    }
+
+    /// Trades a refresh token for a new access token and a new refresh token; the old refresh
+    /// token stops working at once.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(User, IssuedTokens), TokenAuthError> {
+        if refresh_token.is_empty() || refresh_token.len() > 256 {
+            return Err(TokenAuthError::Invalid);
+        }
+        let new_refresh = random::token(32);
+        let session: SessionRecord = self
+            .store
+            .rotate_refresh_token(
+                &random::lookup_digest(refresh_token),
+                &random::lookup_digest(&new_refresh),
+                now,
+            )
+            .await
+            .map_err(anyhow::Error::from)?
+            .ok_or(TokenAuthError::Invalid)?;
+        let user = self.live_user(session.user_id).await?;
+        let (token, token_expires_at) = self.sign_access_token(
+            &user,
+            &session.id,
+            &session.amr,
+            session.application_id.clone(),
+            session.authenticated_at,
+            now,
+        );
+        let event = AuditEvent::new(EventKind::TokenRefresh, Actor::User(user.id), origin, now)
+            .target(user.id)
+            .detail("sessionId", session.id.clone());
+        if let Err(error) = self.store.record_event(&event).await {
+            tracing::error!(%error, "cannot write audit event");
+        }
+        Ok((
+            user,
+            IssuedTokens {
+                token,
+                token_expires_at,
+                refresh_token: new_refresh,
+                refresh_token_id: session.id,
+            },
+        ))
+    }
+
+    /// Ends a session named by its refresh token or by an access token's session id; with
+    /// `global`, ends every session of that user. Unknown tokens end nothing and are no error.
+    pub async fn logout(
+        &self,
+        refresh_token: Option<&str>,
+        session_id: Option<&str>,
+        global: bool,
+        origin: &Origin,
+        now: Instant,
+    ) -> anyhow::Result<()> {
+        let refresh_hash = refresh_token.map(random::lookup_digest);
+        let event = AuditEvent::new(EventKind::Logout, Actor::Anonymous, origin, now);
+        let ended = self
+            .store
+            .revoke_session(session_id, refresh_hash.as_deref(), &event)
+            .await?;
+        let user = match (&ended, session_id) {
+            (Some(session), _) => Some(session.user_id),
+            (None, Some(id)) => self.store.session(id).await?.map(|s| s.user_id),
+            (None, None) => None,
+        };
+        if global && let Some(user) = user {
+            let event = AuditEvent::new(EventKind::Logout, Actor::User(user), origin, now)
+                .target(user)
+                .detail("global", true);
+            self.store.revoke_user_sessions(user, &event).await?;
+        }
+        Ok(())
+    }
+
+    async fn live_user(&self, id: UserId) -> Result<User, TokenAuthError> {
+        self.store
+            .user(id)
+            .await
+            .map_err(anyhow::Error::from)?
+            .filter(|u| u.active)
+            .ok_or(TokenAuthError::Invalid)
+    }
+}

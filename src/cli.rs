@@ -1,0 +1,381 @@
+//! The `tessera` command line: the server, and the operator's commands that script it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::{AccountError, Field, UserFields};
+use crate::app::{self, Application};
+use crate::audit::Actor;
+use crate::clock::Instant;
+use crate::config::Config;
+use crate::core::Core;
+use crate::domain::{LoginId, Password, User};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: a self-hosted login server with two-factor authentication",
+    long_about = "Tessera: a self-hosted login server with two-factor authentication.\n\n\
+        Configuration comes from built-in defaults, then the TOML file given with --config, \
+        then TESSERA_* environment variables (TESSERA_LISTEN, TESSERA_DATABASE_URL, \
+        TESSERA_ARGON2__MEMORY_KIB, ...). With no configuration at all, `tessera serve` keeps \
+        its data in ./tessera-data (SQLite) and listens on 127.0.0.1:8080."
+)]
+pub struct Cli {
+    /// A TOML configuration file.
+    #[arg(long, global = true, env = "TESSERA_CONFIG_FILE", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (creating the data directory, database, keys and a first administrator
+    /// as needed).
+    Serve,
+    /// Check the configuration and print it (secrets hidden), without starting anything.
+    CheckConfig,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys (for `Authorization: <key>` on the management API).
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input (or asked for on a terminal).
+    Create(CreateUser),
+    /// List users.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// Show one user, by username or email.
+    Show { login_id: String },
+    /// Set a user's password, read from standard input (or asked for on a terminal). Ends the
+    /// user's sessions.
+    SetPassword { login_id: String },
+    /// Set (or with --clear, remove) a user's mobile phone number.
+    SetPhone {
+        login_id: String,
+        /// The number with its country code, such as +1 303 555 1212.
+        #[arg(required_unless_present = "clear")]
+        phone: Option<String>,
+        #[arg(long, conflicts_with = "phone")]
+        clear: bool,
+    },
+    /// Disable a user: logins are refused and sessions end.
+    Disable { login_id: String },
+    /// Enable a disabled user.
+    Enable { login_id: String },
+}
+
+#[derive(Debug, Args)]
+struct CreateUser {
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    email: Option<String>,
+    /// Mobile phone with country code, such as +1 303 555 1212.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Full name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Give the user the admin role.
+    #[arg(long)]
+    admin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by its id.
+    Revoke { id: String },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init_logs(config.log_format, &config.log_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::CheckConfig => {
+            print!("{}", config.to_redacted_toml());
+            println!("# configuration is valid");
+            Ok(())
+        }
+        Command::Migrate => {
+            let core = app::open_core(&config).await?;
+            println!("database is up to date ({:?})", config.database_url());
+            core.store.close().await;
+            Ok(())
+        }
+        Command::User(command) => {
+            let core = app::open_core(&config).await?;
+            let result = user_command(&core, command).await;
+            core.store.close().await;
+            result
+        }
+        Command::ApiKey(command) => {
+            let core = app::open_core(&config).await?;
+            let result = api_key_command(&core, command).await;
+            core.store.close().await;
+            result
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let application = Application::build(&config).await?;
+    let url = config.public_url();
+    let admin_password = application
+        .core()
+        .bootstrap_admin(Instant::now())
+        .await
+        .map_err(describe)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Tessera {} is listening on http://{}", env!("CARGO_PKG_VERSION"), application.local_addr())?;
+    writeln!(out, "Log in at {url}/api/login (POST {{\"loginId\", \"password\"}})")?;
+    if let Some(password) = admin_password {
+        writeln!(out)?;
+        writeln!(out, "First start: created the administrator account.")?;
+        writeln!(out, "  username: admin")?;
+        writeln!(out, "  password: {password}")?;
+        writeln!(out, "This password is shown once and stored only as a hash; change it with `tessera user set-password admin`.")?;
+    }
+    out.flush()?;
+    drop(out);
+    application.run_until(app::shutdown_signal()).await
+}
+
+async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
+    let now = Instant::now();
+    let origin = Default::default();
+    match command {
+        UserCommand::Create(args) => {
+            let password = read_password("Password for the new user: ")?;
+            let fields = UserFields {
+                username: Field::Value(args.username),
+                email: args.email.map_or(Field::Absent, Field::Value),
+                mobile_phone: args.phone.map_or(Field::Absent, Field::Value),
+                full_name: args.name.map_or(Field::Absent, Field::Value),
+                roles: Field::Value(if args.admin {
+                    vec!["admin".into()]
+                } else {
+                    vec![]
+                }),
+                password: Field::Value(password),
+                ..UserFields::default()
+            };
+            let user = core
+                .create_user(None, &fields, Actor::Cli, &origin, now)
+                .await
+                .map_err(describe)?;
+            println!("created user {} ({})", user.username, user.id);
+        }
+        UserCommand::List { limit, offset } => {
+            let users = core.store.users(limit, offset).await?;
+            println!("{:<36}  {:<24}  {:<30}  {:<8}  roles", "id", "username", "email", "active");
+            for user in users {
+                println!(
+                    "{:<36}  {:<24}  {:<30}  {:<8}  {}",
+                    user.id,
+                    user.username,
+                    user.email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+                    if user.active { "yes" } else { "no" },
+                    user.roles.names().join(",")
+                );
+            }
+        }
+        UserCommand::Show { login_id } => {
+            let user = find(core, &login_id).await?;
+            print_user(&user);
+        }
+        UserCommand::SetPassword { login_id } => {
+            let user = find(core, &login_id).await?;
+            let raw = read_password(&format!("New password for {}: ", user.username))?;
+            let password = Password::new_choice(&raw).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+            core.set_password(user.id, &password, Actor::Cli, &origin, now)
+                .await
+                .map_err(describe)?;
+            println!("password of {} changed; their sessions have ended", user.username);
+        }
+        UserCommand::SetPhone {
+            login_id,
+            phone,
+            clear,
+        } => {
+            let user = find(core, &login_id).await?;
+            let fields = UserFields {
+                mobile_phone: match (phone, clear) {
+                    (_, true) => Field::Null,
+                    (Some(phone), false) => Field::Value(phone),
+                    (None, false) => bail!("give a phone number or --clear"),
+                },
+                ..UserFields::default()
+            };
+            let user = core
+                .update_user(user.id, &fields, Actor::Cli, &origin, now)
+                .await
+                .map_err(describe)?;
+            match &user.mobile_phone {
+                Some(phone) => println!("phone of {} is now {}", user.username, phone.e164()),
+                None => println!("phone of {} removed", user.username),
+            }
+        }
+        UserCommand::Disable { login_id } => set_active(core, &login_id, false).await?,
+        UserCommand::Enable { login_id } => set_active(core, &login_id, true).await?,
+    }
+    Ok(())
+}
+
+async fn set_active(core: &Core, login_id: &str, active: bool) -> anyhow::Result<()> {
+    let user = find(core, login_id).await?;
+    let fields = UserFields {
+        active: Field::Value(active),
+        ..UserFields::default()
+    };
+    core.update_user(user.id, &fields, Actor::Cli, &Default::default(), Instant::now())
+        .await
+        .map_err(describe)?;
+    println!(
+        "{} is {}",
+        user.username,
+        if active { "enabled" } else { "disabled; their sessions have ended" }
+    );
+    Ok(())
+}
+
+async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let now = Instant::now();
+    match command {
+        ApiKeyCommand::Create { name } => {
+            let issued = core
+                .create_api_key(&name, Actor::Cli, now)
+                .await
+                .map_err(describe)?;
+            println!("API key {} created. The key, shown only now:", issued.id);
+            println!("{}", issued.key);
+        }
+        ApiKeyCommand::List => {
+            println!("{:<12}  {:<8}  {:<13}  name", "id", "state", "created");
+            for key in core.api_keys().await.map_err(describe)? {
+                println!(
+                    "{:<12}  {:<8}  {:<13}  {}",
+                    key.id,
+                    if key.revoked_instant.is_some() { "revoked" } else { "active" },
+                    key.insert_instant,
+                    key.name
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            core.revoke_api_key(&id, Actor::Cli, now)
+                .await
+                .map_err(describe)?;
+            println!("API key {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn find(core: &Core, raw: &str) -> anyhow::Result<User> {
+    let login_id = LoginId::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?}: {e}"))?;
+    core.find_user(&login_id)
+        .await
+        .map_err(describe)?
+        .with_context(|| format!("no user {raw:?}"))
+}
+
+fn print_user(user: &User) {
+    println!("id:                  {}", user.id);
+    println!("username:            {}", user.username);
+    println!("email:               {}", user.email.as_ref().map(|e| e.to_string()).unwrap_or_default());
+    println!("full name:           {}", user.full_name.as_ref().map(|n| n.as_str()).unwrap_or_default());
+    println!("mobile phone:        {}", user.mobile_phone.as_ref().map(|p| p.e164()).unwrap_or_default());
+    println!("roles:               {}", user.roles.names().join(", "));
+    println!("active:              {}", user.active);
+    println!("two-factor required: {}", user.two_factor_required);
+    println!("created (epoch ms):  {}", user.created_at.millis());
+    println!("last login:          {}", user.last_login_at.map(|i| i.millis().to_string()).unwrap_or_else(|| "never".into()));
+}
+
+/// A password from a prompt on a terminal (asked twice), or the first line of standard input.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt)?;
+        let second = rpassword::prompt_password("Again: ")?;
+        if first != second {
+            bail!("the two passwords differ");
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+/// Account errors as one line for the terminal.
+fn describe(error: AccountError) -> anyhow::Error {
+    match error {
+        AccountError::Invalid(fields) => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field.trim_start_matches("user."), f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::Error::from(other),
+    }
+}

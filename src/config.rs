@@ -1,0 +1,420 @@
+//! One typed configuration: defaults, then an optional TOML file, then `TESSERA_*` environment
+//! variables. Unknown keys are an error wherever they come from, so a typo never passes silently.
+//!
+//! Environment variables name a key in upper case; a nested key joins its parts with a double
+//! underscore: `TESSERA_LISTEN`, `TESSERA_ARGON2__MEMORY_KIB`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const ENV_PREFIX: &str = "TESSERA_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port the HTTP server binds.
+    pub listen: String,
+    /// The URL people and applications reach Tessera at; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// `sqlite://PATH` or `postgres://…`; defaults to a SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// Where the SQLite database (by default) and the key files live.
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `tessera=debug,info`.
+    pub log_level: String,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    pub database: DatabaseConfig,
+    pub argon2: Argon2Config,
+    pub tokens: TokenConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+}
+
+/// Argon2id cost. The defaults are OWASP's first recommended set (19 MiB, 2 passes, 1 lane).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// How many hashes run at once; more wait their turn, so a flood of logins cannot take
+    /// every thread. Zero means one per CPU core.
+    pub max_concurrent: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Lifetime of a JWT access token.
+    pub access_ttl_seconds: i64,
+    /// Lifetime of a refresh token (and of the session behind it).
+    pub refresh_ttl_seconds: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            database_url: None,
+            data_dir: PathBuf::from("tessera-data"),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            max_body_bytes: 64 * 1024,
+            database: DatabaseConfig::default(),
+            argon2: Argon2Config::default(),
+            tokens: TokenConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 0,
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl_seconds: 3600,
+            refresh_ttl_seconds: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the layers in order and checks the result. `env` is passed in (rather than read
+    /// here) so that tests can give exactly the variables they mean.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::File {
+                        path: path.to_owned(),
+                        message: e.message().to_owned(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = key.split("__").map(str::to_lowercase).collect();
+            insert_env_value(&mut table, &path, &value, &name)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return invalid(format!(
+                "listen = {:?} is not an address and port like 127.0.0.1:8080",
+                self.listen
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid(format!(
+                "public_url = {url:?} must start with http:// or https://"
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return invalid(format!(
+                "database_url = {:?} must start with sqlite: or postgres://",
+                DatabaseUrl(url.clone())
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return invalid("data_dir is empty".into());
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("max_body_bytes must be at least 1024".into());
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections must be at least 1".into());
+        }
+        if let Err(e) = argon2::Params::new(
+            self.argon2.memory_kib,
+            self.argon2.iterations,
+            self.argon2.parallelism,
+            None,
+        ) {
+            return invalid(format!("argon2 parameters are not usable: {e}"));
+        }
+        if self.tokens.access_ttl_seconds <= 0 || self.tokens.refresh_ttl_seconds <= 0 {
+            return invalid("token lifetimes must be positive".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            return invalid(format!("log_level = {:?}: {e}", self.log_level));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        // Checked in `load`; the fallback only serves a hand-built Config.
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn database_url(&self) -> DatabaseUrl {
+        match &self.database_url {
+            Some(url) => DatabaseUrl(url.clone()),
+            None => DatabaseUrl(format!(
+                "sqlite://{}",
+                self.data_dir.join("tessera.db").display()
+            )),
+        }
+    }
+
+    pub fn argon2_max_concurrent(&self) -> usize {
+        match self.argon2.max_concurrent {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        }
+    }
+
+    /// The configuration as TOML, with the database password hidden: what `check-config` shows.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = Some(format!("{:?}", self.database_url()));
+        shown.public_url = Some(self.public_url());
+        toml::to_string(&shown).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_url", &self.database_url())
+            .field("data_dir", &self.data_dir)
+            .field("log_format", &self.log_format)
+            .field("argon2", &self.argon2)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+fn insert_env_value(
+    table: &mut toml::Table,
+    path: &[String],
+    raw: &str,
+    var: &str,
+) -> Result<(), ConfigError> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut current = table;
+    for part in parents {
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| {
+            ConfigError::Invalid(format!("{var}: {part} is not a section of the configuration"))
+        })?;
+    }
+    current.insert(last.clone(), env_value(raw));
+    Ok(())
+}
+
+/// An environment value is a number or boolean when it reads as one, else a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(n) = raw.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+/// A database URL whose password never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // postgres://user:password@host/db → postgres://user:***@host/db
+        if let Some((scheme, rest)) = self.0.split_once("://")
+            && let Some((credentials, host)) = rest.split_once('@')
+            && let Some((user, _password)) = credentials.split_once(':')
+        {
+            return write!(f, "{scheme}://{user}:***@{host}");
+        }
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_configuration_at_all_gives_the_embedded_defaults() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(
+            config.database_url().expose(),
+            "sqlite://tessera-data/tessera.db"
+        );
+        assert_eq!(config.argon2.memory_kib, 19456);
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_including_nested_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[argon2]\niterations = 3\n").unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("TESSERA_LISTEN", "127.0.0.1:9100"),
+                ("TESSERA_ARGON2__MEMORY_KIB", "4096"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9100");
+        assert_eq!(config.argon2.iterations, 3);
+        assert_eq!(config.argon2.memory_kib, 4096);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        let error = Config::load(None, env(&[("TESSERA_LISTEN_ADDR", "x")])).unwrap_err();
+        assert!(error.to_string().contains("listen_addr"), "{error}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(&file, "[argon2]\nmemory = 5\n").unwrap();
+        let error = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(error.to_string().contains("memory"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        for (var, value, named) in [
+            ("TESSERA_LISTEN", "localhost", "listen"),
+            ("TESSERA_DATABASE_URL", "mysql://x", "database_url"),
+            ("TESSERA_PUBLIC_URL", "example.com", "public_url"),
+            ("TESSERA_LOG_FORMAT", "xml", "xml"),
+            ("TESSERA_ARGON2__MEMORY_KIB", "1", "argon2"),
+        ] {
+            let error = Config::load(None, env(&[(var, value)])).unwrap_err();
+            assert!(error.to_string().contains(named), "{var}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_database_password_never_prints() {
+        let url = DatabaseUrl::new("postgres://tessera:s3cret@db.example/tessera");
+        assert_eq!(format!("{url:?}"), "postgres://tessera:***@db.example/tessera");
+        let config = Config {
+            database_url: Some(url.expose().into()),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(!config.to_redacted_toml().contains("s3cret"));
+    }
+}

@@ -1,0 +1,38 @@
+//! The domain core: what the JSON API, the CLI (and later the web pages) call. One flow is one
+//! method here; the adapters only translate requests in and results out.
+
+use crate::config::Config;
+use crate::crypto::{Keys, PasswordHasher, TokenSigner};
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// The `iss` of every token: the public URL.
+    pub issuer: String,
+    pub access_ttl_seconds: i64,
+    pub refresh_ttl_seconds: i64,
+}
+
+#[derive(Clone)]
+pub struct Core {
+    pub store: Store,
+    pub hasher: PasswordHasher,
+    pub signer: TokenSigner,
+    pub tokens: TokenPolicy,
+}
+
+impl Core {
+    pub fn new(config: &Config, store: Store, keys: &Keys) -> anyhow::Result<Self> {
+        let hasher = PasswordHasher::new(&config.argon2, config.argon2_max_concurrent())?;
+        Ok(Self {
+            store,
+            hasher,
+            signer: TokenSigner::new(keys.signing_key()),
+            tokens: TokenPolicy {
+                issuer: config.public_url(),
+                access_ttl_seconds: config.tokens.access_ttl_seconds,
+                refresh_ttl_seconds: config.tokens.refresh_ttl_seconds,
+            },
+        })
+    }
+}

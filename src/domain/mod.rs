@@ -1,0 +1,32 @@
+//! Values that exist only when valid, and the entities built from them.
+//!
+//! Each newtype has a private field and a fallible constructor: a `Username` in hand is a
+//! username that passed every rule, so no code further in re-checks it.
+
+mod names;
+mod password;
+mod phone;
+mod user;
+
+pub use names::{Email, FullName, LoginId, Username};
+pub use password::Password;
+pub use phone::PhoneNumber;
+pub use user::{Role, Roles, User, UserId};
+
+/// Why a value was refused: a stable machine code (FusionAuth style, `[blank]`, `[invalid]`,
+/// `[tooLong]`...) and a sentence a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}

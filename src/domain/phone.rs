@@ -1,0 +1,124 @@
+use std::fmt;
+
+use phonenumber::{Mode, ParseError};
+
+use super::Invalid;
+
+/// Longer than any real number written with spaces and punctuation; refused before parsing.
+const MAX_INPUT_CHARS: usize = 40;
+
+/// A phone number in E.164 form (`+13035551212`), parsed and checked against the numbering
+/// plan of its country by the `phonenumber` crate.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Accepts international forms (`+1 303 555 1212`, `+44 (20) 7946-0958`); the country code
+    /// is required because a server has no single home country.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(Invalid::new("[blank]", "a phone number is required"));
+        }
+        if value.chars().count() > MAX_INPUT_CHARS {
+            return Err(Invalid::new(
+                "[tooLong]",
+                "a phone number has at most 15 digits",
+            ));
+        }
+        if let Some(bad) = value
+            .chars()
+            .find(|c| !(c.is_ascii_digit() || " +-().".contains(*c)))
+        {
+            return Err(Invalid::new(
+                "[invalid]",
+                format!("a phone number cannot contain {bad:?}; use digits, spaces and a leading +"),
+            ));
+        }
+        if !value.starts_with('+') {
+            return Err(Invalid::new(
+                "[invalid]",
+                "start the phone number with + and the country code, for example +1 303 555 1212",
+            ));
+        }
+        let parsed = phonenumber::parse(None, value).map_err(|error| {
+            let why = match error {
+                ParseError::InvalidCountryCode => "its country code does not exist",
+                ParseError::TooShortAfterIdd | ParseError::TooShortNsn => {
+                    "it is too short for a phone number"
+                }
+                ParseError::TooLong => "it is too long for a phone number",
+                ParseError::NoNumber | ParseError::MalformedInteger(_) => {
+                    "it is not a phone number"
+                }
+            };
+            Invalid::new("[invalid]", format!("{value:?} is refused: {why}"))
+        })?;
+        if !parsed.is_valid() {
+            return Err(Invalid::new(
+                "[invalid]",
+                format!("{value:?} is not a valid number in the numbering plan of its country"),
+            ));
+        }
+        Ok(Self(parsed.format().mode(Mode::E164).to_string()))
+    }
+
+    pub fn e164(&self) -> &str {
+        &self.0
+    }
+
+    /// The number as shown to someone who should recognise it but not learn it: the country
+    /// code and the last four digits (`+1 •••• 1212`).
+    pub fn masked(&self) -> String {
+        let country_code = phonenumber::parse(None, &self.0)
+            .map(|n| n.code().value().to_string())
+            .unwrap_or_default();
+        let digits = &self.0[1..];
+        let tail = &digits[digits.len().saturating_sub(4)..];
+        format!("+{country_code} •••• {tail}")
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn international_forms_become_e164() {
+        assert_eq!(
+            PhoneNumber::parse("+1 (303) 555-1212").unwrap().e164(),
+            "+13035551212"
+        );
+        assert_eq!(
+            PhoneNumber::parse(" +44 20 7946 0958 ").unwrap().e164(),
+            "+442079460958"
+        );
+    }
+
+    #[test]
+    fn a_number_without_country_code_says_how_to_write_it() {
+        let error = PhoneNumber::parse("303 555 1212").unwrap_err();
+        assert!(error.message.contains("country code"), "{}", error.message);
+    }
+
+    #[test]
+    fn nonsense_is_refused_with_a_reason() {
+        for bad in ["+1 555", "+999 1234567", "+1 303 555 1212 3456 789", "+1 303-CALL-NOW", "", "+1"] {
+            let error = PhoneNumber::parse(bad).unwrap_err();
+            assert!(!error.message.is_empty(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_masked_number_keeps_country_code_and_last_four_digits() {
+        let phone = PhoneNumber::parse("+1 303 555 1212").unwrap();
+        assert_eq!(phone.masked(), "+1 •••• 1212");
+        assert!(!format!("{phone:?}").contains("5551212"));
+    }
+}

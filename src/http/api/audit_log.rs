@@ -1,0 +1,88 @@
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditFilter, EventKind, StoredEvent};
+use crate::clock::Instant;
+use crate::domain::UserId;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiKeyAuth, ApiQuery};
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    user_id: Option<String>,
+    event: Option<String>,
+    /// Epoch milliseconds, inclusive.
+    start: Option<i64>,
+    /// Epoch milliseconds, exclusive.
+    end: Option<i64>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditResponse {
+    audit_logs: Vec<StoredEvent>,
+}
+
+/// `GET /api/system/audit-log`: newest first, filtered by user, event and time.
+pub async fn search(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditResponse>, ApiError> {
+    let target = query
+        .user_id
+        .map(|raw| {
+            UserId::parse(&raw)
+                .map(|id| id.to_string())
+                .map_err(|e| ApiError::field("userId", e.code, e.message))
+        })
+        .transpose()?;
+    let kind = query
+        .event
+        .map(|name| {
+            EventKind::parse(&name).ok_or_else(|| {
+                let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                ApiError::field(
+                    "event",
+                    "[invalid]",
+                    format!("unknown event {name:?}; events are {}", known.join(", ")),
+                )
+            })
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            "[invalid]",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::field("offset", "[invalid]", "offset cannot be negative"));
+    }
+    let filter = AuditFilter {
+        target,
+        kind,
+        since: query.start.map(Instant::from_millis),
+        until: query.end.map(Instant::from_millis),
+        limit,
+        offset,
+    };
+    let audit_logs = state
+        .core
+        .store
+        .audit_events(&filter)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(AuditResponse { audit_logs }))
+}

@@ -1,0 +1,29 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use crate::http::AppState;
+use crate::telemetry;
+
+/// 200 when the database answers, 503 when it does not.
+pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match state.core.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok"}))),
+        Err(error) => {
+            tracing::warn!(%error, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "unavailable"})),
+            )
+        }
+    }
+}
+
+pub async fn metrics() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        telemetry::metrics_handle().render(),
+    )
+}

@@ -1,0 +1,102 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::login::TokenResponse;
+use crate::auth::TokenAuthError;
+use crate::clock::Instant;
+use crate::crypto::Claims;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, BearerToken, OptionalApiJson, RequestOrigin, bearer};
+
+#[derive(Debug, Serialize)]
+pub struct ValidateResponse {
+    jwt: Claims,
+}
+
+/// `GET /api/jwt/validate` with `Authorization: Bearer <token>`: 200 with the claims while the
+/// token is signed, unexpired and its session stands; 401 otherwise.
+pub async fn validate(
+    State(state): State<AppState>,
+    BearerToken(token): BearerToken,
+) -> Result<Json<ValidateResponse>, ApiError> {
+    match state.core.validate_access_token(&token, Instant::now()).await {
+        Ok((claims, _user)) => Ok(Json(ValidateResponse { jwt: claims })),
+        Err(TokenAuthError::Invalid) => Err(ApiError::Empty(StatusCode::UNAUTHORIZED)),
+        Err(TokenAuthError::Internal(e)) => Err(ApiError::Internal(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+    /// The expired access token; accepted for FusionAuth clients, not needed.
+    #[allow(dead_code)]
+    token: Option<String>,
+}
+
+/// `POST /api/jwt/refresh`: a new access token and a new refresh token; the old refresh token is
+/// spent. An unknown, spent or revoked refresh token answers 404.
+pub async fn refresh(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    match state
+        .core
+        .refresh(&body.refresh_token, &origin, Instant::now())
+        .await
+    {
+        Ok((_user, tokens)) => Ok(Json(TokenResponse::new(tokens, None))),
+        Err(TokenAuthError::Invalid) => Err(ApiError::Empty(StatusCode::NOT_FOUND)),
+        Err(TokenAuthError::Internal(e)) => Err(ApiError::Internal(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogoutBody {
+    refresh_token: Option<String>,
+    #[serde(default)]
+    global: bool,
+}
+
+/// `POST /api/logout`: ends the session named by the refresh token in the body or by the access
+/// token in `Authorization: Bearer`; `global` ends all of that user's sessions.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    OptionalApiJson(body): OptionalApiJson<LogoutBody>,
+) -> Result<StatusCode, ApiError> {
+    let now = Instant::now();
+    let session_id = match bearer(&headers) {
+        Some(token) => match state.core.signer.verify(&token, now) {
+            Ok(claims) => Some(claims.sid),
+            Err(_) => return Err(ApiError::Empty(StatusCode::UNAUTHORIZED)),
+        },
+        None => None,
+    };
+    if session_id.is_none() && body.refresh_token.is_none() {
+        return Err(ApiError::field(
+            "refreshToken",
+            "[blank]",
+            "give the refresh token in the body or the access token as Authorization: Bearer",
+        ));
+    }
+    state
+        .core
+        .logout(
+            body.refresh_token.as_deref(),
+            session_id.as_deref(),
+            body.global,
+            &origin,
+            now,
+        )
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(StatusCode::OK)
+}

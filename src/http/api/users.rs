@@ -1,0 +1,242 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{Field, UserFields};
+use crate::audit::Actor;
+use crate::clock::Instant;
+use crate::domain::{Email, LoginId, User, UserId, Username};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, RequestOrigin};
+
+/// A user as the API shows it: FusionAuth's field names, instants in epoch milliseconds, no
+/// secret of any kind.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile_phone: Option<String>,
+    pub active: bool,
+    pub roles: Vec<&'static str>,
+    pub two_factor_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms_version_accepted: Option<i64>,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+    pub password_last_update_instant: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_login_instant: Option<i64>,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            username: user.username.to_string(),
+            email: user.email.as_ref().map(|e| e.to_string()),
+            full_name: user.full_name.as_ref().map(|n| n.as_str().to_owned()),
+            mobile_phone: user.mobile_phone.as_ref().map(|p| p.e164().to_owned()),
+            active: user.active,
+            roles: user.roles.names(),
+            two_factor_required: user.two_factor_required,
+            terms_version_accepted: user.terms_version_accepted,
+            insert_instant: user.created_at.millis(),
+            last_update_instant: user.updated_at.millis(),
+            password_last_update_instant: user.password_changed_at.millis(),
+            last_login_instant: user.last_login_at.map(|i| i.millis()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserResponse {
+    pub user: UserView,
+}
+
+impl UserResponse {
+    pub fn of(user: &User) -> Json<Self> {
+        Json(Self {
+            user: UserView::from(user),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserRequest {
+    user: UserFields,
+    /// Accepted for FusionAuth clients; Tessera sends no verification email.
+    #[serde(default)]
+    #[allow(dead_code)]
+    skip_verification: bool,
+}
+
+fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw).map_err(|e| ApiError::field("userId", e.code, e.message))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<UserRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = state
+        .core
+        .create_user(None, &body.user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(UserResponse::of(&user))
+}
+
+pub async fn create_with_id(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<UserRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let id = parse_user_id(&user_id)?;
+    if state.core.store.user(id).await.map_err(ApiError::internal)?.is_some() {
+        return Err(ApiError::field(
+            "userId",
+            "[duplicate]",
+            "a user with this id already exists",
+        ));
+    }
+    let user = state
+        .core
+        .create_user(Some(id), &body.user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(UserResponse::of(&user))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let id = parse_user_id(&user_id)?;
+    let user = state
+        .core
+        .store
+        .user(id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
+    Ok(UserResponse::of(&user))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupQuery {
+    login_id: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+}
+
+/// `GET /api/user?loginId=…` (or `username=`, `email=`).
+pub async fn lookup(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiQuery(query): ApiQuery<LookupQuery>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let login_id = match (query.login_id, query.username, query.email) {
+        (Some(raw), None, None) => {
+            LoginId::parse(&raw).map_err(|e| ApiError::field("loginId", e.code, e.message))?
+        }
+        (None, Some(raw), None) => Username::parse(&raw)
+            .map(LoginId::Username)
+            .map_err(|e| ApiError::field("username", e.code, e.message))?,
+        (None, None, Some(raw)) => Email::parse(&raw)
+            .map(LoginId::Email)
+            .map_err(|e| ApiError::field("email", e.code, e.message))?,
+        _ => {
+            return Err(ApiError::field(
+                "loginId",
+                "[blank]",
+                "give exactly one of loginId, username or email",
+            ));
+        }
+    };
+    let user = state
+        .core
+        .find_user(&login_id)
+        .await?
+        .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
+    Ok(UserResponse::of(&user))
+}
+
+/// PUT replaces the profile: fields left out are cleared or reset to their defaults (the
+/// password is only changed when one is given).
+pub async fn replace(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<UserRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let id = parse_user_id(&user_id)?;
+    let fields = as_replacement(body.user);
+    let user = state
+        .core
+        .update_user(id, &fields, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(UserResponse::of(&user))
+}
+
+/// PATCH changes only the fields given; `null` clears one.
+pub async fn patch(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<UserRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let id = parse_user_id(&user_id)?;
+    let user = state
+        .core
+        .update_user(id, &body.user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(UserResponse::of(&user))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_user_id(&user_id)?;
+    state
+        .core
+        .delete_user(id, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+fn as_replacement(fields: UserFields) -> UserFields {
+    fn absent_is_null<T>(field: Field<T>) -> Field<T> {
+        match field {
+            Field::Absent => Field::Null,
+            other => other,
+        }
+    }
+    UserFields {
+        username: absent_is_null(fields.username),
+        email: absent_is_null(fields.email),
+        password: fields.password,
+        full_name: absent_is_null(fields.full_name),
+        mobile_phone: absent_is_null(fields.mobile_phone),
+        roles: absent_is_null(fields.roles),
+        active: absent_is_null(fields.active),
+        two_factor_required: absent_is_null(fields.two_factor_required),
+    }
+}

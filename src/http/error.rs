@@ -1,0 +1,150 @@
+//! API errors in FusionAuth's "Errors" shape:
+//! `{"fieldErrors": {"user.email": [{"code", "message"}]}, "generalErrors": [{"code", "message"}]}`.
+//!
+//! A 500 never tells the client why; the cause goes to the log, and the body carries the request
+//! id to find it there (filled in by [`fill_internal_error`]).
+
+use std::collections::BTreeMap;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::accounts::{AccountError, FieldError};
+
+#[derive(Debug, Serialize)]
+pub struct ErrorMessage {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Errors {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub field_errors: BTreeMap<String, Vec<ErrorMessage>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub general_errors: Vec<ErrorMessage>,
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 with the fields that were refused.
+    Fields(Vec<FieldError>),
+    /// Any status with one general error.
+    General {
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
+    /// A status with an empty body, as FusionAuth answers 401, 404 and 421.
+    Empty(StatusCode),
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        ApiError::Fields(vec![FieldError {
+            field: field.to_owned(),
+            code: format!("{code}{field}"),
+            message: message.into(),
+        }])
+    }
+
+    pub fn general(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError::General {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Invalid(fields) => ApiError::Fields(fields),
+            AccountError::UserNotFound | AccountError::ApiKeyNotFound => {
+                ApiError::Empty(StatusCode::NOT_FOUND)
+            }
+            AccountError::Store(e) => ApiError::internal(e),
+            AccountError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Fields(fields) => {
+                let mut errors = Errors::default();
+                for f in fields {
+                    errors
+                        .field_errors
+                        .entry(f.field)
+                        .or_default()
+                        .push(ErrorMessage {
+                            code: f.code,
+                            message: f.message,
+                        });
+                }
+                (StatusCode::BAD_REQUEST, axum::Json(errors)).into_response()
+            }
+            ApiError::General {
+                status,
+                code,
+                message,
+            } => {
+                let errors = Errors {
+                    general_errors: vec![ErrorMessage { code, message }],
+                    ..Errors::default()
+                };
+                (status, axum::Json(errors)).into_response()
+            }
+            ApiError::Empty(status) => status.into_response(),
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}
+
+/// Gives every 500 (an [`ApiError::Internal`] or a caught panic) the same opaque JSON body
+/// naming the request id.
+pub async fn fill_internal_error(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .to_owned();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let errors = Errors {
+        general_errors: vec![ErrorMessage {
+            code: "[internal]".into(),
+            message: format!(
+                "the server could not complete this request; it is logged under request id {request_id}"
+            ),
+        }],
+        ..Errors::default()
+    };
+    let mut fresh = (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(errors)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        fresh.headers_mut().insert("x-request-id", value);
+    }
+    fresh.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    fresh
+}

@@ -1,0 +1,230 @@
+//! Extractors with uniform rejections: a body or query that does not fit answers 400 in the
+//! FusionAuth Errors shape naming the field; a missing credential answers 401 with no body.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::accounts::FieldError;
+use crate::audit::Origin;
+use crate::clock::Instant;
+use crate::store::ApiKeyRecord;
+
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// A JSON body: `Content-Type: application/json`, within the size limit, of the right shape,
+/// with no unknown fields (the request types say `deny_unknown_fields`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let bytes = read_body(request, state).await?;
+        parse_json(&headers, &bytes).map(ApiJson)
+    }
+}
+
+/// A JSON body that may be left out altogether (an empty body reads as `T::default()`).
+pub struct OptionalApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalApiJson(T::default()));
+        }
+        parse_json(&headers, &bytes).map(OptionalApiJson)
+    }
+}
+
+async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::general(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "[tooLarge]",
+                "the request body is larger than the server accepts",
+            )
+        } else {
+            ApiError::general(
+                StatusCode::BAD_REQUEST,
+                "[invalidBody]",
+                format!("the request body could not be read: {rejection}"),
+            )
+        }
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or_default().trim();
+            mime.eq_ignore_ascii_case("application/json")
+        });
+    if !json_type {
+        return Err(ApiError::general(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "[invalidContentType]",
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    // Trailing garbage after the value is an error too.
+    deserializer.end().map_err(|e| {
+        ApiError::general(
+            StatusCode::BAD_REQUEST,
+            "[invalidJSON]",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = error.inner();
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return ApiError::general(
+            StatusCode::BAD_REQUEST,
+            "[invalidJSON]",
+            format!("the body is not valid JSON: {inner}"),
+        );
+    }
+    let path = error.path().to_string();
+    let message = inner.to_string();
+    // The path of an unknown field ends with that field; a missing field is named (in
+    // backquotes) in the message, and its path is the parent's path plus that name.
+    let named = message.split('`').nth(1).unwrap_or_default();
+    let (field, code) = if message.starts_with("unknown field") {
+        (path, "[unknown]")
+    } else if message.starts_with("missing field") {
+        (join_path(&path, named), "[blank]")
+    } else {
+        (path, "[invalid]")
+    };
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    ApiError::Fields(vec![FieldError {
+        code: format!("{code}{field}"),
+        field,
+        message,
+    }])
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() || parent == "." {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// Query parameters, with the same kind of 400 as a body.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let message = error.inner().to_string();
+                let named = message.split('`').nth(1).unwrap_or_default().to_owned();
+                let field = if named.is_empty() {
+                    error.path().to_string()
+                } else {
+                    named
+                };
+                ApiError::Fields(vec![FieldError {
+                    code: format!("[invalid]{field}"),
+                    field,
+                    message,
+                }])
+            })
+    }
+}
+
+/// The API key in `Authorization: <key>`, live. Anything else is a 401 with no body.
+pub struct ApiKeyAuth(pub ApiKeyRecord);
+
+impl FromRequestParts<AppState> for ApiKeyAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
+        state
+            .core
+            .authenticate_api_key(presented, Instant::now())
+            .await?
+            .map(ApiKeyAuth)
+            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))
+    }
+}
+
+/// An access token from `Authorization: Bearer <jwt>`; whether it is valid is the handler's
+/// question.
+pub struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        bearer(&parts.headers)
+            .map(BearerToken)
+            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))
+    }
+}
+
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// Where the request came from: the peer address and the `User-Agent`.
+pub struct RequestOrigin(pub Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+        Ok(RequestOrigin(Origin { ip, user_agent }))
+    }
+}

@@ -1,0 +1,20 @@
+//! Tessera: a self-hosted login server with two-factor authentication.
+//!
+//! The library holds the whole program; `main.rs` only hands the command line to [`cli::run`].
+//! Rooms are named after the domain: `domain` (validated values and entities), `crypto`
+//! (passwords, keys, tokens), `store` (SQLite and PostgreSQL), `auth` (login and session flows),
+//! `audit`, `http` (the JSON API), `config`, `telemetry` and `cli`.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod accounts;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,151 @@
+//! Storage on SQLite or PostgreSQL through sqlx's `Any` driver: one set of queries (written in
+//! the SQL both understand, with `$n` parameters), one set of migrations per backend.
+//!
+//! Rules every query here follows:
+//! - instants are BIGINT milliseconds, ids TEXT, flags BOOLEAN;
+//! - a transaction starts with a write, so SQLite takes its write lock up front and waits on
+//!   `busy_timeout` instead of failing when it would have to upgrade a read lock;
+//! - every "exactly once" is one conditional UPDATE, never a read then a write.
+
+mod api_keys;
+mod audit;
+mod sessions;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use api_keys::ApiKeyRecord;
+pub use sessions::{NewSession, SessionRecord};
+pub use users::{NewUser, UserChanges, UserWithHash};
+
+use crate::config::DatabaseUrl;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{field} is already taken")]
+    Duplicate { field: &'static str },
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+impl Store {
+    /// Opens (and for SQLite, creates) the database. Nothing is migrated yet.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.is_sqlite() {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let open_error = |source| StoreError::Open {
+            url: url.to_string(),
+            source,
+        };
+        let raw = match backend {
+            // rwc: create the file when it is missing.
+            Backend::Sqlite if !url.expose().contains('?') => format!("{}?mode=rwc", url.expose()),
+            _ => url.expose().to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&raw).map_err(open_error)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers and one writer work at once; NORMAL sync in WAL mode
+                        // survives a crash of the process (not of the OS) without losing commits.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A round trip to the database, for `/health`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Turns a unique-constraint violation into the field it concerns. Both backends name the
+/// column (SQLite) or the constraint (PostgreSQL, `users_<column>_key`) in the message.
+fn classify_unique(error: sqlx::Error, fields: &[(&'static str, &str)]) -> StoreError {
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+    {
+        let message = db.message();
+        let constraint = db.constraint().unwrap_or_default();
+        for (field, column) in fields {
+            if message.contains(column) || constraint.contains(column) {
+                return StoreError::Duplicate { field };
+            }
+        }
+    }
+    StoreError::Database(error)
+}
+
+/// Flags are stored as 0 or 1 in both backends: the `Any` driver cannot read SQLite booleans.
+fn flag(value: bool) -> i64 {
+    i64::from(value)
+}

@@ -1,0 +1,170 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, audit, users::revoke_all_sessions};
+use crate::audit::{AuditEvent, Origin};
+use crate::clock::Instant;
+use crate::crypto::PasswordHash;
+use crate::domain::UserId;
+
+const COLUMNS: &str = "id, user_id, amr, application_id, created_at, authenticated_at, \
+    expires_at, revoked_at";
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: UserId,
+    pub amr: Vec<String>,
+    pub application_id: Option<String>,
+    /// SHA-256 of the refresh token; the token itself is only ever in the client's hands.
+    pub refresh_hash: String,
+    pub now: Instant,
+    pub expires_at: Instant,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: UserId,
+    pub amr: Vec<String>,
+    pub application_id: Option<String>,
+    pub created_at: Instant,
+    pub authenticated_at: Instant,
+    pub expires_at: Instant,
+    pub revoked_at: Option<Instant>,
+}
+
+impl SessionRecord {
+    pub fn is_live(&self, now: Instant) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+impl Store {
+    /// Opens a session after a login: the user's last-login time (and a rehashed password,
+    /// when the parameters changed), the session row and the audit event commit together.
+    pub async fn open_session(
+        &self,
+        new: &NewSession,
+        rehash: Option<&PasswordHash>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE users SET last_login_at = $2, password_hash = COALESCE($3, password_hash) \
+             WHERE id = $1",
+        )
+        .bind(new.user_id.to_string())
+        .bind(new.now.millis())
+        .bind(rehash.map(|h| h.as_str().to_owned()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, amr, application_id, refresh_hash, created_at, \
+               authenticated_at, expires_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+        )
+        .bind(new.id.clone())
+        .bind(new.user_id.to_string())
+        .bind(new.amr.join(" "))
+        .bind(new.application_id.clone())
+        .bind(new.refresh_hash.clone())
+        .bind(new.now.millis())
+        .bind(new.expires_at.millis())
+        .bind(new.origin.ip.clone())
+        .bind(new.origin.user_agent.clone())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
+            .bind(id.to_owned())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// Swaps a live session's refresh token for a new one. One conditional update: of two
+    /// clients racing with the same refresh token, exactly one gets the new one.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: Instant,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE sessions SET refresh_hash = $2, refreshed_at = $3 \
+             WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(old_hash.to_owned())
+        .bind(new_hash.to_owned())
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// Revokes one live session, found by id or by refresh-token hash.
+    pub async fn revoke_session(
+        &self,
+        id: Option<&str>,
+        refresh_hash: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE sessions SET revoked_at = $3 \
+             WHERE (id = $1 OR refresh_hash = $2) AND revoked_at IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(id.map(str::to_owned))
+        .bind(refresh_hash.map(str::to_owned))
+        .bind(event.at.millis())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let session = session_from_row(&row)?;
+        let mut event = event.clone().target(session.user_id);
+        event = event.detail("sessionId", session.id.clone());
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(Some(session))
+    }
+
+    pub async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let revoked = revoke_all_sessions(&mut tx, user, event.at).await?;
+        audit::record(&mut tx, &event.clone().detail("sessions", revoked)).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+}
+
+fn session_from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
+    let user_id: String = row.try_get("user_id")?;
+    let amr: String = row.try_get("amr")?;
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        user_id: UserId::parse(&user_id)
+            .map_err(|e| StoreError::Corrupt(format!("sessions.user_id: {}", e.message)))?,
+        amr: amr.split_whitespace().map(str::to_owned).collect(),
+        application_id: row.try_get("application_id")?,
+        created_at: Instant::from_millis(row.try_get("created_at")?),
+        authenticated_at: Instant::from_millis(row.try_get("authenticated_at")?),
+        expires_at: Instant::from_millis(row.try_get("expires_at")?),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Instant::from_millis),
+    })
+}

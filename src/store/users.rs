@@ -1,0 +1,276 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, audit, classify_unique, flag};
+use crate::audit::AuditEvent;
+use crate::clock::Instant;
+use crate::crypto::PasswordHash;
+use crate::domain::{
+    Email, FullName, LoginId, PhoneNumber, Roles, User, UserId, Username,
+};
+
+const COLUMNS: &str = "id, username, email, full_name, mobile_phone, roles, active, \
+    two_factor_required, terms_version_accepted, password_hash, password_changed_at, \
+    created_at, updated_at, last_login_at";
+
+const UNIQUE_FIELDS: &[(&str, &str)] = &[("email", "email_key"), ("username", "username_key")];
+
+/// Everything needed to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub profile: UserChanges,
+    pub password_hash: PasswordHash,
+}
+
+/// A user's editable profile, written whole.
+#[derive(Debug, Clone)]
+pub struct UserChanges {
+    pub username: Username,
+    pub email: Option<Email>,
+    pub full_name: Option<FullName>,
+    pub mobile_phone: Option<PhoneNumber>,
+    pub roles: Roles,
+    pub active: bool,
+    pub two_factor_required: bool,
+}
+
+impl UserChanges {
+    pub fn from_user(user: &User) -> Self {
+        Self {
+            username: user.username.clone(),
+            email: user.email.clone(),
+            full_name: user.full_name.clone(),
+            mobile_phone: user.mobile_phone.clone(),
+            roles: user.roles.clone(),
+            active: user.active,
+            two_factor_required: user.two_factor_required,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserWithHash {
+    pub user: User,
+    pub password_hash: PasswordHash,
+}
+
+impl Store {
+    pub async fn insert_user(&self, new: &NewUser, event: &AuditEvent) -> Result<User, StoreError> {
+        let now = event.at;
+        let p = &new.profile;
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
+               mobile_phone, roles, active, two_factor_required, password_hash, \
+               password_changed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12) \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(new.id.to_string())
+        .bind(p.username.as_str().to_owned())
+        .bind(p.username.key())
+        .bind(p.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(p.email.as_ref().map(Email::key))
+        .bind(p.full_name.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(p.mobile_phone.as_ref().map(|n| n.e164().to_owned()))
+        .bind(p.roles.to_stored())
+        .bind(flag(p.active))
+        .bind(flag(p.two_factor_required))
+        .bind(new.password_hash.as_str().to_owned())
+        .bind(now.millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(user_from_row(&row)?.user)
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| user_from_row(&r).map(|u| u.user)).transpose()
+    }
+
+    pub async fn user_by_login_id(
+        &self,
+        login_id: &LoginId,
+    ) -> Result<Option<UserWithHash>, StoreError> {
+        let (column, key) = match login_id {
+            LoginId::Username(name) => ("username_key", name.key()),
+            LoginId::Email(email) => ("email_key", email.key()),
+        };
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"))
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// Users ordered by username, a page at a time.
+    pub async fn users(&self, limit: i64, offset: i64) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users ORDER BY username_key LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| user_from_row(r).map(|u| u.user))
+            .collect()
+    }
+
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(count)
+    }
+
+    /// Replaces the profile. A user made inactive loses every session in the same transaction.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        changes: &UserChanges,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
+               full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
+               two_factor_required = $10, updated_at = $11 \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(changes.username.as_str().to_owned())
+        .bind(changes.username.key())
+        .bind(changes.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(changes.email.as_ref().map(Email::key))
+        .bind(changes.full_name.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(changes.mobile_phone.as_ref().map(|n| n.e164().to_owned()))
+        .bind(changes.roles.to_stored())
+        .bind(flag(changes.active))
+        .bind(flag(changes.two_factor_required))
+        .bind(now.millis())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if !changes.active {
+            revoke_all_sessions(&mut tx, id, now).await?;
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        user_from_row(&row).map(|u| Some(u.user))
+    }
+
+    /// Sets a new password and ends every session of the user: whoever knew the old password
+    /// is logged out.
+    pub async fn set_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
+             WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(hash.as_str().to_owned())
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        revoke_all_sessions(&mut tx, id, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn delete_user(&self, id: UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+pub(super) async fn revoke_all_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: UserId,
+    now: Instant,
+) -> Result<u64, StoreError> {
+    let revoked = sqlx::query(
+        "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user.to_string())
+    .bind(now.millis())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(revoked)
+}
+
+fn user_from_row(row: &AnyRow) -> Result<UserWithHash, StoreError> {
+    let corrupt = |what: &str, why: String| StoreError::Corrupt(format!("users.{what}: {why}"));
+    let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
+    let optional =
+        |name: &str| -> Result<Option<String>, StoreError> { Ok(row.try_get::<Option<String>, _>(name)?) };
+    let id = UserId::parse(&text("id")?).map_err(|e| corrupt("id", e.message))?;
+    let username =
+        Username::parse(&text("username")?).map_err(|e| corrupt("username", e.message))?;
+    let email = optional("email")?
+        .map(|e| Email::parse(&e))
+        .transpose()
+        .map_err(|e| corrupt("email", e.message))?;
+    let full_name = optional("full_name")?
+        .map(|n| FullName::parse(&n))
+        .transpose()
+        .map_err(|e| corrupt("full_name", e.message))?;
+    let mobile_phone = optional("mobile_phone")?
+        .map(|n| PhoneNumber::parse(&n))
+        .transpose()
+        .map_err(|e| corrupt("mobile_phone", e.message))?;
+    let user = User {
+        id,
+        username,
+        email,
+        full_name,
+        mobile_phone,
+        roles: Roles::from_stored(&text("roles")?),
+        active: row.try_get::<i64, _>("active")? != 0,
+        two_factor_required: row.try_get::<i64, _>("two_factor_required")? != 0,
+        terms_version_accepted: row.try_get("terms_version_accepted")?,
+        created_at: Instant::from_millis(row.try_get("created_at")?),
+        updated_at: Instant::from_millis(row.try_get("updated_at")?),
+        password_changed_at: Instant::from_millis(row.try_get("password_changed_at")?),
+        last_login_at: row
+            .try_get::<Option<i64>, _>("last_login_at")?
+            .map(Instant::from_millis),
+    };
+    Ok(UserWithHash {
+        user,
+        password_hash: PasswordHash::from_stored(text("password_hash")?),
+    })
+}
