@@ -6,7 +6,9 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::random;
-use crate::domain::{Email, FullName, Invalid, LoginId, Password, PhoneNumber, Roles, User, UserId, Username};
+use crate::domain::{
+    Email, FullName, Invalid, LoginId, Password, PhoneNumber, Roles, User, UserId, Username,
+};
 use crate::store::{ApiKeyRecord, NewUser, StoreError, UserChanges};
 
 /// One refused field: its name as the client sent it, a machine code and a sentence.
@@ -211,13 +213,12 @@ impl UserFields {
                 }
             },
         };
-        if base.is_none() && password.is_none() && !matches!(self.password, Field::Null) {
-            if errors.iter().all(|e| e.field != "user.password") {
-                errors.push(FieldError::new(
-                    "user.password",
-                    Invalid::new("[blank]", "a password is required"),
-                ));
-            }
+        if base.is_none() && password.is_none() && errors.iter().all(|e| e.field != "user.password")
+        {
+            errors.push(FieldError::new(
+                "user.password",
+                Invalid::new("[blank]", "a password is required"),
+            ));
         }
         let username = match username {
             Some(u) => Some(u),
@@ -271,7 +272,11 @@ impl Core {
             return Err(AccountError::Invalid(vec![]));
         };
         let id = id.unwrap_or_default();
-        let password_hash = self.hasher.hash(&password).await.map_err(anyhow::Error::from)?;
+        let password_hash = self
+            .hasher
+            .hash(&password)
+            .await
+            .map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::UserCreate, actor, origin, now)
             .target(id)
             .detail("username", checked.changes.username.as_str());
@@ -299,8 +304,14 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> Result<User, AccountError> {
-        let current = self.store.user(id).await?.ok_or(AccountError::UserNotFound)?;
-        let checked = fields.check(Some(&current)).map_err(AccountError::Invalid)?;
+        let current = self
+            .store
+            .user(id)
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        let checked = fields
+            .check(Some(&current))
+            .map_err(AccountError::Invalid)?;
         if let Some(password) = &checked.password {
             self.set_password(id, password, actor.clone(), origin, now)
                 .await?;
@@ -337,7 +348,11 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), AccountError> {
-        let hash = self.hasher.hash(password).await.map_err(anyhow::Error::from)?;
+        let hash = self
+            .hasher
+            .hash(password)
+            .await
+            .map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::PasswordChange, actor, origin, now).target(id);
         if !self.store.set_password(id, &hash, &event).await? {
             return Err(AccountError::UserNotFound);
@@ -398,7 +413,10 @@ impl Core {
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(AccountError::Invalid(vec![FieldError::new(
                 "name",
-                Invalid::new("[invalid]", "an API key needs a name of 1 to 100 characters"),
+                Invalid::new(
+                    "[invalid]",
+                    "an API key needs a name of 1 to 100 characters",
+                ),
             )]));
         }
         let id = random::token(9);
@@ -413,7 +431,12 @@ impl Core {
         Ok(IssuedApiKey { id, key })
     }
 
-    pub async fn revoke_api_key(&self, id: &str, actor: Actor, now: Instant) -> Result<(), AccountError> {
+    pub async fn revoke_api_key(
+        &self,
+        id: &str,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<(), AccountError> {
         let event = AuditEvent::new(EventKind::ApiKeyRevoke, actor, &Origin::default(), now)
             .detail("apiKeyId", id);
         if !self.store.revoke_api_key(id, &event).await? {
@@ -460,7 +483,12 @@ mod tests {
         let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             named,
-            ["user.email", "user.mobilePhone", "user.password", "user.username"]
+            [
+                "user.email",
+                "user.mobilePhone",
+                "user.password",
+                "user.username"
+            ]
         );
         assert_eq!(errors[0].code, "[invalid]user.email");
     }
@@ -502,8 +530,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let error = serde_json::from_value::<UserFields>(serde_json::json!({"isAdmin": true}))
-            .unwrap_err();
+        let error =
+            serde_json::from_value::<UserFields>(serde_json::json!({"isAdmin": true})).unwrap_err();
         assert!(error.to_string().contains("isAdmin"));
     }
 }

@@ -170,21 +170,36 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let application = Application::build(&config).await?;
-    let url = config.public_url();
+    // With port 0 the real port is only known now.
+    let url = match &config.public_url {
+        Some(_) => config.public_url(),
+        None => format!("http://{}", application.local_addr()),
+    };
     let admin_password = application
         .core()
         .bootstrap_admin(Instant::now())
         .await
         .map_err(describe)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Tessera {} is listening on http://{}", env!("CARGO_PKG_VERSION"), application.local_addr())?;
-    writeln!(out, "Log in at {url}/api/login (POST {{\"loginId\", \"password\"}})")?;
+    writeln!(
+        out,
+        "Tessera {} is listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        application.local_addr()
+    )?;
+    writeln!(
+        out,
+        "Log in at {url}/api/login (POST {{\"loginId\", \"password\"}})"
+    )?;
     if let Some(password) = admin_password {
         writeln!(out)?;
         writeln!(out, "First start: created the administrator account.")?;
         writeln!(out, "  username: admin")?;
         writeln!(out, "  password: {password}")?;
-        writeln!(out, "This password is shown once and stored only as a hash; change it with `tessera user set-password admin`.")?;
+        writeln!(
+            out,
+            "This password is shown once and stored only as a hash; change it with `tessera user set-password admin`."
+        )?;
     }
     out.flush()?;
     drop(out);
@@ -218,13 +233,19 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List { limit, offset } => {
             let users = core.store.users(limit, offset).await?;
-            println!("{:<36}  {:<24}  {:<30}  {:<8}  roles", "id", "username", "email", "active");
+            println!(
+                "{:<36}  {:<24}  {:<30}  {:<8}  roles",
+                "id", "username", "email", "active"
+            );
             for user in users {
                 println!(
                     "{:<36}  {:<24}  {:<30}  {:<8}  {}",
                     user.id,
                     user.username,
-                    user.email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+                    user.email
+                        .as_ref()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default(),
                     if user.active { "yes" } else { "no" },
                     user.roles.names().join(",")
                 );
@@ -237,11 +258,15 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::SetPassword { login_id } => {
             let user = find(core, &login_id).await?;
             let raw = read_password(&format!("New password for {}: ", user.username))?;
-            let password = Password::new_choice(&raw).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+            let password =
+                Password::new_choice(&raw).map_err(|e| anyhow::anyhow!("password: {e}"))?;
             core.set_password(user.id, &password, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
-            println!("password of {} changed; their sessions have ended", user.username);
+            println!(
+                "password of {} changed; their sessions have ended",
+                user.username
+            );
         }
         UserCommand::SetPhone {
             login_id,
@@ -278,13 +303,23 @@ async fn set_active(core: &Core, login_id: &str, active: bool) -> anyhow::Result
         active: Field::Value(active),
         ..UserFields::default()
     };
-    core.update_user(user.id, &fields, Actor::Cli, &Default::default(), Instant::now())
-        .await
-        .map_err(describe)?;
+    core.update_user(
+        user.id,
+        &fields,
+        Actor::Cli,
+        &Default::default(),
+        Instant::now(),
+    )
+    .await
+    .map_err(describe)?;
     println!(
         "{} is {}",
         user.username,
-        if active { "enabled" } else { "disabled; their sessions have ended" }
+        if active {
+            "enabled"
+        } else {
+            "disabled; their sessions have ended"
+        }
     );
     Ok(())
 }
@@ -306,7 +341,11 @@ async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<
                 println!(
                     "{:<12}  {:<8}  {:<13}  {}",
                     key.id,
-                    if key.revoked_instant.is_some() { "revoked" } else { "active" },
+                    if key.revoked_instant.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
                     key.insert_instant,
                     key.name
                 );
@@ -333,14 +372,37 @@ async fn find(core: &Core, raw: &str) -> anyhow::Result<User> {
 fn print_user(user: &User) {
     println!("id:                  {}", user.id);
     println!("username:            {}", user.username);
-    println!("email:               {}", user.email.as_ref().map(|e| e.to_string()).unwrap_or_default());
-    println!("full name:           {}", user.full_name.as_ref().map(|n| n.as_str()).unwrap_or_default());
-    println!("mobile phone:        {}", user.mobile_phone.as_ref().map(|p| p.e164()).unwrap_or_default());
+    println!(
+        "email:               {}",
+        user.email
+            .as_ref()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    );
+    println!(
+        "full name:           {}",
+        user.full_name
+            .as_ref()
+            .map(|n| n.as_str())
+            .unwrap_or_default()
+    );
+    println!(
+        "mobile phone:        {}",
+        user.mobile_phone
+            .as_ref()
+            .map(|p| p.e164())
+            .unwrap_or_default()
+    );
     println!("roles:               {}", user.roles.names().join(", "));
     println!("active:              {}", user.active);
     println!("two-factor required: {}", user.two_factor_required);
     println!("created (epoch ms):  {}", user.created_at.millis());
-    println!("last login:          {}", user.last_login_at.map(|i| i.millis().to_string()).unwrap_or_else(|| "never".into()));
+    println!(
+        "last login:          {}",
+        user.last_login_at
+            .map(|i| i.millis().to_string())
+            .unwrap_or_else(|| "never".into())
+    );
 }
 
 /// A password from a prompt on a terminal (asked twice), or the first line of standard input.

@@ -138,11 +138,10 @@ impl Config {
                     path: path.to_owned(),
                     source,
                 })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::File {
-                        path: path.to_owned(),
-                        message: e.message().to_owned(),
-                    })?
+                text.parse::<toml::Table>().map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    message: e.message().to_owned(),
+                })?
             }
             None => toml::Table::new(),
         };
@@ -282,7 +281,9 @@ fn insert_env_value(
             .entry(part.clone())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         current = entry.as_table_mut().ok_or_else(|| {
-            ConfigError::Invalid(format!("{var}: {part} is not a section of the configuration"))
+            ConfigError::Invalid(format!(
+                "{var}: {part} is not a section of the configuration"
+            ))
         })?;
     }
     current.insert(last.clone(), env_value(raw));
@@ -365,7 +366,11 @@ mod tests {
     fn environment_variables_override_the_file_including_nested_keys() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tessera.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[argon2]\niterations = 3\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[argon2]\niterations = 3\n",
+        )
+        .unwrap();
         let config = Config::load(
             Some(&file),
             env(&[
@@ -409,7 +414,10 @@ mod tests {
     #[test]
     fn a_database_password_never_prints() {
         let url = DatabaseUrl::new("postgres://tessera:s3cret@db.example/tessera");
-        assert_eq!(format!("{url:?}"), "postgres://tessera:***@db.example/tessera");
+        assert_eq!(
+            format!("{url:?}"),
+            "postgres://tessera:***@db.example/tessera"
+        );
         let config = Config {
             database_url: Some(url.expose().into()),
             ..Config::default()

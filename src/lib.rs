@@ -5,6 +5,7 @@
 //! (passwords, keys, tokens), `store` (SQLite and PostgreSQL), `auth` (login and session flows),
 //! `audit`, `http` (the JSON API), `config`, `telemetry` and `cli`.
 
+pub mod accounts;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -12,7 +13,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
-pub mod accounts;
 pub mod crypto;
 pub mod domain;
 pub mod http;

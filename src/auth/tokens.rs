@@ -51,7 +51,8 @@ impl Core {
             origin: origin.clone(),
         };
         self.store.open_session(&session, rehash, event).await?;
-        let (token, token_expires_at) = self.sign_access_token(user, &session_id, &amr, application_id, now, now);
+        let (token, token_expires_at) =
+            self.sign_access_token(user, &session_id, &amr, application_id, now, now);
         Ok(IssuedTokens {
             token,
             token_expires_at,

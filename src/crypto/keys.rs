@@ -68,7 +68,10 @@ impl Keys {
         ensure_private_dir(data_dir)?;
         let signing_path = data_dir.join(SIGNING_FILE);
         if !signing_path.exists() {
-            write_new(&signing_path, &format!("{}\n", STANDARD.encode(random_key())))?;
+            write_new(
+                &signing_path,
+                &format!("{}\n", STANDARD.encode(random_key())),
+            )?;
         }
         let encryption_path = data_dir.join(ENCRYPTION_FILE);
         if !encryption_path.exists() {
@@ -198,7 +201,10 @@ mod tests {
         assert_eq!(first.signing_key(), again.signing_key());
         assert_eq!(first.current_encryption_key().id, "k1");
         for file in [SIGNING_FILE, ENCRYPTION_FILE] {
-            let mode = std::fs::metadata(data.join(file)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(data.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{file}");
         }
     }

@@ -6,5 +6,5 @@ pub mod random;
 mod token;
 
 pub use keys::{KeyError, Keys};
-pub use password::{PasswordHasher, PasswordHash, Verification};
+pub use password::{PasswordHash, PasswordHasher, Verification};
 pub use token::{Claims, TokenError, TokenSigner};

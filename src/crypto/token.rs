@@ -132,7 +132,10 @@ mod tests {
     fn a_signed_token_verifies_until_it_expires() {
         let signer = TokenSigner::new(&[7; 32]);
         let token = signer.sign(&claims(100));
-        assert_eq!(signer.verify(&token, Instant::from_millis(99_000)).unwrap(), claims(100));
+        assert_eq!(
+            signer.verify(&token, Instant::from_millis(99_000)).unwrap(),
+            claims(100)
+        );
         assert_eq!(
             signer.verify(&token, Instant::from_millis(100_000)),
             Err(TokenError::Expired)
@@ -143,7 +146,10 @@ mod tests {
     fn a_token_from_another_key_or_altered_is_refused() {
         let token = TokenSigner::new(&[7; 32]).sign(&claims(100));
         let other = TokenSigner::new(&[8; 32]);
-        assert_eq!(other.verify(&token, Instant::from_millis(0)), Err(TokenError::BadSignature));
+        assert_eq!(
+            other.verify(&token, Instant::from_millis(0)),
+            Err(TokenError::BadSignature)
+        );
 
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         let mut forged = claims(100);
@@ -168,7 +174,10 @@ mod tests {
             "".into(),
             "x".repeat(10_000),
         ] {
-            assert_eq!(signer.verify(&bad, Instant::from_millis(0)), Err(TokenError::Malformed));
+            assert_eq!(
+                signer.verify(&bad, Instant::from_millis(0)),
+                Err(TokenError::Malformed)
+            );
         }
     }
 }

@@ -193,15 +193,30 @@ mod tests {
     #[test]
     fn an_email_needs_one_at_sign_and_a_dotted_domain() {
         assert!(Email::parse("Bob@Example.com").is_ok());
-        assert_eq!(Email::parse("Bob@Example.com").unwrap().key(), "bob@example.com");
-        for bad in ["bob", "bob@", "@example.com", "bob@example", "bob@@example.com", "b ob@example.com", "bob@.com", "bob@example..com"] {
+        assert_eq!(
+            Email::parse("Bob@Example.com").unwrap().key(),
+            "bob@example.com"
+        );
+        for bad in [
+            "bob",
+            "bob@",
+            "@example.com",
+            "bob@example",
+            "bob@@example.com",
+            "b ob@example.com",
+            "bob@.com",
+            "bob@example..com",
+        ] {
             assert_eq!(Email::parse(bad).unwrap_err().code, "[invalid]", "{bad}");
         }
     }
 
     #[test]
     fn a_login_id_with_an_at_sign_is_an_email() {
-        assert!(matches!(LoginId::parse("a@example.com"), Ok(LoginId::Email(_))));
+        assert!(matches!(
+            LoginId::parse("a@example.com"),
+            Ok(LoginId::Email(_))
+        ));
         assert!(matches!(LoginId::parse("admin"), Ok(LoginId::Username(_))));
         assert_eq!(LoginId::parse("").unwrap_err().code, "[blank]");
     }

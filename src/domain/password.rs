@@ -66,7 +66,10 @@ mod tests {
     #[test]
     fn a_new_password_has_eight_to_256_characters() {
         assert_eq!(Password::new_choice("").unwrap_err().code, "[blank]");
-        assert_eq!(Password::new_choice("short").unwrap_err().code, "[tooShort]");
+        assert_eq!(
+            Password::new_choice("short").unwrap_err().code,
+            "[tooShort]"
+        );
         assert!(Password::new_choice("eight ch").is_ok());
         assert_eq!(
             Password::new_choice(&"p".repeat(257)).unwrap_err().code,

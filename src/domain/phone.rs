@@ -32,7 +32,9 @@ impl PhoneNumber {
         {
             return Err(Invalid::new(
                 "[invalid]",
-                format!("a phone number cannot contain {bad:?}; use digits, spaces and a leading +"),
+                format!(
+                    "a phone number cannot contain {bad:?}; use digits, spaces and a leading +"
+                ),
             ));
         }
         if !value.starts_with('+') {
@@ -109,7 +111,14 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused_with_a_reason() {
-        for bad in ["+1 555", "+999 1234567", "+1 303 555 1212 3456 789", "+1 303-CALL-NOW", "", "+1"] {
+        for bad in [
+            "+1 555",
+            "+999 1234567",
+            "+1 303 555 1212 3456 789",
+            "+1 303-CALL-NOW",
+            "",
+            "+1",
+        ] {
             let error = PhoneNumber::parse(bad).unwrap_err();
             assert!(!error.message.is_empty(), "{bad}");
         }

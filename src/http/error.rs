@@ -142,9 +142,8 @@ pub async fn fill_internal_error(request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         fresh.headers_mut().insert("x-request-id", value);
     }
-    fresh.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    fresh
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     fresh
 }

@@ -49,21 +49,23 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalApiJson<T>
 }
 
 async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::general(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "[tooLarge]",
-                "the request body is larger than the server accepts",
-            )
-        } else {
-            ApiError::general(
-                StatusCode::BAD_REQUEST,
-                "[invalidBody]",
-                format!("the request body could not be read: {rejection}"),
-            )
-        }
-    })
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::general(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "[tooLarge]",
+                    "the request body is larger than the server accepts",
+                )
+            } else {
+                ApiError::general(
+                    StatusCode::BAD_REQUEST,
+                    "[invalidBody]",
+                    format!("the request body could not be read: {rejection}"),
+                )
+            }
+        })
 }
 
 fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {

@@ -24,6 +24,8 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    // Install the recorder before the first request, or its counts would be dropped.
+    crate::telemetry::metrics_handle();
     let request_id = HeaderName::from_static("x-request-id");
     api::routes()
         .fallback(|| async { StatusCode::NOT_FOUND })

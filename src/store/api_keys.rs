@@ -29,13 +29,15 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id.to_owned())
-            .bind(name.to_owned())
-            .bind(key_hash.to_owned())
-            .bind(event.at.millis())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.to_owned())
+        .bind(name.to_owned())
+        .bind(key_hash.to_owned())
+        .bind(event.at.millis())
+        .execute(&mut *tx)
+        .await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())

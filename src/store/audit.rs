@@ -32,7 +32,9 @@ fn bind<'q>(
 impl Store {
     /// An event that is not part of a change (a failed login, a logout).
     pub async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        bind(sqlx::query(INSERT), event).execute(self.pool()).await?;
+        bind(sqlx::query(INSERT), event)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

@@ -5,9 +5,7 @@ use super::{Store, StoreError, audit, classify_unique, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::crypto::PasswordHash;
-use crate::domain::{
-    Email, FullName, LoginId, PhoneNumber, Roles, User, UserId, Username,
-};
+use crate::domain::{Email, FullName, LoginId, PhoneNumber, Roles, User, UserId, Username};
 
 const COLUMNS: &str = "id, username, email, full_name, mobile_phone, roles, active, \
     two_factor_required, terms_version_accepted, password_hash, password_changed_at, \
@@ -235,8 +233,9 @@ pub(super) async fn revoke_all_sessions(
 fn user_from_row(row: &AnyRow) -> Result<UserWithHash, StoreError> {
     let corrupt = |what: &str, why: String| StoreError::Corrupt(format!("users.{what}: {why}"));
     let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
-    let optional =
-        |name: &str| -> Result<Option<String>, StoreError> { Ok(row.try_get::<Option<String>, _>(name)?) };
+    let optional = |name: &str| -> Result<Option<String>, StoreError> {
+        Ok(row.try_get::<Option<String>, _>(name)?)
+    };
     let id = UserId::parse(&text("id")?).map_err(|e| corrupt("id", e.message))?;
     let username =
         Username::parse(&text("username")?).map_err(|e| corrupt("username", e.message))?;

@@ -68,7 +68,11 @@ pub async fn search(
     }
     let offset = query.offset.unwrap_or(0);
     if offset < 0 {
-        return Err(ApiError::field("offset", "[invalid]", "offset cannot be negative"));
+        return Err(ApiError::field(
+            "offset",
+            "[invalid]",
+            "offset cannot be negative",
+        ));
     }
     let filter = AuditFilter {
         target,

@@ -81,10 +81,9 @@ pub async fn login(
         .ok();
     let application_id = parse_application_id(body.application_id.as_deref())?;
     if let Some(ip) = &body.ip_address {
-        let ip: IpAddr = ip
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::field("ipAddress", "[invalid]", "ipAddress must be an IP address"))?;
+        let ip: IpAddr = ip.trim().parse().map_err(|_| {
+            ApiError::field("ipAddress", "[invalid]", "ipAddress must be an IP address")
+        })?;
         origin.ip = Some(ip.to_string());
     }
     let (Some(login_id), Some(password)) = (login_id, password) else {

@@ -10,7 +10,10 @@ use crate::telemetry;
 /// 200 when the database answers, 503 when it does not.
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match state.core.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok"}))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
         Err(error) => {
             tracing::warn!(%error, "health check: database unavailable");
             (

@@ -22,7 +22,11 @@ pub async fn validate(
     State(state): State<AppState>,
     BearerToken(token): BearerToken,
 ) -> Result<Json<ValidateResponse>, ApiError> {
-    match state.core.validate_access_token(&token, Instant::now()).await {
+    match state
+        .core
+        .validate_access_token(&token, Instant::now())
+        .await
+    {
         Ok((claims, _user)) => Ok(Json(ValidateResponse { jwt: claims })),
         Err(TokenAuthError::Invalid) => Err(ApiError::Empty(StatusCode::UNAUTHORIZED)),
         Err(TokenAuthError::Internal(e)) => Err(ApiError::Internal(e)),

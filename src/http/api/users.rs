@@ -91,7 +91,13 @@ pub async fn create(
 ) -> Result<Json<UserResponse>, ApiError> {
     let user = state
         .core
-        .create_user(None, &body.user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .create_user(
+            None,
+            &body.user,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
         .await?;
     Ok(UserResponse::of(&user))
 }
@@ -104,7 +110,14 @@ pub async fn create_with_id(
     ApiJson(body): ApiJson<UserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let id = parse_user_id(&user_id)?;
-    if state.core.store.user(id).await.map_err(ApiError::internal)?.is_some() {
+    if state
+        .core
+        .store
+        .user(id)
+        .await
+        .map_err(ApiError::internal)?
+        .is_some()
+    {
         return Err(ApiError::field(
             "userId",
             "[duplicate]",
@@ -113,7 +126,13 @@ pub async fn create_with_id(
     }
     let user = state
         .core
-        .create_user(Some(id), &body.user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .create_user(
+            Some(id),
+            &body.user,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
         .await?;
     Ok(UserResponse::of(&user))
 }
@@ -203,7 +222,13 @@ pub async fn patch(
     let id = parse_user_id(&user_id)?;
     let user = state
         .core
-        .update_user(id, &body.user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .update_user(
+            id,
+            &body.user,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
         .await?;
     Ok(UserResponse::of(&user))
 }

@@ -1,0 +1,285 @@
+//! The `tessera` binary as an operator uses it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::helpers::fresh_database_url;
+
+struct Cli {
+    dir: TempDir,
+    database_url: String,
+}
+
+impl Cli {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database_url(dir.path()).await;
+        Self { dir, database_url }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("TESSERA_")) {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(self.dir.path())
+            .env("TESSERA_DATA_DIR", self.dir.path().join("data"))
+            .env("TESSERA_DATABASE_URL", &self.database_url)
+            .env("TESSERA_ARGON2__MEMORY_KIB", "256")
+            .env("TESSERA_ARGON2__ITERATIONS", "1")
+            .env("TESSERA_LOG_LEVEL", "warn");
+        command
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        assert!(!output.status.success(), "{args:?} should fail");
+        String::from_utf8(output.stderr).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn help_documents_every_command() {
+    let cli = Cli::new().await;
+    let help = cli.ok(&["--help"], "");
+    for command in ["serve", "check-config", "migrate", "user", "api-key"] {
+        assert!(help.contains(command), "{command}");
+    }
+    let user_help = cli.ok(&["user", "--help"], "");
+    for command in [
+        "create",
+        "list",
+        "show",
+        "set-password",
+        "set-phone",
+        "disable",
+        "enable",
+    ] {
+        assert!(user_help.contains(command), "{command}");
+    }
+}
+
+#[tokio::test]
+async fn serve_creates_the_first_admin_prints_its_password_once_and_stops_on_sigterm() {
+    let cli = Cli::new().await;
+    let start = || {
+        cli.command()
+            .arg("serve")
+            .env("TESSERA_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut server = start();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut url = None;
+    let mut password = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(rest) = line.strip_prefix("Log in at ") {
+            url = rest.split("/api/login").next().map(str::to_owned);
+        }
+        if let Some(rest) = line.trim().strip_prefix("password: ") {
+            password = Some(rest.to_owned());
+            break;
+        }
+    }
+    let (url, password) = (
+        url.expect("the URL is printed"),
+        password.expect("the password is printed"),
+    );
+
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{url}/api/login"))
+        .json(&serde_json::json!({"loginId": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["roles"], serde_json::json!(["admin", "user"]));
+
+    let stop = |child: &mut std::process::Child| {
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap()
+    };
+    assert!(stop(&mut server).success(), "a graceful stop exits 0");
+
+    let signing_key = std::fs::read(cli.dir.path().join("data/signing.key")).unwrap();
+    let mut second = start();
+    let mut output = String::new();
+    let mut lines = BufReader::new(second.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
+        output.push_str(&line);
+        if line.starts_with("Log in at") {
+            break;
+        }
+    }
+    stop(&mut second);
+    assert!(
+        !output.contains("password:"),
+        "the password is shown only on the first start"
+    );
+    assert_eq!(
+        std::fs::read(cli.dir.path().join("data/signing.key")).unwrap(),
+        signing_key
+    );
+}
+
+#[tokio::test]
+async fn users_are_managed_from_the_command_line_with_passwords_on_stdin() {
+    let cli = Cli::new().await;
+    let created = cli.ok(
+        &[
+            "user",
+            "create",
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.com",
+            "--phone",
+            "+44 20 7946 0958",
+            "--admin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(created.contains("created user ops"), "{created}");
+
+    let shown = cli.ok(&["user", "show", "ops@example.com"], "");
+    assert!(shown.contains("+442079460958"), "{shown}");
+    assert!(shown.contains("admin, user"), "{shown}");
+
+    let listed = cli.ok(&["user", "list"], "");
+    assert!(listed.contains("ops@example.com"));
+
+    cli.ok(&["user", "set-phone", "ops", "+1 303 555 1212"], "");
+    assert!(
+        cli.ok(&["user", "show", "ops"], "")
+            .contains("+13035551212")
+    );
+    let refused = cli.fails(&["user", "set-phone", "ops", "12345"], "");
+    assert!(refused.contains("mobilePhone"), "{refused}");
+    cli.ok(&["user", "set-phone", "ops", "--clear"], "");
+
+    cli.ok(&["user", "disable", "ops"], "");
+    assert!(
+        cli.ok(&["user", "show", "ops"], "")
+            .contains("active:              false")
+    );
+    cli.ok(&["user", "enable", "ops"], "");
+
+    cli.ok(&["user", "set-password", "ops"], "another long password\n");
+    let short = cli.fails(&["user", "set-password", "ops"], "short\n");
+    assert!(short.contains("at least 8"), "{short}");
+    let empty = cli.fails(&["user", "create", "--username", "x"], "");
+    assert!(empty.contains("no password"), "{empty}");
+    let missing = cli.fails(&["user", "show", "nobody"], "");
+    assert!(missing.contains("no user"), "{missing}");
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_listed_without_the_key_and_revoked() {
+    let cli = Cli::new().await;
+    let created = cli.ok(&["api-key", "create", "--name", "deploy"], "");
+    let id = created.split_whitespace().nth(2).unwrap().to_owned();
+    let key = created.lines().nth(1).unwrap().trim().to_owned();
+    assert!(key.len() >= 40);
+
+    let listed = cli.ok(&["api-key", "list"], "");
+    assert!(listed.contains("deploy") && listed.contains(&id) && listed.contains("active"));
+    assert!(!listed.contains(&key));
+
+    cli.ok(&["api-key", "revoke", &id], "");
+    assert!(cli.ok(&["api-key", "list"], "").contains("revoked"));
+    assert!(
+        cli.fails(&["api-key", "revoke", &id], "")
+            .contains("no such API key")
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_with_one_line_naming_the_problem() {
+    let cli = Cli::new().await;
+    let unknown = cli.run(&["check-config"], "");
+    assert!(unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stdout).contains("configuration is valid"));
+
+    let typo = cli
+        .command()
+        .arg("check-config")
+        .env("TESSERA_LISTN", "x")
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    let stderr = String::from_utf8(typo.stderr).unwrap();
+    assert!(stderr.contains("listn"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let config_file = cli.dir.path().join("tessera.toml");
+    std::fs::write(&config_file, "listen = 8080\n").unwrap();
+    let wrong_type = cli
+        .command()
+        .args(["--config", config_file.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert!(!wrong_type.status.success());
+
+    let unreachable = cli
+        .command()
+        .arg("serve")
+        .env("TESSERA_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert!(!unreachable.status.success());
+    let stderr = String::from_utf8(unreachable.stderr).unwrap();
+    assert!(stderr.contains("cannot open database"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let blocked = cli.dir.path().join("a-file");
+    std::fs::write(&blocked, "").unwrap();
+    let unwritable = cli
+        .command()
+        .arg("serve")
+        .env("TESSERA_DATA_DIR", blocked.join("data"))
+        .output()
+        .unwrap();
+    assert!(!unwritable.status.success());
+    let stderr = String::from_utf8(unwritable.stderr).unwrap();
+    assert!(stderr.contains("cannot create data directory"), "{stderr}");
+}

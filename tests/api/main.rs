@@ -1,0 +1,11 @@
+//! One integration-test binary: every test starts its own server with its own database.
+//! Runs on SQLite; set TESSERA_TEST_DATABASE_URL to run the same tests on PostgreSQL.
+
+mod audit_log;
+mod bad_input;
+mod cli;
+mod helpers;
+mod login;
+mod system;
+mod tokens;
+mod users;

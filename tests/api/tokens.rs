@@ -1,0 +1,183 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+
+async fn logged_in(app: &TestApp) -> Value {
+    app.create_user("ann", json!({"roles": ["admin"]})).await;
+    let response = app.login("ann", PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn validate(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/jwt/validate"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_fresh_token_validates_with_its_claims() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let response = validate(&app, login["token"].as_str().unwrap()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let jwt = &body["jwt"];
+    assert_eq!(jwt["sub"], login["user"]["id"]);
+    assert_eq!(jwt["roles"], json!(["admin", "user"]));
+    assert_eq!(jwt["amr"], json!(["pwd"]));
+    assert_eq!(jwt["iss"], "http://tessera.test");
+    assert_eq!(jwt["sid"], login["refreshTokenId"]);
+    assert!(jwt["exp"].as_i64().unwrap() > jwt["iat"].as_i64().unwrap());
+    assert!(jwt["jti"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn a_forged_or_missing_token_is_refused() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let token = login["token"].as_str().unwrap();
+    let mut forged = token.to_owned();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(validate(&app, &forged).await.status(), 401);
+    assert_eq!(validate(&app, "garbage").await.status(), 401);
+    let none = app
+        .client
+        .get(app.url("/api/jwt/validate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 401);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token_and_the_refresh_token() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let token = login["token"].as_str().unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(validate(&app, token).await.status(), 401);
+    let refresh = app
+        .post_json(
+            "/api/jwt/refresh",
+            &json!({"refreshToken": login["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(refresh.status(), 404);
+    assert_eq!(app.audit("event=logout").await.len(), 1);
+}
+
+#[tokio::test]
+async fn logout_by_refresh_token_and_global_logout_end_every_session() {
+    let app = spawn_app().await;
+    let first = logged_in(&app).await;
+    let second: Value = app.login("ann", PASSWORD).await.json().await.unwrap();
+
+    let response = app
+        .post_json(
+            "/api/logout",
+            &json!({"refreshToken": first["refreshToken"], "global": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    for login in [&first, &second] {
+        assert_eq!(
+            validate(&app, login["token"].as_str().unwrap())
+                .await
+                .status(),
+            401
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_spent_when_it_is_used() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let old_refresh = login["refreshToken"].clone();
+
+    let response = app
+        .post_json("/api/jwt/refresh", &json!({"refreshToken": old_refresh}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let refreshed: Value = response.json().await.unwrap();
+    assert_ne!(refreshed["refreshToken"], old_refresh);
+    assert_eq!(refreshed["refreshTokenId"], login["refreshTokenId"]);
+    assert_eq!(
+        validate(&app, refreshed["token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+
+    let again = app
+        .post_json("/api/jwt/refresh", &json!({"refreshToken": old_refresh}))
+        .await;
+    assert_eq!(again.status(), 404);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_yield_exactly_one_new_token() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let body = json!({"refreshToken": login["refreshToken"]});
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (client, url, body) = (
+            app.client.clone(),
+            app.url("/api/jwt/refresh"),
+            body.clone(),
+        );
+        requests.spawn(async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = requests.join_all().await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 404),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_user_loses_every_session() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let id = login["user"]["id"].as_str().unwrap();
+    let response = app
+        .with_key(reqwest::Method::PATCH, &format!("/api/user/{id}"))
+        .json(&json!({"user": {"active": false}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        validate(&app, login["token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+}
