@@ -42,13 +42,23 @@ async fn main() -> anyhow::Result<()> {
     let username = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let fields: tessera::accounts::UserFields =
         serde_json::from_value(json!({"username": username, "password": PASSWORD}))?;
-    core.create_user(None, &fields, Actor::System, &Origin::default(), Instant::now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    core.create_user(
+        None,
+        &fields,
+        Actor::System,
+        &Origin::default(),
+        Instant::now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
     println!(
         "machine: {cores} cores; database: {}",
-        if database_url.starts_with("sqlite") { "SQLite (WAL)" } else { "PostgreSQL" }
+        if database_url.starts_with("sqlite") {
+            "SQLite (WAL)"
+        } else {
+            "PostgreSQL"
+        }
     );
     println!(
         "argon2id: m={} KiB, t={}, p={}",
@@ -89,13 +99,17 @@ async fn main() -> anyhow::Result<()> {
 
     // The same verification through the server's bounded blocking pool, as a login runs it.
     let stored = hasher.hash_blocking(PASSWORD)?;
-    let attempt = tessera::domain::Password::attempt(PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let attempt =
+        tessera::domain::Password::attempt(PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = WallClock::now();
     for _ in 0..rounds {
         hasher.verify(&attempt, &stored).await?;
     }
     let pooled = started.elapsed() / rounds;
-    println!("one verification through the hashing pool: {:.2} ms", ms(pooled));
+    println!(
+        "one verification through the hashing pool: {:.2} ms",
+        ms(pooled)
+    );
 
     let client = reqwest::Client::new();
     let login = move |client: reqwest::Client| {
@@ -103,7 +117,11 @@ async fn main() -> anyhow::Result<()> {
         let body = json!({"loginId": &username, "password": PASSWORD});
         async move {
             let response = client.post(url).json(&body).send().await?;
-            anyhow::ensure!(response.status() == 200, "login answered {}", response.status());
+            anyhow::ensure!(
+                response.status() == 200,
+                "login answered {}",
+                response.status()
+            );
             Ok::<_, anyhow::Error>(())
         }
     };

@@ -190,7 +190,11 @@ fn compute(
     })
 }
 
-fn hash_now(params: &Params, memory: &MemoryPool, password: &str) -> Result<PasswordHash, HashError> {
+fn hash_now(
+    params: &Params,
+    memory: &MemoryPool,
+    password: &str,
+) -> Result<PasswordHash, HashError> {
     let error = |e: &dyn std::fmt::Display| HashError::Hash(e.to_string());
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
@@ -246,7 +250,17 @@ fn verify_now(
         return Verification::Wrong;
     };
     let mut out = vec![0u8; expected.len()];
-    if compute(algorithm, version, &stored_params, memory, password.as_bytes(), raw_salt, &mut out).is_err() {
+    if compute(
+        algorithm,
+        version,
+        &stored_params,
+        memory,
+        password.as_bytes(),
+        raw_salt,
+        &mut out,
+    )
+    .is_err()
+    {
         return Verification::Wrong;
     }
     if !bool::from(out.as_slice().ct_eq(expected.as_bytes())) {
@@ -309,7 +323,11 @@ mod tests {
         let hasher = cheap(1);
         let ours = hasher.hash_blocking("interop password").unwrap();
         let parsed = argon2::PasswordHash::new(ours.as_str()).unwrap();
-        assert!(Argon2::default().verify_password(b"interop password", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"interop password", &parsed)
+                .is_ok()
+        );
 
         let params = Params::new(64, 1, 1, None).unwrap();
         let salt = SaltString::generate(&mut OsRng);
@@ -318,7 +336,10 @@ mod tests {
             .unwrap()
             .to_string();
         let password = Password::attempt("interop password").unwrap();
-        let verdict = hasher.verify(&password, &PasswordHash::from_stored(theirs)).await.unwrap();
+        let verdict = hasher
+            .verify(&password, &PasswordHash::from_stored(theirs))
+            .await
+            .unwrap();
         assert_eq!(verdict, Verification::Right);
     }
 
@@ -326,12 +347,19 @@ mod tests {
     async fn a_reused_buffer_gives_the_same_answers_as_a_fresh_one() {
         let hasher = cheap(1);
         let hashes: Vec<PasswordHash> = (0..4)
-            .map(|i| hasher.hash_blocking(&format!("password number {i}")).unwrap())
+            .map(|i| {
+                hasher
+                    .hash_blocking(&format!("password number {i}"))
+                    .unwrap()
+            })
             .collect();
         for (i, hash) in hashes.iter().enumerate() {
             for j in 0..4 {
                 let attempt = Password::attempt(&format!("password number {j}")).unwrap();
-                assert_eq!(hasher.verify(&attempt, hash).await.unwrap().is_right(), i == j);
+                assert_eq!(
+                    hasher.verify(&attempt, hash).await.unwrap().is_right(),
+                    i == j
+                );
             }
         }
     }
