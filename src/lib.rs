@@ -16,5 +16,6 @@ pub mod core;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod otp;
 pub mod store;
 pub mod telemetry;

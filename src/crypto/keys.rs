@@ -13,6 +13,7 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 
 const SIGNING_FILE: &str = "signing.key";
+const HASHING_FILE: &str = "hashing.key";
 const ENCRYPTION_FILE: &str = "encryption.keys";
 const KEY_BYTES: usize = 32;
 
@@ -48,6 +49,9 @@ pub struct EncryptionKey {
 #[derive(Clone)]
 pub struct Keys {
     signing: [u8; KEY_BYTES],
+    /// Keys the hashes of short secrets (recovery codes, sent codes), so that a stolen database
+    /// alone is not enough to guess them offline.
+    hashing: [u8; KEY_BYTES],
     /// Oldest first; the last one encrypts.
     encryption: Vec<EncryptionKey>,
 }
@@ -73,6 +77,13 @@ impl Keys {
                 &format!("{}\n", STANDARD.encode(random_key())),
             )?;
         }
+        let hashing_path = data_dir.join(HASHING_FILE);
+        if !hashing_path.exists() {
+            write_new(
+                &hashing_path,
+                &format!("{}\n", STANDARD.encode(random_key())),
+            )?;
+        }
         let encryption_path = data_dir.join(ENCRYPTION_FILE);
         if !encryption_path.exists() {
             let line = format!(
@@ -82,15 +93,21 @@ impl Keys {
             write_new(&encryption_path, &line)?;
         }
         let signing = parse_key(&signing_path, read(&signing_path)?.trim())?;
+        let hashing = parse_key(&hashing_path, read(&hashing_path)?.trim())?;
         let encryption = parse_encryption_keys(&encryption_path, &read(&encryption_path)?)?;
         Ok(Self {
             signing,
+            hashing,
             encryption,
         })
     }
 
     pub fn signing_key(&self) -> &[u8; KEY_BYTES] {
         &self.signing
+    }
+
+    pub fn hashing_key(&self) -> &[u8; KEY_BYTES] {
+        &self.hashing
     }
 
     pub fn current_encryption_key(&self) -> &EncryptionKey {
@@ -200,7 +217,7 @@ mod tests {
         let again = Keys::load_or_create(&data).unwrap();
         assert_eq!(first.signing_key(), again.signing_key());
         assert_eq!(first.current_encryption_key().id, "k1");
-        for file in [SIGNING_FILE, ENCRYPTION_FILE] {
+        for file in [SIGNING_FILE, HASHING_FILE, ENCRYPTION_FILE] {
             let mode = std::fs::metadata(data.join(file))
                 .unwrap()
                 .permissions()

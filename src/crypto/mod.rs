@@ -1,5 +1,6 @@
 //! Passwords, keys and tokens.
 
+pub mod cipher;
 mod keys;
 mod password;
 pub mod random;
