@@ -8,78 +8,63 @@ use serde::Serialize;
 use crate::clock::Instant;
 use crate::domain::UserId;
 
-/// Security events by name. The names are part of the API (filters, exports), so they only grow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum EventKind {
-    #[serde(rename = "login.success")]
-    LoginSuccess,
-    #[serde(rename = "login.failure")]
-    LoginFailure,
-    #[serde(rename = "logout")]
-    Logout,
-    #[serde(rename = "token.refresh")]
-    TokenRefresh,
-    #[serde(rename = "user.create")]
-    UserCreate,
-    #[serde(rename = "user.update")]
-    UserUpdate,
-    #[serde(rename = "user.delete")]
-    UserDelete,
-    #[serde(rename = "user.password_change")]
-    PasswordChange,
-    #[serde(rename = "user.password_rehash")]
-    PasswordRehash,
-    #[serde(rename = "user.disable")]
-    UserDisable,
-    #[serde(rename = "user.enable")]
-    UserEnable,
-    #[serde(rename = "user.phone_change")]
-    PhoneChange,
-    #[serde(rename = "api_key.create")]
-    ApiKeyCreate,
-    #[serde(rename = "api_key.revoke")]
-    ApiKeyRevoke,
+macro_rules! event_kinds {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Security events by name. The names are part of the API (filters, exports), so they
+        /// only grow.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum EventKind {
+            $($variant,)*
+        }
+
+        impl EventKind {
+            pub const ALL: &[EventKind] = &[$(EventKind::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    LoginSuccess => "login.success",
+    LoginFailure => "login.failure",
+    Logout => "logout",
+    TokenRefresh => "token.refresh",
+    UserCreate => "user.create",
+    UserUpdate => "user.update",
+    UserDelete => "user.delete",
+    PasswordChange => "user.password_change",
+    PasswordRehash => "user.password_rehash",
+    UserDisable => "user.disable",
+    UserEnable => "user.enable",
+    PhoneChange => "user.phone_change",
+    ApiKeyCreate => "api_key.create",
+    ApiKeyRevoke => "api_key.revoke",
+    TwoFactorChallenge => "two_factor.challenge",
+    TwoFactorFailure => "two_factor.failure",
+    TwoFactorBlocked => "two_factor.blocked",
+    TwoFactorEnable => "two_factor.enable",
+    TwoFactorDisable => "two_factor.disable",
+    RecoveryCodeUse => "two_factor.recovery_code_use",
+    RecoveryCodesRegenerate => "two_factor.recovery_codes_regenerate",
+    TrustGrant => "two_factor.trust_grant",
+    TrustRevoke => "two_factor.trust_revoke",
+    SettingsChange => "settings.change",
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
-        EventKind::LoginSuccess,
-        EventKind::LoginFailure,
-        EventKind::Logout,
-        EventKind::TokenRefresh,
-        EventKind::UserCreate,
-        EventKind::UserUpdate,
-        EventKind::UserDelete,
-        EventKind::PasswordChange,
-        EventKind::PasswordRehash,
-        EventKind::UserDisable,
-        EventKind::UserEnable,
-        EventKind::PhoneChange,
-        EventKind::ApiKeyCreate,
-        EventKind::ApiKeyRevoke,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::LoginSuccess => "login.success",
-            EventKind::LoginFailure => "login.failure",
-            EventKind::Logout => "logout",
-            EventKind::TokenRefresh => "token.refresh",
-            EventKind::UserCreate => "user.create",
-            EventKind::UserUpdate => "user.update",
-            EventKind::UserDelete => "user.delete",
-            EventKind::PasswordChange => "user.password_change",
-            EventKind::PasswordRehash => "user.password_rehash",
-            EventKind::UserDisable => "user.disable",
-            EventKind::UserEnable => "user.enable",
-            EventKind::PhoneChange => "user.phone_change",
-            EventKind::ApiKeyCreate => "api_key.create",
-            EventKind::ApiKeyRevoke => "api_key.revoke",
-        }
-    }
-
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
+        Self::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -179,7 +164,7 @@ mod tests {
 
     #[test]
     fn every_event_name_parses_back_to_its_kind() {
-        for kind in EventKind::ALL {
+        for &kind in EventKind::ALL {
             assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
             assert_eq!(
                 serde_json::to_value(kind).unwrap(),

@@ -43,6 +43,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Where the SQLite database (by default) and the key files live.
     pub data_dir: PathBuf,
+    /// The name people see: the issuer in authenticator apps, the title of pages.
+    pub product_name: String,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `tessera=debug,info`.
     pub log_level: String,
@@ -51,6 +53,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub argon2: Argon2Config,
     pub tokens: TokenConfig,
+    /// Two-factor defaults; an administrator's stored settings override them at run time.
+    pub two_factor: crate::policy::TwoFactorPolicy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,12 +91,14 @@ impl Default for Config {
             public_url: None,
             database_url: None,
             data_dir: PathBuf::from("tessera-data"),
+            product_name: "Tessera".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             max_body_bytes: 64 * 1024,
             database: DatabaseConfig::default(),
             argon2: Argon2Config::default(),
             tokens: TokenConfig::default(),
+            two_factor: crate::policy::TwoFactorPolicy::default(),
         }
     }
 }
@@ -184,6 +190,10 @@ impl Config {
                 DatabaseUrl(url.clone())
             ));
         }
+        let name_chars = self.product_name.trim().chars().count();
+        if name_chars == 0 || name_chars > 64 || self.product_name.contains(':') {
+            return invalid("product_name must be 1 to 64 characters, without a colon".into());
+        }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir is empty".into());
         }
@@ -203,6 +213,13 @@ impl Config {
         }
         if self.tokens.access_ttl_seconds <= 0 || self.tokens.refresh_ttl_seconds <= 0 {
             return invalid("token lifetimes must be positive".into());
+        }
+        if let Err(errors) = self.two_factor.check() {
+            let named: Vec<String> = errors
+                .iter()
+                .map(|e| format!("two_factor.{}", e.message))
+                .collect();
+            return invalid(named.join("; "));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return invalid(format!("log_level = {:?}: {e}", self.log_level));
@@ -409,6 +426,26 @@ mod tests {
             let error = Config::load(None, env(&[(var, value)])).unwrap_err();
             assert!(error.to_string().contains(named), "{var}: {error}");
         }
+    }
+
+    #[test]
+    fn two_factor_defaults_come_from_the_file_or_the_environment_in_snake_case() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("TESSERA_TWO_FACTOR__WEB_LOGIN_POLICY", "required"),
+                ("TESSERA_TWO_FACTOR__TRUST_DAYS", "7"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.two_factor.web_login_policy,
+            crate::policy::LoginPolicy::Required
+        );
+        assert_eq!(config.two_factor.trust_days, 7);
+        let error =
+            Config::load(None, env(&[("TESSERA_TWO_FACTOR__TRUST_DAYS", "0")])).unwrap_err();
+        assert!(error.to_string().contains("trustDays"), "{error}");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! method here; the adapters only translate requests in and results out.
 
 use crate::config::Config;
+use crate::crypto::cipher::SecretBox;
 use crate::crypto::{Keys, PasswordHasher, TokenSigner};
+use crate::policy::TwoFactorPolicy;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -18,7 +20,12 @@ pub struct Core {
     pub store: Store,
     pub hasher: PasswordHasher,
     pub signer: TokenSigner,
+    pub secrets: SecretBox,
     pub tokens: TokenPolicy,
+    /// The two-factor settings of the configuration file; stored settings override them.
+    pub two_factor_defaults: TwoFactorPolicy,
+    /// The issuer shown in authenticator apps.
+    pub product_name: String,
 }
 
 impl Core {
@@ -28,11 +35,14 @@ impl Core {
             store,
             hasher,
             signer: TokenSigner::new(keys.signing_key()),
+            secrets: SecretBox::new(keys.clone()),
             tokens: TokenPolicy {
                 issuer: config.public_url(),
                 access_ttl_seconds: config.tokens.access_ttl_seconds,
                 refresh_ttl_seconds: config.tokens.refresh_ttl_seconds,
             },
+            two_factor_defaults: config.two_factor.clone(),
+            product_name: config.product_name.clone(),
         })
     }
 }

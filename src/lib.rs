@@ -17,5 +17,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod otp;
+pub mod policy;
 pub mod store;
 pub mod telemetry;
+pub mod two_factor;

@@ -4,12 +4,32 @@ use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::Verification;
 use crate::domain::{LoginId, Password, User};
+use crate::policy::{Decision, LoginFacts, LoginType, decide};
+use crate::store::MethodRecord;
+use crate::two_factor::TwoFactorError;
 
 #[derive(Debug, Clone)]
 pub struct LoginRequest {
     pub login_id: LoginId,
     pub password: Password,
     pub application_id: Option<String>,
+    pub login_type: LoginType,
+    /// A `twoFactorTrustId` from an earlier login on this computer.
+    pub trust_token: Option<String>,
+}
+
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// Logged in.
+    Complete { user: User, tokens: IssuedTokens },
+    /// A second factor is due: finish with the `two_factor_id`. `methods` are the ones the user
+    /// may use; empty means the user must enrol one first.
+    SecondFactor {
+        user: User,
+        two_factor_id: String,
+        methods: Vec<MethodRecord>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -20,19 +40,132 @@ pub enum LoginError {
     /// The password was right but the account is disabled.
     #[error("the account is disabled")]
     Inactive,
+    /// The password was right, but too many wrong second-factor codes came lately.
+    #[error("too many wrong codes; try again in {retry_after_seconds} seconds")]
+    TwoFactorBlocked { retry_after_seconds: i64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
+impl From<TwoFactorError> for LoginError {
+    fn from(error: TwoFactorError) -> Self {
+        match error {
+            TwoFactorError::Internal(e) => LoginError::Internal(e),
+            other => LoginError::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
 impl Core {
-    /// Checks a password login. Every path costs one Argon2id verification (a dummy one when the
-    /// user does not exist), so the answer's timing does not tell who has an account.
+    /// Checks a password login, then asks the policy whether a second factor is due. Every path
+    /// costs one Argon2id verification (a dummy one when the user does not exist), so the
+    /// answer's timing does not tell who has an account.
     pub async fn login(
         &self,
         request: &LoginRequest,
         origin: &Origin,
         now: Instant,
-    ) -> Result<(User, IssuedTokens), LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
+        let user = self.check_password(request, origin, now).await?;
+        let policy = self.two_factor_policy().await?;
+        let methods = self
+            .store
+            .methods(user.id)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let enrolled: Vec<_> = methods.iter().map(|m| m.kind).collect();
+        let trusted = match &request.trust_token {
+            Some(token) => self.trusted_computer(user.id, token, now).await?.is_some(),
+            None => false,
+        };
+        let facts = LoginFacts {
+            login_type: request.login_type,
+            is_admin: user.is_admin(),
+            user_requires_two_factor: user.two_factor_required,
+            enrolled: &enrolled,
+            trusted_computer: trusted,
+        };
+        let usable: Vec<MethodRecord> = match decide(&policy, &facts) {
+            Decision::Grant => {
+                let mut amr = vec!["pwd".to_owned()];
+                if trusted {
+                    // The second factor was given on this computer within the trust period.
+                    amr.push("trusted".to_owned());
+                }
+                let event =
+                    AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
+                        .target(user.id)
+                        .detail("amr", amr.clone())
+                        .detail("loginType", request.login_type.as_str());
+                let tokens = self
+                    .open_session(
+                        &user,
+                        amr,
+                        request.application_id.clone(),
+                        origin,
+                        now,
+                        &event,
+                    )
+                    .await?;
+                metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
+                tracing::info!(target: "security", user = %user.id, "login succeeded");
+                return Ok(LoginOutcome::Complete { user, tokens });
+            }
+            Decision::Challenge(kinds) => methods
+                .into_iter()
+                .filter(|m| kinds.contains(&m.kind))
+                .collect(),
+            Decision::Enroll => Vec::new(),
+        };
+        let failures = self
+            .store
+            .two_factor_failures_since(user.id, policy.failure_window_start(now))
+            .await
+            .map_err(anyhow::Error::from)?;
+        if policy.challenges_blocked(failures) {
+            let event = AuditEvent::new(
+                EventKind::TwoFactorBlocked,
+                Actor::User(user.id),
+                origin,
+                now,
+            )
+            .target(user.id)
+            .detail("recentFailures", failures);
+            self.store
+                .record_event(&event)
+                .await
+                .map_err(anyhow::Error::from)?;
+            metrics::counter!("tessera_logins_total", "outcome" => "two_factor_blocked")
+                .increment(1);
+            return Err(LoginError::TwoFactorBlocked {
+                retry_after_seconds: policy.failure_window_seconds,
+            });
+        }
+        let two_factor_id = self
+            .open_challenge(
+                &user,
+                request.login_type,
+                request.application_id.as_deref(),
+                &policy,
+                origin,
+                now,
+            )
+            .await?;
+        metrics::counter!("tessera_logins_total", "outcome" => "second_factor_due").increment(1);
+        Ok(LoginOutcome::SecondFactor {
+            user,
+            two_factor_id,
+            methods: usable,
+        })
+    }
+
+    /// The first factor: the user, when the password is right and the account active.
+    async fn check_password(
+        &self,
+        request: &LoginRequest,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<User, LoginError> {
         let found = self
             .store
             .user_by_login_id(&request.login_id)
@@ -63,33 +196,20 @@ impl Core {
                 .await;
             return Err(LoginError::Inactive);
         }
-        let rehash = match verdict {
-            Verification::RightButOutdated => Some(
-                self.hasher
-                    .hash(&request.password)
-                    .await
-                    .map_err(anyhow::Error::from)?,
-            ),
-            _ => None,
-        };
-        let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
-            .target(user.id)
-            .detail("amr", vec!["pwd"])
-            .detail("rehashed", rehash.is_some());
-        let tokens = self
-            .open_session(
-                &user,
-                vec!["pwd".into()],
-                request.application_id.clone(),
-                origin,
-                now,
-                rehash.as_ref(),
-                &event,
-            )
-            .await?;
-        metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
-        tracing::info!(target: "security", user = %user.id, "login succeeded");
-        Ok((user, tokens))
+        if verdict == Verification::RightButOutdated {
+            let hash = self
+                .hasher
+                .hash(&request.password)
+                .await
+                .map_err(anyhow::Error::from)?;
+            let event = AuditEvent::new(EventKind::PasswordRehash, Actor::System, origin, now)
+                .target(user.id);
+            self.store
+                .rehash_password(user.id, &hash, &event)
+                .await
+                .map_err(anyhow::Error::from)?;
+        }
+        Ok(user)
     }
 
     async fn record_failure(

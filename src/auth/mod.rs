@@ -3,5 +3,5 @@
 mod login;
 mod tokens;
 
-pub use login::{LoginError, LoginRequest};
+pub use login::{LoginError, LoginOutcome, LoginRequest};
 pub use tokens::{IssuedTokens, TokenAuthError};

@@ -1,7 +1,7 @@
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
-use crate::crypto::{Claims, PasswordHash, random};
+use crate::crypto::{Claims, random};
 use crate::domain::{User, UserId};
 use crate::store::{NewSession, SessionRecord};
 
@@ -25,9 +25,8 @@ pub enum TokenAuthError {
 }
 
 impl Core {
-    /// Starts a server-side session and signs its first access token. The login bookkeeping
-    /// (last login, a rehash) and the audit event commit with the session.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts a server-side session and signs its first access token. The last-login time and
+    /// the audit event commit with the session.
     pub(crate) async fn open_session(
         &self,
         user: &User,
@@ -35,7 +34,6 @@ impl Core {
         application_id: Option<String>,
         origin: &Origin,
         now: Instant,
-        rehash: Option<&PasswordHash>,
         event: &AuditEvent,
     ) -> anyhow::Result<IssuedTokens> {
         let session_id = random::token(18);
@@ -50,7 +48,7 @@ impl Core {
             expires_at: now.plus_seconds(self.tokens.refresh_ttl_seconds),
             origin: origin.clone(),
         };
-        self.store.open_session(&session, rehash, event).await?;
+        self.store.open_session(&session, event).await?;
         let (token, token_expires_at) =
             self.sign_access_token(user, &session_id, &amr, application_id, now, now);
         Ok(IssuedTokens {

@@ -6,11 +6,13 @@
 mod names;
 mod password;
 mod phone;
+mod two_factor;
 mod user;
 
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;
 pub use phone::PhoneNumber;
+pub use two_factor::{MethodId, MethodKind, MethodName};
 pub use user::{Role, Roles, User, UserId};
 
 /// Why a value was refused: a stable machine code (FusionAuth style, `[blank]`, `[invalid]`,

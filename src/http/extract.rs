@@ -230,3 +230,76 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
         Ok(RequestOrigin(Origin { ip, user_agent }))
     }
 }
+
+/// The user behind `Authorization: Bearer <jwt>`: a valid token of a live session and an active
+/// user, or a 401.
+pub struct SessionUser {
+    pub claims: crate::crypto::Claims,
+    pub user: crate::domain::User,
+}
+
+impl SessionUser {
+    pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let token = bearer(headers).ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
+        match state
+            .core
+            .validate_access_token(&token, Instant::now())
+            .await
+        {
+            Ok((claims, user)) => Ok(Self { claims, user }),
+            Err(crate::auth::TokenAuthError::Invalid) => {
+                Err(ApiError::Empty(StatusCode::UNAUTHORIZED))
+            }
+            Err(crate::auth::TokenAuthError::Internal(e)) => Err(ApiError::Internal(e)),
+        }
+    }
+
+    /// Two-factor changes need a recent login (with the second factor, when the user has one);
+    /// otherwise a 403 that says so.
+    pub async fn require_recent_login(
+        &self,
+        state: &AppState,
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        state
+            .core
+            .check_reauthenticated(
+                self.user.id,
+                Instant::from_millis(self.claims.auth_time.saturating_mul(1000)),
+                &self.claims.amr,
+                now,
+            )
+            .await
+            .map_err(ApiError::from)
+    }
+}
+
+impl FromRequestParts<AppState> for SessionUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Self::from_headers(state, &parts.headers).await
+    }
+}
+
+/// Calls that take either an API key (`Authorization: <key>`) or a user's JWT
+/// (`Authorization: Bearer <jwt>`).
+pub enum Caller {
+    ApiKey(ApiKeyRecord),
+    User(SessionUser),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if bearer(&parts.headers).is_some() {
+            return SessionUser::from_headers(state, &parts.headers)
+                .await
+                .map(Caller::User);
+        }
+        ApiKeyAuth::from_request_parts(parts, state)
+            .await
+            .map(|ApiKeyAuth(key)| Caller::ApiKey(key))
+    }
+}

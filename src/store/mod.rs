@@ -10,6 +10,7 @@
 mod api_keys;
 mod audit;
 mod sessions;
+mod two_factor;
 mod users;
 
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use api_keys::ApiKeyRecord;
 pub use sessions::{NewSession, SessionRecord};
+pub use two_factor::{ChallengeRecord, MethodRecord, NewMethod, TrustRecord};
 pub use users::{NewUser, UserChanges, UserWithHash};
 
 use crate::config::DatabaseUrl;

@@ -4,7 +4,6 @@ use sqlx::any::AnyRow;
 use super::{Store, StoreError, audit, users::revoke_all_sessions};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
-use crate::crypto::PasswordHash;
 use crate::domain::UserId;
 
 const COLUMNS: &str = "id, user_id, amr, application_id, created_at, authenticated_at, \
@@ -42,24 +41,19 @@ impl SessionRecord {
 }
 
 impl Store {
-    /// Opens a session after a login: the user's last-login time (and a rehashed password,
-    /// when the parameters changed), the session row and the audit event commit together.
+    /// Opens a session after a login: the user's last-login time, the session row and the
+    /// audit event commit together.
     pub async fn open_session(
         &self,
         new: &NewSession,
-        rehash: Option<&PasswordHash>,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE users SET last_login_at = $2, password_hash = COALESCE($3, password_hash) \
-             WHERE id = $1",
-        )
-        .bind(new.user_id.to_string())
-        .bind(new.now.millis())
-        .bind(rehash.map(|h| h.as_str().to_owned()))
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(new.user_id.to_string())
+            .bind(new.now.millis())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, amr, application_id, refresh_hash, created_at, \
                authenticated_at, expires_at, ip, user_agent) \

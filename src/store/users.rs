@@ -169,8 +169,8 @@ impl Store {
         user_from_row(&row).map(|u| Some(u.user))
     }
 
-    /// Sets a new password and ends every session of the user: whoever knew the old password
-    /// is logged out.
+    /// Sets a new password and ends every session and trusted computer of the user: whoever
+    /// knew the old password is logged out and asked for a second factor again.
     pub async fn set_password(
         &self,
         id: UserId,
@@ -193,9 +193,29 @@ impl Store {
             return Ok(false);
         }
         revoke_all_sessions(&mut tx, id, now).await?;
+        super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Replaces a hash made with outdated parameters by one made with the current ones (the
+    /// password itself is unchanged, so sessions stand).
+    pub async fn rehash_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(hash.as_str().to_owned())
+            .execute(&mut *tx)
+            .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn delete_user(&self, id: UserId, event: &AuditEvent) -> Result<bool, StoreError> {

@@ -2,16 +2,19 @@ use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::two_factor::challenge_response;
 use super::users::UserView;
-use crate::auth::{IssuedTokens, LoginError, LoginRequest};
+use crate::auth::{IssuedTokens, LoginError, LoginOutcome, LoginRequest};
 use crate::clock::Instant;
-use crate::domain::{LoginId, Password, User};
+use crate::domain::{LoginId, Password};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, RequestOrigin};
+use crate::policy::LoginType;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -21,8 +24,7 @@ pub struct LoginBody {
     application_id: Option<String>,
     /// The end user's address when an application logs in on their behalf.
     ip_address: Option<String>,
-    /// Accepted for FusionAuth clients; trusted computers come with two-factor login.
-    #[allow(dead_code)]
+    /// From an earlier two-factor login on this computer (or the `tessera_trust` cookie).
     two_factor_trust_id: Option<String>,
     #[serde(rename = "noJWT")]
     #[allow(dead_code)]
@@ -43,13 +45,13 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    pub fn new(tokens: IssuedTokens, user: Option<&User>) -> Self {
+    pub fn new(tokens: IssuedTokens, user: Option<UserView>) -> Self {
         Self {
             token: tokens.token,
             token_expiration_instant: tokens.token_expires_at.millis(),
             refresh_token: tokens.refresh_token,
             refresh_token_id: tokens.refresh_token_id,
-            user: user.map(UserView::from),
+            user,
         }
     }
 }
@@ -65,13 +67,18 @@ pub fn parse_application_id(raw: Option<&str>) -> Result<Option<String>, ApiErro
     .transpose()
 }
 
-/// `POST /api/login`: 200 with tokens; 404 (empty) for an unknown user or a wrong password,
-/// alike; 423 for a disabled account.
+/// The cookie a browser keeps its trusted-computer id in (the body field wins).
+pub const TRUST_COOKIE: &str = "tessera_trust";
+
+/// `POST /api/login`: 200 with tokens; 242 with a `twoFactorId` when a second factor is due;
+/// 404 (empty) for an unknown user or a wrong password, alike; 423 for a disabled account; 429
+/// when too many wrong second-factor codes came lately.
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RequestOrigin(mut origin): RequestOrigin,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
     let login_id = LoginId::parse(&body.login_id)
         .map_err(|e| errors.push(crate::accounts::FieldError::new("loginId", e)))
@@ -89,15 +96,51 @@ pub async fn login(
     let (Some(login_id), Some(password)) = (login_id, password) else {
         return Err(ApiError::Fields(errors));
     };
+    let trust_token = body
+        .two_factor_trust_id
+        .or_else(|| cookie(&headers, TRUST_COOKIE));
     let request = LoginRequest {
         login_id,
         password,
         application_id,
+        login_type: LoginType::Api,
+        trust_token,
     };
     match state.core.login(&request, &origin, Instant::now()).await {
-        Ok((user, tokens)) => Ok(Json(TokenResponse::new(tokens, Some(&user)))),
+        Ok(LoginOutcome::Complete { user, tokens }) => {
+            let methods = state.core.user_methods(user.id).await?;
+            let view = UserView::with_methods(&user, &methods);
+            Ok(Json(TokenResponse::new(tokens, Some(view))).into_response())
+        }
+        Ok(LoginOutcome::SecondFactor {
+            two_factor_id,
+            methods,
+            ..
+        }) => Ok(challenge_response(two_factor_id, &methods)),
         Err(LoginError::WrongCredentials) => Err(ApiError::Empty(StatusCode::NOT_FOUND)),
         Err(LoginError::Inactive) => Err(ApiError::Empty(StatusCode::LOCKED)),
+        Err(LoginError::TwoFactorBlocked {
+            retry_after_seconds,
+        }) => Err(ApiError::general(
+            StatusCode::TOO_MANY_REQUESTS,
+            "[TooManyTwoFactorFailures]",
+            format!(
+                "too many wrong second-factor codes for this account; try again in {} minutes",
+                (retry_after_seconds + 59) / 60
+            ),
+        )),
         Err(LoginError::Internal(e)) => Err(ApiError::Internal(e)),
     }
+}
+
+/// One cookie's value from the `Cookie` header.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
 }

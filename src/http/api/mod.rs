@@ -4,6 +4,7 @@ mod audit_log;
 mod login;
 mod system;
 mod tokens;
+mod two_factor;
 mod users;
 
 use axum::Router;
@@ -27,6 +28,41 @@ pub fn routes() -> Router<AppState> {
                 .delete(users::delete),
         )
         .route("/api/system/audit-log", get(audit_log::search))
+        .route(
+            "/api/system/two-factor",
+            get(two_factor::settings).put(two_factor::update_settings),
+        )
+        .route("/api/two-factor/secret", get(two_factor::secret))
+        .route("/api/two-factor/login", post(two_factor::login))
+        .route("/api/two-factor/status", post(two_factor::status_post))
+        .route(
+            "/api/two-factor/status/{trust_id}",
+            get(two_factor::status_get),
+        )
+        .route(
+            "/api/user/two-factor",
+            post(two_factor::enable_self).delete(two_factor::disable_self),
+        )
+        .route(
+            "/api/user/two-factor/{user_id}",
+            post(two_factor::enable_for_user).delete(two_factor::disable_for_user),
+        )
+        .route(
+            "/api/user/two-factor/recovery-code",
+            post(two_factor::regenerate_self),
+        )
+        .route(
+            "/api/user/two-factor/recovery-code/{user_id}",
+            post(two_factor::regenerate_for_user),
+        )
+        .route(
+            "/api/user/two-factor/trust",
+            get(two_factor::trusts_self).delete(two_factor::revoke_trusts_self),
+        )
+        .route(
+            "/api/user/two-factor/trust/{user_id}",
+            get(two_factor::trusts_for_user).delete(two_factor::revoke_trusts_for_user),
+        )
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
 }

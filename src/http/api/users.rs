@@ -3,6 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::two_factor::MethodView;
 use crate::accounts::{Field, UserFields};
 use crate::audit::Actor;
 use crate::clock::Instant;
@@ -10,6 +11,7 @@ use crate::domain::{Email, LoginId, User, UserId, Username};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, RequestOrigin};
+use crate::store::MethodRecord;
 
 /// A user as the API shows it: FusionAuth's field names, instants in epoch milliseconds, no
 /// secret of any kind.
@@ -34,10 +36,17 @@ pub struct UserView {
     pub password_last_update_instant: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_login_instant: Option<i64>,
+    pub two_factor: TwoFactorView,
 }
 
-impl From<&User> for UserView {
-    fn from(user: &User) -> Self {
+#[derive(Debug, Serialize)]
+pub struct TwoFactorView {
+    pub methods: Vec<MethodView>,
+}
+
+impl UserView {
+    /// The user with their two-factor methods (never a secret).
+    pub fn with_methods(user: &User, methods: &[MethodRecord]) -> Self {
         Self {
             id: user.id.to_string(),
             username: user.username.to_string(),
@@ -52,6 +61,9 @@ impl From<&User> for UserView {
             last_update_instant: user.updated_at.millis(),
             password_last_update_instant: user.password_changed_at.millis(),
             last_login_instant: user.last_login_at.map(|i| i.millis()),
+            two_factor: TwoFactorView {
+                methods: MethodView::list(methods, false),
+            },
         }
     }
 }
@@ -62,10 +74,12 @@ pub struct UserResponse {
 }
 
 impl UserResponse {
-    pub fn of(user: &User) -> Json<Self> {
-        Json(Self {
-            user: UserView::from(user),
-        })
+    /// The user with their methods, read from the store.
+    pub async fn of(state: &AppState, user: &User) -> Result<Json<Self>, ApiError> {
+        let methods = state.core.user_methods(user.id).await?;
+        Ok(Json(Self {
+            user: UserView::with_methods(user, &methods),
+        }))
     }
 }
 
@@ -79,7 +93,7 @@ pub struct UserRequest {
     skip_verification: bool,
 }
 
-fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
+pub fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
     UserId::parse(raw).map_err(|e| ApiError::field("userId", e.code, e.message))
 }
 
@@ -99,7 +113,7 @@ pub async fn create(
             Instant::now(),
         )
         .await?;
-    Ok(UserResponse::of(&user))
+    UserResponse::of(&state, &user).await
 }
 
 pub async fn create_with_id(
@@ -134,7 +148,7 @@ pub async fn create_with_id(
             Instant::now(),
         )
         .await?;
-    Ok(UserResponse::of(&user))
+    UserResponse::of(&state, &user).await
 }
 
 pub async fn read(
@@ -150,7 +164,7 @@ pub async fn read(
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
-    Ok(UserResponse::of(&user))
+    UserResponse::of(&state, &user).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,7 +204,7 @@ pub async fn lookup(
         .find_user(&login_id)
         .await?
         .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
-    Ok(UserResponse::of(&user))
+    UserResponse::of(&state, &user).await
 }
 
 /// PUT replaces the profile: fields left out are cleared or reset to their defaults (the
@@ -208,7 +222,7 @@ pub async fn replace(
         .core
         .update_user(id, &fields, Actor::ApiKey(key.id), &origin, Instant::now())
         .await?;
-    Ok(UserResponse::of(&user))
+    UserResponse::of(&state, &user).await
 }
 
 /// PATCH changes only the fields given; `null` clears one.
@@ -230,7 +244,7 @@ pub async fn patch(
             Instant::now(),
         )
         .await?;
-    Ok(UserResponse::of(&user))
+    UserResponse::of(&state, &user).await
 }
 
 pub async fn delete(

@@ -1,0 +1,180 @@
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+
+use super::Invalid;
+
+/// The kinds of second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    /// A TOTP app (Google Authenticator, Authy, 1Password…).
+    Authenticator,
+    /// A code sent by text message.
+    Sms,
+    /// A code read out by a phone call.
+    Voice,
+    /// A code sent by email.
+    Email,
+}
+
+impl MethodKind {
+    pub const ALL: [MethodKind; 4] = [
+        MethodKind::Authenticator,
+        MethodKind::Sms,
+        MethodKind::Voice,
+        MethodKind::Email,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodKind::Authenticator => "authenticator",
+            MethodKind::Sms => "sms",
+            MethodKind::Voice => "voice",
+            MethodKind::Email => "email",
+        }
+    }
+
+    /// The RFC 8176 `amr` value for a login completed with this kind.
+    pub fn amr(self) -> &'static str {
+        match self {
+            MethodKind::Authenticator => "otp",
+            MethodKind::Sms => "sms",
+            MethodKind::Voice => "tel",
+            MethodKind::Email => "email",
+        }
+    }
+}
+
+impl FromStr for MethodKind {
+    type Err = Invalid;
+
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        MethodKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "[invalid]",
+                    format!(
+                        "unknown method {raw:?}; methods are authenticator, sms, voice and email"
+                    ),
+                )
+            })
+    }
+}
+
+impl fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The short public id of a user's two-factor method (FusionAuth shows ids like `2KSZ`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MethodId(String);
+
+const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+impl MethodId {
+    pub fn generate() -> Self {
+        let mut rng = OsRng;
+        Self(
+            (0..8)
+                .map(|_| ID_ALPHABET[rng.gen_range(0..ID_ALPHABET.len())] as char)
+                .collect(),
+        )
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(Invalid::new("[blank]", "a methodId is required"));
+        }
+        if raw.len() > 32 || !raw.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Invalid::new(
+                "[invalid]",
+                "a methodId is a short string of letters and digits",
+            ));
+        }
+        Ok(Self(raw.to_ascii_uppercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MethodId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The name a user gives a method ("Phone", "Work laptop").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodName(String);
+
+impl MethodName {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(Invalid::new("[blank]", "the name is empty"));
+        }
+        if value.chars().count() > 64 {
+            return Err(Invalid::new(
+                "[tooLong]",
+                "a method name has at most 64 characters",
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "[invalid]",
+                "a method name cannot contain control characters",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_kinds_parse_by_their_api_names_only() {
+        for kind in MethodKind::ALL {
+            assert_eq!(kind.as_str().parse::<MethodKind>().unwrap(), kind);
+        }
+        let error = "totp".parse::<MethodKind>().unwrap_err();
+        assert!(error.message.contains("authenticator, sms"));
+    }
+
+    #[test]
+    fn method_ids_are_short_and_case_insensitive() {
+        let id = MethodId::generate();
+        assert_eq!(id.as_str().len(), 8);
+        assert_eq!(MethodId::parse(&id.as_str().to_lowercase()).unwrap(), id);
+        assert!(MethodId::parse("").is_err());
+        assert!(MethodId::parse("a b").is_err());
+        assert!(MethodId::parse(&"A".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn a_method_name_is_short_visible_text() {
+        assert_eq!(
+            MethodName::parse(" Work laptop ").unwrap().as_str(),
+            "Work laptop"
+        );
+        assert!(MethodName::parse("").is_err());
+        assert!(MethodName::parse(&"x".repeat(65)).is_err());
+        assert!(MethodName::parse("a\nb").is_err());
+    }
+}

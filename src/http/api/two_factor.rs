@@ -1,0 +1,769 @@
+//! The two-factor API, in FusionAuth's current shapes (methods, recovery codes, trust) with the
+//! legacy seed-004 shapes (`delivery`, `secret`) accepted too.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::login::{TokenResponse, parse_application_id};
+use super::users::{UserView, parse_user_id};
+use crate::accounts::FieldError;
+use crate::audit::Actor;
+use crate::clock::Instant;
+use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{
+    ApiJson, ApiKeyAuth, ApiQuery, Caller, OptionalApiJson, RequestOrigin, SessionUser,
+};
+use crate::otp::TotpSecret;
+use crate::policy::{Decision, LoginFacts, LoginType, TwoFactorPolicy, decide};
+use crate::store::{MethodRecord, TrustRecord};
+use crate::two_factor::{CompleteLogin, EnableMethod, TwoFactorError};
+
+/// FusionAuth answers a pending second factor with this status.
+pub const TWO_FACTOR_REQUIRED: u16 = 242;
+
+impl From<TwoFactorError> for ApiError {
+    fn from(error: TwoFactorError) -> Self {
+        match error {
+            TwoFactorError::Invalid(fields) => ApiError::Fields(fields),
+            TwoFactorError::WrongCode => ApiError::Empty(StatusCode::MISDIRECTED_REQUEST),
+            TwoFactorError::UnknownChallenge | TwoFactorError::UserNotFound => {
+                ApiError::Empty(StatusCode::NOT_FOUND)
+            }
+            TwoFactorError::Forbidden(message) => {
+                ApiError::general(StatusCode::FORBIDDEN, "[forbidden]", message)
+            }
+            TwoFactorError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// A method as the API shows it: never a secret; in a login challenge, contact details masked.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodView {
+    id: String,
+    method: MethodKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    last_used: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authenticator: Option<AuthenticatorView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mobile_phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    insert_instant: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used_instant: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthenticatorView {
+    algorithm: &'static str,
+    code_length: u32,
+    time_step: u32,
+}
+
+impl MethodView {
+    /// Views of a user's methods; `lastUsed` marks the one used most recently.
+    pub fn list(methods: &[MethodRecord], masked: bool) -> Vec<MethodView> {
+        let latest = methods
+            .iter()
+            .filter_map(|m| m.last_used_at.map(|at| (at, &m.id)))
+            .max_by_key(|(at, _)| *at)
+            .map(|(_, id)| id.clone());
+        methods
+            .iter()
+            .map(|m| MethodView {
+                id: m.id.to_string(),
+                method: m.kind,
+                name: m.name.as_ref().map(|n| n.as_str().to_owned()),
+                last_used: latest.as_ref() == Some(&m.id),
+                authenticator: m.totp.map(|(algorithm, digits, period)| AuthenticatorView {
+                    algorithm: algorithm.api_name(),
+                    code_length: digits,
+                    time_step: period,
+                }),
+                mobile_phone: m.mobile_phone.as_ref().map(|p| {
+                    if masked {
+                        p.masked()
+                    } else {
+                        p.e164().to_owned()
+                    }
+                }),
+                email: m.email.as_ref().map(|e| e.to_string()),
+                insert_instant: m.created_at.millis(),
+                last_used_instant: m.last_used_at.map(|i| i.millis()),
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeResponse {
+    pub two_factor_id: String,
+    pub methods: Vec<MethodView>,
+}
+
+pub fn challenge_response(two_factor_id: String, methods: &[MethodRecord]) -> Response {
+    let status = StatusCode::from_u16(TWO_FACTOR_REQUIRED).unwrap_or(StatusCode::ACCEPTED);
+    (
+        status,
+        Json(ChallengeResponse {
+            two_factor_id,
+            methods: MethodView::list(methods, true),
+        }),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretResponse {
+    secret: String,
+    secret_base32_encoded: String,
+}
+
+/// `GET /api/two-factor/secret`: a fresh 160-bit secret in both encodings (nothing is stored).
+pub async fn secret(_caller: Caller) -> Json<SecretResponse> {
+    let secret = TotpSecret::generate();
+    Json(SecretResponse {
+        secret: secret.to_base64(),
+        secret_base32_encoded: secret.to_base32(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TwoFactorLoginBody {
+    two_factor_id: String,
+    code: String,
+    #[serde(default)]
+    trust_computer: bool,
+    application_id: Option<String>,
+    ip_address: Option<String>,
+    #[serde(rename = "noJWT")]
+    #[allow(dead_code)]
+    no_jwt: Option<bool>,
+    #[allow(dead_code)]
+    meta_data: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactorLoginResponse {
+    #[serde(flatten)]
+    tokens: TokenResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    two_factor_trust_id: Option<String>,
+}
+
+/// `POST /api/two-factor/login`: 200 with tokens; 421 for a wrong code; 404 when the
+/// `twoFactorId` is unknown, expired, finished or out of attempts.
+pub async fn login(
+    State(state): State<AppState>,
+    RequestOrigin(mut origin): RequestOrigin,
+    ApiJson(body): ApiJson<TwoFactorLoginBody>,
+) -> Result<Json<TwoFactorLoginResponse>, ApiError> {
+    let application_id = parse_application_id(body.application_id.as_deref())?;
+    if let Some(ip) = &body.ip_address {
+        let ip: IpAddr = ip.trim().parse().map_err(|_| {
+            ApiError::field("ipAddress", "[invalid]", "ipAddress must be an IP address")
+        })?;
+        origin.ip = Some(ip.to_string());
+    }
+    if body.two_factor_id.is_empty() || body.two_factor_id.len() > 128 {
+        return Err(ApiError::Empty(StatusCode::NOT_FOUND));
+    }
+    let request = CompleteLogin {
+        two_factor_id: body.two_factor_id,
+        code: body.code,
+        trust_computer: body.trust_computer,
+        application_id,
+    };
+    let done = state
+        .core
+        .complete_login(&request, &origin, Instant::now())
+        .await?;
+    let methods = state.core.user_methods(done.user.id).await?;
+    Ok(Json(TwoFactorLoginResponse {
+        tokens: TokenResponse::new(
+            done.tokens,
+            Some(UserView::with_methods(&done.user, &methods)),
+        ),
+        two_factor_trust_id: done.trust_token,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnableBody {
+    code: String,
+    method: Option<String>,
+    /// Legacy (seed 004): `None` is an authenticator, `TextMessage` is SMS.
+    delivery: Option<String>,
+    secret: Option<String>,
+    secret_base32_encoded: Option<String>,
+    mobile_phone: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+    two_factor_id: Option<String>,
+    #[allow(dead_code)]
+    application_id: Option<String>,
+}
+
+impl EnableBody {
+    fn parse(&self) -> Result<EnableMethod, ApiError> {
+        let mut errors = Vec::new();
+        let mut note = |field: &str, e: Invalid| errors.push(FieldError::new(field, e));
+        let kind = match (&self.method, &self.delivery) {
+            (Some(method), _) => method
+                .parse::<MethodKind>()
+                .map_err(|e| note("method", e))
+                .ok(),
+            (None, Some(delivery)) => match delivery.as_str() {
+                "None" => Some(MethodKind::Authenticator),
+                "TextMessage" => Some(MethodKind::Sms),
+                other => {
+                    note(
+                        "delivery",
+                        Invalid::new(
+                            "[invalid]",
+                            format!("unknown delivery {other:?}; use None or TextMessage"),
+                        ),
+                    );
+                    None
+                }
+            },
+            (None, None) => Some(MethodKind::Authenticator),
+        };
+        let from_base32 = self
+            .secret_base32_encoded
+            .as_deref()
+            .map(TotpSecret::from_base32)
+            .transpose()
+            .map_err(|e| note("secretBase32Encoded", e))
+            .ok()
+            .flatten();
+        let from_base64 = self
+            .secret
+            .as_deref()
+            .map(TotpSecret::from_base64)
+            .transpose()
+            .map_err(|e| note("secret", e))
+            .ok()
+            .flatten();
+        let secret = match (from_base32, from_base64) {
+            (Some(a), Some(b)) if a != b => {
+                note(
+                    "secret",
+                    Invalid::new(
+                        "[mismatch]",
+                        "secret and secretBase32Encoded encode different keys",
+                    ),
+                );
+                None
+            }
+            (a, b) => a.or(b),
+        };
+        let name = self
+            .name
+            .as_deref()
+            .map(MethodName::parse)
+            .transpose()
+            .map_err(|e| note("name", e))
+            .ok()
+            .flatten();
+        let mobile_phone = self
+            .mobile_phone
+            .as_deref()
+            .map(PhoneNumber::parse)
+            .transpose()
+            .map_err(|e| note("mobilePhone", e))
+            .ok()
+            .flatten();
+        let email = self
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(|e| note("email", e))
+            .ok()
+            .flatten();
+        match kind {
+            Some(kind) if errors.is_empty() => Ok(EnableMethod {
+                kind,
+                code: self.code.clone(),
+                secret,
+                name,
+                mobile_phone,
+                email,
+            }),
+            _ => Err(ApiError::Fields(errors)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnableResponse {
+    method_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
+    /// With `twoFactorId`: the code that completes the login at `/api/two-factor/login`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+}
+
+/// `POST /api/user/two-factor/{userId}` with an API key.
+pub async fn enable_for_user(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<EnableBody>,
+) -> Result<Json<EnableResponse>, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let request = body.parse()?;
+    let enabled = state
+        .core
+        .enable_method(
+            user,
+            &request,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    Ok(Json(EnableResponse {
+        method_id: enabled.method_id.to_string(),
+        recovery_codes: enabled.recovery_codes,
+        code: None,
+    }))
+}
+
+/// `POST /api/user/two-factor` as the user: with a recent login (JWT), or with the `twoFactorId`
+/// of a login that must enrol before it can finish.
+pub async fn enable_self(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<EnableBody>,
+) -> Result<Json<EnableResponse>, ApiError> {
+    let request = body.parse()?;
+    let now = Instant::now();
+    let enabled = match &body.two_factor_id {
+        Some(two_factor_id) => {
+            state
+                .core
+                .enable_method_during_login(two_factor_id, &request, &origin, now)
+                .await?
+        }
+        None => {
+            let session = SessionUser::from_headers(&state, &headers).await?;
+            session.require_recent_login(&state, now).await?;
+            state
+                .core
+                .enable_method(
+                    session.user.id,
+                    &request,
+                    Actor::User(session.user.id),
+                    &origin,
+                    now,
+                )
+                .await?
+        }
+    };
+    Ok(Json(EnableResponse {
+        method_id: enabled.method_id.to_string(),
+        recovery_codes: enabled.recovery_codes,
+        code: enabled.completion_code,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisableParams {
+    method_id: Option<String>,
+    code: Option<String>,
+    #[allow(dead_code)]
+    application_id: Option<String>,
+    /// The Java client sends the user id as a query parameter too.
+    user_id: Option<String>,
+}
+
+impl DisableParams {
+    /// Query parameters first, then the body (FusionAuth accepts either).
+    fn merged(self, body: DisableParams) -> Result<(MethodId, String, Option<String>), ApiError> {
+        let method_id = self.method_id.or(body.method_id);
+        let code = self.code.or(body.code);
+        let user_id = self.user_id.or(body.user_id);
+        let mut errors = Vec::new();
+        let method_id = match method_id.as_deref().map(MethodId::parse) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(e)) => {
+                errors.push(FieldError::new("methodId", e));
+                None
+            }
+            None => {
+                errors.push(FieldError::new(
+                    "methodId",
+                    Invalid::new("[blank]", "a methodId is required"),
+                ));
+                None
+            }
+        };
+        if code.as_deref().is_none_or(str::is_empty) {
+            errors.push(FieldError::new(
+                "code",
+                Invalid::new(
+                    "[blank]",
+                    "a code of the method (or a recovery code) is required",
+                ),
+            ));
+        }
+        match (method_id, code) {
+            (Some(id), Some(code)) if errors.is_empty() => Ok((id, code, user_id)),
+            _ => Err(ApiError::Fields(errors)),
+        }
+    }
+}
+
+/// `DELETE /api/user/two-factor/{userId}?methodId=&code=` with an API key.
+pub async fn disable_for_user(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiQuery(query): ApiQuery<DisableParams>,
+    OptionalApiJson(body): OptionalApiJson<DisableParams>,
+) -> Result<StatusCode, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let (method_id, code, _) = query.merged(body)?;
+    state
+        .core
+        .disable_method(
+            user,
+            &method_id,
+            &code,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// `DELETE /api/user/two-factor?methodId=&code=`: with the user's JWT and a recent login, or
+/// with an API key and `userId`.
+pub async fn disable_self(
+    State(state): State<AppState>,
+    caller: Caller,
+    RequestOrigin(origin): RequestOrigin,
+    ApiQuery(query): ApiQuery<DisableParams>,
+    OptionalApiJson(body): OptionalApiJson<DisableParams>,
+) -> Result<StatusCode, ApiError> {
+    let (method_id, code, user_id) = query.merged(body)?;
+    let now = Instant::now();
+    let (user, actor) = match caller {
+        Caller::ApiKey(key) => {
+            let user = user_id
+                .as_deref()
+                .ok_or_else(|| {
+                    ApiError::field("userId", "[blank]", "with an API key, give the userId")
+                })
+                .and_then(parse_user_id)?;
+            (user, Actor::ApiKey(key.id))
+        }
+        Caller::User(session) => {
+            session.require_recent_login(&state, now).await?;
+            (session.user.id, Actor::User(session.user.id))
+        }
+    };
+    state
+        .core
+        .disable_method(user, &method_id, &code, actor, &origin, now)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodesResponse {
+    recovery_codes: Vec<String>,
+}
+
+/// `POST /api/user/two-factor/recovery-code/{userId}` with an API key: a new set replaces the old.
+pub async fn regenerate_for_user(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+) -> Result<Json<RecoveryCodesResponse>, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let recovery_codes = state
+        .core
+        .regenerate_recovery_codes(user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(Json(RecoveryCodesResponse { recovery_codes }))
+}
+
+/// `POST /api/user/two-factor/recovery-code` as the user, after a recent login.
+pub async fn regenerate_self(
+    State(state): State<AppState>,
+    session: SessionUser,
+    RequestOrigin(origin): RequestOrigin,
+) -> Result<Json<RecoveryCodesResponse>, ApiError> {
+    let now = Instant::now();
+    session.require_recent_login(&state, now).await?;
+    let recovery_codes = state
+        .core
+        .regenerate_recovery_codes(session.user.id, Actor::User(session.user.id), &origin, now)
+        .await?;
+    Ok(Json(RecoveryCodesResponse { recovery_codes }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusQuery {
+    user_id: Option<String>,
+    #[allow(dead_code)]
+    application_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusBody {
+    user_id: String,
+    two_factor_trust_id: Option<String>,
+    #[allow(dead_code)]
+    application_id: Option<String>,
+    action: Option<String>,
+    #[allow(dead_code)]
+    access_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusResponse {
+    trusts: Vec<TrustRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    two_factor_trust_id: Option<String>,
+}
+
+/// Would this user be challenged now, given this trust id? 200 no, 242 yes.
+async fn status(
+    state: &AppState,
+    user: UserId,
+    trust_token: Option<String>,
+) -> Result<Response, ApiError> {
+    let now = Instant::now();
+    let account = state
+        .core
+        .store
+        .user(user)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
+    let policy = state.core.two_factor_policy().await?;
+    let methods = state.core.user_methods(user).await?;
+    let trust = match &trust_token {
+        Some(token) => state.core.trusted_computer(user, token, now).await?,
+        None => None,
+    };
+    let enrolled: Vec<MethodKind> = methods.iter().map(|m| m.kind).collect();
+    let decision = decide(
+        &policy,
+        &LoginFacts {
+            login_type: LoginType::Api,
+            is_admin: account.is_admin(),
+            user_requires_two_factor: account.two_factor_required,
+            enrolled: &enrolled,
+            trusted_computer: trust.is_some(),
+        },
+    );
+    let body = Json(StatusResponse {
+        trusts: trust.into_iter().collect(),
+        two_factor_trust_id: trust_token,
+    });
+    Ok(match decision {
+        Decision::Grant => (StatusCode::OK, body).into_response(),
+        Decision::Challenge(_) | Decision::Enroll => (
+            StatusCode::from_u16(TWO_FACTOR_REQUIRED).unwrap_or(StatusCode::ACCEPTED),
+            body,
+        )
+            .into_response(),
+    })
+}
+
+/// `GET /api/two-factor/status/{twoFactorTrustId}?userId=` with an API key.
+pub async fn status_get(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    Path(trust_id): Path<String>,
+    ApiQuery(query): ApiQuery<StatusQuery>,
+) -> Result<Response, ApiError> {
+    let user = query
+        .user_id
+        .as_deref()
+        .ok_or_else(|| {
+            ApiError::field(
+                "userId",
+                "[blank]",
+                "give the userId the trust id belongs to",
+            )
+        })
+        .and_then(parse_user_id)?;
+    status(&state, user, Some(trust_id)).await
+}
+
+/// `POST /api/two-factor/status` with an API key.
+pub async fn status_post(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiJson(body): ApiJson<StatusBody>,
+) -> Result<Response, ApiError> {
+    let user = parse_user_id(&body.user_id)?;
+    if let Some(action) = &body.action
+        && !matches!(action.as_str(), "login" | "changePassword" | "stepUp")
+    {
+        return Err(ApiError::field(
+            "action",
+            "[invalid]",
+            "action is login, changePassword or stepUp",
+        ));
+    }
+    status(&state, user, body.two_factor_trust_id).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrustsResponse {
+    trusts: Vec<TrustRecord>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrustQuery {
+    trust_id: Option<String>,
+}
+
+/// `GET /api/user/two-factor/trust`: the caller's trusted computers.
+pub async fn trusts_self(
+    State(state): State<AppState>,
+    session: SessionUser,
+) -> Result<Json<TrustsResponse>, ApiError> {
+    let trusts = state
+        .core
+        .trusted_computers(session.user.id, Instant::now())
+        .await?;
+    Ok(Json(TrustsResponse { trusts }))
+}
+
+/// `DELETE /api/user/two-factor/trust[?trustId=]`: forget one or all of the caller's computers.
+pub async fn revoke_trusts_self(
+    State(state): State<AppState>,
+    session: SessionUser,
+    RequestOrigin(origin): RequestOrigin,
+    ApiQuery(query): ApiQuery<TrustQuery>,
+) -> Result<StatusCode, ApiError> {
+    revoke(
+        &state,
+        session.user.id,
+        query.trust_id,
+        Actor::User(session.user.id),
+        &origin,
+    )
+    .await
+}
+
+/// `GET /api/user/two-factor/trust/{userId}` with an API key.
+pub async fn trusts_for_user(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    Path(user_id): Path<String>,
+) -> Result<Json<TrustsResponse>, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let trusts = state.core.trusted_computers(user, Instant::now()).await?;
+    Ok(Json(TrustsResponse { trusts }))
+}
+
+/// `DELETE /api/user/two-factor/trust/{userId}[?trustId=]` with an API key.
+pub async fn revoke_trusts_for_user(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiQuery(query): ApiQuery<TrustQuery>,
+) -> Result<StatusCode, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    revoke(&state, user, query.trust_id, Actor::ApiKey(key.id), &origin).await
+}
+
+async fn revoke(
+    state: &AppState,
+    user: UserId,
+    trust_id: Option<String>,
+    actor: Actor,
+    origin: &crate::audit::Origin,
+) -> Result<StatusCode, ApiError> {
+    if let Some(id) = &trust_id
+        && (id.is_empty() || id.len() > 64)
+    {
+        return Err(ApiError::field("trustId", "[invalid]", "not a trust id"));
+    }
+    let revoked = state
+        .core
+        .revoke_trusted_computers(user, trust_id.as_deref(), actor, origin, Instant::now())
+        .await?;
+    if trust_id.is_some() && revoked == 0 {
+        return Err(ApiError::Empty(StatusCode::NOT_FOUND));
+    }
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsBody {
+    two_factor: TwoFactorPolicy,
+}
+
+/// `GET /api/system/two-factor`: the two-factor settings in force.
+pub async fn settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<SettingsBody>, ApiError> {
+    Ok(Json(SettingsBody {
+        two_factor: state.core.two_factor_policy().await?,
+    }))
+}
+
+/// `PUT /api/system/two-factor`: replaces them (absent fields take their defaults). Applies to
+/// the next login on every node.
+pub async fn update_settings(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> Result<Json<SettingsBody>, ApiError> {
+    state
+        .core
+        .set_two_factor_policy(
+            &body.two_factor,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    Ok(Json(body))
+}

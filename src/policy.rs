@@ -1,0 +1,422 @@
+//! Who must use a second factor, when a trusted computer skips it, and the limits around it:
+//! pure functions of the settings and the facts of one login, without I/O.
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::FieldError;
+use crate::clock::Instant;
+use crate::domain::{Invalid, MethodKind};
+
+/// Where a login comes from: the web pages or an application calling the JSON API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginType {
+    Web,
+    Api,
+}
+
+impl LoginType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginType::Web => "web",
+            LoginType::Api => "api",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "web" => Some(LoginType::Web),
+            "api" => Some(LoginType::Api),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginPolicy {
+    /// Never ask for a second factor.
+    Disabled,
+    /// Ask users who enrolled a method (and those flagged "two-factor required").
+    Enabled,
+    /// Every user must use a second factor; one without a method must enrol first.
+    Required,
+    /// Like `required` for administrators, like `enabled` for everyone else.
+    RequiredForAdmins,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustLevel {
+    /// A second factor at every login; no computer is trusted.
+    EveryLogin,
+    /// A computer trusted after a second factor is not asked again for `trust_days`.
+    OncePerComputer,
+}
+
+/// Which kinds of method may be used; each is on unless switched off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AllowedMethods {
+    pub authenticator: bool,
+    pub sms: bool,
+    pub voice: bool,
+    pub email: bool,
+}
+
+impl Default for AllowedMethods {
+    fn default() -> Self {
+        Self {
+            authenticator: true,
+            sms: true,
+            voice: true,
+            email: true,
+        }
+    }
+}
+
+impl AllowedMethods {
+    pub fn allows(&self, kind: MethodKind) -> bool {
+        match kind {
+            MethodKind::Authenticator => self.authenticator,
+            MethodKind::Sms => self.sms,
+            MethodKind::Voice => self.voice,
+            MethodKind::Email => self.email,
+        }
+    }
+
+    pub fn kinds(&self) -> Vec<MethodKind> {
+        MethodKind::ALL
+            .into_iter()
+            .filter(|k| self.allows(*k))
+            .collect()
+    }
+}
+
+/// The two-factor settings: defaults from the configuration file, changeable at run time (the
+/// stored copy wins). Field names are the API's (camelCase); the configuration file and
+/// environment variables may use the snake_case names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct TwoFactorPolicy {
+    #[serde(alias = "web_login_policy")]
+    pub web_login_policy: LoginPolicy,
+    #[serde(alias = "api_login_policy")]
+    pub api_login_policy: LoginPolicy,
+    #[serde(alias = "trust_level")]
+    pub trust_level: TrustLevel,
+    #[serde(alias = "trust_days")]
+    pub trust_days: i64,
+    pub methods: AllowedMethods,
+    /// How long a login may wait for its second factor.
+    #[serde(alias = "challenge_ttl_seconds")]
+    pub challenge_ttl_seconds: i64,
+    /// Wrong codes one challenge survives.
+    #[serde(alias = "max_code_attempts")]
+    pub max_code_attempts: i64,
+    /// Wrong codes for one user within the window before new challenges are refused.
+    #[serde(alias = "failure_limit")]
+    pub failure_limit: i64,
+    #[serde(alias = "failure_window_seconds")]
+    pub failure_window_seconds: i64,
+    /// How recent a login must be to change two-factor settings.
+    #[serde(alias = "reauthentication_seconds")]
+    pub reauthentication_seconds: i64,
+    /// Authenticator steps accepted either side of now.
+    #[serde(alias = "totp_skew_steps")]
+    pub totp_skew_steps: u32,
+}
+
+impl Default for TwoFactorPolicy {
+    fn default() -> Self {
+        Self {
+            web_login_policy: LoginPolicy::Enabled,
+            api_login_policy: LoginPolicy::Enabled,
+            trust_level: TrustLevel::OncePerComputer,
+            trust_days: 30,
+            methods: AllowedMethods::default(),
+            challenge_ttl_seconds: 300,
+            max_code_attempts: 5,
+            failure_limit: 10,
+            failure_window_seconds: 900,
+            reauthentication_seconds: 600,
+            totp_skew_steps: 1,
+        }
+    }
+}
+
+impl TwoFactorPolicy {
+    /// Every out-of-range value, named.
+    pub fn check(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut range = |field: &str, value: i64, low: i64, high: i64| {
+            if !(low..=high).contains(&value) {
+                errors.push(FieldError::new(
+                    field,
+                    Invalid::new(
+                        "[invalid]",
+                        format!("{field} must be between {low} and {high}"),
+                    ),
+                ));
+            }
+        };
+        range("trustDays", self.trust_days, 1, 365);
+        range("challengeTtlSeconds", self.challenge_ttl_seconds, 30, 3600);
+        range("maxCodeAttempts", self.max_code_attempts, 1, 20);
+        range("failureLimit", self.failure_limit, 1, 100);
+        range(
+            "failureWindowSeconds",
+            self.failure_window_seconds,
+            60,
+            86_400,
+        );
+        range(
+            "reauthenticationSeconds",
+            self.reauthentication_seconds,
+            60,
+            86_400,
+        );
+        range("totpSkewSteps", i64::from(self.totp_skew_steps), 0, 3);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn login_policy(&self, login_type: LoginType) -> LoginPolicy {
+        match login_type {
+            LoginType::Web => self.web_login_policy,
+            LoginType::Api => self.api_login_policy,
+        }
+    }
+
+    pub fn trusts_computers(&self) -> bool {
+        self.trust_level == TrustLevel::OncePerComputer
+    }
+
+    /// Whether too many recent failures close new challenges for a user.
+    pub fn challenges_blocked(&self, recent_failures: i64) -> bool {
+        recent_failures >= self.failure_limit
+    }
+
+    pub fn failure_window_start(&self, now: Instant) -> Instant {
+        now.plus_seconds(-self.failure_window_seconds)
+    }
+
+    /// Whether a session may change two-factor settings: its login is recent enough and, when
+    /// the user has methods, used one of them.
+    pub fn allows_sensitive_change(
+        &self,
+        authenticated_at: Instant,
+        amr: &[String],
+        has_methods: bool,
+        now: Instant,
+    ) -> bool {
+        let recent = now <= authenticated_at.plus_seconds(self.reauthentication_seconds);
+        let second_factor = !has_methods || amr.iter().any(|m| m != "pwd");
+        recent && second_factor
+    }
+}
+
+/// The facts of one password login that decide what comes next.
+#[derive(Debug, Clone)]
+pub struct LoginFacts<'a> {
+    pub login_type: LoginType,
+    pub is_admin: bool,
+    /// The per-user "two-factor required" flag.
+    pub user_requires_two_factor: bool,
+    /// The kinds of the user's enrolled methods.
+    pub enrolled: &'a [MethodKind],
+    /// A valid trusted-computer id came with the login.
+    pub trusted_computer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Done: open the session.
+    Grant,
+    /// Ask for a code of one of these methods.
+    Challenge(Vec<MethodKind>),
+    /// The user must use a second factor but has none allowed: enrol first.
+    Enroll,
+}
+
+pub fn decide(policy: &TwoFactorPolicy, facts: &LoginFacts<'_>) -> Decision {
+    let login_policy = policy.login_policy(facts.login_type);
+    if login_policy == LoginPolicy::Disabled {
+        return Decision::Grant;
+    }
+    let usable: Vec<MethodKind> = facts
+        .enrolled
+        .iter()
+        .copied()
+        .filter(|k| policy.methods.allows(*k))
+        .collect();
+    let must = match login_policy {
+        LoginPolicy::Required => true,
+        LoginPolicy::RequiredForAdmins => facts.is_admin,
+        LoginPolicy::Enabled | LoginPolicy::Disabled => false,
+    } || facts.user_requires_two_factor;
+    if facts.trusted_computer && policy.trusts_computers() && !usable.is_empty() {
+        return Decision::Grant;
+    }
+    if !usable.is_empty() {
+        return Decision::Challenge(usable);
+    }
+    if must && !policy.methods.kinds().is_empty() {
+        return Decision::Enroll;
+    }
+    Decision::Grant
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MethodKind::*;
+
+    fn facts(enrolled: &[MethodKind]) -> LoginFacts<'_> {
+        LoginFacts {
+            login_type: LoginType::Api,
+            is_admin: false,
+            user_requires_two_factor: false,
+            enrolled,
+            trusted_computer: false,
+        }
+    }
+
+    fn with_api(policy: LoginPolicy) -> TwoFactorPolicy {
+        TwoFactorPolicy {
+            api_login_policy: policy,
+            ..TwoFactorPolicy::default()
+        }
+    }
+
+    #[test]
+    fn the_decision_table() {
+        use Decision::*;
+        use LoginPolicy::*;
+        // (policy, admin, flagged, enrolled, trusted) -> decision
+        let rows: &[(LoginPolicy, bool, bool, &[MethodKind], bool, Decision)] = &[
+            (Disabled, false, true, &[Authenticator], false, Grant),
+            (Enabled, false, false, &[], false, Grant),
+            (
+                Enabled,
+                false,
+                false,
+                &[Authenticator],
+                false,
+                Challenge(vec![Authenticator]),
+            ),
+            (Enabled, false, true, &[], false, Enroll),
+            (Required, false, false, &[], false, Enroll),
+            (
+                Required,
+                false,
+                false,
+                &[Sms, Authenticator],
+                false,
+                Challenge(vec![Sms, Authenticator]),
+            ),
+            (RequiredForAdmins, true, false, &[], false, Enroll),
+            (RequiredForAdmins, false, false, &[], false, Grant),
+            (
+                RequiredForAdmins,
+                false,
+                false,
+                &[Email],
+                false,
+                Challenge(vec![Email]),
+            ),
+            (Required, false, false, &[Authenticator], true, Grant),
+            (Enabled, false, false, &[Authenticator], true, Grant),
+        ];
+        for (policy, admin, flagged, enrolled, trusted, expected) in rows {
+            let mut f = facts(enrolled);
+            f.is_admin = *admin;
+            f.user_requires_two_factor = *flagged;
+            f.trusted_computer = *trusted;
+            assert_eq!(
+                &decide(&with_api(*policy), &f),
+                expected,
+                "{policy:?} admin={admin} flagged={flagged} {enrolled:?} trusted={trusted}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_login_ignores_trusted_computers() {
+        let policy = TwoFactorPolicy {
+            trust_level: TrustLevel::EveryLogin,
+            ..TwoFactorPolicy::default()
+        };
+        let mut f = facts(&[Authenticator]);
+        f.trusted_computer = true;
+        assert_eq!(
+            decide(&policy, &f),
+            Decision::Challenge(vec![Authenticator])
+        );
+    }
+
+    #[test]
+    fn switched_off_methods_do_not_count() {
+        let mut policy = with_api(LoginPolicy::Required);
+        policy.methods.sms = false;
+        assert_eq!(decide(&policy, &facts(&[Sms])), Decision::Enroll);
+        assert_eq!(
+            decide(&policy, &facts(&[Sms, Authenticator])),
+            Decision::Challenge(vec![Authenticator])
+        );
+    }
+
+    #[test]
+    fn web_and_api_logins_follow_their_own_policy() {
+        let policy = TwoFactorPolicy {
+            web_login_policy: LoginPolicy::Required,
+            api_login_policy: LoginPolicy::Disabled,
+            ..TwoFactorPolicy::default()
+        };
+        let mut f = facts(&[]);
+        assert_eq!(decide(&policy, &f), Decision::Grant);
+        f.login_type = LoginType::Web;
+        assert_eq!(decide(&policy, &f), Decision::Enroll);
+    }
+
+    #[test]
+    fn sensitive_changes_need_a_recent_login_with_a_second_factor_when_enrolled() {
+        let policy = TwoFactorPolicy::default();
+        let login = Instant::from_millis(1_000_000);
+        let pwd = vec!["pwd".to_owned()];
+        let both = vec!["pwd".to_owned(), "otp".to_owned()];
+        let soon = login.plus_seconds(599);
+        let late = login.plus_seconds(601);
+        assert!(policy.allows_sensitive_change(login, &both, true, soon));
+        assert!(!policy.allows_sensitive_change(login, &both, true, late));
+        assert!(!policy.allows_sensitive_change(login, &pwd, true, soon));
+        assert!(policy.allows_sensitive_change(login, &pwd, false, soon));
+    }
+
+    #[test]
+    fn out_of_range_settings_are_named() {
+        let policy = TwoFactorPolicy {
+            trust_days: 0,
+            max_code_attempts: 500,
+            ..TwoFactorPolicy::default()
+        };
+        let errors = policy.check().unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["trustDays", "maxCodeAttempts"]);
+        assert!(TwoFactorPolicy::default().check().is_ok());
+    }
+
+    #[test]
+    fn settings_read_from_json_with_defaults_for_what_is_missing() {
+        let policy: TwoFactorPolicy = serde_json::from_str(
+            r#"{"webLoginPolicy": "required_for_admins", "methods": {"sms": false}}"#,
+        )
+        .unwrap();
+        assert_eq!(policy.web_login_policy, LoginPolicy::RequiredForAdmins);
+        assert!(!policy.methods.sms && policy.methods.voice);
+        assert!(serde_json::from_str::<TwoFactorPolicy>(r#"{"nope": 1}"#).is_err());
+    }
+}

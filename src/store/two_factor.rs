@@ -1,0 +1,652 @@
+//! Two-factor storage. Each "exactly once" rule here is one conditional UPDATE; changes to a
+//! user's methods first touch the user row, which serialises them per user on both backends.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Store, StoreError, audit};
+use crate::audit::{AuditEvent, Origin};
+use crate::clock::Instant;
+use crate::crypto::cipher::Sealed;
+use crate::domain::{Email, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
+use crate::otp::{Algorithm, TotpParams};
+use crate::policy::LoginType;
+
+const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
+    algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at";
+
+/// A stored method. The authenticator secret stays sealed until a flow opens it.
+#[derive(Debug, Clone)]
+pub struct MethodRecord {
+    pub id: MethodId,
+    pub user_id: UserId,
+    pub kind: MethodKind,
+    pub name: Option<MethodName>,
+    pub secret: Option<Sealed>,
+    /// Algorithm, digits and period of an authenticator (the skew is the policy's).
+    pub totp: Option<(Algorithm, u32, u32)>,
+    pub mobile_phone: Option<PhoneNumber>,
+    pub email: Option<Email>,
+    pub last_used_step: Option<u64>,
+    pub created_at: Instant,
+    pub last_used_at: Option<Instant>,
+}
+
+impl MethodRecord {
+    /// The associated data its secret is sealed with: the ciphertext only opens in this row.
+    pub fn seal_context(user: UserId, id: &MethodId) -> String {
+        format!("two_factor_method:{user}:{id}")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMethod {
+    pub id: MethodId,
+    pub user_id: UserId,
+    pub kind: MethodKind,
+    pub name: Option<MethodName>,
+    pub secret: Option<Sealed>,
+    pub totp: Option<TotpParams>,
+    pub mobile_phone: Option<PhoneNumber>,
+    pub email: Option<Email>,
+    /// The step of the code that proved the secret, so it cannot be used again to log in.
+    pub last_used_step: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChallengeRecord {
+    pub user_id: UserId,
+    pub login_type: LoginType,
+    pub application_id: Option<String>,
+    pub expires_at: Instant,
+    pub attempts: i64,
+    pub enrollment_code_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustRecord {
+    pub id: String,
+    pub application_id: Option<String>,
+    pub insert_instant: i64,
+    pub expiration_instant: i64,
+    pub last_used_instant: Option<i64>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Store {
+    /// Adds a method. When it is the user's first, the recovery codes (their hashes) are stored
+    /// too and `true` comes back; otherwise they are ignored. Trusted computers are revoked:
+    /// the user's second factors changed.
+    pub async fn add_method(
+        &self,
+        method: &NewMethod,
+        recovery_hashes: &[String],
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        lock_user(&mut tx, method.user_id, now).await?;
+        let existing: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
+                .bind(method.user_id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
+               secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
+               created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        )
+        .bind(method.id.as_str().to_owned())
+        .bind(method.user_id.to_string())
+        .bind(method.kind.as_str())
+        .bind(method.name.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(method.secret.as_ref().map(|s| s.ciphertext.clone()))
+        .bind(method.secret.as_ref().map(|s| s.key_id.clone()))
+        .bind(method.totp.map(|t| t.algorithm.uri_name()))
+        .bind(method.totp.map(|t| i64::from(t.digits)))
+        .bind(method.totp.map(|t| i64::from(t.period)))
+        .bind(method.mobile_phone.as_ref().map(|p| p.e164().to_owned()))
+        .bind(method.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(method.last_used_step.map(step_to_db))
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        let first = existing == 0;
+        if first {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(method.user_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            insert_recovery_codes(&mut tx, method.user_id, recovery_hashes, now).await?;
+        }
+        revoke_trusts(&mut tx, method.user_id, None, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(first)
+    }
+
+    pub async fn methods(&self, user: UserId) -> Result<Vec<MethodRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {METHOD_COLUMNS} FROM two_factor_methods WHERE user_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(user.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(method_from_row).collect()
+    }
+
+    /// Records that an authenticator code of `step` was accepted — unless a code of that step or
+    /// a later one already was. Of any number of concurrent calls with one code, one wins.
+    pub async fn claim_totp_step(
+        &self,
+        method: &MethodId,
+        step: u64,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE two_factor_methods SET last_used_step = $2, last_used_at = $3 \
+             WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)",
+        )
+        .bind(method.as_str().to_owned())
+        .bind(step_to_db(step))
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    /// Removes one method of the user. When it was the last, the recovery codes go too.
+    pub async fn remove_method(
+        &self,
+        user: UserId,
+        method: &MethodId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        lock_user(&mut tx, user, now).await?;
+        let removed = sqlx::query("DELETE FROM two_factor_methods WHERE id = $1 AND user_id = $2")
+            .bind(method.as_str().to_owned())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            return Ok(false);
+        }
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
+                .bind(user.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if left == 0 {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        revoke_trusts(&mut tx, user, None, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes every method and recovery code of the user (a recovery code was used to turn
+    /// two-factor off, or an administrator reset it).
+    pub async fn remove_all_methods(
+        &self,
+        user: UserId,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        lock_user(&mut tx, user, now).await?;
+        let removed = sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        revoke_trusts(&mut tx, user, None, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    pub async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[String],
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        lock_user(&mut tx, user, now).await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_recovery_codes(&mut tx, user, hashes, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Spends an unused recovery code. Exactly one of any concurrent uses succeeds.
+    pub async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        let used = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $3 \
+             WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(user.to_string())
+        .bind(hash.to_owned())
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(used == 1)
+    }
+
+    pub async fn unused_recovery_codes(&self, user: UserId) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user.to_string())
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    pub async fn insert_challenge(
+        &self,
+        id_hash: &str,
+        user: UserId,
+        login_type: LoginType,
+        application_id: Option<&str>,
+        expires_at: Instant,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_challenges (id_hash, user_id, login_type, application_id, \
+               created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id_hash.to_owned())
+        .bind(user.to_string())
+        .bind(login_type.as_str())
+        .bind(application_id.map(str::to_owned))
+        .bind(now.millis())
+        .bind(expires_at.millis())
+        .bind(origin.ip.clone())
+        .bind(origin.user_agent.clone())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A live challenge: not expired, not completed, attempts left.
+    pub async fn live_challenge(
+        &self,
+        id_hash: &str,
+        max_attempts: i64,
+        now: Instant,
+    ) -> Result<Option<ChallengeRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, login_type, application_id, expires_at, attempts, enrollment_code_hash \
+             FROM login_challenges \
+             WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
+        )
+        .bind(id_hash.to_owned())
+        .bind(now.millis())
+        .bind(max_attempts)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| challenge_from_row(&r)).transpose()
+    }
+
+    /// Takes one attempt from a live challenge before its code is checked, so that concurrent
+    /// guesses cannot outrun the limit. `None`: the challenge is unknown, expired, completed or
+    /// out of attempts.
+    pub async fn reserve_attempt(
+        &self,
+        id_hash: &str,
+        max_attempts: i64,
+        now: Instant,
+    ) -> Result<Option<ChallengeRecord>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE login_challenges SET attempts = attempts + 1 \
+             WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3 \
+             RETURNING user_id, login_type, application_id, expires_at, attempts, enrollment_code_hash",
+        )
+        .bind(id_hash.to_owned())
+        .bind(now.millis())
+        .bind(max_attempts)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| challenge_from_row(&r)).transpose()
+    }
+
+    /// Marks a challenge done; only the first caller gets `true`.
+    pub async fn complete_challenge(
+        &self,
+        id_hash: &str,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE login_challenges SET completed_at = $2 WHERE id_hash = $1 AND completed_at IS NULL",
+        )
+        .bind(id_hash.to_owned())
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Lets a challenge that was waiting for an enrolment finish with a one-time code.
+    pub async fn set_enrollment_code(
+        &self,
+        id_hash: &str,
+        code_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE login_challenges SET enrollment_code_hash = $2 WHERE id_hash = $1")
+            .bind(id_hash.to_owned())
+            .bind(code_hash.to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_two_factor_failure(
+        &self,
+        user: UserId,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO two_factor_failures (user_id, at) VALUES ($1, $2)")
+            .bind(user.to_string())
+            .bind(event.at.millis())
+            .execute(&mut *tx)
+            .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn two_factor_failures_since(
+        &self,
+        user: UserId,
+        since: Instant,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM two_factor_failures WHERE user_id = $1 AND at > $2",
+        )
+        .bind(user.to_string())
+        .bind(since.millis())
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_trust(
+        &self,
+        id: &str,
+        token_hash: &str,
+        user: UserId,
+        application_id: Option<&str>,
+        expires_at: Instant,
+        origin: &Origin,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO trusted_computers (id, token_hash, user_id, application_id, created_at, \
+               expires_at, last_used_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $5, $7, $8)",
+        )
+        .bind(id.to_owned())
+        .bind(token_hash.to_owned())
+        .bind(user.to_string())
+        .bind(application_id.map(str::to_owned))
+        .bind(event.at.millis())
+        .bind(expires_at.millis())
+        .bind(origin.ip.clone())
+        .bind(origin.user_agent.clone())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether this trust token is live for this user, noting its use when it is.
+    pub async fn use_trust(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        now: Instant,
+    ) -> Result<Option<TrustRecord>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE trusted_computers SET last_used_at = $3 \
+             WHERE token_hash = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3 \
+             RETURNING id, application_id, created_at, expires_at, last_used_at, ip, user_agent",
+        )
+        .bind(token_hash.to_owned())
+        .bind(user.to_string())
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| trust_from_row(&r)).transpose()
+    }
+
+    pub async fn trusts(&self, user: UserId, now: Instant) -> Result<Vec<TrustRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, application_id, created_at, expires_at, last_used_at, ip, user_agent \
+             FROM trusted_computers WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC",
+        )
+        .bind(user.to_string())
+        .bind(now.millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(trust_from_row).collect()
+    }
+
+    /// Revokes one trusted computer of the user, or all of them (`id` = None).
+    pub async fn revoke_trusts(
+        &self,
+        user: UserId,
+        id: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let revoked = revoke_trusts(&mut tx, user, id, event.at).await?;
+        if revoked > 0 {
+            audit::record(&mut tx, &event.clone().detail("revoked", revoked)).await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key.to_owned())
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    pub async fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3, updated_by = $4",
+        )
+        .bind(key.to_owned())
+        .bind(value.to_owned())
+        .bind(event.at.millis())
+        .bind(event.actor.to_string())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Touches the user row first: on PostgreSQL this locks it, so two changes to one user's
+/// methods run one after the other; on SQLite it takes the write lock at once.
+async fn lock_user(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET updated_at = $2 WHERE id = $1")
+        .bind(user.to_string())
+        .bind(now.millis())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_recovery_codes(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    hashes: &[String],
+    now: Instant,
+) -> Result<(), StoreError> {
+    for hash in hashes {
+        sqlx::query(
+            "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user.to_string())
+        .bind(hash.clone())
+        .bind(now.millis())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn revoke_trusts(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    id: Option<&str>,
+    now: Instant,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE trusted_computers SET revoked_at = $3 \
+         WHERE user_id = $1 AND ($2 IS NULL OR id = $2) AND revoked_at IS NULL",
+    )
+    .bind(user.to_string())
+    .bind(id.map(str::to_owned))
+    .bind(now.millis())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// Steps are u64 in the math and BIGINT in the database; no real step comes near i64::MAX.
+fn step_to_db(step: u64) -> i64 {
+    i64::try_from(step).unwrap_or(i64::MAX)
+}
+
+fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {why}"))
+}
+
+fn method_from_row(row: &AnyRow) -> Result<MethodRecord, StoreError> {
+    let id: String = row.try_get("id")?;
+    let user_id: String = row.try_get("user_id")?;
+    let kind: String = row.try_get("kind")?;
+    let secret = match (
+        row.try_get::<Option<String>, _>("secret_ciphertext")?,
+        row.try_get::<Option<String>, _>("secret_key_id")?,
+    ) {
+        (Some(ciphertext), Some(key_id)) => Some(Sealed { key_id, ciphertext }),
+        _ => None,
+    };
+    let totp = match (
+        row.try_get::<Option<String>, _>("algorithm")?,
+        row.try_get::<Option<i64>, _>("digits")?,
+        row.try_get::<Option<i64>, _>("period")?,
+    ) {
+        (Some(algorithm), Some(digits), Some(period)) => Some((
+            Algorithm::parse(&algorithm).map_err(|e| corrupt("algorithm", e))?,
+            u32::try_from(digits).map_err(|e| corrupt("digits", e))?,
+            u32::try_from(period).map_err(|e| corrupt("period", e))?,
+        )),
+        _ => None,
+    };
+    Ok(MethodRecord {
+        id: MethodId::parse(&id).map_err(|e| corrupt("method id", e))?,
+        user_id: UserId::parse(&user_id).map_err(|e| corrupt("user id", e))?,
+        kind: kind.parse().map_err(|e| corrupt("kind", e))?,
+        name: row
+            .try_get::<Option<String>, _>("name")?
+            .map(|n| MethodName::parse(&n))
+            .transpose()
+            .map_err(|e| corrupt("name", e))?,
+        secret,
+        totp,
+        mobile_phone: row
+            .try_get::<Option<String>, _>("mobile_phone")?
+            .map(|p| PhoneNumber::parse(&p))
+            .transpose()
+            .map_err(|e| corrupt("mobile_phone", e))?,
+        email: row
+            .try_get::<Option<String>, _>("email")?
+            .map(|e| Email::parse(&e))
+            .transpose()
+            .map_err(|e| corrupt("email", e))?,
+        last_used_step: row
+            .try_get::<Option<i64>, _>("last_used_step")?
+            .map(|s| u64::try_from(s).unwrap_or(0)),
+        created_at: Instant::from_millis(row.try_get("created_at")?),
+        last_used_at: row
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Instant::from_millis),
+    })
+}
+
+fn challenge_from_row(row: &AnyRow) -> Result<ChallengeRecord, StoreError> {
+    let user_id: String = row.try_get("user_id")?;
+    let login_type: String = row.try_get("login_type")?;
+    Ok(ChallengeRecord {
+        user_id: UserId::parse(&user_id).map_err(|e| corrupt("user id", e))?,
+        login_type: LoginType::parse(&login_type)
+            .ok_or_else(|| corrupt("login_type", &login_type))?,
+        application_id: row.try_get("application_id")?,
+        expires_at: Instant::from_millis(row.try_get("expires_at")?),
+        attempts: row.try_get("attempts")?,
+        enrollment_code_hash: row.try_get("enrollment_code_hash")?,
+    })
+}
+
+fn trust_from_row(row: &AnyRow) -> Result<TrustRecord, StoreError> {
+    Ok(TrustRecord {
+        id: row.try_get("id")?,
+        application_id: row.try_get("application_id")?,
+        insert_instant: row.try_get("created_at")?,
+        expiration_instant: row.try_get("expires_at")?,
+        last_used_instant: row.try_get("last_used_at")?,
+        ip_address: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+    })
+}

@@ -1,0 +1,154 @@
+use super::{Accepted, PresentedCode, TwoFactorError};
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::auth::IssuedTokens;
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::crypto::random;
+use crate::domain::{MethodKind, User};
+use crate::policy::{LoginType, TwoFactorPolicy};
+use crate::store::MethodRecord;
+
+/// The second step of a login.
+#[derive(Debug, Clone)]
+pub struct CompleteLogin {
+    pub two_factor_id: String,
+    pub code: String,
+    pub trust_computer: bool,
+    pub application_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompletedLogin {
+    pub user: User,
+    pub tokens: IssuedTokens,
+    /// Present when the computer is now trusted.
+    pub trust_token: Option<String>,
+}
+
+impl Core {
+    /// Opens a challenge for a user whose password was right: the `twoFactorId` to send back.
+    pub(crate) async fn open_challenge(
+        &self,
+        user: &User,
+        login_type: LoginType,
+        application_id: Option<&str>,
+        policy: &TwoFactorPolicy,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<String, TwoFactorError> {
+        let two_factor_id = random::token(32);
+        self.store
+            .insert_challenge(
+                &random::lookup_digest(&two_factor_id),
+                user.id,
+                login_type,
+                application_id,
+                now.plus_seconds(policy.challenge_ttl_seconds),
+                origin,
+                now,
+            )
+            .await?;
+        let event = AuditEvent::new(
+            EventKind::TwoFactorChallenge,
+            Actor::User(user.id),
+            origin,
+            now,
+        )
+        .target(user.id)
+        .detail("loginType", login_type.as_str());
+        self.store.record_event(&event).await?;
+        Ok(two_factor_id)
+    }
+
+    /// Finishes a login with a code: an authenticator code, a recovery code, or the code an
+    /// enrolment during this login handed out. Each attempt is counted before the code is
+    /// checked, so concurrent guesses cannot outrun the limit.
+    pub async fn complete_login(
+        &self,
+        request: &CompleteLogin,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<CompletedLogin, TwoFactorError> {
+        let presented = PresentedCode::parse(&request.code)?;
+        let policy = self.two_factor_policy().await?;
+        let id_hash = random::lookup_digest(&request.two_factor_id);
+        let challenge = self
+            .store
+            .reserve_attempt(&id_hash, policy.max_code_attempts, now)
+            .await?
+            .ok_or(TwoFactorError::UnknownChallenge)?;
+        let user = self
+            .store
+            .user(challenge.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(TwoFactorError::UnknownChallenge)?;
+
+        let accepted = match &presented {
+            PresentedCode::Recovery(code) => self
+                .accept_recovery_code(user.id, code, origin, now)
+                .await?
+                .then_some(Accepted::RecoveryCode),
+            PresentedCode::Numeric(code) => {
+                let enrolled = challenge
+                    .enrollment_code_hash
+                    .as_deref()
+                    .is_some_and(|hash| self.enrollment_code_matches(hash, code));
+                if enrolled {
+                    Some(Accepted::Method(MethodKind::Authenticator))
+                } else {
+                    let methods = self.store.methods(user.id).await?;
+                    let authenticators: Vec<&MethodRecord> = methods
+                        .iter()
+                        .filter(|m| {
+                            m.kind == MethodKind::Authenticator && policy.methods.allows(m.kind)
+                        })
+                        .collect();
+                    self.accept_authenticator_code(code, &authenticators, &policy, now)
+                        .await?
+                        .map(Accepted::Method)
+                }
+            }
+        };
+        let Some(accepted) = accepted else {
+            self.record_wrong_code(user.id, "login", origin, now)
+                .await?;
+            return Err(TwoFactorError::WrongCode);
+        };
+        if !self.store.complete_challenge(&id_hash, now).await? {
+            return Err(TwoFactorError::UnknownChallenge);
+        }
+
+        let amr = vec![
+            "pwd".to_owned(),
+            accepted.amr().to_owned(),
+            "mfa".to_owned(),
+        ];
+        let application_id = request
+            .application_id
+            .clone()
+            .or(challenge.application_id.clone());
+        let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
+            .target(user.id)
+            .detail("amr", amr.clone())
+            .detail("loginType", challenge.login_type.as_str());
+        let tokens = self
+            .open_session(&user, amr, application_id.clone(), origin, now, &event)
+            .await?;
+        let trust_token = if request.trust_computer && policy.trusts_computers() {
+            Some(
+                self.trust_computer(&user, application_id.as_deref(), &policy, origin, now)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        metrics::counter!("tessera_logins_total", "outcome" => "success_two_factor").increment(1);
+        tracing::info!(target: "security", user = %user.id, "two-factor login succeeded");
+        Ok(CompletedLogin {
+            user,
+            tokens,
+            trust_token,
+        })
+    }
+}

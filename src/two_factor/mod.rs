@@ -1,0 +1,278 @@
+//! The second factor: enrolling methods, challenging a login, recovery codes, trusted computers
+//! and the settings behind them. Both the JSON API and the web pages call these flows.
+
+mod challenge;
+mod enroll;
+mod trust;
+
+use subtle::ConstantTimeEq;
+
+pub use challenge::{CompleteLogin, CompletedLogin};
+pub use enroll::{EnableMethod, Enabled};
+
+use crate::accounts::FieldError;
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::domain::{Invalid, MethodKind, UserId};
+use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
+use crate::policy::TwoFactorPolicy;
+use crate::store::MethodRecord;
+
+const SETTINGS_KEY: &str = "two_factor";
+const RECOVERY_CODES_PER_SET: usize = 10;
+const RECOVERY_HASH_PURPOSE: &str = "recovery-code";
+const ENROLLMENT_HASH_PURPOSE: &str = "enrollment-completion";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TwoFactorError {
+    /// 400: the request is malformed; nothing changed.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// 421: the code is wrong (or already used).
+    #[error("the code is wrong")]
+    WrongCode,
+    /// 404: no such login waiting for a second factor (unknown, expired, finished or out of
+    /// attempts).
+    #[error("no such login in progress")]
+    UnknownChallenge,
+    #[error("no such user")]
+    UserNotFound,
+    /// 403: the session must log in again (with its second factor) first.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl TwoFactorError {
+    pub(crate) fn field(field: &str, invalid: Invalid) -> Self {
+        TwoFactorError::Invalid(vec![FieldError::new(field, invalid)])
+    }
+}
+
+impl From<crate::store::StoreError> for TwoFactorError {
+    fn from(error: crate::store::StoreError) -> Self {
+        TwoFactorError::Internal(error.into())
+    }
+}
+
+/// A code as a person typed it: digits from an app or a message, or a recovery code.
+#[derive(Debug, Clone)]
+pub(crate) enum PresentedCode {
+    Numeric(OtpCode),
+    Recovery(RecoveryCode),
+}
+
+impl PresentedCode {
+    pub(crate) fn parse(raw: &str) -> Result<Self, TwoFactorError> {
+        if RecoveryCode::looks_like(raw) {
+            return RecoveryCode::parse(raw)
+                .map(PresentedCode::Recovery)
+                .map_err(|e| TwoFactorError::field("code", e));
+        }
+        OtpCode::parse(raw)
+            .map(PresentedCode::Numeric)
+            .map_err(|e| {
+                TwoFactorError::field(
+                    "code",
+                    Invalid::new(
+                        e.code,
+                        format!("{}; or give a recovery code like QJD73-L6GR5", e.message),
+                    ),
+                )
+            })
+    }
+}
+
+/// How a code was accepted, as the `amr` of the session it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    Method(MethodKind),
+    RecoveryCode,
+}
+
+impl Accepted {
+    pub(crate) fn amr(self) -> &'static str {
+        match self {
+            Accepted::Method(kind) => kind.amr(),
+            Accepted::RecoveryCode => "rec",
+        }
+    }
+}
+
+impl Core {
+    /// The two-factor settings in force: the stored ones when an administrator saved some,
+    /// else the configuration's.
+    pub async fn two_factor_policy(&self) -> Result<TwoFactorPolicy, TwoFactorError> {
+        match self.store.setting(SETTINGS_KEY).await? {
+            Some(json) => match serde_json::from_str::<TwoFactorPolicy>(&json) {
+                Ok(policy) => Ok(policy),
+                Err(error) => {
+                    tracing::error!(%error, "stored two-factor settings are unreadable; using the configured ones");
+                    Ok(self.two_factor_defaults.clone())
+                }
+            },
+            None => Ok(self.two_factor_defaults.clone()),
+        }
+    }
+
+    pub async fn set_two_factor_policy(
+        &self,
+        policy: &TwoFactorPolicy,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        policy.check().map_err(TwoFactorError::Invalid)?;
+        let json = serde_json::to_string(policy).map_err(anyhow::Error::from)?;
+        let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)
+            .detail("key", SETTINGS_KEY)
+            .detail(
+                "value",
+                serde_json::to_value(policy).map_err(anyhow::Error::from)?,
+            );
+        self.store.put_setting(SETTINGS_KEY, &json, &event).await?;
+        Ok(())
+    }
+
+    pub async fn user_methods(&self, user: UserId) -> Result<Vec<MethodRecord>, TwoFactorError> {
+        Ok(self.store.methods(user).await?)
+    }
+
+    /// Opens an authenticator's secret and its parameters under the current policy.
+    pub(crate) fn authenticator(
+        &self,
+        method: &MethodRecord,
+        policy: &TwoFactorPolicy,
+    ) -> Result<Option<(TotpSecret, TotpParams)>, TwoFactorError> {
+        let (Some(sealed), Some((algorithm, digits, period))) = (&method.secret, method.totp)
+        else {
+            return Ok(None);
+        };
+        let bytes = self
+            .secrets
+            .open(
+                sealed,
+                &MethodRecord::seal_context(method.user_id, &method.id),
+            )
+            .map_err(anyhow::Error::from)?;
+        let secret =
+            TotpSecret::from_bytes(bytes).map_err(|e| anyhow::anyhow!("stored secret: {e}"))?;
+        let params = TotpParams::new(algorithm, digits, period, policy.totp_skew_steps)
+            .map_err(|e| anyhow::anyhow!("stored parameters: {e}"))?;
+        Ok(Some((secret, params)))
+    }
+
+    /// Checks a numeric code against the given authenticators and spends its time step. The
+    /// spending is one conditional update, so a code is accepted once, whatever the races.
+    pub(crate) async fn accept_authenticator_code(
+        &self,
+        code: &OtpCode,
+        methods: &[&MethodRecord],
+        policy: &TwoFactorPolicy,
+        now: Instant,
+    ) -> Result<Option<MethodKind>, TwoFactorError> {
+        for method in methods {
+            let Some((secret, params)) = self.authenticator(method, policy)? else {
+                continue;
+            };
+            if let Some(step) =
+                params.matching_step(&secret, code, now.seconds(), method.last_used_step)
+                && self.store.claim_totp_step(&method.id, step, now).await?
+            {
+                return Ok(Some(method.kind));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Spends one of the user's recovery codes.
+    pub(crate) async fn accept_recovery_code(
+        &self,
+        user: UserId,
+        code: &RecoveryCode,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<bool, TwoFactorError> {
+        let hash = self
+            .secrets
+            .keyed_hash(RECOVERY_HASH_PURPOSE, code.normalised());
+        let used = self.store.use_recovery_code(user, &hash, now).await?;
+        if used {
+            let left = self.store.unused_recovery_codes(user).await?;
+            let event = AuditEvent::new(EventKind::RecoveryCodeUse, Actor::User(user), origin, now)
+                .target(user)
+                .detail("remaining", left);
+            self.store.record_event(&event).await?;
+        }
+        Ok(used)
+    }
+
+    /// A fresh set of recovery codes: the codes to show once, and the hashes to store.
+    pub(crate) fn new_recovery_codes(&self) -> (Vec<String>, Vec<String>) {
+        (0..RECOVERY_CODES_PER_SET)
+            .map(|_| {
+                let code = RecoveryCode::generate();
+                (
+                    code.display(),
+                    self.secrets
+                        .keyed_hash(RECOVERY_HASH_PURPOSE, code.normalised()),
+                )
+            })
+            .unzip()
+    }
+
+    pub(crate) fn enrollment_code_matches(&self, stored_hash: &str, code: &OtpCode) -> bool {
+        let presented = self
+            .secrets
+            .keyed_hash(ENROLLMENT_HASH_PURPOSE, code.as_str());
+        bool::from(presented.as_bytes().ct_eq(stored_hash.as_bytes()))
+    }
+
+    pub(crate) fn enrollment_code_hash(&self, code: &str) -> String {
+        self.secrets.keyed_hash(ENROLLMENT_HASH_PURPOSE, code)
+    }
+
+    /// Notes a wrong code: the audit log and the per-user failure count that closes new
+    /// challenges after too many.
+    pub(crate) async fn record_wrong_code(
+        &self,
+        user: UserId,
+        context: &'static str,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        metrics::counter!("tessera_two_factor_failures_total", "context" => context).increment(1);
+        tracing::info!(target: "security", user = %user, context, "wrong second-factor code");
+        let event = AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
+            .target(user)
+            .detail("context", context);
+        self.store.record_two_factor_failure(user, &event).await?;
+        Ok(())
+    }
+
+    /// Whether a session may change two-factor settings now (re-authentication).
+    pub async fn check_reauthenticated(
+        &self,
+        user: UserId,
+        authenticated_at: Instant,
+        amr: &[String],
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let policy = self.two_factor_policy().await?;
+        let has_methods = !self.store.methods(user).await?.is_empty();
+        if policy.allows_sensitive_change(authenticated_at, amr, has_methods, now) {
+            return Ok(());
+        }
+        Err(TwoFactorError::Forbidden(format!(
+            "log in again{} to change two-factor settings: they need a login from the last {} minutes",
+            if has_methods {
+                " with your second factor"
+            } else {
+                ""
+            },
+            policy.reauthentication_seconds / 60
+        )))
+    }
+}
