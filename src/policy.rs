@@ -214,7 +214,9 @@ impl TwoFactorPolicy {
         now: Instant,
     ) -> bool {
         let recent = now <= authenticated_at.plus_seconds(self.reauthentication_seconds);
-        let second_factor = !has_methods || amr.iter().any(|m| m != "pwd");
+        // "mfa" marks a login that gave a second factor now (not one spared by a trusted
+        // computer).
+        let second_factor = !has_methods || amr.iter().any(|m| m == "mfa");
         recent && second_factor
     }
 }
@@ -297,7 +299,8 @@ mod tests {
         use Decision::*;
         use LoginPolicy::*;
         // (policy, admin, flagged, enrolled, trusted) -> decision
-        let rows: &[(LoginPolicy, bool, bool, &[MethodKind], bool, Decision)] = &[
+        type Row<'a> = (LoginPolicy, bool, bool, &'a [MethodKind], bool, Decision);
+        let rows: &[Row<'_>] = &[
             (Disabled, false, true, &[Authenticator], false, Grant),
             (Enabled, false, false, &[], false, Grant),
             (
@@ -387,12 +390,14 @@ mod tests {
         let policy = TwoFactorPolicy::default();
         let login = Instant::from_millis(1_000_000);
         let pwd = vec!["pwd".to_owned()];
-        let both = vec!["pwd".to_owned(), "otp".to_owned()];
+        let both = vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];
+        let trusted = vec!["pwd".to_owned(), "trusted".to_owned()];
         let soon = login.plus_seconds(599);
         let late = login.plus_seconds(601);
         assert!(policy.allows_sensitive_change(login, &both, true, soon));
         assert!(!policy.allows_sensitive_change(login, &both, true, late));
         assert!(!policy.allows_sensitive_change(login, &pwd, true, soon));
+        assert!(!policy.allows_sensitive_change(login, &trusted, true, soon));
         assert!(policy.allows_sensitive_change(login, &pwd, false, soon));
     }
 

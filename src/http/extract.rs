@@ -286,7 +286,7 @@ impl FromRequestParts<AppState> for SessionUser {
 /// (`Authorization: Bearer <jwt>`).
 pub enum Caller {
     ApiKey(ApiKeyRecord),
-    User(SessionUser),
+    User(Box<SessionUser>),
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -296,7 +296,7 @@ impl FromRequestParts<AppState> for Caller {
         if bearer(&parts.headers).is_some() {
             return SessionUser::from_headers(state, &parts.headers)
                 .await
-                .map(Caller::User);
+                .map(|session| Caller::User(Box::new(session)));
         }
         ApiKeyAuth::from_request_parts(parts, state)
             .await

@@ -21,7 +21,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use api_keys::ApiKeyRecord;
 pub use sessions::{NewSession, SessionRecord};
-pub use two_factor::{ChallengeRecord, MethodRecord, NewMethod, TrustRecord};
+pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord};
 pub use users::{NewUser, UserChanges, UserWithHash};
 
 use crate::config::DatabaseUrl;

@@ -53,6 +53,18 @@ pub struct NewMethod {
     pub last_used_step: Option<u64>,
 }
 
+/// A login waiting for its second factor, as stored.
+#[derive(Debug, Clone)]
+pub struct NewChallenge<'a> {
+    /// SHA-256 of the `twoFactorId`.
+    pub id_hash: &'a str,
+    pub user: UserId,
+    pub login_type: LoginType,
+    pub application_id: Option<&'a str>,
+    pub expires_at: Instant,
+    pub origin: &'a Origin,
+}
+
 #[derive(Debug, Clone)]
 pub struct ChallengeRecord {
     pub user_id: UserId,
@@ -270,26 +282,21 @@ impl Store {
 
     pub async fn insert_challenge(
         &self,
-        id_hash: &str,
-        user: UserId,
-        login_type: LoginType,
-        application_id: Option<&str>,
-        expires_at: Instant,
-        origin: &Origin,
+        new: &NewChallenge<'_>,
         now: Instant,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO login_challenges (id_hash, user_id, login_type, application_id, \
                created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(id_hash.to_owned())
-        .bind(user.to_string())
-        .bind(login_type.as_str())
-        .bind(application_id.map(str::to_owned))
+        .bind(new.id_hash.to_owned())
+        .bind(new.user.to_string())
+        .bind(new.login_type.as_str())
+        .bind(new.application_id.map(str::to_owned))
         .bind(now.millis())
-        .bind(expires_at.millis())
-        .bind(origin.ip.clone())
-        .bind(origin.user_agent.clone())
+        .bind(new.expires_at.millis())
+        .bind(new.origin.ip.clone())
+        .bind(new.origin.user_agent.clone())
         .execute(self.pool())
         .await?;
         Ok(())

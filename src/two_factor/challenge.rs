@@ -6,7 +6,7 @@ use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::{MethodKind, User};
 use crate::policy::{LoginType, TwoFactorPolicy};
-use crate::store::MethodRecord;
+use crate::store::{MethodRecord, NewChallenge};
 
 /// The second step of a login.
 #[derive(Debug, Clone)]
@@ -37,17 +37,16 @@ impl Core {
         now: Instant,
     ) -> Result<String, TwoFactorError> {
         let two_factor_id = random::token(32);
-        self.store
-            .insert_challenge(
-                &random::lookup_digest(&two_factor_id),
-                user.id,
-                login_type,
-                application_id,
-                now.plus_seconds(policy.challenge_ttl_seconds),
-                origin,
-                now,
-            )
-            .await?;
+        let id_hash = random::lookup_digest(&two_factor_id);
+        let challenge = NewChallenge {
+            id_hash: &id_hash,
+            user: user.id,
+            login_type,
+            application_id,
+            expires_at: now.plus_seconds(policy.challenge_ttl_seconds),
+            origin,
+        };
+        self.store.insert_challenge(&challenge, now).await?;
         let event = AuditEvent::new(
             EventKind::TwoFactorChallenge,
             Actor::User(user.id),

@@ -180,3 +180,91 @@ impl TestApp {
         body["auditLogs"].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// The authenticator app in these tests: the real `oathtool` (Debian package `oathtool`), asked
+/// for the code of now + `offset_seconds`.
+pub fn oathtool(secret_base32: &str, offset_seconds: i64) -> String {
+    let at = tessera::clock::Instant::now().seconds() + offset_seconds;
+    let output = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", "--now", &format!("@{at}"), secret_base32])
+        .output()
+        .expect("oathtool must be installed (apt-get install oathtool)");
+    assert!(output.status.success(), "oathtool failed");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+impl TestApp {
+    /// Logs in with the password and returns the JSON and the status.
+    pub async fn login_json(&self, body: Value) -> (u16, Value) {
+        let response = self.post_json("/api/login", &body).await;
+        let status = response.status().as_u16();
+        let json = response.json::<Value>().await.unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    /// A login that must stop at the second factor: its `twoFactorId`.
+    pub async fn start_two_factor(&self, login_id: &str) -> String {
+        let (status, body) = self
+            .login_json(json!({"loginId": login_id, "password": PASSWORD}))
+            .await;
+        assert_eq!(status, 242, "{body}");
+        body["twoFactorId"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn finish_two_factor(
+        &self,
+        two_factor_id: &str,
+        code: &str,
+        extra: Value,
+    ) -> reqwest::Response {
+        let mut body = json!({"twoFactorId": two_factor_id, "code": code});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        self.post_json("/api/two-factor/login", &body).await
+    }
+
+    /// Gives `user_id` an authenticator through the API key; returns (secret, recovery codes).
+    pub async fn enroll_authenticator(&self, user_id: &str) -> (String, Vec<String>) {
+        let secret = tessera::otp::TotpSecret::generate().to_base32();
+        let response = self
+            .with_key(
+                reqwest::Method::POST,
+                &format!("/api/user/two-factor/{user_id}"),
+            )
+            .json(
+                &json!({"method": "authenticator", "secretBase32Encoded": secret,
+                          "code": oathtool(&secret, 0), "name": "Phone"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        let codes = body["recoveryCodes"]
+            .as_array()
+            .map(|codes| {
+                codes
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (secret, codes)
+    }
+
+    pub async fn put_two_factor_settings(&self, settings: Value) {
+        let response = self
+            .with_key(reqwest::Method::PUT, "/api/system/two-factor")
+            .json(&json!({ "twoFactor": settings }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+}

@@ -8,4 +8,5 @@ mod helpers;
 mod login;
 mod system;
 mod tokens;
+mod two_factor;
 mod users;
