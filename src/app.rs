@@ -58,16 +58,21 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.core.store.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = crate::delivery::worker::spawn(self.core.clone(), stopped);
         let router = http::router(AppState { core: self.core }, self.max_body_bytes);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .context("the HTTP server failed")?;
+        .context("the HTTP server failed");
+        // Let the worker finish the message in hand; what is left stays queued for next time.
+        let _ = stop.send(true);
+        let _ = worker.await;
         store.close().await;
-        Ok(())
+        served
     }
 }
 

@@ -54,6 +54,8 @@ event_kinds! {
     TrustGrant => "two_factor.trust_grant",
     TrustRevoke => "two_factor.trust_revoke",
     SettingsChange => "settings.change",
+    CodeSent => "verify.send",
+    CodeRefused => "verify.refused",
 }
 
 impl EventKind {

@@ -55,6 +55,8 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Two-factor defaults; an administrator's stored settings override them at run time.
     pub two_factor: crate::policy::TwoFactorPolicy,
+    /// Code delivery defaults; an administrator's stored settings override them at run time.
+    pub delivery: crate::verify::DeliverySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +101,7 @@ impl Default for Config {
             argon2: Argon2Config::default(),
             tokens: TokenConfig::default(),
             two_factor: crate::policy::TwoFactorPolicy::default(),
+            delivery: crate::verify::DeliverySettings::default(),
         }
     }
 }
@@ -218,6 +221,13 @@ impl Config {
             let named: Vec<String> = errors
                 .iter()
                 .map(|e| format!("two_factor.{}", e.message))
+                .collect();
+            return invalid(named.join("; "));
+        }
+        if let Err(errors) = self.delivery.check() {
+            let named: Vec<String> = errors
+                .iter()
+                .map(|e| format!("delivery.{}: {}", e.field, e.message))
                 .collect();
             return invalid(named.join("; "));
         }

@@ -26,6 +26,10 @@ pub struct Core {
     pub two_factor_defaults: TwoFactorPolicy,
     /// The issuer shown in authenticator apps.
     pub product_name: String,
+    /// Delivery settings of the configuration file; stored settings override them.
+    pub delivery_defaults: crate::verify::DeliverySettings,
+    /// For the providers (Twilio, webhooks), with time-outs.
+    pub http: reqwest::Client,
 }
 
 impl Core {
@@ -43,6 +47,8 @@ impl Core {
             },
             two_factor_defaults: config.two_factor.clone(),
             product_name: config.product_name.clone(),
+            delivery_defaults: config.delivery.clone(),
+            http: crate::delivery::http_client(),
         })
     }
 }

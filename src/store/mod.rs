@@ -12,6 +12,7 @@ mod audit;
 mod sessions;
 mod two_factor;
 mod users;
+mod verify;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use api_keys::ApiKeyRecord;
 pub use sessions::{NewSession, SessionRecord};
 pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord};
 pub use users::{NewUser, UserChanges, UserWithHash};
+pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
 
 use crate::config::DatabaseUrl;
 

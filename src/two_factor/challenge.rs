@@ -1,4 +1,4 @@
-use super::{Accepted, PresentedCode, TwoFactorError};
+use super::{Accepted, PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::auth::IssuedTokens;
 use crate::clock::Instant;
@@ -93,8 +93,16 @@ impl Core {
                     .enrollment_code_hash
                     .as_deref()
                     .is_some_and(|hash| self.enrollment_code_matches(hash, code));
+                let sent = if enrolled {
+                    None
+                } else {
+                    self.check_context(&codes::login_context(&id_hash), None, code.as_str(), now)
+                        .await?
+                };
                 if enrolled {
                     Some(Accepted::Method(MethodKind::Authenticator))
+                } else if let Some(sent) = sent {
+                    Some(Accepted::Method(codes::kind_of(sent.verification.channel)))
                 } else {
                     let methods = self.store.methods(user.id).await?;
                     let authenticators: Vec<&MethodRecord> = methods

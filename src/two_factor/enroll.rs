@@ -1,7 +1,7 @@
 use rand::Rng;
 use rand::rngs::OsRng;
 
-use super::{PresentedCode, TwoFactorError};
+use super::{PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
@@ -9,6 +9,7 @@ use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, TotpParams, TotpSecret};
 use crate::store::{MethodRecord, NewMethod};
+use crate::verify::Destination;
 
 /// A request to add a method, already parsed.
 #[derive(Debug, Clone)]
@@ -55,18 +56,76 @@ impl Core {
                 ),
             ));
         }
-        if request.kind != MethodKind::Authenticator {
-            return Err(TwoFactorError::field(
-                "method",
-                Invalid::new(
-                    "[notAvailable]",
-                    format!(
-                        "enrolling {} needs code delivery, which this server does not offer yet; use an authenticator",
-                        request.kind
-                    ),
-                ),
-            ));
+        let code = match PresentedCode::parse(&request.code)? {
+            PresentedCode::Numeric(code) => code,
+            PresentedCode::Recovery(_) => {
+                return Err(TwoFactorError::field(
+                    "code",
+                    Invalid::new("[invalid]", "give the code from the app or the message"),
+                ));
+            }
+        };
+        let id = MethodId::generate();
+        let mut method = NewMethod {
+            id: id.clone(),
+            user_id: user,
+            kind: request.kind,
+            name: request.name.clone(),
+            secret: None,
+            totp: None,
+            mobile_phone: None,
+            email: None,
+            last_used_step: None,
+        };
+        match request.kind {
+            MethodKind::Authenticator => {
+                let (params, step) = self
+                    .prove_authenticator(user, request, &code, &policy, origin, now)
+                    .await?;
+                let Some(secret) = &request.secret else {
+                    unreachable!("prove_authenticator refuses a request without a secret");
+                };
+                method.secret = Some(
+                    self.secrets
+                        .seal(secret.bytes(), &MethodRecord::seal_context(user, &id)),
+                );
+                method.totp = Some(params);
+                method.last_used_step = Some(step);
+            }
+            MethodKind::Sms | MethodKind::Voice | MethodKind::Email => {
+                match self
+                    .prove_destination(user, request, &code, origin, now)
+                    .await?
+                {
+                    Destination::Phone(phone) => method.mobile_phone = Some(phone),
+                    Destination::Email(email) => method.email = Some(email),
+                }
+            }
         }
+        let (codes, hashes) = self.new_recovery_codes();
+        let event = AuditEvent::new(EventKind::TwoFactorEnable, actor, origin, now)
+            .target(user)
+            .detail("methodId", id.as_str())
+            .detail("method", request.kind.as_str());
+        let first = self.store.add_method(&method, &hashes, &event).await?;
+        tracing::info!(target: "security", user = %user, method = %id, "two-factor method enabled");
+        Ok(Enabled {
+            method_id: id,
+            recovery_codes: first.then_some(codes),
+            completion_code: None,
+        })
+    }
+
+    /// An authenticator is proven by a code of its secret: the parameters and the step spent.
+    async fn prove_authenticator(
+        &self,
+        user: UserId,
+        request: &EnableMethod,
+        code: &OtpCode,
+        policy: &crate::policy::TwoFactorPolicy,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(TotpParams, u64), TwoFactorError> {
         let Some(secret) = &request.secret else {
             return Err(TwoFactorError::field(
                 "secretBase32Encoded",
@@ -75,15 +134,6 @@ impl Core {
                     "an authenticator needs its secret (secret or secretBase32Encoded)",
                 ),
             ));
-        };
-        let code = match PresentedCode::parse(&request.code)? {
-            PresentedCode::Numeric(code) => code,
-            PresentedCode::Recovery(_) => {
-                return Err(TwoFactorError::field(
-                    "code",
-                    Invalid::new("[invalid]", "give a code from the authenticator app"),
-                ));
-            }
         };
         let params = TotpParams {
             skew: policy.totp_skew_steps,
@@ -95,43 +145,73 @@ impl Core {
                 Invalid::new("[invalid]", "an authenticator code has 6 digits"),
             ));
         }
-        let Some(step) = params.matching_step(secret, &code, now.seconds(), None) else {
+        let Some(step) = params.matching_step(secret, code, now.seconds(), None) else {
             self.record_wrong_code(user, "enable", origin, now).await?;
             return Err(TwoFactorError::WrongCode);
         };
-        let id = MethodId::generate();
-        let sealed = self
-            .secrets
-            .seal(secret.bytes(), &MethodRecord::seal_context(user, &id));
-        let (codes, hashes) = self.new_recovery_codes();
-        let event = AuditEvent::new(EventKind::TwoFactorEnable, actor, origin, now)
-            .target(user)
-            .detail("methodId", id.as_str())
-            .detail("method", request.kind.as_str());
-        let first = self
-            .store
-            .add_method(
-                &NewMethod {
-                    id: id.clone(),
-                    user_id: user,
-                    kind: request.kind,
-                    name: request.name.clone(),
-                    secret: Some(sealed),
-                    totp: Some(params),
-                    mobile_phone: None,
-                    email: None,
-                    last_used_step: Some(step),
-                },
-                &hashes,
-                &event,
+        Ok((params, step))
+    }
+
+    /// A phone or an address is proven by the code sent to it (`POST /api/two-factor/send`);
+    /// only then is it stored. Returns where the code went.
+    async fn prove_destination(
+        &self,
+        user: UserId,
+        request: &EnableMethod,
+        code: &OtpCode,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Destination, TwoFactorError> {
+        // Seed 004's legacy form names the secret the code was sent with, not the user.
+        let context = match (&request.secret, request.kind) {
+            (Some(secret), MethodKind::Sms) => self.legacy_context(secret),
+            _ => codes::enroll_context(user),
+        };
+        let named = match (&request.mobile_phone, &request.email) {
+            (Some(phone), _) => Some(Destination::Phone(phone.clone())),
+            (None, Some(email)) => Some(Destination::Email(email.clone())),
+            (None, None) => None,
+        };
+        let mismatch = || {
+            TwoFactorError::field(
+                "code",
+                Invalid::new(
+                    "[mismatch]",
+                    "no code was sent to this destination for enrolling; ask for one first",
+                ),
             )
-            .await?;
-        tracing::info!(target: "security", user = %user, method = %id, "two-factor method enabled");
-        Ok(Enabled {
-            method_id: id,
-            recovery_codes: first.then_some(codes),
-            completion_code: None,
-        })
+        };
+        // The destination is matched before any code is compared, so a code is never spent on
+        // the wrong number.
+        let pending = self.store.pending_for_context(&context).await?;
+        if let Some(named) = &named
+            && !pending.iter().any(|v| v.destination == named.as_str())
+        {
+            return Err(mismatch());
+        }
+        let Some(outcome) = self
+            .check_context(
+                &context,
+                named.as_ref().map(Destination::as_str),
+                code.as_str(),
+                now,
+            )
+            .await?
+        else {
+            self.record_wrong_code(user, "enable", origin, now).await?;
+            return Err(TwoFactorError::WrongCode);
+        };
+        let destination = Destination::parse(&outcome.verification.to)
+            .map_err(|e| anyhow::anyhow!("stored destination: {e}"))?;
+        let fits = matches!(
+            (&destination, request.kind),
+            (Destination::Phone(_), MethodKind::Sms | MethodKind::Voice)
+                | (Destination::Email(_), MethodKind::Email)
+        );
+        if !fits {
+            return Err(mismatch());
+        }
+        Ok(destination)
     }
 
     /// Enrolment in the middle of a login that requires a second factor the user does not have
@@ -243,8 +323,10 @@ impl Core {
                 .accept_authenticator_code(code, &[method], policy, now)
                 .await?
                 .is_some()),
-            // Message codes come with the verify engine; until then such methods cannot exist.
-            MethodKind::Sms | MethodKind::Voice | MethodKind::Email => Ok(false),
+            MethodKind::Sms | MethodKind::Voice | MethodKind::Email => Ok(self
+                .check_context(&codes::method_context(&method.id), None, code.as_str(), now)
+                .await?
+                .is_some()),
         }
     }
 

@@ -2,6 +2,7 @@
 //! and the settings behind them. Both the JSON API and the web pages call these flows.
 
 mod challenge;
+pub mod codes;
 mod enroll;
 mod trust;
 
@@ -41,6 +42,9 @@ pub enum TwoFactorError {
     /// 403: the session must log in again (with its second factor) first.
     #[error("{0}")]
     Forbidden(String),
+    /// A code could not be sent (refused destination, limits, provider failure).
+    #[error(transparent)]
+    Delivery(crate::verify::VerifyError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -268,3 +268,65 @@ impl TestApp {
         );
     }
 }
+
+impl TestApp {
+    /// The development outbox, newest first.
+    pub async fn outbox(&self) -> Vec<Value> {
+        self.client
+            .get(self.url("/dev/outbox.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The code in the newest outbox message to `to` (a voice message reads it twice).
+    pub async fn code_sent_to(&self, to: &str) -> String {
+        let messages = self.outbox().await;
+        let message = messages
+            .iter()
+            .find(|m| m["to"] == to)
+            .unwrap_or_else(|| panic!("no message to {to} in {messages:?}"));
+        let digits: String = message["body"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let length = if message["channel"] == "call" {
+            digits.len() / 2
+        } else {
+            digits.len()
+        };
+        digits[..length].to_owned()
+    }
+
+    pub async fn put_delivery_settings(&self, settings: Value) -> reqwest::Response {
+        self.with_key(reqwest::Method::PUT, "/api/system/delivery")
+            .json(&json!({ "delivery": settings }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends an enrolment code through the API key.
+    pub async fn send_enrollment(
+        &self,
+        user_id: &str,
+        method: &str,
+        destination: &str,
+    ) -> reqwest::Response {
+        let field = if method == "email" {
+            "email"
+        } else {
+            "mobilePhone"
+        };
+        self.with_key(reqwest::Method::POST, "/api/two-factor/send")
+            .json(&json!({"method": method, field: destination, "userId": user_id}))
+            .send()
+            .await
+            .unwrap()
+    }
+}

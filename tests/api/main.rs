@@ -4,9 +4,12 @@
 mod audit_log;
 mod bad_input;
 mod cli;
+mod fake_twilio;
 mod helpers;
 mod login;
 mod system;
 mod tokens;
+mod twilio;
 mod two_factor;
 mod users;
+mod verify;

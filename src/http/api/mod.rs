@@ -2,6 +2,7 @@
 
 mod audit_log;
 mod login;
+mod outbox;
 mod system;
 mod tokens;
 mod two_factor;
@@ -32,8 +33,19 @@ pub fn routes() -> Router<AppState> {
             "/api/system/two-factor",
             get(two_factor::settings).put(two_factor::update_settings),
         )
+        .route(
+            "/api/system/delivery",
+            get(two_factor::delivery_settings).put(two_factor::update_delivery_settings),
+        )
         .route("/api/two-factor/secret", get(two_factor::secret))
         .route("/api/two-factor/login", post(two_factor::login))
+        .route("/api/two-factor/send", post(two_factor::send))
+        .route(
+            "/api/two-factor/send/{two_factor_id}",
+            post(two_factor::send_for_login),
+        )
+        .route("/dev/outbox", get(outbox::page))
+        .route("/dev/outbox.json", get(outbox::json))
         .route("/api/two-factor/status", post(two_factor::status_post))
         .route(
             "/api/two-factor/status/{trust_id}",

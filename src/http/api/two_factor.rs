@@ -24,6 +24,7 @@ use crate::otp::TotpSecret;
 use crate::policy::{Decision, LoginFacts, LoginType, TwoFactorPolicy, decide};
 use crate::store::{MethodRecord, TrustRecord};
 use crate::two_factor::{CompleteLogin, EnableMethod, TwoFactorError};
+use crate::verify::{Destination, VerifyError};
 
 /// FusionAuth answers a pending second factor with this status.
 pub const TWO_FACTOR_REQUIRED: u16 = 242;
@@ -39,7 +40,45 @@ impl From<TwoFactorError> for ApiError {
             TwoFactorError::Forbidden(message) => {
                 ApiError::general(StatusCode::FORBIDDEN, "[forbidden]", message)
             }
+            TwoFactorError::Delivery(e) => ApiError::from(e),
             TwoFactorError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    /// In this API's shape, with Twilio's error code as the error's code.
+    fn from(error: VerifyError) -> Self {
+        let code = error.twilio_code().to_string();
+        let message = error.to_string();
+        match error {
+            VerifyError::Invalid { param, .. } => {
+                let field = match param {
+                    "To" => "mobilePhone",
+                    "Channel" => "method",
+                    "Code" => "code",
+                    other => other,
+                };
+                ApiError::field(field, "[invalid]", message)
+            }
+            VerifyError::MaxSendAttempts
+            | VerifyError::RateLimited { .. }
+            | VerifyError::MaxCheckAttempts => {
+                ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message)
+            }
+            VerifyError::NotFound => ApiError::Empty(StatusCode::NOT_FOUND),
+            VerifyError::Refused(_) => ApiError::general(StatusCode::FORBIDDEN, &code, message),
+            VerifyError::Delivery {
+                code: Some(60410 | 60605 | 60205),
+                ..
+            } => ApiError::general(StatusCode::FORBIDDEN, &code, message),
+            VerifyError::Delivery {
+                code: Some(60203), ..
+            } => ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message),
+            VerifyError::Delivery { .. } => {
+                ApiError::general(StatusCode::BAD_REQUEST, &code, message)
+            }
+            VerifyError::Internal(e) => ApiError::Internal(e),
         }
     }
 }
@@ -766,4 +805,189 @@ pub async fn update_settings(
         )
         .await?;
     Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendForLoginBody {
+    method_id: String,
+    #[allow(dead_code)]
+    application_id: Option<String>,
+}
+
+/// `POST /api/two-factor/send/{twoFactorId}` `{methodId}`: sends the code that finishes this
+/// login to an sms, voice or email method. Codes sent before in this login to other
+/// destinations stop working; a resend to the same one sends the same code.
+pub async fn send_for_login(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    Path(two_factor_id): Path<String>,
+    ApiJson(body): ApiJson<SendForLoginBody>,
+) -> Result<StatusCode, ApiError> {
+    if two_factor_id.is_empty() || two_factor_id.len() > 128 {
+        return Err(ApiError::Empty(StatusCode::NOT_FOUND));
+    }
+    let method_id = MethodId::parse(&body.method_id)
+        .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
+    state
+        .core
+        .send_login_code(&two_factor_id, &method_id, &origin, Instant::now())
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendBody {
+    method: Option<String>,
+    mobile_phone: Option<String>,
+    email: Option<String>,
+    method_id: Option<String>,
+    user_id: Option<String>,
+    /// Legacy (seed 004): `{mobilePhone, secret}` sends a code for enabling.
+    secret: Option<String>,
+    #[allow(dead_code)]
+    application_id: Option<String>,
+}
+
+/// `POST /api/two-factor/send`: a code to enrol a phone or an address
+/// (`{method, mobilePhone | email}`), or to prove a method before removing it (`{methodId}`),
+/// or the legacy forms `{mobilePhone, secret}` and `{userId}`. With an API key, `userId` names
+/// the user; with a JWT, the caller is the user (after a recent login).
+pub async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<SendBody>,
+) -> Result<StatusCode, ApiError> {
+    let now = Instant::now();
+    let user = match &caller {
+        Caller::User(session) => {
+            session.require_recent_login(&state, now).await?;
+            Some(session.user.id)
+        }
+        Caller::ApiKey(_) => body.user_id.as_deref().map(parse_user_id).transpose()?,
+    };
+    let phone = body
+        .mobile_phone
+        .as_deref()
+        .map(PhoneNumber::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("mobilePhone", e.code, e.message))?;
+    let need_user = || ApiError::field("userId", "[blank]", "with an API key, give the userId");
+    if let Some(method_id) = &body.method_id {
+        let method_id = MethodId::parse(method_id)
+            .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
+        let user = user.ok_or_else(need_user)?;
+        state
+            .core
+            .send_method_code(user, &method_id, &origin, now)
+            .await?;
+        return Ok(StatusCode::OK);
+    }
+    if let Some(method) = &body.method {
+        let kind = method
+            .parse::<MethodKind>()
+            .map_err(|e| ApiError::field("method", e.code, e.message))?;
+        let user = user.ok_or_else(need_user)?;
+        let account = state
+            .core
+            .store
+            .user(user)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
+        let destination = match kind {
+            MethodKind::Email => {
+                let email = match &body.email {
+                    Some(raw) => Email::parse(raw)
+                        .map_err(|e| ApiError::field("email", e.code, e.message))?,
+                    None => account.email.ok_or_else(|| {
+                        ApiError::field("email", "[blank]", "give the email address to verify")
+                    })?,
+                };
+                Destination::Email(email)
+            }
+            _ => Destination::Phone(phone.or(account.mobile_phone).ok_or_else(|| {
+                ApiError::field(
+                    "mobilePhone",
+                    "[blank]",
+                    "give the mobile phone number to verify",
+                )
+            })?),
+        };
+        state
+            .core
+            .send_enrollment_code(user, kind, destination, &origin, now)
+            .await?;
+        return Ok(StatusCode::OK);
+    }
+    if let (Some(phone), Some(secret)) = (phone, &body.secret) {
+        let secret = TotpSecret::from_base64(secret)
+            .or_else(|_| TotpSecret::from_base32(secret))
+            .map_err(|e| ApiError::field("secret", e.code, e.message))?;
+        state
+            .core
+            .send_legacy_enrollment_code(Destination::Phone(phone), &secret, &origin, now)
+            .await?;
+        return Ok(StatusCode::OK);
+    }
+    if let Some(user) = user {
+        let method_id = state.core.phone_method(user).await?;
+        state
+            .core
+            .send_method_code(user, &method_id, &origin, now)
+            .await?;
+        return Ok(StatusCode::OK);
+    }
+    Err(ApiError::field(
+        "method",
+        "[blank]",
+        "say what the code is for: {method, mobilePhone|email} to enrol, {methodId} for a method",
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveryBody {
+    delivery: crate::verify::DeliverySettings,
+}
+
+/// `GET /api/system/delivery`: provider, sender, service, Twilio and fraud-guard settings in
+/// force; secrets read as "set".
+pub async fn delivery_settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<DeliveryBody>, ApiError> {
+    let settings = state
+        .core
+        .delivery_settings()
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(Json(DeliveryBody {
+        delivery: settings.redacted(),
+    }))
+}
+
+/// `PUT /api/system/delivery`: replaces them; a secret left out or given as "set" keeps its
+/// value (they are write-only). Applies to the next code sent, on every node.
+pub async fn update_delivery_settings(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<DeliveryBody>,
+) -> Result<Json<DeliveryBody>, ApiError> {
+    let current = state
+        .core
+        .delivery_settings()
+        .await
+        .map_err(ApiError::Internal)?;
+    let settings = body.delivery.keep_secrets_from(&current);
+    state
+        .core
+        .set_delivery_settings(&settings, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(Json(DeliveryBody {
+        delivery: settings.redacted(),
+    }))
 }

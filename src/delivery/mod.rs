@@ -1,0 +1,252 @@
+//! Delivery: the durable queue of messages and the senders that carry them (the development
+//! outbox, Twilio's Messages and Calls APIs, a signed webhook) — and the calls to Twilio Verify
+//! when it makes the codes.
+//!
+//! A message is a row before it is anything else, so a crash between accepting a request and
+//! sending loses nothing: the request path tries to deliver at once (to tell the user about a
+//! refused number), and the worker retries what failed for a passing reason, with backoff,
+//! until it gives up and marks the message failed.
+
+pub mod twilio;
+mod webhook;
+pub mod worker;
+
+use std::time::Duration;
+
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::store::{AttemptResult, MessageRecord, StoreError};
+use crate::verify::{Channel, DeliverySettings};
+
+/// How long a claimed message is reserved for one attempt.
+const LEASE_SECONDS: i64 = 60;
+/// Attempts before a message is given up.
+pub const MAX_ATTEMPTS: i64 = 6;
+
+/// Why a send did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Trying again will not help (invalid number, landline, blocked country…). `code` is
+    /// Twilio's error code where there is one.
+    Permanent { code: Option<u32>, message: String },
+    /// Trying again later may (a time-out, a 5xx, a rate limit at the provider).
+    Transient(String),
+}
+
+/// What a delivery attempt made of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Sent {
+        provider_ref: Option<String>,
+    },
+    /// A passing failure: the worker tries again later.
+    Queued,
+    Failed {
+        code: Option<u32>,
+        message: String,
+    },
+}
+
+/// Backoff after `n` failed retries: 5 s, 10 s, 20 s… up to 10 minutes.
+pub fn retry_delay_seconds(attempts: i64) -> i64 {
+    (5_i64 << attempts.clamp(0, 7)).min(600)
+}
+
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+impl Core {
+    /// Tries to deliver one queued message now. `None` when another node or the worker has
+    /// it already.
+    pub async fn deliver_message_now(
+        &self,
+        id: &str,
+        now: Instant,
+    ) -> Result<Option<Delivered>, StoreError> {
+        let Some(message) = self
+            .store
+            .claim_message(Some(id), now, LEASE_SECONDS)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(self.attempt(&message, now).await?))
+    }
+
+    /// Delivers every message due now (what the worker does each tick; tests call it to
+    /// drain the queue). Returns how many were attempted.
+    pub async fn deliver_due(&self, now: Instant) -> Result<usize, StoreError> {
+        let mut attempted = 0;
+        while let Some(message) = self.store.claim_message(None, now, LEASE_SECONDS).await? {
+            self.attempt(&message, now).await?;
+            attempted += 1;
+        }
+        Ok(attempted)
+    }
+
+    async fn attempt(
+        &self,
+        message: &MessageRecord,
+        now: Instant,
+    ) -> Result<Delivered, StoreError> {
+        let settings = match self.delivery_settings().await {
+            Ok(settings) => settings,
+            Err(error) => {
+                tracing::error!(%error, "cannot read delivery settings");
+                DeliverySettings::default()
+            }
+        };
+        let outcome = match self
+            .secrets
+            .open(&message.body, &message_context(&message.id))
+        {
+            Ok(body) => {
+                self.send(&settings, message, &String::from_utf8_lossy(&body))
+                    .await
+            }
+            Err(error) => Err(SendError::Permanent {
+                code: None,
+                message: format!("the message cannot be opened: {error}"),
+            }),
+        };
+        let (result, delivered) = match outcome {
+            Ok(provider_ref) => (
+                AttemptResult::Sent {
+                    provider_ref: provider_ref.clone(),
+                },
+                Delivered::Sent { provider_ref },
+            ),
+            Err(SendError::Transient(error)) if message.attempts < MAX_ATTEMPTS => (
+                AttemptResult::Retry {
+                    at: now.plus_seconds(retry_delay_seconds(message.attempts - 1)),
+                    error: error.clone(),
+                },
+                Delivered::Queued,
+            ),
+            Err(SendError::Transient(error)) => (
+                AttemptResult::Failed {
+                    error: format!("gave up after {} attempts: {error}", message.attempts),
+                },
+                Delivered::Failed {
+                    code: None,
+                    message: "the message could not be delivered; try again later".into(),
+                },
+            ),
+            Err(SendError::Permanent {
+                code,
+                message: error,
+            }) => (
+                AttemptResult::Failed {
+                    error: error.clone(),
+                },
+                Delivered::Failed {
+                    code,
+                    message: error,
+                },
+            ),
+        };
+        let channel = message
+            .channel
+            .parse::<Channel>()
+            .map(|c| c.as_str())
+            .unwrap_or("?");
+        let to = crate::verify::Destination::parse(&message.destination)
+            .map(|d| d.masked())
+            .unwrap_or_else(|_| "?".into());
+        match &delivered {
+            Delivered::Sent { .. } => {
+                metrics::counter!("tessera_messages_total", "sender" => message.sender.clone(), "outcome" => "sent").increment(1);
+                tracing::info!(message = %message.id, sender = %message.sender, channel, to = %to, "message delivered");
+            }
+            Delivered::Queued => {
+                metrics::counter!("tessera_messages_total", "sender" => message.sender.clone(), "outcome" => "retry").increment(1);
+                tracing::warn!(message = %message.id, sender = %message.sender, attempt = message.attempts, "delivery failed for now; will retry");
+            }
+            Delivered::Failed { message: why, .. } => {
+                metrics::counter!("tessera_messages_total", "sender" => message.sender.clone(), "outcome" => "failed").increment(1);
+                tracing::warn!(message = %message.id, sender = %message.sender, reason = %why, "delivery failed");
+            }
+        }
+        self.store.finish_message(&message.id, &result, now).await?;
+        if let (
+            Delivered::Sent {
+                provider_ref: Some(reference),
+            },
+            Some(verification),
+            "twilio_verify",
+        ) = (
+            &delivered,
+            &message.verification_id,
+            message.sender.as_str(),
+        ) {
+            self.store
+                .set_verification_provider_ref(verification, reference)
+                .await?;
+        }
+        Ok(delivered)
+    }
+
+    async fn send(
+        &self,
+        settings: &DeliverySettings,
+        message: &MessageRecord,
+        body: &str,
+    ) -> Result<Option<String>, SendError> {
+        let channel: Channel = message.channel.parse().map_err(|_| SendError::Permanent {
+            code: None,
+            message: "unknown channel".into(),
+        })?;
+        match message.sender.as_str() {
+            "outbox" => Ok(None),
+            "twilio" => twilio::send_message(
+                &self.http,
+                &settings.twilio,
+                settings.timeout_seconds,
+                channel,
+                &message.destination,
+                body,
+            )
+            .await
+            .map(Some),
+            "twilio_verify" => twilio::start_verification(
+                &self.http,
+                &settings.twilio,
+                settings.timeout_seconds,
+                channel,
+                &message.destination,
+                body,
+            )
+            .await
+            .map(Some),
+            "webhook" => webhook::send(&self.http, settings, message, channel, body)
+                .await
+                .map(|()| None),
+            other => Err(SendError::Permanent {
+                code: None,
+                message: format!("the {other} sender is not available"),
+            }),
+        }
+    }
+}
+
+/// The associated data a message body is sealed with.
+pub(crate) fn message_context(id: &str) -> String {
+    format!("message:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_up_to_ten_minutes() {
+        let delays: Vec<i64> = (0..9).map(retry_delay_seconds).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 600, 600]);
+    }
+}

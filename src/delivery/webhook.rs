@@ -1,0 +1,55 @@
+//! The webhook sender: a JSON POST to your URL, signed with HMAC-SHA256 of the body under the
+//! webhook secret (`X-Tessera-Signature: sha256=<hex>`), for a gateway of your own.
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+use super::SendError;
+use crate::store::MessageRecord;
+use crate::verify::{Channel, DeliverySettings};
+
+pub async fn send(
+    http: &reqwest::Client,
+    delivery: &DeliverySettings,
+    message: &MessageRecord,
+    channel: Channel,
+    body: &str,
+) -> Result<(), SendError> {
+    let settings = &delivery.webhook;
+    let payload = json!({
+        "id": message.id,
+        "channel": channel.as_str(),
+        "to": message.destination,
+        "body": body,
+    })
+    .to_string();
+    let mut request = http
+        .post(&settings.url)
+        .timeout(std::time::Duration::from_secs(delivery.timeout_seconds))
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", &message.id);
+    if let Some(secret) = settings.secret.expose() {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes keys of any length");
+        mac.update(payload.as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        request = request.header("X-Tessera-Signature", format!("sha256={signature}"));
+    }
+    let response = request
+        .body(payload)
+        .send()
+        .await
+        .map_err(|e| SendError::Transient(format!("webhook unreachable: {e}")))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        Err(SendError::Transient(format!("webhook answered {status}")))
+    } else {
+        Err(SendError::Permanent {
+            code: None,
+            message: format!("the webhook refused the message ({status})"),
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! Second factors that travel: codes sent by SMS, voice call or email through the verify
+//! engine — to enrol a phone or an address, to finish a login, or to prove a method before it
+//! is removed.
+
+use super::TwoFactorError;
+use crate::audit::Origin;
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::crypto::random;
+use crate::domain::{Invalid, MethodId, MethodKind, UserId};
+use crate::otp::TotpSecret;
+use crate::store::MethodRecord;
+use crate::verify::{Channel, Destination, StartRequest, VerifyError};
+
+/// The verify service Tessera's own second factors use.
+pub const SERVICE: &str = "tessera";
+
+pub(crate) fn login_context(challenge_hash: &str) -> String {
+    format!("login:{challenge_hash}")
+}
+
+pub(crate) fn enroll_context(user: UserId) -> String {
+    format!("enroll:{user}")
+}
+
+pub(crate) fn method_context(method: &MethodId) -> String {
+    format!("method:{method}")
+}
+
+/// The channel a method's codes travel by.
+pub fn channel_of(kind: MethodKind) -> Option<Channel> {
+    match kind {
+        MethodKind::Sms => Some(Channel::Sms),
+        MethodKind::Voice => Some(Channel::Call),
+        MethodKind::Email => Some(Channel::Email),
+        MethodKind::Authenticator => None,
+    }
+}
+
+pub fn kind_of(channel: Channel) -> MethodKind {
+    match channel {
+        Channel::Sms | Channel::Whatsapp => MethodKind::Sms,
+        Channel::Call => MethodKind::Voice,
+        Channel::Email => MethodKind::Email,
+    }
+}
+
+/// Where a method's codes go.
+pub fn destination_of(method: &MethodRecord) -> Option<Destination> {
+    match method.kind {
+        MethodKind::Sms | MethodKind::Voice => method.mobile_phone.clone().map(Destination::Phone),
+        MethodKind::Email => method.email.clone().map(Destination::Email),
+        MethodKind::Authenticator => None,
+    }
+}
+
+impl From<VerifyError> for TwoFactorError {
+    fn from(error: VerifyError) -> Self {
+        TwoFactorError::Delivery(error)
+    }
+}
+
+impl Core {
+    /// Sends the code that finishes a login to one of the user's sms, voice or email methods.
+    /// Codes sent earlier in this login to other destinations stop working.
+    pub async fn send_login_code(
+        &self,
+        two_factor_id: &str,
+        method_id: &MethodId,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let policy = self.two_factor_policy().await?;
+        let challenge_hash = random::lookup_digest(two_factor_id);
+        let challenge = self
+            .store
+            .live_challenge(&challenge_hash, policy.max_code_attempts, now)
+            .await?
+            .ok_or(TwoFactorError::UnknownChallenge)?;
+        let methods = self.store.methods(challenge.user_id).await?;
+        let method = methods
+            .iter()
+            .find(|m| &m.id == method_id && policy.methods.allows(m.kind))
+            .ok_or_else(|| {
+                TwoFactorError::field(
+                    "methodId",
+                    Invalid::new("[invalid]", "no such method for this login"),
+                )
+            })?;
+        let (Some(channel), Some(destination)) = (channel_of(method.kind), destination_of(method))
+        else {
+            return Err(TwoFactorError::field(
+                "methodId",
+                Invalid::new(
+                    "[invalid]",
+                    "an authenticator's codes come from the app; nothing is sent",
+                ),
+            ));
+        };
+        let context = login_context(&challenge_hash);
+        self.store
+            .cancel_context(&context, Some(destination.as_str()), now)
+            .await?;
+        self.start_verification(
+            &StartRequest {
+                service_id: SERVICE,
+                destination,
+                channel,
+                locale: None,
+                context: Some(context),
+                user: Some(challenge.user_id),
+                origin,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sends a code to a phone number or an address the user is enrolling.
+    pub async fn send_enrollment_code(
+        &self,
+        user: UserId,
+        kind: MethodKind,
+        destination: Destination,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        self.store
+            .user(user)
+            .await?
+            .ok_or(TwoFactorError::UserNotFound)?;
+        let policy = self.two_factor_policy().await?;
+        let Some(channel) = channel_of(kind) else {
+            return Err(TwoFactorError::field(
+                "method",
+                Invalid::new(
+                    "[invalid]",
+                    "an authenticator needs no code sent; use its app",
+                ),
+            ));
+        };
+        if !policy.methods.allows(kind) {
+            return Err(TwoFactorError::field(
+                "method",
+                Invalid::new(
+                    "[disabled]",
+                    format!("the {kind} method is switched off on this server"),
+                ),
+            ));
+        }
+        self.start_verification(
+            &StartRequest {
+                service_id: SERVICE,
+                destination,
+                channel,
+                locale: None,
+                context: Some(enroll_context(user)),
+                user: Some(user),
+                origin,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The legacy enrolment of seed 004: a code for `{mobilePhone, secret}` before any user is
+    /// named; enabling with the same secret finds it.
+    pub async fn send_legacy_enrollment_code(
+        &self,
+        destination: Destination,
+        secret: &TotpSecret,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        self.start_verification(
+            &StartRequest {
+                service_id: SERVICE,
+                destination,
+                channel: Channel::Sms,
+                locale: None,
+                context: Some(self.legacy_context(secret)),
+                user: None,
+                origin,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) fn legacy_context(&self, secret: &TotpSecret) -> String {
+        format!(
+            "enroll-secret:{}",
+            self.secrets
+                .keyed_hash("legacy-enrollment", &secret.to_base32())
+        )
+    }
+
+    /// Sends a code to one of the user's methods (to prove it before removing it).
+    pub async fn send_method_code(
+        &self,
+        user: UserId,
+        method_id: &MethodId,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let methods = self.store.methods(user).await?;
+        let method = methods.iter().find(|m| &m.id == method_id).ok_or_else(|| {
+            TwoFactorError::field(
+                "methodId",
+                Invalid::new("[invalid]", "this user has no method with this id"),
+            )
+        })?;
+        let (Some(channel), Some(destination)) = (channel_of(method.kind), destination_of(method))
+        else {
+            return Err(TwoFactorError::field(
+                "methodId",
+                Invalid::new(
+                    "[invalid]",
+                    "an authenticator's codes come from the app; nothing is sent",
+                ),
+            ));
+        };
+        self.start_verification(
+            &StartRequest {
+                service_id: SERVICE,
+                destination,
+                channel,
+                locale: None,
+                context: Some(method_context(method_id)),
+                user: Some(user),
+                origin,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The user's first method with a phone (for the legacy `{userId}` send).
+    pub async fn phone_method(&self, user: UserId) -> Result<MethodId, TwoFactorError> {
+        self.store
+            .methods(user)
+            .await?
+            .into_iter()
+            .find(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice))
+            .map(|m| m.id)
+            .ok_or_else(|| {
+                TwoFactorError::field(
+                    "userId",
+                    Invalid::new(
+                        "[invalid]",
+                        "this user has no phone method to send a code to",
+                    ),
+                )
+            })
+    }
+}

@@ -1,0 +1,245 @@
+//! The verify engine: codes sent to a phone or an inbox and checked back, with Twilio Verify's
+//! semantics (a verification per destination; a code of the service's length, valid 10 minutes;
+//! at most 5 checks and 5 sends; a resend within the window sends the same code; an approval is
+//! final). Codes are made here (the `builtin` provider) or by Twilio Verify (`twilio_verify`).
+//!
+//! This module holds the pure parts — values, rules, message texts, the fraud guard; `engine`
+//! holds the flows, which use the store and the delivery queue.
+
+mod engine;
+pub mod fraud;
+mod settings;
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+
+pub use engine::{
+    CheckOutcome, StartRequest, VerificationTarget, VerificationView, VerifyError, sid,
+};
+pub use settings::{
+    Channels, DeliverySettings, FraudGuardSettings, Limit, Provider, REDACTED, SecretSetting,
+    SenderKind, ServiceSettings, SmtpSettings, TwilioSettings, WebhookSettings,
+};
+
+use crate::domain::{Email, Invalid, PhoneNumber};
+
+/// How a code travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    /// A voice call that reads the code out.
+    Call,
+    Email,
+    Whatsapp,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Call => "call",
+            Channel::Email => "email",
+            Channel::Whatsapp => "whatsapp",
+        }
+    }
+
+    pub fn is_phone(self) -> bool {
+        !matches!(self, Channel::Email)
+    }
+}
+
+impl FromStr for Channel {
+    type Err = Invalid;
+
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        match raw {
+            "sms" => Ok(Channel::Sms),
+            "call" | "voice" => Ok(Channel::Call),
+            "email" => Ok(Channel::Email),
+            "whatsapp" => Ok(Channel::Whatsapp),
+            other => Err(Invalid::new(
+                "[invalid]",
+                format!("unknown channel {other:?}; channels are sms, call, email and whatsapp"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a code goes: a phone number or an email address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Destination {
+    Phone(PhoneNumber),
+    Email(Email),
+}
+
+impl Destination {
+    /// A phone number with its `+`, or an email address (Twilio's `To`).
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.contains('@') {
+            Email::parse(raw).map(Destination::Email)
+        } else {
+            PhoneNumber::parse(raw).map(Destination::Phone)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Destination::Phone(p) => p.e164(),
+            Destination::Email(e) => e.as_str(),
+        }
+    }
+
+    /// For logs and screens: never the whole number or address.
+    pub fn masked(&self) -> String {
+        match self {
+            Destination::Phone(p) => p.masked(),
+            Destination::Email(e) => {
+                let (local, domain) = e.as_str().split_once('@').unwrap_or(("", e.as_str()));
+                let first: String = local.chars().take(1).collect();
+                format!("{first}•••@{domain}")
+            }
+        }
+    }
+
+    /// Whether a channel can reach this destination.
+    pub fn accepts(&self, channel: Channel) -> bool {
+        matches!(
+            (self, channel),
+            (
+                Destination::Phone(_),
+                Channel::Sms | Channel::Call | Channel::Whatsapp
+            ) | (Destination::Email(_), Channel::Email)
+        )
+    }
+}
+
+/// The states of a verification, as Twilio names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Canceled,
+    MaxAttemptsReached,
+    Expired,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Canceled => "canceled",
+            Status::MaxAttemptsReached => "max_attempts_reached",
+            Status::Expired => "expired",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Status::Pending,
+            Status::Approved,
+            Status::Canceled,
+            Status::MaxAttemptsReached,
+            Status::Expired,
+            Status::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+/// A fresh numeric code of `length` digits (4 to 10), uniformly random.
+pub fn generate_code(length: u32) -> String {
+    let mut rng = OsRng;
+    (0..length.clamp(4, 10))
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect()
+}
+
+/// The text of a message carrying `code`, for a channel and locale. Voice reads the code digit
+/// by digit, twice, so it can be written down.
+pub fn message_text(channel: Channel, locale: &str, friendly_name: &str, code: &str) -> String {
+    let spoken = || {
+        code.chars()
+            .map(String::from)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let language = locale.split(['-', '_']).next().unwrap_or("en");
+    match (channel, language) {
+        (Channel::Call, "fr") => format!(
+            "Votre code de vérification {friendly_name} est : {}. Je répète : {}.",
+            spoken(),
+            spoken()
+        ),
+        (Channel::Call, _) => format!(
+            "Your {friendly_name} verification code is: {}. Again, your code is: {}.",
+            spoken(),
+            spoken()
+        ),
+        (_, "fr") => format!("Votre code de vérification {friendly_name} est : {code}"),
+        (_, "de") => format!("Ihr {friendly_name} Bestätigungscode lautet: {code}"),
+        (_, "es") => format!("Tu código de verificación de {friendly_name} es: {code}"),
+        _ => format!("Your {friendly_name} verification code is: {code}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_have_the_asked_length_and_only_digits() {
+        for length in 4..=10 {
+            let code = generate_code(length);
+            assert_eq!(code.len(), length as usize);
+            assert!(code.chars().all(|c| c.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn a_voice_message_reads_the_code_digit_by_digit_twice() {
+        let text = message_text(Channel::Call, "en", "Acme", "123456");
+        assert_eq!(text.matches("1, 2, 3, 4, 5, 6").count(), 2, "{text}");
+        assert!(text.contains("Acme"));
+        let sms = message_text(Channel::Sms, "en-US", "Acme", "123456");
+        assert_eq!(sms, "Your Acme verification code is: 123456");
+        assert!(message_text(Channel::Sms, "fr", "Acme", "1234").starts_with("Votre code"));
+    }
+
+    #[test]
+    fn destinations_are_phones_or_emails_and_say_which_channels_reach_them() {
+        let phone = Destination::parse("+1 303 555 1212").unwrap();
+        assert_eq!(phone.as_str(), "+13035551212");
+        assert!(phone.accepts(Channel::Sms) && phone.accepts(Channel::Call));
+        assert!(!phone.accepts(Channel::Email));
+        let email = Destination::parse("ann@example.com").unwrap();
+        assert!(email.accepts(Channel::Email) && !email.accepts(Channel::Sms));
+        assert_eq!(email.masked(), "a•••@example.com");
+        assert!(Destination::parse("3035551212").is_err());
+    }
+
+    #[test]
+    fn channels_parse_by_name_with_voice_as_an_alias_of_call() {
+        assert_eq!("voice".parse::<Channel>().unwrap(), Channel::Call);
+        assert!("pigeon".parse::<Channel>().is_err());
+        assert_eq!(
+            Status::parse("max_attempts_reached"),
+            Some(Status::MaxAttemptsReached)
+        );
+    }
+}

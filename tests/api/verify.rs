@@ -1,0 +1,597 @@
+//! Codes by SMS, voice and email through the verify engine, on the embedded default: the
+//! built-in engine and the development outbox.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+
+const PHONE: &str = "+13035551212";
+
+/// Creates a user and enrols an sms method on PHONE through the API key.
+async fn user_with_sms(app: &TestApp, name: &str) -> String {
+    let user = app.create_user(name, json!({})).await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.send_enrollment(&id, "sms", "+1 303 555 1212")
+            .await
+            .status(),
+        200
+    );
+    let code = app.code_sent_to(PHONE).await;
+    let enabled = app
+        .with_key(Method::POST, &format!("/api/user/two-factor/{id}"))
+        .json(&json!({"method": "sms", "mobilePhone": PHONE, "code": code, "name": "Mobile"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    id
+}
+
+#[tokio::test]
+async fn a_user_enrols_a_phone_logs_in_with_an_sms_code_from_the_outbox_and_falls_back_to_voice() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    let (_, login) = app
+        .login_json(json!({"loginId": "ann", "password": PASSWORD}))
+        .await;
+    let token = login["token"].as_str().unwrap().to_owned();
+
+    // Enrol the phone as the user: the code goes to the outbox, the number is stored only after.
+    let sent = app
+        .client
+        .post(app.url("/api/two-factor/send"))
+        .bearer_auth(&token)
+        .json(&json!({"method": "sms", "mobilePhone": "+1 (303) 555-1212"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    assert!(
+        app.core
+            .user_methods(
+                tessera::domain::UserId::parse(login["user"]["id"].as_str().unwrap()).unwrap()
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let outbox = app.outbox().await;
+    assert_eq!(outbox[0]["channel"], "sms");
+    assert!(
+        outbox[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your Tessera verification code is: ")
+    );
+    let code = app.code_sent_to(PHONE).await;
+    assert_eq!(code.len(), 6);
+    let enabled = app
+        .client
+        .post(app.url("/api/user/two-factor"))
+        .bearer_auth(&token)
+        .json(&json!({"method": "sms", "mobilePhone": PHONE, "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    assert_eq!(
+        enabled.json::<Value>().await.unwrap()["recoveryCodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+
+    // A voice method on the same phone, through the API key.
+    let id = login["user"]["id"].as_str().unwrap();
+    assert_eq!(app.send_enrollment(id, "voice", PHONE).await.status(), 200);
+    assert_eq!(app.outbox().await[0]["channel"], "call");
+    let voice_code = app.code_sent_to(PHONE).await;
+    let enabled = app
+        .with_key(Method::POST, &format!("/api/user/two-factor/{id}"))
+        .json(&json!({"method": "voice", "code": voice_code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+
+    // Login: 242 lists both methods with the number masked.
+    let (status, challenge) = app
+        .login_json(json!({"loginId": "ann", "password": PASSWORD}))
+        .await;
+    assert_eq!(status, 242);
+    let methods = challenge["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 2);
+    assert!(
+        methods.iter().all(|m| m["mobilePhone"] == "+1 •••• 1212"),
+        "{methods:?}"
+    );
+    let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
+    let sms = methods.iter().find(|m| m["method"] == "sms").unwrap()["id"]
+        .as_str()
+        .unwrap();
+    let voice = methods.iter().find(|m| m["method"] == "voice").unwrap()["id"]
+        .as_str()
+        .unwrap();
+
+    let sent = app
+        .post_json(
+            &format!("/api/two-factor/send/{two_factor_id}"),
+            &json!({"methodId": sms}),
+        )
+        .await;
+    assert_eq!(sent.status(), 200);
+    let code = app.code_sent_to(PHONE).await;
+    let done = app.finish_two_factor(two_factor_id, &code, json!({})).await;
+    assert_eq!(done.status(), 200);
+    let done: Value = done.json().await.unwrap();
+    let claims: Value = app
+        .client
+        .get(app.url("/api/jwt/validate"))
+        .bearer_auth(done["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(claims["jwt"]["amr"], json!(["pwd", "sms", "mfa"]));
+
+    // The next login falls back to a voice call, which reads the code out twice.
+    let (_, challenge) = app
+        .login_json(json!({"loginId": "ann", "password": PASSWORD}))
+        .await;
+    let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
+    let sent = app
+        .post_json(
+            &format!("/api/two-factor/send/{two_factor_id}"),
+            &json!({"methodId": voice}),
+        )
+        .await;
+    assert_eq!(sent.status(), 200);
+    let call = &app.outbox().await[0];
+    assert_eq!(call["channel"], "call");
+    let code = app.code_sent_to(PHONE).await;
+    assert_eq!(
+        call["body"]
+            .as_str()
+            .unwrap()
+            .matches(
+                &code
+                    .chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .count(),
+        2
+    );
+    let done = app.finish_two_factor(two_factor_id, &code, json!({})).await;
+    assert_eq!(done.status(), 200);
+    let sent_events = app.audit("event=verify.send").await;
+    assert!(
+        sent_events
+            .iter()
+            .all(|e| !e.to_string().contains("5551212")),
+        "numbers are masked in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn a_resend_in_the_window_sends_the_same_code_and_the_sixth_send_is_refused() {
+    let app = spawn_app().await;
+    let user = app.create_user("bo", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        assert_eq!(app.send_enrollment(id, "sms", PHONE).await.status(), 200);
+        codes.push(app.code_sent_to(PHONE).await);
+    }
+    assert!(codes.windows(2).all(|w| w[0] == w[1]), "{codes:?}");
+    let sixth = app.send_enrollment(id, "sms", PHONE).await;
+    assert_eq!(sixth.status(), 429);
+    let body: Value = sixth.json().await.unwrap();
+    assert_eq!(body["generalErrors"][0]["code"], "60203");
+    assert_eq!(app.outbox().await.len(), 5, "the refused send sent nothing");
+    assert!(!app.audit("event=verify.refused").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_sixth_check_of_a_verification_is_refused_like_twilio_and_then_it_is_gone() {
+    let app = spawn_app().await;
+    let origin = tessera::audit::Origin::default();
+    let now = tessera::clock::Instant::now();
+    let destination = tessera::verify::Destination::parse(PHONE).unwrap();
+    let started = app
+        .core
+        .start_verification(
+            &tessera::verify::StartRequest {
+                service_id: "test",
+                destination: destination.clone(),
+                channel: tessera::verify::Channel::Sms,
+                locale: None,
+                context: None,
+                user: None,
+                origin: &origin,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(started.status, tessera::verify::Status::Pending);
+    let right = app.code_sent_to(PHONE).await;
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let target = tessera::verify::VerificationTarget::To(destination.clone());
+    for _ in 0..5 {
+        let outcome = app
+            .core
+            .check_verification("test", &target, wrong, now)
+            .await
+            .unwrap();
+        assert!(!outcome.approved);
+        assert_eq!(
+            outcome.verification.status,
+            tessera::verify::Status::Pending
+        );
+    }
+    let sixth = app
+        .core
+        .check_verification("test", &target, &right, now)
+        .await
+        .unwrap_err();
+    assert_eq!(sixth.twilio_code(), 60202);
+    let seventh = app
+        .core
+        .check_verification("test", &target, &right, now)
+        .await
+        .unwrap_err();
+    assert_eq!(seventh.twilio_code(), 20404);
+    let view = app.core.verification_view(&started.sid).await.unwrap();
+    assert_eq!(view.status, tessera::verify::Status::MaxAttemptsReached);
+}
+
+#[tokio::test]
+async fn an_approval_is_final_even_when_two_checks_race() {
+    let app = spawn_app().await;
+    let origin = tessera::audit::Origin::default();
+    let now = tessera::clock::Instant::now();
+    let destination = tessera::verify::Destination::parse("ann@example.com").unwrap();
+    app.core
+        .start_verification(
+            &tessera::verify::StartRequest {
+                service_id: "race",
+                destination: destination.clone(),
+                channel: tessera::verify::Channel::Email,
+                locale: Some("fr".into()),
+                context: None,
+                user: None,
+                origin: &origin,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let code = app.code_sent_to("ann@example.com").await;
+    assert!(
+        app.outbox().await[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Votre code")
+    );
+    let mut checks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (core, code, target) = (
+            app.core.clone(),
+            code.clone(),
+            tessera::verify::VerificationTarget::To(destination.clone()),
+        );
+        checks.spawn(async move { core.check_verification("race", &target, &code, now).await });
+    }
+    let results = checks.join_all().await;
+    let approved = results
+        .iter()
+        .filter(|r| matches!(r, Ok(o) if o.approved))
+        .count();
+    assert_eq!(approved, 1, "{results:?}");
+}
+
+#[tokio::test]
+async fn the_fraud_guard_refuses_blocked_prefixes_countries_and_landlines_and_sends_nothing() {
+    let app = spawn_app().await;
+    let user = app.create_user("cy", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    let settings = app
+        .put_delivery_settings(
+            json!({"fraudGuard": {"blockedPrefixes": ["+1900"], "allowedCountries": ["US", "GB"]}}),
+        )
+        .await;
+    assert_eq!(settings.status(), 200);
+
+    for (phone, method, code) in [
+        ("+1 900 555 0100", "sms", "60410"),
+        ("+33 6 12 34 56 78", "sms", "60605"),
+        ("+44 20 7946 0958", "sms", "60205"),
+    ] {
+        let response = app.send_enrollment(id, method, phone).await;
+        assert_eq!(response.status(), 403, "{phone}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["generalErrors"][0]["code"], code, "{phone}: {body}");
+    }
+    // The landline can take a call instead.
+    assert_eq!(
+        app.send_enrollment(id, "voice", "+44 20 7946 0958")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.outbox().await.len(), 1);
+    assert_eq!(app.audit("event=verify.refused").await.len(), 3);
+
+    for (body, field) in [
+        (
+            json!({"method": "sms", "mobilePhone": "12345", "userId": id}),
+            "mobilePhone",
+        ),
+        (
+            json!({"method": "fax", "mobilePhone": PHONE, "userId": id}),
+            "method",
+        ),
+        (json!({"method": "sms", "mobilePhone": PHONE}), "userId"),
+    ] {
+        let response = app
+            .with_key(Method::POST, "/api/two-factor/send")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let errors: Value = response.json().await.unwrap();
+        assert!(errors["fieldErrors"][field].is_array(), "{body}: {errors}");
+    }
+}
+
+#[tokio::test]
+async fn send_limits_per_user_are_shared_and_enforced_on_the_server() {
+    let app = spawn_app().await;
+    app.put_delivery_settings(
+        json!({"fraudGuard": {"perUser": {"max": 2, "windowSeconds": 3600}}}),
+    )
+    .await;
+    let user = app.create_user("dee", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(
+        app.send_enrollment(id, "sms", "+1 303 555 0101")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.send_enrollment(id, "sms", "+1 303 555 0102")
+            .await
+            .status(),
+        200
+    );
+    let third = app.send_enrollment(id, "sms", "+1 303 555 0103").await;
+    assert_eq!(third.status(), 429);
+}
+
+#[tokio::test]
+async fn a_code_sent_for_another_destination_or_a_wrong_code_enables_nothing() {
+    let app = spawn_app().await;
+    let user = app.create_user("eli", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    app.send_enrollment(id, "sms", PHONE).await;
+    let code = app.code_sent_to(PHONE).await;
+    let enable = |body: Value| {
+        app.with_key(Method::POST, &format!("/api/user/two-factor/{id}"))
+            .json(&body)
+            .send()
+    };
+    let other = enable(json!({"method": "sms", "mobilePhone": "+1 303 555 0199", "code": code}))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 400);
+    let wrong = if code == "999999" { "888888" } else { "999999" };
+    assert_eq!(
+        enable(json!({"method": "sms", "mobilePhone": PHONE, "code": wrong}))
+            .await
+            .unwrap()
+            .status(),
+        421
+    );
+    assert!(
+        app.core
+            .user_methods(tessera::domain::UserId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        enable(json!({"method": "sms", "code": code}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_sms_method_is_removed_with_a_code_sent_to_it() {
+    let app = spawn_app().await;
+    let id = user_with_sms(&app, "fay").await;
+    let methods = app
+        .core
+        .user_methods(tessera::domain::UserId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    let method = methods[0].id.to_string();
+    let sent = app
+        .with_key(Method::POST, "/api/two-factor/send")
+        .json(&json!({"methodId": method, "userId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let code = app.code_sent_to(PHONE).await;
+    let removed = app
+        .with_key(
+            Method::DELETE,
+            &format!("/api/user/two-factor/{id}?methodId={method}&code={code}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+}
+
+#[tokio::test]
+async fn the_legacy_send_and_enable_of_seed_004_work() {
+    let app = spawn_app().await;
+    let user = app.create_user("gil", json!({"mobilePhone": PHONE})).await;
+    let id = user["id"].as_str().unwrap();
+    let secret: Value = app
+        .with_key(Method::GET, "/api/two-factor/secret")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent = app
+        .with_key(Method::POST, "/api/two-factor/send")
+        .json(&json!({"mobilePhone": "+1 303 555 1212", "secret": secret["secret"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let code = app.code_sent_to(PHONE).await;
+    let enabled = app
+        .with_key(Method::POST, &format!("/api/user/two-factor/{id}"))
+        .json(&json!({"code": code, "secret": secret["secret"], "delivery": "TextMessage"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    // {userId}: a code to the user's phone method.
+    let sent = app
+        .with_key(Method::POST, "/api/two-factor/send")
+        .json(&json!({"userId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+}
+
+#[tokio::test]
+async fn sending_for_an_unknown_login_or_an_authenticator_is_refused() {
+    let app = spawn_app().await;
+    user_with_sms(&app, "hal").await;
+    let unknown = app
+        .post_json("/api/two-factor/send/nope", &json!({"methodId": "ABCD"}))
+        .await;
+    assert_eq!(unknown.status(), 404);
+    let (_, challenge) = app
+        .login_json(json!({"loginId": "hal", "password": PASSWORD}))
+        .await;
+    let bad = app
+        .post_json(
+            &format!(
+                "/api/two-factor/send/{}",
+                challenge["twoFactorId"].as_str().unwrap()
+            ),
+            &json!({"methodId": "ZZZZ"}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn delivery_settings_are_checked_and_the_auth_token_is_write_only() {
+    let app = spawn_app().await;
+    let bad = app
+        .put_delivery_settings(
+            json!({"provider": "twilio_verify", "twilio": {"accountSid": "AC1"}}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let errors: Value = bad.json().await.unwrap();
+    for field in [
+        "twilio.accountSid",
+        "twilio.authToken",
+        "twilio.verifyServiceSid",
+    ] {
+        assert!(errors["fieldErrors"][field].is_array(), "{field}: {errors}");
+    }
+    let token = "99998888777766665555444433332222";
+    let good = app
+        .put_delivery_settings(json!({"sender": "twilio", "twilio": {
+            "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": token, "fromNumber": "+15005550006"}}))
+        .await;
+    assert_eq!(good.status(), 200);
+    let shown: Value = app
+        .with_key(Method::GET, "/api/system/delivery")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["delivery"]["twilio"]["authToken"], "set");
+    assert!(!shown.to_string().contains(token));
+    // Saving again without the token keeps it.
+    let again = app
+        .put_delivery_settings(json!({"sender": "twilio", "twilio": {
+            "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": "set", "fromNumber": "+15005550006"}}))
+        .await;
+    assert_eq!(again.status(), 200);
+    let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'delivery'")
+        .fetch_one(app.core.store.pool())
+        .await
+        .unwrap();
+    assert!(!stored.contains(token), "the stored settings are sealed");
+    assert_eq!(
+        app.core
+            .delivery_settings()
+            .await
+            .unwrap()
+            .twilio
+            .auth_token
+            .expose(),
+        Some(token)
+    );
+}
+
+#[tokio::test]
+async fn the_outbox_is_only_shown_on_this_machine_and_holds_no_plaintext_at_rest() {
+    let app = spawn_app().await;
+    let user = app.create_user("ida", json!({})).await;
+    app.send_enrollment(user["id"].as_str().unwrap(), "sms", PHONE)
+        .await;
+    let code = app.code_sent_to(PHONE).await;
+    let page = app
+        .client
+        .get(app.url("/dev/outbox"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&code));
+    let bodies: Vec<String> = sqlx::query_scalar("SELECT body_ciphertext FROM messages")
+        .fetch_all(app.core.store.pool())
+        .await
+        .unwrap();
+    assert!(bodies.iter().all(|b| !b.contains(&code)));
+    let hashes: Vec<Option<String>> = sqlx::query_scalar("SELECT code_hash FROM verifications")
+        .fetch_all(app.core.store.pool())
+        .await
+        .unwrap();
+    assert!(hashes.iter().flatten().all(|h| h != &code));
+}
