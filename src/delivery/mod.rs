@@ -1,12 +1,13 @@
 //! Delivery: the durable queue of messages and the senders that carry them (the development
-//! outbox, Twilio's Messages and Calls APIs, a signed webhook) — and the calls to Twilio Verify
-//! when it makes the codes.
+//! outbox, Twilio's Messages and Calls APIs, SMTP, a signed webhook) — and the calls to Twilio
+//! Verify when it makes the codes.
 //!
 //! A message is a row before it is anything else, so a crash between accepting a request and
 //! sending loses nothing: the request path tries to deliver at once (to tell the user about a
 //! refused number), and the worker retries what failed for a passing reason, with backoff,
 //! until it gives up and marks the message failed.
 
+mod smtp;
 pub mod twilio;
 mod webhook;
 pub mod worker;
@@ -224,6 +225,14 @@ impl Core {
             )
             .await
             .map(Some),
+            "smtp" if channel == Channel::Email => {
+                smtp::send(settings, &message.destination, body).await
+            }
+            "smtp" => Err(SendError::Permanent {
+                code: None,
+                message: "the SMTP sender only sends email; choose another sender for phones"
+                    .into(),
+            }),
             "webhook" => webhook::send(&self.http, settings, message, channel, body)
                 .await
                 .map(|()| None),

@@ -44,8 +44,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                // The path only, never the query: query strings can carry codes.
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                // The route template, never the path or the query: they can carry a twoFactorId,
+                // a trust id or a code.
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
             }),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

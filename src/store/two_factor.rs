@@ -207,6 +207,48 @@ impl Store {
         Ok(true)
     }
 
+    /// Gives a phone method a new, verified number. The user's profile number follows when it
+    /// was the old one; trusted computers are revoked, as for any change of method.
+    pub async fn change_method_phone(
+        &self,
+        user: UserId,
+        method: &MethodId,
+        phone: &PhoneNumber,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        lock_user(&mut tx, user, now).await?;
+        let old: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT mobile_phone FROM two_factor_methods WHERE id = $1 AND user_id = $2",
+        )
+        .bind(method.as_str().to_owned())
+        .bind(user.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(old) = old else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE two_factor_methods SET mobile_phone = $3 WHERE id = $1 AND user_id = $2",
+        )
+        .bind(method.as_str().to_owned())
+        .bind(user.to_string())
+        .bind(phone.e164().to_owned())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET mobile_phone = $2 WHERE id = $1 AND (mobile_phone IS NULL OR mobile_phone = $3)")
+            .bind(user.to_string())
+            .bind(phone.e164().to_owned())
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        revoke_trusts(&mut tx, user, None, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Removes every method and recovery code of the user (a recovery code was used to turn
     /// two-factor off, or an administrator reset it).
     pub async fn remove_all_methods(

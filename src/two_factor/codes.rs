@@ -3,11 +3,11 @@
 //! is removed.
 
 use super::TwoFactorError;
-use crate::audit::Origin;
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::random;
-use crate::domain::{Invalid, MethodId, MethodKind, UserId};
+use crate::domain::{Invalid, MethodId, MethodKind, PhoneNumber, UserId};
 use crate::otp::TotpSecret;
 use crate::store::MethodRecord;
 use crate::verify::{Channel, Destination, StartRequest, VerifyError};
@@ -25,6 +25,10 @@ pub(crate) fn enroll_context(user: UserId) -> String {
 
 pub(crate) fn method_context(method: &MethodId) -> String {
     format!("method:{method}")
+}
+
+pub(crate) fn phone_change_context(method: &MethodId) -> String {
+    format!("change:{method}")
 }
 
 /// The channel a method's codes travel by.
@@ -237,6 +241,104 @@ impl Core {
         )
         .await?;
         Ok(())
+    }
+
+    /// Sends a code to the new number of a phone method (seed 000 §3): the old number keeps
+    /// working until the new one is confirmed with [`Core::change_method_phone`].
+    pub async fn send_phone_change_code(
+        &self,
+        user: UserId,
+        method_id: &MethodId,
+        phone: PhoneNumber,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let method = self.phone_method_of(user, method_id).await?;
+        self.start_verification(
+            &StartRequest {
+                service_id: SERVICE,
+                destination: Destination::Phone(phone),
+                channel: channel_of(method.kind).unwrap_or(Channel::Sms),
+                locale: None,
+                context: Some(phone_change_context(method_id)),
+                user: Some(user),
+                origin,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces a phone method's number once the code sent to the new number is confirmed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_method_phone(
+        &self,
+        user: UserId,
+        method_id: &MethodId,
+        phone: &PhoneNumber,
+        code: &str,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        self.phone_method_of(user, method_id).await?;
+        let context = phone_change_context(method_id);
+        let pending = self.store.pending_for_context(&context).await?;
+        if !pending.iter().any(|v| v.destination == phone.e164()) {
+            return Err(TwoFactorError::field(
+                "mobilePhone",
+                Invalid::new(
+                    "[mismatch]",
+                    "no code was sent to this number; ask for one first",
+                ),
+            ));
+        }
+        let code = match super::PresentedCode::parse(code)? {
+            super::PresentedCode::Numeric(code) => code,
+            super::PresentedCode::Recovery(_) => {
+                return Err(TwoFactorError::field(
+                    "code",
+                    Invalid::new("[invalid]", "give the code sent to the new number"),
+                ));
+            }
+        };
+        if self
+            .check_context(&context, Some(phone.e164()), code.as_str(), now)
+            .await?
+            .is_none()
+        {
+            self.record_wrong_code(user, "phone_change", origin, now)
+                .await?;
+            return Err(TwoFactorError::WrongCode);
+        }
+        let event = AuditEvent::new(EventKind::PhoneChange, actor, origin, now)
+            .target(user)
+            .detail("methodId", method_id.as_str())
+            .detail("to", phone.masked());
+        self.store
+            .change_method_phone(user, method_id, phone, &event)
+            .await?;
+        tracing::info!(target: "security", user = %user, method = %method_id, "verified phone changed");
+        Ok(())
+    }
+
+    async fn phone_method_of(
+        &self,
+        user: UserId,
+        method_id: &MethodId,
+    ) -> Result<MethodRecord, TwoFactorError> {
+        self.store
+            .methods(user)
+            .await?
+            .into_iter()
+            .find(|m| &m.id == method_id && matches!(m.kind, MethodKind::Sms | MethodKind::Voice))
+            .ok_or_else(|| {
+                TwoFactorError::field(
+                    "methodId",
+                    Invalid::new("[invalid]", "this user has no phone method with this id"),
+                )
+            })
     }
 
     /// The user's first method with a phone (for the legacy `{userId}` send).

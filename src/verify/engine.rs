@@ -460,12 +460,7 @@ impl Core {
             Provider::TwilioVerify => ("twilio_verify", locale.to_owned()),
             Provider::Builtin => (
                 sender_name(settings.sender),
-                message_text(
-                    request.channel,
-                    locale,
-                    &settings.service.friendly_name,
-                    code,
-                ),
+                message_text(&settings.service, request.channel, locale, code),
             ),
         };
         NewMessage {

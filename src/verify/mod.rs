@@ -170,9 +170,16 @@ pub fn generate_code(length: u32) -> String {
         .collect()
 }
 
-/// The text of a message carrying `code`, for a channel and locale. Voice reads the code digit
-/// by digit, twice, so it can be written down.
-pub fn message_text(channel: Channel, locale: &str, friendly_name: &str, code: &str) -> String {
+/// The text of a message carrying `code`, for a channel and locale: the service's own template
+/// for that channel and locale (or channel) when it has one, else a built-in text. Voice reads
+/// the code digit by digit, twice, so it can be written down.
+pub fn message_text(
+    service: &ServiceSettings,
+    channel: Channel,
+    locale: &str,
+    code: &str,
+) -> String {
+    let friendly_name = service.friendly_name.as_str();
     let spoken = || {
         code.chars()
             .map(String::from)
@@ -180,6 +187,20 @@ pub fn message_text(channel: Channel, locale: &str, friendly_name: &str, code: &
             .join(", ")
     };
     let language = locale.split(['-', '_']).next().unwrap_or("en");
+    let own = service
+        .templates
+        .get(&format!("{}.{language}", channel.as_str()))
+        .or_else(|| service.templates.get(channel.as_str()));
+    if let Some(template) = own {
+        let shown = if channel == Channel::Call {
+            spoken()
+        } else {
+            code.to_owned()
+        };
+        return template
+            .replace("{name}", friendly_name)
+            .replace("{code}", &shown);
+    }
     match (channel, language) {
         (Channel::Call, "fr") => format!(
             "Votre code de vérification {friendly_name} est : {}. Je répète : {}.",
@@ -211,14 +232,42 @@ mod tests {
         }
     }
 
+    fn service(name: &str) -> ServiceSettings {
+        ServiceSettings {
+            friendly_name: name.into(),
+            ..ServiceSettings::default()
+        }
+    }
+
     #[test]
     fn a_voice_message_reads_the_code_digit_by_digit_twice() {
-        let text = message_text(Channel::Call, "en", "Acme", "123456");
+        let acme = service("Acme");
+        let text = message_text(&acme, Channel::Call, "en", "123456");
         assert_eq!(text.matches("1, 2, 3, 4, 5, 6").count(), 2, "{text}");
         assert!(text.contains("Acme"));
-        let sms = message_text(Channel::Sms, "en-US", "Acme", "123456");
+        let sms = message_text(&acme, Channel::Sms, "en-US", "123456");
         assert_eq!(sms, "Your Acme verification code is: 123456");
-        assert!(message_text(Channel::Sms, "fr", "Acme", "1234").starts_with("Votre code"));
+        assert!(message_text(&acme, Channel::Sms, "fr", "1234").starts_with("Votre code"));
+    }
+
+    #[test]
+    fn a_template_of_the_service_wins_for_its_channel_and_locale() {
+        let mut acme = service("Acme");
+        acme.templates
+            .insert("sms".into(), "{code} is your {name} code".into());
+        acme.templates
+            .insert("sms.nl".into(), "{code} is je {name}-code".into());
+        acme.templates.insert("call".into(), "Code: {code}".into());
+        assert_eq!(
+            message_text(&acme, Channel::Sms, "en", "4242"),
+            "4242 is your Acme code"
+        );
+        assert_eq!(
+            message_text(&acme, Channel::Sms, "nl-BE", "4242"),
+            "4242 is je Acme-code"
+        );
+        assert_eq!(message_text(&acme, Channel::Call, "en", "42"), "Code: 4, 2");
+        assert!(message_text(&acme, Channel::Email, "en", "4242").starts_with("Your Acme"));
     }
 
     #[test]

@@ -79,9 +79,12 @@ pub struct ServiceSettings {
     #[serde(alias = "max_send_attempts")]
     pub max_send_attempts: i64,
     pub channels: Channels,
-    /// Locale of the messages unless a request names one (en, fr, de, es).
+    /// Locale of the messages unless a request names one (en, fr, de, es are built in).
     #[serde(alias = "default_locale")]
     pub default_locale: String,
+    /// Message texts of your own, by channel (`sms`) or channel and locale (`sms.fr`), with
+    /// `{code}` and `{name}` (the friendly name) in them; the built-in English text otherwise.
+    pub templates: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ServiceSettings {
@@ -94,6 +97,7 @@ impl Default for ServiceSettings {
             max_send_attempts: 5,
             channels: Channels::default(),
             default_locale: "en".into(),
+            templates: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -382,6 +386,23 @@ impl DeliverySettings {
                 bad(
                     field,
                     "a limit needs max ≥ 1 and a window of 1 to 86400 seconds".into(),
+                );
+            }
+        }
+        for (key, text) in &self.service.templates {
+            let channel = key.split('.').next().unwrap_or_default();
+            if channel.parse::<super::Channel>().is_err() {
+                bad(
+                    "service.templates",
+                    format!(
+                        "{key:?}: a template is named by a channel (sms, call, email, whatsapp), optionally with .locale"
+                    ),
+                );
+            }
+            if !text.contains("{code}") || text.chars().count() > 500 {
+                bad(
+                    "service.templates",
+                    format!("{key:?}: a template holds {{code}} and at most 500 characters"),
                 );
             }
         }

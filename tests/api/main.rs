@@ -4,6 +4,7 @@
 mod audit_log;
 mod bad_input;
 mod cli;
+mod fake_smtp;
 mod fake_twilio;
 mod helpers;
 mod login;

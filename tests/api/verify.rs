@@ -595,3 +595,198 @@ async fn the_outbox_is_only_shown_on_this_machine_and_holds_no_plaintext_at_rest
         .unwrap();
     assert!(hashes.iter().flatten().all(|h| h != &code));
 }
+
+#[tokio::test]
+async fn email_codes_go_through_smtp() {
+    let app = spawn_app().await;
+    let smtp = crate::fake_smtp::FakeSmtp::start().await;
+    let saved = app
+        .put_delivery_settings(
+            json!({"sender": "smtp", "service": {"friendlyName": "Acme"},
+                                      "smtp": {"url": smtp.url, "from": "login@acme.test"}}),
+        )
+        .await;
+    assert_eq!(
+        saved.status(),
+        200,
+        "{}",
+        saved.text().await.unwrap_or_default()
+    );
+    let user = app
+        .create_user("jan", json!({"email": "jan@example.com"}))
+        .await;
+    let id = user["id"].as_str().unwrap();
+    let sent = app
+        .with_key(Method::POST, "/api/two-factor/send")
+        .json(&json!({"method": "email", "userId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let mail = smtp.received();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].from, "<login@acme.test>");
+    assert_eq!(mail[0].to, ["<jan@example.com>"]);
+    assert!(
+        mail[0]
+            .data
+            .contains("Subject: Your Acme verification code"),
+        "{}",
+        mail[0].data
+    );
+    let body = mail[0].data.split("\n\n").nth(1).unwrap_or_default();
+    let code: String = body.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 6, "{body}");
+    let enabled = app
+        .with_key(Method::POST, &format!("/api/user/two-factor/{id}"))
+        .json(&json!({"method": "email", "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    // SMTP carries no text messages.
+    let refused = app.send_enrollment(id, "sms", PHONE).await;
+    assert_eq!(refused.status(), 400);
+}
+
+#[tokio::test]
+async fn the_webhook_sender_posts_signed_json() {
+    use std::sync::{Arc, Mutex};
+    let app = spawn_app().await;
+    let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let store = received.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let store = store.clone();
+            async move {
+                let signature = headers
+                    .get("x-tessera-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                store.lock().unwrap().push((signature, body));
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+    let saved = app
+        .put_delivery_settings(
+            json!({"sender": "webhook", "webhook": {"url": url, "secret": "hook-secret"}}),
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+    let user = app.create_user("kai", json!({})).await;
+    assert_eq!(
+        app.send_enrollment(user["id"].as_str().unwrap(), "sms", PHONE)
+            .await
+            .status(),
+        200
+    );
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let (signature, body) = &received[0];
+    let payload: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(payload["channel"], "sms");
+    assert_eq!(payload["to"], PHONE);
+    assert!(
+        payload["body"]
+            .as_str()
+            .unwrap()
+            .contains("verification code")
+    );
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(b"hook-secret").unwrap();
+    mac.update(body.as_bytes());
+    assert_eq!(
+        signature,
+        &format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
+}
+
+#[tokio::test]
+async fn a_new_phone_number_replaces_the_old_one_only_once_confirmed() {
+    let app = spawn_app().await;
+    let id = user_with_sms(&app, "lou").await;
+    let method = app
+        .core
+        .user_methods(tessera::domain::UserId::parse(&id).unwrap())
+        .await
+        .unwrap()[0]
+        .id
+        .to_string();
+    const NEW: &str = "+13035550177";
+    let sent = app
+        .with_key(Method::POST, "/api/two-factor/send")
+        .json(&json!({"methodId": method, "mobilePhone": "+1 303 555 0177", "userId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let code = app.code_sent_to(NEW).await;
+
+    // Until the new number is confirmed, codes still go to the old one.
+    let (_, challenge) = app
+        .login_json(json!({"loginId": "lou", "password": PASSWORD}))
+        .await;
+    let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
+    app.post_json(
+        &format!("/api/two-factor/send/{two_factor_id}"),
+        &json!({"methodId": method}),
+    )
+    .await;
+    assert_eq!(app.outbox().await[0]["to"], PHONE);
+    let login_code = app.code_sent_to(PHONE).await;
+    assert_eq!(
+        app.finish_two_factor(two_factor_id, &login_code, json!({}))
+            .await
+            .status(),
+        200
+    );
+
+    let change = |body: Value| {
+        app.with_key(Method::POST, &format!("/api/user/two-factor/phone/{id}"))
+            .json(&body)
+            .send()
+    };
+    let elsewhere =
+        change(json!({"methodId": method, "mobilePhone": "+1 303 555 0188", "code": code}))
+            .await
+            .unwrap();
+    assert_eq!(elsewhere.status(), 400);
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    assert_eq!(
+        change(json!({"methodId": method, "mobilePhone": NEW, "code": wrong}))
+            .await
+            .unwrap()
+            .status(),
+        421
+    );
+    assert_eq!(
+        change(json!({"methodId": method, "mobilePhone": NEW, "code": code}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let (_, challenge) = app
+        .login_json(json!({"loginId": "lou", "password": PASSWORD}))
+        .await;
+    assert_eq!(challenge["methods"][0]["mobilePhone"], "+1 •••• 0177");
+    let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
+    app.post_json(
+        &format!("/api/two-factor/send/{two_factor_id}"),
+        &json!({"methodId": method}),
+    )
+    .await;
+    assert_eq!(app.outbox().await[0]["to"], NEW);
+    let changes = app
+        .audit(&format!("userId={id}&event=user.phone_change"))
+        .await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["details"]["to"], "+1 •••• 0177");
+}

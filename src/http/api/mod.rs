@@ -68,6 +68,14 @@ pub fn routes() -> Router<AppState> {
             post(two_factor::regenerate_for_user),
         )
         .route(
+            "/api/user/two-factor/phone",
+            post(two_factor::change_phone_self),
+        )
+        .route(
+            "/api/user/two-factor/phone/{user_id}",
+            post(two_factor::change_phone_for_user),
+        )
+        .route(
             "/api/user/two-factor/trust",
             get(two_factor::trusts_self).delete(two_factor::revoke_trusts_self),
         )

@@ -879,10 +879,21 @@ pub async fn send(
         let method_id = MethodId::parse(method_id)
             .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
         let user = user.ok_or_else(need_user)?;
-        state
-            .core
-            .send_method_code(user, &method_id, &origin, now)
-            .await?;
+        match phone {
+            // A new number for a phone method.
+            Some(phone) => {
+                state
+                    .core
+                    .send_phone_change_code(user, &method_id, phone, &origin, now)
+                    .await?
+            }
+            None => {
+                state
+                    .core
+                    .send_method_code(user, &method_id, &origin, now)
+                    .await?
+            }
+        }
         return Ok(StatusCode::OK);
     }
     if let Some(method) = &body.method {
@@ -990,4 +1001,75 @@ pub async fn update_delivery_settings(
     Ok(Json(DeliveryBody {
         delivery: settings.redacted(),
     }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PhoneChangeBody {
+    method_id: String,
+    mobile_phone: String,
+    code: String,
+}
+
+impl PhoneChangeBody {
+    fn parse(&self) -> Result<(MethodId, PhoneNumber), ApiError> {
+        let method = MethodId::parse(&self.method_id)
+            .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
+        let phone = PhoneNumber::parse(&self.mobile_phone)
+            .map_err(|e| ApiError::field("mobilePhone", e.code, e.message))?;
+        Ok((method, phone))
+    }
+}
+
+/// `POST /api/user/two-factor/phone/{userId}` with an API key: `{methodId, mobilePhone, code}`
+/// gives a phone method its new number once the code sent there (`POST /api/two-factor/send`
+/// with `{methodId, mobilePhone, userId}`) is confirmed. Until then the old number works.
+pub async fn change_phone_for_user(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<PhoneChangeBody>,
+) -> Result<StatusCode, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let (method, phone) = body.parse()?;
+    state
+        .core
+        .change_method_phone(
+            user,
+            &method,
+            &phone,
+            &body.code,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /api/user/two-factor/phone` as the user, after a recent login.
+pub async fn change_phone_self(
+    State(state): State<AppState>,
+    session: SessionUser,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<PhoneChangeBody>,
+) -> Result<StatusCode, ApiError> {
+    let now = Instant::now();
+    session.require_recent_login(&state, now).await?;
+    let (method, phone) = body.parse()?;
+    let user = session.user.id;
+    state
+        .core
+        .change_method_phone(
+            user,
+            &method,
+            &phone,
+            &body.code,
+            Actor::User(user),
+            &origin,
+            now,
+        )
+        .await?;
+    Ok(StatusCode::OK)
 }
