@@ -180,6 +180,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .bootstrap_admin(Instant::now())
         .await
         .map_err(describe)?;
+    let outbox = matches!(
+        application.core().delivery_settings().await,
+        Ok(delivery) if delivery.provider == crate::verify::Provider::Builtin
+            && delivery.sender == crate::verify::SenderKind::Outbox
+    );
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -191,6 +196,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         out,
         "Log in at {url}/api/login (POST {{\"loginId\", \"password\"}})"
     )?;
+    if outbox {
+        writeln!(
+            out,
+            "Codes sent by SMS, call or email land in the development outbox: {url}/dev/outbox"
+        )?;
+    }
     if let Some(password) = admin_password {
         writeln!(out)?;
         writeln!(out, "First start: created the administrator account.")?;
