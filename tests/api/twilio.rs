@@ -288,3 +288,72 @@ async fn queued_messages_survive_a_restart_of_the_server() {
         .unwrap();
     assert_eq!(status, "sent");
 }
+
+#[tokio::test]
+async fn twilio_verify_check_answers_map_to_the_engines_errors() {
+    let app = spawn_app().await;
+    let twilio = FakeTwilio::start().await;
+    with_twilio(&app, &twilio, "twilio_verify", "outbox").await;
+    let origin = tessera::audit::Origin::default();
+    let now = tessera::clock::Instant::now();
+    let destination = tessera::verify::Destination::parse(PHONE).unwrap();
+    let start = |service: &'static str| {
+        let (core, destination, origin) = (app.core.clone(), destination.clone(), origin.clone());
+        async move {
+            core.start_verification(
+                &tessera::verify::StartRequest {
+                    service_id: service,
+                    destination,
+                    channel: tessera::verify::Channel::Sms,
+                    locale: None,
+                    context: None,
+                    user: None,
+                    origin: &origin,
+                },
+                now,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let target = tessera::verify::VerificationTarget::To(destination.clone());
+
+    start("a").await;
+    twilio.script(
+        429,
+        &FakeTwilio::error_body(60202, 429, "Max check attempts reached"),
+    );
+    let error = app
+        .core
+        .check_verification("a", &target, "123456", now)
+        .await
+        .unwrap_err();
+    assert_eq!(error.twilio_code(), 60202);
+
+    start("b").await;
+    twilio.script(404, &FakeTwilio::error_body(20404, 404, "not found"));
+    let error = app
+        .core
+        .check_verification("b", &target, "123456", now)
+        .await
+        .unwrap_err();
+    assert_eq!(error.twilio_code(), 20404);
+
+    let sent = start("c").await;
+    let remote: String = sqlx::query_scalar("SELECT provider_ref FROM verifications WHERE id = $1")
+        .bind(sent.sid.clone())
+        .fetch_one(app.core.store.pool())
+        .await
+        .unwrap();
+    let code = twilio.code_of(&remote).unwrap();
+    let outcome = app
+        .core
+        .check_verification("c", &target, &code, now)
+        .await
+        .unwrap();
+    assert!(outcome.approved);
+    assert_eq!(
+        outcome.verification.status,
+        tessera::verify::Status::Approved
+    );
+}
