@@ -95,6 +95,9 @@ pub struct UserFields {
     pub active: Field<bool>,
     #[serde(default)]
     pub two_factor_required: Field<bool>,
+    /// Moved from Authy with a known phone: the first login sends an SMS code at once.
+    #[serde(default)]
+    pub authy_migrated: Field<bool>,
 }
 
 struct Checked {
@@ -196,6 +199,15 @@ impl UserFields {
             &mut changed,
         )
         .unwrap_or(false);
+        let authy_migrated = pick(
+            &self.authy_migrated,
+            "authyMigrated",
+            base.map(|u| u.authy_migrated),
+            |b| Ok(*b),
+            &mut errors,
+            &mut changed,
+        )
+        .unwrap_or(false);
         let password = match &self.password {
             Field::Absent => None,
             Field::Null => {
@@ -242,6 +254,7 @@ impl UserFields {
                     roles,
                     active,
                     two_factor_required,
+                    authy_migrated,
                 },
                 password,
                 changed,
@@ -511,6 +524,8 @@ mod tests {
             roles: Roles::user(),
             active: true,
             two_factor_required: false,
+            every_login: false,
+            authy_migrated: false,
             terms_version_accepted: None,
             created_at: Instant::from_millis(0),
             updated_at: Instant::from_millis(0),

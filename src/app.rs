@@ -26,6 +26,7 @@ pub struct Application {
     core: Core,
     listener: TcpListener,
     max_body_bytes: usize,
+    web: crate::http::web::WebSettings,
 }
 
 impl Application {
@@ -39,6 +40,10 @@ impl Application {
             core,
             listener,
             max_body_bytes: config.max_body_bytes,
+            web: crate::http::web::WebSettings {
+                organization: config.organization.clone(),
+                secure_cookies: config.public_url().starts_with("https://"),
+            },
         })
     }
 
@@ -60,7 +65,11 @@ impl Application {
         let store = self.core.store.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = crate::delivery::worker::spawn(self.core.clone(), stopped);
-        let router = http::router(AppState { core: self.core }, self.max_body_bytes);
+        let state = AppState {
+            core: self.core,
+            web: self.web,
+        };
+        let router = http::router(state, self.max_body_bytes);
         let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

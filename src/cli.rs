@@ -194,7 +194,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "Log in at {url}/api/login (POST {{\"loginId\", \"password\"}})"
+        "Log in at {url}/login  (JSON API: POST {url}/api/login)"
     )?;
     if outbox {
         writeln!(

@@ -45,6 +45,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The name people see: the issuer in authenticator apps, the title of pages.
     pub product_name: String,
+    /// The organisation's name, shown beside the product name in the pages.
+    pub organization: String,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `tessera=debug,info`.
     pub log_level: String,
@@ -94,6 +96,7 @@ impl Default for Config {
             database_url: None,
             data_dir: PathBuf::from("tessera-data"),
             product_name: "Tessera".into(),
+            organization: String::new(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             max_body_bytes: 64 * 1024,

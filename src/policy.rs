@@ -125,6 +125,9 @@ pub struct TwoFactorPolicy {
     /// Authenticator steps accepted either side of now.
     #[serde(alias = "totp_skew_steps")]
     pub totp_skew_steps: u32,
+    /// Whether users may choose "every login" for themselves when computers may be trusted.
+    #[serde(alias = "users_choose_trust")]
+    pub users_choose_trust: bool,
 }
 
 impl Default for TwoFactorPolicy {
@@ -141,6 +144,7 @@ impl Default for TwoFactorPolicy {
             failure_window_seconds: 900,
             reauthentication_seconds: 600,
             totp_skew_steps: 1,
+            users_choose_trust: true,
         }
     }
 }
@@ -232,6 +236,8 @@ pub struct LoginFacts<'a> {
     pub enrolled: &'a [MethodKind],
     /// A valid trusted-computer id came with the login.
     pub trusted_computer: bool,
+    /// The user chose a second factor at every login.
+    pub user_wants_every_login: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +266,11 @@ pub fn decide(policy: &TwoFactorPolicy, facts: &LoginFacts<'_>) -> Decision {
         LoginPolicy::RequiredForAdmins => facts.is_admin,
         LoginPolicy::Enabled | LoginPolicy::Disabled => false,
     } || facts.user_requires_two_factor;
-    if facts.trusted_computer && policy.trusts_computers() && !usable.is_empty() {
+    if facts.trusted_computer
+        && policy.trusts_computers()
+        && !facts.user_wants_every_login
+        && !usable.is_empty()
+    {
         return Decision::Grant;
     }
     if !usable.is_empty() {
@@ -284,6 +294,7 @@ mod tests {
             user_requires_two_factor: false,
             enrolled,
             trusted_computer: false,
+            user_wants_every_login: false,
         }
     }
 
@@ -357,6 +368,17 @@ mod tests {
         f.trusted_computer = true;
         assert_eq!(
             decide(&policy, &f),
+            Decision::Challenge(vec![Authenticator])
+        );
+    }
+
+    #[test]
+    fn a_user_who_chose_every_login_is_always_asked() {
+        let mut f = facts(&[Authenticator]);
+        f.trusted_computer = true;
+        f.user_wants_every_login = true;
+        assert_eq!(
+            decide(&TwoFactorPolicy::default(), &f),
             Decision::Challenge(vec![Authenticator])
         );
     }

@@ -84,6 +84,7 @@ impl Core {
             user_requires_two_factor: user.two_factor_required,
             enrolled: &enrolled,
             trusted_computer: trusted,
+            user_wants_every_login: user.every_login,
         };
         let usable: Vec<MethodRecord> = match decide(&policy, &facts) {
             Decision::Grant => {

@@ -120,6 +120,10 @@ pub struct User {
     pub roles: Roles,
     pub active: bool,
     pub two_factor_required: bool,
+    /// The user asked for a second factor at every login (no trusted computers).
+    pub every_login: bool,
+    /// Moved from Authy: the first login sends an SMS code at once.
+    pub authy_migrated: bool,
     pub terms_version_accepted: Option<i64>,
     pub created_at: Instant,
     pub updated_at: Instant,

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod web;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::core::Core;
 #[derive(Clone)]
 pub struct AppState {
     pub core: Core,
+    pub web: web::WebSettings,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -28,9 +30,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     crate::telemetry::metrics_handle();
     let request_id = HeaderName::from_static("x-request-id");
     api::routes()
+        .merge(web::routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(security_headers))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(error::fill_internal_error))
         .layer(TimeoutLayer::with_status_code(
@@ -57,6 +61,31 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Headers every response carries: no framing, no sniffing, no referrer, a strict
+/// Content-Security-Policy (pages load only their own stylesheet and script), and no caching.
+async fn security_headers(request: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ];
+    for (name, value) in set {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Requests by route and status, with a latency histogram.

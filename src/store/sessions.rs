@@ -162,3 +162,143 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
             .map(Instant::from_millis),
     })
 }
+
+impl Store {
+    /// The live session behind a web session cookie (the cookie holds the refresh token).
+    pub async fn live_session_by_refresh_hash(
+        &self,
+        refresh_hash: &str,
+        now: Instant,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2"
+        ))
+        .bind(refresh_hash.to_owned())
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// A user's live sessions, newest first, with where they came from.
+    pub async fn live_sessions(
+        &self,
+        user: UserId,
+        now: Instant,
+    ) -> Result<Vec<(SessionRecord, Option<String>, Option<String>)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, ip, user_agent FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC"
+        ))
+        .bind(user.to_string())
+        .bind(now.millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    session_from_row(r)?,
+                    r.try_get("ip")?,
+                    r.try_get("user_agent")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Records a fresh re-authentication on a session: its factors and time.
+    pub async fn reauthenticate_session(
+        &self,
+        id: &str,
+        amr: &[String],
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET amr = $2, authenticated_at = $3 WHERE id = $1")
+            .bind(id.to_owned())
+            .bind(amr.join(" "))
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends one session of a user (not someone else's).
+    pub async fn end_user_session(
+        &self,
+        user: UserId,
+        id: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let ended = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id.to_owned())
+        .bind(user.to_string())
+        .bind(event.at.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if ended == 0 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn insert_pending_secret(
+        &self,
+        id_hash: &str,
+        user: UserId,
+        secret: &crate::crypto::cipher::Sealed,
+        expires_at: Instant,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pending_secrets (id_hash, user_id, secret_ciphertext, secret_key_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id_hash.to_owned())
+        .bind(user.to_string())
+        .bind(secret.ciphertext.clone())
+        .bind(secret.key_id.clone())
+        .bind(now.millis())
+        .bind(expires_at.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn pending_secret(
+        &self,
+        id_hash: &str,
+        user: UserId,
+        now: Instant,
+    ) -> Result<Option<crate::crypto::cipher::Sealed>, StoreError> {
+        let row = sqlx::query(
+            "SELECT secret_ciphertext, secret_key_id FROM pending_secrets \
+             WHERE id_hash = $1 AND user_id = $2 AND expires_at > $3",
+        )
+        .bind(id_hash.to_owned())
+        .bind(user.to_string())
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(crate::crypto::cipher::Sealed {
+                ciphertext: r.try_get("secret_ciphertext")?,
+                key_id: r.try_get("secret_key_id")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
+
+    pub async fn delete_pending_secret(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pending_secrets WHERE id_hash = $1")
+            .bind(id_hash.to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

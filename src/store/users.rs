@@ -8,7 +8,7 @@ use crate::crypto::PasswordHash;
 use crate::domain::{Email, FullName, LoginId, PhoneNumber, Roles, User, UserId, Username};
 
 const COLUMNS: &str = "id, username, email, full_name, mobile_phone, roles, active, \
-    two_factor_required, terms_version_accepted, password_hash, password_changed_at, \
+    two_factor_required, every_login, authy_migrated, terms_version_accepted, password_hash, password_changed_at, \
     created_at, updated_at, last_login_at";
 
 const UNIQUE_FIELDS: &[(&str, &str)] = &[("email", "email_key"), ("username", "username_key")];
@@ -31,6 +31,7 @@ pub struct UserChanges {
     pub roles: Roles,
     pub active: bool,
     pub two_factor_required: bool,
+    pub authy_migrated: bool,
 }
 
 impl UserChanges {
@@ -43,6 +44,7 @@ impl UserChanges {
             roles: user.roles.clone(),
             active: user.active,
             two_factor_required: user.two_factor_required,
+            authy_migrated: user.authy_migrated,
         }
     }
 }
@@ -61,8 +63,8 @@ impl Store {
         let row = sqlx::query(&format!(
             "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
                mobile_phone, roles, active, two_factor_required, password_hash, \
-               password_changed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12) \
+               password_changed_at, created_at, updated_at, authy_migrated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13) \
              RETURNING {COLUMNS}"
         ))
         .bind(new.id.to_string())
@@ -77,6 +79,7 @@ impl Store {
         .bind(flag(p.two_factor_required))
         .bind(new.password_hash.as_str().to_owned())
         .bind(now.millis())
+        .bind(flag(p.authy_migrated))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
@@ -141,7 +144,7 @@ impl Store {
         let row = sqlx::query(&format!(
             "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
                full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
-               two_factor_required = $10, updated_at = $11 \
+               two_factor_required = $10, updated_at = $11, authy_migrated = $12 \
              WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(id.to_string())
@@ -155,6 +158,7 @@ impl Store {
         .bind(flag(changes.active))
         .bind(flag(changes.two_factor_required))
         .bind(now.millis())
+        .bind(flag(changes.authy_migrated))
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
@@ -215,6 +219,37 @@ impl Store {
             .await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user's own choice of a second factor at every login.
+    pub async fn set_every_login(
+        &self,
+        id: UserId,
+        every_login: bool,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE users SET every_login = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(flag(every_login))
+            .bind(event.at.millis())
+            .execute(&mut *tx)
+            .await?;
+        if every_login {
+            super::two_factor::revoke_trusts(&mut tx, id, None, event.at).await?;
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// After the first login of a user moved from Authy.
+    pub async fn clear_authy_migrated(&self, id: UserId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET authy_migrated = 0 WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -280,6 +315,8 @@ fn user_from_row(row: &AnyRow) -> Result<UserWithHash, StoreError> {
         roles: Roles::from_stored(&text("roles")?),
         active: row.try_get::<i64, _>("active")? != 0,
         two_factor_required: row.try_get::<i64, _>("two_factor_required")? != 0,
+        every_login: row.try_get::<i64, _>("every_login")? != 0,
+        authy_migrated: row.try_get::<i64, _>("authy_migrated")? != 0,
         terms_version_accepted: row.try_get("terms_version_accepted")?,
         created_at: Instant::from_millis(row.try_get("created_at")?),
         updated_at: Instant::from_millis(row.try_get("updated_at")?),

@@ -27,6 +27,10 @@ pub(crate) fn method_context(method: &MethodId) -> String {
     format!("method:{method}")
 }
 
+pub(crate) fn reauth_context(session_id: &str) -> String {
+    format!("reauth:{session_id}")
+}
+
 pub(crate) fn phone_change_context(method: &MethodId) -> String {
     format!("change:{method}")
 }
@@ -339,6 +343,67 @@ impl Core {
                     Invalid::new("[invalid]", "this user has no phone method with this id"),
                 )
             })
+    }
+
+    /// Sends a code for re-authenticating a session to one of the user's methods.
+    pub async fn send_reauth_code(
+        &self,
+        user: UserId,
+        session_id: &str,
+        method_id: &MethodId,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let methods = self.store.methods(user).await?;
+        let method = methods.iter().find(|m| &m.id == method_id).ok_or_else(|| {
+            TwoFactorError::field("methodId", Invalid::new("[invalid]", "no such method"))
+        })?;
+        let (Some(channel), Some(destination)) = (channel_of(method.kind), destination_of(method))
+        else {
+            return Err(TwoFactorError::field(
+                "methodId",
+                Invalid::new(
+                    "[invalid]",
+                    "an authenticator's codes come from the app; nothing is sent",
+                ),
+            ));
+        };
+        self.start_verification(
+            &StartRequest {
+                service_id: SERVICE,
+                destination,
+                channel,
+                locale: None,
+                context: Some(reauth_context(session_id)),
+                user: Some(user),
+                origin,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// During a login that must enrol first: sends the code that proves a new phone or address.
+    pub async fn send_enrollment_code_during_login(
+        &self,
+        two_factor_id: &str,
+        kind: MethodKind,
+        destination: Destination,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let pending = self
+            .pending_login(two_factor_id, now)
+            .await?
+            .ok_or(TwoFactorError::UnknownChallenge)?;
+        if !pending.methods.is_empty() {
+            return Err(TwoFactorError::Forbidden(
+                "this login must be finished with a code from a method already enrolled".into(),
+            ));
+        }
+        self.send_enrollment_code(pending.user.id, kind, destination, origin, now)
+            .await
     }
 
     /// The user's first method with a phone (for the legacy `{userId}` send).

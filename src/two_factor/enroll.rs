@@ -330,6 +330,32 @@ impl Core {
         }
     }
 
+    /// Removes a method without a code of it: for a session that re-authenticated with its
+    /// second factor moments ago (the security settings page) or an administrator.
+    pub async fn remove_method(
+        &self,
+        user: UserId,
+        method_id: &MethodId,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let event = AuditEvent::new(EventKind::TwoFactorDisable, actor, origin, now)
+            .target(user)
+            .detail("methodId", method_id.as_str());
+        if !self.store.remove_method(user, method_id, &event).await? {
+            return Err(TwoFactorError::field(
+                "methodId",
+                Invalid::new(
+                    "[invalid]",
+                    "this user has no two-factor method with this id",
+                ),
+            ));
+        }
+        tracing::info!(target: "security", user = %user, method = %method_id, "two-factor method removed");
+        Ok(())
+    }
+
     /// Replaces the user's recovery codes with a new set, returned once.
     pub async fn regenerate_recovery_codes(
         &self,

@@ -4,12 +4,14 @@
 mod challenge;
 pub mod codes;
 mod enroll;
+mod setup;
 mod trust;
 
 use subtle::ConstantTimeEq;
 
 pub use challenge::{CompleteLogin, CompletedLogin};
 pub use enroll::{EnableMethod, Enabled};
+pub use setup::AuthenticatorSetup;
 
 use crate::accounts::FieldError;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -63,13 +65,13 @@ impl From<crate::store::StoreError> for TwoFactorError {
 
 /// A code as a person typed it: digits from an app or a message, or a recovery code.
 #[derive(Debug, Clone)]
-pub(crate) enum PresentedCode {
+pub enum PresentedCode {
     Numeric(OtpCode),
     Recovery(RecoveryCode),
 }
 
 impl PresentedCode {
-    pub(crate) fn parse(raw: &str) -> Result<Self, TwoFactorError> {
+    pub fn parse(raw: &str) -> Result<Self, TwoFactorError> {
         if RecoveryCode::looks_like(raw) {
             return RecoveryCode::parse(raw)
                 .map(PresentedCode::Recovery)

@@ -109,7 +109,10 @@ async fn serve_creates_the_first_admin_prints_its_password_once_and_stops_on_sig
     let mut password = None;
     while let Some(Ok(line)) = lines.next() {
         if let Some(rest) = line.strip_prefix("Log in at ") {
-            url = rest.split("/api/login").next().map(str::to_owned);
+            url = rest
+                .split_whitespace()
+                .next()
+                .map(|u| u.trim_end_matches("/login").to_owned());
         }
         if let Some(rest) = line.trim().strip_prefix("password: ") {
             password = Some(rest.to_owned());

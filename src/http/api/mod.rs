@@ -1,5 +1,7 @@
 //! The JSON API, in FusionAuth's shapes where FusionAuth has the call.
 
+pub use login::{TRUST_COOKIE, cookie};
+
 mod audit_log;
 mod login;
 mod outbox;

@@ -630,6 +630,7 @@ async fn status(
             user_requires_two_factor: account.two_factor_required,
             enrolled: &enrolled,
             trusted_computer: trust.is_some(),
+            user_wants_every_login: account.every_login,
         },
     );
     let body = Json(StatusResponse {

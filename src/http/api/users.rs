@@ -29,6 +29,7 @@ pub struct UserView {
     pub active: bool,
     pub roles: Vec<&'static str>,
     pub two_factor_required: bool,
+    pub authy_migrated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub terms_version_accepted: Option<i64>,
     pub insert_instant: i64,
@@ -56,6 +57,7 @@ impl UserView {
             active: user.active,
             roles: user.roles.names(),
             two_factor_required: user.two_factor_required,
+            authy_migrated: user.authy_migrated,
             terms_version_accepted: user.terms_version_accepted,
             insert_instant: user.created_at.millis(),
             last_update_instant: user.updated_at.millis(),
@@ -277,5 +279,6 @@ fn as_replacement(fields: UserFields) -> UserFields {
         roles: absent_is_null(fields.roles),
         active: absent_is_null(fields.active),
         two_factor_required: absent_is_null(fields.two_factor_required),
+        authy_migrated: absent_is_null(fields.authy_migrated),
     }
 }

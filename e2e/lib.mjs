@@ -1,0 +1,143 @@
+// Shared pieces of the browser tests: a real Tessera on a free loopback port with a fresh
+// data directory, headless Debian chromium, an authenticator (RFC 6238 with node:crypto),
+// the development outbox, and screenshots kept under target/e2e-screenshots/.
+
+import { spawn, execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const binary = process.env.TESSERA_BIN ?? join(root, "target", "debug", "tessera");
+export const screenshots = join(root, "target", "e2e-screenshots");
+mkdirSync(screenshots, { recursive: true });
+
+function environment(dataDir) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TESSERA_")));
+  return {
+    ...env,
+    TESSERA_DATA_DIR: dataDir,
+    TESSERA_LISTEN: "127.0.0.1:0",
+    TESSERA_ARGON2__MEMORY_KIB: "256",
+    TESSERA_ARGON2__ITERATIONS: "1",
+    TESSERA_LOG_LEVEL: "warn",
+  };
+}
+
+/** Starts `tessera serve` on a fresh data directory; resolves once it prints where to log in. */
+export async function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
+  const env = environment(dataDir);
+  const child = spawn(binary, ["serve"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  let url;
+  let password;
+  for await (const line of lines) {
+    const login = line.match(/^Log in at (\S+)\/login/);
+    if (login) url = login[1];
+    const secret = line.match(/^\s+password: (\S+)/);
+    if (secret) {
+      password = secret[1];
+      break;
+    }
+  }
+  const cli = (args, input = "") => execFileSync(binary, args, { env, input }).toString();
+  const key = cli(["api-key", "create", "--name", "e2e"]).trim().split("\n").pop().trim();
+  const api = async (method, path, body) => {
+    const response = await fetch(url + path, {
+      method,
+      headers: { Authorization: key, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+  return {
+    url,
+    password,
+    api,
+    cli,
+    stop: () => new Promise((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    }),
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}
+
+/** RFC 4648 base32 (no padding) to bytes. */
+function base32(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const char of text.replace(/[\s=-]/g, "").toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(char);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The TOTP code (SHA1, 6 digits, 30 s) of `secret` at now + offsetSeconds. */
+export function totp(secret, offsetSeconds = 0) {
+  const counter = Math.floor((Date.now() / 1000 + offsetSeconds) / 30);
+  const message = Buffer.alloc(8);
+  message.writeBigUInt64BE(BigInt(counter));
+  const digest = createHmac("sha1", base32(secret)).update(message).digest();
+  const offset = digest[digest.length - 1] & 0x0f;
+  const code = (digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, "0");
+}
+
+/** The code in the newest outbox message to `to`. */
+export async function outboxCode(server, to) {
+  const messages = await (await fetch(`${server.url}/dev/outbox.json`)).json();
+  const message = messages.find((m) => m.to === to);
+  if (!message) throw new Error(`no message to ${to}: ${JSON.stringify(messages)}`);
+  const digits = message.body.replace(/\D/g, "");
+  return message.channel === "call" ? digits.slice(0, digits.length / 2) : digits;
+}
+
+export async function outbox(server) {
+  return (await fetch(`${server.url}/dev/outbox.json`)).json();
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+/** Decodes a QR code in a PNG with zbarimg (Debian zbar-tools). */
+export function decodeQr(pngPath) {
+  return execFileSync("zbarimg", ["--quiet", "--raw", pngPath]).toString().trim();
+}
+
+export async function createUser(server, username, extra = {}) {
+  const response = await server.api("POST", "/api/user", {
+    user: { username, password: "correct horse battery", ...extra },
+  });
+  if (response.status !== 200) throw new Error(`cannot create ${username}: ${JSON.stringify(response)}`);
+  return response.body.user;
+}
+
+export const PASSWORD = "correct horse battery";
+
+export async function logIn(page, server, username, password = PASSWORD) {
+  await page.goto(`${server.url}/login`);
+  await page.getByLabel("Username or email").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}

@@ -1,0 +1,442 @@
+//! Enrolment in the middle of a login that requires a second factor the user does not have yet
+//! (seed 000 §5, seed 003): a phone confirmed by a code, or an authenticator app; then the
+//! recovery codes, shown once.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use qrcode::QrCode;
+use qrcode::render::svg;
+
+use super::forms::{AuthenticatorForm, FinishForm, PhoneConfirmForm, PhoneForm};
+use super::login::explain;
+use super::{
+    Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, SETUP_COOKIE, WebForm, cookie, internal,
+};
+use crate::clock::Instant;
+use crate::domain::{MethodKind, MethodName, PhoneNumber};
+use crate::http::AppState;
+use crate::http::extract::RequestOrigin;
+use crate::two_factor::{AuthenticatorSetup, CompleteLogin, EnableMethod, Enabled, TwoFactorError};
+use crate::verify::Destination;
+
+#[derive(Template)]
+#[template(path = "enroll.html")]
+pub struct EnrollPage {
+    pub chrome: Chrome,
+    pub error: Option<String>,
+    pub phone: String,
+    pub action: &'static str,
+    pub authenticator_link: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "confirm_phone.html")]
+pub struct ConfirmPhonePage {
+    pub chrome: Chrome,
+    pub error: Option<String>,
+    pub masked: String,
+    pub phone: String,
+    pub kind: String,
+    pub method_id: Option<String>,
+    pub action: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "authenticator.html")]
+pub struct AuthenticatorPage {
+    pub chrome: Chrome,
+    pub error: Option<String>,
+    pub qr_svg: String,
+    pub grouped_key: String,
+    pub uri: String,
+    pub name: String,
+    pub action: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub chrome: Chrome,
+    pub done: Option<String>,
+    pub codes: Vec<String>,
+    pub download: String,
+    pub completion: Option<String>,
+    pub action: &'static str,
+}
+
+impl AuthenticatorPage {
+    pub fn new(
+        chrome: Chrome,
+        setup: &AuthenticatorSetup,
+        name: String,
+        error: Option<String>,
+        action: &'static str,
+    ) -> Self {
+        let qr_svg = QrCode::new(setup.uri.as_bytes())
+            .map(|qr| {
+                qr.render::<svg::Color<'_>>()
+                    .min_dimensions(220, 220)
+                    .quiet_zone(true)
+                    .build()
+            })
+            .unwrap_or_default();
+        // The XML prolog is not allowed inside HTML.
+        let qr_svg = match qr_svg.find("<svg") {
+            Some(start) => qr_svg[start..].to_owned(),
+            None => qr_svg,
+        };
+        let key = setup.secret.to_base32();
+        let grouped_key = key
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            chrome,
+            error,
+            qr_svg,
+            grouped_key,
+            uri: setup.uri.clone(),
+            name,
+            action,
+        }
+    }
+}
+
+impl RecoveryCodesPage {
+    pub fn new(
+        chrome: Chrome,
+        codes: Vec<String>,
+        done: Option<String>,
+        completion: Option<String>,
+        action: &'static str,
+    ) -> Self {
+        let text = codes.join("\n");
+        let download =
+            percent_encoding::utf8_percent_encode(&text, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        Self {
+            chrome,
+            done,
+            codes,
+            download,
+            completion,
+            action,
+        }
+    }
+}
+
+/// The login waiting for enrolment, or where to send the browser instead.
+async fn enrolling(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, crate::auth::PendingLogin), Response> {
+    let cookies = Cookies::new(state, headers);
+    let Some(id) = cookie(headers, PENDING_COOKIE) else {
+        return Err(cookies.redirect("/login?expired=1"));
+    };
+    match state.core.pending_login(&id, Instant::now()).await {
+        Ok(Some(pending)) if pending.methods.is_empty() => Ok((id, pending)),
+        Ok(Some(_)) => Err(cookies.redirect("/login/code")),
+        Ok(None) => Err(cookies.redirect("/login?expired=1")),
+        Err(error) => Err(internal(state, headers, error)),
+    }
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(response) = enrolling(&state, &headers).await {
+        return response;
+    }
+    let cookies = Cookies::new(&state, &headers);
+    let chrome = cookies.chrome(&state, None);
+    cookies.page(
+        StatusCode::OK,
+        &EnrollPage {
+            chrome,
+            error: None,
+            phone: String::new(),
+            action: "/login/enroll/phone",
+            authenticator_link: "/login/enroll/authenticator",
+        },
+    )
+}
+
+pub fn phone_kind(raw: &str) -> MethodKind {
+    if raw == "voice" {
+        MethodKind::Voice
+    } else {
+        MethodKind::Sms
+    }
+}
+
+pub async fn phone(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<PhoneForm>,
+) -> Response {
+    let id = match enrolling(&state, &headers).await {
+        Ok((id, _)) => id,
+        Err(response) => return response,
+    };
+    let cookies = Cookies::new(&state, &headers);
+    let chrome = cookies.chrome(&state, None);
+    let retry = |cookies: Cookies, chrome: Chrome, error: String| {
+        cookies.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &EnrollPage {
+                chrome,
+                error: Some(error),
+                phone: form.mobile_phone.chars().take(40).collect(),
+                action: "/login/enroll/phone",
+                authenticator_link: "/login/enroll/authenticator",
+            },
+        )
+    };
+    let phone = match PhoneNumber::parse(&form.mobile_phone) {
+        Ok(phone) => phone,
+        Err(e) => {
+            return retry(
+                cookies,
+                chrome,
+                format!("This number cannot be used: {}.", e.message),
+            );
+        }
+    };
+    let kind = phone_kind(&form.kind);
+    let sent = state
+        .core
+        .send_enrollment_code_during_login(
+            &id,
+            kind,
+            Destination::Phone(phone.clone()),
+            &origin,
+            Instant::now(),
+        )
+        .await;
+    match sent {
+        Ok(()) => cookies.page(
+            StatusCode::OK,
+            &ConfirmPhonePage {
+                chrome,
+                error: None,
+                masked: phone.masked(),
+                phone: phone.e164().to_owned(),
+                kind: kind.as_str().to_owned(),
+                method_id: None,
+                action: "/login/enroll/phone/confirm",
+            },
+        ),
+        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+        Err(other) => retry(cookies, chrome, explain(&other)),
+    }
+}
+
+pub async fn phone_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<PhoneConfirmForm>,
+) -> Response {
+    let id = match enrolling(&state, &headers).await {
+        Ok((id, _)) => id,
+        Err(response) => return response,
+    };
+    let cookies = Cookies::new(&state, &headers);
+    let chrome = cookies.chrome(&state, None);
+    let Ok(phone) = PhoneNumber::parse(&form.mobile_phone) else {
+        return cookies.redirect("/login/enroll");
+    };
+    let kind = phone_kind(&form.kind);
+    let request = EnableMethod {
+        kind,
+        code: form.code.trim().to_owned(),
+        secret: None,
+        name: None,
+        mobile_phone: Some(phone.clone()),
+        email: None,
+    };
+    match state
+        .core
+        .enable_method_during_login(&id, &request, &origin, Instant::now())
+        .await
+    {
+        Ok(enabled) => recovery_page(cookies, chrome, enabled, "Your phone is verified."),
+        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
+        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+        Err(other) => cookies.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ConfirmPhonePage {
+                chrome,
+                error: Some(explain(&other)),
+                masked: phone.masked(),
+                phone: phone.e164().to_owned(),
+                kind: kind.as_str().to_owned(),
+                method_id: None,
+                action: "/login/enroll/phone/confirm",
+            },
+        ),
+    }
+}
+
+fn recovery_page(cookies: Cookies, chrome: Chrome, enabled: Enabled, done: &str) -> Response {
+    cookies.page(
+        StatusCode::OK,
+        &RecoveryCodesPage::new(
+            chrome,
+            enabled.recovery_codes.unwrap_or_default(),
+            Some(done.to_owned()),
+            enabled.completion_code,
+            "/login/enroll/finish",
+        ),
+    )
+}
+
+/// The pending authenticator setup of this browser, or a new one.
+pub async fn setup(
+    state: &AppState,
+    headers: &HeaderMap,
+    cookies: &mut Cookies,
+    user: &crate::domain::User,
+) -> Result<AuthenticatorSetup, TwoFactorError> {
+    let now = Instant::now();
+    let account = user
+        .email
+        .as_ref()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| user.username.to_string());
+    if let Some(token) = cookie(headers, SETUP_COOKIE)
+        && let Some(existing) = state
+            .core
+            .authenticator_setup(user.id, &token, &account, now)
+            .await?
+    {
+        return Ok(existing);
+    }
+    let fresh = state
+        .core
+        .start_authenticator_setup(user.id, &account, now)
+        .await?;
+    cookies.set(SETUP_COOKIE, &fresh.token, Some(600), "Lax");
+    Ok(fresh)
+}
+
+pub async fn authenticator_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let pending = match enrolling(&state, &headers).await {
+        Ok((_, pending)) => pending,
+        Err(response) => return response,
+    };
+    let mut cookies = Cookies::new(&state, &headers);
+    let setup = match setup(&state, &headers, &mut cookies, &pending.user).await {
+        Ok(setup) => setup,
+        Err(error) => return internal(&state, &headers, error),
+    };
+    let chrome = cookies.chrome(&state, None);
+    cookies.page(
+        StatusCode::OK,
+        &AuthenticatorPage::new(
+            chrome,
+            &setup,
+            String::new(),
+            None,
+            "/login/enroll/authenticator",
+        ),
+    )
+}
+
+pub async fn authenticator_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<AuthenticatorForm>,
+) -> Response {
+    let (id, pending) = match enrolling(&state, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut cookies = Cookies::new(&state, &headers);
+    let setup = match setup(&state, &headers, &mut cookies, &pending.user).await {
+        Ok(setup) => setup,
+        Err(error) => return internal(&state, &headers, error),
+    };
+    let chrome = cookies.chrome(&state, None);
+    let request = EnableMethod {
+        kind: MethodKind::Authenticator,
+        code: form.code.trim().to_owned(),
+        secret: Some(setup.secret.clone()),
+        name: MethodName::parse(&form.name).ok(),
+        mobile_phone: None,
+        email: None,
+    };
+    match state
+        .core
+        .enable_method_during_login(&id, &request, &origin, Instant::now())
+        .await
+    {
+        Ok(enabled) => {
+            let _ = state.core.finish_authenticator_setup(&setup.token).await;
+            cookies.clear(SETUP_COOKIE);
+            recovery_page(
+                cookies,
+                chrome,
+                enabled,
+                "Your authenticator app is set up.",
+            )
+        }
+        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
+        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+        Err(other) => cookies.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &AuthenticatorPage::new(
+                chrome,
+                &setup,
+                form.name,
+                Some(explain(&other)),
+                "/login/enroll/authenticator",
+            ),
+        ),
+    }
+}
+
+/// After the recovery codes: the login finishes with the code the enrolment handed out.
+pub async fn finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<FinishForm>,
+) -> Response {
+    let mut cookies = Cookies::new(&state, &headers);
+    let Some(id) = cookie(&headers, PENDING_COOKIE) else {
+        return cookies.redirect("/login?expired=1");
+    };
+    if form.saved.is_none() {
+        return super::error_page(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "Tick \"I have saved these codes\" to go on. Go back to see them again.",
+        );
+    }
+    let request = CompleteLogin {
+        two_factor_id: id,
+        code: form.completion,
+        trust_computer: false,
+        application_id: None,
+    };
+    match state
+        .core
+        .complete_login(&request, &origin, Instant::now())
+        .await
+    {
+        Ok(done) => {
+            cookies.clear(PENDING_COOKIE);
+            cookies.set(SESSION_COOKIE, &done.tokens.refresh_token, None, "Lax");
+            cookies.redirect("/?welcome=1")
+        }
+        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+        Err(_) => cookies.redirect("/login?expired=1"),
+    }
+}

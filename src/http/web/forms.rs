@@ -1,0 +1,90 @@
+//! Form bodies with their CSRF check: a form struct has a `csrf` field, and [`WebForm`] only
+//! yields it when that field equals the CSRF cookie (double submit, compared in constant time).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use super::{CSRF_COOKIE, cookie, error_page};
+use crate::http::AppState;
+
+pub trait HasCsrf {
+    fn csrf(&self) -> &str;
+}
+
+pub struct WebForm<T>(pub T);
+
+impl<T: DeserializeOwned + HasCsrf> FromRequest<AppState> for WebForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                error_page(
+                    state,
+                    &headers,
+                    rejection.status(),
+                    "The form could not be read; it may be too large.",
+                )
+            })?;
+        let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
+            error_page(
+                state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "The form was not filled in as expected. Go back and try again.",
+            )
+        })?;
+        let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+        let fine = !expected.is_empty()
+            && expected.len() == form.csrf().len()
+            && bool::from(expected.as_bytes().ct_eq(form.csrf().as_bytes()));
+        if !fine {
+            return Err(error_page(
+                state,
+                &headers,
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from this site. Go back, reload the page and try again.",
+            ));
+        }
+        Ok(WebForm(form))
+    }
+}
+
+macro_rules! forms {
+    ($($name:ident { $($field:ident : $ty:ty),* $(,)? })*) => {
+        $(
+            #[derive(Debug, serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct $name {
+                pub csrf: String,
+                $(#[serde(default)] pub $field: $ty,)*
+            }
+
+            impl HasCsrf for $name {
+                fn csrf(&self) -> &str {
+                    &self.csrf
+                }
+            }
+        )*
+    };
+}
+
+forms! {
+    LoginForm { username: String, password: String }
+    CodeForm { method: String, code: String, trust: Option<String> }
+    MethodForm { method: String }
+    PhoneForm { mobile_phone: String, kind: String }
+    PhoneConfirmForm { mobile_phone: String, kind: String, code: String, method: Option<String> }
+    AuthenticatorForm { name: String, code: String }
+    FinishForm { completion: String, saved: Option<String> }
+    EmptyForm {}
+    ReauthForm { password: String, code: String }
+    TrustLevelForm { level: String }
+    IdForm { id: String }
+}

@@ -1,0 +1,436 @@
+//! The login pages: password, then the code prompt with its alternatives.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::forms::{CodeForm, LoginForm, MethodForm};
+use super::{
+    Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, WebForm, cookie, internal, method_label,
+};
+use crate::auth::{LoginError, LoginOutcome, LoginRequest, PendingLogin};
+use crate::clock::Instant;
+use crate::domain::{LoginId, MethodId, MethodKind, Password};
+use crate::http::AppState;
+use crate::http::api::TRUST_COOKIE;
+use crate::http::extract::RequestOrigin;
+use crate::policy::LoginType;
+use crate::store::MethodRecord;
+use crate::two_factor::{CompleteLogin, TwoFactorError, codes};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    username: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    expired: Option<String>,
+    out: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    if super::signed_in(&state, &headers).await.is_some() {
+        return Cookies::new(&state, &headers).redirect("/");
+    }
+    let notice = if query.expired.is_some() {
+        Some("Your login expired or had too many wrong codes. Please start again.".to_owned())
+    } else if query.out.is_some() {
+        Some("You are logged out.".to_owned())
+    } else {
+        None
+    };
+    let cookies = Cookies::new(&state, &headers);
+    let chrome = cookies.chrome(&state, None);
+    cookies.page(
+        StatusCode::OK,
+        &LoginPage {
+            chrome,
+            username: String::new(),
+            error: None,
+            notice,
+        },
+    )
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<LoginForm>,
+) -> Response {
+    let mut cookies = Cookies::new(&state, &headers);
+    let fail = |cookies: Cookies, status: StatusCode, error: &str| {
+        let chrome = cookies.chrome(&state, None);
+        cookies.page(
+            status,
+            &LoginPage {
+                chrome,
+                username: form.username.chars().take(254).collect(),
+                error: Some(error.to_owned()),
+                notice: None,
+            },
+        )
+    };
+    let (Ok(login_id), Ok(password)) = (
+        LoginId::parse(&form.username),
+        Password::attempt(&form.password),
+    ) else {
+        return fail(
+            cookies,
+            StatusCode::BAD_REQUEST,
+            "Enter your username (or email) and your password.",
+        );
+    };
+    let request = LoginRequest {
+        login_id,
+        password,
+        application_id: None,
+        login_type: LoginType::Web,
+        trust_token: cookie(&headers, TRUST_COOKIE),
+    };
+    let now = Instant::now();
+    match state.core.login(&request, &origin, now).await {
+        Ok(LoginOutcome::Complete { tokens, .. }) => {
+            cookies.clear(PENDING_COOKIE);
+            cookies.set(SESSION_COOKIE, &tokens.refresh_token, None, "Lax");
+            cookies.redirect("/")
+        }
+        Ok(LoginOutcome::SecondFactor {
+            user,
+            two_factor_id,
+            methods,
+        }) => {
+            let ttl = state
+                .core
+                .two_factor_policy()
+                .await
+                .map(|p| p.challenge_ttl_seconds)
+                .unwrap_or(300);
+            cookies.set(PENDING_COOKIE, &two_factor_id, Some(ttl), "Lax");
+            if methods.is_empty() {
+                return cookies.redirect("/login/enroll");
+            }
+            // Moved from Authy: the SMS goes out at once (seed 000 §6).
+            if user.authy_migrated
+                && let Some(sms) = methods.iter().find(|m| m.kind == MethodKind::Sms)
+            {
+                let sent = state
+                    .core
+                    .send_login_code(&two_factor_id, &sms.id, &origin, now)
+                    .await;
+                if let Err(error) = state.core.store.clear_authy_migrated(user.id).await {
+                    return internal(&state, &headers, error);
+                }
+                if sent.is_ok() {
+                    return cookies
+                        .redirect(&format!("/login/code?method={}&sent=1&migrated=1", sms.id));
+                }
+            }
+            cookies.redirect("/login/code")
+        }
+        Err(LoginError::WrongCredentials) => fail(
+            cookies,
+            StatusCode::UNAUTHORIZED,
+            "The username or password is not right.",
+        ),
+        Err(LoginError::Inactive) => fail(
+            cookies,
+            StatusCode::FORBIDDEN,
+            "This account is disabled. Ask your administrator to enable it.",
+        ),
+        Err(LoginError::TwoFactorBlocked {
+            retry_after_seconds,
+        }) => fail(
+            cookies,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "Too many wrong codes were entered for this account. Try again in {} minutes.",
+                (retry_after_seconds + 59) / 60
+            ),
+        ),
+        Err(LoginError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    chrome: Chrome,
+    notice: Option<String>,
+    error: Option<String>,
+    show_alternatives: bool,
+    methods: Vec<Choice>,
+    confirm_send: bool,
+    prompt: String,
+    method_id: String,
+    recovery: bool,
+    resend: bool,
+    offer_trust: bool,
+    trust_days: i64,
+}
+
+pub struct Choice {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeQuery {
+    method: Option<String>,
+    alternatives: Option<String>,
+    recovery: Option<String>,
+    sent: Option<String>,
+    migrated: Option<String>,
+}
+
+/// What the code page shows for one method.
+struct Prompt {
+    method: String,
+    recovery: bool,
+    sent: bool,
+    migrated: bool,
+    alternatives: bool,
+}
+
+fn preferred(methods: &[MethodRecord]) -> Option<&MethodRecord> {
+    methods
+        .iter()
+        .filter(|m| m.last_used_at.is_some())
+        .max_by_key(|m| m.last_used_at)
+        .or_else(|| methods.iter().find(|m| m.kind == MethodKind::Authenticator))
+        .or_else(|| methods.first())
+}
+
+fn render_code(
+    state: &AppState,
+    cookies: Cookies,
+    pending: &PendingLogin,
+    prompt: Prompt,
+    error: Option<String>,
+) -> Response {
+    let chrome = cookies.chrome(state, None);
+    let chosen = MethodId::parse(&prompt.method)
+        .ok()
+        .and_then(|id| pending.methods.iter().find(|m| m.id == id))
+        .or_else(|| preferred(&pending.methods));
+    let Some(method) = chosen else {
+        return cookies.redirect("/login/enroll");
+    };
+    let masked = codes::destination_of(method)
+        .map(|d| d.masked())
+        .unwrap_or_default();
+    let (text, confirm_send) = if prompt.recovery {
+        ("Enter one of your recovery codes.".to_owned(), false)
+    } else {
+        match method.kind {
+            MethodKind::Authenticator => (
+                "Enter the 6-digit code from your authenticator app.".to_owned(),
+                false,
+            ),
+            _ if prompt.sent && prompt.migrated => (
+                format!(
+                    "Your account moved to a new verification service. We sent a code to {masked}; enter it below."
+                ),
+                false,
+            ),
+            _ if prompt.sent => (
+                format!("We sent a code to {masked}. Enter it below."),
+                false,
+            ),
+            MethodKind::Sms => (
+                format!("We will send a code by text message to {masked}."),
+                true,
+            ),
+            MethodKind::Voice => (format!("We will call {masked} and read out a code."), true),
+            MethodKind::Email => (format!("We will email a code to {masked}."), true),
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    cookies.page(
+        status,
+        &CodePage {
+            chrome,
+            notice: None,
+            error,
+            show_alternatives: prompt.alternatives,
+            methods: pending
+                .methods
+                .iter()
+                .filter(|m| m.id != method.id)
+                .map(|m| Choice {
+                    id: m.id.to_string(),
+                    label: method_label(m),
+                })
+                .collect(),
+            confirm_send,
+            prompt: text,
+            method_id: method.id.to_string(),
+            recovery: prompt.recovery,
+            resend: prompt.sent && method.kind != MethodKind::Authenticator && !prompt.recovery,
+            offer_trust: pending.policy.trusts_computers() && !pending.user.every_login,
+            trust_days: pending.policy.trust_days,
+        },
+    )
+}
+
+async fn pending(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, PendingLogin)>, Response> {
+    let Some(id) = cookie(headers, PENDING_COOKIE) else {
+        return Ok(None);
+    };
+    match state.core.pending_login(&id, Instant::now()).await {
+        Ok(found) => Ok(found.map(|p| (id, p))),
+        Err(error) => Err(internal(state, headers, error)),
+    }
+}
+
+pub async fn code_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<CodeQuery>,
+) -> Response {
+    let cookies = Cookies::new(&state, &headers);
+    let pending = match pending(&state, &headers).await {
+        Ok(Some((_, pending))) => pending,
+        Ok(None) => return cookies.redirect("/login?expired=1"),
+        Err(response) => return response,
+    };
+    if pending.methods.is_empty() {
+        return cookies.redirect("/login/enroll");
+    }
+    let prompt = Prompt {
+        method: query.method.unwrap_or_default(),
+        recovery: query.recovery.is_some(),
+        sent: query.sent.is_some(),
+        migrated: query.migrated.is_some(),
+        alternatives: query.alternatives.is_some(),
+    };
+    render_code(&state, cookies, &pending, prompt, None)
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<MethodForm>,
+) -> Response {
+    let cookies = Cookies::new(&state, &headers);
+    let (id, pending) = match pending(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return cookies.redirect("/login?expired=1"),
+        Err(response) => return response,
+    };
+    let Ok(method) = MethodId::parse(&form.method) else {
+        return cookies.redirect("/login/code");
+    };
+    match state
+        .core
+        .send_login_code(&id, &method, &origin, Instant::now())
+        .await
+    {
+        Ok(()) => cookies.redirect(&format!("/login/code?method={method}&sent=1")),
+        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
+        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+        Err(other) => {
+            let prompt = Prompt {
+                method: form.method,
+                recovery: false,
+                sent: false,
+                migrated: false,
+                alternatives: false,
+            };
+            render_code(&state, cookies, &pending, prompt, Some(explain(&other)))
+        }
+    }
+}
+
+pub async fn code_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<CodeForm>,
+) -> Response {
+    let mut cookies = Cookies::new(&state, &headers);
+    let (id, pending) = match pending(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return cookies.redirect("/login?expired=1"),
+        Err(response) => return response,
+    };
+    let request = CompleteLogin {
+        two_factor_id: id,
+        code: form.code.trim().to_owned(),
+        trust_computer: form.trust.is_some(),
+        application_id: None,
+    };
+    match state
+        .core
+        .complete_login(&request, &origin, Instant::now())
+        .await
+    {
+        Ok(done) => {
+            cookies.clear(PENDING_COOKIE);
+            cookies.set(SESSION_COOKIE, &done.tokens.refresh_token, None, "Lax");
+            if let Some(trust) = &done.trust_token {
+                cookies.set(
+                    TRUST_COOKIE,
+                    trust,
+                    Some(pending.policy.trust_days * 86_400),
+                    "Lax",
+                );
+            }
+            cookies.redirect("/")
+        }
+        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
+        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+        Err(other) => {
+            let recovery = crate::otp::RecoveryCode::looks_like(&form.code);
+            let prompt = Prompt {
+                method: form.method,
+                recovery,
+                sent: true,
+                migrated: false,
+                alternatives: false,
+            };
+            render_code(&state, cookies, &pending, prompt, Some(explain(&other)))
+        }
+    }
+}
+
+/// A two-factor refusal in words for a page.
+pub fn explain(error: &TwoFactorError) -> String {
+    match error {
+        TwoFactorError::WrongCode => "That code is not right. Check it and try again.".to_owned(),
+        TwoFactorError::Invalid(fields) => fields
+            .first()
+            .map(|f| {
+                let mut message = f.message.clone();
+                if let Some(first) = message.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                format!("{message}.")
+            })
+            .unwrap_or_else(|| "Check what you entered.".to_owned()),
+        TwoFactorError::UnknownChallenge => "Your login expired. Please start again.".to_owned(),
+        TwoFactorError::UserNotFound => "This account no longer exists.".to_owned(),
+        TwoFactorError::Forbidden(message) => message.clone(),
+        TwoFactorError::Delivery(error) => format!("{error}."),
+        TwoFactorError::Internal(_) => "Something went wrong. Try again in a moment.".to_owned(),
+    }
+}

@@ -1,0 +1,269 @@
+//! The web pages: server-rendered HTML (askama templates in `templates/`), one stylesheet, no
+//! external resources, every page usable without JavaScript. The pages call the same domain
+//! flows as the JSON API; this module only reads forms, keeps cookies and renders.
+
+mod enroll;
+mod forms;
+mod login;
+mod pages;
+mod security;
+
+use askama::Template;
+use axum::Router;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::AppState;
+use crate::clock::Instant;
+use crate::crypto::random;
+use crate::domain::User;
+use crate::store::SessionRecord;
+
+pub use forms::WebForm;
+
+pub const SESSION_COOKIE: &str = "tessera_session";
+pub const PENDING_COOKIE: &str = "tessera_login";
+pub const SETUP_COOKIE: &str = "tessera_setup";
+pub const CSRF_COOKIE: &str = "tessera_csrf";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(login::page).post(login::submit))
+        .route(
+            "/login/code",
+            get(login::code_page).post(login::code_submit),
+        )
+        .route("/login/send", post(login::send))
+        .route("/login/enroll", get(enroll::page))
+        .route("/login/enroll/phone", post(enroll::phone))
+        .route("/login/enroll/phone/confirm", post(enroll::phone_confirm))
+        .route(
+            "/login/enroll/authenticator",
+            get(enroll::authenticator_page).post(enroll::authenticator_submit),
+        )
+        .route("/login/enroll/finish", post(enroll::finish))
+        .route("/logout", post(pages::logout))
+        .route("/security", get(security::page))
+        .route(
+            "/security/reauth",
+            get(security::reauth_page).post(security::reauth_submit),
+        )
+        .route("/security/reauth/send", post(security::reauth_send))
+        .route("/security/methods/remove", post(security::remove_method))
+        .route(
+            "/security/authenticator",
+            get(security::authenticator_page).post(security::authenticator_submit),
+        )
+        .route(
+            "/security/phone",
+            get(security::phone_page).post(security::phone_submit),
+        )
+        .route("/security/phone/confirm", post(security::phone_confirm))
+        .route("/security/trust-level", post(security::trust_level))
+        .route("/security/recovery-codes", post(security::recovery_codes))
+        .route("/security/done", post(security::done))
+        .route("/security/trusted/forget", post(security::forget_computer))
+        .route("/security/sessions/end", post(security::end_session))
+        .route("/static/style.css", get(pages::stylesheet))
+        .route("/static/app.js", get(pages::script))
+}
+
+/// What every page shows around its content.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub product: String,
+    pub organization: String,
+    pub csrf: String,
+    pub user: Option<String>,
+}
+
+/// The cookies of a response being built, and the CSRF token of the page.
+pub struct Cookies {
+    set: Vec<HeaderValue>,
+    csrf: String,
+    secure: bool,
+}
+
+impl Cookies {
+    /// Reads the CSRF cookie, or makes one (sent with the response).
+    pub fn new(state: &AppState, headers: &HeaderMap) -> Self {
+        let secure = state.web.secure_cookies;
+        match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
+            Some(csrf) => Self {
+                set: Vec::new(),
+                csrf,
+                secure,
+            },
+            None => {
+                let csrf = random::token(32);
+                let mut cookies = Self {
+                    set: Vec::new(),
+                    csrf: csrf.clone(),
+                    secure,
+                };
+                cookies.set(CSRF_COOKIE, &csrf, None, "Strict");
+                cookies
+            }
+        }
+    }
+
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// An HttpOnly cookie for the whole site; `None` keeps it for the browser session.
+    pub fn set(&mut self, name: &str, value: &str, max_age: Option<i64>, same_site: &str) {
+        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
+        if let Some(age) = max_age {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            self.set.push(value);
+        }
+    }
+
+    pub fn clear(&mut self, name: &str) {
+        self.set(name, "", Some(0), "Lax");
+    }
+
+    pub fn chrome(&self, state: &AppState, user: Option<&User>) -> Chrome {
+        Chrome {
+            product: state.core.product_name.clone(),
+            organization: state.web.organization.clone(),
+            csrf: self.csrf.clone(),
+            user: user.map(|u| u.username.to_string()),
+        }
+    }
+
+    /// A rendered page with these cookies.
+    pub fn page(self, status: StatusCode, template: &impl Template) -> Response {
+        match template.render() {
+            Ok(html) => self.with((status, Html(html)).into_response()),
+            Err(error) => {
+                tracing::error!(%error, "a page failed to render");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+
+    /// A redirect (303: the browser follows with GET) with these cookies.
+    pub fn redirect(self, to: &str) -> Response {
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        if let Ok(location) = HeaderValue::from_str(to) {
+            response.headers_mut().insert(LOCATION, location);
+        }
+        self.with(response)
+    }
+
+    fn with(self, mut response: Response) -> Response {
+        for cookie in self.set {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
+        response
+    }
+}
+
+/// One cookie's value from the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    super::api::cookie(headers, name).filter(|v| !v.is_empty())
+}
+
+/// The signed-in user and their session, from the session cookie.
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(SessionRecord, User)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    match state.core.web_session(&token, Instant::now()).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "cannot read a web session");
+            None
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    chrome: Chrome,
+    heading: &'a str,
+    message: &'a str,
+    link: &'a str,
+    link_text: &'a str,
+}
+
+/// A page that says what went wrong and where to go next.
+pub fn error_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, None);
+    let heading = if status.is_server_error() {
+        "Something went wrong"
+    } else {
+        "This request cannot be done"
+    };
+    cookies.page(
+        status,
+        &ErrorPage {
+            chrome,
+            heading,
+            message,
+            link: "/",
+            link_text: "Go to the start page",
+        },
+    )
+}
+
+/// A 500 page that tells nothing but logs the cause.
+pub fn internal(state: &AppState, headers: &HeaderMap, error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "a page failed");
+    error_page(
+        state,
+        headers,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The server could not complete this request. Try again in a moment.",
+    )
+}
+
+/// A method as a line in a list: "Authenticator app (Phone)", "Text message to +1 •••• 1212".
+pub fn method_label(method: &crate::store::MethodRecord) -> String {
+    use crate::domain::MethodKind;
+    let phone = method
+        .mobile_phone
+        .as_ref()
+        .map(|p| p.masked())
+        .unwrap_or_default();
+    let base = match method.kind {
+        MethodKind::Authenticator => "Authenticator app".to_owned(),
+        MethodKind::Sms => format!("Text message to {phone}"),
+        MethodKind::Voice => format!("Phone call to {phone}"),
+        MethodKind::Email => format!(
+            "Email to {}",
+            method
+                .email
+                .as_ref()
+                .map(|e| crate::verify::Destination::Email(e.clone()).masked())
+                .unwrap_or_default()
+        ),
+    };
+    match (&method.name, method.kind) {
+        (Some(name), MethodKind::Authenticator) => format!("{base} ({})", name.as_str()),
+        _ => base,
+    }
+}
+
+/// Settings of the pages that come from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub organization: String,
+    /// Cookies are `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+}
