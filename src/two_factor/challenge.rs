@@ -92,15 +92,15 @@ impl Core {
                 let enrolled = challenge
                     .enrollment_code_hash
                     .as_deref()
-                    .is_some_and(|hash| self.enrollment_code_matches(hash, code));
-                let sent = if enrolled {
+                    .and_then(|hash| self.enrolled_kind(hash, code));
+                let sent = if enrolled.is_some() {
                     None
                 } else {
                     self.check_context(&codes::login_context(&id_hash), None, code.as_str(), now)
                         .await?
                 };
-                if enrolled {
-                    Some(Accepted::Method(MethodKind::Authenticator))
+                if let Some(kind) = enrolled {
+                    Some(Accepted::Method(kind))
                 } else if let Some(sent) = sent {
                     Some(Accepted::Method(codes::kind_of(sent.verification.channel)))
                 } else {

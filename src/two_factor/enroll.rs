@@ -249,7 +249,10 @@ impl Core {
             .await?;
         let completion = format!("{:010}", OsRng.gen_range(0..10_000_000_000u64));
         self.store
-            .set_enrollment_code(&id_hash, &self.enrollment_code_hash(&completion))
+            .set_enrollment_code(
+                &id_hash,
+                &self.enrollment_code_hash(request.kind, &completion),
+            )
             .await?;
         enabled.completion_code = Some(completion);
         Ok(enabled)

@@ -229,15 +229,19 @@ impl Core {
             .unzip()
     }
 
-    pub(crate) fn enrollment_code_matches(&self, stored_hash: &str, code: &OtpCode) -> bool {
-        let presented = self
-            .secrets
-            .keyed_hash(ENROLLMENT_HASH_PURPOSE, code.as_str());
-        bool::from(presented.as_bytes().ct_eq(stored_hash.as_bytes()))
+    /// The kind of method whose enrolment handed out this completion code, if it did.
+    pub(crate) fn enrolled_kind(&self, stored_hash: &str, code: &OtpCode) -> Option<MethodKind> {
+        MethodKind::ALL.into_iter().find(|kind| {
+            let presented = self.enrollment_code_hash(*kind, code.as_str());
+            bool::from(presented.as_bytes().ct_eq(stored_hash.as_bytes()))
+        })
     }
 
-    pub(crate) fn enrollment_code_hash(&self, code: &str) -> String {
-        self.secrets.keyed_hash(ENROLLMENT_HASH_PURPOSE, code)
+    pub(crate) fn enrollment_code_hash(&self, kind: MethodKind, code: &str) -> String {
+        self.secrets.keyed_hash(
+            ENROLLMENT_HASH_PURPOSE,
+            &format!("{}:{code}", kind.as_str()),
+        )
     }
 
     /// Notes a wrong code: the audit log and the per-user failure count that closes new
