@@ -56,6 +56,7 @@ event_kinds! {
     SettingsChange => "settings.change",
     CodeSent => "verify.send",
     CodeRefused => "verify.refused",
+    TermsAccepted => "user.terms_accepted",
 }
 
 impl EventKind {

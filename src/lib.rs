@@ -23,3 +23,4 @@ pub mod store;
 pub mod telemetry;
 pub mod two_factor;
 pub mod verify;
+pub mod welcome;

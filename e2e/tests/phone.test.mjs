@@ -159,7 +159,8 @@ test("a user moved from Authy gets the SMS at once after the password", async ()
   await shot(page, "17-authy-migrated");
   await page.getByLabel("Code", { exact: true }).fill(await outboxCode(server, phone));
   await page.getByRole("button", { name: "Confirm code" }).click();
-  await page.waitForURL(`${server.url}/`);
+  await page.waitForURL(/\/\?welcome=1$/);
+  assert.match(await page.textContent("main"), /Configure authenticator app/);
 });
 
 /** Gives a user an SMS method on `phone` through the API; returns the recovery codes. (Each

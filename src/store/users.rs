@@ -244,6 +244,24 @@ impl Store {
         Ok(())
     }
 
+    pub async fn accept_terms(
+        &self,
+        id: UserId,
+        version: i64,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE users SET terms_version_accepted = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(version)
+            .bind(event.at.millis())
+            .execute(&mut *tx)
+            .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// After the first login of a user moved from Authy.
     pub async fn clear_authy_migrated(&self, id: UserId) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET authy_migrated = 0 WHERE id = $1")

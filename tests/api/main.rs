@@ -14,3 +14,4 @@ mod twilio;
 mod two_factor;
 mod users;
 mod verify;
+mod web;

@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
             "/api/system/delivery",
             get(two_factor::delivery_settings).put(two_factor::update_delivery_settings),
         )
+        .route(
+            "/api/system/welcome",
+            get(two_factor::welcome_settings).put(two_factor::update_welcome_settings),
+        )
         .route("/api/two-factor/secret", get(two_factor::secret))
         .route("/api/two-factor/login", post(two_factor::login))
         .route("/api/two-factor/send", post(two_factor::send))

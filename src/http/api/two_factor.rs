@@ -961,6 +961,41 @@ pub async fn send(
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WelcomeBody {
+    welcome: crate::welcome::WelcomeSettings,
+}
+
+/// `GET /api/system/welcome`: the profile fields and terms the welcome step asks for.
+pub async fn welcome_settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<WelcomeBody>, ApiError> {
+    Ok(Json(WelcomeBody {
+        welcome: state.core.welcome_settings().await?,
+    }))
+}
+
+/// `PUT /api/system/welcome`: a higher `termsVersion` asks every user to accept again.
+pub async fn update_welcome_settings(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<WelcomeBody>,
+) -> Result<Json<WelcomeBody>, ApiError> {
+    state
+        .core
+        .set_welcome_settings(
+            &body.welcome,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    Ok(Json(body))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeliveryBody {
     delivery: crate::verify::DeliverySettings,
 }

@@ -77,7 +77,7 @@ macro_rules! forms {
 
 forms! {
     LoginForm { username: String, password: String }
-    CodeForm { method: String, code: String, trust: Option<String> }
+    CodeForm { method: String, code: String, trust: Option<String>, migrated: Option<String> }
     MethodForm { method: String }
     PhoneForm { mobile_phone: String, kind: String }
     PhoneConfirmForm { mobile_phone: String, kind: String, code: String, method: Option<String> }
@@ -87,4 +87,5 @@ forms! {
     ReauthForm { password: String, code: String }
     TrustLevelForm { level: String }
     IdForm { id: String }
+    WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String> }
 }

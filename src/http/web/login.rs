@@ -119,7 +119,12 @@ pub async fn submit(
                 .unwrap_or(300);
             cookies.set(PENDING_COOKIE, &two_factor_id, Some(ttl), "Lax");
             if methods.is_empty() {
-                return cookies.redirect("/login/enroll");
+                let next = if super::welcome::due(&state, &user).await {
+                    "/welcome"
+                } else {
+                    "/login/enroll"
+                };
+                return cookies.redirect(next);
             }
             // Moved from Authy: the SMS goes out at once (seed 000 §6).
             if user.authy_migrated
@@ -178,6 +183,7 @@ struct CodePage {
     resend: bool,
     offer_trust: bool,
     trust_days: i64,
+    migrated: bool,
 }
 
 pub struct Choice {
@@ -284,6 +290,7 @@ fn render_code(
             resend: prompt.sent && method.kind != MethodKind::Authenticator && !prompt.recovery,
             offer_trust: pending.policy.trusts_computers() && !pending.user.every_login,
             trust_days: pending.policy.trust_days,
+            migrated: prompt.migrated,
         },
     )
 }
@@ -395,7 +402,12 @@ pub async fn code_submit(
                     "Lax",
                 );
             }
-            cookies.redirect("/")
+            // After an Authy migration the user is invited to set up an app or keep SMS.
+            cookies.redirect(if form.migrated.is_some() {
+                "/?welcome=1"
+            } else {
+                "/"
+            })
         }
         Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
@@ -405,7 +417,7 @@ pub async fn code_submit(
                 method: form.method,
                 recovery,
                 sent: true,
-                migrated: false,
+                migrated: form.migrated.is_some(),
                 alternatives: false,
             };
             render_code(&state, cookies, &pending, prompt, Some(explain(&other)))

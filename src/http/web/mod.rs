@@ -7,6 +7,7 @@ mod forms;
 mod login;
 mod pages;
 mod security;
+mod welcome;
 
 use askama::Template;
 use axum::Router;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/login/enroll/finish", post(enroll::finish))
         .route("/logout", post(pages::logout))
+        .route("/welcome", get(welcome::page).post(welcome::submit))
         .route("/security", get(security::page))
         .route(
             "/security/reauth",

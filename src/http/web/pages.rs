@@ -56,6 +56,9 @@ pub async fn home(
     let Some((session, user)) = signed_in(&state, &headers).await else {
         return cookies.redirect("/login");
     };
+    if super::welcome::due(&state, &user).await {
+        return cookies.redirect("/welcome");
+    }
     let methods = state.core.user_methods(user.id).await.unwrap_or_default();
     let has_phone = methods
         .iter()

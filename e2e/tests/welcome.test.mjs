@@ -1,0 +1,60 @@
+// The welcome step: profile fields and versioned terms before the first use, and again when the
+// terms change.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, shot, createUser, logIn } from "../lib.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("a first login asks for the profile and the terms, then enrolment; new terms ask again", async () => {
+  const saved = await server.api("PUT", "/api/system/welcome", {
+    welcome: { termsVersion: 1, termsText: "Use this service kindly.", profileFields: ["fullName", "mobilePhone"] },
+  });
+  assert.equal(saved.status, 200, JSON.stringify(saved));
+  await createUser(server, "gus", { twoFactorRequired: true });
+  await createUser(server, "hal", { fullName: "Hal", mobilePhone: "+1 303 555 0150" });
+
+  const page = await (await browser.newContext()).newPage();
+  await logIn(page, server, "gus");
+  await page.waitForURL(/\/welcome$/);
+  assert.match(await page.textContent("main"), /Use this service kindly\./);
+  await shot(page, "20-welcome");
+  // Without accepting the terms, the form comes back with the error next to it.
+  await page.getByLabel("Full name").fill("Gus Grey");
+  await page.getByLabel("Mobile phone number, with country code").fill("12345");
+  await page.locator("form").evaluate((form) => form.setAttribute("novalidate", ""));
+  await page.getByRole("button", { name: "Continue" }).click();
+  assert.match(await page.textContent("main"), /accept the terms/);
+  assert.match(await page.textContent("main"), /country code/);
+  await page.getByLabel("Mobile phone number, with country code").fill("+1 303 555 0151");
+  await page.getByLabel("I accept the terms of use").check();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL(/\/login\/enroll$/);
+
+  // Hal has a profile; he meets only the new terms, after logging in.
+  const second = await (await browser.newContext()).newPage();
+  await logIn(second, server, "hal");
+  await second.waitForURL(/\/welcome$/);
+  assert.equal(await second.locator("input[name=full_name]").count(), 0);
+  await second.getByLabel("I accept the terms of use").check();
+  await second.getByRole("button", { name: "Continue" }).click();
+  await second.waitForURL(`${server.url}/`);
+  await server.api("PUT", "/api/system/welcome", {
+    welcome: { termsVersion: 2, termsText: "New terms.", profileFields: [] },
+  });
+  await second.goto(`${server.url}/`);
+  await second.waitForURL(/\/welcome$/);
+  assert.match(await second.textContent("main"), /version 2/);
+});

@@ -1,0 +1,320 @@
+//! The web pages over plain HTTP: what a browser cannot show — headers, cookie flags, CSRF,
+//! server-side state of the login step. (The flows themselves are driven in a real browser by
+//! the tests in `e2e/`.)
+
+use std::collections::HashMap;
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+
+/// A tiny browser: keeps cookies, does not follow redirects.
+struct Browser {
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+    set_cookie_lines: Vec<String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+            set_cookie_lines: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: &reqwest::Response) {
+        for line in response.headers().get_all(SET_COOKIE) {
+            let line = line.to_str().unwrap().to_owned();
+            let pair = line.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+            self.set_cookie_lines.push(line);
+        }
+    }
+
+    async fn get(&mut self, app: &TestApp, path: &str) -> reqwest::Response {
+        let response = self
+            .client
+            .get(app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+
+    async fn post(
+        &mut self,
+        app: &TestApp,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let response = self
+            .client
+            .post(app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies
+            .get("tessera_csrf")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn log_in(&mut self, app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+        self.get(app, "/login").await;
+        let csrf = self.csrf();
+        self.post(
+            app,
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn pages_carry_a_strict_content_security_policy_and_refuse_framing() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new();
+    let response = browser.get(&app, "/login").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let html = response.text().await.unwrap();
+    assert!(!html.contains("<script>"), "no inline script");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from elsewhere"
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_the_csrf_token_is_refused_and_logs_nobody_in() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    let mut browser = Browser::new();
+    browser.get(&app, "/login").await;
+    let forged = browser
+        .post(
+            &app,
+            "/login",
+            &[
+                ("csrf", "forged-token-forged-token-forged-token"),
+                ("username", "ann"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert!(!browser.cookies.contains_key("tessera_session"));
+    let missing = browser
+        .post(
+            &app,
+            "/login",
+            &[("username", "ann"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(missing.status(), 400);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_lax_and_new_at_every_login() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    let mut browser = Browser::new();
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/");
+    let line = browser
+        .set_cookie_lines
+        .iter()
+        .find(|l| l.starts_with("tessera_session="))
+        .unwrap()
+        .clone();
+    assert!(
+        line.contains("HttpOnly") && line.contains("SameSite=Lax"),
+        "{line}"
+    );
+    assert!(!line.contains("Secure"), "plain http on loopback");
+    let first = browser.cookies["tessera_session"].clone();
+    assert_eq!(browser.get(&app, "/").await.status(), 200);
+
+    let mut again = Browser::new();
+    again.log_in(&app, "ann", PASSWORD).await;
+    assert_ne!(again.cookies["tessera_session"], first);
+
+    // Logging out ends the session on the server, not only in the browser.
+    let stolen = first.clone();
+    let csrf = browser.csrf();
+    browser.post(&app, "/logout", &[("csrf", &csrf)]).await;
+    let mut thief = Browser::new();
+    thief.cookies.insert("tessera_session".into(), stolen);
+    let response = thief.get(&app, "/").await;
+    assert_eq!(location(&response), "/login");
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    let app = spawn_app_with(|c| c.public_url = Some("https://login.example.com".into())).await;
+    let mut browser = Browser::new();
+    browser.get(&app, "/login").await;
+    assert!(
+        browser
+            .set_cookie_lines
+            .iter()
+            .all(|l| l.contains("Secure"))
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_read_the_same() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    let mut browser = Browser::new();
+    let wrong = browser
+        .log_in(&app, "ann", "not the password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let unknown = browser
+        .log_in(&app, "nobody", PASSWORD)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let message = |html: &str| {
+        html.split("role=\"alert\"")
+            .nth(1)
+            .map(|s| s.split('<').next().unwrap().to_owned())
+    };
+    assert_eq!(message(&wrong), message(&unknown));
+    assert!(message(&wrong).unwrap().contains("not right"));
+}
+
+#[tokio::test]
+async fn the_step_between_password_and_code_lives_on_the_server_and_expires() {
+    let app = spawn_app().await;
+    let user = app.create_user("bo", json!({})).await;
+    app.enroll_authenticator(user["id"].as_str().unwrap()).await;
+    let mut browser = Browser::new();
+    let response = browser.log_in(&app, "bo", PASSWORD).await;
+    assert_eq!(location(&response), "/login/code");
+    assert_eq!(browser.get(&app, "/login/code").await.status(), 200);
+    sqlx::query("UPDATE login_challenges SET expires_at = 0")
+        .execute(app.core.store.pool())
+        .await
+        .unwrap();
+    let response = browser.get(&app, "/login/code").await;
+    assert_eq!(location(&response), "/login?expired=1");
+    // Without the step's cookie there is no step at all.
+    let response = Browser::new().get(&app, "/login/code").await;
+    assert_eq!(location(&response), "/login?expired=1");
+}
+
+#[tokio::test]
+async fn pages_behind_a_login_send_strangers_to_the_login_page() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new();
+    for path in [
+        "/",
+        "/security",
+        "/security/authenticator",
+        "/security/phone",
+        "/security/reauth",
+    ] {
+        let response = browser.get(&app, path).await;
+        assert_eq!(response.status(), 303, "{path}");
+        assert_eq!(location(&response), "/login", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_or_oversized_forms_get_an_error_page_not_a_crash() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new();
+    browser.get(&app, "/login").await;
+    let csrf = browser.csrf();
+    let huge = "x".repeat(100 * 1024);
+    let response = browser
+        .post(
+            &app,
+            "/login",
+            &[("csrf", &csrf), ("username", &huge), ("password", "x")],
+        )
+        .await;
+    assert_eq!(response.status(), 413);
+    let response = browser
+        .post(
+            &app,
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", "a"),
+                ("password", "b"),
+                ("admin", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("not filled in as expected")
+    );
+    let response = browser
+        .post(
+            &app,
+            "/login",
+            &[("csrf", &csrf), ("username", "a b\u{0}"), ("password", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+}
