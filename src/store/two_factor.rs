@@ -109,7 +109,7 @@ impl Store {
             "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
                secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
                created_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
         )
         .bind(method.id.as_str().to_owned())
         .bind(method.user_id.to_string())
