@@ -214,6 +214,19 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
+        self.send_to_method(user, method_id, method_context(method_id), origin, now)
+            .await
+    }
+
+    /// Sends a code for `context` to where one of the user's sms, voice or email methods points.
+    async fn send_to_method(
+        &self,
+        user: UserId,
+        method_id: &MethodId,
+        context: String,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
         let methods = self.store.methods(user).await?;
         let method = methods.iter().find(|m| &m.id == method_id).ok_or_else(|| {
             TwoFactorError::field(
@@ -237,7 +250,7 @@ impl Core {
                 destination,
                 channel,
                 locale: None,
-                context: Some(method_context(method_id)),
+                context: Some(context),
                 user: Some(user),
                 origin,
             },
@@ -354,34 +367,8 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        let methods = self.store.methods(user).await?;
-        let method = methods.iter().find(|m| &m.id == method_id).ok_or_else(|| {
-            TwoFactorError::field("methodId", Invalid::new("[invalid]", "no such method"))
-        })?;
-        let (Some(channel), Some(destination)) = (channel_of(method.kind), destination_of(method))
-        else {
-            return Err(TwoFactorError::field(
-                "methodId",
-                Invalid::new(
-                    "[invalid]",
-                    "an authenticator's codes come from the app; nothing is sent",
-                ),
-            ));
-        };
-        self.start_verification(
-            &StartRequest {
-                service_id: SERVICE,
-                destination,
-                channel,
-                locale: None,
-                context: Some(reauth_context(session_id)),
-                user: Some(user),
-                origin,
-            },
-            now,
-        )
-        .await?;
-        Ok(())
+        self.send_to_method(user, method_id, reauth_context(session_id), origin, now)
+            .await
     }
 
     /// During a login that must enrol first: sends the code that proves a new phone or address.
