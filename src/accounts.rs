@@ -51,6 +51,11 @@ impl From<StoreError> for AccountError {
                 code: format!("[duplicate]user.{field}"),
                 message: format!("another user already has this {field}"),
             }]),
+            StoreError::LastAdmin => AccountError::Invalid(vec![FieldError {
+                field: "user.roles".into(),
+                code: "[lastAdmin]user.roles".into(),
+                message: "at least one active administrator must remain: make another administrator first".into(),
+            }]),
             other => AccountError::Store(other),
         }
     }

@@ -57,6 +57,9 @@ event_kinds! {
     CodeSent => "verify.send",
     CodeRefused => "verify.refused",
     TermsAccepted => "user.terms_accepted",
+    TwoFactorReset => "two_factor.reset",
+    UserUnlock => "user.unlock",
+    UserImport => "user.import",
 }
 
 impl EventKind {

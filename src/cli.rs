@@ -50,6 +50,17 @@ enum Command {
     /// Manage API keys (for `Authorization: <key>` on the management API).
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Read or change the settings kept in the database (two_factor, delivery, welcome).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Print settings as JSON (secrets read as "set"); all of them without a key.
+    Get { key: Option<String> },
+    /// Replace one group of settings with the JSON read from standard input.
+    Set { key: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +92,22 @@ enum UserCommand {
     Disable { login_id: String },
     /// Enable a disabled user.
     Enable { login_id: String },
+    /// Require (or with --off, stop requiring) a second factor from a user.
+    #[command(name = "require-2fa")]
+    Require2fa {
+        login_id: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Remove every second factor and recovery code of a user and forget their trusted
+    /// computers (a lost phone).
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        login_id: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +189,12 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::ApiKey(command) => {
             let core = app::open_core(&config).await?;
             let result = api_key_command(&core, command).await;
+            core.store.close().await;
+            result
+        }
+        Command::Settings(command) => {
+            let core = app::open_core(&config).await?;
+            let result = settings_command(&core, command).await;
             core.store.close().await;
             result
         }
@@ -302,6 +335,32 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
                 None => println!("phone of {} removed", user.username),
             }
         }
+        UserCommand::Require2fa { login_id, off } => {
+            let user = find(core, &login_id).await?;
+            let fields = UserFields {
+                two_factor_required: Field::Value(!off),
+                ..UserFields::default()
+            };
+            core.update_user(user.id, &fields, Actor::Cli, &origin, now)
+                .await
+                .map_err(describe)?;
+            println!(
+                "{} {} use a second factor",
+                user.username,
+                if off { "no longer has to" } else { "must now" }
+            );
+        }
+        UserCommand::Reset2fa { login_id, reason } => {
+            let user = find(core, &login_id).await?;
+            let removed = core
+                .reset_two_factor(user.id, &reason, Actor::Cli, &origin, now)
+                .await
+                .map_err(describe)?;
+            println!(
+                "{}: {removed} second factors removed, trusted computers forgotten",
+                user.username
+            );
+        }
         UserCommand::Disable { login_id } => set_active(core, &login_id, false).await?,
         UserCommand::Enable { login_id } => set_active(core, &login_id, true).await?,
     }
@@ -414,6 +473,93 @@ fn print_user(user: &User) {
             .map(|i| i.millis().to_string())
             .unwrap_or_else(|| "never".into())
     );
+}
+
+async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Result<()> {
+    let now = Instant::now();
+    let origin = Default::default();
+    let show = |key: &str, value: serde_json::Value| -> anyhow::Result<()> {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ key: value }))?
+        );
+        Ok(())
+    };
+    match command {
+        SettingsCommand::Get { key } => {
+            let keys = match key.as_deref() {
+                Some(key) => vec![key.to_owned()],
+                None => vec!["two_factor".into(), "delivery".into(), "welcome".into()],
+            };
+            for key in keys {
+                let value = match key.as_str() {
+                    "two_factor" => serde_json::to_value(
+                        core.two_factor_policy().await.map_err(two_factor_error)?,
+                    )?,
+                    "delivery" => serde_json::to_value(core.delivery_settings().await?.redacted())?,
+                    "welcome" => serde_json::to_value(
+                        core.welcome_settings().await.map_err(two_factor_error)?,
+                    )?,
+                    other => bail!(
+                        "unknown settings {other:?}; they are two_factor, delivery and welcome"
+                    ),
+                };
+                show(&key, value)?;
+            }
+        }
+        SettingsCommand::Set { key } => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            let parse_error =
+                |e: serde_json::Error| anyhow::anyhow!("{key}: not valid settings: {e}");
+            match key.as_str() {
+                "two_factor" => {
+                    let policy = serde_json::from_str(&text).map_err(parse_error)?;
+                    core.set_two_factor_policy(&policy, Actor::Cli, &origin, now)
+                        .await
+                        .map_err(two_factor_error)?;
+                }
+                "delivery" => {
+                    let settings: crate::verify::DeliverySettings =
+                        serde_json::from_str(&text).map_err(parse_error)?;
+                    let current = core.delivery_settings().await?;
+                    core.set_delivery_settings(
+                        &settings.keep_secrets_from(&current),
+                        Actor::Cli,
+                        &origin,
+                        now,
+                    )
+                    .await
+                    .map_err(two_factor_error)?;
+                }
+                "welcome" => {
+                    let settings = serde_json::from_str(&text).map_err(parse_error)?;
+                    core.set_welcome_settings(&settings, Actor::Cli, &origin, now)
+                        .await
+                        .map_err(two_factor_error)?;
+                }
+                other => {
+                    bail!("unknown settings {other:?}; they are two_factor, delivery and welcome")
+                }
+            }
+            println!("{key} saved; it applies to the next login on every node");
+        }
+    }
+    Ok(())
+}
+
+fn two_factor_error(error: crate::two_factor::TwoFactorError) -> anyhow::Error {
+    match error {
+        crate::two_factor::TwoFactorError::Invalid(fields) => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
 }
 
 /// A password from a prompt on a terminal (asked twice), or the first line of standard input.

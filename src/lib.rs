@@ -6,6 +6,7 @@
 //! `audit`, `http` (the JSON API), `config`, `telemetry` and `cli`.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -45,6 +45,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{field} is already taken")]
     Duplicate { field: &'static str },
+    #[error("at least one active administrator must remain")]
+    LastAdmin,
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

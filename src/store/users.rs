@@ -145,7 +145,10 @@ impl Store {
             "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
                full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
                two_factor_required = $10, updated_at = $11, authy_migrated = $12 \
-             WHERE id = $1 RETURNING {COLUMNS}"
+             WHERE id = $1 AND ($13 = 1 OR active = 0 OR roles NOT LIKE '%admin%' \
+               OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \
+                   AND other.roles LIKE '%admin%') > 0) \
+             RETURNING {COLUMNS}"
         ))
         .bind(id.to_string())
         .bind(changes.username.as_str().to_owned())
@@ -159,11 +162,18 @@ impl Store {
         .bind(flag(changes.two_factor_required))
         .bind(now.millis())
         .bind(flag(changes.authy_migrated))
+        .bind(flag(
+            changes.active && changes.roles.contains(crate::domain::Role::Admin),
+        ))
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
         let Some(row) = row else {
-            return Ok(None);
+            return match self.user(id).await? {
+                // The user is there: the guard refused to leave no active administrator.
+                Some(_) => Err(StoreError::LastAdmin),
+                None => Ok(None),
+            };
         };
         if !changes.active {
             revoke_all_sessions(&mut tx, id, now).await?;
@@ -262,6 +272,118 @@ impl Store {
         Ok(())
     }
 
+    /// Users whose username or email starts with `prefix` (without regard to case), a page at a
+    /// time, and how many there are in all. Range conditions on the unique keys, so the indexes
+    /// serve it at any number of users.
+    pub async fn search_users(
+        &self,
+        prefix: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<User>, i64), StoreError> {
+        let low = prefix.to_lowercase();
+        // SQLite compares text bytewise, so a range finds a prefix with the unique indexes;
+        // PostgreSQL's collations need LIKE, served by text_pattern_ops indexes (migration 0005).
+        let (high, condition) = match self.backend() {
+            super::Backend::Sqlite => (
+                format!("{low}\u{10FFFF}"),
+                "($1 = '' OR (username_key >= $1 AND username_key < $2) \
+                  OR (email_key >= $1 AND email_key < $2))",
+            ),
+            super::Backend::Postgres => (
+                format!(
+                    "{}%",
+                    low.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                ),
+                "($1 = '' OR username_key LIKE $2 OR email_key LIKE $2)",
+            ),
+        };
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {condition}"))
+                .bind(low.clone())
+                .bind(high.clone())
+                .fetch_one(self.pool())
+                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE {condition} ORDER BY username_key LIMIT $3 OFFSET $4"
+        ))
+        .bind(low)
+        .bind(high)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let users = rows
+            .iter()
+            .map(|r| user_from_row(r).map(|u| u.user))
+            .collect::<Result<_, _>>()?;
+        Ok((users, total))
+    }
+
+    /// An administrator's change of a user's verified phone: the profile number and the number of
+    /// every phone method, in one transaction with the audit event; trusted computers are
+    /// revoked, as after any change of second factor.
+    pub async fn set_verified_phone(
+        &self,
+        id: UserId,
+        phone: Option<&crate::domain::PhoneNumber>,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let now = event.at;
+        let mut tx = self.pool().begin().await?;
+        let changed =
+            sqlx::query("UPDATE users SET mobile_phone = $2, updated_at = $3 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(phone.map(|p| p.e164().to_owned()))
+                .bind(now.millis())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        match phone {
+            Some(phone) => {
+                sqlx::query(
+                    "UPDATE two_factor_methods SET mobile_phone = $2 WHERE user_id = $1 AND kind IN ('sms', 'voice')",
+                )
+                .bind(id.to_string())
+                .bind(phone.e164().to_owned())
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1 AND kind IN ('sms', 'voice')")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Forgets a user's recent wrong codes, so new challenges open at once.
+    pub async fn clear_two_factor_failures(
+        &self,
+        id: UserId,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let cleared = sqlx::query("DELETE FROM two_factor_failures WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        audit::record(&mut tx, &event.clone().detail("clearedFailures", cleared)).await?;
+        tx.commit().await?;
+        Ok(cleared)
+    }
+
     /// After the first login of a user moved from Authy.
     pub async fn clear_authy_migrated(&self, id: UserId) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET authy_migrated = 0 WHERE id = $1")
@@ -273,13 +395,21 @@ impl Store {
 
     pub async fn delete_user(&self, id: UserId, event: &AuditEvent) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let deleted = sqlx::query(
+            "DELETE FROM users WHERE id = $1 AND (active = 0 OR roles NOT LIKE '%admin%' \
+               OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \
+                   AND other.roles LIKE '%admin%') > 0)",
+        )
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if deleted == 0 {
-            return Ok(false);
+            drop(tx);
+            return match self.user(id).await? {
+                Some(_) => Err(StoreError::LastAdmin),
+                None => Ok(false),
+            };
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;

@@ -200,6 +200,15 @@ async fn users_are_managed_from_the_command_line_with_passwords_on_stdin() {
     assert!(refused.contains("mobilePhone"), "{refused}");
     cli.ok(&["user", "set-phone", "ops", "--clear"], "");
 
+    // The only administrator cannot be disabled; with a second one, it can.
+    assert!(
+        cli.fails(&["user", "disable", "ops"], "")
+            .contains("administrator must remain")
+    );
+    cli.ok(
+        &["user", "create", "--username", "chief", "--admin"],
+        "another long password\n",
+    );
     cli.ok(&["user", "disable", "ops"], "");
     assert!(
         cli.ok(&["user", "show", "ops"], "")
@@ -285,4 +294,61 @@ async fn bad_configuration_stops_with_one_line_naming_the_problem() {
     assert!(!unwritable.status.success());
     let stderr = String::from_utf8(unwritable.stderr).unwrap();
     assert!(stderr.contains("cannot create data directory"), "{stderr}");
+}
+
+#[tokio::test]
+async fn operators_require_and_reset_second_factors_and_edit_settings_from_the_command_line() {
+    let cli = Cli::new().await;
+    cli.ok(
+        &["user", "create", "--username", "eve"],
+        "a long enough password\n",
+    );
+    assert!(
+        cli.ok(&["user", "require-2fa", "eve"], "")
+            .contains("must now")
+    );
+    assert!(
+        cli.ok(&["user", "show", "eve"], "")
+            .contains("two-factor required: true")
+    );
+    cli.ok(&["user", "require-2fa", "eve", "--off"], "");
+    assert!(
+        cli.ok(&["user", "show", "eve"], "")
+            .contains("two-factor required: false")
+    );
+    let reset = cli.ok(
+        &["user", "reset-2fa", "eve", "--reason", "lost her phone"],
+        "",
+    );
+    assert!(reset.contains("0 second factors removed"), "{reset}");
+    assert!(
+        cli.fails(&["user", "reset-2fa", "eve", "--reason", ""], "")
+            .contains("reason")
+    );
+
+    let shown = cli.ok(&["settings", "get", "two_factor"], "");
+    let parsed: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(parsed["two_factor"]["webLoginPolicy"], "enabled");
+    cli.ok(
+        &["settings", "set", "two_factor"],
+        r#"{"webLoginPolicy": "required", "trustDays": 7}"#,
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["settings", "get", "two_factor"], "")).unwrap();
+    assert_eq!(shown["two_factor"]["webLoginPolicy"], "required");
+    assert_eq!(shown["two_factor"]["trustDays"], 7);
+    assert!(
+        cli.fails(&["settings", "set", "two_factor"], r#"{"trustDays": 0}"#)
+            .contains("trustDays")
+    );
+    assert!(
+        cli.fails(&["settings", "set", "two_factor"], "not json")
+            .contains("not valid")
+    );
+    assert!(
+        cli.fails(&["settings", "get", "colours"], "")
+            .contains("unknown settings")
+    );
+    let everything = cli.ok(&["settings", "get"], "");
+    assert!(everything.contains("\"delivery\"") && everything.contains("\"welcome\""));
 }

@@ -166,6 +166,8 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_new_token() {
 async fn a_disabled_user_loses_every_session() {
     let app = spawn_app().await;
     let login = logged_in(&app).await;
+    // Another administrator, so that this one may be disabled.
+    app.create_user("deputy", json!({"roles": ["admin"]})).await;
     let id = login["user"]["id"].as_str().unwrap();
     let response = app
         .with_key(reqwest::Method::PATCH, &format!("/api/user/{id}"))

@@ -37,6 +37,18 @@ pub async fn search(
     _key: ApiKeyAuth,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditResponse>, ApiError> {
+    let filter = filter_of(query, MAX_LIMIT)?;
+    let audit_logs = state
+        .core
+        .store
+        .audit_events(&filter)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(AuditResponse { audit_logs }))
+}
+
+/// The query's filter, checked; `max_limit` bounds one answer.
+pub fn filter_of(query: AuditQuery, max_limit: i64) -> Result<AuditFilter, ApiError> {
     let target = query
         .user_id
         .map(|raw| {
@@ -58,12 +70,12 @@ pub async fn search(
             })
         })
         .transpose()?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT.min(max_limit));
+    if !(1..=max_limit).contains(&limit) {
         return Err(ApiError::field(
             "limit",
             "[invalid]",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
+            format!("limit must be between 1 and {max_limit}"),
         ));
     }
     let offset = query.offset.unwrap_or(0);
@@ -74,19 +86,12 @@ pub async fn search(
             "offset cannot be negative",
         ));
     }
-    let filter = AuditFilter {
+    Ok(AuditFilter {
         target,
         kind,
         since: query.start.map(Instant::from_millis),
         until: query.end.map(Instant::from_millis),
         limit,
         offset,
-    };
-    let audit_logs = state
-        .core
-        .store
-        .audit_events(&filter)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(AuditResponse { audit_logs }))
+    })
 }

@@ -2,6 +2,7 @@
 
 pub use login::{TRUST_COOKIE, cookie};
 
+mod admin;
 mod audit_log;
 mod login;
 mod outbox;
@@ -31,6 +32,21 @@ pub fn routes() -> Router<AppState> {
                 .delete(users::delete),
         )
         .route("/api/system/audit-log", get(audit_log::search))
+        .route("/api/system/audit-log/export", get(admin::export_audit_log))
+        .route("/api/user/search", get(admin::search))
+        .route(
+            "/api/system/users/{user_id}/reset-two-factor",
+            post(admin::reset_two_factor),
+        )
+        .route(
+            "/api/system/users/{user_id}/phone",
+            axum::routing::put(admin::set_phone),
+        )
+        .route("/api/system/users/{user_id}/unlock", post(admin::unlock))
+        .route(
+            "/api/system/users/{user_id}/revoke-sessions",
+            post(admin::revoke_sessions),
+        )
         .route(
             "/api/system/two-factor",
             get(two_factor::settings).put(two_factor::update_settings),

@@ -1,0 +1,247 @@
+//! Administration through the API (with an API key): user search, a reset of the second factor,
+//! the verified phone set on a user's behalf, unlock, sessions ended, the audit log as CSV.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::audit_log::{AuditQuery, filter_of};
+use super::users::{UserResponse, UserView, parse_user_id};
+use crate::audit::Actor;
+use crate::clock::Instant;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, OptionalApiJson, RequestOrigin};
+
+const MAX_PAGE: i64 = 500;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchQuery {
+    /// A prefix of the username or email; empty lists everyone.
+    query_string: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SearchResponse {
+    users: Vec<UserView>,
+    total: i64,
+}
+
+/// `GET /api/user/search?queryString=&limit=&offset=`: users by username or email prefix.
+pub async fn search(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let limit = query.limit.unwrap_or(25);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            "[invalid]",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::field(
+            "offset",
+            "[invalid]",
+            "offset cannot be negative",
+        ));
+    }
+    let prefix = query.query_string.unwrap_or_default();
+    if prefix.chars().count() > 254 {
+        return Err(ApiError::field(
+            "queryString",
+            "[tooLong]",
+            "at most 254 characters",
+        ));
+    }
+    let (users, total) = state.core.search_users(&prefix, limit, offset).await?;
+    Ok(Json(SearchResponse {
+        users: users
+            .iter()
+            .map(|u| UserView::with_methods(u, &[]))
+            .collect(),
+        total,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReasonBody {
+    reason: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountResponse {
+    count: u64,
+}
+
+/// `POST /api/system/users/{userId}/reset-two-factor` `{reason}`.
+pub async fn reset_two_factor(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<CountResponse>, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let count = state
+        .core
+        .reset_two_factor(
+            user,
+            &body.reason,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    Ok(Json(CountResponse { count }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PhoneBody {
+    mobile_phone: Option<String>,
+    reason: String,
+}
+
+/// `PUT /api/system/users/{userId}/phone` `{mobilePhone, reason}`: the verified phone, set on
+/// the user's behalf (null removes it and the phone methods).
+pub async fn set_phone(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<PhoneBody>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let updated = state
+        .core
+        .set_verified_phone(
+            user,
+            body.mobile_phone.as_deref(),
+            &body.reason,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    UserResponse::of(&state, &updated).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OptionalReason {
+    #[allow(dead_code)]
+    reason: Option<String>,
+}
+
+/// `POST /api/system/users/{userId}/unlock`: new challenges open at once again.
+pub async fn unlock(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    OptionalApiJson(_body): OptionalApiJson<OptionalReason>,
+) -> Result<Json<CountResponse>, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let count = state
+        .core
+        .unlock(user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(Json(CountResponse { count }))
+}
+
+/// `POST /api/system/users/{userId}/revoke-sessions`.
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(user_id): Path<String>,
+    OptionalApiJson(_body): OptionalApiJson<OptionalReason>,
+) -> Result<Json<CountResponse>, ApiError> {
+    let user = parse_user_id(&user_id)?;
+    let count = state
+        .core
+        .revoke_sessions(user, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    Ok(Json(CountResponse { count }))
+}
+
+/// `GET /api/system/audit-log/export`: the same filters as the search, as CSV.
+pub async fn export_audit_log(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let filter = filter_of(query, 100_000)?;
+    let events = state
+        .core
+        .store
+        .audit_events(&filter)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut csv = String::from("id,time,actor,target,event,ip,user_agent,details\n");
+    for e in events {
+        let cells = [
+            e.id.to_string(),
+            e.insert_instant.to_string(),
+            e.actor,
+            e.target.unwrap_or_default(),
+            e.event,
+            e.ip_address.unwrap_or_default(),
+            e.user_agent.unwrap_or_default(),
+            e.details.to_string(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit-log.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// A CSV cell (RFC 4180), also defused against spreadsheet formulas.
+fn csv_cell(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
+    }
+}
