@@ -437,7 +437,7 @@ impl Core {
                 ),
             )]));
         }
-        let id = random::token(9);
+        let id = random::public_id("ak_");
         let key = random::token(32);
         let event = AuditEvent::new(EventKind::ApiKeyCreate, actor, &Origin::default(), now)
             .detail("apiKeyId", id.clone())

@@ -14,6 +14,14 @@ pub fn token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buffer)
 }
 
+/// A public identifier (of an API key, a trusted computer): `prefix` and 16 hex digits, so it
+/// never starts with a dash or holds a character a shell or URL would mind.
+pub fn public_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
 /// A password for a person to type: 20 characters from an alphabet without look-alikes
 /// (about 115 bits).
 pub fn readable_password() -> String {
@@ -47,6 +55,14 @@ mod tests {
             a.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
+    }
+
+    #[test]
+    fn public_ids_are_plain_and_unique() {
+        let a = public_id("ak_");
+        assert!(a.starts_with("ak_") && a.len() == 19);
+        assert!(a[3..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, public_id("ak_"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ impl Core {
         now: Instant,
     ) -> Result<String, TwoFactorError> {
         let token = random::token(32);
-        let id = random::token(9);
+        let id = random::public_id("tc_");
         let expires_at = now.plus_seconds(policy.trust_days * 86_400);
         let event = AuditEvent::new(EventKind::TrustGrant, Actor::User(user.id), origin, now)
             .target(user.id)
