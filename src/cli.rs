@@ -53,6 +53,19 @@ enum Command {
     /// Read or change the settings kept in the database (two_factor, delivery, welcome).
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// Import users from a JSON or CSV file: all rows or none; users already present are left
+    /// as they are, so running it twice changes nothing.
+    Import {
+        file: PathBuf,
+        /// json or csv; by default, the file's extension.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Export every user (no secrets) as JSON or CSV, in the import's shape, to standard output.
+    Export {
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +204,54 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             let result = api_key_command(&core, command).await;
             core.store.close().await;
             result
+        }
+        Command::Import { file, format } => {
+            let format = match format.as_deref() {
+                Some(name) => parse_format(name)?,
+                None => crate::import::Format::of_path(&file).with_context(|| {
+                    format!("{}: say --format json or --format csv", file.display())
+                })?,
+            };
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let core = app::open_core(&config).await?;
+            let started = std::time::Instant::now();
+            let result = core
+                .import_users(
+                    format,
+                    &text,
+                    Actor::Cli,
+                    &Default::default(),
+                    Instant::now(),
+                )
+                .await;
+            core.store.close().await;
+            match result {
+                Ok(report) => {
+                    println!(
+                        "imported {} users ({} already present, left unchanged) in {:.1} s",
+                        report.created,
+                        report.unchanged,
+                        started.elapsed().as_secs_f64()
+                    );
+                    Ok(())
+                }
+                Err(crate::import::ImportError::Rows(rows)) => {
+                    for row in rows.iter().take(50) {
+                        eprintln!("line {}: {}", row.line, row.message);
+                    }
+                    bail!("{} rows are refused; nothing was imported", rows.len())
+                }
+                Err(crate::import::ImportError::Internal(e)) => Err(e),
+            }
+        }
+        Command::Export { format } => {
+            let format = parse_format(&format)?;
+            let core = app::open_core(&config).await?;
+            let result = core.export_users(format).await;
+            core.store.close().await;
+            print!("{}", result?);
+            Ok(())
         }
         Command::Settings(command) => {
             let core = app::open_core(&config).await?;
@@ -546,6 +607,14 @@ async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+fn parse_format(name: &str) -> anyhow::Result<crate::import::Format> {
+    match name {
+        "json" => Ok(crate::import::Format::Json),
+        "csv" => Ok(crate::import::Format::Csv),
+        other => bail!("unknown format {other:?}; use json or csv"),
+    }
 }
 
 fn two_factor_error(error: crate::two_factor::TwoFactorError) -> anyhow::Error {

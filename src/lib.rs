@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod otp;
 pub mod policy;
 pub mod store;

@@ -29,6 +29,8 @@ pub enum LoginOutcome {
         user: User,
         two_factor_id: String,
         methods: Vec<MethodRecord>,
+        /// The method a code was already sent to (the first login after an Authy migration).
+        code_sent_to: Option<crate::domain::MethodId>,
     },
 }
 
@@ -153,10 +155,32 @@ impl Core {
             )
             .await?;
         metrics::counter!("tessera_logins_total", "outcome" => "second_factor_due").increment(1);
+        // Moved from Authy with a known phone: the SMS goes out at once (seed 000 §6), once.
+        let mut code_sent_to = None;
+        if user.authy_migrated
+            && let Some(sms) = usable
+                .iter()
+                .find(|m| m.kind == crate::domain::MethodKind::Sms)
+        {
+            match self
+                .send_login_code(&two_factor_id, &sms.id, origin, now)
+                .await
+            {
+                Ok(()) => code_sent_to = Some(sms.id.clone()),
+                Err(error) => {
+                    tracing::warn!(%error, "the code for a migrated user could not be sent")
+                }
+            }
+            self.store
+                .clear_authy_migrated(user.id)
+                .await
+                .map_err(anyhow::Error::from)?;
+        }
         Ok(LoginOutcome::SecondFactor {
             user,
             two_factor_id,
             methods: usable,
+            code_sent_to,
         })
     }
 

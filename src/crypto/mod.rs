@@ -7,5 +7,5 @@ pub mod random;
 mod token;
 
 pub use keys::{KeyError, Keys};
-pub use password::{PasswordHash, PasswordHasher, Verification};
+pub use password::{PasswordHash, PasswordHasher, Verification, check_imported_hash};
 pub use token::{Claims, TokenError, TokenSigner};

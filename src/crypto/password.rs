@@ -220,12 +220,93 @@ fn hash_now(
     Ok(PasswordHash(phc.to_string()))
 }
 
+/// The hash formats an import may bring, checked for shape: Argon2 (PHC string), bcrypt
+/// (`$2b$…`) and Django's PBKDF2-SHA256 (`pbkdf2_sha256$<iterations>$<salt>$<base64>`). They are
+/// verified as they are and replaced by Argon2id at the first login.
+pub fn check_imported_hash(stored: &str) -> Result<(), String> {
+    if stored.starts_with("$argon2") {
+        let parsed = argon2::PasswordHash::new(stored)
+            .map_err(|e| format!("not a valid Argon2 hash: {e}"))?;
+        let complete = parsed.hash.is_some()
+            && parsed.salt.is_some()
+            && Algorithm::try_from(parsed.algorithm).is_ok()
+            && Params::try_from(&parsed).is_ok();
+        return if complete {
+            Ok(())
+        } else {
+            Err("not a complete Argon2 hash (algorithm, parameters, salt and hash)".into())
+        };
+    }
+    if is_bcrypt(stored) {
+        return Ok(());
+    }
+    if stored.starts_with("pbkdf2_sha256$") {
+        return django_pbkdf2(stored).map(|_| ()).ok_or_else(|| {
+            "not a valid PBKDF2-SHA256 hash (pbkdf2_sha256$iterations$salt$base64)".to_owned()
+        });
+    }
+    Err(
+        "an unknown hash format: use Argon2 ($argon2id$…), bcrypt ($2b$…) or pbkdf2_sha256$…"
+            .into(),
+    )
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    stored.len() == 60
+        && ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        && stored[4..6].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Django's `pbkdf2_sha256$iterations$salt$hash`: (iterations, salt, hash).
+fn django_pbkdf2(stored: &str) -> Option<(u32, &str, Vec<u8>)> {
+    use base64::Engine;
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2_sha256"), Some(iterations), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let iterations: u32 = iterations
+        .parse()
+        .ok()
+        .filter(|i| (1..=10_000_000).contains(i))?;
+    let hash = base64::engine::general_purpose::STANDARD
+        .decode(hash)
+        .ok()?;
+    (!salt.is_empty() && (16..=64).contains(&hash.len())).then_some((iterations, salt, hash))
+}
+
+/// Verifies a password against a hash from another system: `None` when it is no such hash.
+fn verify_foreign(password: &str, stored: &str) -> Option<bool> {
+    if is_bcrypt(stored) {
+        return Some(bcrypt::verify(password, stored).unwrap_or(false));
+    }
+    let (iterations, salt, expected) = django_pbkdf2(stored)?;
+    let mut out = vec![0u8; expected.len()];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
+    Some(bool::from(out.as_slice().ct_eq(&expected)))
+}
+
 fn verify_now(
     params: &Params,
     memory: &MemoryPool,
     password: &str,
     stored: &PasswordHash,
 ) -> Verification {
+    if let Some(right) = verify_foreign(password, stored.as_str()) {
+        // Right with a foreign hash: it is replaced by Argon2id at once.
+        return if right {
+            Verification::RightButOutdated
+        } else {
+            Verification::Wrong
+        };
+    }
     let Ok(parsed) = argon2::PasswordHash::new(stored.as_str()) else {
         return Verification::Wrong;
     };
@@ -361,6 +442,44 @@ mod tests {
                     i == j
                 );
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn imported_bcrypt_and_pbkdf2_hashes_verify_and_ask_to_be_replaced() {
+        let hasher = cheap(1);
+        let password = Password::attempt("imported password").unwrap();
+        let wrong = Password::attempt("something else").unwrap();
+        let bcrypt_hash = bcrypt::hash("imported password", 4).unwrap();
+        // Made with Django's own hasher (iterations 1000 to keep the test quick).
+        let django = {
+            use base64::Engine;
+            let mut out = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(b"imported password", b"somesalt", 1000, &mut out);
+            format!(
+                "pbkdf2_sha256$1000$somesalt${}",
+                base64::engine::general_purpose::STANDARD.encode(out)
+            )
+        };
+        for stored in [bcrypt_hash, django] {
+            assert!(check_imported_hash(&stored).is_ok(), "{stored}");
+            let stored = PasswordHash::from_stored(stored);
+            assert_eq!(
+                hasher.verify(&password, &stored).await.unwrap(),
+                Verification::RightButOutdated
+            );
+            assert_eq!(
+                hasher.verify(&wrong, &stored).await.unwrap(),
+                Verification::Wrong
+            );
+        }
+        for bad in [
+            "md5:abc",
+            "$2b$xx$short",
+            "pbkdf2_sha256$0$salt$AAAA",
+            "$argon2id$garbage",
+        ] {
+            assert!(check_imported_hash(bad).is_err(), "{bad}");
         }
     }
 

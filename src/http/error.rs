@@ -41,6 +41,8 @@ pub enum ApiError {
     },
     /// A status with an empty body, as FusionAuth answers 401, 404 and 421.
     Empty(StatusCode),
+    /// 400 with errors already in shape (an import's refused rows).
+    Rows(Errors),
     Internal(anyhow::Error),
 }
 
@@ -108,6 +110,7 @@ impl IntoResponse for ApiError {
                 (status, axum::Json(errors)).into_response()
             }
             ApiError::Empty(status) => status.into_response(),
+            ApiError::Rows(errors) => (StatusCode::BAD_REQUEST, axum::Json(errors)).into_response(),
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod audit;
+mod import;
 mod sessions;
 mod two_factor;
 mod users;

@@ -105,27 +105,7 @@ impl Store {
                 .bind(method.user_id.to_string())
                 .fetch_one(&mut *tx)
                 .await?;
-        sqlx::query(
-            "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
-               secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
-               created_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
-        )
-        .bind(method.id.as_str().to_owned())
-        .bind(method.user_id.to_string())
-        .bind(method.kind.as_str())
-        .bind(method.name.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(method.secret.as_ref().map(|s| s.ciphertext.clone()))
-        .bind(method.secret.as_ref().map(|s| s.key_id.clone()))
-        .bind(method.totp.map(|t| t.algorithm.uri_name()))
-        .bind(method.totp.map(|t| i64::from(t.digits)))
-        .bind(method.totp.map(|t| i64::from(t.period)))
-        .bind(method.mobile_phone.as_ref().map(|p| p.e164().to_owned()))
-        .bind(method.email.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(method.last_used_step.map(step_to_db))
-        .bind(now.millis())
-        .execute(&mut *tx)
-        .await?;
+        insert_method_in(&mut tx, method, now).await?;
         let first = existing == 0;
         if first {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
@@ -557,6 +537,36 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Inserts a method inside a transaction.
+pub(super) async fn insert_method_in(
+    tx: &mut Transaction<'_, Any>,
+    method: &NewMethod,
+    now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
+           secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
+           created_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
+    )
+    .bind(method.id.as_str().to_owned())
+    .bind(method.user_id.to_string())
+    .bind(method.kind.as_str())
+    .bind(method.name.as_ref().map(|n| n.as_str().to_owned()))
+    .bind(method.secret.as_ref().map(|s| s.ciphertext.clone()))
+    .bind(method.secret.as_ref().map(|s| s.key_id.clone()))
+    .bind(method.totp.map(|t| t.algorithm.uri_name()))
+    .bind(method.totp.map(|t| i64::from(t.digits)))
+    .bind(method.totp.map(|t| i64::from(t.period)))
+    .bind(method.mobile_phone.as_ref().map(|p| p.e164().to_owned()))
+    .bind(method.email.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(method.last_used_step.map(step_to_db))
+    .bind(now.millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Touches the user row first: on PostgreSQL this locks it, so two changes to one user's

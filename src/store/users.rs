@@ -57,32 +57,11 @@ pub struct UserWithHash {
 
 impl Store {
     pub async fn insert_user(&self, new: &NewUser, event: &AuditEvent) -> Result<User, StoreError> {
-        let now = event.at;
-        let p = &new.profile;
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
-               mobile_phone, roles, active, two_factor_required, password_hash, \
-               password_changed_at, created_at, updated_at, authy_migrated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13) \
-             RETURNING {COLUMNS}"
-        ))
-        .bind(new.id.to_string())
-        .bind(p.username.as_str().to_owned())
-        .bind(p.username.key())
-        .bind(p.email.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(p.email.as_ref().map(Email::key))
-        .bind(p.full_name.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(p.mobile_phone.as_ref().map(|n| n.e164().to_owned()))
-        .bind(p.roles.to_stored())
-        .bind(flag(p.active))
-        .bind(flag(p.two_factor_required))
-        .bind(new.password_hash.as_str().to_owned())
-        .bind(now.millis())
-        .bind(flag(p.authy_migrated))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
+        let row = insert_user_in(&mut tx, new, event.at, false)
+            .await
+            .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?
+            .ok_or(StoreError::Duplicate { field: "username" })?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(user_from_row(&row)?.user)
@@ -415,6 +394,44 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Inserts a user inside a transaction. With `skip_existing`, a user whose username or email is
+/// taken is left alone and `None` comes back (an import run twice changes nothing).
+pub(super) async fn insert_user_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewUser,
+    now: Instant,
+    skip_existing: bool,
+) -> Result<Option<AnyRow>, sqlx::Error> {
+    let p = &new.profile;
+    let conflict = if skip_existing {
+        "ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
+    sqlx::query(&format!(
+        "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
+           mobile_phone, roles, active, two_factor_required, password_hash, \
+           password_changed_at, created_at, updated_at, authy_migrated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13) {conflict} \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(new.id.to_string())
+    .bind(p.username.as_str().to_owned())
+    .bind(p.username.key())
+    .bind(p.email.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(p.email.as_ref().map(Email::key))
+    .bind(p.full_name.as_ref().map(|n| n.as_str().to_owned()))
+    .bind(p.mobile_phone.as_ref().map(|n| n.e164().to_owned()))
+    .bind(p.roles.to_stored())
+    .bind(flag(p.active))
+    .bind(flag(p.two_factor_required))
+    .bind(new.password_hash.as_str().to_owned())
+    .bind(now.millis())
+    .bind(flag(p.authy_migrated))
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 pub(super) async fn revoke_all_sessions(

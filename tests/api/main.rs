@@ -8,6 +8,7 @@ mod cli;
 mod fake_smtp;
 mod fake_twilio;
 mod helpers;
+mod import;
 mod login;
 mod system;
 mod tokens;

@@ -245,3 +245,97 @@ mod tests {
         assert_eq!(csv_cell("=cmd()"), "'=cmd()");
     }
 }
+
+/// The largest import body: about 200,000 users of CSV.
+pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// `POST /api/user/import`: JSON (`{"users": [...]}`) or CSV (`Content-Type: text/csv`). All
+/// rows or none; 400 lists each refused row with its line.
+pub async fn import(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::import::ImportReport>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let format = match content_type.as_str() {
+        "application/json" => crate::import::Format::Json,
+        "text/csv" => crate::import::Format::Csv,
+        _ => {
+            return Err(ApiError::general(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "[invalidContentType]",
+                "send the users as application/json or text/csv",
+            ));
+        }
+    };
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::general(
+            StatusCode::BAD_REQUEST,
+            "[invalidBody]",
+            "the body is not UTF-8 text",
+        )
+    })?;
+    match state
+        .core
+        .import_users(format, text, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await
+    {
+        Ok(report) => Ok(Json(report)),
+        Err(crate::import::ImportError::Rows(rows)) => {
+            let errors = crate::http::error::Errors {
+                general_errors: rows
+                    .iter()
+                    .take(1000)
+                    .map(|r| crate::http::error::ErrorMessage {
+                        code: format!("[invalidRow]{}", r.line),
+                        message: format!("line {}: {}", r.line, r.message),
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            Err(ApiError::Rows(errors))
+        }
+        Err(crate::import::ImportError::Internal(e)) => Err(ApiError::Internal(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    format: Option<String>,
+}
+
+/// `GET /api/user/export?format=json|csv`: every user, no secrets, in the import's shape.
+pub async fn export(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let (format, content_type) = match query.format.as_deref().unwrap_or("json") {
+        "json" => (crate::import::Format::Json, "application/json"),
+        "csv" => (crate::import::Format::Csv, "text/csv; charset=utf-8"),
+        _ => {
+            return Err(ApiError::field(
+                "format",
+                "[invalid]",
+                "format is json or csv",
+            ));
+        }
+    };
+    let body = state
+        .core
+        .export_users(format)
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}

@@ -35,6 +35,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/system/audit-log/export", get(admin::export_audit_log))
         .route("/api/user/search", get(admin::search))
         .route(
+            "/api/user/import",
+            post(admin::import).layer(axum::extract::DefaultBodyLimit::max(
+                admin::IMPORT_BODY_LIMIT,
+            )),
+        )
+        .route("/api/user/export", get(admin::export))
+        .route(
             "/api/system/users/{user_id}/reset-two-factor",
             post(admin::reset_two_factor),
         )

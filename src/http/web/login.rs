@@ -110,6 +110,7 @@ pub async fn submit(
             user,
             two_factor_id,
             methods,
+            code_sent_to,
         }) => {
             let ttl = state
                 .core
@@ -126,23 +127,12 @@ pub async fn submit(
                 };
                 return cookies.redirect(next);
             }
-            // Moved from Authy: the SMS goes out at once (seed 000 §6).
-            if user.authy_migrated
-                && let Some(sms) = methods.iter().find(|m| m.kind == MethodKind::Sms)
-            {
-                let sent = state
-                    .core
-                    .send_login_code(&two_factor_id, &sms.id, &origin, now)
-                    .await;
-                if let Err(error) = state.core.store.clear_authy_migrated(user.id).await {
-                    return internal(&state, &headers, error);
+            match code_sent_to {
+                Some(method) => {
+                    cookies.redirect(&format!("/login/code?method={method}&sent=1&migrated=1"))
                 }
-                if sent.is_ok() {
-                    return cookies
-                        .redirect(&format!("/login/code?method={}&sent=1&migrated=1", sms.id));
-                }
+                None => cookies.redirect("/login/code"),
             }
-            cookies.redirect("/login/code")
         }
         Err(LoginError::WrongCredentials) => fail(
             cookies,
