@@ -318,3 +318,51 @@ async fn malformed_or_oversized_forms_get_an_error_page_not_a_crash() {
         .await;
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn the_admin_console_is_for_administrators_only() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    app.create_user("boss", json!({"roles": ["admin"]})).await;
+    let mut user = Browser::new();
+    user.log_in(&app, "ann", PASSWORD).await;
+    for path in [
+        "/admin/users",
+        "/admin/settings",
+        "/admin/audit",
+        "/admin/audit.csv",
+    ] {
+        assert_eq!(user.get(&app, path).await.status(), 403, "{path}");
+    }
+    let csrf = user.csrf();
+    let forged = user
+        .post(
+            &app,
+            "/admin/settings",
+            &[
+                ("csrf", &csrf),
+                ("web_login_policy", "disabled"),
+                ("api_login_policy", "disabled"),
+                ("trust_days", "30"),
+                ("max_code_attempts", "5"),
+                ("challenge_ttl_seconds", "300"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        app.core.two_factor_policy().await.unwrap().web_login_policy,
+        tessera::policy::LoginPolicy::Enabled
+    );
+
+    let mut admin = Browser::new();
+    admin.log_in(&app, "boss", PASSWORD).await;
+    assert_eq!(admin.get(&app, "/admin/users").await.status(), 200);
+    let csv = admin.get(&app, "/admin/audit.csv").await;
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+}

@@ -189,6 +189,23 @@ pub async fn export_audit_log(
         .audit_events(&filter)
         .await
         .map_err(ApiError::internal)?;
+    let csv = audit_csv(events);
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit-log.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// Audit events as CSV, one per line, newest first.
+pub fn audit_csv(events: Vec<crate::audit::StoredEvent>) -> String {
     let mut csv = String::from("id,time,actor,target,event,ip,user_agent,details\n");
     for e in events {
         let cells = [
@@ -205,18 +222,7 @@ pub async fn export_audit_log(
         csv.push_str(&line.join(","));
         csv.push('\n');
     }
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"audit-log.csv\"",
-            ),
-        ],
-        csv,
-    )
-        .into_response())
+    csv
 }
 
 /// A CSV cell (RFC 4180), also defused against spreadsheet formulas.

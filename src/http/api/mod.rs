@@ -1,5 +1,6 @@
 //! The JSON API, in FusionAuth's shapes where FusionAuth has the call.
 
+pub use admin::audit_csv;
 pub use login::{TRUST_COOKIE, cookie};
 
 mod admin;

@@ -87,5 +87,22 @@ forms! {
     ReauthForm { password: String, code: String }
     TrustLevelForm { level: String }
     IdForm { id: String }
+    NewUserForm { username: String, email: String, password: String }
+    AdminProfileForm { full_name: String, email: String, admin: Option<String>, active: Option<String>, two_factor_required: Option<String> }
+    AdminPhoneForm { mobile_phone: String, reason: String }
+    ReasonForm { reason: String }
+    AdminSettingsForm {
+        web_login_policy: String,
+        api_login_policy: String,
+        authenticator: Option<String>,
+        sms: Option<String>,
+        voice: Option<String>,
+        email: Option<String>,
+        trust: Option<String>,
+        trust_days: String,
+        users_choose: Option<String>,
+        max_code_attempts: String,
+        challenge_ttl_seconds: String,
+    }
     WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String> }
 }

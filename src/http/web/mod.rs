@@ -2,6 +2,7 @@
 //! external resources, every page usable without JavaScript. The pages call the same domain
 //! flows as the JSON API; this module only reads forms, keeps cookies and renders.
 
+mod admin;
 mod enroll;
 mod forms;
 mod login;
@@ -69,6 +70,31 @@ pub fn routes() -> Router<AppState> {
         .route("/security/done", post(security::done))
         .route("/security/trusted/forget", post(security::forget_computer))
         .route("/security/sessions/end", post(security::end_session))
+        .route(
+            "/admin",
+            get(|| async { axum::response::Redirect::to("/admin/users") }),
+        )
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route(
+            "/admin/users/{user_id}",
+            get(admin::user).post(admin::save_profile),
+        )
+        .route("/admin/users/{user_id}/phone", post(admin::set_phone))
+        .route(
+            "/admin/users/{user_id}/reset-2fa",
+            post(admin::reset_two_factor),
+        )
+        .route("/admin/users/{user_id}/unlock", post(admin::unlock))
+        .route(
+            "/admin/users/{user_id}/revoke-sessions",
+            post(admin::revoke_sessions),
+        )
+        .route(
+            "/admin/settings",
+            get(admin::settings).post(admin::save_settings),
+        )
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::audit_csv))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/static/app.js", get(pages::script))
 }
@@ -80,6 +106,7 @@ pub struct Chrome {
     pub organization: String,
     pub csrf: String,
     pub user: Option<String>,
+    pub admin: bool,
 }
 
 /// The cookies of a response being built, and the CSRF token of the page.
@@ -140,6 +167,7 @@ impl Cookies {
             organization: state.web.organization.clone(),
             csrf: self.csrf.clone(),
             user: user.map(|u| u.username.to_string()),
+            admin: user.is_some_and(User::is_admin),
         }
     }
 

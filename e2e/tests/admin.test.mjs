@@ -1,0 +1,72 @@
+// The admin console: the web login policy switched to "required" and a user flagged "two factor
+// auth required" send that user through enrolment at the next login; a phone updated on a
+// user's behalf with a reason shows in the audit log.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, shot, createUser, logIn } from "../lib.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("an administrator requires 2FA, flags a user, and updates a phone with a reason", async () => {
+  const kim = await createUser(server, "kim", { mobilePhone: "+1 303 555 0170" });
+  const admin = await (await browser.newContext()).newPage();
+  await logIn(admin, server, "admin", server.password);
+  await admin.waitForURL(`${server.url}/`);
+  await admin.getByRole("link", { name: "Admin" }).click();
+  await admin.waitForURL(/\/admin\/users/);
+
+  // Site options: web logins require a second factor from every user.
+  await admin.getByRole("link", { name: "Two-factor settings" }).click();
+  await admin.getByLabel("Web logins (these pages)").selectOption("required");
+  await admin.getByRole("button", { name: "Save settings" }).click();
+  await admin.waitForURL(/notice=saved/);
+  assert.equal(await admin.getByLabel("Web logins (these pages)").inputValue(), "required");
+  await shot(admin, "40-admin-settings");
+
+  // The user: "Two factor auth required".
+  await admin.getByRole("link", { name: "Users" }).click();
+  await admin.getByLabel("Find users by username or email").fill("ki");
+  await admin.getByRole("button", { name: "Search" }).click();
+  await admin.getByRole("link", { name: "kim" }).click();
+  await admin.getByLabel("Two factor auth required").check();
+  await admin.getByRole("button", { name: "Save profile" }).click();
+  await admin.waitForURL(/notice=saved/);
+  assert.equal(await admin.getByLabel("Two factor auth required").isChecked(), true);
+
+  // Kim's next login goes through enrolment.
+  const user = await (await browser.newContext()).newPage();
+  await logIn(user, server, "kim");
+  await user.waitForURL(/\/login\/enroll$/);
+
+  // The phone, updated on Kim's behalf with a reason, is in the audit log.
+  await admin.getByLabel(/New mobile phone number/).fill("+1 303 555 0171");
+  await admin.getByLabel("Reason (kept in the audit log)").fill("Kim called from her new phone; ID checked");
+  await admin.getByRole("button", { name: "Update phone" }).click();
+  await admin.waitForURL(/notice=phone/);
+  assert.match(await admin.textContent("main"), /\+13035550171/);
+  await admin.getByRole("link", { name: "Audit log" }).click();
+  await admin.getByLabel("Event").selectOption("user.phone_change");
+  await admin.getByRole("button", { name: "Filter" }).click();
+  const log = await admin.textContent("main");
+  assert.match(log, /user\.phone_change/);
+  assert.match(log, /Kim called from her new phone; ID checked/);
+  assert.match(log, /\+1 •••• 0171/);
+  await shot(admin, "41-admin-audit");
+
+  // A user who is no administrator cannot open the console.
+  await user.goto(`${server.url}/admin/users`);
+  assert.notEqual(await user.url(), `${server.url}/admin/users`, "a stranger is sent to the login");
+  assert.equal(kim.username, "kim");
+});

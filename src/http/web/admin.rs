@@ -1,0 +1,876 @@
+//! The admin console (seed 003): users, two-factor settings, the audit log. Administrators only,
+//! behind the same re-authentication as the security settings; every action goes through the
+//! domain flows the API uses, with the administrator as actor.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::forms::{
+    AdminPhoneForm, AdminProfileForm, AdminSettingsForm, EmptyForm, NewUserForm, ReasonForm,
+};
+use super::login::explain;
+use super::{Chrome, Cookies, WebForm, error_page, internal, method_label, signed_in};
+use crate::accounts::{AccountError, Field, UserFields};
+use crate::audit::{Actor, AuditFilter, EventKind, Origin};
+use crate::clock::Instant;
+use crate::domain::{User, UserId};
+use crate::http::AppState;
+use crate::http::extract::RequestOrigin;
+use crate::policy::{LoginPolicy, TrustLevel};
+use crate::two_factor::TwoFactorError;
+
+const PAGE: i64 = 25;
+
+/// The signed-in administrator, re-authenticated recently; otherwise where to go.
+async fn administrator(state: &AppState, headers: &HeaderMap) -> Result<User, Response> {
+    let cookies = Cookies::new(state, headers);
+    let Some((session, user)) = signed_in(state, headers).await else {
+        return Err(cookies.redirect("/login"));
+    };
+    if !user.is_admin() {
+        return Err(error_page(
+            state,
+            headers,
+            StatusCode::FORBIDDEN,
+            "The admin console is for administrators.",
+        ));
+    }
+    match state
+        .core
+        .check_reauthenticated(
+            user.id,
+            session.authenticated_at,
+            &session.amr,
+            Instant::now(),
+        )
+        .await
+    {
+        Ok(()) => Ok(user),
+        Err(TwoFactorError::Forbidden(_)) => Err(cookies.redirect("/security/reauth")),
+        Err(error) => Err(internal(state, headers, error)),
+    }
+}
+
+fn account_error(error: &AccountError) -> String {
+    match error {
+        AccountError::Invalid(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field.trim_start_matches("user."), f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        AccountError::UserNotFound => "No such user.".into(),
+        other => format!("{other}"),
+    }
+}
+
+pub struct UserRow {
+    id: String,
+    username: String,
+    email: String,
+    roles: String,
+    active: &'static str,
+    required: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    query: String,
+    users: Vec<UserRow>,
+    total: i64,
+    previous: Option<i64>,
+    next: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UsersQuery {
+    q: Option<String>,
+    page: Option<i64>,
+    notice: Option<String>,
+}
+
+fn yes(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<UsersQuery>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    render_users(&state, &headers, &admin, query, None).await
+}
+
+async fn render_users(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    query: UsersQuery,
+    error: Option<String>,
+) -> Response {
+    let prefix: String = query.q.unwrap_or_default().chars().take(100).collect();
+    let page = query.page.unwrap_or(0).clamp(0, 100_000);
+    let (found, total) = match state.core.search_users(&prefix, PAGE, page * PAGE).await {
+        Ok(found) => found,
+        Err(error) => return internal(state, headers, account_error(&error)),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &UsersPage {
+            chrome,
+            tab: "users",
+            notice: query.notice.map(|_| "Saved.".to_owned()),
+            error,
+            query: prefix,
+            users: found
+                .iter()
+                .map(|u| UserRow {
+                    id: u.id.to_string(),
+                    username: u.username.to_string(),
+                    email: u.email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+                    roles: u.roles.names().join(", "),
+                    active: yes(u.active),
+                    required: yes(u.two_factor_required),
+                })
+                .collect(),
+            total,
+            previous: (page > 0).then(|| page - 1),
+            next: ((page + 1) * PAGE < total).then_some(page + 1),
+        },
+    )
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<NewUserForm>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let fields = UserFields {
+        username: Field::Value(form.username),
+        email: if form.email.trim().is_empty() {
+            Field::Absent
+        } else {
+            Field::Value(form.email)
+        },
+        password: Field::Value(form.password),
+        ..UserFields::default()
+    };
+    match state
+        .core
+        .create_user(
+            None,
+            &fields,
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
+        .await
+    {
+        Ok(user) => Cookies::new(&state, &headers)
+            .redirect(&format!("/admin/users/{}?notice=created", user.id)),
+        Err(error) => {
+            render_users(
+                &state,
+                &headers,
+                &admin,
+                UsersQuery::default(),
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+pub struct EventRow {
+    when: String,
+    event: String,
+    actor: String,
+    target: String,
+    ip: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+struct UserPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    id: String,
+    username: String,
+    full_name: String,
+    email: String,
+    phone: String,
+    is_admin: bool,
+    active: bool,
+    required: bool,
+    methods: Vec<String>,
+    trusted: Vec<String>,
+    events: Vec<EventRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+fn when(millis: i64) -> String {
+    let seconds = (Instant::now().millis() - millis) / 1000;
+    match seconds {
+        i64::MIN..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", seconds / 60),
+        3600..=172_799 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+fn event_rows(events: Vec<crate::audit::StoredEvent>) -> Vec<EventRow> {
+    events
+        .into_iter()
+        .map(|e| EventRow {
+            when: when(e.insert_instant),
+            event: e.event,
+            actor: e.actor,
+            target: e.target.unwrap_or_default(),
+            ip: e.ip_address.unwrap_or_default(),
+            details: e.details.to_string(),
+        })
+        .collect()
+}
+
+async fn render_user(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    id: UserId,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let now = Instant::now();
+    let core = &state.core;
+    let gathered = async {
+        let user = core.store.user(id).await?;
+        let methods = core.store.methods(id).await?;
+        let trusted = core.store.trusts(id, now).await?;
+        let events = core
+            .store
+            .audit_events(&AuditFilter {
+                target: Some(id.to_string()),
+                limit: 20,
+                ..AuditFilter::default()
+            })
+            .await?;
+        Ok::<_, crate::store::StoreError>((user, methods, trusted, events))
+    };
+    let (user, methods, trusted, events) = match gathered.await {
+        Ok((Some(user), methods, trusted, events)) => (user, methods, trusted, events),
+        Ok((None, ..)) => {
+            return error_page(state, headers, StatusCode::NOT_FOUND, "No such user.");
+        }
+        Err(error) => return internal(state, headers, error),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &UserPage {
+            chrome,
+            tab: "users",
+            notice,
+            error,
+            id: user.id.to_string(),
+            username: user.username.to_string(),
+            full_name: user
+                .full_name
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
+            email: user
+                .email
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            phone: user
+                .mobile_phone
+                .as_ref()
+                .map(|p| p.e164().to_owned())
+                .unwrap_or_else(|| "none".into()),
+            is_admin: user.is_admin(),
+            active: user.active,
+            required: user.two_factor_required,
+            methods: methods.iter().map(method_label).collect(),
+            trusted: trusted
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} · {} · last used {}",
+                        t.user_agent.clone().unwrap_or_default(),
+                        t.ip_address.clone().unwrap_or_default(),
+                        when(t.last_used_instant.unwrap_or(t.insert_instant))
+                    )
+                })
+                .collect(),
+            events: event_rows(events),
+        },
+    )
+}
+
+fn user_id(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<UserId, Response> {
+    UserId::parse(raw)
+        .map_err(|_| error_page(state, headers, StatusCode::NOT_FOUND, "No such user."))
+}
+
+pub async fn user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let notice = query.notice.map(|n| match n.as_str() {
+        "created" => "The user is created.".to_owned(),
+        "phone" => "The phone number is updated.".to_owned(),
+        "reset" => "Two-factor authentication is reset.".to_owned(),
+        "unlocked" => "The user can try codes again.".to_owned(),
+        "sessions" => "Every session of the user has ended.".to_owned(),
+        _ => "Saved.".to_owned(),
+    });
+    render_user(&state, &headers, &admin, id, notice, None).await
+}
+
+pub async fn save_profile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<AdminProfileForm>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let text = |value: String| {
+        if value.trim().is_empty() {
+            Field::Null
+        } else {
+            Field::Value(value)
+        }
+    };
+    let fields = UserFields {
+        full_name: text(form.full_name),
+        email: text(form.email),
+        roles: Field::Value(if form.admin.is_some() {
+            vec!["admin".into()]
+        } else {
+            vec![]
+        }),
+        active: Field::Value(form.active.is_some()),
+        two_factor_required: Field::Value(form.two_factor_required.is_some()),
+        ..UserFields::default()
+    };
+    match state
+        .core
+        .update_user(id, &fields, Actor::User(admin.id), &origin, Instant::now())
+        .await
+    {
+        Ok(_) => {
+            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=saved"))
+        }
+        Err(error) => {
+            render_user(
+                &state,
+                &headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn set_phone(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<AdminPhoneForm>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let phone = Some(form.mobile_phone.trim()).filter(|p| !p.is_empty());
+    match state
+        .core
+        .set_verified_phone(
+            id,
+            phone,
+            &form.reason,
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
+        .await
+    {
+        Ok(_) => {
+            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=phone"))
+        }
+        Err(error) => {
+            render_user(
+                &state,
+                &headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn reset_two_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<ReasonForm>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match state
+        .core
+        .reset_two_factor(
+            id,
+            &form.reason,
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
+        .await
+    {
+        Ok(_) => {
+            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=reset"))
+        }
+        Err(error) => {
+            render_user(
+                &state,
+                &headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+async fn simple_action(
+    state: &AppState,
+    headers: &HeaderMap,
+    origin: &Origin,
+    raw: &str,
+    unlock: bool,
+) -> Response {
+    let admin = match administrator(state, headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let id = match user_id(state, headers, raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let now = Instant::now();
+    let (result, notice) = if unlock {
+        (
+            state
+                .core
+                .unlock(id, Actor::User(admin.id), origin, now)
+                .await,
+            "unlocked",
+        )
+    } else {
+        (
+            state
+                .core
+                .revoke_sessions(id, Actor::User(admin.id), origin, now)
+                .await,
+            "sessions",
+        )
+    };
+    match result {
+        Ok(_) => {
+            Cookies::new(state, headers).redirect(&format!("/admin/users/{id}?notice={notice}"))
+        }
+        Err(error) => {
+            render_user(
+                state,
+                headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(_form): WebForm<EmptyForm>,
+) -> Response {
+    simple_action(&state, &headers, &origin, &raw, true).await
+}
+
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(_form): WebForm<EmptyForm>,
+) -> Response {
+    simple_action(&state, &headers, &origin, &raw, false).await
+}
+
+#[derive(Template)]
+#[template(path = "admin_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    policies: Vec<(&'static str, &'static str, &'static str)>,
+    choices: Vec<(&'static str, &'static str)>,
+    methods: Vec<(&'static str, &'static str, bool)>,
+    trust: bool,
+    trust_days: i64,
+    users_choose: bool,
+    max_code_attempts: i64,
+    challenge_ttl_seconds: i64,
+}
+
+fn policy_name(policy: LoginPolicy) -> &'static str {
+    match policy {
+        LoginPolicy::Disabled => "disabled",
+        LoginPolicy::Enabled => "enabled",
+        LoginPolicy::Required => "required",
+        LoginPolicy::RequiredForAdmins => "required_for_admins",
+    }
+}
+
+fn parse_policy(raw: &str) -> Option<LoginPolicy> {
+    match raw {
+        "disabled" => Some(LoginPolicy::Disabled),
+        "enabled" => Some(LoginPolicy::Enabled),
+        "required" => Some(LoginPolicy::Required),
+        "required_for_admins" => Some(LoginPolicy::RequiredForAdmins),
+        _ => None,
+    }
+}
+
+async fn render_settings(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let policy = match state.core.two_factor_policy().await {
+        Ok(policy) => policy,
+        Err(error) => return internal(state, headers, error),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &SettingsPage {
+            chrome,
+            tab: "settings",
+            notice,
+            error,
+            policies: vec![
+                (
+                    "web_login_policy",
+                    "Web logins (these pages)",
+                    policy_name(policy.web_login_policy),
+                ),
+                (
+                    "api_login_policy",
+                    "API logins (applications)",
+                    policy_name(policy.api_login_policy),
+                ),
+            ],
+            choices: vec![
+                ("disabled", "Never ask for a second factor"),
+                (
+                    "enabled",
+                    "Users who enrolled a method (or are required to)",
+                ),
+                ("required", "Every user"),
+                (
+                    "required_for_admins",
+                    "Administrators, and users who enrolled",
+                ),
+            ],
+            methods: vec![
+                (
+                    "authenticator",
+                    "Authenticator app (TOTP)",
+                    policy.methods.authenticator,
+                ),
+                ("sms", "Text message (SMS)", policy.methods.sms),
+                ("voice", "Phone call", policy.methods.voice),
+                ("email", "Email", policy.methods.email),
+            ],
+            trust: policy.trust_level == TrustLevel::OncePerComputer,
+            trust_days: policy.trust_days,
+            users_choose: policy.users_choose_trust,
+            max_code_attempts: policy.max_code_attempts,
+            challenge_ttl_seconds: policy.challenge_ttl_seconds,
+        },
+    )
+}
+
+pub async fn settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    render_settings(
+        &state,
+        &headers,
+        &admin,
+        query
+            .notice
+            .map(|_| "Saved; it applies to the next login on every node.".into()),
+        None,
+    )
+    .await
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<AdminSettingsForm>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let mut policy = match state.core.two_factor_policy().await {
+        Ok(policy) => policy,
+        Err(error) => return internal(&state, &headers, error),
+    };
+    let (Some(web), Some(api)) = (
+        parse_policy(&form.web_login_policy),
+        parse_policy(&form.api_login_policy),
+    ) else {
+        return render_settings(
+            &state,
+            &headers,
+            &admin,
+            None,
+            Some("Choose a policy for web and API logins.".into()),
+        )
+        .await;
+    };
+    policy.web_login_policy = web;
+    policy.api_login_policy = api;
+    policy.methods.authenticator = form.authenticator.is_some();
+    policy.methods.sms = form.sms.is_some();
+    policy.methods.voice = form.voice.is_some();
+    policy.methods.email = form.email.is_some();
+    policy.trust_level = if form.trust.is_some() {
+        TrustLevel::OncePerComputer
+    } else {
+        TrustLevel::EveryLogin
+    };
+    policy.users_choose_trust = form.users_choose.is_some();
+    let numbers = (
+        form.trust_days.parse(),
+        form.max_code_attempts.parse(),
+        form.challenge_ttl_seconds.parse(),
+    );
+    let (Ok(trust_days), Ok(attempts), Ok(ttl)) = numbers else {
+        return render_settings(
+            &state,
+            &headers,
+            &admin,
+            None,
+            Some("Days, attempts and seconds are whole numbers.".into()),
+        )
+        .await;
+    };
+    policy.trust_days = trust_days;
+    policy.max_code_attempts = attempts;
+    policy.challenge_ttl_seconds = ttl;
+    match state
+        .core
+        .set_two_factor_policy(&policy, Actor::User(admin.id), &origin, Instant::now())
+        .await
+    {
+        Ok(()) => Cookies::new(&state, &headers).redirect("/admin/settings?notice=saved"),
+        Err(error) => render_settings(&state, &headers, &admin, None, Some(explain(&error))).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    event_names: Vec<&'static str>,
+    event: String,
+    user: String,
+    rows: Vec<EventRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQuery {
+    event: Option<String>,
+    user: Option<String>,
+}
+
+fn audit_filter(query: &AuditQuery, limit: i64) -> AuditFilter {
+    AuditFilter {
+        target: query
+            .user
+            .as_deref()
+            .and_then(|u| UserId::parse(u).ok())
+            .map(|id| id.to_string()),
+        kind: query.event.as_deref().and_then(EventKind::parse),
+        limit,
+        ..AuditFilter::default()
+    }
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    let admin = match administrator(&state, &headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let events = match state
+        .core
+        .store
+        .audit_events(&audit_filter(&query, 200))
+        .await
+    {
+        Ok(events) => events,
+        Err(error) => return internal(&state, &headers, error),
+    };
+    let cookies = Cookies::new(&state, &headers);
+    let chrome = cookies.chrome(&state, Some(&admin));
+    cookies.page(
+        StatusCode::OK,
+        &AuditPage {
+            chrome,
+            tab: "audit",
+            notice: None,
+            error: None,
+            event_names: EventKind::ALL.iter().map(|k| k.as_str()).collect(),
+            event: query.event.clone().unwrap_or_default(),
+            user: query.user.clone().unwrap_or_default(),
+            rows: event_rows(events),
+        },
+    )
+}
+
+pub async fn audit_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    if let Err(response) = administrator(&state, &headers).await {
+        return response;
+    }
+    let events = match state
+        .core
+        .store
+        .audit_events(&audit_filter(&query, 100_000))
+        .await
+    {
+        Ok(events) => events,
+        Err(error) => return internal(&state, &headers, error),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit-log.csv\"",
+            ),
+        ],
+        crate::http::api::audit_csv(events),
+    )
+        .into_response()
+}
