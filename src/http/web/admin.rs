@@ -342,6 +342,8 @@ async fn render_user(
     )
 }
 
+// The early answer of a page handler is a whole page; it is built once per request.
+#[allow(clippy::result_large_err)]
 fn user_id(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<UserId, Response> {
     UserId::parse(raw)
         .map_err(|_| error_page(state, headers, StatusCode::NOT_FOUND, "No such user."))
