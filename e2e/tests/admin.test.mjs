@@ -65,6 +65,25 @@ test("an administrator requires 2FA, flags a user, and updates a phone with a re
   assert.match(log, /\+1 •••• 0171/);
   await shot(admin, "41-admin-audit");
 
+  // Code delivery: the friendly name, and a test message through the settings in force.
+  await admin.getByRole("link", { name: "Code delivery" }).click();
+  await admin.getByLabel(/Friendly name in messages/).fill("Acme");
+  await admin.getByRole("button", { name: "Save delivery settings" }).click();
+  await admin.waitForURL(/\/admin\/delivery\?notice=saved/);
+  await admin.getByLabel(/Phone number \(with country code\) or email address/).fill("+1 303 555 0180");
+  await admin.getByRole("button", { name: "Send a test message" }).click();
+  await admin.waitForURL(/notice=sent/);
+  const messages = await (await fetch(`${server.url}/dev/outbox.json`)).json();
+  assert.match(messages[0].body, /^Your Acme verification code is: \d{6}$/);
+  await shot(admin, "42-admin-delivery");
+
+  // Terms: a first version is published.
+  await admin.getByRole("link", { name: "Terms and welcome" }).click();
+  await admin.getByLabel("Terms of use").fill("Be kind to the servers.");
+  await admin.getByRole("button", { name: "Save" }).click();
+  await admin.waitForURL(/\/admin\/welcome\?notice=saved/);
+  assert.match(await admin.textContent("main"), /Current terms: version 1/);
+
   // A user who is no administrator cannot open the console.
   await user.goto(`${server.url}/admin/users`);
   assert.notEqual(await user.url(), `${server.url}/admin/users`, "a stranger is sent to the login");

@@ -104,5 +104,27 @@ forms! {
         max_code_attempts: String,
         challenge_ttl_seconds: String,
     }
+    AdminDeliveryForm {
+        provider: String,
+        sender: String,
+        verify_service_sid: String,
+        account_sid: String,
+        auth_token: String,
+        from_number: String,
+        sms: Option<String>,
+        call: Option<String>,
+        email: Option<String>,
+        whatsapp: Option<String>,
+        friendly_name: String,
+        code_length: String,
+        code_ttl_seconds: String,
+        max_check_attempts: String,
+        fraud_guard: Option<String>,
+        allowed_countries: String,
+        blocked_prefixes: String,
+        per_destination: String,
+    }
+    TestMessageForm { to: String, channel: String }
+    AdminWelcomeForm { terms_text: String, new_version: Option<String>, full_name: Option<String>, email: Option<String>, mobile_phone: Option<String> }
     WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String> }
 }

@@ -93,6 +93,15 @@ pub fn routes() -> Router<AppState> {
             "/admin/settings",
             get(admin::settings).post(admin::save_settings),
         )
+        .route(
+            "/admin/delivery",
+            get(admin::delivery).post(admin::save_delivery),
+        )
+        .route("/admin/delivery/test", post(admin::test_message))
+        .route(
+            "/admin/welcome",
+            get(admin::welcome).post(admin::save_welcome),
+        )
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::audit_csv))
         .route("/static/style.css", get(pages::stylesheet))
