@@ -181,6 +181,18 @@ impl TwoFactorPolicy {
             86_400,
         );
         range("totpSkewSteps", i64::from(self.totp_skew_steps), 0, 3);
+        let requires = [self.web_login_policy, self.api_login_policy]
+            .iter()
+            .any(|p| matches!(p, LoginPolicy::Required | LoginPolicy::RequiredForAdmins));
+        if requires && self.methods.kinds().is_empty() {
+            errors.push(FieldError::new(
+                "methods",
+                Invalid::new(
+                    "[invalid]",
+                    "with two-factor required, keep at least one method on, or nobody (no administrator either) could enrol",
+                ),
+            ));
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -434,6 +446,22 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["trustDays", "maxCodeAttempts"]);
         assert!(TwoFactorPolicy::default().check().is_ok());
+    }
+
+    #[test]
+    fn requiring_two_factor_with_every_method_off_is_refused() {
+        let policy = TwoFactorPolicy {
+            web_login_policy: LoginPolicy::Required,
+            methods: AllowedMethods {
+                authenticator: false,
+                sms: false,
+                voice: false,
+                email: false,
+            },
+            ..TwoFactorPolicy::default()
+        };
+        let errors = policy.check().unwrap_err();
+        assert_eq!(errors[0].field, "methods");
     }
 
     #[test]

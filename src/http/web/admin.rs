@@ -790,6 +790,8 @@ struct AuditPage {
     event_names: Vec<&'static str>,
     event: String,
     user: String,
+    since: String,
+    until: String,
     rows: Vec<EventRow>,
 }
 
@@ -797,6 +799,29 @@ struct AuditPage {
 pub struct AuditQuery {
     event: Option<String>,
     user: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// Midnight UTC of a `YYYY-MM-DD` day, in epoch milliseconds.
+fn day_start(raw: &str) -> Option<i64> {
+    let mut parts = raw.trim().split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * m + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some((era * 146_097 + day_of_era - 719_468) * 86_400_000)
 }
 
 fn audit_filter(query: &AuditQuery, limit: i64) -> AuditFilter {
@@ -807,6 +832,16 @@ fn audit_filter(query: &AuditQuery, limit: i64) -> AuditFilter {
             .and_then(|u| UserId::parse(u).ok())
             .map(|id| id.to_string()),
         kind: query.event.as_deref().and_then(EventKind::parse),
+        since: query
+            .since
+            .as_deref()
+            .and_then(day_start)
+            .map(Instant::from_millis),
+        until: query
+            .until
+            .as_deref()
+            .and_then(day_start)
+            .map(|start| Instant::from_millis(start + 86_400_000)),
         limit,
         ..AuditFilter::default()
     }
@@ -842,6 +877,8 @@ pub async fn audit(
             event_names: EventKind::ALL.iter().map(|k| k.as_str()).collect(),
             event: query.event.clone().unwrap_or_default(),
             user: query.user.clone().unwrap_or_default(),
+            since: query.since.clone().unwrap_or_default(),
+            until: query.until.clone().unwrap_or_default(),
             rows: event_rows(events),
         },
     )
@@ -1237,5 +1274,20 @@ pub async fn save_welcome(
     {
         Ok(()) => Cookies::new(&state, &headers).redirect("/admin/welcome?notice=saved"),
         Err(error) => render_welcome(&state, &headers, &admin, None, Some(explain(&error))).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day_start;
+
+    #[test]
+    fn a_day_is_read_as_its_utc_midnight() {
+        assert_eq!(day_start("1970-01-01"), Some(0));
+        assert_eq!(day_start("2026-11-25"), Some(1_795_564_800_000));
+        assert_eq!(day_start("2024-02-29"), Some(1_709_164_800_000));
+        for bad in ["", "2026-13-01", "26-1-1x", "2026-11-25-1"] {
+            assert_eq!(day_start(bad), None, "{bad}");
+        }
     }
 }
