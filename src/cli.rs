@@ -50,6 +50,9 @@ enum Command {
     /// Manage API keys (for `Authorization: <key>` on the management API).
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage accounts of the Twilio-compatible Verify API (`/v2/`).
+    #[command(subcommand, name = "verify-account")]
+    VerifyAccount(VerifyAccountCommand),
     /// Read or change the settings kept in the database (two_factor, delivery, welcome).
     #[command(subcommand)]
     Settings(SettingsCommand),
@@ -65,6 +68,15 @@ enum Command {
     Export {
         #[arg(long, default_value = "json")]
         format: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VerifyAccountCommand {
+    /// Create an account; its Account SID and Auth Token are printed once.
+    Create {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -251,6 +263,18 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             let result = core.export_users(format).await;
             core.store.close().await;
             print!("{}", result?);
+            Ok(())
+        }
+        Command::VerifyAccount(VerifyAccountCommand::Create { name }) => {
+            let core = app::open_core(&config).await?;
+            let result = core.create_verify_account(&name, Instant::now()).await;
+            core.store.close().await;
+            let (sid, token) = result?;
+            println!("Account SID: {sid}");
+            println!("Auth Token:  {token}");
+            println!(
+                "The token is shown only now. Point a Twilio SDK at this server's /v2/ with these."
+            );
             Ok(())
         }
         Command::Settings(command) => {

@@ -14,6 +14,7 @@ mod sessions;
 mod two_factor;
 mod users;
 mod verify;
+mod verify_api;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use sessions::{NewSession, SessionRecord};
 pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord};
 pub use users::{NewUser, UserChanges, UserWithHash};
 pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
+pub use verify_api::ServiceRecord;
 
 use crate::config::DatabaseUrl;
 

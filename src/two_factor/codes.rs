@@ -118,6 +118,7 @@ impl Core {
                 context: Some(context),
                 user: Some(challenge.user_id),
                 origin,
+                service: None,
             },
             now,
         )
@@ -166,6 +167,7 @@ impl Core {
                 context: Some(enroll_context(user)),
                 user: Some(user),
                 origin,
+                service: None,
             },
             now,
         )
@@ -191,6 +193,7 @@ impl Core {
                 context: Some(self.legacy_context(secret)),
                 user: None,
                 origin,
+                service: None,
             },
             now,
         )
@@ -253,6 +256,7 @@ impl Core {
                 context: Some(context),
                 user: Some(user),
                 origin,
+                service: None,
             },
             now,
         )
@@ -280,6 +284,7 @@ impl Core {
                 context: Some(phone_change_context(method_id)),
                 user: Some(user),
                 origin,
+                service: None,
             },
             now,
         )

@@ -28,6 +28,18 @@ pub struct StartRequest<'a> {
     pub context: Option<String>,
     pub user: Option<UserId>,
     pub origin: &'a Origin,
+    /// A Verify service of the Twilio-compatible API, with its own name, code length and
+    /// custom code; `None` uses the delivery settings' service.
+    pub service: Option<ServiceOverride>,
+}
+
+/// What a Verify service of the Twilio-compatible API sets for its codes.
+#[derive(Debug, Clone)]
+pub struct ServiceOverride {
+    pub friendly_name: String,
+    pub code_length: u32,
+    /// The code to send instead of a random one (`CustomCode`, where the service allows it).
+    pub custom_code: Option<String>,
 }
 
 /// A verification as callers see it.
@@ -148,7 +160,12 @@ impl Core {
         request: &StartRequest<'_>,
         now: Instant,
     ) -> Result<VerificationView, VerifyError> {
-        let settings = self.delivery_settings().await?;
+        let mut settings = self.delivery_settings().await?;
+        if let Some(own) = &request.service {
+            settings.service.friendly_name = own.friendly_name.clone();
+            settings.service.code_length = own.code_length;
+        }
+        let settings = settings;
         let service = &settings.service;
         if !request.destination.accepts(request.channel) {
             return Err(VerifyError::Invalid {
@@ -235,9 +252,13 @@ impl Core {
                 }
                 None => {
                     let id = sid("VE");
-                    let code = match settings.provider {
-                        Provider::Builtin => generate_code(service.code_length),
-                        Provider::TwilioVerify => String::new(),
+                    let code = match (
+                        settings.provider,
+                        request.service.as_ref().and_then(|s| s.custom_code.clone()),
+                    ) {
+                        (Provider::Builtin, Some(custom)) => custom,
+                        (Provider::Builtin, None) => generate_code(service.code_length),
+                        (Provider::TwilioVerify, _) => String::new(),
                     };
                     let message = self.new_message(&settings, &id, request, &locale, &code);
                     let builtin = settings.provider == Provider::Builtin;

@@ -6,6 +6,7 @@
 //! This module holds the pure parts — values, rules, message texts, the fraud guard; `engine`
 //! holds the flows, which use the store and the delivery queue.
 
+mod accounts;
 mod engine;
 pub mod fraud;
 mod settings;
@@ -18,7 +19,8 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
 pub use engine::{
-    CheckOutcome, StartRequest, VerificationTarget, VerificationView, VerifyError, sid,
+    CheckOutcome, ServiceOverride, StartRequest, VerificationTarget, VerificationView, VerifyError,
+    sid,
 };
 pub use settings::{
     Channels, DeliverySettings, FraudGuardSettings, Limit, Provider, REDACTED, SecretSetting,

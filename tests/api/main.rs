@@ -16,4 +16,5 @@ mod twilio;
 mod two_factor;
 mod users;
 mod verify;
+mod verify_api;
 mod web;

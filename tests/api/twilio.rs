@@ -309,6 +309,7 @@ async fn twilio_verify_check_answers_map_to_the_engines_errors() {
                     context: None,
                     user: None,
                     origin: &origin,
+                    service: None,
                 },
                 now,
             )

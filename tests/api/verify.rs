@@ -215,6 +215,7 @@ async fn the_sixth_check_of_a_verification_is_refused_like_twilio_and_then_it_is
                 context: None,
                 user: None,
                 origin: &origin,
+                service: None,
             },
             now,
         )
@@ -272,6 +273,7 @@ async fn an_approval_is_final_even_when_two_checks_race() {
                 context: None,
                 user: None,
                 origin: &origin,
+                service: None,
             },
             now,
         )

@@ -1147,6 +1147,7 @@ pub async fn test_message(
         context: None,
         user: Some(admin.id),
         origin: &origin,
+        service: None,
     };
     match state
         .core

@@ -1,0 +1,599 @@
+//! A Twilio-Verify-compatible API under `/v2/`: form-encoded PascalCase parameters in,
+//! snake_case JSON out, 34-character SIDs, Twilio's error body `{code, message, more_info,
+//! status}`, HTTP Basic auth with an Account SID and Auth Token that Tessera issued. A thin layer
+//! over the verify engine: the same codes, limits, fraud guard and delivery.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::extract::RequestOrigin;
+use crate::clock::Instant;
+use crate::store::ServiceRecord;
+use crate::verify::{
+    Channel, Destination, ServiceOverride, StartRequest, Status, VerificationTarget,
+    VerificationView, VerifyError, sid,
+};
+
+const BASE: &str = "https://verify.twilio.com";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/Services", post(create_service).get(list_services))
+        .route(
+            "/v2/Services/{service}",
+            get(fetch_service)
+                .post(update_service)
+                .delete(delete_service),
+        )
+        .route(
+            "/v2/Services/{service}/Verifications",
+            post(create_verification),
+        )
+        .route(
+            "/v2/Services/{service}/Verifications/{verification}",
+            get(fetch_verification).post(update_verification),
+        )
+        .route("/v2/Services/{service}/VerificationCheck", post(check))
+}
+
+/// Twilio's error, as its SDKs read it.
+pub struct TwilioError {
+    status: StatusCode,
+    code: u32,
+    message: String,
+}
+
+impl TwilioError {
+    fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 60200, message)
+    }
+
+    fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        )
+    }
+}
+
+impl IntoResponse for TwilioError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "code": self.code,
+            "message": self.message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{}", self.code),
+            "status": self.status.as_u16(),
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<VerifyError> for TwilioError {
+    fn from(error: VerifyError) -> Self {
+        let code = error.twilio_code();
+        let status = match code {
+            20404 => StatusCode::NOT_FOUND,
+            60202 | 60203 => StatusCode::TOO_MANY_REQUESTS,
+            60410 | 60605 | 60205 => StatusCode::FORBIDDEN,
+            20500 => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        if let VerifyError::Internal(e) = &error {
+            tracing::error!(error = format!("{e:#}"), "Verify API request failed");
+            return Self::new(status, code, "An internal error occurred");
+        }
+        let message = match &error {
+            VerifyError::Invalid { param, message } => {
+                format!("Invalid parameter `{param}`: {message}")
+            }
+            VerifyError::MaxSendAttempts => "Max send attempts reached".into(),
+            VerifyError::MaxCheckAttempts => "Max check attempts reached".into(),
+            other => other.to_string(),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> TwilioError {
+    tracing::error!(%error, "Verify API request failed");
+    TwilioError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        20500,
+        "An internal error occurred",
+    )
+}
+
+/// The account behind HTTP Basic auth; anything else is Twilio's 20003.
+pub struct Account(String);
+
+impl FromRequestParts<AppState> for Account {
+    type Rejection = TwilioError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, TwilioError> {
+        let refused = || TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(refused)?;
+        let encoded = header.strip_prefix("Basic ").ok_or_else(refused)?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| refused())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
+        let (sid, token) = decoded.split_once(':').ok_or_else(refused)?;
+        match state.core.authenticate_verify_account(sid, token).await {
+            Ok(true) => Ok(Account(sid.to_owned())),
+            Ok(false) => Err(refused()),
+            Err(error) => Err(internal(format!("{error:#}"))),
+        }
+    }
+}
+
+/// Form parameters; unknown ones are ignored, as Twilio ignores them.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(body: &Bytes) -> Self {
+        Self(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, name: &str) -> Result<Option<bool>, TwilioError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(TwilioError::invalid(format!(
+                "Invalid parameter `{name}`: expected true or false"
+            ))),
+        }
+    }
+
+    fn number(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>, TwilioError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(raw) => raw
+                .parse()
+                .ok()
+                .filter(|n| range.contains(n))
+                .map(Some)
+                .ok_or_else(|| {
+                    TwilioError::invalid(format!(
+                        "Invalid parameter `{name}`: must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ))
+                }),
+        }
+    }
+}
+
+fn service_json(service: &ServiceRecord) -> Value {
+    let url = format!("{BASE}/v2/Services/{}", service.sid);
+    json!({
+        "sid": service.sid,
+        "account_sid": service.account_sid,
+        "friendly_name": service.friendly_name,
+        "code_length": service.code_length,
+        "lookup_enabled": false,
+        "psd2_enabled": false,
+        "skip_sms_to_landlines": false,
+        "dtmf_input_required": false,
+        "tts_name": null,
+        "do_not_share_warning_enabled": service.do_not_share_warning_enabled,
+        "custom_code_enabled": service.custom_code_enabled,
+        "push": {"include_date": false, "apn_credential_sid": null, "fcm_credential_sid": null},
+        "totp": {
+            "issuer": service.totp_issuer.clone().unwrap_or_else(|| service.friendly_name.clone()),
+            "time_step": service.totp_time_step,
+            "code_length": service.totp_code_length,
+            "skew": service.totp_skew,
+        },
+        "default_template_sid": null,
+        "verify_event_subscription_enabled": false,
+        "date_created": service.created_at.iso8601(),
+        "date_updated": service.updated_at.iso8601(),
+        "url": url,
+        "links": {
+            "verification_checks": format!("{url}/VerificationCheck"),
+            "verifications": format!("{url}/Verifications"),
+            "rate_limits": format!("{url}/RateLimits"),
+            "messaging_configurations": format!("{url}/MessagingConfigurations"),
+            "entities": format!("{url}/Entities"),
+            "webhooks": format!("{url}/Webhooks"),
+            "access_tokens": format!("{url}/AccessTokens"),
+        }
+    })
+}
+
+/// Applies the service parameters of a create or an update.
+fn apply(params: &Params, service: &mut ServiceRecord) -> Result<(), TwilioError> {
+    if let Some(name) = params.get("FriendlyName") {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 30 {
+            return Err(TwilioError::invalid(
+                "Invalid parameter `FriendlyName`: 1 to 30 characters",
+            ));
+        }
+        service.friendly_name = name.to_owned();
+    }
+    if let Some(length) = params.number("CodeLength", 4..=10)? {
+        service.code_length = length;
+    }
+    if let Some(on) = params.flag("DoNotShareWarningEnabled")? {
+        service.do_not_share_warning_enabled = on;
+    }
+    if let Some(on) = params.flag("CustomCodeEnabled")? {
+        service.custom_code_enabled = on;
+    }
+    if let Some(issuer) = params.get("Totp.Issuer") {
+        service.totp_issuer = Some(issuer.trim().to_owned()).filter(|i| !i.is_empty());
+    }
+    if let Some(step) = params.number("Totp.TimeStep", 20..=60)? {
+        service.totp_time_step = step;
+    }
+    if let Some(length) = params.number("Totp.CodeLength", 3..=8)? {
+        service.totp_code_length = length;
+    }
+    if let Some(skew) = params.number("Totp.Skew", 0..=2)? {
+        service.totp_skew = skew;
+    }
+    Ok(())
+}
+
+async fn create_service(
+    State(state): State<AppState>,
+    Account(account): Account,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let params = Params::parse(&body);
+    if params.get("FriendlyName").is_none() {
+        return Err(TwilioError::invalid(
+            "Missing required parameter FriendlyName in the post body",
+        ));
+    }
+    let now = Instant::now();
+    let mut service = ServiceRecord {
+        sid: sid("VA"),
+        account_sid: account,
+        friendly_name: String::new(),
+        code_length: 6,
+        do_not_share_warning_enabled: false,
+        custom_code_enabled: false,
+        totp_issuer: None,
+        totp_time_step: 30,
+        totp_code_length: 6,
+        totp_skew: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(&params, &mut service)?;
+    state
+        .core
+        .store
+        .save_service(&service)
+        .await
+        .map_err(internal)?;
+    Ok((StatusCode::CREATED, axum::Json(service_json(&service))).into_response())
+}
+
+async fn service_of(
+    state: &AppState,
+    account: &str,
+    sid: &str,
+) -> Result<ServiceRecord, TwilioError> {
+    state
+        .core
+        .store
+        .service(account, sid)
+        .await
+        .map_err(internal)?
+        .ok_or_else(TwilioError::not_found)
+}
+
+async fn fetch_service(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(sid): Path<String>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    Ok(axum::Json(service_json(&service)).into_response())
+}
+
+async fn update_service(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(sid): Path<String>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let mut service = service_of(&state, &account, &sid).await?;
+    apply(&Params::parse(&body), &mut service)?;
+    service.updated_at = Instant::now();
+    state
+        .core
+        .store
+        .save_service(&service)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(service_json(&service)).into_response())
+}
+
+async fn delete_service(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(sid): Path<String>,
+) -> Result<Response, TwilioError> {
+    if !state
+        .core
+        .store
+        .delete_service(&account, &sid)
+        .await
+        .map_err(internal)?
+    {
+        return Err(TwilioError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PageQuery {
+    #[serde(rename = "PageSize")]
+    page_size: Option<i64>,
+    #[serde(rename = "Page")]
+    page: Option<i64>,
+}
+
+async fn list_services(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, TwilioError> {
+    let size = query.page_size.unwrap_or(50).clamp(1, 1000);
+    let page = query.page.unwrap_or(0).max(0);
+    let services = state
+        .core
+        .store
+        .services(&account, size + 1, page * size)
+        .await
+        .map_err(internal)?;
+    let more = services.len() as i64 > size;
+    let url = |p: i64| format!("{BASE}/v2/Services?PageSize={size}&Page={p}");
+    let body = json!({
+        "services": services.iter().take(size as usize).map(service_json).collect::<Vec<_>>(),
+        "meta": {
+            "page": page,
+            "page_size": size,
+            "first_page_url": url(0),
+            "previous_page_url": if page > 0 { Value::from(url(page - 1)) } else { Value::Null },
+            "url": url(page),
+            "next_page_url": if more { Value::from(url(page + 1)) } else { Value::Null },
+            "key": "services",
+        }
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+fn verification_json(service: &ServiceRecord, view: &VerificationView) -> Value {
+    json!({
+        "sid": view.sid,
+        "service_sid": service.sid,
+        "account_sid": service.account_sid,
+        "to": view.to,
+        "channel": view.channel.as_str(),
+        "status": view.status.as_str(),
+        "valid": view.status == Status::Approved,
+        "lookup": {},
+        "amount": null,
+        "payee": null,
+        "send_code_attempts": view.send_attempts.iter().map(|(sid, channel, at)| json!({
+            "attempt_sid": sid, "channel": channel.as_str(), "time": at.iso8601(),
+        })).collect::<Vec<_>>(),
+        "sna": null,
+        "date_created": view.created_at.iso8601(),
+        "date_updated": view.updated_at.iso8601(),
+        "url": format!("{BASE}/v2/Services/{}/Verifications/{}", service.sid, view.sid),
+    })
+}
+
+async fn create_verification(
+    State(state): State<AppState>,
+    Account(account): Account,
+    RequestOrigin(origin): RequestOrigin,
+    Path(sid): Path<String>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let params = Params::parse(&body);
+    let to = params
+        .get("To")
+        .ok_or_else(|| TwilioError::invalid("Missing required parameter To in the post body"))?;
+    let destination = Destination::parse(to)
+        .map_err(|e| TwilioError::invalid(format!("Invalid parameter `To`: {}", e.message)))?;
+    let channel: Channel = params
+        .get("Channel")
+        .ok_or_else(|| TwilioError::invalid("Missing required parameter Channel in the post body"))?
+        .parse()
+        .map_err(|_| {
+            TwilioError::invalid("Invalid parameter `Channel`: sms, call, email or whatsapp")
+        })?;
+    let custom_code = match params.get("CustomCode") {
+        Some(code) if !service.custom_code_enabled => {
+            let _ = code;
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                60204,
+                "Service does not support this feature: CustomCode",
+            ));
+        }
+        Some(code)
+            if !(4..=10).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            return Err(TwilioError::invalid(
+                "Invalid parameter `CustomCode`: 4 to 10 digits",
+            ));
+        }
+        other => other.map(str::to_owned),
+    };
+    let friendly_name = params
+        .get("CustomFriendlyName")
+        .map(|n| n.trim().chars().take(30).collect())
+        .filter(|n: &String| !n.is_empty())
+        .unwrap_or_else(|| service.friendly_name.clone());
+    let request = StartRequest {
+        service_id: &service.sid,
+        destination,
+        channel,
+        locale: params.get("Locale").map(str::to_owned),
+        context: None,
+        user: None,
+        origin: &origin,
+        service: Some(ServiceOverride {
+            friendly_name,
+            code_length: service.code_length as u32,
+            custom_code,
+        }),
+    };
+    let view = state
+        .core
+        .start_verification(&request, Instant::now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(verification_json(&service, &view)),
+    )
+        .into_response())
+}
+
+/// A pending verification of this service; finished ones are soft-deleted (20404), as Twilio's.
+async fn pending(
+    state: &AppState,
+    service: &ServiceRecord,
+    sid: &str,
+) -> Result<VerificationView, TwilioError> {
+    let view = state
+        .core
+        .verification_view(sid)
+        .await
+        .map_err(|_| TwilioError::not_found())?;
+    if view.service_id != service.sid
+        || view.status != Status::Pending
+        || view.expires_at <= Instant::now()
+    {
+        return Err(TwilioError::not_found());
+    }
+    Ok(view)
+}
+
+async fn fetch_verification(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((service_sid, sid)): Path<(String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &service_sid).await?;
+    let view = pending(&state, &service, &sid).await?;
+    Ok(axum::Json(verification_json(&service, &view)).into_response())
+}
+
+async fn update_verification(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((service_sid, sid)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &service_sid).await?;
+    pending(&state, &service, &sid).await?;
+    let params = Params::parse(&body);
+    let status = match params.get("Status") {
+        Some("canceled") => "canceled",
+        Some("approved") => "approved",
+        _ => {
+            return Err(TwilioError::invalid(
+                "Invalid parameter `Status`: canceled or approved",
+            ));
+        }
+    };
+    if !state
+        .core
+        .store
+        .transition_verification(&sid, "pending", status, Instant::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(TwilioError::not_found());
+    }
+    let view = state.core.verification_view(&sid).await?;
+    Ok(axum::Json(verification_json(&service, &view)).into_response())
+}
+
+async fn check(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(service_sid): Path<String>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &service_sid).await?;
+    let params = Params::parse(&body);
+    let code = params
+        .get("Code")
+        .ok_or_else(|| TwilioError::invalid("Missing required parameter Code in the post body"))?;
+    let target =
+        match (params.get("VerificationSid"), params.get("To")) {
+            (Some(sid), _) => VerificationTarget::Sid(sid.to_owned()),
+            (None, Some(to)) => VerificationTarget::To(Destination::parse(to).map_err(|e| {
+                TwilioError::invalid(format!("Invalid parameter `To`: {}", e.message))
+            })?),
+            (None, None) => {
+                return Err(TwilioError::invalid(
+                    "Either a 'To' number or 'VerificationSid' must be specified",
+                ));
+            }
+        };
+    let outcome = state
+        .core
+        .check_verification(&service.sid, &target, code, Instant::now())
+        .await?;
+    let view = &outcome.verification;
+    let body = json!({
+        "sid": view.sid,
+        "service_sid": service.sid,
+        "account_sid": service.account_sid,
+        "to": view.to,
+        "channel": view.channel.as_str(),
+        "status": view.status.as_str(),
+        "valid": outcome.approved,
+        "amount": null,
+        "payee": null,
+        "sna_attempts_error_codes": [],
+        "date_created": view.created_at.iso8601(),
+        "date_updated": view.updated_at.iso8601(),
+    });
+    Ok(axum::Json(body).into_response())
+}

@@ -1,0 +1,280 @@
+//! The Twilio-compatible Verify API over its wire format: Basic auth, form parameters, Twilio's
+//! JSON and error codes.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+const PHONE: &str = "+13035551212";
+
+struct Twilio<'a> {
+    app: &'a TestApp,
+    sid: String,
+    token: String,
+}
+
+impl<'a> Twilio<'a> {
+    async fn new(app: &'a TestApp) -> Self {
+        let (sid, token) = app
+            .core
+            .create_verify_account("tests", tessera::clock::Instant::now())
+            .await
+            .unwrap();
+        Self { app, sid, token }
+    }
+
+    async fn call(&self, method: Method, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .basic_auth(&self.sid, Some(&self.token))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn service(&self, form: &[(&str, &str)]) -> String {
+        let (status, body) = self.call(Method::POST, "/v2/Services", form).await;
+        assert_eq!(status, 201, "{body}");
+        body["sid"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_verification_is_started_checked_and_then_gone_as_with_twilio() {
+    let app = spawn_app().await;
+    let twilio = Twilio::new(&app).await;
+    let service = twilio
+        .service(&[
+            ("FriendlyName", "Acme"),
+            ("CodeLength", "8"),
+            ("Unknown", "ignored"),
+        ])
+        .await;
+    assert!(service.starts_with("VA") && service.len() == 34);
+
+    let path = format!("/v2/Services/{service}/Verifications");
+    let (status, started) = twilio
+        .call(Method::POST, &path, &[("To", PHONE), ("Channel", "sms")])
+        .await;
+    assert_eq!(status, 201, "{started}");
+    assert!(started["sid"].as_str().unwrap().starts_with("VE"));
+    assert_eq!(started["status"], "pending");
+    assert_eq!(started["send_code_attempts"].as_array().unwrap().len(), 1);
+    let message = &app.outbox().await[0];
+    assert!(
+        message["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your Acme verification code is: ")
+    );
+    let code = app.code_sent_to(PHONE).await;
+    assert_eq!(code.len(), 8);
+
+    // A resend within the window sends the same code, counted as a second attempt.
+    let (_, again) = twilio
+        .call(Method::POST, &path, &[("To", PHONE), ("Channel", "call")])
+        .await;
+    assert_eq!(again["sid"], started["sid"]);
+    assert_eq!(again["send_code_attempts"].as_array().unwrap().len(), 2);
+
+    let check = format!("/v2/Services/{service}/VerificationCheck");
+    let (status, wrong) = twilio
+        .call(Method::POST, &check, &[("To", PHONE), ("Code", "00000000")])
+        .await;
+    assert_eq!(
+        (status, wrong["status"].as_str(), wrong["valid"].as_bool()),
+        (200, Some("pending"), Some(false))
+    );
+    let (status, right) = twilio
+        .call(
+            Method::POST,
+            &check,
+            &[
+                ("VerificationSid", started["sid"].as_str().unwrap()),
+                ("Code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, right["status"].as_str(), right["valid"].as_bool()),
+        (200, Some("approved"), Some(true))
+    );
+
+    let fetch = format!("{path}/{}", started["sid"].as_str().unwrap());
+    let (status, gone) = twilio.call(Method::GET, &fetch, &[]).await;
+    assert_eq!((status, gone["code"].as_u64()), (404, Some(20404)));
+    let (status, gone) = twilio
+        .call(Method::POST, &check, &[("To", PHONE), ("Code", &code)])
+        .await;
+    assert_eq!((status, gone["code"].as_u64()), (404, Some(20404)));
+}
+
+#[tokio::test]
+async fn limits_and_bad_parameters_answer_with_twilios_codes() {
+    let app = spawn_app().await;
+    let twilio = Twilio::new(&app).await;
+    let service = twilio.service(&[("FriendlyName", "Acme")]).await;
+    let path = format!("/v2/Services/{service}/Verifications");
+    let check = format!("/v2/Services/{service}/VerificationCheck");
+    for (form, code) in [
+        (vec![("Channel", "sms")], 60200),
+        (vec![("To", "3035551212"), ("Channel", "sms")], 60200),
+        (vec![("To", PHONE), ("Channel", "pigeon")], 60200),
+        (
+            vec![("To", PHONE), ("Channel", "sms"), ("CustomCode", "1234")],
+            60204,
+        ),
+    ] {
+        let (status, body) = twilio.call(Method::POST, &path, &form).await;
+        assert_eq!(body["code"], code, "{form:?}: {body}");
+        assert!(status == 400, "{form:?}");
+        assert!(
+            body["more_info"]
+                .as_str()
+                .unwrap()
+                .ends_with(&code.to_string())
+        );
+    }
+    for _ in 0..5 {
+        let (status, _) = twilio
+            .call(Method::POST, &path, &[("To", PHONE), ("Channel", "sms")])
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, sixth) = twilio
+        .call(Method::POST, &path, &[("To", PHONE), ("Channel", "sms")])
+        .await;
+    assert_eq!((status, sixth["code"].as_u64()), (429, Some(60203)));
+    for _ in 0..5 {
+        twilio
+            .call(Method::POST, &check, &[("To", PHONE), ("Code", "000000")])
+            .await;
+    }
+    let (status, sixth) = twilio
+        .call(Method::POST, &check, &[("To", PHONE), ("Code", "000000")])
+        .await;
+    assert_eq!((status, sixth["code"].as_u64()), (429, Some(60202)));
+    let (status, body) = twilio
+        .call(Method::POST, &check, &[("Code", "000000")])
+        .await;
+    assert_eq!((status, body["code"].as_u64()), (400, Some(60200)));
+    let (status, body) = twilio
+        .call(
+            Method::POST,
+            "/v2/Services",
+            &[("FriendlyName", &"x".repeat(31))],
+        )
+        .await;
+    assert_eq!((status, body["code"].as_u64()), (400, Some(60200)));
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_20003_and_accounts_see_only_their_own_services() {
+    let app = spawn_app().await;
+    let mine = Twilio::new(&app).await;
+    let service = mine.service(&[("FriendlyName", "Mine")]).await;
+    let response = app
+        .client
+        .get(app.url("/v2/Services"))
+        .basic_auth(&mine.sid, Some("0123456789abcdef0123456789abcdef"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], 20003);
+    assert_eq!(body["message"], "Authenticate");
+    let anonymous = app
+        .client
+        .get(app.url("/v2/Services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let theirs = Twilio::new(&app).await;
+    let (status, body) = theirs
+        .call(Method::GET, &format!("/v2/Services/{service}"), &[])
+        .await;
+    assert_eq!((status, body["code"].as_u64()), (404, Some(20404)));
+    let (_, list) = theirs.call(Method::GET, "/v2/Services", &[]).await;
+    assert_eq!(list["services"], serde_json::json!([]));
+    assert_eq!(list["meta"]["key"], "services");
+}
+
+#[tokio::test]
+async fn services_are_read_updated_listed_and_deleted_and_custom_codes_and_cancels_work() {
+    let app = spawn_app().await;
+    let twilio = Twilio::new(&app).await;
+    let service = twilio
+        .service(&[("FriendlyName", "First"), ("CustomCodeEnabled", "true")])
+        .await;
+    let (status, updated) = twilio
+        .call(
+            Method::POST,
+            &format!("/v2/Services/{service}"),
+            &[("FriendlyName", "Renamed"), ("Totp.Skew", "2")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["friendly_name"], "Renamed");
+    assert_eq!(updated["totp"]["skew"], 2);
+    assert!(updated["date_created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        updated["links"]["verifications"],
+        format!("https://verify.twilio.com/v2/Services/{service}/Verifications")
+    );
+
+    let path = format!("/v2/Services/{service}/Verifications");
+    let (status, started) = twilio
+        .call(
+            Method::POST,
+            &path,
+            &[
+                ("To", "ann@example.com"),
+                ("Channel", "email"),
+                ("CustomCode", "424242"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{started}");
+    assert_eq!(app.code_sent_to("ann@example.com").await, "424242");
+    let verification = started["sid"].as_str().unwrap();
+    let (status, canceled) = twilio
+        .call(
+            Method::POST,
+            &format!("{path}/{verification}"),
+            &[("Status", "canceled")],
+        )
+        .await;
+    assert_eq!(
+        (status, canceled["status"].as_str()),
+        (200, Some("canceled"))
+    );
+    let (status, _) = twilio
+        .call(Method::GET, &format!("{path}/{verification}"), &[])
+        .await;
+    assert_eq!(status, 404);
+
+    twilio.service(&[("FriendlyName", "Second")]).await;
+    let (_, page) = twilio
+        .call(Method::GET, "/v2/Services?PageSize=1", &[])
+        .await;
+    assert_eq!(page["services"].as_array().unwrap().len(), 1);
+    assert!(page["meta"]["next_page_url"].is_string());
+    let (status, _) = twilio
+        .call(Method::DELETE, &format!("/v2/Services/{service}"), &[])
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = twilio
+        .call(Method::GET, &format!("/v2/Services/{service}"), &[])
+        .await;
+    assert_eq!(status, 404);
+}
