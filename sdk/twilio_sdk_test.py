@@ -130,6 +130,41 @@ def test_wrong_credentials_raise_20003(tessera, client):
     assert error.status == 401
 
 
+def totp(secret, offset=0, digits=6, step=30):
+    import base64, hashlib, hmac, struct, time
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = struct.pack(">Q", int((time.time() + offset) // step))
+    digest = hmac.new(key, counter, hashlib.sha1).digest()
+    offset_byte = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset_byte:offset_byte + 4])[0] & 0x7FFFFFFF
+    return str(value % 10 ** digits).zfill(digits)
+
+
+def test_totp_factor_verified_then_challenged(tessera, client):
+    service = client.verify.v2.services.create(friendly_name="Totp")
+    identity = "ff483d1ff591898a9942916050d2ca3f"
+    entity = client.verify.v2.services(service.sid).entities.create(identity=identity)
+    assert entity.sid.startswith("YE")
+    factor = client.verify.v2.services(service.sid).entities(identity).new_factors.create(
+        friendly_name="Ann phone", factor_type="totp"
+    )
+    assert factor.sid.startswith("YF") and factor.status == "unverified"
+    secret = factor.binding["secret"]
+    assert factor.binding["uri"].startswith("otpauth://totp/Totp:Ann%20phone?secret=")
+    verified = client.verify.v2.services(service.sid).entities(identity).factors(factor.sid).update(
+        auth_payload=totp(secret)
+    )
+    assert verified.status == "verified"
+    challenges = client.verify.v2.services(service.sid).entities(identity).challenges
+    approved = challenges.create(factor_sid=factor.sid, auth_payload=totp(secret, 30))
+    assert approved.sid.startswith("YC") and approved.status == "approved"
+    replayed = challenges.create(factor_sid=factor.sid, auth_payload=totp(secret, 30))
+    assert replayed.status == "pending", "a code is accepted once"
+    for _ in range(4):
+        challenges(replayed.sid).update(auth_payload="000000")
+    expect_error(60308, lambda: challenges(replayed.sid).update(auth_payload="000000"))
+
+
 def main():
     tessera = Tessera()
     passed, failed = 0, 0

@@ -33,6 +33,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     api::routes()
         .merge(web::routes())
         .merge(verify_api::routes())
+        .merge(verify_api::totp_routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(record_metrics))

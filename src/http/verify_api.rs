@@ -90,7 +90,7 @@ impl From<VerifyError> for TwilioError {
         let code = error.twilio_code();
         let status = match code {
             20404 => StatusCode::NOT_FOUND,
-            60202 | 60203 => StatusCode::TOO_MANY_REQUESTS,
+            60202 | 60203 | 60308 => StatusCode::TOO_MANY_REQUESTS,
             60410 | 60605 | 60205 => StatusCode::FORBIDDEN,
             20500 => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -596,4 +596,316 @@ async fn check(
         "date_updated": view.updated_at.iso8601(),
     });
     Ok(axum::Json(body).into_response())
+}
+
+pub fn totp_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/Services/{service}/Entities", post(create_entity))
+        .route(
+            "/v2/Services/{service}/Entities/{identity}",
+            get(fetch_entity).delete(delete_entity),
+        )
+        .route(
+            "/v2/Services/{service}/Entities/{identity}/Factors",
+            post(create_factor),
+        )
+        .route(
+            "/v2/Services/{service}/Entities/{identity}/Factors/{factor}",
+            get(fetch_factor).post(verify_factor),
+        )
+        .route(
+            "/v2/Services/{service}/Entities/{identity}/Challenges",
+            post(create_challenge),
+        )
+        .route(
+            "/v2/Services/{service}/Entities/{identity}/Challenges/{challenge}",
+            get(fetch_challenge).post(answer_challenge),
+        )
+}
+
+fn entity_json(service: &ServiceRecord, entity: &crate::store::EntityRecord) -> Value {
+    let url = format!(
+        "{BASE}/v2/Services/{}/Entities/{}",
+        service.sid, entity.identity
+    );
+    json!({
+        "sid": entity.sid,
+        "identity": entity.identity,
+        "account_sid": service.account_sid,
+        "service_sid": service.sid,
+        "date_created": entity.created_at.iso8601(),
+        "date_updated": entity.created_at.iso8601(),
+        "url": url,
+        "links": {"factors": format!("{url}/Factors"), "challenges": format!("{url}/Challenges"), "new_factors": format!("{url}/NewFactors")},
+    })
+}
+
+fn factor_json(
+    service: &ServiceRecord,
+    identity: &str,
+    factor: &crate::store::FactorRecord,
+    binding: Option<Value>,
+) -> Value {
+    json!({
+        "sid": factor.sid,
+        "account_sid": service.account_sid,
+        "service_sid": service.sid,
+        "entity_sid": factor.entity_sid,
+        "identity": identity,
+        "binding": binding,
+        "date_created": factor.created_at.iso8601(),
+        "date_updated": factor.updated_at.iso8601(),
+        "friendly_name": factor.friendly_name,
+        "status": factor.status,
+        "factor_type": "totp",
+        "config": {"alg": factor.algorithm, "skew": factor.skew, "code_length": factor.code_length, "time_step": factor.time_step},
+        "metadata": null,
+        "url": format!("{BASE}/v2/Services/{}/Entities/{identity}/Factors/{}", service.sid, factor.sid),
+    })
+}
+
+fn challenge_json(
+    service: &ServiceRecord,
+    identity: &str,
+    entity_sid: &str,
+    challenge: &crate::store::ChallengeRow,
+) -> Value {
+    let url = format!(
+        "{BASE}/v2/Services/{}/Entities/{identity}/Challenges/{}",
+        service.sid, challenge.sid
+    );
+    json!({
+        "sid": challenge.sid,
+        "account_sid": service.account_sid,
+        "service_sid": service.sid,
+        "entity_sid": entity_sid,
+        "identity": identity,
+        "factor_sid": challenge.factor_sid,
+        "date_created": challenge.created_at.iso8601(),
+        "date_updated": challenge.updated_at.iso8601(),
+        "date_responded": if challenge.status == "approved" { Value::from(challenge.updated_at.iso8601()) } else { Value::Null },
+        "expiration_date": challenge.expires_at.iso8601(),
+        "status": challenge.status,
+        "responded_reason": challenge.responded_reason,
+        "details": null,
+        "hidden_details": null,
+        "metadata": null,
+        "factor_type": "totp",
+        "url": url,
+        "links": {"notifications": format!("{url}/Notifications")},
+    })
+}
+
+async fn create_entity(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(sid): Path<String>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let params = Params::parse(&body);
+    let identity = params.get("Identity").ok_or_else(|| {
+        TwilioError::invalid("Missing required parameter Identity in the post body")
+    })?;
+    let entity = state
+        .core
+        .entity(&service, identity, true, Instant::now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(entity_json(&service, &entity)),
+    )
+        .into_response())
+}
+
+async fn fetch_entity(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity)): Path<(String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let entity = state
+        .core
+        .entity(&service, &identity, false, Instant::now())
+        .await?;
+    Ok(axum::Json(entity_json(&service, &entity)).into_response())
+}
+
+async fn delete_entity(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity)): Path<(String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let entity = state
+        .core
+        .entity(&service, &identity, false, Instant::now())
+        .await?;
+    state
+        .core
+        .store
+        .delete_entity(&entity.sid)
+        .await
+        .map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_factor(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    use crate::verify::factors::FactorConfig;
+    let service = service_of(&state, &account, &sid).await?;
+    let params = Params::parse(&body);
+    match params.get("FactorType") {
+        Some("totp") => {}
+        Some(_) => {
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                60204,
+                "Service does not support this feature: only totp factors",
+            ));
+        }
+        None => {
+            return Err(TwilioError::invalid(
+                "Missing required parameter FactorType in the post body",
+            ));
+        }
+    }
+    let name = params.get("FriendlyName").ok_or_else(|| {
+        TwilioError::invalid("Missing required parameter FriendlyName in the post body")
+    })?;
+    let algorithm = match params.get("Config.Alg") {
+        Some(raw) => crate::otp::Algorithm::parse(raw).map_err(|e| {
+            TwilioError::invalid(format!("Invalid parameter `Config.Alg`: {}", e.message))
+        })?,
+        None => crate::otp::Algorithm::Sha1,
+    };
+    let config = FactorConfig {
+        algorithm,
+        code_length: params
+            .number("Config.CodeLength", 3..=8)?
+            .unwrap_or(service.totp_code_length) as u32,
+        time_step: params
+            .number("Config.TimeStep", 20..=60)?
+            .unwrap_or(service.totp_time_step) as u32,
+        skew: params
+            .number("Config.Skew", 0..=2)?
+            .unwrap_or(service.totp_skew) as u32,
+    };
+    let now = Instant::now();
+    let (factor, secret, uri) = state
+        .core
+        .create_factor(
+            &service,
+            &identity,
+            name,
+            params.get("Binding.Secret"),
+            config,
+            now,
+        )
+        .await?;
+    let binding = json!({"secret": secret.to_base32(), "uri": uri});
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(factor_json(&service, &identity, &factor, Some(binding))),
+    )
+        .into_response())
+}
+
+async fn fetch_factor(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity, factor)): Path<(String, String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let factor = state
+        .core
+        .factor(&service, &identity, &factor, Instant::now())
+        .await?;
+    Ok(axum::Json(factor_json(&service, &identity, &factor, None)).into_response())
+}
+
+async fn verify_factor(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity, factor)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let params = Params::parse(&body);
+    let payload = params.get("AuthPayload").ok_or_else(|| {
+        TwilioError::invalid("Missing required parameter AuthPayload in the post body")
+    })?;
+    let factor = state
+        .core
+        .verify_factor(&service, &identity, &factor, payload, Instant::now())
+        .await?;
+    Ok(axum::Json(factor_json(&service, &identity, &factor, None)).into_response())
+}
+
+async fn create_challenge(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let params = Params::parse(&body);
+    let factor = params.get("FactorSid").ok_or_else(|| {
+        TwilioError::invalid("Missing required parameter FactorSid in the post body")
+    })?;
+    let now = Instant::now();
+    let challenge = state
+        .core
+        .create_factor_challenge(&service, &identity, factor, params.get("AuthPayload"), now)
+        .await?;
+    let entity = state.core.entity(&service, &identity, false, now).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(challenge_json(&service, &identity, &entity.sid, &challenge)),
+    )
+        .into_response())
+}
+
+async fn fetch_challenge(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity, challenge)): Path<(String, String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let now = Instant::now();
+    let (challenge, factor) = state
+        .core
+        .factor_challenge(&service, &identity, &challenge, now)
+        .await?;
+    Ok(axum::Json(challenge_json(
+        &service,
+        &identity,
+        &factor.entity_sid,
+        &challenge,
+    ))
+    .into_response())
+}
+
+async fn answer_challenge(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, identity, challenge)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let params = Params::parse(&body);
+    let payload = params.get("AuthPayload").ok_or_else(|| {
+        TwilioError::invalid("Missing required parameter AuthPayload in the post body")
+    })?;
+    let now = Instant::now();
+    let challenge = state
+        .core
+        .answer_challenge(&service, &identity, &challenge, payload, now)
+        .await?;
+    let entity = state.core.entity(&service, &identity, false, now).await?;
+    Ok(axum::Json(challenge_json(&service, &identity, &entity.sid, &challenge)).into_response())
 }

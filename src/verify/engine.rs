@@ -76,6 +76,8 @@ pub enum VerifyError {
     MaxCheckAttempts,
     #[error("no pending verification")]
     NotFound,
+    #[error("too many attempts on this challenge")]
+    ChallengeAttempts,
     #[error("{}", .0.message())]
     Refused(Refusal),
     #[error("too many codes were asked for {scope}; wait before asking again")]
@@ -94,6 +96,7 @@ impl VerifyError {
             VerifyError::MaxSendAttempts | VerifyError::RateLimited { .. } => 60203,
             VerifyError::MaxCheckAttempts => 60202,
             VerifyError::NotFound => 20404,
+            VerifyError::ChallengeAttempts => 60308,
             VerifyError::Refused(Refusal::Prefix(_)) => 60410,
             VerifyError::Refused(Refusal::Country(_)) => 60605,
             VerifyError::Refused(Refusal::Landline) => 60205,

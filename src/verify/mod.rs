@@ -8,6 +8,7 @@
 
 mod accounts;
 mod engine;
+pub mod factors;
 pub mod fraud;
 mod settings;
 

@@ -63,7 +63,8 @@ impl From<VerifyError> for ApiError {
             }
             VerifyError::MaxSendAttempts
             | VerifyError::RateLimited { .. }
-            | VerifyError::MaxCheckAttempts => {
+            | VerifyError::MaxCheckAttempts
+            | VerifyError::ChallengeAttempts => {
                 ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message)
             }
             VerifyError::NotFound => ApiError::Empty(StatusCode::NOT_FOUND),
