@@ -83,6 +83,11 @@ def test_service_verification_and_check(tessera, client):
     updated = client.verify.v2.services(service.sid).update(friendly_name="Acme")
     assert updated.friendly_name == "Acme"
     assert any(s.sid == service.sid for s in client.verify.v2.services.list(limit=20))
+    # Paging follows the server's own next_page_url.
+    for name in ("Page A", "Page B", "Page C"):
+        client.verify.v2.services.create(friendly_name=name)
+    listed = client.verify.v2.services.list(page_size=2)
+    assert len(listed) >= 4, len(listed)
 
     verification = client.verify.v2.services(service.sid).verifications.create(to=PHONE, channel="sms")
     assert verification.status == "pending" and verification.sid.startswith("VE")

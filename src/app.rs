@@ -31,11 +31,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let core = open_core(config).await?;
+        let mut core = open_core(config).await?;
         let addr = config.listen_addr();
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        if config.public_url.is_none() {
+            // Without a configured public URL, the address really bound (port 0 picks one).
+            core.tokens.issuer = format!("http://{}", listener.local_addr()?);
+        }
         Ok(Self {
             core,
             listener,

@@ -385,7 +385,9 @@ async fn list_services(
         .await
         .map_err(internal)?;
     let more = services.len() as i64 > size;
-    let url = |p: i64| format!("{BASE}/v2/Services?PageSize={size}&Page={p}");
+    // Paging URLs are followed by the SDKs as they are: they name this server.
+    let base = state.core.tokens.issuer.clone();
+    let url = |p: i64| format!("{base}/v2/Services?PageSize={size}&Page={p}");
     let body = json!({
         "services": services.iter().take(size as usize).map(service_json).collect::<Vec<_>>(),
         "meta": {
