@@ -278,3 +278,59 @@ async fn services_are_read_updated_listed_and_deleted_and_custom_codes_and_cance
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn one_tessera_logs_a_user_in_with_an_sms_code_made_by_another_tesseras_verify_api() {
+    // B serves the Verify API; A uses it as its `twilio_verify` provider.
+    let b = spawn_app().await;
+    let account = Twilio::new(&b).await;
+    let service = account.service(&[("FriendlyName", "Tessera B")]).await;
+    let a = spawn_app().await;
+    let saved = a
+        .put_delivery_settings(serde_json::json!({
+            "provider": "twilio_verify",
+            "twilio": {"accountSid": account.sid, "authToken": account.token, "verifyServiceSid": service,
+                       "apiBaseUrl": b.address, "verifyBaseUrl": b.address}
+        }))
+        .await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+
+    let user = a.create_user("ann", serde_json::json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(a.send_enrollment(id, "sms", PHONE).await.status(), 200);
+    // The code crossed over: B made it and put it in B's outbox.
+    let code = b.code_sent_to(PHONE).await;
+    assert!(
+        b.outbox().await[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your Tessera B verification code")
+    );
+    assert!(a.outbox().await.is_empty());
+    let enabled = a
+        .with_key(Method::POST, &format!("/api/user/two-factor/{id}"))
+        .json(&serde_json::json!({"method": "sms", "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+
+    let (status, challenge) = a
+        .login_json(serde_json::json!({"loginId": "ann", "password": crate::helpers::PASSWORD}))
+        .await;
+    assert_eq!(status, 242);
+    let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
+    let method = challenge["methods"][0]["id"].as_str().unwrap();
+    let sent = a
+        .post_json(
+            &format!("/api/two-factor/send/{two_factor_id}"),
+            &serde_json::json!({"methodId": method}),
+        )
+        .await;
+    assert_eq!(sent.status(), 200);
+    let login_code = b.code_sent_to(PHONE).await;
+    let done = a
+        .finish_two_factor(two_factor_id, &login_code, serde_json::json!({}))
+        .await;
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+}
