@@ -170,6 +170,25 @@ def test_totp_factor_verified_then_challenged(tessera, client):
     expect_error(60308, lambda: challenges(replayed.sid).update(auth_payload="000000"))
 
 
+def test_rate_limits_and_buckets(tessera, client):
+    service = client.verify.v2.services.create(friendly_name="Limits")
+    limits = client.verify.v2.services(service.sid).rate_limits
+    limit = limits.create(unique_name="end_user_ip", description="per end-user IP")
+    assert limit.sid.startswith("RK")
+    expect_error(60208, lambda: limits.create(unique_name="end_user_ip"))
+    bucket = limits(limit.sid).buckets.create(max=2, interval=60)
+    assert bucket.sid.startswith("BL") and bucket.max == 2
+    expect_error(60211, lambda: limits(limit.sid).buckets.create(max=5, interval=60))
+    verifications = client.verify.v2.services(service.sid).verifications
+    for number in ("+13035550121", "+13035550122"):
+        verifications.create(to=number, channel="sms", rate_limits={"end_user_ip": "203.0.113.7"})
+    expect_error(60203, lambda: verifications.create(to="+13035550123", channel="sms", rate_limits={"end_user_ip": "203.0.113.7"}))
+    verifications.create(to="+13035550123", channel="sms", rate_limits={"end_user_ip": "198.51.100.1"})
+    assert [b.sid for b in limits(limit.sid).buckets.list()] == [bucket.sid]
+    limits(limit.sid).buckets(bucket.sid).delete()
+    verifications.create(to="+13035550124", channel="sms", rate_limits={"end_user_ip": "203.0.113.7"})
+
+
 def main():
     tessera = Tessera()
     passed, failed = 0, 0

@@ -34,6 +34,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(web::routes())
         .merge(verify_api::routes())
         .merge(verify_api::totp_routes())
+        .merge(verify_api::rate_limit_routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(record_metrics))

@@ -464,6 +464,7 @@ async fn create_verification(
         }
         other => other.map(str::to_owned),
     };
+    apply_rate_limits(&state, &service, &params).await?;
     let friendly_name = params
         .get("CustomFriendlyName")
         .map(|n| n.trim().chars().take(30).collect())
@@ -910,4 +911,453 @@ async fn answer_challenge(
         .await?;
     let entity = state.core.entity(&service, &identity, false, now).await?;
     Ok(axum::Json(challenge_json(&service, &identity, &entity.sid, &challenge)).into_response())
+}
+
+pub fn rate_limit_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v2/Services/{service}/RateLimits",
+            post(create_rate_limit).get(list_rate_limits),
+        )
+        .route(
+            "/v2/Services/{service}/RateLimits/{limit}",
+            get(fetch_rate_limit)
+                .post(update_rate_limit)
+                .delete(delete_rate_limit),
+        )
+        .route(
+            "/v2/Services/{service}/RateLimits/{limit}/Buckets",
+            post(create_bucket).get(list_buckets),
+        )
+        .route(
+            "/v2/Services/{service}/RateLimits/{limit}/Buckets/{bucket}",
+            get(fetch_bucket).post(update_bucket).delete(delete_bucket),
+        )
+}
+
+const MAX_RATE_LIMITS: usize = 10;
+const MAX_BUCKETS: usize = 10;
+
+fn rate_limit_json(service: &ServiceRecord, limit: &crate::store::RateLimitRecord) -> Value {
+    let url = format!(
+        "{BASE}/v2/Services/{}/RateLimits/{}",
+        service.sid, limit.sid
+    );
+    json!({
+        "sid": limit.sid,
+        "service_sid": service.sid,
+        "account_sid": service.account_sid,
+        "unique_name": limit.unique_name,
+        "description": limit.description,
+        "date_created": limit.created_at.iso8601(),
+        "date_updated": limit.updated_at.iso8601(),
+        "url": url,
+        "links": {"buckets": format!("{url}/Buckets")},
+    })
+}
+
+fn bucket_json(service: &ServiceRecord, bucket: &crate::store::BucketRecord) -> Value {
+    json!({
+        "sid": bucket.sid,
+        "rate_limit_sid": bucket.rate_limit_sid,
+        "service_sid": service.sid,
+        "account_sid": service.account_sid,
+        "max": bucket.max,
+        "interval": bucket.interval,
+        "date_created": bucket.created_at.iso8601(),
+        "date_updated": bucket.updated_at.iso8601(),
+        "url": format!("{BASE}/v2/Services/{}/RateLimits/{}/Buckets/{}", service.sid, bucket.rate_limit_sid, bucket.sid),
+    })
+}
+
+async fn limit_of(
+    state: &AppState,
+    service: &ServiceRecord,
+    sid: &str,
+) -> Result<crate::store::RateLimitRecord, TwilioError> {
+    state
+        .core
+        .store
+        .rate_limits(&service.sid)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .find(|l| l.sid == sid)
+        .ok_or_else(TwilioError::not_found)
+}
+
+async fn create_rate_limit(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(sid): Path<String>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let params = Params::parse(&body);
+    let name = params.get("UniqueName").ok_or_else(|| {
+        TwilioError::invalid("Missing required parameter UniqueName in the post body")
+    })?;
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            60209,
+            "Invalid UniqueName: letters, digits, _ or -, at most 64",
+        ));
+    }
+    if state
+        .core
+        .store
+        .rate_limits(&service.sid)
+        .await
+        .map_err(internal)?
+        .len()
+        >= MAX_RATE_LIMITS
+    {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            60207,
+            "Max rate limits reached for this service",
+        ));
+    }
+    let now = Instant::now();
+    let limit = crate::store::RateLimitRecord {
+        sid: sid_of("RK"),
+        service_sid: service.sid.clone(),
+        unique_name: name.to_owned(),
+        description: params
+            .get("Description")
+            .map(|d| d.chars().take(256).collect()),
+        created_at: now,
+        updated_at: now,
+    };
+    if !state
+        .core
+        .store
+        .insert_rate_limit(&limit)
+        .await
+        .map_err(internal)?
+    {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            60208,
+            "A rate limit with this UniqueName already exists",
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(rate_limit_json(&service, &limit)),
+    )
+        .into_response())
+}
+
+fn sid_of(prefix: &str) -> String {
+    sid(prefix)
+}
+
+async fn list_rate_limits(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path(sid): Path<String>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limits = state
+        .core
+        .store
+        .rate_limits(&service.sid)
+        .await
+        .map_err(internal)?;
+    let url = format!(
+        "{}/v2/Services/{}/RateLimits",
+        state.core.tokens.issuer, service.sid
+    );
+    Ok(axum::Json(json!({
+        "rate_limits": limits.iter().map(|l| rate_limit_json(&service, l)).collect::<Vec<_>>(),
+        "meta": {"page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": null, "url": url, "next_page_url": null, "key": "rate_limits"},
+    }))
+    .into_response())
+}
+
+async fn fetch_rate_limit(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit)): Path<(String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    Ok(axum::Json(rate_limit_json(&service, &limit)).into_response())
+}
+
+async fn update_rate_limit(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    let params = Params::parse(&body);
+    let description = params
+        .get("Description")
+        .map(|d| d.chars().take(256).collect::<String>());
+    state
+        .core
+        .store
+        .update_rate_limit(
+            &limit.sid,
+            description.as_deref().or(limit.description.as_deref()),
+            Instant::now(),
+        )
+        .await
+        .map_err(internal)?;
+    let limit = limit_of(&state, &service, &limit.sid).await?;
+    Ok(axum::Json(rate_limit_json(&service, &limit)).into_response())
+}
+
+async fn delete_rate_limit(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit)): Path<(String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    state
+        .core
+        .store
+        .delete_rate_limit(&limit.sid)
+        .await
+        .map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn bucket_numbers(
+    params: &Params,
+    required: bool,
+) -> Result<(Option<i64>, Option<i64>), TwilioError> {
+    let max = params.number("Max", 1..=1_000_000)?;
+    let interval = params.number("Interval", 1..=86_400)?;
+    if required && (max.is_none() || interval.is_none()) {
+        return Err(TwilioError::invalid(
+            "Missing required parameters Max and Interval in the post body",
+        ));
+    }
+    Ok((max, interval))
+}
+
+async fn create_bucket(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    let (max, interval) = bucket_numbers(&Params::parse(&body), true)?;
+    if state
+        .core
+        .store
+        .buckets(&limit.sid)
+        .await
+        .map_err(internal)?
+        .len()
+        >= MAX_BUCKETS
+    {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            60210,
+            "Max buckets reached for this rate limit",
+        ));
+    }
+    let now = Instant::now();
+    let bucket = crate::store::BucketRecord {
+        sid: sid_of("BL"),
+        rate_limit_sid: limit.sid.clone(),
+        max: max.unwrap_or(1),
+        interval: interval.unwrap_or(60),
+        created_at: now,
+        updated_at: now,
+    };
+    if !state
+        .core
+        .store
+        .insert_bucket(&bucket)
+        .await
+        .map_err(internal)?
+    {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            60211,
+            "A bucket with this Interval already exists",
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(bucket_json(&service, &bucket)),
+    )
+        .into_response())
+}
+
+async fn bucket_of(
+    state: &AppState,
+    limit: &crate::store::RateLimitRecord,
+    sid: &str,
+) -> Result<crate::store::BucketRecord, TwilioError> {
+    state
+        .core
+        .store
+        .buckets(&limit.sid)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .find(|b| b.sid == sid)
+        .ok_or_else(TwilioError::not_found)
+}
+
+async fn list_buckets(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit)): Path<(String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    let buckets = state
+        .core
+        .store
+        .buckets(&limit.sid)
+        .await
+        .map_err(internal)?;
+    let url = format!(
+        "{}/v2/Services/{}/RateLimits/{}/Buckets",
+        state.core.tokens.issuer, service.sid, limit.sid
+    );
+    Ok(axum::Json(json!({
+        "buckets": buckets.iter().map(|b| bucket_json(&service, b)).collect::<Vec<_>>(),
+        "meta": {"page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": null, "url": url, "next_page_url": null, "key": "buckets"},
+    }))
+    .into_response())
+}
+
+async fn fetch_bucket(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit, bucket)): Path<(String, String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    let bucket = bucket_of(&state, &limit, &bucket).await?;
+    Ok(axum::Json(bucket_json(&service, &bucket)).into_response())
+}
+
+async fn update_bucket(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit, bucket)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    let current = bucket_of(&state, &limit, &bucket).await?;
+    let (max, interval) = bucket_numbers(&Params::parse(&body), false)?;
+    state
+        .core
+        .store
+        .update_bucket(
+            &current.sid,
+            max.unwrap_or(current.max),
+            interval.unwrap_or(current.interval),
+            Instant::now(),
+        )
+        .await
+        .map_err(|_| {
+            TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                60211,
+                "A bucket with this Interval already exists",
+            )
+        })?;
+    let bucket = bucket_of(&state, &limit, &current.sid).await?;
+    Ok(axum::Json(bucket_json(&service, &bucket)).into_response())
+}
+
+async fn delete_bucket(
+    State(state): State<AppState>,
+    Account(account): Account,
+    Path((sid, limit, bucket)): Path<(String, String, String)>,
+) -> Result<Response, TwilioError> {
+    let service = service_of(&state, &account, &sid).await?;
+    let limit = limit_of(&state, &service, &limit).await?;
+    let bucket = bucket_of(&state, &limit, &bucket).await?;
+    state
+        .core
+        .store
+        .delete_bucket(&bucket.sid)
+        .await
+        .map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `RateLimits` of a verification (a JSON object, as the SDKs send it): each named limit's
+/// buckets count this key, and a full bucket refuses the verification.
+async fn apply_rate_limits(
+    state: &AppState,
+    service: &ServiceRecord,
+    params: &Params,
+) -> Result<(), TwilioError> {
+    let Some(raw) = params.get("RateLimits") else {
+        return Ok(());
+    };
+    let keys: std::collections::BTreeMap<String, Value> =
+        serde_json::from_str(raw).map_err(|_| {
+            TwilioError::invalid(
+                "Invalid parameter `RateLimits`: a JSON object of unique names and values",
+            )
+        })?;
+    let limits = state
+        .core
+        .store
+        .rate_limits(&service.sid)
+        .await
+        .map_err(internal)?;
+    let now = Instant::now();
+    for (name, value) in keys {
+        let Some(limit) = limits.iter().find(|l| l.unique_name == name) else {
+            continue;
+        };
+        let value = match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        for bucket in state
+            .core
+            .store
+            .buckets(&limit.sid)
+            .await
+            .map_err(internal)?
+        {
+            let window = bucket.interval * 1000;
+            let start = now.millis() - now.millis().rem_euclid(window);
+            let key = format!("verify:{}:{}:{value}", bucket.sid, window);
+            let count = state
+                .core
+                .store
+                .hit_rate_limit(&key, start)
+                .await
+                .map_err(internal)?;
+            if count > bucket.max {
+                return Err(TwilioError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    60203,
+                    format!(
+                        "Max send attempts reached: rate limit {name} allows {} per {} s",
+                        bucket.max, bucket.interval
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

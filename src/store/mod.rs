@@ -15,6 +15,7 @@ mod two_factor;
 mod users;
 mod verify;
 mod verify_api;
+mod verify_limits;
 mod verify_totp;
 
 use std::str::FromStr;
@@ -29,6 +30,7 @@ pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, Tru
 pub use users::{NewUser, UserChanges, UserWithHash};
 pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
 pub use verify_api::ServiceRecord;
+pub use verify_limits::{BucketRecord, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
 
 use crate::config::DatabaseUrl;

@@ -1,0 +1,160 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError};
+use crate::clock::Instant;
+
+#[derive(Debug, Clone)]
+pub struct RateLimitRecord {
+    pub sid: String,
+    pub service_sid: String,
+    pub unique_name: String,
+    pub description: Option<String>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct BucketRecord {
+    pub sid: String,
+    pub rate_limit_sid: String,
+    pub max: i64,
+    pub interval: i64,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl Store {
+    /// `false` when the service already has a limit of this name.
+    pub async fn insert_rate_limit(&self, limit: &RateLimitRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO verify_rate_limits (sid, service_sid, unique_name, description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(limit.sid.clone())
+        .bind(limit.service_sid.clone())
+        .bind(limit.unique_name.clone())
+        .bind(limit.description.clone())
+        .bind(limit.created_at.millis())
+        .bind(limit.updated_at.millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    pub async fn rate_limits(&self, service_sid: &str) -> Result<Vec<RateLimitRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sid, service_sid, unique_name, description, created_at, updated_at FROM verify_rate_limits \
+             WHERE service_sid = $1 ORDER BY created_at, sid",
+        )
+        .bind(service_sid.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(limit_from_row).collect()
+    }
+
+    pub async fn update_rate_limit(
+        &self,
+        sid: &str,
+        description: Option<&str>,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE verify_rate_limits SET description = $2, updated_at = $3 WHERE sid = $1",
+        )
+        .bind(sid.to_owned())
+        .bind(description.map(str::to_owned))
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_rate_limit(&self, sid: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM verify_rate_limits WHERE sid = $1")
+            .bind(sid.to_owned())
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// `false` when the limit already has a bucket of this interval.
+    pub async fn insert_bucket(&self, bucket: &BucketRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO verify_buckets (sid, rate_limit_sid, max_count, interval_seconds, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(bucket.sid.clone())
+        .bind(bucket.rate_limit_sid.clone())
+        .bind(bucket.max)
+        .bind(bucket.interval)
+        .bind(bucket.created_at.millis())
+        .bind(bucket.updated_at.millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    pub async fn buckets(&self, rate_limit_sid: &str) -> Result<Vec<BucketRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sid, rate_limit_sid, max_count, interval_seconds, created_at, updated_at FROM verify_buckets \
+             WHERE rate_limit_sid = $1 ORDER BY interval_seconds",
+        )
+        .bind(rate_limit_sid.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BucketRecord {
+                    sid: r.try_get("sid")?,
+                    rate_limit_sid: r.try_get("rate_limit_sid")?,
+                    max: r.try_get("max_count")?,
+                    interval: r.try_get("interval_seconds")?,
+                    created_at: Instant::from_millis(r.try_get("created_at")?),
+                    updated_at: Instant::from_millis(r.try_get("updated_at")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn update_bucket(
+        &self,
+        sid: &str,
+        max: i64,
+        interval: i64,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE verify_buckets SET max_count = $2, interval_seconds = $3, updated_at = $4 WHERE sid = $1")
+            .bind(sid.to_owned())
+            .bind(max)
+            .bind(interval)
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_bucket(&self, sid: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM verify_buckets WHERE sid = $1")
+            .bind(sid.to_owned())
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+}
+
+fn limit_from_row(r: &AnyRow) -> Result<RateLimitRecord, StoreError> {
+    Ok(RateLimitRecord {
+        sid: r.try_get("sid")?,
+        service_sid: r.try_get("service_sid")?,
+        unique_name: r.try_get("unique_name")?,
+        description: r.try_get("description")?,
+        created_at: Instant::from_millis(r.try_get("created_at")?),
+        updated_at: Instant::from_millis(r.try_get("updated_at")?),
+    })
+}
