@@ -189,6 +189,20 @@ def test_rate_limits_and_buckets(tessera, client):
     verifications.create(to="+13035550124", channel="sms", rate_limits={"end_user_ip": "203.0.113.7"})
 
 
+def test_api_key_credentials(tessera, client):
+    sid, _ = tessera.account()
+    out = tessera.cli("verify-account", "key", "--account", sid, "--name", "ci")
+    key = re.search(r"API key SID: (SK[0-9a-f]{32})", out).group(1)
+    secret = re.search(r"Secret:\s+([0-9a-f]{32})", out).group(1)
+    keyed = Client(key, secret, sid)
+    keyed.verify.base_url = tessera.url
+    service = keyed.verify.v2.services.create(friendly_name="Keyed")
+    assert service.account_sid == sid
+    wrong = Client(key, "0" * 32, sid)
+    wrong.verify.base_url = tessera.url
+    expect_error(20003, lambda: wrong.verify.v2.services(service.sid).fetch())
+
+
 def main():
     tessera = Tessera()
     passed, failed = 0, 0

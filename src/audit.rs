@@ -60,6 +60,7 @@ event_kinds! {
     TwoFactorReset => "two_factor.reset",
     UserUnlock => "user.unlock",
     UserImport => "user.import",
+    VerifyAccountCreate => "verify_account.create",
 }
 
 impl EventKind {

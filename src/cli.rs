@@ -78,6 +78,16 @@ enum VerifyAccountCommand {
         #[arg(long)]
         name: String,
     },
+    /// Create an API key (SK…) of an account; its secret is printed once.
+    Key {
+        /// The Account SID (AC…).
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the accounts.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,9 +275,32 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             print!("{}", result?);
             Ok(())
         }
+        Command::VerifyAccount(VerifyAccountCommand::Key { account, name }) => {
+            let core = app::open_core(&config).await?;
+            let result = core
+                .create_verify_api_key(&account, &name, Actor::Cli, Instant::now())
+                .await;
+            core.store.close().await;
+            let (sid, secret) = result?;
+            println!("API key SID: {sid}");
+            println!("Secret:      {secret}");
+            println!("The secret is shown only now. SDKs take (key SID, secret, account SID).");
+            Ok(())
+        }
+        Command::VerifyAccount(VerifyAccountCommand::List) => {
+            let core = app::open_core(&config).await?;
+            let result = core.store.verify_accounts().await;
+            core.store.close().await;
+            for (sid, name, _) in result? {
+                println!("{sid}  {name}");
+            }
+            Ok(())
+        }
         Command::VerifyAccount(VerifyAccountCommand::Create { name }) => {
             let core = app::open_core(&config).await?;
-            let result = core.create_verify_account(&name, Instant::now()).await;
+            let result = core
+                .create_verify_account(&name, Actor::Cli, Instant::now())
+                .await;
             core.store.close().await;
             let (sid, token) = result?;
             println!("Account SID: {sid}");

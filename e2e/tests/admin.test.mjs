@@ -84,6 +84,23 @@ test("an administrator requires 2FA, flags a user, and updates a phone with a re
   await admin.waitForURL(/\/admin\/welcome\?notice=saved/);
   assert.match(await admin.textContent("main"), /Current terms: version 1/);
 
+  // A Verify API account for an application written for Twilio.
+  await admin.getByRole("link", { name: "Verify API accounts" }).click();
+  await admin.getByLabel("Name").fill("shop");
+  await admin.getByRole("button", { name: "Create account" }).click();
+  const accountSid = await admin.textContent("#account-sid");
+  const authToken = await admin.textContent("#auth-token");
+  assert.match(accountSid, /^AC[0-9a-f]{32}$/);
+  const created = await fetch(`${server.url}/v2/Services`, {
+    method: "POST",
+    headers: {
+      Authorization: "Basic " + Buffer.from(`${accountSid}:${authToken}`).toString("base64"),
+      "Content-Type": "application/x-www-form-urlencoded",
+    },
+    body: "FriendlyName=Shop",
+  });
+  assert.equal(created.status, 201);
+
   // A user who is no administrator cannot open the console.
   await user.goto(`${server.url}/admin/users`);
   assert.notEqual(await user.url(), `${server.url}/admin/users`, "a stranger is sent to the login");

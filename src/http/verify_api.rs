@@ -140,8 +140,8 @@ impl FromRequestParts<AppState> for Account {
         let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
         let (sid, token) = decoded.split_once(':').ok_or_else(refused)?;
         match state.core.authenticate_verify_account(sid, token).await {
-            Ok(true) => Ok(Account(sid.to_owned())),
-            Ok(false) => Err(refused()),
+            Ok(Some(account)) => Ok(Account(account)),
+            Ok(None) => Err(refused()),
             Err(error) => Err(internal(format!("{error:#}"))),
         }
     }

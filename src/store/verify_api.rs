@@ -53,6 +53,57 @@ impl Store {
         .await?)
     }
 
+    pub async fn insert_verify_api_key(
+        &self,
+        sid: &str,
+        account: &str,
+        name: &str,
+        secret_hash: &str,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO verify_api_keys (sid, account_sid, friendly_name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(sid.to_owned())
+        .bind(account.to_owned())
+        .bind(name.to_owned())
+        .bind(secret_hash.to_owned())
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// (account SID, secret hash) of a live API key of a live account.
+    pub async fn verify_api_key(&self, sid: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.account_sid, k.secret_hash FROM verify_api_keys k JOIN verify_accounts a ON a.sid = k.account_sid \
+             WHERE k.sid = $1 AND k.revoked_at IS NULL AND a.revoked_at IS NULL",
+        )
+        .bind(sid.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok((r.try_get("account_sid")?, r.try_get("secret_hash")?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| e.into())
+    }
+
+    pub async fn verify_accounts(&self) -> Result<Vec<(String, String, Instant)>, StoreError> {
+        let rows = sqlx::query("SELECT sid, friendly_name, created_at FROM verify_accounts WHERE revoked_at IS NULL ORDER BY created_at")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("sid")?,
+                    r.try_get("friendly_name")?,
+                    Instant::from_millis(r.try_get("created_at")?),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     pub async fn save_service(&self, service: &ServiceRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO verify_services (sid, account_sid, friendly_name, code_length, \

@@ -5,6 +5,7 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::random;
@@ -14,6 +15,7 @@ impl Core {
     pub async fn create_verify_account(
         &self,
         name: &str,
+        actor: Actor,
         now: Instant,
     ) -> anyhow::Result<(String, String)> {
         let name = name.trim();
@@ -28,26 +30,87 @@ impl Core {
         self.store
             .insert_verify_account(&sid, name, &random::lookup_digest(&token), now)
             .await?;
+        let event = AuditEvent::new(
+            EventKind::VerifyAccountCreate,
+            actor,
+            &Origin::default(),
+            now,
+        )
+        .detail("accountSid", sid.clone())
+        .detail("name", name);
+        self.store.record_event(&event).await?;
         tracing::info!(target: "security", account = %sid, "Verify API account created");
         Ok((sid, token))
     }
 
-    /// Whether this Account SID and Auth Token belong together.
+    /// An API key of an account (SK sid and secret), usable in place of its Auth Token.
+    pub async fn create_verify_api_key(
+        &self,
+        account: &str,
+        name: &str,
+        actor: Actor,
+        now: Instant,
+    ) -> anyhow::Result<(String, String)> {
+        anyhow::ensure!(
+            self.store
+                .verify_account_token_hash(account)
+                .await?
+                .is_some(),
+            "no account {account}"
+        );
+        let name = name.trim();
+        anyhow::ensure!(
+            !name.is_empty() && name.chars().count() <= 64,
+            "a key needs a name of 1 to 64 characters"
+        );
+        let sid = super::sid("SK");
+        let mut secret = [0u8; 16];
+        OsRng.fill_bytes(&mut secret);
+        let secret = hex::encode(secret);
+        self.store
+            .insert_verify_api_key(&sid, account, name, &random::lookup_digest(&secret), now)
+            .await?;
+        let event = AuditEvent::new(
+            EventKind::VerifyAccountCreate,
+            actor,
+            &Origin::default(),
+            now,
+        )
+        .detail("accountSid", account)
+        .detail("apiKeySid", sid.clone());
+        self.store.record_event(&event).await?;
+        tracing::info!(target: "security", account = %account, key = %sid, "Verify API key created");
+        Ok((sid, secret))
+    }
+
+    /// The account behind HTTP Basic credentials: an Account SID and its Auth Token, or an API
+    /// key SID (SK…) and its secret.
     pub async fn authenticate_verify_account(
         &self,
         sid: &str,
-        token: &str,
-    ) -> anyhow::Result<bool> {
-        if sid.len() != 34 || !sid.starts_with("AC") || token.len() > 128 {
-            return Ok(false);
+        secret: &str,
+    ) -> anyhow::Result<Option<String>> {
+        if sid.len() != 34 || secret.len() > 128 {
+            return Ok(None);
         }
-        let Some(stored) = self.store.verify_account_token_hash(sid).await? else {
-            return Ok(false);
+        let (account, stored) = if sid.starts_with("AC") {
+            match self.store.verify_account_token_hash(sid).await? {
+                Some(hash) => (sid.to_owned(), hash),
+                None => return Ok(None),
+            }
+        } else if sid.starts_with("SK") {
+            match self.store.verify_api_key(sid).await? {
+                Some(found) => found,
+                None => return Ok(None),
+            }
+        } else {
+            return Ok(None);
         };
-        Ok(bool::from(
-            random::lookup_digest(token)
+        let right = bool::from(
+            random::lookup_digest(secret)
                 .as_bytes()
                 .ct_eq(stored.as_bytes()),
-        ))
+        );
+        Ok(right.then_some(account))
     }
 }

@@ -18,7 +18,11 @@ impl<'a> Twilio<'a> {
     async fn new(app: &'a TestApp) -> Self {
         let (sid, token) = app
             .core
-            .create_verify_account("tests", tessera::clock::Instant::now())
+            .create_verify_account(
+                "tests",
+                tessera::audit::Actor::System,
+                tessera::clock::Instant::now(),
+            )
             .await
             .unwrap();
         Self { app, sid, token }

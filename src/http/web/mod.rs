@@ -102,6 +102,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/welcome",
             get(admin::welcome).post(admin::save_welcome),
         )
+        .route(
+            "/admin/verify-accounts",
+            get(admin::verify_accounts).post(admin::create_verify_account),
+        )
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::audit_csv))
         .route("/static/style.css", get(pages::stylesheet))
