@@ -24,6 +24,23 @@ use crate::two_factor::TwoFactorError;
 
 const PAGE: i64 = 25;
 
+/// The signed-in administrator, re-authenticated recently, as an extractor: a handler that takes
+/// it cannot forget the check. Anyone else is sent to log in, to re-authenticate, or refused.
+pub struct Administrator(pub User);
+
+impl axum::extract::FromRequestParts<AppState> for Administrator {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        administrator(state, &parts.headers)
+            .await
+            .map(Administrator)
+    }
+}
+
 /// The signed-in administrator, re-authenticated recently; otherwise where to go.
 async fn administrator(state: &AppState, headers: &HeaderMap) -> Result<User, Response> {
     let cookies = Cookies::new(state, headers);
@@ -103,12 +120,9 @@ fn yes(value: bool) -> &'static str {
 pub async fn users(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     render_users(&state, &headers, &admin, query, None).await
 }
 
@@ -160,13 +174,10 @@ async fn render_users(
 pub async fn create_user(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<NewUserForm>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let fields = UserFields {
         username: Field::Value(form.username),
         email: if form.email.trim().is_empty() {
@@ -352,13 +363,10 @@ fn user_id(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<UserId, R
 pub async fn user(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     Path(raw): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let id = match user_id(&state, &headers, &raw) {
         Ok(id) => id,
         Err(response) => return response,
@@ -377,14 +385,11 @@ pub async fn user(
 pub async fn save_profile(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     Path(raw): Path<String>,
     WebForm(form): WebForm<AdminProfileForm>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let id = match user_id(&state, &headers, &raw) {
         Ok(id) => id,
         Err(response) => return response,
@@ -433,14 +438,11 @@ pub async fn save_profile(
 pub async fn set_phone(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     Path(raw): Path<String>,
     WebForm(form): WebForm<AdminPhoneForm>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let id = match user_id(&state, &headers, &raw) {
         Ok(id) => id,
         Err(response) => return response,
@@ -478,14 +480,11 @@ pub async fn set_phone(
 pub async fn reset_two_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     Path(raw): Path<String>,
     WebForm(form): WebForm<ReasonForm>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let id = match user_id(&state, &headers, &raw) {
         Ok(id) => id,
         Err(response) => return response,
@@ -695,12 +694,9 @@ async fn render_settings(
 pub async fn settings(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     render_settings(
         &state,
         &headers,
@@ -716,13 +712,10 @@ pub async fn settings(
 pub async fn save_settings(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<AdminSettingsForm>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let mut policy = match state.core.two_factor_policy().await {
         Ok(policy) => policy,
         Err(error) => return internal(&state, &headers, error),
@@ -850,12 +843,9 @@ fn audit_filter(query: &AuditQuery, limit: i64) -> AuditFilter {
 pub async fn audit(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let events = match state
         .core
         .store
@@ -887,11 +877,9 @@ pub async fn audit(
 pub async fn audit_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
+    _admin: Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    if let Err(response) = administrator(&state, &headers).await {
-        return response;
-    }
     let events = match state
         .core
         .store
@@ -1010,12 +998,9 @@ async fn render_delivery(
 pub async fn delivery(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let notice = query.notice.map(|n| match n.as_str() {
         "sent" => "The test message is on its way.".to_owned(),
         _ => "Saved; it applies to the next code sent, on every node.".to_owned(),
@@ -1034,14 +1019,11 @@ fn list(raw: &str) -> Vec<String> {
 pub async fn save_delivery(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<super::forms::AdminDeliveryForm>,
 ) -> Response {
     use crate::verify::{Provider, SecretSetting, SenderKind};
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let current = match state.core.delivery_settings().await {
         Ok(settings) => settings,
         Err(error) => return internal(&state, &headers, format!("{error:#}")),
@@ -1109,13 +1091,10 @@ pub async fn save_delivery(
 pub async fn test_message(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<super::forms::TestMessageForm>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let destination = match crate::verify::Destination::parse(&form.to) {
         Ok(destination) => destination,
         Err(e) => {
@@ -1224,12 +1203,9 @@ async fn render_welcome(
 pub async fn welcome(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     render_welcome(
         &state,
         &headers,
@@ -1243,14 +1219,11 @@ pub async fn welcome(
 pub async fn save_welcome(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<super::forms::AdminWelcomeForm>,
 ) -> Response {
     use crate::welcome::ProfileField;
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let mut settings = match state.core.welcome_settings().await {
         Ok(settings) => settings,
         Err(error) => return internal(&state, &headers, error),
@@ -1322,23 +1295,20 @@ async fn render_verify_accounts(
     )
 }
 
-pub async fn verify_accounts(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+pub async fn verify_accounts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+) -> Response {
     render_verify_accounts(&state, &headers, &admin, None, None).await
 }
 
 pub async fn create_verify_account(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     WebForm(form): WebForm<super::forms::NameForm>,
 ) -> Response {
-    let admin = match administrator(&state, &headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     match state
         .core
         .create_verify_account(&form.name, Actor::User(admin.id), Instant::now())
