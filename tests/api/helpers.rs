@@ -330,3 +330,25 @@ impl TestApp {
             .unwrap()
     }
 }
+
+impl TestApp {
+    /// A second node: another server on its own port sharing this one's database and keys.
+    pub async fn another_node(&self) -> TestApp {
+        let config = self.config.clone();
+        let application = Application::build(&config)
+            .await
+            .expect("the second node builds");
+        let address = format!("http://{}", application.local_addr());
+        let core = application.core().clone();
+        tokio::spawn(application.run_until(std::future::pending()));
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            core,
+            api_key: self.api_key.clone(),
+            config,
+            // The first node owns the directory; this one only borrows the path.
+            data_dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+}

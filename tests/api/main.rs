@@ -11,6 +11,7 @@ mod fake_twilio;
 mod helpers;
 mod import;
 mod login;
+mod nodes;
 mod system;
 mod tokens;
 mod twilio;
