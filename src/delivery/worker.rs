@@ -9,8 +9,11 @@ use crate::clock::Instant;
 use crate::core::Core;
 
 const TICK: Duration = Duration::from_millis(500);
-/// Rate-limit windows older than this are pruned.
-const RATE_LIMIT_HORIZON_SECONDS: i64 = 2 * 86_400;
+/// Rate-limit windows, and rows that expired, are kept this long (for the audit of a recent
+/// incident), then forgotten.
+const RETENTION_SECONDS: i64 = 2 * 86_400;
+/// Housekeeping runs at start-up and then hourly.
+const HOUSEKEEPING_EVERY_TICKS: u64 = 7200;
 
 /// Starts the worker; it stops when `stop` turns true, finishing the message in hand.
 pub fn spawn(core: Core, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
@@ -22,13 +25,8 @@ pub fn spawn(core: Core, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
                 tracing::error!(%error, "delivery worker: cannot read the queue");
             }
             ticks += 1;
-            if ticks % 7200 == 1
-                && let Err(error) = core
-                    .store
-                    .prune_rate_limits(now.plus_seconds(-RATE_LIMIT_HORIZON_SECONDS))
-                    .await
-            {
-                tracing::warn!(%error, "delivery worker: cannot prune rate limits");
+            if ticks % HOUSEKEEPING_EVERY_TICKS == 1 {
+                housekeeping(&core, now).await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
@@ -40,4 +38,18 @@ pub fn spawn(core: Core, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
         }
         tracing::info!("delivery worker stopped");
     })
+}
+
+async fn housekeeping(core: &Core, now: Instant) {
+    let horizon = now.plus_seconds(-RETENTION_SECONDS);
+    if let Err(error) = core.store.prune_rate_limits(horizon).await {
+        tracing::warn!(%error, "housekeeping: cannot prune rate limits");
+    }
+    match core.store.sweep_expired(horizon).await {
+        Ok(report) if report.total() > 0 => {
+            tracing::info!(?report, "housekeeping: expired rows removed")
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "housekeeping: cannot remove expired rows"),
+    }
 }

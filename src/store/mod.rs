@@ -10,6 +10,7 @@
 mod api_keys;
 mod audit;
 mod import;
+mod janitor;
 mod sessions;
 mod two_factor;
 mod users;
@@ -25,6 +26,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use api_keys::ApiKeyRecord;
+pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
 pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord};
 pub use users::{NewUser, UserChanges, UserWithHash};

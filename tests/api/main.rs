@@ -9,6 +9,7 @@ mod cli;
 mod fake_smtp;
 mod fake_twilio;
 mod helpers;
+mod housekeeping;
 mod import;
 mod login;
 mod nodes;
