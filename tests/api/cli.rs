@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::helpers::fresh_database_url;
@@ -351,4 +351,165 @@ async fn operators_require_and_reset_second_factors_and_edit_settings_from_the_c
     );
     let everything = cli.ok(&["settings", "get"], "");
     assert!(everything.contains("\"delivery\"") && everything.contains("\"welcome\""));
+}
+
+/// Everything the server writes while users enrol and log in with their phones, at the most
+/// talkative log level: it names masked numbers only, and never a password, key or message.
+#[tokio::test]
+async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
+    const PHONE: &str = "+14155550123";
+    const NEW_PHONE: &str = "+14155550188";
+    const SECRET_PASSWORD: &str = "a very secret passphrase";
+    let cli = Cli::new().await;
+    let created = cli.ok(&["api-key", "create", "--name", "logs"], "");
+    let key = created.lines().nth(1).unwrap().trim().to_owned();
+    let log_file = cli.dir.path().join("server.log");
+    let mut server = cli
+        .command()
+        .arg("serve")
+        .env("TESSERA_LISTEN", "127.0.0.1:0")
+        .env("TESSERA_LOG_LEVEL", "trace")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_file).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = stdout.next().expect("the server prints its URL").unwrap();
+        if let Some(rest) = line.strip_prefix("Log in at ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches("/login")
+                .to_owned();
+        }
+    };
+    // Keep reading stdout so the server never blocks on a full pipe.
+    let printed = std::thread::spawn(move || stdout.map_while(Result::ok).collect::<Vec<_>>());
+
+    let client = reqwest::Client::new();
+    let api = |method: reqwest::Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{url}{path}"))
+            .header("Authorization", &key)
+            .json(&body)
+            .send()
+    };
+    let newest_message = || async {
+        let outbox: Value = client
+            .get(format!("{url}/dev/outbox.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let body = outbox[0]["body"].as_str().unwrap().to_owned();
+        let code: String = body.chars().filter(char::is_ascii_digit).collect();
+        (body, code)
+    };
+    let post = reqwest::Method::POST;
+
+    let user: Value = api(
+        post.clone(),
+        "/api/user",
+        json!({"user": {"username": "lou", "password": SECRET_PASSWORD}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = user["user"]["id"].as_str().unwrap().to_owned();
+    let sent = api(
+        post.clone(),
+        "/api/two-factor/send",
+        json!({"method": "sms", "mobilePhone": PHONE, "userId": id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.status(), 200);
+    let (enrol_message, code) = newest_message().await;
+    let enabled = api(
+        post.clone(),
+        &format!("/api/user/two-factor/{id}"),
+        json!({"method": "sms", "code": code}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(enabled.status(), 200);
+
+    let challenge: Value = api(
+        post.clone(),
+        "/api/login",
+        json!({"loginId": "lou", "password": SECRET_PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let two_factor_id = challenge["twoFactorId"].as_str().unwrap().to_owned();
+    let method_id = challenge["methods"][0]["id"].as_str().unwrap().to_owned();
+    api(
+        post.clone(),
+        &format!("/api/two-factor/send/{two_factor_id}"),
+        json!({"methodId": method_id}),
+    )
+    .await
+    .unwrap();
+    let (login_message, code) = newest_message().await;
+    let wrong = api(
+        post.clone(),
+        "/api/two-factor/login",
+        json!({"twoFactorId": two_factor_id, "code": "000000"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 421);
+    let done = api(
+        post.clone(),
+        "/api/two-factor/login",
+        json!({"twoFactorId": two_factor_id, "code": code}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status(), 200);
+    let changed = api(
+        reqwest::Method::PUT,
+        &format!("/api/system/users/{id}/phone"),
+        json!({"mobilePhone": NEW_PHONE, "reason": "lost the old phone"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed.status(), 200);
+
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+    let printed = printed.join().unwrap().join("\n");
+    let logs = std::fs::read_to_string(&log_file).unwrap() + &printed;
+
+    assert!(
+        logs.contains("two-factor login succeeded") && logs.lines().count() > 20,
+        "the log is talkative enough to prove something:\n{logs}"
+    );
+    assert!(
+        logs.contains("•••• 0123"),
+        "deliveries are logged with the number masked:\n{logs}"
+    );
+    for (secret, what) in [
+        ("4155550123", "the enrolled phone number"),
+        ("4155550188", "the phone number set by the administrator"),
+        (SECRET_PASSWORD, "the password"),
+        (key.as_str(), "the API key"),
+        (two_factor_id.as_str(), "the twoFactorId"),
+        (enrol_message.as_str(), "the enrolment message"),
+        (login_message.as_str(), "the login message"),
+    ] {
+        assert!(!logs.contains(secret), "the logs name {what}");
+    }
 }
