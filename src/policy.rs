@@ -216,6 +216,13 @@ impl TwoFactorPolicy {
         recent_failures >= self.failure_limit
     }
 
+    /// Whether a code guess may be checked, given the user's failures in the window counting
+    /// this guess as one: at most `failure_limit` wrong codes per window, however many logins
+    /// are open.
+    pub fn guess_allowed(&self, failures_with_this_guess: i64) -> bool {
+        failures_with_this_guess <= self.failure_limit
+    }
+
     pub fn failure_window_start(&self, now: Instant) -> Instant {
         now.plus_seconds(-self.failure_window_seconds)
     }
@@ -315,6 +322,24 @@ mod tests {
             api_login_policy: policy,
             ..TwoFactorPolicy::default()
         }
+    }
+
+    #[test]
+    fn guesses_are_checked_up_to_the_failure_limit_and_not_beyond() {
+        let policy = TwoFactorPolicy {
+            failure_limit: 3,
+            ..TwoFactorPolicy::default()
+        };
+        assert!(policy.guess_allowed(1));
+        assert!(
+            policy.guess_allowed(3),
+            "the third failure of three is still checked"
+        );
+        assert!(!policy.guess_allowed(4));
+        assert!(
+            policy.challenges_blocked(3),
+            "and no new login opens after it"
+        );
     }
 
     #[test]

@@ -413,6 +413,39 @@ impl Store {
         Ok(())
     }
 
+    /// Counts a guess as a failure before its code is checked and answers how many failures
+    /// (this one included) the user has since `since`. Each guess is its own committed row, so
+    /// of any number of simultaneous guesses only the first `limit` see a count within it.
+    pub async fn reserve_guess(
+        &self,
+        user: UserId,
+        guess_id: &str,
+        now: Instant,
+        since: Instant,
+    ) -> Result<i64, StoreError> {
+        sqlx::query("INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)")
+            .bind(user.to_string())
+            .bind(now.millis())
+            .bind(guess_id.to_owned())
+            .execute(self.pool())
+            .await?;
+        self.two_factor_failures_since(user, since).await
+    }
+
+    /// A right guess is not a failure: its reservation goes.
+    pub async fn release_guess(&self, guess_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM two_factor_failures WHERE guess_id = $1")
+            .bind(guess_id.to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The audit event of a wrong guess whose failure row `reserve_guess` already wrote.
+    pub async fn record_failed_guess(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.record_event(event).await
+    }
+
     pub async fn two_factor_failures_since(
         &self,
         user: UserId,

@@ -82,6 +82,27 @@ impl Core {
             .await?
             .filter(|u| u.active)
             .ok_or(TwoFactorError::UnknownChallenge)?;
+        let guess_id = random::token(16);
+        let failures = self
+            .store
+            .reserve_guess(user.id, &guess_id, now, policy.failure_window_start(now))
+            .await?;
+        if !policy.guess_allowed(failures) {
+            self.store.release_guess(&guess_id).await?;
+            let event = AuditEvent::new(
+                EventKind::TwoFactorBlocked,
+                Actor::User(user.id),
+                origin,
+                now,
+            )
+            .target(user.id)
+            .detail("recentFailures", failures - 1);
+            self.store.record_event(&event).await?;
+            tracing::info!(target: "security", user = %user.id, "code refused unchecked: too many recent failures");
+            return Err(TwoFactorError::TooManyFailures {
+                retry_after_seconds: policy.failure_window_seconds,
+            });
+        }
 
         let accepted = match &presented {
             PresentedCode::Recovery(code) => self
@@ -118,10 +139,10 @@ impl Core {
             }
         };
         let Some(accepted) = accepted else {
-            self.record_wrong_code(user.id, "login", origin, now)
-                .await?;
+            self.note_wrong_guess(user.id, origin, now).await?;
             return Err(TwoFactorError::WrongCode);
         };
+        self.store.release_guess(&guess_id).await?;
         if !self.store.complete_challenge(&id_hash, now).await? {
             return Err(TwoFactorError::UnknownChallenge);
         }

@@ -44,6 +44,9 @@ pub enum TwoFactorError {
     /// 403: the session must log in again (with its second factor) first.
     #[error("{0}")]
     Forbidden(String),
+    /// 429: the user's recent wrong codes reached the limit; the code was not checked.
+    #[error("too many wrong second-factor codes for this account")]
+    TooManyFailures { retry_after_seconds: i64 },
     /// A code could not be sent (refused destination, limits, provider failure).
     #[error(transparent)]
     Delivery(crate::verify::VerifyError),
@@ -259,6 +262,23 @@ impl Core {
             .target(user)
             .detail("context", context);
         self.store.record_two_factor_failure(user, &event).await?;
+        Ok(())
+    }
+
+    /// A wrong login code whose failure `reserve_guess` already counted: the log, the metric
+    /// and the audit event.
+    pub(crate) async fn note_wrong_guess(
+        &self,
+        user: UserId,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        metrics::counter!("tessera_two_factor_failures_total", "context" => "login").increment(1);
+        tracing::info!(target: "security", user = %user, context = "login", "wrong second-factor code");
+        let event = AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
+            .target(user)
+            .detail("context", "login");
+        self.store.record_failed_guess(&event).await?;
         Ok(())
     }
 

@@ -156,6 +156,9 @@ async fn the_whole_flow_works_with_oathtool_as_the_authenticator_app() {
 async fn fifty_concurrent_submissions_of_one_valid_code_succeed_exactly_once() {
     let app = spawn_app().await;
     let (_, secret, _) = user_with_authenticator(&app, "bob").await;
+    // Above the account's failure limit, so that every submission is checked.
+    app.put_two_factor_settings(json!({"failureLimit": 100}))
+        .await;
     let mut challenges = Vec::new();
     for _ in 0..50 {
         challenges.push(app.start_two_factor("bob").await);
@@ -196,6 +199,9 @@ async fn fifty_concurrent_submissions_of_one_valid_code_succeed_exactly_once() {
 async fn concurrent_uses_of_one_recovery_code_succeed_exactly_once() {
     let app = spawn_app().await;
     let (_, _, recovery) = user_with_authenticator(&app, "cy").await;
+    // Above the account's failure limit, so that every submission is checked.
+    app.put_two_factor_settings(json!({"failureLimit": 100}))
+        .await;
     let mut challenges = Vec::new();
     for _ in 0..20 {
         challenges.push(app.start_two_factor("cy").await);
@@ -1070,4 +1076,83 @@ async fn secrets_rest_encrypted_and_recovery_codes_hashed() {
     }
     let audit = serde_json::to_string(&app.audit("limit=1000").await).unwrap();
     assert!(!audit.contains(&secret) && !recovery.iter().any(|c| audit.contains(c)));
+}
+
+/// Opening many logins first (each with its own five attempts) and guessing on all of them at
+/// once still gets no more than the account's failure limit (10) of codes checked per window.
+#[tokio::test]
+async fn many_open_logins_guessed_at_once_get_no_more_checks_than_the_failure_limit() {
+    let app = spawn_app().await;
+    let (_, secret, _) = user_with_authenticator(&app, "eve").await;
+    let mut challenges = Vec::new();
+    for _ in 0..5 {
+        challenges.push(app.start_two_factor("eve").await);
+    }
+    let last = challenges.pop().unwrap();
+    let right = oathtool(&secret, 30);
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let mut requests = tokio::task::JoinSet::new();
+    for challenge in challenges {
+        for _ in 0..5 {
+            let (client, url, challenge) = (
+                app.client.clone(),
+                app.url("/api/two-factor/login"),
+                challenge.clone(),
+            );
+            requests.spawn(async move {
+                client
+                    .post(url)
+                    .json(&json!({"twoFactorId": challenge, "code": wrong}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            });
+        }
+    }
+    let statuses = requests.join_all().await;
+    let mut checked = statuses.iter().filter(|s| **s == 421).count();
+    let refused = statuses.len() - checked;
+    assert!(
+        (1..=10).contains(&checked),
+        "20 guesses, at most 10 checked: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [421, 429].contains(s)),
+        "{statuses:?}"
+    );
+    // Simultaneous guesses may refuse each other early; top up one at a time to the limit.
+    while checked < 10 {
+        let challenge = app.start_two_factor("eve").await;
+        let answer = app.finish_two_factor(&challenge, wrong, json!({})).await;
+        assert_eq!(answer.status(), 421);
+        checked += 1;
+    }
+
+    let refused_unchecked = app.finish_two_factor(&last, &right, json!({})).await;
+    assert_eq!(
+        refused_unchecked.status(),
+        429,
+        "past the limit even the right code is not checked"
+    );
+    let body: serde_json::Value = refused_unchecked.json().await.unwrap();
+    assert_eq!(
+        body["generalErrors"][0]["code"], "[TooManyTwoFactorFailures]",
+        "{body}"
+    );
+    let (status, _) = app
+        .login_json(json!({"loginId": "eve", "password": PASSWORD}))
+        .await;
+    assert_eq!(status, 429, "and no new login opens");
+    assert_eq!(
+        app.audit("event=two_factor.blocked").await.len(),
+        refused + 2,
+        "every refusal is audited"
+    );
+    assert_eq!(app.audit("event=two_factor.failure").await.len(), 10);
 }

@@ -40,6 +40,16 @@ impl From<TwoFactorError> for ApiError {
             TwoFactorError::Forbidden(message) => {
                 ApiError::general(StatusCode::FORBIDDEN, "[forbidden]", message)
             }
+            TwoFactorError::TooManyFailures {
+                retry_after_seconds,
+            } => ApiError::general(
+                StatusCode::TOO_MANY_REQUESTS,
+                "[TooManyTwoFactorFailures]",
+                format!(
+                    "too many wrong second-factor codes for this account; try again in {} minutes",
+                    (retry_after_seconds + 59) / 60
+                ),
+            ),
             TwoFactorError::Delivery(e) => ApiError::from(e),
             TwoFactorError::Internal(e) => ApiError::Internal(e),
         }

@@ -432,6 +432,12 @@ pub fn explain(error: &TwoFactorError) -> String {
         TwoFactorError::UnknownChallenge => "Your login expired. Please start again.".to_owned(),
         TwoFactorError::UserNotFound => "This account no longer exists.".to_owned(),
         TwoFactorError::Forbidden(message) => message.clone(),
+        TwoFactorError::TooManyFailures {
+            retry_after_seconds,
+        } => format!(
+            "Too many wrong codes were entered for this account. Try again in {} minutes.",
+            (retry_after_seconds + 59) / 60
+        ),
         TwoFactorError::Delivery(error) => format!("{error}."),
         TwoFactorError::Internal(_) => "Something went wrong. Try again in a moment.".to_owned(),
     }
