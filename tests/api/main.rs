@@ -5,6 +5,7 @@ mod admin;
 mod at_rest;
 mod audit_log;
 mod bad_input;
+mod brute_force;
 mod cli;
 mod fake_smtp;
 mod fake_twilio;
