@@ -441,11 +441,6 @@ impl Store {
         Ok(())
     }
 
-    /// The audit event of a wrong guess whose failure row `reserve_guess` already wrote.
-    pub async fn record_failed_guess(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.record_event(event).await
-    }
-
     pub async fn two_factor_failures_since(
         &self,
         user: UserId,

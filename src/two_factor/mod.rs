@@ -256,29 +256,21 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        metrics::counter!("tessera_two_factor_failures_total", "context" => context).increment(1);
-        tracing::info!(target: "security", user = %user, context, "wrong second-factor code");
-        let event = AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
-            .target(user)
-            .detail("context", context);
+        let event = wrong_code_event(user, context, origin, now);
         self.store.record_two_factor_failure(user, &event).await?;
         Ok(())
     }
 
-    /// A wrong login code whose failure `reserve_guess` already counted: the log, the metric
-    /// and the audit event.
+    /// A wrong login code whose failure row `reserve_guess` already wrote: only the event.
     pub(crate) async fn note_wrong_guess(
         &self,
         user: UserId,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        metrics::counter!("tessera_two_factor_failures_total", "context" => "login").increment(1);
-        tracing::info!(target: "security", user = %user, context = "login", "wrong second-factor code");
-        let event = AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
-            .target(user)
-            .detail("context", "login");
-        self.store.record_failed_guess(&event).await?;
+        self.store
+            .record_event(&wrong_code_event(user, "login", origin, now))
+            .await?;
         Ok(())
     }
 
@@ -305,4 +297,18 @@ impl Core {
             policy.reauthentication_seconds / 60
         )))
     }
+}
+
+/// The log line, metric and audit event of a wrong code.
+fn wrong_code_event(
+    user: UserId,
+    context: &'static str,
+    origin: &Origin,
+    now: Instant,
+) -> AuditEvent {
+    metrics::counter!("tessera_two_factor_failures_total", "context" => context).increment(1);
+    tracing::info!(target: "security", user = %user, context, "wrong second-factor code");
+    AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
+        .target(user)
+        .detail("context", context)
 }
