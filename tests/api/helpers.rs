@@ -224,6 +224,29 @@ impl TestApp {
         self.post_json("/api/two-factor/login", &body).await
     }
 
+    /// Sends every `(twoFactorId, code)` to `/api/two-factor/login` at once; the statuses, in no
+    /// particular order.
+    pub async fn finish_two_factor_concurrently(
+        &self,
+        submissions: Vec<(String, String)>,
+    ) -> Vec<u16> {
+        let mut requests = tokio::task::JoinSet::new();
+        for (two_factor_id, code) in submissions {
+            let (client, url) = (self.client.clone(), self.url("/api/two-factor/login"));
+            requests.spawn(async move {
+                client
+                    .post(url)
+                    .json(&json!({"twoFactorId": two_factor_id, "code": code}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            });
+        }
+        requests.join_all().await
+    }
+
     /// Gives `user_id` an authenticator through the API key; returns (secret, recovery codes).
     pub async fn enroll_authenticator(&self, user_id: &str) -> (String, Vec<String>) {
         let secret = tessera::otp::TotpSecret::generate().to_base32();

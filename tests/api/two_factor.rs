@@ -164,25 +164,9 @@ async fn fifty_concurrent_submissions_of_one_valid_code_succeed_exactly_once() {
         challenges.push(app.start_two_factor("bob").await);
     }
     let code = oathtool(&secret, 30);
-    let mut requests = tokio::task::JoinSet::new();
-    for challenge in challenges {
-        let (client, url, code) = (
-            app.client.clone(),
-            app.url("/api/two-factor/login"),
-            code.clone(),
-        );
-        requests.spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"twoFactorId": challenge, "code": code}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        });
-    }
-    let statuses = requests.join_all().await;
+    let statuses = app
+        .finish_two_factor_concurrently(challenges.into_iter().map(|c| (c, code.clone())).collect())
+        .await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -206,25 +190,14 @@ async fn concurrent_uses_of_one_recovery_code_succeed_exactly_once() {
     for _ in 0..20 {
         challenges.push(app.start_two_factor("cy").await);
     }
-    let mut requests = tokio::task::JoinSet::new();
-    for challenge in challenges {
-        let (client, url, code) = (
-            app.client.clone(),
-            app.url("/api/two-factor/login"),
-            recovery[0].clone(),
-        );
-        requests.spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"twoFactorId": challenge, "code": code}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        });
-    }
-    let statuses = requests.join_all().await;
+    let statuses = app
+        .finish_two_factor_concurrently(
+            challenges
+                .into_iter()
+                .map(|c| (c, recovery[0].clone()))
+                .collect(),
+        )
+        .await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -267,25 +240,13 @@ async fn concurrent_guesses_cannot_outrun_the_attempt_limit() {
     let app = spawn_app().await;
     user_with_authenticator(&app, "eve").await;
     let challenge = app.start_two_factor("eve").await;
-    let mut requests = tokio::task::JoinSet::new();
-    for guess in 0..30 {
-        let (client, url, challenge) = (
-            app.client.clone(),
-            app.url("/api/two-factor/login"),
-            challenge.clone(),
-        );
-        requests.spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"twoFactorId": challenge, "code": format!("{guess:06}")}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        });
-    }
-    let statuses = requests.join_all().await;
+    let statuses = app
+        .finish_two_factor_concurrently(
+            (0..30)
+                .map(|guess| (challenge.clone(), format!("{guess:06}")))
+                .collect(),
+        )
+        .await;
     let checked = statuses.iter().filter(|s| **s == 421 || **s == 200).count();
     assert!(
         checked <= 5,
@@ -1095,27 +1056,14 @@ async fn many_open_logins_guessed_at_once_get_no_more_checks_than_the_failure_li
     } else {
         "123456"
     };
-    let mut requests = tokio::task::JoinSet::new();
-    for challenge in challenges {
-        for _ in 0..5 {
-            let (client, url, challenge) = (
-                app.client.clone(),
-                app.url("/api/two-factor/login"),
-                challenge.clone(),
-            );
-            requests.spawn(async move {
-                client
-                    .post(url)
-                    .json(&json!({"twoFactorId": challenge, "code": wrong}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            });
-        }
-    }
-    let statuses = requests.join_all().await;
+    let statuses = app
+        .finish_two_factor_concurrently(
+            challenges
+                .iter()
+                .flat_map(|c| std::iter::repeat_n((c.clone(), wrong.to_owned()), 5))
+                .collect(),
+        )
+        .await;
     let mut checked = statuses.iter().filter(|s| **s == 421).count();
     let refused = statuses.len() - checked;
     assert!(
