@@ -1066,15 +1066,17 @@ async fn many_open_logins_guessed_at_once_get_no_more_checks_than_the_failure_li
         .await;
     let mut checked = statuses.iter().filter(|s| **s == 421).count();
     let refused = statuses.len() - checked;
+    // Guesses in flight count against each other, so a burst may even have none checked
+    // (PostgreSQL often does); the bound is what matters.
     assert!(
-        (1..=10).contains(&checked),
+        checked <= 10,
         "20 guesses, at most 10 checked: {statuses:?}"
     );
     assert!(
         statuses.iter().all(|s| [421, 429].contains(s)),
         "{statuses:?}"
     );
-    // Simultaneous guesses may refuse each other early; top up one at a time to the limit.
+    // Top up one guess at a time to the limit.
     while checked < 10 {
         let challenge = app.start_two_factor("eve").await;
         let answer = app.finish_two_factor(&challenge, wrong, json!({})).await;
