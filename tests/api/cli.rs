@@ -63,15 +63,31 @@ impl Cli {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    /// Starts `tessera serve` on a free port; returns the process and its base URL. Standard
-    /// output keeps being read so the server never blocks on a full pipe.
+    /// Starts `tessera serve` on a free port; returns the process and its base URL.
     fn serve(&self) -> (std::process::Child, String) {
+        let (server, url, _) = self.serve_with(Stdio::null(), &[]);
+        (server, url)
+    }
+
+    /// As `serve`, with the server's standard error going to `stderr` and extra environment;
+    /// also returns what the server prints after its URL. Standard output keeps being read so
+    /// the server never blocks on a full pipe.
+    fn serve_with(
+        &self,
+        stderr: Stdio,
+        env: &[(&str, &str)],
+    ) -> (
+        std::process::Child,
+        String,
+        std::thread::JoinHandle<Vec<String>>,
+    ) {
         let mut server = self
             .command()
             .arg("serve")
             .env("TESSERA_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
@@ -86,8 +102,8 @@ impl Cli {
                     .to_owned();
             }
         };
-        std::thread::spawn(move || stdout.map_while(Result::ok).count());
-        (server, url)
+        let printed = std::thread::spawn(move || stdout.map_while(Result::ok).collect());
+        (server, url, printed)
     }
 
     fn fails(&self, args: &[&str], stdin: &str) -> String {
@@ -391,29 +407,10 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
     let created = cli.ok(&["api-key", "create", "--name", "logs"], "");
     let key = created.lines().nth(1).unwrap().trim().to_owned();
     let log_file = cli.dir.path().join("server.log");
-    let mut server = cli
-        .command()
-        .arg("serve")
-        .env("TESSERA_LISTEN", "127.0.0.1:0")
-        .env("TESSERA_LOG_LEVEL", "trace")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_file).unwrap())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = stdout.next().expect("the server prints its URL").unwrap();
-        if let Some(rest) = line.strip_prefix("Log in at ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches("/login")
-                .to_owned();
-        }
-    };
-    // Keep reading stdout so the server never blocks on a full pipe.
-    let printed = std::thread::spawn(move || stdout.map_while(Result::ok).collect::<Vec<_>>());
+    let (mut server, url, printed) = cli.serve_with(
+        std::fs::File::create(&log_file).unwrap().into(),
+        &[("TESSERA_LOG_LEVEL", "trace")],
+    );
 
     let client = reqwest::Client::new();
     let api = |method: reqwest::Method, path: &str, body: Value| {
