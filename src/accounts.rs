@@ -81,27 +81,36 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
 
 /// User fields as a client sends them, before any check. Absent fields keep their value on an
 /// update; on a creation they take their defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserFields {
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub username: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub email: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub password: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub full_name: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub mobile_phone: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub roles: Field<Vec<String>>,
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     pub active: Field<bool>,
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     pub two_factor_required: Field<bool>,
     /// Moved from Authy with a known phone: the first login sends an SMS code at once.
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     pub authy_migrated: Field<bool>,
 }
 

@@ -141,7 +141,7 @@ impl AuditEvent {
 }
 
 /// An event as read back from the log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredEvent {
     pub id: i64,

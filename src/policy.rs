@@ -32,7 +32,7 @@ impl LoginType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginPolicy {
     /// Never ask for a second factor.
@@ -45,7 +45,7 @@ pub enum LoginPolicy {
     RequiredForAdmins,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrustLevel {
     /// A second factor at every login; no computer is trusted.
@@ -55,7 +55,7 @@ pub enum TrustLevel {
 }
 
 /// Which kinds of method may be used; each is on unless switched off.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AllowedMethods {
     pub authenticator: bool,
@@ -96,7 +96,7 @@ impl AllowedMethods {
 /// The two-factor settings: defaults from the configuration file, changeable at run time (the
 /// stored copy wins). Field names are the API's (camelCase); the configuration file and
 /// environment variables may use the snake_case names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct TwoFactorPolicy {
     #[serde(alias = "web_login_policy")]

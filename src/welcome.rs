@@ -12,7 +12,7 @@ use crate::two_factor::TwoFactorError;
 
 const SETTINGS_KEY: &str = "welcome";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ProfileField {
     FullName,
@@ -20,7 +20,7 @@ pub enum ProfileField {
     MobilePhone,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct WelcomeSettings {
     /// The current terms; 0 means there are none to accept.

@@ -16,7 +16,7 @@ const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 /// Far above any token Tessera makes; longer input is refused before decoding.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claims {
     pub iss: String,
     /// The user id.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Invalid;
 
 /// The kinds of second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MethodKind {
     /// A TOTP app (Google Authenticator, Authy, 1Password…).

@@ -14,13 +14,13 @@ use serde::Serialize;
 
 use crate::accounts::{AccountError, FieldError};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorMessage {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Errors {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod verify_api;
 pub mod web;
 

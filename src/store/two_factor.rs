@@ -75,7 +75,7 @@ pub struct ChallengeRecord {
     pub enrollment_code_hash: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustRecord {
     pub id: String,

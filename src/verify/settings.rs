@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::FieldError;
 use crate::domain::Invalid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// Tessera makes and checks the codes and hands the messages to `sender`.
@@ -18,7 +18,7 @@ pub enum Provider {
     TwilioVerify,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SenderKind {
     /// Messages are kept and shown at `/dev/outbox` (for trying Tessera without any account).
@@ -32,7 +32,7 @@ pub enum SenderKind {
 }
 
 /// Which channels are on; each is on unless switched off (WhatsApp needs Twilio).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Channels {
     pub sms: bool,
@@ -64,7 +64,7 @@ impl Channels {
 }
 
 /// The verify service: what a code looks like and how long it lives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ServiceSettings {
     /// Shown in every message ("Your Acme verification code is …"); at most 30 characters.
@@ -103,8 +103,9 @@ impl Default for ServiceSettings {
 }
 
 /// A secret setting (an auth token, a signing secret): never shown back, never logged.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = Option<String>)]
 pub struct SecretSetting(pub Option<String>);
 
 impl SecretSetting {
@@ -123,7 +124,7 @@ impl fmt::Debug for SecretSetting {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct TwilioSettings {
     /// `AC` + 32 hex digits.
@@ -158,7 +159,7 @@ impl Default for TwilioSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct SmtpSettings {
     /// `smtp://host:port` or `smtps://user:password@host`.
@@ -166,7 +167,7 @@ pub struct SmtpSettings {
     pub from: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct WebhookSettings {
     pub url: String,
@@ -175,7 +176,7 @@ pub struct WebhookSettings {
 }
 
 /// A number of events allowed per window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Limit {
     pub max: i64,
@@ -183,7 +184,7 @@ pub struct Limit {
     pub window_seconds: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct FraudGuardSettings {
     pub enabled: bool,
@@ -232,7 +233,7 @@ impl Default for FraudGuardSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct DeliverySettings {
     pub provider: Provider,

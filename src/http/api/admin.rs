@@ -17,8 +17,9 @@ use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, OptionalApiJson, Reque
 
 const MAX_PAGE: i64 = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// A prefix of the username or email; empty lists everyone.
     query_string: Option<String>,
@@ -26,13 +27,19 @@ pub struct SearchQuery {
     offset: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     users: Vec<UserView>,
     total: i64,
 }
 
 /// `GET /api/user/search?queryString=&limit=&offset=`: users by username or email prefix.
+#[utoipa::path(
+    get, path = "/api/user/search", tag = "users",
+    security(("apiKey" = [])),
+    params(SearchQuery),
+    responses((status = 200, description = "One page of users and the total", body = SearchResponse))
+)]
 pub async fn search(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -72,19 +79,29 @@ pub async fn search(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReasonBody {
     reason: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CountResponse {
     count: u64,
 }
 
 /// `POST /api/system/users/{userId}/reset-two-factor` `{reason}`.
+#[utoipa::path(
+    post, path = "/api/system/users/{userId}/reset-two-factor", tag = "administration",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "Every method, recovery code and trusted computer of the user is removed; `count` methods", body = CountResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn reset_two_factor(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -106,7 +123,7 @@ pub async fn reset_two_factor(
     Ok(Json(CountResponse { count }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhoneBody {
     mobile_phone: Option<String>,
@@ -115,6 +132,16 @@ pub struct PhoneBody {
 
 /// `PUT /api/system/users/{userId}/phone` `{mobilePhone, reason}`: the verified phone, set on
 /// the user's behalf (null removes it and the phone methods).
+#[utoipa::path(
+    put, path = "/api/system/users/{userId}/phone", tag = "administration",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body = PhoneBody,
+    responses(
+        (status = 200, description = "The user with the new verified phone", body = UserResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn set_phone(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -137,7 +164,7 @@ pub async fn set_phone(
     UserResponse::of(&state, &updated).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OptionalReason {
     #[allow(dead_code)]
@@ -145,6 +172,16 @@ pub struct OptionalReason {
 }
 
 /// `POST /api/system/users/{userId}/unlock`: new challenges open at once again.
+#[utoipa::path(
+    post, path = "/api/system/users/{userId}/unlock", tag = "administration",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body(content = Option<OptionalReason>, description = "Optional: why"),
+    responses(
+        (status = 200, description = "The user's recent second-factor failures are forgotten; `count` of them", body = CountResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn unlock(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -161,6 +198,16 @@ pub async fn unlock(
 }
 
 /// `POST /api/system/users/{userId}/revoke-sessions`.
+#[utoipa::path(
+    post, path = "/api/system/users/{userId}/revoke-sessions", tag = "administration",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body(content = Option<OptionalReason>, description = "Optional: why"),
+    responses(
+        (status = 200, description = "Every session of the user is ended; `count` of them", body = CountResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn revoke_sessions(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -177,6 +224,12 @@ pub async fn revoke_sessions(
 }
 
 /// `GET /api/system/audit-log/export`: the same filters as the search, as CSV.
+#[utoipa::path(
+    get, path = "/api/system/audit-log/export", tag = "administration",
+    security(("apiKey" = [])),
+    params(AuditQuery),
+    responses((status = 200, description = "The events as CSV", content_type = "text/csv", body = String))
+)]
 pub async fn export_audit_log(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -257,6 +310,17 @@ pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// `POST /api/user/import`: JSON (`{"users": [...]}`) or CSV (`Content-Type: text/csv`). All
 /// rows or none; 400 lists each refused row with its line.
+#[utoipa::path(
+    post, path = "/api/user/import", tag = "users",
+    security(("apiKey" = [])),
+    request_body(content(
+        (Object = "application/json"),
+        (String = "text/csv"),
+    ), description = "Users as JSON (`{\"users\": [...]}`) or CSV with a header row; all rows or none"),
+    responses(
+        (status = 200, description = "How many users were created and how many were already there", body = crate::import::ImportReport),
+    )
+)]
 pub async fn import(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -315,13 +379,23 @@ pub async fn import(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     format: Option<String>,
 }
 
 /// `GET /api/user/export?format=json|csv`: every user, no secrets, in the import's shape.
+#[utoipa::path(
+    get, path = "/api/user/export", tag = "users",
+    security(("apiKey" = [])),
+    params(ExportQuery),
+    responses((status = 200, description = "Every user (no secret), in the import's shape", content(
+        (Object = "application/json"),
+        (String = "text/csv"),
+    )))
+)]
 pub async fn export(
     State(state): State<AppState>,
     _key: ApiKeyAuth,

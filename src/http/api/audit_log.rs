@@ -12,8 +12,9 @@ use crate::http::extract::{ApiKeyAuth, ApiQuery};
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     user_id: Option<String>,
     event: Option<String>,
@@ -25,13 +26,19 @@ pub struct AuditQuery {
     offset: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditResponse {
     audit_logs: Vec<StoredEvent>,
 }
 
 /// `GET /api/system/audit-log`: newest first, filtered by user, event and time.
+#[utoipa::path(
+    get, path = "/api/system/audit-log", tag = "administration",
+    security(("apiKey" = [])),
+    params(AuditQuery),
+    responses((status = 200, description = "Events, newest first", body = AuditResponse))
+)]
 pub async fn search(
     State(state): State<AppState>,
     _key: ApiKeyAuth,

@@ -16,7 +16,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, RequestOrigin};
 use crate::policy::LoginType;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginBody {
     login_id: String,
@@ -33,7 +33,7 @@ pub struct LoginBody {
     meta_data: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     pub token: String,
@@ -73,6 +73,17 @@ pub const TRUST_COOKIE: &str = "tessera_trust";
 /// `POST /api/login`: 200 with tokens; 242 with a `twoFactorId` when a second factor is due;
 /// 404 (empty) for an unknown user or a wrong password, alike; 423 for a disabled account; 429
 /// when too many wrong second-factor codes came lately.
+#[utoipa::path(
+    post, path = "/api/login", tag = "login",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in: no second factor is due", body = TokenResponse),
+        (status = 242, description = "A second factor is due: finish with `POST /api/two-factor/login`", body = super::two_factor::ChallengeResponse),
+        (status = 404, description = "The login id or the password is wrong (no body)"),
+        (status = 423, description = "The account is inactive (no body)"),
+        (status = 429, description = "Too many wrong second-factor codes for this account", body = crate::http::error::Errors),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -17,6 +17,59 @@ use axum::routing::{get, post};
 
 use super::AppState;
 
+/// The operations of this API, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    login::login,
+    tokens::validate,
+    tokens::refresh,
+    tokens::logout,
+    users::create,
+    users::lookup,
+    users::create_with_id,
+    users::read,
+    users::replace,
+    users::patch,
+    users::delete,
+    audit_log::search,
+    admin::export_audit_log,
+    admin::search,
+    admin::import,
+    admin::export,
+    admin::reset_two_factor,
+    admin::set_phone,
+    admin::unlock,
+    admin::revoke_sessions,
+    two_factor::settings,
+    two_factor::update_settings,
+    two_factor::delivery_settings,
+    two_factor::update_delivery_settings,
+    two_factor::welcome_settings,
+    two_factor::update_welcome_settings,
+    two_factor::secret,
+    two_factor::login,
+    two_factor::send,
+    two_factor::send_for_login,
+    two_factor::status_post,
+    two_factor::status_get,
+    two_factor::enable_self,
+    two_factor::disable_self,
+    two_factor::enable_for_user,
+    two_factor::disable_for_user,
+    two_factor::regenerate_self,
+    two_factor::regenerate_for_user,
+    two_factor::change_phone_self,
+    two_factor::change_phone_for_user,
+    two_factor::trusts_self,
+    two_factor::revoke_trusts_self,
+    two_factor::trusts_for_user,
+    two_factor::revoke_trusts_for_user,
+    outbox::json,
+    system::health,
+    system::metrics,
+))]
+pub struct Paths;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/login", post(login::login))
@@ -113,6 +166,8 @@ pub fn routes() -> Router<AppState> {
             "/api/user/two-factor/trust/{user_id}",
             get(two_factor::trusts_for_user).delete(two_factor::revoke_trusts_for_user),
         )
+        .route("/api/openapi.json", get(super::openapi::json))
+        .route("/api/docs", get(super::openapi::docs))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
 }

@@ -16,7 +16,7 @@ use crate::verify::Destination;
 
 const SHOWN: i64 = 50;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxMessage {
     id: String,
@@ -59,6 +59,13 @@ async fn messages(state: &AppState, peer: SocketAddr) -> Result<Vec<OutboxMessag
 }
 
 /// `GET /dev/outbox.json`: newest first.
+#[utoipa::path(
+    get, path = "/dev/outbox.json", tag = "system",
+    responses(
+        (status = 200, description = "The development outbox's latest messages, newest first (loopback clients only)", body = Vec<OutboxMessage>),
+        (status = 404, description = "Not a loopback client (no body)"),
+    )
+)]
 pub async fn json(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -8,6 +8,13 @@ use crate::http::AppState;
 use crate::telemetry;
 
 /// 200 when the database answers, 503 when it does not.
+#[utoipa::path(
+    get, path = "/health", tag = "system",
+    responses(
+        (status = 200, description = "The server and its database answer", body = Object),
+        (status = 503, description = "The database does not answer", body = Object),
+    )
+)]
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match state.core.store.ping().await {
         Ok(()) => (
@@ -24,6 +31,10 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+#[utoipa::path(
+    get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain", body = String))
+)]
 pub async fn metrics() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -11,13 +11,20 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, BearerToken, OptionalApiJson, RequestOrigin, bearer};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ValidateResponse {
     jwt: Claims,
 }
 
 /// `GET /api/jwt/validate` with `Authorization: Bearer <token>`: 200 with the claims while the
 /// token is signed, unexpired and its session stands; 401 otherwise.
+#[utoipa::path(
+    get, path = "/api/jwt/validate", tag = "login",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token is signed, unexpired and its session stands", body = ValidateResponse),
+    )
+)]
 pub async fn validate(
     State(state): State<AppState>,
     BearerToken(token): BearerToken,
@@ -33,7 +40,7 @@ pub async fn validate(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshBody {
     refresh_token: String,
@@ -44,6 +51,14 @@ pub struct RefreshBody {
 
 /// `POST /api/jwt/refresh`: a new access token and a new refresh token; the old refresh token is
 /// spent. An unknown, spent or revoked refresh token answers 404.
+#[utoipa::path(
+    post, path = "/api/jwt/refresh", tag = "login",
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "A new access token and refresh token; the old refresh token is spent", body = TokenResponse),
+        (status = 404, description = "The refresh token is unknown, spent or revoked (no body)"),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
@@ -60,7 +75,7 @@ pub async fn refresh(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogoutBody {
     refresh_token: Option<String>,
@@ -70,6 +85,14 @@ pub struct LogoutBody {
 
 /// `POST /api/logout`: ends the session named by the refresh token in the body or by the access
 /// token in `Authorization: Bearer`; `global` ends all of that user's sessions.
+#[utoipa::path(
+    post, path = "/api/logout", tag = "login",
+    security((), ("bearer" = [])),
+    request_body(content = Option<LogoutBody>, description = "Optional: the refresh token of the session to end; `global` ends every session of the user"),
+    responses(
+        (status = 200, description = "The session is ended (no body)"),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -95,7 +95,7 @@ impl From<VerifyError> for ApiError {
 }
 
 /// A method as the API shows it: never a secret; in a login challenge, contact details masked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MethodView {
     id: String,
@@ -114,7 +114,7 @@ pub struct MethodView {
     last_used_instant: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AuthenticatorView {
     algorithm: &'static str,
@@ -157,7 +157,7 @@ impl MethodView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeResponse {
     pub two_factor_id: String,
@@ -176,7 +176,7 @@ pub fn challenge_response(two_factor_id: String, methods: &[MethodRecord]) -> Re
         .into_response()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretResponse {
     secret: String,
@@ -184,6 +184,11 @@ pub struct SecretResponse {
 }
 
 /// `GET /api/two-factor/secret`: a fresh 160-bit secret in both encodings (nothing is stored).
+#[utoipa::path(
+    get, path = "/api/two-factor/secret", tag = "two-factor",
+    security(("apiKey" = []), ("bearer" = [])),
+    responses((status = 200, description = "A fresh 160-bit TOTP key in both encodings", body = SecretResponse))
+)]
 pub async fn secret(_caller: Caller) -> Json<SecretResponse> {
     let secret = TotpSecret::generate();
     Json(SecretResponse {
@@ -192,7 +197,7 @@ pub async fn secret(_caller: Caller) -> Json<SecretResponse> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TwoFactorLoginBody {
     two_factor_id: String,
@@ -210,7 +215,7 @@ pub struct TwoFactorLoginBody {
     user_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TwoFactorLoginResponse {
     #[serde(flatten)]
@@ -221,6 +226,17 @@ pub struct TwoFactorLoginResponse {
 
 /// `POST /api/two-factor/login`: 200 with tokens; 421 for a wrong code; 404 when the
 /// `twoFactorId` is unknown, expired, finished or out of attempts.
+#[utoipa::path(
+    post, path = "/api/two-factor/login", tag = "two-factor",
+    request_body = TwoFactorLoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = TwoFactorLoginResponse),
+        (status = 403, description = "The code cannot be used here", body = crate::http::error::Errors),
+        (status = 404, description = "The twoFactorId is unknown, spent or expired (no body)"),
+        (status = 421, description = "The code is wrong (no body)"),
+        (status = 429, description = "Too many wrong codes for this account", body = crate::http::error::Errors),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     RequestOrigin(mut origin): RequestOrigin,
@@ -256,7 +272,7 @@ pub async fn login(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnableBody {
     code: String,
@@ -365,7 +381,7 @@ impl EnableBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnableResponse {
     method_id: String,
@@ -377,6 +393,19 @@ pub struct EnableResponse {
 }
 
 /// `POST /api/user/two-factor/{userId}` with an API key.
+#[utoipa::path(
+    post, path = "/api/user/two-factor/{userId}", tag = "two-factor",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body = EnableBody,
+    responses(
+        (status = 200, description = "The method is enabled; the user's first method also returns recovery codes (shown once)", body = EnableResponse),
+        (status = 403, description = "Refused (no recent login, or the method is switched off)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user or login (no body)"),
+        (status = 421, description = "The code is wrong (no body)"),
+        (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
+    )
+)]
 pub async fn enable_for_user(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -405,6 +434,18 @@ pub async fn enable_for_user(
 
 /// `POST /api/user/two-factor` as the user: with a recent login (JWT), or with the `twoFactorId`
 /// of a login that must enrol before it can finish.
+#[utoipa::path(
+    post, path = "/api/user/two-factor", tag = "two-factor",
+    security((), ("bearer" = [])),
+    request_body(content = EnableBody, description = "With a bearer token (recent login), or with the `twoFactorId` of a login that must enrol first"),
+    responses(
+        (status = 200, description = "The method is enabled; the user's first method also returns recovery codes (shown once)", body = EnableResponse),
+        (status = 403, description = "Refused (no recent login, or the method is switched off)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user or login (no body)"),
+        (status = 421, description = "The code is wrong (no body)"),
+        (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
+    )
+)]
 pub async fn enable_self(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -442,8 +483,9 @@ pub async fn enable_self(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DisableParams {
     method_id: Option<String>,
     code: Option<String>,
@@ -491,6 +533,19 @@ impl DisableParams {
 }
 
 /// `DELETE /api/user/two-factor/{userId}?methodId=&code=` with an API key.
+#[utoipa::path(
+    delete, path = "/api/user/two-factor/{userId}", tag = "two-factor",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)"), DisableParams),
+    request_body(content = Option<DisableParams>, description = "The same fields may come in the body instead of the query"),
+    responses(
+        (status = 200, description = "The method is removed (no body)"),
+        (status = 403, description = "Refused (no recent login)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user or method (no body)"),
+        (status = 421, description = "The code is wrong (no body)"),
+        (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
+    )
+)]
 pub async fn disable_for_user(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -517,6 +572,19 @@ pub async fn disable_for_user(
 
 /// `DELETE /api/user/two-factor?methodId=&code=`: with the user's JWT and a recent login, or
 /// with an API key and `userId`.
+#[utoipa::path(
+    delete, path = "/api/user/two-factor", tag = "two-factor",
+    security(("apiKey" = []), ("bearer" = [])),
+    params(DisableParams),
+    request_body(content = Option<DisableParams>, description = "The same fields may come in the body instead of the query"),
+    responses(
+        (status = 200, description = "The method is removed (no body)"),
+        (status = 403, description = "Refused (no recent login)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user or method (no body)"),
+        (status = 421, description = "The code is wrong (no body)"),
+        (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
+    )
+)]
 pub async fn disable_self(
     State(state): State<AppState>,
     caller: Caller,
@@ -548,13 +616,23 @@ pub async fn disable_self(
     Ok(StatusCode::OK)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryCodesResponse {
     recovery_codes: Vec<String>,
 }
 
 /// `POST /api/user/two-factor/recovery-code/{userId}` with an API key: a new set replaces the old.
+#[utoipa::path(
+    post, path = "/api/user/two-factor/recovery-code/{userId}", tag = "two-factor",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    responses(
+        (status = 200, description = "New recovery codes (shown once); the old ones are void", body = RecoveryCodesResponse),
+        (status = 403, description = "Refused (no recent login, or no method to recover)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn regenerate_for_user(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -570,6 +648,15 @@ pub async fn regenerate_for_user(
 }
 
 /// `POST /api/user/two-factor/recovery-code` as the user, after a recent login.
+#[utoipa::path(
+    post, path = "/api/user/two-factor/recovery-code", tag = "two-factor",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "New recovery codes (shown once); the old ones are void", body = RecoveryCodesResponse),
+        (status = 403, description = "Refused (no recent login, or no method to recover)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn regenerate_self(
     State(state): State<AppState>,
     session: SessionUser,
@@ -584,15 +671,16 @@ pub async fn regenerate_self(
     Ok(Json(RecoveryCodesResponse { recovery_codes }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     user_id: Option<String>,
     #[allow(dead_code)]
     application_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusBody {
     user_id: String,
@@ -604,7 +692,7 @@ pub struct StatusBody {
     access_token: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
     trusts: Vec<TrustRecord>,
@@ -659,6 +747,16 @@ async fn status(
 }
 
 /// `GET /api/two-factor/status/{twoFactorTrustId}?userId=` with an API key.
+#[utoipa::path(
+    get, path = "/api/two-factor/status/{twoFactorTrustId}", tag = "two-factor",
+    security(("apiKey" = [])),
+    params(("twoFactorTrustId" = String, Path, description = "From an earlier two-factor login"), StatusQuery),
+    responses(
+        (status = 200, description = "No second factor is due for this user and trust id", body = StatusResponse),
+        (status = 242, description = "A second factor is due", body = StatusResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn status_get(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -680,6 +778,16 @@ pub async fn status_get(
 }
 
 /// `POST /api/two-factor/status` with an API key.
+#[utoipa::path(
+    post, path = "/api/two-factor/status", tag = "two-factor",
+    security(("apiKey" = [])),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "No second factor is due for this user and trust id", body = StatusResponse),
+        (status = 242, description = "A second factor is due", body = StatusResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn status_post(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -698,18 +806,24 @@ pub async fn status_post(
     status(&state, user, body.two_factor_trust_id).await
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrustsResponse {
     trusts: Vec<TrustRecord>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TrustQuery {
     trust_id: Option<String>,
 }
 
 /// `GET /api/user/two-factor/trust`: the caller's trusted computers.
+#[utoipa::path(
+    get, path = "/api/user/two-factor/trust", tag = "two-factor",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The computers the user trusts", body = TrustsResponse))
+)]
 pub async fn trusts_self(
     State(state): State<AppState>,
     session: SessionUser,
@@ -722,6 +836,15 @@ pub async fn trusts_self(
 }
 
 /// `DELETE /api/user/two-factor/trust[?trustId=]`: forget one or all of the caller's computers.
+#[utoipa::path(
+    delete, path = "/api/user/two-factor/trust", tag = "two-factor",
+    security(("bearer" = [])),
+    params(TrustQuery),
+    responses(
+        (status = 200, description = "Trust is revoked (no body)"),
+        (status = 404, description = "No such trusted computer (no body)"),
+    )
+)]
 pub async fn revoke_trusts_self(
     State(state): State<AppState>,
     session: SessionUser,
@@ -739,6 +862,15 @@ pub async fn revoke_trusts_self(
 }
 
 /// `GET /api/user/two-factor/trust/{userId}` with an API key.
+#[utoipa::path(
+    get, path = "/api/user/two-factor/trust/{userId}", tag = "two-factor",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    responses(
+        (status = 200, description = "The computers the user trusts", body = TrustsResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn trusts_for_user(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -750,6 +882,15 @@ pub async fn trusts_for_user(
 }
 
 /// `DELETE /api/user/two-factor/trust/{userId}[?trustId=]` with an API key.
+#[utoipa::path(
+    delete, path = "/api/user/two-factor/trust/{userId}", tag = "two-factor",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)"), TrustQuery),
+    responses(
+        (status = 200, description = "Trust is revoked (no body)"),
+        (status = 404, description = "No such trusted computer (no body)"),
+    )
+)]
 pub async fn revoke_trusts_for_user(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -783,13 +924,18 @@ async fn revoke(
     Ok(StatusCode::OK)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsBody {
     two_factor: TwoFactorPolicy,
 }
 
 /// `GET /api/system/two-factor`: the two-factor settings in force.
+#[utoipa::path(
+    get, path = "/api/system/two-factor", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The two-factor policy", body = SettingsBody))
+)]
 pub async fn settings(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -801,6 +947,12 @@ pub async fn settings(
 
 /// `PUT /api/system/two-factor`: replaces them (absent fields take their defaults). Applies to
 /// the next login on every node.
+#[utoipa::path(
+    put, path = "/api/system/two-factor", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = SettingsBody,
+    responses((status = 200, description = "The two-factor policy, as stored", body = SettingsBody))
+)]
 pub async fn update_settings(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -819,7 +971,7 @@ pub async fn update_settings(
     Ok(Json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendForLoginBody {
     method_id: String,
@@ -830,6 +982,17 @@ pub struct SendForLoginBody {
 /// `POST /api/two-factor/send/{twoFactorId}` `{methodId}`: sends the code that finishes this
 /// login to an sms, voice or email method. Codes sent before in this login to other
 /// destinations stop working; a resend to the same one sends the same code.
+#[utoipa::path(
+    post, path = "/api/two-factor/send/{twoFactorId}", tag = "two-factor",
+    params(("twoFactorId" = String, Path, description = "From the 242 answer of `POST /api/login`")),
+    request_body = SendForLoginBody,
+    responses(
+        (status = 200, description = "The code is on its way (no body)"),
+        (status = 403, description = "The destination or method is refused", body = crate::http::error::Errors),
+        (status = 404, description = "The twoFactorId or the method is unknown (no body)"),
+        (status = 429, description = "A send limit is reached", body = crate::http::error::Errors),
+    )
+)]
 pub async fn send_for_login(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
@@ -848,7 +1011,7 @@ pub async fn send_for_login(
     Ok(StatusCode::OK)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendBody {
     method: Option<String>,
@@ -866,6 +1029,17 @@ pub struct SendBody {
 /// (`{method, mobilePhone | email}`), or to prove a method before removing it (`{methodId}`),
 /// or the legacy forms `{mobilePhone, secret}` and `{userId}`. With an API key, `userId` names
 /// the user; with a JWT, the caller is the user (after a recent login).
+#[utoipa::path(
+    post, path = "/api/two-factor/send", tag = "two-factor",
+    security(("apiKey" = []), ("bearer" = [])),
+    request_body = SendBody,
+    responses(
+        (status = 200, description = "The code is on its way (no body)"),
+        (status = 403, description = "The destination or method is refused", body = crate::http::error::Errors),
+        (status = 404, description = "No such user or method (no body)"),
+        (status = 429, description = "A send limit is reached", body = crate::http::error::Errors),
+    )
+)]
 pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
@@ -970,13 +1144,18 @@ pub async fn send(
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WelcomeBody {
     welcome: crate::welcome::WelcomeSettings,
 }
 
 /// `GET /api/system/welcome`: the profile fields and terms the welcome step asks for.
+#[utoipa::path(
+    get, path = "/api/system/welcome", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The welcome step: terms and required profile fields", body = WelcomeBody))
+)]
 pub async fn welcome_settings(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -987,6 +1166,12 @@ pub async fn welcome_settings(
 }
 
 /// `PUT /api/system/welcome`: a higher `termsVersion` asks every user to accept again.
+#[utoipa::path(
+    put, path = "/api/system/welcome", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = WelcomeBody,
+    responses((status = 200, description = "The welcome step: terms and required profile fields, as stored", body = WelcomeBody))
+)]
 pub async fn update_welcome_settings(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -1005,7 +1190,7 @@ pub async fn update_welcome_settings(
     Ok(Json(body))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeliveryBody {
     delivery: crate::verify::DeliverySettings,
@@ -1013,6 +1198,11 @@ pub struct DeliveryBody {
 
 /// `GET /api/system/delivery`: provider, sender, service, Twilio and fraud-guard settings in
 /// force; secrets read as "set".
+#[utoipa::path(
+    get, path = "/api/system/delivery", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The code delivery settings (secrets are never shown)", body = DeliveryBody))
+)]
 pub async fn delivery_settings(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -1029,6 +1219,12 @@ pub async fn delivery_settings(
 
 /// `PUT /api/system/delivery`: replaces them; a secret left out or given as "set" keeps its
 /// value (they are write-only). Applies to the next code sent, on every node.
+#[utoipa::path(
+    put, path = "/api/system/delivery", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = DeliveryBody,
+    responses((status = 200, description = "The code delivery settings (secrets are never shown), as stored", body = DeliveryBody))
+)]
 pub async fn update_delivery_settings(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -1050,7 +1246,7 @@ pub async fn update_delivery_settings(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhoneChangeBody {
     method_id: String,
@@ -1071,6 +1267,19 @@ impl PhoneChangeBody {
 /// `POST /api/user/two-factor/phone/{userId}` with an API key: `{methodId, mobilePhone, code}`
 /// gives a phone method its new number once the code sent there (`POST /api/two-factor/send`
 /// with `{methodId, mobilePhone, userId}`) is confirmed. Until then the old number works.
+#[utoipa::path(
+    post, path = "/api/user/two-factor/phone/{userId}", tag = "two-factor",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body = PhoneChangeBody,
+    responses(
+        (status = 200, description = "The phone method has its new number (no body)"),
+        (status = 403, description = "Refused (no recent login)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user, method or pending change (no body)"),
+        (status = 421, description = "The code is wrong (no body)"),
+        (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
+    )
+)]
 pub async fn change_phone_for_user(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -1096,6 +1305,18 @@ pub async fn change_phone_for_user(
 }
 
 /// `POST /api/user/two-factor/phone` as the user, after a recent login.
+#[utoipa::path(
+    post, path = "/api/user/two-factor/phone", tag = "two-factor",
+    security(("bearer" = [])),
+    request_body = PhoneChangeBody,
+    responses(
+        (status = 200, description = "The phone method has its new number (no body)"),
+        (status = 403, description = "Refused (no recent login)", body = crate::http::error::Errors),
+        (status = 404, description = "No such user, method or pending change (no body)"),
+        (status = 421, description = "The code is wrong (no body)"),
+        (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
+    )
+)]
 pub async fn change_phone_self(
     State(state): State<AppState>,
     session: SessionUser,

@@ -15,7 +15,7 @@ use crate::store::MethodRecord;
 
 /// A user as the API shows it: FusionAuth's field names, instants in epoch milliseconds, no
 /// secret of any kind.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub id: String,
@@ -40,7 +40,7 @@ pub struct UserView {
     pub two_factor: TwoFactorView,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TwoFactorView {
     pub methods: Vec<MethodView>,
 }
@@ -70,7 +70,7 @@ impl UserView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserResponse {
     pub user: UserView,
 }
@@ -85,7 +85,7 @@ impl UserResponse {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserRequest {
     user: UserFields,
@@ -99,6 +99,12 @@ pub fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
     UserId::parse(raw).map_err(|e| ApiError::field("userId", e.code, e.message))
 }
 
+#[utoipa::path(
+    post, path = "/api/user", tag = "users",
+    security(("apiKey" = [])),
+    request_body = UserRequest,
+    responses((status = 200, description = "The user, created", body = UserResponse))
+)]
 pub async fn create(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -118,6 +124,13 @@ pub async fn create(
     UserResponse::of(&state, &user).await
 }
 
+#[utoipa::path(
+    post, path = "/api/user/{userId}", tag = "users",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body = UserRequest,
+    responses((status = 200, description = "The user, created with this id", body = UserResponse))
+)]
 pub async fn create_with_id(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -153,6 +166,15 @@ pub async fn create_with_id(
     UserResponse::of(&state, &user).await
 }
 
+#[utoipa::path(
+    get, path = "/api/user/{userId}", tag = "users",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn read(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -169,8 +191,9 @@ pub async fn read(
     UserResponse::of(&state, &user).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     login_id: Option<String>,
     username: Option<String>,
@@ -178,6 +201,15 @@ pub struct LookupQuery {
 }
 
 /// `GET /api/user?loginId=…` (or `username=`, `email=`).
+#[utoipa::path(
+    get, path = "/api/user", tag = "users",
+    security(("apiKey" = [])),
+    params(LookupQuery),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn lookup(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
@@ -211,6 +243,16 @@ pub async fn lookup(
 
 /// PUT replaces the profile: fields left out are cleared or reset to their defaults (the
 /// password is only changed when one is given).
+#[utoipa::path(
+    put, path = "/api/user/{userId}", tag = "users",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body(content = UserRequest, description = "The whole profile: fields left out are cleared or reset"),
+    responses(
+        (status = 200, description = "The user, updated", body = UserResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -228,6 +270,16 @@ pub async fn replace(
 }
 
 /// PATCH changes only the fields given; `null` clears one.
+#[utoipa::path(
+    patch, path = "/api/user/{userId}", tag = "users",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    request_body(content = UserRequest, description = "Only the fields to change; `null` clears one"),
+    responses(
+        (status = 200, description = "The user, updated", body = UserResponse),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,
@@ -249,6 +301,15 @@ pub async fn patch(
     UserResponse::of(&state, &user).await
 }
 
+#[utoipa::path(
+    delete, path = "/api/user/{userId}", tag = "users",
+    security(("apiKey" = [])),
+    params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
+    responses(
+        (status = 200, description = "The user is deleted (no body)"),
+        (status = 404, description = "No such user (no body)"),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     ApiKeyAuth(key): ApiKeyAuth,

@@ -1,0 +1,440 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers' annotations and the request and
+//! response types, served at `/api/openapi.json`, with a reference page at `/api/docs` rendered
+//! on the server from the same document (no script, no CDN).
+
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Map, Value};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use super::api;
+use super::error::{ErrorMessage, Errors};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera API",
+        description = "Password login with a second factor (authenticator app, SMS, voice call, \
+email or recovery code), users, administration, and a Twilio Verify-compatible API under `/v2/`. \
+The login calls follow FusionAuth's shapes: `POST /api/login` answers 242 with a `twoFactorId` \
+when a second factor is due, and `POST /api/two-factor/login` finishes the login. Errors come in \
+one shape (`Errors`) unless the status says the body is empty."
+    ),
+    components(schemas(Errors, ErrorMessage)),
+    tags(
+        (name = "login", description = "Password login, tokens, logout"),
+        (name = "two-factor", description = "Second factors: the code step of a login, enrolment, recovery codes, trusted computers"),
+        (name = "users", description = "Users, search, import and export"),
+        (name = "administration", description = "Settings, audit log and actions on a user's behalf"),
+        (name = "system", description = "Health, metrics and the development outbox"),
+        (name = "verify", description = "The Twilio Verify v2-compatible API (HTTP Basic: an Account SID and its Auth Token, or an API key SID and secret)"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut api_key = ApiKeyValue::new("Authorization");
+        api_key.description =
+            Some("An API key made with `tessera api-key create`, as the whole header value".into());
+        components.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(api_key)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The access token of a login"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "Verify API account: Account SID and Auth Token, or API key SID and secret",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The answers every operation can give, added once here instead of on each handler: a refused
+/// input (400), a missing or wrong credential (401, no body), and for a body a size over the
+/// limit (413) or the wrong media type (415).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut Document) {
+        let errors = || {
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    "Errors",
+                ))))
+                .build()
+        };
+        let verify_error = || {
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    "VerifyErrorBody",
+                ))))
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let verify = path.starts_with("/v2/");
+            let body = |description: &str| {
+                let builder = ResponseBuilder::new().description(description);
+                if verify {
+                    builder.content("application/json", verify_error()).build()
+                } else {
+                    builder.content("application/json", errors()).build()
+                }
+            };
+            for operation in [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    body("The input is refused; the body names each problem").into()
+                });
+                let secured = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|requirements| !requirements.is_empty());
+                if secured {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        if verify {
+                            body("Missing or wrong credentials").into()
+                        } else {
+                            ResponseBuilder::new()
+                                .description("Missing or wrong credentials (no body)")
+                                .build()
+                                .into()
+                        }
+                    });
+                }
+                if operation.request_body.is_some() {
+                    responses.entry("413".into()).or_insert_with(|| {
+                        body("The body is larger than the server accepts").into()
+                    });
+                    responses.entry("415".into()).or_insert_with(|| {
+                        body("The body is not of a media type this operation takes").into()
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The whole document: the routes' own descriptions, then what every operation shares.
+fn build() -> Document {
+    let mut document = ApiDoc::openapi();
+    document.merge(api::Paths::openapi());
+    SecuritySchemes.modify(&mut document);
+    CommonResponses.modify(&mut document);
+    document
+}
+
+/// The document, built once.
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::to_value(build()).expect("the OpenAPI document serialises"))
+}
+
+/// `GET /api/openapi.json`.
+pub async fn json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::Json(document()),
+    )
+        .into_response()
+}
+
+/// `GET /api/docs`: the reference, one section per tag.
+pub async fn docs() -> Response {
+    match DocsPage::of(document()).render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "the API reference did not render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "api_docs.html")]
+struct DocsPage {
+    title: String,
+    description: String,
+    version: String,
+    sections: Vec<DocSection>,
+    schemas: Vec<DocSchema>,
+}
+
+struct DocSection {
+    name: String,
+    description: String,
+    operations: Vec<DocOperation>,
+}
+
+struct DocOperation {
+    anchor: String,
+    method: String,
+    path: String,
+    summary: String,
+    description: String,
+    security: String,
+    parameters: Vec<DocParameter>,
+    body: Vec<(String, String)>,
+    responses: Vec<DocResponse>,
+}
+
+struct DocParameter {
+    name: String,
+    location: String,
+    required: bool,
+    schema: String,
+    description: String,
+}
+
+struct DocResponse {
+    status: String,
+    description: String,
+    schema: String,
+}
+
+struct DocSchema {
+    name: String,
+    json: String,
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A schema in a line: the name it refers to, or its JSON.
+fn schema_line(schema: Option<&Value>) -> String {
+    match schema {
+        None => String::new(),
+        Some(schema) => match schema.get("$ref").and_then(Value::as_str) {
+            Some(reference) => reference.rsplit('/').next().unwrap_or(reference).to_owned(),
+            None => serde_json::to_string(schema).unwrap_or_default(),
+        },
+    }
+}
+
+fn content_lines(content: Option<&Value>) -> Vec<(String, String)> {
+    content
+        .and_then(Value::as_object)
+        .map(|media| {
+            media
+                .iter()
+                .map(|(kind, body)| (kind.clone(), schema_line(body.get("schema"))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl DocsPage {
+    fn of(document: &Value) -> Self {
+        let empty = Map::new();
+        let info = &document["info"];
+        let tags: Vec<(String, String)> = document["tags"]
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .map(|tag| (text(tag, "name"), text(tag, "description")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut sections: Vec<DocSection> = tags
+            .into_iter()
+            .map(|(name, description)| DocSection {
+                name,
+                description,
+                operations: Vec::new(),
+            })
+            .collect();
+        let paths = document["paths"].as_object().unwrap_or(&empty);
+        for (path, item) in paths {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let Some(operation) = item.get(method) else {
+                    continue;
+                };
+                let tag = operation["tags"][0].as_str().unwrap_or_default();
+                let security = match operation.get("security").and_then(Value::as_array) {
+                    None => "none".to_owned(),
+                    Some(options) => options
+                        .iter()
+                        .map(|option| {
+                            let names: Vec<&str> = option
+                                .as_object()
+                                .map(|o| o.keys().map(String::as_str).collect())
+                                .unwrap_or_default();
+                            if names.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                names.join(" + ")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                let parameters = operation["parameters"]
+                    .as_array()
+                    .map(|parameters| {
+                        parameters
+                            .iter()
+                            .map(|p| DocParameter {
+                                name: text(p, "name"),
+                                location: text(p, "in"),
+                                required: p["required"].as_bool().unwrap_or(false),
+                                schema: schema_line(p.get("schema")),
+                                description: text(p, "description"),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let responses = operation["responses"]
+                    .as_object()
+                    .map(|responses| {
+                        responses
+                            .iter()
+                            .map(|(status, response)| DocResponse {
+                                status: status.clone(),
+                                description: text(response, "description"),
+                                schema: content_lines(response.get("content"))
+                                    .into_iter()
+                                    .map(|(kind, schema)| format!("{kind}: {schema}"))
+                                    .collect::<Vec<_>>()
+                                    .join("; "),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let entry = DocOperation {
+                    anchor: format!("{method}-{path}")
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                        .collect(),
+                    method: method.to_ascii_uppercase(),
+                    path: path.clone(),
+                    summary: text(operation, "summary"),
+                    description: text(operation, "description"),
+                    security,
+                    parameters,
+                    body: content_lines(operation["requestBody"].get("content")),
+                    responses,
+                };
+                match sections.iter_mut().find(|s| s.name == tag) {
+                    Some(section) => section.operations.push(entry),
+                    None => sections.push(DocSection {
+                        name: tag.to_owned(),
+                        description: String::new(),
+                        operations: vec![entry],
+                    }),
+                }
+            }
+        }
+        let schemas = document["components"]["schemas"]
+            .as_object()
+            .unwrap_or(&empty)
+            .iter()
+            .map(|(name, schema)| DocSchema {
+                name: name.clone(),
+                json: serde_json::to_string_pretty(schema).unwrap_or_default(),
+            })
+            .collect();
+        Self {
+            title: text(info, "title"),
+            description: text(info, "description"),
+            version: text(info, "version"),
+            sections,
+            schemas,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operations() -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for (path, item) in document()["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                found.push((method.clone(), path.clone()));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_describes_the_login_flow() {
+        let document = document();
+        assert_eq!(document["openapi"], "3.1.0");
+        let ops = operations();
+        for (method, path) in [
+            ("post", "/api/login"),
+            ("post", "/api/two-factor/login"),
+            ("post", "/api/user"),
+        ] {
+            assert!(
+                ops.contains(&(method.to_owned(), path.to_owned())),
+                "{method} {path} is documented"
+            );
+        }
+        let login = &document["paths"]["/api/login"]["post"]["responses"];
+        assert!(login.get("242").is_some(), "the 242 answer is documented");
+    }
+
+    #[test]
+    fn every_operation_names_its_tag_and_every_reference_resolves() {
+        let document = document();
+        let text = document.to_string();
+        for (method, path) in operations() {
+            let operation = &document["paths"][&path][&method];
+            assert!(
+                operation["tags"][0].is_string(),
+                "{method} {path} has a tag"
+            );
+        }
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(
+                document["components"]["schemas"].get(name).is_some(),
+                "the schema {name} is defined"
+            );
+        }
+    }
+
+    #[test]
+    fn the_reference_page_lists_every_operation() {
+        let html = DocsPage::of(document()).render().unwrap();
+        for (_, path) in operations() {
+            assert!(html.contains(&path), "the page shows {path}");
+        }
+    }
+}
