@@ -8,6 +8,7 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value};
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -148,9 +149,80 @@ impl Modify for CommonResponses {
 fn build() -> Document {
     let mut document = ApiDoc::openapi();
     document.merge(api::Paths::openapi());
+    document.merge(super::verify_api::Paths::openapi());
     SecuritySchemes.modify(&mut document);
+    ResourceLinks.modify(&mut document);
     CommonResponses.modify(&mut document);
     document
+}
+
+/// Links from each creation (a 201) to the operations on what it created, so that a client or
+/// a fuzzer can follow them: the new resource's own path parameter comes from the answer (its
+/// `sid`, or the `identity` of an entity), its parents' from the request.
+struct ResourceLinks;
+
+impl Modify for ResourceLinks {
+    fn modify(&self, openapi: &mut Document) {
+        let operations: Vec<(String, String)> = openapi
+            .paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| {
+                [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|operation| operation.operation_id.clone())
+                    .map(|id| (path.clone(), id))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let Some(RefOr::T(created)) = item
+                .post
+                .as_mut()
+                .and_then(|post| post.responses.responses.get_mut("201"))
+            else {
+                continue;
+            };
+            let child_prefix = format!("{path}/{{");
+            for (target, operation_id) in &operations {
+                let Some(rest) = target.strip_prefix(&child_prefix) else {
+                    continue;
+                };
+                let own = rest.split('}').next().unwrap_or_default();
+                let known = path_parameters(path);
+                // Only operations whose every parameter this creation can supply.
+                if !path_parameters(target)
+                    .iter()
+                    .all(|name| *name == own || known.contains(name))
+                {
+                    continue;
+                }
+                let mut link = LinkBuilder::new().operation_id(operation_id.clone());
+                for name in path_parameters(target) {
+                    let value = if name == own {
+                        let field = if own == "Identity" { "identity" } else { "sid" };
+                        format!("$response.body#/{field}")
+                    } else {
+                        format!("$request.path.{name}")
+                    };
+                    link = link.parameter(name, value);
+                }
+                created
+                    .links
+                    .insert(operation_id.clone(), link.build().into());
+            }
+        }
+    }
+}
+
+/// The `{names}` of a path template, in order.
+fn path_parameters(template: &str) -> Vec<&str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|part| part.split('}').next())
+        .collect()
 }
 
 /// The document, built once.
@@ -400,6 +472,7 @@ mod tests {
             ("post", "/api/login"),
             ("post", "/api/two-factor/login"),
             ("post", "/api/user"),
+            ("post", "/v2/Services/{ServiceSid}/Verifications"),
         ] {
             assert!(
                 ops.contains(&(method.to_owned(), path.to_owned())),
@@ -428,6 +501,52 @@ mod tests {
                 "the schema {name} is defined"
             );
         }
+    }
+
+    /// A path with its parameters' names left out: `/api/user/{}`.
+    fn shape(path: &str) -> String {
+        let mut shaped = String::new();
+        let mut inside = false;
+        for c in path.chars() {
+            match c {
+                '{' => {
+                    inside = true;
+                    shaped.push('{');
+                }
+                '}' => {
+                    inside = false;
+                    shaped.push('}');
+                }
+                _ if !inside => shaped.push(c),
+                _ => {}
+            }
+        }
+        shaped
+    }
+
+    #[test]
+    fn every_route_of_the_json_apis_is_documented() {
+        let documented: Vec<String> = operations().iter().map(|(_, p)| shape(p)).collect();
+        let sources = [
+            include_str!("api/mod.rs"),
+            include_str!("verify_api/mod.rs"),
+        ];
+        let mut routes = 0;
+        for source in sources {
+            for part in source.split(".route(").skip(1) {
+                let path = part.split('"').nth(1).unwrap();
+                // The reference itself and the outbox's HTML page are not JSON operations.
+                if ["/api/openapi.json", "/api/docs", "/dev/outbox"].contains(&path) {
+                    continue;
+                }
+                routes += 1;
+                assert!(
+                    documented.contains(&shape(path)),
+                    "the route {path} is in the document"
+                );
+            }
+        }
+        assert!(routes > 40, "the routes were found: {routes}");
     }
 
     #[test]

@@ -49,3 +49,40 @@ async fn responses_carry_a_request_id() {
     let response = app.client.get(app.url("/health")).send().await.unwrap();
     assert!(response.headers().get("x-request-id").is_some());
 }
+
+/// The API describes itself: an OpenAPI 3.1 document anyone may fetch, and a reference page
+/// built from it that loads nothing from elsewhere.
+#[tokio::test]
+async fn the_openapi_document_and_its_reference_page_are_served() {
+    let app = spawn_app().await;
+    let answer = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    let document: Value = answer.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/api/two-factor/login"]["post"].is_object());
+    assert!(document["components"]["securitySchemes"]["apiKey"].is_object());
+
+    let page = app.client.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("POST /api/two-factor/login"), "{html}");
+    assert!(html.contains("/v2/Services/{ServiceSid}/VerificationCheck"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://cdn"),
+        "no outside resources"
+    );
+    assert!(
+        csp.contains("default-src 'self'") || csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+}

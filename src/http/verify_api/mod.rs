@@ -5,13 +5,14 @@
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
 use super::extract::RequestOrigin;
@@ -21,6 +22,45 @@ use crate::verify::{
     Channel, Destination, ServiceOverride, StartRequest, Status, VerificationTarget,
     VerificationView, VerifyError, sid,
 };
+
+pub mod forms;
+mod resources;
+
+/// The operations of the Verify API, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_service,
+    list_services,
+    fetch_service,
+    update_service,
+    delete_service,
+    create_verification,
+    fetch_verification,
+    update_verification,
+    check,
+    create_entity,
+    fetch_entity,
+    delete_entity,
+    create_factor,
+    fetch_factor,
+    verify_factor,
+    create_challenge,
+    fetch_challenge,
+    answer_challenge,
+    create_rate_limit,
+    list_rate_limits,
+    fetch_rate_limit,
+    update_rate_limit,
+    delete_rate_limit,
+    create_bucket,
+    list_buckets,
+    fetch_bucket,
+    update_bucket,
+    delete_bucket,
+))]
+pub struct Paths;
+
+use resources::*;
 
 const BASE: &str = "https://verify.twilio.com";
 
@@ -75,12 +115,12 @@ impl TwilioError {
 
 impl IntoResponse for TwilioError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "code": self.code,
-            "message": self.message,
-            "more_info": format!("https://www.twilio.com/docs/errors/{}", self.code),
-            "status": self.status.as_u16(),
-        });
+        let body = VerifyErrorBody {
+            code: self.code,
+            more_info: format!("https://www.twilio.com/docs/errors/{}", self.code),
+            message: self.message,
+            status: self.status.as_u16(),
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }
@@ -196,44 +236,6 @@ impl Params {
     }
 }
 
-fn service_json(service: &ServiceRecord) -> Value {
-    let url = format!("{BASE}/v2/Services/{}", service.sid);
-    json!({
-        "sid": service.sid,
-        "account_sid": service.account_sid,
-        "friendly_name": service.friendly_name,
-        "code_length": service.code_length,
-        "lookup_enabled": false,
-        "psd2_enabled": false,
-        "skip_sms_to_landlines": false,
-        "dtmf_input_required": false,
-        "tts_name": null,
-        "do_not_share_warning_enabled": service.do_not_share_warning_enabled,
-        "custom_code_enabled": service.custom_code_enabled,
-        "push": {"include_date": false, "apn_credential_sid": null, "fcm_credential_sid": null},
-        "totp": {
-            "issuer": service.totp_issuer.clone().unwrap_or_else(|| service.friendly_name.clone()),
-            "time_step": service.totp_time_step,
-            "code_length": service.totp_code_length,
-            "skew": service.totp_skew,
-        },
-        "default_template_sid": null,
-        "verify_event_subscription_enabled": false,
-        "date_created": service.created_at.iso8601(),
-        "date_updated": service.updated_at.iso8601(),
-        "url": url,
-        "links": {
-            "verification_checks": format!("{url}/VerificationCheck"),
-            "verifications": format!("{url}/Verifications"),
-            "rate_limits": format!("{url}/RateLimits"),
-            "messaging_configurations": format!("{url}/MessagingConfigurations"),
-            "entities": format!("{url}/Entities"),
-            "webhooks": format!("{url}/Webhooks"),
-            "access_tokens": format!("{url}/AccessTokens"),
-        }
-    })
-}
-
 /// Applies the service parameters of a create or an update.
 fn apply(params: &Params, service: &mut ServiceRecord) -> Result<(), TwilioError> {
     if let Some(name) = params.get("FriendlyName") {
@@ -269,6 +271,14 @@ fn apply(params: &Params, service: &mut ServiceRecord) -> Result<(), TwilioError
     Ok(())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services", tag = "verify",
+    security(("basic" = [])),
+    request_body(content = forms::CreateServiceForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "The service, created", body = ServiceResource),
+    )
+)]
 async fn create_service(
     State(state): State<AppState>,
     Account(account): Account,
@@ -319,6 +329,15 @@ async fn service_of(
         .ok_or_else(TwilioError::not_found)
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    responses(
+        (status = 200, description = "The service", body = ServiceResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn fetch_service(
     State(state): State<AppState>,
     Account(account): Account,
@@ -328,6 +347,16 @@ async fn fetch_service(
     Ok(axum::Json(service_json(&service)).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    request_body(content = forms::UpdateServiceForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The service, updated", body = ServiceResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn update_service(
     State(state): State<AppState>,
     Account(account): Account,
@@ -346,6 +375,15 @@ async fn update_service(
     Ok(axum::Json(service_json(&service)).into_response())
 }
 
+#[utoipa::path(
+    delete, path = "/v2/Services/{ServiceSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn delete_service(
     State(state): State<AppState>,
     Account(account): Account,
@@ -363,7 +401,8 @@ async fn delete_service(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
     #[serde(rename = "PageSize")]
     page_size: Option<i64>,
@@ -371,11 +410,26 @@ struct PageQuery {
     page: Option<i64>,
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services", tag = "verify",
+    security(("basic" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of the account's services", body = ServicePage),
+    )
+)]
 async fn list_services(
     State(state): State<AppState>,
     Account(account): Account,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, TwilioError> {
+    // Axum's own rejection is plain text; a Twilio client expects Twilio's error body.
+    let Query(query) = query.map_err(|rejection| {
+        TwilioError::invalid(format!(
+            "Invalid paging parameters: {}",
+            rejection.body_text()
+        ))
+    })?;
     let size = query.page_size.unwrap_or(50).clamp(1, 1000);
     let page = query.page.unwrap_or(0).max(0);
     let services = state
@@ -388,43 +442,37 @@ async fn list_services(
     // Paging URLs are followed by the SDKs as they are: they name this server.
     let base = state.core.tokens.issuer.clone();
     let url = |p: i64| format!("{base}/v2/Services?PageSize={size}&Page={p}");
-    let body = json!({
-        "services": services.iter().take(size as usize).map(service_json).collect::<Vec<_>>(),
-        "meta": {
-            "page": page,
-            "page_size": size,
-            "first_page_url": url(0),
-            "previous_page_url": if page > 0 { Value::from(url(page - 1)) } else { Value::Null },
-            "url": url(page),
-            "next_page_url": if more { Value::from(url(page + 1)) } else { Value::Null },
-            "key": "services",
-        }
-    });
+    let body = ServicePage {
+        services: services
+            .iter()
+            .take(size as usize)
+            .map(service_json)
+            .collect(),
+        meta: PageMeta {
+            page,
+            page_size: size,
+            first_page_url: url(0),
+            previous_page_url: (page > 0).then(|| url(page - 1)),
+            url: url(page),
+            next_page_url: more.then(|| url(page + 1)),
+            key: "services".into(),
+        },
+    };
     Ok(axum::Json(body).into_response())
 }
 
-fn verification_json(service: &ServiceRecord, view: &VerificationView) -> Value {
-    json!({
-        "sid": view.sid,
-        "service_sid": service.sid,
-        "account_sid": service.account_sid,
-        "to": view.to,
-        "channel": view.channel.as_str(),
-        "status": view.status.as_str(),
-        "valid": view.status == Status::Approved,
-        "lookup": {},
-        "amount": null,
-        "payee": null,
-        "send_code_attempts": view.send_attempts.iter().map(|(sid, channel, at)| json!({
-            "attempt_sid": sid, "channel": channel.as_str(), "time": at.iso8601(),
-        })).collect::<Vec<_>>(),
-        "sna": null,
-        "date_created": view.created_at.iso8601(),
-        "date_updated": view.updated_at.iso8601(),
-        "url": format!("{BASE}/v2/Services/{}/Verifications/{}", service.sid, view.sid),
-    })
-}
-
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/Verifications", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    request_body(content = forms::CreateVerificationForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "A code is on its way (the same code again while one is pending)", body = VerificationResource),
+        (status = 403, description = "The destination is refused by the fraud guard (60410, 60605, 60205)", body = VerifyErrorBody),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+    )
+)]
 async fn create_verification(
     State(state): State<AppState>,
     Account(account): Account,
@@ -515,6 +563,15 @@ async fn pending(
     Ok(view)
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/Verifications/{Sid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Sid" = String, Path, description = "The verification's SID (VE…)")),
+    responses(
+        (status = 200, description = "The pending verification", body = VerificationResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn fetch_verification(
     State(state): State<AppState>,
     Account(account): Account,
@@ -525,6 +582,16 @@ async fn fetch_verification(
     Ok(axum::Json(verification_json(&service, &view)).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/Verifications/{Sid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Sid" = String, Path, description = "The verification's SID (VE…)")),
+    request_body(content = forms::UpdateVerificationForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The verification, canceled or approved", body = VerificationResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn update_verification(
     State(state): State<AppState>,
     Account(account): Account,
@@ -556,6 +623,17 @@ async fn update_verification(
     Ok(axum::Json(verification_json(&service, &view)).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/VerificationCheck", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    request_body(content = forms::VerificationCheckForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The check: `valid` and `status` say whether the code approved the verification", body = VerificationCheckResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+    )
+)]
 async fn check(
     State(state): State<AppState>,
     Account(account): Account,
@@ -583,21 +661,7 @@ async fn check(
         .core
         .check_verification(&service.sid, &target, code, Instant::now())
         .await?;
-    let view = &outcome.verification;
-    let body = json!({
-        "sid": view.sid,
-        "service_sid": service.sid,
-        "account_sid": service.account_sid,
-        "to": view.to,
-        "channel": view.channel.as_str(),
-        "status": view.status.as_str(),
-        "valid": outcome.approved,
-        "amount": null,
-        "payee": null,
-        "sna_attempts_error_codes": [],
-        "date_created": view.created_at.iso8601(),
-        "date_updated": view.updated_at.iso8601(),
-    });
+    let body = check_json(&service, &outcome.verification, outcome.approved);
     Ok(axum::Json(body).into_response())
 }
 
@@ -626,79 +690,16 @@ pub fn totp_routes() -> Router<AppState> {
         )
 }
 
-fn entity_json(service: &ServiceRecord, entity: &crate::store::EntityRecord) -> Value {
-    let url = format!(
-        "{BASE}/v2/Services/{}/Entities/{}",
-        service.sid, entity.identity
-    );
-    json!({
-        "sid": entity.sid,
-        "identity": entity.identity,
-        "account_sid": service.account_sid,
-        "service_sid": service.sid,
-        "date_created": entity.created_at.iso8601(),
-        "date_updated": entity.created_at.iso8601(),
-        "url": url,
-        "links": {"factors": format!("{url}/Factors"), "challenges": format!("{url}/Challenges"), "new_factors": format!("{url}/NewFactors")},
-    })
-}
-
-fn factor_json(
-    service: &ServiceRecord,
-    identity: &str,
-    factor: &crate::store::FactorRecord,
-    binding: Option<Value>,
-) -> Value {
-    json!({
-        "sid": factor.sid,
-        "account_sid": service.account_sid,
-        "service_sid": service.sid,
-        "entity_sid": factor.entity_sid,
-        "identity": identity,
-        "binding": binding,
-        "date_created": factor.created_at.iso8601(),
-        "date_updated": factor.updated_at.iso8601(),
-        "friendly_name": factor.friendly_name,
-        "status": factor.status,
-        "factor_type": "totp",
-        "config": {"alg": factor.algorithm, "skew": factor.skew, "code_length": factor.code_length, "time_step": factor.time_step},
-        "metadata": null,
-        "url": format!("{BASE}/v2/Services/{}/Entities/{identity}/Factors/{}", service.sid, factor.sid),
-    })
-}
-
-fn challenge_json(
-    service: &ServiceRecord,
-    identity: &str,
-    entity_sid: &str,
-    challenge: &crate::store::ChallengeRow,
-) -> Value {
-    let url = format!(
-        "{BASE}/v2/Services/{}/Entities/{identity}/Challenges/{}",
-        service.sid, challenge.sid
-    );
-    json!({
-        "sid": challenge.sid,
-        "account_sid": service.account_sid,
-        "service_sid": service.sid,
-        "entity_sid": entity_sid,
-        "identity": identity,
-        "factor_sid": challenge.factor_sid,
-        "date_created": challenge.created_at.iso8601(),
-        "date_updated": challenge.updated_at.iso8601(),
-        "date_responded": if challenge.status == "approved" { Value::from(challenge.updated_at.iso8601()) } else { Value::Null },
-        "expiration_date": challenge.expires_at.iso8601(),
-        "status": challenge.status,
-        "responded_reason": challenge.responded_reason,
-        "details": null,
-        "hidden_details": null,
-        "metadata": null,
-        "factor_type": "totp",
-        "url": url,
-        "links": {"notifications": format!("{url}/Notifications")},
-    })
-}
-
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/Entities", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    request_body(content = forms::CreateEntityForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "The entity", body = EntityResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn create_entity(
     State(state): State<AppState>,
     Account(account): Account,
@@ -721,6 +722,15 @@ async fn create_entity(
         .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/Entities/{Identity}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity")),
+    responses(
+        (status = 200, description = "The entity", body = EntityResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn fetch_entity(
     State(state): State<AppState>,
     Account(account): Account,
@@ -734,6 +744,15 @@ async fn fetch_entity(
     Ok(axum::Json(entity_json(&service, &entity)).into_response())
 }
 
+#[utoipa::path(
+    delete, path = "/v2/Services/{ServiceSid}/Entities/{Identity}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity")),
+    responses(
+        (status = 204, description = "Deleted with its factors and challenges"),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn delete_entity(
     State(state): State<AppState>,
     Account(account): Account,
@@ -753,6 +772,16 @@ async fn delete_entity(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity")),
+    request_body(content = forms::CreateFactorForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "An unverified TOTP factor with its key (shown once)", body = FactorResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn create_factor(
     State(state): State<AppState>,
     Account(account): Account,
@@ -810,7 +839,10 @@ async fn create_factor(
             now,
         )
         .await?;
-    let binding = json!({"secret": secret.to_base32(), "uri": uri});
+    let binding = FactorBinding {
+        secret: secret.to_base32(),
+        uri,
+    };
     Ok((
         StatusCode::CREATED,
         axum::Json(factor_json(&service, &identity, &factor, Some(binding))),
@@ -818,6 +850,15 @@ async fn create_factor(
         .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{FactorSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity"), ("FactorSid" = String, Path, description = "The factor's SID (YF…)")),
+    responses(
+        (status = 200, description = "The factor (never its key)", body = FactorResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn fetch_factor(
     State(state): State<AppState>,
     Account(account): Account,
@@ -831,6 +872,17 @@ async fn fetch_factor(
     Ok(axum::Json(factor_json(&service, &identity, &factor, None)).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/Entities/{Identity}/Factors/{FactorSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity"), ("FactorSid" = String, Path, description = "The factor's SID (YF…)")),
+    request_body(content = forms::AuthPayloadForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The factor: verified when the code was right", body = FactorResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+    )
+)]
 async fn verify_factor(
     State(state): State<AppState>,
     Account(account): Account,
@@ -849,6 +901,17 @@ async fn verify_factor(
     Ok(axum::Json(factor_json(&service, &identity, &factor, None)).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity")),
+    request_body(content = forms::CreateChallengeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "The challenge (approved at once when a right AuthPayload came with it)", body = ChallengeResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+    )
+)]
 async fn create_challenge(
     State(state): State<AppState>,
     Account(account): Account,
@@ -873,6 +936,15 @@ async fn create_challenge(
         .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{ChallengeSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity"), ("ChallengeSid" = String, Path, description = "The challenge's SID (YC…)")),
+    responses(
+        (status = 200, description = "The challenge", body = ChallengeResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn fetch_challenge(
     State(state): State<AppState>,
     Account(account): Account,
@@ -893,6 +965,17 @@ async fn fetch_challenge(
     .into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/Entities/{Identity}/Challenges/{ChallengeSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("Identity" = String, Path, description = "The entity's identity"), ("ChallengeSid" = String, Path, description = "The challenge's SID (YC…)")),
+    request_body(content = forms::AuthPayloadForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The challenge, approved when the code was right", body = ChallengeResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+    )
+)]
 async fn answer_challenge(
     State(state): State<AppState>,
     Account(account): Account,
@@ -938,38 +1021,6 @@ pub fn rate_limit_routes() -> Router<AppState> {
 const MAX_RATE_LIMITS: usize = 10;
 const MAX_BUCKETS: usize = 10;
 
-fn rate_limit_json(service: &ServiceRecord, limit: &crate::store::RateLimitRecord) -> Value {
-    let url = format!(
-        "{BASE}/v2/Services/{}/RateLimits/{}",
-        service.sid, limit.sid
-    );
-    json!({
-        "sid": limit.sid,
-        "service_sid": service.sid,
-        "account_sid": service.account_sid,
-        "unique_name": limit.unique_name,
-        "description": limit.description,
-        "date_created": limit.created_at.iso8601(),
-        "date_updated": limit.updated_at.iso8601(),
-        "url": url,
-        "links": {"buckets": format!("{url}/Buckets")},
-    })
-}
-
-fn bucket_json(service: &ServiceRecord, bucket: &crate::store::BucketRecord) -> Value {
-    json!({
-        "sid": bucket.sid,
-        "rate_limit_sid": bucket.rate_limit_sid,
-        "service_sid": service.sid,
-        "account_sid": service.account_sid,
-        "max": bucket.max,
-        "interval": bucket.interval,
-        "date_created": bucket.created_at.iso8601(),
-        "date_updated": bucket.updated_at.iso8601(),
-        "url": format!("{BASE}/v2/Services/{}/RateLimits/{}/Buckets/{}", service.sid, bucket.rate_limit_sid, bucket.sid),
-    })
-}
-
 async fn limit_of(
     state: &AppState,
     service: &ServiceRecord,
@@ -986,6 +1037,16 @@ async fn limit_of(
         .ok_or_else(TwilioError::not_found)
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/RateLimits", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    request_body(content = forms::CreateRateLimitForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "The rate limit", body = RateLimitResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn create_rate_limit(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1059,6 +1120,15 @@ fn sid_of(prefix: &str) -> String {
     sid(prefix)
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/RateLimits", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)")),
+    responses(
+        (status = 200, description = "The service's rate limits", body = RateLimitPage),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn list_rate_limits(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1075,13 +1145,25 @@ async fn list_rate_limits(
         "{}/v2/Services/{}/RateLimits",
         state.core.tokens.issuer, service.sid
     );
-    Ok(axum::Json(json!({
-        "rate_limits": limits.iter().map(|l| rate_limit_json(&service, l)).collect::<Vec<_>>(),
-        "meta": {"page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": null, "url": url, "next_page_url": null, "key": "rate_limits"},
-    }))
+    Ok(axum::Json(RateLimitPage {
+        rate_limits: limits
+            .iter()
+            .map(|l| rate_limit_json(&service, l))
+            .collect(),
+        meta: PageMeta::single(url, "rate_limits"),
+    })
     .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)")),
+    responses(
+        (status = 200, description = "The rate limit", body = RateLimitResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn fetch_rate_limit(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1092,6 +1174,16 @@ async fn fetch_rate_limit(
     Ok(axum::Json(rate_limit_json(&service, &limit)).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)")),
+    request_body(content = forms::UpdateRateLimitForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The rate limit, updated", body = RateLimitResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn update_rate_limit(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1118,6 +1210,15 @@ async fn update_rate_limit(
     Ok(axum::Json(rate_limit_json(&service, &limit)).into_response())
 }
 
+#[utoipa::path(
+    delete, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)")),
+    responses(
+        (status = 204, description = "Deleted with its buckets"),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn delete_rate_limit(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1148,6 +1249,16 @@ fn bucket_numbers(
     Ok((max, interval))
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)")),
+    request_body(content = forms::CreateBucketForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "The bucket", body = BucketResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn create_bucket(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1217,6 +1328,15 @@ async fn bucket_of(
         .ok_or_else(TwilioError::not_found)
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)")),
+    responses(
+        (status = 200, description = "The rate limit's buckets", body = BucketPage),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn list_buckets(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1234,13 +1354,22 @@ async fn list_buckets(
         "{}/v2/Services/{}/RateLimits/{}/Buckets",
         state.core.tokens.issuer, service.sid, limit.sid
     );
-    Ok(axum::Json(json!({
-        "buckets": buckets.iter().map(|b| bucket_json(&service, b)).collect::<Vec<_>>(),
-        "meta": {"page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": null, "url": url, "next_page_url": null, "key": "buckets"},
-    }))
+    Ok(axum::Json(BucketPage {
+        buckets: buckets.iter().map(|b| bucket_json(&service, b)).collect(),
+        meta: PageMeta::single(url, "buckets"),
+    })
     .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets/{BucketSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)"), ("BucketSid" = String, Path, description = "The bucket's SID (BL…)")),
+    responses(
+        (status = 200, description = "The bucket", body = BucketResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn fetch_bucket(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1252,6 +1381,16 @@ async fn fetch_bucket(
     Ok(axum::Json(bucket_json(&service, &bucket)).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets/{BucketSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)"), ("BucketSid" = String, Path, description = "The bucket's SID (BL…)")),
+    request_body(content = forms::UpdateBucketForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The bucket, updated", body = BucketResource),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn update_bucket(
     State(state): State<AppState>,
     Account(account): Account,
@@ -1283,6 +1422,15 @@ async fn update_bucket(
     Ok(axum::Json(bucket_json(&service, &bucket)).into_response())
 }
 
+#[utoipa::path(
+    delete, path = "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets/{BucketSid}", tag = "verify",
+    security(("basic" = [])),
+    params(("ServiceSid" = String, Path, description = "The service's SID (VA…)"), ("RateLimitSid" = String, Path, description = "The rate limit's SID (RK…)"), ("BucketSid" = String, Path, description = "The bucket's SID (BL…)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
+    )
+)]
 async fn delete_bucket(
     State(state): State<AppState>,
     Account(account): Account,
