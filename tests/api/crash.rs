@@ -84,7 +84,7 @@ impl Gateway {
         seen: &HashSet<String>,
         stopped: &AtomicBool,
     ) -> Option<String> {
-        for _ in 0..100 {
+        for _ in 0..250 {
             let found = self
                 .deliveries
                 .lock()
@@ -100,7 +100,7 @@ impl Gateway {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("a code sent to {to} with a 200 did not arrive in 2 s while the server ran");
+        panic!("a code sent to {to} with a 200 did not arrive in 5 s while the server ran");
     }
 }
 
@@ -376,13 +376,19 @@ async fn sigkills_under_load_lose_no_acknowledged_write_and_no_message() {
     let hook = gateway.start().await;
     let phones = Arc::new(AtomicUsize::new(0));
     let mut acknowledged = Acknowledged::default();
-    let mut kills: Vec<std::time::Instant> = Vec::new();
+    let mut kills = 0;
+    // When each restart began: every delivery by an earlier process came before it (the gateway
+    // handles a POST in well under the time a restart takes), every one by a later process after.
+    let mut restarts: Vec<std::time::Instant> = Vec::new();
     let mut replays_refused = 0;
     let mut previous_round: Vec<Login> = Vec::new();
     let mut per_round = Vec::new();
 
     let (mut server, url) = loop {
-        let round = kills.len();
+        let round = kills;
+        if round > 0 {
+            restarts.push(std::time::Instant::now());
+        }
         let log =
             std::fs::File::create(cli.dir.path().join(format!("server-{round}.log"))).unwrap();
         let (mut server, url, _) = cli.serve_with(log.into(), &[]);
@@ -459,10 +465,10 @@ async fn sigkills_under_load_lose_no_acknowledged_write_and_no_message() {
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(600..2400))).await;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(800..2400))).await;
         Cli::signal(&server, "KILL");
         server.wait().unwrap();
-        kills.push(std::time::Instant::now());
+        kills += 1;
         load.stopped.store(true, Ordering::SeqCst);
         let mut this_round = Acknowledged::default();
         for client in clients {
@@ -576,14 +582,17 @@ async fn sigkills_under_load_lose_no_acknowledged_write_and_no_message() {
     for (id, times) in &by_id {
         for pair in times.windows(2) {
             again += 1;
-            if !kills.iter().any(|kill| pair[0] < *kill && *kill < pair[1]) {
+            if !restarts
+                .iter()
+                .any(|restart| pair[0] < *restart && *restart < pair[1])
+            {
                 failures.push(format!(
-                    "message {id} was delivered twice with no kill between"
+                    "message {id} was delivered twice by the same server process"
                 ));
             }
         }
     }
-    let allowed = kills.len() * CLAIMS_IN_FLIGHT;
+    let allowed = kills * CLAIMS_IN_FLIGHT;
     if again > allowed {
         failures.push(format!("{again} repeated deliveries, more than {allowed}"));
     }
@@ -652,7 +661,7 @@ async fn sigkills_under_load_lose_no_acknowledged_write_and_no_message() {
         "crash: {} SIGKILLs, {} acknowledged writes (per round {per_round:?}), {lost} lost; \
          {} TOTP replays refused after restarts; {} messages acknowledged, {delivered} delivered, \
          {again} delivered twice (≤ {allowed} allowed)",
-        kills.len(),
+        kills,
         acknowledged.writes(),
         replays_refused,
         acknowledged.sends.len(),
