@@ -19,8 +19,10 @@ use crate::core::Core;
 use crate::store::{AttemptResult, MessageRecord, StoreError};
 use crate::verify::{Channel, DeliverySettings};
 
-/// How long a claimed message is reserved for one attempt.
-const LEASE_SECONDS: i64 = 60;
+/// A claimed message is reserved for the delivery time-out (which bounds the whole attempt)
+/// plus this margin to record the outcome. No longer: a message whose node died mid-send waits
+/// out the lease before another attempt, so a long lease only delays the code after a crash.
+const LEASE_MARGIN_SECONDS: i64 = 5;
 /// Attempts before a message is given up.
 pub const MAX_ATTEMPTS: i64 = 6;
 
@@ -70,47 +72,69 @@ impl Core {
         id: &str,
         now: Instant,
     ) -> Result<Option<Delivered>, StoreError> {
+        let settings = self.settings_for_delivery().await;
         let Some(message) = self
             .store
-            .claim_message(Some(id), now, LEASE_SECONDS)
+            .claim_message(Some(id), now, lease_seconds(&settings))
             .await?
         else {
             return Ok(None);
         };
-        Ok(Some(self.attempt(&message, now).await?))
+        Ok(Some(self.attempt(&settings, &message, now).await?))
     }
 
     /// Delivers every message due now (what the worker does each tick; tests call it to
-    /// drain the queue). Returns how many were attempted.
+    /// drain the queue), one claim at a time. Returns how many were attempted.
     pub async fn deliver_due(&self, now: Instant) -> Result<usize, StoreError> {
         let mut attempted = 0;
-        while let Some(message) = self.store.claim_message(None, now, LEASE_SECONDS).await? {
-            self.attempt(&message, now).await?;
+        loop {
+            // Read for each message, so a change of settings applies to the next one.
+            let settings = self.settings_for_delivery().await;
+            let Some(message) = self
+                .store
+                .claim_message(None, now, lease_seconds(&settings))
+                .await?
+            else {
+                return Ok(attempted);
+            };
+            self.attempt(&settings, &message, now).await?;
             attempted += 1;
         }
-        Ok(attempted)
     }
 
-    async fn attempt(
-        &self,
-        message: &MessageRecord,
-        now: Instant,
-    ) -> Result<Delivered, StoreError> {
-        let settings = match self.delivery_settings().await {
+    async fn settings_for_delivery(&self) -> DeliverySettings {
+        match self.delivery_settings().await {
             Ok(settings) => settings,
             Err(error) => {
                 tracing::error!(%error, "cannot read delivery settings");
                 DeliverySettings::default()
             }
-        };
+        }
+    }
+
+    async fn attempt(
+        &self,
+        settings: &DeliverySettings,
+        message: &MessageRecord,
+        now: Instant,
+    ) -> Result<Delivered, StoreError> {
         let outcome = match self
             .secrets
             .open(&message.body, &message_context(&message.id))
         {
-            Ok(body) => {
-                self.send(&settings, message, &String::from_utf8_lossy(&body))
-                    .await
-            }
+            // The time-out bounds the whole attempt (SMTP's applies to each command), so the
+            // attempt ends inside its lease and no other node sends the message meanwhile.
+            Ok(body) => tokio::time::timeout(
+                Duration::from_secs(settings.timeout_seconds),
+                self.send(settings, message, &String::from_utf8_lossy(&body)),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Transient(format!(
+                    "the provider did not answer in {} s",
+                    settings.timeout_seconds
+                )))
+            }),
             Err(error) => Err(SendError::Permanent {
                 code: None,
                 message: format!("the message cannot be opened: {error}"),
@@ -242,6 +266,12 @@ impl Core {
             }),
         }
     }
+}
+
+/// How long a claim reserves a message: the attempt's time-out plus room to record it.
+fn lease_seconds(settings: &DeliverySettings) -> i64 {
+    // The settings hold it between 1 and 60 seconds.
+    i64::try_from(settings.timeout_seconds).unwrap_or(60) + LEASE_MARGIN_SECONDS
 }
 
 /// The associated data a message body is sealed with.

@@ -20,6 +20,11 @@ pub struct FakeSmtp {
 
 impl FakeSmtp {
     pub async fn start() -> Self {
+        Self::start_slow(std::time::Duration::ZERO).await
+    }
+
+    /// A server that waits `delay` before each of its replies.
+    pub async fn start_slow(delay: std::time::Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("smtp://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -30,6 +35,7 @@ impl FakeSmtp {
                 tokio::spawn(async move {
                     let (reader, mut writer) = socket.into_split();
                     let mut lines = BufReader::new(reader).lines();
+                    tokio::time::sleep(delay).await;
                     let _ = writer.write_all(b"220 fake-smtp ready\r\n").await;
                     let mut current = Received::default();
                     while let Ok(Some(line)) = lines.next_line().await {
@@ -44,6 +50,7 @@ impl FakeSmtp {
                             current.to.push(line[8..].trim().to_owned());
                             b"250 OK\r\n"
                         } else if upper == "DATA" {
+                            tokio::time::sleep(delay).await;
                             let _ = writer.write_all(b"354 go ahead\r\n").await;
                             while let Ok(Some(data)) = lines.next_line().await {
                                 if data == "." {
@@ -60,6 +67,7 @@ impl FakeSmtp {
                         } else {
                             b"250 OK\r\n"
                         };
+                        tokio::time::sleep(delay).await;
                         let _ = writer.write_all(reply).await;
                     }
                 });

@@ -2,6 +2,8 @@
 //! in a temporary directory, or, when `TESSERA_TEST_DATABASE_URL` is set, a fresh schema of that
 //! PostgreSQL database.
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
@@ -184,7 +186,14 @@ impl TestApp {
 /// The authenticator app in these tests: the real `oathtool` (Debian package `oathtool`), asked
 /// for the code of now + `offset_seconds`.
 pub fn oathtool(secret_base32: &str, offset_seconds: i64) -> String {
-    let at = tessera::clock::Instant::now().seconds() + offset_seconds;
+    oathtool_at(
+        secret_base32,
+        tessera::clock::Instant::now().seconds() + offset_seconds,
+    )
+}
+
+/// The code `oathtool` gives for the Unix time `at` (in seconds).
+pub fn oathtool_at(secret_base32: &str, at: i64) -> String {
     let output = std::process::Command::new("oathtool")
         .args(["--totp", "-b", "--now", &format!("@{at}"), secret_base32])
         .output()
@@ -373,5 +382,114 @@ impl TestApp {
             // The first node owns the directory; this one only borrows the path.
             data_dir: tempfile::tempdir().expect("a temporary directory"),
         }
+    }
+}
+
+/// The real `tessera` binary on a data directory and a fresh database, as an operator runs it.
+pub struct Cli {
+    pub dir: TempDir,
+    pub database_url: String,
+}
+
+impl Cli {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database_url(dir.path()).await;
+        Self { dir, database_url }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("TESSERA_")) {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(self.dir.path())
+            .env("TESSERA_DATA_DIR", self.dir.path().join("data"))
+            .env("TESSERA_DATABASE_URL", &self.database_url)
+            .env("TESSERA_ARGON2__MEMORY_KIB", "256")
+            .env("TESSERA_ARGON2__ITERATIONS", "1")
+            .env("TESSERA_LOG_LEVEL", "warn");
+        command
+    }
+
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Starts `tessera serve` on a free port, with its standard error going to `stderr` and
+    /// extra environment; returns the process, its base URL and what it prints after the URL.
+    /// Standard output keeps being read so the server never blocks on a full pipe.
+    pub fn serve_with(
+        &self,
+        stderr: Stdio,
+        env: &[(&str, &str)],
+    ) -> (
+        std::process::Child,
+        String,
+        std::thread::JoinHandle<Vec<String>>,
+    ) {
+        let mut server = self
+            .command()
+            .arg("serve")
+            .env("TESSERA_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = stdout.next().expect("the server prints its URL").unwrap();
+            if let Some(rest) = line.strip_prefix("Log in at ") {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches("/login")
+                    .to_owned();
+            }
+        };
+        let printed = std::thread::spawn(move || stdout.map_while(Result::ok).collect());
+        (server, url, printed)
+    }
+
+    /// Sends `signal` (`KILL`, `TERM`) to a server started by `serve`.
+    pub fn signal(server: &std::process::Child, signal: &str) {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    pub fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        assert!(!output.status.success(), "{args:?} should fail");
+        String::from_utf8(output.stderr).unwrap()
     }
 }

@@ -7,6 +7,7 @@ mod audit_log;
 mod bad_input;
 mod brute_force;
 mod cli;
+mod crash;
 mod fake_smtp;
 mod fake_twilio;
 mod helpers;

@@ -651,6 +651,40 @@ async fn email_codes_go_through_smtp() {
     assert_eq!(refused.status(), 400);
 }
 
+/// The delivery time-out bounds a whole attempt, not each SMTP command: a mail server that
+/// answers every command just inside the time-out is given up on (for now) once it has passed,
+/// well inside the claim's lease (time-out + 5 s), so no other node claims the message and sends
+/// it a second time while the first attempt still runs.
+#[tokio::test]
+async fn a_mail_server_slow_at_every_command_is_given_up_on_after_one_time_out() {
+    let app = spawn_app().await;
+    let smtp = crate::fake_smtp::FakeSmtp::start_slow(std::time::Duration::from_millis(1900)).await;
+    let saved = app
+        .put_delivery_settings(json!({"sender": "smtp", "timeoutSeconds": 2,
+                                      "smtp": {"url": smtp.url, "from": "login@acme.test"}}))
+        .await;
+    assert_eq!(saved.status(), 200);
+    let user = app
+        .create_user("ivo", json!({"email": "ivo@example.com"}))
+        .await;
+    let started = std::time::Instant::now();
+    let sent = app
+        .send_enrollment(user["id"].as_str().unwrap(), "email", "ivo@example.com")
+        .await;
+    // Seven replies at 1.9 s each would take 13 s, past the 7 s lease.
+    let took = started.elapsed();
+    assert_eq!(sent.status(), 200, "the message waits in the queue");
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, last_error FROM messages")
+            .fetch_one(app.core.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "queued");
+    assert!(error.unwrap_or_default().contains("did not answer in 2 s"));
+    assert!(smtp.received().is_empty());
+}
+
 #[tokio::test]
 async fn the_webhook_sender_posts_signed_json() {
     use std::sync::{Arc, Mutex};
