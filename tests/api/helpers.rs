@@ -31,7 +31,7 @@ pub struct TestApp {
 pub async fn fresh_database_url(data_dir: &std::path::Path) -> String {
     match std::env::var("TESSERA_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
-            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let schema = format!("t_{}_{}", unix_seconds(), uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(&base)
                 .await
                 .expect("TESSERA_TEST_DATABASE_URL must reach PostgreSQL");
@@ -47,8 +47,16 @@ pub async fn fresh_database_url(data_dir: &std::path::Path) -> String {
     }
 }
 
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Each run leaves its schemas behind (a test cannot clean up after itself once its server
-/// runs detached); the first test of the next run drops them.
+/// runs detached); the first test of a later run drops those more than two hours old, so that
+/// runs sharing the database at the same time leave each other's schemas alone.
 async fn drop_schemas_of_earlier_runs(base: &str) {
     static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     DONE.get_or_init(|| async {
@@ -59,7 +67,17 @@ async fn drop_schemas_of_earlier_runs(base: &str) {
         .fetch_all(&mut conn)
         .await
         .expect("list schemas");
+        let cutoff = unix_seconds().saturating_sub(2 * 3600);
         for schema in schemas {
+            // `t_<seconds>_<uuid>`; older names without the time count as old.
+            let made = schema
+                .split('_')
+                .nth(1)
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            if made > cutoff {
+                continue;
+            }
             sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 .execute(&mut conn)
                 .await
