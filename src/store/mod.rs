@@ -32,7 +32,7 @@ pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, Tru
 pub use users::{NewUser, UserChanges, UserWithHash};
 pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
 pub use verify_api::ServiceRecord;
-pub use verify_limits::{BucketRecord, RateLimitRecord};
+pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
 
 use crate::config::DatabaseUrl;

@@ -4,6 +4,16 @@ use sqlx::any::AnyRow;
 use super::{Store, StoreError};
 use crate::clock::Instant;
 
+/// What became of an insert that a name and a cap may refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CappedInsert {
+    Inserted,
+    /// One with the same unique key is there.
+    Duplicate,
+    /// The parent already holds as many as it may.
+    Full,
+}
+
 #[derive(Debug, Clone)]
 pub struct RateLimitRecord {
     pub sid: String,
@@ -25,8 +35,27 @@ pub struct BucketRecord {
 }
 
 impl Store {
-    /// `false` when the service already has a limit of this name.
-    pub async fn insert_rate_limit(&self, limit: &RateLimitRecord) -> Result<bool, StoreError> {
+    /// Adds a limit unless the service has one of this name, or already `cap` limits. The
+    /// service's row is locked first (a no-op update), so simultaneous creations are counted one
+    /// after another and the cap holds exactly.
+    pub async fn insert_rate_limit(
+        &self,
+        limit: &RateLimitRecord,
+        cap: i64,
+    ) -> Result<CappedInsert, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE verify_services SET updated_at = updated_at WHERE sid = $1")
+            .bind(limit.service_sid.clone())
+            .execute(&mut *tx)
+            .await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM verify_rate_limits WHERE service_sid = $1")
+                .bind(limit.service_sid.clone())
+                .fetch_one(&mut *tx)
+                .await?;
+        if count >= cap {
+            return Ok(CappedInsert::Full);
+        }
         let done = sqlx::query(
             "INSERT INTO verify_rate_limits (sid, service_sid, unique_name, description, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -37,10 +66,15 @@ impl Store {
         .bind(limit.description.clone())
         .bind(limit.created_at.millis())
         .bind(limit.updated_at.millis())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        Ok(done == 1)
+        tx.commit().await?;
+        Ok(if done == 1 {
+            CappedInsert::Inserted
+        } else {
+            CappedInsert::Duplicate
+        })
     }
 
     pub async fn rate_limits(&self, service_sid: &str) -> Result<Vec<RateLimitRecord>, StoreError> {
@@ -81,7 +115,26 @@ impl Store {
     }
 
     /// `false` when the limit already has a bucket of this interval.
-    pub async fn insert_bucket(&self, bucket: &BucketRecord) -> Result<bool, StoreError> {
+    /// Adds a bucket unless its rate limit has one of this interval, or already `cap` buckets;
+    /// the rate limit's row is locked first, as in [`Store::insert_rate_limit`].
+    pub async fn insert_bucket(
+        &self,
+        bucket: &BucketRecord,
+        cap: i64,
+    ) -> Result<CappedInsert, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE verify_rate_limits SET updated_at = updated_at WHERE sid = $1")
+            .bind(bucket.rate_limit_sid.clone())
+            .execute(&mut *tx)
+            .await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM verify_buckets WHERE rate_limit_sid = $1")
+                .bind(bucket.rate_limit_sid.clone())
+                .fetch_one(&mut *tx)
+                .await?;
+        if count >= cap {
+            return Ok(CappedInsert::Full);
+        }
         let done = sqlx::query(
             "INSERT INTO verify_buckets (sid, rate_limit_sid, max_count, interval_seconds, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -92,10 +145,15 @@ impl Store {
         .bind(bucket.interval)
         .bind(bucket.created_at.millis())
         .bind(bucket.updated_at.millis())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        Ok(done == 1)
+        tx.commit().await?;
+        Ok(if done == 1 {
+            CappedInsert::Inserted
+        } else {
+            CappedInsert::Duplicate
+        })
     }
 
     pub async fn buckets(&self, rate_limit_sid: &str) -> Result<Vec<BucketRecord>, StoreError> {

@@ -338,3 +338,80 @@ async fn one_tessera_logs_a_user_in_with_an_sms_code_made_by_another_tesseras_ve
         .await;
     assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
 }
+
+/// A service holds at most 10 rate limits and a rate limit at most 10 buckets, however many
+/// creations arrive at once: each is counted after the ones before it.
+#[tokio::test]
+async fn simultaneous_creations_never_pass_the_rate_limit_and_bucket_caps() {
+    let app = spawn_app().await;
+    let twilio = Twilio::new(&app).await;
+    let service = twilio.service(&[("FriendlyName", "Caps")]).await;
+    let limits = format!("/v2/Services/{service}/RateLimits");
+    let forms = (0..30)
+        .map(|n| vec![("UniqueName".to_owned(), format!("limit_{n}"))])
+        .collect();
+    let answers = twilio.post_all_at_once(&limits, forms).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let refused = answers
+        .iter()
+        .filter(|(s, code)| *s == 400 && *code == Some(60207))
+        .count();
+    eprintln!(
+        "race: 30 simultaneous rate limit creations → {created} created, {refused} refused (60207)"
+    );
+    assert_eq!((created, refused), (10, 20), "{answers:?}");
+
+    let (_, page) = twilio.call(Method::GET, &limits, &[]).await;
+    let limit = page["rate_limits"][0]["sid"].as_str().unwrap().to_owned();
+    let buckets = format!("{limits}/{limit}/Buckets");
+    let forms = (0..30)
+        .map(|n| {
+            vec![
+                ("Max".to_owned(), "5".to_owned()),
+                ("Interval".to_owned(), (60 + n).to_string()),
+            ]
+        })
+        .collect();
+    let answers = twilio.post_all_at_once(&buckets, forms).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let refused = answers
+        .iter()
+        .filter(|(s, code)| *s == 400 && *code == Some(60210))
+        .count();
+    assert_eq!((created, refused), (10, 20), "{answers:?}");
+}
+
+impl Twilio<'_> {
+    /// POSTs every form to `path` at the same moment; the statuses and Twilio error codes.
+    async fn post_all_at_once(
+        &self,
+        path: &str,
+        forms: Vec<Vec<(String, String)>>,
+    ) -> Vec<(u16, Option<u64>)> {
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(forms.len()));
+        let tasks: Vec<_> = forms
+            .into_iter()
+            .map(|form| {
+                let request = self
+                    .app
+                    .client
+                    .post(self.app.url(path))
+                    .basic_auth(&self.sid, Some(&self.token))
+                    .form(&form);
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let answer = request.send().await.unwrap();
+                    let status = answer.status().as_u16();
+                    let body: Value = answer.json().await.unwrap_or(Value::Null);
+                    (status, body["code"].as_u64())
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
+    }
+}

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::AppState;
 use super::extract::RequestOrigin;
 use crate::clock::Instant;
-use crate::store::ServiceRecord;
+use crate::store::{CappedInsert, ServiceRecord};
 use crate::verify::{
     Channel, Destination, ServiceOverride, StartRequest, Status, VerificationTarget,
     VerificationView, VerifyError, sid,
@@ -1018,8 +1018,8 @@ pub fn rate_limit_routes() -> Router<AppState> {
         )
 }
 
-const MAX_RATE_LIMITS: usize = 10;
-const MAX_BUCKETS: usize = 10;
+const MAX_RATE_LIMITS: i64 = 10;
+const MAX_BUCKETS: i64 = 10;
 
 async fn limit_of(
     state: &AppState,
@@ -1070,21 +1070,6 @@ async fn create_rate_limit(
             "Invalid UniqueName: letters, digits, _ or -, at most 64",
         ));
     }
-    if state
-        .core
-        .store
-        .rate_limits(&service.sid)
-        .await
-        .map_err(internal)?
-        .len()
-        >= MAX_RATE_LIMITS
-    {
-        return Err(TwilioError::new(
-            StatusCode::BAD_REQUEST,
-            60207,
-            "Max rate limits reached for this service",
-        ));
-    }
     let now = Instant::now();
     let limit = crate::store::RateLimitRecord {
         sid: sid_of("RK"),
@@ -1096,18 +1081,28 @@ async fn create_rate_limit(
         created_at: now,
         updated_at: now,
     };
-    if !state
+    match state
         .core
         .store
-        .insert_rate_limit(&limit)
+        .insert_rate_limit(&limit, MAX_RATE_LIMITS)
         .await
         .map_err(internal)?
     {
-        return Err(TwilioError::new(
-            StatusCode::BAD_REQUEST,
-            60208,
-            "A rate limit with this UniqueName already exists",
-        ));
+        CappedInsert::Inserted => {}
+        CappedInsert::Full => {
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                60207,
+                "Max rate limits reached for this service",
+            ));
+        }
+        CappedInsert::Duplicate => {
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                60208,
+                "A rate limit with this UniqueName already exists",
+            ));
+        }
     }
     Ok((
         StatusCode::CREATED,
@@ -1268,21 +1263,6 @@ async fn create_bucket(
     let service = service_of(&state, &account, &sid).await?;
     let limit = limit_of(&state, &service, &limit).await?;
     let (max, interval) = bucket_numbers(&Params::parse(&body), true)?;
-    if state
-        .core
-        .store
-        .buckets(&limit.sid)
-        .await
-        .map_err(internal)?
-        .len()
-        >= MAX_BUCKETS
-    {
-        return Err(TwilioError::new(
-            StatusCode::BAD_REQUEST,
-            60210,
-            "Max buckets reached for this rate limit",
-        ));
-    }
     let now = Instant::now();
     let bucket = crate::store::BucketRecord {
         sid: sid_of("BL"),
@@ -1292,18 +1272,28 @@ async fn create_bucket(
         created_at: now,
         updated_at: now,
     };
-    if !state
+    match state
         .core
         .store
-        .insert_bucket(&bucket)
+        .insert_bucket(&bucket, MAX_BUCKETS)
         .await
         .map_err(internal)?
     {
-        return Err(TwilioError::new(
-            StatusCode::BAD_REQUEST,
-            60211,
-            "A bucket with this Interval already exists",
-        ));
+        CappedInsert::Inserted => {}
+        CappedInsert::Full => {
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                60210,
+                "Max buckets reached for this rate limit",
+            ));
+        }
+        CappedInsert::Duplicate => {
+            return Err(TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                60211,
+                "A bucket with this Interval already exists",
+            ));
+        }
     }
     Ok((
         StatusCode::CREATED,
