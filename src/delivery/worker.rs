@@ -12,6 +12,8 @@ const TICK: Duration = Duration::from_millis(500);
 /// Rate-limit windows, and rows that expired, are kept this long (for the audit of a recent
 /// incident), then forgotten.
 const RETENTION_SECONDS: i64 = 2 * 86_400;
+/// Sent and failed messages are kept this long (to answer "did my code go out?"), then deleted.
+const MESSAGE_RETENTION_SECONDS: i64 = 30 * 86_400;
 /// Housekeeping runs at start-up and then hourly.
 const HOUSEKEEPING_EVERY_TICKS: u64 = 7200;
 
@@ -51,5 +53,14 @@ async fn housekeeping(core: &Core, now: Instant) {
         }
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "housekeeping: cannot remove expired rows"),
+    }
+    match core
+        .store
+        .forget_finished_messages(now.plus_seconds(-MESSAGE_RETENTION_SECONDS))
+        .await
+    {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "housekeeping: old messages removed"),
+        Err(error) => tracing::warn!(%error, "housekeeping: cannot remove old messages"),
     }
 }

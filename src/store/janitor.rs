@@ -66,4 +66,16 @@ impl Store {
             trusted_computers,
         })
     }
+
+    /// Deletes messages that were sent or given up on before `before`: their sealed bodies
+    /// serve no one once the codes in them are long dead, and the audit log keeps the sends.
+    pub async fn forget_finished_messages(&self, before: Instant) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM messages WHERE status IN ('sent', 'failed') AND created_at < $1",
+        )
+        .bind(before.millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
 }

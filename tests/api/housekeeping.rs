@@ -69,3 +69,33 @@ async fn a_sweep_forgets_expired_verification_codes_and_their_sends() {
         "the code of a swept verification no longer enrolls the phone"
     );
 }
+
+/// A message that went out is kept while its retention lasts, then forgotten.
+#[tokio::test]
+async fn sent_messages_are_forgotten_once_their_retention_has_passed() {
+    let app = spawn_app().await;
+    let user = app.create_user("jo", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    app.send_enrollment(id, "sms", "+14155550124").await;
+    app.code_sent_to("+14155550124").await;
+
+    let store = &app.core.store;
+    assert_eq!(
+        store
+            .forget_finished_messages(Instant::now().plus_seconds(-86_400))
+            .await
+            .unwrap(),
+        0,
+        "a message of today is kept"
+    );
+    let later = Instant::now().plus_seconds(31 * 86_400);
+    assert_eq!(store.forget_finished_messages(later).await.unwrap(), 1);
+    assert!(
+        store
+            .messages_of_sender("outbox", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the sent message is gone"
+    );
+}
