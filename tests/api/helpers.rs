@@ -375,3 +375,84 @@ impl TestApp {
         }
     }
 }
+
+/// Runs every request at the same moment: each waits at one barrier until all are spawned and
+/// ready, so the server sees them together rather than in spawning order. The answers come back
+/// in the order of `requests`.
+pub async fn all_at_once<T, F>(requests: Vec<F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                request.await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(task.await.expect("a request task panicked"));
+    }
+    answers
+}
+
+/// How many answers had each status, as `1×200, 99×421`.
+pub fn tally(statuses: &[u16]) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for status in statuses {
+        *counts.entry(*status).or_insert(0) += 1;
+    }
+    counts
+        .iter()
+        .map(|(status, count)| format!("{count}×{status}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl TestApp {
+    /// Gives `user_id` an SMS method for `phone` the way a client does: a code sent to the
+    /// phone, then enabled with it. Returns the method id.
+    pub async fn enroll_sms(&self, user_id: &str, phone: &str) -> String {
+        assert_eq!(
+            self.send_enrollment(user_id, "sms", phone).await.status(),
+            200
+        );
+        let code = self.code_sent_to(phone).await;
+        let response = self
+            .with_key(
+                reqwest::Method::POST,
+                &format!("/api/user/two-factor/{user_id}"),
+            )
+            .json(&json!({"method": "sms", "mobilePhone": phone, "code": code}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["methodId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The user's methods as the API lists them.
+    pub async fn methods_of(&self, user_id: &str) -> Vec<Value> {
+        let user: Value = self
+            .with_key(reqwest::Method::GET, &format!("/api/user/{user_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        user["user"]["twoFactor"]["methods"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
