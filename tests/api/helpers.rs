@@ -2,6 +2,8 @@
 //! in a temporary directory, or, when `TESSERA_TEST_DATABASE_URL` is set, a fresh schema of that
 //! PostgreSQL database.
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
@@ -454,5 +456,108 @@ impl TestApp {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+}
+
+/// The `tessera` binary run as an operator runs it: its own directory (data directory and
+/// SQLite file) and database.
+pub struct Cli {
+    pub dir: TempDir,
+    pub database_url: String,
+}
+
+impl Cli {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database_url(dir.path()).await;
+        Self { dir, database_url }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("TESSERA_")) {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(self.dir.path())
+            .env("TESSERA_DATA_DIR", self.dir.path().join("data"))
+            .env("TESSERA_DATABASE_URL", &self.database_url)
+            .env("TESSERA_ARGON2__MEMORY_KIB", "256")
+            .env("TESSERA_ARGON2__ITERATIONS", "1")
+            .env("TESSERA_LOG_LEVEL", "warn");
+        command
+    }
+
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Starts `tessera serve` on a free port; returns the process and its base URL.
+    pub fn serve(&self) -> (std::process::Child, String) {
+        let (server, url, _) = self.serve_with(Stdio::null(), &[]);
+        (server, url)
+    }
+
+    /// As `serve`, with the server's standard error going to `stderr` and extra environment;
+    /// also returns what the server prints after the address it listens on. Standard output keeps being read so
+    /// the server never blocks on a full pipe.
+    pub fn serve_with(
+        &self,
+        stderr: Stdio,
+        env: &[(&str, &str)],
+    ) -> (
+        std::process::Child,
+        String,
+        std::thread::JoinHandle<Vec<String>>,
+    ) {
+        let mut server = self
+            .command()
+            .arg("serve")
+            .env("TESSERA_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = stdout.next().expect("the server prints its URL").unwrap();
+            // The address really bound, also when a public URL is configured.
+            if let Some((_, address)) = line.split_once(" is listening on ") {
+                break address.trim().to_owned();
+            }
+        };
+        let printed = std::thread::spawn(move || stdout.map_while(Result::ok).collect());
+        (server, url, printed)
+    }
+
+    pub fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        assert!(!output.status.success(), "{args:?} should fail");
+        String::from_utf8(output.stderr).unwrap()
     }
 }

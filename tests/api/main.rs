@@ -14,6 +14,7 @@ mod housekeeping;
 mod import;
 mod login;
 mod nodes;
+mod processes;
 mod races;
 mod system;
 mod tokens;

@@ -23,6 +23,7 @@ fn node(nodes: &[TestApp], i: usize) -> &TestApp {
 fn where_(nodes: &[TestApp], label: &str) -> String {
     match nodes.len() {
         1 => format!("1 {label}"),
+        n if label.ends_with('s') => format!("{n} {label}es"),
         n => format!("{n} {label}s"),
     }
 }
@@ -43,18 +44,17 @@ async fn submit_all(nodes: &[TestApp], challenges: &[String], code: &str) -> Vec
     all_at_once(requests).await
 }
 
-/// A user with an authenticator, `BURST` logins of it waiting for their code (opened on the
-/// nodes in turn), and a failure limit that lets every one of them be checked: so that what
-/// decides the race is the one-time rule, not the guess limit.
+/// A user (its id) with an authenticator (its secret and recovery codes), `BURST` logins of it
+/// waiting for their code (opened on the nodes in turn), and a failure limit that lets every one
+/// of them be checked: so that what decides the race is the one-time rule, not the guess limit.
 async fn user_with_open_logins(
     nodes: &[TestApp],
     name: &str,
-) -> (String, Vec<String>, Vec<String>) {
+) -> (String, String, Vec<String>, Vec<String>) {
     let first = &nodes[0];
     let user = first.create_user(name, json!({})).await;
-    let (secret, recovery) = first
-        .enroll_authenticator(user["id"].as_str().unwrap())
-        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let (secret, recovery) = first.enroll_authenticator(&id).await;
     let settings: Value = first
         .with_key(Method::GET, "/api/system/two-factor")
         .send()
@@ -70,12 +70,12 @@ async fn user_with_open_logins(
     for i in 0..BURST {
         challenges.push(node(nodes, i).start_two_factor(name).await);
     }
-    (secret, recovery, challenges)
+    (id, secret, recovery, challenges)
 }
 
 /// The same valid authenticator code, submitted to `BURST` open logins at once.
 pub async fn same_totp_code_succeeds_once(nodes: &[TestApp], label: &str) {
-    let (secret, _, challenges) = user_with_open_logins(nodes, "totp-racer").await;
+    let (_, secret, _, challenges) = user_with_open_logins(nodes, "totp-racer").await;
     // The next step's code: the enrolment spent the current one.
     let code = oathtool(&secret, 30);
     let statuses = submit_all(nodes, &challenges, &code).await;
@@ -90,7 +90,7 @@ pub async fn same_totp_code_succeeds_once(nodes: &[TestApp], label: &str) {
 
 /// The same recovery code, submitted to `BURST` open logins at once.
 pub async fn same_recovery_code_is_used_once(nodes: &[TestApp], label: &str) {
-    let (_, recovery, challenges) = user_with_open_logins(nodes, "recovery-racer").await;
+    let (id, _, recovery, challenges) = user_with_open_logins(nodes, "recovery-racer").await;
     let statuses = submit_all(nodes, &challenges, &recovery[0]).await;
     eprintln!(
         "race: same recovery code ×{BURST} on {} → {}",
@@ -99,7 +99,9 @@ pub async fn same_recovery_code_is_used_once(nodes: &[TestApp], label: &str) {
     );
     assert_eq!(count(&statuses, 200), 1, "{}", tally(&statuses));
     assert_eq!(count(&statuses, 421), BURST - 1, "{}", tally(&statuses));
-    let spent: Vec<Value> = nodes[0].audit("event=two_factor.recovery_code_use").await;
+    let spent = nodes[0]
+        .audit(&format!("userId={id}&event=two_factor.recovery_code_use"))
+        .await;
     assert_eq!(spent.len(), 1, "one use in the audit log: {spent:?}");
 }
 
