@@ -181,14 +181,16 @@ async fn three_serve_processes_on_one_database_serve_one_login_across_them() {
     );
 }
 
-/// The one-time races across three processes: one TOTP code, one SMS code and one recovery code,
-/// each submitted 100 times at once over the processes, succeed exactly once.
+/// The one-time races across three processes: one TOTP code, one login's SMS code, one recovery
+/// code and one Verify API code, each submitted 100 times at once over the processes, succeed
+/// exactly once.
 #[tokio::test]
 async fn codes_raced_across_three_serve_processes_succeed_exactly_once() {
     let cluster = cluster(3).await;
     races::same_totp_code_succeeds_once(&cluster.nodes, "process").await;
     races::same_sms_code_is_approved_once(&cluster.nodes, "process").await;
     races::same_recovery_code_is_used_once(&cluster.nodes, "process").await;
+    races::same_verify_code_is_approved_once(&cluster.nodes, "process").await;
 }
 
 /// Sends and changes of methods raced across three processes: the send limit holds, and the

@@ -144,6 +144,87 @@ pub async fn same_sms_code_is_approved_once(nodes: &[TestApp], label: &str) {
     assert_eq!(logins.len(), 1, "one login in the audit log: {logins:?}");
 }
 
+/// The code of one verification of the Twilio-compatible Verify API, checked `BURST` times at
+/// once: one answer says `approved` (and `valid`); the others are refused — 404 (20404, the
+/// verification is gone once approved) or 429 (60202, its checks are spent) — and none of them
+/// reports the approval another check made.
+pub async fn same_verify_code_is_approved_once(nodes: &[TestApp], label: &str) {
+    const PHONE: &str = "+13035550188";
+    let first = &nodes[0];
+    let (account, token) = first
+        .core
+        .create_verify_account(
+            "races",
+            tessera::audit::Actor::System,
+            tessera::clock::Instant::now(),
+        )
+        .await
+        .unwrap();
+    let twilio = |app: &TestApp, path: &str, form: &[(&str, &str)]| {
+        app.client
+            .post(app.url(path))
+            .basic_auth(&account, Some(&token))
+            .form(form)
+    };
+    let created: Value = twilio(first, "/v2/Services", &[("FriendlyName", "Races")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let service = created["sid"].as_str().unwrap().to_owned();
+    let started = twilio(
+        node(nodes, 1),
+        &format!("/v2/Services/{service}/Verifications"),
+        &[("To", PHONE), ("Channel", "sms")],
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(started.status(), 201);
+    let code = first.code_sent_to(PHONE).await;
+    let check = format!("/v2/Services/{service}/VerificationCheck");
+    let requests = (0..BURST)
+        .map(|i| {
+            let request = twilio(node(nodes, i), &check, &[("To", PHONE), ("Code", &code)]);
+            async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            }
+        })
+        .collect();
+    let answers: Vec<(u16, Value)> = all_at_once(requests).await;
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    let approved = answers
+        .iter()
+        .filter(|(_, body)| body["status"] == "approved")
+        .count();
+    let valid = answers
+        .iter()
+        .filter(|(_, body)| body["valid"] == true)
+        .count();
+    eprintln!(
+        "race: same Verify API code ×{BURST} on {} → {} answer(s) approved, {valid} valid; {}",
+        where_(nodes, label),
+        approved,
+        tally(&statuses)
+    );
+    assert_eq!(approved, 1, "one answer says approved: {answers:?}");
+    assert_eq!(valid, 1, "one answer says valid");
+    assert_eq!(count(&statuses, 200), 1, "{}", tally(&statuses));
+    assert_eq!(
+        count(&statuses, 404) + count(&statuses, 429),
+        BURST - 1,
+        "{}",
+        tally(&statuses)
+    );
+}
+
 /// `BURST` sends to one number at once: no more messages than the send limits allow, and each
 /// 200 is one message in the outbox.
 pub async fn concurrent_sends_stay_within_the_send_limit(nodes: &[TestApp], label: &str) {
@@ -692,6 +773,18 @@ async fn one_sms_code_sent_100_times_at_once_to_one_server_is_approved_exactly_o
 #[tokio::test]
 async fn one_sms_code_sent_100_times_at_once_to_two_servers_is_approved_exactly_once() {
     same_sms_code_is_approved_once(&two_nodes().await, "node").await;
+}
+
+/// 100 simultaneous checks of one Verify API code on one server: one approval.
+#[tokio::test]
+async fn one_verify_api_code_checked_100_times_at_once_on_one_server_is_approved_exactly_once() {
+    same_verify_code_is_approved_once(&[spawn_app().await], "node").await;
+}
+
+/// The same, spread over two servers sharing the database.
+#[tokio::test]
+async fn one_verify_api_code_checked_100_times_at_once_on_two_servers_is_approved_exactly_once() {
+    same_verify_code_is_approved_once(&two_nodes().await, "node").await;
 }
 
 /// 100 simultaneous requests for a code to one number on one server: exactly the send limit
