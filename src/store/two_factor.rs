@@ -265,15 +265,26 @@ impl Store {
         Ok(removed)
     }
 
+    /// Replaces the user's recovery codes — only while the user has a method: `false`, and
+    /// nothing stored, when the last one is gone (perhaps removed a moment before, under the
+    /// same lock), since recovery codes exist exactly while methods do.
     pub async fn replace_recovery_codes(
         &self,
         user: UserId,
         hashes: &[String],
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = event.at;
         let mut tx = self.pool().begin().await?;
         lock_user(&mut tx, user, now).await?;
+        let methods: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
+                .bind(user.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if methods == 0 {
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user.to_string())
             .execute(&mut *tx)
@@ -281,7 +292,7 @@ impl Store {
         insert_recovery_codes(&mut tx, user, hashes, now).await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Spends an unused recovery code. Exactly one of any concurrent uses succeeds.

@@ -393,7 +393,16 @@ impl Core {
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
-        if self.store.methods(user).await?.is_empty() {
+        let (codes, hashes) = self.new_recovery_codes();
+        let event =
+            AuditEvent::new(EventKind::RecoveryCodesRegenerate, actor, origin, now).target(user);
+        // The store decides whether the user has a method, under the lock that removals take:
+        // a check here could pass just before the last method goes.
+        if !self
+            .store
+            .replace_recovery_codes(user, &hashes, &event)
+            .await?
+        {
             return Err(TwoFactorError::field(
                 "userId",
                 Invalid::new(
@@ -402,12 +411,6 @@ impl Core {
                 ),
             ));
         }
-        let (codes, hashes) = self.new_recovery_codes();
-        let event =
-            AuditEvent::new(EventKind::RecoveryCodesRegenerate, actor, origin, now).target(user);
-        self.store
-            .replace_recovery_codes(user, &hashes, &event)
-            .await?;
         Ok(codes)
     }
 }

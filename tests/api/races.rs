@@ -20,7 +20,7 @@ fn node(nodes: &[TestApp], i: usize) -> &TestApp {
     &nodes[i % nodes.len()]
 }
 
-fn where_(nodes: &[TestApp], label: &str) -> String {
+fn spread_over(nodes: &[TestApp], label: &str) -> String {
     match nodes.len() {
         1 => format!("1 {label}"),
         n if label.ends_with('s') => format!("{n} {label}es"),
@@ -81,7 +81,7 @@ pub async fn same_totp_code_succeeds_once(nodes: &[TestApp], label: &str) {
     let statuses = submit_all(nodes, &challenges, &code).await;
     eprintln!(
         "race: same TOTP code ×{BURST} on {} → {}",
-        where_(nodes, label),
+        spread_over(nodes, label),
         tally(&statuses)
     );
     assert_eq!(count(&statuses, 200), 1, "{}", tally(&statuses));
@@ -94,7 +94,7 @@ pub async fn same_recovery_code_is_used_once(nodes: &[TestApp], label: &str) {
     let statuses = submit_all(nodes, &challenges, &recovery[0]).await;
     eprintln!(
         "race: same recovery code ×{BURST} on {} → {}",
-        where_(nodes, label),
+        spread_over(nodes, label),
         tally(&statuses)
     );
     assert_eq!(count(&statuses, 200), 1, "{}", tally(&statuses));
@@ -125,7 +125,7 @@ pub async fn same_sms_code_is_approved_once(nodes: &[TestApp], label: &str) {
     let statuses = submit_all(nodes, &vec![challenge; BURST], &code).await;
     eprintln!(
         "race: same SMS code ×{BURST} on {} → {}",
-        where_(nodes, label),
+        spread_over(nodes, label),
         tally(&statuses)
     );
     assert_eq!(count(&statuses, 200), 1, "{}", tally(&statuses));
@@ -210,7 +210,7 @@ pub async fn same_verify_code_is_approved_once(nodes: &[TestApp], label: &str) {
         .count();
     eprintln!(
         "race: same Verify API code ×{BURST} on {} → {} answer(s) approved, {valid} valid; {}",
-        where_(nodes, label),
+        spread_over(nodes, label),
         approved,
         tally(&statuses)
     );
@@ -273,7 +273,7 @@ pub async fn concurrent_sends_stay_within_the_send_limit(nodes: &[TestApp], labe
         .count();
     eprintln!(
         "race: {BURST} concurrent sends to one number on {} → {}, {messages} messages (limit {limit})",
-        where_(nodes, label),
+        spread_over(nodes, label),
         tally(&statuses)
     );
     let sent = count(&statuses, 200);
@@ -291,7 +291,7 @@ pub async fn concurrent_sends_stay_within_the_send_limit(nodes: &[TestApp], labe
 /// submitted twice), removals of two authenticators (one of them twice with two valid codes),
 /// an SMS method removed twice with its one code, a new phone enabled three times with its one
 /// code — and, for a second user, the removal of the last method racing the addition of a new
-/// one. The end state must be what the answers said: the listed methods are the enabled minus
+/// one, and for a third, the removal of its only method racing renewals of its recovery codes. The end state must be what the answers said: the listed methods are the enabled minus
 /// the removed ones, each once, with one audit event per change; recovery codes exist exactly
 /// while methods do; every listed method logs in and no removed one does.
 pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], label: &str) {
@@ -352,6 +352,12 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
     let (last_old, last_old_secret) = enable_authenticator(first, &last_id, "Old").await;
     let last_new_secret = tessera::otp::TotpSecret::generate().to_base32();
 
+    // The third user: its only method removed while its recovery codes are renewed.
+    let renewing = first.create_user("renewing-racer", json!({})).await;
+    let renewing_id = renewing["id"].as_str().unwrap().to_owned();
+    let (renewing_method, renewing_secret) =
+        enable_authenticator(first, &renewing_id, "Only").await;
+
     let new_secrets: Vec<String> = (0..4)
         .map(|_| tessera::otp::TotpSecret::generate().to_base32())
         .collect();
@@ -406,6 +412,17 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
         secret: last_new_secret.clone(),
     });
 
+    actions.push(Action::Disable {
+        user: renewing_id.clone(),
+        method: renewing_method.clone(),
+        code: oathtool(&renewing_secret, 30),
+    });
+    for _ in 0..4 {
+        actions.push(Action::RenewRecoveryCodes {
+            user: renewing_id.clone(),
+        });
+    }
+
     let requests = actions
         .iter()
         .enumerate()
@@ -442,7 +459,7 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
             }
             Action::EnableSms { phone, .. } => enabled_phones.push(phone.clone()),
             Action::Disable { user, method, .. } if *user == id => disabled.push(method.clone()),
-            Action::Disable { .. } => {}
+            Action::Disable { .. } | Action::RenewRecoveryCodes { .. } => {}
         }
     }
     let of = |wanted: &str| -> Vec<&str> {
@@ -458,15 +475,17 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
     };
     eprintln!(
         "race: {} concurrent enables/disables on {} → {}; double enable {:?}, double removal with two codes {:?}, \
-         double removal with one SMS code {:?}, one SMS code enabling ×3 {:?}, last method removed while one is added {}",
+         double removal with one SMS code {:?}, one SMS code enabling ×3 {:?}, last method removed while one is added {}, \
+         last method removed while recovery codes are renewed ×4 {}",
         actions.len(),
-        where_(nodes, label),
+        spread_over(nodes, label),
         tally(&statuses),
         of(&format!("enable {id} New0")),
         of(&format!("disable {id} {twice_removed}")),
         of(&format!("disable {id} {old_sms}")),
         of(&format!("sms {id} {NEW_PHONE}")),
-        tally(&statuses[statuses.len() - 2..]),
+        tally(&statuses[statuses.len() - 7..statuses.len() - 5]),
+        tally(&statuses[statuses.len() - 5..]),
     );
 
     // Each distinct change happened exactly once.
@@ -609,6 +628,30 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
             .status(),
         200
     );
+
+    // The third user: no method, so no recovery codes, whichever renewal ran when.
+    assert_eq!(
+        statuses[statuses.len() - 5],
+        200,
+        "its method was removed with a valid code"
+    );
+    assert!(first.methods_of(&renewing_id).await.is_empty());
+    let renewing_user = tessera::domain::UserId::parse(&renewing_id).unwrap();
+    assert_eq!(
+        first
+            .core
+            .store
+            .unused_recovery_codes(renewing_user)
+            .await
+            .unwrap(),
+        0,
+        "no method, no recovery codes: {}",
+        tally(&statuses[statuses.len() - 5..])
+    );
+    let (status, _) = node(nodes, 1)
+        .login_json(json!({"loginId": "renewing-racer", "password": crate::helpers::PASSWORD}))
+        .await;
+    assert_eq!(status, 200, "without a method the password alone logs in");
 }
 
 fn secret_of<'a>(
@@ -690,6 +733,9 @@ enum Action {
         method: String,
         code: String,
     },
+    RenewRecoveryCodes {
+        user: String,
+    },
 }
 
 impl Action {
@@ -698,6 +744,7 @@ impl Action {
             Action::EnableAuthenticator { user, name, .. } => format!("enable {user} {name}"),
             Action::EnableSms { user, phone, .. } => format!("sms {user} {phone}"),
             Action::Disable { user, method, .. } => format!("disable {user} {method}"),
+            Action::RenewRecoveryCodes { user } => format!("renew {user}"),
         }
     }
 
@@ -718,6 +765,10 @@ impl Action {
             Action::Disable { user, method, code } => app.with_key(
                 Method::DELETE,
                 &format!("/api/user/two-factor/{user}?methodId={method}&code={code}"),
+            ),
+            Action::RenewRecoveryCodes { user } => app.with_key(
+                Method::POST,
+                &format!("/api/user/two-factor/recovery-code/{user}"),
             ),
         };
         async move {
