@@ -291,12 +291,15 @@ pub async fn concurrent_sends_stay_within_the_send_limit(nodes: &[TestApp], labe
 /// submitted twice), removals of two authenticators (one of them twice with two valid codes),
 /// an SMS method removed twice with its one code, a new phone enabled three times with its one
 /// code — and, for a second user, the removal of the last method racing the addition of a new
-/// one, and for a third, the removal of its only method racing renewals of its recovery codes. The end state must be what the answers said: the listed methods are the enabled minus
+/// one; for a third, the removal of its only method racing renewals of its recovery codes; for
+/// a fourth, the removal of its phone method racing two changes of its number. The end state must be what the answers said: the listed methods are the enabled minus
 /// the removed ones, each once, with one audit event per change; recovery codes exist exactly
 /// while methods do; every listed method logs in and no removed one does.
 pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], label: &str) {
     const OLD_PHONE: &str = "+13035550171";
     const NEW_PHONE: &str = "+13035550172";
+    const MOVING_OLD_PHONE: &str = "+13035550173";
+    const MOVING_NEW_PHONE: &str = "+13035550174";
     let first = &nodes[0];
     // Three steps either side: a code of two steps ahead still passes after the race, so a
     // removed authenticator is refused because it is gone, not because its step is spent.
@@ -357,6 +360,26 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
     let renewing_id = renewing["id"].as_str().unwrap().to_owned();
     let (renewing_method, renewing_secret) =
         enable_authenticator(first, &renewing_id, "Only").await;
+
+    // The fourth user: its phone method removed while its number is changed, twice with the
+    // one code sent to the new number.
+    let moving = first.create_user("moving-racer", json!({})).await;
+    let moving_id = moving["id"].as_str().unwrap().to_owned();
+    let moving_method = first.enroll_sms(&moving_id, MOVING_OLD_PHONE).await;
+    for body in [
+        json!({"methodId": moving_method, "userId": moving_id}),
+        json!({"methodId": moving_method, "userId": moving_id, "mobilePhone": MOVING_NEW_PHONE}),
+    ] {
+        let sent = first
+            .with_key(Method::POST, "/api/two-factor/send")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 200, "{body}");
+    }
+    let moving_removal_code = first.code_sent_to(MOVING_OLD_PHONE).await;
+    let moving_change_code = first.code_sent_to(MOVING_NEW_PHONE).await;
 
     let new_secrets: Vec<String> = (0..4)
         .map(|_| tessera::otp::TotpSecret::generate().to_base32())
@@ -423,6 +446,20 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
         });
     }
 
+    actions.push(Action::Disable {
+        user: moving_id.clone(),
+        method: moving_method.clone(),
+        code: moving_removal_code,
+    });
+    for _ in 0..2 {
+        actions.push(Action::ChangePhone {
+            user: moving_id.clone(),
+            method: moving_method.clone(),
+            phone: MOVING_NEW_PHONE.into(),
+            code: moving_change_code.clone(),
+        });
+    }
+
     let requests = actions
         .iter()
         .enumerate()
@@ -459,7 +496,9 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
             }
             Action::EnableSms { phone, .. } => enabled_phones.push(phone.clone()),
             Action::Disable { user, method, .. } if *user == id => disabled.push(method.clone()),
-            Action::Disable { .. } | Action::RenewRecoveryCodes { .. } => {}
+            Action::Disable { .. }
+            | Action::RenewRecoveryCodes { .. }
+            | Action::ChangePhone { .. } => {}
         }
     }
     let of = |wanted: &str| -> Vec<&str> {
@@ -476,7 +515,7 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
     eprintln!(
         "race: {} concurrent enables/disables on {} → {}; double enable {:?}, double removal with two codes {:?}, \
          double removal with one SMS code {:?}, one SMS code enabling ×3 {:?}, last method removed while one is added {}, \
-         last method removed while recovery codes are renewed ×4 {}",
+         last method removed while recovery codes are renewed ×4 {}, phone method removed while its number is changed ×2 {}",
         actions.len(),
         spread_over(nodes, label),
         tally(&statuses),
@@ -484,8 +523,9 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
         of(&format!("disable {id} {twice_removed}")),
         of(&format!("disable {id} {old_sms}")),
         of(&format!("sms {id} {NEW_PHONE}")),
-        tally(&statuses[statuses.len() - 7..statuses.len() - 5]),
-        tally(&statuses[statuses.len() - 5..]),
+        tally(&statuses[statuses.len() - 10..statuses.len() - 8]),
+        tally(&statuses[statuses.len() - 8..statuses.len() - 3]),
+        tally(&statuses[statuses.len() - 3..]),
     );
 
     // Each distinct change happened exactly once.
@@ -630,11 +670,8 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
     );
 
     // The third user: no method, so no recovery codes, whichever renewal ran when.
-    assert_eq!(
-        statuses[statuses.len() - 5],
-        200,
-        "its method was removed with a valid code"
-    );
+    let renewals = &statuses[statuses.len() - 8..statuses.len() - 3];
+    assert_eq!(renewals[0], 200, "its method was removed with a valid code");
     assert!(first.methods_of(&renewing_id).await.is_empty());
     let renewing_user = tessera::domain::UserId::parse(&renewing_id).unwrap();
     assert_eq!(
@@ -646,12 +683,30 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
             .unwrap(),
         0,
         "no method, no recovery codes: {}",
-        tally(&statuses[statuses.len() - 5..])
+        tally(renewals)
     );
     let (status, _) = node(nodes, 1)
         .login_json(json!({"loginId": "renewing-racer", "password": crate::helpers::PASSWORD}))
         .await;
     assert_eq!(status, 200, "without a method the password alone logs in");
+
+    // The fourth user: the method is gone, and the number changed once at most, exactly as
+    // often as the audit log says; a change that came too late says so.
+    let moving_answers = &statuses[statuses.len() - 3..];
+    assert_eq!(moving_answers[0], 200, "the removal's code was valid");
+    assert!(first.methods_of(&moving_id).await.is_empty());
+    let changes = count(&moving_answers[1..], 200);
+    assert!(changes <= 1, "one code changes the number once");
+    let audited_changes = first
+        .audit(&format!("userId={moving_id}&event=user.phone_change"))
+        .await
+        .len();
+    assert_eq!(
+        changes,
+        audited_changes,
+        "each 200 is a change that happened: {}",
+        tally(moving_answers)
+    );
 }
 
 fn secret_of<'a>(
@@ -736,6 +791,12 @@ enum Action {
     RenewRecoveryCodes {
         user: String,
     },
+    ChangePhone {
+        user: String,
+        method: String,
+        phone: String,
+        code: String,
+    },
 }
 
 impl Action {
@@ -745,6 +806,7 @@ impl Action {
             Action::EnableSms { user, phone, .. } => format!("sms {user} {phone}"),
             Action::Disable { user, method, .. } => format!("disable {user} {method}"),
             Action::RenewRecoveryCodes { user } => format!("renew {user}"),
+            Action::ChangePhone { user, method, .. } => format!("change {user} {method}"),
         }
     }
 
@@ -770,6 +832,14 @@ impl Action {
                 Method::POST,
                 &format!("/api/user/two-factor/recovery-code/{user}"),
             ),
+            Action::ChangePhone {
+                user,
+                method,
+                phone,
+                code,
+            } => app
+                .with_key(Method::POST, &format!("/api/user/two-factor/phone/{user}"))
+                .json(&json!({"methodId": method, "mobilePhone": phone, "code": code})),
         };
         async move {
             let response = request.send().await.unwrap();
