@@ -20,6 +20,7 @@ fn node(nodes: &[TestApp], i: usize) -> &TestApp {
     &nodes[i % nodes.len()]
 }
 
+/// Where the requests went, for the figure line: `1 node`, `2 nodes`, `3 processes`.
 fn spread_over(nodes: &[TestApp], label: &str) -> String {
     match nodes.len() {
         1 => format!("1 {label}"),
