@@ -424,9 +424,14 @@ impl Core {
             .into_iter()
             .map(|user| {
                 let id = UserId::new();
+                // One method per secret, as enrolment allows (a row naming one twice gets one).
+                let mut fingerprints = std::collections::HashSet::new();
                 let mut methods: Vec<NewMethod> =
                     user.authenticators
                         .iter()
+                        .filter(|(secret, _, _)| {
+                            fingerprints.insert(self.authenticator_fingerprint(secret))
+                        })
                         .map(|(secret, params, name)| {
                             let method_id = MethodId::generate();
                             NewMethod {
@@ -442,6 +447,7 @@ impl Core {
                                 mobile_phone: None,
                                 email: None,
                                 last_used_step: None,
+                                secret_fingerprint: Some(self.authenticator_fingerprint(secret)),
                             }
                         })
                         .collect();
@@ -456,6 +462,7 @@ impl Core {
                         mobile_phone: Some(phone.clone()),
                         email: None,
                         last_used_step: None,
+                        secret_fingerprint: None,
                     });
                 }
                 (

@@ -51,6 +51,9 @@ pub struct NewMethod {
     pub email: Option<Email>,
     /// The step of the code that proved the secret, so it cannot be used again to log in.
     pub last_used_step: Option<u64>,
+    /// A keyed hash of an authenticator's secret: unique per user, so one secret is enrolled
+    /// once even when two enrolments of it race.
+    pub secret_fingerprint: Option<String>,
 }
 
 /// A login waiting for its second factor, as stored.
@@ -90,7 +93,8 @@ pub struct TrustRecord {
 impl Store {
     /// Adds a method. When it is the user's first, the recovery codes (their hashes) are stored
     /// too and `true` comes back; otherwise they are ignored. Trusted computers are revoked:
-    /// the user's second factors changed.
+    /// the user's second factors changed. An authenticator whose secret the user already has is
+    /// refused (`Duplicate`), whichever of two racing enrolments commits first.
     pub async fn add_method(
         &self,
         method: &NewMethod,
@@ -105,7 +109,14 @@ impl Store {
                 .bind(method.user_id.to_string())
                 .fetch_one(&mut *tx)
                 .await?;
-        insert_method_in(&mut tx, method, now).await?;
+        match insert_method_in(&mut tx, method, now).await {
+            Err(StoreError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() => {
+                return Err(StoreError::Duplicate {
+                    field: "secretBase32Encoded",
+                });
+            }
+            other => other?,
+        }
         let first = existing == 0;
         if first {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
@@ -254,15 +265,26 @@ impl Store {
         Ok(removed)
     }
 
+    /// Replaces the user's recovery codes — only while the user has a method: `false`, and
+    /// nothing stored, when the last one is gone (perhaps removed a moment before, under the
+    /// same lock), since recovery codes exist exactly while methods do.
     pub async fn replace_recovery_codes(
         &self,
         user: UserId,
         hashes: &[String],
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = event.at;
         let mut tx = self.pool().begin().await?;
         lock_user(&mut tx, user, now).await?;
+        let methods: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
+                .bind(user.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if methods == 0 {
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user.to_string())
             .execute(&mut *tx)
@@ -270,7 +292,7 @@ impl Store {
         insert_recovery_codes(&mut tx, user, hashes, now).await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Spends an unused recovery code. Exactly one of any concurrent uses succeeds.
@@ -576,8 +598,8 @@ pub(super) async fn insert_method_in(
     sqlx::query(
         "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
            secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
-           created_at, last_used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
+           created_at, last_used_at, secret_fingerprint) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14)",
     )
     .bind(method.id.as_str().to_owned())
     .bind(method.user_id.to_string())
@@ -592,6 +614,7 @@ pub(super) async fn insert_method_in(
     .bind(method.email.as_ref().map(|e| e.as_str().to_owned()))
     .bind(method.last_used_step.map(step_to_db))
     .bind(now.millis())
+    .bind(method.secret_fingerprint.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())

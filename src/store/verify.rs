@@ -249,6 +249,26 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Approves a verification after a check that took one of its attempts compared the right
+    /// code; only one caller wins. Also from `max_attempts_reached`: a check over the limit may
+    /// have marked it so while this one, within the limit, was comparing.
+    pub async fn approve_verification(
+        &self,
+        verification_id: &str,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE verifications SET status = 'approved', updated_at = $2 \
+             WHERE id = $1 AND status IN ('pending', 'max_attempts_reached')",
+        )
+        .bind(verification_id.to_owned())
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
     pub async fn set_verification_provider_ref(
         &self,
         verification_id: &str,

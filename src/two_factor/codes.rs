@@ -338,9 +338,18 @@ impl Core {
             .target(user)
             .detail("methodId", method_id.as_str())
             .detail("to", phone.masked());
-        self.store
+        // The method may have been removed since it was read: then nothing changed, and the
+        // answer says so rather than 200.
+        if !self
+            .store
             .change_method_phone(user, method_id, phone, &event)
-            .await?;
+            .await?
+        {
+            return Err(TwoFactorError::field(
+                "methodId",
+                Invalid::new("[invalid]", "this user has no phone method with this id"),
+            ));
+        }
         tracing::info!(target: "security", user = %user, method = %method_id, "verified phone changed");
         Ok(())
     }

@@ -76,6 +76,7 @@ impl Core {
             mobile_phone: None,
             email: None,
             last_used_step: None,
+            secret_fingerprint: None,
         };
         match request.kind {
             MethodKind::Authenticator => {
@@ -91,6 +92,7 @@ impl Core {
                 );
                 method.totp = Some(params);
                 method.last_used_step = Some(step);
+                method.secret_fingerprint = Some(self.authenticator_fingerprint(secret));
             }
             MethodKind::Sms | MethodKind::Voice | MethodKind::Email => {
                 match self
@@ -107,7 +109,15 @@ impl Core {
             .target(user)
             .detail("methodId", id.as_str())
             .detail("method", request.kind.as_str());
-        let first = self.store.add_method(&method, &hashes, &event).await?;
+        let first = match self.store.add_method(&method, &hashes, &event).await {
+            Err(crate::store::StoreError::Duplicate { field }) => {
+                return Err(TwoFactorError::field(
+                    field,
+                    Invalid::new("[duplicate]", "this authenticator is already enrolled"),
+                ));
+            }
+            other => other?,
+        };
         tracing::info!(target: "security", user = %user, method = %id, "two-factor method enabled");
         Ok(Enabled {
             method_id: id,
@@ -301,13 +311,25 @@ impl Core {
                     self.record_wrong_code(user, "disable", origin, now).await?;
                     return Err(TwoFactorError::WrongCode);
                 }
-                self.store
+                // A concurrent request may have removed the method since it was read (proven
+                // with another valid code): then this one removed nothing and says so.
+                if !self
+                    .store
                     .remove_method(
                         user,
                         method_id,
                         &event.detail("methodId", method_id.as_str()),
                     )
-                    .await?;
+                    .await?
+                {
+                    return Err(TwoFactorError::field(
+                        "methodId",
+                        Invalid::new(
+                            "[invalid]",
+                            "this user has no two-factor method with this id",
+                        ),
+                    ));
+                }
                 tracing::info!(target: "security", user = %user, method = %method_id, "two-factor method removed");
             }
         }
@@ -371,7 +393,16 @@ impl Core {
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
-        if self.store.methods(user).await?.is_empty() {
+        let (codes, hashes) = self.new_recovery_codes();
+        let event =
+            AuditEvent::new(EventKind::RecoveryCodesRegenerate, actor, origin, now).target(user);
+        // The store decides whether the user has a method, under the lock that removals take:
+        // a check here could pass just before the last method goes.
+        if !self
+            .store
+            .replace_recovery_codes(user, &hashes, &event)
+            .await?
+        {
             return Err(TwoFactorError::field(
                 "userId",
                 Invalid::new(
@@ -380,12 +411,6 @@ impl Core {
                 ),
             ));
         }
-        let (codes, hashes) = self.new_recovery_codes();
-        let event =
-            AuditEvent::new(EventKind::RecoveryCodesRegenerate, actor, origin, now).target(user);
-        self.store
-            .replace_recovery_codes(user, &hashes, &event)
-            .await?;
         Ok(codes)
     }
 }

@@ -26,6 +26,7 @@ const SETTINGS_KEY: &str = "two_factor";
 const RECOVERY_CODES_PER_SET: usize = 10;
 const RECOVERY_HASH_PURPOSE: &str = "recovery-code";
 const ENROLLMENT_HASH_PURPOSE: &str = "enrollment-completion";
+const AUTHENTICATOR_FINGERPRINT_PURPOSE: &str = "authenticator-secret";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TwoFactorError {
@@ -230,6 +231,13 @@ impl Core {
                 )
             })
             .unzip()
+    }
+
+    /// The keyed hash that tells whether a user already has this authenticator, without the
+    /// secret itself (sealed with a fresh nonce each time) being comparable.
+    pub(crate) fn authenticator_fingerprint(&self, secret: &TotpSecret) -> String {
+        self.secrets
+            .keyed_hash(AUTHENTICATOR_FINGERPRINT_PURPOSE, &secret.to_base32())
     }
 
     /// The kind of method whose enrolment handed out this completion code, if it did.

@@ -376,10 +376,19 @@ impl Core {
         }
         let max = settings.service.max_check_attempts;
         let Some(record) = self.store.reserve_check(&record.id, max, now).await? else {
-            self.store
-                .transition_verification(&record.id, "pending", "max_attempts_reached", now)
-                .await?;
-            return Err(VerifyError::MaxCheckAttempts);
+            // Out of checks, or no longer pending: a concurrent check approved it (or it was
+            // canceled) since it was read, and then it is gone, as for any later check.
+            return Err(
+                if self
+                    .store
+                    .transition_verification(&record.id, "pending", "max_attempts_reached", now)
+                    .await?
+                {
+                    VerifyError::MaxCheckAttempts
+                } else {
+                    VerifyError::NotFound
+                },
+            );
         };
         let right = if record.provider == provider_name(Provider::TwilioVerify) {
             let Some(remote) = record.provider_ref.as_deref() else {
@@ -429,13 +438,17 @@ impl Core {
                 .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(presented.as_bytes())))
         };
         // Exhausting the attempts shows at the next check (60202), as with Twilio.
-        let approved = right
-            && self
-                .store
-                .transition_verification(&record.id, "pending", "approved", now)
-                .await?;
+        let approved = right && self.store.approve_verification(&record.id, now).await?;
+        let verification = self.view(&record.id).await?;
+        // A check that raced the approving one (the same code twice, or a wrong code) would
+        // otherwise answer `status: approved` for an approval it did not make, and a client
+        // reading the status would count two. It answers as a check after the approval does:
+        // the verification is gone.
+        if !approved && verification.status == Status::Approved {
+            return Err(VerifyError::NotFound);
+        }
         Ok(CheckOutcome {
-            verification: self.view(&record.id).await?,
+            verification,
             approved,
         })
     }

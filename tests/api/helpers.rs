@@ -403,7 +403,89 @@ impl TestApp {
     }
 }
 
-/// The real `tessera` binary on a data directory and a fresh database, as an operator runs it.
+/// Runs every request at the same moment: each waits at one barrier until all are spawned and
+/// ready, so the server sees them together rather than in spawning order. The answers come back
+/// in the order of `requests`.
+pub async fn all_at_once<T, F>(requests: Vec<F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                request.await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(task.await.expect("a request task panicked"));
+    }
+    answers
+}
+
+/// How many answers had each status, as `1×200, 99×421`.
+pub fn tally(statuses: &[u16]) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for status in statuses {
+        *counts.entry(*status).or_insert(0) += 1;
+    }
+    counts
+        .iter()
+        .map(|(status, count)| format!("{count}×{status}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl TestApp {
+    /// Gives `user_id` an SMS method for `phone` the way a client does: a code sent to the
+    /// phone, then enabled with it. Returns the method id.
+    pub async fn enroll_sms(&self, user_id: &str, phone: &str) -> String {
+        assert_eq!(
+            self.send_enrollment(user_id, "sms", phone).await.status(),
+            200
+        );
+        let code = self.code_sent_to(phone).await;
+        let response = self
+            .with_key(
+                reqwest::Method::POST,
+                &format!("/api/user/two-factor/{user_id}"),
+            )
+            .json(&json!({"method": "sms", "mobilePhone": phone, "code": code}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["methodId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The user's methods as the API lists them.
+    pub async fn methods_of(&self, user_id: &str) -> Vec<Value> {
+        let user: Value = self
+            .with_key(reqwest::Method::GET, &format!("/api/user/{user_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        user["user"]["twoFactor"]["methods"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The `tessera` binary run as an operator runs it: its own directory (data directory and
+/// SQLite file) and database.
 pub struct Cli {
     pub dir: TempDir,
     pub database_url: String,
@@ -460,8 +542,9 @@ impl Cli {
     }
 
     /// Starts `tessera serve` on a free port, with its standard error going to `stderr` and
-    /// extra environment; returns the process, its base URL and what it prints after the URL.
-    /// Standard output keeps being read so the server never blocks on a full pipe.
+    /// extra environment; returns the process, its base URL (the address it really bound) and
+    /// what it prints after that line. Standard output keeps being read so the server never
+    /// blocks on a full pipe.
     pub fn serve_with(
         &self,
         stderr: Stdio,
@@ -483,13 +566,9 @@ impl Cli {
         let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
         let url = loop {
             let line = stdout.next().expect("the server prints its URL").unwrap();
-            if let Some(rest) = line.strip_prefix("Log in at ") {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches("/login")
-                    .to_owned();
+            // The address really bound, also when a public URL is configured.
+            if let Some((_, address)) = line.split_once(" is listening on ") {
+                break address.trim().to_owned();
             }
         };
         let printed = std::thread::spawn(move || stdout.map_while(Result::ok).collect());

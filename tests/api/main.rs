@@ -15,6 +15,8 @@ mod housekeeping;
 mod import;
 mod login;
 mod nodes;
+mod processes;
+mod races;
 mod system;
 mod tokens;
 mod twilio;
