@@ -415,3 +415,31 @@ impl Twilio<'_> {
         answers
     }
 }
+
+/// A page number far past the end is refused in Twilio's shape instead of overflowing the
+/// offset (found by schemathesis: it answered 500).
+#[tokio::test]
+async fn a_huge_page_number_is_refused_with_twilios_error() {
+    let app = spawn_app().await;
+    let twilio = Twilio::new(&app).await;
+    let (status, body) = twilio
+        .call(
+            Method::GET,
+            "/v2/Services?Page=9223372036854775806&PageSize=198221",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_u64()),
+        (400, Some(60200)),
+        "{body}"
+    );
+    let (status, body) = twilio
+        .call(Method::GET, "/v2/Services?Page=1000000&PageSize=1000", &[])
+        .await;
+    assert_eq!(
+        status, 200,
+        "the last page allowed is an empty page: {body}"
+    );
+    assert_eq!(body["services"].as_array().unwrap().len(), 0);
+}

@@ -401,12 +401,17 @@ async fn delete_service(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+const MAX_PAGE: i64 = 1_000_000;
+
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// Services per page, 50 by default; held between 1 and 1000.
     #[serde(rename = "PageSize")]
     page_size: Option<i64>,
+    /// From 0.
     #[serde(rename = "Page")]
+    #[param(maximum = 1_000_000)]
     page: Option<i64>,
 }
 
@@ -432,6 +437,12 @@ async fn list_services(
     })?;
     let size = query.page_size.unwrap_or(50).clamp(1, 1000);
     let page = query.page.unwrap_or(0).max(0);
+    // Far past any real list; it keeps `page * size` (the offset) and `page + 1` in range.
+    if page > MAX_PAGE {
+        return Err(TwilioError::invalid(format!(
+            "Invalid parameter `Page`: at most {MAX_PAGE}"
+        )));
+    }
     let services = state
         .core
         .store
