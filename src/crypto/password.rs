@@ -252,11 +252,13 @@ pub fn check_imported_hash(stored: &str) -> Result<(), String> {
 }
 
 fn is_bcrypt(stored: &str) -> bool {
+    // The cost is read as bytes: slicing the str there panicked when a multi-byte character
+    // straddled byte 6 (an imported "hash" found by the password_hash fuzz target).
     stored.len() == 60
         && ["$2a$", "$2b$", "$2y$"]
             .iter()
             .any(|p| stored.starts_with(p))
-        && stored[4..6].chars().all(|c| c.is_ascii_digit())
+        && stored.as_bytes()[4..6].iter().all(u8::is_ascii_digit)
 }
 
 /// Django's `pbkdf2_sha256$iterations$salt$hash`: (iterations, salt, hash).
@@ -481,6 +483,10 @@ mod tests {
         ] {
             assert!(check_imported_hash(bad).is_err(), "{bad}");
         }
+        // 60 bytes, with a two-byte character across the end of the cost field.
+        let straddling = format!("$2a$1é{}", "a".repeat(53));
+        assert_eq!(straddling.len(), 60);
+        assert!(check_imported_hash(&straddling).is_err());
     }
 
     #[tokio::test]
