@@ -369,7 +369,7 @@ pub fn check(rows: &[(u64, ImportRecord)]) -> Result<Vec<ImportUser>, Vec<RowErr
 }
 
 /// A TOTP secret as base32, or an `otpauth://totp/…` URI with its parameters and label.
-fn parse_secret(raw: &str) -> Result<(TotpSecret, TotpParams, Option<MethodName>), String> {
+pub fn parse_secret(raw: &str) -> Result<(TotpSecret, TotpParams, Option<MethodName>), String> {
     let Some(rest) = raw.strip_prefix("otpauth://") else {
         let secret = TotpSecret::from_base32(raw).map_err(|e| e.message)?;
         return Ok((secret, TotpParams::default(), None));

@@ -227,6 +227,13 @@ pub fn check_imported_hash(stored: &str) -> Result<(), String> {
     if stored.starts_with("$argon2") {
         let parsed = argon2::PasswordHash::new(stored)
             .map_err(|e| format!("not a valid Argon2 hash: {e}"))?;
+        if !imported_argon2_params_affordable(&parsed) {
+            return Err(format!(
+                "Argon2 parameters beyond what a login can afford: at most \
+                 m={IMPORTED_ARGON2_MAX_KIB} (1 GiB), t={IMPORTED_ARGON2_MAX_PASSES}, \
+                 p={IMPORTED_ARGON2_MAX_LANES}"
+            ));
+        }
         let complete = parsed.hash.is_some()
             && parsed.salt.is_some()
             && Algorithm::try_from(parsed.algorithm).is_ok()
@@ -251,12 +258,37 @@ pub fn check_imported_hash(stored: &str) -> Result<(), String> {
     )
 }
 
+/// The most an imported Argon2 hash may ask of a login: 1 GiB of memory (libsodium's most
+/// demanding preset), 16 passes, 64 lanes. A login verifies with the hash's own parameters, so
+/// without a bound one imported row could make it allocate 4 TiB (m = 2^32 - 1 KiB: the process
+/// aborts) or spin for hours.
+const IMPORTED_ARGON2_MAX_KIB: u32 = 1 << 20;
+const IMPORTED_ARGON2_MAX_PASSES: u32 = 16;
+const IMPORTED_ARGON2_MAX_LANES: u32 = 64;
+
+/// Whether every m, t and p of an imported hash is within the bounds above. Checked before
+/// argon2 reads them: argon2 0.5 computes 8 x p before it bounds p, an overflow for p above
+/// 2^29 (found by the password_hash fuzz target).
+fn imported_argon2_params_affordable(parsed: &argon2::PasswordHash) -> bool {
+    parsed.params.iter().all(|(name, value)| {
+        let limit = match name.as_str() {
+            "m" => IMPORTED_ARGON2_MAX_KIB,
+            "t" => IMPORTED_ARGON2_MAX_PASSES,
+            "p" => IMPORTED_ARGON2_MAX_LANES,
+            _ => return true,
+        };
+        value.decimal().is_ok_and(|v| v <= limit)
+    })
+}
+
 fn is_bcrypt(stored: &str) -> bool {
+    // The cost is read as bytes: slicing the str there panicked when a multi-byte character
+    // straddled byte 6 (an imported "hash" found by the password_hash fuzz target).
     stored.len() == 60
         && ["$2a$", "$2b$", "$2y$"]
             .iter()
             .any(|p| stored.starts_with(p))
-        && stored[4..6].chars().all(|c| c.is_ascii_digit())
+        && stored.as_bytes()[4..6].iter().all(u8::is_ascii_digit)
 }
 
 /// Django's `pbkdf2_sha256$iterations$salt$hash`: (iterations, salt, hash).
@@ -480,6 +512,19 @@ mod tests {
             "$argon2id$garbage",
         ] {
             assert!(check_imported_hash(bad).is_err(), "{bad}");
+        }
+        // 60 bytes, with a two-byte character across the end of the cost field.
+        let straddling = format!("$2a$1é{}", "a".repeat(53));
+        assert_eq!(straddling.len(), 60);
+        assert!(check_imported_hash(&straddling).is_err());
+        // Parameters no login can afford (4 TiB of memory; lanes whose 8 x p overflows).
+        for costly in [
+            "$argon2id$v=19$m=4294967295,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+            "$argon2id$v=19$m=19456,t=100000,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+            "$argon2i$m=2952,t=2,p=766499255$c29tZXNhbHQ$RdescudvJCsgt3ubJObG",
+        ] {
+            let error = check_imported_hash(costly).unwrap_err();
+            assert!(error.contains("afford"), "{costly}: {error}");
         }
     }
 

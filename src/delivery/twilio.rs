@@ -3,6 +3,7 @@
 //! `{code, message, more_info, status}`. The base URLs come from the settings, so the tests
 //! (and a self-hosted Verify) can stand in for Twilio.
 
+use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::SendError;
@@ -136,9 +137,17 @@ pub async fn check_verification(
         Ok(response) => response,
         Err(error) => return RemoteCheck::Failed(error),
     };
-    let status = response.status();
+    match answer(response).await {
+        Ok((status, body)) => read_check(status, &body),
+        Err(error) => RemoteCheck::Failed(error),
+    }
+}
+
+/// What a `VerificationCheck` answer (status and body) came to. Apart from the I/O so that the
+/// reading of Twilio's bytes can be tested and fuzzed on its own.
+pub fn read_check(status: StatusCode, body: &[u8]) -> RemoteCheck {
     if status.is_success() {
-        return match response.json::<CheckAnswer>().await {
+        return match serde_json::from_slice::<CheckAnswer>(body) {
             Ok(answer) if answer.status == "approved" => RemoteCheck::Approved,
             Ok(_) => RemoteCheck::Pending,
             Err(e) => RemoteCheck::Failed(SendError::Transient(format!(
@@ -146,7 +155,7 @@ pub async fn check_verification(
             ))),
         };
     }
-    match classify(status, response).await {
+    match classify(status, body) {
         SendError::Permanent {
             code: Some(20404), ..
         } => RemoteCheck::NotFound,
@@ -180,20 +189,35 @@ async fn post(
 }
 
 async fn created(response: reqwest::Response) -> Result<String, SendError> {
+    let (status, body) = answer(response).await?;
+    read_created(status, &body)
+}
+
+/// The status and whole body of an answer.
+async fn answer(response: reqwest::Response) -> Result<(StatusCode, Vec<u8>), SendError> {
     let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| SendError::Transient(format!("Twilio's answer could not be read: {e}")))?;
+    Ok((status, body.to_vec()))
+}
+
+/// The sid in an answer of the Messages, Calls or Verify API that creates something, or why
+/// there is none. Apart from the I/O so that it can be tested and fuzzed on its own.
+pub fn read_created(status: StatusCode, body: &[u8]) -> Result<String, SendError> {
     if status.is_success() {
-        return response
-            .json::<Created>()
-            .await
+        return serde_json::from_slice::<Created>(body)
             .map(|c| c.sid)
             .map_err(|e| SendError::Transient(format!("Twilio answered garbage: {e}")));
     }
-    Err(classify(status, response).await)
+    Err(classify(status, body))
 }
 
 /// Twilio's answer as a permanent or passing failure, with a message a user can act on.
-async fn classify(status: reqwest::StatusCode, response: reqwest::Response) -> SendError {
-    let body: ErrorBody = response.json().await.unwrap_or_default();
+fn classify(status: StatusCode, body: &[u8]) -> SendError {
+    // An error answer without Twilio's JSON (a proxy's HTML page) is classified by status.
+    let body: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let code = body.code;
     let permanent = |message: &str| SendError::Permanent {
         code,
@@ -237,6 +261,48 @@ fn xml_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_read_from_status_and_body() {
+        let ok = StatusCode::CREATED;
+        assert_eq!(
+            read_created(ok, br#"{"sid": "SM1", "status": "queued"}"#),
+            Ok("SM1".into())
+        );
+        assert!(matches!(
+            read_created(ok, b"<html>"),
+            Err(SendError::Transient(_))
+        ));
+        let refused = br#"{"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}"#;
+        assert!(matches!(
+            read_created(StatusCode::BAD_REQUEST, refused),
+            Err(SendError::Permanent {
+                code: Some(21211),
+                ..
+            })
+        ));
+        // A proxy's page instead of Twilio's JSON: classified by its status alone.
+        assert!(matches!(
+            read_created(StatusCode::BAD_GATEWAY, b"<html>Bad gateway</html>"),
+            Err(SendError::Transient(_))
+        ));
+        assert_eq!(
+            read_check(StatusCode::OK, br#"{"status": "approved"}"#),
+            RemoteCheck::Approved
+        );
+        assert_eq!(
+            read_check(StatusCode::OK, br#"{"status": "pending"}"#),
+            RemoteCheck::Pending
+        );
+        assert_eq!(
+            read_check(StatusCode::NOT_FOUND, br#"{"code": 20404}"#),
+            RemoteCheck::NotFound
+        );
+        assert_eq!(
+            read_check(StatusCode::TOO_MANY_REQUESTS, br#"{"code": 60202}"#),
+            RemoteCheck::MaxAttempts
+        );
+    }
 
     #[test]
     fn spoken_text_is_escaped_for_twiml() {

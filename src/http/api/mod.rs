@@ -3,14 +3,14 @@
 pub use admin::audit_csv;
 pub use login::{TRUST_COOKIE, cookie};
 
-mod admin;
+pub mod admin;
 mod audit_log;
-mod login;
+pub mod login;
 mod outbox;
 mod system;
-mod tokens;
-mod two_factor;
-mod users;
+pub mod tokens;
+pub mod two_factor;
+pub mod users;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -188,21 +188,21 @@ impl FromRequestParts<AppState> for Account {
 }
 
 /// Form parameters; unknown ones are ignored, as Twilio ignores them.
-struct Params(Vec<(String, String)>);
+pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn parse(body: &Bytes) -> Self {
+    pub fn parse(body: &[u8]) -> Self {
         Self(form_urlencoded::parse(body).into_owned().collect())
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn flag(&self, name: &str) -> Result<Option<bool>, TwilioError> {
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, TwilioError> {
         match self.get(name).map(str::to_ascii_lowercase).as_deref() {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
@@ -213,7 +213,7 @@ impl Params {
         }
     }
 
-    fn number(
+    pub fn number(
         &self,
         name: &str,
         range: std::ops::RangeInclusive<i64>,
