@@ -19,7 +19,11 @@ pub struct HashRate {
     pub cores: usize,
 }
 
-pub fn argon2_rate(config: &Argon2Config, cores: usize, budget: Duration) -> anyhow::Result<HashRate> {
+pub fn argon2_rate(
+    config: &Argon2Config,
+    cores: usize,
+    budget: Duration,
+) -> anyhow::Result<HashRate> {
     let hasher = PasswordHasher::new(config, cores)?;
     let password = "benchmark password 1";
     hasher.hash_blocking(password)?;
@@ -92,7 +96,9 @@ pub async fn commit_rate(
     let half = budget / 2;
     let one_connection = updates(&pool, 1, half).await?;
     let concurrent = updates(&pool, pool_connections, half).await?;
-    sqlx::query("DROP TABLE bench_commit").execute(&pool).await?;
+    sqlx::query("DROP TABLE bench_commit")
+        .execute(&pool)
+        .await?;
     store.close().await;
     Ok(CommitRate {
         one_connection,
@@ -116,12 +122,13 @@ async fn updates(pool: &sqlx::AnyPool, tasks: u32, duration: Duration) -> anyhow
             let mut done = 0u64;
             while Instant::now() < deadline {
                 step += 1;
-                let result =
-                    sqlx::query("UPDATE bench_commit SET last_step = $1 WHERE id = $2 AND last_step < $1")
-                        .bind(step)
-                        .bind(task)
-                        .execute(&pool)
-                        .await?;
+                let result = sqlx::query(
+                    "UPDATE bench_commit SET last_step = $1 WHERE id = $2 AND last_step < $1",
+                )
+                .bind(step)
+                .bind(task)
+                .execute(&pool)
+                .await?;
                 anyhow::ensure!(result.rows_affected() == 1, "the update changed no row");
                 done += 1;
             }

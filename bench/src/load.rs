@@ -216,7 +216,9 @@ where
                 let begun = Instant::now();
                 match operation(client.clone(), sequence).await {
                     Step::Done(outcome) => {
-                        figures.latencies_us.push(begun.elapsed().as_micros() as u64);
+                        figures
+                            .latencies_us
+                            .push(begun.elapsed().as_micros() as u64);
                         if !outcome.ok {
                             figures.errors += 1;
                         }

@@ -51,7 +51,10 @@ enum Target {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera-bench", about = "Tessera's performance suite (prints; never asserts)")]
+#[command(
+    name = "tessera-bench",
+    about = "Tessera's performance suite (prints; never asserts)"
+)]
 pub struct Args {
     #[arg(value_enum)]
     scenario: ScenarioName,

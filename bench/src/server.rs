@@ -42,7 +42,10 @@ impl Workspace {
         ));
         std::fs::create_dir_all(&dir)?;
         let (database_url, postgres) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.join("tessera.db").display()), None),
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.join("tessera.db").display()),
+                None,
+            ),
             Backend::Postgres => {
                 let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
                 run_postgres(postgres_url, &format!("CREATE SCHEMA {schema}")).await?;
@@ -109,7 +112,15 @@ pub fn server_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         .context("the bench crate sits inside the tessera workspace")?
         .to_owned();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "-p", "tessera", "--bin", "tessera"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "tessera",
+            "--bin",
+            "tessera",
+        ])
         .current_dir(&root)
         .status()
         .context("cannot run cargo to build the server")?;
@@ -133,7 +144,10 @@ fn environment(
             "TESSERA_DATA_DIR".into(),
             workspace.dir.display().to_string(),
         ),
-        ("TESSERA_DATABASE_URL".into(), workspace.database_url.clone()),
+        (
+            "TESSERA_DATABASE_URL".into(),
+            workspace.database_url.clone(),
+        ),
         ("TESSERA_LOG_LEVEL".into(), "warn".into()),
         (
             "TESSERA_ARGON2__MEMORY_KIB".into(),
