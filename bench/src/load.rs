@@ -232,6 +232,7 @@ where
                         figures.ran_out = true;
                         break;
                     }
+                    Step::Abandoned => break,
                 }
                 sequence += connections as u64;
             }
@@ -262,8 +263,12 @@ where
 
 pub enum Step {
     Done(Outcome),
+    /// No fresh TOTP step yet: wait a little and try again.
     Wait,
+    /// Nothing left to do (the prepared challenges are spent): this client stops.
     Exhausted,
+    /// The operation was cut off at the end of the run and is not counted: this client stops.
+    Abandoned,
 }
 
 /// One HTTP/1.1 keep-alive connection's client.

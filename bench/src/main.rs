@@ -96,6 +96,10 @@ pub struct Args {
     /// The server of --target privacyidea.
     #[arg(long)]
     pub url: Option<String>,
+    /// Exit with an error if any operation did not end as expected (CI's smoke run: it checks
+    /// that every scenario works, never how fast).
+    #[arg(long)]
+    fail_on_errors: bool,
     /// `serial,base32 secret` lines of the privacyIDEA tokens to check codes of.
     #[arg(long)]
     pub tokens: Option<PathBuf>,
@@ -159,5 +163,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     suite.print_budget();
+    if args.fail_on_errors {
+        anyhow::ensure!(
+            suite.errors == 0,
+            "{} operations did not end as expected",
+            suite.errors
+        );
+    }
     Ok(())
 }
