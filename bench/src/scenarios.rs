@@ -207,7 +207,7 @@ impl<'a> Suite<'a> {
         }
     }
 
-    fn import_users(
+    async fn import_users(
         &self,
         workspace: &Workspace,
         settings: &ServerSettings,
@@ -215,6 +215,7 @@ impl<'a> Suite<'a> {
         row: impl FnMut(usize) -> String,
     ) -> anyhow::Result<()> {
         let took = server::import(&self.binary, workspace, settings, CSV_HEADER, total, row)?;
+        workspace.settle_after_import().await?;
         println!(
             "  seeded {total} users with `tessera import` in {:.1} s",
             took.as_secs_f64()
@@ -223,7 +224,7 @@ impl<'a> Suite<'a> {
     }
 
     /// Users `u0…` with one TOTP secret each and the cheap hash, as code-check needs them.
-    fn seed_code_check_users(
+    async fn seed_code_check_users(
         &self,
         workspace: &Workspace,
         settings: &ServerSettings,
@@ -235,7 +236,8 @@ impl<'a> Suite<'a> {
         let hash = self.cheap_hash.clone();
         self.import_users(workspace, settings, users, |i| {
             format!("u{i},\"{hash}\",{},,", base32(&slots[i].secret))
-        })?;
+        })
+        .await?;
         Ok(slots)
     }
 
@@ -263,7 +265,9 @@ impl<'a> Suite<'a> {
             argon2: cheap_argon2(),
             fraud_guard: true,
         };
-        let slots = self.seed_code_check_users(workspace, &settings, args.users)?;
+        let slots = self
+            .seed_code_check_users(workspace, &settings, args.users)
+            .await?;
         let server = Server::start_on_existing_database(&self.binary, workspace, &settings).await?;
         let slots = prepare_challenges(
             &server.base_url,
@@ -402,7 +406,8 @@ impl<'a> Suite<'a> {
             }
             // The rest of the population: a password and nothing else.
             None => format!("f{i},\"{hash}\",,,"),
-        })?;
+        })
+        .await?;
         let server = Server::start_on_existing_database(&self.binary, workspace, &settings).await?;
         let slots: Vec<Slot> = secrets
             .iter()
@@ -463,7 +468,8 @@ impl<'a> Suite<'a> {
         let hash = self.cheap_hash.clone();
         self.import_users(workspace, &settings, users, |i| {
             format!("u{i},\"{hash}\",,{},true", phone(i))
-        })?;
+        })
+        .await?;
         let server = Server::start_on_existing_database(&self.binary, workspace, &settings).await?;
         let slots: Vec<Slot> = (0..users)
             .map(|user| Slot::new(user, Arc::from(Vec::new())))
@@ -543,7 +549,8 @@ impl<'a> Suite<'a> {
             } else {
                 format!("victim{},\"{default}\",,,", i - users)
             }
-        })?;
+        })
+        .await?;
         let server = Server::start_on_existing_database(&self.binary, workspace, &settings).await?;
         let slots = prepare_challenges(
             &server.base_url,
