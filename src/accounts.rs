@@ -408,7 +408,7 @@ impl Core {
     /// Makes the first administrator when there is no user at all; returns its password, which
     /// is printed once and kept nowhere.
     pub async fn bootstrap_admin(&self, now: Instant) -> Result<Option<String>, AccountError> {
-        if self.store.count_users().await? > 0 {
+        if self.store.has_users().await? {
             return Ok(None);
         }
         let password = random::readable_password();

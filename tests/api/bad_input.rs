@@ -154,6 +154,7 @@ async fn invalid_user_fields_are_all_reported_and_nothing_is_stored() {
             .contains("country code")
     );
     assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+    assert!(!app.core.store.has_users().await.unwrap());
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ async fn ten_thousand_users_with_phones_and_the_authy_flag_import_in_one_go_and_
         json!({"created": 0, "unchanged": 10000})
     );
     assert_eq!(app.core.store.count_users().await.unwrap(), 10_000);
+    assert!(app.core.store.has_users().await.unwrap());
 
     // The first login of a migrated user sends the SMS at once; the second does not.
     let found: Value = app
