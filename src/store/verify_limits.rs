@@ -14,6 +14,41 @@ pub enum CappedInsert {
     Full,
 }
 
+impl CappedInsert {
+    /// What an `INSERT … ON CONFLICT DO NOTHING` that passed the cap did.
+    fn of_rows(inserted: u64) -> Self {
+        if inserted == 1 {
+            CappedInsert::Inserted
+        } else {
+            CappedInsert::Duplicate
+        }
+    }
+}
+
+/// Locks the parent row (a no-op update: a row lock on PostgreSQL, the write lock on SQLite) so
+/// that simultaneous inserts under one parent are counted one after another, then counts its
+/// children. The table and column names are constants of this module, never input.
+async fn lock_parent_and_count(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    parent: &str,
+    children: &str,
+    parent_column: &str,
+    parent_sid: &str,
+) -> Result<i64, StoreError> {
+    sqlx::query(&format!(
+        "UPDATE {parent} SET updated_at = updated_at WHERE sid = $1"
+    ))
+    .bind(parent_sid.to_owned())
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM {children} WHERE {parent_column} = $1"
+    ))
+    .bind(parent_sid.to_owned())
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 #[derive(Debug, Clone)]
 pub struct RateLimitRecord {
     pub sid: String,
@@ -44,15 +79,14 @@ impl Store {
         cap: i64,
     ) -> Result<CappedInsert, StoreError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE verify_services SET updated_at = updated_at WHERE sid = $1")
-            .bind(limit.service_sid.clone())
-            .execute(&mut *tx)
-            .await?;
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM verify_rate_limits WHERE service_sid = $1")
-                .bind(limit.service_sid.clone())
-                .fetch_one(&mut *tx)
-                .await?;
+        let count = lock_parent_and_count(
+            &mut tx,
+            "verify_services",
+            "verify_rate_limits",
+            "service_sid",
+            &limit.service_sid,
+        )
+        .await?;
         if count >= cap {
             return Ok(CappedInsert::Full);
         }
@@ -70,11 +104,7 @@ impl Store {
         .await?
         .rows_affected();
         tx.commit().await?;
-        Ok(if done == 1 {
-            CappedInsert::Inserted
-        } else {
-            CappedInsert::Duplicate
-        })
+        Ok(CappedInsert::of_rows(done))
     }
 
     pub async fn rate_limits(&self, service_sid: &str) -> Result<Vec<RateLimitRecord>, StoreError> {
@@ -123,15 +153,14 @@ impl Store {
         cap: i64,
     ) -> Result<CappedInsert, StoreError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE verify_rate_limits SET updated_at = updated_at WHERE sid = $1")
-            .bind(bucket.rate_limit_sid.clone())
-            .execute(&mut *tx)
-            .await?;
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM verify_buckets WHERE rate_limit_sid = $1")
-                .bind(bucket.rate_limit_sid.clone())
-                .fetch_one(&mut *tx)
-                .await?;
+        let count = lock_parent_and_count(
+            &mut tx,
+            "verify_rate_limits",
+            "verify_buckets",
+            "rate_limit_sid",
+            &bucket.rate_limit_sid,
+        )
+        .await?;
         if count >= cap {
             return Ok(CappedInsert::Full);
         }
@@ -149,11 +178,7 @@ impl Store {
         .await?
         .rows_affected();
         tx.commit().await?;
-        Ok(if done == 1 {
-            CappedInsert::Inserted
-        } else {
-            CappedInsert::Duplicate
-        })
+        Ok(CappedInsert::of_rows(done))
     }
 
     pub async fn buckets(&self, rate_limit_sid: &str) -> Result<Vec<BucketRecord>, StoreError> {
