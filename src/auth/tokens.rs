@@ -36,27 +36,41 @@ impl Core {
         now: Instant,
         event: &AuditEvent,
     ) -> anyhow::Result<IssuedTokens> {
+        let (session, tokens) = self.new_session(user, amr, application_id, origin, now);
+        self.store.open_session(&session, event).await?;
+        Ok(tokens)
+    }
+
+    /// A session to store and the tokens that will stand for it once it is stored.
+    pub(crate) fn new_session(
+        &self,
+        user: &User,
+        amr: Vec<String>,
+        application_id: Option<String>,
+        origin: &Origin,
+        now: Instant,
+    ) -> (NewSession, IssuedTokens) {
         let session_id = random::token(18);
         let refresh_token = random::token(32);
+        let (token, token_expires_at) =
+            self.sign_access_token(user, &session_id, &amr, application_id.clone(), now, now);
         let session = NewSession {
             id: session_id.clone(),
             user_id: user.id,
-            amr: amr.clone(),
-            application_id: application_id.clone(),
+            amr,
+            application_id,
             refresh_hash: random::lookup_digest(&refresh_token),
             now,
             expires_at: now.plus_seconds(self.tokens.refresh_ttl_seconds),
             origin: origin.clone(),
         };
-        self.store.open_session(&session, event).await?;
-        let (token, token_expires_at) =
-            self.sign_access_token(user, &session_id, &amr, application_id, now, now);
-        Ok(IssuedTokens {
+        let tokens = IssuedTokens {
             token,
             token_expires_at,
             refresh_token,
             refresh_token_id: session_id,
-        })
+        };
+        (session, tokens)
     }
 
     fn sign_access_token(

@@ -1,5 +1,5 @@
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, audit, users::revoke_all_sessions};
 use crate::audit::{AuditEvent, Origin};
@@ -48,31 +48,10 @@ impl Store {
         new: &NewSession,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-            .bind(new.user_id.to_string())
-            .bind(new.now.millis())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, amr, application_id, refresh_hash, created_at, \
-               authenticated_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
-        )
-        .bind(new.id.clone())
-        .bind(new.user_id.to_string())
-        .bind(new.amr.join(" "))
-        .bind(new.application_id.clone())
-        .bind(new.refresh_hash.clone())
-        .bind(new.now.millis())
-        .bind(new.expires_at.millis())
-        .bind(new.origin.ip.clone())
-        .bind(new.origin.user_agent.clone())
-        .execute(&mut *tx)
-        .await?;
-        audit::record(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut write = self.begin_write().await?;
+        insert_session_in(&mut write.tx, new).await?;
+        audit::record(&mut write.tx, event).await?;
+        write.commit().await
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -301,4 +280,33 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Notes the login on the user row and inserts its session, inside the caller's transaction.
+pub(super) async fn insert_session_in(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewSession,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+        .bind(new.user_id.to_string())
+        .bind(new.now.millis())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, amr, application_id, refresh_hash, created_at, \
+           authenticated_at, expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+    )
+    .bind(new.id.clone())
+    .bind(new.user_id.to_string())
+    .bind(new.amr.join(" "))
+    .bind(new.application_id.clone())
+    .bind(new.refresh_hash.clone())
+    .bind(new.now.millis())
+    .bind(new.expires_at.millis())
+    .bind(new.origin.ip.clone())
+    .bind(new.origin.user_agent.clone())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

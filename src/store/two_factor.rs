@@ -12,7 +12,7 @@ use crate::domain::{Email, MethodId, MethodKind, MethodName, PhoneNumber, UserId
 use crate::otp::{Algorithm, TotpParams};
 use crate::policy::LoginType;
 
-const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
+pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
     algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at";
 
 /// A stored method. The authenticator secret stays sealed until a flow opens it.
@@ -324,11 +324,13 @@ impl Store {
         .await?)
     }
 
+    /// Stores a new challenge with its audit event.
     pub async fn insert_challenge(
         &self,
         new: &NewChallenge<'_>,
-        now: Instant,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
+        let mut write = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO login_challenges (id_hash, user_id, login_type, application_id, \
                created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -337,13 +339,14 @@ impl Store {
         .bind(new.user.to_string())
         .bind(new.login_type.as_str())
         .bind(new.application_id.map(str::to_owned))
-        .bind(now.millis())
+        .bind(event.at.millis())
         .bind(new.expires_at.millis())
         .bind(new.origin.ip.clone())
         .bind(new.origin.user_agent.clone())
-        .execute(self.pool())
+        .execute(&mut *write.tx)
         .await?;
-        Ok(())
+        audit::record(&mut write.tx, event).await?;
+        write.commit().await
     }
 
     /// A live challenge: not expired, not completed, attempts left.
@@ -364,45 +367,6 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         row.map(|r| challenge_from_row(&r)).transpose()
-    }
-
-    /// Takes one attempt from a live challenge before its code is checked, so that concurrent
-    /// guesses cannot outrun the limit. `None`: the challenge is unknown, expired, completed or
-    /// out of attempts.
-    pub async fn reserve_attempt(
-        &self,
-        id_hash: &str,
-        max_attempts: i64,
-        now: Instant,
-    ) -> Result<Option<ChallengeRecord>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE login_challenges SET attempts = attempts + 1 \
-             WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3 \
-             RETURNING user_id, login_type, application_id, expires_at, attempts, enrollment_code_hash",
-        )
-        .bind(id_hash.to_owned())
-        .bind(now.millis())
-        .bind(max_attempts)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| challenge_from_row(&r)).transpose()
-    }
-
-    /// Marks a challenge done; only the first caller gets `true`.
-    pub async fn complete_challenge(
-        &self,
-        id_hash: &str,
-        now: Instant,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE login_challenges SET completed_at = $2 WHERE id_hash = $1 AND completed_at IS NULL",
-        )
-        .bind(id_hash.to_owned())
-        .bind(now.millis())
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(done == 1)
     }
 
     /// Lets a challenge that was waiting for an enrolment finish with a one-time code.
@@ -432,34 +396,6 @@ impl Store {
             .await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Counts a guess as a failure before its code is checked and answers how many failures
-    /// (this one included) the user has since `since`. Each guess is its own committed row, so
-    /// of any number of simultaneous guesses only the first `limit` see a count within it.
-    pub async fn reserve_guess(
-        &self,
-        user: UserId,
-        guess_id: &str,
-        now: Instant,
-        since: Instant,
-    ) -> Result<i64, StoreError> {
-        sqlx::query("INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)")
-            .bind(user.to_string())
-            .bind(now.millis())
-            .bind(guess_id.to_owned())
-            .execute(self.pool())
-            .await?;
-        self.two_factor_failures_since(user, since).await
-    }
-
-    /// A right guess is not a failure: its reservation goes.
-    pub async fn release_guess(&self, guess_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM two_factor_failures WHERE guess_id = $1")
-            .bind(guess_id.to_owned())
-            .execute(self.pool())
-            .await?;
         Ok(())
     }
 
@@ -673,7 +609,7 @@ pub(super) async fn revoke_trusts(
 }
 
 /// Steps are u64 in the math and BIGINT in the database; no real step comes near i64::MAX.
-fn step_to_db(step: u64) -> i64 {
+pub(super) fn step_to_db(step: u64) -> i64 {
     i64::try_from(step).unwrap_or(i64::MAX)
 }
 
@@ -681,7 +617,7 @@ fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {why}"))
 }
 
-fn method_from_row(row: &AnyRow) -> Result<MethodRecord, StoreError> {
+pub(super) fn method_from_row(row: &AnyRow) -> Result<MethodRecord, StoreError> {
     let id: String = row.try_get("id")?;
     let user_id: String = row.try_get("user_id")?;
     let kind: String = row.try_get("kind")?;
@@ -735,7 +671,7 @@ fn method_from_row(row: &AnyRow) -> Result<MethodRecord, StoreError> {
     })
 }
 
-fn challenge_from_row(row: &AnyRow) -> Result<ChallengeRecord, StoreError> {
+pub(super) fn challenge_from_row(row: &AnyRow) -> Result<ChallengeRecord, StoreError> {
     let user_id: String = row.try_get("user_id")?;
     let login_type: String = row.try_get("login_type")?;
     Ok(ChallengeRecord {

@@ -7,7 +7,7 @@ use crate::clock::Instant;
 use crate::crypto::PasswordHash;
 use crate::domain::{Email, FullName, LoginId, PhoneNumber, Roles, User, UserId, Username};
 
-const COLUMNS: &str = "id, username, email, full_name, mobile_phone, roles, active, \
+pub(super) const COLUMNS: &str = "id, username, email, full_name, mobile_phone, roles, active, \
     two_factor_required, every_login, authy_migrated, terms_version_accepted, password_hash, password_changed_at, \
     created_at, updated_at, last_login_at";
 
@@ -459,7 +459,7 @@ pub(super) async fn revoke_all_sessions(
     Ok(revoked)
 }
 
-fn user_from_row(row: &AnyRow) -> Result<UserWithHash, StoreError> {
+pub(super) fn user_from_row(row: &AnyRow) -> Result<UserWithHash, StoreError> {
     let corrupt = |what: &str, why: String| StoreError::Corrupt(format!("users.{what}: {why}"));
     let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
     let optional = |name: &str| -> Result<Option<String>, StoreError> {

@@ -1,4 +1,4 @@
-use super::{Accepted, PresentedCode, TwoFactorError, codes};
+use super::{Accepted, PresentedCode, SETTINGS_KEY, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::auth::IssuedTokens;
 use crate::clock::Instant;
@@ -6,7 +6,7 @@ use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::{MethodKind, User};
 use crate::policy::{LoginType, TwoFactorPolicy};
-use crate::store::{MethodRecord, NewChallenge};
+use crate::store::{FinishedLogin, NewChallenge};
 
 /// The second step of a login.
 #[derive(Debug, Clone)]
@@ -46,7 +46,6 @@ impl Core {
             expires_at: now.plus_seconds(policy.challenge_ttl_seconds),
             origin,
         };
-        self.store.insert_challenge(&challenge, now).await?;
         let event = AuditEvent::new(
             EventKind::TwoFactorChallenge,
             Actor::User(user.id),
@@ -55,13 +54,13 @@ impl Core {
         )
         .target(user.id)
         .detail("loginType", login_type.as_str());
-        self.store.record_event(&event).await?;
+        self.store.insert_challenge(&challenge, &event).await?;
         Ok(two_factor_id)
     }
 
     /// Finishes a login with a code: an authenticator code, a recovery code, or the code an
-    /// enrolment during this login handed out. Each attempt is counted before the code is
-    /// checked, so concurrent guesses cannot outrun the limit.
+    /// enrolment during this login handed out. Each attempt is counted, and each guess committed
+    /// as a failure, before the code is checked, so concurrent guesses cannot outrun the limits.
     pub async fn complete_login(
         &self,
         request: &CompleteLogin,
@@ -69,26 +68,37 @@ impl Core {
         now: Instant,
     ) -> Result<CompletedLogin, TwoFactorError> {
         let presented = PresentedCode::parse(&request.code)?;
-        let policy = self.two_factor_policy().await?;
         let id_hash = random::lookup_digest(&request.two_factor_id);
-        let challenge = self
+        let Some(opened) = self
             .store
-            .reserve_attempt(&id_hash, policy.max_code_attempts, now)
+            .begin_code_check(&id_hash, SETTINGS_KEY, now)
             .await?
-            .ok_or(TwoFactorError::UnknownChallenge)?;
-        let user = self
-            .store
-            .user(challenge.user_id)
+        else {
+            return Err(TwoFactorError::UnknownChallenge);
+        };
+        let (mut check, challenge) = (opened.check, opened.challenge);
+        let policy = self.policy_from_stored(opened.stored_settings.as_deref());
+        if challenge.attempts > policy.max_code_attempts {
+            check.abandon().await?;
+            return Err(TwoFactorError::UnknownChallenge);
+        }
+        let sent_context = codes::login_context(&id_hash);
+        let checked = match check
+            .read_user(
+                challenge.user_id,
+                policy.failure_window_start(now),
+                &sent_context,
+            )
             .await?
-            .filter(|u| u.active)
-            .ok_or(TwoFactorError::UnknownChallenge)?;
-        let guess_id = random::token(16);
-        let failures = self
-            .store
-            .reserve_guess(user.id, &guess_id, now, policy.failure_window_start(now))
-            .await?;
-        if !policy.guess_allowed(failures) {
-            self.store.release_guess(&guess_id).await?;
+        {
+            Some(checked) if checked.user.active => checked,
+            _ => {
+                check.abandon().await?;
+                return Err(TwoFactorError::UnknownChallenge);
+            }
+        };
+        let user = checked.user;
+        if !policy.guess_allowed(checked.recent_failures + 1) {
             let event = AuditEvent::new(
                 EventKind::TwoFactorBlocked,
                 Actor::User(user.id),
@@ -96,14 +106,18 @@ impl Core {
                 now,
             )
             .target(user.id)
-            .detail("recentFailures", failures - 1);
-            self.store.record_event(&event).await?;
+            .detail("recentFailures", checked.recent_failures);
+            check.refuse(&event).await?;
             tracing::info!(target: "security", user = %user.id, "code refused unchecked: too many recent failures");
             return Err(TwoFactorError::TooManyFailures {
                 retry_after_seconds: policy.failure_window_seconds,
             });
         }
+        let guess_id = random::token(16);
+        check.reserve_guess(user.id, &guess_id, now).await?;
 
+        // The authenticator whose time step the login will spend, when that is how it passes.
+        let mut spend = None;
         let accepted = match &presented {
             PresentedCode::Recovery(code) => self
                 .accept_recovery_code(user.id, code, origin, now)
@@ -114,27 +128,30 @@ impl Core {
                     .enrollment_code_hash
                     .as_deref()
                     .and_then(|hash| self.enrolled_kind(hash, code));
-                let sent = if enrolled.is_some() {
-                    None
-                } else {
-                    self.check_context(&codes::login_context(&id_hash), None, code.as_str(), now)
+                let sent = if enrolled.is_none() && checked.codes_sent {
+                    self.check_context(&sent_context, None, code.as_str(), now)
                         .await?
+                } else {
+                    None
                 };
                 if let Some(kind) = enrolled {
                     Some(Accepted::Method(kind))
                 } else if let Some(sent) = sent {
                     Some(Accepted::Method(codes::kind_of(sent.verification.channel)))
                 } else {
-                    let methods = self.store.methods(user.id).await?;
-                    let authenticators: Vec<&MethodRecord> = methods
-                        .iter()
-                        .filter(|m| {
-                            m.kind == MethodKind::Authenticator && policy.methods.allows(m.kind)
-                        })
-                        .collect();
-                    self.accept_authenticator_code(code, &authenticators, &policy, now)
-                        .await?
-                        .map(Accepted::Method)
+                    let mut matched = None;
+                    for method in checked.methods.iter().filter(|m| {
+                        m.kind == MethodKind::Authenticator && policy.methods.allows(m.kind)
+                    }) {
+                        if let Some(step) = self.authenticator_step(code, method, &policy, now)? {
+                            matched = Some((method, step));
+                            break;
+                        }
+                    }
+                    matched.map(|(method, step)| {
+                        spend = Some((method.id.clone(), step));
+                        Accepted::Method(method.kind)
+                    })
                 }
             }
         };
@@ -142,10 +159,6 @@ impl Core {
             self.note_wrong_guess(user.id, origin, now).await?;
             return Err(TwoFactorError::WrongCode);
         };
-        self.store.release_guess(&guess_id).await?;
-        if !self.store.complete_challenge(&id_hash, now).await? {
-            return Err(TwoFactorError::UnknownChallenge);
-        }
 
         let amr = vec![
             "pwd".to_owned(),
@@ -160,9 +173,25 @@ impl Core {
             .target(user.id)
             .detail("amr", amr.clone())
             .detail("loginType", challenge.login_type.as_str());
-        let tokens = self
-            .open_session(&user, amr, application_id.clone(), origin, now, &event)
+        let (session, tokens) = self.new_session(&user, amr, application_id.clone(), origin, now);
+        let finished = self
+            .store
+            .finish_login(
+                &id_hash,
+                &guess_id,
+                spend.as_ref().map(|(method, step)| (method, *step)),
+                &session,
+                &event,
+            )
             .await?;
+        match finished {
+            FinishedLogin::Done => {}
+            FinishedLogin::ChallengeGone => return Err(TwoFactorError::UnknownChallenge),
+            FinishedLogin::StepSpent => {
+                self.note_wrong_guess(user.id, origin, now).await?;
+                return Err(TwoFactorError::WrongCode);
+            }
+        }
         let trust_token = if request.trust_computer && policy.trusts_computers() {
             Some(
                 self.trust_computer(&user, application_id.as_deref(), &policy, origin, now)

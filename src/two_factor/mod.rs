@@ -22,7 +22,7 @@ use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
 use crate::store::MethodRecord;
 
-const SETTINGS_KEY: &str = "two_factor";
+pub(crate) const SETTINGS_KEY: &str = "two_factor";
 const RECOVERY_CODES_PER_SET: usize = 10;
 const RECOVERY_HASH_PURPOSE: &str = "recovery-code";
 const ENROLLMENT_HASH_PURPOSE: &str = "enrollment-completion";
@@ -115,15 +115,22 @@ impl Core {
     /// The two-factor settings in force: the stored ones when an administrator saved some,
     /// else the configuration's.
     pub async fn two_factor_policy(&self) -> Result<TwoFactorPolicy, TwoFactorError> {
-        match self.store.setting(SETTINGS_KEY).await? {
-            Some(json) => match serde_json::from_str::<TwoFactorPolicy>(&json) {
-                Ok(policy) => Ok(policy),
+        let stored = self.store.setting(SETTINGS_KEY).await?;
+        Ok(self.policy_from_stored(stored.as_deref()))
+    }
+
+    /// The settings in force given what is stored under their key (read elsewhere, for
+    /// instance with a code check's first statement).
+    pub(crate) fn policy_from_stored(&self, stored: Option<&str>) -> TwoFactorPolicy {
+        match stored {
+            Some(json) => match serde_json::from_str::<TwoFactorPolicy>(json) {
+                Ok(policy) => policy,
                 Err(error) => {
                     tracing::error!(%error, "stored two-factor settings are unreadable; using the configured ones");
-                    Ok(self.two_factor_defaults.clone())
+                    self.two_factor_defaults.clone()
                 }
             },
-            None => Ok(self.two_factor_defaults.clone()),
+            None => self.two_factor_defaults.clone(),
         }
     }
 
@@ -184,17 +191,28 @@ impl Core {
         now: Instant,
     ) -> Result<Option<MethodKind>, TwoFactorError> {
         for method in methods {
-            let Some((secret, params)) = self.authenticator(method, policy)? else {
-                continue;
-            };
-            if let Some(step) =
-                params.matching_step(&secret, code, now.seconds(), method.last_used_step)
+            if let Some(step) = self.authenticator_step(code, method, policy, now)?
                 && self.store.claim_totp_step(&method.id, step, now).await?
             {
                 return Ok(Some(method.kind));
             }
         }
         Ok(None)
+    }
+
+    /// The time step at which an authenticator produced this code, if it did and that step is
+    /// later than its last used one. Nothing is spent.
+    pub(crate) fn authenticator_step(
+        &self,
+        code: &OtpCode,
+        method: &MethodRecord,
+        policy: &TwoFactorPolicy,
+        now: Instant,
+    ) -> Result<Option<u64>, TwoFactorError> {
+        let Some((secret, params)) = self.authenticator(method, policy)? else {
+            return Ok(None);
+        };
+        Ok(params.matching_step(&secret, code, now.seconds(), method.last_used_step))
     }
 
     /// Spends one of the user's recovery codes.
