@@ -61,12 +61,13 @@ pub enum HashError {
     Closed,
 }
 
-/// Hashes and verifies passwords. Each call runs on Tokio's blocking pool after taking a permit,
-/// so at most `max_concurrent` hashes run at once and the async threads keep serving.
+/// Hashes and verifies passwords. Each call takes a permit, then runs on one of
+/// `max_concurrent` hashing threads, so the async threads keep serving.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    threads: HashingThreads,
     memory: Arc<MemoryPool>,
     /// Checked when the user does not exist, so that a miss costs as much as a wrong password.
     dummy: PasswordHash,
@@ -87,6 +88,7 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            threads: HashingThreads::start(max_concurrent)?,
             memory,
             dummy,
         })
@@ -134,9 +136,76 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|_| HashError::Closed)?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|e| HashError::Hash(e.to_string()))
+        self.threads.run(job).await
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads that only hash, at a lower scheduling priority (nice ≈ 10) than the threads that
+/// serve requests. A flood of password guesses then fills the idle CPU but hardly delays a code
+/// check, which is short and waited for; alone, hashes still get every core.
+#[derive(Clone)]
+struct HashingThreads {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl HashingThreads {
+    fn start(count: usize) -> Result<Self, HashError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("tessera-hash-{index}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // The lock is held only while waiting: one thread takes the next job.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            // A panic loses its own answer (the caller sees `Closed`), not the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| HashError::Hash(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                // The caller may have gone (a dropped request); the hash is then wasted, no more.
+                let _ = answer.send(job());
+            }))
+            .map_err(|_| HashError::Closed)?;
+        answered.await.map_err(|_| HashError::Closed)
+    }
+}
+
+fn lower_this_threads_priority() {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
+    // 25 of 0..99 is nice 9 on Linux. Lowering one's own priority needs no privilege; where it
+    // fails anyway, hashing simply runs at the normal priority.
+    if let Ok(value) = ThreadPriorityValue::try_from(25u8)
+        && let Err(error) = set_current_thread_priority(ThreadPriority::Crossplatform(value))
+    {
+        tracing::warn!(
+            ?error,
+            "cannot lower the priority of a password hashing thread"
+        );
     }
 }
 

@@ -21,12 +21,10 @@ mod verify_limits;
 mod verify_totp;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use api_keys::ApiKeyRecord;
 pub use code_check::{CheckedUser, CodeCheck, FinishedLogin, OpenedCheck};
@@ -69,17 +67,14 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite only: one connection for the hot write transactions (see `connect`).
+    writer: Option<AnyPool>,
     backend: Backend,
-    /// SQLite admits one writer at a time and makes the others sleep in its busy handler (up
-    /// to 100 ms a nap). The hot write transactions take turns here instead, in a fair queue.
-    write_turn: Arc<Mutex<()>>,
 }
 
-/// A write transaction that holds the writers' turn on SQLite (none is needed on PostgreSQL,
-/// whose row locks order writers).
+/// A transaction that writes; on SQLite it holds the writers' connection.
 pub(crate) struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
@@ -121,45 +116,32 @@ impl Store {
             _ => url.expose().to_owned(),
         };
         let options = AnyConnectOptions::from_str(&raw).map_err(open_error)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers and one writer work at once; NORMAL sync in WAL mode
-                        // survives a crash of the process (not of the OS) without losing commits.
-                        // Each commit empties every other connection's page cache, so reads come
-                        // from a memory map rather than one pread per page.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA mmap_size = 268435456;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let pool = open_pool(backend, &options, max_connections, READER_CACHE_KIB)
             .await
             .map_err(open_error)?;
+        // SQLite admits one writer at a time, and makes the others sleep in its busy handler
+        // (up to 100 ms a nap). Hot write transactions queue for one connection of their own
+        // instead, whose page cache stays warm because no other connection's commit empties it.
+        let writer = match backend {
+            Backend::Sqlite => Some(
+                open_pool(backend, &options, 1, WRITER_CACHE_KIB)
+                    .await
+                    .map_err(open_error)?,
+            ),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
+            writer,
             backend,
-            write_turn: Arc::new(Mutex::new(())),
         })
     }
 
-    /// Begins a transaction that writes; on SQLite it first waits for the writers' turn.
+    /// Begins a transaction that writes: on SQLite, on the writers' connection.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let turn = match self.backend {
-            Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
+        let pool = self.writer.as_ref().unwrap_or(&self.pool);
         Ok(WriteTx {
-            tx: self.pool.begin().await?,
-            _turn: turn,
+            tx: pool.begin().await?,
         })
     }
 
@@ -186,6 +168,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 }
@@ -210,4 +195,40 @@ fn classify_unique(error: sqlx::Error, fields: &[(&'static str, &str)]) -> Store
 /// Flags are stored as 0 or 1 in both backends: the `Any` driver cannot read SQLite booleans.
 fn flag(value: bool) -> i64 {
     i64::from(value)
+}
+
+/// SQLite's page cache per connection. A commit empties every other connection's cache, so a
+/// reader's stays at SQLite's default; the writer's own commits leave its cache warm.
+const READER_CACHE_KIB: u32 = 2_000;
+const WRITER_CACHE_KIB: u32 = 16_384;
+
+async fn open_pool(
+    backend: Backend,
+    options: &AnyConnectOptions,
+    max_connections: u32,
+    cache_kib: u32,
+) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers and one writer work at once; NORMAL sync in WAL mode
+                    // survives a crash of the process (not of the OS) without losing commits.
+                    conn.execute(
+                        format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA cache_size = -{cache_kib};"
+                        )
+                        .as_str(),
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
 }
