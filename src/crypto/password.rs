@@ -142,7 +142,7 @@ impl PasswordHasher {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Threads that only hash, at a lower scheduling priority (nice ≈ 10) than the threads that
+/// Threads that only hash, at the lowest scheduling priority (nice 19), below the threads that
 /// serve requests. A flood of password guesses then fills the idle CPU but hardly delays a code
 /// check, which is short and waited for; alone, hashes still get every core.
 #[derive(Clone)]
@@ -196,12 +196,10 @@ impl HashingThreads {
 }
 
 fn lower_this_threads_priority() {
-    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
-    // 25 of 0..99 is nice 9 on Linux. Lowering one's own priority needs no privilege; where it
-    // fails anyway, hashing simply runs at the normal priority.
-    if let Ok(value) = ThreadPriorityValue::try_from(25u8)
-        && let Err(error) = set_current_thread_priority(ThreadPriority::Crossplatform(value))
-    {
+    use thread_priority::{ThreadPriority, set_current_thread_priority};
+    // The lowest priority of the normal policy (nice 19 on Linux). Lowering one's own priority
+    // needs no privilege; where it fails anyway, hashing runs at the normal priority.
+    if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
         tracing::warn!(
             ?error,
             "cannot lower the priority of a password hashing thread"

@@ -33,7 +33,7 @@ impl Store {
     /// An event that is not part of a change (a failed login, a logout).
     pub async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
         bind(sqlx::query(INSERT), event)
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }

@@ -139,10 +139,15 @@ impl Store {
 
     /// Begins a transaction that writes: on SQLite, on the writers' connection.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let pool = self.writer.as_ref().unwrap_or(&self.pool);
         Ok(WriteTx {
-            tx: pool.begin().await?,
+            tx: self.writes().begin().await?,
         })
+    }
+
+    /// Where a hot write goes: on SQLite the writers' one connection, so writers queue in
+    /// order instead of sleeping in SQLite's busy handler. Never used while holding a `WriteTx`.
+    pub(crate) fn writes(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -156,7 +156,7 @@ impl Store {
         .bind(method.as_str().to_owned())
         .bind(step_to_db(step))
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected();
         Ok(claimed == 1)
