@@ -142,8 +142,8 @@ impl PasswordHasher {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Threads that only hash, at the lowest scheduling priority (nice 19), below the threads that
-/// serve requests. A flood of password guesses then fills the idle CPU but hardly delays a code
+/// Threads that only hash, at the lowest scheduling priority (SCHED_IDLE), below the threads
+/// that serve requests. A flood of password guesses then fills the idle CPU but hardly delays a code
 /// check, which is short and waited for; alone, hashes still get every core.
 #[derive(Clone)]
 struct HashingThreads {
@@ -196,10 +196,19 @@ impl HashingThreads {
 }
 
 fn lower_this_threads_priority() {
-    use thread_priority::{ThreadPriority, set_current_thread_priority};
-    // The lowest priority of the normal policy (nice 19 on Linux). Lowering one's own priority
-    // needs no privilege; where it fails anyway, hashing runs at the normal priority.
-    if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
+    use thread_priority::ThreadPriority;
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    // SCHED_IDLE: any thread serving a request that wakes up takes the core from a hash at once,
+    // and hashes get every core nobody else wants. Lowering one's own priority needs no
+    // privilege; where it fails anyway, hashing runs at the normal priority.
+    if let Err(error) = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    ) {
         tracing::warn!(
             ?error,
             "cannot lower the priority of a password hashing thread"
