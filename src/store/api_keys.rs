@@ -28,7 +28,7 @@ impl Store {
         key_hash: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -66,7 +66,7 @@ impl Store {
             sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                 .bind(record.id.clone())
                 .bind(now.millis())
-                .execute(self.pool())
+                .execute(self.writes())
                 .await?;
         }
         Ok(Some(record))
@@ -82,7 +82,7 @@ impl Store {
     }
 
     pub async fn revoke_api_key(&self, id: &str, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let revoked =
             sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id.to_owned())

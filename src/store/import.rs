@@ -13,7 +13,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<(u64, u64), StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let (mut created, mut unchanged) = (0, 0);
         for (user, methods) in users {
             if insert_user_in(&mut tx, user, now, true).await?.is_none() {

@@ -45,7 +45,7 @@ impl Store {
         for (slot, (table, column)) in removed.iter_mut().zip(EXPIRING) {
             *slot = sqlx::query(&format!("DELETE FROM {table} WHERE {column} < $1"))
                 .bind(before.millis())
-                .execute(self.pool())
+                .execute(self.writes())
                 .await?
                 .rows_affected();
         }
@@ -74,7 +74,7 @@ impl Store {
             "DELETE FROM messages WHERE status IN ('sent', 'failed') AND created_at < $1",
         )
         .bind(before.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected())
     }

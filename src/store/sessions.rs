@@ -78,7 +78,7 @@ impl Store {
         .bind(old_hash.to_owned())
         .bind(new_hash.to_owned())
         .bind(now.millis())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writes())
         .await?;
         row.map(|r| session_from_row(&r)).transpose()
     }
@@ -90,7 +90,7 @@ impl Store {
         refresh_hash: Option<&str>,
         event: &AuditEvent,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE sessions SET revoked_at = $3 \
              WHERE (id = $1 OR refresh_hash = $2) AND revoked_at IS NULL RETURNING {COLUMNS}"
@@ -116,7 +116,7 @@ impl Store {
         user: UserId,
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let revoked = revoke_all_sessions(&mut tx, user, event.at).await?;
         audit::record(&mut tx, &event.clone().detail("sessions", revoked)).await?;
         tx.commit().await?;
@@ -195,7 +195,7 @@ impl Store {
             .bind(id.to_owned())
             .bind(amr.join(" "))
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }
@@ -207,7 +207,7 @@ impl Store {
         id: &str,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let ended = sqlx::query(
             "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
@@ -243,7 +243,7 @@ impl Store {
         .bind(secret.key_id.clone())
         .bind(now.millis())
         .bind(expires_at.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok(())
     }
@@ -276,7 +276,7 @@ impl Store {
     pub async fn delete_pending_secret(&self, id_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM pending_secrets WHERE id_hash = $1")
             .bind(id_hash.to_owned())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }

@@ -102,7 +102,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         lock_user(&mut tx, method.user_id, now).await?;
         let existing: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
@@ -170,7 +170,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let removed = sqlx::query("DELETE FROM two_factor_methods WHERE id = $1 AND user_id = $2")
             .bind(method.as_str().to_owned())
@@ -208,7 +208,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let old: Option<Option<String>> = sqlx::query_scalar(
             "SELECT mobile_phone FROM two_factor_methods WHERE id = $1 AND user_id = $2",
@@ -248,7 +248,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let removed = sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1")
             .bind(user.to_string())
@@ -275,7 +275,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let methods: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
@@ -309,7 +309,7 @@ impl Store {
         .bind(user.to_string())
         .bind(hash.to_owned())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected();
         Ok(used == 1)
@@ -378,7 +378,7 @@ impl Store {
         sqlx::query("UPDATE login_challenges SET enrollment_code_hash = $2 WHERE id_hash = $1")
             .bind(id_hash.to_owned())
             .bind(code_hash.to_owned())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }
@@ -388,7 +388,7 @@ impl Store {
         user: UserId,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         sqlx::query("INSERT INTO two_factor_failures (user_id, at) VALUES ($1, $2)")
             .bind(user.to_string())
             .bind(event.at.millis())
@@ -424,7 +424,7 @@ impl Store {
         origin: &Origin,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         sqlx::query(
             "INSERT INTO trusted_computers (id, token_hash, user_id, application_id, created_at, \
                expires_at, last_used_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $5, $7, $8)",
@@ -459,7 +459,7 @@ impl Store {
         .bind(token_hash.to_owned())
         .bind(user.to_string())
         .bind(now.millis())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writes())
         .await?;
         row.map(|r| trust_from_row(&r)).transpose()
     }
@@ -484,7 +484,7 @@ impl Store {
         id: Option<&str>,
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let revoked = revoke_trusts(&mut tx, user, id, event.at).await?;
         if revoked > 0 {
             audit::record(&mut tx, &event.clone().detail("revoked", revoked)).await?;
@@ -508,7 +508,7 @@ impl Store {
         value: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         sqlx::query(
             "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3, updated_by = $4",

@@ -57,7 +57,7 @@ pub struct UserWithHash {
 
 impl Store {
     pub async fn insert_user(&self, new: &NewUser, event: &AuditEvent) -> Result<User, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let row = insert_user_in(&mut tx, new, event.at, false)
             .await
             .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?
@@ -128,7 +128,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<Option<User>, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
                full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
@@ -180,7 +180,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let changed = sqlx::query(
             "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
              WHERE id = $1",
@@ -209,7 +209,7 @@ impl Store {
         hash: &PasswordHash,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(id.to_string())
             .bind(hash.as_str().to_owned())
@@ -227,7 +227,7 @@ impl Store {
         every_login: bool,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         sqlx::query("UPDATE users SET every_login = $2, updated_at = $3 WHERE id = $1")
             .bind(id.to_string())
             .bind(flag(every_login))
@@ -248,7 +248,7 @@ impl Store {
         version: i64,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         sqlx::query("UPDATE users SET terms_version_accepted = $2, updated_at = $3 WHERE id = $1")
             .bind(id.to_string())
             .bind(version)
@@ -320,7 +320,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let changed =
             sqlx::query("UPDATE users SET mobile_phone = $2, updated_at = $3 WHERE id = $1")
                 .bind(id.to_string())
@@ -361,7 +361,7 @@ impl Store {
         id: UserId,
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let cleared = sqlx::query("DELETE FROM two_factor_failures WHERE user_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -376,13 +376,13 @@ impl Store {
     pub async fn clear_authy_migrated(&self, id: UserId) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET authy_migrated = 0 WHERE id = $1")
             .bind(id.to_string())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }
 
     pub async fn delete_user(&self, id: UserId, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let deleted = sqlx::query(
             "DELETE FROM users WHERE id = $1 AND (active = 0 OR roles NOT LIKE '%admin%' \
                OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \

@@ -99,7 +99,7 @@ impl Store {
         .bind(service_id.to_owned())
         .bind(destination.to_owned())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok(())
     }
@@ -139,7 +139,7 @@ impl Store {
         message: Option<&NewMessage>,
         now: Instant,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO verifications (id, service_id, destination, channel, status, provider, \
                code_hash, code_ciphertext, code_key_id, locale, send_attempts, context, \
@@ -184,7 +184,7 @@ impl Store {
         message: Option<&NewMessage>,
         now: Instant,
     ) -> Result<Option<VerificationRecord>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE verifications SET send_attempts = send_attempts + 1, channel = $2, updated_at = $3 \
              WHERE id = $1 AND status = 'pending' AND expires_at > $3 AND send_attempts < $4 \
@@ -223,7 +223,7 @@ impl Store {
         .bind(verification_id.to_owned())
         .bind(now.millis())
         .bind(max_checks)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writes())
         .await?;
         row.map(|r| verification_from_row(&r)).transpose()
     }
@@ -243,7 +243,7 @@ impl Store {
         .bind(from.to_owned())
         .bind(to.to_owned())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected();
         Ok(changed == 1)
@@ -263,7 +263,7 @@ impl Store {
         )
         .bind(verification_id.to_owned())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected();
         Ok(changed == 1)
@@ -277,7 +277,7 @@ impl Store {
         sqlx::query("UPDATE verifications SET provider_ref = $2 WHERE id = $1")
             .bind(verification_id.to_owned())
             .bind(provider_ref.to_owned())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }
@@ -296,7 +296,7 @@ impl Store {
         .bind(context.to_owned())
         .bind(keep.map(str::to_owned))
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected())
     }
@@ -359,7 +359,7 @@ impl Store {
         .bind(now.millis())
         .bind(now.plus_seconds(lease_seconds).millis())
         .bind(id.map(str::to_owned))
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writes())
         .await?;
         row.map(|r| message_from_row(&r)).transpose()
     }
@@ -391,7 +391,7 @@ impl Store {
             .bind(id.to_owned())
             .bind(error.clone()),
         };
-        query.execute(self.pool()).await?;
+        query.execute(self.writes()).await?;
         Ok(())
     }
 
@@ -431,7 +431,7 @@ impl Store {
         )
         .bind(key.to_owned())
         .bind(window_start)
-        .fetch_one(self.pool())
+        .fetch_one(self.writes())
         .await?)
     }
 
@@ -440,7 +440,7 @@ impl Store {
         Ok(
             sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
                 .bind(before.millis())
-                .execute(self.pool())
+                .execute(self.writes())
                 .await?
                 .rows_affected(),
         )

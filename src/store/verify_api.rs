@@ -38,7 +38,7 @@ impl Store {
             .bind(name.to_owned())
             .bind(token_hash.to_owned())
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }
@@ -69,7 +69,7 @@ impl Store {
         .bind(name.to_owned())
         .bind(secret_hash.to_owned())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok(())
     }
@@ -126,7 +126,7 @@ impl Store {
         .bind(service.totp_skew)
         .bind(service.created_at.millis())
         .bind(service.updated_at.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok(())
     }
@@ -170,7 +170,7 @@ impl Store {
             sqlx::query("DELETE FROM verify_services WHERE account_sid = $1 AND sid = $2")
                 .bind(account.to_owned())
                 .bind(sid.to_owned())
-                .execute(self.pool())
+                .execute(self.writes())
                 .await?
                 .rows_affected()
                 == 1,

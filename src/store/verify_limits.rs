@@ -78,7 +78,7 @@ impl Store {
         limit: &RateLimitRecord,
         cap: i64,
     ) -> Result<CappedInsert, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let count = lock_parent_and_count(
             &mut tx,
             "verify_services",
@@ -130,7 +130,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(description.map(str::to_owned))
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok(())
     }
@@ -138,7 +138,7 @@ impl Store {
     pub async fn delete_rate_limit(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM verify_rate_limits WHERE sid = $1")
             .bind(sid.to_owned())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?
             .rows_affected()
             == 1)
@@ -152,7 +152,7 @@ impl Store {
         bucket: &BucketRecord,
         cap: i64,
     ) -> Result<CappedInsert, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writes().begin().await?;
         let count = lock_parent_and_count(
             &mut tx,
             "verify_rate_limits",
@@ -216,7 +216,7 @@ impl Store {
             .bind(max)
             .bind(interval)
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }
@@ -224,7 +224,7 @@ impl Store {
     pub async fn delete_bucket(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM verify_buckets WHERE sid = $1")
             .bind(sid.to_owned())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?
             .rows_affected()
             == 1)

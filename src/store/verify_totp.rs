@@ -64,7 +64,7 @@ impl Store {
             .bind(service_sid.to_owned())
             .bind(identity.to_owned())
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         }
         let row = sqlx::query("SELECT sid, service_sid, identity, created_at FROM verify_entities WHERE service_sid = $1 AND identity = $2")
@@ -87,7 +87,7 @@ impl Store {
     pub async fn delete_entity(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM verify_entities WHERE sid = $1")
             .bind(sid.to_owned())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?
             .rows_affected()
             == 1)
@@ -110,7 +110,7 @@ impl Store {
         .bind(factor.last_used_step)
         .bind(factor.created_at.millis())
         .bind(factor.updated_at.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok(())
     }
@@ -144,7 +144,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(step)
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected()
             == 1)
@@ -160,7 +160,7 @@ impl Store {
             .bind(challenge.created_at.millis())
             .bind(challenge.updated_at.millis())
             .bind(challenge.expires_at.millis())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(())
     }
@@ -189,7 +189,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(now.millis())
         .bind(max)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writes())
         .await?;
         row.map(|r| challenge_from_row(&r)).transpose()
     }
@@ -206,7 +206,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(status.to_owned())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writes())
         .await?
         .rows_affected()
             == 1)
