@@ -481,6 +481,34 @@ mod tests {
         PasswordHasher::new(&config, 2).unwrap()
     }
 
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_on_their_own_threads_below_every_thread_that_serves() {
+        let hasher = cheap(1);
+        let (name, stat) = hasher
+            .threads
+            .run(|| {
+                (
+                    std::thread::current().name().map(str::to_owned),
+                    std::fs::read_to_string("/proc/thread-self/stat"),
+                )
+            })
+            .await
+            .unwrap();
+        assert!(name.unwrap_or_default().starts_with("tessera-hash-"));
+        // proc(5): after the name in parentheses come the fields from the 3rd; the 41st is the
+        // scheduling policy, 5 being SCHED_IDLE.
+        let stat = stat.expect("/proc/thread-self/stat is readable on Linux");
+        let fields = stat.rsplit_once(')').unwrap().1;
+        let policy: u32 = fields
+            .split_whitespace()
+            .nth(41 - 3)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(policy, 5, "the hashing thread should run under SCHED_IDLE");
+    }
+
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_no_other() {
         let hasher = cheap(1);
