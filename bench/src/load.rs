@@ -147,6 +147,23 @@ pub struct RunFigures {
 }
 
 impl RunFigures {
+    /// One run's figures from several windows of it (the time is the windows' sum).
+    pub fn merge(parts: Vec<RunFigures>) -> RunFigures {
+        let mut total = RunFigures::default();
+        for part in parts {
+            total.elapsed += part.elapsed;
+            total.latencies_us.extend(part.latencies_us);
+            for (label, n) in part.outcomes {
+                *total.outcomes.entry(label).or_default() += n;
+            }
+            total.errors += part.errors;
+            total.waited_for_codes += part.waited_for_codes;
+            total.ran_out |= part.ran_out;
+        }
+        total.latencies_us.sort_unstable();
+        total
+    }
+
     pub fn count(&self) -> u64 {
         self.latencies_us.len() as u64
     }

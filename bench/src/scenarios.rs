@@ -367,25 +367,35 @@ impl<'a> Suite<'a> {
         population: usize,
         title: &str,
     ) -> anyhow::Result<RunFigures> {
-        let args = self.args;
-        println!(
-            "\n== {title} on {}: {} connections, {population} users in the database ({SCALE_LOGIN_USERS} of them log in, {SECRETS_PER_LOGIN_USER} authenticators each), default Argon2id",
-            backend.label(),
-            args.login_connections()
-        );
-        let workspace = Workspace::create(backend, &args.postgres_url, "login").await?;
-        let result = self.login_full_in(&workspace, population, title).await;
+        self.print_login_full_header(backend, population, title);
+        let workspace = Workspace::create(backend, &self.args.postgres_url, "login").await?;
+        let result = match self.prepare_login_full(&workspace, population, title).await {
+            Ok(mut target) => {
+                self.measure_login_full(&mut target, self.args.measured())
+                    .await;
+                Ok(self.finish_login_full(target))
+            }
+            Err(error) => Err(error),
+        };
         workspace.remove().await;
         result
     }
 
-    async fn login_full_in(
+    fn print_login_full_header(&self, backend: Backend, population: usize, title: &str) {
+        println!(
+            "\n== {title} on {}: {} connections, {population} users in the database ({SCALE_LOGIN_USERS} of them log in, {SECRETS_PER_LOGIN_USER} authenticators each), default Argon2id",
+            backend.label(),
+            self.args.login_connections()
+        );
+    }
+
+    /// Seeds the database and starts its server: a login-full target ready to be measured.
+    async fn prepare_login_full(
         &mut self,
         workspace: &Workspace,
         population: usize,
         title: &str,
-    ) -> anyhow::Result<RunFigures> {
-        let args = self.args;
+    ) -> anyhow::Result<LoginFullTarget> {
         let settings = ServerSettings {
             argon2: Argon2Config::default(),
             fraud_guard: true,
@@ -414,34 +424,51 @@ impl<'a> Suite<'a> {
             .enumerate()
             .flat_map(|(user, own)| own.iter().map(move |s| Slot::new(user, s.clone())))
             .collect();
-        let pool = Arc::new(SlotPool::new(slots, false, true));
         server.reset_peak_rss();
-        let cpu_before = server.cpu_seconds();
-        let base = server.base_url.clone();
-        let figures = load::run(
-            args.login_connections(),
-            args.measured(),
-            move |client, _| {
-                let pool = pool.clone();
-                let base = base.clone();
-                async move {
-                    let (slot, step) = match pool.take() {
-                        Take::Ready(slot, step) => (slot, step),
-                        Take::Wait => return Step::Wait,
-                        Take::Empty => return Step::Exhausted,
-                    };
-                    let outcome = login_full_once(&client, &base, &slot, step).await;
-                    pool.put_back(slot, step);
-                    Step::Done(outcome)
-                }
-            },
-        )
+        Ok(LoginFullTarget {
+            title: title.to_owned(),
+            server,
+            pool: Arc::new(SlotPool::new(slots, false, true)),
+            cpu_seconds: 0.0,
+            windows: Vec::new(),
+        })
+    }
+
+    /// Drives the target's server for `window` and keeps the figures.
+    async fn measure_login_full(&self, target: &mut LoginFullTarget, window: Duration) {
+        let cpu_before = target.server.cpu_seconds();
+        let base = target.server.base_url.clone();
+        let pool = target.pool.clone();
+        let figures = load::run(self.args.login_connections(), window, move |client, _| {
+            let pool = pool.clone();
+            let base = base.clone();
+            async move {
+                let (slot, step) = match pool.take() {
+                    Take::Ready(slot, step) => (slot, step),
+                    Take::Wait => return Step::Wait,
+                    Take::Empty => return Step::Exhausted,
+                };
+                let outcome = login_full_once(&client, &base, &slot, step).await;
+                pool.put_back(slot, step);
+                Step::Done(outcome)
+            }
+        })
         .await;
-        let cpu = server.cpu_seconds() - cpu_before;
-        let peak = server.peak_rss_bytes();
-        self.print_run(title, &figures, Some((&server, cpu, peak)));
-        server.stop();
-        Ok(figures)
+        target.cpu_seconds += target.server.cpu_seconds() - cpu_before;
+        target.windows.push(figures);
+    }
+
+    /// Prints the target's figures over all its windows and stops its server.
+    fn finish_login_full(&mut self, target: LoginFullTarget) -> RunFigures {
+        let figures = RunFigures::merge(target.windows);
+        let peak = target.server.peak_rss_bytes();
+        self.print_run(
+            &target.title,
+            &figures,
+            Some((&target.server, target.cpu_seconds, peak)),
+        );
+        target.server.stop();
+        figures
     }
 
     pub async fn sms_roundtrip(&mut self, backend: Backend) -> anyhow::Result<()> {
@@ -627,16 +654,52 @@ impl<'a> Suite<'a> {
 
     pub async fn scale(&mut self, backend: Backend) -> anyhow::Result<()> {
         let populations = self.args.scale_users.clone();
-        let mut medians = Vec::new();
+        // Every population is seeded and its server started first; then they are measured in
+        // turns (A B A B). Drift of a noisy machine (other tenants, write-back, clock speed)
+        // then falls on all of them alike instead of on whichever ran last.
+        let mut workspaces = Vec::new();
+        let mut targets = Vec::new();
         for population in populations {
-            let figures = self
-                .login_full_with(
-                    backend,
-                    population,
-                    &format!("scale: login-full, {population} users"),
-                )
-                .await?;
+            let title = format!("scale: login-full, {population} users");
+            self.print_login_full_header(backend, population, &title);
+            let workspace = Workspace::create(backend, &self.args.postgres_url, "scale").await?;
+            let prepared = self
+                .prepare_login_full(&workspace, population, &title)
+                .await;
+            workspaces.push(workspace);
+            match prepared {
+                Ok(target) => targets.push((population, target)),
+                Err(error) => {
+                    for (_, target) in targets {
+                        target.server.stop();
+                    }
+                    for workspace in workspaces {
+                        workspace.remove().await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let rounds = if targets.len() > 1 { SCALE_ROUNDS } else { 1 };
+        let window = self.args.measured() / rounds;
+        if rounds > 1 {
+            println!(
+                "\n  measured in turns: {rounds} rounds of {:.1} s per population",
+                window.as_secs_f64()
+            );
+        }
+        for _ in 0..rounds {
+            for (_, target) in targets.iter_mut() {
+                self.measure_login_full(target, window).await;
+            }
+        }
+        let mut medians = Vec::new();
+        for (population, target) in targets {
+            let figures = self.finish_login_full(target);
             medians.push((population, figures.percentile_ms(50.0)));
+        }
+        for workspace in workspaces {
+            workspace.remove().await;
         }
         if let (Some(&(small, base)), Some(&(large, grown))) = (medians.first(), medians.last())
             && small != large
@@ -675,6 +738,18 @@ impl<'a> Suite<'a> {
         }
         println!("  {met} of {} met", self.budget.len());
     }
+}
+
+/// Turns of scale's measurement: each population is measured this many times, alternately.
+const SCALE_ROUNDS: u32 = 2;
+
+/// A login-full server made ready: its database seeded, its server up, its users' secrets.
+struct LoginFullTarget {
+    title: String,
+    server: Server,
+    pool: Arc<SlotPool>,
+    cpu_seconds: f64,
+    windows: Vec<RunFigures>,
 }
 
 /// A distinct, valid US mobile-or-fixed number per user (+1 303 2xx xxxx).
