@@ -9,6 +9,8 @@
 //! Locks are taken in one order — challenge, then user, then method — so that two checks (or a
 //! check and a change of the user's methods) never wait on each other in a circle.
 
+use std::sync::LazyLock;
+
 use sqlx::Row;
 
 use super::sessions::{NewSession, insert_session_in};
@@ -20,6 +22,25 @@ use super::{Backend, ChallengeRecord, Store, StoreError, WriteTx, audit};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, User, UserId};
+
+/// The user's methods (none: one row of NULLs), their failures since `$2`, and how many codes
+/// for `$3` are pending, in one query.
+static METHODS_AND_COUNTS: LazyLock<String> = LazyLock::new(|| {
+    let method_columns = METHOD_COLUMNS
+        .split(',')
+        .map(|column| format!("m.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT (SELECT COUNT(*) FROM two_factor_failures WHERE user_id = $1 AND at > $2) \
+           AS recent_failures, \
+         (SELECT COUNT(*) FROM verifications WHERE context = $3 AND status = 'pending') \
+           AS codes_sent, {method_columns} \
+         FROM (SELECT 1 AS anchor) AS anchor \
+         LEFT JOIN two_factor_methods m ON m.user_id = $1 \
+         ORDER BY m.created_at, m.id"
+    )
+});
 
 /// A code check whose attempt is taken but not yet committed.
 pub struct CodeCheck {
@@ -172,25 +193,12 @@ impl CodeCheck {
         let user = user_from_row(&row)?.user;
         // A separate statement after the lock: on PostgreSQL it sees every guess committed
         // by whoever held the lock before.
-        let method_columns = METHOD_COLUMNS
-            .split(',')
-            .map(|column| format!("m.{}", column.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = sqlx::query(&format!(
-            "SELECT (SELECT COUNT(*) FROM two_factor_failures WHERE user_id = $1 AND at > $2) \
-               AS recent_failures, \
-             (SELECT COUNT(*) FROM verifications WHERE context = $3 AND status = 'pending') \
-               AS codes_sent, {method_columns} \
-             FROM (SELECT 1 AS anchor) AS anchor \
-             LEFT JOIN two_factor_methods m ON m.user_id = $1 \
-             ORDER BY m.created_at, m.id"
-        ))
-        .bind(user.id.to_string())
-        .bind(failures_since.millis())
-        .bind(sent_context.to_owned())
-        .fetch_all(&mut *self.write.tx)
-        .await?;
+        let rows = sqlx::query(&METHODS_AND_COUNTS)
+            .bind(user.id.to_string())
+            .bind(failures_since.millis())
+            .bind(sent_context.to_owned())
+            .fetch_all(&mut *self.write.tx)
+            .await?;
         let first = rows
             .first()
             .ok_or_else(|| StoreError::Corrupt("the code check read no row".into()))?;
