@@ -15,7 +15,7 @@ use sqlx::Row;
 
 use super::sessions::{NewSession, insert_session_in};
 use super::two_factor::{
-    METHOD_COLUMNS, MethodRecord, challenge_from_row, method_from_row, step_to_db,
+    CLAIM_STEP, METHOD_COLUMNS, MethodRecord, challenge_from_row, method_from_row, step_to_db,
 };
 use super::users::{COLUMNS as USER_COLUMNS, user_from_row};
 use super::{Backend, ChallengeRecord, Store, StoreError, WriteTx, audit};
@@ -145,16 +145,13 @@ impl Store {
         }
         insert_session_in(&mut write.tx, session).await?;
         if let Some((method, step)) = spend {
-            let spent = sqlx::query(
-                "UPDATE two_factor_methods SET last_used_step = $2, last_used_at = $3 \
-                 WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)",
-            )
-            .bind(method.as_str().to_owned())
-            .bind(step_to_db(step))
-            .bind(session.now.millis())
-            .execute(&mut *write.tx)
-            .await?
-            .rows_affected();
+            let spent = sqlx::query(CLAIM_STEP)
+                .bind(method.as_str().to_owned())
+                .bind(step_to_db(step))
+                .bind(session.now.millis())
+                .execute(&mut *write.tx)
+                .await?
+                .rows_affected();
             if spent != 1 {
                 // Nothing of this login stands: the guess stays a failure.
                 write.rollback().await?;

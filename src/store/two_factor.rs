@@ -15,6 +15,11 @@ use crate::policy::LoginType;
 pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
     algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at";
 
+/// Spends an authenticator's time step `$2` at `$3`, unless that step or a later one already was:
+/// one row changed means this call won.
+pub(super) const CLAIM_STEP: &str = "UPDATE two_factor_methods SET last_used_step = $2, \
+    last_used_at = $3 WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)";
+
 /// A stored method. The authenticator secret stays sealed until a flow opens it.
 #[derive(Debug, Clone)]
 pub struct MethodRecord {
@@ -149,16 +154,13 @@ impl Store {
         step: u64,
         now: Instant,
     ) -> Result<bool, StoreError> {
-        let claimed = sqlx::query(
-            "UPDATE two_factor_methods SET last_used_step = $2, last_used_at = $3 \
-             WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)",
-        )
-        .bind(method.as_str().to_owned())
-        .bind(step_to_db(step))
-        .bind(now.millis())
-        .execute(self.writes())
-        .await?
-        .rows_affected();
+        let claimed = sqlx::query(CLAIM_STEP)
+            .bind(method.as_str().to_owned())
+            .bind(step_to_db(step))
+            .bind(now.millis())
+            .execute(self.writes())
+            .await?
+            .rows_affected();
         Ok(claimed == 1)
     }
 
