@@ -1,9 +1,10 @@
 use sqlx::{Any, Row, Transaction};
 
+use super::row::{Param, bind_all};
 use super::{Store, StoreError};
 use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
 
-const INSERT: &str = "INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details) \
+pub(super) const INSERT: &str = "INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// Writes an event inside the caller's transaction, so the event and the change commit together.
@@ -11,28 +12,28 @@ pub(super) async fn record(
     tx: &mut Transaction<'_, Any>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    bind(sqlx::query(INSERT), event).execute(&mut **tx).await?;
+    bind_all(sqlx::query(INSERT), event_params(event))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
-fn bind<'q>(
-    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-    event: &'q AuditEvent,
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    query
-        .bind(event.at.millis())
-        .bind(event.actor.to_string())
-        .bind(event.target.clone())
-        .bind(event.kind.as_str())
-        .bind(event.origin.ip.clone())
-        .bind(event.origin.user_agent.clone())
-        .bind(event.details.to_string())
+pub(super) fn event_params(event: &AuditEvent) -> Vec<Param> {
+    vec![
+        event.at.millis().into(),
+        event.actor.to_string().into(),
+        event.target.clone().into(),
+        event.kind.as_str().into(),
+        event.origin.ip.clone().into(),
+        event.origin.user_agent.clone().into(),
+        event.details.to_string().into(),
+    ]
 }
 
 impl Store {
     /// An event that is not part of a change (a failed login, a logout).
     pub async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        bind(sqlx::query(INSERT), event)
+        bind_all(sqlx::query(INSERT), event_params(event))
             .execute(self.writes())
             .await?;
         Ok(())

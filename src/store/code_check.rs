@@ -1,27 +1,46 @@
 //! A login's code check in two transactions, whatever the kind of code:
 //!
-//! 1. `begin_code_check` … `reserve_guess`: take one attempt from the challenge, lock and read
-//!    the user, count their recent failures and commit this guess as a failure *before* the
-//!    code is compared, so that simultaneous guesses count against each other;
+//! 1. `take_guess`: take one attempt from the challenge, lock and read the user, count their
+//!    recent failures and commit this guess as a failure *before* the code is compared, so that
+//!    simultaneous guesses count against each other;
 //! 2. `finish_login`: release the guess, complete the challenge, spend the authenticator's time
 //!    step, open the session and write the audit event, all or nothing.
 //!
 //! Locks are taken in one order — challenge, then user, then method — so that two checks (or a
 //! check and a change of the user's methods) never wait on each other in a circle.
+//!
+//! Each transaction has two bodies with one sequence of statements: on a SQLite file it runs
+//! whole on the SQLite thread (one hand-off instead of one per statement, see `sqlite_thread`);
+//! elsewhere through sqlx. Statements, parameters and row decoders are shared.
 
 use std::sync::LazyLock;
 
-use sqlx::Row;
+use rusqlite::{OptionalExtension, params_from_iter};
 
-use super::sessions::{NewSession, insert_session_in};
+use super::row::{Columns, Param, bind_all, sqlite_numbered};
+use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::two_factor::{
-    CLAIM_STEP, METHOD_COLUMNS, MethodRecord, challenge_from_row, method_from_row, step_to_db,
+    CLAIM_STEP, METHOD_COLUMNS, MethodRecord, challenge_from_row, claim_params, method_from_row,
 };
 use super::users::{COLUMNS as USER_COLUMNS, user_from_row};
-use super::{Backend, ChallengeRecord, Store, StoreError, WriteTx, audit};
+use super::{Backend, ChallengeRecord, Store, StoreError, audit};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, User, UserId};
+use crate::policy::TwoFactorPolicy;
+
+/// Takes an attempt from a challenge that is neither expired nor completed, and reads the
+/// settings stored under `$3` in the same statement.
+const TAKE_ATTEMPT: &str = "UPDATE login_challenges SET attempts = attempts + 1 \
+     WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 \
+     RETURNING user_id, login_type, application_id, expires_at, attempts, \
+       enrollment_code_hash, (SELECT value FROM settings WHERE key = $3) AS stored_settings";
+
+static READ_USER: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+/// PostgreSQL: the lock makes this user's guesses count one after another (SQLite's write
+/// lock already does).
+static LOCK_USER: LazyLock<String> = LazyLock::new(|| format!("{} FOR UPDATE", *READ_USER));
 
 /// The user's methods (none: one row of NULLs), their failures since `$2`, and how many codes
 /// for `$3` are pending, in one query.
@@ -42,18 +61,49 @@ static METHODS_AND_COUNTS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A code check whose attempt is taken but not yet committed.
-pub struct CodeCheck {
-    write: WriteTx,
-    backend: Backend,
+const RESERVE_GUESS: &str =
+    "INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)";
+const RELEASE_GUESS: &str = "DELETE FROM two_factor_failures WHERE guess_id = $1";
+const COMPLETE_CHALLENGE: &str =
+    "UPDATE login_challenges SET completed_at = $2 WHERE id_hash = $1 AND completed_at IS NULL";
+
+/// The same statements with SQLite's numbered parameters, for the SQLite thread.
+struct Numbered {
+    take_attempt: String,
+    read_user: String,
+    methods_and_counts: String,
+    reserve_guess: String,
+    release_guess: String,
+    complete_challenge: String,
+    touch_last_login: String,
+    insert_session: String,
+    claim_step: String,
+    insert_event: String,
 }
 
-/// What `begin_code_check` found: the challenge (its attempt counted) and the stored
-/// two-factor settings, read in the same statement so that a check needs no separate read.
-pub struct OpenedCheck {
-    pub check: CodeCheck,
-    pub challenge: ChallengeRecord,
-    pub stored_settings: Option<String>,
+static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
+    take_attempt: sqlite_numbered(TAKE_ATTEMPT),
+    read_user: sqlite_numbered(&READ_USER),
+    methods_and_counts: sqlite_numbered(&METHODS_AND_COUNTS),
+    reserve_guess: sqlite_numbered(RESERVE_GUESS),
+    release_guess: sqlite_numbered(RELEASE_GUESS),
+    complete_challenge: sqlite_numbered(COMPLETE_CHALLENGE),
+    touch_last_login: sqlite_numbered(TOUCH_LAST_LOGIN),
+    insert_session: sqlite_numbered(INSERT_SESSION),
+    claim_step: sqlite_numbered(CLAIM_STEP),
+    insert_event: sqlite_numbered(audit::INSERT),
+});
+
+/// What the first transaction needs to know of the guess.
+#[derive(Debug, Clone)]
+pub struct GuessRequest {
+    pub id_hash: String,
+    /// Where the two-factor settings are stored.
+    pub settings_key: &'static str,
+    /// The verification context of codes sent for this login.
+    pub sent_context: String,
+    pub guess_id: String,
+    pub now: Instant,
 }
 
 /// The user of a code check, read under the check's lock.
@@ -67,6 +117,62 @@ pub struct CheckedUser {
     pub codes_sent: bool,
 }
 
+/// What a code check decides under the first transaction's lock, where it can: the user's
+/// row and methods are enough to judge an authenticator code or an enrolment's code.
+pub enum Verdict<T> {
+    /// Right: the login completes in the same transaction.
+    Right(Box<RightCode<T>>),
+    /// Wrong: the failure and `event` are written in the same transaction.
+    Wrong { event: AuditEvent },
+    /// The code needs more than the user's row (a recovery code, a code sent by message): the
+    /// guess is reserved, and the caller checks it and goes on with `finish_login`.
+    Later,
+}
+
+/// A right code's login, written by the first transaction.
+pub struct RightCode<T> {
+    /// The authenticator and the time step of its code, spent unless already spent.
+    pub spend: Option<(MethodId, u64)>,
+    pub session: NewSession,
+    pub event: AuditEvent,
+    /// The event when `spend`'s step turns out spent (a concurrent check won): then the code
+    /// counts as wrong.
+    pub spent_event: AuditEvent,
+    /// Handed back with `TakenGuess::LoggedIn` (the tokens of the session).
+    pub carry: T,
+}
+
+/// How the first transaction ended.
+#[derive(Debug)]
+pub enum TakenGuess<T> {
+    /// No open challenge, none with attempts left, or its user is gone or inactive: nothing
+    /// was written.
+    Unknown,
+    /// Too many recent failures: refused unchecked. The attempt stays taken and the refusal's
+    /// event is written.
+    Refused {
+        user: UserId,
+        policy: TwoFactorPolicy,
+    },
+    /// The verdict was `Later`: the guess counts as a failure until `finish_login` proves it
+    /// right.
+    Reserved {
+        challenge: ChallengeRecord,
+        checked: CheckedUser,
+        policy: TwoFactorPolicy,
+    },
+    /// The verdict was `Right` and the login is complete.
+    LoggedIn {
+        challenge: ChallengeRecord,
+        checked: CheckedUser,
+        policy: TwoFactorPolicy,
+        spent: Option<(MethodId, u64)>,
+        carry: T,
+    },
+    /// The code was wrong (or its time step already spent); the failure is written.
+    Wrong { user: UserId },
+}
+
 /// How `finish_login` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishedLogin {
@@ -77,42 +183,46 @@ pub enum FinishedLogin {
     StepSpent,
 }
 
+/// The judgement between the first transaction's statements, the same for both bodies.
+struct Judge<P, R, V> {
+    /// The settings in force, from what is stored under the settings key.
+    policy_of: P,
+    /// The event of a guess refused unchecked, from the user and their recent failures.
+    refusal: R,
+    /// The code's verdict, from what was read under the lock.
+    verdict: V,
+}
+
 impl Store {
-    /// Takes one attempt from a challenge that is neither expired nor completed, and reads the
-    /// settings stored under `settings_key`. The caller decides, with the settings, whether the
-    /// attempt was within the limit (`attempts`); `None` when there is no such challenge.
-    pub async fn begin_code_check(
+    /// The first transaction of a code check (see the module's notes). When `verdict` can
+    /// judge the code from the user's row, the check ends in this one transaction.
+    pub async fn take_guess<P, R, V, T>(
         &self,
-        id_hash: &str,
-        settings_key: &str,
-        now: Instant,
-    ) -> Result<Option<OpenedCheck>, StoreError> {
-        let mut write = self.begin_write().await?;
-        let row = sqlx::query(
-            "UPDATE login_challenges SET attempts = attempts + 1 \
-             WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 \
-             RETURNING user_id, login_type, application_id, expires_at, attempts, \
-               enrollment_code_hash, (SELECT value FROM settings WHERE key = $3) AS stored_settings",
-        )
-        .bind(id_hash.to_owned())
-        .bind(now.millis())
-        .bind(settings_key.to_owned())
-        .fetch_optional(&mut *write.tx)
-        .await?;
-        let Some(row) = row else {
-            write.rollback().await?;
-            return Ok(None);
+        request: GuessRequest,
+        policy_of: P,
+        refusal: R,
+        verdict: V,
+    ) -> Result<TakenGuess<T>, StoreError>
+    where
+        P: FnOnce(Option<&str>) -> TwoFactorPolicy + Send + 'static,
+        R: FnOnce(UserId, i64) -> AuditEvent + Send + 'static,
+        V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let judge = Judge {
+            policy_of,
+            refusal,
+            verdict,
         };
-        let challenge = challenge_from_row(&row)?;
-        let stored_settings: Option<String> = row.try_get("stored_settings")?;
-        Ok(Some(OpenedCheck {
-            check: CodeCheck {
-                write,
-                backend: self.backend,
-            },
-            challenge,
-            stored_settings,
-        }))
+        match &self.sqlite_thread {
+            Some(thread) => {
+                self.on_sqlite_thread(thread, move |connection| {
+                    take_guess_on_sqlite(connection, &request, judge)
+                })
+                .await
+            }
+            None => self.take_guess_through_sqlx(&request, judge).await,
+        }
     }
 
     /// Completes a login whose code was right. `spend`: the authenticator and the time step of
@@ -125,30 +235,170 @@ impl Store {
         session: &NewSession,
         event: &AuditEvent,
     ) -> Result<FinishedLogin, StoreError> {
+        let finish = FinishStatements {
+            release_guess: vec![guess_id.into()],
+            complete_challenge: vec![id_hash.into(), session.now.millis().into()],
+            touch_last_login: touch_params(session),
+            insert_session: session_params(session),
+            claim_step: spend.map(|(method, step)| claim_params(method, step, session.now)),
+            insert_event: audit::event_params(event),
+        };
+        match &self.sqlite_thread {
+            Some(thread) => {
+                self.on_sqlite_thread(thread, move |connection| {
+                    finish_login_on_sqlite(connection, finish)
+                })
+                .await
+            }
+            None => self.finish_login_through_sqlx(finish).await,
+        }
+    }
+
+    async fn take_guess_through_sqlx<P, R, V, T>(
+        &self,
+        request: &GuessRequest,
+        judge: Judge<P, R, V>,
+    ) -> Result<TakenGuess<T>, StoreError>
+    where
+        P: FnOnce(Option<&str>) -> TwoFactorPolicy,
+        R: FnOnce(UserId, i64) -> AuditEvent,
+        V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T>,
+    {
         let mut write = self.begin_write().await?;
-        // A right guess is not a failure; this stands even when the challenge is gone.
-        sqlx::query("DELETE FROM two_factor_failures WHERE guess_id = $1")
-            .bind(guess_id.to_owned())
+        let row = bind_all(sqlx::query(TAKE_ATTEMPT), take_attempt_params(request))
+            .fetch_optional(&mut *write.tx)
+            .await?;
+        let Some(row) = row else {
+            write.rollback().await?;
+            return Ok(TakenGuess::Unknown);
+        };
+        let challenge = challenge_from_row(&row)?;
+        let policy = (judge.policy_of)(row.column::<Option<String>>("stored_settings")?.as_deref());
+        if challenge.attempts > policy.max_code_attempts {
+            write.rollback().await?;
+            return Ok(TakenGuess::Unknown);
+        }
+        let read_user = match self.backend {
+            Backend::Postgres => LOCK_USER.as_str(),
+            Backend::Sqlite => READ_USER.as_str(),
+        };
+        let user = sqlx::query(read_user)
+            .bind(challenge.user_id.to_string())
+            .fetch_optional(&mut *write.tx)
+            .await?
+            .map(|row| user_from_row(&row))
+            .transpose()?;
+        let Some(user) = user.map(|found| found.user).filter(|user| user.active) else {
+            write.rollback().await?;
+            return Ok(TakenGuess::Unknown);
+        };
+        // A separate statement after the lock: on PostgreSQL it sees every guess committed
+        // by whoever held the lock before.
+        let rows = bind_all(
+            sqlx::query(&METHODS_AND_COUNTS),
+            counts_params(&user, &policy, request),
+        )
+        .fetch_all(&mut *write.tx)
+        .await?;
+        let checked = checked_user(user, &rows)?;
+        if !policy.guess_allowed(checked.recent_failures + 1) {
+            let event = (judge.refusal)(checked.user.id, checked.recent_failures);
+            audit::record(&mut write.tx, &event).await?;
+            write.commit().await?;
+            return Ok(TakenGuess::Refused {
+                user: checked.user.id,
+                policy,
+            });
+        }
+        let verdict = (judge.verdict)(&challenge, &checked, &policy);
+        let reserve = bind_all(
+            sqlx::query(RESERVE_GUESS),
+            reserve_params(&checked, request),
+        );
+        let right = match verdict {
+            Verdict::Later => {
+                reserve.execute(&mut *write.tx).await?;
+                write.commit().await?;
+                return Ok(TakenGuess::Reserved {
+                    challenge,
+                    checked,
+                    policy,
+                });
+            }
+            Verdict::Wrong { event } => {
+                reserve.execute(&mut *write.tx).await?;
+                audit::record(&mut write.tx, &event).await?;
+                write.commit().await?;
+                return Ok(TakenGuess::Wrong {
+                    user: checked.user.id,
+                });
+            }
+            Verdict::Right(right) => right,
+        };
+        let writes = RightWrites::new(&right, request);
+        if let Some(claim) = writes.claim_step {
+            let spent = bind_all(sqlx::query(CLAIM_STEP), claim)
+                .execute(&mut *write.tx)
+                .await?
+                .rows_affected();
+            if spent != 1 {
+                reserve.execute(&mut *write.tx).await?;
+                audit::record(&mut write.tx, &right.spent_event).await?;
+                write.commit().await?;
+                return Ok(TakenGuess::Wrong {
+                    user: checked.user.id,
+                });
+            }
+        }
+        // This transaction took the challenge's attempt, so it is still open.
+        bind_all(sqlx::query(COMPLETE_CHALLENGE), writes.complete_challenge)
             .execute(&mut *write.tx)
             .await?;
-        let completed = sqlx::query(
-            "UPDATE login_challenges SET completed_at = $2 WHERE id_hash = $1 AND completed_at IS NULL",
-        )
-        .bind(id_hash.to_owned())
-        .bind(session.now.millis())
-        .execute(&mut *write.tx)
-        .await?
-        .rows_affected();
+        bind_all(sqlx::query(TOUCH_LAST_LOGIN), writes.touch_last_login)
+            .execute(&mut *write.tx)
+            .await?;
+        bind_all(sqlx::query(INSERT_SESSION), writes.insert_session)
+            .execute(&mut *write.tx)
+            .await?;
+        bind_all(sqlx::query(audit::INSERT), writes.insert_event)
+            .execute(&mut *write.tx)
+            .await?;
+        write.commit().await?;
+        let RightCode { spend, carry, .. } = *right;
+        Ok(TakenGuess::LoggedIn {
+            challenge,
+            checked,
+            policy,
+            spent: spend,
+            carry,
+        })
+    }
+
+    async fn finish_login_through_sqlx(
+        &self,
+        finish: FinishStatements,
+    ) -> Result<FinishedLogin, StoreError> {
+        let mut write = self.begin_write().await?;
+        // A right guess is not a failure; this stands even when the challenge is gone.
+        bind_all(sqlx::query(RELEASE_GUESS), finish.release_guess)
+            .execute(&mut *write.tx)
+            .await?;
+        let completed = bind_all(sqlx::query(COMPLETE_CHALLENGE), finish.complete_challenge)
+            .execute(&mut *write.tx)
+            .await?
+            .rows_affected();
         if completed != 1 {
             write.commit().await?;
             return Ok(FinishedLogin::ChallengeGone);
         }
-        insert_session_in(&mut write.tx, session).await?;
-        if let Some((method, step)) = spend {
-            let spent = sqlx::query(CLAIM_STEP)
-                .bind(method.as_str().to_owned())
-                .bind(step_to_db(step))
-                .bind(session.now.millis())
+        bind_all(sqlx::query(TOUCH_LAST_LOGIN), finish.touch_last_login)
+            .execute(&mut *write.tx)
+            .await?;
+        bind_all(sqlx::query(INSERT_SESSION), finish.insert_session)
+            .execute(&mut *write.tx)
+            .await?;
+        if let Some(claim) = finish.claim_step {
+            let spent = bind_all(sqlx::query(CLAIM_STEP), claim)
                 .execute(&mut *write.tx)
                 .await?
                 .rows_affected();
@@ -158,89 +408,255 @@ impl Store {
                 return Ok(FinishedLogin::StepSpent);
             }
         }
-        audit::record(&mut write.tx, event).await?;
+        bind_all(sqlx::query(audit::INSERT), finish.insert_event)
+            .execute(&mut *write.tx)
+            .await?;
         write.commit().await?;
         Ok(FinishedLogin::Done)
     }
 }
 
-impl CodeCheck {
-    /// Locks and reads the user, their methods, their failures since `failures_since` and
-    /// whether codes went out under `sent_context`. The lock makes this user's guesses count one
-    /// after another (SQLite's write lock already does).
-    pub async fn read_user(
-        &mut self,
-        user: UserId,
-        failures_since: Instant,
-        sent_context: &str,
-    ) -> Result<Option<CheckedUser>, StoreError> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1{lock}"
-        ))
-        .bind(user.to_string())
-        .fetch_optional(&mut *self.write.tx)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let user = user_from_row(&row)?.user;
-        // A separate statement after the lock: on PostgreSQL it sees every guess committed
-        // by whoever held the lock before.
-        let rows = sqlx::query(&METHODS_AND_COUNTS)
-            .bind(user.id.to_string())
-            .bind(failures_since.millis())
-            .bind(sent_context.to_owned())
-            .fetch_all(&mut *self.write.tx)
-            .await?;
-        let first = rows
-            .first()
-            .ok_or_else(|| StoreError::Corrupt("the code check read no row".into()))?;
-        let recent_failures: i64 = first.try_get("recent_failures")?;
-        let codes_sent: i64 = first.try_get("codes_sent")?;
-        let mut methods = Vec::new();
-        for row in &rows {
-            if row.try_get::<Option<String>, _>("id")?.is_some() {
-                methods.push(method_from_row(row)?);
-            }
+/// The first transaction on the SQLite thread: the statements of `take_guess_through_sqlx`.
+fn take_guess_on_sqlite<P, R, V, T>(
+    connection: &mut rusqlite::Connection,
+    request: &GuessRequest,
+    judge: Judge<P, R, V>,
+) -> Result<TakenGuess<T>, StoreError>
+where
+    P: FnOnce(Option<&str>) -> TwoFactorPolicy,
+    R: FnOnce(UserId, i64) -> AuditEvent,
+    V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T>,
+{
+    // Dropped without a commit, the transaction rolls back: every early return gives the
+    // attempt back.
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let taken = {
+        let mut take = tx.prepare_cached(&NUMBERED.take_attempt)?;
+        let mut rows = take.query(params_from_iter(take_attempt_params(request)))?;
+        match rows.next()? {
+            Some(row) => Some((
+                challenge_from_row(row)?,
+                row.column::<Option<String>>("stored_settings")?,
+            )),
+            None => None,
         }
-        Ok(Some(CheckedUser {
-            user,
-            methods,
-            recent_failures,
-            codes_sent: codes_sent > 0,
-        }))
+    };
+    let Some((challenge, stored_settings)) = taken else {
+        return Ok(TakenGuess::Unknown);
+    };
+    let policy = (judge.policy_of)(stored_settings.as_deref());
+    if challenge.attempts > policy.max_code_attempts {
+        return Ok(TakenGuess::Unknown);
     }
+    let user = tx
+        .prepare_cached(&NUMBERED.read_user)?
+        .query_row([challenge.user_id.to_string()], |row| {
+            Ok(user_from_row(row))
+        })
+        .optional()?
+        .transpose()?;
+    let Some(user) = user.map(|found| found.user).filter(|user| user.active) else {
+        return Ok(TakenGuess::Unknown);
+    };
+    let checked = {
+        let mut read = tx.prepare_cached(&NUMBERED.methods_and_counts)?;
+        let mut rows = read.query(params_from_iter(counts_params(&user, &policy, request)))?;
+        let mut read_rows = Vec::new();
+        while let Some(row) = rows.next()? {
+            read_rows.push(MethodsAndCountsRow::read(row)?);
+        }
+        checked_from_parts(user, read_rows)?
+    };
+    if !policy.guess_allowed(checked.recent_failures + 1) {
+        let event = (judge.refusal)(checked.user.id, checked.recent_failures);
+        tx.prepare_cached(&NUMBERED.insert_event)?
+            .execute(params_from_iter(audit::event_params(&event)))?;
+        tx.commit()?;
+        return Ok(TakenGuess::Refused {
+            user: checked.user.id,
+            policy,
+        });
+    }
+    let run = |sql: &str, params: Vec<Param>| -> Result<usize, StoreError> {
+        Ok(tx.prepare_cached(sql)?.execute(params_from_iter(params))?)
+    };
+    let reserve = || run(&NUMBERED.reserve_guess, reserve_params(&checked, request));
+    let right = match (judge.verdict)(&challenge, &checked, &policy) {
+        Verdict::Later => {
+            reserve()?;
+            tx.commit()?;
+            return Ok(TakenGuess::Reserved {
+                challenge,
+                checked,
+                policy,
+            });
+        }
+        Verdict::Wrong { event } => {
+            reserve()?;
+            run(&NUMBERED.insert_event, audit::event_params(&event))?;
+            tx.commit()?;
+            return Ok(TakenGuess::Wrong {
+                user: checked.user.id,
+            });
+        }
+        Verdict::Right(right) => right,
+    };
+    let writes = RightWrites::new(&right, request);
+    if let Some(claim) = writes.claim_step
+        && run(&NUMBERED.claim_step, claim)? != 1
+    {
+        reserve()?;
+        run(
+            &NUMBERED.insert_event,
+            audit::event_params(&right.spent_event),
+        )?;
+        tx.commit()?;
+        return Ok(TakenGuess::Wrong {
+            user: checked.user.id,
+        });
+    }
+    // This transaction took the challenge's attempt, so it is still open.
+    run(&NUMBERED.complete_challenge, writes.complete_challenge)?;
+    run(&NUMBERED.touch_last_login, writes.touch_last_login)?;
+    run(&NUMBERED.insert_session, writes.insert_session)?;
+    run(&NUMBERED.insert_event, writes.insert_event)?;
+    tx.commit()?;
+    let RightCode { spend, carry, .. } = *right;
+    Ok(TakenGuess::LoggedIn {
+        challenge,
+        checked,
+        policy,
+        spent: spend,
+        carry,
+    })
+}
 
-    /// Counts this guess as a failure until it proves right, and commits: from now on
-    /// concurrent guesses see it.
-    pub async fn reserve_guess(
-        mut self,
-        user: UserId,
-        guess_id: &str,
-        now: Instant,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)")
-            .bind(user.to_string())
-            .bind(now.millis())
-            .bind(guess_id.to_owned())
-            .execute(&mut *self.write.tx)
-            .await?;
-        self.write.commit().await
+/// The second transaction on the SQLite thread: the statements of `finish_login_through_sqlx`.
+fn finish_login_on_sqlite(
+    connection: &mut rusqlite::Connection,
+    finish: FinishStatements,
+) -> Result<FinishedLogin, StoreError> {
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let run = |sql: &str, params: Vec<Param>| -> Result<usize, StoreError> {
+        Ok(tx.prepare_cached(sql)?.execute(params_from_iter(params))?)
+    };
+    run(&NUMBERED.release_guess, finish.release_guess)?;
+    if run(&NUMBERED.complete_challenge, finish.complete_challenge)? != 1 {
+        tx.commit()?;
+        return Ok(FinishedLogin::ChallengeGone);
     }
+    run(&NUMBERED.touch_last_login, finish.touch_last_login)?;
+    run(&NUMBERED.insert_session, finish.insert_session)?;
+    if let Some(claim) = finish.claim_step
+        && run(&NUMBERED.claim_step, claim)? != 1
+    {
+        // Dropped: nothing of this login stands, the guess stays a failure.
+        return Ok(FinishedLogin::StepSpent);
+    }
+    run(&NUMBERED.insert_event, finish.insert_event)?;
+    tx.commit()?;
+    Ok(FinishedLogin::Done)
+}
 
-    /// Refuses the guess unchecked (too many recent failures): the attempt stays taken and the
-    /// event is written.
-    pub async fn refuse(mut self, event: &AuditEvent) -> Result<(), StoreError> {
-        audit::record(&mut self.write.tx, event).await?;
-        self.write.commit().await
-    }
+/// The parameters of the second transaction's statements, bound before it starts.
+struct FinishStatements {
+    release_guess: Vec<Param>,
+    complete_challenge: Vec<Param>,
+    touch_last_login: Vec<Param>,
+    insert_session: Vec<Param>,
+    claim_step: Option<Vec<Param>>,
+    insert_event: Vec<Param>,
+}
 
-    /// Gives the attempt back: the challenge was out of attempts or its user is gone.
-    pub async fn abandon(self) -> Result<(), StoreError> {
-        self.write.rollback().await
+/// The parameters of a right code's writes in the first transaction.
+struct RightWrites {
+    complete_challenge: Vec<Param>,
+    touch_last_login: Vec<Param>,
+    insert_session: Vec<Param>,
+    claim_step: Option<Vec<Param>>,
+    insert_event: Vec<Param>,
+}
+
+impl RightWrites {
+    fn new<T>(right: &RightCode<T>, request: &GuessRequest) -> Self {
+        let now = right.session.now;
+        Self {
+            complete_challenge: vec![request.id_hash.as_str().into(), now.millis().into()],
+            touch_last_login: touch_params(&right.session),
+            insert_session: session_params(&right.session),
+            claim_step: right
+                .spend
+                .as_ref()
+                .map(|(method, step)| claim_params(method, *step, now)),
+            insert_event: audit::event_params(&right.event),
+        }
     }
+}
+
+fn take_attempt_params(request: &GuessRequest) -> Vec<Param> {
+    vec![
+        request.id_hash.as_str().into(),
+        request.now.millis().into(),
+        request.settings_key.into(),
+    ]
+}
+
+fn counts_params(user: &User, policy: &TwoFactorPolicy, request: &GuessRequest) -> Vec<Param> {
+    vec![
+        user.id.to_string().into(),
+        policy.failure_window_start(request.now).millis().into(),
+        request.sent_context.as_str().into(),
+    ]
+}
+
+fn reserve_params(checked: &CheckedUser, request: &GuessRequest) -> Vec<Param> {
+    vec![
+        checked.user.id.to_string().into(),
+        request.now.millis().into(),
+        request.guess_id.as_str().into(),
+    ]
+}
+
+/// One row of `METHODS_AND_COUNTS`: the counts repeat on every row; no method, one row of NULLs.
+struct MethodsAndCountsRow {
+    recent_failures: i64,
+    codes_sent: i64,
+    method: Option<MethodRecord>,
+}
+
+impl MethodsAndCountsRow {
+    fn read(row: &impl Columns) -> Result<Self, StoreError> {
+        Ok(Self {
+            recent_failures: row.column("recent_failures")?,
+            codes_sent: row.column("codes_sent")?,
+            method: match row.column::<Option<String>>("id")? {
+                Some(_) => Some(method_from_row(row)?),
+                None => None,
+            },
+        })
+    }
+}
+
+fn checked_user(user: User, rows: &[sqlx::any::AnyRow]) -> Result<CheckedUser, StoreError> {
+    let rows = rows
+        .iter()
+        .map(MethodsAndCountsRow::read)
+        .collect::<Result<Vec<_>, _>>()?;
+    checked_from_parts(user, rows)
+}
+
+fn checked_from_parts(
+    user: User,
+    rows: Vec<MethodsAndCountsRow>,
+) -> Result<CheckedUser, StoreError> {
+    let first = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("the code check read no row".into()))?;
+    let (recent_failures, codes_sent) = (first.recent_failures, first.codes_sent > 0);
+    Ok(CheckedUser {
+        user,
+        methods: rows.into_iter().filter_map(|row| row.method).collect(),
+        recent_failures,
+        codes_sent,
+    })
 }

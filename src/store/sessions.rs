@@ -1,6 +1,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::row::{Param, bind_all};
 use super::{Store, StoreError, audit, users::revoke_all_sessions};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
@@ -283,30 +284,38 @@ impl Store {
 }
 
 /// Notes the login on the user row and inserts its session, inside the caller's transaction.
+pub(super) const TOUCH_LAST_LOGIN: &str = "UPDATE users SET last_login_at = $2 WHERE id = $1";
+pub(super) const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, amr, application_id, \
+    refresh_hash, created_at, authenticated_at, expires_at, ip, user_agent) \
+    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)";
+
+pub(super) fn touch_params(new: &NewSession) -> Vec<Param> {
+    vec![new.user_id.to_string().into(), new.now.millis().into()]
+}
+
+pub(super) fn session_params(new: &NewSession) -> Vec<Param> {
+    vec![
+        new.id.clone().into(),
+        new.user_id.to_string().into(),
+        new.amr.join(" ").into(),
+        new.application_id.clone().into(),
+        new.refresh_hash.clone().into(),
+        new.now.millis().into(),
+        new.expires_at.millis().into(),
+        new.origin.ip.clone().into(),
+        new.origin.user_agent.clone().into(),
+    ]
+}
+
 pub(super) async fn insert_session_in(
     tx: &mut Transaction<'_, Any>,
     new: &NewSession,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-        .bind(new.user_id.to_string())
-        .bind(new.now.millis())
+    bind_all(sqlx::query(TOUCH_LAST_LOGIN), touch_params(new))
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, amr, application_id, refresh_hash, created_at, \
-           authenticated_at, expires_at, ip, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
-    )
-    .bind(new.id.clone())
-    .bind(new.user_id.to_string())
-    .bind(new.amr.join(" "))
-    .bind(new.application_id.clone())
-    .bind(new.refresh_hash.clone())
-    .bind(new.now.millis())
-    .bind(new.expires_at.millis())
-    .bind(new.origin.ip.clone())
-    .bind(new.origin.user_agent.clone())
-    .execute(&mut **tx)
-    .await?;
+    bind_all(sqlx::query(INSERT_SESSION), session_params(new))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

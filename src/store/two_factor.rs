@@ -4,6 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::row::{Columns, Param, bind_all};
 use super::{Store, StoreError, audit};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
@@ -19,6 +20,14 @@ pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphert
 /// one row changed means this call won.
 pub(super) const CLAIM_STEP: &str = "UPDATE two_factor_methods SET last_used_step = $2, \
     last_used_at = $3 WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)";
+
+pub(super) fn claim_params(method: &MethodId, step: u64, now: Instant) -> Vec<Param> {
+    vec![
+        method.as_str().into(),
+        step_to_db(step).into(),
+        now.millis().into(),
+    ]
+}
 
 /// A stored method. The authenticator secret stays sealed until a flow opens it.
 #[derive(Debug, Clone)]
@@ -154,10 +163,7 @@ impl Store {
         step: u64,
         now: Instant,
     ) -> Result<bool, StoreError> {
-        let claimed = sqlx::query(CLAIM_STEP)
-            .bind(method.as_str().to_owned())
-            .bind(step_to_db(step))
-            .bind(now.millis())
+        let claimed = bind_all(sqlx::query(CLAIM_STEP), claim_params(method, step, now))
             .execute(self.writes())
             .await?
             .rows_affected();
@@ -619,21 +625,21 @@ fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {why}"))
 }
 
-pub(super) fn method_from_row(row: &AnyRow) -> Result<MethodRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    let user_id: String = row.try_get("user_id")?;
-    let kind: String = row.try_get("kind")?;
+pub(super) fn method_from_row(row: &impl Columns) -> Result<MethodRecord, StoreError> {
+    let id: String = row.column("id")?;
+    let user_id: String = row.column("user_id")?;
+    let kind: String = row.column("kind")?;
     let secret = match (
-        row.try_get::<Option<String>, _>("secret_ciphertext")?,
-        row.try_get::<Option<String>, _>("secret_key_id")?,
+        row.column::<Option<String>>("secret_ciphertext")?,
+        row.column::<Option<String>>("secret_key_id")?,
     ) {
         (Some(ciphertext), Some(key_id)) => Some(Sealed { key_id, ciphertext }),
         _ => None,
     };
     let totp = match (
-        row.try_get::<Option<String>, _>("algorithm")?,
-        row.try_get::<Option<i64>, _>("digits")?,
-        row.try_get::<Option<i64>, _>("period")?,
+        row.column::<Option<String>>("algorithm")?,
+        row.column::<Option<i64>>("digits")?,
+        row.column::<Option<i64>>("period")?,
     ) {
         (Some(algorithm), Some(digits), Some(period)) => Some((
             Algorithm::parse(&algorithm).map_err(|e| corrupt("algorithm", e))?,
@@ -647,43 +653,43 @@ pub(super) fn method_from_row(row: &AnyRow) -> Result<MethodRecord, StoreError> 
         user_id: UserId::parse(&user_id).map_err(|e| corrupt("user id", e))?,
         kind: kind.parse().map_err(|e| corrupt("kind", e))?,
         name: row
-            .try_get::<Option<String>, _>("name")?
+            .column::<Option<String>>("name")?
             .map(|n| MethodName::parse(&n))
             .transpose()
             .map_err(|e| corrupt("name", e))?,
         secret,
         totp,
         mobile_phone: row
-            .try_get::<Option<String>, _>("mobile_phone")?
+            .column::<Option<String>>("mobile_phone")?
             .map(|p| PhoneNumber::parse(&p))
             .transpose()
             .map_err(|e| corrupt("mobile_phone", e))?,
         email: row
-            .try_get::<Option<String>, _>("email")?
+            .column::<Option<String>>("email")?
             .map(|e| Email::parse(&e))
             .transpose()
             .map_err(|e| corrupt("email", e))?,
         last_used_step: row
-            .try_get::<Option<i64>, _>("last_used_step")?
+            .column::<Option<i64>>("last_used_step")?
             .map(|s| u64::try_from(s).unwrap_or(0)),
-        created_at: Instant::from_millis(row.try_get("created_at")?),
+        created_at: Instant::from_millis(row.column("created_at")?),
         last_used_at: row
-            .try_get::<Option<i64>, _>("last_used_at")?
+            .column::<Option<i64>>("last_used_at")?
             .map(Instant::from_millis),
     })
 }
 
-pub(super) fn challenge_from_row(row: &AnyRow) -> Result<ChallengeRecord, StoreError> {
-    let user_id: String = row.try_get("user_id")?;
-    let login_type: String = row.try_get("login_type")?;
+pub(super) fn challenge_from_row(row: &impl Columns) -> Result<ChallengeRecord, StoreError> {
+    let user_id: String = row.column("user_id")?;
+    let login_type: String = row.column("login_type")?;
     Ok(ChallengeRecord {
         user_id: UserId::parse(&user_id).map_err(|e| corrupt("user id", e))?,
         login_type: LoginType::parse(&login_type)
             .ok_or_else(|| corrupt("login_type", &login_type))?,
-        application_id: row.try_get("application_id")?,
-        expires_at: Instant::from_millis(row.try_get("expires_at")?),
-        attempts: row.try_get("attempts")?,
-        enrollment_code_hash: row.try_get("enrollment_code_hash")?,
+        application_id: row.column("application_id")?,
+        expires_at: Instant::from_millis(row.column("expires_at")?),
+        attempts: row.column("attempts")?,
+        enrollment_code_hash: row.column("enrollment_code_hash")?,
     })
 }
 

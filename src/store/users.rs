@@ -1,6 +1,6 @@
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::row::Columns;
 use super::{Store, StoreError, audit, classify_unique, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
@@ -459,12 +459,10 @@ pub(super) async fn revoke_all_sessions(
     Ok(revoked)
 }
 
-pub(super) fn user_from_row(row: &AnyRow) -> Result<UserWithHash, StoreError> {
+pub(super) fn user_from_row(row: &impl Columns) -> Result<UserWithHash, StoreError> {
     let corrupt = |what: &str, why: String| StoreError::Corrupt(format!("users.{what}: {why}"));
-    let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
-    let optional = |name: &str| -> Result<Option<String>, StoreError> {
-        Ok(row.try_get::<Option<String>, _>(name)?)
-    };
+    let text = |name: &str| row.column::<String>(name);
+    let optional = |name: &str| row.column::<Option<String>>(name);
     let id = UserId::parse(&text("id")?).map_err(|e| corrupt("id", e.message))?;
     let username =
         Username::parse(&text("username")?).map_err(|e| corrupt("username", e.message))?;
@@ -487,16 +485,16 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<UserWithHash, StoreError> {
         full_name,
         mobile_phone,
         roles: Roles::from_stored(&text("roles")?),
-        active: row.try_get::<i64, _>("active")? != 0,
-        two_factor_required: row.try_get::<i64, _>("two_factor_required")? != 0,
-        every_login: row.try_get::<i64, _>("every_login")? != 0,
-        authy_migrated: row.try_get::<i64, _>("authy_migrated")? != 0,
-        terms_version_accepted: row.try_get("terms_version_accepted")?,
-        created_at: Instant::from_millis(row.try_get("created_at")?),
-        updated_at: Instant::from_millis(row.try_get("updated_at")?),
-        password_changed_at: Instant::from_millis(row.try_get("password_changed_at")?),
+        active: row.column::<i64>("active")? != 0,
+        two_factor_required: row.column::<i64>("two_factor_required")? != 0,
+        every_login: row.column::<i64>("every_login")? != 0,
+        authy_migrated: row.column::<i64>("authy_migrated")? != 0,
+        terms_version_accepted: row.column("terms_version_accepted")?,
+        created_at: Instant::from_millis(row.column("created_at")?),
+        updated_at: Instant::from_millis(row.column("updated_at")?),
+        password_changed_at: Instant::from_millis(row.column("password_changed_at")?),
         last_login_at: row
-            .try_get::<Option<i64>, _>("last_login_at")?
+            .column::<Option<i64>>("last_login_at")?
             .map(Instant::from_millis),
     };
     Ok(UserWithHash {

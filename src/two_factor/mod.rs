@@ -122,16 +122,7 @@ impl Core {
     /// The settings in force given what is stored under their key (read elsewhere, for
     /// instance with a code check's first statement).
     pub(crate) fn policy_from_stored(&self, stored: Option<&str>) -> TwoFactorPolicy {
-        match stored {
-            Some(json) => match serde_json::from_str::<TwoFactorPolicy>(json) {
-                Ok(policy) => policy,
-                Err(error) => {
-                    tracing::error!(%error, "stored two-factor settings are unreadable; using the configured ones");
-                    self.two_factor_defaults.clone()
-                }
-            },
-            None => self.two_factor_defaults.clone(),
-        }
+        policy_from_stored(stored, self.two_factor_defaults.clone())
     }
 
     pub async fn set_two_factor_policy(
@@ -282,18 +273,20 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
+        note_wrong_code_in(user, context);
         let event = wrong_code_event(user, context, origin, now);
         self.store.record_two_factor_failure(user, &event).await?;
         Ok(())
     }
 
-    /// A wrong login code whose failure row `reserve_guess` already wrote: only the event.
+    /// A wrong login code whose failure row the code check already wrote: only the event.
     pub(crate) async fn note_wrong_guess(
         &self,
         user: UserId,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
+        note_wrong_code(user);
         self.store
             .record_event(&wrong_code_event(user, "login", origin, now))
             .await?;
@@ -326,15 +319,42 @@ impl Core {
 }
 
 /// The log line, metric and audit event of a wrong code.
-fn wrong_code_event(
+/// The event of a wrong second-factor code; `note_wrong_code` counts and logs it.
+pub(crate) fn wrong_code_event(
     user: UserId,
     context: &'static str,
     origin: &Origin,
     now: Instant,
 ) -> AuditEvent {
-    metrics::counter!("tessera_two_factor_failures_total", "context" => context).increment(1);
-    tracing::info!(target: "security", user = %user, context, "wrong second-factor code");
     AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
         .target(user)
         .detail("context", context)
+}
+
+/// Counts and logs a wrong login code.
+pub(crate) fn note_wrong_code(user: UserId) {
+    note_wrong_code_in(user, "login");
+}
+
+fn note_wrong_code_in(user: UserId, context: &'static str) {
+    metrics::counter!("tessera_two_factor_failures_total", "context" => context).increment(1);
+    tracing::info!(target: "security", user = %user, context, "wrong second-factor code");
+}
+
+/// The settings in force given what is stored under their key, or `defaults` (the configured
+/// ones) when nothing or nothing readable is.
+pub(crate) fn policy_from_stored(
+    stored: Option<&str>,
+    defaults: TwoFactorPolicy,
+) -> TwoFactorPolicy {
+    match stored {
+        Some(json) => match serde_json::from_str::<TwoFactorPolicy>(json) {
+            Ok(policy) => policy,
+            Err(error) => {
+                tracing::error!(%error, "stored two-factor settings are unreadable; using the configured ones");
+                defaults
+            }
+        },
+        None => defaults,
+    }
 }

@@ -262,11 +262,10 @@ pub async fn login(
         .core
         .complete_login(&request, &origin, Instant::now())
         .await?;
-    let methods = state.core.user_methods(done.user.id).await?;
     Ok(Json(TwoFactorLoginResponse {
         tokens: TokenResponse::new(
             done.tokens,
-            Some(UserView::with_methods(&done.user, &methods)),
+            Some(UserView::with_methods(&done.user, &done.methods)),
         ),
         two_factor_trust_id: done.trust_token,
     }))
