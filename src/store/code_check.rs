@@ -9,21 +9,22 @@
 //! Locks are taken in one order — challenge, then user, then method — so that two checks (or a
 //! check and a change of the user's methods) never wait on each other in a circle.
 //!
-//! Each transaction has two bodies with one sequence of statements: on a SQLite file it runs
-//! whole on the SQLite thread (one hand-off instead of one per statement, see `sqlite_thread`);
-//! elsewhere through sqlx. Statements, parameters and row decoders are shared.
+//! Each transaction has two bodies with one sequence of statements: on SQLite it runs whole on
+//! the SQLite thread (one hand-off instead of one per statement, see `sqlite_thread`); on
+//! PostgreSQL through sqlx, where each statement is a round trip, so a right code's last four
+//! writes go as one statement. Statements, parameters and row decoders are shared.
 
 use std::sync::LazyLock;
 
 use rusqlite::{OptionalExtension, params_from_iter};
 
-use super::row::{Columns, Param, bind_all, sqlite_numbered};
+use super::row::{Columns, Param, bind_all, parameter_count, renumbered, sqlite_numbered};
 use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::two_factor::{
     CLAIM_STEP, METHOD_COLUMNS, MethodRecord, challenge_from_row, claim_params, method_from_row,
 };
 use super::users::{COLUMNS as USER_COLUMNS, user_from_row};
-use super::{Backend, ChallengeRecord, Store, StoreError, audit};
+use super::{ChallengeRecord, Store, StoreError, audit};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, User, UserId};
@@ -41,6 +42,27 @@ static READ_USER: LazyLock<String> =
 /// PostgreSQL: the lock makes this user's guesses count one after another (SQLite's write
 /// lock already does).
 static LOCK_USER: LazyLock<String> = LazyLock::new(|| format!("{} FOR UPDATE", *READ_USER));
+
+/// PostgreSQL: a right code's writes after its step's claim — complete the challenge, touch
+/// the user, open the session, write the event — as one statement of data-modifying CTEs.
+/// Its parameters are the four statements' in that order (`RightWrites::joined`).
+static LOGIN_WRITES: LazyLock<String> = LazyLock::new(|| {
+    let mut offset = 0;
+    let mut parts = Vec::new();
+    for (index, sql) in [
+        COMPLETE_CHALLENGE,
+        TOUCH_LAST_LOGIN,
+        INSERT_SESSION,
+        audit::INSERT,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        parts.push(format!("write{index} AS ({})", renumbered(sql, offset)));
+        offset += parameter_count(sql);
+    }
+    format!("WITH {} SELECT 1", parts.join(", "))
+});
 
 /// The user's methods (none: one row of NULLs), their failures since `$2`, and how many codes
 /// for `$3` are pending, in one query.
@@ -221,7 +243,7 @@ impl Store {
                 })
                 .await
             }
-            None => self.take_guess_through_sqlx(&request, judge).await,
+            None => self.take_guess_on_postgres(&request, judge).await,
         }
     }
 
@@ -250,11 +272,11 @@ impl Store {
                 })
                 .await
             }
-            None => self.finish_login_through_sqlx(finish).await,
+            None => self.finish_login_on_postgres(finish).await,
         }
     }
 
-    async fn take_guess_through_sqlx<P, R, V, T>(
+    async fn take_guess_on_postgres<P, R, V, T>(
         &self,
         request: &GuessRequest,
         judge: Judge<P, R, V>,
@@ -278,11 +300,7 @@ impl Store {
             write.rollback().await?;
             return Ok(TakenGuess::Unknown);
         }
-        let read_user = match self.backend {
-            Backend::Postgres => LOCK_USER.as_str(),
-            Backend::Sqlite => READ_USER.as_str(),
-        };
-        let user = sqlx::query(read_user)
+        let user = sqlx::query(&LOCK_USER)
             .bind(challenge.user_id.to_string())
             .fetch_optional(&mut *write.tx)
             .await?
@@ -335,8 +353,8 @@ impl Store {
             }
             Verdict::Right(right) => right,
         };
-        let writes = RightWrites::new(&right, request);
-        if let Some(claim) = writes.claim_step {
+        let mut writes = RightWrites::new(&right, request);
+        if let Some(claim) = writes.claim_step.take() {
             let spent = bind_all(sqlx::query(CLAIM_STEP), claim)
                 .execute(&mut *write.tx)
                 .await?
@@ -351,16 +369,7 @@ impl Store {
             }
         }
         // This transaction took the challenge's attempt, so it is still open.
-        bind_all(sqlx::query(COMPLETE_CHALLENGE), writes.complete_challenge)
-            .execute(&mut *write.tx)
-            .await?;
-        bind_all(sqlx::query(TOUCH_LAST_LOGIN), writes.touch_last_login)
-            .execute(&mut *write.tx)
-            .await?;
-        bind_all(sqlx::query(INSERT_SESSION), writes.insert_session)
-            .execute(&mut *write.tx)
-            .await?;
-        bind_all(sqlx::query(audit::INSERT), writes.insert_event)
+        bind_all(sqlx::query(&LOGIN_WRITES), writes.joined())
             .execute(&mut *write.tx)
             .await?;
         write.commit().await?;
@@ -374,7 +383,7 @@ impl Store {
         })
     }
 
-    async fn finish_login_through_sqlx(
+    async fn finish_login_on_postgres(
         &self,
         finish: FinishStatements,
     ) -> Result<FinishedLogin, StoreError> {
@@ -416,7 +425,7 @@ impl Store {
     }
 }
 
-/// The first transaction on the SQLite thread: the statements of `take_guess_through_sqlx`.
+/// The first transaction on the SQLite thread: the statements of `take_guess_on_postgres`.
 fn take_guess_on_sqlite<P, R, V, T>(
     connection: &mut rusqlite::Connection,
     request: &GuessRequest,
@@ -531,7 +540,7 @@ where
     })
 }
 
-/// The second transaction on the SQLite thread: the statements of `finish_login_through_sqlx`.
+/// The second transaction on the SQLite thread: the statements of `finish_login_on_postgres`.
 fn finish_login_on_sqlite(
     connection: &mut rusqlite::Connection,
     finish: FinishStatements,
@@ -590,6 +599,17 @@ impl RightWrites {
                 .map(|(method, step)| claim_params(method, *step, now)),
             insert_event: audit::event_params(&right.event),
         }
+    }
+
+    /// The parameters of `LOGIN_WRITES`.
+    fn joined(self) -> Vec<Param> {
+        [
+            self.complete_challenge,
+            self.touch_last_login,
+            self.insert_session,
+            self.insert_event,
+        ]
+        .concat()
     }
 }
 

@@ -61,6 +61,11 @@ pub enum StoreError {
     Open { url: String, source: sqlx::Error },
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "an in-memory SQLite database cannot be used: Tessera's connections could not share it \
+         and it would vanish at exit; give a file (sqlite://PATH)"
+    )]
+    InMemory,
     #[error("{field} is already taken")]
     Duplicate { field: &'static str },
     #[error("at least one active administrator must remain")]
@@ -80,7 +85,7 @@ pub struct Store {
     pool: AnyPool,
     /// SQLite only: one connection for the hot write transactions (see `connect`).
     writer: Option<AnyPool>,
-    /// SQLite files only: where the code check's transactions run whole (see `sqlite_thread`).
+    /// SQLite only: where the code check's transactions run whole (see `sqlite_thread`).
     sqlite_thread: Option<SqliteThread>,
     backend: Backend,
 }
@@ -128,6 +133,9 @@ impl Store {
             Backend::Sqlite if !url.expose().contains('?') => format!("{}?mode=rwc", url.expose()),
             _ => url.expose().to_owned(),
         };
+        if backend == Backend::Sqlite && is_in_memory(&raw) {
+            return Err(StoreError::InMemory);
+        }
         let options = AnyConnectOptions::from_str(&raw).map_err(open_error)?;
         let pool = open_pool(backend, &options, max_connections, READER_CACHE_KIB)
             .await
@@ -144,7 +152,7 @@ impl Store {
             Backend::Postgres => None,
         };
         let sqlite_thread = match backend {
-            Backend::Sqlite if !is_in_memory(&raw) => {
+            Backend::Sqlite => {
                 let file = SqliteConnectOptions::from_str(&raw).map_err(open_error)?;
                 let writers = writer.clone().ok_or_else(|| {
                     StoreError::Corrupt("a SQLite store has a writers' pool".into())
@@ -155,7 +163,7 @@ impl Store {
                     writers,
                 )?)
             }
-            _ => None,
+            Backend::Postgres => None,
         };
         Ok(Self {
             pool,

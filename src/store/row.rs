@@ -99,3 +99,60 @@ pub(super) fn bind_all<'q>(
 pub(super) fn sqlite_numbered(sql: &str) -> String {
     sql.replace('$', "?")
 }
+
+/// `sql` with each parameter `$n` renumbered `$(n + by)`, to join statements into one.
+pub(super) fn renumbered(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            digits.push(d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
+/// The highest parameter number in `sql`: how many values it binds.
+pub(super) fn parameter_count(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumbering_shifts_every_parameter_and_nothing_else() {
+        assert_eq!(
+            renumbered("UPDATE t SET a = $2, b = '$' WHERE id = $1 AND c < $12", 3),
+            "UPDATE t SET a = $5, b = '$' WHERE id = $4 AND c < $15"
+        );
+        assert_eq!(parameter_count("VALUES ($1, $2, $6, $6, $9)"), 9);
+        assert_eq!(parameter_count("SELECT 1"), 0);
+    }
+
+    #[test]
+    fn sqlite_numbering_keeps_the_numbers() {
+        assert_eq!(
+            sqlite_numbered("SET a = $2 WHERE id = $1"),
+            "SET a = ?2 WHERE id = ?1"
+        );
+    }
+}

@@ -178,10 +178,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_in_memory_database_has_no_thread() {
-        let store = Store::connect(&DatabaseUrl::new("sqlite::memory:"), 1)
-            .await
-            .unwrap();
-        assert!(store.sqlite_thread.is_none());
+    async fn an_in_memory_database_is_refused_with_the_reason() {
+        for url in ["sqlite::memory:", "sqlite://file.db?mode=memory"] {
+            let refused = Store::connect(&DatabaseUrl::new(url), 1).await;
+            assert!(matches!(refused, Err(StoreError::InMemory)), "{url}");
+        }
     }
 }
