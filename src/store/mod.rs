@@ -11,6 +11,7 @@
 
 mod api_keys;
 mod audit;
+mod checkpoints;
 mod code_check;
 mod import;
 mod janitor;
@@ -42,6 +43,7 @@ pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
 
+use checkpoints::Checkpoints;
 use sqlite_thread::SqliteThread;
 
 use crate::config::DatabaseUrl;
@@ -87,6 +89,9 @@ pub struct Store {
     writer: Option<AnyPool>,
     /// SQLite only: where the code check's transactions run whole (see `sqlite_thread`).
     sqlite_thread: Option<SqliteThread>,
+    /// SQLite only: the thread that checkpoints the WAL (see `checkpoints`); it stops when the
+    /// last handle of the store is dropped.
+    _checkpoints: Option<Checkpoints>,
     backend: Backend,
 }
 
@@ -143,32 +148,24 @@ impl Store {
         // SQLite admits one writer at a time, and makes the others sleep in its busy handler
         // (up to 100 ms a nap). Hot write transactions queue for one connection of their own
         // instead, whose page cache stays warm because no other connection's commit empties it.
-        let writer = match backend {
-            Backend::Sqlite => Some(
-                open_pool(backend, &options, 1, WRITER_CACHE_KIB)
-                    .await
-                    .map_err(open_error)?,
-            ),
-            Backend::Postgres => None,
-        };
-        let sqlite_thread = match backend {
+        let (writer, sqlite_thread, checkpoints) = match backend {
             Backend::Sqlite => {
+                let writer = open_pool(backend, &options, 1, WRITER_CACHE_KIB)
+                    .await
+                    .map_err(open_error)?;
                 let file = SqliteConnectOptions::from_str(&raw).map_err(open_error)?;
-                let writers = writer.clone().ok_or_else(|| {
-                    StoreError::Corrupt("a SQLite store has a writers' pool".into())
-                })?;
-                Some(SqliteThread::open(
-                    file.get_filename(),
-                    THREAD_CACHE_KIB,
-                    writers,
-                )?)
+                let thread =
+                    SqliteThread::open(file.get_filename(), THREAD_CACHE_KIB, writer.clone())?;
+                let checkpoints = Checkpoints::start(file.get_filename())?;
+                (Some(writer), Some(thread), Some(checkpoints))
             }
-            Backend::Postgres => None,
+            Backend::Postgres => (None, None, None),
         };
         Ok(Self {
             pool,
             writer,
             sqlite_thread,
+            _checkpoints: checkpoints,
             backend,
         })
     }
@@ -277,11 +274,12 @@ async fn open_pool(
                 if backend == Backend::Sqlite {
                     // WAL lets readers and one writer work at once; NORMAL sync in WAL mode
                     // survives a crash of the process (not of the OS) without losing commits.
+                    // The WAL is checkpointed by a thread of its own (`checkpoints`).
                     conn.execute(
                         format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -{cache_kib};"
+                             PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = 0;"
                         )
                         .as_str(),
                     )

@@ -45,7 +45,7 @@ impl SqliteThread {
         connection.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-             PRAGMA cache_size = -{cache_kib};"
+             PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = 0;"
         ))?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let runtime = Handle::try_current().map_err(|error| {
