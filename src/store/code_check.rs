@@ -238,10 +238,9 @@ impl Store {
         };
         match &self.sqlite_thread {
             Some(thread) => {
-                self.on_sqlite_thread(thread, move |connection| {
-                    take_guess_on_sqlite(connection, &request, judge)
-                })
-                .await
+                thread
+                    .run(move |connection| take_guess_on_sqlite(connection, &request, judge))
+                    .await
             }
             None => self.take_guess_on_postgres(&request, judge).await,
         }
@@ -267,10 +266,9 @@ impl Store {
         };
         match &self.sqlite_thread {
             Some(thread) => {
-                self.on_sqlite_thread(thread, move |connection| {
-                    finish_login_on_sqlite(connection, finish)
-                })
-                .await
+                thread
+                    .run(move |connection| finish_login_on_sqlite(connection, finish))
+                    .await
             }
             None => self.finish_login_on_postgres(finish).await,
         }

@@ -183,15 +183,6 @@ impl Store {
         self.writer.as_ref().unwrap_or(&self.pool)
     }
 
-    /// Runs a transaction on the SQLite thread (which holds the writers' turn meanwhile).
-    async fn on_sqlite_thread<T, F>(&self, thread: &SqliteThread, job: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        thread.run(job).await
-    }
-
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,

@@ -129,8 +129,8 @@ mod tests {
             .execute(store.writes())
             .await
             .unwrap();
-        let seen = store
-            .on_sqlite_thread(&thread, |connection| {
+        let seen = thread
+            .run(|connection| {
                 let tx = connection.transaction()?;
                 tx.execute("INSERT INTO marks VALUES (2)", [])?;
                 let sum: i64 = tx.query_row("SELECT SUM(n) FROM marks", [], |row| row.get(0))?;
@@ -152,23 +152,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir).await;
         let thread = store.sqlite_thread.clone().unwrap();
-        store
-            .on_sqlite_thread(&thread, |connection| {
+        thread
+            .run(|connection| {
                 connection.execute("CREATE TABLE marks (n INTEGER)", [])?;
                 Ok(())
             })
             .await
             .unwrap();
-        let lost = store
-            .on_sqlite_thread(&thread, |connection| -> Result<(), StoreError> {
+        let lost = thread
+            .run(|connection| -> Result<(), StoreError> {
                 let tx = connection.transaction()?;
                 tx.execute("INSERT INTO marks VALUES (1)", [])?;
                 panic!("a job that fails halfway");
             })
             .await;
         assert!(matches!(lost, Err(StoreError::ThreadGone)), "{lost:?}");
-        let count = store
-            .on_sqlite_thread(&thread, |connection| {
+        let count = thread
+            .run(|connection| {
                 Ok(connection
                     .query_row("SELECT COUNT(*) FROM marks", [], |row| row.get::<_, i64>(0))?)
             })
