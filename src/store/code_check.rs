@@ -434,9 +434,9 @@ where
     R: FnOnce(UserId, i64) -> AuditEvent,
     V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T>,
 {
-    // Dropped without a commit, the transaction rolls back: every early return gives the
-    // attempt back.
-    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Dropped without a commit, the savepoint rolls back: every early return gives the
+    // attempt back. It is this job's part of the thread's group transaction (`sqlite_thread`).
+    let tx = connection.savepoint()?;
     let taken = {
         let mut take = tx.prepare_cached(&NUMBERED.take_attempt)?;
         let mut rows = take.query(params_from_iter(take_attempt_params(request)))?;
@@ -543,7 +543,7 @@ fn finish_login_on_sqlite(
     connection: &mut rusqlite::Connection,
     finish: FinishStatements,
 ) -> Result<FinishedLogin, StoreError> {
-    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = connection.savepoint()?;
     let run = |sql: &str, params: Vec<Param>| -> Result<usize, StoreError> {
         Ok(tx.prepare_cached(sql)?.execute(params_from_iter(params))?)
     };

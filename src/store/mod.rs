@@ -80,6 +80,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the SQLite thread has stopped")]
     ThreadGone,
+    /// The shared commit of a group of jobs on the SQLite thread failed: none of them stands.
+    #[error("database error: the group commit failed: {0}")]
+    GroupNotCommitted(String),
 }
 
 #[derive(Clone)]

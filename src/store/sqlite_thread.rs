@@ -1,4 +1,5 @@
-//! SQLite only: a connection on a thread of its own that runs a whole transaction per request.
+//! SQLite only: a connection on a thread of its own that runs a whole transaction per request,
+//! and commits the transactions that queued up together as one.
 //!
 //! sqlx's SQLite driver hands every statement to its connection's thread and waits for the
 //! answer: a code check of 14 statements paid 28 thread switches, which were half of the
@@ -6,10 +7,16 @@
 //! closure and comes back as one answer. The closure runs to its end even when the request that
 //! sent it is gone, so a transaction is never left open.
 //!
+//! Group commit: the thread runs the jobs that are waiting (up to `JOBS_PER_GROUP`) inside one
+//! transaction, each job in a savepoint of its own, and answers them only after the one commit.
+//! The pages the jobs share (the last leaves of the session and audit indexes, the WAL index)
+//! are then written once per group instead of once per job. A job sees the writes of the jobs
+//! before it, as it would have after their commits; nobody sees them before the commit.
+//!
 //! The thread writes the same file as the store's sqlx pools. It holds the store's writer
-//! connection (the writers' turn) while it runs jobs, so the two never meet in SQLite's busy
-//! handler; it takes the turn once for a burst of queued jobs, not once per job, because
-//! passing the turn between tasks cost more waiting than the jobs took to run.
+//! connection (the writers' turn) while it runs a group, so the two never meet in SQLite's busy
+//! handler; it takes the turn once for a group, not once per job, because passing the turn
+//! between tasks cost more waiting than the jobs took to run.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -21,7 +28,9 @@ use tokio::runtime::Handle;
 
 use super::StoreError;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A job's answer, held until its group's commit has succeeded or failed.
+type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
 
 #[derive(Clone)]
 pub(super) struct SqliteThread {
@@ -31,8 +40,8 @@ pub(super) struct SqliteThread {
 /// Prepared statements kept per connection: the hot path uses about a dozen.
 const STATEMENT_CACHE: usize = 64;
 
-/// Jobs run in one turn before the thread lets a waiting sqlx writer in.
-const JOBS_PER_TURN: usize = 32;
+/// Jobs committed together at most, and run in one turn before a waiting sqlx writer gets in.
+const JOBS_PER_GROUP: usize = 32;
 
 impl SqliteThread {
     /// Opens the database file (it exists: the sqlx pool created it) with the store's settings.
@@ -61,13 +70,15 @@ impl SqliteThread {
                     // Past the pool's time-out the jobs run without the turn: SQLite's busy
                     // handler still keeps them correct, only slower.
                     let turn = runtime.block_on(writers.acquire()).ok();
-                    run_job(&mut connection, first);
-                    for _ in 1..JOBS_PER_TURN {
+                    let mut group = Group::default();
+                    group.run(&mut connection, first);
+                    for _ in 1..JOBS_PER_GROUP {
                         match queue.try_recv() {
-                            Ok(job) => run_job(&mut connection, job),
+                            Ok(job) => group.run(&mut connection, job),
                             Err(_) => break,
                         }
                     }
+                    group.commit(&mut connection);
                     // Handing the connection back to its pool spawns a task.
                     let _in_runtime = runtime.enter();
                     drop(turn);
@@ -79,7 +90,10 @@ impl SqliteThread {
         Ok(Self { jobs })
     }
 
-    /// Runs `job` on the thread and waits for its answer.
+    /// Runs `job` on the thread and waits for its answer, which comes after its writes are
+    /// committed. The job makes its writes in `connection.savepoint()`: it runs inside its
+    /// group's transaction, where `transaction()` would be refused. A savepoint dropped without
+    /// `commit()` takes back only this job's writes.
     pub(super) async fn run<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -88,17 +102,67 @@ impl SqliteThread {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move |connection| {
-                let _ = reply.send(job(connection));
+                let outcome = job(connection);
+                Box::new(move |committed: Result<(), StoreError>| {
+                    // The job's own error says more than the group's.
+                    let _ = reply.send(outcome.and_then(|value| committed.map(|()| value)));
+                })
             }))
             .map_err(|_| StoreError::ThreadGone)?;
         answer.await.map_err(|_| StoreError::ThreadGone)?
     }
 }
 
-/// A panicking job loses its own answer (its caller sees `ThreadGone`) and rolls back its
-/// transaction as it unwinds; the thread goes on.
-fn run_job(connection: &mut Connection, job: Job) {
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(connection)));
+/// The jobs run since the group's transaction began, waiting for its commit.
+#[derive(Default)]
+struct Group {
+    answers: Vec<Answer>,
+    /// Whether the group's transaction was begun; when `BEGIN` fails, each job's savepoint is
+    /// a transaction of its own.
+    open: bool,
+}
+
+impl Group {
+    fn run(&mut self, connection: &mut Connection, job: Job) {
+        if connection.is_autocommit() {
+            self.open = connection.execute_batch("BEGIN IMMEDIATE").is_ok();
+        }
+        // A panicking job loses its own answer (its caller sees `ThreadGone`) and its
+        // savepoint rolls back as it unwinds; the thread and the group go on.
+        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| job(connection))).ok();
+        if connection.is_autocommit() {
+            // Either there was no group transaction, and the job's savepoint committed or
+            // rolled back on its own, or an error made SQLite roll the whole group back.
+            let outcome = if self.open {
+                Err("SQLite rolled the transaction back after an error".to_owned())
+            } else {
+                Ok(())
+            };
+            self.answer(answer, outcome);
+        } else {
+            self.answers.extend(answer);
+        }
+    }
+
+    /// Answers the jobs run since the group began (and `last`), with the group's outcome.
+    fn answer(&mut self, last: Option<Answer>, outcome: Result<(), String>) {
+        for answer in self.answers.drain(..).chain(last) {
+            answer(outcome.clone().map_err(StoreError::GroupNotCommitted));
+        }
+        self.open = false;
+    }
+
+    fn commit(mut self, connection: &mut Connection) {
+        if connection.is_autocommit() {
+            return self.answer(None, Ok(()));
+        }
+        let outcome = connection.execute_batch("COMMIT").map_err(|error| {
+            // A failed COMMIT can leave the transaction open; none of it may stand.
+            let _ = connection.execute_batch("ROLLBACK");
+            error.to_string()
+        });
+        self.answer(None, outcome);
+    }
 }
 
 #[cfg(test)]
@@ -131,7 +195,7 @@ mod tests {
             .unwrap();
         let seen = thread
             .run(|connection| {
-                let tx = connection.transaction()?;
+                let tx = connection.savepoint()?;
                 tx.execute("INSERT INTO marks VALUES (2)", [])?;
                 let sum: i64 = tx.query_row("SELECT SUM(n) FROM marks", [], |row| row.get(0))?;
                 tx.commit()?;
@@ -145,6 +209,113 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sum, 3);
+    }
+
+    /// Queues three jobs behind one that waits, so that they run as one group.
+    async fn in_one_group<A, B, C>(
+        thread: &super::SqliteThread,
+        a: A,
+        b: B,
+        c: C,
+    ) -> [Result<(), StoreError>; 3]
+    where
+        A: FnOnce(&mut rusqlite::Connection) -> Result<(), StoreError> + Send + 'static,
+        B: FnOnce(&mut rusqlite::Connection) -> Result<(), StoreError> + Send + 'static,
+        C: FnOnce(&mut rusqlite::Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let (waited, a, b, c) = tokio::join!(
+            thread.run(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                Ok(())
+            }),
+            thread.run(a),
+            thread.run(b),
+            thread.run(c),
+        );
+        // The job that waited is in the group too.
+        assert_eq!(waited.is_ok(), a.is_ok(), "{waited:?} {a:?}");
+        [a, b, c]
+    }
+
+    fn insert(n: i64) -> impl FnOnce(&mut rusqlite::Connection) -> Result<(), StoreError> {
+        move |connection| {
+            let tx = connection.savepoint()?;
+            tx.execute("INSERT INTO marks VALUES (?1)", [n])?;
+            tx.commit()?;
+            Ok(())
+        }
+    }
+
+    async fn marks(store: &Store) -> Vec<i64> {
+        sqlx::query_as::<_, (i64,)>("SELECT n FROM marks ORDER BY n")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(n,)| n)
+            .collect()
+    }
+
+    async fn store_with_marks(dir: &tempfile::TempDir) -> (Store, super::SqliteThread) {
+        let store = store_in(dir).await;
+        sqlx::query("CREATE TABLE marks (n INTEGER UNIQUE)")
+            .execute(store.writes())
+            .await
+            .unwrap();
+        let thread = store.sqlite_thread.clone().unwrap();
+        (store, thread)
+    }
+
+    #[tokio::test]
+    async fn jobs_of_one_group_see_each_others_writes_and_a_failing_job_takes_back_only_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, thread) = store_with_marks(&dir).await;
+        let answers = in_one_group(
+            &thread,
+            insert(1),
+            |connection| {
+                let tx = connection.savepoint()?;
+                let seen: i64 = tx.query_row("SELECT COUNT(*) FROM marks", [], |row| row.get(0))?;
+                assert_eq!(seen, 1, "the job before it in the group wrote 1");
+                tx.execute("INSERT INTO marks VALUES (2)", [])?;
+                // The same mark again: the unique index refuses it, the savepoint rolls back.
+                tx.execute("INSERT INTO marks VALUES (1)", [])?;
+                tx.commit()?;
+                Ok(())
+            },
+            insert(3),
+        )
+        .await;
+        assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+        assert!(
+            matches!(answers[1], Err(StoreError::Sqlite(_))),
+            "{answers:?}"
+        );
+        assert_eq!(marks(&store).await, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn when_the_group_is_rolled_back_every_job_in_it_hears_so_and_the_next_ones_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, thread) = store_with_marks(&dir).await;
+        let answers = in_one_group(
+            &thread,
+            insert(1),
+            // What SQLite does to the whole transaction after some errors (a full disk, I/O).
+            |connection| Ok(connection.execute_batch("ROLLBACK")?),
+            insert(3),
+        )
+        .await;
+        assert!(
+            matches!(answers[0], Err(StoreError::GroupNotCommitted(_))),
+            "the first job's write was rolled back with the group: {answers:?}"
+        );
+        assert!(
+            matches!(answers[1], Err(StoreError::GroupNotCommitted(_))),
+            "{answers:?}"
+        );
+        assert!(answers[2].is_ok(), "{answers:?}");
+        assert_eq!(marks(&store).await, [3]);
     }
 
     #[tokio::test]
@@ -161,7 +332,7 @@ mod tests {
             .unwrap();
         let lost = thread
             .run(|connection| -> Result<(), StoreError> {
-                let tx = connection.transaction()?;
+                let tx = connection.savepoint()?;
                 tx.execute("INSERT INTO marks VALUES (1)", [])?;
                 panic!("a job that fails halfway");
             })
