@@ -7,9 +7,19 @@
 //! was 22 ms against a p50 of 2 ms. Tessera's connections turn that off
 //! (`wal_autocheckpoint = 0`) and this thread checkpoints instead, in `PASSIVE` mode, which
 //! never waits for (nor blocks) readers or the writer.
+//!
+//! Copying the log back is not enough to keep it short: SQLite starts writing the log from its
+//! beginning again only when a write transaction begins with every frame already copied. Under
+//! steady load the SQLite thread always has new frames committed before this thread's copy
+//! ends, and the log grew by 100 MB a second; appending to a file that grows made the kernel
+//! zero every new page, 21% of the server's CPU. So when the log passes
+//! `RESTART_AFTER_FRAMES`, this thread raises `LongLog`, and the writer copies back the few
+//! frames left between two of its transactions (`LongLog::catch_up`), after which its next
+//! transaction restarts the log.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -19,13 +29,48 @@ use super::StoreError;
 /// How often the log is copied back: at a few thousand checks a second it stays a few MB.
 const EVERY: Duration = Duration::from_millis(50);
 
+/// Frames in the log (4 KiB pages) past which the writer is asked to let it restart: 16 MiB,
+/// a tenth of a second of the heaviest load. Each restart stalls the writer for the tail's copy
+/// and two syncs (7–40 ms measured, BENCHMARKS.md); 16,384 frames measured no different.
+const RESTART_AFTER_FRAMES: i64 = 4_096;
+
 /// Stops the thread when the last handle (the store's) is dropped.
 #[derive(Clone)]
 pub(super) struct Checkpoints {
     _running: mpsc::Sender<()>,
+    long_log: LongLog,
+}
+
+/// Raised by the checkpoint thread while the log is longer than `RESTART_AFTER_FRAMES`.
+#[derive(Clone, Default)]
+pub(super) struct LongLog(Arc<AtomicBool>);
+
+impl LongLog {
+    /// For the writer, between two of its transactions: when the log is long, copies back
+    /// what is left of it, so that its next transaction starts the log again from the
+    /// beginning. The background copy has done most of the work; this is the tail.
+    pub(super) fn catch_up(&self, writer: &Connection) {
+        if self.0.swap(false, Ordering::Relaxed) {
+            // (busy, frames in the log, frames copied). When a reader or the checkpoint thread
+            // kept some frames from being copied, the next turn tries again.
+            let copied_all = writer
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok(row.get::<_, i64>(0)? == 0
+                        && row.get::<_, i64>(1)? == row.get::<_, i64>(2)?)
+                })
+                .unwrap_or(false);
+            if !copied_all {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 impl Checkpoints {
+    pub(super) fn long_log(&self) -> LongLog {
+        self.long_log.clone()
+    }
+
     pub(super) fn start(path: &Path) -> Result<Self, StoreError> {
         let connection = Connection::open_with_flags(
             path,
@@ -33,19 +78,24 @@ impl Checkpoints {
         )?;
         connection.execute_batch("PRAGMA busy_timeout = 10000;")?;
         let (running, stop) = mpsc::channel::<()>();
+        let long_log = LongLog::default();
+        let raise = long_log.clone();
         std::thread::Builder::new()
             .name("tessera-checkpoint".into())
             .spawn(move || {
                 let mut failing = false;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(EVERY) {
-                    // It answers (busy, frames in the log, frames copied); nothing here needs
-                    // them. A failed round is tried again at the next, and said once.
-                    match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        Ok(()) if failing => {
-                            failing = false;
-                            tracing::info!("WAL checkpoints work again");
+                    // It answers (busy, frames in the log, frames copied). A failed round is
+                    // tried again at the next, and said once.
+                    let checkpoint = "PRAGMA wal_checkpoint(PASSIVE)";
+                    match connection.query_row(checkpoint, [], |row| row.get::<_, i64>(1)) {
+                        Ok(frames) => {
+                            raise.0.store(frames > RESTART_AFTER_FRAMES, Ordering::Relaxed);
+                            if failing {
+                                failing = false;
+                                tracing::info!("WAL checkpoints work again");
+                            }
                         }
-                        Ok(()) => {}
                         Err(error) if !failing => {
                             failing = true;
                             tracing::warn!(%error, "WAL checkpoint failed; retrying every {EVERY:?}");
@@ -57,7 +107,10 @@ impl Checkpoints {
             .map_err(|error| {
                 StoreError::Corrupt(format!("cannot start the checkpoint thread: {error}"))
             })?;
-        Ok(Self { _running: running })
+        Ok(Self {
+            _running: running,
+            long_log,
+        })
     }
 }
 
@@ -103,6 +156,41 @@ mod tests {
         assert!(
             size >= before + 4_000_000,
             "the database file stayed at {size} bytes: nothing copied the log back"
+        );
+    }
+
+    #[tokio::test]
+    async fn under_steady_writes_the_log_starts_again_instead_of_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.db");
+        let url = DatabaseUrl::new(format!("sqlite://{}", file.display()));
+        let store = Store::connect(&url, 2).await.unwrap();
+        let thread = store.sqlite_thread.clone().unwrap();
+        thread
+            .run(|connection| Ok(connection.execute_batch("CREATE TABLE filler (text TEXT)")?))
+            .await
+            .unwrap();
+        // Eight times the restart threshold, one page a row, as fast as the thread takes them.
+        let rows_per_job = 10;
+        let jobs = 8 * super::RESTART_AFTER_FRAMES as usize / rows_per_job;
+        for _ in 0..jobs {
+            thread
+                .run(move |connection| {
+                    let tx = connection.savepoint()?;
+                    for _ in 0..rows_per_job {
+                        tx.execute("INSERT INTO filler VALUES (?1)", ["x".repeat(4_000)])?;
+                    }
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        let log = dir.path().join("t.db-wal");
+        let frames = std::fs::metadata(&log).unwrap().len() / 4_120;
+        assert!(
+            frames < 4 * super::RESTART_AFTER_FRAMES as u64,
+            "the log holds {frames} frames: it kept growing"
         );
     }
 }

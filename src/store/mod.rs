@@ -157,9 +157,13 @@ impl Store {
                     .await
                     .map_err(open_error)?;
                 let file = SqliteConnectOptions::from_str(&raw).map_err(open_error)?;
-                let thread =
-                    SqliteThread::open(file.get_filename(), THREAD_CACHE_KIB, writer.clone())?;
                 let checkpoints = Checkpoints::start(file.get_filename())?;
+                let thread = SqliteThread::open(
+                    file.get_filename(),
+                    THREAD_CACHE_KIB,
+                    writer.clone(),
+                    checkpoints.long_log(),
+                )?;
                 (Some(writer), Some(thread), Some(checkpoints))
             }
             Backend::Postgres => (None, None, None),

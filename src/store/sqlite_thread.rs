@@ -27,6 +27,7 @@ use sqlx::AnyPool;
 use tokio::runtime::Handle;
 
 use super::StoreError;
+use super::checkpoints::LongLog;
 
 /// A job's answer, held until its group's commit has succeeded or failed.
 type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -40,13 +41,23 @@ pub(super) struct SqliteThread {
 /// Prepared statements kept per connection: the hot path uses about a dozen.
 const STATEMENT_CACHE: usize = 64;
 
-/// Jobs committed together at most, and run in one turn before a waiting sqlx writer gets in.
+/// Jobs committed together at most.
 const JOBS_PER_GROUP: usize = 32;
+
+/// How long the thread keeps the writers' turn for groups that follow one another before a
+/// waiting sqlx writer gets in.
+const TURN_HELD_AT_MOST: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl SqliteThread {
     /// Opens the database file (it exists: the sqlx pool created it) with the store's settings.
     /// `writers`: the pool whose one connection is the writers' turn.
-    pub(super) fn open(path: &Path, cache_kib: u32, writers: AnyPool) -> Result<Self, StoreError> {
+    /// `long_log`: raised when the log should restart (see `checkpoints`).
+    pub(super) fn open(
+        path: &Path,
+        cache_kib: u32,
+        writers: AnyPool,
+        long_log: LongLog,
+    ) -> Result<Self, StoreError> {
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -54,7 +65,8 @@ impl SqliteThread {
         connection.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-             PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = 0;"
+             PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA temp_store = MEMORY;"
         ))?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let runtime = Handle::try_current().map_err(|error| {
@@ -70,15 +82,25 @@ impl SqliteThread {
                     // Past the pool's time-out the jobs run without the turn: SQLite's busy
                     // handler still keeps them correct, only slower.
                     let turn = runtime.block_on(writers.acquire()).ok();
-                    let mut group = Group::default();
-                    group.run(&mut connection, first);
-                    for _ in 1..JOBS_PER_GROUP {
-                        match queue.try_recv() {
-                            Ok(job) => group.run(&mut connection, job),
-                            Err(_) => break,
+                    let taken = std::time::Instant::now();
+                    let mut next = Some(first);
+                    while let Some(first) = next.take() {
+                        let mut group = Group::default();
+                        group.run(&mut connection, first);
+                        for _ in 1..JOBS_PER_GROUP {
+                            match queue.try_recv() {
+                                Ok(job) => group.run(&mut connection, job),
+                                Err(_) => break,
+                            }
+                        }
+                        group.commit(&mut connection);
+                        long_log.catch_up(&connection);
+                        // The turn is kept while jobs keep coming, for a while: giving it
+                        // back and taking it again costs a wake-up of a Tokio worker.
+                        if taken.elapsed() < TURN_HELD_AT_MOST {
+                            next = queue.try_recv().ok();
                         }
                     }
-                    group.commit(&mut connection);
                     // Handing the connection back to its pool spawns a task.
                     let _in_runtime = runtime.enter();
                     drop(turn);
