@@ -39,15 +39,47 @@ const TAKE_ATTEMPT: &str = "UPDATE login_challenges SET attempts = attempts + 1 
 
 static READ_USER: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
-/// PostgreSQL: the lock makes this user's guesses count one after another (SQLite's write
-/// lock already does).
-static LOCK_USER: LazyLock<String> = LazyLock::new(|| format!("{} FOR UPDATE", *READ_USER));
+/// PostgreSQL: `TAKE_ATTEMPT` and `READ_USER` as one statement (one round trip fewer), with the
+/// user's row locked: the lock makes this user's guesses count one after another (SQLite's
+/// write lock already does). The challenge is locked by the update before the user by the
+/// join, the order of every check. No row: no open challenge, or its user is gone.
+static TAKE_ATTEMPT_LOCK_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH taken AS (UPDATE login_challenges SET attempts = attempts + 1 \
+           WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 \
+           RETURNING user_id, login_type, application_id, expires_at, attempts, \
+             enrollment_code_hash) \
+         SELECT taken.*, (SELECT value FROM settings WHERE key = $3) AS stored_settings, {} \
+         FROM taken JOIN users u ON u.id = taken.user_id FOR UPDATE OF u",
+        prefixed("u", USER_COLUMNS)
+    )
+});
 
-/// PostgreSQL: a right code's writes after its step's claim — complete the challenge, touch
-/// the user, open the session, write the event — as one statement of data-modifying CTEs.
-/// Its parameters are the four statements' in that order (`RightWrites::joined`).
+/// PostgreSQL: a right code's writes — complete the challenge, touch the user, open the
+/// session, write the event — as one statement of data-modifying CTEs. Its parameters are the
+/// four statements' in that order (`RightWrites::joined`). The challenge is still open: this
+/// transaction took its attempt.
 static LOGIN_WRITES: LazyLock<String> = LazyLock::new(|| {
-    let mut offset = 0;
+    format!(
+        "WITH {} SELECT 1",
+        login_write_ctes(0, |sql| sql.to_owned())
+    )
+});
+
+/// PostgreSQL: the authenticator's step claimed (`CLAIM_STEP`, parameters first) and, only if
+/// that claim won, `LOGIN_WRITES`' four writes, in one statement. Answers `claimed`: 1 when
+/// the step was this login's, 0 when it was spent and nothing was written.
+static CLAIMED_LOGIN_WRITES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH claim AS ({} RETURNING 1), {} SELECT COUNT(*) AS claimed FROM claim",
+        CLAIM_STEP,
+        login_write_ctes(parameter_count(CLAIM_STEP), only_if_claimed)
+    )
+});
+
+/// `LOGIN_WRITES`' statements as CTEs `write0`…`write3`, their parameters numbered from
+/// `offset + 1`, each passed through `shape`.
+fn login_write_ctes(mut offset: usize, shape: impl Fn(&str) -> String) -> String {
     let mut parts = Vec::new();
     for (index, sql) in [
         COMPLETE_CHALLENGE,
@@ -58,20 +90,46 @@ static LOGIN_WRITES: LazyLock<String> = LazyLock::new(|| {
     .into_iter()
     .enumerate()
     {
-        parts.push(format!("write{index} AS ({})", renumbered(sql, offset)));
+        parts.push(format!(
+            "write{index} AS ({})",
+            shape(&renumbered(sql, offset))
+        ));
         offset += parameter_count(sql);
     }
-    format!("WITH {} SELECT 1", parts.join(", "))
-});
+    parts.join(", ")
+}
+
+/// An `UPDATE … WHERE …` or `INSERT … VALUES (…)` that writes only if the CTE `claim` has a
+/// row.
+fn only_if_claimed(sql: &str) -> String {
+    const CLAIMED: &str = "EXISTS (SELECT 1 FROM claim)";
+    match sql.split_once(" VALUES (") {
+        Some((insert, values)) => {
+            let values = values
+                .strip_suffix(')')
+                .expect("an INSERT's VALUES list ends the statement");
+            format!("{insert} SELECT {values} WHERE {CLAIMED}")
+        }
+        None => {
+            assert!(sql.starts_with("UPDATE ") && sql.contains(" WHERE "));
+            format!("{sql} AND {CLAIMED}")
+        }
+    }
+}
+
+/// `columns` ("a, b") with each column prefixed by `table`.
+fn prefixed(table: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|column| format!("{table}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The user's methods (none: one row of NULLs), their failures since `$2`, and how many codes
 /// for `$3` are pending, in one query.
 static METHODS_AND_COUNTS: LazyLock<String> = LazyLock::new(|| {
-    let method_columns = METHOD_COLUMNS
-        .split(',')
-        .map(|column| format!("m.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let method_columns = prefixed("m", METHOD_COLUMNS);
     format!(
         "SELECT (SELECT COUNT(*) FROM two_factor_failures WHERE user_id = $1 AND at > $2) \
            AS recent_failures, \
@@ -285,29 +343,23 @@ impl Store {
         V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T>,
     {
         let mut write = self.begin_write().await?;
-        let row = bind_all(sqlx::query(TAKE_ATTEMPT), take_attempt_params(request))
-            .fetch_optional(&mut *write.tx)
-            .await?;
+        let row = bind_all(
+            sqlx::query(&TAKE_ATTEMPT_LOCK_USER),
+            take_attempt_params(request),
+        )
+        .fetch_optional(&mut *write.tx)
+        .await?;
         let Some(row) = row else {
             write.rollback().await?;
             return Ok(TakenGuess::Unknown);
         };
         let challenge = challenge_from_row(&row)?;
         let policy = (judge.policy_of)(row.column::<Option<String>>("stored_settings")?.as_deref());
-        if challenge.attempts > policy.max_code_attempts {
+        let user = user_from_row(&row)?.user;
+        if challenge.attempts > policy.max_code_attempts || !user.active {
             write.rollback().await?;
             return Ok(TakenGuess::Unknown);
         }
-        let user = sqlx::query(&LOCK_USER)
-            .bind(challenge.user_id.to_string())
-            .fetch_optional(&mut *write.tx)
-            .await?
-            .map(|row| user_from_row(&row))
-            .transpose()?;
-        let Some(user) = user.map(|found| found.user).filter(|user| user.active) else {
-            write.rollback().await?;
-            return Ok(TakenGuess::Unknown);
-        };
         // A separate statement after the lock: on PostgreSQL it sees every guess committed
         // by whoever held the lock before.
         let rows = bind_all(
@@ -352,24 +404,32 @@ impl Store {
             Verdict::Right(right) => right,
         };
         let mut writes = RightWrites::new(&right, request);
-        if let Some(claim) = writes.claim_step.take() {
-            let spent = bind_all(sqlx::query(CLAIM_STEP), claim)
-                .execute(&mut *write.tx)
-                .await?
-                .rows_affected();
-            if spent != 1 {
-                reserve.execute(&mut *write.tx).await?;
-                audit::record(&mut write.tx, &right.spent_event).await?;
-                write.commit().await?;
-                return Ok(TakenGuess::Wrong {
-                    user: checked.user.id,
-                });
+        let claimed = match writes.claim_step.take() {
+            Some(claim) => {
+                let row = bind_all(
+                    sqlx::query(&CLAIMED_LOGIN_WRITES),
+                    [claim, writes.joined()].concat(),
+                )
+                .fetch_one(&mut *write.tx)
+                .await?;
+                row.column::<i64>("claimed")? == 1
             }
+            None => {
+                bind_all(sqlx::query(&LOGIN_WRITES), writes.joined())
+                    .execute(&mut *write.tx)
+                    .await?;
+                true
+            }
+        };
+        if !claimed {
+            // The step was spent by another login: nothing of this one was written.
+            reserve.execute(&mut *write.tx).await?;
+            audit::record(&mut write.tx, &right.spent_event).await?;
+            write.commit().await?;
+            return Ok(TakenGuess::Wrong {
+                user: checked.user.id,
+            });
         }
-        // This transaction took the challenge's attempt, so it is still open.
-        bind_all(sqlx::query(&LOGIN_WRITES), writes.joined())
-            .execute(&mut *write.tx)
-            .await?;
         write.commit().await?;
         let RightCode { spend, carry, .. } = *right;
         Ok(TakenGuess::LoggedIn {
@@ -677,4 +737,45 @@ fn checked_from_parts(
         recent_failures,
         codes_sent,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_writes_only_if_claimed_by_one_more_condition() {
+        assert_eq!(
+            only_if_claimed("UPDATE users SET last_login_at = $2 WHERE id = $1"),
+            "UPDATE users SET last_login_at = $2 WHERE id = $1 \
+             AND EXISTS (SELECT 1 FROM claim)"
+        );
+    }
+
+    #[test]
+    fn an_insert_writes_only_if_claimed_by_selecting_its_values() {
+        assert_eq!(
+            only_if_claimed("INSERT INTO t (a, b) VALUES ($1, lower($2))"),
+            "INSERT INTO t (a, b) SELECT $1, lower($2) WHERE EXISTS (SELECT 1 FROM claim)"
+        );
+    }
+
+    #[test]
+    fn the_claimed_login_writes_take_the_claim_and_then_the_four_writes_parameters() {
+        let writes = [
+            COMPLETE_CHALLENGE,
+            TOUCH_LAST_LOGIN,
+            INSERT_SESSION,
+            audit::INSERT,
+        ]
+        .map(parameter_count)
+        .iter()
+        .sum::<usize>();
+        assert_eq!(parameter_count(&LOGIN_WRITES), writes);
+        assert_eq!(
+            parameter_count(&CLAIMED_LOGIN_WRITES),
+            parameter_count(CLAIM_STEP) + writes
+        );
+        assert_eq!(CLAIMED_LOGIN_WRITES.matches("FROM claim)").count(), 4);
+    }
 }
