@@ -157,7 +157,8 @@ impl Store {
                     .await
                     .map_err(open_error)?;
                 let file = SqliteConnectOptions::from_str(&raw).map_err(open_error)?;
-                let checkpoints = Checkpoints::start(file.get_filename())?;
+                let checkpoints =
+                    Checkpoints::start(file.get_filename(), checkpoints::RESTART_AFTER_FRAMES)?;
                 let thread = SqliteThread::open(
                     file.get_filename(),
                     THREAD_CACHE_KIB,

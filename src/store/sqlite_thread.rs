@@ -41,12 +41,8 @@ pub(super) struct SqliteThread {
 /// Prepared statements kept per connection: the hot path uses about a dozen.
 const STATEMENT_CACHE: usize = 64;
 
-/// Jobs committed together at most.
+/// Jobs committed together at most, and run in one turn before a waiting sqlx writer gets in.
 const JOBS_PER_GROUP: usize = 32;
-
-/// How long the thread keeps the writers' turn for groups that follow one another before a
-/// waiting sqlx writer gets in.
-const TURN_HELD_AT_MOST: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl SqliteThread {
     /// Opens the database file (it exists: the sqlx pool created it) with the store's settings.
@@ -82,25 +78,16 @@ impl SqliteThread {
                     // Past the pool's time-out the jobs run without the turn: SQLite's busy
                     // handler still keeps them correct, only slower.
                     let turn = runtime.block_on(writers.acquire()).ok();
-                    let taken = std::time::Instant::now();
-                    let mut next = Some(first);
-                    while let Some(first) = next.take() {
-                        let mut group = Group::default();
-                        group.run(&mut connection, first);
-                        for _ in 1..JOBS_PER_GROUP {
-                            match queue.try_recv() {
-                                Ok(job) => group.run(&mut connection, job),
-                                Err(_) => break,
-                            }
-                        }
-                        group.commit(&mut connection);
-                        long_log.catch_up(&connection);
-                        // The turn is kept while jobs keep coming, for a while: giving it
-                        // back and taking it again costs a wake-up of a Tokio worker.
-                        if taken.elapsed() < TURN_HELD_AT_MOST {
-                            next = queue.try_recv().ok();
+                    let mut group = Group::default();
+                    group.run(&mut connection, first);
+                    for _ in 1..JOBS_PER_GROUP {
+                        match queue.try_recv() {
+                            Ok(job) => group.run(&mut connection, job),
+                            Err(_) => break,
                         }
                     }
+                    group.commit(&mut connection);
+                    long_log.catch_up(&connection);
                     // Handing the connection back to its pool spawns a task.
                     let _in_runtime = runtime.enter();
                     drop(turn);
