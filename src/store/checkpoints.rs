@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
 
-/// How often the log is copied back: at a few thousand checks a second it stays a few MB.
+/// How often the log is copied back (its restart, below, is what keeps it short).
 const EVERY: Duration = Duration::from_millis(50);
 
 /// Frames in the log (4 KiB pages) past which the writer is asked to let it restart: 64 MiB,
@@ -49,8 +49,8 @@ pub(super) struct Checkpoints {
     long_log: LongLog,
 }
 
-/// Raised by the checkpoint thread while the log is longer than `RESTART_AFTER_FRAMES` and
-/// little of it is left to copy back.
+/// Raised by the checkpoint thread while the log is longer than its threshold
+/// (`RESTART_AFTER_FRAMES` for the store) and little of it is left to copy back.
 #[derive(Clone, Default)]
 pub(super) struct LongLog(Arc<AtomicBool>);
 

@@ -9,8 +9,8 @@
 //!
 //! Group commit: the thread runs the jobs that are waiting (up to `JOBS_PER_GROUP`) inside one
 //! transaction, each job in a savepoint of its own, and answers them only after the one commit.
-//! The pages the jobs share (the last leaves of the session and audit indexes, the WAL index)
-//! are then written once per group instead of once per job. A job sees the writes of the jobs
+//! The commit's own work, and the pages the jobs share (the audit log's last leaf, the WAL
+//! index), are then paid once per group instead of once per job. A job sees the writes of the jobs
 //! before it, as it would have after their commits; nobody sees them before the commit.
 //!
 //! The thread writes the same file as the store's sqlx pools. It holds the store's writer
