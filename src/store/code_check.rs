@@ -45,11 +45,7 @@ static READ_USER: LazyLock<String> =
 /// join, the order of every check. No row: no open challenge, or its user is gone.
 static TAKE_ATTEMPT_LOCK_USER: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH taken AS (UPDATE login_challenges SET attempts = attempts + 1 \
-           WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 \
-           RETURNING user_id, login_type, application_id, expires_at, attempts, \
-             enrollment_code_hash) \
-         SELECT taken.*, (SELECT value FROM settings WHERE key = $3) AS stored_settings, {} \
+        "WITH taken AS ({TAKE_ATTEMPT}) SELECT taken.*, {} \
          FROM taken JOIN users u ON u.id = taken.user_id FOR UPDATE OF u",
         prefixed("u", USER_COLUMNS)
     )
