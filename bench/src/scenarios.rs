@@ -582,7 +582,7 @@ impl<'a> Suite<'a> {
         })
         .await?;
         let server = Server::start_on_existing_database(&self.binary, workspace, &settings).await?;
-        // Two measured phases, each as fast as code-check's on one core (see there).
+        // Two measured phases to feed, alone and beside the flood (see code-check's comment).
         let slots = prepare_challenges(
             &server.base_url,
             checker_slots,

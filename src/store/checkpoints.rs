@@ -152,12 +152,17 @@ mod tests {
     use super::super::Store;
     use crate::config::DatabaseUrl;
 
+    /// A store on a fresh SQLite file in `dir`, and that file's path.
+    async fn store_in(dir: &tempfile::TempDir) -> (std::path::PathBuf, Store) {
+        let file = dir.path().join("t.db");
+        let url = DatabaseUrl::new(format!("sqlite://{}", file.display()));
+        (file, Store::connect(&url, 2).await.unwrap())
+    }
+
     #[tokio::test]
     async fn no_commit_checkpoints_and_the_log_still_reaches_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.db");
-        let url = DatabaseUrl::new(format!("sqlite://{}", file.display()));
-        let store = Store::connect(&url, 2).await.unwrap();
+        let (file, store) = store_in(&dir).await;
         for pool in [store.pool(), store.writes()] {
             let (threshold,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
                 .fetch_one(pool)
@@ -193,9 +198,7 @@ mod tests {
     #[tokio::test]
     async fn under_steady_writes_the_log_starts_again_instead_of_growing() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.db");
-        let url = DatabaseUrl::new(format!("sqlite://{}", file.display()));
-        let store = Store::connect(&url, 2).await.unwrap();
+        let (file, store) = store_in(&dir).await;
         // A thread of its own beside the store's, with a low threshold, so the test stays small.
         let restart_after = 1_024;
         let checkpoints = super::Checkpoints::start(&file, restart_after).unwrap();
