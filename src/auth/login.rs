@@ -5,8 +5,8 @@ use crate::core::Core;
 use crate::crypto::Verification;
 use crate::domain::{LoginId, Password, User};
 use crate::policy::{Decision, LoginFacts, LoginType, decide};
-use crate::store::MethodRecord;
-use crate::two_factor::TwoFactorError;
+use crate::store::{AfterPassword, MethodRecord};
+use crate::two_factor::{SETTINGS_KEY, TwoFactorError, policy_from_stored};
 
 #[derive(Debug, Clone)]
 pub struct LoginRequest {
@@ -69,10 +69,19 @@ impl Core {
         now: Instant,
     ) -> Result<LoginOutcome, LoginError> {
         let user = self.check_password(request, origin, now).await?;
-        let policy = self.two_factor_policy().await?;
-        let methods = self
+        let defaults = self.two_factor_defaults.clone();
+        let AfterPassword {
+            policy,
+            methods,
+            recent_failures,
+        } = self
             .store
-            .methods(user.id)
+            .after_password(
+                user.id,
+                SETTINGS_KEY,
+                move |stored| policy_from_stored(stored, defaults),
+                now,
+            )
             .await
             .map_err(anyhow::Error::from)?;
         let enrolled: Vec<_> = methods.iter().map(|m| m.kind).collect();
@@ -120,12 +129,7 @@ impl Core {
                 .collect(),
             Decision::Enroll => Vec::new(),
         };
-        let failures = self
-            .store
-            .two_factor_failures_since(user.id, policy.failure_window_start(now))
-            .await
-            .map_err(anyhow::Error::from)?;
-        if policy.challenges_blocked(failures) {
+        if policy.challenges_blocked(recent_failures) {
             let event = AuditEvent::new(
                 EventKind::TwoFactorBlocked,
                 Actor::User(user.id),
@@ -133,7 +137,7 @@ impl Core {
                 now,
             )
             .target(user.id)
-            .detail("recentFailures", failures);
+            .detail("recentFailures", recent_failures);
             self.store
                 .record_event(&event)
                 .await

@@ -33,10 +33,8 @@ pub(super) fn event_params(event: &AuditEvent) -> Vec<Param> {
 impl Store {
     /// An event that is not part of a change (a failed login, a logout).
     pub async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        bind_all(sqlx::query(INSERT), event_params(event))
-            .execute(self.writes())
-            .await?;
-        Ok(())
+        self.write_together(vec![(INSERT, event_params(event))])
+            .await
     }
 
     pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {

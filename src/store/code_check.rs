@@ -137,6 +137,8 @@ static METHODS_AND_COUNTS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+const READ_SETTING: &str = "SELECT value FROM settings WHERE key = $1";
+
 const RESERVE_GUESS: &str =
     "INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)";
 const RELEASE_GUESS: &str = "DELETE FROM two_factor_failures WHERE guess_id = $1";
@@ -148,6 +150,7 @@ struct Numbered {
     take_attempt: String,
     read_user: String,
     methods_and_counts: String,
+    read_setting: String,
     reserve_guess: String,
     release_guess: String,
     complete_challenge: String,
@@ -161,6 +164,7 @@ static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
     take_attempt: sqlite_numbered(TAKE_ATTEMPT),
     read_user: sqlite_numbered(&READ_USER),
     methods_and_counts: sqlite_numbered(&METHODS_AND_COUNTS),
+    read_setting: sqlite_numbered(READ_SETTING),
     reserve_guess: sqlite_numbered(RESERVE_GUESS),
     release_guess: sqlite_numbered(RELEASE_GUESS),
     complete_challenge: sqlite_numbered(COMPLETE_CHALLENGE),
@@ -297,6 +301,65 @@ impl Store {
                     .await
             }
             None => self.take_guess_on_postgres(&request, judge).await,
+        }
+    }
+
+    /// What a login reads once the password proved right: the two-factor settings stored
+    /// under `settings_key` (made a policy by `policy_of`), the user's methods, and the user's
+    /// failed codes in the policy's window. On SQLite one job of the thread instead of three
+    /// hand-offs, each of which would take a core from a password hash.
+    pub async fn after_password<P>(
+        &self,
+        user: UserId,
+        settings_key: &'static str,
+        policy_of: P,
+        now: Instant,
+    ) -> Result<AfterPassword, StoreError>
+    where
+        P: FnOnce(Option<&str>) -> TwoFactorPolicy + Send + 'static,
+    {
+        let counts = move |policy: &TwoFactorPolicy| -> Vec<Param> {
+            vec![
+                user.to_string().into(),
+                policy.failure_window_start(now).millis().into(),
+                // No verification has an empty context: no code counts as sent.
+                "".into(),
+            ]
+        };
+        match &self.sqlite_thread {
+            Some(thread) => {
+                thread
+                    .run(move |connection| {
+                        let stored: Option<String> = connection
+                            .prepare_cached(&NUMBERED.read_setting)?
+                            .query_row([settings_key], |row| row.get(0))
+                            .optional()?;
+                        let policy = policy_of(stored.as_deref());
+                        let mut read = connection.prepare_cached(&NUMBERED.methods_and_counts)?;
+                        let mut rows = read.query(params_from_iter(counts(&policy)))?;
+                        let mut read_rows = Vec::new();
+                        while let Some(row) = rows.next()? {
+                            read_rows.push(MethodsAndCountsRow::read(row)?);
+                        }
+                        AfterPassword::new(policy, read_rows)
+                    })
+                    .await
+            }
+            None => {
+                let stored: Option<String> = sqlx::query_scalar(READ_SETTING)
+                    .bind(settings_key)
+                    .fetch_optional(self.pool())
+                    .await?;
+                let policy = policy_of(stored.as_deref());
+                let rows = bind_all(sqlx::query(&METHODS_AND_COUNTS), counts(&policy))
+                    .fetch_all(self.pool())
+                    .await?;
+                let rows = rows
+                    .iter()
+                    .map(MethodsAndCountsRow::read)
+                    .collect::<Result<Vec<_>, _>>()?;
+                AfterPassword::new(policy, rows)
+            }
         }
     }
 
@@ -707,6 +770,29 @@ impl MethodsAndCountsRow {
                 Some(_) => Some(method_from_row(row)?),
                 None => None,
             },
+        })
+    }
+}
+
+/// What `after_password` read.
+#[derive(Debug)]
+pub struct AfterPassword {
+    pub policy: TwoFactorPolicy,
+    pub methods: Vec<MethodRecord>,
+    /// The user's failed codes within the policy's window.
+    pub recent_failures: i64,
+}
+
+impl AfterPassword {
+    fn new(policy: TwoFactorPolicy, rows: Vec<MethodsAndCountsRow>) -> Result<Self, StoreError> {
+        let recent_failures = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the login read no row".into()))?
+            .recent_failures;
+        Ok(Self {
+            policy,
+            methods: rows.into_iter().filter_map(|row| row.method).collect(),
+            recent_failures,
         })
     }
 }

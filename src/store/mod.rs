@@ -33,7 +33,9 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use api_keys::ApiKeyRecord;
-pub use code_check::{CheckedUser, FinishedLogin, GuessRequest, RightCode, TakenGuess, Verdict};
+pub use code_check::{
+    AfterPassword, CheckedUser, FinishedLogin, GuessRequest, RightCode, TakenGuess, Verdict,
+};
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
 pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord};
@@ -183,6 +185,40 @@ impl Store {
         Ok(WriteTx {
             tx: self.writes().begin().await?,
         })
+    }
+
+    /// Runs `statements` in order in one transaction, all or nothing: on SQLite as one job of
+    /// the SQLite thread (one hand-off, and a share of a group commit, instead of a hand-off
+    /// per statement), on PostgreSQL through the pool.
+    async fn write_together(
+        &self,
+        statements: Vec<(&'static str, Vec<row::Param>)>,
+    ) -> Result<(), StoreError> {
+        match &self.sqlite_thread {
+            Some(thread) => {
+                thread
+                    .run(move |connection| {
+                        let tx = connection.savepoint()?;
+                        for (sql, params) in statements {
+                            tx.prepare_cached(&row::sqlite_numbered(sql))?
+                                .execute(rusqlite::params_from_iter(params))?;
+                        }
+                        tx.commit()?;
+                        Ok(())
+                    })
+                    .await
+            }
+            None => {
+                let mut tx = self.pool.begin().await?;
+                for (sql, params) in statements {
+                    row::bind_all(sqlx::query(sql), params)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
     }
 
     /// Where a hot write goes: on SQLite the writers' one connection, so writers queue in

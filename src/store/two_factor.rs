@@ -18,6 +18,9 @@ pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphert
 
 /// Spends an authenticator's time step `$2` at `$3`, unless that step or a later one already was:
 /// one row changed means this call won.
+const INSERT_CHALLENGE: &str = "INSERT INTO login_challenges (id_hash, user_id, login_type, \
+    application_id, created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
 pub(super) const CLAIM_STEP: &str = "UPDATE two_factor_methods SET last_used_step = $2, \
     last_used_at = $3 WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)";
 
@@ -338,23 +341,21 @@ impl Store {
         new: &NewChallenge<'_>,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut write = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO login_challenges (id_hash, user_id, login_type, application_id, \
-               created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(new.id_hash.to_owned())
-        .bind(new.user.to_string())
-        .bind(new.login_type.as_str())
-        .bind(new.application_id.map(str::to_owned))
-        .bind(event.at.millis())
-        .bind(new.expires_at.millis())
-        .bind(new.origin.ip.clone())
-        .bind(new.origin.user_agent.clone())
-        .execute(&mut *write.tx)
-        .await?;
-        audit::record(&mut write.tx, event).await?;
-        write.commit().await
+        let challenge = vec![
+            new.id_hash.into(),
+            new.user.to_string().into(),
+            new.login_type.as_str().into(),
+            new.application_id.map(str::to_owned).into(),
+            event.at.millis().into(),
+            new.expires_at.millis().into(),
+            new.origin.ip.clone().into(),
+            new.origin.user_agent.clone().into(),
+        ];
+        self.write_together(vec![
+            (INSERT_CHALLENGE, challenge),
+            (audit::INSERT, audit::event_params(event)),
+        ])
+        .await
     }
 
     /// A live challenge: not expired, not completed, attempts left.
