@@ -290,7 +290,7 @@ const READER_CACHE_KIB: u32 = 2_000;
 const WRITER_CACHE_KIB: u32 = 16_384;
 /// The SQLite thread's: at every commit SQLite sweeps its page cache's hash table, so a bigger
 /// cache made each code check slower (16 MiB: 0.70 ms of CPU per check; 2 MiB: 0.61 ms).
-const THREAD_CACHE_KIB: u32 = 2_000;
+const THREAD_CACHE_KIB: u32 = 32_768;
 
 async fn open_pool(
     backend: Backend,
