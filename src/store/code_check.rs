@@ -346,13 +346,15 @@ impl Store {
                     .await
             }
             None => {
+                // One connection for both reads: each acquire tests the connection first.
+                let mut connection = self.pool().acquire().await?;
                 let stored: Option<String> = sqlx::query_scalar(READ_SETTING)
                     .bind(settings_key)
-                    .fetch_optional(self.pool())
+                    .fetch_optional(&mut *connection)
                     .await?;
                 let policy = policy_of(stored.as_deref());
                 let rows = bind_all(sqlx::query(&METHODS_AND_COUNTS), counts(&policy))
-                    .fetch_all(self.pool())
+                    .fetch_all(&mut *connection)
                     .await?;
                 let rows = rows
                     .iter()

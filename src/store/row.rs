@@ -122,6 +122,29 @@ pub(super) fn renumbered(sql: &str, by: usize) -> String {
     out
 }
 
+/// PostgreSQL: statements that write, each with how many parameters it binds, joined into one
+/// statement of data-modifying CTEs, their parameters numbered on from each other's: one round
+/// trip, all or nothing like any single statement. All of them see one snapshot, so none may
+/// depend on another's writes.
+pub(super) fn joined_writes(statements: &[(&str, usize)]) -> String {
+    let mut offset = 0;
+    let mut parts = Vec::new();
+    for (sql, params) in statements {
+        parts.push(renumbered(sql, offset));
+        offset += params;
+    }
+    let last = parts.pop().unwrap_or_default();
+    if parts.is_empty() {
+        return last;
+    }
+    let ctes: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(index, sql)| format!("w{index} AS ({sql})"))
+        .collect();
+    format!("WITH {} {last}", ctes.join(", "))
+}
+
 /// The highest parameter number in `sql`: how many values it binds.
 pub(super) fn parameter_count(sql: &str) -> usize {
     sql.split('$')
@@ -137,6 +160,28 @@ pub(super) fn parameter_count(sql: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_writes_number_each_statements_parameters_after_the_ones_before() {
+        let joined = joined_writes(&[
+            ("INSERT INTO a (x, y) VALUES ($1, $2)", 2),
+            ("UPDATE b SET z = $1", 1),
+            ("INSERT INTO c (w) VALUES ($1)", 1),
+        ]);
+        assert_eq!(
+            joined,
+            "WITH w0 AS (INSERT INTO a (x, y) VALUES ($1, $2)), w1 AS (UPDATE b SET z = $3) \
+             INSERT INTO c (w) VALUES ($4)"
+        );
+    }
+
+    #[test]
+    fn one_write_is_joined_to_nothing() {
+        assert_eq!(
+            joined_writes(&[("INSERT INTO a (x) VALUES ($1)", 1)]),
+            "INSERT INTO a (x) VALUES ($1)"
+        );
+    }
 
     #[test]
     fn renumbering_shifts_every_parameter_and_nothing_else() {
