@@ -408,20 +408,6 @@ impl Store {
         Ok(())
     }
 
-    pub async fn two_factor_failures_since(
-        &self,
-        user: UserId,
-        since: Instant,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM two_factor_failures WHERE user_id = $1 AND at > $2",
-        )
-        .bind(user.to_string())
-        .bind(since.millis())
-        .fetch_one(self.pool())
-        .await?)
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_trust(
         &self,
