@@ -336,12 +336,9 @@ impl Store {
                             .optional()?;
                         let policy = policy_of(stored.as_deref());
                         let mut read = connection.prepare_cached(&NUMBERED.methods_and_counts)?;
-                        let mut rows = read.query(params_from_iter(counts(&policy)))?;
-                        let mut read_rows = Vec::new();
-                        while let Some(row) = rows.next()? {
-                            read_rows.push(MethodsAndCountsRow::read(row)?);
-                        }
-                        AfterPassword::new(policy, read_rows)
+                        let rows = read.query(params_from_iter(counts(&policy)))?;
+                        let read = MethodsAndCounts::from_sqlite_rows(rows)?;
+                        Ok(AfterPassword::new(policy, read))
                     })
                     .await
             }
@@ -356,11 +353,10 @@ impl Store {
                 let rows = bind_all(sqlx::query(&METHODS_AND_COUNTS), counts(&policy))
                     .fetch_all(&mut *connection)
                     .await?;
-                let rows = rows
-                    .iter()
-                    .map(MethodsAndCountsRow::read)
-                    .collect::<Result<Vec<_>, _>>()?;
-                AfterPassword::new(policy, rows)
+                Ok(AfterPassword::new(
+                    policy,
+                    MethodsAndCounts::from_any_rows(&rows)?,
+                ))
             }
         }
     }
@@ -429,7 +425,7 @@ impl Store {
         )
         .fetch_all(&mut *write.tx)
         .await?;
-        let checked = checked_user(user, &rows)?;
+        let checked = checked_user(user, MethodsAndCounts::from_any_rows(&rows)?);
         if !policy.guess_allowed(checked.recent_failures + 1) {
             let event = (judge.refusal)(checked.user.id, checked.recent_failures);
             audit::record(&mut write.tx, &event).await?;
@@ -588,12 +584,8 @@ where
     };
     let checked = {
         let mut read = tx.prepare_cached(&NUMBERED.methods_and_counts)?;
-        let mut rows = read.query(params_from_iter(counts_params(&user, &policy, request)))?;
-        let mut read_rows = Vec::new();
-        while let Some(row) = rows.next()? {
-            read_rows.push(MethodsAndCountsRow::read(row)?);
-        }
-        checked_from_parts(user, read_rows)?
+        let rows = read.query(params_from_iter(counts_params(&user, &policy, request)))?;
+        checked_user(user, MethodsAndCounts::from_sqlite_rows(rows)?)
     };
     if !policy.guess_allowed(checked.recent_failures + 1) {
         let event = (judge.refusal)(checked.user.id, checked.recent_failures);
@@ -786,41 +778,59 @@ pub struct AfterPassword {
 }
 
 impl AfterPassword {
-    fn new(policy: TwoFactorPolicy, rows: Vec<MethodsAndCountsRow>) -> Result<Self, StoreError> {
-        let recent_failures = rows
-            .first()
-            .ok_or_else(|| StoreError::Corrupt("the login read no row".into()))?
-            .recent_failures;
-        Ok(Self {
+    fn new(policy: TwoFactorPolicy, read: MethodsAndCounts) -> Self {
+        Self {
             policy,
-            methods: rows.into_iter().filter_map(|row| row.method).collect(),
-            recent_failures,
-        })
+            methods: read.methods,
+            recent_failures: read.recent_failures,
+        }
     }
 }
 
-fn checked_user(user: User, rows: &[sqlx::any::AnyRow]) -> Result<CheckedUser, StoreError> {
-    let rows = rows
-        .iter()
-        .map(MethodsAndCountsRow::read)
-        .collect::<Result<Vec<_>, _>>()?;
-    checked_from_parts(user, rows)
+/// What `METHODS_AND_COUNTS` read: the counts, which repeat on every row, and the methods.
+struct MethodsAndCounts {
+    recent_failures: i64,
+    codes_sent: i64,
+    methods: Vec<MethodRecord>,
 }
 
-fn checked_from_parts(
-    user: User,
-    rows: Vec<MethodsAndCountsRow>,
-) -> Result<CheckedUser, StoreError> {
-    let first = rows
-        .first()
-        .ok_or_else(|| StoreError::Corrupt("the code check read no row".into()))?;
-    let (recent_failures, codes_sent) = (first.recent_failures, first.codes_sent > 0);
-    Ok(CheckedUser {
+impl MethodsAndCounts {
+    fn from_rows(rows: Vec<MethodsAndCountsRow>) -> Result<Self, StoreError> {
+        let first = rows.first().ok_or_else(|| {
+            StoreError::Corrupt("the methods-and-counts query read no row".into())
+        })?;
+        let (recent_failures, codes_sent) = (first.recent_failures, first.codes_sent);
+        Ok(Self {
+            recent_failures,
+            codes_sent,
+            methods: rows.into_iter().filter_map(|row| row.method).collect(),
+        })
+    }
+
+    fn from_any_rows(rows: &[sqlx::any::AnyRow]) -> Result<Self, StoreError> {
+        Self::from_rows(
+            rows.iter()
+                .map(MethodsAndCountsRow::read)
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    }
+
+    fn from_sqlite_rows(mut rows: rusqlite::Rows<'_>) -> Result<Self, StoreError> {
+        let mut read = Vec::new();
+        while let Some(row) = rows.next()? {
+            read.push(MethodsAndCountsRow::read(row)?);
+        }
+        Self::from_rows(read)
+    }
+}
+
+fn checked_user(user: User, read: MethodsAndCounts) -> CheckedUser {
+    CheckedUser {
         user,
-        methods: rows.into_iter().filter_map(|row| row.method).collect(),
-        recent_failures,
-        codes_sent,
-    })
+        methods: read.methods,
+        recent_failures: read.recent_failures,
+        codes_sent: read.codes_sent > 0,
+    }
 }
 
 #[cfg(test)]
