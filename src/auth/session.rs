@@ -32,7 +32,7 @@ impl Core {
         }
         let Some(session) = self
             .store
-            .live_session_by_refresh_hash(&random::lookup_digest(token), now)
+            .live_session_by_refresh_hash(&random::ordered_lookup_digest(token), now)
             .await?
         else {
             return Ok(None);

@@ -50,8 +50,8 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> (NewSession, IssuedTokens) {
-        let session_id = random::token(18);
-        let refresh_token = random::token(32);
+        let session_id = random::ordered_token(now, 15);
+        let refresh_token = random::ordered_token(now, 32);
         let (token, token_expires_at) =
             self.sign_access_token(user, &session_id, &amr, application_id.clone(), now, now);
         let session = NewSession {
@@ -59,7 +59,7 @@ impl Core {
             user_id: user.id,
             amr,
             application_id,
-            refresh_hash: random::lookup_digest(&refresh_token),
+            refresh_hash: random::ordered_lookup_digest(&refresh_token),
             now,
             expires_at: now.plus_seconds(self.tokens.refresh_ttl_seconds),
             origin: origin.clone(),
@@ -134,12 +134,12 @@ impl Core {
         if refresh_token.is_empty() || refresh_token.len() > 256 {
             return Err(TokenAuthError::Invalid);
         }
-        let new_refresh = random::token(32);
+        let new_refresh = random::ordered_token(now, 32);
         let session: SessionRecord = self
             .store
             .rotate_refresh_token(
-                &random::lookup_digest(refresh_token),
-                &random::lookup_digest(&new_refresh),
+                &random::ordered_lookup_digest(refresh_token),
+                &random::ordered_lookup_digest(&new_refresh),
                 now,
             )
             .await
@@ -181,7 +181,7 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> anyhow::Result<()> {
-        let refresh_hash = refresh_token.map(random::lookup_digest);
+        let refresh_hash = refresh_token.map(random::ordered_lookup_digest);
         let event = AuditEvent::new(EventKind::Logout, Actor::Anonymous, origin, now);
         let ended = self
             .store

@@ -7,11 +7,39 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
+use crate::clock::Instant;
+
 /// `bytes` random bytes from the operating system, URL-safe base64 without padding.
 pub fn token(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     OsRng.fill_bytes(&mut buffer);
     URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// `bytes` random bytes as `token` does, after `now` (milliseconds, 12 hex digits) and a dot.
+/// A key that starts with its time lands on the last page of its index, beside the keys made
+/// just before it; a random key lands on a random page, which is one more page written per
+/// login (a session's id and its refresh token's digest are both keys: BENCHMARKS.md).
+/// The time says when a session began, which its owner and its access token tell anyway.
+pub fn ordered_token(now: Instant, bytes: usize) -> String {
+    format!("{:012x}.{}", now.millis().max(0), token(bytes))
+}
+
+/// `lookup_digest` of an `ordered_token`, behind the token's time, so that the digests are
+/// ordered as the tokens are. A string without that time (a token from before ordered tokens,
+/// whose alphabet has no dot) gets its plain `lookup_digest`.
+pub fn ordered_lookup_digest(token: &str) -> String {
+    match token.split_once('.') {
+        Some((time, _))
+            if time.len() == 12
+                && time
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            format!("{time}{}", lookup_digest(token))
+        }
+        _ => lookup_digest(token),
+    }
 }
 
 /// A public identifier (of an API key, a trusted computer): `prefix` and 16 hex digits, so it
@@ -55,6 +83,40 @@ mod tests {
             a.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
+    }
+
+    #[test]
+    fn ordered_tokens_sort_by_their_time_and_still_hold_the_random_bytes() {
+        let earlier = ordered_token(Instant::from_millis(1_764_000_000_000), 32);
+        let later = ordered_token(Instant::from_millis(1_764_000_000_001), 32);
+        assert!(earlier < later);
+        assert!(earlier.starts_with("019ab697e800."));
+        assert_eq!(earlier.len(), 12 + 1 + 43);
+        assert_ne!(
+            ordered_token(Instant::from_millis(5), 32),
+            ordered_token(Instant::from_millis(5), 32)
+        );
+    }
+
+    #[test]
+    fn an_ordered_tokens_digest_keeps_its_time_in_front() {
+        let earlier = ordered_token(Instant::from_millis(1_764_000_000_000), 32);
+        let later = ordered_token(Instant::from_millis(1_764_000_000_001), 32);
+        let digest = ordered_lookup_digest(&earlier);
+        assert_eq!(digest, format!("019ab697e800{}", lookup_digest(&earlier)));
+        assert!(digest < ordered_lookup_digest(&later));
+    }
+
+    #[test]
+    fn a_token_without_a_time_is_looked_up_by_its_plain_digest() {
+        for token in [
+            token(32),
+            "0123456789ab".into(),
+            "0123456789AB.x".into(),
+            "12.x".into(),
+        ] {
+            assert_eq!(ordered_lookup_digest(&token), lookup_digest(&token));
+        }
     }
 
     #[test]

@@ -29,10 +29,12 @@ use super::StoreError;
 /// How often the log is copied back (its restart, below, is what keeps it short).
 const EVERY: Duration = Duration::from_millis(50);
 
-/// Frames in the log (4 KiB pages) past which the writer is asked to let it restart: 64 MiB,
-/// a quarter of a second of the heaviest load. Each restart makes the writer wait; with 4,096
-/// the 8-client code check's p99 was 12 ms instead of 6 (BENCHMARKS.md).
-pub(super) const RESTART_AFTER_FRAMES: i64 = 16_384;
+/// Frames in the log (4 KiB pages) past which the writer is asked to let it restart: 256 MiB,
+/// about a second of the heaviest load. Each restart makes the writer wait for two syncs, about
+/// 26 ms under that load, and every request in flight waits with it. With 4,096 the 8-client
+/// code check's p99 was 12 ms instead of 6; with 16,384 (two restarts a second) the
+/// 64-connection p99 was 30–35 ms against 15 ms now (BENCHMARKS.md).
+pub(super) const RESTART_AFTER_FRAMES: i64 = 65_536;
 
 /// Frames at most left for the writer to copy back when it is asked to: it waits for their copy
 /// and two syncs. Asked at once, with up to 50 ms of frames left, it waited 7–40 ms.
