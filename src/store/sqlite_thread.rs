@@ -41,8 +41,10 @@ pub(super) struct SqliteThread {
 /// Prepared statements kept per connection: the hot path uses about a dozen.
 const STATEMENT_CACHE: usize = 64;
 
-/// Jobs committed together at most, and run in one turn before a waiting sqlx writer gets in.
-const JOBS_PER_GROUP: usize = 32;
+/// Jobs committed together at most, and run in one turn before a waiting sqlx writer gets in
+/// (which then waits for about 6 ms at most). With 64 clients, 64 made 9% more checks a second
+/// than 32, at less CPU per check, and 16 fewer (A/B runs, BENCHMARKS.md).
+const JOBS_PER_GROUP: usize = 64;
 
 impl SqliteThread {
     /// Opens the database file (it exists: the sqlx pool created it) with the store's settings.
