@@ -22,8 +22,11 @@ pub fn token(bytes: usize) -> String {
 /// login (a session's id and its refresh token's digest are both keys: BENCHMARKS.md).
 /// The time says when a session began, which its owner and its access token tell anyway.
 pub fn ordered_token(now: Instant, bytes: usize) -> String {
-    format!("{:012x}.{}", now.millis().max(0), token(bytes))
+    format!("{:0TIME_DIGITS$x}.{}", now.millis().max(0), token(bytes))
 }
+
+/// Hex digits of an `ordered_token`'s time: milliseconds until the year 10889.
+const TIME_DIGITS: usize = 12;
 
 /// `lookup_digest` of an `ordered_token`, behind the token's time, so that the digests are
 /// ordered as the tokens are. A string without that time (a token from before ordered tokens,
@@ -31,7 +34,8 @@ pub fn ordered_token(now: Instant, bytes: usize) -> String {
 pub fn ordered_lookup_digest(token: &str) -> String {
     match token.split_once('.') {
         Some((time, _))
-            if time.len() == 12
+            // Lower-case, as `ordered_token` writes it.
+            if time.len() == TIME_DIGITS
                 && time
                     .bytes()
                     .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>

@@ -291,8 +291,10 @@ fn flag(value: bool) -> i64 {
 /// reader's stays at SQLite's default; the writer's own commits leave its cache warm.
 const READER_CACHE_KIB: u32 = 2_000;
 const WRITER_CACHE_KIB: u32 = 16_384;
-/// The SQLite thread's. At every commit SQLite sweeps its page cache's hash table: while each
-/// check was its own commit, a bigger cache made checks slower (16 MiB: 0.70 ms of CPU per
+/// The SQLite thread's. At a commit that follows a B-tree page split, SQLite sweeps its whole
+/// page-cache hash table (the split renumbers a page through the pending-byte page, far past
+/// the database's end, and the commit's truncate then walks everything): while each check was
+/// its own commit, a bigger cache made checks slower (16 MiB: 0.70 ms of CPU per
 /// check; 2 MiB: 0.61 ms). Since a group of checks shares one commit, the sweep is cheap and
 /// the misses cost more: with 2 MiB the thread read pages back from the OS on every check.
 /// 32 MiB was no faster than 16 and took the flood scenario's peak RSS past 100 MB.
