@@ -6,6 +6,10 @@
 //! `cargo run --release -p tessera-bench -- all --db both` runs everything. It prints figures
 //! and asserts nothing about time.
 
+// The server's allocator (see tessera's `main.rs`): the limits are measured with it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod limits;
 mod load;
 mod scenarios;

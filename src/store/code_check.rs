@@ -18,7 +18,9 @@ use std::sync::LazyLock;
 
 use rusqlite::{OptionalExtension, params_from_iter};
 
-use super::row::{Columns, Param, bind_all, parameter_count, renumbered, sqlite_numbered};
+use super::row::{
+    Columns, Param, SqliteRow, bind_all, parameter_count, renumbered, sqlite_numbered,
+};
 use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::two_factor::{
     CLAIM_STEP, METHOD_COLUMNS, MethodRecord, challenge_from_row, claim_params, method_from_row,
@@ -558,10 +560,13 @@ where
         let mut take = tx.prepare_cached(&NUMBERED.take_attempt)?;
         let mut rows = take.query(params_from_iter(take_attempt_params(request)))?;
         match rows.next()? {
-            Some(row) => Some((
-                challenge_from_row(row)?,
-                row.column::<Option<String>>("stored_settings")?,
-            )),
+            Some(row) => {
+                let row = SqliteRow::new(row);
+                Some((
+                    challenge_from_row(&row)?,
+                    row.column::<Option<String>>("stored_settings")?,
+                ))
+            }
             None => None,
         }
     };
@@ -575,7 +580,7 @@ where
     let user = tx
         .prepare_cached(&NUMBERED.read_user)?
         .query_row([challenge.user_id.to_string()], |row| {
-            Ok(user_from_row(row))
+            Ok(user_from_row(&SqliteRow::new(row)))
         })
         .optional()?
         .transpose()?;
@@ -818,7 +823,7 @@ impl MethodsAndCounts {
     fn from_sqlite_rows(mut rows: rusqlite::Rows<'_>) -> Result<Self, StoreError> {
         let mut read = Vec::new();
         while let Some(row) = rows.next()? {
-            read.push(MethodsAndCountsRow::read(row)?);
+            read.push(MethodsAndCountsRow::read(&SqliteRow::new(row))?);
         }
         Self::from_rows(read)
     }
