@@ -185,6 +185,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_sqlite_row_reads_columns_by_name_in_any_order_and_refuses_an_unknown_one() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        let mut statement = connection
+            .prepare("SELECT 'ada' AS name, 36 AS age, NULL AS phone")
+            .unwrap();
+        let mut rows = statement.query([]).unwrap();
+        let row = SqliteRow::new(rows.next().unwrap().unwrap());
+        assert_eq!(row.column::<i64>("age").unwrap(), 36);
+        assert_eq!(row.column::<String>("name").unwrap(), "ada");
+        assert_eq!(row.column::<String>("NAME").unwrap(), "ada");
+        assert_eq!(row.column::<Option<String>>("phone").unwrap(), None);
+        assert!(row.column::<String>("email").is_err());
+        assert!(
+            row.column::<i64>("name").is_err(),
+            "a text is not read as a number"
+        );
+    }
+
+    #[test]
     fn joined_writes_number_each_statements_parameters_after_the_ones_before() {
         let joined = joined_writes(&[
             ("INSERT INTO a (x, y) VALUES ($1, $2)", 2),
