@@ -15,12 +15,14 @@
 //!
 //! The thread writes the same file as the store's sqlx pools. It holds the store's writer
 //! connection (the writers' turn) while it runs a group, so the two never meet in SQLite's busy
-//! handler; it takes the turn once for a group, not once per job, because passing the turn
-//! between tasks cost more waiting than the jobs took to run.
+//! handler; it takes the turn once for groups that follow each other without a pause (for
+//! `TURN_HELD_AT_MOST`), not once per job, because passing the turn between tasks cost more
+//! waiting than the jobs took to run.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 use sqlx::AnyPool;
@@ -41,10 +43,16 @@ pub(super) struct SqliteThread {
 /// Prepared statements kept per connection: the hot path uses about a dozen.
 const STATEMENT_CACHE: usize = 64;
 
-/// Jobs committed together at most, and run in one turn before a waiting sqlx writer gets in
-/// (which then waits for about 6 ms at most). With 64 clients, 64 made 9% more checks a second
-/// than 32, at less CPU per check, and 16 fewer (A/B runs, BENCHMARKS.md).
-const JOBS_PER_GROUP: usize = 64;
+/// Jobs committed together at most. Smaller than the 64 connections of the benchmark on
+/// purpose: while one group runs, the answers of the one before travel back and its clients'
+/// next requests arrive, so the thread finds a group waiting instead of idling while all 64
+/// make the round trip in step (BENCHMARKS.md, code-check item 23). 16 was worse again.
+const JOBS_PER_GROUP: usize = 32;
+
+/// How long the thread keeps the writers' turn for groups that follow each other without a
+/// pause. Giving it back and taking it again costs a round trip through sqlx's pool per group;
+/// past this, a waiting sqlx writer gets its turn (it waits for this and one group at most).
+const TURN_HELD_AT_MOST: Duration = Duration::from_millis(20);
 
 impl SqliteThread {
     /// Opens the database file (it exists: the sqlx pool created it) with the store's settings.
@@ -80,16 +88,20 @@ impl SqliteThread {
                     // Past the pool's time-out the jobs run without the turn: SQLite's busy
                     // handler still keeps them correct, only slower.
                     let turn = runtime.block_on(writers.acquire()).ok();
-                    let mut group = Group::default();
-                    group.run(&mut connection, first);
-                    for _ in 1..JOBS_PER_GROUP {
+                    let taken = Instant::now();
+                    let mut first = first;
+                    loop {
+                        Group::run_queued(&mut connection, first, &queue);
+                        long_log.catch_up(&connection);
+                        if taken.elapsed() >= TURN_HELD_AT_MOST {
+                            break;
+                        }
+                        // The jobs that queued while this group ran go next, in the same turn.
                         match queue.try_recv() {
-                            Ok(job) => group.run(&mut connection, job),
+                            Ok(job) => first = job,
                             Err(_) => break,
                         }
                     }
-                    group.commit(&mut connection);
-                    long_log.catch_up(&connection);
                     // Handing the connection back to its pool spawns a task.
                     let _in_runtime = runtime.enter();
                     drop(turn);
@@ -134,6 +146,19 @@ struct Group {
 }
 
 impl Group {
+    /// Runs `first` and the jobs queued behind it, up to `JOBS_PER_GROUP`, and commits them.
+    fn run_queued(connection: &mut Connection, first: Job, queue: &mpsc::Receiver<Job>) {
+        let mut group = Group::default();
+        group.run(connection, first);
+        for _ in 1..JOBS_PER_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.run(connection, job),
+                Err(_) => break,
+            }
+        }
+        group.commit(connection);
+    }
+
     fn run(&mut self, connection: &mut Connection, job: Job) {
         if connection.is_autocommit() {
             self.open = connection.execute_batch("BEGIN IMMEDIATE").is_ok();
@@ -357,6 +382,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 0, "the panicking job's insert was rolled back");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sqlx_writer_gets_its_turn_while_jobs_keep_the_thread_busy() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+        let dir = tempfile::tempdir().unwrap();
+        let (store, thread) = store_with_marks(&dir).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let jobs_done = Arc::new(AtomicU64::new(0));
+        // More clients than a group takes: there is always a job waiting when a group ends.
+        let clients: Vec<_> = (0..2 * super::JOBS_PER_GROUP)
+            .map(|_| {
+                let (thread, stop, jobs_done) = (thread.clone(), stop.clone(), jobs_done.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Relaxed) {
+                        thread
+                            .run(|_| {
+                                std::thread::sleep(std::time::Duration::from_micros(200));
+                                Ok(())
+                            })
+                            .await
+                            .unwrap();
+                        jobs_done.fetch_add(1, Relaxed);
+                    }
+                })
+            })
+            .collect();
+        while jobs_done.load(Relaxed) < 100 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        sqlx::query("INSERT INTO marks VALUES (7)")
+            .execute(store.writes())
+            .await
+            .expect("the writer got the turn before its pool gave up waiting");
+        let when_written = jobs_done.load(Relaxed);
+        while jobs_done.load(Relaxed) < when_written + 100 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        stop.store(true, Relaxed);
+        for client in clients {
+            client.await.unwrap();
+        }
+        assert_eq!(marks(&store).await, [7]);
     }
 
     #[tokio::test]
