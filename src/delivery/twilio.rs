@@ -193,14 +193,37 @@ async fn created(response: reqwest::Response) -> Result<String, SendError> {
     read_created(status, &body)
 }
 
-/// The status and whole body of an answer.
-async fn answer(response: reqwest::Response) -> Result<(StatusCode, Vec<u8>), SendError> {
+/// Twilio's answers are a few hundred bytes. One far larger is not Twilio's (a proxy, a
+/// misconfigured URL, a hostile server): it is refused before it is held in memory whole.
+const ANSWER_BYTES_AT_MOST: usize = 64 * 1024;
+
+/// The status and whole body of an answer, up to `ANSWER_BYTES_AT_MOST`.
+async fn answer(mut response: reqwest::Response) -> Result<(StatusCode, Vec<u8>), SendError> {
     let status = response.status();
-    let body = response
-        .bytes()
+    let too_large = || {
+        SendError::Transient(format!(
+            "Twilio's answer was larger than {} KiB; it was not read",
+            ANSWER_BYTES_AT_MOST / 1024
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > ANSWER_BYTES_AT_MOST as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| SendError::Transient(format!("Twilio's answer could not be read: {e}")))?;
-    Ok((status, body.to_vec()))
+        .map_err(|e| SendError::Transient(format!("Twilio's answer could not be read: {e}")))?
+    {
+        if body.len() + chunk.len() > ANSWER_BYTES_AT_MOST {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
 }
 
 /// The sid in an answer of the Messages, Calls or Verify API that creates something, or why

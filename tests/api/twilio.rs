@@ -20,11 +20,15 @@ fn basic_auth() -> String {
 }
 
 async fn with_twilio(app: &TestApp, twilio: &FakeTwilio, provider: &str, sender: &str) {
+    with_twilio_at(app, &twilio.url, provider, sender).await;
+}
+
+async fn with_twilio_at(app: &TestApp, url: &str, provider: &str, sender: &str) {
     let response = app
         .put_delivery_settings(json!({
             "provider": provider, "sender": sender, "timeoutSeconds": 1,
             "twilio": {"accountSid": ACCOUNT_SID, "authToken": AUTH_TOKEN, "verifyServiceSid": SERVICE_SID,
-                       "fromNumber": FROM, "apiBaseUrl": twilio.url, "verifyBaseUrl": twilio.url}}))
+                       "fromNumber": FROM, "apiBaseUrl": url, "verifyBaseUrl": url}}))
         .await;
     assert_eq!(
         response.status(),
@@ -254,6 +258,91 @@ async fn a_failing_provider_is_retried_with_backoff_then_the_message_is_marked_f
     .unwrap();
     assert_eq!(last.0, "failed");
     assert!(last.1.unwrap().contains("gave up after 6 attempts"));
+}
+
+#[tokio::test]
+async fn an_answer_far_larger_than_twilios_is_refused_unread_and_the_message_waits_for_a_retry() {
+    let app = spawn_app().await;
+    let twilio = FakeTwilio::start().await;
+    with_twilio(&app, &twilio, "builtin", "twilio").await;
+    let user = app.create_user("eve", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    let message = || async {
+        sqlx::query_as::<_, (String, i64, Option<String>)>(
+            "SELECT status, attempts, last_error FROM messages",
+        )
+        .fetch_one(app.core.store.pool())
+        .await
+        .unwrap()
+    };
+    let refused = "Twilio's answer was larger than 64 KiB";
+
+    // A created message's answer, padded to 1 MiB: its sid is there, but Twilio never answers so.
+    let padded = json!({"sid": "SM0123", "status": "queued", "pad": "x".repeat(1 << 20)});
+    twilio.script(201, &padded.to_string());
+    assert_eq!(app.send_enrollment(id, "sms", PHONE).await.status(), 200);
+    let (status, attempts, error) = message().await;
+    assert_eq!((status.as_str(), attempts), ("queued", 1));
+    assert!(
+        error.as_deref().unwrap_or_default().contains(refused),
+        "{error:?}"
+    );
+
+    // The same without a length, in chunks that do not end: the reading stops at the cap.
+    with_twilio_at(&app, &endless_chunked_answer().await, "builtin", "twilio").await;
+    let later = tessera::clock::Instant::now().plus_seconds(6);
+    assert_eq!(app.core.deliver_due(later).await.unwrap(), 1);
+    let (status, attempts, error) = message().await;
+    assert_eq!((status.as_str(), attempts), ("queued", 2));
+    assert!(
+        error.as_deref().unwrap_or_default().contains(refused),
+        "{error:?}"
+    );
+}
+
+/// A server on loopback that reads a request and answers 201 with a chunked body that never
+/// ends (until the client goes away).
+async fn endless_chunked_answer() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // The headers, then as many bytes as Content-Length says.
+                loop {
+                    let Ok(read) = socket.read(&mut buffer).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|line| line.strip_prefix("content-length:"))
+                            .and_then(|value| value.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let head = "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n\
+                            transfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+                while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    url
 }
 
 #[tokio::test]
