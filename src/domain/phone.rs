@@ -6,6 +6,8 @@ use super::Invalid;
 
 /// Longer than any real number written with spaces and punctuation; refused before parsing.
 const MAX_INPUT_CHARS: usize = 40;
+/// E.164's most digits, country code included.
+const MAX_DIGITS: usize = 15;
 
 /// A phone number in E.164 form (`+13035551212`), parsed and checked against the numbering
 /// plan of its country by the `phonenumber` crate.
@@ -62,7 +64,18 @@ impl PhoneNumber {
                 format!("{value:?} is not a valid number in the numbering plan of its country"),
             ));
         }
-        Ok(Self(parsed.format().mode(Mode::E164).to_string()))
+        let e164 = parsed.format().mode(Mode::E164).to_string();
+        // E.164 ends at 15 digits; some countries' plans (Germany's) allow longer national
+        // numbers than fit, and SMS providers refuse them.
+        if e164.len() - 1 > MAX_DIGITS {
+            return Err(Invalid::new(
+                "[tooLong]",
+                format!(
+                    "{value:?} is refused: a phone number has at most {MAX_DIGITS} digits, country code included"
+                ),
+            ));
+        }
+        Ok(Self(e164))
     }
 
     pub fn e164(&self) -> &str {
@@ -100,6 +113,22 @@ mod tests {
         assert_eq!(
             PhoneNumber::parse(" +44 20 7946 0958 ").unwrap().e164(),
             "+442079460958"
+        );
+    }
+
+    #[test]
+    fn a_number_its_country_allows_but_longer_than_e164_is_refused() {
+        // Found by the `phone` fuzz target: Germany's plan accepts a 15-digit national number,
+        // 17 digits with the country code.
+        let error = PhoneNumber::parse("+49245046095544609").unwrap_err();
+        assert!(
+            error.message.contains("at most 15 digits"),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            PhoneNumber::parse("+49 30 901820").unwrap().e164(),
+            "+4930901820"
         );
     }
 
