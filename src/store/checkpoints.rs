@@ -215,9 +215,10 @@ mod tests {
             .run(|connection| Ok(connection.execute_batch("CREATE TABLE filler (text TEXT)")?))
             .await
             .unwrap();
-        // Sixteen times the restart threshold, one page a row, as fast as the thread takes them.
+        // 32 times the restart threshold, one page a row, as fast as the thread takes them.
+        let written = 32 * restart_after as u64;
         let rows_per_job = 10;
-        let jobs = 16 * restart_after as usize / rows_per_job;
+        let jobs = written as usize / rows_per_job;
         for _ in 0..jobs {
             thread
                 .run(move |connection| {
@@ -235,10 +236,11 @@ mod tests {
         let frames = std::fs::metadata(&log).unwrap().len() / 4_120;
         assert!(
             // Without restarts it holds every frame written; with them, the threshold and what
-            // is written while the restart waits for its turn (up to 7 times the threshold
-            // measured with the other tests running beside it).
-            frames < 8 * restart_after as u64,
-            "the log holds {frames} frames: it kept growing"
+            // is written while the restart waits for the checkpoint thread and its turn: up to
+            // 7 times the threshold with the other tests running beside it, once 10 times in CI
+            // on a busy machine. Half of what was written still tells the two apart.
+            frames < written / 2,
+            "the log holds {frames} of the {written} frames written: it kept growing"
         );
     }
 }
