@@ -46,7 +46,8 @@ const STATEMENT_CACHE: usize = 64;
 /// Jobs committed together at most. Smaller than the 64 connections of the benchmark on
 /// purpose: while one group runs, the answers of the one before travel back and its clients'
 /// next requests arrive, so the thread finds a group waiting instead of idling while all 64
-/// make the round trip in step (BENCHMARKS.md, code-check item 23). 16 was worse again.
+/// make the round trip in step (BENCHMARKS.md, code-check item 23); 16, 24 and 40 were no
+/// better.
 const JOBS_PER_GROUP: usize = 32;
 
 /// How long the thread keeps the writers' turn for groups that follow each other without a
@@ -84,12 +85,11 @@ impl SqliteThread {
             .spawn(move || {
                 let mut connection = connection;
                 // Ends when the last store handle is dropped.
-                while let Ok(first) = queue.recv() {
+                while let Ok(mut first) = queue.recv() {
                     // Past the pool's time-out the jobs run without the turn: SQLite's busy
                     // handler still keeps them correct, only slower.
                     let turn = runtime.block_on(writers.acquire()).ok();
                     let taken = Instant::now();
-                    let mut first = first;
                     loop {
                         Group::run_queued(&mut connection, first, &queue);
                         long_log.catch_up(&connection);
