@@ -589,8 +589,8 @@ impl<'a> Suite<'a> {
         // Each phase has users of its own, as many as code-check's: replay protection lets a
         // user log in with at most three codes per 30-second step, and on a fast machine the 8
         // clients alone spent all 30,000 users' codes in the first phase, so that the phase
-        // beside the flood had none left to check (BENCHMARKS.md, run 11). Not more: a bigger
-        // database fills the readers' page caches further (4 × 30,000 users: 117 MB).
+        // beside the flood had none left to check (BENCHMARKS.md, run 11). Three challenges
+        // each, opened beforehand: 180,000 by default, about 23 s on that machine.
         let users = 2 * args.users;
         let checker_slots: Vec<Slot> = (0..users)
             .map(|user| Slot::new(user, random_secret()))

@@ -65,8 +65,8 @@ impl PhoneNumber {
             ));
         }
         let e164 = parsed.format().mode(Mode::E164).to_string();
-        // E.164 ends at 15 digits; some countries' plans (Germany's) allow longer national
-        // numbers than fit, and SMS providers refuse them.
+        // Some countries' plans (Germany's) allow national numbers longer than E.164's 15
+        // digits, which this type promises and the delivery providers expect.
         if e164.len() - 1 > MAX_DIGITS {
             return Err(Invalid::new(
                 "[tooLong]",
