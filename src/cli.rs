@@ -185,7 +185,12 @@ pub fn run() -> ExitCode {
         }
     };
     telemetry::init_logs(config.log_format, &config.log_level);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(async_workers(config.database_url().is_sqlite(), cores))
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -198,6 +203,20 @@ pub fn run() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Threads of the async runtime. On SQLite the database work runs on the SQLite thread and
+/// password hashing on its pool: the async side only parses requests and hands work off, and a
+/// worker per core spent more on waking the other (and preempting a hash) than it saved. On 2
+/// cores one worker made a code check cost 17% less CPU and a login's work besides its hash 14%
+/// less (BENCHMARKS.md). On PostgreSQL the database protocol itself runs on the workers: one
+/// per core (a single one lost a quarter of the code checks).
+fn async_workers(on_sqlite: bool, cores: usize) -> usize {
+    if on_sqlite {
+        (cores / 2).max(1)
+    } else {
+        cores.max(1)
     }
 }
 
@@ -722,5 +741,25 @@ fn describe(error: AccountError) -> anyhow::Error {
                 .join("; ")
         ),
         other => anyhow::Error::from(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::async_workers;
+
+    #[test]
+    fn on_sqlite_the_async_side_gets_one_worker_per_two_cores() {
+        assert_eq!(async_workers(true, 1), 1);
+        assert_eq!(async_workers(true, 2), 1);
+        assert_eq!(async_workers(true, 3), 1);
+        assert_eq!(async_workers(true, 8), 4);
+    }
+
+    #[test]
+    fn on_postgresql_the_async_side_gets_one_worker_per_core() {
+        assert_eq!(async_workers(false, 1), 1);
+        assert_eq!(async_workers(false, 2), 2);
+        assert_eq!(async_workers(false, 8), 8);
     }
 }
