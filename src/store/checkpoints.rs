@@ -209,6 +209,7 @@ mod tests {
             2_000,
             store.writes().clone(),
             checkpoints.long_log(),
+            super::super::sqlite_thread::TURN_HELD_AT_MOST,
         )
         .unwrap();
         thread

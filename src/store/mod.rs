@@ -166,6 +166,7 @@ impl Store {
                     THREAD_CACHE_KIB,
                     writer.clone(),
                     checkpoints.long_log(),
+                    sqlite_thread::TURN_HELD_AT_MOST,
                 )?;
                 (Some(writer), Some(thread), Some(checkpoints))
             }
@@ -227,6 +228,10 @@ impl Store {
     /// Where a hot write goes: on SQLite the writers' one connection, so writers queue in
     /// order instead of sleeping in SQLite's busy handler. Never used while holding a `WriteTx`.
     pub(crate) fn writes(&self) -> &AnyPool {
+        if let Some(thread) = &self.sqlite_thread {
+            // The SQLite thread may be keeping the connection for jobs to come.
+            thread.want_turn();
+        }
         self.writer.as_ref().unwrap_or(&self.pool)
     }
 

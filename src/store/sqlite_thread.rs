@@ -15,13 +15,16 @@
 //!
 //! The thread writes the same file as the store's sqlx pools. It holds the store's writer
 //! connection (the writers' turn) while it runs a group, so the two never meet in SQLite's busy
-//! handler; it takes the turn once for groups that follow each other without a pause (for
-//! `TURN_HELD_AT_MOST`), not once per job, because passing the turn between tasks cost more
-//! waiting than the jobs took to run.
+//! handler; it takes the turn once for the jobs that come within `TURN_HELD_AT_MOST`, not once
+//! per job, because passing the turn between tasks cost more waiting than the jobs took to run,
+//! and each hand-back is a task and a ping to a thread of sqlx's. A sqlx writer that wants the
+//! turn meanwhile asks for it (`want_turn`) and gets it when the group running ends.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -35,9 +38,19 @@ use super::checkpoints::LongLog;
 type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 type Job = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
 
+/// What the thread is sent.
+enum Message {
+    Job(Job),
+    /// A sqlx writer is about to wait for the writers' connection: the thread gives it back
+    /// after the group it runs instead of keeping it for jobs to come.
+    TurnWanted,
+}
+
 #[derive(Clone)]
 pub(super) struct SqliteThread {
-    jobs: mpsc::Sender<Job>,
+    messages: mpsc::Sender<Message>,
+    /// Whether the thread holds the writers' turn (only then is there one to ask for).
+    holds_turn: Arc<AtomicBool>,
 }
 
 /// Prepared statements kept per connection: the hot path uses about a dozen.
@@ -50,20 +63,25 @@ const STATEMENT_CACHE: usize = 64;
 /// better.
 const JOBS_PER_GROUP: usize = 32;
 
-/// How long the thread keeps the writers' turn for groups that follow each other without a
-/// pause. Giving it back and taking it again costs a round trip through sqlx's pool per group;
-/// past this, a waiting sqlx writer gets its turn (it waits for this and one group at most).
-const TURN_HELD_AT_MOST: Duration = Duration::from_millis(20);
+/// How long the thread keeps the writers' turn for the jobs that keep coming: under load a
+/// group waits behind each group, at a login's pace (a job every few milliseconds) the next
+/// job comes soon. Giving the turn back and taking it again costs a task, a ping to a thread of
+/// sqlx's and a round trip through its pool; past this, or when a sqlx writer asks for it, the
+/// turn goes back (a writer waits for one group at most, or this long if it asked just as the
+/// thread took the turn).
+pub(super) const TURN_HELD_AT_MOST: Duration = Duration::from_millis(20);
 
 impl SqliteThread {
     /// Opens the database file (it exists: the sqlx pool created it) with the store's settings.
     /// `writers`: the pool whose one connection is the writers' turn.
     /// `long_log`: raised when the log should restart (see `checkpoints`).
+    /// `turn_held_at_most`: the store's is `TURN_HELD_AT_MOST`.
     pub(super) fn open(
         path: &Path,
         cache_kib: u32,
         writers: AnyPool,
         long_log: LongLog,
+        turn_held_at_most: Duration,
     ) -> Result<Self, StoreError> {
         let connection = Connection::open_with_flags(
             path,
@@ -79,29 +97,41 @@ impl SqliteThread {
         let runtime = Handle::try_current().map_err(|error| {
             StoreError::Corrupt(format!("the SQLite thread needs a Tokio runtime: {error}"))
         })?;
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (messages, queue) = mpsc::channel::<Message>();
+        let holds_turn = Arc::new(AtomicBool::new(false));
+        let held = holds_turn.clone();
         std::thread::Builder::new()
             .name("tessera-sqlite".into())
             .spawn(move || {
                 let mut connection = connection;
                 // Ends when the last store handle is dropped.
-                while let Ok(mut first) = queue.recv() {
+                while let Ok(message) = queue.recv() {
+                    // Asked for a turn this thread no longer holds: nothing to give back.
+                    let Message::Job(mut first) = message else {
+                        continue;
+                    };
                     // Past the pool's time-out the jobs run without the turn: SQLite's busy
                     // handler still keeps them correct, only slower.
                     let turn = runtime.block_on(writers.acquire()).ok();
+                    held.store(true, Ordering::Release);
                     let taken = Instant::now();
                     loop {
-                        Group::run_queued(&mut connection, first, &queue);
+                        let turn_wanted = Group::run_queued(&mut connection, first, &queue);
                         long_log.catch_up(&connection);
-                        if taken.elapsed() >= TURN_HELD_AT_MOST {
+                        let left = turn_held_at_most.saturating_sub(taken.elapsed());
+                        if turn_wanted || left.is_zero() {
                             break;
                         }
-                        // The jobs that queued while this group ran go next, in the same turn.
-                        match queue.try_recv() {
-                            Ok(job) => first = job,
-                            Err(_) => break,
+                        // The next job goes in the same turn if it comes in time.
+                        match queue.recv_timeout(left) {
+                            Ok(Message::Job(job)) => first = job,
+                            Ok(Message::TurnWanted)
+                            | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                                break;
+                            }
                         }
                     }
+                    held.store(false, Ordering::Release);
                     // Handing the connection back to its pool spawns a task.
                     let _in_runtime = runtime.enter();
                     drop(turn);
@@ -110,7 +140,18 @@ impl SqliteThread {
             .map_err(|error| {
                 StoreError::Corrupt(format!("cannot start the SQLite thread: {error}"))
             })?;
-        Ok(Self { jobs })
+        Ok(Self {
+            messages,
+            holds_turn,
+        })
+    }
+
+    /// Called by a sqlx writer before it waits for the writers' connection: if the thread
+    /// holds it for jobs that may come, it gives it back when its group ends.
+    pub(super) fn want_turn(&self) {
+        if self.holds_turn.load(Ordering::Acquire) {
+            let _ = self.messages.send(Message::TurnWanted);
+        }
     }
 
     /// Runs `job` on the thread and waits for its answer, which comes after its writes are
@@ -123,14 +164,14 @@ impl SqliteThread {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move |connection| {
+        self.messages
+            .send(Message::Job(Box::new(move |connection| {
                 let outcome = job(connection);
                 Box::new(move |committed: Result<(), StoreError>| {
                     // The job's own error says more than the group's.
                     let _ = reply.send(outcome.and_then(|value| committed.map(|()| value)));
                 })
-            }))
+            })))
             .map_err(|_| StoreError::ThreadGone)?;
         answer.await.map_err(|_| StoreError::ThreadGone)?
     }
@@ -146,17 +187,28 @@ struct Group {
 }
 
 impl Group {
-    /// Runs `first` and the jobs queued behind it, up to `JOBS_PER_GROUP`, and commits them.
-    fn run_queued(connection: &mut Connection, first: Job, queue: &mpsc::Receiver<Job>) {
+    /// Runs `first` and the jobs queued behind it, up to `JOBS_PER_GROUP` or up to a sqlx
+    /// writer's request for the turn, and commits them. True when the turn was asked for.
+    fn run_queued(
+        connection: &mut Connection,
+        first: Job,
+        queue: &mpsc::Receiver<Message>,
+    ) -> bool {
         let mut group = Group::default();
         group.run(connection, first);
+        let mut turn_wanted = false;
         for _ in 1..JOBS_PER_GROUP {
             match queue.try_recv() {
-                Ok(job) => group.run(connection, job),
+                Ok(Message::Job(job)) => group.run(connection, job),
+                Ok(Message::TurnWanted) => {
+                    turn_wanted = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }
         group.commit(connection);
+        turn_wanted
     }
 
     fn run(&mut self, connection: &mut Connection, job: Job) {
@@ -426,6 +478,40 @@ mod tests {
             client.await.unwrap();
         }
         assert_eq!(marks(&store).await, [7]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sqlx_writer_that_asks_for_the_turn_gets_it_from_a_thread_keeping_it_for_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store_with_marks(&dir).await;
+        let file = dir.path().join("t.db");
+        let checkpoints = super::super::checkpoints::Checkpoints::start(&file, 1_024).unwrap();
+        // A thread that would keep the turn for an hour after each job.
+        let keeping = super::SqliteThread::open(
+            &file,
+            2_000,
+            store.writes().clone(),
+            checkpoints.long_log(),
+            std::time::Duration::from_secs(3_600),
+        )
+        .unwrap();
+        let insert = |n: i64| {
+            move |connection: &mut rusqlite::Connection| {
+                let tx = connection.savepoint()?;
+                tx.execute("INSERT INTO marks VALUES (?1)", [n])?;
+                Ok(tx.commit()?)
+            }
+        };
+        keeping.run(insert(1)).await.unwrap();
+
+        keeping.want_turn();
+        // Without the request it would wait past the pool's 10 s time-out.
+        sqlx::query("INSERT INTO marks VALUES (2)")
+            .execute(store.writer.as_ref().unwrap())
+            .await
+            .expect("the writer got the turn it asked for");
+        keeping.run(insert(3)).await.unwrap();
+        assert_eq!(marks(&store).await, [1, 2, 3]);
     }
 
     #[tokio::test]
