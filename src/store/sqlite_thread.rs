@@ -49,8 +49,17 @@ enum Message {
 #[derive(Clone)]
 pub(super) struct SqliteThread {
     messages: mpsc::Sender<Message>,
-    /// Whether the thread holds the writers' turn (only then is there one to ask for).
-    holds_turn: Arc<AtomicBool>,
+    turn: Arc<TurnState>,
+}
+
+/// What sqlx writers need to know of the writers' turn to ask for it.
+#[derive(Default)]
+struct TurnState {
+    /// The thread holds it (only then is there one to ask for).
+    held: AtomicBool,
+    /// Asked for during this hold: the writers that wait together send one request, not one
+    /// each, and the thread gives the turn back once.
+    asked: AtomicBool,
 }
 
 /// Prepared statements kept per connection: the hot path uses about a dozen.
@@ -98,8 +107,8 @@ impl SqliteThread {
             StoreError::Corrupt(format!("the SQLite thread needs a Tokio runtime: {error}"))
         })?;
         let (messages, queue) = mpsc::channel::<Message>();
-        let holds_turn = Arc::new(AtomicBool::new(false));
-        let held = holds_turn.clone();
+        let turn_state = Arc::new(TurnState::default());
+        let state = turn_state.clone();
         std::thread::Builder::new()
             .name("tessera-sqlite".into())
             .spawn(move || {
@@ -113,7 +122,7 @@ impl SqliteThread {
                     // Past the pool's time-out the jobs run without the turn: SQLite's busy
                     // handler still keeps them correct, only slower.
                     let turn = runtime.block_on(writers.acquire()).ok();
-                    held.store(true, Ordering::Release);
+                    state.held.store(true, Ordering::Release);
                     let taken = Instant::now();
                     loop {
                         let turn_wanted = Group::run_queued(&mut connection, first, &queue);
@@ -131,7 +140,8 @@ impl SqliteThread {
                             }
                         }
                     }
-                    held.store(false, Ordering::Release);
+                    state.held.store(false, Ordering::Release);
+                    state.asked.store(false, Ordering::Release);
                     // Handing the connection back to its pool spawns a task.
                     let _in_runtime = runtime.enter();
                     drop(turn);
@@ -142,14 +152,14 @@ impl SqliteThread {
             })?;
         Ok(Self {
             messages,
-            holds_turn,
+            turn: turn_state,
         })
     }
 
     /// Called by a sqlx writer before it waits for the writers' connection: if the thread
     /// holds it for jobs that may come, it gives it back when its group ends.
     pub(super) fn want_turn(&self) {
-        if self.holds_turn.load(Ordering::Acquire) {
+        if self.turn.held.load(Ordering::Acquire) && !self.turn.asked.swap(true, Ordering::AcqRel) {
             let _ = self.messages.send(Message::TurnWanted);
         }
     }
