@@ -2,7 +2,7 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::auth::IssuedTokens;
 use crate::clock::Instant;
 use crate::core::Core;
-use crate::crypto::Verification;
+use crate::crypto::{Verification, random};
 use crate::domain::{LoginId, Password, User};
 use crate::policy::{Decision, LoginFacts, LoginType, decide};
 use crate::store::{AfterPassword, MethodRecord};
@@ -69,35 +69,64 @@ impl Core {
         now: Instant,
     ) -> Result<LoginOutcome, LoginError> {
         let user = self.check_password(request, origin, now).await?;
+        let trusted = match &request.trust_token {
+            Some(token) => self.trusted_computer(user.id, token, now).await?.is_some(),
+            None => false,
+        };
         let defaults = self.two_factor_defaults.clone();
-        let AfterPassword {
-            policy,
-            methods,
-            recent_failures,
-        } = self
+        let two_factor_id = random::token(32);
+        let challenge = {
+            let (user, origin) = (user.clone(), origin.clone());
+            let (login_type, application_id) = (request.login_type, request.application_id.clone());
+            let id_hash = random::lookup_digest(&two_factor_id);
+            // Decided with the reads: when a code is due and the user may still try, the
+            // challenge is opened in the same step.
+            move |read: &AfterPassword| {
+                let enrolled: Vec<_> = read.methods.iter().map(|m| m.kind).collect();
+                let facts = LoginFacts {
+                    login_type,
+                    is_admin: user.is_admin(),
+                    user_requires_two_factor: user.two_factor_required,
+                    enrolled: &enrolled,
+                    trusted_computer: trusted,
+                    user_wants_every_login: user.every_login,
+                };
+                let decision = decide(&read.policy, &facts);
+                let open = decision != Decision::Grant
+                    && !read.policy.challenges_blocked(read.recent_failures);
+                let challenge = open.then(|| {
+                    Core::new_challenge(
+                        id_hash,
+                        &user,
+                        login_type,
+                        application_id,
+                        &read.policy,
+                        &origin,
+                        now,
+                    )
+                });
+                (decision, challenge)
+            }
+        };
+        let (
+            AfterPassword {
+                policy,
+                methods,
+                recent_failures,
+            },
+            decision,
+        ) = self
             .store
             .after_password(
                 user.id,
                 SETTINGS_KEY,
                 move |stored| policy_from_stored(stored, defaults),
                 now,
+                challenge,
             )
             .await
             .map_err(anyhow::Error::from)?;
-        let enrolled: Vec<_> = methods.iter().map(|m| m.kind).collect();
-        let trusted = match &request.trust_token {
-            Some(token) => self.trusted_computer(user.id, token, now).await?.is_some(),
-            None => false,
-        };
-        let facts = LoginFacts {
-            login_type: request.login_type,
-            is_admin: user.is_admin(),
-            user_requires_two_factor: user.two_factor_required,
-            enrolled: &enrolled,
-            trusted_computer: trusted,
-            user_wants_every_login: user.every_login,
-        };
-        let usable: Vec<MethodRecord> = match decide(&policy, &facts) {
+        let usable: Vec<MethodRecord> = match decision {
             Decision::Grant => {
                 let mut amr = vec!["pwd".to_owned()];
                 if trusted {
@@ -130,6 +159,7 @@ impl Core {
             Decision::Enroll => Vec::new(),
         };
         if policy.challenges_blocked(recent_failures) {
+            // No challenge was opened.
             let event = AuditEvent::new(
                 EventKind::TwoFactorBlocked,
                 Actor::User(user.id),
@@ -148,16 +178,6 @@ impl Core {
                 retry_after_seconds: policy.failure_window_seconds,
             });
         }
-        let two_factor_id = self
-            .open_challenge(
-                &user,
-                request.login_type,
-                request.application_id.as_deref(),
-                &policy,
-                origin,
-                now,
-            )
-            .await?;
         metrics::counter!("tessera_logins_total", "outcome" => "second_factor_due").increment(1);
         // Moved from Authy with a known phone: the SMS goes out at once (seed 000 §6), once.
         let mut code_sent_to = None;

@@ -19,11 +19,13 @@ use std::sync::LazyLock;
 use rusqlite::{OptionalExtension, params_from_iter};
 
 use super::row::{
-    Columns, Param, SqliteRow, bind_all, parameter_count, renumbered, sqlite_numbered,
+    Columns, Param, SqliteRow, bind_all, joined_with_params, parameter_count, renumbered,
+    sqlite_numbered,
 };
 use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::two_factor::{
-    CLAIM_STEP, METHOD_COLUMNS, MethodRecord, challenge_from_row, claim_params, method_from_row,
+    CLAIM_STEP, METHOD_COLUMNS, MethodRecord, NewChallenge, challenge_from_row, claim_params,
+    method_from_row,
 };
 use super::users::{COLUMNS as USER_COLUMNS, user_from_row};
 use super::{ChallengeRecord, Store, StoreError, audit};
@@ -308,17 +310,21 @@ impl Store {
 
     /// What a login reads once the password proved right: the two-factor settings stored
     /// under `settings_key` (made a policy by `policy_of`), the user's methods, and the user's
-    /// failed codes in the policy's window. On SQLite one job of the thread instead of three
-    /// hand-offs, each of which would take a core from a password hash.
-    pub async fn after_password<P>(
+    /// failed codes in the policy's window. `then` decides from them, and the challenge it
+    /// returns, if any, is opened with the reads: on SQLite one job of the thread instead of
+    /// two (each hand-off takes a core from a password hash), on PostgreSQL one connection.
+    pub async fn after_password<P, N, D>(
         &self,
         user: UserId,
         settings_key: &'static str,
         policy_of: P,
         now: Instant,
-    ) -> Result<AfterPassword, StoreError>
+        then: N,
+    ) -> Result<(AfterPassword, D), StoreError>
     where
         P: FnOnce(Option<&str>) -> TwoFactorPolicy + Send + 'static,
+        N: FnOnce(&AfterPassword) -> (D, Option<NewChallenge>) + Send + 'static,
+        D: Send + 'static,
     {
         let counts = move |policy: &TwoFactorPolicy| -> Vec<Param> {
             vec![
@@ -332,20 +338,31 @@ impl Store {
             Some(thread) => {
                 thread
                     .run(move |connection| {
-                        let stored: Option<String> = connection
+                        let tx = connection.savepoint()?;
+                        let stored: Option<String> = tx
                             .prepare_cached(&NUMBERED.read_setting)?
                             .query_row([settings_key], |row| row.get(0))
                             .optional()?;
                         let policy = policy_of(stored.as_deref());
-                        let mut read = connection.prepare_cached(&NUMBERED.methods_and_counts)?;
-                        let rows = read.query(params_from_iter(counts(&policy)))?;
-                        let read = MethodsAndCounts::from_sqlite_rows(rows)?;
-                        Ok(AfterPassword::new(policy, read))
+                        let read = {
+                            let mut read = tx.prepare_cached(&NUMBERED.methods_and_counts)?;
+                            let rows = read.query(params_from_iter(counts(&policy)))?;
+                            AfterPassword::new(policy, MethodsAndCounts::from_sqlite_rows(rows)?)
+                        };
+                        let (decided, challenge) = then(&read);
+                        for (sql, params) in challenge.map(NewChallenge::writes).unwrap_or_default()
+                        {
+                            tx.prepare_cached(&sqlite_numbered(sql))?
+                                .execute(params_from_iter(params))?;
+                        }
+                        tx.commit()?;
+                        Ok((read, decided))
                     })
                     .await
             }
             None => {
-                // One connection for both reads: each acquire tests the connection first.
+                // One connection for the reads and the write: each acquire tests the
+                // connection first.
                 let mut connection = self.pool().acquire().await?;
                 let stored: Option<String> = sqlx::query_scalar(READ_SETTING)
                     .bind(settings_key)
@@ -355,10 +372,16 @@ impl Store {
                 let rows = bind_all(sqlx::query(&METHODS_AND_COUNTS), counts(&policy))
                     .fetch_all(&mut *connection)
                     .await?;
-                Ok(AfterPassword::new(
-                    policy,
-                    MethodsAndCounts::from_any_rows(&rows)?,
-                ))
+                let read = AfterPassword::new(policy, MethodsAndCounts::from_any_rows(&rows)?);
+                let (decided, challenge) = then(&read);
+                if let Some(challenge) = challenge {
+                    // One statement: written whole or not at all.
+                    let (sql, params) = joined_with_params(challenge.writes());
+                    bind_all(sqlx::query(&sql), params)
+                        .execute(&mut *connection)
+                        .await?;
+                }
+                Ok((read, decided))
             }
         }
     }

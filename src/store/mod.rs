@@ -211,12 +211,7 @@ impl Store {
                     .await
             }
             None => {
-                let shapes: Vec<(&str, usize)> = statements
-                    .iter()
-                    .map(|(sql, params)| (*sql, params.len()))
-                    .collect();
-                let sql = row::joined_writes(&shapes);
-                let params = statements.into_iter().flat_map(|(_, p)| p).collect();
+                let (sql, params) = row::joined_with_params(statements);
                 row::bind_all(sqlx::query(&sql), params)
                     .execute(&self.pool)
                     .await?;

@@ -168,6 +168,16 @@ pub(super) fn joined_writes(statements: &[(&str, usize)]) -> String {
     format!("WITH {} {last}", ctes.join(", "))
 }
 
+/// `statements` with their parameters as one statement (`joined_writes`) and its parameters.
+pub(super) fn joined_with_params(statements: Vec<(&str, Vec<Param>)>) -> (String, Vec<Param>) {
+    let shapes: Vec<(&str, usize)> = statements
+        .iter()
+        .map(|(sql, params)| (*sql, params.len()))
+        .collect();
+    let sql = joined_writes(&shapes);
+    (sql, statements.into_iter().flat_map(|(_, p)| p).collect())
+}
+
 /// The highest parameter number in `sql`: how many values it binds.
 pub(super) fn parameter_count(sql: &str) -> usize {
     sql.split('$')

@@ -16,11 +16,11 @@ use crate::policy::LoginType;
 pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
     algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at";
 
-/// Spends an authenticator's time step `$2` at `$3`, unless that step or a later one already was:
-/// one row changed means this call won.
 const INSERT_CHALLENGE: &str = "INSERT INTO login_challenges (id_hash, user_id, login_type, \
     application_id, created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
+/// Spends an authenticator's time step `$2` at `$3`, unless that step or a later one already was:
+/// one row changed means this call won.
 pub(super) const CLAIM_STEP: &str = "UPDATE two_factor_methods SET last_used_step = $2, \
     last_used_at = $3 WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)";
 
@@ -75,14 +75,36 @@ pub struct NewMethod {
 
 /// A login waiting for its second factor, as stored.
 #[derive(Debug, Clone)]
-pub struct NewChallenge<'a> {
+pub struct NewChallenge {
     /// SHA-256 of the `twoFactorId`.
-    pub id_hash: &'a str,
+    pub id_hash: String,
     pub user: UserId,
     pub login_type: LoginType,
-    pub application_id: Option<&'a str>,
+    pub application_id: Option<String>,
     pub expires_at: Instant,
-    pub origin: &'a Origin,
+    pub origin: Origin,
+    /// The challenge's audit event, written with it.
+    pub event: AuditEvent,
+}
+
+impl NewChallenge {
+    /// The challenge's row and its audit event, to be written together.
+    pub(super) fn writes(self) -> Vec<(&'static str, Vec<Param>)> {
+        let challenge = vec![
+            self.id_hash.into(),
+            self.user.to_string().into(),
+            self.login_type.as_str().into(),
+            self.application_id.into(),
+            self.event.at.millis().into(),
+            self.expires_at.millis().into(),
+            self.origin.ip.into(),
+            self.origin.user_agent.into(),
+        ];
+        vec![
+            (INSERT_CHALLENGE, challenge),
+            (audit::INSERT, audit::event_params(&self.event)),
+        ]
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -333,29 +355,6 @@ impl Store {
         .bind(user.to_string())
         .fetch_one(self.pool())
         .await?)
-    }
-
-    /// Stores a new challenge with its audit event.
-    pub async fn insert_challenge(
-        &self,
-        new: &NewChallenge<'_>,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let challenge = vec![
-            new.id_hash.into(),
-            new.user.to_string().into(),
-            new.login_type.as_str().into(),
-            new.application_id.map(str::to_owned).into(),
-            event.at.millis().into(),
-            new.expires_at.millis().into(),
-            new.origin.ip.clone().into(),
-            new.origin.user_agent.clone().into(),
-        ];
-        self.write_together(vec![
-            (INSERT_CHALLENGE, challenge),
-            (audit::INSERT, audit::event_params(event)),
-        ])
-        .await
     }
 
     /// A live challenge: not expired, not completed, attempts left.

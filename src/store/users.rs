@@ -1,6 +1,8 @@
 use sqlx::any::AnyRow;
 
-use super::row::Columns;
+use rusqlite::OptionalExtension;
+
+use super::row::{Columns, SqliteRow, sqlite_numbered};
 use super::{Store, StoreError, audit, classify_unique, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
@@ -83,11 +85,30 @@ impl Store {
             LoginId::Username(name) => ("username_key", name.key()),
             LoginId::Email(email) => ("email_key", email.key()),
         };
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"))
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| user_from_row(&r)).transpose()
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
+        match &self.sqlite_thread {
+            // Every password login starts here. On the SQLite thread it is one hand-off; through
+            // sqlx's pool it was three (the query, then the ping sqlx sends every connection
+            // given back), each a wake-up that takes a core from a password hash.
+            Some(thread) => {
+                thread
+                    .run(move |connection| {
+                        connection
+                            .prepare_cached(&sqlite_numbered(&sql))?
+                            .query_row([key], |row| Ok(user_from_row(&SqliteRow::new(row))))
+                            .optional()?
+                            .transpose()
+                    })
+                    .await
+            }
+            None => {
+                let row = sqlx::query(&sql)
+                    .bind(key)
+                    .fetch_optional(self.pool())
+                    .await?;
+                row.map(|r| user_from_row(&r)).transpose()
+            }
+        }
     }
 
     /// Users ordered by username, a page at a time.

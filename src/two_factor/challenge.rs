@@ -35,26 +35,17 @@ pub struct CompletedLogin {
 }
 
 impl Core {
-    /// Opens a challenge for a user whose password was right: the `twoFactorId` to send back.
-    pub(crate) async fn open_challenge(
-        &self,
+    /// A challenge for a user whose password was right, to be stored under `id_hash` (the
+    /// digest of the `twoFactorId` sent back) with its audit event.
+    pub(crate) fn new_challenge(
+        id_hash: String,
         user: &User,
         login_type: LoginType,
-        application_id: Option<&str>,
+        application_id: Option<String>,
         policy: &TwoFactorPolicy,
         origin: &Origin,
         now: Instant,
-    ) -> Result<String, TwoFactorError> {
-        let two_factor_id = random::token(32);
-        let id_hash = random::lookup_digest(&two_factor_id);
-        let challenge = NewChallenge {
-            id_hash: &id_hash,
-            user: user.id,
-            login_type,
-            application_id,
-            expires_at: now.plus_seconds(policy.challenge_ttl_seconds),
-            origin,
-        };
+    ) -> NewChallenge {
         let event = AuditEvent::new(
             EventKind::TwoFactorChallenge,
             Actor::User(user.id),
@@ -63,8 +54,15 @@ impl Core {
         )
         .target(user.id)
         .detail("loginType", login_type.as_str());
-        self.store.insert_challenge(&challenge, &event).await?;
-        Ok(two_factor_id)
+        NewChallenge {
+            id_hash,
+            user: user.id,
+            login_type,
+            application_id,
+            expires_at: now.plus_seconds(policy.challenge_ttl_seconds),
+            origin: origin.clone(),
+            event,
+        }
     }
 
     /// Finishes a login with a code: an authenticator code, a recovery code, or the code an
