@@ -26,8 +26,12 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
 
-/// How often the log is copied back (its restart, below, is what keeps it short).
-const EVERY: Duration = Duration::from_millis(50);
+/// How often the log is copied back (its restart, below, is what keeps it short). Each round
+/// syncs the log and the file, and a page written again between two rounds is copied once: with
+/// 50 ms a code check cost 3–6% more server CPU than with 200 ms, and a login woke this thread
+/// twice (BENCHMARKS.md, code-check item 27). 500 ms saved no more and doubled the worst
+/// latency.
+const EVERY: Duration = Duration::from_millis(200);
 
 /// Frames in the log (4 KiB pages) past which the writer is asked to let it restart: 256 MiB,
 /// about a second of the heaviest load. Each restart makes the writer wait for two syncs, about
