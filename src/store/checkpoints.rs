@@ -31,7 +31,7 @@ use super::StoreError;
 /// 50 ms a code check cost 3–6% more server CPU than with 200 ms, and a login woke this thread
 /// twice (BENCHMARKS.md, code-check item 27). 500 ms saved no more and doubled the worst
 /// latency.
-const EVERY: Duration = Duration::from_millis(200);
+pub(super) const EVERY: Duration = Duration::from_millis(200);
 
 /// Frames in the log (4 KiB pages) past which the writer is asked to let it restart: 256 MiB,
 /// about a second of the heaviest load. Each restart makes the writer wait for two syncs, about
@@ -86,8 +86,14 @@ impl Checkpoints {
         self.long_log.clone()
     }
 
-    /// `restart_after`: frames in the log past which it is restarted (`RESTART_AFTER_FRAMES`).
-    pub(super) fn start(path: &Path, restart_after: i64) -> Result<Self, StoreError> {
+    /// `restart_after`: frames in the log past which it is restarted (`RESTART_AFTER_FRAMES`);
+    /// `every`: how often the log is copied back (`EVERY`). A test of the restart with a small
+    /// threshold copies back at a matching pace.
+    pub(super) fn start(
+        path: &Path,
+        restart_after: i64,
+        every: Duration,
+    ) -> Result<Self, StoreError> {
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -100,7 +106,7 @@ impl Checkpoints {
             .name("tessera-checkpoint".into())
             .spawn(move || {
                 let mut failing = false;
-                let (mut wait, mut copied_before, mut drained) = (EVERY, 0, 0);
+                let (mut wait, mut copied_before, mut drained) = (every, 0, 0);
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(wait) {
                     // It answers (busy, frames in the log, frames copied). A failed round is
                     // tried again at the next, and said once.
@@ -108,7 +114,7 @@ impl Checkpoints {
                     let answer = connection.query_row(checkpoint, [], |row| {
                         Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
                     });
-                    wait = EVERY;
+                    wait = every;
                     match answer {
                         Ok((frames, copied)) => {
                             let long = frames > restart_after;
@@ -135,7 +141,7 @@ impl Checkpoints {
                         }
                         Err(error) if !failing => {
                             failing = true;
-                            tracing::warn!(%error, "WAL checkpoint failed; retrying every {EVERY:?}");
+                            tracing::warn!(%error, "WAL checkpoint failed; retrying every {every:?}");
                         }
                         Err(_) => {}
                     }
@@ -205,9 +211,12 @@ mod tests {
     async fn under_steady_writes_the_log_starts_again_instead_of_growing() {
         let dir = tempfile::tempdir().unwrap();
         let (file, store) = store_in(&dir).await;
-        // A thread of its own beside the store's, with a low threshold, so the test stays small.
+        // A thread of its own beside the store's, with a low threshold, so the test stays small:
+        // 1/64 of the store's, copied back 4 times as often (every 200 ms, the log of a fast
+        // writer grew to 20 times this threshold between two looks).
         let restart_after = 1_024;
-        let checkpoints = super::Checkpoints::start(&file, restart_after).unwrap();
+        let checkpoints =
+            super::Checkpoints::start(&file, restart_after, Duration::from_millis(50)).unwrap();
         let thread = super::super::sqlite_thread::SqliteThread::open(
             &file,
             2_000,

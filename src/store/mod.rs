@@ -38,7 +38,9 @@ pub use code_check::{
 };
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
-pub use two_factor::{ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord};
+pub use two_factor::{
+    AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord,
+};
 pub use users::{NewUser, UserChanges, UserWithHash};
 pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
 pub use verify_api::ServiceRecord;
@@ -159,8 +161,11 @@ impl Store {
                     .await
                     .map_err(open_error)?;
                 let file = SqliteConnectOptions::from_str(&raw).map_err(open_error)?;
-                let checkpoints =
-                    Checkpoints::start(file.get_filename(), checkpoints::RESTART_AFTER_FRAMES)?;
+                let checkpoints = Checkpoints::start(
+                    file.get_filename(),
+                    checkpoints::RESTART_AFTER_FRAMES,
+                    checkpoints::EVERY,
+                )?;
                 let thread = SqliteThread::open(
                     file.get_filename(),
                     THREAD_CACHE_KIB,

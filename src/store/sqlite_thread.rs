@@ -495,7 +495,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = store_with_marks(&dir).await;
         let file = dir.path().join("t.db");
-        let checkpoints = super::super::checkpoints::Checkpoints::start(&file, 1_024).unwrap();
+        let checkpoints = super::super::checkpoints::Checkpoints::start(
+            &file,
+            1_024,
+            super::super::checkpoints::EVERY,
+        )
+        .unwrap();
         // A thread that would keep the turn for an hour after each job.
         let keeping = super::SqliteThread::open(
             &file,
