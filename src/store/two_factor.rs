@@ -107,6 +107,15 @@ impl NewChallenge {
     }
 }
 
+/// How `add_method` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddedMethod {
+    /// Added; `first`: the user had no method before, and the recovery codes were stored.
+    Added { first: bool },
+    /// Not added: the user has a method of a kind that forbids it.
+    Refused,
+}
+
 #[derive(Debug, Clone)]
 pub struct ChallengeRecord {
     pub user_id: UserId,
@@ -134,20 +143,33 @@ impl Store {
     /// too and `true` comes back; otherwise they are ignored. Trusted computers are revoked:
     /// the user's second factors changed. An authenticator whose secret the user already has is
     /// refused (`Duplicate`), whichever of two racing enrolments commits first.
+    /// Adds a method with its audit event; the user's first method comes with
+    /// `recovery_hashes` as the user's recovery codes. Under the user's lock, a user who already
+    /// has a method of a kind in `refused_beside` gets none (an enrolment that is only for users
+    /// without a usable method, checked again where concurrent enrolments cannot both pass).
     pub async fn add_method(
         &self,
         method: &NewMethod,
         recovery_hashes: &[String],
+        refused_beside: &[MethodKind],
         event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<AddedMethod, StoreError> {
         let now = event.at;
         let mut tx = self.writes().begin().await?;
         lock_user(&mut tx, method.user_id, now).await?;
-        let existing: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
+        let kinds: Vec<String> =
+            sqlx::query_scalar("SELECT kind FROM two_factor_methods WHERE user_id = $1")
                 .bind(method.user_id.to_string())
-                .fetch_one(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?;
+        if kinds.iter().any(|kind| {
+            refused_beside
+                .iter()
+                .any(|refused| refused.as_str() == kind)
+        }) {
+            tx.rollback().await?;
+            return Ok(AddedMethod::Refused);
+        }
         match insert_method_in(&mut tx, method, now).await {
             Err(StoreError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() => {
                 return Err(StoreError::Duplicate {
@@ -156,7 +178,7 @@ impl Store {
             }
             other => other?,
         }
-        let first = existing == 0;
+        let first = kinds.is_empty();
         if first {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
                 .bind(method.user_id.to_string())
@@ -167,7 +189,7 @@ impl Store {
         revoke_trusts(&mut tx, method.user_id, None, now).await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(first)
+        Ok(AddedMethod::Added { first })
     }
 
     pub async fn methods(&self, user: UserId) -> Result<Vec<MethodRecord>, StoreError> {

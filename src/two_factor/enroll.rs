@@ -8,7 +8,7 @@ use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, TotpParams, TotpSecret};
-use crate::store::{MethodRecord, NewMethod};
+use crate::store::{AddedMethod, MethodRecord, NewMethod};
 use crate::verify::Destination;
 
 /// A request to add a method, already parsed.
@@ -38,6 +38,21 @@ impl Core {
         &self,
         user: UserId,
         request: &EnableMethod,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Enabled, TwoFactorError> {
+        self.enable_method_unless(user, request, &[], actor, origin, now)
+            .await
+    }
+
+    /// `enable_method`, refused if the user has a method of a kind in `refused_beside` when it
+    /// is stored.
+    async fn enable_method_unless(
+        &self,
+        user: UserId,
+        request: &EnableMethod,
+        refused_beside: &[MethodKind],
         actor: Actor,
         origin: &Origin,
         now: Instant,
@@ -109,14 +124,20 @@ impl Core {
             .target(user)
             .detail("methodId", id.as_str())
             .detail("method", request.kind.as_str());
-        let first = match self.store.add_method(&method, &hashes, &event).await {
+        let first = match self
+            .store
+            .add_method(&method, &hashes, refused_beside, &event)
+            .await
+        {
+            Ok(AddedMethod::Added { first }) => first,
+            Ok(AddedMethod::Refused) => return Err(usable_method_enrolled()),
             Err(crate::store::StoreError::Duplicate { field }) => {
                 return Err(TwoFactorError::field(
                     field,
                     Invalid::new("[duplicate]", "this authenticator is already enrolled"),
                 ));
             }
-            other => other?,
+            Err(other) => return Err(other.into()),
         };
         tracing::info!(target: "security", user = %user, method = %id, "two-factor method enabled");
         Ok(Enabled {
@@ -242,20 +263,24 @@ impl Core {
             .live_challenge(&id_hash, policy.max_code_attempts, now)
             .await?
             .ok_or(TwoFactorError::UnknownChallenge)?;
+        let usable_kinds: Vec<MethodKind> = MethodKind::ALL
+            .into_iter()
+            .filter(|kind| policy.methods.allows(*kind))
+            .collect();
         let usable = self
             .store
             .methods(challenge.user_id)
             .await?
             .iter()
-            .any(|m| policy.methods.allows(m.kind));
+            .any(|m| usable_kinds.contains(&m.kind));
         if usable {
-            return Err(TwoFactorError::Forbidden(
-                "this login must be finished with a code from a method already enrolled".into(),
-            ));
+            return Err(usable_method_enrolled());
         }
         let user = challenge.user_id;
+        // Asked again when the method is stored: logins of the user enrolling at once would
+        // all pass the question above.
         let mut enabled = self
-            .enable_method(user, request, Actor::User(user), origin, now)
+            .enable_method_unless(user, request, &usable_kinds, Actor::User(user), origin, now)
             .await?;
         let completion = format!("{:010}", OsRng.gen_range(0..10_000_000_000u64));
         self.store
@@ -413,4 +438,12 @@ impl Core {
         }
         Ok(codes)
     }
+}
+
+/// A login of a user who has a usable method must be finished with it, or a password alone
+/// could add a factor and walk in.
+fn usable_method_enrolled() -> TwoFactorError {
+    TwoFactorError::Forbidden(
+        "this login must be finished with a code from a method already enrolled".into(),
+    )
 }

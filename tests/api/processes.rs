@@ -193,11 +193,12 @@ async fn codes_raced_across_three_serve_processes_succeed_exactly_once() {
     races::same_verify_code_is_approved_once(&cluster.nodes, "process").await;
 }
 
-/// Sends and changes of methods raced across three processes: the send limit holds, and the
-/// methods end as the answers said.
+/// Sends and changes of methods raced across three processes: the send limit holds, the
+/// methods end as the answers said, and enrolments during login add one method.
 #[tokio::test]
 async fn sends_and_method_changes_raced_across_three_serve_processes_stay_consistent() {
     let cluster = cluster(3).await;
     races::concurrent_sends_stay_within_the_send_limit(&cluster.nodes, "process").await;
     races::concurrent_enables_and_disables_end_consistent(&cluster.nodes, "process").await;
+    races::enrolments_during_login_at_once_add_one_method(&cluster.nodes, "process").await;
 }

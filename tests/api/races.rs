@@ -850,6 +850,58 @@ impl Action {
     }
 }
 
+/// Enrolment during a login is for a user without a usable method: the `twoFactorId` stands in
+/// for a session. Logins of one such user enrolling different authenticators at once: one
+/// enrols, the others are refused, and the user ends with one method — a password alone must
+/// not add a second factor beside the first.
+pub async fn enrolments_during_login_at_once_add_one_method(nodes: &[TestApp], label: &str) {
+    const LOGINS: usize = 20;
+    let first = &nodes[0];
+    let user = first.create_user("enrol-racer", json!({})).await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    first
+        .put_two_factor_settings(json!({"apiLoginPolicy": "required"}))
+        .await;
+    let mut challenges = Vec::new();
+    for i in 0..LOGINS {
+        let (status, challenge) = node(nodes, i)
+            .login_json(json!({"loginId": "enrol-racer", "password": crate::helpers::PASSWORD}))
+            .await;
+        assert_eq!(status, 242, "{challenge}");
+        challenges.push(challenge["twoFactorId"].as_str().unwrap().to_owned());
+    }
+    let requests = challenges
+        .iter()
+        .enumerate()
+        .map(|(i, challenge)| {
+            let secret = tessera::otp::TotpSecret::generate().to_base32();
+            let request = node(nodes, i)
+                .client
+                .post(node(nodes, i).url("/api/user/two-factor"))
+                .json(&json!({"twoFactorId": challenge, "method": "authenticator",
+                              "code": oathtool(&secret, 0), "secretBase32Encoded": secret}));
+            async move { request.send().await.unwrap().status().as_u16() }
+        })
+        .collect();
+    let statuses = all_at_once(requests).await;
+    eprintln!(
+        "race: {LOGINS} enrolments during login at once on {} → {}",
+        spread_over(nodes, label),
+        tally(&statuses)
+    );
+    assert_eq!(count(&statuses, 200), 1, "{}", tally(&statuses));
+    assert_eq!(count(&statuses, 403), LOGINS - 1, "{}", tally(&statuses));
+    assert_eq!(first.methods_of(&id).await.len(), 1, "one method enrolled");
+    let enabled = first
+        .audit(&format!("userId={id}&event=two_factor.enable"))
+        .await;
+    assert_eq!(
+        enabled.len(),
+        1,
+        "one enrolment in the audit log: {enabled:?}"
+    );
+}
+
 fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
@@ -933,4 +985,16 @@ async fn concurrent_enables_and_disables_on_one_server_end_in_a_consistent_state
 #[tokio::test]
 async fn concurrent_enables_and_disables_on_two_servers_end_in_a_consistent_state() {
     concurrent_enables_and_disables_end_consistent(&two_nodes().await, "node").await;
+}
+
+/// Twenty logins of a user without a method enrolling at once on one server: one method.
+#[tokio::test]
+async fn enrolments_during_login_at_once_on_one_server_add_one_method() {
+    enrolments_during_login_at_once_add_one_method(&[spawn_app().await], "node").await;
+}
+
+/// The same, spread over two servers sharing the database.
+#[tokio::test]
+async fn enrolments_during_login_at_once_on_two_servers_add_one_method() {
+    enrolments_during_login_at_once_add_one_method(&two_nodes().await, "node").await;
 }
