@@ -138,12 +138,39 @@ impl Store {
         now: Instant,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query(
-            "UPDATE verify_factors SET last_used_step = $2, status = 'verified', updated_at = $3 \
+            "UPDATE verify_factors SET last_used_step = $2, status = 'verified', updated_at = $3, \
+             failures_in_a_row = 0 \
              WHERE sid = $1 AND (last_used_step IS NULL OR last_used_step < $2)",
         )
         .bind(sid.to_owned())
         .bind(step)
         .bind(now.millis())
+        .execute(self.writes())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Counts a guess at a factor's code as a failure before the code is compared, so that
+    /// concurrent guesses count against each other (`claim_factor_step` ends the run when the
+    /// code is right). Refused, and nothing counted, when the factor has `max` failures in a
+    /// row and the last of them came after `locked_since`.
+    pub async fn reserve_factor_guess(
+        &self,
+        sid: &str,
+        max: i64,
+        locked_since: Instant,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE verify_factors SET failures_in_a_row = failures_in_a_row + 1, \
+             last_failure_at = $2 \
+             WHERE sid = $1 AND (failures_in_a_row < $3 OR last_failure_at <= $4)",
+        )
+        .bind(sid.to_owned())
+        .bind(now.millis())
+        .bind(max)
+        .bind(locked_since.millis())
         .execute(self.writes())
         .await?
         .rows_affected()

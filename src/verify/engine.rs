@@ -78,6 +78,9 @@ pub enum VerifyError {
     NotFound,
     #[error("too many attempts on this challenge")]
     ChallengeAttempts,
+    /// Too many wrong codes for a factor in a row, across its challenges.
+    #[error("too many wrong codes for this factor in a row; try again in {minutes} minutes")]
+    FactorLocked { minutes: i64 },
     #[error("{}", .0.message())]
     Refused(Refusal),
     #[error("too many codes were asked for {scope}; wait before asking again")]
@@ -96,7 +99,8 @@ impl VerifyError {
             VerifyError::MaxSendAttempts | VerifyError::RateLimited { .. } => 60203,
             VerifyError::MaxCheckAttempts => 60202,
             VerifyError::NotFound => 20404,
-            VerifyError::ChallengeAttempts => 60308,
+            // Twilio documents no code of its own for this: the nearest is the challenge's.
+            VerifyError::ChallengeAttempts | VerifyError::FactorLocked { .. } => 60308,
             VerifyError::Refused(Refusal::Prefix(_)) => 60410,
             VerifyError::Refused(Refusal::Country(_)) => 60605,
             VerifyError::Refused(Refusal::Landline) => 60205,

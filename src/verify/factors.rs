@@ -9,6 +9,12 @@ use crate::store::{ChallengeRow, EntityRecord, FactorRecord, ServiceRecord};
 
 /// Wrong payloads one challenge survives (Twilio's 60308 after).
 const CHALLENGE_ATTEMPTS: i64 = 5;
+/// Wrong codes in a row a factor takes across its challenges (four challenges' attempts) before
+/// it is locked; NIST SP 800-63B §5.2.2 allows at most 100.
+const FACTOR_FAILURES_IN_A_ROW: i64 = 20;
+/// How long a factor stays locked after the failure that reached the limit. Each guess after
+/// that locks it again: one guess per period, until a right code ends the run.
+const FACTOR_LOCKED_SECONDS: i64 = 15 * 60;
 const CHALLENGE_SECONDS: i64 = 300;
 
 fn invalid(param: &'static str, message: impl Into<String>) -> VerifyError {
@@ -127,7 +133,8 @@ impl Core {
             .ok_or(VerifyError::NotFound)
     }
 
-    /// Whether `payload` is a fresh code of the factor; a right one spends its step.
+    /// Whether `payload` is a fresh code of the factor; a right one spends its step. Every
+    /// guess counts against the factor's limit of wrong codes in a row.
     async fn accept_payload(
         &self,
         factor: &FactorRecord,
@@ -137,6 +144,20 @@ impl Core {
         let Ok(code) = OtpCode::parse(payload) else {
             return Err(invalid("AuthPayload", "a code of 3 to 8 digits"));
         };
+        if !self
+            .store
+            .reserve_factor_guess(
+                &factor.sid,
+                FACTOR_FAILURES_IN_A_ROW,
+                now.plus_seconds(-FACTOR_LOCKED_SECONDS),
+                now,
+            )
+            .await?
+        {
+            return Err(VerifyError::FactorLocked {
+                minutes: FACTOR_LOCKED_SECONDS / 60,
+            });
+        }
         let algorithm = Algorithm::parse(&factor.algorithm)
             .map_err(|e| VerifyError::Internal(anyhow::anyhow!("{}", e.message)))?;
         let params = TotpParams {

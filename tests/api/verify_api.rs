@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, oathtool, oathtool_at, spawn_app};
 
 const PHONE: &str = "+13035551212";
 
@@ -418,6 +418,129 @@ impl Twilio<'_> {
 
 /// A page number far past the end is refused in Twilio's shape instead of overflowing the
 /// offset (found by schemathesis: it answered 500).
+/// Each challenge of a TOTP factor allows 5 attempts, and a new challenge is one request away:
+/// the factor itself takes 20 wrong codes in a row, across its challenges and its verification,
+/// and is then locked — even the right code is refused — for 15 minutes, after which each
+/// guess locks it again. A right code ends the run.
+#[tokio::test]
+async fn a_totp_factor_is_locked_after_twenty_wrong_codes_in_a_row_across_its_challenges() {
+    let app = spawn_app().await;
+    let twilio = Twilio::new(&app).await;
+    let service = twilio.service(&[("FriendlyName", "Acme")]).await;
+    let entity = format!("/v2/Services/{service}/Entities/ann-0001");
+    let (status, factor) = twilio
+        .call(
+            Method::POST,
+            &format!("{entity}/Factors"),
+            &[("FriendlyName", "Ann phone"), ("FactorType", "totp")],
+        )
+        .await;
+    assert_eq!(status, 201, "{factor}");
+    let factor_sid = factor["sid"].as_str().unwrap().to_owned();
+    let secret = factor["binding"]["secret"].as_str().unwrap().to_owned();
+    let verify = format!("{entity}/Factors/{factor_sid}");
+    // 10 wrong codes while verifying the factor, then the right one: the run ends.
+    for _ in 0..10 {
+        let (status, body) = twilio
+            .call(Method::POST, &verify, &[("AuthPayload", "000000")])
+            .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("unverified")),
+            "{body}"
+        );
+    }
+    let (status, body) = twilio
+        .call(
+            Method::POST,
+            &verify,
+            &[("AuthPayload", &oathtool(&secret, 0))],
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("verified")),
+        "{body}"
+    );
+
+    // Four challenges, five wrong codes each: 20 in a row.
+    let challenges = format!("{entity}/Challenges");
+    for _ in 0..4 {
+        let (status, challenge) = twilio
+            .call(Method::POST, &challenges, &[("FactorSid", &factor_sid)])
+            .await;
+        assert_eq!(status, 201, "{challenge}");
+        let answer = format!("{challenges}/{}", challenge["sid"].as_str().unwrap());
+        for _ in 0..5 {
+            let (status, body) = twilio
+                .call(Method::POST, &answer, &[("AuthPayload", "000000")])
+                .await;
+            assert_eq!(
+                (status, body["status"].as_str()),
+                (200, Some("pending")),
+                "{body}"
+            );
+        }
+    }
+    // A fifth challenge, with the right code: refused, the factor is locked.
+    let right = oathtool(&secret, 30);
+    let (status, body) = twilio
+        .call(
+            Method::POST,
+            &challenges,
+            &[("FactorSid", &factor_sid), ("AuthPayload", &right)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_u64()),
+        (429, Some(60308)),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("in a row"),
+        "{body}"
+    );
+
+    // 15 minutes later one guess is let through: a wrong one locks the factor again, a right
+    // one ends the run. The engine is asked directly, with the clock moved on.
+    let record = app
+        .core
+        .store
+        .service(&twilio.sid, &service)
+        .await
+        .unwrap()
+        .unwrap();
+    let later = |minutes: i64| tessera::clock::Instant::now().plus_seconds(minutes * 60);
+    let challenge_at = |minutes: i64, payload: String| {
+        let (core, record, factor_sid) = (app.core.clone(), record.clone(), factor_sid.clone());
+        async move {
+            core.create_factor_challenge(
+                &record,
+                "ann-0001",
+                &factor_sid,
+                Some(&payload),
+                later(minutes),
+            )
+            .await
+            .map(|challenge| challenge.status)
+            .map_err(|error| error.to_string())
+        }
+    };
+    let code_at = |minutes: i64| oathtool_at(&secret, later(minutes).seconds());
+    assert!(challenge_at(10, code_at(10)).await.is_err(), "still locked");
+    assert_eq!(
+        challenge_at(16, "000000".into()).await,
+        Ok("pending".into())
+    );
+    assert!(challenge_at(17, code_at(17)).await.is_err(), "locked again");
+    assert_eq!(challenge_at(33, code_at(33)).await, Ok("approved".into()));
+    // The run is over: wrong codes count from zero again.
+    assert_eq!(
+        challenge_at(34, "000000".into()).await,
+        Ok("pending".into())
+    );
+}
+
 #[tokio::test]
 async fn a_huge_page_number_is_refused_with_twilios_error() {
     let app = spawn_app().await;

@@ -74,7 +74,8 @@ impl From<VerifyError> for ApiError {
             VerifyError::MaxSendAttempts
             | VerifyError::RateLimited { .. }
             | VerifyError::MaxCheckAttempts
-            | VerifyError::ChallengeAttempts => {
+            | VerifyError::ChallengeAttempts
+            | VerifyError::FactorLocked { .. } => {
                 ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message)
             }
             VerifyError::NotFound => ApiError::Empty(StatusCode::NOT_FOUND),

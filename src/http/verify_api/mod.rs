@@ -891,7 +891,7 @@ async fn fetch_factor(
     responses(
         (status = 200, description = "The factor: verified when the code was right", body = FactorResource),
         (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
-        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+        (status = 429, description = "The factor took too many wrong codes in a row and is locked for a while (60308)", body = VerifyErrorBody),
     )
 )]
 async fn verify_factor(
@@ -920,7 +920,7 @@ async fn verify_factor(
     responses(
         (status = 201, description = "The challenge (approved at once when a right AuthPayload came with it)", body = ChallengeResource),
         (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
-        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+        (status = 429, description = "The challenge's attempts are spent, or the factor took too many wrong codes in a row and is locked for a while (60308)", body = VerifyErrorBody),
     )
 )]
 async fn create_challenge(
@@ -984,7 +984,7 @@ async fn fetch_challenge(
     responses(
         (status = 200, description = "The challenge, approved when the code was right", body = ChallengeResource),
         (status = 404, description = "No such resource of this account (20404)", body = VerifyErrorBody),
-        (status = 429, description = "A limit is reached (60202 checks, 60203 sends or a rate limit bucket)", body = VerifyErrorBody),
+        (status = 429, description = "The challenge's attempts are spent, or the factor took too many wrong codes in a row and is locked for a while (60308)", body = VerifyErrorBody),
     )
 )]
 async fn answer_challenge(
