@@ -92,9 +92,8 @@ impl Core {
                     user_wants_every_login: user.every_login,
                 };
                 let decision = decide(&read.policy, &facts);
-                let open = decision != Decision::Grant
-                    && !read.policy.challenges_blocked(read.recent_failures);
-                let challenge = open.then(|| {
+                let blocked = read.policy.challenges_blocked(read.recent_failures);
+                let challenge = (decision != Decision::Grant && !blocked).then(|| {
                     Core::new_challenge(
                         id_hash,
                         &user,
@@ -105,7 +104,7 @@ impl Core {
                         now,
                     )
                 });
-                (decision, challenge)
+                ((decision, blocked), challenge)
             }
         };
         let (
@@ -114,7 +113,7 @@ impl Core {
                 methods,
                 recent_failures,
             },
-            decision,
+            (decision, blocked),
         ) = self
             .store
             .after_password(
@@ -158,7 +157,7 @@ impl Core {
                 .collect(),
             Decision::Enroll => Vec::new(),
         };
-        if policy.challenges_blocked(recent_failures) {
+        if blocked {
             // No challenge was opened.
             let event = AuditEvent::new(
                 EventKind::TwoFactorBlocked,

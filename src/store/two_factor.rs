@@ -139,14 +139,13 @@ pub struct TrustRecord {
 }
 
 impl Store {
-    /// Adds a method. When it is the user's first, the recovery codes (their hashes) are stored
-    /// too and `true` comes back; otherwise they are ignored. Trusted computers are revoked:
-    /// the user's second factors changed. An authenticator whose secret the user already has is
-    /// refused (`Duplicate`), whichever of two racing enrolments commits first.
-    /// Adds a method with its audit event; the user's first method comes with
-    /// `recovery_hashes` as the user's recovery codes. Under the user's lock, a user who already
-    /// has a method of a kind in `refused_beside` gets none (an enrolment that is only for users
-    /// without a usable method, checked again where concurrent enrolments cannot both pass).
+    /// Adds a method with its audit event. When it is the user's first, the recovery codes
+    /// (their hashes) are stored too (`Added { first: true }`); otherwise they are ignored.
+    /// Trusted computers are revoked: the user's second factors changed. An authenticator whose
+    /// secret the user already has is refused (`Duplicate`), whichever of two racing enrolments
+    /// commits first. Under the user's lock, a user who already has a method of a kind in
+    /// `refused_beside` gets none (`Refused`): an enrolment meant only for users without a
+    /// usable method is asked again where concurrent enrolments cannot both pass.
     pub async fn add_method(
         &self,
         method: &NewMethod,
