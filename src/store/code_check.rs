@@ -12,12 +12,16 @@
 //! Each transaction has two bodies with one sequence of statements: on SQLite it runs whole on
 //! the SQLite thread (one hand-off instead of one per statement, see `sqlite_thread`); on
 //! PostgreSQL through sqlx, where each statement is a round trip, so a right code's last four
-//! writes go as one statement. Statements, parameters and row decoders are shared.
+//! writes go as one statement. Statements, parameters and row decoders are shared. On
+//! PostgreSQL the first transaction of checks that arrive together runs in groups, with
+//! set-based statements of its own (`check_group`); a check runs alone here when it cannot
+//! share a group.
 
 use std::sync::LazyLock;
 
 use rusqlite::{OptionalExtension, params_from_iter};
 
+use super::check_group::{GroupedGuess, Guess};
 use super::row::{
     Columns, Param, SqliteRow, bind_all, joined_with_params, parameter_count, renumbered,
     sqlite_numbered,
@@ -28,11 +32,12 @@ use super::two_factor::{
     method_from_row,
 };
 use super::users::{COLUMNS as USER_COLUMNS, user_from_row};
-use super::{ChallengeRecord, Store, StoreError, audit};
+use super::{ChallengeRecord, Store, StoreError, WriteTx, audit};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, User, UserId};
 use crate::policy::TwoFactorPolicy;
+use sqlx::AnyPool;
 
 /// Takes an attempt from a challenge that is neither expired nor completed, and reads the
 /// settings stored under `$3` in the same statement.
@@ -304,7 +309,17 @@ impl Store {
                     .run(move |connection| take_guess_on_sqlite(connection, &request, judge))
                     .await
             }
-            None => self.take_guess_on_postgres(&request, judge).await,
+            None => {
+                let (guess, answer) =
+                    Guess::new(request, judge.policy_of, judge.refusal, judge.verdict);
+                match &self.check_groups {
+                    Some(groups) => groups.submit(Box::new(guess)).await,
+                    None => Box::new(guess).alone(self.pool().clone()).await,
+                }
+                answer.await.map_err(|_| {
+                    StoreError::GroupNotCommitted("the code check's group stopped".into())
+                })?
+            }
         }
     }
 
@@ -414,115 +429,6 @@ impl Store {
         }
     }
 
-    async fn take_guess_on_postgres<P, R, V, T>(
-        &self,
-        request: &GuessRequest,
-        judge: Judge<P, R, V>,
-    ) -> Result<TakenGuess<T>, StoreError>
-    where
-        P: FnOnce(Option<&str>) -> TwoFactorPolicy,
-        R: FnOnce(UserId, i64) -> AuditEvent,
-        V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T>,
-    {
-        let mut write = self.begin_write().await?;
-        let row = bind_all(
-            sqlx::query(&TAKE_ATTEMPT_LOCK_USER),
-            take_attempt_params(request),
-        )
-        .fetch_optional(&mut *write.tx)
-        .await?;
-        let Some(row) = row else {
-            write.rollback().await?;
-            return Ok(TakenGuess::Unknown);
-        };
-        let challenge = challenge_from_row(&row)?;
-        let policy = (judge.policy_of)(row.column::<Option<String>>("stored_settings")?.as_deref());
-        let user = user_from_row(&row)?.user;
-        if challenge.attempts > policy.max_code_attempts || !user.active {
-            write.rollback().await?;
-            return Ok(TakenGuess::Unknown);
-        }
-        // A separate statement after the lock: on PostgreSQL it sees every guess committed
-        // by whoever held the lock before.
-        let rows = bind_all(
-            sqlx::query(&METHODS_AND_COUNTS),
-            counts_params(&user, &policy, request),
-        )
-        .fetch_all(&mut *write.tx)
-        .await?;
-        let checked = checked_user(user, MethodsAndCounts::from_any_rows(&rows)?);
-        if !policy.guess_allowed(checked.recent_failures + 1) {
-            let event = (judge.refusal)(checked.user.id, checked.recent_failures);
-            audit::record(&mut write.tx, &event).await?;
-            write.commit().await?;
-            return Ok(TakenGuess::Refused {
-                user: checked.user.id,
-                policy,
-            });
-        }
-        let verdict = (judge.verdict)(&challenge, &checked, &policy);
-        let reserve = bind_all(
-            sqlx::query(RESERVE_GUESS),
-            reserve_params(&checked, request),
-        );
-        let right = match verdict {
-            Verdict::Later => {
-                reserve.execute(&mut *write.tx).await?;
-                write.commit().await?;
-                return Ok(TakenGuess::Reserved {
-                    challenge,
-                    checked,
-                    policy,
-                });
-            }
-            Verdict::Wrong { event } => {
-                reserve.execute(&mut *write.tx).await?;
-                audit::record(&mut write.tx, &event).await?;
-                write.commit().await?;
-                return Ok(TakenGuess::Wrong {
-                    user: checked.user.id,
-                });
-            }
-            Verdict::Right(right) => right,
-        };
-        let mut writes = RightWrites::new(&right, request);
-        let claimed = match writes.claim_step.take() {
-            Some(claim) => {
-                let row = bind_all(
-                    sqlx::query(&CLAIMED_LOGIN_WRITES),
-                    [claim, writes.joined()].concat(),
-                )
-                .fetch_one(&mut *write.tx)
-                .await?;
-                row.column::<i64>("claimed")? == 1
-            }
-            None => {
-                bind_all(sqlx::query(&LOGIN_WRITES), writes.joined())
-                    .execute(&mut *write.tx)
-                    .await?;
-                true
-            }
-        };
-        if !claimed {
-            // The step was spent by another login: nothing of this one was written.
-            reserve.execute(&mut *write.tx).await?;
-            audit::record(&mut write.tx, &right.spent_event).await?;
-            write.commit().await?;
-            return Ok(TakenGuess::Wrong {
-                user: checked.user.id,
-            });
-        }
-        write.commit().await?;
-        let RightCode { spend, carry, .. } = *right;
-        Ok(TakenGuess::LoggedIn {
-            challenge,
-            checked,
-            policy,
-            spent: spend,
-            carry,
-        })
-    }
-
     async fn finish_login_on_postgres(
         &self,
         finish: FinishStatements,
@@ -565,7 +471,122 @@ impl Store {
     }
 }
 
-/// The first transaction on the SQLite thread: the statements of `take_guess_on_postgres`.
+/// The first transaction of one code check on PostgreSQL, outside any group
+/// (`check_group`): the statements of `take_guess_on_sqlite`.
+pub(super) async fn take_guess_alone<P, R, V, T>(
+    pool: &AnyPool,
+    request: &GuessRequest,
+    policy_of: P,
+    refusal: R,
+    verdict: V,
+) -> Result<TakenGuess<T>, StoreError>
+where
+    P: FnOnce(Option<&str>) -> TwoFactorPolicy,
+    R: FnOnce(UserId, i64) -> AuditEvent,
+    V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T>,
+{
+    let mut write = WriteTx {
+        tx: pool.begin().await?,
+    };
+    let row = bind_all(
+        sqlx::query(&TAKE_ATTEMPT_LOCK_USER),
+        take_attempt_params(request),
+    )
+    .fetch_optional(&mut *write.tx)
+    .await?;
+    let Some(row) = row else {
+        write.rollback().await?;
+        return Ok(TakenGuess::Unknown);
+    };
+    let challenge = challenge_from_row(&row)?;
+    let policy = policy_of(row.column::<Option<String>>("stored_settings")?.as_deref());
+    let user = user_from_row(&row)?.user;
+    if challenge.attempts > policy.max_code_attempts || !user.active {
+        write.rollback().await?;
+        return Ok(TakenGuess::Unknown);
+    }
+    // A separate statement after the lock: on PostgreSQL it sees every guess committed
+    // by whoever held the lock before.
+    let rows = bind_all(
+        sqlx::query(&METHODS_AND_COUNTS),
+        counts_params(&user, &policy, request),
+    )
+    .fetch_all(&mut *write.tx)
+    .await?;
+    let checked = checked_user(user, MethodsAndCounts::from_any_rows(&rows)?);
+    if !policy.guess_allowed(checked.recent_failures + 1) {
+        let event = refusal(checked.user.id, checked.recent_failures);
+        audit::record(&mut write.tx, &event).await?;
+        write.commit().await?;
+        return Ok(TakenGuess::Refused {
+            user: checked.user.id,
+            policy,
+        });
+    }
+    let verdict = verdict(&challenge, &checked, &policy);
+    let reserve = bind_all(
+        sqlx::query(RESERVE_GUESS),
+        reserve_params(&checked, request),
+    );
+    let right = match verdict {
+        Verdict::Later => {
+            reserve.execute(&mut *write.tx).await?;
+            write.commit().await?;
+            return Ok(TakenGuess::Reserved {
+                challenge,
+                checked,
+                policy,
+            });
+        }
+        Verdict::Wrong { event } => {
+            reserve.execute(&mut *write.tx).await?;
+            audit::record(&mut write.tx, &event).await?;
+            write.commit().await?;
+            return Ok(TakenGuess::Wrong {
+                user: checked.user.id,
+            });
+        }
+        Verdict::Right(right) => right,
+    };
+    let mut writes = RightWrites::new(&right, request);
+    let claimed = match writes.claim_step.take() {
+        Some(claim) => {
+            let row = bind_all(
+                sqlx::query(&CLAIMED_LOGIN_WRITES),
+                [claim, writes.joined()].concat(),
+            )
+            .fetch_one(&mut *write.tx)
+            .await?;
+            row.column::<i64>("claimed")? == 1
+        }
+        None => {
+            bind_all(sqlx::query(&LOGIN_WRITES), writes.joined())
+                .execute(&mut *write.tx)
+                .await?;
+            true
+        }
+    };
+    if !claimed {
+        // The step was spent by another login: nothing of this one was written.
+        reserve.execute(&mut *write.tx).await?;
+        audit::record(&mut write.tx, &right.spent_event).await?;
+        write.commit().await?;
+        return Ok(TakenGuess::Wrong {
+            user: checked.user.id,
+        });
+    }
+    write.commit().await?;
+    let RightCode { spend, carry, .. } = *right;
+    Ok(TakenGuess::LoggedIn {
+        challenge,
+        checked,
+        policy,
+        spent: spend,
+        carry,
+    })
+}
+
+/// The first transaction on the SQLite thread: the statements of `take_guess_alone`.
 fn take_guess_on_sqlite<P, R, V, T>(
     connection: &mut rusqlite::Connection,
     request: &GuessRequest,
@@ -760,7 +781,11 @@ fn take_attempt_params(request: &GuessRequest) -> Vec<Param> {
     ]
 }
 
-fn counts_params(user: &User, policy: &TwoFactorPolicy, request: &GuessRequest) -> Vec<Param> {
+pub(super) fn counts_params(
+    user: &User,
+    policy: &TwoFactorPolicy,
+    request: &GuessRequest,
+) -> Vec<Param> {
     vec![
         user.id.to_string().into(),
         policy.failure_window_start(request.now).millis().into(),
@@ -768,7 +793,7 @@ fn counts_params(user: &User, policy: &TwoFactorPolicy, request: &GuessRequest) 
     ]
 }
 
-fn reserve_params(checked: &CheckedUser, request: &GuessRequest) -> Vec<Param> {
+pub(super) fn reserve_params(checked: &CheckedUser, request: &GuessRequest) -> Vec<Param> {
     vec![
         checked.user.id.to_string().into(),
         request.now.millis().into(),
@@ -777,14 +802,14 @@ fn reserve_params(checked: &CheckedUser, request: &GuessRequest) -> Vec<Param> {
 }
 
 /// One row of `METHODS_AND_COUNTS`: the counts repeat on every row; no method, one row of NULLs.
-struct MethodsAndCountsRow {
+pub(super) struct MethodsAndCountsRow {
     recent_failures: i64,
     codes_sent: i64,
     method: Option<MethodRecord>,
 }
 
 impl MethodsAndCountsRow {
-    fn read(row: &impl Columns) -> Result<Self, StoreError> {
+    pub(super) fn read(row: &impl Columns) -> Result<Self, StoreError> {
         Ok(Self {
             recent_failures: row.column("recent_failures")?,
             codes_sent: row.column("codes_sent")?,
@@ -816,14 +841,14 @@ impl AfterPassword {
 }
 
 /// What `METHODS_AND_COUNTS` read: the counts, which repeat on every row, and the methods.
-struct MethodsAndCounts {
+pub(super) struct MethodsAndCounts {
     recent_failures: i64,
     codes_sent: i64,
     methods: Vec<MethodRecord>,
 }
 
 impl MethodsAndCounts {
-    fn from_rows(rows: Vec<MethodsAndCountsRow>) -> Result<Self, StoreError> {
+    pub(super) fn from_rows(rows: Vec<MethodsAndCountsRow>) -> Result<Self, StoreError> {
         let first = rows.first().ok_or_else(|| {
             StoreError::Corrupt("the methods-and-counts query read no row".into())
         })?;
@@ -852,7 +877,7 @@ impl MethodsAndCounts {
     }
 }
 
-fn checked_user(user: User, read: MethodsAndCounts) -> CheckedUser {
+pub(super) fn checked_user(user: User, read: MethodsAndCounts) -> CheckedUser {
     CheckedUser {
         user,
         methods: read.methods,

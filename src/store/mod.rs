@@ -11,6 +11,7 @@
 
 mod api_keys;
 mod audit;
+mod check_group;
 mod checkpoints;
 mod code_check;
 mod import;
@@ -47,6 +48,7 @@ pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
 
+use check_group::CheckGroups;
 use checkpoints::Checkpoints;
 use sqlite_thread::SqliteThread;
 
@@ -99,6 +101,8 @@ pub struct Store {
     /// SQLite only: the thread that checkpoints the WAL (see `checkpoints`); it stops when the
     /// last handle of the store is dropped.
     _checkpoints: Option<Checkpoints>,
+    /// PostgreSQL only: where concurrent code checks share their statements (`check_group`).
+    check_groups: Option<CheckGroups>,
     backend: Backend,
 }
 
@@ -177,11 +181,14 @@ impl Store {
             }
             Backend::Postgres => (None, None, None),
         };
+        let check_groups = (backend == Backend::Postgres)
+            .then(|| CheckGroups::start(pool.clone(), check_group::WORKERS));
         Ok(Self {
             pool,
             writer,
             sqlite_thread,
             _checkpoints: checkpoints,
+            check_groups,
             backend,
         })
     }

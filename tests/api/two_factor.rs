@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, oathtool, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, all_at_once, oathtool, spawn_app};
 
 async fn user_with_authenticator(app: &TestApp, name: &str) -> (String, String, Vec<String>) {
     let user = app.create_user(name, json!({})).await;
@@ -177,6 +177,107 @@ async fn fifty_concurrent_submissions_of_one_valid_code_succeed_exactly_once() {
         49,
         "{statuses:?}"
     );
+}
+
+/// Forty users finishing their logins at once, half with a right code and half with a wrong
+/// one. On PostgreSQL their checks share a few transactions (`store::check_group`); each must
+/// still get its own verdict, its own session and its own audit event, and a wrong code must
+/// leave its login open for the next try.
+#[tokio::test]
+async fn forty_users_finishing_their_logins_at_once_each_get_their_own_verdict_and_session() {
+    const USERS: usize = 40;
+    let app = spawn_app().await;
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let name = format!("crowd{i}");
+        let (id, secret, _) = user_with_authenticator(&app, &name).await;
+        let challenge = app.start_two_factor(&name).await;
+        users.push((id, secret, challenge));
+    }
+    let events = |kind: &'static str, id: &str| {
+        let query = format!("event={kind}&userId={id}");
+        let app = &app;
+        async move { app.audit(&query).await.len() }
+    };
+    let mut successes_before = Vec::new();
+    for (id, _, _) in &users {
+        successes_before.push(events("login.success", id).await);
+    }
+    // The next step's code: the enrolment spent the current one.
+    let codes: Vec<String> = users
+        .iter()
+        .enumerate()
+        .map(|(i, (_, secret, _))| {
+            if i % 2 == 0 {
+                oathtool(secret, 30)
+            } else {
+                wrong_code(secret)
+            }
+        })
+        .collect();
+    let finish = |challenge: &str, code: &str| {
+        let request = app
+            .client
+            .post(app.url("/api/two-factor/login"))
+            .json(&json!({"twoFactorId": challenge, "code": code}));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let answers = all_at_once(
+        users
+            .iter()
+            .zip(&codes)
+            .map(|((_, _, challenge), code)| finish(challenge, code))
+            .collect(),
+    )
+    .await;
+
+    for (i, ((id, _, _), (status, body))) in users.iter().zip(&answers).enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(*status, 200, "user {i}: {body}");
+            assert_eq!(
+                body["user"]["id"],
+                json!(id),
+                "user {i} got someone's session"
+            );
+            let token = body["token"].as_str().unwrap();
+            let validated: Value = app
+                .client
+                .get(app.url("/api/jwt/validate"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(validated["jwt"]["sub"], json!(id), "user {i}'s token");
+            assert_eq!(
+                events("login.success", id).await,
+                successes_before[i] + 1,
+                "user {i}'s login event"
+            );
+        } else {
+            assert_eq!(*status, 421, "user {i}: {body}");
+            assert_eq!(
+                events("two_factor.failure", id).await,
+                1,
+                "user {i}'s failure event"
+            );
+        }
+    }
+    // The wrong codes took an attempt each, and nothing more: their logins finish now.
+    for (i, (id, secret, challenge)) in users.iter().enumerate().skip(1).step_by(2) {
+        let (status, body) = finish(challenge, &oathtool(secret, 30)).await;
+        assert_eq!(status, 200, "user {i}'s second try: {body}");
+        assert_eq!(body["user"]["id"], json!(id));
+    }
 }
 
 #[tokio::test]
