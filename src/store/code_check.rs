@@ -20,6 +20,7 @@
 use std::sync::LazyLock;
 
 use rusqlite::{OptionalExtension, params_from_iter};
+use sqlx::AnyPool;
 
 use super::check_group::{GroupedGuess, Guess};
 use super::row::{
@@ -37,7 +38,6 @@ use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, User, UserId};
 use crate::policy::TwoFactorPolicy;
-use sqlx::AnyPool;
 
 /// Takes an attempt from a challenge that is neither expired nor completed, and reads the
 /// settings stored under `$3` in the same statement.
