@@ -57,9 +57,18 @@ const FULL_ENOUGH: usize = 16;
 /// The longest a group's first check waits for more while another group runs.
 const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// How many groups run at once, each on a connection of its own: one group's statements run
-/// on one PostgreSQL backend, one core, and between them the group is judged here.
-pub(super) const WORKERS: usize = 3;
+/// The most groups that run at once, each on a connection of its own: one group's statements
+/// run on one PostgreSQL backend, one core, and between them the group is judged here.
+const MOST_WORKERS: usize = 3;
+
+/// How many groups a pool of `max_connections` runs at once, and whether their workers keep
+/// their connections between groups: kept, they take at most a quarter of the pool, so that
+/// every other query still finds one (a pool of one or two would otherwise be all theirs).
+fn workers_for(max_connections: u32) -> (usize, bool) {
+    let quarter = usize::try_from(max_connections / 4).unwrap_or(MOST_WORKERS);
+    let workers = quarter.clamp(1, MOST_WORKERS);
+    (workers, quarter >= workers)
+}
 
 /// How many checks may wait for a group before a new one waits to be queued.
 const QUEUE: usize = 1024;
@@ -347,8 +356,9 @@ pub(super) struct CheckGroups {
 }
 
 impl CheckGroups {
-    /// Starts `workers` tasks, each running one group at a time.
-    pub(super) fn start(pool: AnyPool, workers: usize) -> Self {
+    /// Starts the workers (`workers_for` the pool's size), each running one group at a time.
+    pub(super) fn start(pool: AnyPool) -> Self {
+        let (workers, keep) = workers_for(pool.options().get_max_connections());
         let (queue, waiting) = mpsc::channel(QUEUE);
         let waiting = Arc::new(Waiting {
             queue: Mutex::new(waiting),
@@ -356,7 +366,7 @@ impl CheckGroups {
             finished: Notify::new(),
         });
         for _ in 0..workers {
-            tokio::spawn(work(pool.clone(), waiting.clone()));
+            tokio::spawn(work(pool.clone(), waiting.clone(), keep));
         }
         Self { queue, pool }
     }
@@ -377,9 +387,9 @@ struct Waiting {
     finished: Notify,
 }
 
-/// Runs groups one after another on a connection of its own, kept while it serves: taken
-/// from the pool for each group, it was tested with a round trip of its own each time.
-async fn work(pool: AnyPool, waiting: Arc<Waiting>) {
+/// Runs groups one after another, on a connection kept while it serves when `keep`: taken from
+/// the pool for each group, it was tested with a round trip of its own each time.
+async fn work(pool: AnyPool, waiting: Arc<Waiting>, keep: bool) {
     let mut held: Option<PoolConnection<Any>> = None;
     loop {
         let Some(group) = next_group(&waiting).await else {
@@ -392,7 +402,7 @@ async fn work(pool: AnyPool, waiting: Arc<Waiting>) {
         };
         match connection {
             Ok(mut connection) => {
-                if run_group(&pool, &mut connection, group).await.is_ok() {
+                if run_group(&pool, &mut connection, group).await.is_ok() && keep {
                     held = Some(connection);
                 }
                 // Otherwise it goes back to the pool, which tests it before its next use.
@@ -838,6 +848,17 @@ fn json_records(keys: &[&str], rows: Vec<Vec<Param>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_connections_take_at_most_a_quarter_of_the_pool() {
+        assert_eq!(workers_for(16), (3, true));
+        assert_eq!(workers_for(8), (2, true));
+        assert_eq!(workers_for(4), (1, true));
+        assert_eq!(workers_for(100), (3, true));
+        for small in 1..4 {
+            assert_eq!(workers_for(small), (1, false), "a pool of {small}");
+        }
+    }
 
     #[test]
     fn records_carry_each_parameter_under_its_key_with_its_type() {

@@ -181,8 +181,7 @@ impl Store {
             }
             Backend::Postgres => (None, None, None),
         };
-        let check_groups = (backend == Backend::Postgres)
-            .then(|| CheckGroups::start(pool.clone(), check_group::WORKERS));
+        let check_groups = (backend == Backend::Postgres).then(|| CheckGroups::start(pool.clone()));
         Ok(Self {
             pool,
             writer,

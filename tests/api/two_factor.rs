@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, all_at_once, oathtool, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, all_at_once, oathtool, spawn_app, spawn_app_with};
 
 async fn user_with_authenticator(app: &TestApp, name: &str) -> (String, String, Vec<String>) {
     let user = app.create_user(name, json!({})).await;
@@ -278,6 +278,26 @@ async fn forty_users_finishing_their_logins_at_once_each_get_their_own_verdict_a
         assert_eq!(status, 200, "user {i}'s second try: {body}");
         assert_eq!(body["user"]["id"], json!(id));
     }
+}
+
+/// With a database pool of one connection, the code check must give it back: on PostgreSQL
+/// its groups (`store::check_group`) keep connections of their own only from a pool big enough
+/// to spare them.
+#[tokio::test]
+async fn a_pool_of_one_connection_serves_second_factor_logins_one_after_another() {
+    let app = spawn_app_with(|config| config.database.max_connections = 1).await;
+    let (id, secret, codes) = user_with_authenticator(&app, "solo").await;
+    let first = app.start_two_factor("solo").await;
+    let response = app
+        .finish_two_factor(&first, &oathtool(&secret, 30), json!({}))
+        .await;
+    assert_eq!(response.status(), 200);
+    // Each of these needs the pool's one connection again.
+    let second = app.start_two_factor("solo").await;
+    let response = app.finish_two_factor(&second, &codes[0], json!({})).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["id"], json!(id));
 }
 
 #[tokio::test]
