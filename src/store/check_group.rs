@@ -685,16 +685,16 @@ async fn judge(
 
     let mut claims = Vec::new();
     for (n, place) in standing.iter_mut().enumerate() {
-        let Standing::Locked { .. } = place else {
-            continue;
-        };
-        let Standing::Locked {
-            challenge,
-            user,
-            policy,
-        } = std::mem::replace(place, Standing::Alone)
-        else {
-            continue;
+        let (challenge, user, policy) = match std::mem::replace(place, Standing::Alone) {
+            Standing::Locked {
+                challenge,
+                user,
+                policy,
+            } => (challenge, user, policy),
+            other => {
+                *place = other;
+                continue;
+            }
         };
         let guess = &mut group[n];
         let rows = read.remove(&n).unwrap_or_default();
@@ -772,17 +772,17 @@ async fn judge(
     };
 
     for (n, place) in standing.iter_mut().enumerate() {
-        let Standing::Right { .. } = place else {
-            continue;
-        };
-        let Standing::Right {
-            challenge,
-            checked,
-            policy,
-            right,
-        } = std::mem::replace(place, Standing::Alone)
-        else {
-            continue;
+        let (challenge, checked, policy, right) = match std::mem::replace(place, Standing::Alone) {
+            Standing::Right {
+                challenge,
+                checked,
+                policy,
+                right,
+            } => (challenge, checked, policy, right),
+            other => {
+                *place = other;
+                continue;
+            }
         };
         let request = group[n].request();
         let won = right
