@@ -440,10 +440,17 @@ impl<'a> Suite<'a> {
         })
         .await?;
         let server = Server::start_on_existing_database(&self.binary, workspace, &settings).await?;
-        let slots: Vec<Slot> = secrets
-            .iter()
-            .enumerate()
-            .flat_map(|(user, own)| own.iter().map(move |s| Slot::new(user, s.clone())))
+        // Every user's first authenticator, then every user's second, and so on: the
+        // connections log in as different people at once, as a server's users do. In user order,
+        // all the connections were the same person at once, and on PostgreSQL each waited for
+        // the others' lock on that user's row.
+        let slots: Vec<Slot> = (0..SECRETS_PER_LOGIN_USER)
+            .flat_map(|nth| {
+                secrets
+                    .iter()
+                    .enumerate()
+                    .map(move |(user, own)| Slot::new(user, own[nth].clone()))
+            })
             .collect();
         server.reset_peak_rss();
         Ok(LoginFullTarget {

@@ -35,7 +35,7 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use super::code_check::{
     CheckedUser, GuessRequest, MethodsAndCounts, MethodsAndCountsRow, RightCode, TakenGuess,
-    Verdict, checked_user, counts_params, reserve_params, take_guess_alone,
+    Verdict, checked_user, counts_params, reserve_params, take_guess_alone, take_guess_on,
 };
 use super::row::{Columns, Param, bind_all};
 use super::sessions::{session_params, touch_params};
@@ -208,6 +208,12 @@ pub(super) trait GroupedGuess: Send {
     fn answer(self: Box<Self>, taken: Result<TakenGuess<()>, StoreError>);
     /// Runs the check alone, as a check outside any group; only before a judge was called.
     fn alone(self: Box<Self>, pool: AnyPool) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    /// Runs the check alone on `connection`; false when the database failed it, after which
+    /// the connection is not kept.
+    fn alone_on(
+        self: Box<Self>,
+        connection: &mut AnyConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
 }
 
 /// A check and its judges, as `Store::take_guess` received them.
@@ -346,6 +352,31 @@ where
             let _ = reply.send(taken);
         })
     }
+
+    fn alone_on(
+        self: Box<Self>,
+        connection: &mut AnyConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            let Self {
+                request,
+                policy_of,
+                refusal,
+                verdict,
+                reply,
+                ..
+            } = *self;
+            let taken = match (policy_of, refusal, verdict) {
+                (Some(policy_of), Some(refusal), Some(verdict)) => {
+                    take_guess_on(connection, &request, policy_of, refusal, verdict).await
+                }
+                _ => Err(StoreError::Corrupt(JUDGED_TWICE.into())),
+            };
+            let clean = !matches!(taken, Err(StoreError::Database(_)));
+            let _ = reply.send(taken);
+            clean
+        })
+    }
 }
 
 /// Where code checks queue for their group; the workers stop when the last sender is dropped.
@@ -402,7 +433,7 @@ async fn work(pool: AnyPool, waiting: Arc<Waiting>, keep: bool) {
         };
         match connection {
             Ok(mut connection) => {
-                if run_group(&pool, &mut connection, group).await.is_ok() && keep {
+                if run_group(&pool, &mut connection, group).await && keep {
                     held = Some(connection);
                 }
                 // Otherwise it goes back to the pool, which tests it before its next use.
@@ -513,13 +544,14 @@ impl Writes {
     }
 }
 
-/// Runs one group on `connection`; an error of the database is handed back once every check
-/// of the group has its answer (or runs alone).
+/// Runs one group on `connection`, and says whether the connection came through without an
+/// error of the database (and may be kept), once every check of the group has its answer (or
+/// runs alone).
 async fn run_group(
     pool: &AnyPool,
     connection: &mut AnyConnection,
     group: Vec<Box<dyn GroupedGuess>>,
-) -> Result<(), sqlx::Error> {
+) -> bool {
     // A second check of one challenge waits outside the group: the statements take one
     // attempt per challenge.
     let mut challenges = HashSet::new();
@@ -529,12 +561,20 @@ async fn run_group(
         .partition(|guess| challenges.insert(guess.request().id_hash.clone()));
     later.extend(repeated);
     let mut group = first_of_each;
+    if group.len() == 1 && later.is_empty() {
+        // One check: its own statements on this connection, cheaper than a group's.
+        return match group.pop() {
+            Some(guess) => guess.alone_on(connection).await,
+            None => true,
+        };
+    }
 
     let mut tx = match connection.begin().await {
         Ok(tx) => tx,
         Err(error) => {
+            tracing::warn!(%error, checks = group.len(), "a group of code checks could not begin");
             run_alone(pool, group.into_iter().chain(later).collect());
-            return Err(error);
+            return false;
         }
     };
     let input = group
@@ -561,7 +601,7 @@ async fn run_group(
             tracing::warn!(%error, checks = group.len(), "a group of code checks could not take its attempts");
             drop(tx);
             run_alone(pool, group.into_iter().chain(later).collect());
-            return Err(error);
+            return false;
         }
     };
 
@@ -631,7 +671,7 @@ async fn run_group(
                     )),
                 }
             }
-            Ok(())
+            true
         }
         Err(error) => {
             tracing::warn!(%error, checks = group.len(), "a group of code checks failed");
@@ -639,7 +679,7 @@ async fn run_group(
             for guess in group {
                 guess.answer(Err(StoreError::GroupNotCommitted(message.clone())));
             }
-            Err(error)
+            false
         }
     };
     run_alone(pool, later);
