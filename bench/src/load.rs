@@ -198,8 +198,37 @@ impl RunFigures {
     }
 }
 
+/// Where `run` appends every request's start and latency (`--latency-log`), if anywhere.
+pub static LATENCY_LOG: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// One line per request, `<µs from the run's start> <latency µs>`, after a line naming the
+/// run's start on the monotonic clock (`Instant`'s own words), to set beside `perf` timestamps.
+fn log_latencies(path: &std::path::Path, started: Instant, figures: &WorkerFigures) {
+    use std::io::Write;
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|file| {
+            let mut file = std::io::BufWriter::new(file);
+            writeln!(file, "# run started {started:?}")?;
+            for (began, took) in figures.started_us.iter().zip(&figures.latencies_us) {
+                writeln!(file, "{began} {took}")?;
+            }
+            file.flush()
+        });
+    if let Err(error) = written {
+        eprintln!(
+            "tessera-bench: cannot write the latency log {}: {error}",
+            path.display()
+        );
+    }
+}
+
 struct WorkerFigures {
     latencies_us: Vec<u64>,
+    /// When each request of `latencies_us` began, from the run's start.
+    started_us: Vec<u64>,
     outcomes: BTreeMap<String, u64>,
     errors: u64,
     waited: Duration,
@@ -223,6 +252,7 @@ where
             let client = client();
             let mut figures = WorkerFigures {
                 latencies_us: Vec::with_capacity(4096),
+                started_us: Vec::with_capacity(4096),
                 outcomes: BTreeMap::new(),
                 errors: 0,
                 waited: Duration::ZERO,
@@ -236,6 +266,9 @@ where
                         figures
                             .latencies_us
                             .push(begun.elapsed().as_micros() as u64);
+                        figures
+                            .started_us
+                            .push(begun.duration_since(started).as_micros() as u64);
                         if !outcome.ok {
                             figures.errors += 1;
                         }
@@ -263,6 +296,9 @@ where
             continue;
         };
         last_end = last_end.max(ended);
+        if let Some(path) = LATENCY_LOG.get() {
+            log_latencies(path, started, &figures);
+        }
         total.latencies_us.extend(figures.latencies_us);
         for (label, n) in figures.outcomes {
             *total.outcomes.entry(label).or_default() += n;

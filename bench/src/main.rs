@@ -108,6 +108,10 @@ pub struct Args {
     /// `serial,base32 secret` lines of the privacyIDEA tokens to check codes of.
     #[arg(long)]
     pub tokens: Option<PathBuf>,
+    /// Appends every measured request's start and latency to this file (for finding out when
+    /// the slow ones happen; see BENCHMARKS.md).
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
 }
 
 impl Args {
@@ -129,6 +133,9 @@ impl Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.latency_log {
+        let _ = load::LATENCY_LOG.set(path.clone());
+    }
     if args.target == Target::Privacyidea {
         anyhow::ensure!(
             args.scenario == ScenarioName::CodeCheck,

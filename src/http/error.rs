@@ -14,6 +14,36 @@ use serde::Serialize;
 
 use crate::accounts::{AccountError, FieldError};
 
+/// What a request hears when every database connection stayed busy for the pool's whole wait.
+pub const BUSY: &str = "The server is too busy to answer now; try again in a moment.";
+
+/// The `Retry-After` of a 503 for a busy database, in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Whether a failure a handler holds (of whatever error type) is the database being busy:
+/// the types the store's errors travel in are looked into.
+pub fn is_busy(error: &dyn std::any::Any) -> bool {
+    use crate::store::{StoreError, is_busy};
+    if let Some(error) = error.downcast_ref::<anyhow::Error>() {
+        return is_busy(error.as_ref());
+    }
+    if let Some(error) = error.downcast_ref::<StoreError>() {
+        return is_busy(error);
+    }
+    if let Some(error) = error.downcast_ref::<AccountError>() {
+        return is_busy(error);
+    }
+    if let Some(error) = error.downcast_ref::<crate::two_factor::TwoFactorError>() {
+        return is_busy(error);
+    }
+    if let Some(error) = error.downcast_ref::<crate::verify::VerifyError>() {
+        return is_busy(error);
+    }
+    error
+        .downcast_ref::<sqlx::Error>()
+        .is_some_and(|error| is_busy(error))
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorMessage {
     pub code: String,
@@ -111,6 +141,26 @@ impl IntoResponse for ApiError {
             }
             ApiError::Empty(status) => status.into_response(),
             ApiError::Rows(errors) => (StatusCode::BAD_REQUEST, axum::Json(errors)).into_response(),
+            ApiError::Internal(error) if crate::store::is_busy(error.as_ref()) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "request refused: database busy"
+                );
+                let errors = Errors {
+                    general_errors: vec![ErrorMessage {
+                        code: "[busy]".into(),
+                        message: BUSY.into(),
+                    }],
+                    ..Errors::default()
+                };
+                let mut response =
+                    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(errors)).into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+                response
+            }
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -149,4 +199,38 @@ pub async fn fill_internal_error(request: Request, next: Next) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     fresh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_busy;
+    use crate::accounts::AccountError;
+    use crate::store::StoreError;
+    use crate::two_factor::TwoFactorError;
+    use crate::verify::VerifyError;
+
+    fn pool_timed_out() -> StoreError {
+        StoreError::Database(sqlx::Error::PoolTimedOut)
+    }
+
+    #[test]
+    fn a_wait_for_a_connection_that_ran_out_is_busy_in_every_error_that_carries_it() {
+        assert!(is_busy(&sqlx::Error::PoolTimedOut));
+        assert!(is_busy(&pool_timed_out()));
+        assert!(is_busy(&anyhow::Error::from(pool_timed_out())));
+        assert!(is_busy(
+            &anyhow::Error::from(pool_timed_out()).context("reading the user")
+        ));
+        assert!(is_busy(&AccountError::from(pool_timed_out())));
+        assert!(is_busy(&TwoFactorError::from(pool_timed_out())));
+        assert!(is_busy(&VerifyError::from(pool_timed_out())));
+    }
+
+    #[test]
+    fn other_failures_are_not_busy() {
+        assert!(!is_busy(&StoreError::Database(sqlx::Error::RowNotFound)));
+        assert!(!is_busy(&StoreError::Corrupt("a damaged row".into())));
+        assert!(!is_busy(&anyhow::anyhow!("disk full")));
+        assert!(!is_busy(&"a page failed to render".to_owned()));
+    }
 }

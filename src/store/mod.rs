@@ -106,6 +106,23 @@ pub struct Store {
     backend: Backend,
 }
 
+/// Whether `error`, or an error it came from, is a request's wait for a database connection
+/// running out: the database is busy, not broken, and the request may be tried again (503, not
+/// 500).
+pub fn is_busy(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if matches!(
+            error.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolTimedOut)
+        ) {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
 /// A transaction that writes; on SQLite it holds the writers' connection.
 pub(crate) struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,

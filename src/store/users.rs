@@ -1,3 +1,5 @@
+use std::sync::LazyLock;
+
 use sqlx::any::AnyRow;
 
 use rusqlite::OptionalExtension;
@@ -8,6 +10,25 @@ use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::crypto::PasswordHash;
 use crate::domain::{Email, FullName, LoginId, PhoneNumber, Roles, User, UserId, Username};
+
+/// A user read by one of its login keys, in both placeholder styles.
+struct ByLoginKey {
+    numbered: String,
+    sqlite: String,
+}
+
+impl ByLoginKey {
+    fn new(column: &str) -> Self {
+        let numbered = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
+        Self {
+            sqlite: sqlite_numbered(&numbered),
+            numbered,
+        }
+    }
+}
+
+static BY_USERNAME_KEY: LazyLock<ByLoginKey> = LazyLock::new(|| ByLoginKey::new("username_key"));
+static BY_EMAIL_KEY: LazyLock<ByLoginKey> = LazyLock::new(|| ByLoginKey::new("email_key"));
 
 pub(super) const COLUMNS: &str = "id, username, email, full_name, mobile_phone, roles, active, \
     two_factor_required, every_login, authy_migrated, terms_version_accepted, password_hash, password_changed_at, \
@@ -81,11 +102,11 @@ impl Store {
         &self,
         login_id: &LoginId,
     ) -> Result<Option<UserWithHash>, StoreError> {
-        let (column, key) = match login_id {
-            LoginId::Username(name) => ("username_key", name.key()),
-            LoginId::Email(email) => ("email_key", email.key()),
+        // Built once: every password login starts here.
+        let (sql, key) = match login_id {
+            LoginId::Username(name) => (&*BY_USERNAME_KEY, name.key()),
+            LoginId::Email(email) => (&*BY_EMAIL_KEY, email.key()),
         };
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
         match &self.sqlite_thread {
             // Every password login starts here. On the SQLite thread it is one hand-off; through
             // sqlx's pool it was three (the query, then the ping sqlx sends every connection
@@ -94,7 +115,7 @@ impl Store {
                 thread
                     .run(move |connection| {
                         connection
-                            .prepare_cached(&sqlite_numbered(&sql))?
+                            .prepare_cached(&sql.sqlite)?
                             .query_row([key], |row| Ok(user_from_row(&SqliteRow::new(row))))
                             .optional()?
                             .transpose()
@@ -102,7 +123,7 @@ impl Store {
                     .await
             }
             None => {
-                let row = sqlx::query(&sql)
+                let row = sqlx::query(&sql.numbered)
                     .bind(key)
                     .fetch_optional(self.pool())
                     .await?;

@@ -86,3 +86,29 @@ async fn the_openapi_document_and_its_reference_page_are_served() {
         "{csp}"
     );
 }
+
+#[tokio::test]
+async fn a_request_that_waits_out_the_pool_answers_503_busy_and_says_when_to_retry() {
+    let app = crate::helpers::spawn_app_with(|config| config.database.max_connections = 1).await;
+    let created = app.create_user("waits", json!({})).await;
+    let path = format!("/api/user/{}", created["id"].as_str().unwrap());
+    // The pool's one connection taken, as by a request that is slow to finish: the next request
+    // waits the pool's whole time (10 s) for it.
+    let held = app.core.store.pool().acquire().await.unwrap();
+    let response = app
+        .with_key(reqwest::Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["generalErrors"][0]["code"], "[busy]", "{body}");
+    drop(held);
+    let response = app
+        .with_key(reqwest::Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -135,6 +135,15 @@ impl From<VerifyError> for TwilioError {
             20500 => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
+        if let VerifyError::Internal(e) = &error
+            && crate::store::is_busy(e.as_ref())
+        {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "Verify API request refused: database busy"
+            );
+            return busy();
+        }
         if let VerifyError::Internal(e) = &error {
             tracing::error!(error = format!("{e:#}"), "Verify API request failed");
             return Self::new(status, code, "An internal error occurred");
@@ -151,7 +160,20 @@ impl From<VerifyError> for TwilioError {
     }
 }
 
-fn internal(error: impl std::fmt::Display) -> TwilioError {
+/// Twilio's 20503: the database stayed busy for the pool's whole wait.
+fn busy() -> TwilioError {
+    TwilioError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        20503,
+        "Service unavailable: the server is too busy to answer now; try again in a moment",
+    )
+}
+
+fn internal(error: impl std::fmt::Display + 'static) -> TwilioError {
+    if crate::http::error::is_busy(&error) {
+        tracing::warn!(%error, "Verify API request refused: database busy");
+        return busy();
+    }
     tracing::error!(%error, "Verify API request failed");
     TwilioError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -265,8 +265,26 @@ pub fn error_page(
     )
 }
 
-/// A 500 page that tells nothing but logs the cause.
-pub fn internal(state: &AppState, headers: &HeaderMap, error: impl std::fmt::Display) -> Response {
+/// A 500 page that tells nothing but logs the cause; a 503 when the database was too busy.
+pub fn internal(
+    state: &AppState,
+    headers: &HeaderMap,
+    error: impl std::fmt::Display + 'static,
+) -> Response {
+    if crate::http::error::is_busy(&error) {
+        tracing::warn!(%error, "a page refused: database busy");
+        let mut page = error_page(
+            state,
+            headers,
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::http::error::BUSY,
+        );
+        page.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(crate::http::error::RETRY_AFTER_SECONDS),
+        );
+        return page;
+    }
     tracing::error!(%error, "a page failed");
     error_page(
         state,
