@@ -35,7 +35,7 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use super::code_check::{
     CheckedUser, GuessRequest, MethodsAndCounts, MethodsAndCountsRow, RightCode, TakenGuess,
-    Verdict, checked_user, counts_params, reserve_params, take_guess_alone, take_guess_on,
+    Verdict, checked_user, counts_params, reserve_params, take_guess_on,
 };
 use super::row::{Columns, Param, bind_all};
 use super::sessions::{session_params, touch_params};
@@ -335,21 +335,12 @@ where
 
     fn alone(self: Box<Self>, pool: AnyPool) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let Self {
-                request,
-                policy_of,
-                refusal,
-                verdict,
-                reply,
-                ..
-            } = *self;
-            let taken = match (policy_of, refusal, verdict) {
-                (Some(policy_of), Some(refusal), Some(verdict)) => {
-                    take_guess_alone(&pool, &request, policy_of, refusal, verdict).await
+            match pool.acquire().await {
+                Ok(mut connection) => {
+                    self.alone_on(&mut connection).await;
                 }
-                _ => Err(StoreError::Corrupt(JUDGED_TWICE.into())),
-            };
-            let _ = reply.send(taken);
+                Err(error) => self.answer(Err(error.into())),
+            }
         })
     }
 

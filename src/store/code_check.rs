@@ -20,7 +20,7 @@
 use std::sync::LazyLock;
 
 use rusqlite::{OptionalExtension, params_from_iter};
-use sqlx::{AnyConnection, AnyPool, Connection};
+use sqlx::{AnyConnection, Connection};
 
 use super::check_group::{GroupedGuess, Guess};
 use super::row::{
@@ -471,27 +471,11 @@ impl Store {
     }
 }
 
-/// The first transaction of one code check on PostgreSQL, outside any group
-/// (`check_group`): the statements of `take_guess_on_sqlite`, on a connection of the pool.
-pub(super) async fn take_guess_alone<P, R, V, T>(
-    pool: &AnyPool,
-    request: &GuessRequest,
-    policy_of: P,
-    refusal: R,
-    verdict: V,
-) -> Result<TakenGuess<T>, StoreError>
-where
-    P: FnOnce(Option<&str>) -> TwoFactorPolicy,
-    R: FnOnce(UserId, i64) -> AuditEvent,
-    V: FnOnce(&ChallengeRecord, &CheckedUser, &TwoFactorPolicy) -> Verdict<T>,
-{
-    let mut connection = pool.acquire().await?;
-    take_guess_on(&mut connection, request, policy_of, refusal, verdict).await
-}
-
-/// `take_guess_alone` on `connection`. A group of one check runs it on its worker's connection:
-/// its statements, each on one row's key, cost PostgreSQL less than a group's, which take
-/// their input as JSON and join it (a login at a time spent about three times as long in them).
+/// The first transaction of one code check on PostgreSQL, outside any group (`check_group`),
+/// on `connection`: the statements of `take_guess_on_sqlite`. A group of one check runs it on
+/// its worker's connection: its statements, each on one row's key, cost PostgreSQL less than a
+/// group's, which take their input as JSON and join it (a login at a time spent about three
+/// times as long in them).
 pub(super) async fn take_guess_on<P, R, V, T>(
     connection: &mut AnyConnection,
     request: &GuessRequest,
@@ -603,7 +587,7 @@ where
     })
 }
 
-/// The first transaction on the SQLite thread: the statements of `take_guess_alone`.
+/// The first transaction on the SQLite thread: the statements of `take_guess_on`.
 fn take_guess_on_sqlite<P, R, V, T>(
     connection: &mut rusqlite::Connection,
     request: &GuessRequest,
