@@ -84,7 +84,7 @@ impl PasswordHasher {
         .map_err(|e| HashError::Hash(e.to_string()))?;
         let max_concurrent = max_concurrent.max(1);
         let memory = Arc::new(MemoryPool::new(max_concurrent));
-        let dummy = hash_now(&params, &memory, "tessera-dummy-password")?;
+        let dummy = dummy_hash(&params)?;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent)),
@@ -271,10 +271,11 @@ fn hash_now(
     memory: &MemoryPool,
     password: &str,
 ) -> Result<PasswordHash, HashError> {
-    let error = |e: &dyn std::fmt::Display| HashError::Hash(e.to_string());
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
-    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(|e| error(&e))?;
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| hash_error(&e))?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     compute(
         Algorithm::Argon2id,
@@ -285,15 +286,36 @@ fn hash_now(
         raw_salt,
         &mut out,
     )
-    .map_err(|e| error(&e))?;
+    .map_err(|e| hash_error(&e))?;
+    phc_string(params, &salt, &out)
+}
+
+/// What an unknown user's password is checked against, so that a login for nobody takes as
+/// long as one for somebody: the configured parameters, a random salt and a random output.
+/// Verifying against it costs one hash like any other, and no password can match it (a real
+/// hash of a fixed dummy password would match that password). Drawn, not computed: computing
+/// it was one Argon2id hash on every start before the server listened, 12–23 ms here.
+fn dummy_hash(params: &Params) -> Result<PasswordHash, HashError> {
+    use rand::RngCore;
+    let salt = SaltString::generate(&mut OsRng);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    OsRng.fill_bytes(&mut out);
+    phc_string(params, &salt, &out)
+}
+
+fn phc_string(params: &Params, salt: &SaltString, out: &[u8]) -> Result<PasswordHash, HashError> {
     let phc = argon2::PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(params).map_err(|e| error(&e))?,
+        params: ParamsString::try_from(params).map_err(|e| hash_error(&e))?,
         salt: Some(salt.as_salt()),
-        hash: Some(Output::new(&out).map_err(|e| error(&e))?),
+        hash: Some(Output::new(out).map_err(|e| hash_error(&e))?),
     };
     Ok(PasswordHash(phc.to_string()))
+}
+
+fn hash_error(error: &dyn std::fmt::Display) -> HashError {
+    HashError::Hash(error.to_string())
 }
 
 /// The hash formats an import may bring, checked for shape: Argon2 (PHC string), bcrypt
@@ -524,6 +546,31 @@ mod tests {
             hasher.verify(&wrong, &hash).await.unwrap(),
             Verification::Wrong
         );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_users_check_costs_a_hash_at_the_configured_parameters_and_matches_nothing()
+    {
+        let hasher = cheap(1);
+        let dummy = argon2::PasswordHash::new(hasher.dummy.as_str()).unwrap();
+        assert_eq!(dummy.algorithm, argon2::ARGON2ID_IDENT);
+        let params = Params::try_from(&dummy).unwrap();
+        let costs = |p: &Params| (p.m_cost(), p.t_cost(), p.p_cost());
+        assert_eq!(costs(&params), costs(&hasher.params));
+        assert_eq!(
+            dummy.hash.unwrap().len(),
+            Params::DEFAULT_OUTPUT_LEN,
+            "the same output length as a real hash, so the same work to check"
+        );
+        for attempt in ["tessera-dummy-password", "correct horse", "x"] {
+            let password = Password::attempt(attempt).unwrap();
+            assert_eq!(
+                hasher.verify(&password, &hasher.dummy).await.unwrap(),
+                Verification::Wrong,
+                "{attempt:?} matched the dummy"
+            );
+        }
+        assert_ne!(cheap(1).dummy, hasher.dummy, "each start draws its own");
     }
 
     #[tokio::test]
