@@ -99,8 +99,8 @@ pub struct Store {
     /// SQLite only: where the code check's transactions run whole (see `sqlite_thread`).
     sqlite_thread: Option<SqliteThread>,
     /// SQLite only: the thread that checkpoints the WAL (see `checkpoints`); it stops when the
-    /// last handle of the store is dropped.
-    _checkpoints: Option<Checkpoints>,
+    /// last handle of the store is dropped. `close` empties the log through it.
+    checkpoints: Option<Checkpoints>,
     /// PostgreSQL only: where concurrent code checks share their statements (`check_group`).
     check_groups: Option<CheckGroups>,
     backend: Backend,
@@ -203,7 +203,7 @@ impl Store {
             pool,
             writer,
             sqlite_thread,
-            _checkpoints: checkpoints,
+            checkpoints,
             check_groups,
             backend,
         })
@@ -285,6 +285,9 @@ impl Store {
             writer.close().await;
         }
         self.pool.close().await;
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.empty_the_log().await;
+        }
     }
 }
 
