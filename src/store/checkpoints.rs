@@ -160,8 +160,8 @@ impl Checkpoints {
 
     /// Copies the whole log back and empties it, once the store's other connections are
     /// closed. A log left behind is read whole by the next start before it can serve: after
-    /// `tessera import` of 30,000 users it held 29 MB, and the next start took 28 ms instead
-    /// of 11; after a busy day it can hold `RESTART_AFTER_FRAMES` (256 MiB). SQLite empties
+    /// `tessera import` of 30,000 users it held 29 MB, and the next start took 27–29 ms instead
+    /// of 13–18; after a busy day it can hold `RESTART_AFTER_FRAMES` (256 MiB). SQLite empties
     /// it by itself only when the last connection closes, and the SQLite thread's and this
     /// thread's connections are closed when the process ends, not before.
     pub(super) async fn empty_the_log(&self) {
