@@ -18,7 +18,16 @@ use crate::accounts::{AccountError, FieldError};
 pub const BUSY: &str = "The server is too busy to answer now; try again in a moment.";
 
 /// The `Retry-After` of a 503 for a busy database, in seconds.
-pub const RETRY_AFTER_SECONDS: &str = "1";
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// `response` (a 503 for a busy database) with the `Retry-After` that says when to try again.
+pub fn retry_soon(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    response
+}
 
 /// Whether a failure a handler holds (of whatever error type) is the database being busy:
 /// the types the store's errors travel in are looked into.
@@ -153,13 +162,7 @@ impl IntoResponse for ApiError {
                     }],
                     ..Errors::default()
                 };
-                let mut response =
-                    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(errors)).into_response();
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
-                );
-                response
+                retry_soon((StatusCode::SERVICE_UNAVAILABLE, axum::Json(errors)).into_response())
             }
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");

@@ -202,6 +202,17 @@ mod tests {
         (file, Store::connect(&url, 2).await.unwrap())
     }
 
+    /// `rows` rows of about a page each into `filler`, each its own commit through the writers.
+    async fn write_page_sized_rows(store: &Store, rows: usize) {
+        for _ in 0..rows {
+            sqlx::query("INSERT INTO filler VALUES ($1)")
+                .bind("x".repeat(4_000))
+                .execute(store.writes())
+                .await
+                .unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn no_commit_checkpoints_and_the_log_still_reaches_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -219,13 +230,7 @@ mod tests {
             .unwrap();
         let before = std::fs::metadata(&file).unwrap().len();
         // Far past SQLite's own threshold of 1,000 pages, which no connection acts on here.
-        for _ in 0..1_500 {
-            sqlx::query("INSERT INTO filler VALUES ($1)")
-                .bind("x".repeat(4_000))
-                .execute(store.writes())
-                .await
-                .unwrap();
-        }
+        write_page_sized_rows(&store, 1_500).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut size = std::fs::metadata(&file).unwrap().len();
         while size < before + 4_000_000 && Instant::now() < deadline {
@@ -246,13 +251,7 @@ mod tests {
             .execute(store.writes())
             .await
             .unwrap();
-        for _ in 0..100 {
-            sqlx::query("INSERT INTO filler VALUES ($1)")
-                .bind("x".repeat(4_000))
-                .execute(store.writes())
-                .await
-                .unwrap();
-        }
+        write_page_sized_rows(&store, 100).await;
         let log = dir.path().join("t.db-wal");
         assert!(std::fs::metadata(&log).unwrap().len() > 0);
         store.close().await;

@@ -127,6 +127,9 @@ impl IntoResponse for TwilioError {
 
 impl From<VerifyError> for TwilioError {
     fn from(error: VerifyError) -> Self {
+        if let VerifyError::Internal(error) = error {
+            return internal(error);
+        }
         let code = error.twilio_code();
         let status = match code {
             20404 => StatusCode::NOT_FOUND,
@@ -135,19 +138,6 @@ impl From<VerifyError> for TwilioError {
             20500 => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        if let VerifyError::Internal(e) = &error
-            && crate::store::is_busy(e.as_ref())
-        {
-            tracing::warn!(
-                error = format!("{e:#}"),
-                "Verify API request refused: database busy"
-            );
-            return busy();
-        }
-        if let VerifyError::Internal(e) = &error {
-            tracing::error!(error = format!("{e:#}"), "Verify API request failed");
-            return Self::new(status, code, "An internal error occurred");
-        }
         let message = match &error {
             VerifyError::Invalid { param, message } => {
                 format!("Invalid parameter `{param}`: {message}")
@@ -169,12 +159,17 @@ fn busy() -> TwilioError {
     )
 }
 
+/// Twilio's 20500, or its 20503 when the database was too busy. The log gets the whole chain
+/// of causes (`{:#}`: an `anyhow::Error` prints only its last context without it).
 fn internal(error: impl std::fmt::Display + 'static) -> TwilioError {
     if crate::http::error::is_busy(&error) {
-        tracing::warn!(%error, "Verify API request refused: database busy");
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "Verify API request refused: database busy"
+        );
         return busy();
     }
-    tracing::error!(%error, "Verify API request failed");
+    tracing::error!(error = format!("{error:#}"), "Verify API request failed");
     TwilioError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         20500,

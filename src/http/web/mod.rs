@@ -273,17 +273,12 @@ pub fn internal(
 ) -> Response {
     if crate::http::error::is_busy(&error) {
         tracing::warn!(%error, "a page refused: database busy");
-        let mut page = error_page(
+        return crate::http::error::retry_soon(error_page(
             state,
             headers,
             StatusCode::SERVICE_UNAVAILABLE,
             crate::http::error::BUSY,
-        );
-        page.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static(crate::http::error::RETRY_AFTER_SECONDS),
-        );
-        return page;
+        ));
     }
     tracing::error!(%error, "a page failed");
     error_page(
