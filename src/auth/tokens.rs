@@ -25,8 +25,8 @@ pub enum TokenAuthError {
 }
 
 impl Core {
-    /// Starts a server-side session and signs its first access token. The last-login time and
-    /// the audit event commit with the session.
+    /// Starts a server-side session and, once it is stored, signs its first access token. The
+    /// last-login time and the audit event commit with the session.
     pub(crate) async fn open_session(
         &self,
         user: &User,
@@ -36,27 +36,24 @@ impl Core {
         now: Instant,
         event: &AuditEvent,
     ) -> anyhow::Result<IssuedTokens> {
-        let (session, tokens) = self.new_session(user, amr, application_id, origin, now);
+        let (session, refresh_token) = self.new_session(user.id, amr, application_id, origin, now);
         self.store.open_session(&session, event).await?;
-        Ok(tokens)
+        Ok(self.issue_tokens(user, &session, refresh_token))
     }
 
-    /// A session to store and the tokens that will stand for it once it is stored.
+    /// A session to store, and the refresh token whose digest it keeps.
     pub(crate) fn new_session(
         &self,
-        user: &User,
+        user: UserId,
         amr: Vec<String>,
         application_id: Option<String>,
         origin: &Origin,
         now: Instant,
-    ) -> (NewSession, IssuedTokens) {
-        let session_id = random::ordered_token(now, 15);
+    ) -> (NewSession, String) {
         let refresh_token = random::ordered_token(now, 32);
-        let (token, token_expires_at) =
-            self.sign_access_token(user, &session_id, &amr, application_id.clone(), now, now);
         let session = NewSession {
-            id: session_id.clone(),
-            user_id: user.id,
+            id: random::ordered_token(now, 15),
+            user_id: user,
             amr,
             application_id,
             refresh_hash: random::ordered_lookup_digest(&refresh_token),
@@ -64,13 +61,31 @@ impl Core {
             expires_at: now.plus_seconds(self.tokens.refresh_ttl_seconds),
             origin: origin.clone(),
         };
-        let tokens = IssuedTokens {
+        (session, refresh_token)
+    }
+
+    /// The tokens that stand for a stored session: its refresh token, and an access token signed
+    /// now.
+    pub(crate) fn issue_tokens(
+        &self,
+        user: &User,
+        session: &NewSession,
+        refresh_token: String,
+    ) -> IssuedTokens {
+        let (token, token_expires_at) = self.sign_access_token(
+            user,
+            &session.id,
+            &session.amr,
+            session.application_id.clone(),
+            session.now,
+            session.now,
+        );
+        IssuedTokens {
             token,
             token_expires_at,
             refresh_token,
-            refresh_token_id: session_id,
-        };
-        (session, tokens)
+            refresh_token_id: session.id.clone(),
+        }
     }
 
     fn sign_access_token(

@@ -11,7 +11,6 @@
 
 mod api_keys;
 mod audit;
-mod check_group;
 mod checkpoints;
 mod code_check;
 mod import;
@@ -35,7 +34,8 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use api_keys::ApiKeyRecord;
 pub use code_check::{
-    AfterPassword, CheckedUser, FinishedLogin, GuessRequest, RightCode, TakenGuess, Verdict,
+    AfterPassword, FinishStatements, FinishTransaction, GuessStatements, GuessTransaction,
+    GuessWrites, MethodsAndCounts, ReservedGuess, TakenAttempt,
 };
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
@@ -48,8 +48,8 @@ pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
 
-use check_group::CheckGroups;
 use checkpoints::Checkpoints;
+use code_check::CheckGroups;
 use sqlite_thread::SqliteThread;
 
 use crate::config::DatabaseUrl;
@@ -101,7 +101,7 @@ pub struct Store {
     /// SQLite only: the thread that checkpoints the WAL (see `checkpoints`); it stops when the
     /// last handle of the store is dropped. `close` empties the log through it.
     checkpoints: Option<Checkpoints>,
-    /// PostgreSQL only: where concurrent code checks share their statements (`check_group`).
+    /// PostgreSQL only: where concurrent code checks share their statements (`code_check::group`).
     check_groups: Option<CheckGroups>,
     backend: Backend,
 }
@@ -131,11 +131,6 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
-        self.tx.rollback().await?;
         Ok(())
     }
 }

@@ -179,6 +179,7 @@ pub(super) fn joined_with_params(statements: Vec<(&str, Vec<Param>)>) -> (String
 }
 
 /// The highest parameter number in `sql`: how many values it binds.
+#[cfg(test)]
 pub(super) fn parameter_count(sql: &str) -> usize {
     sql.split('$')
         .skip(1)

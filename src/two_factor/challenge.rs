@@ -1,7 +1,5 @@
-use super::{
-    Accepted, OtpCode, PresentedCode, SETTINGS_KEY, TwoFactorError, codes, note_wrong_code,
-    policy_from_stored, wrong_code_event,
-};
+use super::guess::{CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts};
+use super::{Accepted, OtpCode, PresentedCode, TwoFactorError, codes, note_wrong_code};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::auth::IssuedTokens;
 use crate::clock::Instant;
@@ -9,10 +7,7 @@ use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::{MethodId, MethodKind, User};
 use crate::policy::{LoginType, TwoFactorPolicy};
-use crate::store::{
-    ChallengeRecord, CheckedUser, FinishedLogin, GuessRequest, MethodRecord, NewChallenge,
-    NewSession, RightCode, TakenGuess, Verdict,
-};
+use crate::store::{MethodRecord, NewChallenge};
 
 /// The second step of a login.
 #[derive(Debug, Clone)]
@@ -71,8 +66,9 @@ impl Core {
     ///
     /// An authenticator code (or an enrolment's) is judged under the first transaction's lock
     /// and the login completes in that transaction; a recovery code or a code sent by message
-    /// needs other reads, so its guess is committed as a failure first and released by
-    /// `finish_login` when it proves right.
+    /// needs other reads, so its guess is committed as a failure first and released by the
+    /// second transaction when it proves right (`guess`). Tokens are signed once the session is
+    /// stored.
     pub async fn complete_login(
         &self,
         request: &CompleteLogin,
@@ -83,82 +79,57 @@ impl Core {
         let id_hash = random::lookup_digest(&request.two_factor_id);
         let sent_context = codes::login_context(&id_hash);
         let guess_id = random::token(16);
-        let guess = GuessRequest {
-            id_hash: id_hash.clone(),
-            settings_key: SETTINGS_KEY,
-            sent_context: sent_context.clone(),
-            guess_id: guess_id.clone(),
-            now,
-        };
-        let defaults = self.two_factor_defaults.clone();
-        let refusal_origin = origin.clone();
-        let judge = (
-            self.clone(),
-            presented.clone(),
-            request.clone(),
-            origin.clone(),
-        );
-        let taken = self
+        let guessed = self
             .store
-            .take_guess(
-                guess,
-                move |stored| policy_from_stored(stored, defaults),
-                move |user, recent_failures| {
-                    AuditEvent::new(
-                        EventKind::TwoFactorBlocked,
-                        Actor::User(user),
-                        &refusal_origin,
-                        now,
-                    )
-                    .target(user)
-                    .detail("recentFailures", recent_failures)
-                },
-                move |challenge, checked, policy| {
-                    let (core, presented, request, origin) = judge;
-                    core.verdict_under_lock(
-                        &presented, &request, challenge, checked, policy, &origin, now,
-                    )
-                },
-            )
+            .check_guess(LoginGuess {
+                core: self.clone(),
+                presented: presented.clone(),
+                id_hash: id_hash.clone(),
+                sent_context: sent_context.clone(),
+                guess_id: guess_id.clone(),
+                application_id: request.application_id.clone(),
+                origin: origin.clone(),
+                now,
+            })
             .await?;
-        let (challenge, checked, policy) = match taken {
-            TakenGuess::Unknown => return Err(TwoFactorError::UnknownChallenge),
-            TakenGuess::Refused { user, policy } => {
+        let Judged {
+            challenge,
+            checked,
+            policy,
+        } = *match guessed {
+            Guessed::Unknown => return Err(TwoFactorError::UnknownChallenge),
+            Guessed::Refused {
+                user,
+                retry_after_seconds,
+            } => {
                 tracing::info!(target: "security", user = %user, "code refused unchecked: too many recent failures");
                 return Err(TwoFactorError::TooManyFailures {
-                    retry_after_seconds: policy.failure_window_seconds,
+                    retry_after_seconds,
                 });
             }
-            TakenGuess::Wrong { user } => {
+            Guessed::Wrong { user } => {
                 note_wrong_code(user);
                 return Err(TwoFactorError::WrongCode);
             }
-            TakenGuess::LoggedIn {
-                challenge,
-                checked,
-                policy,
+            Guessed::LoggedIn {
+                judged,
                 spent,
-                carry: (tokens, application_id),
+                login,
             } => {
                 return self
                     .logged_in(LoggedIn {
-                        checked,
+                        checked: judged.checked,
                         spent,
-                        tokens,
-                        application_id,
-                        policy: &policy,
+                        parts: *login,
+                        policy: &judged.policy,
                         trust_computer: request.trust_computer,
-                        login_type: challenge.login_type,
+                        login_type: judged.challenge.login_type,
                         origin,
                         now,
                     })
                     .await;
             }
-            TakenGuess::Reserved {
-                challenge,
-                checked,
-                policy,
-            } => (challenge, checked, policy),
+            Guessed::Reserved(judged) => judged,
         };
         let user = &checked.user;
 
@@ -199,21 +170,28 @@ impl Core {
             return Err(TwoFactorError::WrongCode);
         };
 
-        let parts = self.login_parts(user, accepted, request, &challenge, origin, now);
+        let login = self.login_parts(
+            user,
+            accepted,
+            request.application_id.clone(),
+            &challenge,
+            origin,
+            now,
+        );
         let finished = self
             .store
-            .finish_login(
-                &id_hash,
-                &guess_id,
-                spend.as_ref().map(|(method, step)| (method, *step)),
-                &parts.session,
-                &parts.event,
-            )
+            .finish_check(LoginFinish {
+                id_hash,
+                guess_id,
+                spend: spend.clone(),
+                session: login.session.clone(),
+                event: login.event.clone(),
+            })
             .await?;
         match finished {
-            FinishedLogin::Done => {}
-            FinishedLogin::ChallengeGone => return Err(TwoFactorError::UnknownChallenge),
-            FinishedLogin::StepSpent => {
+            Finished::Done => {}
+            Finished::ChallengeGone => return Err(TwoFactorError::UnknownChallenge),
+            Finished::StepSpent => {
                 self.note_wrong_guess(user.id, origin, now).await?;
                 return Err(TwoFactorError::WrongCode);
             }
@@ -221,8 +199,7 @@ impl Core {
         self.logged_in(LoggedIn {
             checked,
             spent: spend,
-            tokens: parts.tokens,
-            application_id: parts.application_id,
+            parts: login,
             policy: &policy,
             trust_computer: request.trust_computer,
             login_type: challenge.login_type,
@@ -232,54 +209,9 @@ impl Core {
         .await
     }
 
-    /// The verdict on a code from what the first transaction read, where that is enough: an
-    /// enrolment's code, or an authenticator code when no code was sent for this login.
-    #[allow(clippy::too_many_arguments)]
-    fn verdict_under_lock(
-        &self,
-        presented: &PresentedCode,
-        request: &CompleteLogin,
-        challenge: &ChallengeRecord,
-        checked: &CheckedUser,
-        policy: &TwoFactorPolicy,
-        origin: &Origin,
-        now: Instant,
-    ) -> Verdict<(IssuedTokens, Option<String>)> {
-        let PresentedCode::Numeric(code) = presented else {
-            return Verdict::Later;
-        };
-        let enrolled = challenge
-            .enrollment_code_hash
-            .as_deref()
-            .and_then(|hash| self.enrolled_kind(hash, code));
-        let (accepted, spend) = match enrolled {
-            Some(kind) => (Accepted::Method(kind), None),
-            // The code may be one that was sent: that takes a read of its own.
-            None if checked.codes_sent => return Verdict::Later,
-            None => match self.matching_authenticator(code, &checked.methods, policy, now) {
-                Ok(Some(matched)) => (Accepted::Method(MethodKind::Authenticator), Some(matched)),
-                Ok(None) => {
-                    return Verdict::Wrong {
-                        event: wrong_code_event(checked.user.id, "login", origin, now),
-                    };
-                }
-                // A secret that does not open: the slower path reports it.
-                Err(_) => return Verdict::Later,
-            },
-        };
-        let parts = self.login_parts(&checked.user, accepted, request, challenge, origin, now);
-        Verdict::Right(Box::new(RightCode {
-            spend,
-            session: parts.session,
-            event: parts.event,
-            spent_event: wrong_code_event(checked.user.id, "login", origin, now),
-            carry: (parts.tokens, parts.application_id),
-        }))
-    }
-
     /// The first of the user's authenticators (allowed by the policy) that `code` matches,
     /// with the time step it matched.
-    fn matching_authenticator(
+    pub(super) fn matching_authenticator(
         &self,
         code: &OtpCode,
         methods: &[MethodRecord],
@@ -297,38 +229,6 @@ impl Core {
         Ok(None)
     }
 
-    /// The session, its tokens and the success event of a login whose code was `accepted`.
-    fn login_parts(
-        &self,
-        user: &User,
-        accepted: Accepted,
-        request: &CompleteLogin,
-        challenge: &ChallengeRecord,
-        origin: &Origin,
-        now: Instant,
-    ) -> LoginParts {
-        let amr = vec![
-            "pwd".to_owned(),
-            accepted.amr().to_owned(),
-            "mfa".to_owned(),
-        ];
-        let application_id = request
-            .application_id
-            .clone()
-            .or(challenge.application_id.clone());
-        let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
-            .target(user.id)
-            .detail("amr", amr.clone())
-            .detail("loginType", challenge.login_type.as_str());
-        let (session, tokens) = self.new_session(user, amr, application_id.clone(), origin, now);
-        LoginParts {
-            session,
-            tokens,
-            event,
-            application_id,
-        }
-    }
-
     /// What follows a completed login: the trusted computer, the metrics, the answer.
     async fn logged_in(&self, login: LoggedIn<'_>) -> Result<CompletedLogin, TwoFactorError> {
         let CheckedUser {
@@ -344,7 +244,7 @@ impl Core {
             Some(
                 self.trust_computer(
                     &user,
-                    login.application_id.as_deref(),
+                    login.parts.session.application_id.as_deref(),
                     login.policy,
                     login.origin,
                     login.now,
@@ -354,30 +254,23 @@ impl Core {
         } else {
             None
         };
+        let tokens = self.issue_tokens(&user, &login.parts.session, login.parts.refresh_token);
         metrics::counter!("tessera_logins_total", "outcome" => "success_two_factor").increment(1);
         tracing::info!(target: "security", user = %user.id, login_type = login.login_type.as_str(), "two-factor login succeeded");
         Ok(CompletedLogin {
             user,
             methods,
-            tokens: login.tokens,
+            tokens,
             trust_token,
         })
     }
-}
-
-struct LoginParts {
-    session: NewSession,
-    tokens: IssuedTokens,
-    event: AuditEvent,
-    application_id: Option<String>,
 }
 
 /// A login whose code proved right and whose session is written.
 struct LoggedIn<'a> {
     checked: CheckedUser,
     spent: Option<(MethodId, u64)>,
-    tokens: IssuedTokens,
-    application_id: Option<String>,
+    parts: LoginParts,
     policy: &'a TwoFactorPolicy,
     trust_computer: bool,
     login_type: LoginType,

@@ -4,6 +4,8 @@
 mod challenge;
 pub mod codes;
 mod enroll;
+mod guess;
+mod guess_rules;
 mod setup;
 mod trust;
 

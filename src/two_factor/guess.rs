@@ -1,0 +1,320 @@
+//! A login's code check as the two transactions the store runs (`store::code_check`): the
+//! first takes an attempt and judges the code with `guess_rules::decide_guess` when the user's
+//! row is enough; the second completes a login whose code needed more reads. Each is written
+//! once, whatever runs it: the SQLite thread, a PostgreSQL connection, or a PostgreSQL group.
+
+use super::guess_rules::{CodeMatch, GuessDecision, decide_guess};
+use super::{Accepted, PresentedCode, SETTINGS_KEY, policy_from_stored, wrong_code_event};
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::domain::{MethodId, User, UserId};
+use crate::policy::TwoFactorPolicy;
+use crate::store::{
+    ChallengeRecord, FinishStatements, FinishTransaction, GuessStatements, GuessTransaction,
+    GuessWrites, MethodRecord, NewSession, ReservedGuess, StoreError,
+};
+
+/// The user of a code check, as read under the check's lock.
+#[derive(Debug)]
+pub(super) struct CheckedUser {
+    pub(super) user: User,
+    pub(super) methods: Vec<MethodRecord>,
+    /// Failures within the policy's window, before this guess.
+    pub(super) recent_failures: i64,
+    /// Whether a code was sent for this login and is still pending.
+    pub(super) codes_sent: bool,
+}
+
+/// A login's session, not yet stored, and what goes with it.
+pub(super) struct LoginParts {
+    pub(super) session: NewSession,
+    /// The refresh token whose digest the session keeps.
+    pub(super) refresh_token: String,
+    pub(super) event: AuditEvent,
+}
+
+/// The first transaction of a login's code check.
+pub(super) struct LoginGuess {
+    pub(super) core: Core,
+    pub(super) presented: PresentedCode,
+    pub(super) id_hash: String,
+    /// The verification context of codes sent for this login.
+    pub(super) sent_context: String,
+    /// Names the failure that stands for this guess until it proves right.
+    pub(super) guess_id: String,
+    pub(super) application_id: Option<String>,
+    pub(super) origin: Origin,
+    pub(super) now: Instant,
+}
+
+/// What a judged check read under its lock.
+pub(super) struct Judged {
+    pub(super) challenge: ChallengeRecord,
+    pub(super) checked: CheckedUser,
+    pub(super) policy: TwoFactorPolicy,
+}
+
+/// How the first transaction ended.
+pub(super) enum Guessed {
+    /// No open challenge with attempts left, or its user is gone or disabled: nothing was
+    /// written.
+    Unknown,
+    /// Too many recent failures: refused unchecked. The attempt stays taken.
+    Refused {
+        user: UserId,
+        retry_after_seconds: i64,
+    },
+    /// The code needs more reads: the guess counts as a failure until `LoginFinish` proves it
+    /// right.
+    Reserved(Box<Judged>),
+    /// Wrong (or its time step already spent): the failure is written.
+    Wrong { user: UserId },
+    /// Right: the login is complete and its session stored.
+    LoggedIn {
+        judged: Box<Judged>,
+        spent: Option<(MethodId, u64)>,
+        login: Box<LoginParts>,
+    },
+}
+
+impl GuessTransaction for LoginGuess {
+    type Output = Guessed;
+
+    async fn run<S: GuessStatements>(&self, mut statements: S) -> Result<Guessed, StoreError> {
+        let now = self.now;
+        let Some(taken) = statements
+            .take_attempt(&self.id_hash, now, SETTINGS_KEY)
+            .await?
+        else {
+            statements.rollback().await?;
+            return Ok(Guessed::Unknown);
+        };
+        let policy = policy_from_stored(
+            taken.stored_settings.as_deref(),
+            self.core.two_factor_defaults.clone(),
+        );
+        let read = statements
+            .methods_and_counts(
+                taken.user.id,
+                policy.failure_window_start(now),
+                &self.sent_context,
+            )
+            .await?;
+        let challenge = taken.challenge;
+        let checked = CheckedUser {
+            user: taken.user,
+            methods: read.methods,
+            recent_failures: read.recent_failures,
+            codes_sent: read.codes_sent,
+        };
+        let user = checked.user.id;
+        let decision = decide_guess(
+            &challenge,
+            &checked.user,
+            &policy,
+            checked.recent_failures,
+            || self.code_match(&challenge, &checked, &policy),
+        );
+        let reserve = || ReservedGuess {
+            user,
+            guess_id: self.guess_id.clone(),
+            at: now,
+        };
+        let wrong = || GuessWrites {
+            reserve: Some(reserve()),
+            event: Some(wrong_code_event(user, "login", &self.origin, now)),
+            ..GuessWrites::default()
+        };
+        let (accepted, spend) = match decision {
+            GuessDecision::Unknown => {
+                statements.rollback().await?;
+                return Ok(Guessed::Unknown);
+            }
+            GuessDecision::Refused => {
+                let event = AuditEvent::new(
+                    EventKind::TwoFactorBlocked,
+                    Actor::User(user),
+                    &self.origin,
+                    now,
+                )
+                .target(user)
+                .detail("recentFailures", checked.recent_failures);
+                statements
+                    .commit(GuessWrites {
+                        event: Some(event),
+                        ..GuessWrites::default()
+                    })
+                    .await?;
+                return Ok(Guessed::Refused {
+                    user,
+                    retry_after_seconds: policy.failure_window_seconds,
+                });
+            }
+            GuessDecision::Reserve => {
+                statements
+                    .commit(GuessWrites {
+                        reserve: Some(reserve()),
+                        ..GuessWrites::default()
+                    })
+                    .await?;
+                return Ok(Guessed::Reserved(Box::new(Judged {
+                    challenge,
+                    checked,
+                    policy,
+                })));
+            }
+            GuessDecision::Wrong => {
+                statements.commit(wrong()).await?;
+                return Ok(Guessed::Wrong { user });
+            }
+            GuessDecision::Right { accepted, spend } => (accepted, spend),
+        };
+        if let Some((method, step)) = &spend
+            && !statements.claim_step(method, *step, now).await?
+        {
+            // A concurrent login spent the step first: the code counts as wrong.
+            statements.commit(wrong()).await?;
+            return Ok(Guessed::Wrong { user });
+        }
+        let login = self.core.login_parts(
+            &checked.user,
+            accepted,
+            self.application_id.clone(),
+            &challenge,
+            &self.origin,
+            now,
+        );
+        statements
+            .commit(GuessWrites {
+                complete_challenge: Some(now),
+                reserve: None,
+                login: Some(login.session.clone()),
+                event: Some(login.event.clone()),
+            })
+            .await?;
+        Ok(Guessed::LoggedIn {
+            judged: Box::new(Judged {
+                challenge,
+                checked,
+                policy,
+            }),
+            spent: spend,
+            login: Box::new(login),
+        })
+    }
+}
+
+impl LoginGuess {
+    /// What the code matches among what the check read: an enrolment's code, or an
+    /// authenticator's when no code was sent for this login.
+    fn code_match(
+        &self,
+        challenge: &ChallengeRecord,
+        checked: &CheckedUser,
+        policy: &TwoFactorPolicy,
+    ) -> CodeMatch {
+        let PresentedCode::Numeric(code) = &self.presented else {
+            return CodeMatch::NeedsMore;
+        };
+        if let Some(kind) = challenge
+            .enrollment_code_hash
+            .as_deref()
+            .and_then(|hash| self.core.enrolled_kind(hash, code))
+        {
+            return CodeMatch::Enrolled(kind);
+        }
+        if checked.codes_sent {
+            // The code may be one that was sent: that takes a read of its own.
+            return CodeMatch::NeedsMore;
+        }
+        match self
+            .core
+            .matching_authenticator(code, &checked.methods, policy, self.now)
+        {
+            Ok(Some((method, step))) => CodeMatch::Authenticator { method, step },
+            Ok(None) => CodeMatch::Nothing,
+            // A secret that does not open: the slower path reports it.
+            Err(_) => CodeMatch::NeedsMore,
+        }
+    }
+}
+
+/// The second transaction: completes a login whose reserved guess proved right.
+pub(super) struct LoginFinish {
+    pub(super) id_hash: String,
+    pub(super) guess_id: String,
+    /// The authenticator and the time step of the code, spent unless already spent.
+    pub(super) spend: Option<(MethodId, u64)>,
+    pub(super) session: NewSession,
+    pub(super) event: AuditEvent,
+}
+
+/// How the second transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Finished {
+    Done,
+    /// A concurrent check completed the challenge in the meantime.
+    ChallengeGone,
+    /// A concurrent check spent the authenticator's time step: the code counts as wrong.
+    StepSpent,
+}
+
+impl FinishTransaction for LoginFinish {
+    type Output = Finished;
+
+    async fn run<S: FinishStatements>(self, mut statements: S) -> Result<Finished, StoreError> {
+        let now = self.session.now;
+        // A right guess is not a failure, even when the challenge is gone.
+        statements.release_guess(&self.guess_id).await?;
+        if !statements.complete_challenge(&self.id_hash, now).await? {
+            statements.commit(GuessWrites::default()).await?;
+            return Ok(Finished::ChallengeGone);
+        }
+        if let Some((method, step)) = &self.spend
+            && !statements.claim_step(method, *step, now).await?
+        {
+            // Nothing of this login stands: the guess stays a failure.
+            statements.rollback().await?;
+            return Ok(Finished::StepSpent);
+        }
+        statements
+            .commit(GuessWrites {
+                login: Some(self.session),
+                event: Some(self.event),
+                ..GuessWrites::default()
+            })
+            .await?;
+        Ok(Finished::Done)
+    }
+}
+
+impl Core {
+    /// The session and success event of a login whose code was `accepted`.
+    pub(super) fn login_parts(
+        &self,
+        user: &User,
+        accepted: Accepted,
+        application_id: Option<String>,
+        challenge: &ChallengeRecord,
+        origin: &Origin,
+        now: Instant,
+    ) -> LoginParts {
+        let amr = vec![
+            "pwd".to_owned(),
+            accepted.amr().to_owned(),
+            "mfa".to_owned(),
+        ];
+        let application_id = application_id.or(challenge.application_id.clone());
+        let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
+            .target(user.id)
+            .detail("amr", amr.clone())
+            .detail("loginType", challenge.login_type.as_str());
+        let (session, refresh_token) = self.new_session(user.id, amr, application_id, origin, now);
+        LoginParts {
+            session,
+            refresh_token,
+            event,
+        }
+    }
+}
