@@ -6,28 +6,11 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::random;
+pub use crate::domain::FieldError;
 use crate::domain::{
     Email, FullName, Invalid, LoginId, Password, PhoneNumber, Roles, User, UserId, Username,
 };
 use crate::store::{ApiKeyRecord, NewUser, StoreError, UserChanges};
-
-/// One refused field: its name as the client sent it, a machine code and a sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub code: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: &str, invalid: Invalid) -> Self {
-        Self {
-            code: format!("{}{field}", invalid.code),
-            field: field.to_owned(),
-            message: invalid.message,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

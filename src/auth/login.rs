@@ -3,9 +3,11 @@ use crate::auth::IssuedTokens;
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::{Verification, random};
+use crate::domain::LoginType;
 use crate::domain::{LoginId, Password, User};
-use crate::policy::{Decision, LoginFacts, LoginType, decide};
-use crate::store::{AfterPassword, MethodRecord};
+use crate::policy::TwoFactorPolicy;
+use crate::policy::{Decision, LoginFacts, decide};
+use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
 use crate::two_factor::{SETTINGS_KEY, TwoFactorError, policy_from_stored};
 
 #[derive(Debug, Clone)]
@@ -73,56 +75,25 @@ impl Core {
             Some(token) => self.trusted_computer(user.id, token, now).await?.is_some(),
             None => false,
         };
-        let defaults = self.two_factor_defaults.clone();
         let two_factor_id = random::token(32);
-        let challenge = {
-            let (user, origin) = (user.clone(), origin.clone());
-            let (login_type, application_id) = (request.login_type, request.application_id.clone());
-            let id_hash = random::lookup_digest(&two_factor_id);
-            // Decided with the reads: when a code is due and the user may still try, the
-            // challenge is opened in the same step.
-            move |read: &AfterPassword| {
-                let enrolled: Vec<_> = read.methods.iter().map(|m| m.kind).collect();
-                let facts = LoginFacts {
-                    login_type,
-                    is_admin: user.is_admin(),
-                    user_requires_two_factor: user.two_factor_required,
-                    enrolled: &enrolled,
-                    trusted_computer: trusted,
-                    user_wants_every_login: user.every_login,
-                };
-                let decision = decide(&read.policy, &facts);
-                let blocked = read.policy.challenges_blocked(read.recent_failures);
-                let challenge = (decision != Decision::Grant && !blocked).then(|| {
-                    Core::new_challenge(
-                        id_hash,
-                        &user,
-                        login_type,
-                        application_id,
-                        &read.policy,
-                        &origin,
-                        now,
-                    )
-                });
-                ((decision, blocked), challenge)
-            }
-        };
-        let (
-            AfterPassword {
-                policy,
-                methods,
-                recent_failures,
-            },
-            (decision, blocked),
-        ) = self
+        let Decided {
+            policy,
+            methods,
+            recent_failures,
+            decision,
+            blocked,
+        } = self
             .store
-            .after_password(
-                user.id,
-                SETTINGS_KEY,
-                move |stored| policy_from_stored(stored, defaults),
+            .after_password(AfterPassword {
+                user: user.clone(),
+                trusted,
+                login_type: request.login_type,
+                application_id: request.application_id.clone(),
+                challenge_id_hash: random::lookup_digest(&two_factor_id),
+                defaults: self.two_factor_defaults.clone(),
+                origin: origin.clone(),
                 now,
-                challenge,
-            )
+            })
             .await
             .map_err(anyhow::Error::from)?;
         let usable: Vec<MethodRecord> = match decision {
@@ -284,5 +255,75 @@ impl Core {
         if let Err(error) = self.store.record_event(&event).await {
             tracing::error!(%error, "cannot write audit event");
         }
+    }
+}
+
+/// The step after a right password, run by the store with its reads: the settings in force,
+/// the user's methods and recent failures, the policy's decision, and the challenge opened in
+/// the same step when a code is due and the user may still try.
+struct AfterPassword {
+    user: User,
+    trusted: bool,
+    login_type: LoginType,
+    application_id: Option<String>,
+    /// The digest of the `twoFactorId` the challenge is opened under.
+    challenge_id_hash: String,
+    defaults: TwoFactorPolicy,
+    origin: Origin,
+    now: Instant,
+}
+
+struct Decided {
+    policy: TwoFactorPolicy,
+    methods: Vec<MethodRecord>,
+    /// The user's failed codes within the policy's window.
+    recent_failures: i64,
+    decision: Decision,
+    /// Too many recent failures: no challenge was opened.
+    blocked: bool,
+}
+
+impl PasswordStep for AfterPassword {
+    type Output = Decided;
+
+    async fn run<S: PasswordStepStatements>(
+        self,
+        mut statements: S,
+    ) -> Result<Decided, StoreError> {
+        let stored = statements.read_setting(SETTINGS_KEY).await?;
+        let policy = policy_from_stored(stored.as_deref(), self.defaults);
+        let read = statements
+            .methods_and_counts(self.user.id, policy.failure_window_start(self.now))
+            .await?;
+        let enrolled: Vec<_> = read.methods.iter().map(|m| m.kind).collect();
+        let facts = LoginFacts {
+            login_type: self.login_type,
+            is_admin: self.user.is_admin(),
+            user_requires_two_factor: self.user.two_factor_required,
+            enrolled: &enrolled,
+            trusted_computer: self.trusted,
+            user_wants_every_login: self.user.every_login,
+        };
+        let decision = decide(&policy, &facts);
+        let blocked = policy.challenges_blocked(read.recent_failures);
+        let challenge = (decision != Decision::Grant && !blocked).then(|| {
+            Core::new_challenge(
+                self.challenge_id_hash,
+                &self.user,
+                self.login_type,
+                self.application_id,
+                &policy,
+                &self.origin,
+                self.now,
+            )
+        });
+        statements.finish(challenge).await?;
+        Ok(Decided {
+            policy,
+            methods: read.methods,
+            recent_failures: read.recent_failures,
+            decision,
+            blocked,
+        })
     }
 }

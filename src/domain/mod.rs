@@ -3,12 +3,14 @@
 //! Each newtype has a private field and a fallible constructor: a `Username` in hand is a
 //! username that passed every rule, so no code further in re-checks it.
 
+mod login;
 mod names;
 mod password;
 mod phone;
 mod two_factor;
 mod user;
 
+pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;
 pub use phone::PhoneNumber;
@@ -29,6 +31,24 @@ impl Invalid {
         Self {
             code,
             message: message.into(),
+        }
+    }
+}
+
+/// One refused field: its name as the client sent it, a machine code and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, invalid: Invalid) -> Self {
+        Self {
+            code: format!("{}{field}", invalid.code),
+            field: field.to_owned(),
+            message: invalid.message,
         }
     }
 }

@@ -34,8 +34,8 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use api_keys::ApiKeyRecord;
 pub use code_check::{
-    AfterPassword, FinishStatements, FinishTransaction, GuessStatements, GuessTransaction,
-    GuessWrites, MethodsAndCounts, ReservedGuess, TakenAttempt,
+    FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites,
+    MethodsAndCounts, PasswordStep, PasswordStepStatements, ReservedGuess, TakenAttempt,
 };
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};

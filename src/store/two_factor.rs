@@ -9,9 +9,9 @@ use super::{Store, StoreError, audit};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
+use crate::domain::LoginType;
 use crate::domain::{Email, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{Algorithm, TotpParams};
-use crate::policy::LoginType;
 
 pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
     algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at";

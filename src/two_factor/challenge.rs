@@ -5,8 +5,9 @@ use crate::auth::IssuedTokens;
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::random;
+use crate::domain::LoginType;
 use crate::domain::{MethodId, MethodKind, User};
-use crate::policy::{LoginType, TwoFactorPolicy};
+use crate::policy::TwoFactorPolicy;
 use crate::store::{MethodRecord, NewChallenge};
 
 /// The second step of a login.

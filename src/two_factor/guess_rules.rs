@@ -72,8 +72,8 @@ pub(crate) fn decide_guess(
 mod tests {
     use super::*;
     use crate::clock::Instant;
+    use crate::domain::LoginType;
     use crate::domain::{Roles, UserId, Username};
-    use crate::policy::LoginType;
 
     fn policy() -> TwoFactorPolicy {
         TwoFactorPolicy::default()

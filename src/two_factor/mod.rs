@@ -15,11 +15,10 @@ pub use challenge::{CompleteLogin, CompletedLogin};
 pub use enroll::{EnableMethod, Enabled};
 pub use setup::AuthenticatorSetup;
 
-use crate::accounts::FieldError;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
-use crate::domain::{Invalid, MethodKind, UserId};
+use crate::domain::{FieldError, Invalid, MethodKind, UserId};
 use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
 use crate::store::MethodRecord;

@@ -1,118 +1,116 @@
 //! What a login reads once the password proved right, and the challenge it may open with
-//! those reads.
+//! those reads: on SQLite one job of the thread instead of two (each hand-off takes a core from
+//! a password hash), on PostgreSQL one connection without a transaction (the challenge is one
+//! statement).
 
-use rusqlite::{OptionalExtension, params_from_iter};
+use std::future::Future;
 
-use super::super::row::{SqliteRow, bind_all, joined_with_params, sqlite_numbered};
-use super::super::two_factor::{MethodRecord, NewChallenge};
+use sqlx::AnyConnection;
+
+use super::super::row::{bind_all, joined_with_params};
+use super::super::two_factor::NewChallenge;
 use super::super::{Store, StoreError};
 use super::MethodsAndCounts;
-use super::statements::{
-    METHODS_AND_COUNTS, MethodsAndCountsRow, NUMBERED, READ_SETTING, counts_params,
-};
+use super::sqlite::{SqliteStatements, run_now};
+use super::statements::{METHODS_AND_COUNTS, MethodsAndCountsRow, READ_SETTING, counts_params};
 use crate::clock::Instant;
 use crate::domain::UserId;
-use crate::policy::TwoFactorPolicy;
+
+/// The statements of a login's step after its password.
+pub trait PasswordStepStatements: Send {
+    /// What is stored under the settings key `key`.
+    fn read_setting(
+        &mut self,
+        key: &'static str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// The user's methods and their failed codes since `since`.
+    fn methods_and_counts(
+        &mut self,
+        user: UserId,
+        since: Instant,
+    ) -> impl Future<Output = Result<MethodsAndCounts, StoreError>> + Send;
+
+    /// Opens `challenge`, if any, and ends the step.
+    fn finish(
+        self,
+        challenge: Option<NewChallenge>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A login's step after its password, as the service writes it.
+pub trait PasswordStep: Send + 'static {
+    type Output: Send + 'static;
+
+    fn run<S: PasswordStepStatements>(
+        self,
+        statements: S,
+    ) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
+}
 
 impl Store {
-    /// What a login reads once the password proved right: the two-factor settings stored
-    /// under `settings_key` (made a policy by `policy_of`), the user's methods, and the user's
-    /// failed codes in the policy's window. `then` decides from them, and the challenge it
-    /// returns, if any, is opened with the reads: on SQLite one job of the thread instead of
-    /// two (each hand-off takes a core from a password hash), on PostgreSQL one connection.
-    pub async fn after_password<P, N, D>(
-        &self,
-        user: UserId,
-        settings_key: &'static str,
-        policy_of: P,
-        now: Instant,
-        then: N,
-    ) -> Result<(AfterPassword, D), StoreError>
-    where
-        P: FnOnce(Option<&str>) -> TwoFactorPolicy + Send + 'static,
-        N: FnOnce(&AfterPassword) -> (D, Option<NewChallenge>) + Send + 'static,
-        D: Send + 'static,
-    {
-        // No verification has an empty context: no code counts as sent.
-        let counts = move |policy: &TwoFactorPolicy| {
-            counts_params(user, policy.failure_window_start(now), "")
-        };
+    /// Runs a login's step after its password.
+    pub async fn after_password<P: PasswordStep>(&self, step: P) -> Result<P::Output, StoreError> {
         match &self.sqlite_thread {
             Some(thread) => {
                 thread
-                    .run(move |connection| {
-                        let tx = connection.savepoint()?;
-                        let stored: Option<String> = tx
-                            .prepare_cached(&NUMBERED.read_setting)?
-                            .query_row([settings_key], |row| row.get(0))
-                            .optional()?;
-                        let policy = policy_of(stored.as_deref());
-                        let read = {
-                            let mut read = tx.prepare_cached(&NUMBERED.methods_and_counts)?;
-                            let mut rows = read.query(params_from_iter(counts(&policy)))?;
-                            let mut counted = Vec::new();
-                            while let Some(row) = rows.next()? {
-                                counted.push(MethodsAndCountsRow::read(&SqliteRow::new(row))?);
-                            }
-                            AfterPassword::new(policy, MethodsAndCounts::from_rows(counted)?)
-                        };
-                        let (decided, challenge) = then(&read);
-                        for (sql, params) in challenge.map(NewChallenge::writes).unwrap_or_default()
-                        {
-                            tx.prepare_cached(&sqlite_numbered(sql))?
-                                .execute(params_from_iter(params))?;
-                        }
-                        tx.commit()?;
-                        Ok((read, decided))
-                    })
+                    .run(move |connection| run_now(step.run(SqliteStatements::begin(connection)?)))
                     .await
             }
             None => {
                 // One connection for the reads and the write: each acquire tests the
                 // connection first.
                 let mut connection = self.pool().acquire().await?;
-                let stored: Option<String> = sqlx::query_scalar(READ_SETTING)
-                    .bind(settings_key)
-                    .fetch_optional(&mut *connection)
-                    .await?;
-                let policy = policy_of(stored.as_deref());
-                let rows = bind_all(sqlx::query(&METHODS_AND_COUNTS), counts(&policy))
-                    .fetch_all(&mut *connection)
-                    .await?;
-                let counted = rows
-                    .iter()
-                    .map(MethodsAndCountsRow::read)
-                    .collect::<Result<_, _>>()?;
-                let read = AfterPassword::new(policy, MethodsAndCounts::from_rows(counted)?);
-                let (decided, challenge) = then(&read);
-                if let Some(challenge) = challenge {
-                    // One statement: written whole or not at all.
-                    let (sql, params) = joined_with_params(challenge.writes());
-                    bind_all(sqlx::query(&sql), params)
-                        .execute(&mut *connection)
-                        .await?;
-                }
-                Ok((read, decided))
+                step.run(PostgresStep {
+                    connection: &mut connection,
+                })
+                .await
             }
         }
     }
 }
 
-/// What `after_password` read.
-#[derive(Debug)]
-pub struct AfterPassword {
-    pub policy: TwoFactorPolicy,
-    pub methods: Vec<MethodRecord>,
-    /// The user's failed codes within the policy's window.
-    pub recent_failures: i64,
+/// No verification has an empty context: no code counts as sent.
+pub(super) const NO_CONTEXT: &str = "";
+
+struct PostgresStep<'c> {
+    connection: &'c mut AnyConnection,
 }
 
-impl AfterPassword {
-    fn new(policy: TwoFactorPolicy, read: MethodsAndCounts) -> Self {
-        Self {
-            policy,
-            methods: read.methods,
-            recent_failures: read.recent_failures,
+impl PasswordStepStatements for PostgresStep<'_> {
+    async fn read_setting(&mut self, key: &'static str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(READ_SETTING)
+            .bind(key)
+            .fetch_optional(&mut *self.connection)
+            .await?)
+    }
+
+    async fn methods_and_counts(
+        &mut self,
+        user: UserId,
+        since: Instant,
+    ) -> Result<MethodsAndCounts, StoreError> {
+        let rows = bind_all(
+            sqlx::query(&METHODS_AND_COUNTS),
+            counts_params(user, since, NO_CONTEXT),
+        )
+        .fetch_all(&mut *self.connection)
+        .await?;
+        MethodsAndCounts::from_rows(
+            rows.iter()
+                .map(MethodsAndCountsRow::read)
+                .collect::<Result<_, _>>()?,
+        )
+    }
+
+    async fn finish(self, challenge: Option<NewChallenge>) -> Result<(), StoreError> {
+        if let Some(challenge) = challenge {
+            // One statement: written whole or not at all.
+            let (sql, params) = joined_with_params(challenge.writes());
+            bind_all(sqlx::query(&sql), params)
+                .execute(&mut *self.connection)
+                .await?;
         }
+        Ok(())
     }
 }

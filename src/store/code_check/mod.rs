@@ -22,7 +22,7 @@ mod statements;
 
 use std::future::Future;
 
-pub use after_password::AfterPassword;
+pub use after_password::{PasswordStep, PasswordStepStatements};
 pub(super) use group::CheckGroups;
 
 use super::sessions::NewSession;

@@ -8,8 +8,10 @@ use std::task::{Context, Poll, Waker};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::super::row::{Columns, Param, SqliteRow, sqlite_numbered};
+use super::super::two_factor::NewChallenge;
 use super::super::two_factor::{challenge_from_row, claim_params};
 use super::super::users::user_from_row;
+use super::after_password::{NO_CONTEXT, PasswordStepStatements};
 use super::statements::{
     MethodsAndCountsRow, NUMBERED, complete_params, counts_params, take_attempt_params,
 };
@@ -176,5 +178,30 @@ impl FinishStatements for SqliteStatements<'_> {
     async fn complete_challenge(&mut self, id_hash: &str, at: Instant) -> Result<bool, StoreError> {
         id_hash.clone_into(&mut self.id_hash);
         Ok(self.execute(&NUMBERED.complete_challenge, complete_params(id_hash, at))? == 1)
+    }
+}
+
+impl PasswordStepStatements for SqliteStatements<'_> {
+    async fn read_setting(&mut self, key: &'static str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .connection
+            .prepare_cached(&NUMBERED.read_setting)?
+            .query_row([key], |row| row.get(0))
+            .optional()?)
+    }
+
+    async fn methods_and_counts(
+        &mut self,
+        user: UserId,
+        since: Instant,
+    ) -> Result<MethodsAndCounts, StoreError> {
+        GuessStatements::methods_and_counts(self, user, since, NO_CONTEXT).await
+    }
+
+    async fn finish(mut self, challenge: Option<NewChallenge>) -> Result<(), StoreError> {
+        for (sql, params) in challenge.map(NewChallenge::writes).unwrap_or_default() {
+            self.execute(&sqlite_numbered(sql), params)?;
+        }
+        self.end(RELEASE)
     }
 }
