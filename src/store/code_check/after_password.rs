@@ -11,8 +11,9 @@ use super::super::row::{bind_all, joined_with_params};
 use super::super::two_factor::NewChallenge;
 use super::super::{Store, StoreError};
 use super::MethodsAndCounts;
+use super::postgres::methods_and_counts_on;
 use super::sqlite::{SqliteStatements, run_now};
-use super::statements::{METHODS_AND_COUNTS, MethodsAndCountsRow, READ_SETTING, counts_params};
+use super::statements::READ_SETTING;
 use crate::clock::Instant;
 use crate::domain::UserId;
 
@@ -90,17 +91,7 @@ impl PasswordStepStatements for PostgresStep<'_> {
         user: UserId,
         since: Instant,
     ) -> Result<MethodsAndCounts, StoreError> {
-        let rows = bind_all(
-            sqlx::query(&METHODS_AND_COUNTS),
-            counts_params(user, since, NO_CONTEXT),
-        )
-        .fetch_all(&mut *self.connection)
-        .await?;
-        MethodsAndCounts::from_rows(
-            rows.iter()
-                .map(MethodsAndCountsRow::read)
-                .collect::<Result<_, _>>()?,
-        )
+        methods_and_counts_on(self.connection, user, since, NO_CONTEXT).await
     }
 
     async fn finish(self, challenge: Option<NewChallenge>) -> Result<(), StoreError> {

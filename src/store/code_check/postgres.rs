@@ -31,6 +31,26 @@ impl<'c> PostgresStatements<'c> {
     }
 }
 
+/// `statements::METHODS_AND_COUNTS` on `connection`.
+pub(super) async fn methods_and_counts_on(
+    connection: &mut AnyConnection,
+    user: UserId,
+    since: Instant,
+    context: &str,
+) -> Result<MethodsAndCounts, StoreError> {
+    let rows = bind_all(
+        sqlx::query(&METHODS_AND_COUNTS),
+        counts_params(user, since, context),
+    )
+    .fetch_all(connection)
+    .await?;
+    MethodsAndCounts::from_rows(
+        rows.iter()
+            .map(MethodsAndCountsRow::read)
+            .collect::<Result<_, _>>()?,
+    )
+}
+
 impl GuessStatements for PostgresStatements<'_> {
     async fn take_attempt(
         &mut self,
@@ -61,17 +81,7 @@ impl GuessStatements for PostgresStatements<'_> {
         since: Instant,
         context: &str,
     ) -> Result<MethodsAndCounts, StoreError> {
-        let rows = bind_all(
-            sqlx::query(&METHODS_AND_COUNTS),
-            counts_params(user, since, context),
-        )
-        .fetch_all(&mut *self.tx)
-        .await?;
-        MethodsAndCounts::from_rows(
-            rows.iter()
-                .map(MethodsAndCountsRow::read)
-                .collect::<Result<_, _>>()?,
-        )
+        methods_and_counts_on(&mut self.tx, user, since, context).await
     }
 
     async fn claim_step(
