@@ -90,7 +90,8 @@ pub trait FinishStatements: GuessStatements {
 
 /// A code check's first transaction, as the service writes it. The store runs it on the
 /// statements of the backend, and may run it again (alone) when a group had to leave it out
-/// before it wrote anything.
+/// before it wrote anything. It waits on nothing but its statements: the SQLite thread runs it
+/// to its end in one go, and a group polls it again only once a statement has answered.
 pub trait GuessTransaction: Send + Sync + 'static {
     type Output: Send + 'static;
 
