@@ -208,10 +208,9 @@ pub fn run() -> ExitCode {
 
 /// Threads of the async runtime. On SQLite the database work runs on the SQLite thread and
 /// password hashing on its pool: the async side only parses requests and hands work off, and a
-/// worker per core spent more on waking the other (and preempting a hash) than it saved. On 2
-/// cores one worker made a code check cost 17% less CPU and a login's work besides its hash 14%
-/// less (BENCHMARKS.md). On PostgreSQL the database protocol itself runs on the workers: one
-/// per core (a single one lost a quarter of the code checks).
+/// worker per core spent more on waking the other (and preempting a hash) than it saved. On
+/// PostgreSQL the database protocol itself runs on the workers: one per core (figures in
+/// BENCHMARKS.md, "Why the constants are what they are").
 fn async_workers(on_sqlite: bool, cores: usize) -> usize {
     if on_sqlite {
         (cores / 2).max(1)

@@ -1,5 +1,5 @@
-//! The welcome step (seed 000 §5, seed 003): profile fields an administrator wants filled and
-//! versioned terms to accept, before the first use (and again when the terms change).
+//! The welcome step: profile fields an administrator wants filled and versioned terms to
+//! accept, before the first use (and again when the terms change).
 
 use serde::{Deserialize, Serialize};
 

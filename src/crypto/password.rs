@@ -1,9 +1,9 @@
-//! Argon2id password hashing on blocking threads, a bounded number at once.
+//! Argon2id password hashing on threads of its own, a bounded number at once.
 //!
-//! Each hash needs `m` KiB of working memory (19 MiB by default). Allocating it per hash costs
-//! more than it seems: on a worker thread glibc maps it fresh each time, and faulting in 19 MiB
-//! of pages added about 45% to every hash (measured by `cargo bench --bench login`). So the
-//! hasher keeps one buffer per concurrent hash and reuses it; Argon2 writes every block before
+//! Each hash needs `m` KiB of working memory (19 MiB by default). Allocated per hash, that
+//! memory may be mapped fresh and faulted in page by page every time, a large share of the
+//! hash's cost, so the hasher keeps one buffer per concurrent hash and reuses it (figures in
+//! BENCHMARKS.md, "Why the constants are what they are"). Argon2 writes every block before
 //! reading it, so a reused buffer gives the same result as a fresh one.
 
 use std::sync::{Arc, Mutex};
@@ -293,9 +293,9 @@ fn hash_now(
 /// What an unknown user's password is checked against, so that a login for nobody takes as
 /// long as one for somebody: the configured parameters, a random salt and a random output.
 /// Verifying against it costs one hash like any other, and no password can match it (a real
-/// hash of a fixed dummy password would match that password). Drawn, not computed: computed, it
-/// was one Argon2id hash and its memory on every start before the server listened (48 ms of
-/// the main thread in one trace here).
+/// hash of a fixed dummy password would match that password). Drawn, not computed, so that a
+/// start does not pay for a hash before the server listens (figures in BENCHMARKS.md, "Why the
+/// constants are what they are").
 fn dummy_hash(params: &Params) -> Result<PasswordHash, HashError> {
     use rand::RngCore;
     let salt = SaltString::generate(&mut OsRng);

@@ -19,7 +19,8 @@ pub fn token(bytes: usize) -> String {
 /// `bytes` random bytes as `token` does, after `now` (milliseconds, 12 hex digits) and a dot.
 /// A key that starts with its time lands on the last page of its index, beside the keys made
 /// just before it; a random key lands on a random page, which is one more page written per
-/// login (a session's id and its refresh token's digest are both keys: BENCHMARKS.md).
+/// login (a session's id and its refresh token's digest are both keys; figures in BENCHMARKS.md,
+/// "Why the constants are what they are").
 /// The time says when a session began, which its owner and its access token tell anyway.
 pub fn ordered_token(now: Instant, bytes: usize) -> String {
     format!("{:0TIME_DIGITS$x}.{}", now.millis().max(0), token(bytes))

@@ -1,21 +1,19 @@
 //! SQLite only: WAL checkpoints on a thread of their own.
 //!
 //! A checkpoint copies the write-ahead log back into the database file and syncs that file. By
-//! default SQLite runs one inside whichever commit takes the log past 1,000 pages, and on the
-//! SQLite thread that stalled the commit and every job queued behind it: a code check writes
-//! about a dozen pages, so a checkpoint every ~90 checks, and the 8-client code check's p90
-//! was 22 ms against a p50 of 2 ms. Tessera's connections turn that off
-//! (`wal_autocheckpoint = 0`) and this thread checkpoints instead, in `PASSIVE` mode, which
-//! never waits for (nor blocks) readers or the writer.
+//! default SQLite runs one inside whichever commit takes the log past 1,000 pages, which on the
+//! SQLite thread stalls that commit and every job queued behind it. Tessera's connections turn
+//! that off (`wal_autocheckpoint = 0`) and this thread checkpoints instead, in `PASSIVE` mode,
+//! which never waits for (nor blocks) readers or the writer.
 //!
 //! Copying the log back is not enough to keep it short: SQLite starts writing the log from its
-//! beginning again only when a write transaction begins with every frame already copied. Under
-//! steady load the SQLite thread always has new frames committed before this thread's copy
-//! ends, and the log grew by 100 MB a second; appending to a file that grows made the kernel
-//! zero every new page, 21% of the server's CPU. So when the log passes
-//! `RESTART_AFTER_FRAMES`, this thread copies it back without pause until only a few frames
-//! are left, then raises `LongLog`, and the writer copies back those few between two of its
-//! transactions (`LongLog::catch_up`), after which its next transaction restarts the log.
+//! beginning again only when a write transaction begins with every frame already copied, and
+//! under steady load the SQLite thread always has new frames committed before this thread's
+//! copy ends, so the log would grow without end (and the kernel zero each of its new pages). So
+//! when the log passes `RESTART_AFTER_FRAMES`, this thread copies it back without pause until
+//! only a few frames are left, then raises `LongLog`, and the writer copies back those few
+//! between two of its transactions (`LongLog::catch_up`), after which its next transaction
+//! restarts the log. Figures in BENCHMARKS.md, "Why the constants are what they are".
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,25 +25,24 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// How often the log is copied back (its restart, below, is what keeps it short). Each round
-/// syncs the log and the file, and a page written again between two rounds is copied once: with
-/// 50 ms a code check cost 3–6% more server CPU than with 200 ms, and a login woke this thread
-/// twice (BENCHMARKS.md, code-check item 27). 500 ms saved no more and doubled the worst
-/// latency.
+/// wakes this thread and syncs the log and the file, and a page rewritten between two rounds is
+/// copied once, so rarer rounds cost less; much rarer ones save no more and lengthen the worst
+/// latency (figures in BENCHMARKS.md, "Why the constants are what they are").
 pub(super) const EVERY: Duration = Duration::from_millis(200);
 
-/// Frames in the log (4 KiB pages) past which the writer is asked to let it restart: 256 MiB,
-/// about a second of the heaviest load. Each restart makes the writer wait for two syncs, about
-/// 26 ms under that load, and every request in flight waits with it. With 4,096 the 8-client
-/// code check's p99 was 12 ms instead of 6; with 16,384 (two restarts a second) the
-/// 64-connection p99 was 30–35 ms against 15 ms now (BENCHMARKS.md).
+/// Frames in the log (4 KiB pages, so 256 MiB) past which the writer is asked to let it
+/// restart. Each restart makes the writer wait for two syncs, and every request in flight waits
+/// with it, so restarts must be rare under the heaviest load; the price is a log this large
+/// (figures in BENCHMARKS.md, "Why the constants are what they are").
 pub(super) const RESTART_AFTER_FRAMES: i64 = 65_536;
 
 /// Frames at most left for the writer to copy back when it is asked to: it waits for their copy
-/// and two syncs. Asked at once, with up to 50 ms of frames left, it waited 7–40 ms.
+/// and two syncs, so this thread copies the rest first (figures in BENCHMARKS.md, "Why the
+/// constants are what they are").
 const CATCH_UP_AT_MOST: i64 = 512;
 
 /// Rounds of copying back without pause before the writer is asked to catch up however much is
-/// left.
+/// left, so that a writer faster than the copy still lets the log restart.
 const DRAIN_ROUNDS: u32 = 4;
 
 /// Stops the thread when the last handle (the store's) is dropped.
@@ -159,11 +156,9 @@ impl Checkpoints {
     }
 
     /// Copies the whole log back and empties it, once the store's other connections are
-    /// closed. A log left behind is read whole by the next start before it can serve: after
-    /// `tessera import` of 30,000 users it held 29 MB, and the next start took 27–29 ms instead
-    /// of 13–18; after a busy day it can hold `RESTART_AFTER_FRAMES` (256 MiB). SQLite empties
-    /// it by itself only when the last connection closes, and the SQLite thread's and this
-    /// thread's connections are closed when the process ends, not before.
+    /// closed: a log left behind (up to `RESTART_AFTER_FRAMES`) is read whole by the next start
+    /// before it can serve. SQLite empties it by itself only when the last connection closes,
+    /// and the SQLite thread's and this thread's connections are closed when the process ends.
     pub(super) async fn empty_the_log(&self) {
         let file = self.file.clone();
         let emptied = tokio::task::spawn_blocking(move || -> Result<bool, rusqlite::Error> {

@@ -317,13 +317,10 @@ fn flag(value: bool) -> i64 {
 /// reader's stays at SQLite's default; the writer's own commits leave its cache warm.
 const READER_CACHE_KIB: u32 = 2_000;
 const WRITER_CACHE_KIB: u32 = 16_384;
-/// The SQLite thread's. At a commit that follows a B-tree page split, SQLite sweeps its whole
-/// page-cache hash table (the split renumbers a page through the pending-byte page, far past
-/// the database's end, and the commit's truncate then walks everything): while each check was
-/// its own commit, a bigger cache made checks slower (16 MiB: 0.70 ms of CPU per
-/// check; 2 MiB: 0.61 ms). Since a group of checks shares one commit, the sweep is cheap and
-/// the misses cost more: with 2 MiB the thread read pages back from the OS on every check.
-/// 32 MiB was no faster than 16 and took the flood scenario's peak RSS past 100 MB.
+/// The SQLite thread's: big enough that a check finds its pages in it, no bigger, because
+/// SQLite sweeps the whole cache at a commit that follows a page split and every page held
+/// counts in the server's memory (figures in BENCHMARKS.md, "Why the constants are what they
+/// are").
 const THREAD_CACHE_KIB: u32 = 16_384;
 
 async fn open_pool(

@@ -30,9 +30,10 @@ impl Columns for AnyRow {
     }
 }
 
-/// A row of the SQLite thread, with its column names read once. rusqlite finds a column by
+/// A row of the SQLite thread, with its column names read once: rusqlite finds a column by
 /// name by asking SQLite for each column's name in turn, so a record of n columns read by name
-/// cost n²/2 of those calls: 4% of the SQLite thread's time in a code check (BENCHMARKS.md).
+/// costs about n²/2 of those calls (figures in BENCHMARKS.md, "Why the constants are what they
+/// are").
 pub(super) struct SqliteRow<'a, 'stmt> {
     row: &'a rusqlite::Row<'stmt>,
     names: Vec<&'a str>,

@@ -2,8 +2,7 @@
 //! and commits the transactions that queued up together as one.
 //!
 //! sqlx's SQLite driver hands every statement to its connection's thread and waits for the
-//! answer: a code check of 14 statements paid 28 thread switches, which were half of the
-//! server's CPU under load (BENCHMARKS.md). Here a transaction travels to the thread as one
+//! answer, two thread switches per statement. Here a transaction travels to the thread as one
 //! closure and comes back as one answer. The closure runs to its end even when the request that
 //! sent it is gone, so a transaction is never left open.
 //!
@@ -16,9 +15,10 @@
 //! The thread writes the same file as the store's sqlx pools. It holds the store's writer
 //! connection (the writers' turn) while it runs a group, so the two never meet in SQLite's busy
 //! handler; it takes the turn once for the jobs that come within `TURN_HELD_AT_MOST`, not once
-//! per job, because passing the turn between tasks cost more waiting than the jobs took to run,
-//! and each hand-back is a task and a ping to a thread of sqlx's. A sqlx writer that wants the
-//! turn meanwhile asks for it (`want_turn`) and gets it when the group running ends.
+//! per job, because each hand-back is a task and a ping to a thread of sqlx's that the next job
+//! would wait for. A sqlx writer that wants the turn meanwhile asks for it (`want_turn`) and
+//! gets it when the group running ends. Figures in BENCHMARKS.md, "Why the constants are what
+//! they are".
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -65,19 +65,17 @@ struct TurnState {
 /// Prepared statements kept per connection: the hot path uses about a dozen.
 const STATEMENT_CACHE: usize = 64;
 
-/// Jobs committed together at most. Smaller than the 64 connections of the benchmark on
-/// purpose: while one group runs, the answers of the one before travel back and its clients'
-/// next requests arrive, so the thread finds a group waiting instead of idling while all 64
-/// make the round trip in step (BENCHMARKS.md, code-check item 23); 16, 24 and 40 were no
-/// better.
+/// Jobs committed together at most, fewer than a busy server's clients on purpose: while one
+/// group runs, the answers of the one before travel back and the next requests arrive, instead
+/// of the thread and every client waiting for each other in step (figures in BENCHMARKS.md,
+/// "Why the constants are what they are").
 const JOBS_PER_GROUP: usize = 32;
 
-/// How long the thread keeps the writers' turn for the jobs that keep coming: under load a
-/// group waits behind each group, at a login's pace (a job every few milliseconds) the next
-/// job comes soon. Giving the turn back and taking it again costs a task, a ping to a thread of
-/// sqlx's and a round trip through its pool; past this, or when a sqlx writer asks for it, the
-/// turn goes back (a writer waits for one group at most, or this long if it asked just as the
-/// thread took the turn).
+/// How long the thread keeps the writers' turn for the jobs that keep coming, since giving it
+/// back and taking it again costs a task, a ping to a thread of sqlx's and a round trip through
+/// its pool (figures in BENCHMARKS.md, "Why the constants are what they are"). Past this, or when
+/// a sqlx writer asks, the turn goes back: a writer waits for one group at most, or this long
+/// if it asked just as the thread took the turn.
 pub(super) const TURN_HELD_AT_MOST: Duration = Duration::from_millis(20);
 
 impl SqliteThread {

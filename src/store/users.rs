@@ -153,8 +153,8 @@ impl Store {
         Ok(count)
     }
 
-    /// Whether any user exists: one index probe, where `count_users` reads every row (on SQLite,
-    /// 1,000,000 users took start-up from ~40 ms to ~310 ms when it asked for the count).
+    /// Whether any user exists, for start-up: one index probe, where `count_users` reads every
+    /// row (figures in BENCHMARKS.md, "Why the constants are what they are").
     pub async fn has_users(&self) -> Result<bool, StoreError> {
         let any: Option<String> = sqlx::query_scalar("SELECT id FROM users LIMIT 1")
             .fetch_optional(self.pool())

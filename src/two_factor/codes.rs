@@ -175,8 +175,8 @@ impl Core {
         Ok(())
     }
 
-    /// The legacy enrolment of seed 004: a code for `{mobilePhone, secret}` before any user is
-    /// named; enabling with the same secret finds it.
+    /// The legacy enrolment: a code for `{mobilePhone, secret}` before any user is named;
+    /// enabling with the same secret finds it.
     pub async fn send_legacy_enrollment_code(
         &self,
         destination: Destination,
@@ -264,8 +264,8 @@ impl Core {
         Ok(())
     }
 
-    /// Sends a code to the new number of a phone method (seed 000 §3): the old number keeps
-    /// working until the new one is confirmed with [`Core::change_method_phone`].
+    /// Sends a code to the new number of a phone method: the old number keeps working until the
+    /// new one is confirmed with [`Core::change_method_phone`].
     pub async fn send_phone_change_code(
         &self,
         user: UserId,

@@ -29,7 +29,7 @@ use crate::domain::{MethodId, UserId};
 ///
 /// Each table is reached by `= ANY(ARRAY(…))` on its key: the planner guesses a hundred rows
 /// from any `json_to_recordset` and would rather join those to a whole table, scanned, than
-/// look each up (a group of 60 checks took 20 ms so, and drew in the JIT compiler).
+/// look each up (figures in BENCHMARKS.md, "Why the constants are what they are").
 static TAKE_ATTEMPTS_LOCK_USERS: LazyLock<String> = LazyLock::new(|| {
     let user_columns = prefixed("u", USER_COLUMNS);
     format!(

@@ -37,14 +37,20 @@ use batch::{Batch, GroupStatements, SharedBatch};
 /// commit, few enough that one group's statements stay short.
 const MOST_IN_GROUP: usize = 128;
 
-/// While another group runs, a group waits for this many checks before it starts.
+/// While another group runs, a group waits for this many checks before it starts: groups of one
+/// or two would spend the database on their statements (figures in BENCHMARKS.md, "Why the
+/// constants are what they are").
 const FULL_ENOUGH: usize = 16;
 
-/// The longest a group's first check waits for more while another group runs.
+/// The longest a group's first check waits for more while another group runs: otherwise a few
+/// clients' checks, which never make `FULL_ENOUGH`, each wait for a whole group before their
+/// own (figures in BENCHMARKS.md, "Why the constants are what they are").
 const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The most groups that run at once, each on a connection of its own: one group's statements
-/// run on one PostgreSQL backend, one core, and between them the group is judged here.
+/// run on one PostgreSQL backend, one core, and between them the group is judged here; more
+/// groups would each be smaller (figures in BENCHMARKS.md, "Why the constants are what they
+/// are").
 const MOST_WORKERS: usize = 3;
 
 /// How many groups a pool of `max_connections` runs at once, and whether their workers keep
@@ -214,11 +220,7 @@ async fn work(pool: AnyPool, waiting: Arc<Waiting>, keep: bool) {
 
 /// The checks of the next group: whatever waits once the first has come, and while another
 /// group runs, more until `FULL_ENOUGH`, until that group finishes, or until the first has
-/// waited `LONGEST_WAIT`. Without the wait, the second worker took each check as it came, in
-/// groups of one or two, and spent the database on their statements (1,252 groups in 5 s, 710
-/// of them under 8 checks). Without its bound, a few clients' checks (which never make
-/// `FULL_ENOUGH`) each waited for a whole group before their own: beside a flood of password
-/// guesses, which makes every round trip slow, 8 clients' p99 went from 11.9 to 21.9 ms.
+/// waited `LONGEST_WAIT` (those constants say why).
 async fn next_group(waiting: &Waiting) -> Option<Vec<Box<dyn Member>>> {
     let mut queue = waiting.queue.lock().await;
     let mut group = vec![queue.recv().await?];
