@@ -149,7 +149,7 @@ impl Core {
             });
         }
         metrics::counter!("tessera_logins_total", "outcome" => "second_factor_due").increment(1);
-        // Moved from Authy with a known phone: the SMS goes out at once (seed 000 §6), once.
+        // Moved from Authy with a known phone: the SMS goes out at once, and only the first time.
         let mut code_sent_to = None;
         if user.authy_migrated
             && let Some(sms) = usable
