@@ -73,12 +73,15 @@ impl From<VerifyError> for ApiError {
             }
             VerifyError::MaxSendAttempts
             | VerifyError::RateLimited { .. }
+            | VerifyError::BucketFull { .. }
             | VerifyError::MaxCheckAttempts
             | VerifyError::ChallengeAttempts
             | VerifyError::FactorLocked { .. } => {
                 ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message)
             }
-            VerifyError::NotFound => ApiError::Empty(StatusCode::NOT_FOUND),
+            VerifyError::NotFound | VerifyError::NoSuchResource => {
+                ApiError::Empty(StatusCode::NOT_FOUND)
+            }
             VerifyError::Refused(_) => ApiError::general(StatusCode::FORBIDDEN, &code, message),
             VerifyError::Delivery {
                 code: Some(60410 | 60605 | 60205),
@@ -87,7 +90,14 @@ impl From<VerifyError> for ApiError {
             VerifyError::Delivery {
                 code: Some(60203), ..
             } => ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message),
-            VerifyError::Delivery { .. } => {
+            VerifyError::Delivery { .. }
+            | VerifyError::Missing(_)
+            | VerifyError::Unsupported(_)
+            | VerifyError::InvalidUniqueName
+            | VerifyError::TooManyRateLimits
+            | VerifyError::DuplicateRateLimit
+            | VerifyError::TooManyBuckets
+            | VerifyError::DuplicateBucket => {
                 ApiError::general(StatusCode::BAD_REQUEST, &code, message)
             }
             VerifyError::Internal(e) => ApiError::Internal(e),
