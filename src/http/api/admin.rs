@@ -236,12 +236,7 @@ pub async fn export_audit_log(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(query, 100_000)?;
-    let events = state
-        .core
-        .store
-        .audit_events(&filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let events = state.core.audit_log(&filter).await?;
     let csv = audit_csv(events);
     Ok((
         StatusCode::OK,

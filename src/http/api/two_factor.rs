@@ -21,7 +21,7 @@ use crate::http::extract::{
     ApiJson, ApiKeyAuth, ApiQuery, Caller, OptionalApiJson, RequestOrigin, SessionUser,
 };
 use crate::otp::TotpSecret;
-use crate::policy::{Decision, LoginFacts, LoginType, TwoFactorPolicy, decide};
+use crate::policy::TwoFactorPolicy;
 use crate::store::{MethodRecord, TrustRecord};
 use crate::two_factor::{CompleteLogin, EnableMethod, TwoFactorError};
 use crate::verify::{Destination, VerifyError};
@@ -716,43 +716,22 @@ async fn status(
     user: UserId,
     trust_token: Option<String>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
-    let account = state
+    let status = state
         .core
-        .store
-        .user(user)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
-    let policy = state.core.two_factor_policy().await?;
-    let methods = state.core.user_methods(user).await?;
-    let trust = match &trust_token {
-        Some(token) => state.core.trusted_computer(user, token, now).await?,
-        None => None,
-    };
-    let enrolled: Vec<MethodKind> = methods.iter().map(|m| m.kind).collect();
-    let decision = decide(
-        &policy,
-        &LoginFacts {
-            login_type: LoginType::Api,
-            is_admin: account.is_admin(),
-            user_requires_two_factor: account.two_factor_required,
-            enrolled: &enrolled,
-            trusted_computer: trust.is_some(),
-            user_wants_every_login: account.every_login,
-        },
-    );
+        .two_factor_status(user, trust_token.as_deref(), Instant::now())
+        .await?;
     let body = Json(StatusResponse {
-        trusts: trust.into_iter().collect(),
+        trusts: status.trusted_computer.into_iter().collect(),
         two_factor_trust_id: trust_token,
     });
-    Ok(match decision {
-        Decision::Grant => (StatusCode::OK, body).into_response(),
-        Decision::Challenge(_) | Decision::Enroll => (
+    Ok(if status.second_factor_due {
+        (
             StatusCode::from_u16(TWO_FACTOR_REQUIRED).unwrap_or(StatusCode::ACCEPTED),
             body,
         )
-            .into_response(),
+            .into_response()
+    } else {
+        (StatusCode::OK, body).into_response()
     })
 }
 
@@ -1099,10 +1078,8 @@ pub async fn send(
         let user = user.ok_or_else(need_user)?;
         let account = state
             .core
-            .store
             .user(user)
-            .await
-            .map_err(ApiError::internal)?
+            .await?
             .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
         let destination = match kind {
             MethodKind::Email => {

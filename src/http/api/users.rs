@@ -139,14 +139,7 @@ pub async fn create_with_id(
     ApiJson(body): ApiJson<UserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let id = parse_user_id(&user_id)?;
-    if state
-        .core
-        .store
-        .user(id)
-        .await
-        .map_err(ApiError::internal)?
-        .is_some()
-    {
+    if state.core.user(id).await?.is_some() {
         return Err(ApiError::field(
             "userId",
             "[duplicate]",
@@ -183,10 +176,8 @@ pub async fn read(
     let id = parse_user_id(&user_id)?;
     let user = state
         .core
-        .store
         .user(id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
     UserResponse::of(&state, &user).await
 }

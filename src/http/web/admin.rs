@@ -14,6 +14,7 @@ use super::forms::{
 use super::login::explain;
 use super::{Chrome, Cookies, WebForm, error_page, internal, method_label, signed_in};
 use crate::accounts::{AccountError, Field, UserFields};
+use crate::admin::UserOverview;
 use crate::audit::{Actor, AuditFilter, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{User, UserId};
@@ -280,25 +281,14 @@ async fn render_user(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let now = Instant::now();
-    let core = &state.core;
-    let gathered = async {
-        let user = core.store.user(id).await?;
-        let methods = core.store.methods(id).await?;
-        let trusted = core.store.trusts(id, now).await?;
-        let events = core
-            .store
-            .audit_events(&AuditFilter {
-                target: Some(id.to_string()),
-                limit: 20,
-                ..AuditFilter::default()
-            })
-            .await?;
-        Ok::<_, crate::store::StoreError>((user, methods, trusted, events))
-    };
-    let (user, methods, trusted, events) = match gathered.await {
-        Ok((Some(user), methods, trusted, events)) => (user, methods, trusted, events),
-        Ok((None, ..)) => {
+    let UserOverview {
+        user,
+        methods,
+        trusted_computers,
+        events,
+    } = match state.core.user_overview(id, Instant::now()).await {
+        Ok(overview) => overview,
+        Err(AccountError::UserNotFound) => {
             return error_page(state, headers, StatusCode::NOT_FOUND, "No such user.");
         }
         Err(error) => return internal(state, headers, error),
@@ -337,7 +327,7 @@ async fn render_user(
             active: user.active,
             required: user.two_factor_required,
             methods: methods.iter().map(method_label).collect(),
-            trusted: trusted
+            trusted: trusted_computers
                 .iter()
                 .map(|t| {
                     format!(
@@ -846,12 +836,7 @@ pub async fn audit(
     Administrator(admin): Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let events = match state
-        .core
-        .store
-        .audit_events(&audit_filter(&query, 200))
-        .await
-    {
+    let events = match state.core.audit_log(&audit_filter(&query, 200)).await {
         Ok(events) => events,
         Err(error) => return internal(&state, &headers, error),
     };
@@ -880,12 +865,7 @@ pub async fn audit_csv(
     _admin: Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let events = match state
-        .core
-        .store
-        .audit_events(&audit_filter(&query, 100_000))
-        .await
-    {
+    let events = match state.core.audit_log(&audit_filter(&query, 100_000)).await {
         Ok(events) => events,
         Err(error) => return internal(&state, &headers, error),
     };
@@ -1269,7 +1249,7 @@ async fn render_verify_accounts(
     created: Option<(String, String)>,
     error: Option<String>,
 ) -> Response {
-    let accounts = match state.core.store.verify_accounts().await {
+    let accounts = match state.core.verify_accounts().await {
         Ok(accounts) => accounts
             .into_iter()
             .map(|(sid, name, _)| (sid, name))

@@ -23,6 +23,7 @@ use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::store::SessionRecord;
 use crate::two_factor::{EnableMethod, TwoFactorError};
+use crate::two_factor_views::SecurityOverview;
 use crate::verify::Destination;
 
 /// The signed-in user, re-authenticated recently enough for security settings; otherwise the
@@ -149,18 +150,14 @@ async fn render(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let now = Instant::now();
-    let core = &state.core;
-    let gathered = async {
-        let policy = core.two_factor_policy().await?;
-        let methods = core.user_methods(user.id).await?;
-        let recovery_left = core.store.unused_recovery_codes(user.id).await?;
-        let trusted = core.trusted_computers(user.id, now).await?;
-        let sessions = core.store.live_sessions(user.id, now).await?;
-        Ok::<_, TwoFactorError>((policy, methods, recovery_left, trusted, sessions))
-    };
-    let (policy, methods, recovery_left, trusted, sessions) = match gathered.await {
-        Ok(found) => found,
+    let SecurityOverview {
+        policy,
+        methods,
+        recovery_codes_left,
+        trusted_computers,
+        sessions,
+    } = match state.core.security_overview(user.id, Instant::now()).await {
+        Ok(overview) => overview,
         Err(error) => return internal(state, headers, error),
     };
     let cookies = Cookies::new(state, headers);
@@ -194,8 +191,8 @@ async fn render(
             offer_trust_choice: policy.trusts_computers() && policy.users_choose_trust,
             every_login: user.every_login,
             trust_days: policy.trust_days,
-            recovery_left,
-            trusted: trusted
+            recovery_left: recovery_codes_left,
+            trusted: trusted_computers
                 .iter()
                 .map(|t| ComputerRow {
                     id: t.id.clone(),
