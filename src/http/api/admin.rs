@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::audit_log::{AuditQuery, filter_of};
-use super::users::{UserResponse, UserView, parse_user_id};
+use super::ids::parse_user_id;
+use super::views::{UserResponse, UserView};
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::http::AppState;
