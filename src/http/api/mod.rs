@@ -176,7 +176,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(two_factor::trust::revoke_trusts_for_user),
         )
         .route("/api/openapi.json", get(super::openapi::json))
-        .route("/api/docs", get(super::openapi::docs))
+        .route("/api/docs", get(super::api_docs::docs))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
 }
