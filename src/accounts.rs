@@ -384,6 +384,10 @@ impl Core {
         Ok(())
     }
 
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, AccountError> {
+        Ok(self.store.user(id).await?)
+    }
+
     pub async fn find_user(&self, login_id: &LoginId) -> Result<Option<User>, AccountError> {
         Ok(self.store.user_by_login_id(login_id).await?.map(|u| u.user))
     }

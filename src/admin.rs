@@ -1,12 +1,17 @@
 //! What administrators do to other users' accounts, with a reason where one is due: reset the
 //! second factor, set the verified phone (seed 000 §4), unlock, end sessions, find users. Every
-//! action is audited with the administrator as actor.
+//! action is audited with the administrator as actor. Also what they read: a user with their
+//! methods and latest events, and the audit log.
 
 use crate::accounts::{AccountError, FieldError};
-use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::audit::{Actor, AuditEvent, AuditFilter, EventKind, Origin, StoredEvent};
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::domain::{Invalid, PhoneNumber, User, UserId};
+use crate::store::{MethodRecord, TrustRecord};
+
+/// Events of a user that the admin console shows with them.
+const USER_EVENTS_SHOWN: i64 = 20;
 
 /// Why an administrator acted: 3 to 500 characters, kept in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,16 @@ impl Reason {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A user as the admin console shows them: their methods, trusted computers and latest events.
+#[derive(Debug, Clone)]
+pub struct UserOverview {
+    pub user: User,
+    pub methods: Vec<MethodRecord>,
+    pub trusted_computers: Vec<TrustRecord>,
+    /// Newest first.
+    pub events: Vec<StoredEvent>,
 }
 
 fn reason_field(raw: &str) -> Result<Reason, AccountError> {
@@ -140,6 +155,34 @@ impl Core {
             .target(user)
             .detail("global", true);
         Ok(self.store.revoke_user_sessions(user, &event).await?)
+    }
+
+    pub async fn user_overview(
+        &self,
+        user: UserId,
+        now: Instant,
+    ) -> Result<UserOverview, AccountError> {
+        let found = self
+            .store
+            .user(user)
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        let events = AuditFilter {
+            target: Some(user.to_string()),
+            limit: USER_EVENTS_SHOWN,
+            ..AuditFilter::default()
+        };
+        Ok(UserOverview {
+            user: found,
+            methods: self.store.methods(user).await?,
+            trusted_computers: self.store.trusts(user, now).await?,
+            events: self.store.audit_events(&events).await?,
+        })
+    }
+
+    /// The audit log's events that pass the filter, newest first.
+    pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, AccountError> {
+        Ok(self.store.audit_events(filter).await?)
     }
 
     pub async fn search_users(

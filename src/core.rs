@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::crypto::cipher::SecretBox;
 use crate::crypto::{Keys, PasswordHasher, TokenSigner};
 use crate::policy::TwoFactorPolicy;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {
@@ -50,5 +50,10 @@ impl Core {
             delivery_defaults: config.delivery.clone(),
             http: crate::delivery::http_client(),
         })
+    }
+
+    /// Whether the database answers (`/health`).
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 }

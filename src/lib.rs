@@ -24,5 +24,6 @@ pub mod policy;
 pub mod store;
 pub mod telemetry;
 pub mod two_factor;
+pub mod two_factor_views;
 pub mod verify;
 pub mod welcome;

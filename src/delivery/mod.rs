@@ -7,12 +7,15 @@
 //! refused number), and the worker retries what failed for a passing reason, with backoff,
 //! until it gives up and marks the message failed.
 
+mod outbox;
 mod smtp;
 pub mod twilio;
 mod webhook;
 pub mod worker;
 
 use std::time::Duration;
+
+pub use outbox::OutboxMessage;
 
 use crate::clock::Instant;
 use crate::core::Core;

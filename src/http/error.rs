@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::accounts::{AccountError, FieldError};
+use crate::two_factor::TwoFactorError;
+use crate::verify::VerifyError;
 
 /// What a request hears when every database connection stayed busy for the pool's whole wait.
 pub const BUSY: &str = "The server is too busy to answer now; try again in a moment.";
@@ -42,10 +44,10 @@ pub fn is_busy(error: &dyn std::any::Any) -> bool {
     if let Some(error) = error.downcast_ref::<AccountError>() {
         return is_busy(error);
     }
-    if let Some(error) = error.downcast_ref::<crate::two_factor::TwoFactorError>() {
+    if let Some(error) = error.downcast_ref::<TwoFactorError>() {
         return is_busy(error);
     }
-    if let Some(error) = error.downcast_ref::<crate::verify::VerifyError>() {
+    if let Some(error) = error.downcast_ref::<VerifyError>() {
         return is_busy(error);
     }
     error
@@ -116,6 +118,82 @@ impl From<AccountError> for ApiError {
             }
             AccountError::Store(e) => ApiError::internal(e),
             AccountError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<TwoFactorError> for ApiError {
+    fn from(error: TwoFactorError) -> Self {
+        match error {
+            TwoFactorError::Invalid(fields) => ApiError::Fields(fields),
+            TwoFactorError::WrongCode => ApiError::Empty(StatusCode::MISDIRECTED_REQUEST),
+            TwoFactorError::UnknownChallenge | TwoFactorError::UserNotFound => {
+                ApiError::Empty(StatusCode::NOT_FOUND)
+            }
+            TwoFactorError::Forbidden(message) => {
+                ApiError::general(StatusCode::FORBIDDEN, "[forbidden]", message)
+            }
+            TwoFactorError::TooManyFailures {
+                retry_after_seconds,
+            } => ApiError::general(
+                StatusCode::TOO_MANY_REQUESTS,
+                "[TooManyTwoFactorFailures]",
+                format!(
+                    "too many wrong second-factor codes for this account; try again in {} minutes",
+                    (retry_after_seconds + 59) / 60
+                ),
+            ),
+            TwoFactorError::Delivery(e) => ApiError::from(e),
+            TwoFactorError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    /// In this API's shape, with Twilio's error code as the error's code.
+    fn from(error: VerifyError) -> Self {
+        let code = error.twilio_code().to_string();
+        let message = error.to_string();
+        match error {
+            VerifyError::Invalid { param, .. } => {
+                let field = match param {
+                    "To" => "mobilePhone",
+                    "Channel" => "method",
+                    "Code" => "code",
+                    other => other,
+                };
+                ApiError::field(field, "[invalid]", message)
+            }
+            VerifyError::MaxSendAttempts
+            | VerifyError::RateLimited { .. }
+            | VerifyError::BucketFull { .. }
+            | VerifyError::MaxCheckAttempts
+            | VerifyError::ChallengeAttempts
+            | VerifyError::FactorLocked { .. } => {
+                ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message)
+            }
+            VerifyError::NotFound | VerifyError::NoSuchResource => {
+                ApiError::Empty(StatusCode::NOT_FOUND)
+            }
+            VerifyError::Refused(_) => ApiError::general(StatusCode::FORBIDDEN, &code, message),
+            VerifyError::Delivery {
+                code: Some(60410 | 60605 | 60205),
+                ..
+            } => ApiError::general(StatusCode::FORBIDDEN, &code, message),
+            VerifyError::Delivery {
+                code: Some(60203), ..
+            } => ApiError::general(StatusCode::TOO_MANY_REQUESTS, &code, message),
+            VerifyError::Delivery { .. }
+            | VerifyError::Missing(_)
+            | VerifyError::Unsupported(_)
+            | VerifyError::InvalidUniqueName
+            | VerifyError::TooManyRateLimits
+            | VerifyError::DuplicateRateLimit
+            | VerifyError::TooManyBuckets
+            | VerifyError::DuplicateBucket => {
+                ApiError::general(StatusCode::BAD_REQUEST, &code, message)
+            }
+            VerifyError::Internal(e) => ApiError::Internal(e),
         }
     }
 }

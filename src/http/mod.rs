@@ -1,6 +1,7 @@
 //! The HTTP edge: thin adapters that extract a request, call the domain core, and render.
 
 pub mod api;
+mod api_docs;
 pub mod error;
 pub mod extract;
 pub mod openapi;

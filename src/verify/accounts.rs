@@ -43,6 +43,11 @@ impl Core {
         Ok((sid, token))
     }
 
+    /// The live accounts, oldest first: (Account SID, name, created).
+    pub async fn verify_accounts(&self) -> anyhow::Result<Vec<(String, String, Instant)>> {
+        Ok(self.store.verify_accounts().await?)
+    }
+
     /// An API key of an account (SK sid and secret), usable in place of its Auth Token.
     pub async fn create_verify_api_key(
         &self,

@@ -76,6 +76,10 @@ pub enum VerifyError {
     MaxCheckAttempts,
     #[error("no pending verification")]
     NotFound,
+    /// A service, rate limit or bucket of the Twilio-compatible API that the account does not
+    /// have, or a verification of it that is no longer pending.
+    #[error("The requested resource was not found")]
+    NoSuchResource,
     #[error("too many attempts on this challenge")]
     ChallengeAttempts,
     /// Too many wrong codes for a factor in a row, across its challenges.
@@ -87,6 +91,29 @@ pub enum VerifyError {
     RateLimited { scope: &'static str },
     #[error("{message}")]
     Delivery { code: Option<u32>, message: String },
+    /// A parameter the call needs is missing; the text names it.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// The service does not offer this (`CustomCode` where the service does not enable it).
+    #[error("Service does not support this feature: {0}")]
+    Unsupported(&'static str),
+    /// A bucket of one of the service's rate limits is full for the value the request named.
+    #[error("Max send attempts reached: rate limit {name} allows {max} per {interval} s")]
+    BucketFull {
+        name: String,
+        max: i64,
+        interval: i64,
+    },
+    #[error("Invalid UniqueName: letters, digits, _ or -, at most 64")]
+    InvalidUniqueName,
+    #[error("Max rate limits reached for this service")]
+    TooManyRateLimits,
+    #[error("A rate limit with this UniqueName already exists")]
+    DuplicateRateLimit,
+    #[error("Max buckets reached for this rate limit")]
+    TooManyBuckets,
+    #[error("A bucket with this Interval already exists")]
+    DuplicateBucket,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -95,10 +122,18 @@ impl VerifyError {
     /// Twilio's error code for this refusal.
     pub fn twilio_code(&self) -> u32 {
         match self {
-            VerifyError::Invalid { .. } => 60200,
-            VerifyError::MaxSendAttempts | VerifyError::RateLimited { .. } => 60203,
+            VerifyError::Invalid { .. } | VerifyError::Missing(_) => 60200,
+            VerifyError::MaxSendAttempts
+            | VerifyError::RateLimited { .. }
+            | VerifyError::BucketFull { .. } => 60203,
+            VerifyError::Unsupported(_) => 60204,
+            VerifyError::TooManyRateLimits => 60207,
+            VerifyError::DuplicateRateLimit => 60208,
+            VerifyError::InvalidUniqueName => 60209,
+            VerifyError::TooManyBuckets => 60210,
+            VerifyError::DuplicateBucket => 60211,
             VerifyError::MaxCheckAttempts => 60202,
-            VerifyError::NotFound => 20404,
+            VerifyError::NotFound | VerifyError::NoSuchResource => 20404,
             // Twilio documents no code of its own for this: the nearest is the challenge's.
             VerifyError::ChallengeAttempts | VerifyError::FactorLocked { .. } => 60308,
             VerifyError::Refused(Refusal::Prefix(_)) => 60410,

@@ -65,6 +65,18 @@ impl Core {
             .ok_or(VerifyError::NotFound)
     }
 
+    /// Deletes an entity with its factors and challenges.
+    pub async fn delete_entity(
+        &self,
+        service: &ServiceRecord,
+        identity: &str,
+        now: Instant,
+    ) -> Result<(), VerifyError> {
+        let entity = self.entity(service, identity, false, now).await?;
+        self.store.delete_entity(&entity.sid).await?;
+        Ok(())
+    }
+
     /// A new, unverified TOTP factor; its secret and URI are shown only now.
     pub async fn create_factor(
         &self,

@@ -10,9 +10,12 @@ mod accounts;
 mod engine;
 pub mod factors;
 pub mod fraud;
+pub mod rate_limits;
+mod services;
 mod settings;
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use rand::Rng;
@@ -22,6 +25,11 @@ use serde::{Deserialize, Serialize};
 pub use engine::{
     CheckOutcome, ServiceOverride, StartRequest, VerificationTarget, VerificationView, VerifyError,
     sid,
+};
+pub use rate_limits::BucketParams;
+pub use services::{
+    CODE_LENGTHS, ServiceParams, ServiceVerification, TOTP_CODE_LENGTHS, TOTP_SKEWS,
+    TOTP_TIME_STEPS,
 };
 pub use settings::{
     Channels, DeliverySettings, FraudGuardSettings, Limit, Provider, REDACTED, SecretSetting,
@@ -165,6 +173,33 @@ impl Status {
     }
 }
 
+/// A whole-number parameter, refused unless it is within `range`.
+pub fn number_param(
+    param: &'static str,
+    raw: &str,
+    range: RangeInclusive<i64>,
+) -> Result<i64, VerifyError> {
+    raw.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| VerifyError::Invalid {
+            param,
+            message: format!("must be between {} and {}", range.start(), range.end()),
+        })
+}
+
+/// A `true` or `false` parameter, in any case.
+pub fn flag_param(param: &'static str, raw: &str) -> Result<bool, VerifyError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(VerifyError::Invalid {
+            param,
+            message: "expected true or false".into(),
+        }),
+    }
+}
+
 /// A fresh numeric code of `length` digits (4 to 10), uniformly random.
 pub fn generate_code(length: u32) -> String {
     let mut rng = OsRng;
@@ -283,6 +318,24 @@ mod tests {
         assert!(email.accepts(Channel::Email) && !email.accepts(Channel::Sms));
         assert_eq!(email.masked(), "a•••@example.com");
         assert!(Destination::parse("3035551212").is_err());
+    }
+
+    #[test]
+    fn numbers_and_flags_are_read_within_their_bounds() {
+        assert_eq!(number_param("CodeLength", "8", 4..=10).unwrap(), 8);
+        for bad in ["3", "11", "six", "", "6.0"] {
+            let error = number_param("CodeLength", bad, 4..=10).unwrap_err();
+            assert_eq!(error.to_string(), "must be between 4 and 10", "{bad}");
+        }
+        assert!(flag_param("Enabled", "TRUE").unwrap());
+        assert!(!flag_param("Enabled", "false").unwrap());
+        assert!(matches!(
+            flag_param("Enabled", "yes"),
+            Err(VerifyError::Invalid {
+                param: "Enabled",
+                ..
+            })
+        ));
     }
 
     #[test]

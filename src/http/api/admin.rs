@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::audit_log::{AuditQuery, filter_of};
-use super::users::{UserResponse, UserView, parse_user_id};
+use super::ids::parse_user_id;
+use super::views::{UserResponse, UserView};
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::http::AppState;
@@ -236,12 +237,7 @@ pub async fn export_audit_log(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(query, 100_000)?;
-    let events = state
-        .core
-        .store
-        .audit_events(&filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let events = state.core.audit_log(&filter).await?;
     let csv = audit_csv(events);
     Ok((
         StatusCode::OK,

@@ -45,12 +45,7 @@ pub async fn search(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditResponse>, ApiError> {
     let filter = filter_of(query, MAX_LIMIT)?;
-    let audit_logs = state
-        .core
-        .store
-        .audit_events(&filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let audit_logs = state.core.audit_log(&filter).await?;
     Ok(Json(AuditResponse { audit_logs }))
 }
 

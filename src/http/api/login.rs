@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::two_factor::challenge_response;
-use super::users::UserView;
-use crate::auth::{IssuedTokens, LoginError, LoginOutcome, LoginRequest};
+use super::ids::parse_application_id;
+use super::views::{TokenResponse, UserView, challenge_response};
+use crate::auth::{LoginError, LoginOutcome, LoginRequest};
 use crate::clock::Instant;
 use crate::domain::{LoginId, Password};
 use crate::http::AppState;
@@ -33,40 +33,6 @@ pub struct LoginBody {
     meta_data: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenResponse {
-    pub token: String,
-    pub token_expiration_instant: i64,
-    pub refresh_token: String,
-    pub refresh_token_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<UserView>,
-}
-
-impl TokenResponse {
-    pub fn new(tokens: IssuedTokens, user: Option<UserView>) -> Self {
-        Self {
-            token: tokens.token,
-            token_expiration_instant: tokens.token_expires_at.millis(),
-            refresh_token: tokens.refresh_token,
-            refresh_token_id: tokens.refresh_token_id,
-            user,
-        }
-    }
-}
-
-pub fn parse_application_id(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    raw.map(|id| {
-        uuid::Uuid::parse_str(id)
-            .map(|u| u.to_string())
-            .map_err(|_| {
-                ApiError::field("applicationId", "[invalid]", "applicationId must be a UUID")
-            })
-    })
-    .transpose()
-}
-
 /// The cookie a browser keeps its trusted-computer id in (the body field wins).
 pub const TRUST_COOKIE: &str = "tessera_trust";
 
@@ -78,7 +44,7 @@ pub const TRUST_COOKIE: &str = "tessera_trust";
     request_body = LoginBody,
     responses(
         (status = 200, description = "Logged in: no second factor is due", body = TokenResponse),
-        (status = 242, description = "A second factor is due: finish with `POST /api/two-factor/login`", body = super::two_factor::ChallengeResponse),
+        (status = 242, description = "A second factor is due: finish with `POST /api/two-factor/login`", body = super::views::ChallengeResponse),
         (status = 404, description = "The login id or the password is wrong (no body)"),
         (status = 423, description = "The account is inactive (no body)"),
         (status = 429, description = "Too many wrong second-factor codes for this account", body = crate::http::error::Errors),

@@ -5,12 +5,14 @@ pub use login::{TRUST_COOKIE, cookie};
 
 pub mod admin;
 mod audit_log;
+mod ids;
 pub mod login;
 mod outbox;
 mod system;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;
+pub mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -40,30 +42,30 @@ use super::AppState;
     admin::set_phone,
     admin::unlock,
     admin::revoke_sessions,
-    two_factor::settings,
-    two_factor::update_settings,
-    two_factor::delivery_settings,
-    two_factor::update_delivery_settings,
-    two_factor::welcome_settings,
-    two_factor::update_welcome_settings,
-    two_factor::secret,
-    two_factor::login,
-    two_factor::send,
-    two_factor::send_for_login,
-    two_factor::status_post,
-    two_factor::status_get,
-    two_factor::enable_self,
-    two_factor::disable_self,
-    two_factor::enable_for_user,
-    two_factor::disable_for_user,
-    two_factor::regenerate_self,
-    two_factor::regenerate_for_user,
-    two_factor::change_phone_self,
-    two_factor::change_phone_for_user,
-    two_factor::trusts_self,
-    two_factor::revoke_trusts_self,
-    two_factor::trusts_for_user,
-    two_factor::revoke_trusts_for_user,
+    two_factor::settings::settings,
+    two_factor::settings::update_settings,
+    two_factor::settings::delivery_settings,
+    two_factor::settings::update_delivery_settings,
+    two_factor::settings::welcome_settings,
+    two_factor::settings::update_welcome_settings,
+    two_factor::methods::secret,
+    two_factor::login::login,
+    two_factor::send::send,
+    two_factor::send::send_for_login,
+    two_factor::status::status_post,
+    two_factor::status::status_get,
+    two_factor::methods::enable_self,
+    two_factor::methods::disable_self,
+    two_factor::methods::enable_for_user,
+    two_factor::methods::disable_for_user,
+    two_factor::recovery::regenerate_self,
+    two_factor::recovery::regenerate_for_user,
+    two_factor::phone::change_phone_self,
+    two_factor::phone::change_phone_for_user,
+    two_factor::trust::trusts_self,
+    two_factor::trust::revoke_trusts_self,
+    two_factor::trust::trusts_for_user,
+    two_factor::trust::revoke_trusts_for_user,
     outbox::json,
     system::health,
     system::metrics,
@@ -110,64 +112,71 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/api/system/two-factor",
-            get(two_factor::settings).put(two_factor::update_settings),
+            get(two_factor::settings::settings).put(two_factor::settings::update_settings),
         )
         .route(
             "/api/system/delivery",
-            get(two_factor::delivery_settings).put(two_factor::update_delivery_settings),
+            get(two_factor::settings::delivery_settings)
+                .put(two_factor::settings::update_delivery_settings),
         )
         .route(
             "/api/system/welcome",
-            get(two_factor::welcome_settings).put(two_factor::update_welcome_settings),
+            get(two_factor::settings::welcome_settings)
+                .put(two_factor::settings::update_welcome_settings),
         )
-        .route("/api/two-factor/secret", get(two_factor::secret))
-        .route("/api/two-factor/login", post(two_factor::login))
-        .route("/api/two-factor/send", post(two_factor::send))
+        .route("/api/two-factor/secret", get(two_factor::methods::secret))
+        .route("/api/two-factor/login", post(two_factor::login::login))
+        .route("/api/two-factor/send", post(two_factor::send::send))
         .route(
             "/api/two-factor/send/{two_factor_id}",
-            post(two_factor::send_for_login),
+            post(two_factor::send::send_for_login),
         )
         .route("/dev/outbox", get(outbox::page))
         .route("/dev/outbox.json", get(outbox::json))
-        .route("/api/two-factor/status", post(two_factor::status_post))
+        .route(
+            "/api/two-factor/status",
+            post(two_factor::status::status_post),
+        )
         .route(
             "/api/two-factor/status/{trust_id}",
-            get(two_factor::status_get),
+            get(two_factor::status::status_get),
         )
         .route(
             "/api/user/two-factor",
-            post(two_factor::enable_self).delete(two_factor::disable_self),
+            post(two_factor::methods::enable_self).delete(two_factor::methods::disable_self),
         )
         .route(
             "/api/user/two-factor/{user_id}",
-            post(two_factor::enable_for_user).delete(two_factor::disable_for_user),
+            post(two_factor::methods::enable_for_user)
+                .delete(two_factor::methods::disable_for_user),
         )
         .route(
             "/api/user/two-factor/recovery-code",
-            post(two_factor::regenerate_self),
+            post(two_factor::recovery::regenerate_self),
         )
         .route(
             "/api/user/two-factor/recovery-code/{user_id}",
-            post(two_factor::regenerate_for_user),
+            post(two_factor::recovery::regenerate_for_user),
         )
         .route(
             "/api/user/two-factor/phone",
-            post(two_factor::change_phone_self),
+            post(two_factor::phone::change_phone_self),
         )
         .route(
             "/api/user/two-factor/phone/{user_id}",
-            post(two_factor::change_phone_for_user),
+            post(two_factor::phone::change_phone_for_user),
         )
         .route(
             "/api/user/two-factor/trust",
-            get(two_factor::trusts_self).delete(two_factor::revoke_trusts_self),
+            get(two_factor::trust::trusts_self).delete(two_factor::trust::revoke_trusts_self),
         )
         .route(
             "/api/user/two-factor/trust/{user_id}",
-            get(two_factor::trusts_for_user).delete(two_factor::revoke_trusts_for_user),
+            get(two_factor::trust::trusts_for_user)
+                .delete(two_factor::trust::revoke_trusts_for_user),
         )
         .route("/api/openapi.json", get(super::openapi::json))
-        .route("/api/docs", get(super::openapi::docs))
+        .route("/api/docs", get(super::api_docs::docs))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
 }

@@ -33,27 +33,18 @@ async fn messages(state: &AppState, peer: SocketAddr) -> Result<Vec<OutboxMessag
     }
     let stored = state
         .core
-        .store
-        .messages_of_sender("outbox", SHOWN)
+        .outbox_messages(SHOWN)
         .await
         .map_err(ApiError::internal)?;
     Ok(stored
         .into_iter()
-        .map(|m| {
-            let body = state
-                .core
-                .secrets
-                .open(&m.body, &crate::delivery::message_context(&m.id))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_else(|_| "(unreadable)".into());
-            OutboxMessage {
-                id: m.id,
-                channel: m.channel,
-                to: m.destination,
-                body,
-                status: m.status,
-                insert_instant: m.created_at.millis(),
-            }
+        .map(|m| OutboxMessage {
+            id: m.id,
+            channel: m.channel,
+            to: m.destination,
+            body: m.body,
+            status: m.status,
+            insert_instant: m.created_at.millis(),
         })
         .collect())
 }

@@ -16,7 +16,7 @@ use crate::telemetry;
     )
 )]
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    match state.core.store.ping().await {
+    match state.core.health().await {
         Ok(()) => (
             StatusCode::OK,
             Json(json!({"status": "ok", "database": "ok"})),

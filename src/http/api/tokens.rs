@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::login::TokenResponse;
+use super::views::TokenResponse;
 use crate::auth::TokenAuthError;
 use crate::clock::Instant;
 use crate::crypto::Claims;

@@ -1,89 +1,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::two_factor::MethodView;
+use super::ids::parse_user_id;
+use super::views::UserResponse;
 use crate::accounts::{Field, UserFields};
 use crate::audit::Actor;
 use crate::clock::Instant;
-use crate::domain::{Email, LoginId, User, UserId, Username};
+use crate::domain::{Email, LoginId, Username};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, RequestOrigin};
-use crate::store::MethodRecord;
-
-/// A user as the API shows it: FusionAuth's field names, instants in epoch milliseconds, no
-/// secret of any kind.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub id: String,
-    pub username: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub full_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mobile_phone: Option<String>,
-    pub active: bool,
-    pub roles: Vec<&'static str>,
-    pub two_factor_required: bool,
-    pub authy_migrated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub terms_version_accepted: Option<i64>,
-    pub insert_instant: i64,
-    pub last_update_instant: i64,
-    pub password_last_update_instant: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_login_instant: Option<i64>,
-    pub two_factor: TwoFactorView,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TwoFactorView {
-    pub methods: Vec<MethodView>,
-}
-
-impl UserView {
-    /// The user with their two-factor methods (never a secret).
-    pub fn with_methods(user: &User, methods: &[MethodRecord]) -> Self {
-        Self {
-            id: user.id.to_string(),
-            username: user.username.to_string(),
-            email: user.email.as_ref().map(|e| e.to_string()),
-            full_name: user.full_name.as_ref().map(|n| n.as_str().to_owned()),
-            mobile_phone: user.mobile_phone.as_ref().map(|p| p.e164().to_owned()),
-            active: user.active,
-            roles: user.roles.names(),
-            two_factor_required: user.two_factor_required,
-            authy_migrated: user.authy_migrated,
-            terms_version_accepted: user.terms_version_accepted,
-            insert_instant: user.created_at.millis(),
-            last_update_instant: user.updated_at.millis(),
-            password_last_update_instant: user.password_changed_at.millis(),
-            last_login_instant: user.last_login_at.map(|i| i.millis()),
-            two_factor: TwoFactorView {
-                methods: MethodView::list(methods, false),
-            },
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserResponse {
-    pub user: UserView,
-}
-
-impl UserResponse {
-    /// The user with their methods, read from the store.
-    pub async fn of(state: &AppState, user: &User) -> Result<Json<Self>, ApiError> {
-        let methods = state.core.user_methods(user.id).await?;
-        Ok(Json(Self {
-            user: UserView::with_methods(user, &methods),
-        }))
-    }
-}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -93,10 +21,6 @@ pub struct UserRequest {
     #[serde(default)]
     #[allow(dead_code)]
     skip_verification: bool,
-}
-
-pub fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
-    UserId::parse(raw).map_err(|e| ApiError::field("userId", e.code, e.message))
 }
 
 #[utoipa::path(
@@ -139,14 +63,7 @@ pub async fn create_with_id(
     ApiJson(body): ApiJson<UserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let id = parse_user_id(&user_id)?;
-    if state
-        .core
-        .store
-        .user(id)
-        .await
-        .map_err(ApiError::internal)?
-        .is_some()
-    {
+    if state.core.user(id).await?.is_some() {
         return Err(ApiError::field(
             "userId",
             "[duplicate]",
@@ -183,10 +100,8 @@ pub async fn read(
     let id = parse_user_id(&user_id)?;
     let user = state
         .core
-        .store
         .user(id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
     UserResponse::of(&state, &user).await
 }

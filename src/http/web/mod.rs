@@ -52,62 +52,82 @@ pub fn routes() -> Router<AppState> {
         .route("/security", get(security::page))
         .route(
             "/security/reauth",
-            get(security::reauth_page).post(security::reauth_submit),
+            get(security::reauth::reauth_page).post(security::reauth::reauth_submit),
         )
-        .route("/security/reauth/send", post(security::reauth_send))
-        .route("/security/methods/remove", post(security::remove_method))
+        .route("/security/reauth/send", post(security::reauth::reauth_send))
+        .route(
+            "/security/methods/remove",
+            post(security::methods::remove_method),
+        )
         .route(
             "/security/authenticator",
-            get(security::authenticator_page).post(security::authenticator_submit),
+            get(security::methods::authenticator_page)
+                .post(security::methods::authenticator_submit),
         )
         .route(
             "/security/phone",
-            get(security::phone_page).post(security::phone_submit),
+            get(security::phone::phone_page).post(security::phone::phone_submit),
         )
-        .route("/security/phone/confirm", post(security::phone_confirm))
+        .route(
+            "/security/phone/confirm",
+            post(security::phone::phone_confirm),
+        )
         .route("/security/trust-level", post(security::trust_level))
-        .route("/security/recovery-codes", post(security::recovery_codes))
-        .route("/security/done", post(security::done))
-        .route("/security/trusted/forget", post(security::forget_computer))
-        .route("/security/sessions/end", post(security::end_session))
+        .route(
+            "/security/recovery-codes",
+            post(security::recovery::recovery_codes),
+        )
+        .route("/security/done", post(security::recovery::done))
+        .route(
+            "/security/trusted/forget",
+            post(security::devices::forget_computer),
+        )
+        .route(
+            "/security/sessions/end",
+            post(security::devices::end_session),
+        )
         .route(
             "/admin",
             get(|| async { axum::response::Redirect::to("/admin/users") }),
         )
-        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route(
+            "/admin/users",
+            get(admin::users::users).post(admin::users::create_user),
+        )
         .route(
             "/admin/users/{user_id}",
-            get(admin::user).post(admin::save_profile),
+            get(admin::user::user).post(admin::user::save_profile),
         )
-        .route("/admin/users/{user_id}/phone", post(admin::set_phone))
+        .route("/admin/users/{user_id}/phone", post(admin::user::set_phone))
         .route(
             "/admin/users/{user_id}/reset-2fa",
-            post(admin::reset_two_factor),
+            post(admin::user::reset_two_factor),
         )
-        .route("/admin/users/{user_id}/unlock", post(admin::unlock))
+        .route("/admin/users/{user_id}/unlock", post(admin::user::unlock))
         .route(
             "/admin/users/{user_id}/revoke-sessions",
-            post(admin::revoke_sessions),
+            post(admin::user::revoke_sessions),
         )
         .route(
             "/admin/settings",
-            get(admin::settings).post(admin::save_settings),
+            get(admin::settings::settings).post(admin::settings::save_settings),
         )
         .route(
             "/admin/delivery",
-            get(admin::delivery).post(admin::save_delivery),
+            get(admin::delivery::delivery).post(admin::delivery::save_delivery),
         )
-        .route("/admin/delivery/test", post(admin::test_message))
+        .route("/admin/delivery/test", post(admin::delivery::test_message))
         .route(
             "/admin/welcome",
-            get(admin::welcome).post(admin::save_welcome),
+            get(admin::welcome::welcome).post(admin::welcome::save_welcome),
         )
         .route(
             "/admin/verify-accounts",
-            get(admin::verify_accounts).post(admin::create_verify_account),
+            get(admin::verify_accounts::verify_accounts)
+                .post(admin::verify_accounts::create_verify_account),
         )
-        .route("/admin/audit", get(admin::audit))
-        .route("/admin/audit.csv", get(admin::audit_csv))
+        .route("/admin/audit", get(admin::audit::audit))
+        .route("/admin/audit.csv", get(admin::audit::audit_csv))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/static/app.js", get(pages::script))
 }

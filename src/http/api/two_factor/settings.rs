@@ -1,0 +1,221 @@
+//! The settings administrators keep through the API: the two-factor policy, the welcome step,
+//! and code delivery. Each is a document read whole (`GET`) and replaced whole (`PUT`), so one
+//! pair of helpers serves the three.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Actor, Origin};
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiKeyAuth, RequestOrigin};
+use crate::policy::TwoFactorPolicy;
+use crate::verify::DeliverySettings;
+use crate::welcome::WelcomeSettings;
+
+/// A settings document: what `GET` answers, and what `PUT` replaces and answers as stored.
+trait SettingsDocument: Sized {
+    async fn read(core: &Core) -> Result<Self, ApiError>;
+
+    async fn replace(
+        self,
+        core: &Core,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Self, ApiError>;
+}
+
+async fn read_settings<S: SettingsDocument>(state: &AppState) -> Result<Json<S>, ApiError> {
+    Ok(Json(S::read(&state.core).await?))
+}
+
+async fn replace_settings<S: SettingsDocument>(
+    state: &AppState,
+    ApiKeyAuth(key): ApiKeyAuth,
+    origin: &Origin,
+    body: S,
+) -> Result<Json<S>, ApiError> {
+    let stored = body
+        .replace(&state.core, Actor::ApiKey(key.id), origin, Instant::now())
+        .await?;
+    Ok(Json(stored))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsBody {
+    two_factor: TwoFactorPolicy,
+}
+
+impl SettingsDocument for SettingsBody {
+    async fn read(core: &Core) -> Result<Self, ApiError> {
+        Ok(Self {
+            two_factor: core.two_factor_policy().await?,
+        })
+    }
+
+    async fn replace(
+        self,
+        core: &Core,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Self, ApiError> {
+        core.set_two_factor_policy(&self.two_factor, actor, origin, now)
+            .await?;
+        Ok(self)
+    }
+}
+
+/// `GET /api/system/two-factor`: the two-factor settings in force.
+#[utoipa::path(
+    get, path = "/api/system/two-factor", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The two-factor policy", body = SettingsBody))
+)]
+pub async fn settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<SettingsBody>, ApiError> {
+    read_settings(&state).await
+}
+
+/// `PUT /api/system/two-factor`: replaces them (absent fields take their defaults). Applies to
+/// the next login on every node.
+#[utoipa::path(
+    put, path = "/api/system/two-factor", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = SettingsBody,
+    responses((status = 200, description = "The two-factor policy, as stored", body = SettingsBody))
+)]
+pub async fn update_settings(
+    State(state): State<AppState>,
+    key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> Result<Json<SettingsBody>, ApiError> {
+    replace_settings(&state, key, &origin, body).await
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WelcomeBody {
+    welcome: WelcomeSettings,
+}
+
+impl SettingsDocument for WelcomeBody {
+    async fn read(core: &Core) -> Result<Self, ApiError> {
+        Ok(Self {
+            welcome: core.welcome_settings().await?,
+        })
+    }
+
+    async fn replace(
+        self,
+        core: &Core,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Self, ApiError> {
+        core.set_welcome_settings(&self.welcome, actor, origin, now)
+            .await?;
+        Ok(self)
+    }
+}
+
+/// `GET /api/system/welcome`: the profile fields and terms the welcome step asks for.
+#[utoipa::path(
+    get, path = "/api/system/welcome", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The welcome step: terms and required profile fields", body = WelcomeBody))
+)]
+pub async fn welcome_settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<WelcomeBody>, ApiError> {
+    read_settings(&state).await
+}
+
+/// `PUT /api/system/welcome`: a higher `termsVersion` asks every user to accept again.
+#[utoipa::path(
+    put, path = "/api/system/welcome", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = WelcomeBody,
+    responses((status = 200, description = "The welcome step: terms and required profile fields, as stored", body = WelcomeBody))
+)]
+pub async fn update_welcome_settings(
+    State(state): State<AppState>,
+    key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<WelcomeBody>,
+) -> Result<Json<WelcomeBody>, ApiError> {
+    replace_settings(&state, key, &origin, body).await
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveryBody {
+    delivery: DeliverySettings,
+}
+
+/// Secrets are write-only: they read as "set", and one left out of a replacement keeps its
+/// value.
+impl SettingsDocument for DeliveryBody {
+    async fn read(core: &Core) -> Result<Self, ApiError> {
+        let settings = core.delivery_settings().await.map_err(ApiError::Internal)?;
+        Ok(Self {
+            delivery: settings.redacted(),
+        })
+    }
+
+    async fn replace(
+        self,
+        core: &Core,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Self, ApiError> {
+        let current = core.delivery_settings().await.map_err(ApiError::Internal)?;
+        let settings = self.delivery.keep_secrets_from(&current);
+        core.set_delivery_settings(&settings, actor, origin, now)
+            .await?;
+        Ok(Self {
+            delivery: settings.redacted(),
+        })
+    }
+}
+
+/// `GET /api/system/delivery`: provider, sender, service, Twilio and fraud-guard settings in
+/// force; secrets read as "set".
+#[utoipa::path(
+    get, path = "/api/system/delivery", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The code delivery settings (secrets are never shown)", body = DeliveryBody))
+)]
+pub async fn delivery_settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<DeliveryBody>, ApiError> {
+    read_settings(&state).await
+}
+
+/// `PUT /api/system/delivery`: replaces them; a secret left out or given as "set" keeps its
+/// value (they are write-only). Applies to the next code sent, on every node.
+#[utoipa::path(
+    put, path = "/api/system/delivery", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = DeliveryBody,
+    responses((status = 200, description = "The code delivery settings (secrets are never shown), as stored", body = DeliveryBody))
+)]
+pub async fn update_delivery_settings(
+    State(state): State<AppState>,
+    key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<DeliveryBody>,
+) -> Result<Json<DeliveryBody>, ApiError> {
+    replace_settings(&state, key, &origin, body).await
+}

@@ -1,0 +1,194 @@
+//! The response types the JSON API's resources share: a user with their methods, the tokens of
+//! a login, the 242 answer that asks for a second factor. Login, users and two-factor use them
+//! from here, so none of those modules depends on another.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::IssuedTokens;
+use crate::domain::{MethodKind, User};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::store::MethodRecord;
+
+/// FusionAuth answers a pending second factor with this status.
+pub const TWO_FACTOR_REQUIRED: u16 = 242;
+
+/// A user as the API shows it: FusionAuth's field names, instants in epoch milliseconds, no
+/// secret of any kind.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile_phone: Option<String>,
+    pub active: bool,
+    pub roles: Vec<&'static str>,
+    pub two_factor_required: bool,
+    pub authy_migrated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms_version_accepted: Option<i64>,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+    pub password_last_update_instant: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_login_instant: Option<i64>,
+    pub two_factor: TwoFactorView,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TwoFactorView {
+    pub methods: Vec<MethodView>,
+}
+
+impl UserView {
+    /// The user with their two-factor methods (never a secret).
+    pub fn with_methods(user: &User, methods: &[MethodRecord]) -> Self {
+        Self {
+            id: user.id.to_string(),
+            username: user.username.to_string(),
+            email: user.email.as_ref().map(|e| e.to_string()),
+            full_name: user.full_name.as_ref().map(|n| n.as_str().to_owned()),
+            mobile_phone: user.mobile_phone.as_ref().map(|p| p.e164().to_owned()),
+            active: user.active,
+            roles: user.roles.names(),
+            two_factor_required: user.two_factor_required,
+            authy_migrated: user.authy_migrated,
+            terms_version_accepted: user.terms_version_accepted,
+            insert_instant: user.created_at.millis(),
+            last_update_instant: user.updated_at.millis(),
+            password_last_update_instant: user.password_changed_at.millis(),
+            last_login_instant: user.last_login_at.map(|i| i.millis()),
+            two_factor: TwoFactorView {
+                methods: MethodView::list(methods, false),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserResponse {
+    pub user: UserView,
+}
+
+impl UserResponse {
+    /// The user with their methods, read from the store.
+    pub async fn of(state: &AppState, user: &User) -> Result<Json<Self>, ApiError> {
+        let methods = state.core.user_methods(user.id).await?;
+        Ok(Json(Self {
+            user: UserView::with_methods(user, &methods),
+        }))
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub token: String,
+    pub token_expiration_instant: i64,
+    pub refresh_token: String,
+    pub refresh_token_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+}
+
+impl TokenResponse {
+    pub fn new(tokens: IssuedTokens, user: Option<UserView>) -> Self {
+        Self {
+            token: tokens.token,
+            token_expiration_instant: tokens.token_expires_at.millis(),
+            refresh_token: tokens.refresh_token,
+            refresh_token_id: tokens.refresh_token_id,
+            user,
+        }
+    }
+}
+
+/// A method as the API shows it: never a secret; in a login challenge, contact details masked.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodView {
+    id: String,
+    method: MethodKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    last_used: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authenticator: Option<AuthenticatorView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mobile_phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    insert_instant: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used_instant: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct AuthenticatorView {
+    algorithm: &'static str,
+    code_length: u32,
+    time_step: u32,
+}
+
+impl MethodView {
+    /// Views of a user's methods; `lastUsed` marks the one used most recently.
+    pub fn list(methods: &[MethodRecord], masked: bool) -> Vec<MethodView> {
+        let latest = methods
+            .iter()
+            .filter_map(|m| m.last_used_at.map(|at| (at, &m.id)))
+            .max_by_key(|(at, _)| *at)
+            .map(|(_, id)| id.clone());
+        methods
+            .iter()
+            .map(|m| MethodView {
+                id: m.id.to_string(),
+                method: m.kind,
+                name: m.name.as_ref().map(|n| n.as_str().to_owned()),
+                last_used: latest.as_ref() == Some(&m.id),
+                authenticator: m.totp.map(|(algorithm, digits, period)| AuthenticatorView {
+                    algorithm: algorithm.api_name(),
+                    code_length: digits,
+                    time_step: period,
+                }),
+                mobile_phone: m.mobile_phone.as_ref().map(|p| {
+                    if masked {
+                        p.masked()
+                    } else {
+                        p.e164().to_owned()
+                    }
+                }),
+                email: m.email.as_ref().map(|e| e.to_string()),
+                insert_instant: m.created_at.millis(),
+                last_used_instant: m.last_used_at.map(|i| i.millis()),
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeResponse {
+    pub two_factor_id: String,
+    pub methods: Vec<MethodView>,
+}
+
+pub fn challenge_response(two_factor_id: String, methods: &[MethodRecord]) -> Response {
+    let status = StatusCode::from_u16(TWO_FACTOR_REQUIRED).unwrap_or(StatusCode::ACCEPTED);
+    (
+        status,
+        Json(ChallengeResponse {
+            two_factor_id,
+            methods: MethodView::list(methods, true),
+        }),
+    )
+        .into_response()
+}

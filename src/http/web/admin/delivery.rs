@@ -1,0 +1,261 @@
+//! Code delivery: the provider, the sender and its account, the channels, the fraud guard; and
+//! a test message through them.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{Administrator, NoticeQuery};
+use crate::audit::Actor;
+use crate::clock::Instant;
+use crate::domain::User;
+use crate::http::AppState;
+use crate::http::extract::RequestOrigin;
+use crate::http::web::login::explain;
+use crate::http::web::{Chrome, Cookies, WebForm, internal};
+
+#[derive(Template)]
+#[template(path = "admin_delivery.html")]
+struct DeliveryPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    provider: &'static str,
+    sender: String,
+    senders: Vec<(&'static str, &'static str)>,
+    verify_service_sid: String,
+    account_sid: String,
+    token_set: bool,
+    from_number: String,
+    channels: Vec<(&'static str, &'static str, bool)>,
+    friendly_name: String,
+    code_length: u32,
+    code_ttl_seconds: i64,
+    max_check_attempts: i64,
+    fraud_guard: bool,
+    allowed_countries: String,
+    blocked_prefixes: String,
+    per_destination: i64,
+}
+
+async fn render_delivery(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    use crate::verify::{Provider, SenderKind};
+    let settings = match state.core.delivery_settings().await {
+        Ok(settings) => settings,
+        Err(error) => return internal(state, headers, format!("{error:#}")),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &DeliveryPage {
+            chrome,
+            tab: "delivery",
+            notice,
+            error,
+            provider: match settings.provider {
+                Provider::Builtin => "builtin",
+                Provider::TwilioVerify => "twilio_verify",
+            },
+            sender: match settings.sender {
+                SenderKind::Outbox => "outbox",
+                SenderKind::Twilio => "twilio",
+                SenderKind::Smtp => "smtp",
+                SenderKind::Webhook => "webhook",
+            }
+            .to_owned(),
+            senders: vec![
+                ("outbox", "Development outbox (/dev/outbox)"),
+                ("twilio", "Twilio Messages and Calls"),
+                ("smtp", "SMTP (email)"),
+                ("webhook", "Webhook"),
+            ],
+            verify_service_sid: settings.twilio.verify_service_sid.clone(),
+            account_sid: settings.twilio.account_sid.clone(),
+            token_set: settings.twilio.auth_token.is_set(),
+            from_number: settings.twilio.from_number.clone(),
+            channels: vec![
+                ("sms", "SMS", settings.service.channels.sms),
+                ("call", "Voice calls", settings.service.channels.call),
+                ("email", "Email", settings.service.channels.email),
+                (
+                    "whatsapp",
+                    "WhatsApp (through Twilio)",
+                    settings.service.channels.whatsapp,
+                ),
+            ],
+            friendly_name: settings.service.friendly_name.clone(),
+            code_length: settings.service.code_length,
+            code_ttl_seconds: settings.service.code_ttl_seconds,
+            max_check_attempts: settings.service.max_check_attempts,
+            fraud_guard: settings.fraud_guard.enabled,
+            allowed_countries: settings.fraud_guard.allowed_countries.join(", "),
+            blocked_prefixes: settings.fraud_guard.blocked_prefixes.join(", "),
+            per_destination: settings.fraud_guard.per_destination.max,
+        },
+    )
+}
+
+pub async fn delivery(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let notice = query.notice.map(|n| match n.as_str() {
+        "sent" => "The test message is on its way.".to_owned(),
+        _ => "Saved; it applies to the next code sent, on every node.".to_owned(),
+    });
+    render_delivery(&state, &headers, &admin, notice, None).await
+}
+
+fn list(raw: &str) -> Vec<String> {
+    raw.split([',', ' ', ';'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub async fn save_delivery(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<crate::http::web::forms::AdminDeliveryForm>,
+) -> Response {
+    use crate::verify::{Provider, SecretSetting, SenderKind};
+    let current = match state.core.delivery_settings().await {
+        Ok(settings) => settings,
+        Err(error) => return internal(&state, &headers, format!("{error:#}")),
+    };
+    let mut settings = current.clone();
+    settings.provider = match form.provider.as_str() {
+        "twilio_verify" => Provider::TwilioVerify,
+        _ => Provider::Builtin,
+    };
+    settings.sender = match form.sender.as_str() {
+        "twilio" => SenderKind::Twilio,
+        "smtp" => SenderKind::Smtp,
+        "webhook" => SenderKind::Webhook,
+        _ => SenderKind::Outbox,
+    };
+    settings.twilio.verify_service_sid = form.verify_service_sid.trim().to_owned();
+    settings.twilio.account_sid = form.account_sid.trim().to_owned();
+    settings.twilio.from_number = form.from_number.trim().to_owned();
+    // The token is write-only: an empty field keeps it.
+    settings.twilio.auth_token =
+        SecretSetting(Some(form.auth_token.trim().to_owned()).filter(|t| !t.is_empty()));
+    settings.service.channels.sms = form.sms.is_some();
+    settings.service.channels.call = form.call.is_some();
+    settings.service.channels.email = form.email.is_some();
+    settings.service.channels.whatsapp = form.whatsapp.is_some();
+    settings.service.friendly_name = form.friendly_name.trim().to_owned();
+    settings.fraud_guard.enabled = form.fraud_guard.is_some();
+    settings.fraud_guard.allowed_countries = list(&form.allowed_countries)
+        .into_iter()
+        .map(|c| c.to_uppercase())
+        .collect();
+    settings.fraud_guard.blocked_prefixes = list(&form.blocked_prefixes);
+    let numbers = (
+        form.code_length.parse(),
+        form.code_ttl_seconds.parse(),
+        form.max_check_attempts.parse(),
+        form.per_destination.parse(),
+    );
+    let (Ok(length), Ok(ttl), Ok(checks), Ok(per_destination)) = numbers else {
+        return render_delivery(
+            &state,
+            &headers,
+            &admin,
+            None,
+            Some("Lengths, seconds and counts are whole numbers.".into()),
+        )
+        .await;
+    };
+    settings.service.code_length = length;
+    settings.service.code_ttl_seconds = ttl;
+    settings.service.max_check_attempts = checks;
+    settings.fraud_guard.per_destination.max = per_destination;
+    let settings = settings.keep_secrets_from(&current);
+    match state
+        .core
+        .set_delivery_settings(&settings, Actor::User(admin.id), &origin, Instant::now())
+        .await
+    {
+        Ok(()) => Cookies::new(&state, &headers).redirect("/admin/delivery?notice=saved"),
+        Err(error) => render_delivery(&state, &headers, &admin, None, Some(explain(&error))).await,
+    }
+}
+
+/// Sends a real code to a number or an address, through the settings in force.
+pub async fn test_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<crate::http::web::forms::TestMessageForm>,
+) -> Response {
+    let destination = match crate::verify::Destination::parse(&form.to) {
+        Ok(destination) => destination,
+        Err(e) => {
+            return render_delivery(
+                &state,
+                &headers,
+                &admin,
+                None,
+                Some(format!("This destination cannot be used: {}.", e.message)),
+            )
+            .await;
+        }
+    };
+    let Ok(channel) = form.channel.parse::<crate::verify::Channel>() else {
+        return render_delivery(
+            &state,
+            &headers,
+            &admin,
+            None,
+            Some("Choose a channel.".into()),
+        )
+        .await;
+    };
+    let request = crate::verify::StartRequest {
+        service_id: "admin-test",
+        destination,
+        channel,
+        locale: None,
+        context: None,
+        user: Some(admin.id),
+        origin: &origin,
+        service: None,
+    };
+    match state
+        .core
+        .start_verification(&request, Instant::now())
+        .await
+    {
+        Ok(_) => Cookies::new(&state, &headers).redirect("/admin/delivery?notice=sent"),
+        Err(error) => {
+            render_delivery(
+                &state,
+                &headers,
+                &admin,
+                None,
+                Some(format!("The test message was refused: {error}.")),
+            )
+            .await
+        }
+    }
+}

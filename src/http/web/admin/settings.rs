@@ -1,0 +1,203 @@
+//! The two-factor policy: who is asked for a second factor, with which methods, for how long a
+//! computer is trusted.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{Administrator, NoticeQuery};
+use crate::audit::Actor;
+use crate::clock::Instant;
+use crate::domain::User;
+use crate::http::AppState;
+use crate::http::extract::RequestOrigin;
+use crate::http::web::forms::AdminSettingsForm;
+use crate::http::web::login::explain;
+use crate::http::web::{Chrome, Cookies, WebForm, internal};
+use crate::policy::{LoginPolicy, TrustLevel};
+
+#[derive(Template)]
+#[template(path = "admin_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    policies: Vec<(&'static str, &'static str, &'static str)>,
+    choices: Vec<(&'static str, &'static str)>,
+    methods: Vec<(&'static str, &'static str, bool)>,
+    trust: bool,
+    trust_days: i64,
+    users_choose: bool,
+    max_code_attempts: i64,
+    challenge_ttl_seconds: i64,
+}
+
+fn policy_name(policy: LoginPolicy) -> &'static str {
+    match policy {
+        LoginPolicy::Disabled => "disabled",
+        LoginPolicy::Enabled => "enabled",
+        LoginPolicy::Required => "required",
+        LoginPolicy::RequiredForAdmins => "required_for_admins",
+    }
+}
+
+fn parse_policy(raw: &str) -> Option<LoginPolicy> {
+    match raw {
+        "disabled" => Some(LoginPolicy::Disabled),
+        "enabled" => Some(LoginPolicy::Enabled),
+        "required" => Some(LoginPolicy::Required),
+        "required_for_admins" => Some(LoginPolicy::RequiredForAdmins),
+        _ => None,
+    }
+}
+
+async fn render_settings(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let policy = match state.core.two_factor_policy().await {
+        Ok(policy) => policy,
+        Err(error) => return internal(state, headers, error),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &SettingsPage {
+            chrome,
+            tab: "settings",
+            notice,
+            error,
+            policies: vec![
+                (
+                    "web_login_policy",
+                    "Web logins (these pages)",
+                    policy_name(policy.web_login_policy),
+                ),
+                (
+                    "api_login_policy",
+                    "API logins (applications)",
+                    policy_name(policy.api_login_policy),
+                ),
+            ],
+            choices: vec![
+                ("disabled", "Never ask for a second factor"),
+                (
+                    "enabled",
+                    "Users who enrolled a method (or are required to)",
+                ),
+                ("required", "Every user"),
+                (
+                    "required_for_admins",
+                    "Administrators, and users who enrolled",
+                ),
+            ],
+            methods: vec![
+                (
+                    "authenticator",
+                    "Authenticator app (TOTP)",
+                    policy.methods.authenticator,
+                ),
+                ("sms", "Text message (SMS)", policy.methods.sms),
+                ("voice", "Phone call", policy.methods.voice),
+                ("email", "Email", policy.methods.email),
+            ],
+            trust: policy.trust_level == TrustLevel::OncePerComputer,
+            trust_days: policy.trust_days,
+            users_choose: policy.users_choose_trust,
+            max_code_attempts: policy.max_code_attempts,
+            challenge_ttl_seconds: policy.challenge_ttl_seconds,
+        },
+    )
+}
+
+pub async fn settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    render_settings(
+        &state,
+        &headers,
+        &admin,
+        query
+            .notice
+            .map(|_| "Saved; it applies to the next login on every node.".into()),
+        None,
+    )
+    .await
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<AdminSettingsForm>,
+) -> Response {
+    let mut policy = match state.core.two_factor_policy().await {
+        Ok(policy) => policy,
+        Err(error) => return internal(&state, &headers, error),
+    };
+    let (Some(web), Some(api)) = (
+        parse_policy(&form.web_login_policy),
+        parse_policy(&form.api_login_policy),
+    ) else {
+        return render_settings(
+            &state,
+            &headers,
+            &admin,
+            None,
+            Some("Choose a policy for web and API logins.".into()),
+        )
+        .await;
+    };
+    policy.web_login_policy = web;
+    policy.api_login_policy = api;
+    policy.methods.authenticator = form.authenticator.is_some();
+    policy.methods.sms = form.sms.is_some();
+    policy.methods.voice = form.voice.is_some();
+    policy.methods.email = form.email.is_some();
+    policy.trust_level = if form.trust.is_some() {
+        TrustLevel::OncePerComputer
+    } else {
+        TrustLevel::EveryLogin
+    };
+    policy.users_choose_trust = form.users_choose.is_some();
+    let numbers = (
+        form.trust_days.parse(),
+        form.max_code_attempts.parse(),
+        form.challenge_ttl_seconds.parse(),
+    );
+    let (Ok(trust_days), Ok(attempts), Ok(ttl)) = numbers else {
+        return render_settings(
+            &state,
+            &headers,
+            &admin,
+            None,
+            Some("Days, attempts and seconds are whole numbers.".into()),
+        )
+        .await;
+    };
+    policy.trust_days = trust_days;
+    policy.max_code_attempts = attempts;
+    policy.challenge_ttl_seconds = ttl;
+    match state
+        .core
+        .set_two_factor_policy(&policy, Actor::User(admin.id), &origin, Instant::now())
+        .await
+    {
+        Ok(()) => Cookies::new(&state, &headers).redirect("/admin/settings?notice=saved"),
+        Err(error) => render_settings(&state, &headers, &admin, None, Some(explain(&error))).await,
+    }
+}

@@ -1,0 +1,338 @@
+//! One user's page: their profile, verified phone, methods, trusted computers and latest
+//! events, and what an administrator does to them.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{
+    Administrator, EventRow, NoticeQuery, account_error, administrator, event_rows, user_id, when,
+};
+use crate::accounts::{AccountError, Field, UserFields};
+use crate::admin::UserOverview;
+use crate::audit::{Actor, Origin};
+use crate::clock::Instant;
+use crate::domain::{User, UserId};
+use crate::http::AppState;
+use crate::http::extract::RequestOrigin;
+use crate::http::web::forms::{AdminPhoneForm, AdminProfileForm, EmptyForm, ReasonForm};
+use crate::http::web::{Chrome, Cookies, WebForm, error_page, internal, method_label};
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+struct UserPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    id: String,
+    username: String,
+    full_name: String,
+    email: String,
+    phone: String,
+    is_admin: bool,
+    active: bool,
+    required: bool,
+    methods: Vec<String>,
+    trusted: Vec<String>,
+    events: Vec<EventRow>,
+}
+
+async fn render_user(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    id: UserId,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let UserOverview {
+        user,
+        methods,
+        trusted_computers,
+        events,
+    } = match state.core.user_overview(id, Instant::now()).await {
+        Ok(overview) => overview,
+        Err(AccountError::UserNotFound) => {
+            return error_page(state, headers, StatusCode::NOT_FOUND, "No such user.");
+        }
+        Err(error) => return internal(state, headers, error),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &UserPage {
+            chrome,
+            tab: "users",
+            notice,
+            error,
+            id: user.id.to_string(),
+            username: user.username.to_string(),
+            full_name: user
+                .full_name
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
+            email: user
+                .email
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            phone: user
+                .mobile_phone
+                .as_ref()
+                .map(|p| p.e164().to_owned())
+                .unwrap_or_else(|| "none".into()),
+            is_admin: user.is_admin(),
+            active: user.active,
+            required: user.two_factor_required,
+            methods: methods.iter().map(method_label).collect(),
+            trusted: trusted_computers
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} · {} · last used {}",
+                        t.user_agent.clone().unwrap_or_default(),
+                        t.ip_address.clone().unwrap_or_default(),
+                        when(t.last_used_instant.unwrap_or(t.insert_instant))
+                    )
+                })
+                .collect(),
+            events: event_rows(events),
+        },
+    )
+}
+
+pub async fn user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    Path(raw): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let notice = query.notice.map(|n| match n.as_str() {
+        "created" => "The user is created.".to_owned(),
+        "phone" => "The phone number is updated.".to_owned(),
+        "reset" => "Two-factor authentication is reset.".to_owned(),
+        "unlocked" => "The user can try codes again.".to_owned(),
+        "sessions" => "Every session of the user has ended.".to_owned(),
+        _ => "Saved.".to_owned(),
+    });
+    render_user(&state, &headers, &admin, id, notice, None).await
+}
+
+pub async fn save_profile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<AdminProfileForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let text = |value: String| {
+        if value.trim().is_empty() {
+            Field::Null
+        } else {
+            Field::Value(value)
+        }
+    };
+    let fields = UserFields {
+        full_name: text(form.full_name),
+        email: text(form.email),
+        roles: Field::Value(if form.admin.is_some() {
+            vec!["admin".into()]
+        } else {
+            vec![]
+        }),
+        active: Field::Value(form.active.is_some()),
+        two_factor_required: Field::Value(form.two_factor_required.is_some()),
+        ..UserFields::default()
+    };
+    match state
+        .core
+        .update_user(id, &fields, Actor::User(admin.id), &origin, Instant::now())
+        .await
+    {
+        Ok(_) => {
+            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=saved"))
+        }
+        Err(error) => {
+            render_user(
+                &state,
+                &headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn set_phone(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<AdminPhoneForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let phone = Some(form.mobile_phone.trim()).filter(|p| !p.is_empty());
+    match state
+        .core
+        .set_verified_phone(
+            id,
+            phone,
+            &form.reason,
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
+        .await
+    {
+        Ok(_) => {
+            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=phone"))
+        }
+        Err(error) => {
+            render_user(
+                &state,
+                &headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn reset_two_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<ReasonForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match state
+        .core
+        .reset_two_factor(
+            id,
+            &form.reason,
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
+        .await
+    {
+        Ok(_) => {
+            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=reset"))
+        }
+        Err(error) => {
+            render_user(
+                &state,
+                &headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+async fn simple_action(
+    state: &AppState,
+    headers: &HeaderMap,
+    origin: &Origin,
+    raw: &str,
+    unlock: bool,
+) -> Response {
+    let admin = match administrator(state, headers).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let id = match user_id(state, headers, raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let now = Instant::now();
+    let (result, notice) = if unlock {
+        (
+            state
+                .core
+                .unlock(id, Actor::User(admin.id), origin, now)
+                .await,
+            "unlocked",
+        )
+    } else {
+        (
+            state
+                .core
+                .revoke_sessions(id, Actor::User(admin.id), origin, now)
+                .await,
+            "sessions",
+        )
+    };
+    match result {
+        Ok(_) => {
+            Cookies::new(state, headers).redirect(&format!("/admin/users/{id}?notice={notice}"))
+        }
+        Err(error) => {
+            render_user(
+                state,
+                headers,
+                &admin,
+                id,
+                None,
+                Some(account_error(&error)),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(_form): WebForm<EmptyForm>,
+) -> Response {
+    simple_action(&state, &headers, &origin, &raw, true).await
+}
+
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(_form): WebForm<EmptyForm>,
+) -> Response {
+    simple_action(&state, &headers, &origin, &raw, false).await
+}

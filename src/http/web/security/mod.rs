@@ -1,0 +1,249 @@
+//! Security settings (seed 000 §3 and §7, seeds 001, 002), behind re-authentication: methods,
+//! the verified phone, the login level, recovery codes, trusted computers and sessions. The
+//! overview page and the login level are here; each other setting has its own file.
+
+pub mod devices;
+pub mod methods;
+pub mod phone;
+pub mod reauth;
+pub mod recovery;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::forms::TrustLevelForm;
+use super::{Chrome, Cookies, WebForm, internal, method_label, signed_in};
+use crate::clock::Instant;
+use crate::domain::{MethodKind, User};
+use crate::http::AppState;
+use crate::http::extract::RequestOrigin;
+use crate::store::SessionRecord;
+use crate::two_factor::TwoFactorError;
+use crate::two_factor_views::SecurityOverview;
+
+/// The signed-in user, re-authenticated recently enough for security settings; otherwise the
+/// response to send instead (the login page, or the re-authentication page).
+async fn recent(state: &AppState, headers: &HeaderMap) -> Result<(SessionRecord, User), Response> {
+    let cookies = Cookies::new(state, headers);
+    let Some((session, user)) = signed_in(state, headers).await else {
+        return Err(cookies.redirect("/login"));
+    };
+    let now = Instant::now();
+    match state
+        .core
+        .check_reauthenticated(user.id, session.authenticated_at, &session.amr, now)
+        .await
+    {
+        Ok(()) => Ok((session, user)),
+        Err(TwoFactorError::Forbidden(_)) => Err(cookies.redirect("/security/reauth")),
+        Err(error) => Err(internal(state, headers, error)),
+    }
+}
+
+fn when(instant: Option<i64>) -> String {
+    instant
+        .map(|ms| {
+            let minutes = (Instant::now().millis() - ms) / 60_000;
+            match minutes {
+                i64::MIN..=0 => "just now".to_owned(),
+                1..=59 => format!("{minutes} min ago"),
+                60..=2879 => format!("{} h ago", minutes / 60),
+                _ => format!("{} days ago", minutes / 1440),
+            }
+        })
+        .unwrap_or_else(|| "never".to_owned())
+}
+
+fn device(user_agent: Option<&str>) -> String {
+    let agent = user_agent.unwrap_or("Unknown device");
+    let browser = ["Firefox", "Edg", "Chrome", "Safari", "curl", "python"]
+        .into_iter()
+        .find(|name| agent.contains(name))
+        .map(|name| if name == "Edg" { "Edge" } else { name });
+    browser
+        .map(str::to_owned)
+        .unwrap_or_else(|| agent.chars().take(40).collect())
+}
+
+pub struct MethodRow {
+    id: String,
+    label: String,
+    name: String,
+    last_used: String,
+}
+
+pub struct ComputerRow {
+    id: String,
+    device: String,
+    ip: String,
+    last_used: String,
+}
+
+pub struct SessionRow {
+    id: String,
+    device: String,
+    ip: String,
+    since: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    chrome: Chrome,
+    notice: Option<String>,
+    error: Option<String>,
+    methods: Vec<MethodRow>,
+    has_phone: bool,
+    offer_trust_choice: bool,
+    every_login: bool,
+    trust_days: i64,
+    recovery_left: i64,
+    trusted: Vec<ComputerRow>,
+    sessions: Vec<SessionRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SecurityQuery {
+    done: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SecurityQuery>,
+) -> Response {
+    let (session, user) = match recent(&state, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let notice = query.done.as_deref().map(|done| match done {
+        "authenticator" => "Your authenticator app is set up.",
+        "phone" => "Your verified phone number is saved.",
+        "removed" => "The method is removed.",
+        "level" => "Saved.",
+        "forgotten" => "The computer is forgotten.",
+        "ended" => "The session is ended.",
+        _ => "Done.",
+    });
+    render(
+        &state,
+        &headers,
+        &session,
+        &user,
+        notice.map(str::to_owned),
+        None,
+    )
+    .await
+}
+
+async fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &SessionRecord,
+    user: &User,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let SecurityOverview {
+        policy,
+        methods,
+        recovery_codes_left,
+        trusted_computers,
+        sessions,
+    } = match state.core.security_overview(user.id, Instant::now()).await {
+        Ok(overview) => overview,
+        Err(error) => return internal(state, headers, error),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(user));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &SecurityPage {
+            chrome,
+            notice,
+            error,
+            has_phone: methods
+                .iter()
+                .any(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice)),
+            methods: methods
+                .iter()
+                .map(|m| MethodRow {
+                    id: m.id.to_string(),
+                    label: method_label(m),
+                    name: m
+                        .name
+                        .as_ref()
+                        .map(|n| n.as_str().to_owned())
+                        .unwrap_or_default(),
+                    last_used: when(m.last_used_at.map(|i| i.millis())),
+                })
+                .collect(),
+            offer_trust_choice: policy.trusts_computers() && policy.users_choose_trust,
+            every_login: user.every_login,
+            trust_days: policy.trust_days,
+            recovery_left: recovery_codes_left,
+            trusted: trusted_computers
+                .iter()
+                .map(|t| ComputerRow {
+                    id: t.id.clone(),
+                    device: device(t.user_agent.as_deref()),
+                    ip: t.ip_address.clone().unwrap_or_default(),
+                    last_used: when(t.last_used_instant),
+                })
+                .collect(),
+            sessions: sessions
+                .iter()
+                .map(|(s, ip, agent)| SessionRow {
+                    id: s.id.clone(),
+                    device: device(agent.as_deref()),
+                    ip: ip.clone().unwrap_or_default(),
+                    since: when(Some(s.created_at.millis())),
+                    current: s.id == session.id,
+                })
+                .collect(),
+        },
+    )
+}
+
+pub async fn trust_level(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<TrustLevelForm>,
+) -> Response {
+    let (session, user) = match recent(&state, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let every_login = match form.level.as_str() {
+        "every_login" => true,
+        "once_per_computer" => false,
+        _ => {
+            return render(
+                &state,
+                &headers,
+                &session,
+                &user,
+                None,
+                Some("Choose one of the two levels.".into()),
+            )
+            .await;
+        }
+    };
+    match state
+        .core
+        .set_every_login(user.id, every_login, &origin, Instant::now())
+        .await
+    {
+        Ok(()) => Cookies::new(&state, &headers).redirect("/security?done=level"),
+        Err(error) => internal(&state, &headers, format!("{error:#}")),
+    }
+}
