@@ -666,7 +666,7 @@ async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Resu
                         now,
                     )
                     .await
-                    .map_err(two_factor_error)?;
+                    .map_err(|error| two_factor_error(error.into()))?;
                 }
                 "welcome" => {
                     let settings = serde_json::from_str(&text).map_err(parse_error)?;

@@ -58,7 +58,7 @@ pub struct Config {
     /// Two-factor defaults; an administrator's stored settings override them at run time.
     pub two_factor: crate::policy::TwoFactorPolicy,
     /// Code delivery defaults; an administrator's stored settings override them at run time.
-    pub delivery: crate::verify::DeliverySettings,
+    pub delivery: crate::delivery_settings::DeliverySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,7 +104,7 @@ impl Default for Config {
             argon2: Argon2Config::default(),
             tokens: TokenConfig::default(),
             two_factor: crate::policy::TwoFactorPolicy::default(),
-            delivery: crate::verify::DeliverySettings::default(),
+            delivery: crate::delivery_settings::DeliverySettings::default(),
         }
     }
 }

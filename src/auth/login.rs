@@ -1,5 +1,4 @@
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
-use crate::auth::IssuedTokens;
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::{Verification, random};
@@ -7,6 +6,7 @@ use crate::domain::LoginType;
 use crate::domain::{LoginId, Password, User};
 use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
+use crate::sessions::IssuedTokens;
 use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
 use crate::two_factor::{SETTINGS_KEY, TwoFactorError, policy_from_stored};
 

@@ -1,9 +1,7 @@
-//! Authentication flows: the password login and the sessions and tokens it opens.
+//! The password login, the step between password and code, and re-authentication.
 
 mod login;
 mod session;
-mod tokens;
 
 pub use login::{LoginError, LoginOutcome, LoginRequest};
 pub use session::PendingLogin;
-pub use tokens::{IssuedTokens, TokenAuthError};

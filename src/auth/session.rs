@@ -1,11 +1,11 @@
 //! A browser's session and the steps around it: what the web pages need beyond the login
 //! itself (which they share with the API).
 
-use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::audit::Origin;
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::random;
-use crate::domain::{Password, User, UserId};
+use crate::domain::{Password, User};
 use crate::policy::TwoFactorPolicy;
 use crate::store::{ChallengeRecord, MethodRecord, SessionRecord};
 use crate::two_factor::{PresentedCode, TwoFactorError, codes};
@@ -21,26 +21,6 @@ pub struct PendingLogin {
 }
 
 impl Core {
-    /// The live session and active user behind a session cookie.
-    pub async fn web_session(
-        &self,
-        token: &str,
-        now: Instant,
-    ) -> anyhow::Result<Option<(SessionRecord, User)>> {
-        if token.is_empty() || token.len() > 256 {
-            return Ok(None);
-        }
-        let Some(session) = self
-            .store
-            .live_session_by_refresh_hash(&random::ordered_lookup_digest(token), now)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let user = self.store.user(session.user_id).await?.filter(|u| u.active);
-        Ok(user.map(|u| (session, u)))
-    }
-
     pub async fn pending_login(
         &self,
         two_factor_id: &str,
@@ -174,54 +154,5 @@ impl Core {
             .reauthenticate_session(&session.id, &amr, now)
             .await?;
         Ok(())
-    }
-
-    /// A session that just proved a new method with its code (enrolling it) has used a second
-    /// factor: it counts as re-authenticated with it.
-    pub async fn credit_second_factor(
-        &self,
-        session: &SessionRecord,
-        kind: crate::domain::MethodKind,
-        now: Instant,
-    ) -> anyhow::Result<()> {
-        let amr = vec!["pwd".to_owned(), kind.amr().to_owned(), "mfa".to_owned()];
-        Ok(self
-            .store
-            .reauthenticate_session(&session.id, &amr, now)
-            .await?)
-    }
-
-    /// Ends one of the user's sessions.
-    pub async fn end_session(
-        &self,
-        user: UserId,
-        session_id: &str,
-        origin: &Origin,
-        now: Instant,
-    ) -> anyhow::Result<bool> {
-        let event = AuditEvent::new(EventKind::Logout, Actor::User(user), origin, now)
-            .target(user)
-            .detail("sessionId", session_id);
-        Ok(self
-            .store
-            .end_user_session(user, session_id, &event)
-            .await?)
-    }
-
-    /// The user's own choice: a second factor at every login, or trust this computer.
-    pub async fn set_every_login(
-        &self,
-        user: UserId,
-        every_login: bool,
-        origin: &Origin,
-        now: Instant,
-    ) -> anyhow::Result<()> {
-        let event = AuditEvent::new(EventKind::UserUpdate, Actor::User(user), origin, now)
-            .target(user)
-            .detail("everyLogin", every_login);
-        Ok(self
-            .store
-            .set_every_login(user, every_login, &event)
-            .await?)
     }
 }

@@ -9,6 +9,7 @@
 
 mod outbox;
 mod smtp;
+mod stored;
 pub mod twilio;
 mod webhook;
 pub mod worker;
@@ -16,11 +17,13 @@ pub mod worker;
 use std::time::Duration;
 
 pub use outbox::OutboxMessage;
+pub use stored::DeliverySettingsError;
 
 use crate::clock::Instant;
 use crate::core::Core;
+use crate::delivery_settings::DeliverySettings;
+use crate::domain::Channel;
 use crate::store::{AttemptResult, MessageRecord, StoreError};
-use crate::verify::{Channel, DeliverySettings};
 
 /// A claimed message is reserved for the delivery time-out (which bounds the whole attempt)
 /// plus this margin to record the outcome. No longer: a message whose node died mid-send waits
@@ -184,7 +187,7 @@ impl Core {
             .parse::<Channel>()
             .map(|c| c.as_str())
             .unwrap_or("?");
-        let to = crate::verify::Destination::parse(&message.destination)
+        let to = crate::domain::Destination::parse(&message.destination)
             .map(|d| d.masked())
             .unwrap_or_else(|_| "?".into());
         match &delivered {

@@ -7,7 +7,7 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::SendError;
-use crate::verify::DeliverySettings;
+use crate::delivery_settings::DeliverySettings;
 
 pub async fn send(
     settings: &DeliverySettings,

@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::SendError;
-use crate::verify::{Channel, TwilioSettings};
+use crate::delivery_settings::TwilioSettings;
+use crate::domain::Channel;
 
 #[derive(Debug, Deserialize)]
 struct Created {

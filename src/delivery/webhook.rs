@@ -6,8 +6,9 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::SendError;
+use crate::delivery_settings::DeliverySettings;
+use crate::domain::Channel;
 use crate::store::MessageRecord;
-use crate::verify::{Channel, DeliverySettings};
 
 pub async fn send(
     http: &reqwest::Client,

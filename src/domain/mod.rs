@@ -3,6 +3,7 @@
 //! Each newtype has a private field and a fallible constructor: a `Username` in hand is a
 //! username that passed every rule, so no code further in re-checks it.
 
+mod destination;
 mod login;
 mod names;
 mod password;
@@ -10,6 +11,7 @@ mod phone;
 mod two_factor;
 mod user;
 
+pub use destination::{Channel, Destination};
 pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;

@@ -149,6 +149,12 @@ impl From<TwoFactorError> for ApiError {
     }
 }
 
+impl From<crate::delivery::DeliverySettingsError> for ApiError {
+    fn from(error: crate::delivery::DeliverySettingsError) -> Self {
+        ApiError::from(TwoFactorError::from(error))
+    }
+}
+
 impl From<VerifyError> for ApiError {
     /// In this API's shape, with Twilio's error code as the error's code.
     fn from(error: VerifyError) -> Self {

@@ -247,10 +247,10 @@ impl SessionUser {
             .await
         {
             Ok((claims, user)) => Ok(Self { claims, user }),
-            Err(crate::auth::TokenAuthError::Invalid) => {
+            Err(crate::sessions::TokenAuthError::Invalid) => {
                 Err(ApiError::Empty(StatusCode::UNAUTHORIZED))
             }
-            Err(crate::auth::TokenAuthError::Internal(e)) => Err(ApiError::Internal(e)),
+            Err(crate::sessions::TokenAuthError::Internal(e)) => Err(ApiError::Internal(e)),
         }
     }
 

@@ -1,13 +1,13 @@
 use super::guess::{CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts};
 use super::{Accepted, OtpCode, PresentedCode, TwoFactorError, codes, note_wrong_code};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
-use crate::auth::IssuedTokens;
 use crate::clock::Instant;
 use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::LoginType;
 use crate::domain::{MethodId, MethodKind, User};
 use crate::policy::TwoFactorPolicy;
+use crate::sessions::IssuedTokens;
 use crate::store::{MethodRecord, NewChallenge};
 
 /// The second step of a login.

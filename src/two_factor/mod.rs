@@ -8,12 +8,14 @@ mod guess;
 mod guess_rules;
 mod setup;
 mod trust;
+mod views;
 
 use subtle::ConstantTimeEq;
 
 pub use challenge::{CompleteLogin, CompletedLogin};
 pub use enroll::{EnableMethod, Enabled};
 pub use setup::AuthenticatorSetup;
+pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
@@ -59,6 +61,17 @@ pub enum TwoFactorError {
 impl TwoFactorError {
     pub(crate) fn field(field: &str, invalid: Invalid) -> Self {
         TwoFactorError::Invalid(vec![FieldError::new(field, invalid)])
+    }
+}
+
+impl From<crate::delivery::DeliverySettingsError> for TwoFactorError {
+    fn from(error: crate::delivery::DeliverySettingsError) -> Self {
+        match error {
+            crate::delivery::DeliverySettingsError::Invalid(fields) => {
+                TwoFactorError::Invalid(fields)
+            }
+            crate::delivery::DeliverySettingsError::Internal(e) => TwoFactorError::Internal(e),
+        }
     }
 }
 

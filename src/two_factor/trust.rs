@@ -82,4 +82,21 @@ impl Core {
         }
         Ok(self.store.revoke_trusts(user, id, &event).await?)
     }
+
+    /// The user's own choice: a second factor at every login, or trust this computer.
+    pub async fn set_every_login(
+        &self,
+        user: UserId,
+        every_login: bool,
+        origin: &Origin,
+        now: Instant,
+    ) -> anyhow::Result<()> {
+        let event = AuditEvent::new(EventKind::UserUpdate, Actor::User(user), origin, now)
+            .target(user)
+            .detail("everyLogin", every_login);
+        Ok(self
+            .store
+            .set_every_login(user, every_login, &event)
+            .await?)
+    }
 }

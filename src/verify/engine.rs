@@ -13,7 +13,6 @@ use crate::delivery::{Delivered, SendError, message_context};
 use crate::domain::{Invalid, UserId};
 use crate::store::{NewMessage, NewVerification, StoreError, VerificationRecord};
 
-const SETTINGS_KEY: &str = "delivery";
 const CODE_HASH_PURPOSE: &str = "verification-code";
 
 /// A request to send a code.
@@ -152,48 +151,6 @@ impl From<StoreError> for VerifyError {
 }
 
 impl Core {
-    /// The delivery settings in force: the stored ones when an administrator saved some, else
-    /// the configuration's. The stored copy is sealed whole: it holds the Auth Token.
-    pub async fn delivery_settings(&self) -> Result<DeliverySettings, anyhow::Error> {
-        let Some(stored) = self.store.setting(SETTINGS_KEY).await? else {
-            return Ok(self.delivery_defaults.clone());
-        };
-        let (key_id, ciphertext): (String, String) = serde_json::from_str(&stored)?;
-        let sealed = crate::crypto::cipher::Sealed { key_id, ciphertext };
-        let json = self.secrets.open(&sealed, SETTINGS_KEY)?;
-        Ok(serde_json::from_slice(&json)?)
-    }
-
-    pub async fn set_delivery_settings(
-        &self,
-        settings: &DeliverySettings,
-        actor: Actor,
-        origin: &Origin,
-        now: Instant,
-    ) -> Result<(), crate::two_factor::TwoFactorError> {
-        settings
-            .check()
-            .map_err(crate::two_factor::TwoFactorError::Invalid)?;
-        let json = serde_json::to_vec(settings).map_err(anyhow::Error::from)?;
-        let sealed = self.secrets.seal(&json, SETTINGS_KEY);
-        let stored = serde_json::to_string(&(sealed.key_id, sealed.ciphertext))
-            .map_err(anyhow::Error::from)?;
-        let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)
-            .detail("key", SETTINGS_KEY)
-            .detail(
-                "provider",
-                serde_json::to_value(settings.provider).unwrap_or_default(),
-            )
-            .detail(
-                "sender",
-                serde_json::to_value(settings.sender).unwrap_or_default(),
-            );
-        self.store
-            .put_setting(SETTINGS_KEY, &stored, &event)
-            .await?;
-        Ok(())
-    }
-
     /// Sends a code: a new verification, or the same code again when one is pending for the
     /// destination. Screened by the fraud guard and the send limits first; delivered at once
     /// when possible (so a refused number is reported now), else queued.

@@ -4,12 +4,12 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::views::TokenResponse;
-use crate::auth::TokenAuthError;
 use crate::clock::Instant;
 use crate::crypto::Claims;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, BearerToken, OptionalApiJson, RequestOrigin, bearer};
+use crate::sessions::TokenAuthError;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ValidateResponse {

@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::auth::IssuedTokens;
 use crate::domain::{MethodKind, User};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::sessions::IssuedTokens;
 use crate::store::MethodRecord;
 
 /// FusionAuth answers a pending second factor with this status.

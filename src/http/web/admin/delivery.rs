@@ -196,7 +196,10 @@ pub async fn save_delivery(
         .await
     {
         Ok(()) => Cookies::new(&state, &headers).redirect("/admin/delivery?notice=saved"),
-        Err(error) => render_delivery(&state, &headers, &admin, None, Some(explain(&error))).await,
+        Err(error) => {
+            let error = error.into();
+            render_delivery(&state, &headers, &admin, None, Some(explain(&error))).await
+        }
     }
 }
 

@@ -21,8 +21,8 @@ use crate::domain::{MethodKind, User};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::store::SessionRecord;
+use crate::two_factor::SecurityOverview;
 use crate::two_factor::TwoFactorError;
-use crate::two_factor_views::SecurityOverview;
 
 /// The signed-in user, re-authenticated recently enough for security settings; otherwise the
 /// response to send instead (the login page, or the re-authentication page).

@@ -224,4 +224,56 @@ impl Core {
             .filter(|u| u.active)
             .ok_or(TokenAuthError::Invalid)
     }
+
+    /// The live session and active user behind a session cookie.
+    pub async fn web_session(
+        &self,
+        token: &str,
+        now: Instant,
+    ) -> anyhow::Result<Option<(SessionRecord, User)>> {
+        if token.is_empty() || token.len() > 256 {
+            return Ok(None);
+        }
+        let Some(session) = self
+            .store
+            .live_session_by_refresh_hash(&random::ordered_lookup_digest(token), now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user = self.store.user(session.user_id).await?.filter(|u| u.active);
+        Ok(user.map(|u| (session, u)))
+    }
+
+    /// A session that just proved a new method with its code (enrolling it) has used a second
+    /// factor: it counts as re-authenticated with it.
+    pub async fn credit_second_factor(
+        &self,
+        session: &SessionRecord,
+        kind: crate::domain::MethodKind,
+        now: Instant,
+    ) -> anyhow::Result<()> {
+        let amr = vec!["pwd".to_owned(), kind.amr().to_owned(), "mfa".to_owned()];
+        Ok(self
+            .store
+            .reauthenticate_session(&session.id, &amr, now)
+            .await?)
+    }
+
+    /// Ends one of the user's sessions.
+    pub async fn end_session(
+        &self,
+        user: UserId,
+        session_id: &str,
+        origin: &Origin,
+        now: Instant,
+    ) -> anyhow::Result<bool> {
+        let event = AuditEvent::new(EventKind::Logout, Actor::User(user), origin, now)
+            .target(user)
+            .detail("sessionId", session_id);
+        Ok(self
+            .store
+            .end_user_session(user, session_id, &event)
+            .await?)
+    }
 }

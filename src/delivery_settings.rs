@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FieldError, Invalid};
+use crate::domain::{Channel, FieldError, Invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -52,12 +52,12 @@ impl Default for Channels {
 }
 
 impl Channels {
-    pub fn allows(&self, channel: super::Channel) -> bool {
+    pub fn allows(&self, channel: Channel) -> bool {
         match channel {
-            super::Channel::Sms => self.sms,
-            super::Channel::Call => self.call,
-            super::Channel::Email => self.email,
-            super::Channel::Whatsapp => self.whatsapp,
+            Channel::Sms => self.sms,
+            Channel::Call => self.call,
+            Channel::Email => self.email,
+            Channel::Whatsapp => self.whatsapp,
         }
     }
 }
@@ -391,7 +391,7 @@ impl DeliverySettings {
         }
         for (key, text) in &self.service.templates {
             let channel = key.split('.').next().unwrap_or_default();
-            if channel.parse::<super::Channel>().is_err() {
+            if channel.parse::<Channel>().is_err() {
                 bad(
                     "service.templates",
                     format!(
