@@ -4,4 +4,4 @@ mod login;
 mod session;
 
 pub use login::{LoginError, LoginOutcome, LoginRequest};
-pub use session::PendingLogin;
+

@@ -1,69 +1,13 @@
-//! A browser's session and the steps around it: what the web pages need beyond the login
-//! itself (which they share with the API).
+//! Re-authentication: a session proves its factors again before a sensitive change.
 
 use crate::audit::Origin;
 use crate::clock::Instant;
 use crate::core::Core;
-use crate::crypto::random;
-use crate::domain::{Password, User};
-use crate::policy::TwoFactorPolicy;
-use crate::store::{ChallengeRecord, MethodRecord, SessionRecord};
+use crate::domain::Password;
+use crate::store::{MethodRecord, SessionRecord};
 use crate::two_factor::{PresentedCode, TwoFactorError, codes};
 
-/// A login waiting for its second factor, as a page shows it.
-#[derive(Debug, Clone)]
-pub struct PendingLogin {
-    pub user: User,
-    /// The methods the user may use now (empty: must enrol first).
-    pub methods: Vec<MethodRecord>,
-    pub challenge: ChallengeRecord,
-    pub policy: TwoFactorPolicy,
-}
-
 impl Core {
-    pub async fn pending_login(
-        &self,
-        two_factor_id: &str,
-        now: Instant,
-    ) -> Result<Option<PendingLogin>, TwoFactorError> {
-        if two_factor_id.is_empty() || two_factor_id.len() > 128 {
-            return Ok(None);
-        }
-        let policy = self.two_factor_policy().await?;
-        let Some(challenge) = self
-            .store
-            .live_challenge(
-                &random::lookup_digest(two_factor_id),
-                policy.max_code_attempts,
-                now,
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Some(user) = self
-            .store
-            .user(challenge.user_id)
-            .await?
-            .filter(|u| u.active)
-        else {
-            return Ok(None);
-        };
-        let methods = self
-            .store
-            .methods(user.id)
-            .await?
-            .into_iter()
-            .filter(|m| policy.methods.allows(m.kind))
-            .collect();
-        Ok(Some(PendingLogin {
-            user,
-            methods,
-            challenge,
-            policy,
-        }))
-    }
-
     /// Asks a session for its factors again before sensitive changes: the password, and a code
     /// of one of the user's methods (or a recovery code) when they have one.
     pub async fn reauthenticate(

@@ -8,7 +8,7 @@ use crate::domain::LoginType;
 use crate::domain::{MethodId, MethodKind, User};
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::IssuedTokens;
-use crate::store::{MethodRecord, NewChallenge};
+use crate::store::{ChallengeRecord, MethodRecord, NewChallenge};
 
 /// The second step of a login.
 #[derive(Debug, Clone)]
@@ -30,7 +30,60 @@ pub struct CompletedLogin {
     pub trust_token: Option<String>,
 }
 
+/// A login waiting for its second factor, as a page shows it.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub user: User,
+    /// The methods the user may use now (empty: must enrol first).
+    pub methods: Vec<MethodRecord>,
+    pub challenge: ChallengeRecord,
+    pub policy: TwoFactorPolicy,
+}
+
 impl Core {
+    pub async fn pending_login(
+        &self,
+        two_factor_id: &str,
+        now: Instant,
+    ) -> Result<Option<PendingLogin>, TwoFactorError> {
+        if two_factor_id.is_empty() || two_factor_id.len() > 128 {
+            return Ok(None);
+        }
+        let policy = self.two_factor_policy().await?;
+        let Some(challenge) = self
+            .store
+            .live_challenge(
+                &random::lookup_digest(two_factor_id),
+                policy.max_code_attempts,
+                now,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(user) = self
+            .store
+            .user(challenge.user_id)
+            .await?
+            .filter(|u| u.active)
+        else {
+            return Ok(None);
+        };
+        let methods = self
+            .store
+            .methods(user.id)
+            .await?
+            .into_iter()
+            .filter(|m| policy.methods.allows(m.kind))
+            .collect();
+        Ok(Some(PendingLogin {
+            user,
+            methods,
+            challenge,
+            policy,
+        }))
+    }
+
     /// A challenge for a user whose password was right, to be stored under `id_hash` (the
     /// digest of the `twoFactorId` sent back) with its audit event.
     pub(crate) fn new_challenge(

@@ -12,7 +12,7 @@ mod views;
 
 use subtle::ConstantTimeEq;
 
-pub use challenge::{CompleteLogin, CompletedLogin};
+pub use challenge::{CompleteLogin, CompletedLogin, PendingLogin};
 pub use enroll::{EnableMethod, Enabled};
 pub use setup::AuthenticatorSetup;
 pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};

@@ -133,7 +133,7 @@ impl RecoveryCodesPage {
 async fn enrolling(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(String, crate::auth::PendingLogin), Response> {
+) -> Result<(String, crate::two_factor::PendingLogin), Response> {
     let cookies = Cookies::new(state, headers);
     let Some(id) = cookie(headers, PENDING_COOKIE) else {
         return Err(cookies.redirect("/login?expired=1"));

@@ -10,7 +10,8 @@ use super::forms::{CodeForm, LoginForm, MethodForm};
 use super::{
     Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, WebForm, cookie, internal, method_label,
 };
-use crate::auth::{LoginError, LoginOutcome, LoginRequest, PendingLogin};
+use crate::auth::{LoginError, LoginOutcome, LoginRequest};
+use crate::two_factor::PendingLogin;
 use crate::clock::Instant;
 use crate::domain::{LoginId, MethodId, MethodKind, Password};
 use crate::http::AppState;
