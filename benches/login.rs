@@ -42,15 +42,16 @@ async fn main() -> anyhow::Result<()> {
     let username = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let fields: tessera::accounts::UserFields =
         serde_json::from_value(json!({"username": username, "password": PASSWORD}))?;
-    core.create_user(
-        None,
-        &fields,
-        Actor::System,
-        &Origin::default(),
-        Instant::now(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    core.accounts
+        .create_user(
+            None,
+            &fields,
+            Actor::System,
+            &Origin::default(),
+            Instant::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
     println!(
         "machine: {cores} cores; database: {}",
@@ -66,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // One hash, timed on this thread (after a warm-up).
-    let hasher = core.hasher.clone();
+    let hasher = tessera::crypto::PasswordHasher::new(&config.argon2, cores)?;
     hasher.hash_blocking(PASSWORD)?;
     let rounds = 20;
     let started = WallClock::now();

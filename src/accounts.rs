@@ -4,13 +4,26 @@ use serde::Deserialize;
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
+use crate::crypto::PasswordHasher;
 use crate::crypto::random;
 pub use crate::domain::FieldError;
 use crate::domain::{
     Email, FullName, Invalid, LoginId, Password, PhoneNumber, Roles, User, UserId, Username,
 };
-use crate::store::{ApiKeyRecord, NewUser, StoreError, UserChanges};
+use crate::store::{ApiKeyRecord, NewUser, Store, StoreError, UserChanges};
+
+/// Users and API keys: created, changed, found, removed.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    hasher: PasswordHasher,
+}
+
+impl Accounts {
+    pub fn new(store: Store, hasher: PasswordHasher) -> Self {
+        Self { store, hasher }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -268,7 +281,7 @@ pub struct IssuedApiKey {
     pub key: String,
 }
 
-impl Core {
+impl Accounts {
     pub async fn create_user(
         &self,
         id: Option<UserId>,

@@ -6,9 +6,8 @@
 use crate::accounts::{AccountError, FieldError};
 use crate::audit::{Actor, AuditEvent, AuditFilter, EventKind, Origin, StoredEvent};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::domain::{Invalid, PhoneNumber, User, UserId};
-use crate::store::{MethodRecord, TrustRecord};
+use crate::store::{MethodRecord, Store, TrustRecord};
 
 /// Events of a user that the admin console shows with them.
 const USER_EVENTS_SHOWN: i64 = 20;
@@ -60,7 +59,19 @@ fn reason_field(raw: &str) -> Result<Reason, AccountError> {
     Reason::parse(raw).map_err(|e| AccountError::Invalid(vec![FieldError::new("reason", e)]))
 }
 
-impl Core {
+/// What administrators do to other users' second factors and sessions, and what they read.
+#[derive(Clone)]
+pub struct Administration {
+    store: Store,
+}
+
+impl Administration {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl Administration {
     /// Removes every second factor and recovery code of the user and forgets their trusted
     /// computers: their next login starts over (enrolment where policy requires it).
     pub async fn reset_two_factor(

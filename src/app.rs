@@ -16,10 +16,15 @@ use crate::store::Store;
 /// Opens everything the domain needs (keys, database with migrations applied), without any
 /// network listener: what the CLI commands use.
 pub async fn open_core(config: &Config) -> anyhow::Result<Core> {
+    open_core_at(config, config.public_url()).await
+}
+
+/// `open_core`, with tokens issued as `public_url`.
+async fn open_core_at(config: &Config, public_url: String) -> anyhow::Result<Core> {
     let keys = Keys::load_or_create(&config.data_dir)?;
     let store = Store::connect(&config.database_url(), config.database.max_connections).await?;
     store.migrate().await?;
-    Core::new(config, store, &keys)
+    Core::new(config, store, &keys, public_url)
 }
 
 pub struct Application {
@@ -27,27 +32,31 @@ pub struct Application {
     listener: TcpListener,
     max_body_bytes: usize,
     web: crate::http::web::WebSettings,
+    public_url: String,
 }
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let mut core = open_core(config).await?;
         let addr = config.listen_addr();
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        if config.public_url.is_none() {
+        let public_url = match &config.public_url {
+            Some(_) => config.public_url(),
             // Without a configured public URL, the address really bound (port 0 picks one).
-            core.tokens.issuer = format!("http://{}", listener.local_addr()?);
-        }
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let core = open_core_at(config, public_url.clone()).await?;
         Ok(Self {
             core,
             listener,
             max_body_bytes: config.max_body_bytes,
             web: crate::http::web::WebSettings {
                 organization: config.organization.clone(),
+                product_name: config.product_name.clone(),
                 secure_cookies: config.public_url().starts_with("https://"),
             },
+            public_url,
         })
     }
 
@@ -68,10 +77,15 @@ impl Application {
     ) -> anyhow::Result<()> {
         let store = self.core.store.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = crate::delivery::worker::spawn(self.core.clone(), stopped);
+        let worker = crate::delivery::worker::spawn(
+            self.core.delivery.clone(),
+            self.core.store.clone(),
+            stopped,
+        );
         let state = AppState {
             core: self.core,
             web: self.web,
+            public_url: self.public_url,
         };
         let router = http::router(state, self.max_body_bytes);
         let served = axum::serve(

@@ -257,6 +257,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             let core = app::open_core(&config).await?;
             let started = std::time::Instant::now();
             let result = core
+                .import
                 .import_users(
                     format,
                     &text,
@@ -288,7 +289,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Export { format } => {
             let format = parse_format(&format)?;
             let core = app::open_core(&config).await?;
-            let result = core.export_users(format).await;
+            let result = core.import.export_users(format).await;
             core.store.close().await;
             print!("{}", result?);
             Ok(())
@@ -296,6 +297,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::VerifyAccount(VerifyAccountCommand::Key { account, name }) => {
             let core = app::open_core(&config).await?;
             let result = core
+                .verify
                 .create_verify_api_key(&account, &name, Actor::Cli, Instant::now())
                 .await;
             core.store.close().await;
@@ -317,6 +319,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::VerifyAccount(VerifyAccountCommand::Create { name }) => {
             let core = app::open_core(&config).await?;
             let result = core
+                .verify
                 .create_verify_account(&name, Actor::Cli, Instant::now())
                 .await;
             core.store.close().await;
@@ -346,11 +349,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let admin_password = application
         .core()
+        .accounts
         .bootstrap_admin(Instant::now())
         .await
         .map_err(describe)?;
     let outbox = matches!(
-        application.core().delivery_settings().await,
+        application.core().delivery.delivery_settings().await,
         Ok(delivery) if delivery.provider == crate::verify::Provider::Builtin
             && delivery.sender == crate::verify::SenderKind::Outbox
     );
@@ -406,6 +410,7 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
                 ..UserFields::default()
             };
             let user = core
+                .accounts
                 .create_user(None, &fields, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
@@ -440,7 +445,8 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
             let raw = read_password(&format!("New password for {}: ", user.username))?;
             let password =
                 Password::new_choice(&raw).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-            core.set_password(user.id, &password, Actor::Cli, &origin, now)
+            core.accounts
+                .set_password(user.id, &password, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
             println!(
@@ -463,6 +469,7 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
                 ..UserFields::default()
             };
             let user = core
+                .accounts
                 .update_user(user.id, &fields, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
@@ -477,7 +484,8 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
                 two_factor_required: Field::Value(!off),
                 ..UserFields::default()
             };
-            core.update_user(user.id, &fields, Actor::Cli, &origin, now)
+            core.accounts
+                .update_user(user.id, &fields, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
             println!(
@@ -489,6 +497,7 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Reset2fa { login_id, reason } => {
             let user = find(core, &login_id).await?;
             let removed = core
+                .admin
                 .reset_two_factor(user.id, &reason, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
@@ -509,15 +518,16 @@ async fn set_active(core: &Core, login_id: &str, active: bool) -> anyhow::Result
         active: Field::Value(active),
         ..UserFields::default()
     };
-    core.update_user(
-        user.id,
-        &fields,
-        Actor::Cli,
-        &Default::default(),
-        Instant::now(),
-    )
-    .await
-    .map_err(describe)?;
+    core.accounts
+        .update_user(
+            user.id,
+            &fields,
+            Actor::Cli,
+            &Default::default(),
+            Instant::now(),
+        )
+        .await
+        .map_err(describe)?;
     println!(
         "{} is {}",
         user.username,
@@ -535,6 +545,7 @@ async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<
     match command {
         ApiKeyCommand::Create { name } => {
             let issued = core
+                .accounts
                 .create_api_key(&name, Actor::Cli, now)
                 .await
                 .map_err(describe)?;
@@ -543,7 +554,7 @@ async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<
         }
         ApiKeyCommand::List => {
             println!("{:<12}  {:<8}  {:<13}  name", "id", "state", "created");
-            for key in core.api_keys().await.map_err(describe)? {
+            for key in core.accounts.api_keys().await.map_err(describe)? {
                 println!(
                     "{:<12}  {:<8}  {:<13}  {}",
                     key.id,
@@ -558,7 +569,8 @@ async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            core.revoke_api_key(&id, Actor::Cli, now)
+            core.accounts
+                .revoke_api_key(&id, Actor::Cli, now)
                 .await
                 .map_err(describe)?;
             println!("API key {id} revoked");
@@ -569,7 +581,8 @@ async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<
 
 async fn find(core: &Core, raw: &str) -> anyhow::Result<User> {
     let login_id = LoginId::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?}: {e}"))?;
-    core.find_user(&login_id)
+    core.accounts
+        .find_user(&login_id)
         .await
         .map_err(describe)?
         .with_context(|| format!("no user {raw:?}"))
@@ -630,11 +643,19 @@ async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Resu
             for key in keys {
                 let value = match key.as_str() {
                     "two_factor" => serde_json::to_value(
-                        core.two_factor_policy().await.map_err(two_factor_error)?,
+                        core.two_factor
+                            .two_factor_policy()
+                            .await
+                            .map_err(two_factor_error)?,
                     )?,
-                    "delivery" => serde_json::to_value(core.delivery_settings().await?.redacted())?,
+                    "delivery" => {
+                        serde_json::to_value(core.delivery.delivery_settings().await?.redacted())?
+                    }
                     "welcome" => serde_json::to_value(
-                        core.welcome_settings().await.map_err(two_factor_error)?,
+                        core.welcome
+                            .welcome_settings()
+                            .await
+                            .map_err(two_factor_error)?,
                     )?,
                     other => bail!(
                         "unknown settings {other:?}; they are two_factor, delivery and welcome"
@@ -651,26 +672,29 @@ async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Resu
             match key.as_str() {
                 "two_factor" => {
                     let policy = serde_json::from_str(&text).map_err(parse_error)?;
-                    core.set_two_factor_policy(&policy, Actor::Cli, &origin, now)
+                    core.two_factor
+                        .set_two_factor_policy(&policy, Actor::Cli, &origin, now)
                         .await
                         .map_err(two_factor_error)?;
                 }
                 "delivery" => {
                     let settings: crate::verify::DeliverySettings =
                         serde_json::from_str(&text).map_err(parse_error)?;
-                    let current = core.delivery_settings().await?;
-                    core.set_delivery_settings(
-                        &settings.keep_secrets_from(&current),
-                        Actor::Cli,
-                        &origin,
-                        now,
-                    )
-                    .await
-                    .map_err(|error| two_factor_error(error.into()))?;
+                    let current = core.delivery.delivery_settings().await?;
+                    core.delivery
+                        .set_delivery_settings(
+                            &settings.keep_secrets_from(&current),
+                            Actor::Cli,
+                            &origin,
+                            now,
+                        )
+                        .await
+                        .map_err(|error| two_factor_error(error.into()))?;
                 }
                 "welcome" => {
                     let settings = serde_json::from_str(&text).map_err(parse_error)?;
-                    core.set_welcome_settings(&settings, Actor::Cli, &origin, now)
+                    core.welcome
+                        .set_welcome_settings(&settings, Actor::Cli, &origin, now)
                         .await
                         .map_err(two_factor_error)?;
                 }

@@ -1,54 +1,78 @@
-//! The domain core: what the JSON API, the CLI (and later the web pages) call. One flow is one
-//! method here; the adapters only translate requests in and results out.
+//! The services the adapters call (the HTTP layer, the CLI), built once from the
+//! configuration. Each holds only what it uses; this bundle only carries them.
 
+use crate::accounts::Accounts;
+use crate::admin::Administration;
+use crate::auth::Logins;
 use crate::config::Config;
 use crate::crypto::cipher::SecretBox;
 use crate::crypto::{Keys, PasswordHasher, TokenSigner};
-use crate::policy::TwoFactorPolicy;
+use crate::delivery::Delivery;
+use crate::import::Import;
+use crate::sessions::{Sessions, TokenPolicy};
 use crate::store::{Store, StoreError};
-
-#[derive(Debug, Clone)]
-pub struct TokenPolicy {
-    /// The `iss` of every token: the public URL.
-    pub issuer: String,
-    pub access_ttl_seconds: i64,
-    pub refresh_ttl_seconds: i64,
-}
+use crate::two_factor::TwoFactor;
+use crate::verify::Verify;
+use crate::welcome::Welcome;
 
 #[derive(Clone)]
 pub struct Core {
+    pub accounts: Accounts,
+    pub admin: Administration,
+    pub delivery: Delivery,
+    pub import: Import,
+    pub logins: Logins,
+    pub sessions: Sessions,
+    pub two_factor: TwoFactor,
+    pub verify: Verify,
+    pub welcome: Welcome,
+    /// The database itself, for the operator's commands (migrations, closing) and the tests;
+    /// requests reach it only through the services.
     pub store: Store,
-    pub hasher: PasswordHasher,
-    pub signer: TokenSigner,
-    pub secrets: SecretBox,
-    pub tokens: TokenPolicy,
-    /// The two-factor settings of the configuration file; stored settings override them.
-    pub two_factor_defaults: TwoFactorPolicy,
-    /// The issuer shown in authenticator apps.
-    pub product_name: String,
-    /// Delivery settings of the configuration file; stored settings override them.
-    pub delivery_defaults: crate::verify::DeliverySettings,
-    /// For the providers (Twilio, webhooks), with time-outs.
-    pub http: reqwest::Client,
 }
 
 impl Core {
-    pub fn new(config: &Config, store: Store, keys: &Keys) -> anyhow::Result<Self> {
+    /// The services over `store`, their tokens issued as `issuer`.
+    pub fn new(config: &Config, store: Store, keys: &Keys, issuer: String) -> anyhow::Result<Self> {
         let hasher = PasswordHasher::new(&config.argon2, config.argon2_max_concurrent())?;
-        Ok(Self {
-            store,
-            hasher,
-            signer: TokenSigner::new(keys.signing_key()),
-            secrets: SecretBox::new(keys.clone()),
-            tokens: TokenPolicy {
-                issuer: config.public_url(),
+        let secrets = SecretBox::new(keys.clone());
+        let sessions = Sessions::new(
+            store.clone(),
+            TokenSigner::new(keys.signing_key()),
+            TokenPolicy {
+                issuer,
                 access_ttl_seconds: config.tokens.access_ttl_seconds,
                 refresh_ttl_seconds: config.tokens.refresh_ttl_seconds,
             },
-            two_factor_defaults: config.two_factor.clone(),
-            product_name: config.product_name.clone(),
-            delivery_defaults: config.delivery.clone(),
-            http: crate::delivery::http_client(),
+        );
+        let delivery = Delivery::new(store.clone(), secrets.clone(), config.delivery.clone());
+        let verify = Verify::new(store.clone(), secrets.clone(), delivery.clone());
+        let two_factor = TwoFactor::new(
+            store.clone(),
+            secrets.clone(),
+            config.two_factor.clone(),
+            config.product_name.clone(),
+            verify.clone(),
+            sessions.clone(),
+        );
+        let accounts = Accounts::new(store.clone(), hasher.clone());
+        Ok(Self {
+            admin: Administration::new(store.clone()),
+            import: Import::new(store.clone(), secrets, two_factor.clone()),
+            logins: Logins::new(
+                store.clone(),
+                hasher,
+                two_factor.clone(),
+                sessions.clone(),
+                verify.clone(),
+            ),
+            welcome: Welcome::new(store.clone(), accounts.clone()),
+            accounts,
+            delivery,
+            sessions,
+            two_factor,
+            verify,
+            store,
         })
     }
 

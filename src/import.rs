@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
+use crate::crypto::cipher::SecretBox;
 use crate::crypto::{PasswordHash, check_imported_hash};
 use crate::domain::{
     Email, FullName, MethodId, MethodKind, MethodName, PhoneNumber, Roles, User, UserId, Username,
 };
 use crate::otp::{Algorithm, TotpParams, TotpSecret};
-use crate::store::{MethodRecord, NewMethod, NewUser, UserChanges};
+use crate::store::{MethodRecord, NewMethod, NewUser, Store, UserChanges};
+use crate::two_factor::TwoFactor;
 
 /// Stands for "no password": it is no hash, so no password matches until one is set.
 pub const NO_PASSWORD: &str = "!no-password";
@@ -408,7 +409,25 @@ pub fn parse_secret(raw: &str) -> Result<(TotpSecret, TotpParams, Option<MethodN
     Ok((secret, params, name))
 }
 
-impl Core {
+/// Users in and out of Tessera, with their password hashes and authenticator secrets.
+#[derive(Clone)]
+pub struct Import {
+    store: Store,
+    secrets: SecretBox,
+    two_factor: TwoFactor,
+}
+
+impl Import {
+    pub fn new(store: Store, secrets: SecretBox, two_factor: TwoFactor) -> Self {
+        Self {
+            store,
+            secrets,
+            two_factor,
+        }
+    }
+}
+
+impl Import {
     /// Imports users: all the rows or none.
     pub async fn import_users(
         &self,
@@ -430,7 +449,7 @@ impl Core {
                     user.authenticators
                         .iter()
                         .filter(|(secret, _, _)| {
-                            fingerprints.insert(self.authenticator_fingerprint(secret))
+                            fingerprints.insert(self.two_factor.authenticator_fingerprint(secret))
                         })
                         .map(|(secret, params, name)| {
                             let method_id = MethodId::generate();
@@ -447,7 +466,9 @@ impl Core {
                                 mobile_phone: None,
                                 email: None,
                                 last_used_step: None,
-                                secret_fingerprint: Some(self.authenticator_fingerprint(secret)),
+                                secret_fingerprint: Some(
+                                    self.two_factor.authenticator_fingerprint(secret),
+                                ),
                             }
                         })
                         .collect();

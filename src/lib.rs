@@ -1,9 +1,10 @@
 //! Tessera: a self-hosted login server with two-factor authentication.
 //!
 //! The library holds the whole program; `main.rs` only hands the command line to [`cli::run`].
-//! Rooms are named after the domain: `domain` (validated values and entities), `crypto`
-//! (passwords, keys, tokens), `store` (SQLite and PostgreSQL), `auth` (login and session flows),
-//! `audit`, `http` (the JSON API), `config`, `telemetry` and `cli`.
+//! ARCHITECTURE.md is the map: adapters (`http`, `cli`) call the services bundled in
+//! [`core::Core`] (`accounts`, `auth`, `sessions`, `two_factor`, `verify`, `delivery`, `admin`,
+//! `welcome`, `import`), which write through `store`; `policy`, `domain`, `otp`, `crypto`,
+//! `audit`, `config` and `clock` are the values and rules beneath them all.
 
 pub mod accounts;
 pub mod admin;

@@ -1,9 +1,38 @@
+//! Sessions and their tokens: opened after a login, refreshed, validated and ended.
+
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
-use crate::crypto::{Claims, random};
+use crate::crypto::{Claims, TokenSigner, random};
 use crate::domain::{User, UserId};
-use crate::store::{NewSession, SessionRecord};
+use crate::store::{NewSession, SessionRecord, Store};
+
+/// How tokens are issued.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// The `iss` of every token: the public URL.
+    pub issuer: String,
+    pub access_ttl_seconds: i64,
+    pub refresh_ttl_seconds: i64,
+}
+
+/// Sessions and the tokens that stand for them: opened after a login, refreshed, validated,
+/// ended.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    signer: TokenSigner,
+    tokens: TokenPolicy,
+}
+
+impl Sessions {
+    pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy) -> Self {
+        Self {
+            store,
+            signer,
+            tokens,
+        }
+    }
+}
 
 /// What a successful login or refresh hands the client.
 #[derive(Debug, Clone)]
@@ -24,7 +53,7 @@ pub enum TokenAuthError {
     Internal(#[from] anyhow::Error),
 }
 
-impl Core {
+impl Sessions {
     /// Starts a server-side session and, once it is stored, signs its first access token. The
     /// last-login time and the audit event commit with the session.
     pub(crate) async fn open_session(
@@ -112,6 +141,11 @@ impl Core {
             preferred_username: Some(user.username.to_string()),
         };
         (self.signer.sign(&claims), expires_at)
+    }
+
+    /// The session an access token names, if its signature holds and it has not expired.
+    pub fn session_id_of(&self, token: &str, now: Instant) -> Option<String> {
+        self.signer.verify(token, now).ok().map(|claims| claims.sid)
     }
 
     /// Checks an access token all the way: signature, expiry, a live session, an active user.

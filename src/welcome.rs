@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Field, FieldError, UserFields};
+use crate::accounts::{Accounts, Field, FieldError, UserFields};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::domain::{Invalid, User};
+use crate::store::Store;
 use crate::two_factor::TwoFactorError;
 
 const SETTINGS_KEY: &str = "welcome";
@@ -93,7 +93,20 @@ pub struct WelcomeAnswers {
     pub accepted_terms_version: Option<i64>,
 }
 
-impl Core {
+/// The welcome step's service: its settings, and what a user fills in before the first use.
+#[derive(Clone)]
+pub struct Welcome {
+    store: Store,
+    accounts: Accounts,
+}
+
+impl Welcome {
+    pub fn new(store: Store, accounts: Accounts) -> Self {
+        Self { store, accounts }
+    }
+}
+
+impl Welcome {
     pub async fn welcome_settings(&self) -> Result<WelcomeSettings, TwoFactorError> {
         Ok(match self.store.setting(SETTINGS_KEY).await? {
             Some(json) => serde_json::from_str(&json).unwrap_or_default(),
@@ -172,7 +185,8 @@ impl Core {
             return Err(TwoFactorError::Invalid(errors));
         }
         if !due.missing.is_empty() {
-            self.update_user(user.id, &fields, Actor::User(user.id), origin, now)
+            self.accounts
+                .update_user(user.id, &fields, Actor::User(user.id), origin, now)
                 .await
                 .map_err(|e| match e {
                     crate::accounts::AccountError::Invalid(fields) => TwoFactorError::Invalid(

@@ -1,6 +1,6 @@
+use super::Logins;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::{Verification, random};
 use crate::domain::LoginType;
 use crate::domain::{LoginId, Password, User};
@@ -8,6 +8,7 @@ use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
 use crate::sessions::IssuedTokens;
 use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
+use crate::two_factor::TwoFactor;
 use crate::two_factor::{SETTINGS_KEY, TwoFactorError, policy_from_stored};
 
 #[derive(Debug, Clone)]
@@ -60,7 +61,7 @@ impl From<TwoFactorError> for LoginError {
     }
 }
 
-impl Core {
+impl Logins {
     /// Checks a password login, then asks the policy whether a second factor is due. Every path
     /// costs one Argon2id verification (a dummy one when the user does not exist), so the
     /// answer's timing does not tell who has an account.
@@ -72,7 +73,11 @@ impl Core {
     ) -> Result<LoginOutcome, LoginError> {
         let user = self.check_password(request, origin, now).await?;
         let trusted = match &request.trust_token {
-            Some(token) => self.trusted_computer(user.id, token, now).await?.is_some(),
+            Some(token) => self
+                .two_factor
+                .trusted_computer(user.id, token, now)
+                .await?
+                .is_some(),
             None => false,
         };
         let two_factor_id = random::token(32);
@@ -90,7 +95,7 @@ impl Core {
                 login_type: request.login_type,
                 application_id: request.application_id.clone(),
                 challenge_id_hash: random::lookup_digest(&two_factor_id),
-                defaults: self.two_factor_defaults.clone(),
+                defaults: self.two_factor.configured_policy().clone(),
                 origin: origin.clone(),
                 now,
             })
@@ -109,6 +114,7 @@ impl Core {
                         .detail("amr", amr.clone())
                         .detail("loginType", request.login_type.as_str());
                 let tokens = self
+                    .sessions
                     .open_session(
                         &user,
                         amr,
@@ -157,6 +163,7 @@ impl Core {
                 .find(|m| m.kind == crate::domain::MethodKind::Sms)
         {
             match self
+                .two_factor
                 .send_login_code(&two_factor_id, &sms.id, origin, now)
                 .await
             {
@@ -307,7 +314,7 @@ impl PasswordStep for AfterPassword {
         let decision = decide(&policy, &facts);
         let blocked = policy.challenges_blocked(read.recent_failures);
         let challenge = (decision != Decision::Grant && !blocked).then(|| {
-            Core::new_challenge(
+            TwoFactor::new_challenge(
                 self.challenge_id_hash,
                 &self.user,
                 self.login_type,

@@ -1,13 +1,13 @@
 //! Re-authentication: a session proves its factors again before a sensitive change.
 
+use super::Logins;
 use crate::audit::Origin;
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::domain::Password;
 use crate::store::{MethodRecord, SessionRecord};
 use crate::two_factor::{PresentedCode, TwoFactorError, codes};
 
-impl Core {
+impl Logins {
     /// Asks a session for its factors again before sensitive changes: the password, and a code
     /// of one of the user's methods (or a recovery code) when they have one.
     pub async fn reauthenticate(
@@ -38,11 +38,12 @@ impl Core {
             .map_err(anyhow::Error::from)?
             .is_right();
         if !right {
-            self.record_wrong_code(user, "reauthentication_password", origin, now)
+            self.two_factor
+                .record_wrong_code(user, "reauthentication_password", origin, now)
                 .await?;
             return Err(TwoFactorError::WrongCode);
         }
-        let policy = self.two_factor_policy().await?;
+        let policy = self.two_factor.two_factor_policy().await?;
         let methods: Vec<MethodRecord> = self
             .store
             .methods(user)
@@ -60,11 +61,13 @@ impl Core {
             };
             let accepted = match PresentedCode::parse(code)? {
                 PresentedCode::Recovery(recovery) => self
+                    .two_factor
                     .accept_recovery_code(user, &recovery, origin, now)
                     .await?
                     .then_some("rec"),
                 PresentedCode::Numeric(code) => {
                     let sent = self
+                        .verify
                         .check_context(
                             &codes::reauth_context(&session.id),
                             None,
@@ -79,7 +82,8 @@ impl Core {
                                 .iter()
                                 .filter(|m| m.kind == crate::domain::MethodKind::Authenticator)
                                 .collect();
-                            self.accept_authenticator_code(&code, &authenticators, &policy, now)
+                            self.two_factor
+                                .accept_authenticator_code(&code, &authenticators, &policy, now)
                                 .await?
                                 .map(|k| k.amr())
                         }
@@ -87,7 +91,8 @@ impl Core {
                 }
             };
             let Some(factor) = accepted else {
-                self.record_wrong_code(user, "reauthentication", origin, now)
+                self.two_factor
+                    .record_wrong_code(user, "reauthentication", origin, now)
                     .await?;
                 return Err(TwoFactorError::WrongCode);
             };

@@ -20,10 +20,32 @@ pub use outbox::OutboxMessage;
 pub use stored::DeliverySettingsError;
 
 use crate::clock::Instant;
-use crate::core::Core;
+use crate::crypto::cipher::SecretBox;
 use crate::delivery_settings::DeliverySettings;
 use crate::domain::Channel;
-use crate::store::{AttemptResult, MessageRecord, StoreError};
+use crate::store::{AttemptResult, MessageRecord, Store, StoreError};
+
+/// Sends messages: at once when a code is made, or later from the queue (`worker`).
+#[derive(Clone)]
+pub struct Delivery {
+    store: Store,
+    secrets: SecretBox,
+    /// For the providers (Twilio, webhooks), with time-outs.
+    http: reqwest::Client,
+    /// The configuration's delivery settings; stored settings override them.
+    defaults: DeliverySettings,
+}
+
+impl Delivery {
+    pub fn new(store: Store, secrets: SecretBox, defaults: DeliverySettings) -> Self {
+        Self {
+            store,
+            secrets,
+            http: http_client(),
+            defaults,
+        }
+    }
+}
 
 /// A claimed message is reserved for the delivery time-out (which bounds the whole attempt)
 /// plus this margin to record the outcome. No longer: a message whose node died mid-send waits
@@ -70,7 +92,7 @@ pub(crate) fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-impl Core {
+impl Delivery {
     /// Tries to deliver one queued message now. `None` when another node or the worker has
     /// it already.
     pub async fn deliver_message_now(

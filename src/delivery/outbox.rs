@@ -1,9 +1,9 @@
 //! The development outbox: a sender that keeps its messages instead of sending them, so that
 //! someone trying Tessera can read the codes at `/dev/outbox`.
 
+use super::Delivery;
 use super::message_context;
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::store::StoreError;
 
 /// A message of the outbox with its text opened.
@@ -18,7 +18,7 @@ pub struct OutboxMessage {
     pub created_at: Instant,
 }
 
-impl Core {
+impl Delivery {
     /// The outbox's latest messages, newest first.
     pub async fn outbox_messages(&self, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
         let stored = self.store.messages_of_sender("outbox", limit).await?;

@@ -1,9 +1,9 @@
 //! The delivery settings in force: an administrator's stored copy, sealed whole because it
 //! holds the provider's credentials, or else the configuration's.
 
+use super::Delivery;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::cipher::Sealed;
 use crate::delivery_settings::DeliverySettings;
 use crate::domain::FieldError;
@@ -25,12 +25,12 @@ impl From<crate::store::StoreError> for DeliverySettingsError {
     }
 }
 
-impl Core {
+impl Delivery {
     /// The delivery settings in force: the stored ones when an administrator saved some, else
     /// the configuration's. The stored copy is sealed whole: it holds the Auth Token.
     pub async fn delivery_settings(&self) -> Result<DeliverySettings, anyhow::Error> {
         let Some(stored) = self.store.setting(SETTINGS_KEY).await? else {
-            return Ok(self.delivery_defaults.clone());
+            return Ok(self.defaults.clone());
         };
         let (key_id, ciphertext): (String, String) = serde_json::from_str(&stored)?;
         let sealed = Sealed { key_id, ciphertext };

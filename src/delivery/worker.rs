@@ -6,7 +6,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::Instant;
-use crate::core::Core;
+use crate::store::Store;
+
+use super::Delivery;
 
 const TICK: Duration = Duration::from_millis(500);
 /// Rate-limit windows, and rows that expired, are kept this long (for the audit of a recent
@@ -18,17 +20,17 @@ const MESSAGE_RETENTION_SECONDS: i64 = 30 * 86_400;
 const HOUSEKEEPING_EVERY_TICKS: u64 = 7200;
 
 /// Starts the worker; it stops when `stop` turns true, finishing the message in hand.
-pub fn spawn(core: Core, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(delivery: Delivery, store: Store, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks: u64 = 0;
         loop {
             let now = Instant::now();
-            if let Err(error) = core.deliver_due(now).await {
+            if let Err(error) = delivery.deliver_due(now).await {
                 tracing::error!(%error, "delivery worker: cannot read the queue");
             }
             ticks += 1;
             if ticks % HOUSEKEEPING_EVERY_TICKS == 1 {
-                housekeeping(&core, now).await;
+                housekeeping(&store, now).await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
@@ -42,20 +44,19 @@ pub fn spawn(core: Core, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     })
 }
 
-async fn housekeeping(core: &Core, now: Instant) {
+async fn housekeeping(store: &Store, now: Instant) {
     let horizon = now.plus_seconds(-RETENTION_SECONDS);
-    if let Err(error) = core.store.prune_rate_limits(horizon).await {
+    if let Err(error) = store.prune_rate_limits(horizon).await {
         tracing::warn!(%error, "housekeeping: cannot prune rate limits");
     }
-    match core.store.sweep_expired(horizon).await {
+    match store.sweep_expired(horizon).await {
         Ok(report) if report.total() > 0 => {
             tracing::info!(?report, "housekeeping: expired rows removed")
         }
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "housekeeping: cannot remove expired rows"),
     }
-    match core
-        .store
+    match store
         .forget_finished_messages(now.plus_seconds(-MESSAGE_RETENTION_SECONDS))
         .await
     {

@@ -181,6 +181,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
             .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
         state
             .core
+            .accounts
             .authenticate_api_key(presented, Instant::now())
             .await?
             .map(ApiKeyAuth)
@@ -243,6 +244,7 @@ impl SessionUser {
         let token = bearer(headers).ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
         match state
             .core
+            .sessions
             .validate_access_token(&token, Instant::now())
             .await
         {
@@ -263,6 +265,7 @@ impl SessionUser {
     ) -> Result<(), ApiError> {
         state
             .core
+            .two_factor
             .check_reauthenticated(
                 self.user.id,
                 Instant::from_millis(self.claims.auth_time.saturating_mul(1000)),

@@ -1,4 +1,4 @@
-//! The HTTP edge: thin adapters that extract a request, call the domain core, and render.
+//! The HTTP edge: thin adapters that extract a request, call one service, and render.
 
 pub mod api;
 mod api_docs;
@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -26,6 +27,9 @@ use crate::core::Core;
 pub struct AppState {
     pub core: Core,
     pub web: web::WebSettings,
+    /// Where clients reach this server: the `iss` of tokens, and the base of the Verify API's
+    /// paging links.
+    pub public_url: String,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -33,6 +37,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     crate::telemetry::metrics_handle();
     let request_id = HeaderName::from_static("x-request-id");
     api::routes()
+        // The API's own description, made from `api::Paths`.
+        .route("/api/openapi.json", get(openapi::json))
+        .route("/api/docs", get(api_docs::docs))
         .merge(web::routes())
         .merge(verify_api::routes())
         .merge(verify_api::totp_routes())

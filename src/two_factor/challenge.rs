@@ -1,8 +1,8 @@
+use super::TwoFactor;
 use super::guess::{CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts};
 use super::{Accepted, OtpCode, PresentedCode, TwoFactorError, codes, note_wrong_code};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::LoginType;
 use crate::domain::{MethodId, MethodKind, User};
@@ -40,7 +40,7 @@ pub struct PendingLogin {
     pub policy: TwoFactorPolicy,
 }
 
-impl Core {
+impl TwoFactor {
     pub async fn pending_login(
         &self,
         two_factor_id: &str,
@@ -136,7 +136,7 @@ impl Core {
         let guessed = self
             .store
             .check_guess(LoginGuess {
-                core: self.clone(),
+                two_factor: self.clone(),
                 presented: presented.clone(),
                 id_hash: id_hash.clone(),
                 sent_context: sent_context.clone(),
@@ -200,7 +200,8 @@ impl Core {
                     .as_deref()
                     .and_then(|hash| self.enrolled_kind(hash, code));
                 let sent = if enrolled.is_none() && checked.codes_sent {
-                    self.check_context(&sent_context, None, code.as_str(), now)
+                    self.verify
+                        .check_context(&sent_context, None, code.as_str(), now)
                         .await?
                 } else {
                     None
@@ -308,7 +309,9 @@ impl Core {
         } else {
             None
         };
-        let tokens = self.issue_tokens(&user, &login.parts.session, login.parts.refresh_token);
+        let tokens =
+            self.sessions
+                .issue_tokens(&user, &login.parts.session, login.parts.refresh_token);
         metrics::counter!("tessera_logins_total", "outcome" => "success_two_factor").increment(1);
         tracing::info!(target: "security", user = %user.id, login_type = login.login_type.as_str(), "two-factor login succeeded");
         Ok(CompletedLogin {

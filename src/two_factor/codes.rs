@@ -2,10 +2,10 @@
 //! engine — to enrol a phone or an address, to finish a login, or to prove a method before it
 //! is removed.
 
+use super::TwoFactor;
 use super::TwoFactorError;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::{Invalid, MethodId, MethodKind, PhoneNumber, UserId};
 use crate::otp::TotpSecret;
@@ -68,7 +68,7 @@ impl From<VerifyError> for TwoFactorError {
     }
 }
 
-impl Core {
+impl TwoFactor {
     /// Sends the code that finishes a login to one of the user's sms, voice or email methods.
     /// Codes sent earlier in this login to other destinations stop working.
     pub async fn send_login_code(
@@ -109,20 +109,21 @@ impl Core {
         self.store
             .cancel_context(&context, Some(destination.as_str()), now)
             .await?;
-        self.start_verification(
-            &StartRequest {
-                service_id: SERVICE,
-                destination,
-                channel,
-                locale: None,
-                context: Some(context),
-                user: Some(challenge.user_id),
-                origin,
-                service: None,
-            },
-            now,
-        )
-        .await?;
+        self.verify
+            .start_verification(
+                &StartRequest {
+                    service_id: SERVICE,
+                    destination,
+                    channel,
+                    locale: None,
+                    context: Some(context),
+                    user: Some(challenge.user_id),
+                    origin,
+                    service: None,
+                },
+                now,
+            )
+            .await?;
         Ok(())
     }
 
@@ -158,20 +159,21 @@ impl Core {
                 ),
             ));
         }
-        self.start_verification(
-            &StartRequest {
-                service_id: SERVICE,
-                destination,
-                channel,
-                locale: None,
-                context: Some(enroll_context(user)),
-                user: Some(user),
-                origin,
-                service: None,
-            },
-            now,
-        )
-        .await?;
+        self.verify
+            .start_verification(
+                &StartRequest {
+                    service_id: SERVICE,
+                    destination,
+                    channel,
+                    locale: None,
+                    context: Some(enroll_context(user)),
+                    user: Some(user),
+                    origin,
+                    service: None,
+                },
+                now,
+            )
+            .await?;
         Ok(())
     }
 
@@ -184,20 +186,21 @@ impl Core {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        self.start_verification(
-            &StartRequest {
-                service_id: SERVICE,
-                destination,
-                channel: Channel::Sms,
-                locale: None,
-                context: Some(self.legacy_context(secret)),
-                user: None,
-                origin,
-                service: None,
-            },
-            now,
-        )
-        .await?;
+        self.verify
+            .start_verification(
+                &StartRequest {
+                    service_id: SERVICE,
+                    destination,
+                    channel: Channel::Sms,
+                    locale: None,
+                    context: Some(self.legacy_context(secret)),
+                    user: None,
+                    origin,
+                    service: None,
+                },
+                now,
+            )
+            .await?;
         Ok(())
     }
 
@@ -247,25 +250,26 @@ impl Core {
                 ),
             ));
         };
-        self.start_verification(
-            &StartRequest {
-                service_id: SERVICE,
-                destination,
-                channel,
-                locale: None,
-                context: Some(context),
-                user: Some(user),
-                origin,
-                service: None,
-            },
-            now,
-        )
-        .await?;
+        self.verify
+            .start_verification(
+                &StartRequest {
+                    service_id: SERVICE,
+                    destination,
+                    channel,
+                    locale: None,
+                    context: Some(context),
+                    user: Some(user),
+                    origin,
+                    service: None,
+                },
+                now,
+            )
+            .await?;
         Ok(())
     }
 
     /// Sends a code to the new number of a phone method: the old number keeps working until the
-    /// new one is confirmed with [`Core::change_method_phone`].
+    /// new one is confirmed with [`TwoFactor::change_method_phone`].
     pub async fn send_phone_change_code(
         &self,
         user: UserId,
@@ -275,20 +279,21 @@ impl Core {
         now: Instant,
     ) -> Result<(), TwoFactorError> {
         let method = self.phone_method_of(user, method_id).await?;
-        self.start_verification(
-            &StartRequest {
-                service_id: SERVICE,
-                destination: Destination::Phone(phone),
-                channel: channel_of(method.kind).unwrap_or(Channel::Sms),
-                locale: None,
-                context: Some(phone_change_context(method_id)),
-                user: Some(user),
-                origin,
-                service: None,
-            },
-            now,
-        )
-        .await?;
+        self.verify
+            .start_verification(
+                &StartRequest {
+                    service_id: SERVICE,
+                    destination: Destination::Phone(phone),
+                    channel: channel_of(method.kind).unwrap_or(Channel::Sms),
+                    locale: None,
+                    context: Some(phone_change_context(method_id)),
+                    user: Some(user),
+                    origin,
+                    service: None,
+                },
+                now,
+            )
+            .await?;
         Ok(())
     }
 
@@ -326,6 +331,7 @@ impl Core {
             }
         };
         if self
+            .verify
             .check_context(&context, Some(phone.e164()), code.as_str(), now)
             .await?
             .is_none()

@@ -1,10 +1,10 @@
 use rand::Rng;
 use rand::rngs::OsRng;
 
+use super::TwoFactor;
 use super::{PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, TotpParams, TotpSecret};
@@ -31,7 +31,7 @@ pub struct Enabled {
     pub completion_code: Option<String>,
 }
 
-impl Core {
+impl TwoFactor {
     /// Adds a second factor after proving it: an authenticator's code must match its secret
     /// before anything is stored.
     pub async fn enable_method(
@@ -221,6 +221,7 @@ impl Core {
             return Err(mismatch());
         }
         let Some(outcome) = self
+            .verify
             .check_context(
                 &context,
                 named.as_ref().map(Destination::as_str),
@@ -374,6 +375,7 @@ impl Core {
                 .await?
                 .is_some()),
             MethodKind::Sms | MethodKind::Voice | MethodKind::Email => Ok(self
+                .verify
                 .check_context(&codes::method_context(&method.id), None, code.as_str(), now)
                 .await?
                 .is_some()),

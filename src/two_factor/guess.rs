@@ -3,11 +3,11 @@
 //! row is enough; the second completes a login whose code needed more reads. Each is written
 //! once, whatever runs it: the SQLite thread, a PostgreSQL connection, or a PostgreSQL group.
 
+use super::TwoFactor;
 use super::guess_rules::{CodeMatch, GuessDecision, decide_guess};
 use super::{Accepted, PresentedCode, SETTINGS_KEY, policy_from_stored, wrong_code_event};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::domain::{MethodId, User, UserId};
 use crate::policy::TwoFactorPolicy;
 use crate::store::{
@@ -36,7 +36,7 @@ pub(super) struct LoginParts {
 
 /// The first transaction of a login's code check.
 pub(super) struct LoginGuess {
-    pub(super) core: Core,
+    pub(super) two_factor: TwoFactor,
     pub(super) presented: PresentedCode,
     pub(super) id_hash: String,
     /// The verification context of codes sent for this login.
@@ -92,7 +92,7 @@ impl GuessTransaction for LoginGuess {
         };
         let policy = policy_from_stored(
             taken.stored_settings.as_deref(),
-            self.core.two_factor_defaults.clone(),
+            self.two_factor.defaults.clone(),
         );
         let read = statements
             .methods_and_counts(
@@ -177,7 +177,7 @@ impl GuessTransaction for LoginGuess {
             statements.commit(wrong()).await?;
             return Ok(Guessed::Wrong { user });
         }
-        let login = self.core.login_parts(
+        let login = self.two_factor.login_parts(
             &checked.user,
             accepted,
             self.application_id.clone(),
@@ -220,7 +220,7 @@ impl LoginGuess {
         if let Some(kind) = challenge
             .enrollment_code_hash
             .as_deref()
-            .and_then(|hash| self.core.enrolled_kind(hash, code))
+            .and_then(|hash| self.two_factor.enrolled_kind(hash, code))
         {
             return CodeMatch::Enrolled(kind);
         }
@@ -229,7 +229,7 @@ impl LoginGuess {
             return CodeMatch::NeedsMore;
         }
         match self
-            .core
+            .two_factor
             .matching_authenticator(code, &checked.methods, policy, self.now)
         {
             Ok(Some((method, step))) => CodeMatch::Authenticator { method, step },
@@ -289,7 +289,7 @@ impl FinishTransaction for LoginFinish {
     }
 }
 
-impl Core {
+impl TwoFactor {
     /// The session and success event of a login whose code was `accepted`.
     pub(super) fn login_parts(
         &self,
@@ -310,7 +310,9 @@ impl Core {
             .target(user.id)
             .detail("amr", amr.clone())
             .detail("loginType", challenge.login_type.as_str());
-        let (session, refresh_token) = self.new_session(user.id, amr, application_id, origin, now);
+        let (session, refresh_token) =
+            self.sessions
+                .new_session(user.id, amr, application_id, origin, now);
         LoginParts {
             session,
             refresh_token,

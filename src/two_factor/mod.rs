@@ -19,11 +19,52 @@ pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
+use crate::crypto::cipher::SecretBox;
 use crate::domain::{FieldError, Invalid, MethodKind, UserId};
 use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
-use crate::store::MethodRecord;
+use crate::sessions::Sessions;
+use crate::store::{MethodRecord, Store};
+use crate::verify::Verify;
+
+/// Second factors: enrolling and removing methods, finishing a login with a code, recovery
+/// codes, trusted computers and the two-factor settings.
+#[derive(Clone)]
+pub struct TwoFactor {
+    store: Store,
+    secrets: SecretBox,
+    /// The configuration's two-factor settings; stored settings override them.
+    defaults: TwoFactorPolicy,
+    /// The issuer shown in authenticator apps.
+    product_name: String,
+    verify: Verify,
+    sessions: Sessions,
+}
+
+impl TwoFactor {
+    pub fn new(
+        store: Store,
+        secrets: SecretBox,
+        defaults: TwoFactorPolicy,
+        product_name: String,
+        verify: Verify,
+        sessions: Sessions,
+    ) -> Self {
+        Self {
+            store,
+            secrets,
+            defaults,
+            product_name,
+            verify,
+            sessions,
+        }
+    }
+
+    /// The configuration's two-factor settings, which stored settings override.
+    pub fn configured_policy(&self) -> &TwoFactorPolicy {
+        &self.defaults
+    }
+}
 
 pub(crate) const SETTINGS_KEY: &str = "two_factor";
 const RECOVERY_CODES_PER_SET: usize = 10;
@@ -125,7 +166,7 @@ impl Accepted {
     }
 }
 
-impl Core {
+impl TwoFactor {
     /// The two-factor settings in force: the stored ones when an administrator saved some,
     /// else the configuration's.
     pub async fn two_factor_policy(&self) -> Result<TwoFactorPolicy, TwoFactorError> {
@@ -136,7 +177,7 @@ impl Core {
     /// The settings in force given what is stored under their key (read elsewhere, for
     /// instance with a code check's first statement).
     pub(crate) fn policy_from_stored(&self, stored: Option<&str>) -> TwoFactorPolicy {
-        policy_from_stored(stored, self.two_factor_defaults.clone())
+        policy_from_stored(stored, self.defaults.clone())
     }
 
     pub async fn set_two_factor_policy(

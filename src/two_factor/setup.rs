@@ -1,9 +1,9 @@
 //! Setting up an authenticator app from a page: the secret waits on the server (sealed, for
 //! 10 minutes) between showing the QR code and the first code, so it never rides in a form.
 
+use super::TwoFactor;
 use super::TwoFactorError;
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::UserId;
 use crate::otp::{TotpParams, TotpSecret, otpauth_uri};
@@ -21,7 +21,7 @@ pub struct AuthenticatorSetup {
     pub params: TotpParams,
 }
 
-impl Core {
+impl TwoFactor {
     /// A new secret for `account` (what the app shows under the issuer).
     pub async fn start_authenticator_setup(
         &self,

@@ -1,13 +1,13 @@
+use super::TwoFactor;
 use super::TwoFactorError;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::random;
 use crate::domain::{User, UserId};
 use crate::policy::TwoFactorPolicy;
 use crate::store::TrustRecord;
 
-impl Core {
+impl TwoFactor {
     /// Trusts this computer for the policy's number of days: the token goes to the client, the
     /// store keeps its hash.
     pub(crate) async fn trust_computer(

@@ -2,8 +2,8 @@
 //! overview of the security page, and whether the user's next login would be asked for a
 //! second factor (`/api/two-factor/status`).
 
+use super::TwoFactor;
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::domain::{MethodKind, UserId};
 use crate::policy::{Decision, LoginFacts, LoginType, TwoFactorPolicy, decide};
 use crate::store::{MethodRecord, SessionRecord, TrustRecord};
@@ -32,7 +32,7 @@ pub struct TwoFactorStatus {
     pub trusted_computer: Option<TrustRecord>,
 }
 
-impl Core {
+impl TwoFactor {
     pub async fn security_overview(
         &self,
         user: UserId,

@@ -5,12 +5,12 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
+use super::Verify;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::crypto::random;
 
-impl Core {
+impl Verify {
     /// Makes an account; returns (Account SID, Auth Token).
     pub async fn create_verify_account(
         &self,

@@ -1,5 +1,6 @@
 use subtle::ConstantTimeEq;
 
+use super::Verify;
 use super::fraud::{self, Refusal};
 use super::{
     Channel, DeliverySettings, Destination, Provider, SenderKind, Status, generate_code,
@@ -7,7 +8,6 @@ use super::{
 };
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::delivery::twilio::{self, RemoteCheck};
 use crate::delivery::{Delivered, SendError, message_context};
 use crate::domain::{Invalid, UserId};
@@ -150,7 +150,7 @@ impl From<StoreError> for VerifyError {
     }
 }
 
-impl Core {
+impl Verify {
     /// Sends a code: a new verification, or the same code again when one is pending for the
     /// destination. Screened by the fraud guard and the send limits first; delivered at once
     /// when possible (so a refused number is reported now), else queued.
@@ -159,7 +159,7 @@ impl Core {
         request: &StartRequest<'_>,
         now: Instant,
     ) -> Result<VerificationView, VerifyError> {
-        let mut settings = self.delivery_settings().await?;
+        let mut settings = self.delivery.delivery_settings().await?;
         if let Some(own) = &request.service {
             settings.service.friendly_name = own.friendly_name.clone();
             settings.service.code_length = own.code_length;
@@ -286,7 +286,7 @@ impl Core {
                 }
             };
             self.audit_send(request, &verification_id, now).await;
-            return match self.deliver_message_now(&message.id, now).await? {
+            return match self.delivery.deliver_message_now(&message.id, now).await? {
                 Some(Delivered::Failed { code, message }) => {
                     self.store
                         .transition_verification(&verification_id, "pending", "failed", now)
@@ -316,7 +316,7 @@ impl Core {
                 message: "a code has 4 to 10 digits".into(),
             });
         }
-        let settings = self.delivery_settings().await?;
+        let settings = self.delivery.delivery_settings().await?;
         let record = match target {
             VerificationTarget::Sid(sid) => self.store.verification(sid).await?,
             VerificationTarget::To(destination) => {
@@ -342,7 +342,7 @@ impl Core {
         code: &str,
         now: Instant,
     ) -> Result<Option<CheckOutcome>, VerifyError> {
-        let settings = self.delivery_settings().await?;
+        let settings = self.delivery.delivery_settings().await?;
         let pending = self.store.pending_for_context(context).await?;
         for record in pending
             .into_iter()

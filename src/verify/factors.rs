@@ -1,9 +1,9 @@
 //! TOTP factors of the Twilio-compatible API (Entities, Factors, Challenges): the same math and
 //! the same replay protection as Tessera's own authenticators.
 
+use super::Verify;
 use super::{VerifyError, sid};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::otp::{Algorithm, OtpCode, TotpParams, TotpSecret, otpauth_uri};
 use crate::store::{ChallengeRow, EntityRecord, FactorRecord, ServiceRecord};
 
@@ -49,7 +49,7 @@ fn check_identity(identity: &str) -> Result<(), VerifyError> {
     }
 }
 
-impl Core {
+impl Verify {
     pub async fn entity(
         &self,
         service: &ServiceRecord,

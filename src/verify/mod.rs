@@ -24,6 +24,10 @@ pub use crate::delivery_settings::{
     SenderKind, ServiceSettings, SmtpSettings, TwilioSettings, WebhookSettings,
 };
 pub use crate::domain::{Channel, Destination};
+
+use crate::crypto::cipher::SecretBox;
+use crate::delivery::Delivery;
+use crate::store::Store;
 pub use engine::{
     CheckOutcome, ServiceOverride, StartRequest, VerificationTarget, VerificationView, VerifyError,
     sid,
@@ -33,6 +37,28 @@ pub use services::{
     CODE_LENGTHS, ServiceParams, ServiceVerification, TOTP_CODE_LENGTHS, TOTP_SKEWS,
     TOTP_TIME_STEPS,
 };
+
+/// The verify engine: codes made, sent (through `delivery`) and checked, Twilio Verify's
+/// services, TOTP factors and rate limits.
+#[derive(Clone)]
+pub struct Verify {
+    store: Store,
+    secrets: SecretBox,
+    /// For checks that Twilio Verify answers.
+    http: reqwest::Client,
+    delivery: Delivery,
+}
+
+impl Verify {
+    pub fn new(store: Store, secrets: SecretBox, delivery: Delivery) -> Self {
+        Self {
+            store,
+            secrets,
+            http: crate::delivery::http_client(),
+            delivery,
+        }
+    }
+}
 
 /// The states of a verification, as Twilio names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,9 +7,9 @@ use std::ops::RangeInclusive;
 
 use serde_json::Value;
 
+use super::Verify;
 use super::{VerifyError, number_param, sid};
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::store::{BucketRecord, CappedInsert, RateLimitRecord, ServiceRecord};
 
 /// Rate limits one service may have.
@@ -101,7 +101,7 @@ pub fn counter_key(bucket: &BucketRecord, value: &str) -> String {
     format!("verify:{}:{}:{value}", bucket.sid, bucket.interval * 1000)
 }
 
-impl Core {
+impl Verify {
     pub async fn rate_limits(
         &self,
         service: &ServiceRecord,

@@ -4,13 +4,13 @@
 
 use std::ops::RangeInclusive;
 
+use super::Verify;
 use super::{
     Channel, Destination, ServiceOverride, StartRequest, Status, VerificationView, VerifyError,
     flag_param, number_param, sid,
 };
 use crate::audit::Origin;
 use crate::clock::Instant;
-use crate::core::Core;
 use crate::store::ServiceRecord;
 
 /// Digits of a service's codes.
@@ -125,7 +125,7 @@ fn custom_code(service: &ServiceRecord, code: Option<&str>) -> Result<Option<Str
     }
 }
 
-impl Core {
+impl Verify {
     pub async fn create_verify_service(
         &self,
         account: &str,

@@ -62,6 +62,7 @@ async fn a_dump_of_the_database_holds_no_secret_in_plaintext() {
         .await;
     let (_, verify_token) = app
         .core
+        .verify
         .create_verify_account(
             "dump",
             tessera::audit::Actor::System,

@@ -120,6 +120,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let core = application.core().clone();
     tokio::spawn(application.run_until(std::future::pending()));
     let api_key = core
+        .accounts
         .create_api_key("tests", Actor::System, Instant::now())
         .await
         .expect("an API key")

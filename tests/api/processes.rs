@@ -46,6 +46,7 @@ async fn cluster(count: usize) -> Cluster {
         .await
         .expect("the database opens");
     let api_key = core
+        .accounts
         .create_api_key(
             "processes",
             tessera::audit::Actor::System,

@@ -154,6 +154,7 @@ pub async fn same_verify_code_is_approved_once(nodes: &[TestApp], label: &str) {
     let first = &nodes[0];
     let (account, token) = first
         .core
+        .verify
         .create_verify_account(
             "races",
             tessera::audit::Actor::System,

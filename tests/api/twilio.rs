@@ -228,12 +228,16 @@ async fn a_failing_provider_is_retried_with_backoff_then_the_message_is_marked_f
     assert_eq!(status().await, ("queued".to_owned(), 1));
     twilio.script(200, "this is not JSON");
     let later = tessera::clock::Instant::now().plus_seconds(6);
-    assert_eq!(app.core.deliver_due(later).await.unwrap(), 1);
+    assert_eq!(app.core.delivery.deliver_due(later).await.unwrap(), 1);
     assert_eq!(status().await, ("queued".to_owned(), 2));
     // Nothing is due before its backoff.
-    assert_eq!(app.core.deliver_due(later).await.unwrap(), 0);
+    assert_eq!(app.core.delivery.deliver_due(later).await.unwrap(), 0);
     // Then Twilio is back.
-    app.core.deliver_due(later.plus_seconds(11)).await.unwrap();
+    app.core
+        .delivery
+        .deliver_due(later.plus_seconds(11))
+        .await
+        .unwrap();
     assert_eq!(status().await, ("sent".to_owned(), 3));
     assert_eq!(twilio.requests().len(), 3);
 
@@ -248,7 +252,7 @@ async fn a_failing_provider_is_retried_with_backoff_then_the_message_is_marked_f
     let mut now = tessera::clock::Instant::now();
     for _ in 0..tessera::delivery::MAX_ATTEMPTS {
         now = now.plus_seconds(601);
-        app.core.deliver_due(now).await.unwrap();
+        app.core.delivery.deliver_due(now).await.unwrap();
     }
     let last: (String, Option<String>) = sqlx::query_as(
         "SELECT status, last_error FROM messages ORDER BY created_at DESC, id LIMIT 1",
@@ -291,7 +295,7 @@ async fn an_answer_far_larger_than_twilios_is_refused_unread_and_the_message_wai
     // The same without a length, in chunks that do not end: the reading stops at the cap.
     with_twilio_at(&app, &endless_chunked_answer().await, "builtin", "twilio").await;
     let later = tessera::clock::Instant::now().plus_seconds(6);
-    assert_eq!(app.core.deliver_due(later).await.unwrap(), 1);
+    assert_eq!(app.core.delivery.deliver_due(later).await.unwrap(), 1);
     let (status, attempts, error) = message().await;
     assert_eq!((status.as_str(), attempts), ("queued", 2));
     assert!(
@@ -368,7 +372,7 @@ async fn queued_messages_survive_a_restart_of_the_server() {
     let second = tessera::app::Application::build(&config).await.unwrap();
     let core = second.core().clone();
     let later = tessera::clock::Instant::now().plus_seconds(6);
-    assert_eq!(core.deliver_due(later).await.unwrap(), 1);
+    assert_eq!(core.delivery.deliver_due(later).await.unwrap(), 1);
     let sent = twilio.requests().pop().unwrap();
     assert_eq!(sent.param("To"), Some(PHONE));
     let status: String = sqlx::query_scalar("SELECT status FROM messages")
@@ -389,21 +393,22 @@ async fn twilio_verify_check_answers_map_to_the_engines_errors() {
     let start = |service: &'static str| {
         let (core, destination, origin) = (app.core.clone(), destination.clone(), origin.clone());
         async move {
-            core.start_verification(
-                &tessera::verify::StartRequest {
-                    service_id: service,
-                    destination,
-                    channel: tessera::verify::Channel::Sms,
-                    locale: None,
-                    context: None,
-                    user: None,
-                    origin: &origin,
-                    service: None,
-                },
-                now,
-            )
-            .await
-            .unwrap()
+            core.verify
+                .start_verification(
+                    &tessera::verify::StartRequest {
+                        service_id: service,
+                        destination,
+                        channel: tessera::verify::Channel::Sms,
+                        locale: None,
+                        context: None,
+                        user: None,
+                        origin: &origin,
+                        service: None,
+                    },
+                    now,
+                )
+                .await
+                .unwrap()
         }
     };
     let target = tessera::verify::VerificationTarget::To(destination.clone());
@@ -415,6 +420,7 @@ async fn twilio_verify_check_answers_map_to_the_engines_errors() {
     );
     let error = app
         .core
+        .verify
         .check_verification("a", &target, "123456", now)
         .await
         .unwrap_err();
@@ -424,6 +430,7 @@ async fn twilio_verify_check_answers_map_to_the_engines_errors() {
     twilio.script(404, &FakeTwilio::error_body(20404, 404, "not found"));
     let error = app
         .core
+        .verify
         .check_verification("b", &target, "123456", now)
         .await
         .unwrap_err();
@@ -438,6 +445,7 @@ async fn twilio_verify_check_answers_map_to_the_engines_errors() {
     let code = twilio.code_of(&remote).unwrap();
     let outcome = app
         .core
+        .verify
         .check_verification("c", &target, &code, now)
         .await
         .unwrap();

@@ -605,6 +605,7 @@ async fn a_method_is_removed_with_its_code_and_a_recovery_code_removes_them_all(
         .unwrap();
     let methods = app
         .core
+        .two_factor
         .user_methods(tessera::domain::UserId::parse(&id).unwrap())
         .await
         .unwrap();
@@ -650,6 +651,7 @@ async fn a_method_is_removed_with_its_code_and_a_recovery_code_removes_them_all(
     );
     assert_eq!(
         app.core
+            .two_factor
             .user_methods(tessera::domain::UserId::parse(&id).unwrap())
             .await
             .unwrap()
@@ -682,6 +684,7 @@ async fn a_method_is_removed_with_its_code_and_a_recovery_code_removes_them_all(
     );
     assert!(
         app.core
+            .two_factor
             .user_methods(tessera::domain::UserId::parse(&id).unwrap())
             .await
             .unwrap()
@@ -1072,10 +1075,13 @@ async fn changing_two_factor_settings_as_the_user_needs_a_recent_login_with_the_
         .unwrap();
     let mut old: tessera::crypto::Claims = serde_json::from_value(claims["jwt"].clone()).unwrap();
     old.auth_time -= 11 * 60;
-    let stale = app.core.signer.sign(&old);
+    // Signed with the server's own key, read from its data directory.
+    let keys = tessera::crypto::Keys::load_or_create(app.data_dir.path()).unwrap();
+    let stale = tessera::crypto::TokenSigner::new(keys.signing_key()).sign(&old);
     assert_eq!(regenerate(stale.clone()).await.unwrap().status(), 403);
     let methods = app
         .core
+        .two_factor
         .user_methods(tessera::domain::UserId::parse(&id).unwrap())
         .await
         .unwrap();
@@ -1092,6 +1098,7 @@ async fn changing_two_factor_settings_as_the_user_needs_a_recent_login_with_the_
     assert_eq!(disable.status(), 403);
     assert_eq!(
         app.core
+            .two_factor
             .user_methods(tessera::domain::UserId::parse(&id).unwrap())
             .await
             .unwrap()

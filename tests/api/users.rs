@@ -26,6 +26,7 @@ async fn a_revoked_api_key_stops_working() {
     let app = spawn_app().await;
     let issued = app
         .core
+        .accounts
         .create_api_key(
             "temporary",
             tessera::audit::Actor::Cli,
@@ -42,6 +43,7 @@ async fn a_revoked_api_key_stops_working() {
     };
     assert_eq!(get(issued.key.clone()).await, 404);
     app.core
+        .accounts
         .revoke_api_key(
             &issued.id,
             tessera::audit::Actor::Cli,

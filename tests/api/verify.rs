@@ -50,6 +50,7 @@ async fn a_user_enrols_a_phone_logs_in_with_an_sms_code_from_the_outbox_and_fall
     assert_eq!(sent.status(), 200);
     assert!(
         app.core
+            .two_factor
             .user_methods(
                 tessera::domain::UserId::parse(login["user"]["id"].as_str().unwrap()).unwrap()
             )
@@ -206,6 +207,7 @@ async fn the_sixth_check_of_a_verification_is_refused_like_twilio_and_then_it_is
     let destination = tessera::verify::Destination::parse(PHONE).unwrap();
     let started = app
         .core
+        .verify
         .start_verification(
             &tessera::verify::StartRequest {
                 service_id: "test",
@@ -232,6 +234,7 @@ async fn the_sixth_check_of_a_verification_is_refused_like_twilio_and_then_it_is
     for _ in 0..5 {
         let outcome = app
             .core
+            .verify
             .check_verification("test", &target, wrong, now)
             .await
             .unwrap();
@@ -243,17 +246,24 @@ async fn the_sixth_check_of_a_verification_is_refused_like_twilio_and_then_it_is
     }
     let sixth = app
         .core
+        .verify
         .check_verification("test", &target, &right, now)
         .await
         .unwrap_err();
     assert_eq!(sixth.twilio_code(), 60202);
     let seventh = app
         .core
+        .verify
         .check_verification("test", &target, &right, now)
         .await
         .unwrap_err();
     assert_eq!(seventh.twilio_code(), 20404);
-    let view = app.core.verification_view(&started.sid).await.unwrap();
+    let view = app
+        .core
+        .verify
+        .verification_view(&started.sid)
+        .await
+        .unwrap();
     assert_eq!(view.status, tessera::verify::Status::MaxAttemptsReached);
 }
 
@@ -264,6 +274,7 @@ async fn an_approval_is_final_even_when_two_checks_race() {
     let now = tessera::clock::Instant::now();
     let destination = tessera::verify::Destination::parse("ann@example.com").unwrap();
     app.core
+        .verify
         .start_verification(
             &tessera::verify::StartRequest {
                 service_id: "race",
@@ -293,7 +304,11 @@ async fn an_approval_is_final_even_when_two_checks_race() {
             code.clone(),
             tessera::verify::VerificationTarget::To(destination.clone()),
         );
-        checks.spawn(async move { core.check_verification("race", &target, &code, now).await });
+        checks.spawn(async move {
+            core.verify
+                .check_verification("race", &target, &code, now)
+                .await
+        });
     }
     let results = checks.join_all().await;
     let approved = results
@@ -409,6 +424,7 @@ async fn a_code_sent_for_another_destination_or_a_wrong_code_enables_nothing() {
     );
     assert!(
         app.core
+            .two_factor
             .user_methods(tessera::domain::UserId::parse(id).unwrap())
             .await
             .unwrap()
@@ -429,6 +445,7 @@ async fn an_sms_method_is_removed_with_a_code_sent_to_it() {
     let id = user_with_sms(&app, "fay").await;
     let methods = app
         .core
+        .two_factor
         .user_methods(tessera::domain::UserId::parse(&id).unwrap())
         .await
         .unwrap();
@@ -559,6 +576,7 @@ async fn delivery_settings_are_checked_and_the_auth_token_is_write_only() {
     assert!(!stored.contains(token), "the stored settings are sealed");
     assert_eq!(
         app.core
+            .delivery
             .delivery_settings()
             .await
             .unwrap()
@@ -749,6 +767,7 @@ async fn a_new_phone_number_replaces_the_old_one_only_once_confirmed() {
     let id = user_with_sms(&app, "lou").await;
     let method = app
         .core
+        .two_factor
         .user_methods(tessera::domain::UserId::parse(&id).unwrap())
         .await
         .unwrap()[0]

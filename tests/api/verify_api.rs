@@ -18,6 +18,7 @@ impl<'a> Twilio<'a> {
     async fn new(app: &'a TestApp) -> Self {
         let (sid, token) = app
             .core
+            .verify
             .create_verify_account(
                 "tests",
                 tessera::audit::Actor::System,
@@ -514,16 +515,17 @@ async fn a_totp_factor_is_locked_after_twenty_wrong_codes_in_a_row_across_its_ch
     let challenge_at = |minutes: i64, payload: String| {
         let (core, record, factor_sid) = (app.core.clone(), record.clone(), factor_sid.clone());
         async move {
-            core.create_factor_challenge(
-                &record,
-                "ann-0001",
-                &factor_sid,
-                Some(&payload),
-                later(minutes),
-            )
-            .await
-            .map(|challenge| challenge.status)
-            .map_err(|error| error.to_string())
+            core.verify
+                .create_factor_challenge(
+                    &record,
+                    "ann-0001",
+                    &factor_sid,
+                    Some(&payload),
+                    later(minutes),
+                )
+                .await
+                .map(|challenge| challenge.status)
+                .map_err(|error| error.to_string())
         }
     };
     let code_at = |minutes: i64| oathtool_at(&secret, later(minutes).seconds());

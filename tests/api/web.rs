@@ -351,7 +351,12 @@ async fn the_admin_console_is_for_administrators_only() {
         .await;
     assert_eq!(forged.status(), 403);
     assert_eq!(
-        app.core.two_factor_policy().await.unwrap().web_login_policy,
+        app.core
+            .two_factor
+            .two_factor_policy()
+            .await
+            .unwrap()
+            .web_login_policy,
         tessera::policy::LoginPolicy::Enabled
     );
 

@@ -70,7 +70,11 @@ pub async fn search(
             "at most 254 characters",
         ));
     }
-    let (users, total) = state.core.search_users(&prefix, limit, offset).await?;
+    let (users, total) = state
+        .core
+        .admin
+        .search_users(&prefix, limit, offset)
+        .await?;
     Ok(Json(SearchResponse {
         users: users
             .iter()
@@ -113,6 +117,7 @@ pub async fn reset_two_factor(
     let user = parse_user_id(&user_id)?;
     let count = state
         .core
+        .admin
         .reset_two_factor(
             user,
             &body.reason,
@@ -153,6 +158,7 @@ pub async fn set_phone(
     let user = parse_user_id(&user_id)?;
     let updated = state
         .core
+        .admin
         .set_verified_phone(
             user,
             body.mobile_phone.as_deref(),
@@ -193,6 +199,7 @@ pub async fn unlock(
     let user = parse_user_id(&user_id)?;
     let count = state
         .core
+        .admin
         .unlock(user, Actor::ApiKey(key.id), &origin, Instant::now())
         .await?;
     Ok(Json(CountResponse { count }))
@@ -219,6 +226,7 @@ pub async fn revoke_sessions(
     let user = parse_user_id(&user_id)?;
     let count = state
         .core
+        .admin
         .revoke_sessions(user, Actor::ApiKey(key.id), &origin, Instant::now())
         .await?;
     Ok(Json(CountResponse { count }))
@@ -237,7 +245,7 @@ pub async fn export_audit_log(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(query, 100_000)?;
-    let events = state.core.audit_log(&filter).await?;
+    let events = state.core.admin.audit_log(&filter).await?;
     let csv = audit_csv(events);
     Ok((
         StatusCode::OK,
@@ -353,6 +361,7 @@ pub async fn import(
     })?;
     match state
         .core
+        .import
         .import_users(format, text, Actor::ApiKey(key.id), &origin, Instant::now())
         .await
     {
@@ -410,6 +419,7 @@ pub async fn export(
     };
     let body = state
         .core
+        .import
         .export_users(format)
         .await
         .map_err(ApiError::Internal)?;

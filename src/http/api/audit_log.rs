@@ -45,7 +45,7 @@ pub async fn search(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditResponse>, ApiError> {
     let filter = filter_of(query, MAX_LIMIT)?;
-    let audit_logs = state.core.audit_log(&filter).await?;
+    let audit_logs = state.core.admin.audit_log(&filter).await?;
     Ok(Json(AuditResponse { audit_logs }))
 }
 

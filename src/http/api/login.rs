@@ -83,9 +83,14 @@ pub async fn login(
         login_type: LoginType::Api,
         trust_token,
     };
-    match state.core.login(&request, &origin, Instant::now()).await {
+    match state
+        .core
+        .logins
+        .login(&request, &origin, Instant::now())
+        .await
+    {
         Ok(LoginOutcome::Complete { user, tokens }) => {
-            let methods = state.core.user_methods(user.id).await?;
+            let methods = state.core.two_factor.user_methods(user.id).await?;
             let view = UserView::with_methods(&user, &methods);
             Ok(Json(TokenResponse::new(tokens, Some(view))).into_response())
         }

@@ -175,8 +175,6 @@ pub fn routes() -> Router<AppState> {
             get(two_factor::trust::trusts_for_user)
                 .delete(two_factor::trust::revoke_trusts_for_user),
         )
-        .route("/api/openapi.json", get(super::openapi::json))
-        .route("/api/docs", get(super::api_docs::docs))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
 }

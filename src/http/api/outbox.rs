@@ -33,6 +33,7 @@ async fn messages(state: &AppState, peer: SocketAddr) -> Result<Vec<OutboxMessag
     }
     let stored = state
         .core
+        .delivery
         .outbox_messages(SHOWN)
         .await
         .map_err(ApiError::internal)?;

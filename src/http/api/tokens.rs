@@ -31,6 +31,7 @@ pub async fn validate(
 ) -> Result<Json<ValidateResponse>, ApiError> {
     match state
         .core
+        .sessions
         .validate_access_token(&token, Instant::now())
         .await
     {
@@ -66,6 +67,7 @@ pub async fn refresh(
 ) -> Result<Json<TokenResponse>, ApiError> {
     match state
         .core
+        .sessions
         .refresh(&body.refresh_token, &origin, Instant::now())
         .await
     {
@@ -101,9 +103,9 @@ pub async fn logout(
 ) -> Result<StatusCode, ApiError> {
     let now = Instant::now();
     let session_id = match bearer(&headers) {
-        Some(token) => match state.core.signer.verify(&token, now) {
-            Ok(claims) => Some(claims.sid),
-            Err(_) => return Err(ApiError::Empty(StatusCode::UNAUTHORIZED)),
+        Some(token) => match state.core.sessions.session_id_of(&token, now) {
+            Some(session_id) => Some(session_id),
+            None => return Err(ApiError::Empty(StatusCode::UNAUTHORIZED)),
         },
         None => None,
     };
@@ -116,6 +118,7 @@ pub async fn logout(
     }
     state
         .core
+        .sessions
         .logout(
             body.refresh_token.as_deref(),
             session_id.as_deref(),

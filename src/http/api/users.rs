@@ -37,6 +37,7 @@ pub async fn create(
 ) -> Result<Json<UserResponse>, ApiError> {
     let user = state
         .core
+        .accounts
         .create_user(
             None,
             &body.user,
@@ -63,7 +64,7 @@ pub async fn create_with_id(
     ApiJson(body): ApiJson<UserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let id = parse_user_id(&user_id)?;
-    if state.core.user(id).await?.is_some() {
+    if state.core.accounts.user(id).await?.is_some() {
         return Err(ApiError::field(
             "userId",
             "[duplicate]",
@@ -72,6 +73,7 @@ pub async fn create_with_id(
     }
     let user = state
         .core
+        .accounts
         .create_user(
             Some(id),
             &body.user,
@@ -100,6 +102,7 @@ pub async fn read(
     let id = parse_user_id(&user_id)?;
     let user = state
         .core
+        .accounts
         .user(id)
         .await?
         .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
@@ -150,6 +153,7 @@ pub async fn lookup(
     };
     let user = state
         .core
+        .accounts
         .find_user(&login_id)
         .await?
         .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
@@ -179,6 +183,7 @@ pub async fn replace(
     let fields = as_replacement(body.user);
     let user = state
         .core
+        .accounts
         .update_user(id, &fields, Actor::ApiKey(key.id), &origin, Instant::now())
         .await?;
     UserResponse::of(&state, &user).await
@@ -205,6 +210,7 @@ pub async fn patch(
     let id = parse_user_id(&user_id)?;
     let user = state
         .core
+        .accounts
         .update_user(
             id,
             &body.user,
@@ -234,6 +240,7 @@ pub async fn delete(
     let id = parse_user_id(&user_id)?;
     state
         .core
+        .accounts
         .delete_user(id, Actor::ApiKey(key.id), &origin, Instant::now())
         .await?;
     Ok(StatusCode::OK)

@@ -81,7 +81,7 @@ pub struct UserResponse {
 impl UserResponse {
     /// The user with their methods, read from the store.
     pub async fn of(state: &AppState, user: &User) -> Result<Json<Self>, ApiError> {
-        let methods = state.core.user_methods(user.id).await?;
+        let methods = state.core.two_factor.user_methods(user.id).await?;
         Ok(Json(Self {
             user: UserView::with_methods(user, &methods),
         }))

@@ -1,5 +1,5 @@
 //! HTTP Basic auth with an Account SID and its Auth Token, or an API key SID and its secret: the
-//! header is read here, the credentials are checked by the core.
+//! header is read here, the credentials are checked by the verify service.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -28,7 +28,12 @@ impl FromRequestParts<AppState> for Account {
             .map_err(|_| refused())?;
         let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
         let (sid, token) = decoded.split_once(':').ok_or_else(refused)?;
-        match state.core.authenticate_verify_account(sid, token).await {
+        match state
+            .core
+            .verify
+            .authenticate_verify_account(sid, token)
+            .await
+        {
             Ok(Some(account)) => Ok(Account(account)),
             Ok(None) => Err(refused()),
             Err(error) => Err(internal(format!("{error:#}"))),

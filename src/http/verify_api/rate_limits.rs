@@ -1,5 +1,5 @@
-//! A service's `RateLimits` and their `Buckets`; the counting itself is the core's, when a
-//! verification names the limits (`RateLimits`).
+//! A service's `RateLimits` and their `Buckets`; the counting itself is the verify service's,
+//! when a verification names the limits (`RateLimits`).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -42,13 +42,14 @@ pub(super) async fn create_rate_limit(
     Path(sid): Path<String>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let name = params.get("UniqueName").ok_or_else(|| {
         TwilioError::invalid("Missing required parameter UniqueName in the post body")
     })?;
     let limit = state
         .core
+        .verify
         .create_rate_limit(&service, name, params.get("Description"), Instant::now())
         .await?;
     Ok((StatusCode::CREATED, Json(rate_limit_json(&service, &limit))).into_response())
@@ -68,11 +69,11 @@ pub(super) async fn list_rate_limits(
     Account(account): Account,
     Path(sid): Path<String>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
-    let limits = state.core.rate_limits(&service).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
+    let limits = state.core.verify.rate_limits(&service).await?;
     let url = format!(
         "{}/v2/Services/{}/RateLimits",
-        state.core.tokens.issuer, service.sid
+        state.public_url, service.sid
     );
     Ok(Json(RateLimitPage {
         rate_limits: limits
@@ -98,8 +99,8 @@ pub(super) async fn fetch_rate_limit(
     Account(account): Account,
     Path((sid, limit)): Path<(String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
-    let limit = state.core.rate_limit(&service, &limit).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
+    let limit = state.core.verify.rate_limit(&service, &limit).await?;
     Ok(Json(rate_limit_json(&service, &limit)).into_response())
 }
 
@@ -119,10 +120,11 @@ pub(super) async fn update_rate_limit(
     Path((sid, limit)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let limit = state
         .core
+        .verify
         .update_rate_limit(&service, &limit, params.get("Description"), Instant::now())
         .await?;
     Ok(Json(rate_limit_json(&service, &limit)).into_response())
@@ -142,8 +144,12 @@ pub(super) async fn delete_rate_limit(
     Account(account): Account,
     Path((sid, limit)): Path<(String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
-    state.core.delete_rate_limit(&service, &limit).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
+    state
+        .core
+        .verify
+        .delete_rate_limit(&service, &limit)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -163,10 +169,11 @@ pub(super) async fn create_bucket(
     Path((sid, limit)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let bucket = state
         .core
+        .verify
         .create_bucket(&service, &limit, &bucket_params(&params), Instant::now())
         .await?;
     Ok((StatusCode::CREATED, Json(bucket_json(&service, &bucket))).into_response())
@@ -186,11 +193,11 @@ pub(super) async fn list_buckets(
     Account(account): Account,
     Path((sid, limit)): Path<(String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
-    let buckets = state.core.buckets(&service, &limit).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
+    let buckets = state.core.verify.buckets(&service, &limit).await?;
     let url = format!(
         "{}/v2/Services/{}/RateLimits/{}/Buckets",
-        state.core.tokens.issuer, service.sid, limit
+        state.public_url, service.sid, limit
     );
     Ok(Json(BucketPage {
         buckets: buckets.iter().map(|b| bucket_json(&service, b)).collect(),
@@ -213,8 +220,8 @@ pub(super) async fn fetch_bucket(
     Account(account): Account,
     Path((sid, limit, bucket)): Path<(String, String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
-    let bucket = state.core.bucket(&service, &limit, &bucket).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
+    let bucket = state.core.verify.bucket(&service, &limit, &bucket).await?;
     Ok(Json(bucket_json(&service, &bucket)).into_response())
 }
 
@@ -234,10 +241,11 @@ pub(super) async fn update_bucket(
     Path((sid, limit, bucket)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let bucket = state
         .core
+        .verify
         .update_bucket(
             &service,
             &limit,
@@ -263,7 +271,11 @@ pub(super) async fn delete_bucket(
     Account(account): Account,
     Path((sid, limit, bucket)): Path<(String, String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
-    state.core.delete_bucket(&service, &limit, &bucket).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
+    state
+        .core
+        .verify
+        .delete_bucket(&service, &limit, &bucket)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

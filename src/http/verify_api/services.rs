@@ -19,7 +19,7 @@ use crate::verify::ServiceParams;
 /// Far past any real list; it keeps `page * size` (the offset) and `page + 1` in range.
 const MAX_PAGE: i64 = 1_000_000;
 
-/// The service parameters of a create or an update; the core checks them.
+/// The service parameters of a create or an update; the verify service checks them.
 fn service_params(params: &Params) -> ServiceParams<'_> {
     ServiceParams {
         friendly_name: params.get("FriendlyName"),
@@ -54,6 +54,7 @@ pub(super) async fn create_service(
     }
     let service = state
         .core
+        .verify
         .create_verify_service(&account, &service_params(&params), Instant::now())
         .await?;
     Ok((StatusCode::CREATED, Json(service_json(&service))).into_response())
@@ -73,7 +74,7 @@ pub(super) async fn fetch_service(
     Account(account): Account,
     Path(sid): Path<String>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     Ok(Json(service_json(&service)).into_response())
 }
 
@@ -96,6 +97,7 @@ pub(super) async fn update_service(
     let params = Params::parse(&body);
     let service = state
         .core
+        .verify
         .update_verify_service(&account, &sid, &service_params(&params), Instant::now())
         .await?;
     Ok(Json(service_json(&service)).into_response())
@@ -115,7 +117,11 @@ pub(super) async fn delete_service(
     Account(account): Account,
     Path(sid): Path<String>,
 ) -> Result<Response, TwilioError> {
-    state.core.delete_verify_service(&account, &sid).await?;
+    state
+        .core
+        .verify
+        .delete_verify_service(&account, &sid)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -158,9 +164,13 @@ pub(super) async fn list_services(
             "Invalid parameter `Page`: at most {MAX_PAGE}"
         )));
     }
-    let (services, more) = state.core.verify_services(&account, size, page).await?;
+    let (services, more) = state
+        .core
+        .verify
+        .verify_services(&account, size, page)
+        .await?;
     // Paging URLs are followed by the SDKs as they are: they name this server.
-    let base = state.core.tokens.issuer.clone();
+    let base = state.public_url.clone();
     let url = |p: i64| format!("{base}/v2/Services?PageSize={size}&Page={p}");
     let body = ServicePage {
         services: services.iter().map(service_json).collect(),

@@ -35,13 +35,14 @@ pub(super) async fn create_entity(
     Path(sid): Path<String>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let identity = params.get("Identity").ok_or_else(|| {
         TwilioError::invalid("Missing required parameter Identity in the post body")
     })?;
     let entity = state
         .core
+        .verify
         .entity(&service, identity, true, Instant::now())
         .await?;
     Ok((StatusCode::CREATED, Json(entity_json(&service, &entity))).into_response())
@@ -61,9 +62,10 @@ pub(super) async fn fetch_entity(
     Account(account): Account,
     Path((sid, identity)): Path<(String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let entity = state
         .core
+        .verify
         .entity(&service, &identity, false, Instant::now())
         .await?;
     Ok(Json(entity_json(&service, &entity)).into_response())
@@ -83,9 +85,10 @@ pub(super) async fn delete_entity(
     Account(account): Account,
     Path((sid, identity)): Path<(String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     state
         .core
+        .verify
         .delete_entity(&service, &identity, Instant::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -108,7 +111,7 @@ pub(super) async fn create_factor(
     body: Bytes,
 ) -> Result<Response, TwilioError> {
     use crate::verify::factors::FactorConfig;
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     match params.get("FactorType") {
         Some("totp") => {}
@@ -149,6 +152,7 @@ pub(super) async fn create_factor(
     let now = Instant::now();
     let (factor, secret, uri) = state
         .core
+        .verify
         .create_factor(
             &service,
             &identity,
@@ -183,9 +187,10 @@ pub(super) async fn fetch_factor(
     Account(account): Account,
     Path((sid, identity, factor)): Path<(String, String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let factor = state
         .core
+        .verify
         .factor(&service, &identity, &factor, Instant::now())
         .await?;
     Ok(Json(factor_json(&service, &identity, &factor, None)).into_response())
@@ -208,13 +213,14 @@ pub(super) async fn verify_factor(
     Path((sid, identity, factor)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let payload = params.get("AuthPayload").ok_or_else(|| {
         TwilioError::invalid("Missing required parameter AuthPayload in the post body")
     })?;
     let factor = state
         .core
+        .verify
         .verify_factor(&service, &identity, &factor, payload, Instant::now())
         .await?;
     Ok(Json(factor_json(&service, &identity, &factor, None)).into_response())
@@ -237,7 +243,7 @@ pub(super) async fn create_challenge(
     Path((sid, identity)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let factor = params.get("FactorSid").ok_or_else(|| {
         TwilioError::invalid("Missing required parameter FactorSid in the post body")
@@ -245,9 +251,14 @@ pub(super) async fn create_challenge(
     let now = Instant::now();
     let challenge = state
         .core
+        .verify
         .create_factor_challenge(&service, &identity, factor, params.get("AuthPayload"), now)
         .await?;
-    let entity = state.core.entity(&service, &identity, false, now).await?;
+    let entity = state
+        .core
+        .verify
+        .entity(&service, &identity, false, now)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(challenge_json(&service, &identity, &entity.sid, &challenge)),
@@ -269,10 +280,11 @@ pub(super) async fn fetch_challenge(
     Account(account): Account,
     Path((sid, identity, challenge)): Path<(String, String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let now = Instant::now();
     let (challenge, factor) = state
         .core
+        .verify
         .factor_challenge(&service, &identity, &challenge, now)
         .await?;
     Ok(Json(challenge_json(
@@ -301,7 +313,7 @@ pub(super) async fn answer_challenge(
     Path((sid, identity, challenge)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let payload = params.get("AuthPayload").ok_or_else(|| {
         TwilioError::invalid("Missing required parameter AuthPayload in the post body")
@@ -309,8 +321,13 @@ pub(super) async fn answer_challenge(
     let now = Instant::now();
     let challenge = state
         .core
+        .verify
         .answer_challenge(&service, &identity, &challenge, payload, now)
         .await?;
-    let entity = state.core.entity(&service, &identity, false, now).await?;
+    let entity = state
+        .core
+        .verify
+        .entity(&service, &identity, false, now)
+        .await?;
     Ok(Json(challenge_json(&service, &identity, &entity.sid, &challenge)).into_response())
 }

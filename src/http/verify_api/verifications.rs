@@ -38,7 +38,7 @@ pub(super) async fn create_verification(
     Path(sid): Path<String>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &sid).await?;
+    let service = state.core.verify.verify_service(&account, &sid).await?;
     let params = Params::parse(&body);
     let to = params
         .get("To")
@@ -62,6 +62,7 @@ pub(super) async fn create_verification(
     };
     let view = state
         .core
+        .verify
         .start_service_verification(&service, request, &origin, Instant::now())
         .await?;
     Ok((
@@ -85,9 +86,14 @@ pub(super) async fn fetch_verification(
     Account(account): Account,
     Path((service_sid, sid)): Path<(String, String)>,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &service_sid).await?;
+    let service = state
+        .core
+        .verify
+        .verify_service(&account, &service_sid)
+        .await?;
     let view = state
         .core
+        .verify
         .pending_service_verification(&service, &sid, Instant::now())
         .await?;
     Ok(Json(verification_json(&service, &view)).into_response())
@@ -109,10 +115,15 @@ pub(super) async fn update_verification(
     Path((service_sid, sid)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &service_sid).await?;
+    let service = state
+        .core
+        .verify
+        .verify_service(&account, &service_sid)
+        .await?;
     let params = Params::parse(&body);
     let view = state
         .core
+        .verify
         .finish_service_verification(&service, &sid, params.get("Status"), Instant::now())
         .await?;
     Ok(Json(verification_json(&service, &view)).into_response())
@@ -135,7 +146,11 @@ pub(super) async fn check(
     Path(service_sid): Path<String>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
-    let service = state.core.verify_service(&account, &service_sid).await?;
+    let service = state
+        .core
+        .verify
+        .verify_service(&account, &service_sid)
+        .await?;
     let params = Params::parse(&body);
     let code = params
         .get("Code")
@@ -154,6 +169,7 @@ pub(super) async fn check(
         };
     let outcome = state
         .core
+        .verify
         .check_verification(&service.sid, &target, code, Instant::now())
         .await?;
     let body = check_json(&service, &outcome.verification, outcome.approved);

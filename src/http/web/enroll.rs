@@ -138,7 +138,12 @@ async fn enrolling(
     let Some(id) = cookie(headers, PENDING_COOKIE) else {
         return Err(cookies.redirect("/login?expired=1"));
     };
-    match state.core.pending_login(&id, Instant::now()).await {
+    match state
+        .core
+        .two_factor
+        .pending_login(&id, Instant::now())
+        .await
+    {
         Ok(Some(pending)) if pending.methods.is_empty() => {
             if super::welcome::due(state, &pending.user).await {
                 return Err(cookies.redirect("/welcome"));
@@ -214,6 +219,7 @@ pub async fn phone(
     let kind = phone_kind(&form.kind);
     let sent = state
         .core
+        .two_factor
         .send_enrollment_code_during_login(
             &id,
             kind,
@@ -266,6 +272,7 @@ pub async fn phone_confirm(
     };
     match state
         .core
+        .two_factor
         .enable_method_during_login(&id, &request, &origin, Instant::now())
         .await
     {
@@ -316,6 +323,7 @@ pub async fn setup(
     if let Some(token) = cookie(headers, SETUP_COOKIE)
         && let Some(existing) = state
             .core
+            .two_factor
             .authenticator_setup(user.id, &token, &account, now)
             .await?
     {
@@ -323,6 +331,7 @@ pub async fn setup(
     }
     let fresh = state
         .core
+        .two_factor
         .start_authenticator_setup(user.id, &account, now)
         .await?;
     cookies.set(SETUP_COOKIE, &fresh.token, Some(600), "Lax");
@@ -378,11 +387,16 @@ pub async fn authenticator_submit(
     };
     match state
         .core
+        .two_factor
         .enable_method_during_login(&id, &request, &origin, Instant::now())
         .await
     {
         Ok(enabled) => {
-            let _ = state.core.finish_authenticator_setup(&setup.token).await;
+            let _ = state
+                .core
+                .two_factor
+                .finish_authenticator_setup(&setup.token)
+                .await;
             cookies.clear(SETUP_COOKIE);
             recovery_page(
                 cookies,
@@ -433,6 +447,7 @@ pub async fn finish(
     };
     match state
         .core
+        .two_factor
         .complete_login(&request, &origin, Instant::now())
         .await
     {

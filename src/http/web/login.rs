@@ -11,7 +11,6 @@ use super::{
     Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, WebForm, cookie, internal, method_label,
 };
 use crate::auth::{LoginError, LoginOutcome, LoginRequest};
-use crate::two_factor::PendingLogin;
 use crate::clock::Instant;
 use crate::domain::{LoginId, MethodId, MethodKind, Password};
 use crate::http::AppState;
@@ -19,6 +18,7 @@ use crate::http::api::TRUST_COOKIE;
 use crate::http::extract::RequestOrigin;
 use crate::policy::LoginType;
 use crate::store::MethodRecord;
+use crate::two_factor::PendingLogin;
 use crate::two_factor::{CompleteLogin, TwoFactorError, codes};
 
 #[derive(Template)]
@@ -101,7 +101,7 @@ pub async fn submit(
         trust_token: cookie(&headers, TRUST_COOKIE),
     };
     let now = Instant::now();
-    match state.core.login(&request, &origin, now).await {
+    match state.core.logins.login(&request, &origin, now).await {
         Ok(LoginOutcome::Complete { tokens, .. }) => {
             cookies.clear(PENDING_COOKIE);
             cookies.set(SESSION_COOKIE, &tokens.refresh_token, None, "Lax");
@@ -115,6 +115,7 @@ pub async fn submit(
         }) => {
             let ttl = state
                 .core
+                .two_factor
                 .two_factor_policy()
                 .await
                 .map(|p| p.challenge_ttl_seconds)
@@ -293,7 +294,12 @@ async fn pending(
     let Some(id) = cookie(headers, PENDING_COOKIE) else {
         return Ok(None);
     };
-    match state.core.pending_login(&id, Instant::now()).await {
+    match state
+        .core
+        .two_factor
+        .pending_login(&id, Instant::now())
+        .await
+    {
         Ok(found) => Ok(found.map(|p| (id, p))),
         Err(error) => Err(internal(state, headers, error)),
     }
@@ -340,6 +346,7 @@ pub async fn send(
     };
     match state
         .core
+        .two_factor
         .send_login_code(&id, &method, &origin, Instant::now())
         .await
     {
@@ -379,6 +386,7 @@ pub async fn code_submit(
     };
     match state
         .core
+        .two_factor
         .complete_login(&request, &origin, Instant::now())
         .await
     {

@@ -196,7 +196,7 @@ impl Cookies {
 
     pub fn chrome(&self, state: &AppState, user: Option<&User>) -> Chrome {
         Chrome {
-            product: state.core.product_name.clone(),
+            product: state.web.product_name.clone(),
             organization: state.web.organization.clone(),
             csrf: self.csrf.clone(),
             user: user.map(|u| u.username.to_string()),
@@ -240,7 +240,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The signed-in user and their session, from the session cookie.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(SessionRecord, User)> {
     let token = cookie(headers, SESSION_COOKIE)?;
-    match state.core.web_session(&token, Instant::now()).await {
+    match state
+        .core
+        .sessions
+        .web_session(&token, Instant::now())
+        .await
+    {
         Ok(found) => found,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "cannot read a web session");
@@ -340,6 +345,8 @@ pub fn method_label(method: &crate::store::MethodRecord) -> String {
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub organization: String,
+    /// The product's name, shown in the pages' header.
+    pub product_name: String,
     /// Cookies are `Secure` when the public URL is https.
     pub secure_cookies: bool,
 }

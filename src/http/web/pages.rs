@@ -59,7 +59,12 @@ pub async fn home(
     if super::welcome::due(&state, &user).await {
         return cookies.redirect("/welcome");
     }
-    let methods = state.core.user_methods(user.id).await.unwrap_or_default();
+    let methods = state
+        .core
+        .two_factor
+        .user_methods(user.id)
+        .await
+        .unwrap_or_default();
     let has_phone = methods
         .iter()
         .any(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice));
@@ -95,6 +100,7 @@ pub async fn logout(
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
         && let Err(error) = state
             .core
+            .sessions
             .logout(Some(&token), None, false, &origin, Instant::now())
             .await
     {

@@ -49,6 +49,7 @@ async fn whose(
     };
     Ok(state
         .core
+        .two_factor
         .pending_login(&id, Instant::now())
         .await?
         .map(|pending| {
@@ -133,7 +134,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(None) => return Cookies::new(&state, &headers).redirect("/login"),
         Err(error) => return internal(&state, &headers, error),
     };
-    match state.core.welcome_due(&user).await {
+    match state.core.welcome.welcome_due(&user).await {
         Ok(Some(due)) => render(
             &state,
             &headers,
@@ -167,11 +168,12 @@ pub async fn submit(
     };
     match state
         .core
+        .welcome
         .complete_welcome(&user, &answers, &origin, Instant::now())
         .await
     {
         Ok(()) => Cookies::new(&state, &headers).redirect(next),
-        Err(TwoFactorError::Invalid(errors)) => match state.core.welcome_due(&user).await {
+        Err(TwoFactorError::Invalid(errors)) => match state.core.welcome.welcome_due(&user).await {
             Ok(Some(due)) => render(&state, &headers, &user, signed, &due, &answers, &errors),
             Ok(None) => Cookies::new(&state, &headers).redirect(next),
             Err(error) => internal(&state, &headers, error),
@@ -182,5 +184,5 @@ pub async fn submit(
 
 /// Whether this user must pass the welcome step first.
 pub async fn due(state: &AppState, user: &User) -> bool {
-    matches!(state.core.welcome_due(user).await, Ok(Some(_)))
+    matches!(state.core.welcome.welcome_due(user).await, Ok(Some(_)))
 }

@@ -3,51 +3,17 @@
 //! a password hash), on PostgreSQL one connection without a transaction (the challenge is one
 //! statement).
 
-use std::future::Future;
-
 use sqlx::AnyConnection;
 
 use super::super::row::{bind_all, joined_with_params};
 use super::super::two_factor::NewChallenge;
 use super::super::{Store, StoreError};
-use super::MethodsAndCounts;
 use super::postgres::methods_and_counts_on;
 use super::sqlite::{SqliteStatements, run_now};
 use super::statements::READ_SETTING;
+use super::{MethodsAndCounts, NO_CONTEXT, PasswordStep, PasswordStepStatements};
 use crate::clock::Instant;
 use crate::domain::UserId;
-
-/// The statements of a login's step after its password.
-pub trait PasswordStepStatements: Send {
-    /// What is stored under the settings key `key`.
-    fn read_setting(
-        &mut self,
-        key: &'static str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
-
-    /// The user's methods and their failed codes since `since`.
-    fn methods_and_counts(
-        &mut self,
-        user: UserId,
-        since: Instant,
-    ) -> impl Future<Output = Result<MethodsAndCounts, StoreError>> + Send;
-
-    /// Opens `challenge`, if any, and ends the step.
-    fn finish(
-        self,
-        challenge: Option<NewChallenge>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// A login's step after its password, as the service writes it.
-pub trait PasswordStep: Send + 'static {
-    type Output: Send + 'static;
-
-    fn run<S: PasswordStepStatements>(
-        self,
-        statements: S,
-    ) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
-}
 
 impl Store {
     /// Runs a login's step after its password.
@@ -70,9 +36,6 @@ impl Store {
         }
     }
 }
-
-/// No verification has an empty context: no code counts as sent.
-pub(super) const NO_CONTEXT: &str = "";
 
 struct PostgresStep<'c> {
     connection: &'c mut AnyConnection,

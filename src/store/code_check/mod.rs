@@ -22,11 +22,10 @@ mod statements;
 
 use std::future::Future;
 
-pub use after_password::{PasswordStep, PasswordStepStatements};
 pub(super) use group::CheckGroups;
 
 use super::sessions::NewSession;
-use super::two_factor::MethodRecord;
+use super::two_factor::{MethodRecord, NewChallenge};
 use super::{ChallengeRecord, Store, StoreError};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
@@ -110,6 +109,42 @@ pub trait FinishTransaction: Send + 'static {
         statements: S,
     ) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
 }
+
+/// The statements of a login's step after its password.
+pub trait PasswordStepStatements: Send {
+    /// What is stored under the settings key `key`.
+    fn read_setting(
+        &mut self,
+        key: &'static str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// The user's methods and their failed codes since `since`.
+    fn methods_and_counts(
+        &mut self,
+        user: UserId,
+        since: Instant,
+    ) -> impl Future<Output = Result<MethodsAndCounts, StoreError>> + Send;
+
+    /// Opens `challenge`, if any, and ends the step.
+    fn finish(
+        self,
+        challenge: Option<NewChallenge>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A login's step after its password, as the service writes it.
+pub trait PasswordStep: Send + 'static {
+    type Output: Send + 'static;
+
+    fn run<S: PasswordStepStatements>(
+        self,
+        statements: S,
+    ) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
+}
+
+/// The context of a login's step after its password: no verification has an empty context,
+/// so no code counts as sent.
+const NO_CONTEXT: &str = "";
 
 /// A challenge whose attempt was taken, and its user.
 #[derive(Debug)]

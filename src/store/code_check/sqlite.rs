@@ -11,12 +11,12 @@ use super::super::row::{Columns, Param, SqliteRow, sqlite_numbered};
 use super::super::two_factor::NewChallenge;
 use super::super::two_factor::{challenge_from_row, claim_params};
 use super::super::users::user_from_row;
-use super::after_password::{NO_CONTEXT, PasswordStepStatements};
 use super::statements::{
     MethodsAndCountsRow, NUMBERED, complete_params, counts_params, take_attempt_params,
 };
 use super::{
-    FinishStatements, GuessStatements, GuessWrites, MethodsAndCounts, StoreError, TakenAttempt,
+    FinishStatements, GuessStatements, GuessWrites, MethodsAndCounts, NO_CONTEXT,
+    PasswordStepStatements, StoreError, TakenAttempt,
 };
 use crate::clock::Instant;
 use crate::domain::{MethodId, UserId};

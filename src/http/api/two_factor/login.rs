@@ -78,6 +78,7 @@ pub async fn login(
     };
     let done = state
         .core
+        .two_factor
         .complete_login(&request, &origin, Instant::now())
         .await?;
     Ok(Json(TwoFactorLoginResponse {

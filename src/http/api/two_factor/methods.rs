@@ -184,6 +184,7 @@ pub async fn enable_for_user(
     let request = body.parse()?;
     let enabled = state
         .core
+        .two_factor
         .enable_method(
             user,
             &request,
@@ -225,6 +226,7 @@ pub async fn enable_self(
         Some(two_factor_id) => {
             state
                 .core
+                .two_factor
                 .enable_method_during_login(two_factor_id, &request, &origin, now)
                 .await?
         }
@@ -233,6 +235,7 @@ pub async fn enable_self(
             session.require_recent_login(&state, now).await?;
             state
                 .core
+                .two_factor
                 .enable_method(
                     session.user.id,
                     &request,
@@ -325,6 +328,7 @@ pub async fn disable_for_user(
     let (method_id, code, _) = query.merged(body)?;
     state
         .core
+        .two_factor
         .disable_method(
             user,
             &method_id,
@@ -378,6 +382,7 @@ pub async fn disable_self(
     };
     state
         .core
+        .two_factor
         .disable_method(user, &method_id, &code, actor, &origin, now)
         .await?;
     Ok(StatusCode::OK)

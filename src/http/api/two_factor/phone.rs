@@ -57,6 +57,7 @@ pub async fn change_phone_for_user(
     let (method, phone) = body.parse()?;
     state
         .core
+        .two_factor
         .change_method_phone(
             user,
             &method,
@@ -95,6 +96,7 @@ pub async fn change_phone_self(
     let user = session.user.id;
     state
         .core
+        .two_factor
         .change_method_phone(
             user,
             &method,

@@ -37,6 +37,7 @@ pub async fn regenerate_for_user(
     let user = parse_user_id(&user_id)?;
     let recovery_codes = state
         .core
+        .two_factor
         .regenerate_recovery_codes(user, Actor::ApiKey(key.id), &origin, Instant::now())
         .await?;
     Ok(Json(RecoveryCodesResponse { recovery_codes }))
@@ -61,6 +62,7 @@ pub async fn regenerate_self(
     session.require_recent_login(&state, now).await?;
     let recovery_codes = state
         .core
+        .two_factor
         .regenerate_recovery_codes(session.user.id, Actor::User(session.user.id), &origin, now)
         .await?;
     Ok(Json(RecoveryCodesResponse { recovery_codes }))

@@ -49,6 +49,7 @@ pub async fn send_for_login(
         .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
     state
         .core
+        .two_factor
         .send_login_code(&two_factor_id, &method_id, &origin, Instant::now())
         .await?;
     Ok(StatusCode::OK)
@@ -113,12 +114,14 @@ pub async fn send(
             Some(phone) => {
                 state
                     .core
+                    .two_factor
                     .send_phone_change_code(user, &method_id, phone, &origin, now)
                     .await?
             }
             None => {
                 state
                     .core
+                    .two_factor
                     .send_method_code(user, &method_id, &origin, now)
                     .await?
             }
@@ -132,6 +135,7 @@ pub async fn send(
         let user = user.ok_or_else(need_user)?;
         let account = state
             .core
+            .accounts
             .user(user)
             .await?
             .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
@@ -156,6 +160,7 @@ pub async fn send(
         };
         state
             .core
+            .two_factor
             .send_enrollment_code(user, kind, destination, &origin, now)
             .await?;
         return Ok(StatusCode::OK);
@@ -166,14 +171,16 @@ pub async fn send(
             .map_err(|e| ApiError::field("secret", e.code, e.message))?;
         state
             .core
+            .two_factor
             .send_legacy_enrollment_code(Destination::Phone(phone), &secret, &origin, now)
             .await?;
         return Ok(StatusCode::OK);
     }
     if let Some(user) = user {
-        let method_id = state.core.phone_method(user).await?;
+        let method_id = state.core.two_factor.phone_method(user).await?;
         state
             .core
+            .two_factor
             .send_method_code(user, &method_id, &origin, now)
             .await?;
         return Ok(StatusCode::OK);

@@ -54,7 +54,7 @@ pub struct SettingsBody {
 impl SettingsDocument for SettingsBody {
     async fn read(core: &Core) -> Result<Self, ApiError> {
         Ok(Self {
-            two_factor: core.two_factor_policy().await?,
+            two_factor: core.two_factor.two_factor_policy().await?,
         })
     }
 
@@ -65,7 +65,8 @@ impl SettingsDocument for SettingsBody {
         origin: &Origin,
         now: Instant,
     ) -> Result<Self, ApiError> {
-        core.set_two_factor_policy(&self.two_factor, actor, origin, now)
+        core.two_factor
+            .set_two_factor_policy(&self.two_factor, actor, origin, now)
             .await?;
         Ok(self)
     }
@@ -110,7 +111,7 @@ pub struct WelcomeBody {
 impl SettingsDocument for WelcomeBody {
     async fn read(core: &Core) -> Result<Self, ApiError> {
         Ok(Self {
-            welcome: core.welcome_settings().await?,
+            welcome: core.welcome.welcome_settings().await?,
         })
     }
 
@@ -121,7 +122,8 @@ impl SettingsDocument for WelcomeBody {
         origin: &Origin,
         now: Instant,
     ) -> Result<Self, ApiError> {
-        core.set_welcome_settings(&self.welcome, actor, origin, now)
+        core.welcome
+            .set_welcome_settings(&self.welcome, actor, origin, now)
             .await?;
         Ok(self)
     }
@@ -166,7 +168,11 @@ pub struct DeliveryBody {
 /// value.
 impl SettingsDocument for DeliveryBody {
     async fn read(core: &Core) -> Result<Self, ApiError> {
-        let settings = core.delivery_settings().await.map_err(ApiError::Internal)?;
+        let settings = core
+            .delivery
+            .delivery_settings()
+            .await
+            .map_err(ApiError::Internal)?;
         Ok(Self {
             delivery: settings.redacted(),
         })
@@ -179,9 +185,14 @@ impl SettingsDocument for DeliveryBody {
         origin: &Origin,
         now: Instant,
     ) -> Result<Self, ApiError> {
-        let current = core.delivery_settings().await.map_err(ApiError::Internal)?;
+        let current = core
+            .delivery
+            .delivery_settings()
+            .await
+            .map_err(ApiError::Internal)?;
         let settings = self.delivery.keep_secrets_from(&current);
-        core.set_delivery_settings(&settings, actor, origin, now)
+        core.delivery
+            .set_delivery_settings(&settings, actor, origin, now)
             .await?;
         Ok(Self {
             delivery: settings.redacted(),

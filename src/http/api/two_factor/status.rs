@@ -53,6 +53,7 @@ async fn status(
 ) -> Result<Response, ApiError> {
     let status = state
         .core
+        .two_factor
         .two_factor_status(user, trust_token.as_deref(), Instant::now())
         .await?;
     let body = Json(StatusResponse {

@@ -38,6 +38,7 @@ pub async fn trusts_self(
 ) -> Result<Json<TrustsResponse>, ApiError> {
     let trusts = state
         .core
+        .two_factor
         .trusted_computers(session.user.id, Instant::now())
         .await?;
     Ok(Json(TrustsResponse { trusts }))
@@ -85,7 +86,11 @@ pub async fn trusts_for_user(
     Path(user_id): Path<String>,
 ) -> Result<Json<TrustsResponse>, ApiError> {
     let user = parse_user_id(&user_id)?;
-    let trusts = state.core.trusted_computers(user, Instant::now()).await?;
+    let trusts = state
+        .core
+        .two_factor
+        .trusted_computers(user, Instant::now())
+        .await?;
     Ok(Json(TrustsResponse { trusts }))
 }
 
@@ -124,6 +129,7 @@ async fn revoke(
     }
     let revoked = state
         .core
+        .two_factor
         .revoke_trusted_computers(user, trust_id.as_deref(), actor, origin, Instant::now())
         .await?;
     if trust_id.is_some() && revoked == 0 {

@@ -86,7 +86,7 @@ pub async fn audit(
     Administrator(admin): Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let events = match state.core.audit_log(&audit_filter(&query, 200)).await {
+    let events = match state.core.admin.audit_log(&audit_filter(&query, 200)).await {
         Ok(events) => events,
         Err(error) => return internal(&state, &headers, error),
     };
@@ -115,7 +115,12 @@ pub async fn audit_csv(
     _admin: Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let events = match state.core.audit_log(&audit_filter(&query, 100_000)).await {
+    let events = match state
+        .core
+        .admin
+        .audit_log(&audit_filter(&query, 100_000))
+        .await
+    {
         Ok(events) => events,
         Err(error) => return internal(&state, &headers, error),
     };

@@ -48,7 +48,7 @@ async fn render_delivery(
     error: Option<String>,
 ) -> Response {
     use crate::verify::{Provider, SenderKind};
-    let settings = match state.core.delivery_settings().await {
+    let settings = match state.core.delivery.delivery_settings().await {
         Ok(settings) => settings,
         Err(error) => return internal(state, headers, format!("{error:#}")),
     };
@@ -137,7 +137,7 @@ pub async fn save_delivery(
     WebForm(form): WebForm<crate::http::web::forms::AdminDeliveryForm>,
 ) -> Response {
     use crate::verify::{Provider, SecretSetting, SenderKind};
-    let current = match state.core.delivery_settings().await {
+    let current = match state.core.delivery.delivery_settings().await {
         Ok(settings) => settings,
         Err(error) => return internal(&state, &headers, format!("{error:#}")),
     };
@@ -192,6 +192,7 @@ pub async fn save_delivery(
     let settings = settings.keep_secrets_from(&current);
     match state
         .core
+        .delivery
         .set_delivery_settings(&settings, Actor::User(admin.id), &origin, Instant::now())
         .await
     {
@@ -246,6 +247,7 @@ pub async fn test_message(
     };
     match state
         .core
+        .verify
         .start_verification(&request, Instant::now())
         .await
     {

@@ -56,6 +56,7 @@ async fn administrator(state: &AppState, headers: &HeaderMap) -> Result<User, Re
     }
     match state
         .core
+        .two_factor
         .check_reauthenticated(
             user.id,
             session.authenticated_at,

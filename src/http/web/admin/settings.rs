@@ -60,7 +60,7 @@ async fn render_settings(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let policy = match state.core.two_factor_policy().await {
+    let policy = match state.core.two_factor.two_factor_policy().await {
         Ok(policy) => policy,
         Err(error) => return internal(state, headers, error),
     };
@@ -145,7 +145,7 @@ pub async fn save_settings(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<AdminSettingsForm>,
 ) -> Response {
-    let mut policy = match state.core.two_factor_policy().await {
+    let mut policy = match state.core.two_factor.two_factor_policy().await {
         Ok(policy) => policy,
         Err(error) => return internal(&state, &headers, error),
     };
@@ -194,6 +194,7 @@ pub async fn save_settings(
     policy.challenge_ttl_seconds = ttl;
     match state
         .core
+        .two_factor
         .set_two_factor_policy(&policy, Actor::User(admin.id), &origin, Instant::now())
         .await
     {

@@ -52,7 +52,7 @@ async fn render_user(
         methods,
         trusted_computers,
         events,
-    } = match state.core.user_overview(id, Instant::now()).await {
+    } = match state.core.admin.user_overview(id, Instant::now()).await {
         Ok(overview) => overview,
         Err(AccountError::UserNotFound) => {
             return error_page(state, headers, StatusCode::NOT_FOUND, "No such user.");
@@ -164,6 +164,7 @@ pub async fn save_profile(
     };
     match state
         .core
+        .accounts
         .update_user(id, &fields, Actor::User(admin.id), &origin, Instant::now())
         .await
     {
@@ -199,6 +200,7 @@ pub async fn set_phone(
     let phone = Some(form.mobile_phone.trim()).filter(|p| !p.is_empty());
     match state
         .core
+        .admin
         .set_verified_phone(
             id,
             phone,
@@ -240,6 +242,7 @@ pub async fn reset_two_factor(
     };
     match state
         .core
+        .admin
         .reset_two_factor(
             id,
             &form.reason,
@@ -286,6 +289,7 @@ async fn simple_action(
         (
             state
                 .core
+                .admin
                 .unlock(id, Actor::User(admin.id), origin, now)
                 .await,
             "unlocked",
@@ -294,6 +298,7 @@ async fn simple_action(
         (
             state
                 .core
+                .admin
                 .revoke_sessions(id, Actor::User(admin.id), origin, now)
                 .await,
             "sessions",

@@ -70,7 +70,12 @@ async fn render_users(
 ) -> Response {
     let prefix: String = query.q.unwrap_or_default().chars().take(100).collect();
     let page = query.page.unwrap_or(0).clamp(0, 100_000);
-    let (found, total) = match state.core.search_users(&prefix, PAGE, page * PAGE).await {
+    let (found, total) = match state
+        .core
+        .admin
+        .search_users(&prefix, PAGE, page * PAGE)
+        .await
+    {
         Ok(found) => found,
         Err(error) => return internal(state, headers, account_error(&error)),
     };
@@ -125,6 +130,7 @@ pub async fn create_user(
     };
     match state
         .core
+        .accounts
         .create_user(
             None,
             &fields,

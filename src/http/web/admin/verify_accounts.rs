@@ -31,7 +31,7 @@ async fn render_verify_accounts(
     created: Option<(String, String)>,
     error: Option<String>,
 ) -> Response {
-    let accounts = match state.core.verify_accounts().await {
+    let accounts = match state.core.verify.verify_accounts().await {
         Ok(accounts) => accounts
             .into_iter()
             .map(|(sid, name, _)| (sid, name))
@@ -73,6 +73,7 @@ pub async fn create_verify_account(
 ) -> Response {
     match state
         .core
+        .verify
         .create_verify_account(&form.name, Actor::User(admin.id), Instant::now())
         .await
     {

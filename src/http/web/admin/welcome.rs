@@ -34,7 +34,7 @@ async fn render_welcome(
     error: Option<String>,
 ) -> Response {
     use crate::welcome::ProfileField;
-    let settings = match state.core.welcome_settings().await {
+    let settings = match state.core.welcome.welcome_settings().await {
         Ok(settings) => settings,
         Err(error) => return internal(state, headers, error),
     };
@@ -91,7 +91,7 @@ pub async fn save_welcome(
     WebForm(form): WebForm<crate::http::web::forms::AdminWelcomeForm>,
 ) -> Response {
     use crate::welcome::ProfileField;
-    let mut settings = match state.core.welcome_settings().await {
+    let mut settings = match state.core.welcome.welcome_settings().await {
         Ok(settings) => settings,
         Err(error) => return internal(&state, &headers, error),
     };
@@ -110,6 +110,7 @@ pub async fn save_welcome(
     .collect();
     match state
         .core
+        .welcome
         .set_welcome_settings(&settings, Actor::User(admin.id), &origin, Instant::now())
         .await
     {

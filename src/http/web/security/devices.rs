@@ -25,6 +25,7 @@ pub async fn forget_computer(
     let id = form.id.chars().take(64).collect::<String>();
     match state
         .core
+        .two_factor
         .revoke_trusted_computers(
             user.id,
             Some(&id),
@@ -52,6 +53,7 @@ pub async fn end_session(
     let id = form.id.chars().take(64).collect::<String>();
     match state
         .core
+        .sessions
         .end_session(user.id, &id, &origin, Instant::now())
         .await
     {

@@ -39,6 +39,7 @@ pub async fn remove_method(
     };
     match state
         .core
+        .two_factor
         .remove_method(
             user.id,
             &method,
@@ -113,6 +114,7 @@ pub async fn authenticator_submit(
     let chrome = cookies.chrome(&state, Some(&user));
     match state
         .core
+        .two_factor
         .enable_method(
             user.id,
             &request,
@@ -123,10 +125,15 @@ pub async fn authenticator_submit(
         .await
     {
         Ok(enabled) => {
-            let _ = state.core.finish_authenticator_setup(&setup.token).await;
+            let _ = state
+                .core
+                .two_factor
+                .finish_authenticator_setup(&setup.token)
+                .await;
             cookies.clear(SETUP_COOKIE);
             if let Err(error) = state
                 .core
+                .sessions
                 .credit_second_factor(&session, MethodKind::Authenticator, Instant::now())
                 .await
             {

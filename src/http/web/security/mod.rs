@@ -34,6 +34,7 @@ async fn recent(state: &AppState, headers: &HeaderMap) -> Result<(SessionRecord,
     let now = Instant::now();
     match state
         .core
+        .two_factor
         .check_reauthenticated(user.id, session.authenticated_at, &session.amr, now)
         .await
     {
@@ -154,7 +155,12 @@ async fn render(
         recovery_codes_left,
         trusted_computers,
         sessions,
-    } = match state.core.security_overview(user.id, Instant::now()).await {
+    } = match state
+        .core
+        .two_factor
+        .security_overview(user.id, Instant::now())
+        .await
+    {
         Ok(overview) => overview,
         Err(error) => return internal(state, headers, error),
     };
@@ -240,6 +246,7 @@ pub async fn trust_level(
     };
     match state
         .core
+        .two_factor
         .set_every_login(user.id, every_login, &origin, Instant::now())
         .await
     {

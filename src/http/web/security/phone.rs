@@ -28,6 +28,7 @@ pub async fn phone_page(State(state): State<AppState>, headers: HeaderMap) -> Re
     let chrome = cookies.chrome(&state, Some(&user));
     let current = state
         .core
+        .two_factor
         .user_methods(user.id)
         .await
         .unwrap_or_default()
@@ -52,6 +53,7 @@ pub async fn phone_page(State(state): State<AppState>, headers: HeaderMap) -> Re
 async fn phone_method(state: &AppState, user: &User) -> Option<MethodRecord> {
     state
         .core
+        .two_factor
         .user_methods(user.id)
         .await
         .ok()?
@@ -100,12 +102,14 @@ pub async fn phone_submit(
         Some(method) => {
             state
                 .core
+                .two_factor
                 .send_phone_change_code(user.id, &method.id, phone.clone(), &origin, now)
                 .await
         }
         None => {
             state
                 .core
+                .two_factor
                 .send_enrollment_code(
                     user.id,
                     kind,
@@ -156,6 +160,7 @@ pub async fn phone_confirm(
     let outcome = match &method {
         Some(method) => state
             .core
+            .two_factor
             .change_method_phone(
                 user.id,
                 method,
@@ -178,13 +183,18 @@ pub async fn phone_confirm(
             };
             state
                 .core
+                .two_factor
                 .enable_method(user.id, &request, actor, &origin, now)
                 .await
                 .map(|enabled| enabled.recovery_codes)
         }
     };
     if outcome.is_ok()
-        && let Err(error) = state.core.credit_second_factor(&session, kind, now).await
+        && let Err(error) = state
+            .core
+            .sessions
+            .credit_second_factor(&session, kind, now)
+            .await
     {
         return internal(&state, &headers, format!("{error:#}"));
     }

@@ -32,7 +32,7 @@ async fn render_reauth(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let methods = match state.core.user_methods(user.id).await {
+    let methods = match state.core.two_factor.user_methods(user.id).await {
         Ok(methods) => methods,
         Err(error) => return internal(state, headers, error),
     };
@@ -80,6 +80,7 @@ pub async fn reauth_submit(
     let code = Some(form.code.trim()).filter(|c| !c.is_empty());
     match state
         .core
+        .logins
         .reauthenticate(&session, &form.password, code, &origin, Instant::now())
         .await
     {
@@ -113,6 +114,7 @@ pub async fn reauth_send(
     };
     match state
         .core
+        .two_factor
         .send_reauth_code(user.id, &session.id, &method, &origin, Instant::now())
         .await
     {

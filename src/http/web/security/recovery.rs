@@ -27,6 +27,7 @@ pub async fn recovery_codes(
     };
     match state
         .core
+        .two_factor
         .regenerate_recovery_codes(user.id, Actor::User(user.id), &origin, Instant::now())
         .await
     {
