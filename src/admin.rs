@@ -1,5 +1,5 @@
 //! What administrators do to other users' accounts, with a reason where one is due: reset the
-//! second factor, set the verified phone (seed 000 §4), unlock, end sessions, find users. Every
+//! second factor, set the verified phone, unlock, end sessions, find users. Every
 //! action is audited with the administrator as actor. Also what they read: a user with their
 //! methods and latest events, and the audit log.
 

@@ -1,6 +1,5 @@
-//! Enrolment in the middle of a login that requires a second factor the user does not have yet
-//! (seed 000 §5, seed 003): a phone confirmed by a code, or an authenticator app; then the
-//! recovery codes, shown once.
+//! Enrolment in the middle of a login that requires a second factor the user does not have yet:
+//! a phone confirmed by a code, or an authenticator app; then the recovery codes, shown once.
 
 use askama::Template;
 use axum::extract::State;

@@ -44,7 +44,7 @@ pub async fn secret(_caller: Caller) -> Json<SecretResponse> {
 pub struct EnableBody {
     code: String,
     method: Option<String>,
-    /// Legacy (seed 004): `None` is an authenticator, `TextMessage` is SMS.
+    /// The older enable shape: `None` is an authenticator, `TextMessage` is SMS.
     delivery: Option<String>,
     secret: Option<String>,
     secret_base32_encoded: Option<String>,

@@ -1,5 +1,5 @@
 //! The two-factor API, in FusionAuth's current shapes (methods, recovery codes, trust) with the
-//! legacy seed-004 shapes (`delivery`, `secret`) accepted too. One file per resource; the
+//! older enable shapes (`delivery`, `secret`) accepted too. One file per resource; the
 //! request types are named from here as well.
 
 pub mod login;

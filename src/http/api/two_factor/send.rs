@@ -63,7 +63,7 @@ pub struct SendBody {
     email: Option<String>,
     method_id: Option<String>,
     user_id: Option<String>,
-    /// Legacy (seed 004): `{mobilePhone, secret}` sends a code for enabling.
+    /// The older enable shape: `{mobilePhone, secret}` sends a code for enabling.
     secret: Option<String>,
     #[allow(dead_code)]
     application_id: Option<String>,

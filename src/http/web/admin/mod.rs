@@ -1,4 +1,4 @@
-//! The admin console (seed 003): users, two-factor settings, the audit log. Administrators only,
+//! The admin console: users, two-factor settings, the audit log. Administrators only,
 //! behind the same re-authentication as the security settings; every action goes through the
 //! domain flows the API uses, with the administrator as actor. One file per page; what the
 //! pages share is here.

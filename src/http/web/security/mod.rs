@@ -1,4 +1,4 @@
-//! Security settings (seed 000 §3 and §7, seeds 001, 002), behind re-authentication: methods,
+//! Security settings, behind re-authentication: methods,
 //! the verified phone, the login level, recovery codes, trusted computers and sessions. The
 //! overview page and the login level are here; each other setting has its own file.
 
