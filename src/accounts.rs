@@ -1,5 +1,6 @@
 //! Managing users and API keys: the flows behind `/api/user`, `/api/system` and `tessera user`.
 
+use crate::store::{ApiKeyStore, UserStore};
 use serde::Deserialize;
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -15,13 +16,18 @@ use crate::store::{ApiKeyRecord, NewUser, Store, StoreError, UserChanges};
 /// Users and API keys: created, changed, found, removed.
 #[derive(Clone)]
 pub struct Accounts {
-    store: Store,
+    api_key_store: ApiKeyStore,
+    user_store: UserStore,
     hasher: PasswordHasher,
 }
 
 impl Accounts {
     pub fn new(store: Store, hasher: PasswordHasher) -> Self {
-        Self { store, hasher }
+        Self {
+            api_key_store: store.api_keys(),
+            user_store: store.users(),
+            hasher,
+        }
     }
 }
 
@@ -304,7 +310,7 @@ impl Accounts {
             .target(id)
             .detail("username", checked.changes.username.as_str());
         let user = self
-            .store
+            .user_store
             .insert_user(
                 &NewUser {
                     id,
@@ -328,7 +334,7 @@ impl Accounts {
         now: Instant,
     ) -> Result<User, AccountError> {
         let current = self
-            .store
+            .user_store
             .user(id)
             .await?
             .ok_or(AccountError::UserNotFound)?;
@@ -346,7 +352,11 @@ impl Accounts {
             .filter(|f| *f != "password")
             .collect();
         if profile_changed.is_empty() {
-            return self.store.user(id).await?.ok_or(AccountError::UserNotFound);
+            return self
+                .user_store
+                .user(id)
+                .await?
+                .ok_or(AccountError::UserNotFound);
         }
         let kind = match (current.active, checked.changes.active) {
             (true, false) => EventKind::UserDisable,
@@ -357,7 +367,7 @@ impl Accounts {
         let event = AuditEvent::new(kind, actor, origin, now)
             .target(id)
             .detail("changed", profile_changed);
-        self.store
+        self.user_store
             .update_user(id, &checked.changes, &event)
             .await?
             .ok_or(AccountError::UserNotFound)
@@ -377,7 +387,7 @@ impl Accounts {
             .await
             .map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::PasswordChange, actor, origin, now).target(id);
-        if !self.store.set_password(id, &hash, &event).await? {
+        if !self.user_store.set_password(id, &hash, &event).await? {
             return Err(AccountError::UserNotFound);
         }
         Ok(())
@@ -391,24 +401,28 @@ impl Accounts {
         now: Instant,
     ) -> Result<(), AccountError> {
         let event = AuditEvent::new(EventKind::UserDelete, actor, origin, now).target(id);
-        if !self.store.delete_user(id, &event).await? {
+        if !self.user_store.delete_user(id, &event).await? {
             return Err(AccountError::UserNotFound);
         }
         Ok(())
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>, AccountError> {
-        Ok(self.store.user(id).await?)
+        Ok(self.user_store.user(id).await?)
     }
 
     pub async fn find_user(&self, login_id: &LoginId) -> Result<Option<User>, AccountError> {
-        Ok(self.store.user_by_login_id(login_id).await?.map(|u| u.user))
+        Ok(self
+            .user_store
+            .user_by_login_id(login_id)
+            .await?
+            .map(|u| u.user))
     }
 
     /// Makes the first administrator when there is no user at all; returns its password, which
     /// is printed once and kept nowhere.
     pub async fn bootstrap_admin(&self, now: Instant) -> Result<Option<String>, AccountError> {
-        if self.store.has_users().await? {
+        if self.user_store.has_users().await? {
             return Ok(None);
         }
         let password = random::readable_password();
@@ -451,7 +465,7 @@ impl Accounts {
         let event = AuditEvent::new(EventKind::ApiKeyCreate, actor, &Origin::default(), now)
             .detail("apiKeyId", id.clone())
             .detail("name", name);
-        self.store
+        self.api_key_store
             .insert_api_key(&id, name, &random::lookup_digest(&key), &event)
             .await?;
         tracing::info!(target: "security", api_key = %id, "API key created");
@@ -466,7 +480,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let event = AuditEvent::new(EventKind::ApiKeyRevoke, actor, &Origin::default(), now)
             .detail("apiKeyId", id);
-        if !self.store.revoke_api_key(id, &event).await? {
+        if !self.api_key_store.revoke_api_key(id, &event).await? {
             return Err(AccountError::ApiKeyNotFound);
         }
         tracing::info!(target: "security", api_key = %id, "API key revoked");
@@ -474,7 +488,7 @@ impl Accounts {
     }
 
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, AccountError> {
-        Ok(self.store.api_keys().await?)
+        Ok(self.api_key_store.api_keys().await?)
     }
 
     /// The key a request presents, if it is live.
@@ -487,7 +501,7 @@ impl Accounts {
             return Ok(None);
         }
         Ok(self
-            .store
+            .api_key_store
             .use_api_key(&random::lookup_digest(presented), now)
             .await?)
     }

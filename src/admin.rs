@@ -7,6 +7,7 @@ use crate::accounts::{AccountError, FieldError};
 use crate::audit::{Actor, AuditEvent, AuditFilter, EventKind, Origin, StoredEvent};
 use crate::clock::Instant;
 use crate::domain::{Invalid, PhoneNumber, User, UserId};
+use crate::store::{AuditStore, SessionStore, TwoFactorStore, UserStore};
 use crate::store::{MethodRecord, Store, TrustRecord};
 
 /// Events of a user that the admin console shows with them.
@@ -62,12 +63,20 @@ fn reason_field(raw: &str) -> Result<Reason, AccountError> {
 /// What administrators do to other users' second factors and sessions, and what they read.
 #[derive(Clone)]
 pub struct Administration {
-    store: Store,
+    audit_store: AuditStore,
+    session_store: SessionStore,
+    two_factor_store: TwoFactorStore,
+    user_store: UserStore,
 }
 
 impl Administration {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            audit_store: store.audit(),
+            session_store: store.sessions(),
+            two_factor_store: store.two_factor(),
+            user_store: store.users(),
+        }
     }
 }
 
@@ -83,14 +92,17 @@ impl Administration {
         now: Instant,
     ) -> Result<u64, AccountError> {
         let reason = reason_field(reason)?;
-        self.store
+        self.user_store
             .user(user)
             .await?
             .ok_or(AccountError::UserNotFound)?;
         let event = AuditEvent::new(EventKind::TwoFactorReset, actor, origin, now)
             .target(user)
             .detail("reason", reason.as_str());
-        let removed = self.store.remove_all_methods(user, &event).await?;
+        let removed = self
+            .two_factor_store
+            .remove_all_methods(user, &event)
+            .await?;
         tracing::info!(target: "security", user = %user, removed, "two-factor reset by an administrator");
         Ok(removed)
     }
@@ -122,13 +134,13 @@ impl Administration {
                     .unwrap_or_else(|| "none".into()),
             );
         if !self
-            .store
+            .user_store
             .set_verified_phone(user, phone.as_ref(), &event)
             .await?
         {
             return Err(AccountError::UserNotFound);
         }
-        self.store
+        self.user_store
             .user(user)
             .await?
             .ok_or(AccountError::UserNotFound)
@@ -142,12 +154,15 @@ impl Administration {
         origin: &Origin,
         now: Instant,
     ) -> Result<u64, AccountError> {
-        self.store
+        self.user_store
             .user(user)
             .await?
             .ok_or(AccountError::UserNotFound)?;
         let event = AuditEvent::new(EventKind::UserUnlock, actor, origin, now).target(user);
-        Ok(self.store.clear_two_factor_failures(user, &event).await?)
+        Ok(self
+            .user_store
+            .clear_two_factor_failures(user, &event)
+            .await?)
     }
 
     /// Ends every session of the user.
@@ -158,14 +173,17 @@ impl Administration {
         origin: &Origin,
         now: Instant,
     ) -> Result<u64, AccountError> {
-        self.store
+        self.user_store
             .user(user)
             .await?
             .ok_or(AccountError::UserNotFound)?;
         let event = AuditEvent::new(EventKind::Logout, actor, origin, now)
             .target(user)
             .detail("global", true);
-        Ok(self.store.revoke_user_sessions(user, &event).await?)
+        Ok(self
+            .session_store
+            .revoke_user_sessions(user, &event)
+            .await?)
     }
 
     pub async fn user_overview(
@@ -174,7 +192,7 @@ impl Administration {
         now: Instant,
     ) -> Result<UserOverview, AccountError> {
         let found = self
-            .store
+            .user_store
             .user(user)
             .await?
             .ok_or(AccountError::UserNotFound)?;
@@ -185,15 +203,15 @@ impl Administration {
         };
         Ok(UserOverview {
             user: found,
-            methods: self.store.methods(user).await?,
-            trusted_computers: self.store.trusts(user, now).await?,
-            events: self.store.audit_events(&events).await?,
+            methods: self.two_factor_store.methods(user).await?,
+            trusted_computers: self.two_factor_store.trusts(user, now).await?,
+            events: self.audit_store.audit_events(&events).await?,
         })
     }
 
     /// The audit log's events that pass the filter, newest first.
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, AccountError> {
-        Ok(self.store.audit_events(filter).await?)
+        Ok(self.audit_store.audit_events(filter).await?)
     }
 
     pub async fn search_users(
@@ -203,7 +221,7 @@ impl Administration {
         offset: i64,
     ) -> Result<(Vec<User>, i64), AccountError> {
         Ok(self
-            .store
+            .user_store
             .search_users(prefix.trim(), limit, offset)
             .await?)
     }

@@ -309,7 +309,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::VerifyAccount(VerifyAccountCommand::List) => {
             let core = app::open_core(&config).await?;
-            let result = core.store.verify_accounts().await;
+            let result = core.store.verify().verify_accounts().await;
             core.store.close().await;
             for (sid, name, _) in result? {
                 println!("{sid}  {name}");
@@ -417,7 +417,7 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
             println!("created user {} ({})", user.username, user.id);
         }
         UserCommand::List { limit, offset } => {
-            let users = core.store.users(limit, offset).await?;
+            let users = core.store.users().users(limit, offset).await?;
             println!(
                 "{:<36}  {:<24}  {:<30}  {:<8}  roles",
                 "id", "username", "email", "active"

@@ -4,6 +4,7 @@
 //! each bad one reported with its line; then one transaction stores them. Users already present
 //! (by username or email) are left as they are, so a second run changes nothing.
 
+use crate::store::UserStore;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -412,7 +413,7 @@ pub fn parse_secret(raw: &str) -> Result<(TotpSecret, TotpParams, Option<MethodN
 /// Users in and out of Tessera, with their password hashes and authenticator secrets.
 #[derive(Clone)]
 pub struct Import {
-    store: Store,
+    user_store: UserStore,
     secrets: SecretBox,
     two_factor: TwoFactor,
 }
@@ -420,7 +421,7 @@ pub struct Import {
 impl Import {
     pub fn new(store: Store, secrets: SecretBox, two_factor: TwoFactor) -> Self {
         Self {
-            store,
+            user_store: store.users(),
             secrets,
             two_factor,
         }
@@ -499,7 +500,7 @@ impl Import {
         let event = AuditEvent::new(EventKind::UserImport, actor, origin, now)
             .detail("rows", prepared.len());
         let (created, unchanged) = self
-            .store
+            .user_store
             .import_users(&prepared, &event)
             .await
             .map_err(anyhow::Error::from)?;
@@ -512,7 +513,7 @@ impl Import {
         let mut records = Vec::new();
         let mut offset = 0;
         loop {
-            let page = self.store.users(1000, offset).await?;
+            let page = self.user_store.users(1000, offset).await?;
             if page.is_empty() {
                 break;
             }

@@ -4,6 +4,7 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::{Claims, TokenSigner, random};
 use crate::domain::{User, UserId};
+use crate::store::{AuditStore, SessionStore, UserStore};
 use crate::store::{NewSession, SessionRecord, Store};
 
 /// How tokens are issued.
@@ -19,7 +20,9 @@ pub struct TokenPolicy {
 /// ended.
 #[derive(Clone)]
 pub struct Sessions {
-    store: Store,
+    audit_store: AuditStore,
+    session_store: SessionStore,
+    user_store: UserStore,
     signer: TokenSigner,
     tokens: TokenPolicy,
 }
@@ -27,7 +30,9 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy) -> Self {
         Self {
-            store,
+            audit_store: store.audit(),
+            session_store: store.sessions(),
+            user_store: store.users(),
             signer,
             tokens,
         }
@@ -66,7 +71,7 @@ impl Sessions {
         event: &AuditEvent,
     ) -> anyhow::Result<IssuedTokens> {
         let (session, refresh_token) = self.new_session(user.id, amr, application_id, origin, now);
-        self.store.open_session(&session, event).await?;
+        self.session_store.open_session(&session, event).await?;
         Ok(self.issue_tokens(user, &session, refresh_token))
     }
 
@@ -159,7 +164,7 @@ impl Sessions {
             .verify(token, now)
             .map_err(|_| TokenAuthError::Invalid)?;
         let session = self
-            .store
+            .session_store
             .session(&claims.sid)
             .await
             .map_err(anyhow::Error::from)?
@@ -185,7 +190,7 @@ impl Sessions {
         }
         let new_refresh = random::ordered_token(now, 32);
         let session: SessionRecord = self
-            .store
+            .session_store
             .rotate_refresh_token(
                 &random::ordered_lookup_digest(refresh_token),
                 &random::ordered_lookup_digest(&new_refresh),
@@ -206,7 +211,7 @@ impl Sessions {
         let event = AuditEvent::new(EventKind::TokenRefresh, Actor::User(user.id), origin, now)
             .target(user.id)
             .detail("sessionId", session.id.clone());
-        if let Err(error) = self.store.record_event(&event).await {
+        if let Err(error) = self.audit_store.record_event(&event).await {
             tracing::error!(%error, "cannot write audit event");
         }
         Ok((
@@ -233,25 +238,27 @@ impl Sessions {
         let refresh_hash = refresh_token.map(random::ordered_lookup_digest);
         let event = AuditEvent::new(EventKind::Logout, Actor::Anonymous, origin, now);
         let ended = self
-            .store
+            .session_store
             .revoke_session(session_id, refresh_hash.as_deref(), &event)
             .await?;
         let user = match (&ended, session_id) {
             (Some(session), _) => Some(session.user_id),
-            (None, Some(id)) => self.store.session(id).await?.map(|s| s.user_id),
+            (None, Some(id)) => self.session_store.session(id).await?.map(|s| s.user_id),
             (None, None) => None,
         };
         if global && let Some(user) = user {
             let event = AuditEvent::new(EventKind::Logout, Actor::User(user), origin, now)
                 .target(user)
                 .detail("global", true);
-            self.store.revoke_user_sessions(user, &event).await?;
+            self.session_store
+                .revoke_user_sessions(user, &event)
+                .await?;
         }
         Ok(())
     }
 
     async fn live_user(&self, id: UserId) -> Result<User, TokenAuthError> {
-        self.store
+        self.user_store
             .user(id)
             .await
             .map_err(anyhow::Error::from)?
@@ -269,13 +276,17 @@ impl Sessions {
             return Ok(None);
         }
         let Some(session) = self
-            .store
+            .session_store
             .live_session_by_refresh_hash(&random::ordered_lookup_digest(token), now)
             .await?
         else {
             return Ok(None);
         };
-        let user = self.store.user(session.user_id).await?.filter(|u| u.active);
+        let user = self
+            .user_store
+            .user(session.user_id)
+            .await?
+            .filter(|u| u.active);
         Ok(user.map(|u| (session, u)))
     }
 
@@ -289,7 +300,7 @@ impl Sessions {
     ) -> anyhow::Result<()> {
         let amr = vec!["pwd".to_owned(), kind.amr().to_owned(), "mfa".to_owned()];
         Ok(self
-            .store
+            .session_store
             .reauthenticate_session(&session.id, &amr, now)
             .await?)
     }
@@ -306,7 +317,7 @@ impl Sessions {
             .target(user)
             .detail("sessionId", session_id);
         Ok(self
-            .store
+            .session_store
             .end_user_session(user, session_id, &event)
             .await?)
     }

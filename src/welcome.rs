@@ -7,7 +7,7 @@ use crate::accounts::{Accounts, Field, FieldError, UserFields};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, User};
-use crate::store::Store;
+use crate::store::{SettingStore, Store, UserStore};
 use crate::two_factor::TwoFactorError;
 
 const SETTINGS_KEY: &str = "welcome";
@@ -96,19 +96,24 @@ pub struct WelcomeAnswers {
 /// The welcome step's service: its settings, and what a user fills in before the first use.
 #[derive(Clone)]
 pub struct Welcome {
-    store: Store,
+    setting_store: SettingStore,
+    user_store: UserStore,
     accounts: Accounts,
 }
 
 impl Welcome {
     pub fn new(store: Store, accounts: Accounts) -> Self {
-        Self { store, accounts }
+        Self {
+            setting_store: store.settings(),
+            user_store: store.users(),
+            accounts,
+        }
     }
 }
 
 impl Welcome {
     pub async fn welcome_settings(&self) -> Result<WelcomeSettings, TwoFactorError> {
-        Ok(match self.store.setting(SETTINGS_KEY).await? {
+        Ok(match self.setting_store.setting(SETTINGS_KEY).await? {
             Some(json) => serde_json::from_str(&json).unwrap_or_default(),
             None => WelcomeSettings::default(),
         })
@@ -126,7 +131,9 @@ impl Welcome {
         let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)
             .detail("key", SETTINGS_KEY)
             .detail("termsVersion", settings.terms_version);
-        self.store.put_setting(SETTINGS_KEY, &json, &event).await?;
+        self.setting_store
+            .put_setting(SETTINGS_KEY, &json, &event)
+            .await?;
         Ok(())
     }
 
@@ -206,7 +213,9 @@ impl Welcome {
                 AuditEvent::new(EventKind::TermsAccepted, Actor::User(user.id), origin, now)
                     .target(user.id)
                     .detail("termsVersion", version);
-            self.store.accept_terms(user.id, version, &event).await?;
+            self.user_store
+                .accept_terms(user.id, version, &event)
+                .await?;
         }
         Ok(())
     }

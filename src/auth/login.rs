@@ -88,7 +88,7 @@ impl Logins {
             decision,
             blocked,
         } = self
-            .store
+            .two_factor_store
             .after_password(AfterPassword {
                 user: user.clone(),
                 trusted,
@@ -144,7 +144,7 @@ impl Logins {
             )
             .target(user.id)
             .detail("recentFailures", recent_failures);
-            self.store
+            self.audit_store
                 .record_event(&event)
                 .await
                 .map_err(anyhow::Error::from)?;
@@ -172,7 +172,7 @@ impl Logins {
                     tracing::warn!(%error, "the code for a migrated user could not be sent")
                 }
             }
-            self.store
+            self.user_store
                 .clear_authy_migrated(user.id)
                 .await
                 .map_err(anyhow::Error::from)?;
@@ -193,7 +193,7 @@ impl Logins {
         now: Instant,
     ) -> Result<User, LoginError> {
         let found = self
-            .store
+            .user_store
             .user_by_login_id(&request.login_id)
             .await
             .map_err(anyhow::Error::from)?;
@@ -230,7 +230,7 @@ impl Logins {
                 .map_err(anyhow::Error::from)?;
             let event = AuditEvent::new(EventKind::PasswordRehash, Actor::System, origin, now)
                 .target(user.id);
-            self.store
+            self.user_store
                 .rehash_password(user.id, &hash, &event)
                 .await
                 .map_err(anyhow::Error::from)?;
@@ -259,7 +259,7 @@ impl Logins {
         }
         tracing::info!(target: "security", reason, user = ?user.map(|u| u.id), "login failed");
         // A failure to audit a failure must not turn a 404 into a 500; it is logged instead.
-        if let Err(error) = self.store.record_event(&event).await {
+        if let Err(error) = self.audit_store.record_event(&event).await {
             tracing::error!(%error, "cannot write audit event");
         }
     }

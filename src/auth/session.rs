@@ -20,12 +20,12 @@ impl Logins {
     ) -> Result<(), TwoFactorError> {
         let user = session.user_id;
         let stored = self
-            .store
+            .user_store
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
         let with_hash = self
-            .store
+            .user_store
             .user_by_login_id(&crate::domain::LoginId::Username(stored.username.clone()))
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
@@ -45,7 +45,7 @@ impl Logins {
         }
         let policy = self.two_factor.two_factor_policy().await?;
         let methods: Vec<MethodRecord> = self
-            .store
+            .two_factor_store
             .methods(user)
             .await?
             .into_iter()
@@ -99,7 +99,7 @@ impl Logins {
             amr.push(factor.to_owned());
             amr.push("mfa".to_owned());
         }
-        self.store
+        self.session_store
             .reauthenticate_session(&session.id, &amr, now)
             .await?;
         Ok(())

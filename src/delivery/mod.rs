@@ -14,6 +14,7 @@ pub mod twilio;
 mod webhook;
 pub mod worker;
 
+use crate::store::{MessageStore, SettingStore, VerifyStore};
 use std::time::Duration;
 
 pub use outbox::OutboxMessage;
@@ -28,7 +29,9 @@ use crate::store::{AttemptResult, MessageRecord, Store, StoreError};
 /// Sends messages: at once when a code is made, or later from the queue (`worker`).
 #[derive(Clone)]
 pub struct Delivery {
-    store: Store,
+    message_store: MessageStore,
+    setting_store: SettingStore,
+    verify_store: VerifyStore,
     secrets: SecretBox,
     /// For the providers (Twilio, webhooks), with time-outs.
     http: reqwest::Client,
@@ -39,7 +42,9 @@ pub struct Delivery {
 impl Delivery {
     pub fn new(store: Store, secrets: SecretBox, defaults: DeliverySettings) -> Self {
         Self {
-            store,
+            message_store: store.messages(),
+            setting_store: store.settings(),
+            verify_store: store.verify(),
             secrets,
             http: http_client(),
             defaults,
@@ -102,7 +107,7 @@ impl Delivery {
     ) -> Result<Option<Delivered>, StoreError> {
         let settings = self.settings_for_delivery().await;
         let Some(message) = self
-            .store
+            .message_store
             .claim_message(Some(id), now, lease_seconds(&settings))
             .await?
         else {
@@ -119,7 +124,7 @@ impl Delivery {
             // Read for each message, so a change of settings applies to the next one.
             let settings = self.settings_for_delivery().await;
             let Some(message) = self
-                .store
+                .message_store
                 .claim_message(None, now, lease_seconds(&settings))
                 .await?
             else {
@@ -226,7 +231,9 @@ impl Delivery {
                 tracing::warn!(message = %message.id, sender = %message.sender, reason = %why, "delivery failed");
             }
         }
-        self.store.finish_message(&message.id, &result, now).await?;
+        self.message_store
+            .finish_message(&message.id, &result, now)
+            .await?;
         if let (
             Delivered::Sent {
                 provider_ref: Some(reference),
@@ -238,7 +245,7 @@ impl Delivery {
             &message.verification_id,
             message.sender.as_str(),
         ) {
-            self.store
+            self.verify_store
                 .set_verification_provider_ref(verification, reference)
                 .await?;
         }

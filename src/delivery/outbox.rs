@@ -21,7 +21,10 @@ pub struct OutboxMessage {
 impl Delivery {
     /// The outbox's latest messages, newest first.
     pub async fn outbox_messages(&self, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
-        let stored = self.store.messages_of_sender("outbox", limit).await?;
+        let stored = self
+            .message_store
+            .messages_of_sender("outbox", limit)
+            .await?;
         Ok(stored
             .into_iter()
             .map(|m| {

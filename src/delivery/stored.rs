@@ -29,7 +29,7 @@ impl Delivery {
     /// The delivery settings in force: the stored ones when an administrator saved some, else
     /// the configuration's. The stored copy is sealed whole: it holds the Auth Token.
     pub async fn delivery_settings(&self) -> Result<DeliverySettings, anyhow::Error> {
-        let Some(stored) = self.store.setting(SETTINGS_KEY).await? else {
+        let Some(stored) = self.setting_store.setting(SETTINGS_KEY).await? else {
             return Ok(self.defaults.clone());
         };
         let (key_id, ciphertext): (String, String) = serde_json::from_str(&stored)?;
@@ -60,7 +60,7 @@ impl Delivery {
                 "sender",
                 serde_json::to_value(settings.sender).unwrap_or_default(),
             );
-        self.store
+        self.setting_store
             .put_setting(SETTINGS_KEY, &stored, &event)
             .await?;
         Ok(())

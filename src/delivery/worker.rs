@@ -46,7 +46,7 @@ pub fn spawn(delivery: Delivery, store: Store, mut stop: watch::Receiver<bool>) 
 
 async fn housekeeping(store: &Store, now: Instant) {
     let horizon = now.plus_seconds(-RETENTION_SECONDS);
-    if let Err(error) = store.prune_rate_limits(horizon).await {
+    if let Err(error) = store.verify().prune_rate_limits(horizon).await {
         tracing::warn!(%error, "housekeeping: cannot prune rate limits");
     }
     match store.sweep_expired(horizon).await {

@@ -1,8 +1,9 @@
+use super::ApiKeyStore;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, audit};
+use super::{StoreError, audit};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 
@@ -20,7 +21,7 @@ pub struct ApiKeyRecord {
     pub last_used_instant: Option<i64>,
 }
 
-impl Store {
+impl ApiKeyStore {
     pub async fn insert_api_key(
         &self,
         id: &str,
@@ -28,7 +29,7 @@ impl Store {
         key_hash: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -54,7 +55,7 @@ impl Store {
              WHERE key_hash = $1 AND revoked_at IS NULL",
         )
         .bind(key_hash.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         let Some(record) = row.map(|r| key_from_row(&r)).transpose()? else {
             return Ok(None);
@@ -66,7 +67,7 @@ impl Store {
             sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                 .bind(record.id.clone())
                 .bind(now.millis())
-                .execute(self.writes())
+                .execute(self.store.writes())
                 .await?;
         }
         Ok(Some(record))
@@ -76,13 +77,13 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, name, created_at, revoked_at, last_used_at FROM api_keys ORDER BY created_at",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(key_from_row).collect()
     }
 
     pub async fn revoke_api_key(&self, id: &str, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let revoked =
             sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id.to_owned())

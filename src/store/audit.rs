@@ -1,7 +1,8 @@
+use super::AuditStore;
 use sqlx::{Any, Row, Transaction};
 
+use super::StoreError;
 use super::row::{Param, bind_all};
-use super::{Store, StoreError};
 use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
 
 pub(super) const INSERT: &str = "INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details) \
@@ -30,10 +31,11 @@ pub(super) fn event_params(event: &AuditEvent) -> Vec<Param> {
     ]
 }
 
-impl Store {
+impl AuditStore {
     /// An event that is not part of a change (a failed login, a logout).
     pub async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.write_together(vec![(INSERT, event_params(event))])
+        self.store
+            .write_together(vec![(INSERT, event_params(event))])
             .await
     }
 
@@ -50,7 +52,7 @@ impl Store {
         .bind(filter.until.map(|i| i.millis()))
         .bind(filter.limit)
         .bind(filter.offset)
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter()
             .map(|row| {

@@ -1,10 +1,11 @@
+use super::UserStore;
 use super::two_factor::insert_method_in;
 use super::users::insert_user_in;
-use super::{Store, StoreError, audit};
+use super::{StoreError, audit};
 use crate::audit::AuditEvent;
 use crate::store::{NewMethod, NewUser};
 
-impl Store {
+impl UserStore {
     /// Stores imported users and their methods in one transaction; users whose username or
     /// email is taken are left alone. Returns (created, unchanged).
     pub async fn import_users(
@@ -13,7 +14,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<(u64, u64), StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let (mut created, mut unchanged) = (0, 0);
         for (user, methods) in users {
             if insert_user_in(&mut tx, user, now, true).await?.is_none() {

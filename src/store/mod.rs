@@ -10,13 +10,16 @@
 //! - every "exactly once" is one conditional UPDATE, never a read then a write.
 
 mod api_keys;
+mod areas;
 mod audit;
 mod checkpoints;
 mod code_check;
 mod import;
 mod janitor;
+mod messages;
 mod row;
 mod sessions;
+mod settings;
 mod sqlite_thread;
 mod two_factor;
 mod users;
@@ -33,6 +36,10 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use api_keys::ApiKeyRecord;
+pub use areas::{
+    ApiKeyStore, AuditStore, MessageStore, SessionStore, SettingStore, TwoFactorStore, UserStore,
+    VerifyStore,
+};
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites,
     MethodsAndCounts, PasswordStep, PasswordStepStatements, ReservedGuess, TakenAttempt,

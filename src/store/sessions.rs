@@ -1,8 +1,9 @@
+use super::SessionStore;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::row::{Param, bind_all};
-use super::{Store, StoreError, audit, users::revoke_all_sessions};
+use super::{StoreError, audit, users::revoke_all_sessions};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
 use crate::domain::UserId;
@@ -41,7 +42,7 @@ impl SessionRecord {
     }
 }
 
-impl Store {
+impl SessionStore {
     /// Opens a session after a login: the user's last-login time, the session row and the
     /// audit event commit together.
     pub async fn open_session(
@@ -49,7 +50,7 @@ impl Store {
         new: &NewSession,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut write = self.begin_write().await?;
+        let mut write = self.store.begin_write().await?;
         insert_session_in(&mut write.tx, new).await?;
         audit::record(&mut write.tx, event).await?;
         write.commit().await
@@ -58,7 +59,7 @@ impl Store {
     pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
             .bind(id.to_owned())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.store.pool())
             .await?;
         row.map(|r| session_from_row(&r)).transpose()
     }
@@ -79,7 +80,7 @@ impl Store {
         .bind(old_hash.to_owned())
         .bind(new_hash.to_owned())
         .bind(now.millis())
-        .fetch_optional(self.writes())
+        .fetch_optional(self.store.writes())
         .await?;
         row.map(|r| session_from_row(&r)).transpose()
     }
@@ -91,7 +92,7 @@ impl Store {
         refresh_hash: Option<&str>,
         event: &AuditEvent,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE sessions SET revoked_at = $3 \
              WHERE (id = $1 OR refresh_hash = $2) AND revoked_at IS NULL RETURNING {COLUMNS}"
@@ -117,7 +118,7 @@ impl Store {
         user: UserId,
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let revoked = revoke_all_sessions(&mut tx, user, event.at).await?;
         audit::record(&mut tx, &event.clone().detail("sessions", revoked)).await?;
         tx.commit().await?;
@@ -143,7 +144,7 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     })
 }
 
-impl Store {
+impl SessionStore {
     /// The live session behind a web session cookie (the cookie holds the refresh token).
     pub async fn live_session_by_refresh_hash(
         &self,
@@ -155,7 +156,7 @@ impl Store {
         ))
         .bind(refresh_hash.to_owned())
         .bind(now.millis())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| session_from_row(&r)).transpose()
     }
@@ -172,7 +173,7 @@ impl Store {
         ))
         .bind(user.to_string())
         .bind(now.millis())
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -196,7 +197,7 @@ impl Store {
             .bind(id.to_owned())
             .bind(amr.join(" "))
             .bind(now.millis())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }
@@ -208,7 +209,7 @@ impl Store {
         id: &str,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let ended = sqlx::query(
             "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
@@ -244,7 +245,7 @@ impl Store {
         .bind(secret.key_id.clone())
         .bind(now.millis())
         .bind(expires_at.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?;
         Ok(())
     }
@@ -262,7 +263,7 @@ impl Store {
         .bind(id_hash.to_owned())
         .bind(user.to_string())
         .bind(now.millis())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| {
             Ok(crate::crypto::cipher::Sealed {
@@ -277,7 +278,7 @@ impl Store {
     pub async fn delete_pending_secret(&self, id_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM pending_secrets WHERE id_hash = $1")
             .bind(id_hash.to_owned())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }

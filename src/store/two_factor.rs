@@ -1,11 +1,12 @@
 //! Two-factor storage. Each "exactly once" rule here is one conditional UPDATE; changes to a
 //! user's methods first touch the user row, which serialises them per user on both backends.
 
+use super::TwoFactorStore;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::row::{Columns, Param, bind_all};
-use super::{Store, StoreError, audit};
+use super::{StoreError, audit};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
@@ -138,7 +139,7 @@ pub struct TrustRecord {
     pub user_agent: Option<String>,
 }
 
-impl Store {
+impl TwoFactorStore {
     /// Adds a method with its audit event. When it is the user's first, the recovery codes
     /// (their hashes) are stored too (`Added { first: true }`); otherwise they are ignored.
     /// Trusted computers are revoked: the user's second factors changed. An authenticator whose
@@ -154,7 +155,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<AddedMethod, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, method.user_id, now).await?;
         let kinds: Vec<String> =
             sqlx::query_scalar("SELECT kind FROM two_factor_methods WHERE user_id = $1")
@@ -196,7 +197,7 @@ impl Store {
             "SELECT {METHOD_COLUMNS} FROM two_factor_methods WHERE user_id = $1 ORDER BY created_at, id"
         ))
         .bind(user.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(method_from_row).collect()
     }
@@ -210,7 +211,7 @@ impl Store {
         now: Instant,
     ) -> Result<bool, StoreError> {
         let claimed = bind_all(sqlx::query(CLAIM_STEP), claim_params(method, step, now))
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?
             .rows_affected();
         Ok(claimed == 1)
@@ -224,7 +225,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let removed = sqlx::query("DELETE FROM two_factor_methods WHERE id = $1 AND user_id = $2")
             .bind(method.as_str().to_owned())
@@ -262,7 +263,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let old: Option<Option<String>> = sqlx::query_scalar(
             "SELECT mobile_phone FROM two_factor_methods WHERE id = $1 AND user_id = $2",
@@ -302,7 +303,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let removed = sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1")
             .bind(user.to_string())
@@ -329,7 +330,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
         let methods: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
@@ -363,7 +364,7 @@ impl Store {
         .bind(user.to_string())
         .bind(hash.to_owned())
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?
         .rows_affected();
         Ok(used == 1)
@@ -374,7 +375,7 @@ impl Store {
             "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
         )
         .bind(user.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(self.store.pool())
         .await?)
     }
 
@@ -393,7 +394,7 @@ impl Store {
         .bind(id_hash.to_owned())
         .bind(now.millis())
         .bind(max_attempts)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| challenge_from_row(&r)).transpose()
     }
@@ -407,7 +408,7 @@ impl Store {
         sqlx::query("UPDATE login_challenges SET enrollment_code_hash = $2 WHERE id_hash = $1")
             .bind(id_hash.to_owned())
             .bind(code_hash.to_owned())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }
@@ -417,7 +418,7 @@ impl Store {
         user: UserId,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         sqlx::query("INSERT INTO two_factor_failures (user_id, at) VALUES ($1, $2)")
             .bind(user.to_string())
             .bind(event.at.millis())
@@ -439,7 +440,7 @@ impl Store {
         origin: &Origin,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         sqlx::query(
             "INSERT INTO trusted_computers (id, token_hash, user_id, application_id, created_at, \
                expires_at, last_used_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $5, $7, $8)",
@@ -474,7 +475,7 @@ impl Store {
         .bind(token_hash.to_owned())
         .bind(user.to_string())
         .bind(now.millis())
-        .fetch_optional(self.writes())
+        .fetch_optional(self.store.writes())
         .await?;
         row.map(|r| trust_from_row(&r)).transpose()
     }
@@ -487,7 +488,7 @@ impl Store {
         )
         .bind(user.to_string())
         .bind(now.millis())
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(trust_from_row).collect()
     }
@@ -499,44 +500,13 @@ impl Store {
         id: Option<&str>,
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let revoked = revoke_trusts(&mut tx, user, id, event.at).await?;
         if revoked > 0 {
             audit::record(&mut tx, &event.clone().detail("revoked", revoked)).await?;
         }
         tx.commit().await?;
         Ok(revoked)
-    }
-
-    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                .bind(key.to_owned())
-                .fetch_optional(self.pool())
-                .await?,
-        )
-    }
-
-    pub async fn put_setting(
-        &self,
-        key: &str,
-        value: &str,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.writes().begin().await?;
-        sqlx::query(
-            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3, updated_by = $4",
-        )
-        .bind(key.to_owned())
-        .bind(value.to_owned())
-        .bind(event.at.millis())
-        .bind(event.actor.to_string())
-        .execute(&mut *tx)
-        .await?;
-        audit::record(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

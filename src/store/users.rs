@@ -1,3 +1,4 @@
+use super::UserStore;
 use std::sync::LazyLock;
 
 use sqlx::any::AnyRow;
@@ -5,7 +6,7 @@ use sqlx::any::AnyRow;
 use rusqlite::OptionalExtension;
 
 use super::row::{Columns, SqliteRow, sqlite_numbered};
-use super::{Store, StoreError, audit, classify_unique, flag};
+use super::{StoreError, audit, classify_unique, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::crypto::PasswordHash;
@@ -78,9 +79,9 @@ pub struct UserWithHash {
     pub password_hash: PasswordHash,
 }
 
-impl Store {
+impl UserStore {
     pub async fn insert_user(&self, new: &NewUser, event: &AuditEvent) -> Result<User, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let row = insert_user_in(&mut tx, new, event.at, false)
             .await
             .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?
@@ -93,7 +94,7 @@ impl Store {
     pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
             .bind(id.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.store.pool())
             .await?;
         row.map(|r| user_from_row(&r).map(|u| u.user)).transpose()
     }
@@ -107,7 +108,7 @@ impl Store {
             LoginId::Username(name) => (&*BY_USERNAME_KEY, name.key()),
             LoginId::Email(email) => (&*BY_EMAIL_KEY, email.key()),
         };
-        match &self.sqlite_thread {
+        match &self.store.sqlite_thread {
             // Every password login starts here. On the SQLite thread it is one hand-off; through
             // sqlx's pool it was three (the query, then the ping sqlx sends every connection
             // given back), each a wake-up that takes a core from a password hash.
@@ -125,7 +126,7 @@ impl Store {
             None => {
                 let row = sqlx::query(&sql.numbered)
                     .bind(key)
-                    .fetch_optional(self.pool())
+                    .fetch_optional(self.store.pool())
                     .await?;
                 row.map(|r| user_from_row(&r)).transpose()
             }
@@ -139,7 +140,7 @@ impl Store {
         ))
         .bind(limit)
         .bind(offset)
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter()
             .map(|r| user_from_row(r).map(|u| u.user))
@@ -148,7 +149,7 @@ impl Store {
 
     pub async fn count_users(&self) -> Result<i64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.pool())
+            .fetch_one(self.store.pool())
             .await?;
         Ok(count)
     }
@@ -157,7 +158,7 @@ impl Store {
     /// row (figures in BENCHMARKS.md, "Why the constants are what they are").
     pub async fn has_users(&self) -> Result<bool, StoreError> {
         let any: Option<String> = sqlx::query_scalar("SELECT id FROM users LIMIT 1")
-            .fetch_optional(self.pool())
+            .fetch_optional(self.store.pool())
             .await?;
         Ok(any.is_some())
     }
@@ -170,7 +171,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<Option<User>, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
                full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
@@ -222,7 +223,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let changed = sqlx::query(
             "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
              WHERE id = $1",
@@ -251,7 +252,7 @@ impl Store {
         hash: &PasswordHash,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(id.to_string())
             .bind(hash.as_str().to_owned())
@@ -269,7 +270,7 @@ impl Store {
         every_login: bool,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         sqlx::query("UPDATE users SET every_login = $2, updated_at = $3 WHERE id = $1")
             .bind(id.to_string())
             .bind(flag(every_login))
@@ -290,7 +291,7 @@ impl Store {
         version: i64,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         sqlx::query("UPDATE users SET terms_version_accepted = $2, updated_at = $3 WHERE id = $1")
             .bind(id.to_string())
             .bind(version)
@@ -314,7 +315,7 @@ impl Store {
         let low = prefix.to_lowercase();
         // SQLite compares text bytewise, so a range finds a prefix with the unique indexes;
         // PostgreSQL's collations need LIKE, served by text_pattern_ops indexes (migration 0005).
-        let (high, condition) = match self.backend() {
+        let (high, condition) = match self.store.backend() {
             super::Backend::Sqlite => (
                 format!("{low}\u{10FFFF}"),
                 "($1 = '' OR (username_key >= $1 AND username_key < $2) \
@@ -334,7 +335,7 @@ impl Store {
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {condition}"))
                 .bind(low.clone())
                 .bind(high.clone())
-                .fetch_one(self.pool())
+                .fetch_one(self.store.pool())
                 .await?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM users WHERE {condition} ORDER BY username_key LIMIT $3 OFFSET $4"
@@ -343,7 +344,7 @@ impl Store {
         .bind(high)
         .bind(limit)
         .bind(offset)
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         let users = rows
             .iter()
@@ -362,7 +363,7 @@ impl Store {
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let changed =
             sqlx::query("UPDATE users SET mobile_phone = $2, updated_at = $3 WHERE id = $1")
                 .bind(id.to_string())
@@ -403,7 +404,7 @@ impl Store {
         id: UserId,
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let cleared = sqlx::query("DELETE FROM two_factor_failures WHERE user_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -418,13 +419,13 @@ impl Store {
     pub async fn clear_authy_migrated(&self, id: UserId) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET authy_migrated = 0 WHERE id = $1")
             .bind(id.to_string())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }
 
     pub async fn delete_user(&self, id: UserId, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let deleted = sqlx::query(
             "DELETE FROM users WHERE id = $1 AND (active = 0 OR roles NOT LIKE '%admin%' \
                OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \

@@ -1,10 +1,11 @@
 //! Storage of the verify engine and the delivery queue. Every transition is one conditional
 //! UPDATE, so checks, approvals, sends and claims hold under races and across nodes.
 
+use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Store, StoreError};
+use super::StoreError;
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
 
@@ -12,7 +13,7 @@ const VERIFICATION_COLUMNS: &str = "id, service_id, destination, channel, status
     provider_ref, code_hash, code_ciphertext, code_key_id, locale, check_attempts, send_attempts, \
     context, created_at, updated_at, expires_at";
 
-const MESSAGE_COLUMNS: &str = "id, verification_id, sender, channel, destination, \
+pub(super) const MESSAGE_COLUMNS: &str = "id, verification_id, sender, channel, destination, \
     body_ciphertext, body_key_id, status, attempts, provider_ref, last_error, created_at, sent_at";
 
 #[derive(Debug, Clone)]
@@ -84,7 +85,7 @@ pub enum AttemptResult {
     Failed { error: String },
 }
 
-impl Store {
+impl VerifyStore {
     /// Marks the destination's pending verifications that ran out of time as expired.
     pub async fn expire_verifications(
         &self,
@@ -99,7 +100,7 @@ impl Store {
         .bind(service_id.to_owned())
         .bind(destination.to_owned())
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?;
         Ok(())
     }
@@ -115,7 +116,7 @@ impl Store {
         ))
         .bind(service_id.to_owned())
         .bind(destination.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| verification_from_row(&r)).transpose()
     }
@@ -125,7 +126,7 @@ impl Store {
             "SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE id = $1"
         ))
         .bind(id.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| verification_from_row(&r)).transpose()
     }
@@ -139,7 +140,7 @@ impl Store {
         message: Option<&NewMessage>,
         now: Instant,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO verifications (id, service_id, destination, channel, status, provider, \
                code_hash, code_ciphertext, code_key_id, locale, send_attempts, context, \
@@ -184,7 +185,7 @@ impl Store {
         message: Option<&NewMessage>,
         now: Instant,
     ) -> Result<Option<VerificationRecord>, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE verifications SET send_attempts = send_attempts + 1, channel = $2, updated_at = $3 \
              WHERE id = $1 AND status = 'pending' AND expires_at > $3 AND send_attempts < $4 \
@@ -223,7 +224,7 @@ impl Store {
         .bind(verification_id.to_owned())
         .bind(now.millis())
         .bind(max_checks)
-        .fetch_optional(self.writes())
+        .fetch_optional(self.store.writes())
         .await?;
         row.map(|r| verification_from_row(&r)).transpose()
     }
@@ -243,7 +244,7 @@ impl Store {
         .bind(from.to_owned())
         .bind(to.to_owned())
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?
         .rows_affected();
         Ok(changed == 1)
@@ -263,7 +264,7 @@ impl Store {
         )
         .bind(verification_id.to_owned())
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?
         .rows_affected();
         Ok(changed == 1)
@@ -277,7 +278,7 @@ impl Store {
         sqlx::query("UPDATE verifications SET provider_ref = $2 WHERE id = $1")
             .bind(verification_id.to_owned())
             .bind(provider_ref.to_owned())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }
@@ -296,7 +297,7 @@ impl Store {
         .bind(context.to_owned())
         .bind(keep.map(str::to_owned))
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?
         .rows_affected())
     }
@@ -309,7 +310,7 @@ impl Store {
             "SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE context = $1 AND status = 'pending'"
         ))
         .bind(context.to_owned())
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(verification_from_row).collect()
     }
@@ -322,7 +323,7 @@ impl Store {
             "SELECT id, channel, at FROM verification_sends WHERE verification_id = $1 ORDER BY at, id",
         )
         .bind(verification_id.to_owned())
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -336,91 +337,6 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Claims a message to deliver: the one named, or the next one due. A claim is a lease;
-    /// a message whose lease ran out (its node died mid-send) is due again.
-    pub async fn claim_message(
-        &self,
-        id: Option<&str>,
-        now: Instant,
-        lease_seconds: i64,
-    ) -> Result<Option<MessageRecord>, StoreError> {
-        let due = "((status = 'queued' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1))";
-        let skip_locked = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let row = sqlx::query(&format!(
-            "UPDATE messages SET status = 'sending', lease_until = $2, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM messages WHERE {due} AND ($3 IS NULL OR id = $3) \
-                         ORDER BY next_attempt_at LIMIT 1{skip_locked}) \
-               AND {due} \
-             RETURNING {MESSAGE_COLUMNS}"
-        ))
-        .bind(now.millis())
-        .bind(now.plus_seconds(lease_seconds).millis())
-        .bind(id.map(str::to_owned))
-        .fetch_optional(self.writes())
-        .await?;
-        row.map(|r| message_from_row(&r)).transpose()
-    }
-
-    pub async fn finish_message(
-        &self,
-        id: &str,
-        result: &AttemptResult,
-        now: Instant,
-    ) -> Result<(), StoreError> {
-        let query = match result {
-            AttemptResult::Sent { provider_ref } => sqlx::query(
-                "UPDATE messages SET status = 'sent', sent_at = $2, provider_ref = $3, \
-                   lease_until = NULL, last_error = NULL WHERE id = $1",
-            )
-            .bind(id.to_owned())
-            .bind(now.millis())
-            .bind(provider_ref.clone()),
-            AttemptResult::Retry { at, error } => sqlx::query(
-                "UPDATE messages SET status = 'queued', next_attempt_at = $2, last_error = $3, \
-                   lease_until = NULL WHERE id = $1",
-            )
-            .bind(id.to_owned())
-            .bind(at.millis())
-            .bind(error.clone()),
-            AttemptResult::Failed { error } => sqlx::query(
-                "UPDATE messages SET status = 'failed', last_error = $2, lease_until = NULL WHERE id = $1",
-            )
-            .bind(id.to_owned())
-            .bind(error.clone()),
-        };
-        query.execute(self.writes()).await?;
-        Ok(())
-    }
-
-    pub async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
-        ))
-        .bind(id.to_owned())
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| message_from_row(&r)).transpose()
-    }
-
-    /// Messages of one sender, newest first.
-    pub async fn messages_of_sender(
-        &self,
-        sender: &str,
-        limit: i64,
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender = $1 ORDER BY created_at DESC, id LIMIT $2"
-        ))
-        .bind(sender.to_owned())
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(message_from_row).collect()
-    }
-
     /// Counts one event against a fixed-window limit and returns the count so far, in one
     /// statement that every node shares.
     pub async fn hit_rate_limit(&self, key: &str, window_start: i64) -> Result<i64, StoreError> {
@@ -431,7 +347,7 @@ impl Store {
         )
         .bind(key.to_owned())
         .bind(window_start)
-        .fetch_one(self.writes())
+        .fetch_one(self.store.writes())
         .await?)
     }
 
@@ -440,7 +356,7 @@ impl Store {
         Ok(
             sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
                 .bind(before.millis())
-                .execute(self.writes())
+                .execute(self.store.writes())
                 .await?
                 .rows_affected(),
         )
@@ -518,7 +434,7 @@ fn verification_from_row(row: &AnyRow) -> Result<VerificationRecord, StoreError>
     })
 }
 
-fn message_from_row(row: &AnyRow) -> Result<MessageRecord, StoreError> {
+pub(super) fn message_from_row(row: &AnyRow) -> Result<MessageRecord, StoreError> {
     Ok(MessageRecord {
         id: row.try_get("id")?,
         verification_id: row.try_get("verification_id")?,

@@ -1,7 +1,8 @@
+use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, flag};
+use super::{StoreError, flag};
 use crate::clock::Instant;
 
 const SERVICE_COLUMNS: &str = "sid, account_sid, friendly_name, code_length, \
@@ -25,7 +26,7 @@ pub struct ServiceRecord {
     pub updated_at: Instant,
 }
 
-impl Store {
+impl VerifyStore {
     pub async fn insert_verify_account(
         &self,
         sid: &str,
@@ -38,7 +39,7 @@ impl Store {
             .bind(name.to_owned())
             .bind(token_hash.to_owned())
             .bind(now.millis())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }
@@ -49,7 +50,7 @@ impl Store {
             "SELECT token_hash FROM verify_accounts WHERE sid = $1 AND revoked_at IS NULL",
         )
         .bind(sid.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?)
     }
 
@@ -69,7 +70,7 @@ impl Store {
         .bind(name.to_owned())
         .bind(secret_hash.to_owned())
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?;
         Ok(())
     }
@@ -81,7 +82,7 @@ impl Store {
              WHERE k.sid = $1 AND k.revoked_at IS NULL AND a.revoked_at IS NULL",
         )
         .bind(sid.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| Ok((r.try_get("account_sid")?, r.try_get("secret_hash")?)))
             .transpose()
@@ -90,7 +91,7 @@ impl Store {
 
     pub async fn verify_accounts(&self) -> Result<Vec<(String, String, Instant)>, StoreError> {
         let rows = sqlx::query("SELECT sid, friendly_name, created_at FROM verify_accounts WHERE revoked_at IS NULL ORDER BY created_at")
-            .fetch_all(self.pool())
+            .fetch_all(self.store.pool())
             .await?;
         rows.iter()
             .map(|r| {
@@ -126,7 +127,7 @@ impl Store {
         .bind(service.totp_skew)
         .bind(service.created_at.millis())
         .bind(service.updated_at.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?;
         Ok(())
     }
@@ -142,7 +143,7 @@ impl Store {
         ))
         .bind(account.to_owned())
         .bind(sid.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| service_from_row(&r)).transpose()
     }
@@ -160,7 +161,7 @@ impl Store {
         .bind(account.to_owned())
         .bind(limit)
         .bind(offset)
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(service_from_row).collect()
     }
@@ -170,7 +171,7 @@ impl Store {
             sqlx::query("DELETE FROM verify_services WHERE account_sid = $1 AND sid = $2")
                 .bind(account.to_owned())
                 .bind(sid.to_owned())
-                .execute(self.writes())
+                .execute(self.store.writes())
                 .await?
                 .rows_affected()
                 == 1,

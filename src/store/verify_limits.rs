@@ -1,7 +1,8 @@
+use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError};
+use super::StoreError;
 use crate::clock::Instant;
 
 /// What became of an insert that a name and a cap may refuse.
@@ -69,7 +70,7 @@ pub struct BucketRecord {
     pub updated_at: Instant,
 }
 
-impl Store {
+impl VerifyStore {
     /// Adds a limit unless the service has one of this name, or already `cap` limits. The
     /// service's row is locked first (a no-op update), so simultaneous creations are counted one
     /// after another and the cap holds exactly.
@@ -78,7 +79,7 @@ impl Store {
         limit: &RateLimitRecord,
         cap: i64,
     ) -> Result<CappedInsert, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let count = lock_parent_and_count(
             &mut tx,
             "verify_services",
@@ -113,7 +114,7 @@ impl Store {
              WHERE service_sid = $1 ORDER BY created_at, sid",
         )
         .bind(service_sid.to_owned())
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(limit_from_row).collect()
     }
@@ -130,7 +131,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(description.map(str::to_owned))
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?;
         Ok(())
     }
@@ -138,7 +139,7 @@ impl Store {
     pub async fn delete_rate_limit(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM verify_rate_limits WHERE sid = $1")
             .bind(sid.to_owned())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?
             .rows_affected()
             == 1)
@@ -152,7 +153,7 @@ impl Store {
         bucket: &BucketRecord,
         cap: i64,
     ) -> Result<CappedInsert, StoreError> {
-        let mut tx = self.writes().begin().await?;
+        let mut tx = self.store.writes().begin().await?;
         let count = lock_parent_and_count(
             &mut tx,
             "verify_rate_limits",
@@ -187,7 +188,7 @@ impl Store {
              WHERE rate_limit_sid = $1 ORDER BY interval_seconds",
         )
         .bind(rate_limit_sid.to_owned())
-        .fetch_all(self.pool())
+        .fetch_all(self.store.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -216,7 +217,7 @@ impl Store {
             .bind(max)
             .bind(interval)
             .bind(now.millis())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }
@@ -224,7 +225,7 @@ impl Store {
     pub async fn delete_bucket(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM verify_buckets WHERE sid = $1")
             .bind(sid.to_owned())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?
             .rows_affected()
             == 1)

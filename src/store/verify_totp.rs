@@ -1,7 +1,8 @@
+use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError};
+use super::StoreError;
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
 
@@ -46,7 +47,7 @@ const FACTOR_COLUMNS: &str = "sid, entity_sid, friendly_name, secret_ciphertext,
 const CHALLENGE_COLUMNS: &str =
     "sid, factor_sid, status, responded_reason, attempts, created_at, updated_at, expires_at";
 
-impl Store {
+impl VerifyStore {
     /// The entity of this identity, made on first use (as Twilio does for factors).
     pub async fn entity(
         &self,
@@ -64,13 +65,13 @@ impl Store {
             .bind(service_sid.to_owned())
             .bind(identity.to_owned())
             .bind(now.millis())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         }
         let row = sqlx::query("SELECT sid, service_sid, identity, created_at FROM verify_entities WHERE service_sid = $1 AND identity = $2")
             .bind(service_sid.to_owned())
             .bind(identity.to_owned())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.store.pool())
             .await?;
         row.map(|r| {
             Ok(EntityRecord {
@@ -87,7 +88,7 @@ impl Store {
     pub async fn delete_entity(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM verify_entities WHERE sid = $1")
             .bind(sid.to_owned())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?
             .rows_affected()
             == 1)
@@ -110,7 +111,7 @@ impl Store {
         .bind(factor.last_used_step)
         .bind(factor.created_at.millis())
         .bind(factor.updated_at.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?;
         Ok(())
     }
@@ -125,7 +126,7 @@ impl Store {
         ))
         .bind(entity_sid.to_owned())
         .bind(sid.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| factor_from_row(&r)).transpose()
     }
@@ -145,7 +146,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(step)
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?
         .rows_affected()
             == 1)
@@ -171,7 +172,7 @@ impl Store {
         .bind(now.millis())
         .bind(max)
         .bind(locked_since.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?
         .rows_affected()
             == 1)
@@ -187,7 +188,7 @@ impl Store {
             .bind(challenge.created_at.millis())
             .bind(challenge.updated_at.millis())
             .bind(challenge.expires_at.millis())
-            .execute(self.writes())
+            .execute(self.store.writes())
             .await?;
         Ok(())
     }
@@ -197,7 +198,7 @@ impl Store {
             "SELECT {CHALLENGE_COLUMNS} FROM verify_challenges WHERE sid = $1"
         ))
         .bind(sid.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| challenge_from_row(&r)).transpose()
     }
@@ -216,7 +217,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(now.millis())
         .bind(max)
-        .fetch_optional(self.writes())
+        .fetch_optional(self.store.writes())
         .await?;
         row.map(|r| challenge_from_row(&r)).transpose()
     }
@@ -233,7 +234,7 @@ impl Store {
         .bind(sid.to_owned())
         .bind(status.to_owned())
         .bind(now.millis())
-        .execute(self.writes())
+        .execute(self.store.writes())
         .await?
         .rows_affected()
             == 1)

@@ -51,7 +51,7 @@ impl TwoFactor {
         }
         let policy = self.two_factor_policy().await?;
         let Some(challenge) = self
-            .store
+            .two_factor_store
             .live_challenge(
                 &random::lookup_digest(two_factor_id),
                 policy.max_code_attempts,
@@ -62,7 +62,7 @@ impl TwoFactor {
             return Ok(None);
         };
         let Some(user) = self
-            .store
+            .user_store
             .user(challenge.user_id)
             .await?
             .filter(|u| u.active)
@@ -70,7 +70,7 @@ impl TwoFactor {
             return Ok(None);
         };
         let methods = self
-            .store
+            .two_factor_store
             .methods(user.id)
             .await?
             .into_iter()
@@ -134,7 +134,7 @@ impl TwoFactor {
         let sent_context = codes::login_context(&id_hash);
         let guess_id = random::token(16);
         let guessed = self
-            .store
+            .two_factor_store
             .check_guess(LoginGuess {
                 two_factor: self.clone(),
                 presented: presented.clone(),
@@ -234,7 +234,7 @@ impl TwoFactor {
             now,
         );
         let finished = self
-            .store
+            .two_factor_store
             .finish_check(LoginFinish {
                 id_hash,
                 guess_id,

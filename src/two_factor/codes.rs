@@ -81,11 +81,11 @@ impl TwoFactor {
         let policy = self.two_factor_policy().await?;
         let challenge_hash = random::lookup_digest(two_factor_id);
         let challenge = self
-            .store
+            .two_factor_store
             .live_challenge(&challenge_hash, policy.max_code_attempts, now)
             .await?
             .ok_or(TwoFactorError::UnknownChallenge)?;
-        let methods = self.store.methods(challenge.user_id).await?;
+        let methods = self.two_factor_store.methods(challenge.user_id).await?;
         let method = methods
             .iter()
             .find(|m| &m.id == method_id && policy.methods.allows(m.kind))
@@ -106,7 +106,7 @@ impl TwoFactor {
             ));
         };
         let context = login_context(&challenge_hash);
-        self.store
+        self.verify_store
             .cancel_context(&context, Some(destination.as_str()), now)
             .await?;
         self.verify
@@ -136,7 +136,7 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        self.store
+        self.user_store
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
@@ -233,7 +233,7 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        let methods = self.store.methods(user).await?;
+        let methods = self.two_factor_store.methods(user).await?;
         let method = methods.iter().find(|m| &m.id == method_id).ok_or_else(|| {
             TwoFactorError::field(
                 "methodId",
@@ -311,7 +311,7 @@ impl TwoFactor {
     ) -> Result<(), TwoFactorError> {
         self.phone_method_of(user, method_id).await?;
         let context = phone_change_context(method_id);
-        let pending = self.store.pending_for_context(&context).await?;
+        let pending = self.verify_store.pending_for_context(&context).await?;
         if !pending.iter().any(|v| v.destination == phone.e164()) {
             return Err(TwoFactorError::field(
                 "mobilePhone",
@@ -347,7 +347,7 @@ impl TwoFactor {
         // The method may have been removed since it was read: then nothing changed, and the
         // answer says so rather than 200.
         if !self
-            .store
+            .two_factor_store
             .change_method_phone(user, method_id, phone, &event)
             .await?
         {
@@ -365,7 +365,7 @@ impl TwoFactor {
         user: UserId,
         method_id: &MethodId,
     ) -> Result<MethodRecord, TwoFactorError> {
-        self.store
+        self.two_factor_store
             .methods(user)
             .await?
             .into_iter()
@@ -415,7 +415,7 @@ impl TwoFactor {
 
     /// The user's first method with a phone (for the legacy `{userId}` send).
     pub async fn phone_method(&self, user: UserId) -> Result<MethodId, TwoFactorError> {
-        self.store
+        self.two_factor_store
             .methods(user)
             .await?
             .into_iter()

@@ -57,7 +57,7 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<Enabled, TwoFactorError> {
-        self.store
+        self.user_store
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
@@ -125,7 +125,7 @@ impl TwoFactor {
             .detail("methodId", id.as_str())
             .detail("method", request.kind.as_str());
         let first = match self
-            .store
+            .two_factor_store
             .add_method(&method, &hashes, refused_beside, &event)
             .await
         {
@@ -214,7 +214,7 @@ impl TwoFactor {
         };
         // The destination is matched before any code is compared, so a code is never spent on
         // the wrong number.
-        let pending = self.store.pending_for_context(&context).await?;
+        let pending = self.verify_store.pending_for_context(&context).await?;
         if let Some(named) = &named
             && !pending.iter().any(|v| v.destination == named.as_str())
         {
@@ -260,7 +260,7 @@ impl TwoFactor {
         let policy = self.two_factor_policy().await?;
         let id_hash = random::lookup_digest(two_factor_id);
         let challenge = self
-            .store
+            .two_factor_store
             .live_challenge(&id_hash, policy.max_code_attempts, now)
             .await?
             .ok_or(TwoFactorError::UnknownChallenge)?;
@@ -269,7 +269,7 @@ impl TwoFactor {
             .filter(|kind| policy.methods.allows(*kind))
             .collect();
         let usable = self
-            .store
+            .two_factor_store
             .methods(challenge.user_id)
             .await?
             .iter()
@@ -284,7 +284,7 @@ impl TwoFactor {
             .enable_method_unless(user, request, &usable_kinds, Actor::User(user), origin, now)
             .await?;
         let completion = format!("{:010}", OsRng.gen_range(0..10_000_000_000u64));
-        self.store
+        self.two_factor_store
             .set_enrollment_code(
                 &id_hash,
                 &self.enrollment_code_hash(request.kind, &completion),
@@ -306,7 +306,7 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<(), TwoFactorError> {
         let policy = self.two_factor_policy().await?;
-        let methods = self.store.methods(user).await?;
+        let methods = self.two_factor_store.methods(user).await?;
         let Some(method) = methods.iter().find(|m| &m.id == method_id) else {
             return Err(TwoFactorError::field(
                 "methodId",
@@ -327,7 +327,7 @@ impl TwoFactor {
                     return Err(TwoFactorError::WrongCode);
                 }
                 let removed = self
-                    .store
+                    .two_factor_store
                     .remove_all_methods(user, &event.detail("all", true))
                     .await?;
                 tracing::info!(target: "security", user = %user, removed, "every two-factor method removed with a recovery code");
@@ -340,7 +340,7 @@ impl TwoFactor {
                 // A concurrent request may have removed the method since it was read (proven
                 // with another valid code): then this one removed nothing and says so.
                 if !self
-                    .store
+                    .two_factor_store
                     .remove_method(
                         user,
                         method_id,
@@ -395,7 +395,11 @@ impl TwoFactor {
         let event = AuditEvent::new(EventKind::TwoFactorDisable, actor, origin, now)
             .target(user)
             .detail("methodId", method_id.as_str());
-        if !self.store.remove_method(user, method_id, &event).await? {
+        if !self
+            .two_factor_store
+            .remove_method(user, method_id, &event)
+            .await?
+        {
             return Err(TwoFactorError::field(
                 "methodId",
                 Invalid::new(
@@ -416,7 +420,7 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<Vec<String>, TwoFactorError> {
-        self.store
+        self.user_store
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
@@ -426,7 +430,7 @@ impl TwoFactor {
         // The store decides whether the user has a method, under the lock that removals take:
         // a check here could pass just before the last method goes.
         if !self
-            .store
+            .two_factor_store
             .replace_recovery_codes(user, &hashes, &event)
             .await?
         {

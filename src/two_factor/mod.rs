@@ -10,6 +10,9 @@ mod setup;
 mod trust;
 mod views;
 
+use crate::store::{
+    AuditStore, SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
+};
 use subtle::ConstantTimeEq;
 
 pub use challenge::{CompleteLogin, CompletedLogin, PendingLogin};
@@ -31,7 +34,12 @@ use crate::verify::Verify;
 /// codes, trusted computers and the two-factor settings.
 #[derive(Clone)]
 pub struct TwoFactor {
-    store: Store,
+    audit_store: AuditStore,
+    session_store: SessionStore,
+    setting_store: SettingStore,
+    two_factor_store: TwoFactorStore,
+    user_store: UserStore,
+    verify_store: VerifyStore,
     secrets: SecretBox,
     /// The configuration's two-factor settings; stored settings override them.
     defaults: TwoFactorPolicy,
@@ -51,7 +59,12 @@ impl TwoFactor {
         sessions: Sessions,
     ) -> Self {
         Self {
-            store,
+            audit_store: store.audit(),
+            session_store: store.sessions(),
+            setting_store: store.settings(),
+            two_factor_store: store.two_factor(),
+            user_store: store.users(),
+            verify_store: store.verify(),
             secrets,
             defaults,
             product_name,
@@ -170,7 +183,7 @@ impl TwoFactor {
     /// The two-factor settings in force: the stored ones when an administrator saved some,
     /// else the configuration's.
     pub async fn two_factor_policy(&self) -> Result<TwoFactorPolicy, TwoFactorError> {
-        let stored = self.store.setting(SETTINGS_KEY).await?;
+        let stored = self.setting_store.setting(SETTINGS_KEY).await?;
         Ok(self.policy_from_stored(stored.as_deref()))
     }
 
@@ -195,12 +208,14 @@ impl TwoFactor {
                 "value",
                 serde_json::to_value(policy).map_err(anyhow::Error::from)?,
             );
-        self.store.put_setting(SETTINGS_KEY, &json, &event).await?;
+        self.setting_store
+            .put_setting(SETTINGS_KEY, &json, &event)
+            .await?;
         Ok(())
     }
 
     pub async fn user_methods(&self, user: UserId) -> Result<Vec<MethodRecord>, TwoFactorError> {
-        Ok(self.store.methods(user).await?)
+        Ok(self.two_factor_store.methods(user).await?)
     }
 
     /// Opens an authenticator's secret and its parameters under the current policy.
@@ -238,7 +253,10 @@ impl TwoFactor {
     ) -> Result<Option<MethodKind>, TwoFactorError> {
         for method in methods {
             if let Some(step) = self.authenticator_step(code, method, policy, now)?
-                && self.store.claim_totp_step(&method.id, step, now).await?
+                && self
+                    .two_factor_store
+                    .claim_totp_step(&method.id, step, now)
+                    .await?
             {
                 return Ok(Some(method.kind));
             }
@@ -272,13 +290,16 @@ impl TwoFactor {
         let hash = self
             .secrets
             .keyed_hash(RECOVERY_HASH_PURPOSE, code.normalised());
-        let used = self.store.use_recovery_code(user, &hash, now).await?;
+        let used = self
+            .two_factor_store
+            .use_recovery_code(user, &hash, now)
+            .await?;
         if used {
-            let left = self.store.unused_recovery_codes(user).await?;
+            let left = self.two_factor_store.unused_recovery_codes(user).await?;
             let event = AuditEvent::new(EventKind::RecoveryCodeUse, Actor::User(user), origin, now)
                 .target(user)
                 .detail("remaining", left);
-            self.store.record_event(&event).await?;
+            self.audit_store.record_event(&event).await?;
         }
         Ok(used)
     }
@@ -330,7 +351,9 @@ impl TwoFactor {
     ) -> Result<(), TwoFactorError> {
         note_wrong_code_in(user, context);
         let event = wrong_code_event(user, context, origin, now);
-        self.store.record_two_factor_failure(user, &event).await?;
+        self.two_factor_store
+            .record_two_factor_failure(user, &event)
+            .await?;
         Ok(())
     }
 
@@ -342,7 +365,7 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<(), TwoFactorError> {
         note_wrong_code(user);
-        self.store
+        self.audit_store
             .record_event(&wrong_code_event(user, "login", origin, now))
             .await?;
         Ok(())
@@ -357,7 +380,7 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<(), TwoFactorError> {
         let policy = self.two_factor_policy().await?;
-        let has_methods = !self.store.methods(user).await?.is_empty();
+        let has_methods = !self.two_factor_store.methods(user).await?.is_empty();
         if policy.allows_sensitive_change(authenticated_at, amr, has_methods, now) {
             return Ok(());
         }

@@ -32,7 +32,7 @@ impl TwoFactor {
         let secret = TotpSecret::generate();
         let token = random::token(24);
         let sealed = self.secrets.seal(secret.bytes(), SEAL_CONTEXT);
-        self.store
+        self.session_store
             .insert_pending_secret(
                 &random::lookup_digest(&token),
                 user,
@@ -56,7 +56,7 @@ impl TwoFactor {
             return Ok(None);
         }
         let Some(sealed) = self
-            .store
+            .session_store
             .pending_secret(&random::lookup_digest(token), user, now)
             .await?
         else {
@@ -73,7 +73,7 @@ impl TwoFactor {
 
     pub async fn finish_authenticator_setup(&self, token: &str) -> Result<(), TwoFactorError> {
         Ok(self
-            .store
+            .session_store
             .delete_pending_secret(&random::lookup_digest(token))
             .await?)
     }

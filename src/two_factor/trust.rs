@@ -25,7 +25,7 @@ impl TwoFactor {
             .target(user.id)
             .detail("trustId", id.clone())
             .detail("days", policy.trust_days);
-        self.store
+        self.two_factor_store
             .insert_trust(
                 &id,
                 &random::lookup_digest(&token),
@@ -54,7 +54,7 @@ impl TwoFactor {
             return Ok(None);
         }
         Ok(self
-            .store
+            .two_factor_store
             .use_trust(&random::lookup_digest(token), user, now)
             .await?)
     }
@@ -64,7 +64,7 @@ impl TwoFactor {
         user: UserId,
         now: Instant,
     ) -> Result<Vec<TrustRecord>, TwoFactorError> {
-        Ok(self.store.trusts(user, now).await?)
+        Ok(self.two_factor_store.trusts(user, now).await?)
     }
 
     /// Revokes one trusted computer (by its listed id) or all of the user's.
@@ -80,7 +80,10 @@ impl TwoFactor {
         if let Some(id) = id {
             event = event.detail("trustId", id);
         }
-        Ok(self.store.revoke_trusts(user, id, &event).await?)
+        Ok(self
+            .two_factor_store
+            .revoke_trusts(user, id, &event)
+            .await?)
     }
 
     /// The user's own choice: a second factor at every login, or trust this computer.
@@ -95,7 +98,7 @@ impl TwoFactor {
             .target(user)
             .detail("everyLogin", every_login);
         Ok(self
-            .store
+            .user_store
             .set_every_login(user, every_login, &event)
             .await?)
     }

@@ -41,9 +41,9 @@ impl TwoFactor {
         Ok(SecurityOverview {
             policy: self.two_factor_policy().await?,
             methods: self.user_methods(user).await?,
-            recovery_codes_left: self.store.unused_recovery_codes(user).await?,
+            recovery_codes_left: self.two_factor_store.unused_recovery_codes(user).await?,
             trusted_computers: self.trusted_computers(user, now).await?,
-            sessions: self.store.live_sessions(user, now).await?,
+            sessions: self.session_store.live_sessions(user, now).await?,
         })
     }
 
@@ -55,7 +55,7 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<TwoFactorStatus, TwoFactorError> {
         let account = self
-            .store
+            .user_store
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;

@@ -27,7 +27,7 @@ impl Verify {
         let mut token = [0u8; 16];
         OsRng.fill_bytes(&mut token);
         let token = hex::encode(token);
-        self.store
+        self.verify_store
             .insert_verify_account(&sid, name, &random::lookup_digest(&token), now)
             .await?;
         let event = AuditEvent::new(
@@ -38,14 +38,14 @@ impl Verify {
         )
         .detail("accountSid", sid.clone())
         .detail("name", name);
-        self.store.record_event(&event).await?;
+        self.audit_store.record_event(&event).await?;
         tracing::info!(target: "security", account = %sid, "Verify API account created");
         Ok((sid, token))
     }
 
     /// The live accounts, oldest first: (Account SID, name, created).
     pub async fn verify_accounts(&self) -> anyhow::Result<Vec<(String, String, Instant)>> {
-        Ok(self.store.verify_accounts().await?)
+        Ok(self.verify_store.verify_accounts().await?)
     }
 
     /// An API key of an account (SK sid and secret), usable in place of its Auth Token.
@@ -57,7 +57,7 @@ impl Verify {
         now: Instant,
     ) -> anyhow::Result<(String, String)> {
         anyhow::ensure!(
-            self.store
+            self.verify_store
                 .verify_account_token_hash(account)
                 .await?
                 .is_some(),
@@ -72,7 +72,7 @@ impl Verify {
         let mut secret = [0u8; 16];
         OsRng.fill_bytes(&mut secret);
         let secret = hex::encode(secret);
-        self.store
+        self.verify_store
             .insert_verify_api_key(&sid, account, name, &random::lookup_digest(&secret), now)
             .await?;
         let event = AuditEvent::new(
@@ -83,7 +83,7 @@ impl Verify {
         )
         .detail("accountSid", account)
         .detail("apiKeySid", sid.clone());
-        self.store.record_event(&event).await?;
+        self.audit_store.record_event(&event).await?;
         tracing::info!(target: "security", account = %account, key = %sid, "Verify API key created");
         Ok((sid, secret))
     }
@@ -99,12 +99,12 @@ impl Verify {
             return Ok(None);
         }
         let (account, stored) = if sid.starts_with("AC") {
-            match self.store.verify_account_token_hash(sid).await? {
+            match self.verify_store.verify_account_token_hash(sid).await? {
                 Some(hash) => (sid.to_owned(), hash),
                 None => return Ok(None),
             }
         } else if sid.starts_with("SK") {
-            match self.store.verify_api_key(sid).await? {
+            match self.verify_store.verify_api_key(sid).await? {
                 Some(found) => found,
                 None => return Ok(None),
             }

@@ -194,7 +194,7 @@ impl Verify {
         self.check_send_limits(&settings, request, now).await?;
 
         let destination = request.destination.as_str();
-        self.store
+        self.verify_store
             .expire_verifications(request.service_id, destination, now)
             .await?;
         let locale = request
@@ -205,12 +205,12 @@ impl Verify {
         // our insert, and then we resend its code.
         for _ in 0..2 {
             let pending = self
-                .store
+                .verify_store
                 .pending_verification(request.service_id, destination)
                 .await?;
             let pending = match pending {
                 Some(p) if p.context != request.context => {
-                    self.store
+                    self.verify_store
                         .transition_verification(&p.id, "pending", "canceled", now)
                         .await?;
                     None
@@ -232,7 +232,7 @@ impl Verify {
                     let message =
                         self.new_message(&settings, &existing.id, request, &locale, &code);
                     let updated = self
-                        .store
+                        .verify_store
                         .add_send(
                             &existing.id,
                             request.channel.as_str(),
@@ -276,7 +276,7 @@ impl Verify {
                         expires_at: now.plus_seconds(service.code_ttl_seconds),
                     };
                     if !self
-                        .store
+                        .verify_store
                         .create_verification(&new, &send_id, Some(&message), now)
                         .await?
                     {
@@ -288,7 +288,7 @@ impl Verify {
             self.audit_send(request, &verification_id, now).await;
             return match self.delivery.deliver_message_now(&message.id, now).await? {
                 Some(Delivered::Failed { code, message }) => {
-                    self.store
+                    self.verify_store
                         .transition_verification(&verification_id, "pending", "failed", now)
                         .await?;
                     Err(VerifyError::Delivery { code, message })
@@ -318,12 +318,12 @@ impl Verify {
         }
         let settings = self.delivery.delivery_settings().await?;
         let record = match target {
-            VerificationTarget::Sid(sid) => self.store.verification(sid).await?,
+            VerificationTarget::Sid(sid) => self.verify_store.verification(sid).await?,
             VerificationTarget::To(destination) => {
-                self.store
+                self.verify_store
                     .expire_verifications(service_id, destination.as_str(), now)
                     .await?;
-                self.store
+                self.verify_store
                     .pending_verification(service_id, destination.as_str())
                     .await?
             }
@@ -343,7 +343,7 @@ impl Verify {
         now: Instant,
     ) -> Result<Option<CheckOutcome>, VerifyError> {
         let settings = self.delivery.delivery_settings().await?;
-        let pending = self.store.pending_for_context(context).await?;
+        let pending = self.verify_store.pending_for_context(context).await?;
         for record in pending
             .into_iter()
             .filter(|r| destination.is_none_or(|d| d == r.destination))
@@ -365,18 +365,22 @@ impl Verify {
         now: Instant,
     ) -> Result<CheckOutcome, VerifyError> {
         if record.expires_at <= now {
-            self.store
+            self.verify_store
                 .transition_verification(&record.id, "pending", "expired", now)
                 .await?;
             return Err(VerifyError::NotFound);
         }
         let max = settings.service.max_check_attempts;
-        let Some(record) = self.store.reserve_check(&record.id, max, now).await? else {
+        let Some(record) = self
+            .verify_store
+            .reserve_check(&record.id, max, now)
+            .await?
+        else {
             // Out of checks, or no longer pending: a concurrent check approved it (or it was
             // canceled) since it was read, and then it is gone, as for any later check.
             return Err(
                 if self
-                    .store
+                    .verify_store
                     .transition_verification(&record.id, "pending", "max_attempts_reached", now)
                     .await?
                 {
@@ -405,13 +409,13 @@ impl Verify {
                 RemoteCheck::Approved => true,
                 RemoteCheck::Pending => false,
                 RemoteCheck::NotFound => {
-                    self.store
+                    self.verify_store
                         .transition_verification(&record.id, "pending", "expired", now)
                         .await?;
                     return Err(VerifyError::NotFound);
                 }
                 RemoteCheck::MaxAttempts => {
-                    self.store
+                    self.verify_store
                         .transition_verification(&record.id, "pending", "max_attempts_reached", now)
                         .await?;
                     return Err(VerifyError::MaxCheckAttempts);
@@ -434,7 +438,11 @@ impl Verify {
                 .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(presented.as_bytes())))
         };
         // Exhausting the attempts shows at the next check (60202), as with Twilio.
-        let approved = right && self.store.approve_verification(&record.id, now).await?;
+        let approved = right
+            && self
+                .verify_store
+                .approve_verification(&record.id, now)
+                .await?;
         let verification = self.view(&record.id).await?;
         // A check that raced the approving one (the same code twice, or a wrong code) would
         // otherwise answer `status: approved` for an approval it did not make, and a client
@@ -455,12 +463,12 @@ impl Verify {
 
     async fn view(&self, id: &str) -> Result<VerificationView, VerifyError> {
         let record = self
-            .store
+            .verify_store
             .verification(id)
             .await?
             .ok_or(VerifyError::NotFound)?;
         let sends = self
-            .store
+            .verify_store
             .verification_sends(id)
             .await?
             .into_iter()
@@ -534,7 +542,7 @@ impl Verify {
             let window = limit.window_seconds * 1000;
             let window_start = now.millis() - now.millis().rem_euclid(window);
             let count = self
-                .store
+                .verify_store
                 .hit_rate_limit(&format!("send:{key}"), window_start)
                 .await?;
             if count > limit.max {
@@ -559,7 +567,7 @@ impl Verify {
         if let Some(user) = request.user {
             event = event.target(user);
         }
-        if let Err(error) = self.store.record_event(&event).await {
+        if let Err(error) = self.audit_store.record_event(&event).await {
             tracing::error!(%error, "cannot write audit event");
         }
     }
@@ -575,7 +583,7 @@ impl Verify {
         if let Some(user) = request.user {
             event = event.target(user);
         }
-        if let Err(error) = self.store.record_event(&event).await {
+        if let Err(error) = self.audit_store.record_event(&event).await {
             tracing::error!(%error, "cannot write audit event");
         }
     }

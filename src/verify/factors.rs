@@ -59,7 +59,7 @@ impl Verify {
     ) -> Result<EntityRecord, VerifyError> {
         check_identity(identity)?;
         let create_sid = create.then(|| sid("YE"));
-        self.store
+        self.verify_store
             .entity(&service.sid, identity, create_sid.as_deref(), now)
             .await?
             .ok_or(VerifyError::NotFound)
@@ -73,7 +73,7 @@ impl Verify {
         now: Instant,
     ) -> Result<(), VerifyError> {
         let entity = self.entity(service, identity, false, now).await?;
-        self.store.delete_entity(&entity.sid).await?;
+        self.verify_store.delete_entity(&entity.sid).await?;
         Ok(())
     }
 
@@ -127,7 +127,7 @@ impl Verify {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_factor(&factor).await?;
+        self.verify_store.insert_factor(&factor).await?;
         Ok((factor, secret, uri))
     }
 
@@ -139,7 +139,7 @@ impl Verify {
         now: Instant,
     ) -> Result<FactorRecord, VerifyError> {
         let entity = self.entity(service, identity, false, now).await?;
-        self.store
+        self.verify_store
             .factor(&entity.sid, factor_sid)
             .await?
             .ok_or(VerifyError::NotFound)
@@ -157,7 +157,7 @@ impl Verify {
             return Err(invalid("AuthPayload", "a code of 3 to 8 digits"));
         };
         if !self
-            .store
+            .verify_store
             .reserve_factor_guess(
                 &factor.sid,
                 FACTOR_FAILURES_IN_A_ROW,
@@ -189,7 +189,7 @@ impl Verify {
             return Ok(false);
         };
         Ok(self
-            .store
+            .verify_store
             .claim_factor_step(&factor.sid, step as i64, now)
             .await?)
     }
@@ -231,7 +231,7 @@ impl Verify {
             updated_at: now,
             expires_at: now.plus_seconds(CHALLENGE_SECONDS),
         };
-        self.store.insert_challenge_row(&challenge).await?;
+        self.verify_store.insert_challenge_row(&challenge).await?;
         match payload {
             Some(payload) => {
                 self.answer_challenge(service, identity, &challenge.sid, payload, now)
@@ -249,7 +249,7 @@ impl Verify {
         now: Instant,
     ) -> Result<(ChallengeRow, FactorRecord), VerifyError> {
         let challenge = self
-            .store
+            .verify_store
             .challenge_row(challenge_sid)
             .await?
             .ok_or(VerifyError::NotFound)?;
@@ -280,7 +280,7 @@ impl Verify {
             return Ok(challenge);
         }
         if self
-            .store
+            .verify_store
             .reserve_challenge_attempt(&challenge.sid, CHALLENGE_ATTEMPTS, now)
             .await?
             .is_none()
@@ -288,7 +288,7 @@ impl Verify {
             return Err(VerifyError::ChallengeAttempts);
         }
         if self.accept_payload(&factor, payload, now).await? {
-            self.store
+            self.verify_store
                 .finish_challenge(&challenge.sid, "approved", now)
                 .await?;
         }

@@ -27,7 +27,7 @@ pub use crate::domain::{Channel, Destination};
 
 use crate::crypto::cipher::SecretBox;
 use crate::delivery::Delivery;
-use crate::store::Store;
+use crate::store::{AuditStore, Store, VerifyStore};
 pub use engine::{
     CheckOutcome, ServiceOverride, StartRequest, VerificationTarget, VerificationView, VerifyError,
     sid,
@@ -42,7 +42,8 @@ pub use services::{
 /// services, TOTP factors and rate limits.
 #[derive(Clone)]
 pub struct Verify {
-    store: Store,
+    audit_store: AuditStore,
+    verify_store: VerifyStore,
     secrets: SecretBox,
     /// For checks that Twilio Verify answers.
     http: reqwest::Client,
@@ -52,7 +53,8 @@ pub struct Verify {
 impl Verify {
     pub fn new(store: Store, secrets: SecretBox, delivery: Delivery) -> Self {
         Self {
-            store,
+            audit_store: store.audit(),
+            verify_store: store.verify(),
             secrets,
             http: crate::delivery::http_client(),
             delivery,

@@ -106,7 +106,7 @@ impl Verify {
         &self,
         service: &ServiceRecord,
     ) -> Result<Vec<RateLimitRecord>, VerifyError> {
-        Ok(self.store.rate_limits(&service.sid).await?)
+        Ok(self.verify_store.rate_limits(&service.sid).await?)
     }
 
     pub async fn rate_limit(
@@ -139,7 +139,7 @@ impl Verify {
             updated_at: now,
         };
         match self
-            .store
+            .verify_store
             .insert_rate_limit(&limit, MAX_RATE_LIMITS)
             .await?
         {
@@ -159,7 +159,7 @@ impl Verify {
     ) -> Result<RateLimitRecord, VerifyError> {
         let limit = self.rate_limit(service, sid).await?;
         let description = description.map(self::description);
-        self.store
+        self.verify_store
             .update_rate_limit(
                 &limit.sid,
                 description.as_deref().or(limit.description.as_deref()),
@@ -176,7 +176,7 @@ impl Verify {
         sid: &str,
     ) -> Result<(), VerifyError> {
         let limit = self.rate_limit(service, sid).await?;
-        self.store.delete_rate_limit(&limit.sid).await?;
+        self.verify_store.delete_rate_limit(&limit.sid).await?;
         Ok(())
     }
 
@@ -186,7 +186,7 @@ impl Verify {
         limit_sid: &str,
     ) -> Result<Vec<BucketRecord>, VerifyError> {
         let limit = self.rate_limit(service, limit_sid).await?;
-        Ok(self.store.buckets(&limit.sid).await?)
+        Ok(self.verify_store.buckets(&limit.sid).await?)
     }
 
     pub async fn bucket(
@@ -220,7 +220,11 @@ impl Verify {
             created_at: now,
             updated_at: now,
         };
-        match self.store.insert_bucket(&bucket, MAX_BUCKETS).await? {
+        match self
+            .verify_store
+            .insert_bucket(&bucket, MAX_BUCKETS)
+            .await?
+        {
             CappedInsert::Inserted => Ok(bucket),
             CappedInsert::Full => Err(VerifyError::TooManyBuckets),
             CappedInsert::Duplicate => Err(VerifyError::DuplicateBucket),
@@ -240,7 +244,7 @@ impl Verify {
         let (max, interval) = params.numbers(false)?;
         // The update fails when the rate limit has another bucket of the new interval (its
         // intervals are unique in the database); that is the failure this answer names.
-        self.store
+        self.verify_store
             .update_bucket(
                 &current.sid,
                 max.unwrap_or(current.max),
@@ -259,7 +263,7 @@ impl Verify {
         sid: &str,
     ) -> Result<(), VerifyError> {
         let bucket = self.bucket(service, limit_sid, sid).await?;
-        self.store.delete_bucket(&bucket.sid).await?;
+        self.verify_store.delete_bucket(&bucket.sid).await?;
         Ok(())
     }
 
@@ -275,14 +279,14 @@ impl Verify {
             return Ok(());
         };
         let values = counted_values(raw)?;
-        let limits = self.store.rate_limits(&service.sid).await?;
+        let limits = self.verify_store.rate_limits(&service.sid).await?;
         for (name, value) in values {
             let Some(limit) = limits.iter().find(|l| l.unique_name == name) else {
                 continue;
             };
-            for bucket in self.store.buckets(&limit.sid).await? {
+            for bucket in self.verify_store.buckets(&limit.sid).await? {
                 let count = self
-                    .store
+                    .verify_store
                     .hit_rate_limit(
                         &counter_key(&bucket, &value),
                         window_start(now, bucket.interval),

@@ -134,7 +134,7 @@ impl Verify {
     ) -> Result<ServiceRecord, VerifyError> {
         let mut service = new_service(account, now);
         params.apply_to(&mut service)?;
-        self.store.save_service(&service).await?;
+        self.verify_store.save_service(&service).await?;
         Ok(service)
     }
 
@@ -144,7 +144,7 @@ impl Verify {
         account: &str,
         sid: &str,
     ) -> Result<ServiceRecord, VerifyError> {
-        self.store
+        self.verify_store
             .service(account, sid)
             .await?
             .ok_or(VerifyError::NoSuchResource)
@@ -158,7 +158,7 @@ impl Verify {
         page: i64,
     ) -> Result<(Vec<ServiceRecord>, bool), VerifyError> {
         let mut services = self
-            .store
+            .verify_store
             .services(account, page_size + 1, page * page_size)
             .await?;
         let more = services.len() as i64 > page_size;
@@ -176,12 +176,12 @@ impl Verify {
         let mut service = self.verify_service(account, sid).await?;
         params.apply_to(&mut service)?;
         service.updated_at = now;
-        self.store.save_service(&service).await?;
+        self.verify_store.save_service(&service).await?;
         Ok(service)
     }
 
     pub async fn delete_verify_service(&self, account: &str, sid: &str) -> Result<(), VerifyError> {
-        if self.store.delete_service(account, sid).await? {
+        if self.verify_store.delete_service(account, sid).await? {
             Ok(())
         } else {
             Err(VerifyError::NoSuchResource)
@@ -263,7 +263,7 @@ impl Verify {
             }
         };
         if !self
-            .store
+            .verify_store
             .transition_verification(sid, Status::Pending.as_str(), status.as_str(), now)
             .await?
         {

@@ -153,8 +153,8 @@ async fn invalid_user_fields_are_all_reported_and_nothing_is_stored() {
             .unwrap()
             .contains("country code")
     );
-    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
-    assert!(!app.core.store.has_users().await.unwrap());
+    assert_eq!(app.core.store.users().count_users().await.unwrap(), 0);
+    assert!(!app.core.store.users().has_users().await.unwrap());
 }
 
 #[tokio::test]

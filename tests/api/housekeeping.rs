@@ -92,6 +92,7 @@ async fn sent_messages_are_forgotten_once_their_retention_has_passed() {
     assert_eq!(store.forget_finished_messages(later).await.unwrap(), 1);
     assert!(
         store
+            .messages()
             .messages_of_sender("outbox", 10)
             .await
             .unwrap()

@@ -40,8 +40,8 @@ async fn ten_thousand_users_with_phones_and_the_authy_flag_import_in_one_go_and_
         again.json::<Value>().await.unwrap(),
         json!({"created": 0, "unchanged": 10000})
     );
-    assert_eq!(app.core.store.count_users().await.unwrap(), 10_000);
-    assert!(app.core.store.has_users().await.unwrap());
+    assert_eq!(app.core.store.users().count_users().await.unwrap(), 10_000);
+    assert!(app.core.store.users().has_users().await.unwrap());
 
     // The first login of a migrated user sends the SMS at once; the second does not.
     let found: Value = app
@@ -169,7 +169,7 @@ async fn one_bad_row_refuses_the_whole_file_naming_every_bad_line() {
         messages[1]
     );
     assert_eq!(
-        app.core.store.count_users().await.unwrap(),
+        app.core.store.users().count_users().await.unwrap(),
         0,
         "nothing was imported"
     );

@@ -594,6 +594,7 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
         first
             .core
             .store
+            .two_factor()
             .unused_recovery_codes(user_id)
             .await
             .unwrap(),
@@ -645,6 +646,7 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
         first
             .core
             .store
+            .two_factor()
             .unused_recovery_codes(last_user)
             .await
             .unwrap(),
@@ -680,6 +682,7 @@ pub async fn concurrent_enables_and_disables_end_consistent(nodes: &[TestApp], l
         first
             .core
             .store
+            .two_factor()
             .unused_recovery_codes(renewing_user)
             .await
             .unwrap(),

@@ -507,6 +507,7 @@ async fn a_totp_factor_is_locked_after_twenty_wrong_codes_in_a_row_across_its_ch
     let record = app
         .core
         .store
+        .verify()
         .service(&twilio.sid, &service)
         .await
         .unwrap()

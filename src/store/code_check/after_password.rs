@@ -3,11 +3,12 @@
 //! a password hash), on PostgreSQL one connection without a transaction (the challenge is one
 //! statement).
 
+use super::super::TwoFactorStore;
 use sqlx::AnyConnection;
 
+use super::super::StoreError;
 use super::super::row::{bind_all, joined_with_params};
 use super::super::two_factor::NewChallenge;
-use super::super::{Store, StoreError};
 use super::postgres::methods_and_counts_on;
 use super::sqlite::{SqliteStatements, run_now};
 use super::statements::READ_SETTING;
@@ -15,10 +16,10 @@ use super::{MethodsAndCounts, NO_CONTEXT, PasswordStep, PasswordStepStatements};
 use crate::clock::Instant;
 use crate::domain::UserId;
 
-impl Store {
+impl TwoFactorStore {
     /// Runs a login's step after its password.
     pub async fn after_password<P: PasswordStep>(&self, step: P) -> Result<P::Output, StoreError> {
-        match &self.sqlite_thread {
+        match &self.store.sqlite_thread {
             Some(thread) => {
                 thread
                     .run(move |connection| run_now(step.run(SqliteStatements::begin(connection)?)))
@@ -27,7 +28,7 @@ impl Store {
             None => {
                 // One connection for the reads and the write: each acquire tests the
                 // connection first.
-                let mut connection = self.pool().acquire().await?;
+                let mut connection = self.store.pool().acquire().await?;
                 step.run(PostgresStep {
                     connection: &mut connection,
                 })

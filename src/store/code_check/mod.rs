@@ -20,13 +20,14 @@ mod postgres;
 mod sqlite;
 mod statements;
 
+use super::TwoFactorStore;
 use std::future::Future;
 
 pub(super) use group::CheckGroups;
 
 use super::sessions::NewSession;
 use super::two_factor::{MethodRecord, NewChallenge};
-use super::{ChallengeRecord, Store, StoreError};
+use super::{ChallengeRecord, StoreError};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, User, UserId};
@@ -185,23 +186,23 @@ pub struct GuessWrites {
     pub event: Option<AuditEvent>,
 }
 
-impl Store {
+impl TwoFactorStore {
     /// Runs a code check's first transaction (see the module's notes).
     pub async fn check_guess<G: GuessTransaction>(
         &self,
         guess: G,
     ) -> Result<G::Output, StoreError> {
-        if let Some(thread) = &self.sqlite_thread {
+        if let Some(thread) = &self.store.sqlite_thread {
             return thread
                 .run(move |connection| {
                     sqlite::run_now(guess.run(sqlite::SqliteStatements::begin(connection)?))
                 })
                 .await;
         }
-        match &self.check_groups {
+        match &self.store.check_groups {
             Some(groups) => groups.submit(guess).await,
             None => {
-                let mut connection = self.pool().acquire().await?;
+                let mut connection = self.store.pool().acquire().await?;
                 let statements = postgres::PostgresStatements::begin(&mut connection).await?;
                 guess.run(statements).await
             }
@@ -213,14 +214,14 @@ impl Store {
         &self,
         finish: F,
     ) -> Result<F::Output, StoreError> {
-        if let Some(thread) = &self.sqlite_thread {
+        if let Some(thread) = &self.store.sqlite_thread {
             return thread
                 .run(move |connection| {
                     sqlite::run_now(finish.run(sqlite::SqliteStatements::begin(connection)?))
                 })
                 .await;
         }
-        let mut connection = self.writes().acquire().await?;
+        let mut connection = self.store.writes().acquire().await?;
         let statements = postgres::PostgresStatements::begin(&mut connection).await?;
         finish.run(statements).await
     }

@@ -1,0 +1,51 @@
+//! The store by area: each handle reaches only its own tables, so that a service's fields
+//! show which tables it touches. A handle is the store itself, cloned; the statements of each
+//! area are in the file of that area.
+
+use super::Store;
+
+/// Declares the areas: a handle type each, and the accessor that hands it out.
+macro_rules! areas {
+    ($($(#[$doc:meta])* $area:ident => $accessor:ident;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone)]
+            pub struct $area {
+                pub(super) store: Store,
+            }
+        )*
+
+        impl Store {
+            $(
+                pub fn $accessor(&self) -> $area {
+                    $area {
+                        store: self.clone(),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+areas! {
+    /// The users table: accounts, passwords, profile flags (`users.rs`, `import.rs`).
+    UserStore => users;
+    /// API keys (`api_keys.rs`).
+    ApiKeyStore => api_keys;
+    /// The audit log (`audit.rs`).
+    AuditStore => audit;
+    /// Sessions and their refresh tokens, and the secrets an authenticator setup keeps
+    /// pending (`sessions.rs`).
+    SessionStore => sessions;
+    /// Second factors: methods, recovery codes, login challenges and their code checks,
+    /// failures, trusted computers (`two_factor.rs`, `code_check/`).
+    TwoFactorStore => two_factor;
+    /// Settings an administrator changes at run time (`two_factor.rs`).
+    SettingStore => settings;
+    /// The verify engine's rows: verifications, sends and rate-limit counters; Verify
+    /// accounts, services, rate limits, buckets; TOTP entities, factors and challenges
+    /// (`verify.rs`, `verify_api.rs`, `verify_limits.rs`, `verify_totp.rs`).
+    VerifyStore => verify;
+    /// The delivery queue: messages to send and what became of them (`verify.rs`).
+    MessageStore => messages;
+}
