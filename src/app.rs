@@ -83,7 +83,7 @@ impl Application {
             stopped,
         );
         let state = AppState {
-            core: self.core,
+            core: std::sync::Arc::new(self.core),
             web: self.web,
             public_url: self.public_url,
         };

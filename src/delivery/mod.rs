@@ -15,6 +15,7 @@ mod webhook;
 pub mod worker;
 
 use crate::store::{MessageStore, SettingStore, VerifyStore};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use outbox::OutboxMessage;
@@ -36,7 +37,7 @@ pub struct Delivery {
     /// For the providers (Twilio, webhooks), with time-outs.
     http: reqwest::Client,
     /// The configuration's delivery settings; stored settings override them.
-    defaults: DeliverySettings,
+    defaults: Arc<DeliverySettings>,
 }
 
 impl Delivery {
@@ -47,7 +48,7 @@ impl Delivery {
             verify_store: store.verify(),
             secrets,
             http: http_client(),
-            defaults,
+            defaults: Arc::new(defaults),
         }
     }
 }

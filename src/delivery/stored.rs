@@ -30,7 +30,7 @@ impl Delivery {
     /// the configuration's. The stored copy is sealed whole: it holds the Auth Token.
     pub async fn delivery_settings(&self) -> Result<DeliverySettings, anyhow::Error> {
         let Some(stored) = self.setting_store.setting(SETTINGS_KEY).await? else {
-            return Ok(self.defaults.clone());
+            return Ok(DeliverySettings::clone(&self.defaults));
         };
         let (key_id, ciphertext): (String, String) = serde_json::from_str(&stored)?;
         let sealed = Sealed { key_id, ciphertext };

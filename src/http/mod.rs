@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod verify_api;
 pub mod web;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -25,7 +26,8 @@ use crate::core::Core;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub core: Core,
+    /// Shared: axum clones the state for every request.
+    pub core: Arc<Core>,
     pub web: web::WebSettings,
     /// Where clients reach this server: the `iss` of tokens, and the base of the Verify API's
     /// paging links.

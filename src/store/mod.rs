@@ -29,6 +29,7 @@ mod verify_limits;
 mod verify_totp;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -98,8 +99,13 @@ pub enum StoreError {
     GroupNotCommitted(String),
 }
 
+/// The database: a cheap handle, cloned into every service's areas and every transaction.
 #[derive(Clone)]
 pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     pool: AnyPool,
     /// SQLite only: one connection for the hot write transactions (see `connect`).
     writer: Option<AnyPool>,
@@ -145,7 +151,7 @@ impl WriteTx {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("backend", &self.backend)
+            .field("backend", &self.shared.backend)
             .finish()
     }
 }
@@ -202,12 +208,14 @@ impl Store {
         };
         let check_groups = (backend == Backend::Postgres).then(|| CheckGroups::start(pool.clone()));
         Ok(Self {
-            pool,
-            writer,
-            sqlite_thread,
-            checkpoints,
-            check_groups,
-            backend,
+            shared: Arc::new(Shared {
+                pool,
+                writer,
+                sqlite_thread,
+                checkpoints,
+                check_groups,
+                backend,
+            }),
         })
     }
 
@@ -226,7 +234,7 @@ impl Store {
         &self,
         statements: Vec<(&'static str, Vec<row::Param>)>,
     ) -> Result<(), StoreError> {
-        match &self.sqlite_thread {
+        match &self.shared.sqlite_thread {
             Some(thread) => {
                 thread
                     .run(move |connection| {
@@ -243,7 +251,7 @@ impl Store {
             None => {
                 let (sql, params) = row::joined_with_params(statements);
                 row::bind_all(sqlx::query(&sql), params)
-                    .execute(&self.pool)
+                    .execute(&self.shared.pool)
                     .await?;
                 Ok(())
             }
@@ -253,41 +261,41 @@ impl Store {
     /// Where a hot write goes: on SQLite the writers' one connection, so writers queue in
     /// order instead of sleeping in SQLite's busy handler. Never used while holding a `WriteTx`.
     pub(crate) fn writes(&self) -> &AnyPool {
-        if let Some(thread) = &self.sqlite_thread {
+        if let Some(thread) = &self.shared.sqlite_thread {
             // The SQLite thread may be keeping the connection for jobs to come.
             thread.want_turn();
         }
-        self.writer.as_ref().unwrap_or(&self.pool)
+        self.shared.writer.as_ref().unwrap_or(&self.shared.pool)
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        match self.shared.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.shared.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.shared.pool).await?,
         }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.shared.backend
     }
 
     pub fn pool(&self) -> &AnyPool {
-        &self.pool
+        &self.shared.pool
     }
 
     /// A round trip to the database, for `/health`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.shared.pool).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        if let Some(writer) = &self.writer {
+        if let Some(writer) = &self.shared.writer {
             writer.close().await;
         }
-        self.pool.close().await;
-        if let Some(checkpoints) = &self.checkpoints {
+        self.shared.pool.close().await;
+        if let Some(checkpoints) = &self.shared.checkpoints {
             checkpoints.empty_the_log().await;
         }
     }

@@ -278,6 +278,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir).await;
         let thread = store
+            .shared
             .sqlite_thread
             .clone()
             .expect("a SQLite file gets the thread");
@@ -358,7 +359,7 @@ mod tests {
             .execute(store.writes())
             .await
             .unwrap();
-        let thread = store.sqlite_thread.clone().unwrap();
+        let thread = store.shared.sqlite_thread.clone().unwrap();
         (store, thread)
     }
 
@@ -418,7 +419,7 @@ mod tests {
     async fn a_panicking_job_loses_its_answer_and_its_writes_but_not_the_thread() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir).await;
-        let thread = store.sqlite_thread.clone().unwrap();
+        let thread = store.shared.sqlite_thread.clone().unwrap();
         thread
             .run(|connection| {
                 connection.execute("CREATE TABLE marks (n INTEGER)", [])?;
@@ -520,7 +521,7 @@ mod tests {
         keeping.want_turn();
         // Without the request it would wait past the pool's 10 s time-out.
         sqlx::query("INSERT INTO marks VALUES (2)")
-            .execute(store.writer.as_ref().unwrap())
+            .execute(store.shared.writer.as_ref().unwrap())
             .await
             .expect("the writer got the turn it asked for");
         keeping.run(insert(3)).await.unwrap();

@@ -108,7 +108,7 @@ impl UserStore {
             LoginId::Username(name) => (&*BY_USERNAME_KEY, name.key()),
             LoginId::Email(email) => (&*BY_EMAIL_KEY, email.key()),
         };
-        match &self.store.sqlite_thread {
+        match &self.store.shared.sqlite_thread {
             // Every password login starts here. On the SQLite thread it is one hand-off; through
             // sqlx's pool it was three (the query, then the ping sqlx sends every connection
             // given back), each a wake-up that takes a core from a password hash.

@@ -1,6 +1,8 @@
 use super::TwoFactor;
-use super::guess::{CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts};
-use super::{Accepted, OtpCode, PresentedCode, TwoFactorError, codes, note_wrong_code};
+use super::guess::{
+    CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts, login_parts,
+};
+use super::{Accepted, PresentedCode, TwoFactorError, codes, note_wrong_code};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
@@ -136,7 +138,9 @@ impl TwoFactor {
         let guessed = self
             .two_factor_store
             .check_guess(LoginGuess {
-                two_factor: self.clone(),
+                judge: self.judge.clone(),
+                defaults: self.defaults.clone(),
+                sessions: self.sessions.clone(),
                 presented: presented.clone(),
                 id_hash: id_hash.clone(),
                 sent_context: sent_context.clone(),
@@ -198,7 +202,7 @@ impl TwoFactor {
                 let enrolled = challenge
                     .enrollment_code_hash
                     .as_deref()
-                    .and_then(|hash| self.enrolled_kind(hash, code));
+                    .and_then(|hash| self.judge.enrolled_kind(hash, code));
                 let sent = if enrolled.is_none() && checked.codes_sent {
                     self.verify
                         .check_context(&sent_context, None, code.as_str(), now)
@@ -212,7 +216,8 @@ impl TwoFactor {
                     Some(Accepted::Method(codes::kind_of(sent.verification.channel)))
                 } else {
                     let matched =
-                        self.matching_authenticator(code, &checked.methods, &policy, now)?;
+                        self.judge
+                            .matching_authenticator(code, &checked.methods, &policy, now)?;
                     matched.map(|(method, step)| {
                         spend = Some((method, step));
                         Accepted::Method(MethodKind::Authenticator)
@@ -225,7 +230,8 @@ impl TwoFactor {
             return Err(TwoFactorError::WrongCode);
         };
 
-        let login = self.login_parts(
+        let login = login_parts(
+            &self.sessions,
             user,
             accepted,
             request.application_id.clone(),
@@ -262,26 +268,6 @@ impl TwoFactor {
             now,
         })
         .await
-    }
-
-    /// The first of the user's authenticators (allowed by the policy) that `code` matches,
-    /// with the time step it matched.
-    pub(super) fn matching_authenticator(
-        &self,
-        code: &OtpCode,
-        methods: &[MethodRecord],
-        policy: &TwoFactorPolicy,
-        now: Instant,
-    ) -> Result<Option<(MethodId, u64)>, TwoFactorError> {
-        for method in methods
-            .iter()
-            .filter(|m| m.kind == MethodKind::Authenticator && policy.methods.allows(m.kind))
-        {
-            if let Some(step) = self.authenticator_step(code, method, policy, now)? {
-                return Ok(Some((method.id.clone(), step)));
-            }
-        }
-        Ok(None)
     }
 
     /// What follows a completed login: the trusted computer, the metrics, the answer.

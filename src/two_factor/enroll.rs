@@ -287,7 +287,7 @@ impl TwoFactor {
         self.two_factor_store
             .set_enrollment_code(
                 &id_hash,
-                &self.enrollment_code_hash(request.kind, &completion),
+                &self.judge.enrollment_code_hash(request.kind, &completion),
             )
             .await?;
         enabled.completion_code = Some(completion);

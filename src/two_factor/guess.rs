@@ -3,13 +3,15 @@
 //! row is enough; the second completes a login whose code needed more reads. Each is written
 //! once, whatever runs it: the SQLite thread, a PostgreSQL connection, or a PostgreSQL group.
 
-use super::TwoFactor;
 use super::guess_rules::{CodeMatch, GuessDecision, decide_guess};
-use super::{Accepted, PresentedCode, SETTINGS_KEY, policy_from_stored, wrong_code_event};
+use super::{
+    Accepted, CodeJudge, PresentedCode, SETTINGS_KEY, policy_from_stored, wrong_code_event,
+};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{MethodId, User, UserId};
 use crate::policy::TwoFactorPolicy;
+use crate::sessions::Sessions;
 use crate::store::{
     ChallengeRecord, FinishStatements, FinishTransaction, GuessStatements, GuessTransaction,
     GuessWrites, MethodRecord, NewSession, ReservedGuess, StoreError,
@@ -34,9 +36,13 @@ pub(super) struct LoginParts {
     pub(super) event: AuditEvent,
 }
 
-/// The first transaction of a login's code check.
+/// The first transaction of a login's code check. It carries what it uses and no more: it is
+/// made for every check.
 pub(super) struct LoginGuess {
-    pub(super) two_factor: TwoFactor,
+    pub(super) judge: CodeJudge,
+    /// The configuration's two-factor settings; stored settings override them.
+    pub(super) defaults: TwoFactorPolicy,
+    pub(super) sessions: Sessions,
     pub(super) presented: PresentedCode,
     pub(super) id_hash: String,
     /// The verification context of codes sent for this login.
@@ -90,10 +96,7 @@ impl GuessTransaction for LoginGuess {
             statements.rollback().await?;
             return Ok(Guessed::Unknown);
         };
-        let policy = policy_from_stored(
-            taken.stored_settings.as_deref(),
-            self.two_factor.defaults.clone(),
-        );
+        let policy = policy_from_stored(taken.stored_settings.as_deref(), self.defaults.clone());
         let read = statements
             .methods_and_counts(
                 taken.user.id,
@@ -177,7 +180,8 @@ impl GuessTransaction for LoginGuess {
             statements.commit(wrong()).await?;
             return Ok(Guessed::Wrong { user });
         }
-        let login = self.two_factor.login_parts(
+        let login = login_parts(
+            &self.sessions,
             &checked.user,
             accepted,
             self.application_id.clone(),
@@ -220,7 +224,7 @@ impl LoginGuess {
         if let Some(kind) = challenge
             .enrollment_code_hash
             .as_deref()
-            .and_then(|hash| self.two_factor.enrolled_kind(hash, code))
+            .and_then(|hash| self.judge.enrolled_kind(hash, code))
         {
             return CodeMatch::Enrolled(kind);
         }
@@ -229,7 +233,7 @@ impl LoginGuess {
             return CodeMatch::NeedsMore;
         }
         match self
-            .two_factor
+            .judge
             .matching_authenticator(code, &checked.methods, policy, self.now)
         {
             Ok(Some((method, step))) => CodeMatch::Authenticator { method, step },
@@ -289,34 +293,30 @@ impl FinishTransaction for LoginFinish {
     }
 }
 
-impl TwoFactor {
-    /// The session and success event of a login whose code was `accepted`.
-    pub(super) fn login_parts(
-        &self,
-        user: &User,
-        accepted: Accepted,
-        application_id: Option<String>,
-        challenge: &ChallengeRecord,
-        origin: &Origin,
-        now: Instant,
-    ) -> LoginParts {
-        let amr = vec![
-            "pwd".to_owned(),
-            accepted.amr().to_owned(),
-            "mfa".to_owned(),
-        ];
-        let application_id = application_id.or(challenge.application_id.clone());
-        let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
-            .target(user.id)
-            .detail("amr", amr.clone())
-            .detail("loginType", challenge.login_type.as_str());
-        let (session, refresh_token) =
-            self.sessions
-                .new_session(user.id, amr, application_id, origin, now);
-        LoginParts {
-            session,
-            refresh_token,
-            event,
-        }
+/// The session and success event of a login whose code was `accepted`.
+pub(super) fn login_parts(
+    sessions: &Sessions,
+    user: &User,
+    accepted: Accepted,
+    application_id: Option<String>,
+    challenge: &ChallengeRecord,
+    origin: &Origin,
+    now: Instant,
+) -> LoginParts {
+    let amr = vec![
+        "pwd".to_owned(),
+        accepted.amr().to_owned(),
+        "mfa".to_owned(),
+    ];
+    let application_id = application_id.or(challenge.application_id.clone());
+    let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
+        .target(user.id)
+        .detail("amr", amr.clone())
+        .detail("loginType", challenge.login_type.as_str());
+    let (session, refresh_token) = sessions.new_session(user.id, amr, application_id, origin, now);
+    LoginParts {
+        session,
+        refresh_token,
+        event,
     }
 }

@@ -23,7 +23,7 @@ pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
-use crate::domain::{FieldError, Invalid, MethodKind, UserId};
+use crate::domain::{FieldError, Invalid, MethodId, MethodKind, UserId};
 use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
@@ -41,6 +41,7 @@ pub struct TwoFactor {
     user_store: UserStore,
     verify_store: VerifyStore,
     secrets: SecretBox,
+    judge: CodeJudge,
     /// The configuration's two-factor settings; stored settings override them.
     defaults: TwoFactorPolicy,
     /// The issuer shown in authenticator apps.
@@ -65,6 +66,9 @@ impl TwoFactor {
             two_factor_store: store.two_factor(),
             user_store: store.users(),
             verify_store: store.verify(),
+            judge: CodeJudge {
+                secrets: secrets.clone(),
+            },
             secrets,
             defaults,
             product_name,
@@ -218,30 +222,6 @@ impl TwoFactor {
         Ok(self.two_factor_store.methods(user).await?)
     }
 
-    /// Opens an authenticator's secret and its parameters under the current policy.
-    pub(crate) fn authenticator(
-        &self,
-        method: &MethodRecord,
-        policy: &TwoFactorPolicy,
-    ) -> Result<Option<(TotpSecret, TotpParams)>, TwoFactorError> {
-        let (Some(sealed), Some((algorithm, digits, period))) = (&method.secret, method.totp)
-        else {
-            return Ok(None);
-        };
-        let bytes = self
-            .secrets
-            .open(
-                sealed,
-                &MethodRecord::seal_context(method.user_id, &method.id),
-            )
-            .map_err(anyhow::Error::from)?;
-        let secret =
-            TotpSecret::from_bytes(bytes).map_err(|e| anyhow::anyhow!("stored secret: {e}"))?;
-        let params = TotpParams::new(algorithm, digits, period, policy.totp_skew_steps)
-            .map_err(|e| anyhow::anyhow!("stored parameters: {e}"))?;
-        Ok(Some((secret, params)))
-    }
-
     /// Checks a numeric code against the given authenticators and spends its time step. The
     /// spending is one conditional update, so a code is accepted once, whatever the races.
     pub(crate) async fn accept_authenticator_code(
@@ -252,7 +232,7 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<Option<MethodKind>, TwoFactorError> {
         for method in methods {
-            if let Some(step) = self.authenticator_step(code, method, policy, now)?
+            if let Some(step) = self.judge.authenticator_step(code, method, policy, now)?
                 && self
                     .two_factor_store
                     .claim_totp_step(&method.id, step, now)
@@ -262,21 +242,6 @@ impl TwoFactor {
             }
         }
         Ok(None)
-    }
-
-    /// The time step at which an authenticator produced this code, if it did and that step is
-    /// later than its last used one. Nothing is spent.
-    pub(crate) fn authenticator_step(
-        &self,
-        code: &OtpCode,
-        method: &MethodRecord,
-        policy: &TwoFactorPolicy,
-        now: Instant,
-    ) -> Result<Option<u64>, TwoFactorError> {
-        let Some((secret, params)) = self.authenticator(method, policy)? else {
-            return Ok(None);
-        };
-        Ok(params.matching_step(&secret, code, now.seconds(), method.last_used_step))
     }
 
     /// Spends one of the user's recovery codes.
@@ -323,21 +288,6 @@ impl TwoFactor {
     pub(crate) fn authenticator_fingerprint(&self, secret: &TotpSecret) -> String {
         self.secrets
             .keyed_hash(AUTHENTICATOR_FINGERPRINT_PURPOSE, &secret.to_base32())
-    }
-
-    /// The kind of method whose enrolment handed out this completion code, if it did.
-    pub(crate) fn enrolled_kind(&self, stored_hash: &str, code: &OtpCode) -> Option<MethodKind> {
-        MethodKind::ALL.into_iter().find(|kind| {
-            let presented = self.enrollment_code_hash(*kind, code.as_str());
-            bool::from(presented.as_bytes().ct_eq(stored_hash.as_bytes()))
-        })
-    }
-
-    pub(crate) fn enrollment_code_hash(&self, kind: MethodKind, code: &str) -> String {
-        self.secrets.keyed_hash(
-            ENROLLMENT_HASH_PURPOSE,
-            &format!("{}:{code}", kind.as_str()),
-        )
     }
 
     /// Notes a wrong code: the audit log and the per-user failure count that closes new
@@ -393,6 +343,89 @@ impl TwoFactor {
             },
             policy.reauthentication_seconds / 60
         )))
+    }
+}
+
+/// What judging a code takes: the keys that open authenticator secrets and hash enrolment
+/// codes. Small, so that a code check's transaction carries its own.
+#[derive(Clone)]
+pub(crate) struct CodeJudge {
+    secrets: SecretBox,
+}
+
+impl CodeJudge {
+    /// Opens an authenticator's secret and its parameters under the current policy.
+    pub(crate) fn authenticator(
+        &self,
+        method: &MethodRecord,
+        policy: &TwoFactorPolicy,
+    ) -> Result<Option<(TotpSecret, TotpParams)>, TwoFactorError> {
+        let (Some(sealed), Some((algorithm, digits, period))) = (&method.secret, method.totp)
+        else {
+            return Ok(None);
+        };
+        let bytes = self
+            .secrets
+            .open(
+                sealed,
+                &MethodRecord::seal_context(method.user_id, &method.id),
+            )
+            .map_err(anyhow::Error::from)?;
+        let secret =
+            TotpSecret::from_bytes(bytes).map_err(|e| anyhow::anyhow!("stored secret: {e}"))?;
+        let params = TotpParams::new(algorithm, digits, period, policy.totp_skew_steps)
+            .map_err(|e| anyhow::anyhow!("stored parameters: {e}"))?;
+        Ok(Some((secret, params)))
+    }
+
+    /// The time step at which an authenticator produced this code, if it did and that step is
+    /// later than its last used one. Nothing is spent.
+    pub(crate) fn authenticator_step(
+        &self,
+        code: &OtpCode,
+        method: &MethodRecord,
+        policy: &TwoFactorPolicy,
+        now: Instant,
+    ) -> Result<Option<u64>, TwoFactorError> {
+        let Some((secret, params)) = self.authenticator(method, policy)? else {
+            return Ok(None);
+        };
+        Ok(params.matching_step(&secret, code, now.seconds(), method.last_used_step))
+    }
+
+    /// The first of the user's authenticators (allowed by the policy) that `code` matches,
+    /// with the time step it matched.
+    pub(crate) fn matching_authenticator(
+        &self,
+        code: &OtpCode,
+        methods: &[MethodRecord],
+        policy: &TwoFactorPolicy,
+        now: Instant,
+    ) -> Result<Option<(MethodId, u64)>, TwoFactorError> {
+        for method in methods
+            .iter()
+            .filter(|m| m.kind == MethodKind::Authenticator && policy.methods.allows(m.kind))
+        {
+            if let Some(step) = self.authenticator_step(code, method, policy, now)? {
+                return Ok(Some((method.id.clone(), step)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The kind of method whose enrolment handed out this completion code, if it did.
+    pub(crate) fn enrolled_kind(&self, stored_hash: &str, code: &OtpCode) -> Option<MethodKind> {
+        MethodKind::ALL.into_iter().find(|kind| {
+            let presented = self.enrollment_code_hash(*kind, code.as_str());
+            bool::from(presented.as_bytes().ct_eq(stored_hash.as_bytes()))
+        })
+    }
+
+    pub(crate) fn enrollment_code_hash(&self, kind: MethodKind, code: &str) -> String {
+        self.secrets.keyed_hash(
+            ENROLLMENT_HASH_PURPOSE,
+            &format!("{}:{code}", kind.as_str()),
+        )
     }
 }
 

@@ -19,7 +19,7 @@ use crate::domain::UserId;
 impl TwoFactorStore {
     /// Runs a login's step after its password.
     pub async fn after_password<P: PasswordStep>(&self, step: P) -> Result<P::Output, StoreError> {
-        match &self.store.sqlite_thread {
+        match &self.store.shared.sqlite_thread {
             Some(thread) => {
                 thread
                     .run(move |connection| run_now(step.run(SqliteStatements::begin(connection)?)))

@@ -192,14 +192,14 @@ impl TwoFactorStore {
         &self,
         guess: G,
     ) -> Result<G::Output, StoreError> {
-        if let Some(thread) = &self.store.sqlite_thread {
+        if let Some(thread) = &self.store.shared.sqlite_thread {
             return thread
                 .run(move |connection| {
                     sqlite::run_now(guess.run(sqlite::SqliteStatements::begin(connection)?))
                 })
                 .await;
         }
-        match &self.store.check_groups {
+        match &self.store.shared.check_groups {
             Some(groups) => groups.submit(guess).await,
             None => {
                 let mut connection = self.store.pool().acquire().await?;
@@ -214,7 +214,7 @@ impl TwoFactorStore {
         &self,
         finish: F,
     ) -> Result<F::Output, StoreError> {
-        if let Some(thread) = &self.store.sqlite_thread {
+        if let Some(thread) = &self.store.shared.sqlite_thread {
             return thread
                 .run(move |connection| {
                     sqlite::run_now(finish.run(sqlite::SqliteStatements::begin(connection)?))
