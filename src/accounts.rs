@@ -1,6 +1,5 @@
 //! Managing users and API keys: the flows behind `/api/user`, `/api/system` and `tessera user`.
 
-use crate::store::{ApiKeyStore, UserStore};
 use serde::Deserialize;
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -11,7 +10,13 @@ pub use crate::domain::FieldError;
 use crate::domain::{
     Email, FullName, Invalid, LoginId, Password, PhoneNumber, Roles, User, UserId, Username,
 };
-use crate::store::{ApiKeyRecord, NewUser, Store, StoreError, UserChanges};
+use crate::store::{
+    ApiKeyRecord, ApiKeyStore, Keep, NewUser, Store, StoreError, Trusts, UserChanges, UserStore,
+};
+
+/// A server keeps at least one active administrator: a change or a deletion that would leave
+/// none is refused.
+const KEEP: Keep = Keep::AnActiveAdministrator;
 
 /// Users and API keys: created, changed, found, removed.
 #[derive(Clone)]
@@ -53,7 +58,7 @@ impl From<StoreError> for AccountError {
                 code: format!("[duplicate]user.{field}"),
                 message: format!("another user already has this {field}"),
             }]),
-            StoreError::LastAdmin => AccountError::Invalid(vec![FieldError {
+            StoreError::NotKept(Keep::AnActiveAdministrator) => AccountError::Invalid(vec![FieldError {
                 field: "user.roles".into(),
                 code: "[lastAdmin]user.roles".into(),
                 message: "at least one active administrator must remain: make another administrator first".into(),
@@ -368,7 +373,7 @@ impl Accounts {
             .target(id)
             .detail("changed", profile_changed);
         self.user_store
-            .update_user(id, &checked.changes, &event)
+            .update_user(id, &checked.changes, KEEP, &event)
             .await?
             .ok_or(AccountError::UserNotFound)
     }
@@ -387,7 +392,12 @@ impl Accounts {
             .await
             .map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::PasswordChange, actor, origin, now).target(id);
-        if !self.user_store.set_password(id, &hash, &event).await? {
+        // A new password ends every session and the trust of every computer.
+        if !self
+            .user_store
+            .set_password(id, &hash, Trusts::Revoked, &event)
+            .await?
+        {
             return Err(AccountError::UserNotFound);
         }
         Ok(())
@@ -401,7 +411,7 @@ impl Accounts {
         now: Instant,
     ) -> Result<(), AccountError> {
         let event = AuditEvent::new(EventKind::UserDelete, actor, origin, now).target(id);
-        if !self.user_store.delete_user(id, &event).await? {
+        if !self.user_store.delete_user(id, KEEP, &event).await? {
             return Err(AccountError::UserNotFound);
         }
         Ok(())

@@ -7,8 +7,10 @@ use crate::accounts::{AccountError, FieldError};
 use crate::audit::{Actor, AuditEvent, AuditFilter, EventKind, Origin, StoredEvent};
 use crate::clock::Instant;
 use crate::domain::{Invalid, PhoneNumber, User, UserId};
-use crate::store::{AuditStore, SessionStore, TwoFactorStore, UserStore};
-use crate::store::{MethodRecord, Store, TrustRecord};
+use crate::store::{
+    AuditStore, MethodRecord, SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
+};
+use crate::two_factor::AFTER_A_FACTOR_CHANGE;
 
 /// Events of a user that the admin console shows with them.
 const USER_EVENTS_SHOWN: i64 = 20;
@@ -101,7 +103,7 @@ impl Administration {
             .detail("reason", reason.as_str());
         let removed = self
             .two_factor_store
-            .remove_all_methods(user, &event)
+            .remove_all_methods(user, AFTER_A_FACTOR_CHANGE, &event)
             .await?;
         tracing::info!(target: "security", user = %user, removed, "two-factor reset by an administrator");
         Ok(removed)
@@ -135,7 +137,7 @@ impl Administration {
             );
         if !self
             .user_store
-            .set_verified_phone(user, phone.as_ref(), &event)
+            .set_verified_phone(user, phone.as_ref(), AFTER_A_FACTOR_CHANGE, &event)
             .await?
         {
             return Err(AccountError::UserNotFound);

@@ -4,7 +4,6 @@
 //! each bad one reported with its line; then one transaction stores them. Users already present
 //! (by username or email) are left as they are, so a second run changes nothing.
 
-use crate::store::UserStore;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -15,7 +14,7 @@ use crate::domain::{
     Email, FullName, MethodId, MethodKind, MethodName, PhoneNumber, Roles, User, UserId, Username,
 };
 use crate::otp::{Algorithm, TotpParams, TotpSecret};
-use crate::store::{MethodRecord, NewMethod, NewUser, Store, UserChanges};
+use crate::store::{MethodRecord, NewMethod, NewUser, Store, UserChanges, UserStore};
 use crate::two_factor::TwoFactor;
 
 /// Stands for "no password": it is no hash, so no password matches until one is set.

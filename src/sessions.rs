@@ -4,8 +4,7 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::{Claims, TokenSigner, random};
 use crate::domain::{User, UserId};
-use crate::store::{AuditStore, SessionStore, UserStore};
-use crate::store::{NewSession, SessionRecord, Store};
+use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
 /// How tokens are issued.
 #[derive(Debug, Clone)]

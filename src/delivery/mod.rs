@@ -14,7 +14,6 @@ pub mod twilio;
 mod webhook;
 pub mod worker;
 
-use crate::store::{MessageStore, SettingStore, VerifyStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +24,9 @@ use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
 use crate::delivery_settings::DeliverySettings;
 use crate::domain::Channel;
-use crate::store::{AttemptResult, MessageRecord, Store, StoreError};
+use crate::store::{
+    AttemptResult, MessageRecord, MessageStore, SettingStore, Store, StoreError, VerifyStore,
+};
 
 /// Sends messages: at once when a code is made, or later from the queue (`worker`).
 #[derive(Clone)]

@@ -1,8 +1,8 @@
-use super::ApiKeyStore;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::ApiKeyStore;
 use super::{StoreError, audit};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;

@@ -1,6 +1,6 @@
-use super::AuditStore;
 use sqlx::{Any, Row, Transaction};
 
+use super::AuditStore;
 use super::StoreError;
 use super::row::{Param, bind_all};
 use crate::audit::{AuditEvent, AuditFilter, StoredEvent};

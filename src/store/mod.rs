@@ -48,9 +48,9 @@ pub use code_check::{
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
 pub use two_factor::{
-    AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord,
+    AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord, Trusts,
 };
-pub use users::{NewUser, UserChanges, UserWithHash};
+pub use users::{Keep, NewUser, UserChanges, UserWithHash};
 pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
 pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
@@ -84,8 +84,9 @@ pub enum StoreError {
     InMemory,
     #[error("{field} is already taken")]
     Duplicate { field: &'static str },
-    #[error("at least one active administrator must remain")]
-    LastAdmin,
+    /// The change was refused: it would not have kept what the caller asked to keep.
+    #[error("refused: the change would leave no {0}")]
+    NotKept(users::Keep),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

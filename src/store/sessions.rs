@@ -1,7 +1,7 @@
-use super::SessionStore;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::SessionStore;
 use super::row::{Param, bind_all};
 use super::{StoreError, audit, users::revoke_all_sessions};
 use crate::audit::{AuditEvent, Origin};

@@ -1,10 +1,10 @@
 //! Two-factor storage. Each "exactly once" rule here is one conditional UPDATE; changes to a
 //! user's methods first touch the user row, which serialises them per user on both backends.
 
-use super::TwoFactorStore;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::TwoFactorStore;
 use super::row::{Columns, Param, bind_all};
 use super::{StoreError, audit};
 use crate::audit::{AuditEvent, Origin};
@@ -108,6 +108,13 @@ impl NewChallenge {
     }
 }
 
+/// What becomes of a user's trusted computers with a change, in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trusts {
+    Kept,
+    Revoked,
+}
+
 /// How `add_method` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddedMethod {
@@ -152,6 +159,7 @@ impl TwoFactorStore {
         method: &NewMethod,
         recovery_hashes: &[String],
         refused_beside: &[MethodKind],
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<AddedMethod, StoreError> {
         let now = event.at;
@@ -186,7 +194,9 @@ impl TwoFactorStore {
                 .await?;
             insert_recovery_codes(&mut tx, method.user_id, recovery_hashes, now).await?;
         }
-        revoke_trusts(&mut tx, method.user_id, None, now).await?;
+        if trusts == Trusts::Revoked {
+            revoke_trusts(&mut tx, method.user_id, None, now).await?;
+        }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(AddedMethod::Added { first })
@@ -222,6 +232,7 @@ impl TwoFactorStore {
         &self,
         user: UserId,
         method: &MethodId,
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
@@ -247,7 +258,9 @@ impl TwoFactorStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        revoke_trusts(&mut tx, user, None, now).await?;
+        if trusts == Trusts::Revoked {
+            revoke_trusts(&mut tx, user, None, now).await?;
+        }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -260,6 +273,7 @@ impl TwoFactorStore {
         user: UserId,
         method: &MethodId,
         phone: &PhoneNumber,
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
@@ -289,7 +303,9 @@ impl TwoFactorStore {
             .bind(old)
             .execute(&mut *tx)
             .await?;
-        revoke_trusts(&mut tx, user, None, now).await?;
+        if trusts == Trusts::Revoked {
+            revoke_trusts(&mut tx, user, None, now).await?;
+        }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -300,6 +316,7 @@ impl TwoFactorStore {
     pub async fn remove_all_methods(
         &self,
         user: UserId,
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<u64, StoreError> {
         let now = event.at;
@@ -314,7 +331,9 @@ impl TwoFactorStore {
             .bind(user.to_string())
             .execute(&mut *tx)
             .await?;
-        revoke_trusts(&mut tx, user, None, now).await?;
+        if trusts == Trusts::Revoked {
+            revoke_trusts(&mut tx, user, None, now).await?;
+        }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(removed)

@@ -1,4 +1,5 @@
 use super::UserStore;
+use super::two_factor::Trusts;
 use std::sync::LazyLock;
 
 use sqlx::any::AnyRow;
@@ -38,6 +39,25 @@ pub(super) const COLUMNS: &str = "id, username, email, full_name, mobile_phone, 
 const UNIQUE_FIELDS: &[(&str, &str)] = &[("email", "email_key"), ("username", "username_key")];
 
 /// Everything needed to create a user.
+/// What a change of a user must leave standing, checked in the statement that makes it, so
+/// that two changes at once cannot both pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Nothing beyond the change itself.
+    Anything,
+    /// At least one active administrator.
+    AnActiveAdministrator,
+}
+
+impl std::fmt::Display for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Keep::Anything => "thing it was asked to keep",
+            Keep::AnActiveAdministrator => "active administrator",
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub id: UserId,
@@ -163,11 +183,13 @@ impl UserStore {
         Ok(any.is_some())
     }
 
-    /// Replaces the profile. A user made inactive loses every session in the same transaction.
+    /// Replaces the profile, unless that would not keep `keep` (`StoreError::NotKept`), in the
+    /// same statement. A user made inactive loses every session in the same transaction.
     pub async fn update_user(
         &self,
         id: UserId,
         changes: &UserChanges,
+        keep: Keep,
         event: &AuditEvent,
     ) -> Result<Option<User>, StoreError> {
         let now = event.at;
@@ -176,7 +198,7 @@ impl UserStore {
             "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
                full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
                two_factor_required = $10, updated_at = $11, authy_migrated = $12 \
-             WHERE id = $1 AND ($13 = 1 OR active = 0 OR roles NOT LIKE '%admin%' \
+             WHERE id = $1 AND ($13 = 1 OR $14 = 0 OR active = 0 OR roles NOT LIKE '%admin%' \
                OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \
                    AND other.roles LIKE '%admin%') > 0) \
              RETURNING {COLUMNS}"
@@ -196,13 +218,14 @@ impl UserStore {
         .bind(flag(
             changes.active && changes.roles.contains(crate::domain::Role::Admin),
         ))
+        .bind(flag(keep == Keep::AnActiveAdministrator))
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
         let Some(row) = row else {
             return match self.user(id).await? {
-                // The user is there: the guard refused to leave no active administrator.
-                Some(_) => Err(StoreError::LastAdmin),
+                // The user is there: the guard refused.
+                Some(_) => Err(StoreError::NotKept(keep)),
                 None => Ok(None),
             };
         };
@@ -220,6 +243,7 @@ impl UserStore {
         &self,
         id: UserId,
         hash: &PasswordHash,
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
@@ -238,7 +262,9 @@ impl UserStore {
             return Ok(false);
         }
         revoke_all_sessions(&mut tx, id, now).await?;
-        super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
+        if trusts == Trusts::Revoked {
+            super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
+        }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -268,6 +294,7 @@ impl UserStore {
         &self,
         id: UserId,
         every_login: bool,
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.store.writes().begin().await?;
@@ -277,7 +304,7 @@ impl UserStore {
             .bind(event.at.millis())
             .execute(&mut *tx)
             .await?;
-        if every_login {
+        if trusts == Trusts::Revoked {
             super::two_factor::revoke_trusts(&mut tx, id, None, event.at).await?;
         }
         audit::record(&mut tx, event).await?;
@@ -360,6 +387,7 @@ impl UserStore {
         &self,
         id: UserId,
         phone: Option<&crate::domain::PhoneNumber>,
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let now = event.at;
@@ -392,7 +420,9 @@ impl UserStore {
                     .await?;
             }
         }
-        super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
+        if trusts == Trusts::Revoked {
+            super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
+        }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -424,21 +454,29 @@ impl UserStore {
         Ok(())
     }
 
-    pub async fn delete_user(&self, id: UserId, event: &AuditEvent) -> Result<bool, StoreError> {
+    /// Deletes the user, unless that would not keep `keep` (`StoreError::NotKept`).
+    pub async fn delete_user(
+        &self,
+        id: UserId,
+        keep: Keep,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.store.writes().begin().await?;
         let deleted = sqlx::query(
-            "DELETE FROM users WHERE id = $1 AND (active = 0 OR roles NOT LIKE '%admin%' \
+            "DELETE FROM users WHERE id = $1 AND ($2 = 0 OR active = 0 \
+               OR roles NOT LIKE '%admin%' \
                OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \
                    AND other.roles LIKE '%admin%') > 0)",
         )
         .bind(id.to_string())
+        .bind(flag(keep == Keep::AnActiveAdministrator))
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if deleted == 0 {
             drop(tx);
             return match self.user(id).await? {
-                Some(_) => Err(StoreError::LastAdmin),
+                Some(_) => Err(StoreError::NotKept(keep)),
                 None => Ok(false),
             };
         }

@@ -1,11 +1,11 @@
 //! Storage of the verify engine and the delivery queue. Every transition is one conditional
 //! UPDATE, so checks, approvals, sends and claims hold under races and across nodes.
 
-use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::StoreError;
+use super::VerifyStore;
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
 

@@ -1,7 +1,7 @@
-use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::VerifyStore;
 use super::{StoreError, flag};
 use crate::clock::Instant;
 

@@ -1,8 +1,8 @@
-use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::StoreError;
+use super::VerifyStore;
 use crate::clock::Instant;
 
 /// What became of an insert that a name and a cap may refuse.

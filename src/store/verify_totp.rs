@@ -1,8 +1,8 @@
-use super::VerifyStore;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::StoreError;
+use super::VerifyStore;
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
 

@@ -2,8 +2,8 @@
 //! engine — to enrol a phone or an address, to finish a login, or to prove a method before it
 //! is removed.
 
-use super::TwoFactor;
 use super::TwoFactorError;
+use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
@@ -348,7 +348,7 @@ impl TwoFactor {
         // answer says so rather than 200.
         if !self
             .two_factor_store
-            .change_method_phone(user, method_id, phone, &event)
+            .change_method_phone(user, method_id, phone, AFTER_A_FACTOR_CHANGE, &event)
             .await?
         {
             return Err(TwoFactorError::field(

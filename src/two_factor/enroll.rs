@@ -1,7 +1,7 @@
 use rand::Rng;
 use rand::rngs::OsRng;
 
-use super::TwoFactor;
+use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
 use super::{PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
@@ -126,7 +126,13 @@ impl TwoFactor {
             .detail("method", request.kind.as_str());
         let first = match self
             .two_factor_store
-            .add_method(&method, &hashes, refused_beside, &event)
+            .add_method(
+                &method,
+                &hashes,
+                refused_beside,
+                AFTER_A_FACTOR_CHANGE,
+                &event,
+            )
             .await
         {
             Ok(AddedMethod::Added { first }) => first,
@@ -328,7 +334,7 @@ impl TwoFactor {
                 }
                 let removed = self
                     .two_factor_store
-                    .remove_all_methods(user, &event.detail("all", true))
+                    .remove_all_methods(user, AFTER_A_FACTOR_CHANGE, &event.detail("all", true))
                     .await?;
                 tracing::info!(target: "security", user = %user, removed, "every two-factor method removed with a recovery code");
             }
@@ -344,6 +350,7 @@ impl TwoFactor {
                     .remove_method(
                         user,
                         method_id,
+                        AFTER_A_FACTOR_CHANGE,
                         &event.detail("methodId", method_id.as_str()),
                     )
                     .await?
@@ -397,7 +404,7 @@ impl TwoFactor {
             .detail("methodId", method_id.as_str());
         if !self
             .two_factor_store
-            .remove_method(user, method_id, &event)
+            .remove_method(user, method_id, AFTER_A_FACTOR_CHANGE, &event)
             .await?
         {
             return Err(TwoFactorError::field(

@@ -10,9 +10,6 @@ mod setup;
 mod trust;
 mod views;
 
-use crate::store::{
-    AuditStore, SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
-};
 use subtle::ConstantTimeEq;
 
 pub use challenge::{CompleteLogin, CompletedLogin, PendingLogin};
@@ -27,7 +24,10 @@ use crate::domain::{FieldError, Invalid, MethodId, MethodKind, UserId};
 use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
-use crate::store::{MethodRecord, Store};
+use crate::store::{
+    AuditStore, MethodRecord, SessionStore, SettingStore, Store, Trusts, TwoFactorStore, UserStore,
+    VerifyStore,
+};
 use crate::verify::Verify;
 
 /// Second factors: enrolling and removing methods, finishing a login with a code, recovery
@@ -82,6 +82,10 @@ impl TwoFactor {
         &self.defaults
     }
 }
+
+/// A change of a user's second factors ends the trust given to their computers: each trust
+/// stood for the factors the user had when it was given.
+pub(crate) const AFTER_A_FACTOR_CHANGE: Trusts = Trusts::Revoked;
 
 pub(crate) const SETTINGS_KEY: &str = "two_factor";
 const RECOVERY_CODES_PER_SET: usize = 10;

@@ -5,7 +5,7 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{User, UserId};
 use crate::policy::TwoFactorPolicy;
-use crate::store::TrustRecord;
+use crate::store::{TrustRecord, Trusts};
 
 impl TwoFactor {
     /// Trusts this computer for the policy's number of days: the token goes to the client, the
@@ -97,9 +97,15 @@ impl TwoFactor {
         let event = AuditEvent::new(EventKind::UserUpdate, Actor::User(user), origin, now)
             .target(user)
             .detail("everyLogin", every_login);
+        // Asking for a second factor at every login ends the trust given so far.
+        let trusts = if every_login {
+            Trusts::Revoked
+        } else {
+            Trusts::Kept
+        };
         Ok(self
             .user_store
-            .set_every_login(user, every_login, &event)
+            .set_every_login(user, every_login, trusts, &event)
             .await?)
     }
 }

@@ -8,8 +8,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::BASE;
-use crate::store::ServiceRecord;
-use crate::store::{BucketRecord, ChallengeRow, EntityRecord, FactorRecord, RateLimitRecord};
+use crate::store::{
+    BucketRecord, ChallengeRow, EntityRecord, FactorRecord, RateLimitRecord, ServiceRecord,
+};
 use crate::verify::{Status, VerificationView};
 
 /// Twilio's error body, as its SDKs read it.

@@ -3,10 +3,10 @@
 //! a password hash), on PostgreSQL one connection without a transaction (the challenge is one
 //! statement).
 
-use super::super::TwoFactorStore;
 use sqlx::AnyConnection;
 
 use super::super::StoreError;
+use super::super::TwoFactorStore;
 use super::super::row::{bind_all, joined_with_params};
 use super::super::two_factor::NewChallenge;
 use super::postgres::methods_and_counts_on;

@@ -20,11 +20,11 @@ mod postgres;
 mod sqlite;
 mod statements;
 
-use super::TwoFactorStore;
 use std::future::Future;
 
 pub(super) use group::CheckGroups;
 
+use super::TwoFactorStore;
 use super::sessions::NewSession;
 use super::two_factor::{MethodRecord, NewChallenge};
 use super::{ChallengeRecord, StoreError};
