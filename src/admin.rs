@@ -216,6 +216,37 @@ impl Administration {
         Ok(self.audit_store.audit_events(filter).await?)
     }
 
+    /// The events `filter` finds, as CSV, one per line, newest first.
+    pub async fn audit_log_csv(&self, filter: &AuditFilter) -> Result<String, AccountError> {
+        let events = self.audit_store.audit_events(filter).await?;
+        let rows = events.into_iter().map(|e| {
+            [
+                e.id.to_string(),
+                e.insert_instant.to_string(),
+                e.actor,
+                e.target.unwrap_or_default(),
+                e.event,
+                e.ip_address.unwrap_or_default(),
+                e.user_agent.unwrap_or_default(),
+                e.details.to_string(),
+            ]
+        });
+        crate::spreadsheet::write(
+            &[
+                "id",
+                "time",
+                "actor",
+                "target",
+                "event",
+                "ip",
+                "user_agent",
+                "details",
+            ],
+            rows,
+        )
+        .map_err(|error| AccountError::Other(error.into()))
+    }
+
     pub async fn search_users(
         &self,
         prefix: &str,

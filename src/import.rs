@@ -209,7 +209,7 @@ fn read_csv(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
                 .iter()
                 .position(|h| h == name)
                 .and_then(|i| record.get(i))
-                .map(str::to_owned)
+                .map(|cell| crate::spreadsheet::from_cell(cell).to_owned())
                 .filter(|v| !v.is_empty())
         };
         let flag = |name: &str, default: bool| -> Result<bool, String> {
@@ -524,29 +524,22 @@ impl Import {
                 &serde_json::json!({ "users": records }),
             )?),
             Format::Csv => {
-                let mut writer = csv::Writer::from_writer(Vec::new());
-                writer.write_record(CSV_COLUMNS)?;
-                for r in &records {
-                    writer.write_record([
-                        r.username.as_str(),
-                        r.email.as_deref().unwrap_or(""),
-                        r.full_name.as_deref().unwrap_or(""),
-                        r.mobile_phone.as_deref().unwrap_or(""),
-                        &r.roles.join(";"),
-                        "",
-                        "",
-                        if r.authy_migrated { "true" } else { "false" },
-                        if r.two_factor_required {
-                            "true"
-                        } else {
-                            "false"
-                        },
-                        if r.active { "true" } else { "false" },
-                    ])?;
-                }
-                Ok(String::from_utf8(
-                    writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
-                )?)
+                let flag = |on: bool| if on { "true" } else { "false" }.to_owned();
+                let rows = records.iter().map(|r| {
+                    [
+                        r.username.clone(),
+                        r.email.clone().unwrap_or_default(),
+                        r.full_name.clone().unwrap_or_default(),
+                        r.mobile_phone.clone().unwrap_or_default(),
+                        r.roles.join(";"),
+                        String::new(),
+                        String::new(),
+                        flag(r.authy_migrated),
+                        flag(r.two_factor_required),
+                        flag(r.active),
+                    ]
+                });
+                Ok(crate::spreadsheet::write(&CSV_COLUMNS, rows)?)
             }
         }
     }

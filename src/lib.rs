@@ -24,6 +24,7 @@ pub mod import;
 pub mod otp;
 pub mod policy;
 pub mod sessions;
+pub mod spreadsheet;
 pub mod store;
 pub mod telemetry;
 pub mod two_factor;

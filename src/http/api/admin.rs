@@ -245,8 +245,7 @@ pub async fn export_audit_log(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(query, 100_000)?;
-    let events = state.core.admin.audit_log(&filter).await?;
-    let csv = audit_csv(events);
+    let csv = state.core.admin.audit_log_csv(&filter).await?;
     Ok((
         StatusCode::OK,
         [
@@ -259,54 +258,6 @@ pub async fn export_audit_log(
         csv,
     )
         .into_response())
-}
-
-/// Audit events as CSV, one per line, newest first.
-pub fn audit_csv(events: Vec<crate::audit::StoredEvent>) -> String {
-    let mut csv = String::from("id,time,actor,target,event,ip,user_agent,details\n");
-    for e in events {
-        let cells = [
-            e.id.to_string(),
-            e.insert_instant.to_string(),
-            e.actor,
-            e.target.unwrap_or_default(),
-            e.event,
-            e.ip_address.unwrap_or_default(),
-            e.user_agent.unwrap_or_default(),
-            e.details.to_string(),
-        ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        csv.push_str(&line.join(","));
-        csv.push('\n');
-    }
-    csv
-}
-
-/// A CSV cell (RFC 4180), also defused against spreadsheet formulas.
-fn csv_cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
-    }
 }
 
 /// The largest import body: about 200,000 users of CSV.

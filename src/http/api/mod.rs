@@ -1,6 +1,5 @@
 //! The JSON API, in FusionAuth's shapes where FusionAuth has the call.
 
-pub use admin::audit_csv;
 pub use login::{TRUST_COOKIE, cookie};
 
 pub mod admin;

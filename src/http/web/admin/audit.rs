@@ -115,13 +115,13 @@ pub async fn audit_csv(
     _admin: Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let events = match state
+    let csv = match state
         .core
         .admin
-        .audit_log(&audit_filter(&query, 100_000))
+        .audit_log_csv(&audit_filter(&query, 100_000))
         .await
     {
-        Ok(events) => events,
+        Ok(csv) => csv,
         Err(error) => return internal(&state, &headers, error),
     };
     (
@@ -132,7 +132,7 @@ pub async fn audit_csv(
                 "attachment; filename=\"audit-log.csv\"",
             ),
         ],
-        crate::http::api::audit_csv(events),
+        csv,
     )
         .into_response()
 }
