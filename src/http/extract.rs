@@ -1,7 +1,7 @@
 //! Extractors with uniform rejections: a body or query that does not fit answers 400 in the
 //! FusionAuth Errors shape naming the field; a missing credential answers 401 with no body.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -173,12 +173,8 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
+        let presented =
+            presented_api_key(&parts.headers).ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
         state
             .core
             .accounts
@@ -187,6 +183,42 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
             .map(ApiKeyAuth)
             .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))
     }
+}
+
+fn presented_api_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Applies the end user's address that an application passes in a body's `ipAddress`. It must
+/// be an IP address (`""` counts as absent), and it stands for the request's origin only when
+/// the caller holds a live API key: an application logging its users in on their behalf. Anyone
+/// else's claim is checked, then ignored: the connection's address stands.
+pub async fn apply_claimed_ip(
+    state: &AppState,
+    headers: &HeaderMap,
+    claimed: Option<&str>,
+    origin: &mut Origin,
+) -> Result<(), ApiError> {
+    let Some(claimed) = claimed.map(str::trim).filter(|ip| !ip.is_empty()) else {
+        return Ok(());
+    };
+    let ip: IpAddr = claimed.parse().map_err(|_| {
+        ApiError::field("ipAddress", "[invalid]", "ipAddress must be an IP address")
+    })?;
+    if let Some(key) = presented_api_key(headers)
+        && state
+            .core
+            .accounts
+            .authenticate_api_key(key, Instant::now())
+            .await?
+            .is_some()
+    {
+        origin.ip = Some(ip.to_string());
+    }
+    Ok(())
 }
 
 /// An access token from `Authorization: Bearer <jwt>`; whether it is valid is the handler's

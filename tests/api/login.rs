@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, oathtool, spawn_app};
 
 #[tokio::test]
 async fn a_user_logs_in_with_username_or_email_and_gets_a_jwt_and_a_refresh_token() {
@@ -85,15 +85,47 @@ async fn an_application_may_pass_the_end_users_ip_address() {
     let app = spawn_app().await;
     app.create_user("ann", json!({})).await;
     let response = app
-        .post_json(
-            "/api/login",
+        .with_key(reqwest::Method::POST, "/api/login")
+        .json(
             &json!({"loginId": "ann", "password": PASSWORD, "ipAddress": "203.0.113.9",
                     "applicationId": "10000000-0000-0002-0000-000000000001"}),
         )
-        .await;
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let events = app.audit("event=login.success").await;
     assert_eq!(events[0]["ipAddress"], "203.0.113.9");
+}
+
+#[tokio::test]
+async fn an_ip_address_in_the_body_counts_only_from_an_application_with_an_api_key() {
+    let app = spawn_app().await;
+    let user = app.create_user("ann", json!({})).await;
+    // Anyone may claim an address; without an API key it is checked, then ignored...
+    let claimed = json!({"loginId": "ann", "password": PASSWORD, "ipAddress": "203.0.113.9"});
+    assert_eq!(app.post_json("/api/login", &claimed).await.status(), 200);
+    // ...and an empty one is no address at all, not a mistake.
+    let empty = json!({"loginId": "ann", "password": PASSWORD, "ipAddress": ""});
+    assert_eq!(app.post_json("/api/login", &empty).await.status(), 200);
+    // The second step of a login believes no more.
+    let (secret, _) = app.enroll_authenticator(user["id"].as_str().unwrap()).await;
+    let two_factor_id = app.start_two_factor("ann").await;
+    // The next time step: enrolment spent this one.
+    let second = json!({"twoFactorId": two_factor_id, "code": oathtool(&secret, 30),
+                        "ipAddress": "203.0.113.9"});
+    assert_eq!(
+        app.post_json("/api/two-factor/login", &second)
+            .await
+            .status(),
+        200
+    );
+
+    let events = app.audit("event=login.success").await;
+    assert_eq!(events.len(), 3);
+    for event in &events {
+        assert_eq!(event["ipAddress"], "127.0.0.1", "{events:?}");
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,3 @@
-use std::net::IpAddr;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -13,7 +11,7 @@ use crate::clock::Instant;
 use crate::domain::{LoginId, Password};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, RequestOrigin};
+use crate::http::extract::{ApiJson, RequestOrigin, apply_claimed_ip};
 use crate::policy::LoginType;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -64,12 +62,7 @@ pub async fn login(
         .map_err(|e| errors.push(crate::accounts::FieldError::new("password", e)))
         .ok();
     let application_id = parse_application_id(body.application_id.as_deref())?;
-    if let Some(ip) = &body.ip_address {
-        let ip: IpAddr = ip.trim().parse().map_err(|_| {
-            ApiError::field("ipAddress", "[invalid]", "ipAddress must be an IP address")
-        })?;
-        origin.ip = Some(ip.to_string());
-    }
+    apply_claimed_ip(&state, &headers, body.ip_address.as_deref(), &mut origin).await?;
     let (Some(login_id), Some(password)) = (login_id, password) else {
         return Err(ApiError::Fields(errors));
     };

@@ -1,10 +1,8 @@
 //! `POST /api/two-factor/login`: the second step of a login, with the code.
 
-use std::net::IpAddr;
-
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Instant;
@@ -12,7 +10,7 @@ use crate::http::AppState;
 use crate::http::api::ids::parse_application_id;
 use crate::http::api::views::{TokenResponse, UserView};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, RequestOrigin};
+use crate::http::extract::{ApiJson, RequestOrigin, apply_claimed_ip};
 use crate::two_factor::CompleteLogin;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -57,16 +55,12 @@ pub struct TwoFactorLoginResponse {
 )]
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RequestOrigin(mut origin): RequestOrigin,
     ApiJson(body): ApiJson<TwoFactorLoginBody>,
 ) -> Result<Json<TwoFactorLoginResponse>, ApiError> {
     let application_id = parse_application_id(body.application_id.as_deref())?;
-    if let Some(ip) = &body.ip_address {
-        let ip: IpAddr = ip.trim().parse().map_err(|_| {
-            ApiError::field("ipAddress", "[invalid]", "ipAddress must be an IP address")
-        })?;
-        origin.ip = Some(ip.to_string());
-    }
+    apply_claimed_ip(&state, &headers, body.ip_address.as_deref(), &mut origin).await?;
     if body.two_factor_id.is_empty() || body.two_factor_id.len() > 128 {
         return Err(ApiError::Empty(StatusCode::NOT_FOUND));
     }
