@@ -162,27 +162,12 @@ pub async fn save_profile(
         two_factor_required: Field::Value(form.two_factor_required.is_some()),
         ..UserFields::default()
     };
-    match state
+    let result = state
         .core
         .accounts
         .update_user(id, &fields, Actor::User(admin.id), &origin, Instant::now())
-        .await
-    {
-        Ok(_) => {
-            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=saved"))
-        }
-        Err(error) => {
-            render_user(
-                &state,
-                &headers,
-                &admin,
-                id,
-                None,
-                Some(account_error(&error)),
-            )
-            .await
-        }
-    }
+        .await;
+    after_action(&state, &headers, &admin, id, result, "saved").await
 }
 
 pub async fn set_phone(
@@ -198,7 +183,7 @@ pub async fn set_phone(
         Err(response) => return response,
     };
     let phone = Some(form.mobile_phone.trim()).filter(|p| !p.is_empty());
-    match state
+    let result = state
         .core
         .admin
         .set_verified_phone(
@@ -209,23 +194,8 @@ pub async fn set_phone(
             &origin,
             Instant::now(),
         )
-        .await
-    {
-        Ok(_) => {
-            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=phone"))
-        }
-        Err(error) => {
-            render_user(
-                &state,
-                &headers,
-                &admin,
-                id,
-                None,
-                Some(account_error(&error)),
-            )
-            .await
-        }
-    }
+        .await;
+    after_action(&state, &headers, &admin, id, result, "phone").await
 }
 
 pub async fn reset_two_factor(
@@ -240,7 +210,7 @@ pub async fn reset_two_factor(
         Ok(id) => id,
         Err(response) => return response,
     };
-    match state
+    let result = state
         .core
         .admin
         .reset_two_factor(
@@ -250,21 +220,26 @@ pub async fn reset_two_factor(
             &origin,
             Instant::now(),
         )
-        .await
-    {
+        .await;
+    after_action(&state, &headers, &admin, id, result, "reset").await
+}
+
+/// Where an administrator's action on a user lands: the user's page with `notice`, or the page
+/// again with the error.
+async fn after_action<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    id: UserId,
+    result: Result<T, AccountError>,
+    notice: &str,
+) -> Response {
+    match result {
         Ok(_) => {
-            Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=reset"))
+            Cookies::new(state, headers).redirect(&format!("/admin/users/{id}?notice={notice}"))
         }
         Err(error) => {
-            render_user(
-                &state,
-                &headers,
-                &admin,
-                id,
-                None,
-                Some(account_error(&error)),
-            )
-            .await
+            render_user(state, headers, admin, id, None, Some(account_error(&error))).await
         }
     }
 }
@@ -304,22 +279,8 @@ async fn simple_action(
             "sessions",
         )
     };
-    match result {
-        Ok(_) => {
-            Cookies::new(state, headers).redirect(&format!("/admin/users/{id}?notice={notice}"))
-        }
-        Err(error) => {
-            render_user(
-                state,
-                headers,
-                &admin,
-                id,
-                None,
-                Some(account_error(&error)),
-            )
-            .await
-        }
-    }
+    let result = result;
+    after_action(state, headers, &admin, id, result, notice).await
 }
 
 pub async fn unlock(
