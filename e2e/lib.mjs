@@ -47,6 +47,10 @@ export async function startServer() {
   }
   const cli = (args, input = "") => execFileSync(binary, args, { env, input }).toString();
   const key = cli(["api-key", "create", "--name", "e2e"]).trim().split("\n").pop().trim();
+  // These scenarios start from an administrator who logs in with the password and enrols from
+  // the security settings; by default an administrator must enrol at the first login instead
+  // (tests/api/passwords.rs), which an operator may switch off as here.
+  cli(["settings", "set", "two_factor"], JSON.stringify({ webLoginPolicy: "enabled", apiLoginPolicy: "enabled" }));
   const api = async (method, path, body) => {
     const response = await fetch(url + path, {
       method,

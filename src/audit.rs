@@ -32,6 +32,7 @@ macro_rules! event_kinds {
 event_kinds! {
     LoginSuccess => "login.success",
     LoginFailure => "login.failure",
+    LoginThrottled => "login.throttled",
     Logout => "logout",
     TokenRefresh => "token.refresh",
     UserCreate => "user.create",

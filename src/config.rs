@@ -54,6 +54,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub database: DatabaseConfig,
     pub argon2: Argon2Config,
+    /// Wrong passwords allowed per account and address, per address and per account.
+    pub password_guard: crate::limits::PasswordGuardSettings,
     pub tokens: TokenConfig,
     /// Two-factor defaults; an administrator's stored settings override them at run time.
     pub two_factor: crate::policy::TwoFactorPolicy,
@@ -102,6 +104,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             database: DatabaseConfig::default(),
             argon2: Argon2Config::default(),
+            password_guard: crate::limits::PasswordGuardSettings::default(),
             tokens: TokenConfig::default(),
             two_factor: crate::policy::TwoFactorPolicy::default(),
             delivery: crate::delivery_settings::DeliverySettings::default(),
@@ -236,6 +239,9 @@ impl Config {
         ) {
             return invalid(format!("argon2 parameters are not usable: {e}"));
         }
+        if let Err(message) = self.password_guard.check() {
+            return invalid(message);
+        }
         if self.tokens.access_ttl_seconds <= 0 || self.tokens.refresh_ttl_seconds <= 0 {
             return invalid("token lifetimes must be positive".into());
         }
@@ -310,6 +316,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("log_format", &self.log_format)
             .field("argon2", &self.argon2)
+            .field("password_guard", &self.password_guard)
             .field("tokens", &self.tokens)
             .finish_non_exhaustive()
     }

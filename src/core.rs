@@ -62,6 +62,7 @@ impl Core {
             logins: Logins::new(
                 store.clone(),
                 hasher,
+                config.password_guard.clone(),
                 two_factor.clone(),
                 sessions.clone(),
                 verify.clone(),

@@ -174,14 +174,7 @@ pub struct WebhookSettings {
     pub secret: SecretSetting,
 }
 
-/// A number of events allowed per window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Limit {
-    pub max: i64,
-    #[serde(alias = "window_seconds")]
-    pub window_seconds: i64,
-}
+pub use crate::limits::Limit;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -196,12 +189,27 @@ pub struct FraudGuardSettings {
     /// Refuse SMS to numbers the numbering plan says are fixed lines.
     #[serde(alias = "refuse_landlines")]
     pub refuse_landlines: bool,
+    /// Refuse premium-rate numbers, and numbers of no type the numbering plan knows: the ones
+    /// SMS pumping is paid through.
+    #[serde(alias = "refuse_premium_rate")]
+    pub refuse_premium_rate: bool,
+    /// Codes to one number. Tessera's own sends to a user's enrolled number have a budget of
+    /// their own per user, so others' sends cannot use it up; each Verify API service has its
+    /// own too.
     #[serde(alias = "per_destination")]
     pub per_destination: Limit,
     #[serde(alias = "per_user")]
     pub per_user: Limit,
     #[serde(alias = "per_ip")]
     pub per_ip: Limit,
+    /// Codes to one country where a user of this server has an enrolled number, or that
+    /// `allowedCountries` lists.
+    #[serde(alias = "per_country")]
+    pub per_country: Limit,
+    /// Codes to one country where no user of this server has an enrolled number (when
+    /// `allowedCountries` is empty): tight, because pumping goes where nobody uses the server.
+    #[serde(alias = "per_new_country")]
+    pub per_new_country: Limit,
     pub global: Limit,
 }
 
@@ -212,6 +220,7 @@ impl Default for FraudGuardSettings {
             allowed_countries: Vec::new(),
             blocked_prefixes: Vec::new(),
             refuse_landlines: true,
+            refuse_premium_rate: true,
             per_destination: Limit {
                 max: 5,
                 window_seconds: 600,
@@ -222,6 +231,14 @@ impl Default for FraudGuardSettings {
             },
             per_ip: Limit {
                 max: 30,
+                window_seconds: 3600,
+            },
+            per_country: Limit {
+                max: 1000,
+                window_seconds: 3600,
+            },
+            per_new_country: Limit {
+                max: 5,
                 window_seconds: 3600,
             },
             global: Limit {
@@ -380,6 +397,8 @@ impl DeliverySettings {
             ),
             ("fraudGuard.perUser", self.fraud_guard.per_user),
             ("fraudGuard.perIp", self.fraud_guard.per_ip),
+            ("fraudGuard.perCountry", self.fraud_guard.per_country),
+            ("fraudGuard.perNewCountry", self.fraud_guard.per_new_country),
             ("fraudGuard.global", self.fraud_guard.global),
         ] {
             if limit.max < 1 || !(1..=86_400).contains(&limit.window_seconds) {

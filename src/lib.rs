@@ -21,6 +21,7 @@ pub mod delivery_settings;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod limits;
 pub mod otp;
 pub mod policy;
 pub mod sessions;

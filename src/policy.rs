@@ -108,8 +108,9 @@ pub struct TwoFactorPolicy {
 impl Default for TwoFactorPolicy {
     fn default() -> Self {
         Self {
-            web_login_policy: LoginPolicy::Enabled,
-            api_login_policy: LoginPolicy::Enabled,
+            // An administrator's password alone must not open the console or the API.
+            web_login_policy: LoginPolicy::RequiredForAdmins,
+            api_login_policy: LoginPolicy::RequiredForAdmins,
             trust_level: TrustLevel::OncePerComputer,
             trust_days: 30,
             methods: AllowedMethods::default(),

@@ -1,13 +1,13 @@
-use super::Logins;
+use super::{Logins, password_guard};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::{Verification, random};
 use crate::domain::LoginType;
-use crate::domain::{LoginId, Password, User};
+use crate::domain::{LoginId, Password, User, UserId};
 use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
 use crate::sessions::IssuedTokens;
-use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
+use crate::store::{Counter, MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
 use crate::two_factor::TwoFactor;
 use crate::two_factor::{SETTINGS_KEY, TwoFactorError, policy_from_stored};
 
@@ -48,6 +48,12 @@ pub enum LoginError {
     /// The password was right, but too many wrong second-factor codes came lately.
     #[error("too many wrong codes; try again in {retry_after_seconds} seconds")]
     TwoFactorBlocked { retry_after_seconds: i64 },
+    /// Too many wrong passwords came from this address (for this account, or for any): the
+    /// password was not compared.
+    #[error(
+        "too many wrong passwords from this address; try again in {retry_after_seconds} seconds"
+    )]
+    Throttled { retry_after_seconds: i64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -73,12 +79,14 @@ impl Logins {
     ) -> Result<LoginOutcome, LoginError> {
         let user = self.check_password(request, origin, now).await?;
         let trusted = match &request.trust_token {
-            Some(token) => self
+            // An account many wrong passwords came for lately gets no trusted computer's
+            // pass: its owner gives the second factor, and nobody is locked out.
+            Some(token) if !self.under_attack(user.id, request, now).await? => self
                 .two_factor
                 .trusted_computer(user.id, token, now)
                 .await?
                 .is_some(),
-            None => false,
+            _ => false,
         };
         let two_factor_id = random::token(32);
         let Decided {
@@ -185,7 +193,26 @@ impl Logins {
         })
     }
 
-    /// The first factor: the user, when the password is right and the account active.
+    /// Whether the account's wrong passwords from anywhere reached the guard's limit lately.
+    async fn under_attack(
+        &self,
+        user: UserId,
+        request: &LoginRequest,
+        now: Instant,
+    ) -> Result<bool, LoginError> {
+        let account = password_guard::account_key(Some(user), &request.login_id);
+        let counter = password_guard::account_counter(&self.password_guard, &account, now);
+        let wrong = self
+            .counter_store
+            .count(&counter.key, counter.window_start)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(password_guard::under_attack(&self.password_guard, wrong))
+    }
+
+    /// The first factor: the user, when the password is right and the account active. The
+    /// check is counted against the password guard's limits for this address before the
+    /// password is compared, and counts only when the password was wrong.
     async fn check_password(
         &self,
         request: &LoginRequest,
@@ -197,26 +224,81 @@ impl Logins {
             .user_by_login_id(&request.login_id)
             .await
             .map_err(anyhow::Error::from)?;
-        let Some(found) = found else {
-            self.hasher
-                .verify_dummy(&request.password)
-                .await
-                .map_err(anyhow::Error::from)?;
-            self.record_failure(None, "unknown_user", request, origin, now)
-                .await;
-            return Err(LoginError::WrongCredentials);
-        };
-        let verdict = self
-            .hasher
-            .verify(&request.password, &found.password_hash)
+        let account =
+            password_guard::account_key(found.as_ref().map(|f| f.user.id), &request.login_id);
+        let guarded = password_guard::address_counters(
+            &self.password_guard,
+            &account,
+            origin.ip.as_deref(),
+            now,
+        );
+        let counters: Vec<Counter> = guarded.iter().map(|g| g.counter.clone()).collect();
+        let full = self
+            .counter_store
+            .take(&counters)
             .await
             .map_err(anyhow::Error::from)?;
-        let user = found.user;
-        if !verdict.is_right() {
-            self.record_failure(Some(&user), "wrong_password", request, origin, now)
-                .await;
+        if let Some(retry_after_seconds) = full
+            .iter()
+            .map(|i| guarded[*i].limit.retry_after_seconds(now))
+            .max()
+        {
+            self.record_failure(
+                found.as_ref().map(|f| &f.user),
+                "throttled",
+                request,
+                origin,
+                now,
+            )
+            .await;
+            return Err(LoginError::Throttled {
+                retry_after_seconds,
+            });
+        }
+        let right = match &found {
+            Some(found) => self
+                .hasher
+                .verify(&request.password, &found.password_hash)
+                .await
+                .map_err(anyhow::Error::from)?,
+            None => {
+                self.hasher
+                    .verify_dummy(&request.password)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                Verification::Wrong
+            }
+        };
+        if !right.is_right() {
+            let wrong = password_guard::account_counter(&self.password_guard, &account, now);
+            self.counter_store
+                .take(std::slice::from_ref(&wrong))
+                .await
+                .map_err(anyhow::Error::from)?;
+            let reason = if found.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_user"
+            };
+            self.record_failure(
+                found.as_ref().map(|f| &f.user),
+                reason,
+                request,
+                origin,
+                now,
+            )
+            .await;
             return Err(LoginError::WrongCredentials);
         }
+        self.counter_store
+            .give_back(&counters)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let Some(found) = found else {
+            return Err(LoginError::WrongCredentials);
+        };
+        let verdict = right;
+        let user = found.user;
         if !user.active {
             self.record_failure(Some(&user), "inactive", request, origin, now)
                 .await;

@@ -1,13 +1,15 @@
 //! The password login, the step between password and code, and re-authentication.
 
 mod login;
+mod password_guard;
 mod session;
 
 pub use login::{LoginError, LoginOutcome, LoginRequest};
 
 use crate::crypto::PasswordHasher;
+use crate::limits::PasswordGuardSettings;
 use crate::sessions::Sessions;
-use crate::store::{AuditStore, SessionStore, Store, TwoFactorStore, UserStore};
+use crate::store::{AuditStore, CounterStore, SessionStore, Store, TwoFactorStore, UserStore};
 use crate::two_factor::TwoFactor;
 use crate::verify::Verify;
 
@@ -15,10 +17,13 @@ use crate::verify::Verify;
 #[derive(Clone)]
 pub struct Logins {
     audit_store: AuditStore,
+    /// The password guard's counters.
+    counter_store: CounterStore,
     session_store: SessionStore,
     two_factor_store: TwoFactorStore,
     user_store: UserStore,
     hasher: PasswordHasher,
+    password_guard: PasswordGuardSettings,
     two_factor: TwoFactor,
     sessions: Sessions,
     verify: Verify,
@@ -28,16 +33,19 @@ impl Logins {
     pub fn new(
         store: Store,
         hasher: PasswordHasher,
+        password_guard: PasswordGuardSettings,
         two_factor: TwoFactor,
         sessions: Sessions,
         verify: Verify,
     ) -> Self {
         Self {
             audit_store: store.audit(),
+            counter_store: store.counters(),
             session_store: store.sessions(),
             two_factor_store: store.two_factor(),
             user_store: store.users(),
             hasher,
+            password_guard,
             two_factor,
             sessions,
             verify,

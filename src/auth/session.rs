@@ -3,13 +3,14 @@
 use super::Logins;
 use crate::audit::Origin;
 use crate::clock::Instant;
-use crate::domain::Password;
+use crate::domain::{Invalid, MethodKind, Password};
 use crate::store::{MethodRecord, SessionRecord};
 use crate::two_factor::{PresentedCode, TwoFactorError, codes};
 
 impl Logins {
     /// Asks a session for its factors again before sensitive changes: the password, and a code
-    /// of one of the user's methods (or a recovery code) when they have one.
+    /// of one of the user's methods (or a recovery code) when they have one. The attempt is
+    /// counted as one of the account's failures before either is compared, like a login's code.
     pub async fn reauthenticate(
         &self,
         session: &SessionRecord,
@@ -31,18 +32,6 @@ impl Logins {
             .ok_or(TwoFactorError::UserNotFound)?;
         let password =
             Password::attempt(password).map_err(|e| TwoFactorError::field("password", e))?;
-        let right = self
-            .hasher
-            .verify(&password, &with_hash.password_hash)
-            .await
-            .map_err(anyhow::Error::from)?
-            .is_right();
-        if !right {
-            self.two_factor
-                .record_wrong_code(user, "reauthentication_password", origin, now)
-                .await?;
-            return Err(TwoFactorError::WrongCode);
-        }
         let policy = self.two_factor.two_factor_policy().await?;
         let methods: Vec<MethodRecord> = self
             .two_factor_store
@@ -51,15 +40,34 @@ impl Logins {
             .into_iter()
             .filter(|m| policy.methods.allows(m.kind))
             .collect();
-        let mut amr = vec!["pwd".to_owned()];
-        if !methods.is_empty() {
-            let Some(code) = code.filter(|c| !c.trim().is_empty()) else {
+        // Asked for before anything is compared, so that the question is no hint about the
+        // password.
+        let presented = match code.map(str::trim).filter(|c| !c.is_empty()) {
+            _ if methods.is_empty() => None,
+            Some(code) => Some(PresentedCode::parse(code)?),
+            None => {
                 return Err(TwoFactorError::field(
                     "code",
-                    crate::domain::Invalid::new("[blank]", "give a code of your second factor"),
+                    Invalid::new("[blank]", "give a code of your second factor"),
                 ));
-            };
-            let accepted = match PresentedCode::parse(code)? {
+            }
+        };
+        let guess = self
+            .two_factor
+            .count_guess(user, "reauthentication", origin, now)
+            .await?;
+        let right = self
+            .hasher
+            .verify(&password, &with_hash.password_hash)
+            .await
+            .map_err(anyhow::Error::from)?
+            .is_right();
+        if !right {
+            return Err(self.two_factor.wrong_guess(guess, origin, now).await);
+        }
+        let mut amr = vec!["pwd".to_owned()];
+        if let Some(presented) = presented {
+            let accepted = match presented {
                 PresentedCode::Recovery(recovery) => self
                     .two_factor
                     .accept_recovery_code(user, &recovery, origin, now)
@@ -80,7 +88,7 @@ impl Logins {
                         None => {
                             let authenticators: Vec<&MethodRecord> = methods
                                 .iter()
-                                .filter(|m| m.kind == crate::domain::MethodKind::Authenticator)
+                                .filter(|m| m.kind == MethodKind::Authenticator)
                                 .collect();
                             self.two_factor
                                 .accept_authenticator_code(&code, &authenticators, &policy, now)
@@ -91,14 +99,12 @@ impl Logins {
                 }
             };
             let Some(factor) = accepted else {
-                self.two_factor
-                    .record_wrong_code(user, "reauthentication", origin, now)
-                    .await?;
-                return Err(TwoFactorError::WrongCode);
+                return Err(self.two_factor.wrong_guess(guess, origin, now).await);
             };
             amr.push(factor.to_owned());
             amr.push("mfa".to_owned());
         }
+        self.two_factor.right_guess(guess).await?;
         self.session_store
             .reauthenticate_session(&session.id, &amr, now)
             .await?;

@@ -30,6 +30,13 @@ impl Password {
                 format!("a password has at most {MAX_CHARS} characters"),
             ));
         }
+        if is_common(raw) {
+            return Err(Invalid::new(
+                "[breached]",
+                "this password is too common: it is on lists of breached passwords, or is a \
+                 sequence or repetition; choose another (a few unrelated words make a good one)",
+            ));
+        }
         Ok(Self(raw.to_owned()))
     }
 
@@ -51,6 +58,34 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// Longer than any password of the breach lists; a longer one is not looked up.
+const COMMON_CHARS_AT_MOST: usize = 64;
+
+/// Whether a password is one attackers try first: a word of zxcvbn's lists of breached
+/// passwords (or one with capitals, l33t or reversed), or so guessable that zxcvbn scores it 0
+/// (repetitions, sequences, keyboard walks).
+fn is_common(raw: &str) -> bool {
+    if raw.chars().count() > COMMON_CHARS_AT_MOST {
+        return false;
+    }
+    let estimate = zxcvbn::zxcvbn(raw, &[]);
+    if estimate.score() == zxcvbn::Score::Zero {
+        return true;
+    }
+    let whole = raw.chars().count();
+    estimate.sequence().iter().any(|part| {
+        // A breached password with a digit or a symbol added is still the breached password.
+        let covers = part.j + 1 - part.i >= whole.saturating_sub(1);
+        // The crate does not export the type of its lists; the passwords list is its default.
+        covers
+            && matches!(
+                &part.pattern,
+                zxcvbn::matching::patterns::MatchPattern::Dictionary(word)
+                    if word.dictionary_name == Default::default()
+            )
+    })
 }
 
 impl fmt::Debug for Password {
@@ -75,6 +110,31 @@ mod tests {
             Password::new_choice(&"p".repeat(257)).unwrap_err().code,
             "[tooLong]"
         );
+    }
+
+    #[test]
+    fn common_and_breached_passwords_are_refused_and_passphrases_are_not() {
+        for common in [
+            "password",
+            "password1",
+            "P@ssw0rd",
+            "qwertyuiop",
+            "iloveyou",
+            "12345678",
+        ] {
+            assert_eq!(
+                Password::new_choice(common).map(|_| ()).unwrap_err().code,
+                "[breached]",
+                "{common}"
+            );
+        }
+        for fine in [
+            "correct horse battery",
+            "tessera-staple-42-river",
+            "eight ch",
+        ] {
+            assert!(Password::new_choice(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -82,6 +82,14 @@ impl PhoneNumber {
         &self.0
     }
 
+    /// The ISO code of the number's country (US, GB…), as its numbering plan says.
+    pub fn region(&self) -> Option<String> {
+        phonenumber::parse(None, &self.0)
+            .ok()
+            .and_then(|n| n.country().id())
+            .map(|id| id.as_ref().to_owned())
+    }
+
     /// The number as shown to someone who should recognise it but not learn it: the country
     /// code and the last four digits (`+1 •••• 1212`).
     pub fn masked(&self) -> String {
@@ -151,6 +159,14 @@ mod tests {
             let error = PhoneNumber::parse(bad).unwrap_err();
             assert!(!error.message.is_empty(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_number_knows_its_country_even_where_countries_share_a_code() {
+        let region = |raw: &str| PhoneNumber::parse(raw).unwrap().region();
+        assert_eq!(region("+1 303 555 1212").as_deref(), Some("US"));
+        assert_eq!(region("+1 876 555 0100").as_deref(), Some("JM"));
+        assert_eq!(region("+44 7400 123456").as_deref(), Some("GB"));
     }
 
     #[test]

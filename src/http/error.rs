@@ -31,6 +31,17 @@ pub fn retry_soon(mut response: Response) -> Response {
     response
 }
 
+/// `response` (a page or an answer refusing a request past a limit) as a 429 with the
+/// `Retry-After` that says when the limit lets the next one through.
+pub fn throttled(mut response: Response, retry_after_seconds: i64) -> Response {
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_seconds.max(1)),
+    );
+    response
+}
+
 /// Whether a failure a handler holds (of whatever error type) is the database being busy:
 /// the types the store's errors travel in are looked into.
 pub fn is_busy(error: &dyn std::any::Any) -> bool {
@@ -79,6 +90,12 @@ pub enum ApiError {
         status: StatusCode,
         code: String,
         message: String,
+    },
+    /// 429 with one general error and the `Retry-After` that says when to try again.
+    Throttled {
+        code: String,
+        message: String,
+        retry_after_seconds: i64,
     },
     /// A status with an empty body, as FusionAuth answers 401, 404 and 421.
     Empty(StatusCode),
@@ -135,14 +152,14 @@ impl From<TwoFactorError> for ApiError {
             }
             TwoFactorError::TooManyFailures {
                 retry_after_seconds,
-            } => ApiError::general(
-                StatusCode::TOO_MANY_REQUESTS,
-                "[TooManyTwoFactorFailures]",
-                format!(
+            } => ApiError::Throttled {
+                code: "[TooManyTwoFactorFailures]".into(),
+                message: format!(
                     "too many wrong second-factor codes for this account; try again in {} minutes",
                     (retry_after_seconds + 59) / 60
                 ),
-            ),
+                retry_after_seconds,
+            },
             TwoFactorError::Delivery(e) => ApiError::from(e),
             TwoFactorError::Internal(e) => ApiError::Internal(e),
         }
@@ -231,6 +248,17 @@ impl IntoResponse for ApiError {
                     ..Errors::default()
                 };
                 (status, axum::Json(errors)).into_response()
+            }
+            ApiError::Throttled {
+                code,
+                message,
+                retry_after_seconds,
+            } => {
+                let errors = Errors {
+                    general_errors: vec![ErrorMessage { code, message }],
+                    ..Errors::default()
+                };
+                throttled(axum::Json(errors).into_response(), retry_after_seconds)
             }
             ApiError::Empty(status) => status.into_response(),
             ApiError::Rows(errors) => (StatusCode::BAD_REQUEST, axum::Json(errors)).into_response(),

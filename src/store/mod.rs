@@ -14,6 +14,7 @@ mod areas;
 mod audit;
 mod checkpoints;
 mod code_check;
+mod counters;
 mod import;
 mod janitor;
 mod messages;
@@ -38,13 +39,14 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
-    ApiKeyStore, AuditStore, MessageStore, SessionStore, SettingStore, TwoFactorStore, UserStore,
-    VerifyStore,
+    ApiKeyStore, AuditStore, CounterStore, MessageStore, SessionStore, SettingStore,
+    TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites,
     MethodsAndCounts, PasswordStep, PasswordStepStatements, ReservedGuess, TakenAttempt,
 };
+pub use counters::Counter;
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
 pub use two_factor::{
@@ -274,6 +276,7 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.shared.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.shared.pool).await?,
         }
+        two_factor::fill_method_countries(&self.shared.pool).await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::TwoFactorStore;
 use super::row::{Columns, Param, bind_all};
-use super::{StoreError, audit};
+use super::{Backend, StoreError, audit};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
@@ -290,11 +290,13 @@ impl TwoFactorStore {
             return Ok(false);
         };
         sqlx::query(
-            "UPDATE two_factor_methods SET mobile_phone = $3 WHERE id = $1 AND user_id = $2",
+            "UPDATE two_factor_methods SET mobile_phone = $3, country = $4 \
+             WHERE id = $1 AND user_id = $2",
         )
         .bind(method.as_str().to_owned())
         .bind(user.to_string())
         .bind(phone.e164().to_owned())
+        .bind(phone.region())
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE users SET mobile_phone = $2 WHERE id = $1 AND (mobile_phone IS NULL OR mobile_phone = $3)")
@@ -432,18 +434,79 @@ impl TwoFactorStore {
         Ok(())
     }
 
-    pub async fn record_two_factor_failure(
+    /// Counts a guess at one of a user's codes before the code is compared: a failure row under
+    /// `guess_id` (`release_guess` takes it back once the code proved right). Answers the
+    /// user's failures after `since`, this one included. On PostgreSQL the user's row is locked
+    /// first, as a login's code check locks it, so one user's guesses are counted one after
+    /// another on every path; on SQLite the insert takes the write lock.
+    pub async fn reserve_guess(
         &self,
         user: UserId,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
+        guess_id: &str,
+        since: Instant,
+        now: Instant,
+    ) -> Result<i64, StoreError> {
         let mut tx = self.store.writes().begin().await?;
-        sqlx::query("INSERT INTO two_factor_failures (user_id, at) VALUES ($1, $2)")
+        if self.store.backend() == Backend::Postgres {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)")
             .bind(user.to_string())
-            .bind(event.at.millis())
+            .bind(now.millis())
+            .bind(guess_id.to_owned())
             .execute(&mut *tx)
             .await?;
-        audit::record(&mut tx, event).await?;
+        let failures: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM two_factor_failures WHERE user_id = $1 AND at > $2",
+        )
+        .bind(user.to_string())
+        .bind(since.millis())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        tx.commit().await?;
+        Ok(failures)
+    }
+
+    /// Whether a user of this server has an enrolled phone method in `region` (an ISO code).
+    pub async fn has_enrolled_number_in(&self, region: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM two_factor_methods WHERE country = $1 LIMIT 1")
+                .bind(region.to_owned())
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// The user's failures after `since`.
+    pub async fn recent_failures(&self, user: UserId, since: Instant) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM two_factor_failures WHERE user_id = $1 AND at > $2",
+        )
+        .bind(user.to_string())
+        .bind(since.millis())
+        .fetch_one(self.store.pool())
+        .await?)
+    }
+
+    /// Takes back a guess `reserve_guess` counted: its code was right, or it was refused
+    /// unchecked (`event` says so).
+    pub async fn release_guess(
+        &self,
+        guess_id: &str,
+        event: Option<&AuditEvent>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        sqlx::query("DELETE FROM two_factor_failures WHERE guess_id = $1")
+            .bind(guess_id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        if let Some(event) = event {
+            audit::record(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -538,8 +601,8 @@ pub(super) async fn insert_method_in(
     sqlx::query(
         "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
            secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
-           created_at, last_used_at, secret_fingerprint) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14)",
+           created_at, last_used_at, secret_fingerprint, country) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15)",
     )
     .bind(method.id.as_str().to_owned())
     .bind(method.user_id.to_string())
@@ -555,8 +618,31 @@ pub(super) async fn insert_method_in(
     .bind(method.last_used_step.map(step_to_db))
     .bind(now.millis())
     .bind(method.secret_fingerprint.clone())
+    .bind(method.mobile_phone.as_ref().and_then(PhoneNumber::region))
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// The countries of phone methods stored before methods kept theirs (migration
+/// `method_countries`): SQL cannot read a numbering plan, so the numbers are parsed here, once.
+pub(super) async fn fill_method_countries(pool: &sqlx::AnyPool) -> Result<(), StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, mobile_phone FROM two_factor_methods \
+         WHERE mobile_phone IS NOT NULL AND country IS NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, phone) in rows {
+        let Some(region) = PhoneNumber::parse(&phone).ok().and_then(|p| p.region()) else {
+            continue;
+        };
+        sqlx::query("UPDATE two_factor_methods SET country = $2 WHERE id = $1")
+            .bind(id)
+            .bind(region)
+            .execute(pool)
+            .await?;
+    }
     Ok(())
 }
 

@@ -406,10 +406,12 @@ impl UserStore {
         match phone {
             Some(phone) => {
                 sqlx::query(
-                    "UPDATE two_factor_methods SET mobile_phone = $2 WHERE user_id = $1 AND kind IN ('sms', 'voice')",
+                    "UPDATE two_factor_methods SET mobile_phone = $2, country = $3 \
+                     WHERE user_id = $1 AND kind IN ('sms', 'voice')",
                 )
                 .bind(id.to_string())
                 .bind(phone.e164().to_owned())
+                .bind(phone.region())
                 .execute(&mut *tx)
                 .await?;
             }

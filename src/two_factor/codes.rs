@@ -118,6 +118,7 @@ impl TwoFactor {
                     locale: None,
                     context: Some(context),
                     user: Some(challenge.user_id),
+                    own_method: true,
                     origin,
                     service: None,
                 },
@@ -168,6 +169,7 @@ impl TwoFactor {
                     locale: None,
                     context: Some(enroll_context(user)),
                     user: Some(user),
+                    own_method: false,
                     origin,
                     service: None,
                 },
@@ -177,10 +179,12 @@ impl TwoFactor {
         Ok(())
     }
 
-    /// The legacy enrolment: a code for `{mobilePhone, secret}` before any user is named;
-    /// enabling with the same secret finds it.
+    /// The legacy enrolment: a code for `{mobilePhone, secret}`, which enabling with the same
+    /// secret finds. The request need not name the user; when it does (a user's own call, or an
+    /// API key's with `userId`) the send counts against that user's limit like any other.
     pub async fn send_legacy_enrollment_code(
         &self,
+        user: Option<UserId>,
         destination: Destination,
         secret: &TotpSecret,
         origin: &Origin,
@@ -194,7 +198,8 @@ impl TwoFactor {
                     channel: Channel::Sms,
                     locale: None,
                     context: Some(self.legacy_context(secret)),
-                    user: None,
+                    user,
+                    own_method: false,
                     origin,
                     service: None,
                 },
@@ -259,6 +264,7 @@ impl TwoFactor {
                     locale: None,
                     context: Some(context),
                     user: Some(user),
+                    own_method: true,
                     origin,
                     service: None,
                 },
@@ -288,6 +294,7 @@ impl TwoFactor {
                     locale: None,
                     context: Some(phone_change_context(method_id)),
                     user: Some(user),
+                    own_method: false,
                     origin,
                     service: None,
                 },
@@ -330,16 +337,16 @@ impl TwoFactor {
                 ));
             }
         };
+        let guess = self.count_guess(user, "phone_change", origin, now).await?;
         if self
             .verify
             .check_context(&context, Some(phone.e164()), code.as_str(), now)
             .await?
             .is_none()
         {
-            self.record_wrong_code(user, "phone_change", origin, now)
-                .await?;
-            return Err(TwoFactorError::WrongCode);
+            return Err(self.wrong_guess(guess, origin, now).await);
         }
+        self.right_guess(guess).await?;
         let event = AuditEvent::new(EventKind::PhoneChange, actor, origin, now)
             .target(user)
             .detail("methodId", method_id.as_str())

@@ -182,11 +182,10 @@ impl TwoFactor {
                 Invalid::new("[invalid]", "an authenticator code has 6 digits"),
             ));
         }
-        let Some(step) = params.matching_step(secret, code, now.seconds(), None) else {
-            self.record_wrong_code(user, "enable", origin, now).await?;
-            return Err(TwoFactorError::WrongCode);
-        };
-        Ok((params, step))
+        let step = params.matching_step(secret, code, now.seconds(), None);
+        self.admit_judged(user, "enable", step.is_some(), origin, now)
+            .await?;
+        Ok((params, step.unwrap_or_default()))
     }
 
     /// A phone or an address is proven by the code sent to it (`POST /api/two-factor/send`);
@@ -226,6 +225,7 @@ impl TwoFactor {
         {
             return Err(mismatch());
         }
+        let guess = self.count_guess(user, "enable", origin, now).await?;
         let Some(outcome) = self
             .verify
             .check_context(
@@ -236,9 +236,9 @@ impl TwoFactor {
             )
             .await?
         else {
-            self.record_wrong_code(user, "enable", origin, now).await?;
-            return Err(TwoFactorError::WrongCode);
+            return Err(self.wrong_guess(guess, origin, now).await);
         };
+        self.right_guess(guess).await?;
         let destination = Destination::parse(&outcome.verification.to)
             .map_err(|e| anyhow::anyhow!("stored destination: {e}"))?;
         let fits = matches!(
@@ -325,13 +325,14 @@ impl TwoFactor {
         let event = AuditEvent::new(EventKind::TwoFactorDisable, actor, origin, now).target(user);
         match PresentedCode::parse(code)? {
             PresentedCode::Recovery(recovery) => {
+                let guess = self.count_guess(user, "disable", origin, now).await?;
                 if !self
                     .accept_recovery_code(user, &recovery, origin, now)
                     .await?
                 {
-                    self.record_wrong_code(user, "disable", origin, now).await?;
-                    return Err(TwoFactorError::WrongCode);
+                    return Err(self.wrong_guess(guess, origin, now).await);
                 }
+                self.right_guess(guess).await?;
                 let removed = self
                     .two_factor_store
                     .remove_all_methods(user, AFTER_A_FACTOR_CHANGE, &event.detail("all", true))
@@ -339,10 +340,8 @@ impl TwoFactor {
                 tracing::info!(target: "security", user = %user, removed, "every two-factor method removed with a recovery code");
             }
             PresentedCode::Numeric(code) => {
-                if !self.code_proves(method, &code, &policy, now).await? {
-                    self.record_wrong_code(user, "disable", origin, now).await?;
-                    return Err(TwoFactorError::WrongCode);
-                }
+                self.prove_method(method, &code, &policy, origin, now)
+                    .await?;
                 // A concurrent request may have removed the method since it was read (proven
                 // with another valid code): then this one removed nothing and says so.
                 if !self
@@ -369,23 +368,48 @@ impl TwoFactor {
         Ok(())
     }
 
-    async fn code_proves(
+    /// Proves one of the user's methods with a code of it, counted against the account's
+    /// limit: an authenticator's is compared first and its time step spent once admitted; a
+    /// sent code's check spends it, so the guess is counted before.
+    async fn prove_method(
         &self,
         method: &MethodRecord,
         code: &OtpCode,
         policy: &crate::policy::TwoFactorPolicy,
+        origin: &Origin,
         now: Instant,
-    ) -> Result<bool, TwoFactorError> {
+    ) -> Result<(), TwoFactorError> {
+        let user = method.user_id;
         match method.kind {
-            MethodKind::Authenticator => Ok(self
-                .accept_authenticator_code(code, &[method], policy, now)
-                .await?
-                .is_some()),
-            MethodKind::Sms | MethodKind::Voice | MethodKind::Email => Ok(self
-                .verify
-                .check_context(&codes::method_context(&method.id), None, code.as_str(), now)
-                .await?
-                .is_some()),
+            MethodKind::Authenticator => {
+                let step = self.judge.authenticator_step(code, method, policy, now)?;
+                self.admit_judged(user, "disable", step.is_some(), origin, now)
+                    .await?;
+                let spent = match step {
+                    Some(step) => {
+                        self.two_factor_store
+                            .claim_totp_step(&method.id, step, now)
+                            .await?
+                    }
+                    None => false,
+                };
+                if spent {
+                    return Ok(());
+                }
+                // A concurrent request spent the step first: the code counts as wrong.
+                self.admit_judged(user, "disable", false, origin, now).await
+            }
+            MethodKind::Sms | MethodKind::Voice | MethodKind::Email => {
+                let guess = self.count_guess(user, "disable", origin, now).await?;
+                let sent = self
+                    .verify
+                    .check_context(&codes::method_context(&method.id), None, code.as_str(), now)
+                    .await?;
+                match sent {
+                    Some(_) => self.right_guess(guess).await,
+                    None => Err(self.wrong_guess(guess, origin, now).await),
+                }
+            }
         }
     }
 

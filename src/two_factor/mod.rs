@@ -3,6 +3,7 @@
 
 mod challenge;
 pub mod codes;
+mod counted;
 mod enroll;
 mod guess;
 mod guess_rules;
@@ -292,23 +293,6 @@ impl TwoFactor {
     pub(crate) fn authenticator_fingerprint(&self, secret: &TotpSecret) -> String {
         self.secrets
             .keyed_hash(AUTHENTICATOR_FINGERPRINT_PURPOSE, &secret.to_base32())
-    }
-
-    /// Notes a wrong code: the audit log and the per-user failure count that closes new
-    /// challenges after too many.
-    pub(crate) async fn record_wrong_code(
-        &self,
-        user: UserId,
-        context: &'static str,
-        origin: &Origin,
-        now: Instant,
-    ) -> Result<(), TwoFactorError> {
-        note_wrong_code_in(user, context);
-        let event = wrong_code_event(user, context, origin, now);
-        self.two_factor_store
-            .record_two_factor_failure(user, &event)
-            .await?;
-        Ok(())
     }
 
     /// A wrong login code whose failure row the code check already wrote: only the event.

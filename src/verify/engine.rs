@@ -2,6 +2,7 @@ use subtle::ConstantTimeEq;
 
 use super::Verify;
 use super::fraud::{self, Refusal};
+use super::send_budget::{CountryStanding, Scope, SendParty, send_budgets};
 use super::{
     Channel, DeliverySettings, Destination, Provider, SenderKind, Status, generate_code,
     message_text,
@@ -11,7 +12,7 @@ use crate::clock::Instant;
 use crate::delivery::twilio::{self, RemoteCheck};
 use crate::delivery::{Delivered, SendError, message_context};
 use crate::domain::{Invalid, UserId};
-use crate::store::{NewMessage, NewVerification, StoreError, VerificationRecord};
+use crate::store::{Counter, NewMessage, NewVerification, StoreError, VerificationRecord};
 
 const CODE_HASH_PURPOSE: &str = "verification-code";
 
@@ -26,6 +27,9 @@ pub struct StartRequest<'a> {
     /// made for something else is canceled rather than resent.
     pub context: Option<String>,
     pub user: Option<UserId>,
+    /// The destination is one of `user`'s enrolled methods: its sends have a budget of their
+    /// own, which sends anyone else asks for cannot use up.
+    pub own_method: bool,
     pub origin: &'a Origin,
     /// A Verify service of the Twilio-compatible API, with its own name, code length and
     /// custom code; `None` uses the delivery settings' service.
@@ -135,7 +139,7 @@ impl VerifyError {
             VerifyError::NotFound | VerifyError::NoSuchResource => 20404,
             // Twilio documents no code of its own for this: the nearest is the challenge's.
             VerifyError::ChallengeAttempts | VerifyError::FactorLocked { .. } => 60308,
-            VerifyError::Refused(Refusal::Prefix(_)) => 60410,
+            VerifyError::Refused(Refusal::Prefix(_) | Refusal::PremiumRate) => 60410,
             VerifyError::Refused(Refusal::Country(_)) => 60605,
             VerifyError::Refused(Refusal::Landline) => 60205,
             VerifyError::Delivery { code, .. } => code.unwrap_or(60200),
@@ -515,7 +519,8 @@ impl Verify {
         }
     }
 
-    /// The shared limits: per destination, per user, per client IP, and overall.
+    /// The shared limits: per user, per client IP, per country, overall and per destination,
+    /// taken all at once or not at all.
     async fn check_send_limits(
         &self,
         settings: &DeliverySettings,
@@ -526,36 +531,45 @@ impl Verify {
         if !guard.enabled {
             return Ok(());
         }
-        let mut checks = vec![(
-            "this destination",
-            format!("dest:{}", request.destination.as_str()),
-            guard.per_destination,
-        )];
-        if let Some(user) = request.user {
-            checks.push(("this account", format!("user:{user}"), guard.per_user));
-        }
-        if let Some(ip) = &request.origin.ip {
-            checks.push(("this address", format!("ip:{ip}"), guard.per_ip));
-        }
-        checks.push(("this server", "global".to_owned(), guard.global));
-        for (scope, key, limit) in checks {
-            let window = limit.window_seconds * 1000;
-            let window_start = now.millis() - now.millis().rem_euclid(window);
-            let count = self
-                .verify_store
-                .hit_rate_limit(&format!("send:{key}"), window_start)
-                .await?;
-            if count > limit.max {
-                self.audit_refusal(request, &format!("send limit for {scope}"), now)
-                    .await;
-                return Err(if scope == "this destination" {
-                    VerifyError::MaxSendAttempts
-                } else {
-                    VerifyError::RateLimited { scope }
-                });
-            }
-        }
-        Ok(())
+        let country = match &request.destination {
+            Destination::Phone(phone) => match phone.region() {
+                Some(region) => {
+                    let known = !guard.allowed_countries.is_empty()
+                        || self
+                            .two_factor_store
+                            .has_enrolled_number_in(&region)
+                            .await?;
+                    Some(CountryStanding { region, known })
+                }
+                None => None,
+            },
+            Destination::Email(_) => None,
+        };
+        let budgets = send_budgets(
+            guard,
+            &SendParty {
+                service_id: request.service_id,
+                destination: request.destination.as_str(),
+                user: request.user,
+                ip: request.origin.ip.as_deref(),
+                own_method: request.own_method,
+                country,
+            },
+        );
+        let counters: Vec<Counter> = budgets.iter().map(|b| b.counter(now)).collect();
+        let full = self.counter_store.take(&counters).await?;
+        let Some(first) = full.into_iter().min() else {
+            return Ok(());
+        };
+        let scope = budgets[first].scope;
+        self.audit_refusal(request, &format!("send limit for {}", scope.words()), now)
+            .await;
+        Err(match scope {
+            Scope::Destination => VerifyError::MaxSendAttempts,
+            other => VerifyError::RateLimited {
+                scope: other.words(),
+            },
+        })
     }
 
     async fn audit_send(&self, request: &StartRequest<'_>, verification_id: &str, now: Instant) {

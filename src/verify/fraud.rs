@@ -1,7 +1,7 @@
 //! The fraud guard's pure decisions: may a code go to this destination at all? (The counting
 //! limits — per destination, user, IP and overall — are kept in the database by the engine.)
 
-use phonenumber::{Type, country};
+use phonenumber::Type;
 
 use super::{Channel, Destination, FraudGuardSettings};
 use crate::domain::PhoneNumber;
@@ -14,6 +14,9 @@ pub enum Refusal {
     Prefix(String),
     /// The numbering plan says the number is a fixed line, which cannot receive SMS (60205).
     Landline,
+    /// A premium-rate number, or one of no type the numbering plan knows: what SMS pumping is
+    /// paid through (60410).
+    PremiumRate,
 }
 
 impl Refusal {
@@ -28,6 +31,10 @@ impl Refusal {
             }
             Refusal::Landline => {
                 "this number is a landline and cannot receive text messages; choose a voice call"
+                    .into()
+            }
+            Refusal::PremiumRate => {
+                "codes are not sent to premium-rate numbers, nor to numbers of an unknown kind"
                     .into()
             }
         }
@@ -54,7 +61,7 @@ pub fn screen(
         return Err(Refusal::Prefix(prefix.clone()));
     }
     if !settings.allowed_countries.is_empty() {
-        let country = region(phone);
+        let country = phone.region();
         let allowed = country.as_deref().is_some_and(|c| {
             settings
                 .allowed_countries
@@ -67,9 +74,15 @@ pub fn screen(
             ));
         }
     }
+    let kind = number_type(phone);
+    if settings.refuse_premium_rate
+        && matches!(kind, None | Some(Type::PremiumRate | Type::Unknown))
+    {
+        return Err(Refusal::PremiumRate);
+    }
     if settings.refuse_landlines
         && matches!(channel, Channel::Sms | Channel::Whatsapp)
-        && is_landline(phone)
+        && kind == Some(Type::FixedLine)
     {
         return Err(Refusal::Landline);
     }
@@ -80,16 +93,9 @@ fn parsed(phone: &PhoneNumber) -> Option<phonenumber::PhoneNumber> {
     phonenumber::parse(None, phone.e164()).ok()
 }
 
-/// The ISO code of the number's country (US, GB…).
-pub fn region(phone: &PhoneNumber) -> Option<String> {
-    parsed(phone)
-        .and_then(|n| n.country().id())
-        .map(|id: country::Id| id.as_ref().to_owned())
-}
-
-fn is_landline(phone: &PhoneNumber) -> bool {
-    parsed(phone)
-        .is_some_and(|n| n.number_type(&phonenumber::metadata::DATABASE) == Type::FixedLine)
+/// What the numbering plan says the number is; `None` when it cannot be read at all.
+fn number_type(phone: &PhoneNumber) -> Option<Type> {
+    parsed(phone).map(|n| n.number_type(&phonenumber::metadata::DATABASE))
 }
 
 #[cfg(test)]
@@ -150,6 +156,23 @@ mod tests {
             Err(Refusal::Landline)
         );
         assert_eq!(screen(&settings, &landline, Channel::Call), Ok(()));
+    }
+
+    #[test]
+    fn a_premium_rate_number_is_refused_on_every_channel() {
+        let settings = FraudGuardSettings::default();
+        let premium = phone("+1 900 555 0100");
+        for channel in [Channel::Sms, Channel::Call] {
+            assert_eq!(
+                screen(&settings, &premium, channel),
+                Err(Refusal::PremiumRate)
+            );
+        }
+        let allowed = FraudGuardSettings {
+            refuse_premium_rate: false,
+            ..FraudGuardSettings::default()
+        };
+        assert_eq!(screen(&allowed, &premium, Channel::Call), Ok(()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod engine;
 pub mod factors;
 pub mod fraud;
 pub mod rate_limits;
+pub mod send_budget;
 mod services;
 
 use std::ops::RangeInclusive;
@@ -27,7 +28,7 @@ pub use crate::domain::{Channel, Destination};
 
 use crate::crypto::cipher::SecretBox;
 use crate::delivery::Delivery;
-use crate::store::{AuditStore, Store, VerifyStore};
+use crate::store::{AuditStore, CounterStore, Store, TwoFactorStore, VerifyStore};
 pub use engine::{
     CheckOutcome, ServiceOverride, StartRequest, VerificationTarget, VerificationView, VerifyError,
     sid,
@@ -44,6 +45,10 @@ pub use services::{
 pub struct Verify {
     audit_store: AuditStore,
     verify_store: VerifyStore,
+    /// The send budgets.
+    counter_store: CounterStore,
+    /// Where users' enrolled numbers tell which countries the server knows.
+    two_factor_store: TwoFactorStore,
     secrets: SecretBox,
     /// For checks that Twilio Verify answers.
     http: reqwest::Client,
@@ -55,6 +60,8 @@ impl Verify {
         Self {
             audit_store: store.audit(),
             verify_store: store.verify(),
+            counter_store: store.counters(),
+            two_factor_store: store.two_factor(),
             secrets,
             http: crate::delivery::http_client(),
             delivery,

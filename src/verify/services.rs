@@ -212,6 +212,7 @@ impl Verify {
             locale: request.locale.map(str::to_owned),
             context: None,
             user: None,
+            own_method: false,
             origin,
             service: Some(ServiceOverride {
                 friendly_name,

@@ -3,6 +3,9 @@ use serde_json::{Value, json};
 use crate::helpers::{PASSWORD, TestApp, spawn_app};
 
 async fn logged_in(app: &TestApp) -> Value {
+    // An administrator with the password alone, as a server that chose so allows.
+    app.put_two_factor_settings(json!({"apiLoginPolicy": "enabled"}))
+        .await;
     app.create_user("ann", json!({"roles": ["admin"]})).await;
     let response = app.login("ann", PASSWORD).await;
     assert_eq!(response.status(), 200);

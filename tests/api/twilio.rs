@@ -396,6 +396,7 @@ async fn twilio_verify_check_answers_map_to_the_engines_errors() {
             core.verify
                 .start_verification(
                     &tessera::verify::StartRequest {
+                        own_method: false,
                         service_id: service,
                         destination,
                         channel: tessera::verify::Channel::Sms,

@@ -822,7 +822,8 @@ async fn policies_per_login_type_admins_and_the_user_flag_apply_at_the_next_logi
                 .0
         }
     };
-    assert_eq!(status("pat").await, 200);
+    // By default an administrator needs a second factor; nobody else does.
+    assert_eq!(status("pat").await, 242);
     assert_eq!(status("quinn").await, 200);
     assert_eq!(
         status("rae").await,
@@ -830,9 +831,9 @@ async fn policies_per_login_type_admins_and_the_user_flag_apply_at_the_next_logi
         "the per-user flag asks for enrolment"
     );
 
-    app.put_two_factor_settings(json!({"apiLoginPolicy": "required_for_admins"}))
+    app.put_two_factor_settings(json!({"apiLoginPolicy": "enabled"}))
         .await;
-    assert_eq!(status("pat").await, 242);
+    assert_eq!(status("pat").await, 200);
     assert_eq!(status("quinn").await, 200);
 
     app.put_two_factor_settings(json!({"apiLoginPolicy": "disabled"}))
@@ -848,7 +849,10 @@ async fn policies_per_login_type_admins_and_the_user_flag_apply_at_the_next_logi
         .await
         .unwrap();
     assert_eq!(settings["twoFactor"]["apiLoginPolicy"], "disabled");
-    assert_eq!(settings["twoFactor"]["webLoginPolicy"], "enabled");
+    assert_eq!(
+        settings["twoFactor"]["webLoginPolicy"],
+        "required_for_admins"
+    );
     assert_eq!(app.audit("event=settings.change").await.len(), 2);
 
     let bad = app

@@ -210,6 +210,7 @@ async fn the_sixth_check_of_a_verification_is_refused_like_twilio_and_then_it_is
         .verify
         .start_verification(
             &tessera::verify::StartRequest {
+                own_method: false,
                 service_id: "test",
                 destination: destination.clone(),
                 channel: tessera::verify::Channel::Sms,
@@ -277,6 +278,7 @@ async fn an_approval_is_final_even_when_two_checks_race() {
         .verify
         .start_verification(
             &tessera::verify::StartRequest {
+                own_method: false,
                 service_id: "race",
                 destination: destination.clone(),
                 channel: tessera::verify::Channel::Email,

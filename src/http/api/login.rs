@@ -96,14 +96,23 @@ pub async fn login(
         Err(LoginError::Inactive) => Err(ApiError::Empty(StatusCode::LOCKED)),
         Err(LoginError::TwoFactorBlocked {
             retry_after_seconds,
-        }) => Err(ApiError::general(
-            StatusCode::TOO_MANY_REQUESTS,
-            "[TooManyTwoFactorFailures]",
-            format!(
+        }) => Err(ApiError::Throttled {
+            code: "[TooManyTwoFactorFailures]".into(),
+            message: format!(
                 "too many wrong second-factor codes for this account; try again in {} minutes",
                 (retry_after_seconds + 59) / 60
             ),
-        )),
+            retry_after_seconds,
+        }),
+        Err(LoginError::Throttled {
+            retry_after_seconds,
+        }) => Err(ApiError::Throttled {
+            code: "[TooManyLoginAttempts]".into(),
+            message: format!(
+                "too many wrong passwords from this address; try again in {retry_after_seconds} seconds"
+            ),
+            retry_after_seconds,
+        }),
         Err(LoginError::Internal(e)) => Err(ApiError::Internal(e)),
     }
 }

@@ -15,6 +15,7 @@ use crate::clock::Instant;
 use crate::domain::{LoginId, MethodId, MethodKind, Password};
 use crate::http::AppState;
 use crate::http::api::TRUST_COOKIE;
+use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::policy::LoginType;
 use crate::store::MethodRecord;
@@ -148,13 +149,29 @@ pub async fn submit(
         ),
         Err(LoginError::TwoFactorBlocked {
             retry_after_seconds,
-        }) => fail(
-            cookies,
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many wrong codes were entered for this account. Try again in {} minutes.",
-                (retry_after_seconds + 59) / 60
+        }) => throttled(
+            fail(
+                cookies,
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many wrong codes were entered for this account. Try again in {} minutes.",
+                    (retry_after_seconds + 59) / 60
+                ),
             ),
+            retry_after_seconds,
+        ),
+        Err(LoginError::Throttled {
+            retry_after_seconds,
+        }) => throttled(
+            fail(
+                cookies,
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many wrong passwords were tried from your network. Try again in {} minutes.",
+                    (retry_after_seconds + 59) / 60
+                ),
+            ),
+            retry_after_seconds,
         ),
         Err(LoginError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
     }
@@ -361,7 +378,13 @@ pub async fn send(
                 migrated: false,
                 alternatives: false,
             };
-            render_code(&state, cookies, &pending, prompt, Some(explain(&other)))
+            let page = render_code(&state, cookies, &pending, prompt, Some(explain(&other)));
+            match other {
+                TwoFactorError::TooManyFailures {
+                    retry_after_seconds,
+                } => throttled(page, retry_after_seconds),
+                _ => page,
+            }
         }
     }
 }
@@ -419,7 +442,13 @@ pub async fn code_submit(
                 migrated: form.migrated.is_some(),
                 alternatives: false,
             };
-            render_code(&state, cookies, &pending, prompt, Some(explain(&other)))
+            let page = render_code(&state, cookies, &pending, prompt, Some(explain(&other)));
+            match other {
+                TwoFactorError::TooManyFailures {
+                    retry_after_seconds,
+                } => throttled(page, retry_after_seconds),
+                _ => page,
+            }
         }
     }
 }

@@ -172,7 +172,7 @@ pub async fn send(
         state
             .core
             .two_factor
-            .send_legacy_enrollment_code(Destination::Phone(phone), &secret, &origin, now)
+            .send_legacy_enrollment_code(user, Destination::Phone(phone), &secret, &origin, now)
             .await?;
         return Ok(StatusCode::OK);
     }

@@ -242,6 +242,7 @@ pub async fn test_message(
         locale: None,
         context: None,
         user: Some(admin.id),
+        own_method: false,
         origin: &origin,
         service: None,
     };

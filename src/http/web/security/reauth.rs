@@ -9,6 +9,7 @@ use axum::response::Response;
 use crate::clock::Instant;
 use crate::domain::{MethodId, MethodKind, User};
 use crate::http::AppState;
+use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::{MethodForm, ReauthForm};
 use crate::http::web::login::{Choice, explain};
@@ -96,7 +97,15 @@ pub async fn reauth_submit(
             )
             .await
         }
-        Err(other) => render_reauth(&state, &headers, &user, None, Some(explain(&other))).await,
+        Err(other) => {
+            let page = render_reauth(&state, &headers, &user, None, Some(explain(&other))).await;
+            match other {
+                TwoFactorError::TooManyFailures {
+                    retry_after_seconds,
+                } => throttled(page, retry_after_seconds),
+                _ => page,
+            }
+        }
     }
 }
 
