@@ -147,32 +147,29 @@ pub async fn submit(
             StatusCode::FORBIDDEN,
             "This account is disabled. Ask your administrator to enable it.",
         ),
-        Err(LoginError::TwoFactorBlocked {
-            retry_after_seconds,
-        }) => throttled(
-            fail(
-                cookies,
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "Too many wrong codes were entered for this account. Try again in {} minutes.",
-                    (retry_after_seconds + 59) / 60
-                ),
-            ),
-            retry_after_seconds,
-        ),
-        Err(LoginError::Throttled {
-            retry_after_seconds,
-        }) => throttled(
-            fail(
-                cookies,
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "Too many wrong passwords were tried from your network. Try again in {} minutes.",
-                    (retry_after_seconds + 59) / 60
-                ),
-            ),
-            retry_after_seconds,
-        ),
+        Err(
+            refusal @ (LoginError::TwoFactorBlocked {
+                retry_after_seconds,
+            }
+            | LoginError::Throttled {
+                retry_after_seconds,
+            }),
+        ) => {
+            let why = match refusal {
+                LoginError::Throttled { .. } => {
+                    "Too many wrong passwords were tried from your network."
+                }
+                _ => "Too many wrong codes were entered for this account.",
+            };
+            let message = format!(
+                "{why} Try again in {} minutes.",
+                (retry_after_seconds + 59) / 60
+            );
+            throttled(
+                fail(cookies, StatusCode::TOO_MANY_REQUESTS, &message),
+                retry_after_seconds,
+            )
+        }
         Err(LoginError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
     }
 }
