@@ -3,7 +3,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, shot, createUser, logIn } from "../lib.mjs";
+import { startServer, launchBrowser, shot, createUser, logIn, outboxCode } from "../lib.mjs";
 
 let server;
 let browser;
@@ -18,7 +18,7 @@ after(async () => {
   await server?.stop();
 });
 
-test("a first login asks for the profile and the terms, then enrolment; new terms ask again", async () => {
+test("a first login enrols a second factor, then asks for the profile and the terms; new terms ask again", async () => {
   const saved = await server.api("PUT", "/api/system/welcome", {
     welcome: { termsVersion: 1, termsText: "Use this service kindly.", profileFields: ["fullName", "mobilePhone"] },
   });
@@ -26,22 +26,31 @@ test("a first login asks for the profile and the terms, then enrolment; new term
   await createUser(server, "gus", { twoFactorRequired: true });
   await createUser(server, "hal", { fullName: "Hal", mobilePhone: "+1 303 555 0150" });
 
+  // The password alone changes nothing: enrolment completes the login, then the welcome step.
   const page = await (await browser.newContext()).newPage();
   await logIn(page, server, "gus");
+  await page.waitForURL(/\/login\/enroll$/);
+  await page.getByLabel("Mobile phone number, with country code").fill("+1 303 555 0152");
+  await page.getByLabel("Text message (SMS)").check();
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.getByLabel("Code", { exact: true }).fill(await outboxCode(server, "+13035550152"));
+  await page.getByRole("button", { name: "Confirm code" }).click();
+  await page.getByLabel("I have saved these codes").check();
+  await page.getByRole("button", { name: "Continue" }).click();
   await page.waitForURL(/\/welcome$/);
   assert.match(await page.textContent("main"), /Use this service kindly\./);
   await shot(page, "20-welcome");
   // Without accepting the terms, the form comes back with the error next to it.
   await page.getByLabel("Full name").fill("Gus Grey");
   await page.getByLabel("Mobile phone number, with country code").fill("12345");
-  await page.locator("form").evaluate((form) => form.setAttribute("novalidate", ""));
+  await page.locator("form[action=\"/welcome\"]").evaluate((form) => form.setAttribute("novalidate", ""));
   await page.getByRole("button", { name: "Continue" }).click();
   assert.match(await page.textContent("main"), /accept the terms/);
   assert.match(await page.textContent("main"), /country code/);
   await page.getByLabel("Mobile phone number, with country code").fill("+1 303 555 0151");
   await page.getByLabel("I accept the terms of use").check();
   await page.getByRole("button", { name: "Continue" }).click();
-  await page.waitForURL(/\/login\/enroll$/);
+  await page.waitForURL(`${server.url}/`);
 
   // Hal has a profile; he meets only the new terms, after logging in.
   const second = await (await browser.newContext()).newPage();

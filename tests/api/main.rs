@@ -28,3 +28,4 @@ mod users;
 mod verify;
 mod verify_api;
 mod web;
+mod welcome;

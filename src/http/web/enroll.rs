@@ -143,12 +143,7 @@ async fn enrolling(
         .pending_login(&id, Instant::now())
         .await
     {
-        Ok(Some(pending)) if pending.methods.is_empty() => {
-            if super::welcome::due(state, &pending.user).await {
-                return Err(cookies.redirect("/welcome"));
-            }
-            Ok((id, pending))
-        }
+        Ok(Some(pending)) if pending.methods.is_empty() => Ok((id, pending)),
         Ok(Some(_)) => Err(cookies.redirect("/login/code")),
         Ok(None) => Err(cookies.redirect("/login?expired=1")),
         Err(error) => Err(internal(state, headers, error)),

@@ -109,10 +109,10 @@ pub async fn submit(
             cookies.redirect("/")
         }
         Ok(LoginOutcome::SecondFactor {
-            user,
             two_factor_id,
             methods,
             code_sent_to,
+            ..
         }) => {
             let ttl = state
                 .core
@@ -123,12 +123,8 @@ pub async fn submit(
                 .unwrap_or(300);
             cookies.set(PENDING_COOKIE, &two_factor_id, Some(ttl), "Lax");
             if methods.is_empty() {
-                let next = if super::welcome::due(&state, &user).await {
-                    "/welcome"
-                } else {
-                    "/login/enroll"
-                };
-                return cookies.redirect(next);
+                // The welcome step, if any, waits until the login is complete.
+                return cookies.redirect("/login/enroll");
             }
             match code_sent_to {
                 Some(method) => {

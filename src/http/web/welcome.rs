@@ -1,5 +1,5 @@
-//! The welcome page: profile fields and versioned terms, for a signed-in user or in the middle
-//! of a first login (before enrolling a second factor).
+//! The welcome page: profile fields and versioned terms, for a signed-in user, before the
+//! first use and again when the terms change.
 
 use askama::Template;
 use axum::extract::State;
@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::forms::WelcomeForm;
-use super::{Chrome, Cookies, PENDING_COOKIE, WebForm, cookie, internal, signed_in};
+use super::{Chrome, Cookies, WebForm, internal, signed_in};
 use crate::clock::Instant;
 use crate::domain::User;
 use crate::http::AppState;
@@ -35,44 +35,26 @@ struct WelcomePage {
     terms_error: String,
 }
 
-/// Who is welcomed: a signed-in user, or the user of a pending first login; and where to go
-/// after.
-async fn whose(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(User, &'static str, bool)>, TwoFactorError> {
-    if let Some((_, user)) = signed_in(state, headers).await {
-        return Ok(Some((user, "/", true)));
-    }
-    let Some(id) = cookie(headers, PENDING_COOKIE) else {
-        return Ok(None);
-    };
-    Ok(state
-        .core
-        .two_factor
-        .pending_login(&id, Instant::now())
-        .await?
-        .map(|pending| {
-            let next = if pending.methods.is_empty() {
-                "/login/enroll"
-            } else {
-                "/login/code"
-            };
-            (pending.user, next, false)
-        }))
+/// Who is welcomed: a signed-in user only. A login waiting for its second factor (or for
+/// enrolment) has given a password alone, which may not change anything about the account:
+/// the welcome step comes once the login is complete (the home page sends the browser here).
+async fn whose(state: &AppState, headers: &HeaderMap) -> Option<User> {
+    signed_in(state, headers).await.map(|(_, user)| user)
 }
+
+/// Where a user goes once the welcome step is done.
+const HOME: &str = "/";
 
 fn render(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,
-    signed: bool,
     due: &WelcomeDue,
     answers: &WelcomeAnswers,
     errors: &[crate::accounts::FieldError],
 ) -> Response {
     let cookies = Cookies::new(state, headers);
-    let chrome = cookies.chrome(state, signed.then_some(user));
+    let chrome = cookies.chrome(state, Some(user));
     let error_of = |name: &str| {
         errors
             .iter()
@@ -129,22 +111,19 @@ fn render(
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (user, next, signed) = match whose(&state, &headers).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return Cookies::new(&state, &headers).redirect("/login"),
-        Err(error) => return internal(&state, &headers, error),
+    let Some(user) = whose(&state, &headers).await else {
+        return Cookies::new(&state, &headers).redirect("/login");
     };
     match state.core.welcome.welcome_due(&user).await {
         Ok(Some(due)) => render(
             &state,
             &headers,
             &user,
-            signed,
             &due,
             &WelcomeAnswers::default(),
             &[],
         ),
-        Ok(None) => Cookies::new(&state, &headers).redirect(next),
+        Ok(None) => Cookies::new(&state, &headers).redirect(HOME),
         Err(error) => internal(&state, &headers, error),
     }
 }
@@ -155,10 +134,8 @@ pub async fn submit(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<WelcomeForm>,
 ) -> Response {
-    let (user, next, signed) = match whose(&state, &headers).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return Cookies::new(&state, &headers).redirect("/login"),
-        Err(error) => return internal(&state, &headers, error),
+    let Some(user) = whose(&state, &headers).await else {
+        return Cookies::new(&state, &headers).redirect("/login");
     };
     let answers = WelcomeAnswers {
         full_name: form.full_name,
@@ -172,10 +149,10 @@ pub async fn submit(
         .complete_welcome(&user, &answers, &origin, Instant::now())
         .await
     {
-        Ok(()) => Cookies::new(&state, &headers).redirect(next),
+        Ok(()) => Cookies::new(&state, &headers).redirect(HOME),
         Err(TwoFactorError::Invalid(errors)) => match state.core.welcome.welcome_due(&user).await {
-            Ok(Some(due)) => render(&state, &headers, &user, signed, &due, &answers, &errors),
-            Ok(None) => Cookies::new(&state, &headers).redirect(next),
+            Ok(Some(due)) => render(&state, &headers, &user, &due, &answers, &errors),
+            Ok(None) => Cookies::new(&state, &headers).redirect(HOME),
             Err(error) => internal(&state, &headers, error),
         },
         Err(error) => internal(&state, &headers, error),
