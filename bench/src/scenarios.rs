@@ -267,6 +267,7 @@ impl<'a> Suite<'a> {
         let settings = ServerSettings {
             argon2: cheap_argon2(),
             fraud_guard: true,
+            password_guard: true,
         };
         let slots = self
             .seed_code_check_users(workspace, &settings, args.users)
@@ -420,6 +421,7 @@ impl<'a> Suite<'a> {
         let settings = ServerSettings {
             argon2: Argon2Config::default(),
             fraud_guard: true,
+            password_guard: true,
         };
         let login_users = SCALE_LOGIN_USERS.min(population);
         let secrets: Vec<Vec<Arc<[u8]>>> = (0..login_users)
@@ -517,6 +519,7 @@ impl<'a> Suite<'a> {
         let settings = ServerSettings {
             argon2: cheap_argon2(),
             fraud_guard: false,
+            password_guard: true,
         };
         // Each user has a number of its own, so a client finds its message by the number.
         let users = (connections * 8).max(100);
@@ -592,6 +595,7 @@ impl<'a> Suite<'a> {
         let settings = ServerSettings {
             argon2: cheap_argon2(),
             fraud_guard: true,
+            password_guard: false,
         };
         // Each phase has users of its own, as many as code-check's: replay protection lets a
         // user log in with at most three codes per 30-second step, and on a fast machine the 8

@@ -109,6 +109,10 @@ pub struct ServerSettings {
     /// SMS scenarios turn the fraud guard off: it would (rightly) stop a flood of codes to one
     /// client IP after 30, and the scenario measures the delivery pipeline, not the guard.
     pub fraud_guard: bool,
+    /// The flood turns the password guard's limits per address off: its guessers stand for a
+    /// botnet of many addresses, each guess costing a hash, where from one address the guard
+    /// would refuse them unhashed after a hundred.
+    pub password_guard: bool,
 }
 
 pub struct Server {
@@ -154,7 +158,7 @@ fn environment(
     settings: &ServerSettings,
     listen: &str,
 ) -> Vec<(String, String)> {
-    vec![
+    let mut environment = vec![
         ("TESSERA_LISTEN".into(), listen.into()),
         (
             "TESSERA_DATA_DIR".into(),
@@ -181,7 +185,20 @@ fn environment(
             "TESSERA_DELIVERY__FRAUD_GUARD__ENABLED".into(),
             settings.fraud_guard.to_string(),
         ),
-    ]
+    ];
+    if !settings.password_guard {
+        for limit in ["PER_IP", "PER_ACCOUNT_AND_IP"] {
+            environment.push((
+                format!("TESSERA_PASSWORD_GUARD__{limit}__MAX"),
+                i64::MAX.to_string(),
+            ));
+            environment.push((
+                format!("TESSERA_PASSWORD_GUARD__{limit}__WINDOW_SECONDS"),
+                "900".into(),
+            ));
+        }
+    }
+    environment
 }
 
 /// Seeds users with `tessera import`, in files of at most 200,000 rows (the import's limit).
