@@ -14,6 +14,7 @@ mod helpers;
 mod housekeeping;
 mod import;
 mod login;
+mod names;
 mod nodes;
 mod processes;
 mod races;
