@@ -17,6 +17,7 @@ mod code_check;
 mod import;
 mod janitor;
 mod messages;
+mod names;
 mod row;
 mod sessions;
 mod settings;
@@ -274,6 +275,8 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.shared.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.shared.pool).await?,
         }
+        // Unicode normalisation that SQL cannot do, once (migration canonical_names).
+        names::canonicalise(self).await?;
         Ok(())
     }
 

@@ -230,3 +230,105 @@ async fn the_cli_refuses_a_look_alike_username() {
     );
     assert!(refused.contains("already has this username"), "{refused}");
 }
+
+/// Users as the code before the rules stored them: the name as typed, keyed in lowercase.
+async fn insert_as_before(app: &TestApp, username: &str, email: Option<&str>) -> String {
+    let pool = app.core.store.pool();
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE username_key = 'admin'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO users (id, username, username_key, email, email_key, roles, active, \
+           password_hash, password_changed_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'user', 1, $6, 0, 0, 0)",
+    )
+    .bind(&id)
+    .bind(username)
+    .bind(username.to_lowercase())
+    .bind(email)
+    .bind(email.map(str::to_lowercase))
+    .bind(hash)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn the_migration_keys_old_rows_canonically_and_reports_collisions_without_merging() {
+    let app = spawn_app().await;
+    let admin = app.create_user("admin", json!({})).await;
+    let admin = admin["id"].as_str().unwrap();
+    let full_width = insert_as_before(&app, "\u{ff41}\u{ff44}\u{ff4d}\u{ff49}\u{ff4e}", None).await;
+    let nfd = insert_as_before(&app, CAFE_NFD, None).await;
+    let nfc = insert_as_before(&app, CAFE_NFC, None).await;
+    let cyrillic = insert_as_before(&app, "\u{430}dmin", None).await;
+    let bob = insert_as_before(&app, "\u{ff22}ob", Some("Bob@B\u{fc}cher.de")).await;
+    // The database as it was before migration canonical_names; the next start applies it.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE description = 'canonical names'")
+        .execute(app.core.store.pool())
+        .await
+        .unwrap();
+    let restarted = app.another_node().await;
+
+    let events = restarted.audit("event=user.name_collision").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let details = &events[0]["details"];
+    let mut admins = vec![admin.to_owned(), full_width.clone()];
+    admins.sort();
+    let mut cafes = vec![nfd.clone(), nfc.clone()];
+    cafes.sort();
+    let collisions = details["collisions"].as_array().unwrap();
+    let ids_of = |key: &str| -> Value {
+        collisions
+            .iter()
+            .find(|c| c["key"] == key)
+            .map(|c| c["userIds"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(ids_of("admin"), json!(admins), "{details}");
+    assert_eq!(ids_of(CAFE_NFC), json!(cafes), "{details}");
+    assert_eq!(
+        details["refused"],
+        json!([{"field": "username", "userId": cyrillic}])
+    );
+
+    // Nothing merged: every row is still there, as it was.
+    let users = restarted.core.store.users();
+    for (id, name) in [
+        (&full_width, "\u{ff41}\u{ff44}\u{ff4d}\u{ff49}\u{ff4e}"),
+        (&nfd, CAFE_NFD),
+        (&nfc, CAFE_NFC),
+        (&cyrillic, "\u{430}dmin"),
+    ] {
+        let user = users
+            .user(tessera::domain::UserId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .expect("the row survives");
+        assert_eq!(user.username.as_str(), name);
+    }
+    // A row alone with its canonical names took them: it logs in by them.
+    let (status, body) = restarted
+        .login_json(json!({"loginId": "bob", "password": PASSWORD}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["id"], bob);
+    assert_eq!(body["user"]["username"], "Bob");
+    let (status, _) = restarted
+        .login_json(json!({"loginId": "bob@xn--bcher-kva.de", "password": PASSWORD}))
+        .await;
+    assert_eq!(status, 200);
+    // `admin` is still the account that had that key; the refused name still logs in.
+    let (_, body) = restarted
+        .login_json(json!({"loginId": "ADMIN", "password": PASSWORD}))
+        .await;
+    assert_eq!(body["user"]["id"], admin);
+    let (_, body) = restarted
+        .login_json(json!({"loginId": "\u{430}dmin", "password": PASSWORD}))
+        .await;
+    assert_eq!(body["user"]["id"], cyrillic.as_str());
+}
