@@ -62,6 +62,7 @@ event_kinds! {
     UserUnlock => "user.unlock",
     UserImport => "user.import",
     VerifyAccountCreate => "verify_account.create",
+    NameCollision => "user.name_collision",
 }
 
 impl EventKind {

@@ -283,7 +283,7 @@ pub fn check(rows: &[(u64, ImportRecord)]) -> Result<Vec<ImportUser>, Vec<RowErr
             .map_err(|e| note("username", e.message))
             .ok();
         if let Some(name) = &username
-            && !seen.insert(name.key())
+            && !seen.insert(name.key().to_owned())
         {
             note("username", "appears twice in the file".into());
         }

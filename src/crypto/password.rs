@@ -111,8 +111,23 @@ impl PasswordHasher {
         let memory = self.memory.clone();
         let password = password.clone();
         let stored = stored.clone();
-        self.run(move || Ok(verify_now(&params, &memory, password.expose(), &stored)))
-            .await?
+        self.run(move || {
+            let verdict = verify_now(&params, &memory, password.expose(), &stored);
+            // A hash made before passwords were normalised was made from the password as it
+            // was typed then: one more check as typed now, and a match is hashed again in the
+            // normal form. Only an attempt that is not already normal pays for it, known or
+            // unknown user alike (`verify_dummy`).
+            match (verdict, password.as_typed()) {
+                (Verification::Wrong, Some(typed)) => {
+                    Ok(match verify_now(&params, &memory, typed, &stored) {
+                        Verification::Wrong => Verification::Wrong,
+                        _ => Verification::RightButOutdated,
+                    })
+                }
+                _ => Ok(verdict),
+            }
+        })
+        .await?
     }
 
     /// Spends the time of a verification on the dummy hash; the result is always "wrong".

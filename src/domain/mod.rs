@@ -3,6 +3,7 @@
 //! Each newtype has a private field and a fallible constructor: a `Username` in hand is a
 //! username that passed every rule, so no code further in re-checks it.
 
+pub mod canonical_names;
 mod destination;
 mod login;
 mod names;

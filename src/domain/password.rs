@@ -1,18 +1,29 @@
 use std::fmt;
 
+use precis_core::profile::PrecisFastInvocation;
+use precis_profiles::OpaqueString;
+
 use super::Invalid;
 
 const MIN_CHARS: usize = 8;
 /// Long enough for any passphrase, short enough that hashing it costs nothing extra.
 const MAX_CHARS: usize = 256;
 
-/// A plaintext password on its way to the hasher. It never prints: `Debug` and `Display` show
-/// a placeholder, so a password cannot reach a log by accident.
+/// A plaintext password on its way to the hasher, in the form RFC 8265 (PRECIS
+/// `OpaqueString`) compares: NFC, with every kind of space made U+0020, so that `café` typed
+/// on a keyboard that sends NFD is the `café` that was chosen in NFC. It never prints: `Debug`
+/// and `Display` show a placeholder, so a password cannot reach a log by accident.
 #[derive(Clone)]
-pub struct Password(String);
+pub struct Password {
+    normal: String,
+    /// An attempt as typed, when that differs from its normal form: hashes made before
+    /// passwords were normalised were made from what was typed (`PasswordHasher::verify`).
+    as_typed: Option<String>,
+}
 
 impl Password {
-    /// A new password someone is choosing: the length rules of NIST SP 800-63B apply.
+    /// A new password someone is choosing: the length rules of NIST SP 800-63B apply, and the
+    /// characters of PRECIS `OpaqueString` (no control or unassigned characters).
     pub fn new_choice(raw: &str) -> Result<Self, Invalid> {
         let chars = raw.chars().count();
         if chars == 0 {
@@ -30,18 +41,28 @@ impl Password {
                 format!("a password has at most {MAX_CHARS} characters"),
             ));
         }
-        if is_common(raw) {
+        let normal = OpaqueString::enforce(raw).map_err(|_| {
+            Invalid::new(
+                "[invalid]",
+                "a password cannot contain control or unassigned characters",
+            )
+        })?;
+        if is_common(&normal) {
             return Err(Invalid::new(
                 "[breached]",
                 "this password is too common: it is on lists of breached passwords, or is a \
                  sequence or repetition; choose another (a few unrelated words make a good one)",
             ));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self {
+            normal: normal.into_owned(),
+            as_typed: None,
+        })
     }
 
     /// A password offered at login: any non-empty value is checked against the hash, but an
-    /// oversized one is refused before it reaches the hasher.
+    /// oversized one is refused before it reaches the hasher. One that `OpaqueString` refuses
+    /// can only be a password chosen before the rule, and is checked as typed.
     pub fn attempt(raw: &str) -> Result<Self, Invalid> {
         if raw.is_empty() {
             return Err(Invalid::new("[blank]", "a password is required"));
@@ -52,11 +73,26 @@ impl Password {
                 format!("a password has at most {MAX_CHARS} characters"),
             ));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(match OpaqueString::enforce(raw) {
+            Ok(normal) if normal != raw => Self {
+                normal: normal.into_owned(),
+                as_typed: Some(raw.to_owned()),
+            },
+            _ => Self {
+                normal: raw.to_owned(),
+                as_typed: None,
+            },
+        })
     }
 
+    /// The normal form: what is hashed, and checked first.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.normal
+    }
+
+    /// The attempt as typed, when it differs from `expose()`.
+    pub fn as_typed(&self) -> Option<&str> {
+        self.as_typed.as_deref()
     }
 }
 
@@ -135,6 +171,29 @@ mod tests {
         ] {
             assert!(Password::new_choice(fine).is_ok(), "{fine}");
         }
+    }
+
+    #[test]
+    fn a_password_is_compared_in_nfc_with_plain_spaces() {
+        let chosen = Password::new_choice("cafe\u{301} au lait").unwrap();
+        assert_eq!(chosen.expose(), "caf\u{e9} au lait");
+        assert_eq!(chosen.as_typed(), None);
+        let typed = Password::attempt("caf\u{e9}\u{a0}au lait").unwrap();
+        assert_eq!(typed.expose(), "caf\u{e9} au lait");
+        assert_eq!(typed.as_typed(), Some("caf\u{e9}\u{a0}au lait"));
+        assert_eq!(Password::attempt("plain ascii").unwrap().as_typed(), None);
+    }
+
+    #[test]
+    fn a_new_password_cannot_hold_control_characters_but_an_old_one_is_still_tried() {
+        assert_eq!(
+            Password::new_choice("bell\u{7}rings").unwrap_err().code,
+            "[invalid]"
+        );
+        assert_eq!(
+            Password::attempt("bell\u{7}rings").unwrap().expose(),
+            "bell\u{7}rings"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod counters;
 mod import;
 mod janitor;
 mod messages;
+mod names;
 mod row;
 mod sessions;
 mod settings;
@@ -276,7 +277,10 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.shared.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.shared.pool).await?,
         }
+        // What SQL cannot do: numbering plans (migration method_countries) and Unicode
+        // normalisation, once (migration canonical_names).
         two_factor::fill_method_countries(&self.shared.pool).await?;
+        names::canonicalise(self).await?;
         Ok(())
     }
 

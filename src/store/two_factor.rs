@@ -746,11 +746,10 @@ pub(super) fn method_from_row(row: &impl Columns) -> Result<MethodRecord, StoreE
             .map(|p| PhoneNumber::parse(&p))
             .transpose()
             .map_err(|e| corrupt("mobile_phone", e))?,
-        email: row
-            .column::<Option<String>>("email")?
-            .map(|e| Email::parse(&e))
-            .transpose()
-            .map_err(|e| corrupt("email", e))?,
+        // An address enrolled before today's rules of emails is sent to as it was stored.
+        email: row.column::<Option<String>>("email")?.map(|e| {
+            Email::parse(&e).unwrap_or_else(|_| Email::from_stored(&e, &e.to_lowercase()))
+        }),
         last_used_step: row
             .column::<Option<i64>>("last_used_step")?
             .map(|s| u64::try_from(s).unwrap_or(0)),

@@ -32,7 +32,7 @@ impl ByLoginKey {
 static BY_USERNAME_KEY: LazyLock<ByLoginKey> = LazyLock::new(|| ByLoginKey::new("username_key"));
 static BY_EMAIL_KEY: LazyLock<ByLoginKey> = LazyLock::new(|| ByLoginKey::new("email_key"));
 
-pub(super) const COLUMNS: &str = "id, username, email, full_name, mobile_phone, roles, active, \
+pub(super) const COLUMNS: &str = "id, username, username_key, email, email_key, full_name, mobile_phone, roles, active, \
     two_factor_required, every_login, authy_migrated, terms_version_accepted, password_hash, password_changed_at, \
     created_at, updated_at, last_login_at";
 
@@ -125,8 +125,8 @@ impl UserStore {
     ) -> Result<Option<UserWithHash>, StoreError> {
         // Built once: every password login starts here.
         let (sql, key) = match login_id {
-            LoginId::Username(name) => (&*BY_USERNAME_KEY, name.key()),
-            LoginId::Email(email) => (&*BY_EMAIL_KEY, email.key()),
+            LoginId::Username(name) => (&*BY_USERNAME_KEY, name.key().to_owned()),
+            LoginId::Email(email) => (&*BY_EMAIL_KEY, email.key().to_owned()),
         };
         match &self.store.shared.sqlite_thread {
             // Every password login starts here. On the SQLite thread it is one hand-off; through
@@ -205,9 +205,9 @@ impl UserStore {
         ))
         .bind(id.to_string())
         .bind(changes.username.as_str().to_owned())
-        .bind(changes.username.key())
+        .bind(changes.username.key().to_owned())
         .bind(changes.email.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(changes.email.as_ref().map(Email::key))
+        .bind(changes.email.as_ref().map(|e| e.key().to_owned()))
         .bind(changes.full_name.as_ref().map(|n| n.as_str().to_owned()))
         .bind(changes.mobile_phone.as_ref().map(|n| n.e164().to_owned()))
         .bind(changes.roles.to_stored())
@@ -511,9 +511,9 @@ pub(super) async fn insert_user_in(
     ))
     .bind(new.id.to_string())
     .bind(p.username.as_str().to_owned())
-    .bind(p.username.key())
+    .bind(p.username.key().to_owned())
     .bind(p.email.as_ref().map(|e| e.as_str().to_owned()))
-    .bind(p.email.as_ref().map(Email::key))
+    .bind(p.email.as_ref().map(|e| e.key().to_owned()))
     .bind(p.full_name.as_ref().map(|n| n.as_str().to_owned()))
     .bind(p.mobile_phone.as_ref().map(|n| n.e164().to_owned()))
     .bind(p.roles.to_stored())
@@ -547,12 +547,14 @@ pub(super) fn user_from_row(row: &impl Columns) -> Result<UserWithHash, StoreErr
     let text = |name: &str| row.column::<String>(name);
     let optional = |name: &str| row.column::<Option<String>>(name);
     let id = UserId::parse(&text("id")?).map_err(|e| corrupt("id", e.message))?;
-    let username =
-        Username::parse(&text("username")?).map_err(|e| corrupt("username", e.message))?;
-    let email = optional("email")?
-        .map(|e| Email::parse(&e))
-        .transpose()
-        .map_err(|e| corrupt("email", e.message))?;
+    // As stored, with the keys they are stored under: rows made before today's rules of
+    // names stay readable (and keep their keys until renamed).
+    let username = Username::from_stored(&text("username")?, &text("username_key")?);
+    let email = match (optional("email")?, optional("email_key")?) {
+        (Some(address), Some(key)) => Some(Email::from_stored(&address, &key)),
+        (None, _) => None,
+        (Some(_), None) => return Err(corrupt("email_key", "missing".to_owned())),
+    };
     let full_name = optional("full_name")?
         .map(|n| FullName::parse(&n))
         .transpose()

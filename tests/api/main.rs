@@ -15,6 +15,7 @@ mod helpers;
 mod housekeeping;
 mod import;
 mod login;
+mod names;
 mod nodes;
 mod passwords;
 mod processes;

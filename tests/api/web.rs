@@ -379,3 +379,38 @@ async fn the_admin_console_is_for_administrators_only() {
             .starts_with("text/csv")
     );
 }
+
+#[tokio::test]
+async fn the_admin_console_refuses_a_look_alike_username() {
+    let app = spawn_app().await;
+    // An administrator with the password alone, as a server that chose so allows.
+    app.put_two_factor_settings(json!({"webLoginPolicy": "enabled"}))
+        .await;
+    app.create_user("admin", json!({"roles": ["admin"]})).await;
+    let mut admin = Browser::new();
+    admin.log_in(&app, "admin", PASSWORD).await;
+    let csrf = admin.csrf();
+    for (look_alike, says) in [
+        ("\u{430}dmin", "one script"),
+        ("ad\u{200b}min", "U+200B"),
+        ("\u{ff41}dmin", "already has this username"),
+    ] {
+        let page = admin
+            .post(
+                &app,
+                "/admin/users",
+                &[
+                    ("csrf", &csrf),
+                    ("username", look_alike),
+                    ("email", ""),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(says), "{look_alike:?}: {says}");
+    }
+    assert_eq!(app.core.store.users().count_users().await.unwrap(), 1);
+}
