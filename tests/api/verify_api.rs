@@ -569,3 +569,25 @@ async fn a_huge_page_number_is_refused_with_twilios_error() {
     );
     assert_eq!(body["services"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn a_services_codes_to_a_country_nobody_here_enrolled_in_take_the_ordinary_budget() {
+    let app = spawn_app().await;
+    let saved = app
+        .put_delivery_settings(
+            serde_json::json!({"fraudGuard": {"perNewCountry": {"max": 1, "windowSeconds": 3600}}}),
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+    let twilio = Twilio::new(&app).await;
+    let service = twilio.service(&[("FriendlyName", "Acme")]).await;
+    let path = format!("/v2/Services/{service}/Verifications");
+    // Jamaica: no user of this server has a number there, but the service's users do.
+    for n in 1..=3 {
+        let to = format!("+1876555010{n}");
+        let (status, body) = twilio
+            .call(Method::POST, &path, &[("To", &to), ("Channel", "sms")])
+            .await;
+        assert_eq!(status, 201, "{to}: {body}");
+    }
+}
