@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::core::Core;
 use crate::crypto::Keys;
+use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{self, AppState};
 use crate::store::Store;
 
@@ -30,6 +31,7 @@ async fn open_core_at(config: &Config, public_url: String) -> anyhow::Result<Cor
 pub struct Application {
     core: Core,
     listener: TcpListener,
+    limits: ConnectionLimits,
     max_body_bytes: usize,
     web: crate::http::web::WebSettings,
     public_url: String,
@@ -37,6 +39,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let max_open = config
+            .connections
+            .max_open_under(raise_open_files_limit())?;
         let addr = config.listen_addr();
         let listener = TcpListener::bind(addr)
             .await
@@ -50,6 +55,14 @@ impl Application {
         Ok(Self {
             core,
             listener,
+            limits: ConnectionLimits {
+                header_read_timeout: config.connections.header_read_timeout(),
+                keep_alive_timeout: config.connections.keep_alive_timeout(),
+                send_timeout: config.connections.send_timeout(),
+                max_open,
+                max_per_ip: config.connections.max_per_ip,
+                trusted_proxies: config.trusted_proxies.clone(),
+            },
             max_body_bytes: config.max_body_bytes,
             web: crate::http::web::WebSettings {
                 organization: config.organization.clone(),
@@ -88,18 +101,26 @@ impl Application {
             public_url: self.public_url,
         };
         let router = http::router(state, self.max_body_bytes);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed");
+        serve(self.listener, router, self.limits, shutdown).await;
         // Let the worker finish the message in hand; what is left stays queued for next time.
         let _ = stop.send(true);
         let _ = worker.await;
         store.close().await;
-        served
+        Ok(())
+    }
+}
+
+/// Raises the soft limit of open files towards the hard one (up to Linux's usual ceiling of
+/// 2^20), so that the cap on connections can be as high as the operator lets the process go;
+/// the limit in force either way.
+fn raise_open_files_limit() -> u64 {
+    match rlimit::increase_nofile_limit(1 << 20) {
+        Ok(limit) => limit,
+        Err(error) => {
+            let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
+            tracing::warn!(%error, soft, "cannot raise the limit of open files");
+            soft
+        }
     }
 }
 

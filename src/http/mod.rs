@@ -5,6 +5,7 @@ mod api_docs;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod serve;
 pub mod verify_api;
 pub mod web;
 
