@@ -34,6 +34,7 @@ pub struct Application {
     limits: ConnectionLimits,
     max_body_bytes: usize,
     web: crate::http::web::WebSettings,
+    edge: crate::http::EdgeSettings,
     public_url: String,
 }
 
@@ -69,6 +70,10 @@ impl Application {
                 product_name: config.product_name.clone(),
                 secure_cookies: config.public_url().starts_with("https://"),
             },
+            edge: crate::http::EdgeSettings {
+                trusted_proxies: config.trusted_proxies.clone(),
+                forwarded_header: config.forwarded_header,
+            },
             public_url,
         })
     }
@@ -98,6 +103,7 @@ impl Application {
         let state = AppState {
             core: std::sync::Arc::new(self.core),
             web: self.web,
+            edge: std::sync::Arc::new(self.edge),
             public_url: self.public_url,
         };
         let router = http::router(state, self.max_body_bytes);

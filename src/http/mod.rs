@@ -30,9 +30,18 @@ pub struct AppState {
     /// Shared: axum clones the state for every request.
     pub core: Arc<Core>,
     pub web: web::WebSettings,
+    pub edge: Arc<EdgeSettings>,
     /// Where clients reach this server: the `iss` of tokens, and the base of the Verify API's
     /// paging links.
     pub public_url: String,
+}
+
+/// Who the server believes and what it shows to whom, from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeSettings {
+    /// Peers whose forwarded header names the client (`extract::client_ip`).
+    pub trusted_proxies: crate::proxies::TrustedProxies,
+    pub forwarded_header: crate::proxies::ForwardedHeader,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {

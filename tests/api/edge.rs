@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
 
 fn loopback(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
@@ -278,5 +280,133 @@ async fn a_kept_alive_connection_waits_idle_up_to_the_keep_alive_timeout() {
     assert!(
         closed_within(&mut stream, Duration::from_secs(6)).await,
         "an idle connection is closed at the keep-alive timeout"
+    );
+}
+
+fn trusting(list: &[&str]) -> impl FnOnce(&mut tessera::config::Config) {
+    let proxies = tessera::proxies::TrustedProxies::parse(list.iter().copied()).unwrap();
+    move |config| config.trusted_proxies = proxies
+}
+
+/// Logs ann in with `header: value` on the request; the address the audit log recorded.
+async fn login_through(app: &TestApp, header: &str, value: &str) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/login"))
+        .header(header, value)
+        .json(&json!({"loginId": "ann", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events = app.audit("event=login.success&limit=1").await;
+    events[0]["ipAddress"].as_str().unwrap().to_owned()
+}
+
+/// Sends an enrolment code to a new number for `user` as the client `forwarded` says; the
+/// status.
+async fn send_as(app: &TestApp, user: &str, phone: &str, forwarded: &str) -> u16 {
+    app.with_key(Method::POST, "/api/two-factor/send")
+        .header("X-Forwarded-For", forwarded)
+        .json(&json!({"method": "sms", "mobilePhone": phone, "userId": user}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Behind a trusted proxy each client is the right-most address the proxy chain forwards that
+/// is not itself a trusted proxy: the audit log records it, and the per-address limits count
+/// each client apart, where before every client behind the proxy shared one address.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_the_address_it_forwards() {
+    let app = spawn_app_with(trusting(&["127.0.0.1", "10.0.0.0/8"])).await;
+    let ann = app.create_user("ann", json!({})).await;
+    let id = ann["id"].as_str().unwrap();
+    // The client wrote the first address; the proxies appended the others.
+    assert_eq!(
+        login_through(&app, "X-Forwarded-For", "192.0.2.66, 203.0.113.5, 10.1.2.3").await,
+        "203.0.113.5"
+    );
+
+    let saved = app
+        .put_delivery_settings(json!({"fraudGuard": {"perIp": {"max": 2, "windowSeconds": 3600}}}))
+        .await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(send_as(&app, id, "+14155550101", "203.0.113.5").await, 200);
+    assert_eq!(send_as(&app, id, "+14155550102", "203.0.113.5").await, 200);
+    assert_eq!(send_as(&app, id, "+14155550103", "203.0.113.5").await, 429);
+    assert_eq!(
+        send_as(&app, id, "+14155550104", "198.51.100.8").await,
+        200,
+        "another client behind the same proxy has its own limit"
+    );
+}
+
+/// Without trusted proxies, or from a peer that is not one, the forwarded headers are
+/// ignored: the connection's address stands, whatever a client claims.
+#[tokio::test]
+async fn forwarded_headers_are_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let mut apps = Vec::new();
+    for trusted in [&[][..], &["10.0.0.0/8"][..]] {
+        apps.push(spawn_app_with(trusting(trusted)).await);
+        let app = apps.last().unwrap();
+        app.create_user("ann", json!({})).await;
+        assert_eq!(
+            login_through(app, "X-Forwarded-For", "203.0.113.5").await,
+            "127.0.0.1"
+        );
+        assert_eq!(
+            login_through(app, "Forwarded", "for=203.0.113.5").await,
+            "127.0.0.1"
+        );
+    }
+}
+
+/// With `forwarded_header = "forwarded"` the proxies' RFC 7239 header is read, and
+/// X-Forwarded-For, which such a proxy passes through as the client wrote it, is not.
+#[tokio::test]
+async fn the_forwarded_header_is_read_when_the_proxies_keep_it() {
+    let app = spawn_app_with(|config| {
+        trusting(&["127.0.0.1"])(config);
+        config.forwarded_header = tessera::proxies::ForwardedHeader::Forwarded;
+    })
+    .await;
+    app.create_user("ann", json!({})).await;
+    assert_eq!(
+        login_through(
+            &app,
+            "Forwarded",
+            "for=192.0.2.66, for=\"[2001:db8::7]:4711\""
+        )
+        .await,
+        "2001:db8::7"
+    );
+    assert_eq!(
+        login_through(&app, "X-Forwarded-For", "203.0.113.5").await,
+        "127.0.0.1"
+    );
+}
+
+/// A trusted proxy carries many clients: its connections count against the cap on open
+/// connections only, not against the cap per address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_is_not_held_to_the_cap_per_address() {
+    let app = spawn_app_with(|config| {
+        trusting(&["127.0.0.2"])(config);
+        config.connections.max_per_ip = 10;
+    })
+    .await;
+    let server = server_of(&app);
+    let proxy = slow_heads(loopback(2), server, 30).await;
+    let client = slow_heads(loopback(3), server, 30).await;
+    assert_eq!(
+        still_open(proxy, Duration::from_millis(300)).await.len(),
+        30
+    );
+    assert_eq!(
+        still_open(client, Duration::from_millis(300)).await.len(),
+        10
     );
 }
