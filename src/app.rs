@@ -73,6 +73,7 @@ impl Application {
             edge: crate::http::EdgeSettings {
                 trusted_proxies: config.trusted_proxies.clone(),
                 forwarded_header: config.forwarded_header,
+                outbox_public: config.delivery.outbox_public,
             },
             public_url,
         })

@@ -42,6 +42,8 @@ pub struct EdgeSettings {
     /// Peers whose forwarded header names the client (`extract::client_ip`).
     pub trusted_proxies: crate::proxies::TrustedProxies,
     pub forwarded_header: crate::proxies::ForwardedHeader,
+    /// `/dev/outbox` without an administrator.
+    pub outbox_public: bool,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {

@@ -321,10 +321,9 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// The development outbox, newest first.
+    /// The development outbox, newest first (read with the API key, as an administrator).
     pub async fn outbox(&self) -> Vec<Value> {
-        self.client
-            .get(self.url("/dev/outbox.json"))
+        self.with_key(reqwest::Method::GET, "/dev/outbox.json")
             .send()
             .await
             .unwrap()

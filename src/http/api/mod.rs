@@ -130,7 +130,6 @@ pub fn routes() -> Router<AppState> {
             "/api/two-factor/send/{two_factor_id}",
             post(two_factor::send::send_for_login),
         )
-        .route("/dev/outbox", get(outbox::page))
         .route("/dev/outbox.json", get(outbox::json))
         .route(
             "/api/two-factor/status",
