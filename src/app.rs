@@ -31,6 +31,8 @@ async fn open_core_at(config: &Config, public_url: String) -> anyhow::Result<Cor
 pub struct Application {
     core: Core,
     listener: TcpListener,
+    /// The loopback listener that serves `/metrics` alone (`metrics.listen`).
+    metrics_listener: Option<TcpListener>,
     limits: ConnectionLimits,
     max_body_bytes: usize,
     web: crate::http::web::WebSettings,
@@ -52,10 +54,19 @@ impl Application {
             // Without a configured public URL, the address really bound (port 0 picks one).
             None => format!("http://{}", listener.local_addr()?),
         };
+        let metrics_listener = match config.metrics_listen_addr() {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+            ),
+            None => None,
+        };
         let core = open_core_at(config, public_url.clone()).await?;
         Ok(Self {
             core,
             listener,
+            metrics_listener,
             limits: ConnectionLimits {
                 header_read_timeout: config.connections.header_read_timeout(),
                 keep_alive_timeout: config.connections.keep_alive_timeout(),
@@ -73,6 +84,7 @@ impl Application {
             edge: crate::http::EdgeSettings {
                 trusted_proxies: config.trusted_proxies.clone(),
                 forwarded_header: config.forwarded_header,
+                metrics_public: config.metrics.public,
                 outbox_public: config.delivery.outbox_public,
             },
             public_url,
@@ -83,6 +95,13 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where the metrics-only listener is bound, if `metrics.listen` asks for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn core(&self) -> &Core {
@@ -108,7 +127,34 @@ impl Application {
             public_url: self.public_url,
         };
         let router = http::router(state, self.max_body_bytes);
-        serve(self.listener, router, self.limits, shutdown).await;
+        let (stopping, stop_serving) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics_listener.map(|listener| {
+            let mut stop_serving = stop_serving.clone();
+            tokio::spawn(serve(
+                listener,
+                http::metrics_router(),
+                ConnectionLimits {
+                    max_open: METRICS_CONNECTIONS,
+                    max_per_ip: METRICS_CONNECTIONS,
+                    ..self.limits.clone()
+                },
+                async move {
+                    let _ = stop_serving.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
+        let mut stop_serving = stop_serving;
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        });
+        serve(self.listener, router, self.limits, async move {
+            let _ = stop_serving.wait_for(|stop| *stop).await;
+        })
+        .await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         // Let the worker finish the message in hand; what is left stays queued for next time.
         let _ = stop.send(true);
         let _ = worker.await;
@@ -116,6 +162,9 @@ impl Application {
         Ok(())
     }
 }
+
+/// A scraper or two: the metrics listener is on loopback.
+const METRICS_CONNECTIONS: usize = 16;
 
 /// Raises the soft limit of open files towards the hard one (up to Linux's usual ceiling of
 /// 2^20), so that the cap on connections can be as high as the operator lets the process go;

@@ -1,5 +1,5 @@
-//! `tessera serve`: start the server and say where it is, who may read the development outbox,
-//! and, on the first start, the administrator's password.
+//! `tessera serve`: start the server and say where it is, who may read the development outbox
+//! and the metrics, and, on the first start, the administrator's password.
 
 use std::io::Write;
 
@@ -53,6 +53,12 @@ pub(super) async fn serve(config: Config) -> anyhow::Result<()> {
                 "  for administrators: log in as one, or send an API key (delivery.outbox_public = false)"
             )?;
         }
+    }
+    if let Some(metrics) = application.metrics_addr() {
+        writeln!(
+            out,
+            "Metrics without a key on this machine: http://{metrics}/metrics"
+        )?;
     }
     if let Some(password) = admin_password {
         writeln!(out)?;

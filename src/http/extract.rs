@@ -185,6 +185,31 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
     }
 }
 
+/// Whoever may read `/metrics`: anyone with `metrics.public`; else the holder of a live API key,
+/// as `Authorization: <key>` or, as Prometheus sends a credential, `Authorization: Bearer <key>`.
+/// A loopback peer is no exception: behind a proxy on the same machine every peer is one.
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.edge.metrics_public {
+            return Ok(Self);
+        }
+        let presented = bearer(&parts.headers)
+            .or_else(|| presented_api_key(&parts.headers).map(str::to_owned))
+            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
+        state
+            .core
+            .accounts
+            .authenticate_api_key(&presented, Instant::now())
+            .await?
+            .map(|_| Self)
+            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))
+    }
+}
+
 fn presented_api_key(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)

@@ -42,8 +42,19 @@ pub struct EdgeSettings {
     /// Peers whose forwarded header names the client (`extract::client_ip`).
     pub trusted_proxies: crate::proxies::TrustedProxies,
     pub forwarded_header: crate::proxies::ForwardedHeader,
+    /// `/metrics` without an API key.
+    pub metrics_public: bool,
     /// `/dev/outbox` without an administrator.
     pub outbox_public: bool,
+}
+
+/// What the metrics-only listener (`metrics.listen`, loopback) serves: `/metrics` without a
+/// key, and nothing else.
+pub fn metrics_router() -> Router {
+    crate::telemetry::metrics_handle();
+    Router::new()
+        .route("/metrics", get(api::system::render_metrics))
+        .fallback(|| async { StatusCode::NOT_FOUND })
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {

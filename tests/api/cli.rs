@@ -438,7 +438,7 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
 }
 
 /// The start banner says who may read the development outbox (administrators, unless
-/// `delivery.outbox_public` opens it).
+/// `delivery.outbox_public` opens it), and where the metrics are served without a key.
 #[tokio::test]
 async fn the_banner_says_who_may_read_the_outbox() {
     let cli = Cli::new().await;
@@ -461,7 +461,16 @@ async fn the_banner_says_who_may_read_the_outbox() {
     let default = banner(&[]).await;
     assert!(default.contains("/dev/outbox"), "{default}");
     assert!(default.contains("for administrators"), "{default}");
+    assert!(!default.contains("Metrics"), "{default}");
 
-    let open = banner(&[("TESSERA_DELIVERY__OUTBOX_PUBLIC", "true")]).await;
+    let open = banner(&[
+        ("TESSERA_DELIVERY__OUTBOX_PUBLIC", "true"),
+        ("TESSERA_METRICS__LISTEN", "127.0.0.1:0"),
+    ])
+    .await;
     assert!(open.contains("open to anyone"), "{open}");
+    assert!(
+        open.contains("Metrics without a key on this machine: http://127.0.0.1:"),
+        "{open}"
+    );
 }

@@ -7,7 +7,7 @@ mod audit_log;
 mod ids;
 pub mod login;
 mod outbox;
-mod system;
+pub mod system;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;
