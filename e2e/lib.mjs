@@ -63,6 +63,7 @@ export async function startServer() {
   return {
     url,
     password,
+    key,
     api,
     cli,
     stop: () => new Promise((resolve) => {
@@ -109,15 +110,16 @@ export function totp(secret, offsetSeconds = 0) {
 
 /** The code in the newest outbox message to `to`. */
 export async function outboxCode(server, to) {
-  const messages = await (await fetch(`${server.url}/dev/outbox.json`)).json();
+  const messages = await outbox(server);
   const message = messages.find((m) => m.to === to);
   if (!message) throw new Error(`no message to ${to}: ${JSON.stringify(messages)}`);
   const digits = message.body.replace(/\D/g, "");
   return message.channel === "call" ? digits.slice(0, digits.length / 2) : digits;
 }
 
+/** The development outbox, newest first, read as an administrator (with the API key). */
 export async function outbox(server) {
-  return (await fetch(`${server.url}/dev/outbox.json`)).json();
+  return (await fetch(`${server.url}/dev/outbox.json`, { headers: { Authorization: server.key } })).json();
 }
 
 export async function shot(page, name) {

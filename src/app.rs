@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::core::Core;
 use crate::crypto::Keys;
+use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{self, AppState};
 use crate::store::Store;
 
@@ -30,13 +31,20 @@ async fn open_core_at(config: &Config, public_url: String) -> anyhow::Result<Cor
 pub struct Application {
     core: Core,
     listener: TcpListener,
+    /// The loopback listener that serves `/metrics` alone (`metrics.listen`).
+    metrics_listener: Option<TcpListener>,
+    limits: ConnectionLimits,
     max_body_bytes: usize,
     web: crate::http::web::WebSettings,
+    edge: crate::http::EdgeSettings,
     public_url: String,
 }
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let max_open = config
+            .connections
+            .max_open_under(raise_open_files_limit())?;
         let addr = config.listen_addr();
         let listener = TcpListener::bind(addr)
             .await
@@ -46,15 +54,38 @@ impl Application {
             // Without a configured public URL, the address really bound (port 0 picks one).
             None => format!("http://{}", listener.local_addr()?),
         };
+        let metrics_listener = match config.metrics_listen_addr() {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+            ),
+            None => None,
+        };
         let core = open_core_at(config, public_url.clone()).await?;
         Ok(Self {
             core,
             listener,
+            metrics_listener,
+            limits: ConnectionLimits {
+                header_read_timeout: config.connections.header_read_timeout(),
+                keep_alive_timeout: config.connections.keep_alive_timeout(),
+                send_timeout: config.connections.send_timeout(),
+                max_open,
+                max_per_ip: config.connections.max_per_ip,
+                trusted_proxies: config.trusted_proxies.clone(),
+            },
             max_body_bytes: config.max_body_bytes,
             web: crate::http::web::WebSettings {
                 organization: config.organization.clone(),
                 product_name: config.product_name.clone(),
                 secure_cookies: config.public_url().starts_with("https://"),
+            },
+            edge: crate::http::EdgeSettings {
+                trusted_proxies: config.trusted_proxies.clone(),
+                forwarded_header: config.forwarded_header,
+                metrics_public: config.metrics.public,
+                outbox_public: config.delivery.outbox_public,
             },
             public_url,
         })
@@ -64,6 +95,13 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where the metrics-only listener is bound, if `metrics.listen` asks for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn core(&self) -> &Core {
@@ -85,21 +123,60 @@ impl Application {
         let state = AppState {
             core: std::sync::Arc::new(self.core),
             web: self.web,
+            edge: std::sync::Arc::new(self.edge),
             public_url: self.public_url,
         };
         let router = http::router(state, self.max_body_bytes);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed");
+        let (stopping, stop_serving) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics_listener.map(|listener| {
+            let mut stop_serving = stop_serving.clone();
+            tokio::spawn(serve(
+                listener,
+                http::metrics_router(),
+                ConnectionLimits {
+                    max_open: METRICS_CONNECTIONS,
+                    max_per_ip: METRICS_CONNECTIONS,
+                    ..self.limits.clone()
+                },
+                async move {
+                    let _ = stop_serving.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
+        let mut stop_serving = stop_serving;
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        });
+        serve(self.listener, router, self.limits, async move {
+            let _ = stop_serving.wait_for(|stop| *stop).await;
+        })
+        .await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         // Let the worker finish the message in hand; what is left stays queued for next time.
         let _ = stop.send(true);
         let _ = worker.await;
         store.close().await;
-        served
+        Ok(())
+    }
+}
+
+/// A scraper or two: the metrics listener is on loopback.
+const METRICS_CONNECTIONS: usize = 16;
+
+/// Raises the soft limit of open files towards the hard one (up to Linux's usual ceiling of
+/// 2^20), so that the cap on connections can be as high as the operator lets the process go;
+/// the limit in force either way.
+fn raise_open_files_limit() -> u64 {
+    match rlimit::increase_nofile_limit(1 << 20) {
+        Ok(limit) => limit,
+        Err(error) => {
+            let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
+            tracing::warn!(%error, soft, "cannot raise the limit of open files");
+            soft
+        }
     }
 }
 

@@ -45,7 +45,11 @@ impl Core {
                 refresh_ttl_seconds: config.tokens.refresh_ttl_seconds,
             },
         );
-        let delivery = Delivery::new(store.clone(), secrets.clone(), config.delivery.clone());
+        let delivery = Delivery::new(
+            store.clone(),
+            secrets.clone(),
+            config.delivery.defaults.clone(),
+        );
         let verify = Verify::new(store.clone(), secrets.clone(), delivery.clone());
         let two_factor = TwoFactor::new(
             store.clone(),

@@ -24,6 +24,7 @@ pub mod import;
 pub mod limits;
 pub mod otp;
 pub mod policy;
+pub mod proxies;
 pub mod sessions;
 pub mod spreadsheet;
 pub mod store;

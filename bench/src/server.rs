@@ -185,6 +185,8 @@ fn environment(
             "TESSERA_DELIVERY__FRAUD_GUARD__ENABLED".into(),
             settings.fraud_guard.to_string(),
         ),
+        // sms-roundtrip reads the outbox as a person trying Tessera on their own machine would.
+        ("TESSERA_DELIVERY__OUTBOX_PUBLIC".into(), "true".into()),
     ];
     if !settings.password_guard {
         for limit in ["PER_IP", "PER_ACCOUNT_AND_IP"] {

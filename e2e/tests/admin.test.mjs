@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, shot, createUser, logIn } from "../lib.mjs";
+import { startServer, launchBrowser, shot, outbox, createUser, logIn } from "../lib.mjs";
 
 let server;
 let browser;
@@ -73,7 +73,7 @@ test("an administrator requires 2FA, flags a user, and updates a phone with a re
   await admin.getByLabel(/Phone number \(with country code\) or email address/).fill("+1 303 555 0180");
   await admin.getByRole("button", { name: "Send a test message" }).click();
   await admin.waitForURL(/notice=sent/);
-  const messages = await (await fetch(`${server.url}/dev/outbox.json`)).json();
+  const messages = await outbox(server);
   assert.match(messages[0].body, /^Your Acme verification code is: \d{6}$/);
   await shot(admin, "42-admin-delivery");
 

@@ -185,6 +185,31 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
     }
 }
 
+/// Whoever may read `/metrics`: anyone with `metrics.public`; else the holder of a live API key,
+/// as `Authorization: <key>` or, as Prometheus sends a credential, `Authorization: Bearer <key>`.
+/// A loopback peer is no exception: behind a proxy on the same machine every peer is one.
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.edge.metrics_public {
+            return Ok(Self);
+        }
+        let presented = bearer(&parts.headers)
+            .or_else(|| presented_api_key(&parts.headers).map(str::to_owned))
+            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
+        state
+            .core
+            .accounts
+            .authenticate_api_key(&presented, Instant::now())
+            .await?
+            .map(|_| Self)
+            .ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))
+    }
+}
+
 fn presented_api_key(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
@@ -244,17 +269,17 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// Where the request came from: the peer address and the `User-Agent`.
+/// Where the request came from: the client's address (`client_ip`) and the `User-Agent`.
 pub struct RequestOrigin(pub Origin);
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+impl FromRequestParts<AppState> for RequestOrigin {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(parts, &state.edge).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -262,6 +287,24 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
         Ok(RequestOrigin(Origin { ip, user_agent }))
     }
+}
+
+/// The client's address, the one every per-client limit and the audit log use: the peer's,
+/// or, when the peer is a trusted proxy, the right-most untrusted address of the forwarded
+/// header the proxies keep (`proxies::client_address`). `None` only off a real connection.
+pub fn client_ip(parts: &Parts, edge: &super::EdgeSettings) -> Option<IpAddr> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    let values = parts
+        .headers
+        .get_all(edge.forwarded_header.name())
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    Some(crate::proxies::client_address(
+        peer.ip(),
+        &edge.trusted_proxies,
+        edge.forwarded_header,
+        values,
+    ))
 }
 
 /// The user behind `Authorization: Bearer <jwt>`: a valid token of a live session and an active

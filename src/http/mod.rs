@@ -5,6 +5,7 @@ mod api_docs;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod serve;
 pub mod verify_api;
 pub mod web;
 
@@ -29,9 +30,31 @@ pub struct AppState {
     /// Shared: axum clones the state for every request.
     pub core: Arc<Core>,
     pub web: web::WebSettings,
+    pub edge: Arc<EdgeSettings>,
     /// Where clients reach this server: the `iss` of tokens, and the base of the Verify API's
     /// paging links.
     pub public_url: String,
+}
+
+/// Who the server believes and what it shows to whom, from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeSettings {
+    /// Peers whose forwarded header names the client (`extract::client_ip`).
+    pub trusted_proxies: crate::proxies::TrustedProxies,
+    pub forwarded_header: crate::proxies::ForwardedHeader,
+    /// `/metrics` without an API key.
+    pub metrics_public: bool,
+    /// `/dev/outbox` without an administrator.
+    pub outbox_public: bool,
+}
+
+/// What the metrics-only listener (`metrics.listen`, loopback) serves: `/metrics` without a
+/// key, and nothing else.
+pub fn metrics_router() -> Router {
+    crate::telemetry::metrics_handle();
+    Router::new()
+        .route("/metrics", get(api::system::render_metrics))
+        .fallback(|| async { StatusCode::NOT_FOUND })
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {

@@ -321,6 +321,7 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
     let newest_message = || async {
         let outbox: Value = client
             .get(format!("{url}/dev/outbox.json"))
+            .header("Authorization", &key)
             .send()
             .await
             .unwrap()
@@ -434,4 +435,42 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
     ] {
         assert!(!logs.contains(secret), "the logs name {what}");
     }
+}
+
+/// The start banner says who may read the development outbox (administrators, unless
+/// `delivery.outbox_public` opens it), and where the metrics are served without a key.
+#[tokio::test]
+async fn the_banner_says_who_may_read_the_outbox() {
+    let cli = Cli::new().await;
+    let banner = async |env: &[(&str, &str)]| {
+        let (mut server, url, printed) = cli.serve_with(Stdio::null(), env);
+        // The banner is written whole before the server answers.
+        let mut tries = 0;
+        while !reqwest::get(format!("{url}/health"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            tries += 1;
+            assert!(tries < 100, "the server answers");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Cli::signal(&server, "TERM");
+        server.wait().unwrap();
+        printed.join().unwrap().join("\n")
+    };
+    let default = banner(&[]).await;
+    assert!(default.contains("/dev/outbox"), "{default}");
+    assert!(default.contains("for administrators"), "{default}");
+    assert!(!default.contains("Metrics"), "{default}");
+
+    let open = banner(&[
+        ("TESSERA_DELIVERY__OUTBOX_PUBLIC", "true"),
+        ("TESSERA_METRICS__LISTEN", "127.0.0.1:0"),
+    ])
+    .await;
+    assert!(open.contains("open to anyone"), "{open}");
+    assert!(
+        open.contains("Metrics without a key on this machine: http://127.0.0.1:"),
+        "{open}"
+    );
 }

@@ -20,6 +20,8 @@ pub const PASSWORD: &str = "correct horse battery";
 #[allow(dead_code)] // Not every test reads every part.
 pub struct TestApp {
     pub address: String,
+    /// `http://…` of the metrics-only listener, when `metrics.listen` asks for one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub core: Core,
     pub api_key: String,
@@ -117,6 +119,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let application = Application::build(&config).await.expect("the app builds");
     let address = format!("http://{}", application.local_addr());
+    let metrics_address = application.metrics_addr().map(|a| format!("http://{a}"));
     let core = application.core().clone();
     tokio::spawn(application.run_until(std::future::pending()));
     let api_key = core
@@ -127,6 +130,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .key;
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::new(),
         core,
         api_key,
@@ -321,10 +325,9 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// The development outbox, newest first.
+    /// The development outbox, newest first (read with the API key, as an administrator).
     pub async fn outbox(&self) -> Vec<Value> {
-        self.client
-            .get(self.url("/dev/outbox.json"))
+        self.with_key(reqwest::Method::GET, "/dev/outbox.json")
             .send()
             .await
             .unwrap()
@@ -394,6 +397,7 @@ impl TestApp {
         tokio::spawn(application.run_until(std::future::pending()));
         TestApp {
             address,
+            metrics_address: None,
             client: reqwest::Client::new(),
             core,
             api_key: self.api_key.clone(),

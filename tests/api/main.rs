@@ -8,6 +8,7 @@ mod bad_input;
 mod brute_force;
 mod cli;
 mod crash;
+mod edge;
 mod fake_smtp;
 mod fake_twilio;
 mod guessing;

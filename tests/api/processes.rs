@@ -63,6 +63,7 @@ async fn cluster(count: usize) -> Cluster {
         servers.push(server);
         nodes.push(TestApp {
             address,
+            metrics_address: None,
             client: reqwest::Client::new(),
             core: core.clone(),
             api_key: api_key.clone(),

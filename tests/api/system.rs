@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_reports_the_database() {
@@ -26,8 +26,7 @@ async fn metrics_count_requests_by_route_and_logins_by_outcome() {
     app.login("ann", PASSWORD).await;
     app.login("ann", "wrong password").await;
     let text = app
-        .client
-        .get(app.url("/metrics"))
+        .with_key(reqwest::Method::GET, "/metrics")
         .send()
         .await
         .unwrap()
@@ -41,6 +40,77 @@ async fn metrics_count_requests_by_route_and_logins_by_outcome() {
     assert!(text.contains("tessera_logins_total{outcome=\"wrong_password\"}"));
     assert!(text.contains("route=\"/api/login\""));
     assert!(text.contains("tessera_http_request_duration_seconds_bucket"));
+}
+
+/// `/metrics` needs a live API key (as FusionAuth's header, or as the bearer credential a
+/// Prometheus scraper sends), from any peer: a proxy on this machine makes every peer loopback.
+/// The API's description stays public.
+#[tokio::test]
+async fn metrics_need_an_api_key_unless_made_public() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    let (_, login) = app
+        .login_json(json!({"loginId": "ann", "password": PASSWORD}))
+        .await;
+    let read = |authorization: Option<String>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(read(None).await, 401, "no key, from loopback");
+    assert_eq!(read(Some("not-a-key".into())).await, 401);
+    let token = login["token"].as_str().unwrap();
+    assert_eq!(
+        read(Some(format!("Bearer {token}"))).await,
+        401,
+        "a user's token"
+    );
+    assert_eq!(read(Some(app.api_key.clone())).await, 200);
+    assert_eq!(read(Some(format!("Bearer {}", app.api_key))).await, 200);
+    for path in ["/api/openapi.json", "/api/docs", "/health"] {
+        let answer = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+    }
+
+    let public = spawn_app_with(|config| config.metrics.public = true).await;
+    let answer = public
+        .client
+        .get(public.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}
+
+/// `metrics.listen` opens a second listener, on loopback only, that serves `/metrics` without
+/// a key and nothing else; the main listener still asks for one.
+#[tokio::test]
+async fn a_loopback_metrics_listener_serves_the_metrics_alone_without_a_key() {
+    let app = spawn_app_with(|config| config.metrics.listen = Some("127.0.0.1:0".into())).await;
+    let metrics = app.metrics_address.clone().expect("a metrics listener");
+    let text = app
+        .client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("tessera_http_connections_open"), "{text}");
+    for path in ["/health", "/api/openapi.json", "/dev/outbox.json"] {
+        let answer = app
+            .client
+            .get(format!("{metrics}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{path}");
+    }
+    let main = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(main.status(), 401);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 const PHONE: &str = "+13035551212";
 
@@ -590,22 +590,12 @@ async fn delivery_settings_are_checked_and_the_auth_token_is_write_only() {
 }
 
 #[tokio::test]
-async fn the_outbox_is_only_shown_on_this_machine_and_holds_no_plaintext_at_rest() {
+async fn the_outbox_holds_no_plaintext_at_rest() {
     let app = spawn_app().await;
     let user = app.create_user("ida", json!({})).await;
     app.send_enrollment(user["id"].as_str().unwrap(), "sms", PHONE)
         .await;
     let code = app.code_sent_to(PHONE).await;
-    let page = app
-        .client
-        .get(app.url("/dev/outbox"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains(&code));
     let bodies: Vec<String> = sqlx::query_scalar("SELECT body_ciphertext FROM messages")
         .fetch_all(app.core.store.pool())
         .await
@@ -616,6 +606,62 @@ async fn the_outbox_is_only_shown_on_this_machine_and_holds_no_plaintext_at_rest
         .await
         .unwrap();
     assert!(hashes.iter().flatten().all(|h| h != &code));
+}
+
+/// The outbox's messages hold live codes: its JSON is for an API key or an administrator's
+/// access token, whoever the peer is (a proxy on this machine makes every peer loopback),
+/// unless `delivery.outbox_public` opens it, for a machine nobody else reaches.
+#[tokio::test]
+async fn the_outbox_is_for_administrators_unless_made_public() {
+    let app = spawn_app().await;
+    // An administrator with the password alone, as a server that chose so allows.
+    app.put_two_factor_settings(json!({"apiLoginPolicy": "enabled"}))
+        .await;
+    let user = app.create_user("ida", json!({})).await;
+    app.create_user("boss", json!({"roles": ["admin"]})).await;
+    app.send_enrollment(user["id"].as_str().unwrap(), "sms", PHONE)
+        .await;
+    let read = |token: Option<String>| {
+        let mut request = app.client.get(app.url("/dev/outbox.json"));
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let app = &app;
+    let token = |username: &'static str| async move {
+        let (status, body) = app
+            .login_json(json!({"loginId": username, "password": PASSWORD}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        format!("Bearer {}", body["token"].as_str().unwrap())
+    };
+    assert_eq!(read(None).await, 401, "no credential, from loopback");
+    assert_eq!(read(Some(token("ida").await)).await, 403, "a user's token");
+    assert_eq!(
+        read(Some(token("boss").await)).await,
+        200,
+        "an administrator's"
+    );
+    assert_eq!(read(Some(app.api_key.clone())).await, 200, "an API key");
+    assert_eq!(app.outbox().await.len(), 1);
+
+    let public = spawn_app_with(|config| config.delivery.outbox_public = true).await;
+    let answer = public
+        .client
+        .get(public.url("/dev/outbox.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let page = public
+        .client
+        .get(public.url("/dev/outbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Development outbox"));
 }
 
 #[tokio::test]

@@ -414,3 +414,34 @@ async fn the_admin_console_refuses_a_look_alike_username() {
     }
     assert_eq!(app.core.store.users().count_users().await.unwrap(), 1);
 }
+
+/// The outbox's page shows live codes: to a signed-in administrator, as the admin console is;
+/// a stranger is sent to log in and a user is refused, even from this machine.
+#[tokio::test]
+async fn the_outbox_page_is_for_administrators() {
+    let app = spawn_app().await;
+    // An administrator with the password alone, as a server that chose so allows.
+    app.put_two_factor_settings(json!({"webLoginPolicy": "enabled"}))
+        .await;
+    let ann = app.create_user("ann", json!({})).await;
+    app.create_user("boss", json!({"roles": ["admin"]})).await;
+    let sent = app
+        .with_key(reqwest::Method::POST, "/api/two-factor/send")
+        .json(&json!({"method": "sms", "mobilePhone": "+14155550123", "userId": ann["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let code = app.code_sent_to("+14155550123").await;
+
+    let stranger = Browser::new().get(&app, "/dev/outbox").await;
+    assert_eq!(location(&stranger), "/login");
+    let mut user = Browser::new();
+    user.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(user.get(&app, "/dev/outbox").await.status(), 403);
+    let mut admin = Browser::new();
+    admin.log_in(&app, "boss", PASSWORD).await;
+    let page = admin.get(&app, "/dev/outbox").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(&code));
+}

@@ -7,7 +7,7 @@ mod audit_log;
 mod ids;
 pub mod login;
 mod outbox;
-mod system;
+pub mod system;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;
@@ -130,7 +130,6 @@ pub fn routes() -> Router<AppState> {
             "/api/two-factor/send/{two_factor_id}",
             post(two_factor::send::send_for_login),
         )
-        .route("/dev/outbox", get(outbox::page))
         .route("/dev/outbox.json", get(outbox::json))
         .route(
             "/api/two-factor/status",

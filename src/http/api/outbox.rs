@@ -1,18 +1,17 @@
-//! `/dev/outbox`: the messages the development outbox "sent", so that someone trying Tessera
-//! can log in with an SMS code without any account anywhere. Shown only to clients on this
-//! machine (loopback), since the messages hold live codes.
-
-use std::net::SocketAddr;
+//! `/dev/outbox.json`: the messages the development outbox "sent", so that someone trying
+//! Tessera can log in with an SMS code without any account anywhere. The messages hold live
+//! codes: they are shown to an administrator (an API key, or an administrator's access token)
+//! unless `delivery.outbox_public` opens them to anyone. The page is `web::admin::outbox`.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
-use axum::response::Html;
+use axum::http::request::Parts;
 use serde::Serialize;
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::verify::Destination;
+use crate::http::extract::Caller;
 
 const SHOWN: i64 = 50;
 
@@ -27,10 +26,26 @@ pub struct OutboxMessage {
     insert_instant: i64,
 }
 
-async fn messages(state: &AppState, peer: SocketAddr) -> Result<Vec<OutboxMessage>, ApiError> {
-    if !peer.ip().is_loopback() {
-        return Err(ApiError::Empty(StatusCode::NOT_FOUND));
+/// Whoever may read the outbox: anyone with `delivery.outbox_public`, else the holder of an
+/// API key or an administrator's access token (401 without either, 403 for anyone else's).
+pub struct OutboxReader;
+
+impl FromRequestParts<AppState> for OutboxReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.edge.outbox_public {
+            return Ok(Self);
+        }
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::ApiKey(_) => Ok(Self),
+            Caller::User(session) if session.user.is_admin() => Ok(Self),
+            Caller::User(_) => Err(ApiError::Empty(StatusCode::FORBIDDEN)),
+        }
     }
+}
+
+async fn messages(state: &AppState) -> Result<Vec<OutboxMessage>, ApiError> {
     let stored = state
         .core
         .delivery
@@ -53,54 +68,16 @@ async fn messages(state: &AppState, peer: SocketAddr) -> Result<Vec<OutboxMessag
 /// `GET /dev/outbox.json`: newest first.
 #[utoipa::path(
     get, path = "/dev/outbox.json", tag = "system",
+    security((), ("apiKey" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "The development outbox's latest messages, newest first (loopback clients only)", body = Vec<OutboxMessage>),
-        (status = 404, description = "Not a loopback client (no body)"),
+        (status = 200, description = "The development outbox's latest messages, newest first", body = Vec<OutboxMessage>),
+        (status = 401, description = "No API key or access token, and delivery.outbox_public is off (no body)"),
+        (status = 403, description = "The access token is not an administrator's (no body)"),
     )
 )]
 pub async fn json(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    _reader: OutboxReader,
 ) -> Result<Json<Vec<OutboxMessage>>, ApiError> {
-    Ok(Json(messages(&state, peer).await?))
-}
-
-/// `GET /dev/outbox`: the same as a page.
-pub async fn page(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Result<Html<String>, ApiError> {
-    let messages = messages(&state, peer).await?;
-    let mut rows = String::new();
-    for m in &messages {
-        let to = Destination::parse(&m.to)
-            .map(|d| d.as_str().to_owned())
-            .unwrap_or_default();
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&m.channel),
-            escape(&to),
-            escape(&m.body),
-            escape(&m.status)
-        ));
-    }
-    if messages.is_empty() {
-        rows.push_str("<tr><td colspan=\"4\">No message yet.</td></tr>");
-    }
-    Ok(Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Development outbox</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body style=\"font-family: system-ui, sans-serif; margin: 2rem\"><h1>Development outbox</h1>\
-         <p>Codes Tessera would have sent by SMS, call or email, newest first. Configure a real \
-         sender (Twilio, SMTP, webhook) to deliver them.</p>\
-         <table cellpadding=\"6\"><thead><tr><th>Channel</th><th>To</th><th>Message</th><th>Status</th></tr></thead>\
-         <tbody>{rows}</tbody></table></body></html>"
-    )))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    Ok(Json(messages(&state).await?))
 }

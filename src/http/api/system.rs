@@ -5,6 +5,7 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use crate::http::AppState;
+use crate::http::extract::MetricsReader;
 use crate::telemetry;
 
 /// 200 when the database answers, 503 when it does not.
@@ -31,11 +32,22 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// The Prometheus text, to the holder of an API key unless `metrics.public` is on; a
+/// loopback listener of its own (`metrics.listen`) serves it without a key.
 #[utoipa::path(
     get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain", body = String))
+    security((), ("apiKey" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus metrics", content_type = "text/plain", body = String),
+        (status = 401, description = "No live API key (as `Authorization: <key>` or `Authorization: Bearer <key>`), and metrics.public is off (no body)"),
+    )
 )]
-pub async fn metrics() -> impl IntoResponse {
+pub async fn metrics(_reader: MetricsReader) -> impl IntoResponse {
+    render_metrics().await
+}
+
+/// The metrics, to whoever reached the handler.
+pub async fn render_metrics() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         telemetry::metrics_handle().render(),

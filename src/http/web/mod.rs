@@ -128,6 +128,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/audit", get(admin::audit::audit))
         .route("/admin/audit.csv", get(admin::audit::audit_csv))
+        .route("/dev/outbox", get(admin::outbox::page))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/static/app.js", get(pages::script))
 }

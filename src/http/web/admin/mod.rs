@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod delivery;
+pub mod outbox;
 pub mod settings;
 pub mod user;
 pub mod users;

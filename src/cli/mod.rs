@@ -1,6 +1,6 @@
 //! The `tessera` command line: the server, and the operator's commands that script it.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,13 +8,15 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::accounts::{AccountError, Field, UserFields};
-use crate::app::{self, Application};
+use crate::app;
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::config::Config;
 use crate::core::Core;
 use crate::domain::{LoginId, Password, User};
 use crate::telemetry;
+
+mod serve;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -221,7 +223,7 @@ fn async_workers(on_sqlite: bool, cores: usize) -> usize {
 
 async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve::serve(config).await,
         Command::CheckConfig => {
             print!("{}", config.to_redacted_toml());
             println!("# configuration is valid");
@@ -338,56 +340,6 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             result
         }
     }
-}
-
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let application = Application::build(&config).await?;
-    // With port 0 the real port is only known now.
-    let url = match &config.public_url {
-        Some(_) => config.public_url(),
-        None => format!("http://{}", application.local_addr()),
-    };
-    let admin_password = application
-        .core()
-        .accounts
-        .bootstrap_admin(Instant::now())
-        .await
-        .map_err(describe)?;
-    let outbox = matches!(
-        application.core().delivery.delivery_settings().await,
-        Ok(delivery) if delivery.provider == crate::verify::Provider::Builtin
-            && delivery.sender == crate::verify::SenderKind::Outbox
-    );
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "Tessera {} is listening on http://{}",
-        env!("CARGO_PKG_VERSION"),
-        application.local_addr()
-    )?;
-    writeln!(
-        out,
-        "Log in at {url}/login  (JSON API: POST {url}/api/login)"
-    )?;
-    if outbox {
-        writeln!(
-            out,
-            "Codes sent by SMS, call or email land in the development outbox: {url}/dev/outbox"
-        )?;
-    }
-    if let Some(password) = admin_password {
-        writeln!(out)?;
-        writeln!(out, "First start: created the administrator account.")?;
-        writeln!(out, "  username: admin")?;
-        writeln!(out, "  password: {password}")?;
-        writeln!(
-            out,
-            "This password is shown once and stored only as a hash; change it with `tessera user set-password admin`."
-        )?;
-    }
-    out.flush()?;
-    drop(out);
-    application.run_until(app::shutdown_signal()).await
 }
 
 async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {

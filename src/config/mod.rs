@@ -10,6 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::proxies::{ForwardedHeader, TrustedProxies};
+
+mod edge;
+
+pub use edge::{ConnectionConfig, DERIVED_MAX_OPEN, DeliveryConfig, MetricsConfig, RESERVED_FILES};
+
 pub const ENV_PREFIX: &str = "TESSERA_";
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +58,12 @@ pub struct Config {
     pub log_level: String,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Reverse proxies whose forwarded header names the client; empty: the peer is the client.
+    pub trusted_proxies: TrustedProxies,
+    /// The header those proxies keep.
+    pub forwarded_header: ForwardedHeader,
+    pub connections: ConnectionConfig,
+    pub metrics: MetricsConfig,
     pub database: DatabaseConfig,
     pub argon2: Argon2Config,
     /// Wrong passwords allowed per account and address, per address and per account.
@@ -59,8 +71,9 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Two-factor defaults; an administrator's stored settings override them at run time.
     pub two_factor: crate::policy::TwoFactorPolicy,
-    /// Code delivery defaults; an administrator's stored settings override them at run time.
-    pub delivery: crate::delivery_settings::DeliverySettings,
+    /// Code delivery defaults (an administrator's stored settings override them at run time),
+    /// and who may read the development outbox.
+    pub delivery: DeliveryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,12 +115,16 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             max_body_bytes: 64 * 1024,
+            trusted_proxies: TrustedProxies::default(),
+            forwarded_header: ForwardedHeader::default(),
+            connections: ConnectionConfig::default(),
+            metrics: MetricsConfig::default(),
             database: DatabaseConfig::default(),
             argon2: Argon2Config::default(),
             password_guard: crate::limits::PasswordGuardSettings::default(),
             tokens: TokenConfig::default(),
             two_factor: crate::policy::TwoFactorPolicy::default(),
-            delivery: crate::delivery_settings::DeliverySettings::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -186,9 +203,16 @@ impl Config {
             let path: Vec<String> = key.split("__").map(str::to_lowercase).collect();
             insert_env_value(&mut table, &path, &value, &name)?;
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        // The path names the key of a value of the wrong type, which toml's message does not.
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let (path, message) = (e.path().to_string(), e.inner().message().to_owned());
+                ConfigError::Invalid(if path == "." {
+                    message
+                } else {
+                    format!("{path}: {message}")
+                })
+            })?;
         config.check()?;
         Ok(config)
     }
@@ -228,6 +252,45 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes must be at least 1024".into());
         }
+        let connections = &self.connections;
+        if !(1..=300).contains(&connections.header_read_timeout_seconds) {
+            return invalid(
+                "connections.header_read_timeout_seconds must be 1 to 300 seconds".into(),
+            );
+        }
+        if !(connections.header_read_timeout_seconds..=3600)
+            .contains(&connections.keep_alive_timeout_seconds)
+        {
+            return invalid(
+                "connections.keep_alive_timeout_seconds must be at least \
+                 connections.header_read_timeout_seconds, and at most 3600"
+                    .into(),
+            );
+        }
+        if !(1..=3600).contains(&connections.send_timeout_seconds) {
+            return invalid("connections.send_timeout_seconds must be 1 to 3600 seconds".into());
+        }
+        if connections.max_per_ip == 0 {
+            return invalid("connections.max_per_ip must be at least 1".into());
+        }
+        if connections.max_open != 0 && connections.max_open < connections.max_per_ip {
+            return invalid(format!(
+                "connections.max_open = {} is below connections.max_per_ip = {}",
+                connections.max_open, connections.max_per_ip
+            ));
+        }
+        if let Some(listen) = &self.metrics.listen {
+            match listen.parse::<SocketAddr>() {
+                Ok(addr) if addr.ip().is_loopback() => {}
+                _ => {
+                    return invalid(format!(
+                        "metrics.listen = {listen:?} must be a loopback address and port like \
+                         127.0.0.1:9090: it serves the metrics without a key (elsewhere, give \
+                         the scraper an API key, or set metrics.public = true)"
+                    ));
+                }
+            }
+        }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections must be at least 1".into());
         }
@@ -252,7 +315,7 @@ impl Config {
                 .collect();
             return invalid(named.join("; "));
         }
-        if let Err(errors) = self.delivery.check() {
+        if let Err(errors) = self.delivery.defaults.check() {
             let named: Vec<String> = errors
                 .iter()
                 .map(|e| format!("delivery.{}: {}", e.field, e.message))
@@ -289,6 +352,11 @@ impl Config {
         }
     }
 
+    /// The metrics-only listener's address, if there is one (checked in `load`).
+    pub fn metrics_listen_addr(&self) -> Option<SocketAddr> {
+        self.metrics.listen.as_deref().and_then(|a| a.parse().ok())
+    }
+
     pub fn argon2_max_concurrent(&self) -> usize {
         match self.argon2.max_concurrent {
             0 => std::thread::available_parallelism()
@@ -315,6 +383,8 @@ impl fmt::Debug for Config {
             .field("database_url", &self.database_url())
             .field("data_dir", &self.data_dir)
             .field("log_format", &self.log_format)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("connections", &self.connections)
             .field("argon2", &self.argon2)
             .field("password_guard", &self.password_guard)
             .field("tokens", &self.tokens)
@@ -485,6 +555,97 @@ mod tests {
         let error =
             Config::load(None, env(&[("TESSERA_TWO_FACTOR__TRUST_DAYS", "0")])).unwrap_err();
         assert!(error.to_string().contains("trustDays"), "{error}");
+    }
+
+    #[test]
+    fn the_edge_settings_come_from_the_file_or_the_environment() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.connections.header_read_timeout_seconds, 10);
+        assert_eq!(config.connections.max_per_ip, 256);
+        assert!(!config.metrics.public && !config.delivery.outbox_public);
+
+        let config = Config::from_toml(
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n\
+             [delivery]\noutbox_public = true\nsender = \"webhook\"\n\
+             [delivery.webhook]\nurl = \"https://hooks.example/\"\n",
+            env(&[
+                ("TESSERA_CONNECTIONS__MAX_PER_IP", "50"),
+                ("TESSERA_METRICS__LISTEN", "127.0.0.1:9090"),
+                ("TESSERA_FORWARDED_HEADER", "forwarded"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.trusted_proxies.to_string(), "10.0.0.0/8, ::1/128");
+        assert_eq!(config.forwarded_header, ForwardedHeader::Forwarded);
+        assert_eq!(config.connections.max_per_ip, 50);
+        assert!(config.delivery.outbox_public);
+        assert_eq!(
+            config.delivery.defaults.sender,
+            crate::delivery_settings::SenderKind::Webhook
+        );
+        assert_eq!(
+            config.metrics_listen_addr(),
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        // A list from the environment is one text, separated by commas; check-config shows
+        // what it read.
+        let config = Config::load(
+            None,
+            env(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1")]),
+        )
+        .unwrap();
+        assert!(
+            config
+                .trusted_proxies
+                .contains("192.168.0.1".parse().unwrap())
+        );
+        let shown = config.to_redacted_toml();
+        assert!(shown.contains("outbox_public = false"), "{shown}");
+        assert!(shown.contains("192.168.0.1/32"), "{shown}");
+    }
+
+    #[test]
+    fn bad_edge_settings_are_refused_with_the_key_named() {
+        for (var, value, named) in [
+            ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/33", "trusted_proxies"),
+            (
+                "TESSERA_TRUSTED_PROXIES",
+                "proxy.internal",
+                "trusted_proxies",
+            ),
+            ("TESSERA_FORWARDED_HEADER", "x-real-ip", "x-real-ip"),
+            (
+                "TESSERA_CONNECTIONS__HEADER_READ_TIMEOUT_SECONDS",
+                "0",
+                "header_read_timeout",
+            ),
+            (
+                "TESSERA_CONNECTIONS__KEEP_ALIVE_TIMEOUT_SECONDS",
+                "5",
+                "keep_alive_timeout",
+            ),
+            (
+                "TESSERA_CONNECTIONS__SEND_TIMEOUT_SECONDS",
+                "0",
+                "send_timeout",
+            ),
+            ("TESSERA_CONNECTIONS__MAX_PER_IP", "0", "max_per_ip"),
+            ("TESSERA_CONNECTIONS__MAX_OPEN", "10", "max_open"),
+            ("TESSERA_CONNECTIONS__MAX_OPENED", "10", "max_opened"),
+            ("TESSERA_METRICS__LISTEN", "0.0.0.0:9090", "metrics.listen"),
+            (
+                "TESSERA_METRICS__LISTEN",
+                "localhost:9090",
+                "metrics.listen",
+            ),
+            ("TESSERA_METRICS__PUBLIC", "yes", "public"),
+            ("TESSERA_DELIVERY__OUTBOX_PUBLIC", "yes", "outbox_public"),
+            ("TESSERA_DELIVERY__OUTBOX", "true", "outbox"),
+        ] {
+            let error = Config::load(None, env(&[(var, value)])).unwrap_err();
+            assert!(error.to_string().contains(named), "{var}={value}: {error}");
+        }
     }
 
     #[test]
