@@ -35,6 +35,7 @@ event_kinds! {
     LoginThrottled => "login.throttled",
     Logout => "logout",
     TokenRefresh => "token.refresh",
+    RefreshTokenReuse => "token.refresh_reuse",
     UserCreate => "user.create",
     UserUpdate => "user.update",
     UserDelete => "user.delete",

@@ -121,16 +121,17 @@ impl Logins {
                         .target(user.id)
                         .detail("amr", amr.clone())
                         .detail("loginType", request.login_type.as_str());
+                let (session, refresh_token) = self.sessions.new_session(
+                    user.id,
+                    request.login_type,
+                    amr,
+                    request.application_id.clone(),
+                    origin,
+                    now,
+                );
                 let tokens = self
                     .sessions
-                    .open_session(
-                        &user,
-                        amr,
-                        request.application_id.clone(),
-                        origin,
-                        now,
-                        &event,
-                    )
+                    .open_session(&user, session, refresh_token, &event)
                     .await?;
                 metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
                 tracing::info!(target: "security", user = %user.id, "login succeeded");

@@ -204,6 +204,32 @@ async fn the_session_cookie_is_http_only_lax_and_new_at_every_login() {
 }
 
 #[tokio::test]
+async fn a_web_session_and_an_api_session_are_each_used_only_their_own_way() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    let mut browser = Browser::new();
+    browser.log_in(&app, "ann", PASSWORD).await;
+    let cookie = browser.cookies["tessera_session"].clone();
+
+    // The pages' cookie is no refresh token: the API refuses it, and the web session stays.
+    let refresh = app
+        .post_json("/api/jwt/refresh", &json!({"refreshToken": cookie}))
+        .await;
+    assert_eq!(refresh.status(), 404);
+    assert_eq!(browser.get(&app, "/").await.status(), 200);
+
+    // An API session's refresh token is no session cookie.
+    let api: serde_json::Value = app.login("ann", PASSWORD).await.json().await.unwrap();
+    let mut stranger = Browser::new();
+    stranger.cookies.insert(
+        "tessera_session".into(),
+        api["refreshToken"].as_str().unwrap().to_owned(),
+    );
+    let response = stranger.get(&app, "/").await;
+    assert_eq!(location(&response), "/login");
+}
+
+#[tokio::test]
 async fn cookies_are_secure_when_the_public_url_is_https() {
     let app = spawn_app_with(|c| c.public_url = Some("https://login.example.com".into())).await;
     let mut browser = Browser::new();
