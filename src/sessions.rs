@@ -2,7 +2,7 @@
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::{Claims, TokenSigner, random};
+use crate::crypto::{Claims, FormBinding, FormTokens, TokenSigner, random};
 use crate::domain::{LoginType, User, UserId};
 use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
@@ -24,17 +24,29 @@ pub struct Sessions {
     user_store: UserStore,
     signer: TokenSigner,
     tokens: TokenPolicy,
+    forms: FormTokens,
 }
 
 impl Sessions {
-    pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy) -> Self {
+    pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy, forms: FormTokens) -> Self {
         Self {
             audit_store: store.audit(),
             session_store: store.sessions(),
             user_store: store.users(),
             signer,
             tokens,
+            forms,
         }
+    }
+
+    /// The CSRF token of the pages shown to the browser with this session (or pre-session).
+    pub fn form_token(&self, binding: FormBinding<'_>) -> String {
+        self.forms.token(binding)
+    }
+
+    /// Whether a form's CSRF token was made for the browser that sends it.
+    pub fn form_token_fits(&self, binding: FormBinding<'_>, token: &str) -> bool {
+        self.forms.fits(binding, token)
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn login(
     };
     let trust_token = body
         .two_factor_trust_id
-        .or_else(|| cookie(&headers, TRUST_COOKIE));
+        .or_else(|| cookie(&headers, &state.web.cookie_name(TRUST_COOKIE)));
     let request = LoginRequest {
         login_id,
         password,

@@ -99,7 +99,7 @@ pub async fn submit(
         password,
         application_id: None,
         login_type: LoginType::Web,
-        trust_token: cookie(&headers, TRUST_COOKIE),
+        trust_token: cookie(&state, &headers, TRUST_COOKIE),
     };
     let now = Instant::now();
     match state.core.logins.login(&request, &origin, now).await {
@@ -301,7 +301,7 @@ async fn pending(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(String, PendingLogin)>, Response> {
-    let Some(id) = cookie(headers, PENDING_COOKIE) else {
+    let Some(id) = cookie(state, headers, PENDING_COOKIE) else {
         return Ok(None);
     };
     match state

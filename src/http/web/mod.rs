@@ -19,16 +19,18 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use crate::clock::Instant;
-use crate::crypto::random;
+use crate::crypto::{FormBinding, random};
 use crate::domain::User;
 use crate::store::SessionRecord;
 
 pub use forms::WebForm;
 
+// The cookies' names; behind https each carries the `__Host-` prefix (`WebSettings::cookie_name`).
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const PENDING_COOKIE: &str = "tessera_login";
 pub const SETUP_COOKIE: &str = "tessera_setup";
-pub const CSRF_COOKIE: &str = "tessera_csrf";
+/// A random id held by a browser without a session, which its forms' CSRF tokens are bound to.
+pub const PRESESSION_COOKIE: &str = "tessera_presession";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -151,34 +153,33 @@ pub struct Cookies {
 }
 
 impl Cookies {
-    /// Reads the CSRF cookie, or makes one (sent with the response).
+    /// The page's CSRF token, bound to the browser's session cookie or pre-session cookie; a
+    /// browser with neither gets a new pre-session cookie with the response.
     pub fn new(state: &AppState, headers: &HeaderMap) -> Self {
-        let secure = state.web.secure_cookies;
-        match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
-            Some(csrf) => Self {
-                set: Vec::new(),
-                csrf,
-                secure,
-            },
+        let mut cookies = Self {
+            set: Vec::new(),
+            csrf: String::new(),
+            secure: state.web.secure_cookies,
+        };
+        cookies.csrf = match BoundTo::of(state, headers) {
+            Some(bound) => state.core.sessions.form_token(bound.binding()),
             None => {
-                let csrf = random::token(32);
-                let mut cookies = Self {
-                    set: Vec::new(),
-                    csrf: csrf.clone(),
-                    secure,
-                };
-                cookies.set(CSRF_COOKIE, &csrf, None, "Strict");
-                cookies
+                let id = random::token(32);
+                cookies.set(PRESESSION_COOKIE, &id, None, "Strict");
+                state.core.sessions.form_token(FormBinding::PreSession(&id))
             }
-        }
+        };
+        cookies
     }
 
     pub fn csrf(&self) -> &str {
         &self.csrf
     }
 
-    /// An HttpOnly cookie for the whole site; `None` keeps it for the browser session.
+    /// An HttpOnly cookie for the whole site (Path=/, never a Domain); `None` keeps it for the
+    /// browser session.
     pub fn set(&mut self, name: &str, value: &str, max_age: Option<i64>, same_site: &str) {
+        let name = cookie_name(self.secure, name);
         let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
         if let Some(age) = max_age {
             cookie.push_str(&format!("; Max-Age={age}"));
@@ -233,14 +234,56 @@ impl Cookies {
     }
 }
 
-/// One cookie's value from the request.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    super::api::cookie(headers, name).filter(|v| !v.is_empty())
+/// The name a cookie has in this server's responses: behind https, `__Host-` in front, so that
+/// the browser keeps it only as the server set it (Secure, Path=/, no Domain) and no other
+/// host, a sibling subdomain included, can plant or overwrite it.
+fn cookie_name(secure: bool, name: &str) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// One of the server's cookies from the request, under the name the server gives it.
+pub fn cookie(state: &AppState, headers: &HeaderMap, name: &str) -> Option<String> {
+    super::api::cookie(headers, &state.web.cookie_name(name)).filter(|v| !v.is_empty())
+}
+
+/// The cookie a page's CSRF tokens are bound to: the session cookie when the browser has one
+/// (then only that), else the pre-session cookie.
+enum BoundTo {
+    Session(String),
+    PreSession(String),
+}
+
+impl BoundTo {
+    fn of(state: &AppState, headers: &HeaderMap) -> Option<Self> {
+        if let Some(session) = cookie(state, headers, SESSION_COOKIE) {
+            return Some(BoundTo::Session(session));
+        }
+        cookie(state, headers, PRESESSION_COOKIE)
+            .filter(|id| id.len() >= 32)
+            .map(BoundTo::PreSession)
+    }
+
+    fn binding(&self) -> FormBinding<'_> {
+        match self {
+            BoundTo::Session(value) => FormBinding::Session(value),
+            BoundTo::PreSession(value) => FormBinding::PreSession(value),
+        }
+    }
+}
+
+/// Whether a form's CSRF token was made for the cookies this request carries.
+fn form_token_fits(state: &AppState, headers: &HeaderMap, token: &str) -> bool {
+    BoundTo::of(state, headers)
+        .is_some_and(|bound| state.core.sessions.form_token_fits(bound.binding(), token))
 }
 
 /// The signed-in user and their session, from the session cookie.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(SessionRecord, User)> {
-    let token = cookie(headers, SESSION_COOKIE)?;
+    let token = cookie(state, headers, SESSION_COOKIE)?;
     match state
         .core
         .sessions
@@ -348,6 +391,13 @@ pub struct WebSettings {
     pub organization: String,
     /// The product's name, shown in the pages' header.
     pub product_name: String,
-    /// Cookies are `Secure` when the public URL is https.
+    /// Cookies are `Secure`, and their names begin with `__Host-`, when the public URL is https.
     pub secure_cookies: bool,
+}
+
+impl WebSettings {
+    /// The name of one of the server's cookies as the browser holds it.
+    pub fn cookie_name(&self, name: &str) -> String {
+        cookie_name(self.secure_cookies, name)
+    }
 }
