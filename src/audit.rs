@@ -55,6 +55,7 @@ event_kinds! {
     RecoveryCodesRegenerate => "two_factor.recovery_codes_regenerate",
     TrustGrant => "two_factor.trust_grant",
     TrustRevoke => "two_factor.trust_revoke",
+    TrustReuse => "two_factor.trust_reuse",
     SettingsChange => "settings.change",
     CodeSent => "verify.send",
     CodeRefused => "verify.refused",

@@ -344,6 +344,53 @@ async fn a_csrf_token_fits_only_the_session_it_was_shown_to() {
 }
 
 #[tokio::test]
+async fn a_trusted_browser_gets_a_new_trust_cookie_at_each_login_and_the_cookie_alone_is_not_enough()
+ {
+    let app = spawn_app().await;
+    let user = app.create_user("ann", json!({})).await;
+    let (_, recovery) = app.enroll_authenticator(user["id"].as_str().unwrap()).await;
+    let mut browser = Browser::new();
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/login/code");
+    let page = browser.get(&app, "/login/code").await;
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let response = browser
+        .post(
+            &app,
+            "/login/code",
+            &[("csrf", &csrf), ("code", &recovery[0]), ("trust", "on")],
+        )
+        .await;
+    assert_eq!(location(&response), "/");
+    let first = browser.cookies["tessera_trust"].clone();
+    let id_line = browser
+        .set_cookie_lines
+        .iter()
+        .find(|l| l.starts_with("tessera_browser="))
+        .unwrap();
+    assert!(id_line.contains("Max-Age=34560000"), "{id_line}");
+
+    // After a restart of the browser (its session cookie gone) the trust spares the code, and
+    // the trust cookie is a new one.
+    browser.cookies.remove("tessera_session");
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/");
+    let second = browser.cookies["tessera_trust"].clone();
+    assert_ne!(second, first);
+
+    // The trust cookie copied alone, without the browser's id, spares nobody...
+    let mut thief = Browser::new();
+    thief.cookies.insert("tessera_trust".into(), second.clone());
+    let response = thief.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/login/code");
+
+    // ...and spends nothing: the owner is still spared.
+    browser.cookies.remove("tessera_session");
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/");
+}
+
+#[tokio::test]
 async fn wrong_password_and_unknown_user_read_the_same() {
     let app = spawn_app().await;
     app.create_user("ann", json!({})).await;

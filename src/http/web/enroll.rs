@@ -438,6 +438,7 @@ pub async fn finish(
         code: form.completion,
         trust_computer: false,
         application_id: None,
+        browser_id: None,
     };
     match state
         .core

@@ -18,14 +18,16 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::AppState;
+use super::cookies::{self, BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, TRUST_COOKIE};
 use crate::clock::Instant;
 use crate::crypto::{FormBinding, random};
 use crate::domain::User;
 use crate::store::SessionRecord;
+use crate::two_factor::IssuedTrust;
 
 pub use forms::WebForm;
 
-// The cookies' names; behind https each carries the `__Host-` prefix (`WebSettings::cookie_name`).
+// The cookies' names; behind https each carries the `__Host-` prefix (`cookies::name`).
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const PENDING_COOKIE: &str = "tessera_login";
 pub const SETUP_COOKIE: &str = "tessera_setup";
@@ -179,16 +181,18 @@ impl Cookies {
     /// An HttpOnly cookie for the whole site (Path=/, never a Domain); `None` keeps it for the
     /// browser session.
     pub fn set(&mut self, name: &str, value: &str, max_age: Option<i64>, same_site: &str) {
-        let name = cookie_name(self.secure, name);
-        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
-        if let Some(age) = max_age {
-            cookie.push_str(&format!("; Max-Age={age}"));
+        if let Some(line) = cookies::line(self.secure, name, value, max_age, same_site) {
+            self.set.push(line);
         }
-        if self.secure {
-            cookie.push_str("; Secure");
-        }
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            self.set.push(value);
+    }
+
+    /// Keeps a trusted computer's token, and the browser id it is bound to, as long as the
+    /// trust lives (the id longer).
+    pub fn keep_trust(&mut self, trust: &IssuedTrust, browser_id: Option<&str>, now: Instant) {
+        let seconds = (trust.expires_at.millis() - now.millis()).max(0) / 1000;
+        self.set(TRUST_COOKIE, &trust.token, Some(seconds), "Lax");
+        if let Some(id) = browser_id {
+            self.set(BROWSER_COOKIE, id, Some(BROWSER_COOKIE_SECONDS), "Lax");
         }
     }
 
@@ -234,20 +238,16 @@ impl Cookies {
     }
 }
 
-/// The name a cookie has in this server's responses: behind https, `__Host-` in front, so that
-/// the browser keeps it only as the server set it (Secure, Path=/, no Domain) and no other
-/// host, a sibling subdomain included, can plant or overwrite it.
-fn cookie_name(secure: bool, name: &str) -> String {
-    if secure {
-        format!("__Host-{name}")
-    } else {
-        name.to_owned()
-    }
-}
-
 /// One of the server's cookies from the request, under the name the server gives it.
 pub fn cookie(state: &AppState, headers: &HeaderMap, name: &str) -> Option<String> {
-    super::api::cookie(headers, &state.web.cookie_name(name)).filter(|v| !v.is_empty())
+    cookies::read(headers, &state.web.cookie_name(name)).filter(|v| !v.is_empty())
+}
+
+/// The browser's long-lived id: the one it holds, or a new one to bind a trust to.
+pub fn browser_id(state: &AppState, headers: &HeaderMap) -> String {
+    cookie(state, headers, BROWSER_COOKIE)
+        .filter(|id| id.len() >= 32)
+        .unwrap_or_else(|| random::token(32))
 }
 
 /// The cookie a page's CSRF tokens are bound to: the session cookie when the browser has one
@@ -398,6 +398,6 @@ pub struct WebSettings {
 impl WebSettings {
     /// The name of one of the server's cookies as the browser holds it.
     pub fn cookie_name(&self, name: &str) -> String {
-        cookie_name(self.secure_cookies, name)
+        cookies::name(self.secure_cookies, name)
     }
 }
