@@ -6,7 +6,7 @@ use crate::admin::Administration;
 use crate::auth::Logins;
 use crate::config::Config;
 use crate::crypto::cipher::SecretBox;
-use crate::crypto::{Keys, PasswordHasher, TokenSigner};
+use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
 use crate::import::Import;
 use crate::sessions::{Sessions, TokenPolicy};
@@ -44,6 +44,7 @@ impl Core {
                 access_ttl_seconds: config.tokens.access_ttl_seconds,
                 refresh_ttl_seconds: config.tokens.refresh_ttl_seconds,
             },
+            FormTokens::new(keys),
         );
         let delivery = Delivery::new(
             store.clone(),

@@ -231,6 +231,8 @@ pub struct LoginFacts<'a> {
     pub enrolled: &'a [MethodKind],
     /// A valid trusted-computer id came with the login.
     pub trusted_computer: bool,
+    /// The user had `failure_limit` wrong codes in the window: no challenge opens now.
+    pub two_factor_blocked: bool,
     /// The user chose a second factor at every login.
     pub user_wants_every_login: bool,
 }
@@ -261,7 +263,10 @@ pub fn decide(policy: &TwoFactorPolicy, facts: &LoginFacts<'_>) -> Decision {
         LoginPolicy::RequiredForAdmins => facts.is_admin,
         LoginPolicy::Enabled | LoginPolicy::Disabled => false,
     } || facts.user_requires_two_factor;
+    // A trusted computer does not spare a blocked account: the trust would let through the
+    // logins that the wrong codes closed.
     if facts.trusted_computer
+        && !facts.two_factor_blocked
         && policy.trusts_computers()
         && !facts.user_wants_every_login
         && !usable.is_empty()
@@ -289,6 +294,7 @@ mod tests {
             user_requires_two_factor: false,
             enrolled,
             trusted_computer: false,
+            two_factor_blocked: false,
             user_wants_every_login: false,
         }
     }
@@ -369,6 +375,18 @@ mod tests {
                 "{policy:?} admin={admin} flagged={flagged} {enrolled:?} trusted={trusted}"
             );
         }
+    }
+
+    #[test]
+    fn a_trusted_computer_does_not_spare_a_blocked_account() {
+        let mut f = facts(&[Authenticator]);
+        f.trusted_computer = true;
+        assert_eq!(decide(&TwoFactorPolicy::default(), &f), Decision::Grant);
+        f.two_factor_blocked = true;
+        assert_eq!(
+            decide(&TwoFactorPolicy::default(), &f),
+            Decision::Challenge(vec![Authenticator])
+        );
     }
 
     #[test]

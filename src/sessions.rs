@@ -2,8 +2,8 @@
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::{Claims, TokenSigner, random};
-use crate::domain::{User, UserId};
+use crate::crypto::{Claims, FormBinding, FormTokens, TokenSigner, random};
+use crate::domain::{LoginType, User, UserId};
 use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
 /// How tokens are issued.
@@ -24,17 +24,29 @@ pub struct Sessions {
     user_store: UserStore,
     signer: TokenSigner,
     tokens: TokenPolicy,
+    forms: FormTokens,
 }
 
 impl Sessions {
-    pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy) -> Self {
+    pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy, forms: FormTokens) -> Self {
         Self {
             audit_store: store.audit(),
             session_store: store.sessions(),
             user_store: store.users(),
             signer,
             tokens,
+            forms,
         }
+    }
+
+    /// The CSRF token of the pages shown to the browser with this session (or pre-session).
+    pub fn form_token(&self, binding: FormBinding<'_>) -> String {
+        self.forms.token(binding)
+    }
+
+    /// Whether a form's CSRF token was made for the browser that sends it.
+    pub fn form_token_fits(&self, binding: FormBinding<'_>, token: &str) -> bool {
+        self.forms.fits(binding, token)
     }
 }
 
@@ -58,26 +70,26 @@ pub enum TokenAuthError {
 }
 
 impl Sessions {
-    /// Starts a server-side session and, once it is stored, signs its first access token. The
-    /// last-login time and the audit event commit with the session.
+    /// Stores a session made by `new_session` and signs its first access token. The last-login
+    /// time and the audit event commit with the session.
     pub(crate) async fn open_session(
         &self,
         user: &User,
-        amr: Vec<String>,
-        application_id: Option<String>,
-        origin: &Origin,
-        now: Instant,
+        session: NewSession,
+        refresh_token: String,
         event: &AuditEvent,
     ) -> anyhow::Result<IssuedTokens> {
-        let (session, refresh_token) = self.new_session(user.id, amr, application_id, origin, now);
         self.session_store.open_session(&session, event).await?;
         Ok(self.issue_tokens(user, &session, refresh_token))
     }
 
-    /// A session to store, and the refresh token whose digest it keeps.
+    /// A session to store, and the refresh token whose digest it keeps. `kind` is the login's
+    /// type: a web login's session lives in the pages' cookie, an API login's is refreshed
+    /// through the API.
     pub(crate) fn new_session(
         &self,
         user: UserId,
+        kind: LoginType,
         amr: Vec<String>,
         application_id: Option<String>,
         origin: &Origin,
@@ -87,6 +99,7 @@ impl Sessions {
         let session = NewSession {
             id: random::ordered_token(now, 15),
             user_id: user,
+            kind,
             amr,
             application_id,
             refresh_hash: random::ordered_lookup_digest(&refresh_token),
@@ -176,8 +189,10 @@ impl Sessions {
         Ok((claims, user))
     }
 
-    /// Trades a refresh token for a new access token and a new refresh token; the old refresh
-    /// token stops working at once.
+    /// Trades an API session's refresh token for a new access token and a new refresh token;
+    /// the old refresh token stops working at once. A spent refresh token that comes back ends
+    /// its session (OAuth 2.0 Security BCP, 4.14): one of the two holders of the token is a
+    /// thief, and the server cannot tell which. A web session's cookie is refused here.
     pub async fn refresh(
         &self,
         refresh_token: &str,
@@ -187,17 +202,23 @@ impl Sessions {
         if refresh_token.is_empty() || refresh_token.len() > 256 {
             return Err(TokenAuthError::Invalid);
         }
+        let old_hash = random::ordered_lookup_digest(refresh_token);
         let new_refresh = random::ordered_token(now, 32);
-        let session: SessionRecord = self
+        let rotated = self
             .session_store
             .rotate_refresh_token(
-                &random::ordered_lookup_digest(refresh_token),
+                &old_hash,
                 &random::ordered_lookup_digest(&new_refresh),
+                LoginType::Api,
                 now,
             )
             .await
-            .map_err(anyhow::Error::from)?
-            .ok_or(TokenAuthError::Invalid)?;
+            .map_err(anyhow::Error::from)?;
+        let Some(session) = rotated else {
+            self.end_session_of_spent_token(&old_hash, origin, now)
+                .await?;
+            return Err(TokenAuthError::Invalid);
+        };
         let user = self.live_user(session.user_id).await?;
         let (token, token_expires_at) = self.sign_access_token(
             &user,
@@ -222,6 +243,34 @@ impl Sessions {
                 refresh_token_id: session.id,
             },
         ))
+    }
+
+    /// A refresh token that was refused: when it is one its session already traded in, the
+    /// session ends, with every token of it, and the reuse is audited. A client that sends one
+    /// token twice (a retry after a lost answer) ends its session too, as the BCP accepts.
+    async fn end_session_of_spent_token(
+        &self,
+        token_hash: &str,
+        origin: &Origin,
+        now: Instant,
+    ) -> anyhow::Result<()> {
+        let Some((session, spent_at)) = self.session_store.spent_refresh_token(token_hash).await?
+        else {
+            return Ok(());
+        };
+        if session.revoked_at.is_some() {
+            return Ok(());
+        }
+        let event = AuditEvent::new(EventKind::RefreshTokenReuse, Actor::Anonymous, origin, now)
+            .detail("spentAt", spent_at.millis());
+        let ended = self
+            .session_store
+            .revoke_session(Some(&session.id), None, &event)
+            .await?;
+        if ended.is_some() {
+            tracing::warn!(target: "security", user = %session.user_id, "a spent refresh token came back: its session is ended");
+        }
+        Ok(())
     }
 
     /// Ends a session named by its refresh token or by an access token's session id; with
@@ -276,7 +325,11 @@ impl Sessions {
         }
         let Some(session) = self
             .session_store
-            .live_session_by_refresh_hash(&random::ordered_lookup_digest(token), now)
+            .live_session_by_refresh_hash(
+                &random::ordered_lookup_digest(token),
+                LoginType::Web,
+                now,
+            )
             .await?
         else {
             return Ok(None);

@@ -127,6 +127,22 @@ test("a trusted computer skips the code, but not the re-authentication of securi
   await logIn(page, server, "dee");
   await page.waitForURL(`${server.url}/`);
   assert.equal(await page.textContent("#factors"), "password, trusted computer");
+
+  // After a restart of the browser (only the cookies with an expiry are left: the trust and
+  // the browser id it is bound to) the trust still spares the code, and again with the new
+  // trust cookie each spared login sets.
+  const kept = (await page.context().cookies()).filter((c) => c.expires > 0);
+  assert.deepEqual(kept.map((c) => c.name).sort(), ["tessera_browser", "tessera_trust"]);
+  const restarted = await browser.newContext();
+  await restarted.addCookies(kept);
+  const again = await restarted.newPage();
+  for (let i = 0; i < 2; i++) {
+    await logIn(again, server, "dee");
+    await again.waitForURL(`${server.url}/`);
+    assert.equal(await again.textContent("#factors"), "password, trusted computer");
+    await again.getByRole("button", { name: /Log out/ }).click();
+  }
+  await restarted.close();
   await page.goto(`${server.url}/security`);
   await page.waitForURL(/\/security\/reauth$/);
   await shot(page, "15-reauth");

@@ -9,7 +9,7 @@ use crate::policy::{Decision, LoginFacts, decide};
 use crate::sessions::IssuedTokens;
 use crate::store::{Counter, MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
 use crate::two_factor::TwoFactor;
-use crate::two_factor::{SETTINGS_KEY, TwoFactorError, policy_from_stored};
+use crate::two_factor::{IssuedTrust, SETTINGS_KEY, TwoFactorError, policy_from_stored};
 
 #[derive(Debug, Clone)]
 pub struct LoginRequest {
@@ -19,13 +19,20 @@ pub struct LoginRequest {
     pub login_type: LoginType,
     /// A `twoFactorTrustId` from an earlier login on this computer.
     pub trust_token: Option<String>,
+    /// The browser's long-lived id cookie, which a trust given on the pages is bound to.
+    pub browser_id: Option<String>,
 }
 
 /// What a right password leads to.
 #[derive(Debug)]
 pub enum LoginOutcome {
-    /// Logged in.
-    Complete { user: User, tokens: IssuedTokens },
+    /// Logged in. `trust`: the new token of the trusted computer that spared the second
+    /// factor, which the client keeps in place of the one it sent (spent now).
+    Complete {
+        user: User,
+        tokens: IssuedTokens,
+        trust: Option<IssuedTrust>,
+    },
     /// A second factor is due: finish with the `two_factor_id`. `methods` are the ones the user
     /// may use; empty means the user must enrol one first.
     SecondFactor {
@@ -78,41 +85,59 @@ impl Logins {
         now: Instant,
     ) -> Result<LoginOutcome, LoginError> {
         let user = self.check_password(request, origin, now).await?;
-        let trusted = match &request.trust_token {
+        let browser = request.browser_id.as_deref();
+        let mut trusted = match &request.trust_token {
             // An account many wrong passwords came for lately gets no trusted computer's
             // pass: its owner gives the second factor, and nobody is locked out.
             Some(token) if !self.under_attack(user.id, request, now).await? => self
                 .two_factor
-                .trusted_computer(user.id, token, now)
+                .presented_trust(user.id, token, browser, origin, now)
                 .await?
                 .is_some(),
             _ => false,
         };
         let two_factor_id = random::token(32);
+        let (decided, trust) = loop {
+            let decided = self
+                .two_factor_store
+                .after_password(AfterPassword {
+                    user: user.clone(),
+                    trusted,
+                    login_type: request.login_type,
+                    application_id: request.application_id.clone(),
+                    challenge_id_hash: random::lookup_digest(&two_factor_id),
+                    defaults: self.two_factor.configured_policy().clone(),
+                    origin: origin.clone(),
+                    now,
+                })
+                .await
+                .map_err(anyhow::Error::from)?;
+            let (true, Some(token)) = (decided.spared_by_trust, &request.trust_token) else {
+                break (decided, None);
+            };
+            // The trust is used: its token is spent for a new one. A login that lost the race
+            // for it to another one is asked for its code, as if it had brought no trust.
+            match self
+                .two_factor
+                .renew_trust(user.id, token, browser, now)
+                .await?
+            {
+                Some(renewed) => break (decided, Some(renewed)),
+                None => trusted = false,
+            }
+        };
         let Decided {
             policy,
             methods,
             recent_failures,
             decision,
             blocked,
-        } = self
-            .two_factor_store
-            .after_password(AfterPassword {
-                user: user.clone(),
-                trusted,
-                login_type: request.login_type,
-                application_id: request.application_id.clone(),
-                challenge_id_hash: random::lookup_digest(&two_factor_id),
-                defaults: self.two_factor.configured_policy().clone(),
-                origin: origin.clone(),
-                now,
-            })
-            .await
-            .map_err(anyhow::Error::from)?;
+            ..
+        } = decided;
         let usable: Vec<MethodRecord> = match decision {
             Decision::Grant => {
                 let mut amr = vec!["pwd".to_owned()];
-                if trusted {
+                if trust.is_some() {
                     // The second factor was given on this computer within the trust period.
                     amr.push("trusted".to_owned());
                 }
@@ -121,20 +146,25 @@ impl Logins {
                         .target(user.id)
                         .detail("amr", amr.clone())
                         .detail("loginType", request.login_type.as_str());
+                let (session, refresh_token) = self.sessions.new_session(
+                    user.id,
+                    request.login_type,
+                    amr,
+                    request.application_id.clone(),
+                    origin,
+                    now,
+                );
                 let tokens = self
                     .sessions
-                    .open_session(
-                        &user,
-                        amr,
-                        request.application_id.clone(),
-                        origin,
-                        now,
-                        &event,
-                    )
+                    .open_session(&user, session, refresh_token, &event)
                     .await?;
                 metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
                 tracing::info!(target: "security", user = %user.id, "login succeeded");
-                return Ok(LoginOutcome::Complete { user, tokens });
+                return Ok(LoginOutcome::Complete {
+                    user,
+                    tokens,
+                    trust,
+                });
             }
             Decision::Challenge(kinds) => methods
                 .into_iter()
@@ -370,6 +400,8 @@ struct Decided {
     decision: Decision,
     /// Too many recent failures: no challenge was opened.
     blocked: bool,
+    /// The login is granted because of the trusted computer, and would be challenged without.
+    spared_by_trust: bool,
 }
 
 impl PasswordStep for AfterPassword {
@@ -385,16 +417,26 @@ impl PasswordStep for AfterPassword {
             .methods_and_counts(self.user.id, policy.failure_window_start(self.now))
             .await?;
         let enrolled: Vec<_> = read.methods.iter().map(|m| m.kind).collect();
+        let blocked = policy.challenges_blocked(read.recent_failures);
         let facts = LoginFacts {
             login_type: self.login_type,
             is_admin: self.user.is_admin(),
             user_requires_two_factor: self.user.two_factor_required,
             enrolled: &enrolled,
             trusted_computer: self.trusted,
+            two_factor_blocked: blocked,
             user_wants_every_login: self.user.every_login,
         };
         let decision = decide(&policy, &facts);
-        let blocked = policy.challenges_blocked(read.recent_failures);
+        let spared_by_trust = decision == Decision::Grant
+            && self.trusted
+            && decide(
+                &policy,
+                &LoginFacts {
+                    trusted_computer: false,
+                    ..facts
+                },
+            ) != Decision::Grant;
         let challenge = (decision != Decision::Grant && !blocked).then(|| {
             TwoFactor::new_challenge(
                 self.challenge_id_hash,
@@ -413,6 +455,7 @@ impl PasswordStep for AfterPassword {
             recent_failures: read.recent_failures,
             decision,
             blocked,
+            spared_by_trust,
         })
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 mod api_docs;
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod openapi;

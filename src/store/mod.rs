@@ -23,6 +23,7 @@ mod row;
 mod sessions;
 mod settings;
 mod sqlite_thread;
+mod trusted_computers;
 mod two_factor;
 mod users;
 mod verify;
@@ -50,9 +51,8 @@ pub use code_check::{
 pub use counters::Counter;
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
-pub use two_factor::{
-    AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, TrustRecord, Trusts,
-};
+pub use trusted_computers::{NewTrust, TrustRecord};
+pub use two_factor::{AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, Trusts};
 pub use users::{Keep, NewUser, UserChanges, UserWithHash};
 pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
 pub use verify_api::ServiceRecord;

@@ -6,15 +6,18 @@ use super::row::{Param, bind_all};
 use super::{StoreError, audit, users::revoke_all_sessions};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
-use crate::domain::UserId;
+use crate::domain::{LoginType, UserId};
 
-const COLUMNS: &str = "id, user_id, amr, application_id, created_at, authenticated_at, \
+const COLUMNS: &str = "id, user_id, kind, amr, application_id, created_at, authenticated_at, \
     expires_at, revoked_at";
 
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub id: String,
     pub user_id: UserId,
+    /// How the session is used: a web session's refresh token is the pages' cookie, an API
+    /// session's is traded at `/api/jwt/refresh`; neither is accepted in the other's place.
+    pub kind: LoginType,
     pub amr: Vec<String>,
     pub application_id: Option<String>,
     /// SHA-256 of the refresh token; the token itself is only ever in the client's hands.
@@ -28,6 +31,7 @@ pub struct NewSession {
 pub struct SessionRecord {
     pub id: String,
     pub user_id: UserId,
+    pub kind: LoginType,
     pub amr: Vec<String>,
     pub application_id: Option<String>,
     pub created_at: Instant,
@@ -64,25 +68,65 @@ impl SessionStore {
         row.map(|r| session_from_row(&r)).transpose()
     }
 
-    /// Swaps a live session's refresh token for a new one. One conditional update: of two
-    /// clients racing with the same refresh token, exactly one gets the new one.
+    /// Swaps a live session's refresh token for a new one, when the session is of `kind`, and
+    /// keeps the old token's digest as spent. One conditional update: of two clients racing
+    /// with the same refresh token, exactly one gets the new one.
     pub async fn rotate_refresh_token(
         &self,
         old_hash: &str,
         new_hash: &str,
+        kind: LoginType,
         now: Instant,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut write = self.store.begin_write().await?;
         let row = sqlx::query(&format!(
             "UPDATE sessions SET refresh_hash = $2, refreshed_at = $3 \
-             WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
+             WHERE refresh_hash = $1 AND kind = $4 AND revoked_at IS NULL AND expires_at > $3 \
              RETURNING {COLUMNS}"
         ))
         .bind(old_hash.to_owned())
         .bind(new_hash.to_owned())
         .bind(now.millis())
-        .fetch_optional(self.store.writes())
+        .bind(kind.as_str())
+        .fetch_optional(&mut *write.tx)
         .await?;
-        row.map(|r| session_from_row(&r)).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let session = session_from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) VALUES ($1, $2, $3)",
+        )
+        .bind(old_hash.to_owned())
+        .bind(session.id.clone())
+        .bind(now.millis())
+        .execute(&mut *write.tx)
+        .await?;
+        write.commit().await?;
+        Ok(Some(session))
+    }
+
+    /// The session that traded in this refresh token, and when it did, while the session row
+    /// is kept.
+    pub async fn spent_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(SessionRecord, Instant)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {}, t.spent_at FROM spent_refresh_tokens t \
+             JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1",
+            prefixed_columns("s.")
+        ))
+        .bind(token_hash.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.map(|r| {
+            Ok((
+                session_from_row(&r)?,
+                Instant::from_millis(r.try_get("spent_at")?),
+            ))
+        })
+        .transpose()
     }
 
     /// Revokes one live session, found by id or by refresh-token hash.
@@ -126,13 +170,25 @@ impl SessionStore {
     }
 }
 
+/// `COLUMNS`, each behind `prefix` (a table's alias).
+fn prefixed_columns(prefix: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{prefix}{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn session_from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     let user_id: String = row.try_get("user_id")?;
+    let kind: String = row.try_get("kind")?;
     let amr: String = row.try_get("amr")?;
     Ok(SessionRecord {
         id: row.try_get("id")?,
         user_id: UserId::parse(&user_id)
             .map_err(|e| StoreError::Corrupt(format!("sessions.user_id: {}", e.message)))?,
+        kind: LoginType::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("sessions.kind: {kind}")))?,
         amr: amr.split_whitespace().map(str::to_owned).collect(),
         application_id: row.try_get("application_id")?,
         created_at: Instant::from_millis(row.try_get("created_at")?),
@@ -145,17 +201,20 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
 }
 
 impl SessionStore {
-    /// The live session behind a web session cookie (the cookie holds the refresh token).
+    /// The live session of `kind` behind a refresh token (a web session's cookie holds it).
     pub async fn live_session_by_refresh_hash(
         &self,
         refresh_hash: &str,
+        kind: LoginType,
         now: Instant,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM sessions WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2"
+            "SELECT {COLUMNS} FROM sessions \
+             WHERE refresh_hash = $1 AND kind = $3 AND revoked_at IS NULL AND expires_at > $2"
         ))
         .bind(refresh_hash.to_owned())
         .bind(now.millis())
+        .bind(kind.as_str())
         .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| session_from_row(&r)).transpose()
@@ -287,8 +346,8 @@ impl SessionStore {
 /// Notes the login on the user row and inserts its session, inside the caller's transaction.
 pub(super) const TOUCH_LAST_LOGIN: &str = "UPDATE users SET last_login_at = $2 WHERE id = $1";
 pub(super) const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, amr, application_id, \
-    refresh_hash, created_at, authenticated_at, expires_at, ip, user_agent) \
-    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)";
+    refresh_hash, created_at, authenticated_at, expires_at, ip, user_agent, kind) \
+    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)";
 
 pub(super) fn touch_params(new: &NewSession) -> Vec<Param> {
     vec![new.user_id.to_string().into(), new.now.millis().into()]
@@ -305,6 +364,7 @@ pub(super) fn session_params(new: &NewSession) -> Vec<Param> {
         new.expires_at.millis().into(),
         new.origin.ip.clone().into(),
         new.origin.user_agent.clone().into(),
+        new.kind.as_str().to_owned().into(),
     ]
 }
 

@@ -1,7 +1,6 @@
 //! Two-factor storage. Each "exactly once" rule here is one conditional UPDATE; changes to a
 //! user's methods first touch the user row, which serialises them per user on both backends.
 
-use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::TwoFactorStore;
@@ -134,18 +133,6 @@ pub struct ChallengeRecord {
     pub enrollment_code_hash: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TrustRecord {
-    pub id: String,
-    pub application_id: Option<String>,
-    pub insert_instant: i64,
-    pub expiration_instant: i64,
-    pub last_used_instant: Option<i64>,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-}
-
 impl TwoFactorStore {
     /// Adds a method with its audit event. When it is the user's first, the recovery codes
     /// (their hashes) are stored too (`Added { first: true }`); otherwise they are ignored.
@@ -195,7 +182,7 @@ impl TwoFactorStore {
             insert_recovery_codes(&mut tx, method.user_id, recovery_hashes, now).await?;
         }
         if trusts == Trusts::Revoked {
-            revoke_trusts(&mut tx, method.user_id, None, now).await?;
+            super::trusted_computers::revoke_trusts(&mut tx, method.user_id, None, now).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
@@ -259,7 +246,7 @@ impl TwoFactorStore {
                 .await?;
         }
         if trusts == Trusts::Revoked {
-            revoke_trusts(&mut tx, user, None, now).await?;
+            super::trusted_computers::revoke_trusts(&mut tx, user, None, now).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
@@ -306,7 +293,7 @@ impl TwoFactorStore {
             .execute(&mut *tx)
             .await?;
         if trusts == Trusts::Revoked {
-            revoke_trusts(&mut tx, user, None, now).await?;
+            super::trusted_computers::revoke_trusts(&mut tx, user, None, now).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
@@ -334,7 +321,7 @@ impl TwoFactorStore {
             .execute(&mut *tx)
             .await?;
         if trusts == Trusts::Revoked {
-            revoke_trusts(&mut tx, user, None, now).await?;
+            super::trusted_computers::revoke_trusts(&mut tx, user, None, now).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
@@ -510,86 +497,6 @@ impl TwoFactorStore {
         tx.commit().await?;
         Ok(())
     }
-
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_trust(
-        &self,
-        id: &str,
-        token_hash: &str,
-        user: UserId,
-        application_id: Option<&str>,
-        expires_at: Instant,
-        origin: &Origin,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.store.writes().begin().await?;
-        sqlx::query(
-            "INSERT INTO trusted_computers (id, token_hash, user_id, application_id, created_at, \
-               expires_at, last_used_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $5, $7, $8)",
-        )
-        .bind(id.to_owned())
-        .bind(token_hash.to_owned())
-        .bind(user.to_string())
-        .bind(application_id.map(str::to_owned))
-        .bind(event.at.millis())
-        .bind(expires_at.millis())
-        .bind(origin.ip.clone())
-        .bind(origin.user_agent.clone())
-        .execute(&mut *tx)
-        .await?;
-        audit::record(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Whether this trust token is live for this user, noting its use when it is.
-    pub async fn use_trust(
-        &self,
-        token_hash: &str,
-        user: UserId,
-        now: Instant,
-    ) -> Result<Option<TrustRecord>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE trusted_computers SET last_used_at = $3 \
-             WHERE token_hash = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3 \
-             RETURNING id, application_id, created_at, expires_at, last_used_at, ip, user_agent",
-        )
-        .bind(token_hash.to_owned())
-        .bind(user.to_string())
-        .bind(now.millis())
-        .fetch_optional(self.store.writes())
-        .await?;
-        row.map(|r| trust_from_row(&r)).transpose()
-    }
-
-    pub async fn trusts(&self, user: UserId, now: Instant) -> Result<Vec<TrustRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, application_id, created_at, expires_at, last_used_at, ip, user_agent \
-             FROM trusted_computers WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-             ORDER BY created_at DESC",
-        )
-        .bind(user.to_string())
-        .bind(now.millis())
-        .fetch_all(self.store.pool())
-        .await?;
-        rows.iter().map(trust_from_row).collect()
-    }
-
-    /// Revokes one trusted computer of the user, or all of them (`id` = None).
-    pub async fn revoke_trusts(
-        &self,
-        user: UserId,
-        id: Option<&str>,
-        event: &AuditEvent,
-    ) -> Result<u64, StoreError> {
-        let mut tx = self.store.writes().begin().await?;
-        let revoked = revoke_trusts(&mut tx, user, id, event.at).await?;
-        if revoked > 0 {
-            audit::record(&mut tx, &event.clone().detail("revoked", revoked)).await?;
-        }
-        tx.commit().await?;
-        Ok(revoked)
-    }
 }
 
 /// Inserts a method inside a transaction.
@@ -680,24 +587,6 @@ async fn insert_recovery_codes(
     Ok(())
 }
 
-pub(super) async fn revoke_trusts(
-    tx: &mut Transaction<'_, Any>,
-    user: UserId,
-    id: Option<&str>,
-    now: Instant,
-) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE trusted_computers SET revoked_at = $3 \
-         WHERE user_id = $1 AND ($2 IS NULL OR id = $2) AND revoked_at IS NULL",
-    )
-    .bind(user.to_string())
-    .bind(id.map(str::to_owned))
-    .bind(now.millis())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
-}
-
 /// Steps are u64 in the math and BIGINT in the database; no real step comes near i64::MAX.
 pub(super) fn step_to_db(step: u64) -> i64 {
     i64::try_from(step).unwrap_or(i64::MAX)
@@ -771,17 +660,5 @@ pub(super) fn challenge_from_row(row: &impl Columns) -> Result<ChallengeRecord, 
         expires_at: Instant::from_millis(row.column("expires_at")?),
         attempts: row.column("attempts")?,
         enrollment_code_hash: row.column("enrollment_code_hash")?,
-    })
-}
-
-fn trust_from_row(row: &AnyRow) -> Result<TrustRecord, StoreError> {
-    Ok(TrustRecord {
-        id: row.try_get("id")?,
-        application_id: row.try_get("application_id")?,
-        insert_instant: row.try_get("created_at")?,
-        expiration_instant: row.try_get("expires_at")?,
-        last_used_instant: row.try_get("last_used_at")?,
-        ip_address: row.try_get("ip")?,
-        user_agent: row.try_get("user_agent")?,
     })
 }

@@ -263,7 +263,7 @@ impl UserStore {
         }
         revoke_all_sessions(&mut tx, id, now).await?;
         if trusts == Trusts::Revoked {
-            super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
+            super::trusted_computers::revoke_trusts(&mut tx, id, None, now).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
@@ -305,7 +305,7 @@ impl UserStore {
             .execute(&mut *tx)
             .await?;
         if trusts == Trusts::Revoked {
-            super::two_factor::revoke_trusts(&mut tx, id, None, event.at).await?;
+            super::trusted_computers::revoke_trusts(&mut tx, id, None, event.at).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
@@ -423,7 +423,7 @@ impl UserStore {
             }
         }
         if trusts == Trusts::Revoked {
-            super::two_factor::revoke_trusts(&mut tx, id, None, now).await?;
+            super::trusted_computers::revoke_trusts(&mut tx, id, None, now).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;

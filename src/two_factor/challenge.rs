@@ -2,7 +2,7 @@ use super::TwoFactor;
 use super::guess::{
     CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts, login_parts,
 };
-use super::{Accepted, PresentedCode, TwoFactorError, codes, note_wrong_code};
+use super::{Accepted, IssuedTrust, PresentedCode, TwoFactorError, codes, note_wrong_code};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
@@ -19,6 +19,8 @@ pub struct CompleteLogin {
     pub code: String,
     pub trust_computer: bool,
     pub application_id: Option<String>,
+    /// The browser id cookie a trust given now is bound to (the pages); `None` for the API.
+    pub browser_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -29,7 +31,7 @@ pub struct CompletedLogin {
     pub methods: Vec<MethodRecord>,
     pub tokens: IssuedTokens,
     /// Present when the computer is now trusted.
-    pub trust_token: Option<String>,
+    pub trust_token: Option<IssuedTrust>,
 }
 
 /// A login waiting for its second factor, as a page shows it.
@@ -181,6 +183,7 @@ impl TwoFactor {
                         parts: *login,
                         policy: &judged.policy,
                         trust_computer: request.trust_computer,
+                        browser_id: request.browser_id.as_deref(),
                         login_type: judged.challenge.login_type,
                         origin,
                         now,
@@ -263,6 +266,7 @@ impl TwoFactor {
             parts: login,
             policy: &policy,
             trust_computer: request.trust_computer,
+            browser_id: request.browser_id.as_deref(),
             login_type: challenge.login_type,
             origin,
             now,
@@ -286,6 +290,7 @@ impl TwoFactor {
                 self.trust_computer(
                     &user,
                     login.parts.session.application_id.as_deref(),
+                    login.browser_id,
                     login.policy,
                     login.origin,
                     login.now,
@@ -316,6 +321,7 @@ struct LoggedIn<'a> {
     parts: LoginParts,
     policy: &'a TwoFactorPolicy,
     trust_computer: bool,
+    browser_id: Option<&'a str>,
     login_type: LoginType,
     origin: &'a Origin,
     now: Instant,

@@ -313,7 +313,15 @@ pub(super) fn login_parts(
         .target(user.id)
         .detail("amr", amr.clone())
         .detail("loginType", challenge.login_type.as_str());
-    let (session, refresh_token) = sessions.new_session(user.id, amr, application_id, origin, now);
+    // The session is of the login's type: a login begun on the pages ends in a web session.
+    let (session, refresh_token) = sessions.new_session(
+        user.id,
+        challenge.login_type,
+        amr,
+        application_id,
+        origin,
+        now,
+    );
     LoginParts {
         session,
         refresh_token,

@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 pub use challenge::{CompleteLogin, CompletedLogin, PendingLogin};
 pub use enroll::{EnableMethod, Enabled};
 pub use setup::AuthenticatorSetup;
+pub use trust::IssuedTrust;
 pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};

@@ -5,46 +5,59 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{User, UserId};
 use crate::policy::TwoFactorPolicy;
-use crate::store::{TrustRecord, Trusts};
+use crate::store::{NewTrust, TrustRecord, Trusts};
+
+/// A trust token for the client, and when its trust ends.
+#[derive(Debug, Clone)]
+pub struct IssuedTrust {
+    pub token: String,
+    pub expires_at: Instant,
+}
 
 impl TwoFactor {
     /// Trusts this computer for the policy's number of days: the token goes to the client, the
-    /// store keeps its hash.
+    /// store keeps its hash. With a `browser` id (the pages' long-lived browser cookie) the
+    /// trust holds only beside that cookie.
     pub(crate) async fn trust_computer(
         &self,
         user: &User,
         application_id: Option<&str>,
+        browser: Option<&str>,
         policy: &TwoFactorPolicy,
         origin: &Origin,
         now: Instant,
-    ) -> Result<String, TwoFactorError> {
+    ) -> Result<IssuedTrust, TwoFactorError> {
         let token = random::token(32);
-        let id = random::public_id("tc_");
-        let expires_at = now.plus_seconds(policy.trust_days * 86_400);
+        let trust = NewTrust {
+            id: random::public_id("tc_"),
+            token_hash: random::lookup_digest(&token),
+            user: user.id,
+            application_id: application_id.map(str::to_owned),
+            browser_hash: browser.map(random::lookup_digest),
+            expires_at: now.plus_seconds(policy.trust_days * 86_400),
+        };
         let event = AuditEvent::new(EventKind::TrustGrant, Actor::User(user.id), origin, now)
             .target(user.id)
-            .detail("trustId", id.clone())
-            .detail("days", policy.trust_days);
+            .detail("trustId", trust.id.clone())
+            .detail("days", policy.trust_days)
+            .detail("browserBound", browser.is_some());
         self.two_factor_store
-            .insert_trust(
-                &id,
-                &random::lookup_digest(&token),
-                user.id,
-                application_id,
-                expires_at,
-                origin,
-                &event,
-            )
+            .insert_trust(&trust, origin, &event)
             .await?;
-        Ok(token)
+        Ok(IssuedTrust {
+            token,
+            expires_at: trust.expires_at,
+        })
     }
 
-    /// The trusted computer behind this token, when it is live for this user and the policy
-    /// trusts computers at all.
+    /// The user's live trust behind this token (beside this browser's id, when the trust is
+    /// bound to one), when the policy trusts computers at all. Nothing is spent: a login that
+    /// the trust spares renews it (`renew_trust`).
     pub async fn trusted_computer(
         &self,
         user: UserId,
         token: &str,
+        browser: Option<&str>,
         now: Instant,
     ) -> Result<Option<TrustRecord>, TwoFactorError> {
         if token.is_empty() || token.len() > 256 {
@@ -53,10 +66,77 @@ impl TwoFactor {
         if !self.two_factor_policy().await?.trusts_computers() {
             return Ok(None);
         }
+        let browser_hash = browser.map(random::lookup_digest);
         Ok(self
             .two_factor_store
-            .use_trust(&random::lookup_digest(token), user, now)
+            .live_trust(
+                &random::lookup_digest(token),
+                user,
+                browser_hash.as_deref(),
+                now,
+            )
             .await?)
+    }
+
+    /// `trusted_computer` for a login: a token that its trust already spent was copied (by
+    /// whoever used it first, the owner or not), so the trust ends, audited, and the login
+    /// gets no trust.
+    pub(crate) async fn presented_trust(
+        &self,
+        user: UserId,
+        token: &str,
+        browser: Option<&str>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Option<TrustRecord>, TwoFactorError> {
+        if let Some(trust) = self.trusted_computer(user, token, browser, now).await? {
+            return Ok(Some(trust));
+        }
+        if token.is_empty() || token.len() > 256 {
+            return Ok(None);
+        }
+        let spent = self
+            .two_factor_store
+            .spent_trust(&random::lookup_digest(token), now)
+            .await?;
+        if let Some((trust, spent_at)) = spent {
+            let event = AuditEvent::new(EventKind::TrustReuse, Actor::Anonymous, origin, now)
+                .target(trust.user_id)
+                .detail("trustId", trust.id.clone())
+                .detail("spentAt", spent_at.millis());
+            self.two_factor_store
+                .revoke_trusts(trust.user_id, Some(&trust.id), &event)
+                .await?;
+            tracing::warn!(target: "security", user = %trust.user_id, "a spent trust token came back: the trust is ended");
+        }
+        Ok(None)
+    }
+
+    /// Spends the token of a trust that spared a login for a new one, which the client keeps
+    /// in its place. `None` when another login spent it first.
+    pub(crate) async fn renew_trust(
+        &self,
+        user: UserId,
+        token: &str,
+        browser: Option<&str>,
+        now: Instant,
+    ) -> Result<Option<IssuedTrust>, TwoFactorError> {
+        let new_token = random::token(32);
+        let browser_hash = browser.map(random::lookup_digest);
+        let renewed = self
+            .two_factor_store
+            .renew_trust(
+                &random::lookup_digest(token),
+                &random::lookup_digest(&new_token),
+                user,
+                browser_hash.as_deref(),
+                now,
+            )
+            .await?;
+        Ok(renewed.map(|trust| IssuedTrust {
+            token: new_token,
+            expires_at: Instant::from_millis(trust.expiration_instant),
+        }))
     }
 
     pub async fn trusted_computers(

@@ -47,7 +47,9 @@ impl TwoFactor {
         })
     }
 
-    /// The decision an API login of the user would meet now, with this trusted-computer id.
+    /// The decision an API login of the user would meet now, with this trusted-computer id
+    /// (one bound to a browser's cookie is not trusted here, where no browser is). Looking
+    /// spends nothing.
     pub async fn two_factor_status(
         &self,
         user: UserId,
@@ -62,9 +64,13 @@ impl TwoFactor {
         let policy = self.two_factor_policy().await?;
         let methods = self.user_methods(user).await?;
         let trust = match trust_token {
-            Some(token) => self.trusted_computer(user, token, now).await?,
+            Some(token) => self.trusted_computer(user, token, None, now).await?,
             None => None,
         };
+        let recent_failures = self
+            .two_factor_store
+            .recent_failures(user, policy.failure_window_start(now))
+            .await?;
         let enrolled: Vec<MethodKind> = methods.iter().map(|m| m.kind).collect();
         let decision = decide(
             &policy,
@@ -74,6 +80,7 @@ impl TwoFactor {
                 user_requires_two_factor: account.two_factor_required,
                 enrolled: &enrolled,
                 trusted_computer: trust.is_some(),
+                two_factor_blocked: policy.challenges_blocked(recent_failures),
                 user_wants_every_login: account.every_login,
             },
         );

@@ -57,7 +57,7 @@ async fn re_authentication_counts_each_try_first_and_past_the_limit_refuses_the_
     assert_eq!(location(&browser.log_in(&app, "rex", PASSWORD).await), "/");
     let (secret, _) = app.enroll_authenticator(user["id"].as_str().unwrap()).await;
     browser.get(&app, "/security/reauth").await;
-    let csrf = browser.csrf();
+    let csrf = browser.csrf(&app).await;
 
     for _ in 0..FAILURE_LIMIT {
         let answer = browser

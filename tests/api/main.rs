@@ -24,6 +24,7 @@ mod races;
 mod sending;
 mod system;
 mod tokens;
+mod trust;
 mod twilio;
 mod two_factor;
 mod users;

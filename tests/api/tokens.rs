@@ -131,7 +131,54 @@ async fn a_refresh_token_is_spent_when_it_is_used() {
 }
 
 #[tokio::test]
-async fn concurrent_refreshes_with_one_token_yield_exactly_one_new_token() {
+async fn a_spent_refresh_token_that_comes_back_ends_its_session_and_every_token_of_it() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let stolen = login["refreshToken"].clone();
+
+    // The thief trades the copied token in first...
+    let response = app
+        .post_json("/api/jwt/refresh", &json!({"refreshToken": stolen}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let thief: Value = response.json().await.unwrap();
+
+    // ...then the owner sends the same token: it is refused, and the session ends.
+    let owner = app
+        .post_json("/api/jwt/refresh", &json!({"refreshToken": stolen}))
+        .await;
+    assert_eq!(owner.status(), 404);
+    assert_eq!(owner.content_length(), Some(0));
+    let again = app
+        .post_json(
+            "/api/jwt/refresh",
+            &json!({"refreshToken": thief["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(again.status(), 404, "the thief's newer token died too");
+    for token in [&thief["token"], &login["token"]] {
+        assert_eq!(validate(&app, token.as_str().unwrap()).await.status(), 401);
+    }
+    let events = app.audit("event=token.refresh_reuse").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["target"], login["user"]["id"]);
+    assert_eq!(events[0]["details"]["sessionId"], login["refreshTokenId"]);
+
+    // The user's other sessions go on.
+    let other: Value = app.login("ann", PASSWORD).await.json().await.unwrap();
+    let response = app
+        .post_json(
+            "/api/jwt/refresh",
+            &json!({"refreshToken": other["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_refresh_token_sent_twice_at_once_ends_its_session() {
+    // A client's retry looks like a thief's copy: of 20 simultaneous refreshes with one token,
+    // one wins, the others find it spent, and the session ends with the winner's new token.
     let app = spawn_app().await;
     let login = logged_in(&app).await;
     let body = json!({"refreshToken": login["refreshToken"]});
@@ -143,17 +190,14 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_new_token() {
             body.clone(),
         );
         requests.spawn(async move {
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
+            let response = client.post(url).json(&body).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Option<Value> = response.json().await.ok();
+            (status, body)
         });
     }
-    let statuses = requests.join_all().await;
+    let answers = requests.join_all().await;
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -163,6 +207,22 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_new_token() {
         statuses.iter().all(|s| *s == 200 || *s == 404),
         "{statuses:?}"
     );
+    let (_, winner) = answers.iter().find(|(status, _)| *status == 200).unwrap();
+    let winner = winner.as_ref().unwrap();
+    let response = app
+        .post_json(
+            "/api/jwt/refresh",
+            &json!({"refreshToken": winner["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        validate(&app, winner["token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(app.audit("event=token.refresh_reuse").await.len(), 1);
 }
 
 #[tokio::test]

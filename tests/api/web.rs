@@ -80,11 +80,14 @@ impl Browser {
         response
     }
 
-    pub(crate) fn csrf(&self) -> String {
-        self.cookies
-            .get("tessera_csrf")
-            .cloned()
-            .unwrap_or_default()
+    /// The CSRF token of the forms this browser is shown now: on the home page, or on the login
+    /// page where it is not signed in.
+    pub(crate) async fn csrf(&mut self, app: &TestApp) -> String {
+        let mut response = self.get(app, "/").await;
+        if response.status().is_redirection() {
+            response = self.get(app, &location(&response)).await;
+        }
+        csrf_in(&response.text().await.unwrap())
     }
 
     pub(crate) async fn log_in(
@@ -93,8 +96,8 @@ impl Browser {
         username: &str,
         password: &str,
     ) -> reqwest::Response {
-        self.get(app, "/login").await;
-        let csrf = self.csrf();
+        let page = self.get(app, "/login").await;
+        let csrf = csrf_in(&page.text().await.unwrap());
         self.post(
             app,
             "/login",
@@ -106,6 +109,15 @@ impl Browser {
         )
         .await
     }
+}
+
+/// The value of the first `csrf` field of a page's forms.
+fn csrf_in(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub(crate) fn location(response: &reqwest::Response) -> String {
@@ -195,7 +207,7 @@ async fn the_session_cookie_is_http_only_lax_and_new_at_every_login() {
 
     // Logging out ends the session on the server, not only in the browser.
     let stolen = first.clone();
-    let csrf = browser.csrf();
+    let csrf = browser.csrf(&app).await;
     browser.post(&app, "/logout", &[("csrf", &csrf)]).await;
     let mut thief = Browser::new();
     thief.cookies.insert("tessera_session".into(), stolen);
@@ -204,16 +216,178 @@ async fn the_session_cookie_is_http_only_lax_and_new_at_every_login() {
 }
 
 #[tokio::test]
-async fn cookies_are_secure_when_the_public_url_is_https() {
-    let app = spawn_app_with(|c| c.public_url = Some("https://login.example.com".into())).await;
+async fn a_web_session_and_an_api_session_are_each_used_only_their_own_way() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
     let mut browser = Browser::new();
-    browser.get(&app, "/login").await;
-    assert!(
-        browser
-            .set_cookie_lines
-            .iter()
-            .all(|l| l.contains("Secure"))
+    browser.log_in(&app, "ann", PASSWORD).await;
+    let cookie = browser.cookies["tessera_session"].clone();
+
+    // The pages' cookie is no refresh token: the API refuses it, and the web session stays.
+    let refresh = app
+        .post_json("/api/jwt/refresh", &json!({"refreshToken": cookie}))
+        .await;
+    assert_eq!(refresh.status(), 404);
+    assert_eq!(browser.get(&app, "/").await.status(), 200);
+
+    // An API session's refresh token is no session cookie.
+    let api: serde_json::Value = app.login("ann", PASSWORD).await.json().await.unwrap();
+    let mut stranger = Browser::new();
+    stranger.cookies.insert(
+        "tessera_session".into(),
+        api["refreshToken"].as_str().unwrap().to_owned(),
     );
+    let response = stranger.get(&app, "/").await;
+    assert_eq!(location(&response), "/login");
+}
+
+#[tokio::test]
+async fn behind_https_every_cookie_is_a_host_cookie_and_no_other_name_is_read() {
+    let app = spawn_app_with(|c| c.public_url = Some("https://login.example.com".into())).await;
+    app.create_user("ann", json!({})).await;
+    let mut browser = Browser::new();
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/");
+    assert!(browser.set_cookie_lines.len() >= 2);
+    // `__Host-`: the browser keeps such a cookie only when it is Secure, for Path=/ and without
+    // a Domain, so a sibling subdomain can neither plant nor overwrite it.
+    for line in &browser.set_cookie_lines {
+        assert!(line.starts_with("__Host-tessera_"), "{line}");
+        assert!(
+            line.contains("; Secure") && line.contains("; Path=/"),
+            "{line}"
+        );
+        assert!(!line.to_lowercase().contains("domain="), "{line}");
+    }
+    assert_eq!(browser.get(&app, "/").await.status(), 200);
+
+    // The same session under the plain name, as another host could set it, is not read.
+    let mut planted = Browser::new();
+    planted.cookies.insert(
+        "tessera_session".into(),
+        browser.cookies["__Host-tessera_session"].clone(),
+    );
+    let response = planted.get(&app, "/").await;
+    assert_eq!(location(&response), "/login");
+}
+
+#[tokio::test]
+async fn behind_https_a_planted_cookie_cannot_force_a_login() {
+    // Login CSRF: a sibling subdomain plants a cookie of its own choosing in the victim's
+    // browser, then makes it post the login form with the attacker's credentials and a token
+    // that fits that cookie.
+    let app = spawn_app_with(|c| c.public_url = Some("https://login.example.com".into())).await;
+    app.create_user("mallory", json!({})).await;
+    let mut attacker = Browser::new();
+    let page = attacker.get(&app, "/login").await;
+    let token = csrf_in(&page.text().await.unwrap());
+    let mut victim = Browser::new();
+    victim.get(&app, "/login").await;
+    for (name, value) in &attacker.cookies {
+        // A sibling cannot set a `__Host-` cookie: it plants the plain name.
+        let plain = name.trim_start_matches("__Host-").to_owned();
+        victim.cookies.insert(plain, value.clone());
+    }
+    let forced = victim
+        .post(
+            &app,
+            "/login",
+            &[
+                ("csrf", &token),
+                ("username", "mallory"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(forced.status(), 403);
+    assert!(
+        victim
+            .cookies
+            .keys()
+            .all(|name| !name.ends_with("tessera_session"))
+    );
+}
+
+#[tokio::test]
+async fn a_csrf_token_fits_only_the_session_it_was_shown_to() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    app.create_user("mallory", json!({})).await;
+    let mut victim = Browser::new();
+    victim.log_in(&app, "ann", PASSWORD).await;
+    let mut attacker = Browser::new();
+    attacker.log_in(&app, "mallory", PASSWORD).await;
+
+    // The token of one session with the cookies of another is refused.
+    let attackers_token = attacker.csrf(&app).await;
+    let response = victim
+        .post(&app, "/logout", &[("csrf", &attackers_token)])
+        .await;
+    assert_eq!(response.status(), 403);
+
+    // So is a token with every cookie but the session planted beside it (what a sibling
+    // subdomain can do over plain http): a signed-in browser's forms fit only its session.
+    let mut outsider = Browser::new();
+    let page = outsider.get(&app, "/login").await;
+    let token = csrf_in(&page.text().await.unwrap());
+    for (name, value) in &outsider.cookies {
+        victim.cookies.insert(name.clone(), value.clone());
+    }
+    let response = victim.post(&app, "/logout", &[("csrf", &token)]).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(victim.get(&app, "/").await.status(), 200, "still signed in");
+
+    // The victim's own token works.
+    let own = victim.csrf(&app).await;
+    let response = victim.post(&app, "/logout", &[("csrf", &own)]).await;
+    assert_eq!(location(&response), "/login?out=1");
+}
+
+#[tokio::test]
+async fn a_trusted_browser_gets_a_new_trust_cookie_at_each_login_and_the_cookie_alone_is_not_enough()
+ {
+    let app = spawn_app().await;
+    let user = app.create_user("ann", json!({})).await;
+    let (_, recovery) = app.enroll_authenticator(user["id"].as_str().unwrap()).await;
+    let mut browser = Browser::new();
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/login/code");
+    let page = browser.get(&app, "/login/code").await;
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let response = browser
+        .post(
+            &app,
+            "/login/code",
+            &[("csrf", &csrf), ("code", &recovery[0]), ("trust", "on")],
+        )
+        .await;
+    assert_eq!(location(&response), "/");
+    let first = browser.cookies["tessera_trust"].clone();
+    let id_line = browser
+        .set_cookie_lines
+        .iter()
+        .find(|l| l.starts_with("tessera_browser="))
+        .unwrap();
+    assert!(id_line.contains("Max-Age=34560000"), "{id_line}");
+
+    // After a restart of the browser (its session cookie gone) the trust spares the code, and
+    // the trust cookie is a new one.
+    browser.cookies.remove("tessera_session");
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/");
+    let second = browser.cookies["tessera_trust"].clone();
+    assert_ne!(second, first);
+
+    // The trust cookie copied alone, without the browser's id, spares nobody...
+    let mut thief = Browser::new();
+    thief.cookies.insert("tessera_trust".into(), second.clone());
+    let response = thief.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/login/code");
+
+    // ...and spends nothing: the owner is still spared.
+    browser.cookies.remove("tessera_session");
+    let response = browser.log_in(&app, "ann", PASSWORD).await;
+    assert_eq!(location(&response), "/");
 }
 
 #[tokio::test]
@@ -284,7 +458,7 @@ async fn malformed_or_oversized_forms_get_an_error_page_not_a_crash() {
     let app = spawn_app().await;
     let mut browser = Browser::new();
     browser.get(&app, "/login").await;
-    let csrf = browser.csrf();
+    let csrf = browser.csrf(&app).await;
     let huge = "x".repeat(100 * 1024);
     let response = browser
         .post(
@@ -342,7 +516,7 @@ async fn the_admin_console_is_for_administrators_only() {
     ] {
         assert_eq!(user.get(&app, path).await.status(), 403, "{path}");
     }
-    let csrf = user.csrf();
+    let csrf = user.csrf(&app).await;
     let forged = user
         .post(
             &app,
@@ -389,7 +563,7 @@ async fn the_admin_console_refuses_a_look_alike_username() {
     app.create_user("admin", json!({"roles": ["admin"]})).await;
     let mut admin = Browser::new();
     admin.log_in(&app, "admin", PASSWORD).await;
-    let csrf = admin.csrf();
+    let csrf = admin.csrf(&app).await;
     for (look_alike, says) in [
         ("\u{430}dmin", "one script"),
         ("ad\u{200b}min", "U+200B"),

@@ -42,7 +42,7 @@ async fn a_password_alone_cannot_answer_the_welcome_step_and_the_full_login_is_s
         "/login",
         "no welcome form before the code"
     );
-    let csrf = browser.csrf();
+    let csrf = browser.csrf(&app).await;
     let answered = browser
         .post(
             &app,
@@ -69,7 +69,7 @@ async fn a_password_alone_cannot_answer_the_welcome_step_and_the_full_login_is_s
     );
 
     // With the code, the login is complete, and the home page asks for the welcome step.
-    let csrf = browser.csrf();
+    let csrf = browser.csrf(&app).await;
     let done = browser
         .post(
             &app,
@@ -79,7 +79,7 @@ async fn a_password_alone_cannot_answer_the_welcome_step_and_the_full_login_is_s
         .await;
     assert_eq!(location(&done), "/");
     assert_eq!(location(&browser.get(&app, "/").await), "/welcome");
-    let csrf = browser.csrf();
+    let csrf = browser.csrf(&app).await;
     let answered = browser
         .post(
             &app,

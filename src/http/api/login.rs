@@ -1,5 +1,6 @@
 use axum::Json;
 use axum::extract::State;
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use crate::auth::{LoginError, LoginOutcome, LoginRequest};
 use crate::clock::Instant;
 use crate::domain::{LoginId, Password};
 use crate::http::AppState;
+use crate::http::cookies::{self, BROWSER_COOKIE, TRUST_COOKIE};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, RequestOrigin, apply_claimed_ip};
 use crate::policy::LoginType;
@@ -22,7 +24,8 @@ pub struct LoginBody {
     application_id: Option<String>,
     /// The end user's address when an application logs in on their behalf.
     ip_address: Option<String>,
-    /// From an earlier two-factor login on this computer (or the `tessera_trust` cookie).
+    /// From an earlier two-factor login on this computer (or the `tessera_trust` cookie). It is
+    /// spent when it spares the second factor: the answer carries the new one.
     two_factor_trust_id: Option<String>,
     #[serde(rename = "noJWT")]
     #[allow(dead_code)]
@@ -31,9 +34,6 @@ pub struct LoginBody {
     meta_data: Option<serde_json::Value>,
 }
 
-/// The cookie a browser keeps its trusted-computer id in (the body field wins).
-pub const TRUST_COOKIE: &str = "tessera_trust";
-
 /// `POST /api/login`: 200 with tokens; 242 with a `twoFactorId` when a second factor is due;
 /// 404 (empty) for an unknown user or a wrong password, alike; 423 for a disabled account; 429
 /// when too many wrong second-factor codes came lately.
@@ -41,7 +41,7 @@ pub const TRUST_COOKIE: &str = "tessera_trust";
     post, path = "/api/login", tag = "login",
     request_body = LoginBody,
     responses(
-        (status = 200, description = "Logged in: no second factor is due", body = TokenResponse),
+        (status = 200, description = "Logged in: no second factor is due; with `twoFactorTrustId` (the new one, the one sent is spent) when a trusted computer spared it", body = TokenResponse),
         (status = 242, description = "A second factor is due: finish with `POST /api/two-factor/login`", body = super::views::ChallengeResponse),
         (status = 404, description = "The login id or the password is wrong (no body)"),
         (status = 423, description = "The account is inactive (no body)"),
@@ -66,26 +66,46 @@ pub async fn login(
     let (Some(login_id), Some(password)) = (login_id, password) else {
         return Err(ApiError::Fields(errors));
     };
+    let from_cookie = body.two_factor_trust_id.is_none();
     let trust_token = body
         .two_factor_trust_id
-        .or_else(|| cookie(&headers, TRUST_COOKIE));
+        .or_else(|| cookies::read(&headers, &state.web.cookie_name(TRUST_COOKIE)));
     let request = LoginRequest {
         login_id,
         password,
         application_id,
         login_type: LoginType::Api,
         trust_token,
+        // A trust given on the pages of this browser holds here too, beside the same id.
+        browser_id: cookies::read(&headers, &state.web.cookie_name(BROWSER_COOKIE)),
     };
-    match state
-        .core
-        .logins
-        .login(&request, &origin, Instant::now())
-        .await
-    {
-        Ok(LoginOutcome::Complete { user, tokens }) => {
+    let now = Instant::now();
+    match state.core.logins.login(&request, &origin, now).await {
+        Ok(LoginOutcome::Complete {
+            user,
+            tokens,
+            trust,
+        }) => {
             let methods = state.core.two_factor.user_methods(user.id).await?;
             let view = UserView::with_methods(&user, &methods);
-            Ok(Json(TokenResponse::new(tokens, Some(view))).into_response())
+            // The trust's token was spent: the client keeps the new one in its place, in the
+            // cookie too when it came from there.
+            let cookie = match &trust {
+                Some(trust) if from_cookie => cookies::line(
+                    state.web.secure_cookies,
+                    TRUST_COOKIE,
+                    &trust.token,
+                    Some((trust.expires_at.millis() - now.millis()).max(0) / 1000),
+                    "Lax",
+                ),
+                _ => None,
+            };
+            let body = TokenResponse::new(tokens, Some(view)).with_trust(trust.map(|t| t.token));
+            let mut response = Json(body).into_response();
+            if let Some(cookie) = cookie {
+                response.headers_mut().append(SET_COOKIE, cookie);
+            }
+            Ok(response)
         }
         Ok(LoginOutcome::SecondFactor {
             two_factor_id,
@@ -115,16 +135,4 @@ pub async fn login(
         }),
         Err(LoginError::Internal(e)) => Err(ApiError::Internal(e)),
     }
-}
-
-/// One cookie's value from the `Cookie` header.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
 }

@@ -1,7 +1,5 @@
 //! The JSON API, in FusionAuth's shapes where FusionAuth has the call.
 
-pub use login::{TRUST_COOKIE, cookie};
-
 pub mod admin;
 mod audit_log;
 mod ids;

@@ -51,13 +51,14 @@ pub struct RefreshBody {
 }
 
 /// `POST /api/jwt/refresh`: a new access token and a new refresh token; the old refresh token is
-/// spent. An unknown, spent or revoked refresh token answers 404.
+/// spent. An unknown, spent or revoked refresh token, or a web session's cookie, answers 404; a
+/// spent one also ends its session.
 #[utoipa::path(
     post, path = "/api/jwt/refresh", tag = "login",
     request_body = RefreshBody,
     responses(
         (status = 200, description = "A new access token and refresh token; the old refresh token is spent", body = TokenResponse),
-        (status = 404, description = "The refresh token is unknown, spent or revoked (no body)"),
+        (status = 404, description = "The refresh token is unknown, spent or revoked, or a web session's (no body); a spent one that comes back ends its session and every token of it"),
     )
 )]
 pub async fn refresh(

@@ -97,6 +97,10 @@ pub struct TokenResponse {
     pub refresh_token_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<UserView>,
+    /// A trusted computer's token: after `trustComputer`, or the new one of the trust that
+    /// spared this login (the one the client sent is spent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_factor_trust_id: Option<String>,
 }
 
 impl TokenResponse {
@@ -107,7 +111,13 @@ impl TokenResponse {
             refresh_token: tokens.refresh_token,
             refresh_token_id: tokens.refresh_token_id,
             user,
+            two_factor_trust_id: None,
         }
+    }
+
+    pub fn with_trust(mut self, trust: Option<String>) -> Self {
+        self.two_factor_trust_id = trust;
+        self
     }
 }
 

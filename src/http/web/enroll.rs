@@ -134,7 +134,7 @@ async fn enrolling(
     headers: &HeaderMap,
 ) -> Result<(String, crate::two_factor::PendingLogin), Response> {
     let cookies = Cookies::new(state, headers);
-    let Some(id) = cookie(headers, PENDING_COOKIE) else {
+    let Some(id) = cookie(state, headers, PENDING_COOKIE) else {
         return Err(cookies.redirect("/login?expired=1"));
     };
     match state
@@ -314,7 +314,7 @@ pub async fn setup(
         .as_ref()
         .map(|e| e.to_string())
         .unwrap_or_else(|| user.username.to_string());
-    if let Some(token) = cookie(headers, SETUP_COOKIE)
+    if let Some(token) = cookie(state, headers, SETUP_COOKIE)
         && let Some(existing) = state
             .core
             .two_factor
@@ -422,7 +422,7 @@ pub async fn finish(
     WebForm(form): WebForm<FinishForm>,
 ) -> Response {
     let mut cookies = Cookies::new(&state, &headers);
-    let Some(id) = cookie(&headers, PENDING_COOKIE) else {
+    let Some(id) = cookie(&state, &headers, PENDING_COOKIE) else {
         return cookies.redirect("/login?expired=1");
     };
     if form.saved.is_none() {
@@ -438,6 +438,7 @@ pub async fn finish(
         code: form.completion,
         trust_computer: false,
         application_id: None,
+        browser_id: None,
     };
     match state
         .core

@@ -1,14 +1,14 @@
 //! Form bodies with their CSRF check: a form struct has a `csrf` field, and [`WebForm`] only
-//! yields it when that field equals the CSRF cookie (double submit, compared in constant time).
+//! yields it when that field was made for the browser's session or pre-session cookie (signed
+//! double submit, `crypto::FormTokens`, compared in constant time).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq;
 
-use super::{CSRF_COOKIE, cookie, error_page};
+use super::{error_page, form_token_fits};
 use crate::http::AppState;
 
 pub trait HasCsrf {
@@ -40,11 +40,7 @@ impl<T: DeserializeOwned + HasCsrf> FromRequest<AppState> for WebForm<T> {
                 "The form was not filled in as expected. Go back and try again.",
             )
         })?;
-        let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-        let fine = !expected.is_empty()
-            && expected.len() == form.csrf().len()
-            && bool::from(expected.as_bytes().ct_eq(form.csrf().as_bytes()));
-        if !fine {
+        if !form_token_fits(state, &headers, form.csrf()) {
             return Err(error_page(
                 state,
                 &headers,

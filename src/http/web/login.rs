@@ -14,7 +14,7 @@ use crate::auth::{LoginError, LoginOutcome, LoginRequest};
 use crate::clock::Instant;
 use crate::domain::{LoginId, MethodId, MethodKind, Password};
 use crate::http::AppState;
-use crate::http::api::TRUST_COOKIE;
+use crate::http::cookies::{BROWSER_COOKIE, TRUST_COOKIE};
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::policy::LoginType;
@@ -99,13 +99,18 @@ pub async fn submit(
         password,
         application_id: None,
         login_type: LoginType::Web,
-        trust_token: cookie(&headers, TRUST_COOKIE),
+        trust_token: cookie(&state, &headers, TRUST_COOKIE),
+        browser_id: cookie(&state, &headers, BROWSER_COOKIE),
     };
     let now = Instant::now();
     match state.core.logins.login(&request, &origin, now).await {
-        Ok(LoginOutcome::Complete { tokens, .. }) => {
+        Ok(LoginOutcome::Complete { tokens, trust, .. }) => {
             cookies.clear(PENDING_COOKIE);
             cookies.set(SESSION_COOKIE, &tokens.refresh_token, None, "Lax");
+            if let Some(trust) = &trust {
+                // The trust's token was spent for this one.
+                cookies.keep_trust(trust, request.browser_id.as_deref(), now);
+            }
             cookies.redirect("/")
         }
         Ok(LoginOutcome::SecondFactor {
@@ -301,7 +306,7 @@ async fn pending(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(String, PendingLogin)>, Response> {
-    let Some(id) = cookie(headers, PENDING_COOKIE) else {
+    let Some(id) = cookie(state, headers, PENDING_COOKIE) else {
         return Ok(None);
     };
     match state
@@ -394,28 +399,30 @@ pub async fn code_submit(
         Ok(None) => return cookies.redirect("/login?expired=1"),
         Err(response) => return response,
     };
+    // A computer trusted here is bound to the browser's id cookie (kept, or made now).
+    let browser = form
+        .trust
+        .is_some()
+        .then(|| super::browser_id(&state, &headers));
     let request = CompleteLogin {
         two_factor_id: id,
         code: form.code.trim().to_owned(),
         trust_computer: form.trust.is_some(),
         application_id: None,
+        browser_id: browser.clone(),
     };
+    let now = Instant::now();
     match state
         .core
         .two_factor
-        .complete_login(&request, &origin, Instant::now())
+        .complete_login(&request, &origin, now)
         .await
     {
         Ok(done) => {
             cookies.clear(PENDING_COOKIE);
             cookies.set(SESSION_COOKIE, &done.tokens.refresh_token, None, "Lax");
             if let Some(trust) = &done.trust_token {
-                cookies.set(
-                    TRUST_COOKIE,
-                    trust,
-                    Some(pending.policy.trust_days * 86_400),
-                    "Lax",
-                );
+                cookies.keep_trust(trust, browser.as_deref(), now);
             }
             // After an Authy migration the user is invited to set up an app or keep SMS.
             cookies.redirect(if form.migrated.is_some() {

@@ -18,17 +18,21 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::AppState;
+use super::cookies::{self, BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, TRUST_COOKIE};
 use crate::clock::Instant;
-use crate::crypto::random;
+use crate::crypto::{FormBinding, random};
 use crate::domain::User;
 use crate::store::SessionRecord;
+use crate::two_factor::IssuedTrust;
 
 pub use forms::WebForm;
 
+// The cookies' names; behind https each carries the `__Host-` prefix (`cookies::name`).
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const PENDING_COOKIE: &str = "tessera_login";
 pub const SETUP_COOKIE: &str = "tessera_setup";
-pub const CSRF_COOKIE: &str = "tessera_csrf";
+/// A random id held by a browser without a session, which its forms' CSRF tokens are bound to.
+pub const PRESESSION_COOKIE: &str = "tessera_presession";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -151,43 +155,44 @@ pub struct Cookies {
 }
 
 impl Cookies {
-    /// Reads the CSRF cookie, or makes one (sent with the response).
+    /// The page's CSRF token, bound to the browser's session cookie or pre-session cookie; a
+    /// browser with neither gets a new pre-session cookie with the response.
     pub fn new(state: &AppState, headers: &HeaderMap) -> Self {
-        let secure = state.web.secure_cookies;
-        match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
-            Some(csrf) => Self {
-                set: Vec::new(),
-                csrf,
-                secure,
-            },
+        let mut cookies = Self {
+            set: Vec::new(),
+            csrf: String::new(),
+            secure: state.web.secure_cookies,
+        };
+        cookies.csrf = match BoundTo::of(state, headers) {
+            Some(bound) => state.core.sessions.form_token(bound.binding()),
             None => {
-                let csrf = random::token(32);
-                let mut cookies = Self {
-                    set: Vec::new(),
-                    csrf: csrf.clone(),
-                    secure,
-                };
-                cookies.set(CSRF_COOKIE, &csrf, None, "Strict");
-                cookies
+                let id = random::token(32);
+                cookies.set(PRESESSION_COOKIE, &id, None, "Strict");
+                state.core.sessions.form_token(FormBinding::PreSession(&id))
             }
-        }
+        };
+        cookies
     }
 
     pub fn csrf(&self) -> &str {
         &self.csrf
     }
 
-    /// An HttpOnly cookie for the whole site; `None` keeps it for the browser session.
+    /// An HttpOnly cookie for the whole site (Path=/, never a Domain); `None` keeps it for the
+    /// browser session.
     pub fn set(&mut self, name: &str, value: &str, max_age: Option<i64>, same_site: &str) {
-        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
-        if let Some(age) = max_age {
-            cookie.push_str(&format!("; Max-Age={age}"));
+        if let Some(line) = cookies::line(self.secure, name, value, max_age, same_site) {
+            self.set.push(line);
         }
-        if self.secure {
-            cookie.push_str("; Secure");
-        }
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            self.set.push(value);
+    }
+
+    /// Keeps a trusted computer's token, and the browser id it is bound to, as long as the
+    /// trust lives (the id longer).
+    pub fn keep_trust(&mut self, trust: &IssuedTrust, browser_id: Option<&str>, now: Instant) {
+        let seconds = (trust.expires_at.millis() - now.millis()).max(0) / 1000;
+        self.set(TRUST_COOKIE, &trust.token, Some(seconds), "Lax");
+        if let Some(id) = browser_id {
+            self.set(BROWSER_COOKIE, id, Some(BROWSER_COOKIE_SECONDS), "Lax");
         }
     }
 
@@ -233,14 +238,52 @@ impl Cookies {
     }
 }
 
-/// One cookie's value from the request.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    super::api::cookie(headers, name).filter(|v| !v.is_empty())
+/// One of the server's cookies from the request, under the name the server gives it.
+pub fn cookie(state: &AppState, headers: &HeaderMap, name: &str) -> Option<String> {
+    cookies::read(headers, &state.web.cookie_name(name)).filter(|v| !v.is_empty())
+}
+
+/// The browser's long-lived id: the one it holds, or a new one to bind a trust to.
+pub fn browser_id(state: &AppState, headers: &HeaderMap) -> String {
+    cookie(state, headers, BROWSER_COOKIE)
+        .filter(|id| id.len() >= 32)
+        .unwrap_or_else(|| random::token(32))
+}
+
+/// The cookie a page's CSRF tokens are bound to: the session cookie when the browser has one
+/// (then only that), else the pre-session cookie.
+enum BoundTo {
+    Session(String),
+    PreSession(String),
+}
+
+impl BoundTo {
+    fn of(state: &AppState, headers: &HeaderMap) -> Option<Self> {
+        if let Some(session) = cookie(state, headers, SESSION_COOKIE) {
+            return Some(BoundTo::Session(session));
+        }
+        cookie(state, headers, PRESESSION_COOKIE)
+            .filter(|id| id.len() >= 32)
+            .map(BoundTo::PreSession)
+    }
+
+    fn binding(&self) -> FormBinding<'_> {
+        match self {
+            BoundTo::Session(value) => FormBinding::Session(value),
+            BoundTo::PreSession(value) => FormBinding::PreSession(value),
+        }
+    }
+}
+
+/// Whether a form's CSRF token was made for the cookies this request carries.
+fn form_token_fits(state: &AppState, headers: &HeaderMap, token: &str) -> bool {
+    BoundTo::of(state, headers)
+        .is_some_and(|bound| state.core.sessions.form_token_fits(bound.binding(), token))
 }
 
 /// The signed-in user and their session, from the session cookie.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(SessionRecord, User)> {
-    let token = cookie(headers, SESSION_COOKIE)?;
+    let token = cookie(state, headers, SESSION_COOKIE)?;
     match state
         .core
         .sessions
@@ -348,6 +391,13 @@ pub struct WebSettings {
     pub organization: String,
     /// The product's name, shown in the pages' header.
     pub product_name: String,
-    /// Cookies are `Secure` when the public URL is https.
+    /// Cookies are `Secure`, and their names begin with `__Host-`, when the public URL is https.
     pub secure_cookies: bool,
+}
+
+impl WebSettings {
+    /// The name of one of the server's cookies as the browser holds it.
+    pub fn cookie_name(&self, name: &str) -> String {
+        cookies::name(self.secure_cookies, name)
+    }
 }

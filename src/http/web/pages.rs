@@ -97,7 +97,7 @@ pub async fn logout(
     WebForm(_form): WebForm<EmptyForm>,
 ) -> Response {
     let mut cookies = Cookies::new(&state, &headers);
-    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+    if let Some(token) = cookie(&state, &headers, SESSION_COOKIE)
         && let Err(error) = state
             .core
             .sessions

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::clock::Instant;
 use crate::http::AppState;
@@ -31,22 +31,13 @@ pub struct TwoFactorLoginBody {
     user_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TwoFactorLoginResponse {
-    #[serde(flatten)]
-    tokens: TokenResponse,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    two_factor_trust_id: Option<String>,
-}
-
 /// `POST /api/two-factor/login`: 200 with tokens; 421 for a wrong code; 404 when the
 /// `twoFactorId` is unknown, expired, finished or out of attempts.
 #[utoipa::path(
     post, path = "/api/two-factor/login", tag = "two-factor",
     request_body = TwoFactorLoginBody,
     responses(
-        (status = 200, description = "Logged in", body = TwoFactorLoginResponse),
+        (status = 200, description = "Logged in; with `twoFactorTrustId` when the computer is now trusted", body = TokenResponse),
         (status = 403, description = "The code cannot be used here", body = crate::http::error::Errors),
         (status = 404, description = "The twoFactorId is unknown, spent or expired (no body)"),
         (status = 421, description = "The code is wrong (no body)"),
@@ -58,7 +49,7 @@ pub async fn login(
     headers: HeaderMap,
     RequestOrigin(mut origin): RequestOrigin,
     ApiJson(body): ApiJson<TwoFactorLoginBody>,
-) -> Result<Json<TwoFactorLoginResponse>, ApiError> {
+) -> Result<Json<TokenResponse>, ApiError> {
     let application_id = parse_application_id(body.application_id.as_deref())?;
     apply_claimed_ip(&state, &headers, body.ip_address.as_deref(), &mut origin).await?;
     if body.two_factor_id.is_empty() || body.two_factor_id.len() > 128 {
@@ -69,17 +60,18 @@ pub async fn login(
         code: body.code,
         trust_computer: body.trust_computer,
         application_id,
+        browser_id: None,
     };
     let done = state
         .core
         .two_factor
         .complete_login(&request, &origin, Instant::now())
         .await?;
-    Ok(Json(TwoFactorLoginResponse {
-        tokens: TokenResponse::new(
+    Ok(Json(
+        TokenResponse::new(
             done.tokens,
             Some(UserView::with_methods(&done.user, &done.methods)),
-        ),
-        two_factor_trust_id: done.trust_token,
-    }))
+        )
+        .with_trust(done.trust_token.map(|trust| trust.token)),
+    ))
 }

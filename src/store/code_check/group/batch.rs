@@ -94,12 +94,12 @@ const WRITES: &str = "WITH \
      touched AS (UPDATE users u SET last_login_at = touch.at FROM touch \
        WHERE u.id = ANY(ARRAY(SELECT user_id FROM touch)) AND u.id = touch.user_id), \
      opened AS (INSERT INTO sessions (id, user_id, amr, application_id, refresh_hash, \
-         created_at, authenticated_at, expires_at, ip, user_agent) \
+         created_at, authenticated_at, expires_at, ip, user_agent, kind) \
        SELECT r.id, r.user_id, r.amr, r.application_id, r.refresh_hash, r.now, r.now, \
-         r.expires_at, r.ip, r.user_agent \
+         r.expires_at, r.ip, r.user_agent, r.kind \
        FROM json_to_recordset($4::json) AS r(id TEXT, user_id TEXT, amr TEXT, \
          application_id TEXT, refresh_hash TEXT, now BIGINT, expires_at BIGINT, ip TEXT, \
-         user_agent TEXT)) \
+         user_agent TEXT, kind TEXT)) \
      INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details) \
      SELECT r.at, r.actor, r.target, r.event, r.ip, r.user_agent, r.details \
      FROM json_to_recordset($5::json) AS r(n BIGINT, at BIGINT, actor TEXT, target TEXT, \
@@ -120,6 +120,7 @@ const SESSION_KEYS: &[&str] = &[
     "expires_at",
     "ip",
     "user_agent",
+    "kind",
 ];
 const EVENT_KEYS: &[&str] = &[
     "at",
