@@ -34,11 +34,7 @@ pub(super) fn address_counters(
         return Vec::new();
     };
     let guarded = |key: String, limit: Limit| Guarded {
-        counter: Counter {
-            key,
-            window_start: limit.window_start(now),
-            max: limit.max,
-        },
+        counter: Counter::in_window(key, &limit, now),
         limit,
     };
     vec![
@@ -58,9 +54,8 @@ pub(super) fn account_counter(
     now: Instant,
 ) -> Counter {
     Counter {
-        key: format!("password:{account}"),
-        window_start: settings.per_account.window_start(now),
         max: i64::MAX,
+        ..Counter::in_window(format!("password:{account}"), &settings.per_account, now)
     }
 }
 

@@ -2,6 +2,8 @@
 //! request refused by one of its limits counts against none of the others.
 
 use super::{CounterStore, StoreError};
+use crate::clock::Instant;
+use crate::limits::Limit;
 
 /// One counter: its key, the start of its current window, and the most it may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +11,17 @@ pub struct Counter {
     pub key: String,
     pub window_start: i64,
     pub max: i64,
+}
+
+impl Counter {
+    /// The counter under `key` in the window of `limit` that `now` falls in.
+    pub fn in_window(key: String, limit: &Limit, now: Instant) -> Self {
+        Self {
+            key,
+            window_start: limit.window_start(now),
+            max: limit.max,
+        }
+    }
 }
 
 impl CounterStore {

@@ -42,11 +42,7 @@ pub struct Budget {
 impl Budget {
     /// The budget's counter in the window `now` falls in.
     pub fn counter(&self, now: Instant) -> Counter {
-        Counter {
-            key: self.key.clone(),
-            window_start: self.limit.window_start(now),
-            max: self.limit.max,
-        }
+        Counter::in_window(self.key.clone(), &self.limit, now)
     }
 }
 
