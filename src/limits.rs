@@ -1,5 +1,5 @@
-//! A number of events allowed per fixed window: the send budgets of the fraud guard and the
-//! password guard count in such windows.
+//! A number of events allowed per rolling window: the send budgets of the fraud guard, the
+//! password guard and the Verify API's buckets count in such windows (`store::Counter`).
 
 use serde::{Deserialize, Serialize};
 
@@ -14,19 +14,10 @@ pub struct Limit {
     pub window_seconds: i64,
 }
 
-impl Limit {
-    /// The start of the fixed window `now` falls in, in milliseconds.
-    pub fn window_start(&self, now: Instant) -> i64 {
-        let window = self.window_seconds * 1000;
-        now.millis() - now.millis().rem_euclid(window)
-    }
-
-    /// Seconds until the window `now` falls in ends (at least 1): when a full one lets the
-    /// next event through.
-    pub fn retry_after_seconds(&self, now: Instant) -> i64 {
-        let ends = self.window_start(now) + self.window_seconds * 1000;
-        ((ends - now.millis() + 999) / 1000).max(1)
-    }
+/// Whole seconds from `now` until `room_at`, when a full limit admits the next event (at least
+/// 1): what a refusal's `Retry-After` says.
+pub fn retry_after_seconds(now: Instant, room_at: Instant) -> i64 {
+    ((room_at.millis() - now.millis() + 999) / 1000).max(1)
 }
 
 /// How many wrong passwords the password guard lets through. An address past its limits waits
@@ -85,14 +76,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windows_are_fixed_and_aligned_and_say_when_they_end() {
-        let limit = Limit {
-            max: 1,
-            window_seconds: 60,
-        };
-        assert_eq!(limit.window_start(Instant::from_millis(125_000)), 120_000);
-        assert_eq!(limit.window_start(Instant::from_millis(120_000)), 120_000);
-        assert_eq!(limit.retry_after_seconds(Instant::from_millis(125_000)), 55);
-        assert_eq!(limit.retry_after_seconds(Instant::from_millis(179_999)), 1);
+    fn a_refusal_says_the_whole_seconds_until_there_is_room() {
+        let now = Instant::from_millis(125_000);
+        assert_eq!(retry_after_seconds(now, Instant::from_millis(180_000)), 55);
+        assert_eq!(retry_after_seconds(now, Instant::from_millis(125_001)), 1);
+        assert_eq!(retry_after_seconds(now, Instant::from_millis(126_500)), 2);
+        assert_eq!(retry_after_seconds(now, now), 1, "never zero");
     }
 }

@@ -4,10 +4,11 @@ use crate::clock::Instant;
 use crate::crypto::{Verification, random};
 use crate::domain::LoginType;
 use crate::domain::{LoginId, Password, User, UserId};
+use crate::limits::retry_after_seconds;
 use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
 use crate::sessions::IssuedTokens;
-use crate::store::{Counter, MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
+use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
 use crate::two_factor::TwoFactor;
 use crate::two_factor::{IssuedTrust, SETTINGS_KEY, TwoFactorError, policy_from_stored};
 
@@ -234,7 +235,7 @@ impl Logins {
         let counter = password_guard::account_counter(&self.password_guard, &account, now);
         let wrong = self
             .counter_store
-            .count(&counter.key, counter.window_start)
+            .count(&counter)
             .await
             .map_err(anyhow::Error::from)?;
         Ok(password_guard::under_attack(&self.password_guard, wrong))
@@ -256,13 +257,12 @@ impl Logins {
             .map_err(anyhow::Error::from)?;
         let account =
             password_guard::account_key(found.as_ref().map(|f| f.user.id), &request.login_id);
-        let guarded = password_guard::address_counters(
+        let counters = password_guard::address_counters(
             &self.password_guard,
             &account,
             origin.ip.as_deref(),
             now,
         );
-        let counters: Vec<Counter> = guarded.iter().map(|g| g.counter.clone()).collect();
         let full = self
             .counter_store
             .take(&counters)
@@ -270,7 +270,7 @@ impl Logins {
             .map_err(anyhow::Error::from)?;
         if let Some(retry_after_seconds) = full
             .iter()
-            .map(|i| guarded[*i].limit.retry_after_seconds(now))
+            .map(|full| retry_after_seconds(now, full.room_at))
             .max()
         {
             self.record_failure(

@@ -3,7 +3,7 @@
 
 use crate::clock::Instant;
 use crate::domain::{LoginId, UserId};
-use crate::limits::{Limit, PasswordGuardSettings};
+use crate::limits::PasswordGuardSettings;
 use crate::store::Counter;
 
 /// Whose passwords a counter counts: an account, or a login id that names nobody (counted the
@@ -16,33 +16,24 @@ pub(super) fn account_key(user: Option<UserId>, login_id: &LoginId) -> String {
     }
 }
 
-/// A counter a password check takes from before the password is compared, and what running out
-/// of it costs.
-pub(super) struct Guarded {
-    pub counter: Counter,
-    pub limit: Limit,
-}
-
-/// The counters that refuse a check (429): per account and address, and per address.
+/// The counters a password check takes from before the password is compared, which refuse it
+/// (429) when full: per account and address, and per address.
 pub(super) fn address_counters(
     settings: &PasswordGuardSettings,
     account: &str,
     ip: Option<&str>,
     now: Instant,
-) -> Vec<Guarded> {
+) -> Vec<Counter> {
     let Some(ip) = ip else {
         return Vec::new();
     };
-    let guarded = |key: String, limit: Limit| Guarded {
-        counter: Counter::in_window(key, &limit, now),
-        limit,
-    };
     vec![
-        guarded(
+        Counter::new(
             format!("password:{account}:ip:{ip}"),
-            settings.per_account_and_ip,
+            &settings.per_account_and_ip,
+            now,
         ),
-        guarded(format!("password:ip:{ip}"), settings.per_ip),
+        Counter::new(format!("password:ip:{ip}"), &settings.per_ip, now),
     ]
 }
 
@@ -55,7 +46,7 @@ pub(super) fn account_counter(
 ) -> Counter {
     Counter {
         max: i64::MAX,
-        ..Counter::in_window(format!("password:{account}"), &settings.per_account, now)
+        ..Counter::new(format!("password:{account}"), &settings.per_account, now)
     }
 }
 
@@ -90,13 +81,13 @@ mod tests {
         let settings = PasswordGuardSettings::default();
         let now = Instant::from_millis(1_000_000);
         let counters = address_counters(&settings, "user:x", Some("192.0.2.1"), now);
-        let keys: Vec<&str> = counters.iter().map(|g| g.counter.key.as_str()).collect();
+        let keys: Vec<&str> = counters.iter().map(|c| c.key.as_str()).collect();
         assert_eq!(
             keys,
             ["password:user:x:ip:192.0.2.1", "password:ip:192.0.2.1"]
         );
-        assert_eq!(counters[0].counter.max, settings.per_account_and_ip.max);
-        assert_eq!(counters[1].counter.max, settings.per_ip.max);
+        assert_eq!(counters[0].max, settings.per_account_and_ip.max);
+        assert_eq!(counters[1].max, settings.per_ip.max);
         assert!(address_counters(&settings, "user:x", None, now).is_empty());
     }
 

@@ -11,8 +11,8 @@ use crate::store::Store;
 use super::Delivery;
 
 const TICK: Duration = Duration::from_millis(500);
-/// Rate-limit windows, and rows that expired, are kept this long (for the audit of a recent
-/// incident), then forgotten.
+/// Events counted against limits (whose windows are a day at most), and rows that expired, are
+/// kept this long (for the audit of a recent incident), then forgotten.
 const RETENTION_SECONDS: i64 = 2 * 86_400;
 /// Sent and failed messages are kept this long (to answer "did my code go out?"), then deleted.
 const MESSAGE_RETENTION_SECONDS: i64 = 30 * 86_400;
@@ -46,7 +46,7 @@ pub fn spawn(delivery: Delivery, store: Store, mut stop: watch::Receiver<bool>) 
 
 async fn housekeeping(store: &Store, now: Instant) {
     let horizon = now.plus_seconds(-RETENTION_SECONDS);
-    if let Err(error) = store.verify().prune_rate_limits(horizon).await {
+    if let Err(error) = store.counters().prune(horizon).await {
         tracing::warn!(%error, "housekeeping: cannot prune rate limits");
     }
     match store.sweep_expired(horizon).await {

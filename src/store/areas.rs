@@ -48,7 +48,7 @@ areas! {
     VerifyStore => verify;
     /// The delivery queue: messages to send and what became of them (`verify.rs`).
     MessageStore => messages;
-    /// Counters of fixed windows, taken all at once or not at all: the send budgets and the
-    /// password guard (`counters.rs`, on the `rate_limits` table).
+    /// Counters of rolling windows, taken all at once or not at all: the send budgets, the
+    /// password guard and the Verify API's buckets (`counters.rs`).
     CounterStore => counters;
 }

@@ -48,7 +48,7 @@ pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites,
     MethodsAndCounts, PasswordStep, PasswordStepStatements, ReservedGuess, TakenAttempt,
 };
-pub use counters::Counter;
+pub use counters::{Counter, Full};
 pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};

@@ -336,31 +336,6 @@ impl VerifyStore {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
-
-    /// Counts one event against a fixed-window limit and returns the count so far, in one
-    /// statement that every node shares.
-    pub async fn hit_rate_limit(&self, key: &str, window_start: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1 \
-             RETURNING count",
-        )
-        .bind(key.to_owned())
-        .bind(window_start)
-        .fetch_one(self.store.writes())
-        .await?)
-    }
-
-    /// Forgets windows older than `before`.
-    pub async fn prune_rate_limits(&self, before: Instant) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
-                .bind(before.millis())
-                .execute(self.store.writes())
-                .await?
-                .rows_affected(),
-        )
-    }
 }
 
 async fn insert_send(

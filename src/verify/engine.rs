@@ -561,10 +561,10 @@ impl Verify {
         );
         let counters: Vec<Counter> = budgets.iter().map(|b| b.counter(now)).collect();
         let full = self.counter_store.take(&counters).await?;
-        let Some(first) = full.into_iter().min() else {
+        let Some(first) = full.first() else {
             return Ok(());
         };
-        let scope = budgets[first].scope;
+        let scope = budgets[first.position].scope;
         self.audit_refusal(request, &format!("send limit for {}", scope.words()), now)
             .await;
         Err(match scope {

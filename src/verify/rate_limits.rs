@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::Verify;
 use super::{VerifyError, number_param, sid};
 use crate::clock::Instant;
-use crate::store::{BucketRecord, CappedInsert, RateLimitRecord, ServiceRecord};
+use crate::limits::Limit;
+use crate::store::{BucketRecord, CappedInsert, Counter, RateLimitRecord, ServiceRecord};
 
 /// Rate limits one service may have.
 pub const MAX_RATE_LIMITS: i64 = 10;
@@ -89,16 +90,17 @@ pub fn counted_values(raw: &str) -> Result<BTreeMap<String, String>, VerifyError
         .collect())
 }
 
-/// The start of the window of `interval_seconds` that `now` falls in, in epoch milliseconds:
-/// windows are aligned on multiples of their length, so every node counts in the same ones.
-pub fn window_start(now: Instant, interval_seconds: i64) -> i64 {
-    let window = interval_seconds * 1000;
-    now.millis() - now.millis().rem_euclid(window)
-}
-
-/// The counter of one bucket for one value.
-pub fn counter_key(bucket: &BucketRecord, value: &str) -> String {
-    format!("verify:{}:{}:{value}", bucket.sid, bucket.interval * 1000)
+/// A verification at `now` counted in one bucket for one value: at most `max` in any
+/// `interval` seconds.
+pub fn bucket_counter(bucket: &BucketRecord, value: &str, now: Instant) -> Counter {
+    Counter::new(
+        format!("verify:{}:{}:{value}", bucket.sid, bucket.interval * 1000),
+        &Limit {
+            max: bucket.max,
+            window_seconds: bucket.interval,
+        },
+        now,
+    )
 }
 
 impl Verify {
@@ -280,28 +282,29 @@ impl Verify {
         };
         let values = counted_values(raw)?;
         let limits = self.verify_store.rate_limits(&service.sid).await?;
+        let mut counted = Vec::new();
         for (name, value) in values {
             let Some(limit) = limits.iter().find(|l| l.unique_name == name) else {
                 continue;
             };
             for bucket in self.verify_store.buckets(&limit.sid).await? {
-                let count = self
-                    .verify_store
-                    .hit_rate_limit(
-                        &counter_key(&bucket, &value),
-                        window_start(now, bucket.interval),
-                    )
-                    .await?;
-                if count > bucket.max {
-                    return Err(VerifyError::BucketFull {
-                        name,
-                        max: bucket.max,
-                        interval: bucket.interval,
-                    });
-                }
+                let counter = bucket_counter(&bucket, &value, now);
+                counted.push((name.clone(), bucket, counter));
             }
         }
-        Ok(())
+        let counters: Vec<Counter> = counted.iter().map(|(_, _, c)| c.clone()).collect();
+        let full = self.counter_store.take(&counters).await?;
+        match full.first() {
+            Some(first) => {
+                let (name, bucket, _) = &counted[first.position];
+                Err(VerifyError::BucketFull {
+                    name: name.clone(),
+                    max: bucket.max,
+                    interval: bucket.interval,
+                })
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -383,10 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn windows_are_aligned_on_their_length() {
-        assert_eq!(window_start(Instant::from_millis(125_500), 60), 120_000);
-        assert_eq!(window_start(Instant::from_millis(120_000), 60), 120_000);
-        assert_eq!(window_start(Instant::from_millis(86_399_999), 86_400), 0);
+    fn a_bucket_counts_each_value_apart_over_its_interval() {
         let bucket = BucketRecord {
             sid: "BL1".into(),
             rate_limit_sid: "RK1".into(),
@@ -395,9 +395,10 @@ mod tests {
             created_at: Instant::from_millis(0),
             updated_at: Instant::from_millis(0),
         };
-        assert_eq!(
-            counter_key(&bucket, "10.0.0.1"),
-            "verify:BL1:60000:10.0.0.1"
-        );
+        let now = Instant::from_millis(125_500);
+        let counter = bucket_counter(&bucket, "10.0.0.1", now);
+        assert_eq!(counter.key, "verify:BL1:60000:10.0.0.1");
+        assert_eq!((counter.max, counter.window_millis, counter.at), (3, 60_000, now));
+        assert_ne!(bucket_counter(&bucket, "10.0.0.2", now).key, counter.key);
     }
 }

@@ -40,9 +40,9 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// The budget's counter in the window `now` falls in.
+    /// A send at `now`, counted against this budget.
     pub fn counter(&self, now: Instant) -> Counter {
-        Counter::in_window(self.key.clone(), &self.limit, now)
+        Counter::new(self.key.clone(), &self.limit, now)
     }
 }
 

@@ -15,6 +15,7 @@ mod guessing;
 mod helpers;
 mod housekeeping;
 mod import;
+mod limits;
 mod login;
 mod names;
 mod nodes;
