@@ -6,6 +6,7 @@
 //! BENCHMARKS.md, "Why the constants are what they are"). Argon2 writes every block before
 //! reading it, so a reused buffer gives the same result as a fresh one.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, SaltString};
@@ -71,6 +72,8 @@ pub struct PasswordHasher {
     memory: Arc<MemoryPool>,
     /// Checked when the user does not exist, so that a miss costs as much as a wrong password.
     dummy: PasswordHash,
+    /// Passwords compared with a hash so far, the dummy's included: the work logins cost.
+    verifications: Arc<AtomicU64>,
 }
 
 impl PasswordHasher {
@@ -91,6 +94,7 @@ impl PasswordHasher {
             threads: HashingThreads::start(max_concurrent)?,
             memory,
             dummy,
+            verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -107,6 +111,8 @@ impl PasswordHasher {
         password: &Password,
         stored: &PasswordHash,
     ) -> Result<Verification, HashError> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("tessera_password_verifications_total").increment(1);
         let params = self.params.clone();
         let memory = self.memory.clone();
         let password = password.clone();
@@ -135,6 +141,11 @@ impl PasswordHasher {
         let dummy = self.dummy.clone();
         self.verify(password, &dummy).await?;
         Ok(Verification::Wrong)
+    }
+
+    /// How many passwords this hasher (and its clones) compared with a hash since it started.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// One hash timed on this thread: what the login benchmark compares a login against.

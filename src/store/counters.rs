@@ -60,13 +60,12 @@ impl CounterStore {
             .bind(counter.at.millis())
             .execute(&mut *tx)
             .await?;
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM limit_events WHERE key = $1 AND at > $2",
-            )
-            .bind(counter.key.clone())
-            .bind(counter.window_opens_after())
-            .fetch_one(&mut *tx)
-            .await?;
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM limit_events WHERE key = $1 AND at > $2")
+                    .bind(counter.key.clone())
+                    .bind(counter.window_opens_after())
+                    .fetch_one(&mut *tx)
+                    .await?;
             if count >= counter.max {
                 // Room comes when the events beyond max - 1 have left: the (count - max + 1)th
                 // oldest is the last of them.
@@ -122,13 +121,13 @@ impl CounterStore {
 
     /// How many events under the counter's key fall in its window.
     pub async fn count(&self, counter: &Counter) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM limit_events WHERE key = $1 AND at > $2",
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM limit_events WHERE key = $1 AND at > $2")
+                .bind(counter.key.clone())
+                .bind(counter.window_opens_after())
+                .fetch_one(self.store.pool())
+                .await?,
         )
-        .bind(counter.key.clone())
-        .bind(counter.window_opens_after())
-        .fetch_one(self.store.pool())
-        .await?)
     }
 
     /// Forgets events, and keys not counted against, older than `before`: housekeeping, with

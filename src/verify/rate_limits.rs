@@ -398,7 +398,10 @@ mod tests {
         let now = Instant::from_millis(125_500);
         let counter = bucket_counter(&bucket, "10.0.0.1", now);
         assert_eq!(counter.key, "verify:BL1:60000:10.0.0.1");
-        assert_eq!((counter.max, counter.window_millis, counter.at), (3, 60_000, now));
+        assert_eq!(
+            (counter.max, counter.window_millis, counter.at),
+            (3, 60_000, now)
+        );
         assert_ne!(bucket_counter(&bucket, "10.0.0.2", now).key, counter.key);
     }
 }

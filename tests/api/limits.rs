@@ -81,10 +81,7 @@ async fn a_full_limit_says_when_its_oldest_event_leaves_the_window() {
         .take(&[event("k", &one_per_minute, 30_000)])
         .await
         .unwrap();
-    assert_eq!(
-        refused[0].room_at,
-        event("k", &one_per_minute, 85_000).at
-    );
+    assert_eq!(refused[0].room_at, event("k", &one_per_minute, 85_000).at);
 }
 
 #[tokio::test]

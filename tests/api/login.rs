@@ -37,6 +37,26 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_empty_404() {
     }
 }
 
+/// A login for nobody compares the password with a dummy hash, so that it takes as long as a
+/// wrong password and its time does not tell which accounts exist.
+#[tokio::test]
+async fn a_login_for_an_unknown_user_costs_one_password_hash_as_a_wrong_password_does() {
+    let app = spawn_app().await;
+    app.create_user("ann", json!({})).await;
+    let hashes = || app.core.logins.password_verifications();
+
+    let before = hashes();
+    assert_eq!(app.login("ann", "not the password").await.status(), 404);
+    let wrong_password = hashes() - before;
+
+    let before = hashes();
+    assert_eq!(app.login("nobody", PASSWORD).await.status(), 404);
+    let unknown_user = hashes() - before;
+
+    assert_eq!(wrong_password, 1);
+    assert_eq!(unknown_user, wrong_password);
+}
+
 #[tokio::test]
 async fn a_disabled_user_with_the_right_password_gets_423() {
     let app = spawn_app().await;

@@ -151,3 +151,44 @@ async fn premium_rate_numbers_are_refused_by_default() {
     assert_eq!(body["generalErrors"][0]["code"], "60410", "{body}");
     assert!(app.outbox().await.is_empty());
 }
+
+/// Each send limit refuses on its own: the others are set wide, and every send goes to a new
+/// number of the same user from the same address in the same country, so that only the limit
+/// under test can run out. Without it, the third send would go.
+#[tokio::test]
+async fn each_send_limit_refuses_on_its_own() {
+    let wide = json!({"max": 1000, "windowSeconds": 3600});
+    let two = json!({"max": 2, "windowSeconds": 3600});
+    for (limit, reason) in [
+        ("perUser", "send limit for this account"),
+        ("perIp", "send limit for this address"),
+        ("perCountry", "send limit for this country"),
+        ("global", "send limit for this server"),
+    ] {
+        let app = spawn_app().await;
+        let mut guard = json!({
+            "allowedCountries": ["US"],
+            "perUser": wide, "perIp": wide, "perCountry": wide, "perNewCountry": wide,
+            "global": wide,
+        });
+        guard[limit] = two.clone();
+        settings(&app, guard).await;
+        let user = app.create_user("lou", json!({})).await;
+        let id = user["id"].as_str().unwrap();
+        let mut statuses = Vec::new();
+        for phone in ["+1 303 555 0181", "+1 303 555 0182", "+1 303 555 0183"] {
+            statuses.push(
+                send_as_key(
+                    &app,
+                    json!({"method": "sms", "mobilePhone": phone, "userId": id}),
+                )
+                .await,
+            );
+        }
+        assert_eq!(statuses, [200, 200, 429], "{limit}");
+        assert_eq!(app.outbox().await.len(), 2, "{limit}");
+        let refusals = app.audit("event=verify.refused").await;
+        assert_eq!(refusals.len(), 1, "{limit}: {refusals:?}");
+        assert_eq!(refusals[0]["details"]["reason"], reason, "{limit}");
+    }
+}
