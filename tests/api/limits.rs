@@ -115,7 +115,10 @@ async fn an_event_given_back_frees_its_place() {
     assert!(admitted(&counters, first.clone()).await);
     assert!(admitted(&counters, second.clone()).await);
     assert_eq!(counters.count(&second).await.unwrap(), 2);
-    counters.give_back(&[second.clone()]).await.unwrap();
+    counters
+        .give_back(std::slice::from_ref(&second))
+        .await
+        .unwrap();
     assert_eq!(counters.count(&second).await.unwrap(), 1);
     assert!(admitted(&counters, event("k", &TWO_PER_MINUTE, 3_000)).await);
 }
