@@ -1,4 +1,4 @@
-//! Tessera's performance suite (issue #7): drives a `tessera serve` process on loopback with N
+//! Tessera's performance suite: drives a `tessera serve` process on loopback with N
 //! connections for a fixed time and prints, per scenario and database, requests/s, latency
 //! percentiles, outcomes by status, the server's CPU time per request and peak RSS, with the
 //! limit each figure is bounded by and the budget lines (met or missed, with the ratio).

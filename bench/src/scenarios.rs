@@ -1,4 +1,4 @@
-//! The scenarios of issue #7 and the budget they report against.
+//! The scenarios of the performance suite and the budget they report against.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -600,7 +600,7 @@ impl<'a> Suite<'a> {
         // Each phase has users of its own, as many as code-check's: replay protection lets a
         // user log in with at most three codes per 30-second step, and on a fast machine the 8
         // clients alone spent all 30,000 users' codes in the first phase, so that the phase
-        // beside the flood had none left to check (BENCHMARKS.md, run 11). Three challenges
+        // beside the flood had none left to check. Three challenges
         // each, opened beforehand: 180,000 by default, about 23 s on that machine.
         let users = 2 * args.users;
         let checker_slots: Vec<Slot> = (0..users)
@@ -772,7 +772,7 @@ impl<'a> Suite<'a> {
         if self.budget.is_empty() {
             return;
         }
-        println!("\n== budget (targets of issue #7; reported, never asserted)");
+        println!("\n== budget (BENCHMARKS.md's targets; reported, never asserted)");
         let met = self.budget.iter().filter(|b| b.met).count();
         for line in &self.budget {
             println!(

@@ -1,4 +1,4 @@
-//! Moving the users made before today's rules of names (#26 item 10) to their canonical
+//! Moving the users made before today's rules of names to their canonical
 //! forms, decided here and carried out by the store at start (`store/names.rs`). Two rows whose
 //! canonical forms collide (`admin` and `ａｄｍｉｎ`) are left as they were and reported: which
 //! account is the real `admin` is for an operator to say, not for a migration to guess.

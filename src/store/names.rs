@@ -1,4 +1,4 @@
-//! The pass of migration `canonical_names` (#26 item 10): what `domain::canonical_names`
+//! The pass of migration `canonical_names`: what `domain::canonical_names`
 //! decides, written once, at the first start after the migration.
 
 use sqlx::Row;

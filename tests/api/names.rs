@@ -1,4 +1,4 @@
-//! Look-alike names (#26 item 10): a name that looks like another is the same name or is
+//! Look-alike names: a name that looks like another is the same name or is
 //! refused, on every path that makes or renames a user, and a login finds the one account
 //! whatever form its name is typed in.
 
