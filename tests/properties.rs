@@ -74,12 +74,24 @@ proptest! {
     }
 
     #[test]
-    fn a_recovery_code_reads_back_from_its_display(_seed in any::<u8>()) {
-        let code = RecoveryCode::generate();
+    fn a_recovery_code_reads_back_from_its_display_however_it_is_typed(
+        normalised in "[0-9A-HJKMNP-TV-Z]{10}",
+        typing in proptest::collection::vec((any::<bool>(), 0u8..3, 0u8..4), 10),
+    ) {
+        let code = RecoveryCode::parse(&normalised).expect("Crockford's alphabet parses");
+        prop_assert_eq!(code.normalised(), normalised.as_str());
         let shown = code.display();
+        prop_assert_eq!(&shown, &format!("{}-{}", &normalised[..5], &normalised[5..]));
         let back = RecoveryCode::parse(&shown.to_lowercase()).expect("display parses");
         prop_assert_eq!(back.normalised(), code.normalised());
-        prop_assert!(matches!(PresentedCode::parse(&shown), Ok(PresentedCode::Recovery(_))));
+        let typed = typed_as_a_person_might(&normalised, &typing);
+        let back = RecoveryCode::parse(&typed).expect("a typed code parses");
+        prop_assert_eq!(back.normalised(), code.normalised(), "typed as {}", typed);
+        // `RecoveryCode::looks_like` wants a letter: ten digits are read as a numeric code.
+        if normalised.bytes().any(|b| b.is_ascii_alphabetic()) {
+            prop_assert!(matches!(PresentedCode::parse(&shown), Ok(PresentedCode::Recovery(_))));
+            prop_assert!(matches!(PresentedCode::parse(&typed), Ok(PresentedCode::Recovery(_))));
+        }
     }
 
     #[test]
@@ -115,6 +127,21 @@ proptest! {
     }
 
     #[test]
+    fn a_token_is_refused_as_expired_from_its_expiry_on_and_not_before(
+        exp in 1_000_000_000i64..4_000_000_000,
+        age_seconds in 0i64..10 * 365 * 86_400,
+        millis in 0i64..1000,
+    ) {
+        let signer = TokenSigner::new(&[7; 32]);
+        let token = signer.sign(&claims(exp));
+        // The signature is good: the same token verifies up to the last second before `exp`.
+        let before = Instant::from_millis((exp - 1) * 1000 + millis);
+        prop_assert!(signer.verify(&token, before).is_ok());
+        let after = Instant::from_millis((exp + age_seconds) * 1000 + millis);
+        prop_assert_eq!(signer.verify(&token, after), Err(TokenError::Expired));
+    }
+
+    #[test]
     fn arbitrary_tokens_are_refused_without_panicking(raw in hostile_text()) {
         let signer = TokenSigner::new(&[7; 32]);
         prop_assert!(signer.verify(&raw, Instant::now()).is_err());
@@ -139,10 +166,45 @@ proptest! {
     }
 }
 
+/// `code` as a person might type it: per character (lower case?, a look-alike for 0 or 1: none,
+/// O/I or O/L, then a separator: none, a dash or a space).
+fn typed_as_a_person_might(code: &str, typing: &[(bool, u8, u8)]) -> String {
+    let mut typed = String::new();
+    for (c, (lower, look_alike, separator)) in code.chars().zip(typing) {
+        let c = match (c, look_alike) {
+            ('0', 1 | 2) => 'O',
+            ('1', 1) => 'I',
+            ('1', 2) => 'L',
+            (c, _) => c,
+        };
+        typed.push(if *lower { c.to_ascii_lowercase() } else { c });
+        match separator {
+            1 => typed.push('-'),
+            2 => typed.push(' '),
+            _ => {}
+        }
+    }
+    typed
+}
+
+/// Not a property (its codes come from the operating system's generator, not from proptest):
+/// the codes Tessera hands out are ten characters of the alphabet, shown with a dash, and
+/// read back as themselves.
 #[test]
-fn an_expired_token_is_refused_even_with_a_good_signature() {
-    let signer = TokenSigner::new(&[7; 32]);
-    let now = Instant::now();
-    let token = signer.sign(&claims(now.seconds()));
-    assert_eq!(signer.verify(&token, now), Err(TokenError::Expired));
+fn generated_recovery_codes_read_back_from_their_display() {
+    for _ in 0..256 {
+        let code = RecoveryCode::generate();
+        let normalised = code.normalised().to_owned();
+        assert_eq!(normalised.len(), 10, "{normalised}");
+        assert!(
+            normalised
+                .bytes()
+                .all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b)),
+            "{normalised}"
+        );
+        let shown = code.display();
+        assert_eq!(shown.len(), 11, "{shown}");
+        let back = RecoveryCode::parse(&shown.to_lowercase()).expect("display parses");
+        assert_eq!(back.normalised(), normalised);
+    }
 }

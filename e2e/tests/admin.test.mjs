@@ -1,6 +1,7 @@
 // The admin console: the web login policy switched to "required" and a user flagged "two factor
 // auth required" send that user through enrolment at the next login; a phone updated on a
-// user's behalf with a reason shows in the audit log.
+// user's behalf with a reason shows in the audit log. A signed-in user who is no administrator
+// is refused the console.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -20,7 +21,7 @@ after(async () => {
 });
 
 test("an administrator requires 2FA, flags a user, and updates a phone with a reason", async () => {
-  const kim = await createUser(server, "kim", { mobilePhone: "+1 303 555 0170" });
+  await createUser(server, "kim", { mobilePhone: "+1 303 555 0170" });
   const admin = await (await browser.newContext()).newPage();
   await logIn(admin, server, "admin", server.password);
   await admin.waitForURL(`${server.url}/`);
@@ -101,8 +102,32 @@ test("an administrator requires 2FA, flags a user, and updates a phone with a re
   });
   assert.equal(created.status, 201);
 
-  // A user who is no administrator cannot open the console.
+  // Kim, stopped at enrolment, is not signed in yet: the console sends her to log in.
   await user.goto(`${server.url}/admin/users`);
-  assert.notEqual(await user.url(), `${server.url}/admin/users`, "a stranger is sent to the login");
-  assert.equal(kim.username, "kim");
+  assert.match(user.url(), /\/login(\?|$)/, "a login not finished is sent to the login");
+});
+
+test("a signed-in user who is no administrator is refused the admin console", async () => {
+  // A server of its own: the one above now has terms to accept and requires a second factor.
+  const fresh = await startServer();
+  try {
+    await createUser(fresh, "lee");
+    const page = await (await browser.newContext()).newPage();
+    await logIn(page, fresh, "lee");
+    await page.waitForURL(`${fresh.url}/`);
+    assert.match(await page.textContent("main"), /You are logged in as lee/);
+    assert.equal(await page.getByRole("link", { name: "Admin", exact: true }).count(), 0, "no way to the console");
+
+    const refused = await page.goto(`${fresh.url}/admin/users`);
+    assert.equal(refused.status(), 403);
+    assert.equal(page.url(), `${fresh.url}/admin/users`, "refused where Lee stands, not sent to log in");
+    assert.match(await page.textContent("main"), /The admin console is for administrators\./);
+    await shot(page, "43-admin-refused");
+
+    // Refused, not signed out.
+    await page.goto(`${fresh.url}/`);
+    assert.match(await page.textContent("main"), /You are logged in as lee/);
+  } finally {
+    await fresh.stop();
+  }
 });

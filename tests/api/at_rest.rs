@@ -45,21 +45,24 @@ async fn a_dump_of_the_database_holds_no_secret_in_plaintext() {
         .create_user("ann", json!({"mobilePhone": "+1 303 555 1212"}))
         .await;
     let id = user["id"].as_str().unwrap();
+    // Each step below must have happened for its secret to be looked for in the dump.
     let (secret, recovery) = app.enroll_authenticator(id).await;
+    assert_eq!(recovery.len(), 10, "the recovery codes were issued");
     let challenge = app.start_two_factor("ann").await;
-    let done: Value = app
+    let done = app
         .finish_two_factor(
             &challenge,
             &oathtool(&secret, 30),
             json!({"trustComputer": true}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let twilio_token = "abcdef0123456789abcdef0123456789";
-    app.put_delivery_settings(json!({"twilio": {"accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": twilio_token}}))
         .await;
+    assert_eq!(done.status(), 200, "the login with a code succeeded");
+    let done: Value = done.json().await.unwrap();
+    let twilio_token = "abcdef0123456789abcdef0123456789";
+    let saved = app
+        .put_delivery_settings(json!({"twilio": {"accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": twilio_token}}))
+        .await;
+    assert_eq!(saved.status(), 200, "the Twilio settings were saved");
     let (_, verify_token) = app
         .core
         .verify
@@ -70,17 +73,37 @@ async fn a_dump_of_the_database_holds_no_secret_in_plaintext() {
         )
         .await
         .unwrap();
-    app.send_enrollment(id, "sms", "+13035551212").await;
+    let sent = app.send_enrollment(id, "sms", "+13035551212").await;
+    assert_eq!(sent.status(), 200, "the SMS code was sent");
+    let sms_message = app
+        .outbox()
+        .await
+        .into_iter()
+        .find(|m| m["to"] == "+13035551212")
+        .and_then(|m| m["body"].as_str().map(str::to_owned))
+        .expect("the SMS message is in the outbox");
     let sms_code = app.code_sent_to("+13035551212").await;
+    assert_eq!(
+        sms_code.len(),
+        6,
+        "the SMS message carries a code: {sms_message}"
+    );
     let other = app.create_user("bo", json!({})).await;
-    app.with_key(
-        Method::PATCH,
-        &format!("/api/user/{}", other["id"].as_str().unwrap()),
-    )
-    .json(&json!({"user": {"password": "another secret password"}}))
-    .send()
-    .await
-    .unwrap();
+    let changed = app
+        .with_key(
+            Method::PATCH,
+            &format!("/api/user/{}", other["id"].as_str().unwrap()),
+        )
+        .json(&json!({"user": {"password": "another secret password"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "the password change was accepted");
+    assert_eq!(
+        app.login("bo", "another secret password").await.status(),
+        200,
+        "the new password is the one in force"
+    );
 
     let bytes = dump(&app).await;
     let raw_secret = tessera::otp::TotpSecret::from_base32(&secret).unwrap();
@@ -92,23 +115,32 @@ async fn a_dump_of_the_database_holds_no_secret_in_plaintext() {
         ("other password", b"another secret password".to_vec()),
         (
             "access token",
-            done["token"].as_str().unwrap().as_bytes().to_vec(),
+            done["token"]
+                .as_str()
+                .expect("an access token")
+                .as_bytes()
+                .to_vec(),
         ),
         (
             "refresh token",
-            done["refreshToken"].as_str().unwrap().as_bytes().to_vec(),
+            done["refreshToken"]
+                .as_str()
+                .expect("a refresh token")
+                .as_bytes()
+                .to_vec(),
         ),
         (
             "trust token",
             done["twoFactorTrustId"]
                 .as_str()
-                .unwrap()
+                .expect("a trust token")
                 .as_bytes()
                 .to_vec(),
         ),
         ("API key", app.api_key.as_bytes().to_vec()),
         ("Twilio auth token", twilio_token.as_bytes().to_vec()),
         ("Verify API auth token", verify_token.as_bytes().to_vec()),
+        ("SMS message", sms_message.clone().into_bytes()),
         (
             "SMS code message",
             format!("verification code is: {sms_code}").into_bytes(),
@@ -126,6 +158,7 @@ async fn a_dump_of_the_database_holds_no_secret_in_plaintext() {
         "the dump is readable: it holds the username"
     );
     for (what, secret) in secrets {
+        assert!(!secret.is_empty(), "the {what} was captured");
         assert!(
             !contains(&bytes, &secret),
             "the {what} is in the database in plaintext"

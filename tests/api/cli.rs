@@ -294,10 +294,11 @@ async fn operators_require_and_reset_second_factors_and_edit_settings_from_the_c
     assert!(everything.contains("\"delivery\"") && everything.contains("\"welcome\""));
 }
 
-/// Everything the server writes while users enrol and log in with their phones, at the most
-/// talkative log level: it names masked numbers only, and never a password, key or message.
+/// Everything the server writes while users enrol, log in with their phones and renew their
+/// tokens, at the most talkative log level: it names masked numbers only, and never a password,
+/// key, message, code or token.
 #[tokio::test]
-async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
+async fn logs_never_carry_full_phone_numbers_passwords_keys_messages_codes_or_tokens() {
     const PHONE: &str = "+14155550123";
     const NEW_PHONE: &str = "+14155550188";
     const SECRET_PASSWORD: &str = "a very secret passphrase";
@@ -353,11 +354,11 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
     .await
     .unwrap();
     assert_eq!(sent.status(), 200);
-    let (enrol_message, code) = newest_message().await;
+    let (enrol_message, enrol_code) = newest_message().await;
     let enabled = api(
         post.clone(),
         &format!("/api/user/two-factor/{id}"),
-        json!({"method": "sms", "code": code}),
+        json!({"method": "sms", "code": enrol_code}),
     )
     .await
     .unwrap();
@@ -382,7 +383,7 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
     )
     .await
     .unwrap();
-    let (login_message, code) = newest_message().await;
+    let (login_message, login_code) = newest_message().await;
     let wrong = api(
         post.clone(),
         "/api/two-factor/login",
@@ -394,11 +395,37 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
     let done = api(
         post.clone(),
         "/api/two-factor/login",
-        json!({"twoFactorId": two_factor_id, "code": code}),
+        json!({"twoFactorId": two_factor_id, "code": login_code}),
     )
     .await
     .unwrap();
     assert_eq!(done.status(), 200);
+    let done: Value = done.json().await.unwrap();
+    let access_token = done["token"].as_str().expect("an access token").to_owned();
+    let refresh_token = done["refreshToken"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    // The tokens pass through the server again: one is checked, the other renewed.
+    let validated = client
+        .get(format!("{url}/api/jwt/validate"))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(validated.status(), 200);
+    let renewed = client
+        .post(format!("{url}/api/jwt/refresh"))
+        .json(&json!({"refreshToken": refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+    let renewed: Value = renewed.json().await.unwrap();
+    let renewed_access_token = renewed["token"].as_str().expect("a new access token");
+    let renewed_refresh_token = renewed["refreshToken"]
+        .as_str()
+        .expect("a new refresh token");
     let changed = api(
         reqwest::Method::PUT,
         &format!("/api/system/users/{id}/phone"),
@@ -424,6 +451,40 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
         logs.contains("•••• 0123"),
         "deliveries are logged with the number masked:\n{logs}"
     );
+    // Each value looked for below was captured, so that not finding it means something.
+    for code in [&enrol_code, &login_code] {
+        assert!(
+            code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+            "a code of six digits: {code:?}"
+        );
+        assert!(
+            !holds_the_number(&logs, code),
+            "the logs name a code sent ({code})"
+        );
+    }
+    for (token, what) in [
+        (access_token.as_str(), "the access token"),
+        (renewed_access_token, "the renewed access token"),
+        (refresh_token.as_str(), "the refresh token"),
+        (renewed_refresh_token, "the renewed refresh token"),
+    ] {
+        assert!(token.len() >= 20, "{what} was captured: {token:?}");
+        assert!(!logs.contains(token), "the logs name {what}");
+    }
+    for (token, what) in [
+        (access_token.as_str(), "the access token"),
+        (renewed_access_token, "the renewed access token"),
+    ] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            token.split('.').count() == 3 && signature.len() >= 20,
+            "{what} is a JWT: {token}"
+        );
+        assert!(
+            !logs.contains(signature),
+            "the logs name the signature of {what}"
+        );
+    }
     for (secret, what) in [
         ("4155550123", "the enrolled phone number"),
         ("4155550188", "the phone number set by the administrator"),
@@ -435,6 +496,18 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_or_messages() {
     ] {
         assert!(!logs.contains(secret), "the logs name {what}");
     }
+}
+
+/// Whether `digits` stand in `logs` as a number of their own: not inside a longer number, nor
+/// as the fraction of a timestamp or timing (`14:04:00.374891Z`, `elapsed=1.069071ms`), which
+/// six digits of a code would match by chance.
+fn holds_the_number(logs: &str, digits: &str) -> bool {
+    logs.match_indices(digits).any(|(at, _)| {
+        let before = logs[..at].chars().next_back();
+        let after = logs[at + digits.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            && !after.is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 /// The start banner says who may read the development outbox (administrators, unless

@@ -3,7 +3,11 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, all_at_once, oathtool, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, all_at_once, oathtool, spawn_app, spawn_app_with, tally};
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
 
 async fn user_with_authenticator(app: &TestApp, name: &str) -> (String, String, Vec<String>) {
     let user = app.create_user(name, json!({})).await;
@@ -303,7 +307,7 @@ async fn a_pool_of_one_connection_serves_second_factor_logins_one_after_another(
 #[tokio::test]
 async fn concurrent_uses_of_one_recovery_code_succeed_exactly_once() {
     let app = spawn_app().await;
-    let (_, _, recovery) = user_with_authenticator(&app, "cy").await;
+    let (id, _, recovery) = user_with_authenticator(&app, "cy").await;
     // Above the account's failure limit, so that every submission is checked.
     app.put_two_factor_settings(json!({"failureLimit": 100}))
         .await;
@@ -319,11 +323,14 @@ async fn concurrent_uses_of_one_recovery_code_succeed_exactly_once() {
                 .collect(),
         )
         .await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
+    // One submission spends the code; every other one is answered as a wrong code, none with
+    // an error.
+    assert_eq!(count(&statuses, 200), 1, "{}", tally(&statuses));
+    assert_eq!(count(&statuses, 421), 19, "{}", tally(&statuses));
+    let spent = app
+        .audit(&format!("userId={id}&event=two_factor.recovery_code_use"))
+        .await;
+    assert_eq!(spent.len(), 1, "one use in the audit log: {spent:?}");
 }
 
 #[tokio::test]
@@ -356,27 +363,35 @@ async fn five_wrong_codes_kill_a_challenge() {
     );
 }
 
+/// Thirty wrong guesses at one login at once: its five attempts are taken one at a time, so
+/// exactly five codes are checked and every other guess finds the login out of attempts.
 #[tokio::test]
 async fn concurrent_guesses_cannot_outrun_the_attempt_limit() {
     let app = spawn_app().await;
-    user_with_authenticator(&app, "eve").await;
+    let (id, secret, _) = user_with_authenticator(&app, "eve").await;
     let challenge = app.start_two_factor("eve").await;
-    let statuses = app
-        .finish_two_factor_concurrently(
-            (0..30)
-                .map(|guess| (challenge.clone(), format!("{guess:06}")))
-                .collect(),
-        )
+    // Wrong guesses only: a right one would end the login early and prove nothing.
+    let right: Vec<String> = (-2..=2).map(|step| oathtool(&secret, step * 30)).collect();
+    let guesses: Vec<(String, String)> = (0..)
+        .map(|guess| format!("{guess:06}"))
+        .filter(|guess| !right.contains(guess))
+        .take(30)
+        .map(|guess| (challenge.clone(), guess))
+        .collect();
+    let statuses = app.finish_two_factor_concurrently(guesses).await;
+    // The login was there and the checks ran: five guesses were judged wrong...
+    assert_eq!(count(&statuses, 421), 5, "{}", tally(&statuses));
+    // ...and the other 25 were refused unchecked; never a success or an error.
+    assert_eq!(count(&statuses, 404), 25, "{}", tally(&statuses));
+    let failures = app
+        .audit(&format!("userId={id}&event=two_factor.failure"))
         .await;
-    let checked = statuses.iter().filter(|s| **s == 421 || **s == 200).count();
-    assert!(
-        checked <= 5,
-        "only 5 codes may be checked, {checked} were: {statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| [200, 404, 421].contains(s)),
-        "{statuses:?}"
-    );
+    assert_eq!(failures.len(), 5, "one failure per checked guess");
+    // Out of attempts, the login refuses even the right code.
+    let late = app
+        .finish_two_factor(&challenge, &oathtool(&secret, 30), json!({}))
+        .await;
+    assert_eq!(late.status(), 404);
 }
 
 #[tokio::test]
@@ -880,32 +895,45 @@ async fn policies_per_login_type_admins_and_the_user_flag_apply_at_the_next_logi
 async fn every_login_policy_issues_no_trust_and_honours_none() {
     let app = spawn_app().await;
     let (_, secret, recovery) = user_with_authenticator(&app, "sal").await;
+    let login_with_trust = |trust: String| {
+        app.login_json(json!({"loginId": "sal", "password": PASSWORD, "twoFactorTrustId": trust}))
+    };
     let challenge = app.start_two_factor("sal").await;
-    let done: Value = app
+    let done = app
         .finish_two_factor(
             &challenge,
             &oathtool(&secret, 30),
             json!({"trustComputer": true}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let trust = done["twoFactorTrustId"].as_str().unwrap().to_owned();
+        .await;
+    assert_eq!(done.status(), 200);
+    let done: Value = done.json().await.unwrap();
+    let first = done["twoFactorTrustId"]
+        .as_str()
+        .expect("a trust token while computers may be trusted")
+        .to_owned();
+    // While the policy allows it, the trust spares a login (and comes back renewed)...
+    let (status, spared) = login_with_trust(first).await;
+    assert_eq!(status, 200, "{spared}");
+    let trust = spared["twoFactorTrustId"]
+        .as_str()
+        .expect("the renewed trust token")
+        .to_owned();
+
+    // ...and once every login needs a second factor, that live token spares nothing...
     app.put_two_factor_settings(json!({"trustLevel": "every_login"}))
         .await;
-    let (status, _) = app
-        .login_json(json!({"loginId": "sal", "password": PASSWORD, "twoFactorTrustId": trust}))
-        .await;
-    assert_eq!(status, 242);
+    let (status, body) = login_with_trust(trust).await;
+    assert_eq!(status, 242, "{body}");
+    // ...and a login that asks for trust gets in without a token.
     let challenge = app.start_two_factor("sal").await;
-    let done: Value = app
+    let done = app
         .finish_two_factor(&challenge, &recovery[0], json!({"trustComputer": true}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(done.get("twoFactorTrustId").is_none());
+        .await;
+    assert_eq!(done.status(), 200, "the recovery code finished the login");
+    let done: Value = done.json().await.unwrap();
+    assert!(done["token"].is_string(), "{done}");
+    assert!(done.get("twoFactorTrustId").is_none(), "{done}");
 }
 
 #[tokio::test]
