@@ -204,6 +204,10 @@ fn generated_recovery_codes_read_back_from_their_display() {
         );
         let shown = code.display();
         assert_eq!(shown.len(), 11, "{shown}");
+        assert!(
+            RecoveryCode::looks_like(&shown),
+            "{shown} is read as a recovery code, not a numeric one"
+        );
         let back = RecoveryCode::parse(&shown.to_lowercase()).expect("display parses");
         assert_eq!(back.normalised(), normalised);
     }

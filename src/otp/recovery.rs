@@ -18,11 +18,14 @@ pub struct RecoveryCode(String);
 impl RecoveryCode {
     pub fn generate() -> Self {
         let mut rng = OsRng;
-        Self(
-            (0..LENGTH)
+        loop {
+            let drawn: String = (0..LENGTH)
                 .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-                .collect(),
-        )
+                .collect();
+            if can_be_told_from_a_numeric_code(&drawn) {
+                return Self(drawn);
+            }
+        }
     }
 
     /// Reads a code as a person types it: any case, with or without the dash or spaces, and
@@ -62,6 +65,12 @@ impl RecoveryCode {
     }
 }
 
+/// Ten digits would be read as a numeric code (they may have up to 10), so a drawn code needs a
+/// letter; about 9 draws in a million are drawn again.
+fn can_be_told_from_a_numeric_code(drawn: &str) -> bool {
+    drawn.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
 impl fmt::Debug for RecoveryCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RecoveryCode(<redacted>)")
@@ -71,6 +80,14 @@ impl fmt::Debug for RecoveryCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_of_digits_only_is_drawn_again_because_it_would_read_as_a_numeric_code() {
+        assert!(!can_be_told_from_a_numeric_code("0123456789"));
+        assert!(!RecoveryCode::looks_like("01234-56789"));
+        assert!(can_be_told_from_a_numeric_code("012345678A"));
+        assert!(RecoveryCode::looks_like("01234-5678A"));
+    }
 
     #[test]
     fn a_generated_code_has_two_groups_of_five_from_the_unambiguous_alphabet() {
