@@ -275,6 +275,8 @@ impl Sessions {
 
     /// Ends a session named by its refresh token or by an access token's session id; with
     /// `global`, ends every session of that user. Unknown tokens end nothing and are no error.
+    /// The event names the session's user as actor and target: whoever holds a session's
+    /// token acts as its user.
     pub async fn logout(
         &self,
         refresh_token: Option<&str>,
@@ -284,15 +286,28 @@ impl Sessions {
         now: Instant,
     ) -> anyhow::Result<()> {
         let refresh_hash = refresh_token.map(random::ordered_lookup_digest);
-        let event = AuditEvent::new(EventKind::Logout, Actor::Anonymous, origin, now);
+        let by_id = match session_id {
+            Some(id) => self.session_store.session(id).await?,
+            None => None,
+        };
+        let named = match (&by_id, refresh_hash.as_deref()) {
+            (Some(session), _) => Some(session.clone()),
+            (None, Some(hash)) => self.session_store.session_by_refresh_hash(hash).await?,
+            (None, None) => None,
+        };
+        // A session's user never changes, so the one read here is the one ended below.
+        let Some(named) = named else {
+            return Ok(());
+        };
+        let event = AuditEvent::new(EventKind::Logout, Actor::User(named.user_id), origin, now)
+            .target(named.user_id);
         let ended = self
             .session_store
             .revoke_session(session_id, refresh_hash.as_deref(), &event)
             .await?;
-        let user = match (&ended, session_id) {
+        let user = match (&ended, by_id) {
             (Some(session), _) => Some(session.user_id),
-            (None, Some(id)) => self.session_store.session(id).await?.map(|s| s.user_id),
-            (None, None) => None,
+            (None, by_id) => by_id.map(|s| s.user_id),
         };
         if global && let Some(user) = user {
             let event = AuditEvent::new(EventKind::Logout, Actor::User(user), origin, now)

@@ -68,6 +68,20 @@ impl SessionStore {
         row.map(|r| session_from_row(&r)).transpose()
     }
 
+    /// The session behind a refresh token, live or not.
+    pub async fn session_by_refresh_hash(
+        &self,
+        refresh_hash: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE refresh_hash = $1"
+        ))
+        .bind(refresh_hash.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
     /// Swaps a live session's refresh token for a new one, when the session is of `kind`, and
     /// keeps the old token's digest as spent. One conditional update: of two clients racing
     /// with the same refresh token, exactly one gets the new one.

@@ -76,3 +76,67 @@ async fn no_secret_reaches_the_audit_log() {
         assert!(!everything.contains(secret), "the audit log holds a secret");
     }
 }
+
+#[tokio::test]
+async fn every_logout_is_recorded_with_its_user_as_actor_and_target() {
+    let app = spawn_app().await;
+    app.put_two_factor_settings(json!({"webLoginPolicy": "enabled", "apiLoginPolicy": "enabled"}))
+        .await;
+    let id = app.create_user("ann", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let log_in = || async {
+        let response = app.login("ann", PASSWORD).await;
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().await.unwrap()
+    };
+
+    // With the access token, with the refresh token, and everywhere at once.
+    let by_token = log_in().await;
+    let response = app
+        .client
+        .post(app.url("/api/logout"))
+        .bearer_auth(by_token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let by_refresh = log_in().await;
+    let response = app
+        .post_json(
+            "/api/logout",
+            &json!({"refreshToken": by_refresh["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let everywhere = log_in().await;
+    log_in().await;
+    let response = app
+        .post_json(
+            "/api/logout",
+            &json!({"refreshToken": everywhere["refreshToken"], "global": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // And from the pages' "Log out".
+    let mut browser = crate::web::Browser::new();
+    browser.log_in(&app, "ann", PASSWORD).await;
+    let csrf = browser.csrf(&app).await;
+    browser.post(&app, "/logout", &[("csrf", &csrf)]).await;
+
+    let logouts = app.audit("event=logout").await;
+    assert_eq!(logouts.len(), 5, "{logouts:#?}");
+    for logout in &logouts {
+        assert_eq!(logout["actor"], format!("user:{id}"), "{logout:#?}");
+        assert_eq!(logout["target"], id, "{logout:#?}");
+    }
+    assert_eq!(
+        logouts
+            .iter()
+            .filter(|e| e["details"]["global"] == true)
+            .count(),
+        1
+    );
+}
