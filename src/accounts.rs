@@ -410,7 +410,15 @@ impl Accounts {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), AccountError> {
-        let event = AuditEvent::new(EventKind::UserDelete, actor, origin, now).target(id);
+        let user = self
+            .user_store
+            .user(id)
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        // The name stays in the log after the user is gone.
+        let event = AuditEvent::new(EventKind::UserDelete, actor, origin, now)
+            .target(id)
+            .detail("username", user.username.as_str());
         if !self.user_store.delete_user(id, KEEP, &event).await? {
             return Err(AccountError::UserNotFound);
         }

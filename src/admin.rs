@@ -4,11 +4,15 @@
 //! methods and latest events, and the audit log.
 
 use crate::accounts::{AccountError, FieldError};
-use crate::audit::{Actor, AuditEvent, AuditFilter, EventKind, Origin, StoredEvent};
+use crate::audit::{
+    Actor, AuditEvent, AuditFilter, EventKind, Origin, ReadableEvent, StoredEvent, Usernames,
+    readable,
+};
 use crate::clock::Instant;
-use crate::domain::{Invalid, PhoneNumber, User, UserId};
+use crate::domain::{Invalid, LoginId, PhoneNumber, User, UserId};
 use crate::store::{
-    AuditStore, MethodRecord, SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
+    AuditStore, MethodRecord, SessionRecord, SessionStore, Store, TrustRecord, TwoFactorStore,
+    UserStore,
 };
 use crate::two_factor::AFTER_A_FACTOR_CHANGE;
 
@@ -48,14 +52,17 @@ impl Reason {
     }
 }
 
-/// A user as the admin console shows them: their methods, trusted computers and latest events.
+/// A user as the admin console shows them: their methods, trusted computers, live sessions
+/// and latest events.
 #[derive(Debug, Clone)]
 pub struct UserOverview {
     pub user: User,
     pub methods: Vec<MethodRecord>,
     pub trusted_computers: Vec<TrustRecord>,
+    /// Newest first, with where each came from (IP address, user agent).
+    pub sessions: Vec<(SessionRecord, Option<String>, Option<String>)>,
     /// Newest first.
-    pub events: Vec<StoredEvent>,
+    pub events: Vec<ReadableEvent>,
 }
 
 fn reason_field(raw: &str) -> Result<Reason, AccountError> {
@@ -203,11 +210,13 @@ impl Administration {
             limit: USER_EVENTS_SHOWN,
             ..AuditFilter::default()
         };
+        let events = self.audit_store.audit_events(&events).await?;
         Ok(UserOverview {
             user: found,
             methods: self.two_factor_store.methods(user).await?,
             trusted_computers: self.two_factor_store.trusts(user, now).await?,
-            events: self.audit_store.audit_events(&events).await?,
+            sessions: self.session_store.live_sessions(user, now).await?,
+            events: self.readable(events).await?,
         })
     }
 
@@ -216,9 +225,81 @@ impl Administration {
         Ok(self.audit_store.audit_events(filter).await?)
     }
 
-    /// The events `filter` finds, as CSV, one per line, newest first.
-    pub async fn audit_log_csv(&self, filter: &AuditFilter) -> Result<String, AccountError> {
-        let events = self.audit_store.audit_events(filter).await?;
+    /// The events that pass the filter, newest first, as people read them: a sentence each,
+    /// users by their usernames. `user` (a username, an email or a user id) keeps the events
+    /// on that user's account.
+    pub async fn readable_audit_log(
+        &self,
+        user: Option<&str>,
+        filter: &AuditFilter,
+    ) -> Result<Vec<ReadableEvent>, AccountError> {
+        let Some(filter) = self.narrowed(user, filter).await? else {
+            return Ok(Vec::new());
+        };
+        let events = self.audit_store.audit_events(&filter).await?;
+        self.readable(events).await
+    }
+
+    /// `filter` kept to the events on `user`'s account (a username, an email or an id);
+    /// `None` when `user` names nobody.
+    async fn narrowed(
+        &self,
+        user: Option<&str>,
+        filter: &AuditFilter,
+    ) -> Result<Option<AuditFilter>, AccountError> {
+        let Some(raw) = user.map(str::trim).filter(|raw| !raw.is_empty()) else {
+            return Ok(Some(filter.clone()));
+        };
+        let id = match UserId::parse(raw) {
+            Ok(id) => Some(id),
+            Err(_) => match LoginId::parse(raw) {
+                Ok(login_id) => self
+                    .user_store
+                    .user_by_login_id(&login_id)
+                    .await?
+                    .map(|found| found.user.id),
+                Err(_) => None,
+            },
+        };
+        Ok(id.map(|id| AuditFilter {
+            target: Some(id.to_string()),
+            ..filter.clone()
+        }))
+    }
+
+    /// Events with the usernames of the users they name, as they are now.
+    async fn readable(&self, events: Vec<StoredEvent>) -> Result<Vec<ReadableEvent>, AccountError> {
+        let ids: std::collections::HashSet<UserId> = events
+            .iter()
+            .flat_map(|e| {
+                let actor = match Actor::parse(&e.actor) {
+                    Some(Actor::User(id)) => Some(id),
+                    _ => None,
+                };
+                let target = e.target.as_deref().and_then(|t| UserId::parse(t).ok());
+                [actor, target]
+            })
+            .flatten()
+            .collect();
+        let ids: Vec<UserId> = ids.into_iter().collect();
+        let usernames: Usernames = self.user_store.usernames(&ids).await?.into_iter().collect();
+        Ok(events
+            .into_iter()
+            .map(|event| readable(event, &usernames))
+            .collect())
+    }
+
+    /// The events `filter` finds, as CSV, one per line, newest first; `user` as in
+    /// `readable_audit_log`.
+    pub async fn audit_log_csv(
+        &self,
+        user: Option<&str>,
+        filter: &AuditFilter,
+    ) -> Result<String, AccountError> {
+        let events = match self.narrowed(user, filter).await? {
+            Some(filter) => self.audit_store.audit_events(&filter).await?,
+            None => Vec::new(),
+        };
         let rows = events.into_iter().map(|e| {
             [
                 e.id.to_string(),

@@ -1,5 +1,10 @@
 //! The audit log: who did what to whom, from where. Details never hold a secret; the store
-//! writes an event in the same transaction as the change it describes.
+//! writes an event in the same transaction as the change it describes. `readable` says each
+//! event as a sentence for people.
+
+mod details;
+mod readable;
+mod sentences;
 
 use std::fmt;
 
@@ -7,6 +12,8 @@ use serde::Serialize;
 
 use crate::clock::Instant;
 use crate::domain::UserId;
+
+pub use readable::{ReadableEvent, Usernames, readable};
 
 macro_rules! event_kinds {
     ($($variant:ident => $name:literal,)*) => {
@@ -102,6 +109,26 @@ impl fmt::Display for Actor {
     }
 }
 
+impl Actor {
+    /// An actor as the log stores it (`Display`); `None` for anything else.
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "cli" => Some(Actor::Cli),
+            "system" => Some(Actor::System),
+            "anonymous" => Some(Actor::Anonymous),
+            other => {
+                if let Some(id) = other.strip_prefix("user:") {
+                    UserId::parse(id).ok().map(Actor::User)
+                } else {
+                    other
+                        .strip_prefix("api-key:")
+                        .map(|id| Actor::ApiKey(id.to_owned()))
+                }
+            }
+        }
+    }
+}
+
 /// Where a request came from, as far as the server can tell.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
@@ -183,5 +210,20 @@ mod tests {
             );
         }
         assert_eq!(EventKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn every_actor_parses_back_from_the_way_it_is_stored() {
+        for actor in [
+            Actor::User(UserId::new()),
+            Actor::ApiKey("ak_123".into()),
+            Actor::Cli,
+            Actor::System,
+            Actor::Anonymous,
+        ] {
+            assert_eq!(Actor::parse(&actor.to_string()), Some(actor));
+        }
+        assert_eq!(Actor::parse("user:not-a-uuid"), None);
+        assert_eq!(Actor::parse("robot"), None);
     }
 }

@@ -380,6 +380,30 @@ impl UserStore {
         Ok((users, total))
     }
 
+    /// The usernames of those of `ids` that exist, by id.
+    pub async fn usernames(&self, ids: &[UserId]) -> Result<Vec<(UserId, String)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        // A statement's parameters are bounded (SQLite's at 32,766): a few hundred at a time.
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT id, username FROM users WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(self.store.pool()).await? {
+                let id: String = row.column("id")?;
+                let id = UserId::parse(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("users.id: {}", e.message)))?;
+                found.push((id, row.column("username")?));
+            }
+        }
+        Ok(found)
+    }
+
     /// An administrator's change of a user's verified phone: the profile number and the number of
     /// every phone method, in one transaction with the audit event; trusted computers are
     /// revoked, as after any change of second factor.

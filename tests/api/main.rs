@@ -2,6 +2,7 @@
 //! Runs on SQLite; set TESSERA_TEST_DATABASE_URL to run the same tests on PostgreSQL.
 
 mod admin;
+mod admin_pages;
 mod at_rest;
 mod audit_log;
 mod bad_input;

@@ -245,7 +245,7 @@ pub async fn export_audit_log(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(query, 100_000)?;
-    let csv = state.core.admin.audit_log_csv(&filter).await?;
+    let csv = state.core.admin.audit_log_csv(None, &filter).await?;
     Ok((
         StatusCode::OK,
         [

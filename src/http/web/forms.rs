@@ -86,7 +86,8 @@ forms! {
     NewUserForm { username: String, email: String, password: String }
     AdminProfileForm { full_name: String, email: String, admin: Option<String>, active: Option<String>, two_factor_required: Option<String> }
     AdminPhoneForm { mobile_phone: String, reason: String }
-    ReasonForm { reason: String }
+    ReasonForm { reason: String, confirm: Option<String> }
+    ConfirmForm { confirm: Option<String> }
     AdminSettingsForm {
         web_login_policy: String,
         api_login_policy: String,

@@ -105,12 +105,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{user_id}/phone", post(admin::user::set_phone))
         .route(
             "/admin/users/{user_id}/reset-2fa",
-            post(admin::user::reset_two_factor),
+            get(admin::confirm::reset_two_factor).post(admin::user::reset_two_factor),
         )
         .route("/admin/users/{user_id}/unlock", post(admin::user::unlock))
         .route(
             "/admin/users/{user_id}/revoke-sessions",
-            post(admin::user::revoke_sessions),
+            get(admin::confirm::revoke_sessions).post(admin::user::revoke_sessions),
         )
         .route(
             "/admin/settings",
@@ -383,6 +383,18 @@ pub fn method_label(method: &crate::store::MethodRecord) -> String {
         (Some(name), MethodKind::Authenticator) => format!("{base} ({})", name.as_str()),
         _ => base,
     }
+}
+
+/// What a person calls the device behind a user agent: its browser, or the agent's start.
+pub fn device(user_agent: Option<&str>) -> String {
+    let agent = user_agent.unwrap_or("Unknown device");
+    let browser = ["Firefox", "Edg", "Chrome", "Safari", "curl", "python"]
+        .into_iter()
+        .find(|name| agent.contains(name))
+        .map(|name| if name == "Edg" { "Edge" } else { name });
+    browser
+        .map(str::to_owned)
+        .unwrap_or_else(|| agent.chars().take(40).collect())
 }
 
 /// Settings of the pages that come from the configuration.

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use super::{Administrator, EventRow, event_rows};
 use crate::audit::{AuditFilter, EventKind};
 use crate::clock::Instant;
-use crate::domain::UserId;
 use crate::http::AppState;
 use crate::http::web::{Chrome, Cookies, internal};
 
@@ -57,13 +56,9 @@ fn day_start(raw: &str) -> Option<i64> {
     Some((era * 146_097 + day_of_era - 719_468) * 86_400_000)
 }
 
+/// The filter of the page's fields but the user, which the service finds by name or id.
 fn audit_filter(query: &AuditQuery, limit: i64) -> AuditFilter {
     AuditFilter {
-        target: query
-            .user
-            .as_deref()
-            .and_then(|u| UserId::parse(u).ok())
-            .map(|id| id.to_string()),
         kind: query.event.as_deref().and_then(EventKind::parse),
         since: query
             .since
@@ -86,7 +81,12 @@ pub async fn audit(
     Administrator(admin): Administrator,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let events = match state.core.admin.audit_log(&audit_filter(&query, 200)).await {
+    let events = match state
+        .core
+        .admin
+        .readable_audit_log(query.user.as_deref(), &audit_filter(&query, 200))
+        .await
+    {
         Ok(events) => events,
         Err(error) => return internal(&state, &headers, error),
     };
@@ -118,7 +118,7 @@ pub async fn audit_csv(
     let csv = match state
         .core
         .admin
-        .audit_log_csv(&audit_filter(&query, 100_000))
+        .audit_log_csv(query.user.as_deref(), &audit_filter(&query, 100_000))
         .await
     {
         Ok(csv) => csv,

@@ -4,6 +4,7 @@
 //! pages share is here.
 
 pub mod audit;
+pub mod confirm;
 pub mod delivery;
 pub mod outbox;
 pub mod settings;
@@ -18,7 +19,7 @@ use serde::Deserialize;
 
 use super::{Cookies, error_page, internal, signed_in};
 use crate::accounts::AccountError;
-use crate::audit::StoredEvent;
+use crate::audit::ReadableEvent;
 use crate::clock::Instant;
 use crate::domain::{User, UserId};
 use crate::http::AppState;
@@ -89,13 +90,13 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
+/// An event as a row of the console's tables: a sentence, never ids or JSON.
 pub struct EventRow {
     when: String,
+    sentence: String,
     event: String,
-    actor: String,
-    target: String,
     ip: String,
-    details: String,
+    details: Vec<String>,
 }
 
 fn when(millis: i64) -> String {
@@ -108,16 +109,15 @@ fn when(millis: i64) -> String {
     }
 }
 
-fn event_rows(events: Vec<StoredEvent>) -> Vec<EventRow> {
+fn event_rows(events: Vec<ReadableEvent>) -> Vec<EventRow> {
     events
         .into_iter()
         .map(|e| EventRow {
-            when: when(e.insert_instant),
-            event: e.event,
-            actor: e.actor,
-            target: e.target.unwrap_or_default(),
-            ip: e.ip_address.unwrap_or_default(),
-            details: e.details.to_string(),
+            when: when(e.event.insert_instant),
+            sentence: e.sentence,
+            event: e.event.event,
+            ip: e.event.ip_address.unwrap_or_default(),
+            details: e.details,
         })
         .collect()
 }

@@ -6,18 +6,19 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{
-    Administrator, EventRow, NoticeQuery, account_error, administrator, event_rows, user_id, when,
-};
+use super::confirm::{Question, ask, confirmed};
+use super::{Administrator, EventRow, NoticeQuery, account_error, event_rows, user_id, when};
 use crate::accounts::{AccountError, Field, UserFields};
 use crate::admin::UserOverview;
-use crate::audit::{Actor, Origin};
+use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::domain::{User, UserId};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
-use crate::http::web::forms::{AdminPhoneForm, AdminProfileForm, EmptyForm, ReasonForm};
-use crate::http::web::{Chrome, Cookies, WebForm, error_page, internal, method_label};
+use crate::http::web::forms::{
+    AdminPhoneForm, AdminProfileForm, ConfirmForm, EmptyForm, ReasonForm,
+};
+use crate::http::web::{Chrome, Cookies, WebForm, device, error_page, internal, method_label};
 
 #[derive(Template)]
 #[template(path = "admin_user.html")]
@@ -36,6 +37,7 @@ struct UserPage {
     required: bool,
     methods: Vec<String>,
     trusted: Vec<String>,
+    sessions: Vec<String>,
     events: Vec<EventRow>,
 }
 
@@ -51,6 +53,7 @@ async fn render_user(
         user,
         methods,
         trusted_computers,
+        sessions,
         events,
     } = match state.core.admin.user_overview(id, Instant::now()).await {
         Ok(overview) => overview,
@@ -101,6 +104,17 @@ async fn render_user(
                         t.user_agent.clone().unwrap_or_default(),
                         t.ip_address.clone().unwrap_or_default(),
                         when(t.last_used_instant.unwrap_or(t.insert_instant))
+                    )
+                })
+                .collect(),
+            sessions: sessions
+                .iter()
+                .map(|(session, ip, agent)| {
+                    format!(
+                        "{} · {} · since {}",
+                        device(agent.as_deref()),
+                        ip.clone().unwrap_or_default(),
+                        when(session.created_at.millis())
                     )
                 })
                 .collect(),
@@ -198,6 +212,7 @@ pub async fn set_phone(
     after_action(&state, &headers, &admin, id, result, "phone").await
 }
 
+/// Resets the user's two-factor once the question's page is answered; until then, asks it.
 pub async fn reset_two_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -210,6 +225,10 @@ pub async fn reset_two_factor(
         Ok(id) => id,
         Err(response) => return response,
     };
+    let question = Question::ResetTwoFactor;
+    if !confirmed(form.confirm.as_deref()) {
+        return ask(&state, &headers, &admin, id, question, &form.reason, None).await;
+    }
     let result = state
         .core
         .admin
@@ -221,7 +240,55 @@ pub async fn reset_two_factor(
             Instant::now(),
         )
         .await;
-    after_action(&state, &headers, &admin, id, result, "reset").await
+    match result {
+        Err(AccountError::Invalid(fields)) => {
+            let error = account_error(&AccountError::Invalid(fields));
+            ask(
+                &state,
+                &headers,
+                &admin,
+                id,
+                question,
+                &form.reason,
+                Some(error),
+            )
+            .await
+        }
+        other => after_action(&state, &headers, &admin, id, other, "reset").await,
+    }
+}
+
+/// Ends every session of the user once the question's page is answered; until then, asks it.
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<ConfirmForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    if !confirmed(form.confirm.as_deref()) {
+        return ask(
+            &state,
+            &headers,
+            &admin,
+            id,
+            Question::EndAllSessions,
+            "",
+            None,
+        )
+        .await;
+    }
+    let result = state
+        .core
+        .admin
+        .revoke_sessions(id, Actor::User(admin.id), &origin, Instant::now())
+        .await;
+    after_action(&state, &headers, &admin, id, result, "sessions").await
 }
 
 /// Where an administrator's action on a user lands: the user's page with `notice`, or the page
@@ -244,61 +311,22 @@ async fn after_action<T>(
     }
 }
 
-async fn simple_action(
-    state: &AppState,
-    headers: &HeaderMap,
-    origin: &Origin,
-    raw: &str,
-    unlock: bool,
-) -> Response {
-    let admin = match administrator(state, headers).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
-    let id = match user_id(state, headers, raw) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let now = Instant::now();
-    let (result, notice) = if unlock {
-        (
-            state
-                .core
-                .admin
-                .unlock(id, Actor::User(admin.id), origin, now)
-                .await,
-            "unlocked",
-        )
-    } else {
-        (
-            state
-                .core
-                .admin
-                .revoke_sessions(id, Actor::User(admin.id), origin, now)
-                .await,
-            "sessions",
-        )
-    };
-    let result = result;
-    after_action(state, headers, &admin, id, result, notice).await
-}
-
 pub async fn unlock(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Administrator(admin): Administrator,
     RequestOrigin(origin): RequestOrigin,
     Path(raw): Path<String>,
     WebForm(_form): WebForm<EmptyForm>,
 ) -> Response {
-    simple_action(&state, &headers, &origin, &raw, true).await
-}
-
-pub async fn revoke_sessions(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RequestOrigin(origin): RequestOrigin,
-    Path(raw): Path<String>,
-    WebForm(_form): WebForm<EmptyForm>,
-) -> Response {
-    simple_action(&state, &headers, &origin, &raw, false).await
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let result = state
+        .core
+        .admin
+        .unlock(id, Actor::User(admin.id), &origin, Instant::now())
+        .await;
+    after_action(&state, &headers, &admin, id, result, "unlocked").await
 }

@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::forms::TrustLevelForm;
-use super::{Chrome, Cookies, WebForm, internal, method_label, signed_in};
+use super::{Chrome, Cookies, WebForm, device, internal, method_label, signed_in};
 use crate::clock::Instant;
 use crate::domain::{MethodKind, User};
 use crate::http::AppState;
@@ -56,17 +56,6 @@ fn when(instant: Option<i64>) -> String {
             }
         })
         .unwrap_or_else(|| "never".to_owned())
-}
-
-fn device(user_agent: Option<&str>) -> String {
-    let agent = user_agent.unwrap_or("Unknown device");
-    let browser = ["Firefox", "Edg", "Chrome", "Safari", "curl", "python"]
-        .into_iter()
-        .find(|name| agent.contains(name))
-        .map(|name| if name == "Edg" { "Edge" } else { name });
-    browser
-        .map(str::to_owned)
-        .unwrap_or_else(|| agent.chars().take(40).collect())
 }
 
 pub struct MethodRow {

@@ -1,0 +1,387 @@
+//! One sentence per kind of event, naming users as the reader knows them: "alice reset bob's
+//! two-factor: lost phone". Every kind has one (a test goes through `EventKind::ALL`).
+
+use serde_json::Value;
+
+use super::EventKind;
+use crate::domain::UserId;
+
+/// Someone an event names: the user, when it is one, and what to call them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub user: Option<UserId>,
+    pub name: String,
+}
+
+impl Party {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            user: None,
+            name: name.into(),
+        }
+    }
+}
+
+fn text<'a>(details: &'a Value, key: &str) -> Option<&'a str> {
+    details.get(key).and_then(Value::as_str)
+}
+
+fn number(details: &Value, key: &str) -> Option<i64> {
+    details.get(key).and_then(Value::as_i64)
+}
+
+fn flag(details: &Value, key: &str) -> bool {
+    details.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The words of a snake_case or camelCase name: `recentFailures` → "recent failures".
+pub(super) fn words(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c == '_' {
+            out.push(' ');
+        } else if c.is_ascii_uppercase() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn factor(amr: &str) -> Option<&'static str> {
+    match amr {
+        "pwd" => Some("a password"),
+        "otp" => Some("an authenticator app"),
+        "sms" => Some("a text message code"),
+        "tel" => Some("a phone call code"),
+        "email" => Some("an email code"),
+        "rec" => Some("a recovery code"),
+        "trusted" => Some("a trusted computer"),
+        _ => None,
+    }
+}
+
+fn channel(name: Option<&str>) -> String {
+    match name {
+        Some("sms") => "by text message".into(),
+        Some("call") | Some("voice") => "by phone call".into(),
+        Some("email") => "by email".into(),
+        Some("whatsapp") => "by WhatsApp".into(),
+        Some(other) => format!("by {other}"),
+        None => "by message".into(),
+    }
+}
+
+fn method(kind: Option<&str>) -> &'static str {
+    match kind {
+        Some("authenticator") => "an authenticator app",
+        Some("sms") => "text message codes",
+        Some("voice") => "phone call codes",
+        Some("email") => "email codes",
+        _ => "a two-factor method",
+    }
+}
+
+/// Where a code was entered, after "a wrong code".
+fn context(name: Option<&str>) -> String {
+    match name {
+        Some("login") => "at login".into(),
+        Some("reauthentication") => "to confirm it was them".into(),
+        Some("enable") => "to add a method".into(),
+        Some("disable") => "to remove a method".into(),
+        Some("phone_change") => "to change the phone".into(),
+        Some(other) => format!("({})", words(other)),
+        None => String::new(),
+    }
+}
+
+fn login_failure(reason: Option<&str>) -> String {
+    match reason {
+        Some("wrong_password") => "wrong password".into(),
+        Some("unknown_user") => "no such user".into(),
+        Some("inactive") => "the account is deactivated".into(),
+        Some("throttled") => "too many wrong passwords, the login waits".into(),
+        Some(other) => words(other),
+        None => "no reason recorded".into(),
+    }
+}
+
+fn settings(key: Option<&str>) -> String {
+    match key {
+        Some("two_factor") => "the two-factor settings".into(),
+        Some("delivery") => "the code delivery settings".into(),
+        Some("welcome") => "the terms and welcome settings".into(),
+        Some(other) => format!("the {} settings", words(other)),
+        None => "the settings".into(),
+    }
+}
+
+/// `text`, then ": why" when there is a reason.
+fn because(text: String, details: &Value) -> String {
+    match text_of_reason(details) {
+        Some(reason) => format!("{text}: {reason}"),
+        None => text,
+    }
+}
+
+fn text_of_reason(details: &Value) -> Option<&str> {
+    text(details, "reason").filter(|r| !r.trim().is_empty())
+}
+
+pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Value) -> String {
+    let someone = Party::named("someone");
+    let target_or_actor = target.unwrap_or(actor);
+    let own = target.is_none_or(|t| t.user.is_some() && t.user == actor.user);
+    let a = &actor.name;
+    let t = &target_or_actor.name;
+    // "their" when actors act on their own account, else "bob's".
+    let whose = if own {
+        "their".to_owned()
+    } else {
+        format!("{t}'s")
+    };
+    let on = |what: &str| {
+        if own {
+            format!("{a} {what}")
+        } else {
+            format!("{a} {what} for {t}")
+        }
+    };
+    match kind {
+        EventKind::LoginSuccess => {
+            let factors: Vec<String> = details
+                .get("amr")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().and_then(factor))
+                .map(str::to_owned)
+                .collect();
+            let mut said = format!("{t} logged in");
+            if !factors.is_empty() {
+                said.push_str(&format!(" with {}", and_list(&factors)));
+            }
+            if text(details, "loginType") == Some("api") {
+                said.push_str(" through the API");
+            }
+            said
+        }
+        EventKind::LoginFailure => {
+            let who = match (target, text(details, "loginId")) {
+                (Some(user), _) => user.name.clone(),
+                (None, Some(login_id)) => format!("“{login_id}”"),
+                (None, None) => "someone".into(),
+            };
+            format!(
+                "A login as {who} failed: {}",
+                login_failure(text(details, "reason"))
+            )
+        }
+        EventKind::LoginThrottled => match target {
+            Some(user) => format!(
+                "Logins as {} were held back: too many wrong passwords",
+                user.name
+            ),
+            None => "Logins were held back: too many wrong passwords".into(),
+        },
+        EventKind::Logout => match (flag(details, "global"), own, target) {
+            (_, _, None) => format!("{a} logged out"),
+            (true, true, _) => format!("{t} logged out of every session"),
+            (true, false, _) => format!("{a} ended all of {t}'s sessions"),
+            (false, true, _) => format!("{t} logged out"),
+            // Sessions ended by another (or, in older rows, with no actor).
+            (false, false, _) if actor.user.is_none() => format!("{t} logged out"),
+            (false, false, _) => format!("{a} ended a session of {t}"),
+        },
+        EventKind::TokenRefresh => format!("{t} renewed a session with its refresh token"),
+        EventKind::RefreshTokenReuse => match target {
+            Some(user) => format!(
+                "A spent refresh token of {}'s came back: its session is ended",
+                user.name
+            ),
+            None => "A spent refresh token came back: its session is ended".into(),
+        },
+        EventKind::UserCreate => format!("{a} created the user {t}"),
+        EventKind::UserUpdate => {
+            if let Some(every_login) = details.get("everyLogin").and_then(Value::as_bool) {
+                let when = if every_login {
+                    "at every login"
+                } else {
+                    "once per computer"
+                };
+                return format!("{t} chose to be asked for a second factor {when}");
+            }
+            let changed: Vec<String> = details
+                .get("changed")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(words)
+                .collect();
+            if changed.is_empty() {
+                format!("{a} changed {whose} profile")
+            } else {
+                format!("{a} changed {whose} profile: {}", and_list(&changed))
+            }
+        }
+        EventKind::UserDelete => format!("{a} deleted the user {t}"),
+        EventKind::PasswordChange => format!("{a} changed {whose} password"),
+        EventKind::PasswordRehash => {
+            format!("{t}'s password hash was upgraded to the current parameters")
+        }
+        EventKind::UserDisable => format!("{a} deactivated {whose} account"),
+        EventKind::UserEnable => format!("{a} reactivated {whose} account"),
+        EventKind::PhoneChange => {
+            let said = match text(details, "to") {
+                Some("none") => format!("{a} removed {whose} verified phone"),
+                Some(to) => format!("{a} set {whose} verified phone to {to}"),
+                None => format!("{a} changed {whose} mobile phone"),
+            };
+            because(said, details)
+        }
+        EventKind::ApiKeyCreate => match (text(details, "name"), text(details, "apiKeyId")) {
+            (Some(name), Some(id)) => format!("{a} created the API key “{name}” ({id})"),
+            (Some(name), None) => format!("{a} created the API key “{name}”"),
+            (None, id) => format!("{a} created the API key {}", id.unwrap_or_default()),
+        },
+        EventKind::ApiKeyRevoke => format!(
+            "{a} revoked the API key {}",
+            text(details, "apiKeyId").unwrap_or_default()
+        ),
+        EventKind::TwoFactorChallenge => {
+            let mut said = format!("{t} was asked for a second factor");
+            if text(details, "loginType") == Some("api") {
+                said.push_str(" (a login through the API)");
+            }
+            said
+        }
+        EventKind::TwoFactorFailure => format!(
+            "{t} entered a wrong code {}",
+            context(text(details, "context"))
+        )
+        .trim_end()
+        .to_owned(),
+        EventKind::TwoFactorBlocked => {
+            let mut said = format!("{t}'s codes are refused unchecked for a while");
+            match number(details, "recentFailures") {
+                Some(n) => said.push_str(&format!(": {n} wrong codes recently")),
+                None => said.push_str(": too many wrong codes recently"),
+            }
+            said
+        }
+        EventKind::TwoFactorEnable => on(&format!("added {}", method(text(details, "method")))),
+        EventKind::TwoFactorDisable => {
+            let how = if flag(details, "all") {
+                "every two-factor method"
+            } else {
+                method(text(details, "method"))
+            };
+            let said = if own {
+                format!("{a} removed {how}")
+            } else {
+                format!("{a} removed {how} of {t}")
+            };
+            if flag(details, "all") {
+                format!("{said} with a recovery code")
+            } else {
+                said
+            }
+        }
+        EventKind::RecoveryCodeUse => match number(details, "remaining") {
+            Some(left) => format!("{t} used a recovery code ({left} left)"),
+            None => format!("{t} used a recovery code"),
+        },
+        EventKind::RecoveryCodesRegenerate => on("made new recovery codes"),
+        EventKind::TrustGrant => match number(details, "days") {
+            Some(days) => format!("{t} trusted a computer for {days} days"),
+            None => format!("{t} trusted a computer"),
+        },
+        EventKind::TrustRevoke => {
+            if details.get("trustId").is_some() {
+                format!("{a} forgot one of {whose} trusted computers")
+            } else {
+                format!("{a} forgot all of {whose} trusted computers")
+            }
+        }
+        EventKind::TrustReuse => format!(
+            "A spent trusted-computer token of {}'s came back: that trust is ended",
+            target.unwrap_or(&someone).name
+        ),
+        EventKind::SettingsChange => {
+            let mut said = format!("{a} changed {}", settings(text(details, "key")));
+            if let Some(version) = number(details, "termsVersion").filter(|v| *v > 0) {
+                said.push_str(&format!(" (terms version {version})"));
+            }
+            said
+        }
+        EventKind::CodeSent => {
+            let how = channel(text(details, "channel"));
+            let to = text(details, "to").unwrap_or("an unknown destination");
+            match target {
+                Some(user) => format!("{} was sent a code {how} to {to}", user.name),
+                None => format!("A code was sent {how} to {to}"),
+            }
+        }
+        EventKind::CodeRefused => {
+            let how = channel(text(details, "channel"));
+            let to = text(details, "to").unwrap_or("an unknown destination");
+            let said = match target {
+                Some(user) => format!("A code for {} {how} to {to} was refused", user.name),
+                None => format!("A code {how} to {to} was refused"),
+            };
+            because(said, details)
+        }
+        EventKind::TermsAccepted => match number(details, "termsVersion") {
+            Some(version) => format!("{t} accepted the terms of use (version {version})"),
+            None => format!("{t} accepted the terms of use"),
+        },
+        EventKind::TwoFactorReset => because(format!("{a} reset {whose} two-factor"), details),
+        EventKind::UserUnlock => {
+            if own {
+                format!("{a} unlocked their codes")
+            } else {
+                format!("{a} unlocked {t}: their recent wrong codes are forgotten")
+            }
+        }
+        EventKind::UserImport => match (number(details, "created"), number(details, "unchanged")) {
+            (Some(created), Some(unchanged)) => {
+                format!("{a} imported {created} users ({unchanged} already there, unchanged)")
+            }
+            _ => format!(
+                "{a} imported {} rows of users",
+                number(details, "rows").unwrap_or_default()
+            ),
+        },
+        EventKind::VerifyAccountCreate => {
+            let account = text(details, "accountSid").unwrap_or_default();
+            match (text(details, "apiKeySid"), text(details, "name")) {
+                (Some(key), _) => {
+                    format!("{a} created the Verify API key {key} of the account {account}")
+                }
+                (None, Some(name)) => {
+                    format!("{a} created the Verify API account “{name}” ({account})")
+                }
+                (None, None) => format!("{a} created the Verify API account {account}"),
+            }
+        }
+        EventKind::NameCollision => format!(
+            "{a} found usernames or emails that look alike once written in their canonical forms"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,200 @@
+//! The questions asked before an administrator's actions that cannot be undone: resetting a
+//! user's two-factor and ending all of their sessions. The page asks (a GET, or a POST that
+//! was not confirmed); only its own form, with `confirm=yes` and the page's CSRF token, acts.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{Administrator, user_id, when};
+use crate::accounts::AccountError;
+use crate::admin::UserOverview;
+use crate::clock::Instant;
+use crate::domain::{User, UserId};
+use crate::http::AppState;
+use crate::http::web::{Chrome, Cookies, device, error_page, internal, method_label};
+
+/// What the question is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    ResetTwoFactor,
+    EndAllSessions,
+}
+
+/// The answer a form gives: only `confirm=yes`, which the question's own form sends, is one.
+pub fn confirmed(answer: Option<&str>) -> bool {
+    answer == Some("yes")
+}
+
+#[derive(Template)]
+#[template(path = "admin_confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    error: Option<String>,
+    id: String,
+    username: String,
+    question: String,
+    consequence: String,
+    items: Vec<String>,
+    action: String,
+    confirm: String,
+    ask_reason: bool,
+    reason: String,
+}
+
+/// The question's page about the user `id`, with `reason` filled in as given and `error` where
+/// the last answer was refused.
+pub async fn ask(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    id: UserId,
+    question: Question,
+    reason: &str,
+    error: Option<String>,
+) -> Response {
+    let overview = match state.core.admin.user_overview(id, Instant::now()).await {
+        Ok(overview) => overview,
+        Err(AccountError::UserNotFound) => {
+            return error_page(state, headers, StatusCode::NOT_FOUND, "No such user.");
+        }
+        Err(error) => return internal(state, headers, error),
+    };
+    let UserOverview {
+        user,
+        methods,
+        trusted_computers,
+        sessions,
+        ..
+    } = overview;
+    let name = user.username.to_string();
+    let (question_text, consequence, items, action, confirm) = match question {
+        Question::ResetTwoFactor => {
+            let mut items: Vec<String> = methods.iter().map(method_label).collect();
+            if !trusted_computers.is_empty() {
+                items.push(format!(
+                    "{} trusted computer{}",
+                    trusted_computers.len(),
+                    if trusted_computers.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
+                ));
+            }
+            (
+                format!("Reset {name}'s two-factor?"),
+                format!(
+                    "This removes every two-factor method and recovery code of {name} and \
+                     forgets their trusted computers. Their next login starts over: where a \
+                     second factor is required, they set one up again. It cannot be undone."
+                ),
+                items,
+                format!("/admin/users/{id}/reset-2fa"),
+                format!("Reset {name}'s two-factor"),
+            )
+        }
+        Question::EndAllSessions => (
+            format!("End all of {name}'s sessions?"),
+            format!(
+                "{name} is logged out everywhere: every session below ends now, in browsers \
+                 and in applications, with its tokens."
+            ),
+            sessions
+                .iter()
+                .map(|(session, ip, agent)| {
+                    format!(
+                        "{} · {} · since {}",
+                        device(agent.as_deref()),
+                        ip.clone().unwrap_or_default(),
+                        when(session.created_at.millis())
+                    )
+                })
+                .collect(),
+            format!("/admin/users/{id}/revoke-sessions"),
+            format!("End all of {name}'s sessions"),
+        ),
+    };
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &ConfirmPage {
+            chrome,
+            error,
+            id: id.to_string(),
+            username: name,
+            question: question_text,
+            consequence,
+            items,
+            action,
+            confirm,
+            ask_reason: question == Question::ResetTwoFactor,
+            reason: reason.to_owned(),
+        },
+    )
+}
+
+pub async fn reset_two_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    Path(raw): Path<String>,
+) -> Response {
+    match user_id(&state, &headers, &raw) {
+        Ok(id) => {
+            ask(
+                &state,
+                &headers,
+                &admin,
+                id,
+                Question::ResetTwoFactor,
+                "",
+                None,
+            )
+            .await
+        }
+        Err(response) => response,
+    }
+}
+
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    Path(raw): Path<String>,
+) -> Response {
+    match user_id(&state, &headers, &raw) {
+        Ok(id) => {
+            ask(
+                &state,
+                &headers,
+                &admin,
+                id,
+                Question::EndAllSessions,
+                "",
+                None,
+            )
+            .await
+        }
+        Err(response) => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirmed;
+
+    #[test]
+    fn only_the_questions_own_answer_confirms() {
+        assert!(confirmed(Some("yes")));
+        for answer in [None, Some(""), Some("no"), Some("YES"), Some("on")] {
+            assert!(!confirmed(answer), "{answer:?}");
+        }
+    }
+}
