@@ -84,6 +84,30 @@ impl WelcomeSettings {
     }
 }
 
+/// What the welcome page says of a field it asks for that was left empty.
+fn missing_field(field: ProfileField) -> &'static str {
+    match field {
+        ProfileField::FullName => "Enter your full name.",
+        ProfileField::Email => "Enter your email address.",
+        ProfileField::MobilePhone => "Enter your mobile phone number, with its country code.",
+    }
+}
+
+/// A refusal written as a clause for the API ("another user already has this email") as the
+/// sentence a page shows: a capital first letter and a full stop.
+fn as_sentence(clause: &str) -> String {
+    let clause = clause.trim();
+    let mut chars = clause.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut sentence: String = first.to_uppercase().chain(chars).collect();
+    if !sentence.ends_with(['.', '!', '?']) {
+        sentence.push('.');
+    }
+    sentence
+}
+
 /// The answers of the welcome form.
 #[derive(Debug, Clone, Default)]
 pub struct WelcomeAnswers {
@@ -159,7 +183,7 @@ impl Welcome {
         {
             errors.push(FieldError::new(
                 "terms",
-                Invalid::new("[blank]", "accept the terms to go on"),
+                Invalid::new("[blank]", "Accept the terms of use to go on."),
             ));
         }
         let value = |given: &Option<String>| {
@@ -178,7 +202,7 @@ impl Welcome {
             let Some(given) = given else {
                 errors.push(FieldError::new(
                     name,
-                    Invalid::new("[blank]", "this field is required"),
+                    Invalid::new("[blank]", missing_field(*field)),
                 ));
                 continue;
             };
@@ -201,6 +225,7 @@ impl Welcome {
                             .into_iter()
                             .map(|mut f| {
                                 f.field = f.field.trim_start_matches("user.").to_owned();
+                                f.message = as_sentence(&f.message);
                                 f
                             })
                             .collect(),
@@ -275,5 +300,35 @@ mod tests {
             [ProfileField::FullName, ProfileField::MobilePhone]
         );
         assert_eq!(due.terms, None);
+    }
+
+    #[test]
+    fn the_welcome_steps_own_refusals_are_full_sentences() {
+        let full_sentence =
+            |text: &str| text.starts_with(|c: char| c.is_uppercase()) && text.ends_with('.');
+        for field in [
+            ProfileField::FullName,
+            ProfileField::Email,
+            ProfileField::MobilePhone,
+        ] {
+            assert!(full_sentence(missing_field(field)), "{field:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_of_the_api_reads_as_a_sentence_on_the_page() {
+        assert_eq!(
+            as_sentence("another user already has this email"),
+            "Another user already has this email."
+        );
+        assert_eq!(
+            as_sentence(
+                "start the phone number with + and the country code, for example +1 303 555 1212"
+            ),
+            "Start the phone number with + and the country code, for example +1 303 555 1212."
+        );
+        assert_eq!(as_sentence("Already one."), "Already one.");
+        assert_eq!(as_sentence("élan"), "Élan.");
+        assert_eq!(as_sentence(""), "");
     }
 }

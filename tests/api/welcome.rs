@@ -97,3 +97,101 @@ async fn a_password_alone_cannot_answer_the_welcome_step_and_the_full_login_is_s
     assert_eq!(welcomed["email"], "wes@example.com");
     assert_eq!(welcomed["termsVersionAccepted"], 1);
 }
+
+/// The welcome form's answers, the terms accepted or not.
+fn welcome_form<'a>(
+    csrf: &'a str,
+    full_name: &'a str,
+    email: &'a str,
+    phone: &'a str,
+    accept: bool,
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("csrf", csrf),
+        ("full_name", full_name),
+        ("email", email),
+        ("mobile_phone", phone),
+        ("terms_version", "1"),
+    ];
+    if accept {
+        form.push(("accept", "on"));
+    }
+    form
+}
+
+/// The text of the element with this id, up to its closing tag.
+fn text_of(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let rest = &html[start + id.len() + 6..];
+    rest[..rest.find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_welcome_step_says_what_is_missing_or_refused_in_full_sentences() {
+    let app = spawn_app().await;
+    let saved = app
+        .with_key(reqwest::Method::PUT, "/api/system/welcome")
+        .json(
+            &json!({"welcome": {"termsVersion": 1, "termsText": "Be kind.",
+                                   "profileFields": ["fullName", "email", "mobilePhone"]}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    app.create_user("ida", json!({"email": "ida@example.com"}))
+        .await;
+    app.create_user("val", json!({})).await;
+    let mut browser = Browser::new();
+    browser.log_in(&app, "val", PASSWORD).await;
+    assert_eq!(location(&browser.get(&app, "/").await), "/welcome");
+    // Nothing given: each field and the terms say what to do.
+    let csrf = browser.csrf(&app).await;
+    let page = browser
+        .post(&app, "/welcome", &welcome_form(&csrf, "", "", "", false))
+        .await;
+    assert_eq!(page.status(), 422);
+    let html = page.text().await.unwrap();
+    for sentence in [
+        "Enter your full name.",
+        "Enter your email address.",
+        "Enter your mobile phone number, with its country code.",
+        "Accept the terms of use to go on.",
+    ] {
+        assert!(html.contains(sentence), "{sentence} not in {html}");
+    }
+
+    // A number without its country code, then an address another user has: the refusals
+    // of the profile's rules, as sentences.
+    let form = welcome_form(&csrf, "Val Vance", "val@example.com", "303 555 0100", true);
+    let html = browser
+        .post(&app, "/welcome", &form)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let refusal = text_of(&html, "mobile_phone-error");
+    assert!(
+        refusal.starts_with(char::is_uppercase) && refusal.ends_with('.'),
+        "{refusal}"
+    );
+    let form = welcome_form(
+        &csrf,
+        "Val Vance",
+        "ida@example.com",
+        "+1 303 555 0100",
+        true,
+    );
+    let html = browser
+        .post(&app, "/welcome", &form)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&html, "email-error"),
+        "Another user already has this email."
+    );
+}
