@@ -40,8 +40,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
     if messages.is_empty() {
         rows.push_str("<tr><td colspan=\"4\">No message yet.</td></tr>");
     }
+    let product = escape(&state.web.product_name);
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Development outbox</title>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Development outbox — {product}</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
          <body style=\"font-family: system-ui, sans-serif; margin: 2rem\"><h1>Development outbox</h1>\
          <p>Codes Tessera would have sent by SMS, call or email, newest first. Configure a real \
