@@ -33,6 +33,8 @@ struct WelcomePage {
     terms_version: i64,
     terms_text: String,
     terms_error: String,
+    /// The box stays ticked when the form comes back for another field.
+    accepted: bool,
 }
 
 /// Who is welcomed: a signed-in user only. A login waiting for its second factor (or for
@@ -106,6 +108,7 @@ fn render(
             terms_version,
             terms_text,
             terms_error: error_of("terms"),
+            accepted: terms_version > 0 && answers.accepted_terms_version == Some(terms_version),
         },
     )
 }
