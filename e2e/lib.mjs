@@ -28,10 +28,13 @@ function environment(dataDir) {
   };
 }
 
-/** Starts `tessera serve` on a fresh data directory; resolves once it prints where to log in. */
-export async function startServer() {
+/**
+ * Starts `tessera serve` on a fresh data directory, with `settings` added to its environment
+ * (`{ TESSERA_PRODUCT_NAME: "Acme" }`); resolves once it prints where to log in.
+ */
+export async function startServer(settings = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
-  const env = environment(dataDir);
+  const env = { ...environment(dataDir), ...settings };
   const child = spawn(binary, ["serve"], { env, stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   let url;
