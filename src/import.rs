@@ -469,6 +469,7 @@ impl Import {
                                 secret_fingerprint: Some(
                                     self.two_factor.authenticator_fingerprint(secret),
                                 ),
+                                sends_code_on_login: false,
                             }
                         })
                         .collect();
@@ -484,6 +485,7 @@ impl Import {
                         email: None,
                         last_used_step: None,
                         secret_fingerprint: None,
+                        sends_code_on_login: false,
                     });
                 }
                 (

@@ -29,6 +29,20 @@ pub enum TrustLevel {
     OncePerComputer,
 }
 
+/// Which logins send their code without being asked, as soon as they answer 242.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SendCodeOnLogin {
+    /// None: the person (or the application) asks for the code.
+    Never,
+    /// Those of users whose phone was enabled with the older `delivery: TextMessage` form, as
+    /// applications written for that form expect.
+    #[default]
+    Legacy,
+    /// Also those of users whose preferred method is a text, a call or an email.
+    Preferred,
+}
+
 /// Which kinds of method may be used; each is on unless switched off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -103,6 +117,8 @@ pub struct TwoFactorPolicy {
     /// Whether users may choose "every login" for themselves when computers may be trusted.
     #[serde(alias = "users_choose_trust")]
     pub users_choose_trust: bool,
+    #[serde(alias = "send_code_on_login")]
+    pub send_code_on_login: SendCodeOnLogin,
 }
 
 impl Default for TwoFactorPolicy {
@@ -121,6 +137,7 @@ impl Default for TwoFactorPolicy {
             reauthentication_seconds: 600,
             totp_skew_steps: 1,
             users_choose_trust: true,
+            send_code_on_login: SendCodeOnLogin::Legacy,
         }
     }
 }

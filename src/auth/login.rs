@@ -9,8 +9,8 @@ use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
 use crate::sessions::IssuedTokens;
 use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
-use crate::two_factor::TwoFactor;
 use crate::two_factor::{IssuedTrust, SETTINGS_KEY, TwoFactorError, policy_from_stored};
+use crate::two_factor::{TwoFactor, preference};
 
 #[derive(Debug, Clone)]
 pub struct LoginRequest {
@@ -194,23 +194,24 @@ impl Logins {
             });
         }
         metrics::counter!("tessera_logins_total", "outcome" => "second_factor_due").increment(1);
-        // Moved from Authy with a known phone: the SMS goes out at once, and only the first time.
         let mut code_sent_to = None;
-        if user.authy_migrated
-            && let Some(sms) = usable
-                .iter()
-                .find(|m| m.kind == crate::domain::MethodKind::Sms)
+        if let Some(method) =
+            preference::sent_unasked(policy.send_code_on_login, user.authy_migrated, &usable)
         {
             match self
                 .two_factor
-                .send_login_code(&two_factor_id, &sms.id, origin, now)
+                .send_login_code(&two_factor_id, Some(&method.id), origin, now)
                 .await
             {
-                Ok(()) => code_sent_to = Some(sms.id.clone()),
+                Ok(_) => code_sent_to = Some(method.id.clone()),
+                // The login goes on: the person can ask for the code again, or use another way.
                 Err(error) => {
-                    tracing::warn!(%error, "the code for a migrated user could not be sent")
+                    tracing::warn!(%error, "the code a login sends unasked could not be sent")
                 }
             }
+        }
+        // Moved from Authy with a known phone: a text went out unasked this once.
+        if user.authy_migrated {
             self.user_store
                 .clear_authy_migrated(user.id)
                 .await

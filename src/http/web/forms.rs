@@ -99,6 +99,7 @@ forms! {
         users_choose: Option<String>,
         max_code_attempts: String,
         challenge_ttl_seconds: String,
+        send_code_on_login: Option<String>,
     }
     AdminDeliveryForm {
         provider: String,

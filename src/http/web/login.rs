@@ -18,8 +18,8 @@ use crate::http::cookies::{BROWSER_COOKIE, TRUST_COOKIE};
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::policy::LoginType;
-use crate::store::MethodRecord;
 use crate::two_factor::PendingLogin;
+use crate::two_factor::preference;
 use crate::two_factor::{CompleteLogin, TwoFactorError, codes};
 
 #[derive(Template)]
@@ -216,15 +216,6 @@ struct Prompt {
     alternatives: bool,
 }
 
-fn preferred(methods: &[MethodRecord]) -> Option<&MethodRecord> {
-    methods
-        .iter()
-        .filter(|m| m.last_used_at.is_some())
-        .max_by_key(|m| m.last_used_at)
-        .or_else(|| methods.iter().find(|m| m.kind == MethodKind::Authenticator))
-        .or_else(|| methods.first())
-}
-
 fn render_code(
     state: &AppState,
     cookies: Cookies,
@@ -236,7 +227,7 @@ fn render_code(
     let chosen = MethodId::parse(&prompt.method)
         .ok()
         .and_then(|id| pending.methods.iter().find(|m| m.id == id))
-        .or_else(|| preferred(&pending.methods));
+        .or_else(|| preference::preferred(&pending.methods));
     let Some(method) = chosen else {
         return cookies.redirect("/login/enroll");
     };
@@ -362,10 +353,10 @@ pub async fn send(
     match state
         .core
         .two_factor
-        .send_login_code(&id, &method, &origin, Instant::now())
+        .send_login_code(&id, Some(&method), &origin, Instant::now())
         .await
     {
-        Ok(()) => cookies.redirect(&format!("/login/code?method={method}&sent=1")),
+        Ok(_) => cookies.redirect(&format!("/login/code?method={method}&sent=1")),
         Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => {
