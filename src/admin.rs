@@ -6,7 +6,7 @@
 use crate::accounts::{AccountError, FieldError};
 use crate::audit::{Actor, AuditEvent, AuditFilter, EventKind, Origin, StoredEvent};
 use crate::clock::Instant;
-use crate::domain::{Invalid, PhoneNumber, User, UserId};
+use crate::domain::{Invalid, PhoneNumber, Region, User, UserId};
 use crate::store::{
     AuditStore, MethodRecord, SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
 };
@@ -69,11 +69,14 @@ pub struct Administration {
     session_store: SessionStore,
     two_factor_store: TwoFactorStore,
     user_store: UserStore,
+    /// Where phone numbers typed without a country code are read (`default_region`).
+    home_region: Option<Region>,
 }
 
 impl Administration {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, home_region: Option<Region>) -> Self {
         Self {
+            home_region,
             audit_store: store.audit(),
             session_store: store.sessions(),
             two_factor_store: store.two_factor(),
@@ -122,7 +125,7 @@ impl Administration {
     ) -> Result<User, AccountError> {
         let reason = reason_field(reason)?;
         let phone = phone
-            .map(PhoneNumber::parse)
+            .map(|raw| PhoneNumber::parse_in(raw, self.home_region))
             .transpose()
             .map_err(|e| AccountError::Invalid(vec![FieldError::new("mobilePhone", e)]))?;
         let event = AuditEvent::new(EventKind::PhoneChange, actor, origin, now)

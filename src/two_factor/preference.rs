@@ -125,7 +125,9 @@ mod tests {
             sent_unasked(setting, false, &methods).unwrap().id,
             legacy.id
         );
-        assert!(sent_unasked(SendCodeOnLogin::Never, false, &[legacy.clone()]).is_none());
+        assert!(
+            sent_unasked(SendCodeOnLogin::Never, false, std::slice::from_ref(&legacy)).is_none()
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod nodes;
 mod passwords;
 mod processes;
 mod races;
+mod seed_004;
 mod sending;
 mod system;
 mod tokens;

@@ -200,7 +200,7 @@ pub async fn phone(
             },
         )
     };
-    let phone = match PhoneNumber::parse(&form.mobile_phone) {
+    let phone = match PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) {
         Ok(phone) => phone,
         Err(e) => {
             return retry(
@@ -252,7 +252,7 @@ pub async fn phone_confirm(
     };
     let cookies = Cookies::new(&state, &headers);
     let chrome = cookies.chrome(&state, None);
-    let Ok(phone) = PhoneNumber::parse(&form.mobile_phone) else {
+    let Ok(phone) = PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) else {
         return cookies.redirect("/login/enroll");
     };
     let kind = phone_kind(&form.kind);

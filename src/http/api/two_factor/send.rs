@@ -106,7 +106,7 @@ pub async fn send(
     let phone = body
         .mobile_phone
         .as_deref()
-        .map(PhoneNumber::parse)
+        .map(|raw| PhoneNumber::parse_in(raw, state.edge.home_region))
         .transpose()
         .map_err(|e| ApiError::field("mobilePhone", e.code, e.message))?;
     let need_user = || ApiError::field("userId", "[blank]", "with an API key, give the userId");
