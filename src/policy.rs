@@ -100,6 +100,11 @@ pub struct TwoFactorPolicy {
     /// How long a login may wait for its second factor.
     #[serde(alias = "challenge_ttl_seconds")]
     pub challenge_ttl_seconds: i64,
+    /// How long a login may wait for a user who has no method yet to enrol one (installing an
+    /// app takes longer than typing a code), and how long a new authenticator key waits for its
+    /// first code.
+    #[serde(alias = "enrollment_ttl_seconds")]
+    pub enrollment_ttl_seconds: i64,
     /// Wrong codes one challenge survives.
     #[serde(alias = "max_code_attempts")]
     pub max_code_attempts: i64,
@@ -131,6 +136,7 @@ impl Default for TwoFactorPolicy {
             trust_days: 30,
             methods: AllowedMethods::default(),
             challenge_ttl_seconds: 300,
+            enrollment_ttl_seconds: 600,
             max_code_attempts: 5,
             failure_limit: 10,
             failure_window_seconds: 900,
@@ -159,6 +165,12 @@ impl TwoFactorPolicy {
         };
         range("trustDays", self.trust_days, 1, 365);
         range("challengeTtlSeconds", self.challenge_ttl_seconds, 30, 3600);
+        range(
+            "enrollmentTtlSeconds",
+            self.enrollment_ttl_seconds,
+            60,
+            3600,
+        );
         range("maxCodeAttempts", self.max_code_attempts, 1, 20);
         range("failureLimit", self.failure_limit, 1, 100);
         range(
@@ -214,6 +226,15 @@ impl TwoFactorPolicy {
     /// are open.
     pub fn guess_allowed(&self, failures_with_this_guess: i64) -> bool {
         failures_with_this_guess <= self.failure_limit
+    }
+
+    /// How long a login that answered 242 waits: a user who must enrol first gets the time an
+    /// enrolment takes.
+    pub fn challenge_lifetime_seconds(&self, decision: &Decision) -> i64 {
+        match decision {
+            Decision::Enroll => self.enrollment_ttl_seconds.max(self.challenge_ttl_seconds),
+            _ => self.challenge_ttl_seconds,
+        }
     }
 
     pub fn failure_window_start(&self, now: Instant) -> Instant {

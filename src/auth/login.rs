@@ -40,8 +40,10 @@ pub enum LoginOutcome {
         user: User,
         two_factor_id: String,
         methods: Vec<MethodRecord>,
-        /// The method a code was already sent to (the first login after an Authy migration).
+        /// The method a code was already sent to, unasked (`sendCodeOnLogin`).
         code_sent_to: Option<crate::domain::MethodId>,
+        /// How long the `two_factor_id` waits: longer when the user must enrol first.
+        waits_seconds: i64,
     },
 }
 
@@ -135,6 +137,7 @@ impl Logins {
             blocked,
             ..
         } = decided;
+        let waits_seconds = policy.challenge_lifetime_seconds(&decision);
         let usable: Vec<MethodRecord> = match decision {
             Decision::Grant => {
                 let mut amr = vec!["pwd".to_owned()];
@@ -222,6 +225,7 @@ impl Logins {
             two_factor_id,
             methods: usable,
             code_sent_to,
+            waits_seconds,
         })
     }
 
@@ -445,6 +449,7 @@ impl PasswordStep for AfterPassword {
                 self.login_type,
                 self.application_id,
                 &policy,
+                &decision,
                 &self.origin,
                 self.now,
             )

@@ -8,7 +8,7 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::LoginType;
 use crate::domain::{MethodId, MethodKind, User};
-use crate::policy::TwoFactorPolicy;
+use crate::policy::{Decision, TwoFactorPolicy};
 use crate::sessions::IssuedTokens;
 use crate::store::{ChallengeRecord, MethodRecord, NewChallenge};
 
@@ -96,6 +96,7 @@ impl TwoFactor {
         login_type: LoginType,
         application_id: Option<String>,
         policy: &TwoFactorPolicy,
+        decision: &Decision,
         origin: &Origin,
         now: Instant,
     ) -> NewChallenge {
@@ -112,7 +113,7 @@ impl TwoFactor {
             user: user.id,
             login_type,
             application_id,
-            expires_at: now.plus_seconds(policy.challenge_ttl_seconds),
+            expires_at: now.plus_seconds(policy.challenge_lifetime_seconds(decision)),
             origin: origin.clone(),
             event,
         }

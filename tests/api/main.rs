@@ -9,6 +9,7 @@ mod brute_force;
 mod cli;
 mod crash;
 mod edge;
+mod enrolling;
 mod fake_smtp;
 mod fake_twilio;
 mod guessing;

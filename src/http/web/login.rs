@@ -29,10 +29,14 @@ struct LoginPage {
     username: String,
     error: Option<String>,
     notice: Option<String>,
+    /// Where a login that expired during enrolment goes back to (`LoginQuery::expired`).
+    resume: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {
+    /// `1`: a login expired; `enroll` or `authenticator`: it expired while the user enrolled
+    /// there, where the next login goes back to.
     expired: Option<String>,
     out: Option<String>,
 }
@@ -45,7 +49,17 @@ pub async fn page(
     if super::signed_in(&state, &headers).await.is_some() {
         return Cookies::new(&state, &headers).redirect("/");
     }
-    let notice = if query.expired.is_some() {
+    let resume = match query.expired.as_deref() {
+        Some(step @ ("enroll" | "authenticator")) => Some(step.to_owned()),
+        _ => None,
+    };
+    let notice = if resume.is_some() {
+        Some(
+            "Setting up your second factor took longer than this login could wait. Enter your \
+             password again to go on where you left off."
+                .to_owned(),
+        )
+    } else if query.expired.is_some() {
         Some("Your login expired or had too many wrong codes. Please start again.".to_owned())
     } else if query.out.is_some() {
         Some("You are logged out.".to_owned())
@@ -61,6 +75,7 @@ pub async fn page(
             username: String::new(),
             error: None,
             notice,
+            resume,
         },
     )
 }
@@ -81,6 +96,10 @@ pub async fn submit(
                 username: form.username.chars().take(254).collect(),
                 error: Some(error.to_owned()),
                 notice: None,
+                resume: form
+                    .resume
+                    .clone()
+                    .filter(|step| matches!(step.as_str(), "enroll" | "authenticator")),
             },
         )
     };
@@ -117,19 +136,18 @@ pub async fn submit(
             two_factor_id,
             methods,
             code_sent_to,
+            waits_seconds,
             ..
         }) => {
-            let ttl = state
-                .core
-                .two_factor
-                .two_factor_policy()
-                .await
-                .map(|p| p.challenge_ttl_seconds)
-                .unwrap_or(300);
-            cookies.set(PENDING_COOKIE, &two_factor_id, Some(ttl), "Lax");
+            cookies.set(PENDING_COOKIE, &two_factor_id, Some(waits_seconds), "Lax");
             if methods.is_empty() {
-                // The welcome step, if any, waits until the login is complete.
-                return cookies.redirect("/login/enroll");
+                // The welcome step, if any, waits until the login is complete. A login that
+                // expired while enrolling goes back to where it was.
+                let resume = match form.resume.as_deref() {
+                    Some("authenticator") => "/login/enroll/authenticator",
+                    _ => "/login/enroll",
+                };
+                return cookies.redirect(resume);
             }
             match code_sent_to {
                 Some(method) => {
