@@ -448,8 +448,7 @@ impl PasswordStep for AfterPassword {
                 &self.user,
                 self.login_type,
                 self.application_id,
-                &policy,
-                &decision,
+                policy.challenge_lifetime_seconds(&decision),
                 &self.origin,
                 self.now,
             )
