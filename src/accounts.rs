@@ -8,7 +8,7 @@ use crate::crypto::PasswordHasher;
 use crate::crypto::random;
 pub use crate::domain::FieldError;
 use crate::domain::{
-    Email, FullName, Invalid, LoginId, Password, PhoneNumber, Roles, User, UserId, Username,
+    Email, FullName, Invalid, LoginId, Password, PhoneNumber, Region, Roles, User, UserId, Username,
 };
 use crate::store::{
     ApiKeyRecord, ApiKeyStore, Keep, NewUser, Store, StoreError, Trusts, UserChanges, UserStore,
@@ -24,14 +24,17 @@ pub struct Accounts {
     api_key_store: ApiKeyStore,
     user_store: UserStore,
     hasher: PasswordHasher,
+    /// Where phone numbers typed without a country code are read (`default_region`).
+    home_region: Option<Region>,
 }
 
 impl Accounts {
-    pub fn new(store: Store, hasher: PasswordHasher) -> Self {
+    pub fn new(store: Store, hasher: PasswordHasher, home_region: Option<Region>) -> Self {
         Self {
             api_key_store: store.api_keys(),
             user_store: store.users(),
             hasher,
+            home_region,
         }
     }
 }
@@ -130,7 +133,7 @@ struct Checked {
 impl UserFields {
     /// Applies the fields over `base` (a user's current profile, or nothing for a new user) and
     /// checks every one, collecting all the errors rather than stopping at the first.
-    fn check(&self, base: Option<&User>) -> Result<Checked, Vec<FieldError>> {
+    fn check(&self, base: Option<&User>, home: Option<Region>) -> Result<Checked, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut changed = Vec::new();
 
@@ -189,7 +192,7 @@ impl UserFields {
             &self.mobile_phone,
             "mobilePhone",
             base.and_then(|u| u.mobile_phone.clone()),
-            |s| PhoneNumber::parse(s),
+            |s| PhoneNumber::parse_in(s, home),
             &mut errors,
             &mut changed,
         );
@@ -301,7 +304,9 @@ impl Accounts {
         origin: &Origin,
         now: Instant,
     ) -> Result<User, AccountError> {
-        let checked = fields.check(None).map_err(AccountError::Invalid)?;
+        let checked = fields
+            .check(None, self.home_region)
+            .map_err(AccountError::Invalid)?;
         let Some(password) = checked.password else {
             return Err(AccountError::Invalid(vec![]));
         };
@@ -344,7 +349,7 @@ impl Accounts {
             .await?
             .ok_or(AccountError::UserNotFound)?;
         let checked = fields
-            .check(Some(&current))
+            .check(Some(&current), self.home_region)
             .map_err(AccountError::Invalid)?;
         if let Some(password) = &checked.password {
             self.set_password(id, password, actor.clone(), origin, now)
@@ -536,7 +541,7 @@ mod tests {
     #[test]
     fn a_new_user_needs_a_username_and_a_password_and_gets_every_error_at_once() {
         let errors = fields(serde_json::json!({"email": "bad", "mobilePhone": "12"}))
-            .check(None)
+            .check(None, None)
             .err()
             .unwrap();
         let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -558,7 +563,7 @@ mod tests {
             "username": "ann", "password": "long enough", "email": "ann@example.com",
             "mobilePhone": "+1 303 555 1212"
         }))
-        .check(None)
+        .check(None, None)
         .ok()
         .unwrap();
         let user = User {
@@ -579,7 +584,7 @@ mod tests {
             last_login_at: None,
         };
         let checked = fields(serde_json::json!({"mobilePhone": null, "fullName": "Ann"}))
-            .check(Some(&user))
+            .check(Some(&user), None)
             .ok()
             .unwrap();
         assert_eq!(checked.changes.email, user.email);

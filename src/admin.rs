@@ -9,7 +9,7 @@ use crate::audit::{
     readable,
 };
 use crate::clock::Instant;
-use crate::domain::{Invalid, LoginId, PhoneNumber, User, UserId};
+use crate::domain::{Invalid, LoginId, PhoneNumber, Region, User, UserId};
 use crate::store::{
     AuditStore, MethodRecord, SessionRecord, SessionStore, Store, TrustRecord, TwoFactorStore,
     UserStore,
@@ -76,11 +76,14 @@ pub struct Administration {
     session_store: SessionStore,
     two_factor_store: TwoFactorStore,
     user_store: UserStore,
+    /// Where phone numbers typed without a country code are read (`default_region`).
+    home_region: Option<Region>,
 }
 
 impl Administration {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, home_region: Option<Region>) -> Self {
         Self {
+            home_region,
             audit_store: store.audit(),
             session_store: store.sessions(),
             two_factor_store: store.two_factor(),
@@ -129,7 +132,7 @@ impl Administration {
     ) -> Result<User, AccountError> {
         let reason = reason_field(reason)?;
         let phone = phone
-            .map(PhoneNumber::parse)
+            .map(|raw| PhoneNumber::parse_in(raw, self.home_region))
             .transpose()
             .map_err(|e| AccountError::Invalid(vec![FieldError::new("mobilePhone", e)]))?;
         let event = AuditEvent::new(EventKind::PhoneChange, actor, origin, now)

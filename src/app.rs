@@ -86,6 +86,7 @@ impl Application {
                 forwarded_header: config.forwarded_header,
                 metrics_public: config.metrics.public,
                 outbox_public: config.delivery.outbox_public,
+                home_region: config.home_region(),
             },
             public_url,
         })

@@ -60,10 +60,11 @@ impl Core {
             verify.clone(),
             sessions.clone(),
         );
-        let accounts = Accounts::new(store.clone(), hasher.clone());
+        let home_region = config.home_region();
+        let accounts = Accounts::new(store.clone(), hasher.clone(), home_region);
         Ok(Self {
-            admin: Administration::new(store.clone()),
-            import: Import::new(store.clone(), secrets, two_factor.clone()),
+            admin: Administration::new(store.clone(), home_region),
+            import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
             logins: Logins::new(
                 store.clone(),
                 hasher,

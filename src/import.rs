@@ -11,7 +11,8 @@ use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
 use crate::crypto::{PasswordHash, check_imported_hash};
 use crate::domain::{
-    Email, FullName, MethodId, MethodKind, MethodName, PhoneNumber, Roles, User, UserId, Username,
+    Email, FullName, MethodId, MethodKind, MethodName, PhoneNumber, Region, Roles, User, UserId,
+    Username,
 };
 use crate::otp::{Algorithm, TotpParams, TotpSecret};
 use crate::store::{MethodRecord, NewMethod, NewUser, Store, UserChanges, UserStore};
@@ -266,7 +267,11 @@ fn split(cell: Option<String>) -> Vec<String> {
 }
 
 /// Checks every row; all the errors at once, or every user ready to store.
-pub fn check(rows: &[(u64, ImportRecord)]) -> Result<Vec<ImportUser>, Vec<RowError>> {
+/// `home`: where phone numbers written without a country code are read (`default_region`).
+pub fn check(
+    rows: &[(u64, ImportRecord)],
+    home: Option<Region>,
+) -> Result<Vec<ImportUser>, Vec<RowError>> {
     let mut errors = Vec::new();
     let mut users = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -306,7 +311,7 @@ pub fn check(rows: &[(u64, ImportRecord)]) -> Result<Vec<ImportUser>, Vec<RowErr
         let mobile_phone = record
             .mobile_phone
             .as_deref()
-            .map(PhoneNumber::parse)
+            .map(|raw| PhoneNumber::parse_in(raw, home))
             .transpose()
             .map_err(|e| note("mobilePhone", e.message))
             .ok()
@@ -415,14 +420,21 @@ pub struct Import {
     user_store: UserStore,
     secrets: SecretBox,
     two_factor: TwoFactor,
+    home_region: Option<Region>,
 }
 
 impl Import {
-    pub fn new(store: Store, secrets: SecretBox, two_factor: TwoFactor) -> Self {
+    pub fn new(
+        store: Store,
+        secrets: SecretBox,
+        two_factor: TwoFactor,
+        home_region: Option<Region>,
+    ) -> Self {
         Self {
             user_store: store.users(),
             secrets,
             two_factor,
+            home_region,
         }
     }
 }
@@ -438,7 +450,7 @@ impl Import {
         now: Instant,
     ) -> Result<ImportReport, ImportError> {
         let rows = read(format, text).map_err(ImportError::Rows)?;
-        let users = check(&rows).map_err(ImportError::Rows)?;
+        let users = check(&rows, self.home_region).map_err(ImportError::Rows)?;
         let prepared: Vec<(NewUser, Vec<NewMethod>)> = users
             .into_iter()
             .map(|user| {
@@ -469,6 +481,7 @@ impl Import {
                                 secret_fingerprint: Some(
                                     self.two_factor.authenticator_fingerprint(secret),
                                 ),
+                                sends_code_on_login: false,
                             }
                         })
                         .collect();
@@ -484,6 +497,7 @@ impl Import {
                         email: None,
                         last_used_step: None,
                         secret_fingerprint: None,
+                        sends_code_on_login: false,
                     });
                 }
                 (
@@ -584,7 +598,7 @@ mod tests {
 
         let text = "username,email,mobile_phone,roles\nann,ann@example.com,+1 303 555 1212,admin\nbad user,not-an-email,12,root\n";
         let rows = read(Format::Csv, text).unwrap();
-        let errors = check(&rows).unwrap_err();
+        let errors = check(&rows, None).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 3);
         for field in ["username", "email", "mobilePhone", "roles"] {
@@ -605,7 +619,7 @@ mod tests {
             r#"[{"username": "ann"}, {"username": "ANN"}]"#,
         )
         .unwrap();
-        let errors = check(&rows).unwrap_err();
+        let errors = check(&rows, None).unwrap_err();
         assert_eq!(errors[0].line, 2);
         assert!(errors[0].message.contains("twice"));
     }
@@ -656,13 +670,17 @@ mod tests {
             r#"[{"username": "a", "authyMigrated": true}]"#,
         )
         .unwrap();
-        assert!(check(&rows).unwrap_err()[0].message.contains("mobilePhone"));
+        assert!(
+            check(&rows, None).unwrap_err()[0]
+                .message
+                .contains("mobilePhone")
+        );
         let rows = read(
             Format::Json,
             r#"[{"username": "a", "authyMigrated": true, "mobilePhone": "+1 303 555 1212"}]"#,
         )
         .unwrap();
-        let users = check(&rows).unwrap();
+        let users = check(&rows, None).unwrap();
         assert_eq!(users[0].sms_phone.as_ref().unwrap().e164(), "+13035551212");
         assert_eq!(users[0].password_hash.as_str(), NO_PASSWORD);
     }

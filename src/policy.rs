@@ -29,6 +29,20 @@ pub enum TrustLevel {
     OncePerComputer,
 }
 
+/// Which logins send their code without being asked, as soon as they answer 242.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SendCodeOnLogin {
+    /// None: the person (or the application) asks for the code.
+    Never,
+    /// Those of users whose phone was enabled with the older `delivery: TextMessage` form, as
+    /// applications written for that form expect.
+    #[default]
+    Legacy,
+    /// Also those of users whose preferred method is a text, a call or an email.
+    Preferred,
+}
+
 /// Which kinds of method may be used; each is on unless switched off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -86,6 +100,11 @@ pub struct TwoFactorPolicy {
     /// How long a login may wait for its second factor.
     #[serde(alias = "challenge_ttl_seconds")]
     pub challenge_ttl_seconds: i64,
+    /// How long a login may wait for a user who has no method yet to enrol one (installing an
+    /// app takes longer than typing a code), and how long a new authenticator key waits for its
+    /// first code.
+    #[serde(alias = "enrollment_ttl_seconds")]
+    pub enrollment_ttl_seconds: i64,
     /// Wrong codes one challenge survives.
     #[serde(alias = "max_code_attempts")]
     pub max_code_attempts: i64,
@@ -103,6 +122,8 @@ pub struct TwoFactorPolicy {
     /// Whether users may choose "every login" for themselves when computers may be trusted.
     #[serde(alias = "users_choose_trust")]
     pub users_choose_trust: bool,
+    #[serde(alias = "send_code_on_login")]
+    pub send_code_on_login: SendCodeOnLogin,
 }
 
 impl Default for TwoFactorPolicy {
@@ -115,12 +136,14 @@ impl Default for TwoFactorPolicy {
             trust_days: 30,
             methods: AllowedMethods::default(),
             challenge_ttl_seconds: 300,
+            enrollment_ttl_seconds: 600,
             max_code_attempts: 5,
             failure_limit: 10,
             failure_window_seconds: 900,
             reauthentication_seconds: 600,
             totp_skew_steps: 1,
             users_choose_trust: true,
+            send_code_on_login: SendCodeOnLogin::Legacy,
         }
     }
 }
@@ -142,6 +165,12 @@ impl TwoFactorPolicy {
         };
         range("trustDays", self.trust_days, 1, 365);
         range("challengeTtlSeconds", self.challenge_ttl_seconds, 30, 3600);
+        range(
+            "enrollmentTtlSeconds",
+            self.enrollment_ttl_seconds,
+            60,
+            3600,
+        );
         range("maxCodeAttempts", self.max_code_attempts, 1, 20);
         range("failureLimit", self.failure_limit, 1, 100);
         range(
@@ -197,6 +226,15 @@ impl TwoFactorPolicy {
     /// are open.
     pub fn guess_allowed(&self, failures_with_this_guess: i64) -> bool {
         failures_with_this_guess <= self.failure_limit
+    }
+
+    /// How long a login that answered 242 waits: a user who must enrol first gets the time an
+    /// enrolment takes.
+    pub fn challenge_lifetime_seconds(&self, decision: &Decision) -> i64 {
+        match decision {
+            Decision::Enroll => self.enrollment_ttl_seconds.max(self.challenge_ttl_seconds),
+            _ => self.challenge_ttl_seconds,
+        }
     }
 
     pub fn failure_window_start(&self, now: Instant) -> Instant {

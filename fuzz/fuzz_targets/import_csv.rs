@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
             for (line, _) in &rows {
                 assert!(*line <= lines, "line {line} of {lines}");
             }
-            let _ = check(&rows);
+            let _ = check(&rows, None);
         }
         Err(errors) => assert!(!errors.is_empty()),
     }

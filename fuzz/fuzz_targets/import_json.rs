@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
             for (index, (position, _)) in rows.iter().enumerate() {
                 assert_eq!(*position, index as u64 + 1);
             }
-            if let Ok(users) = check(&rows) {
+            if let Ok(users) = check(&rows, None) {
                 assert_eq!(users.len(), rows.len());
             }
         }

@@ -9,8 +9,8 @@ use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
 use crate::sessions::IssuedTokens;
 use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
-use crate::two_factor::TwoFactor;
 use crate::two_factor::{IssuedTrust, SETTINGS_KEY, TwoFactorError, policy_from_stored};
+use crate::two_factor::{TwoFactor, preference};
 
 #[derive(Debug, Clone)]
 pub struct LoginRequest {
@@ -40,8 +40,10 @@ pub enum LoginOutcome {
         user: User,
         two_factor_id: String,
         methods: Vec<MethodRecord>,
-        /// The method a code was already sent to (the first login after an Authy migration).
+        /// The method a code was already sent to, unasked (`sendCodeOnLogin`).
         code_sent_to: Option<crate::domain::MethodId>,
+        /// How long the `two_factor_id` waits: longer when the user must enrol first.
+        waits_seconds: i64,
     },
 }
 
@@ -135,6 +137,7 @@ impl Logins {
             blocked,
             ..
         } = decided;
+        let waits_seconds = policy.challenge_lifetime_seconds(&decision);
         let usable: Vec<MethodRecord> = match decision {
             Decision::Grant => {
                 let mut amr = vec!["pwd".to_owned()];
@@ -194,23 +197,24 @@ impl Logins {
             });
         }
         metrics::counter!("tessera_logins_total", "outcome" => "second_factor_due").increment(1);
-        // Moved from Authy with a known phone: the SMS goes out at once, and only the first time.
         let mut code_sent_to = None;
-        if user.authy_migrated
-            && let Some(sms) = usable
-                .iter()
-                .find(|m| m.kind == crate::domain::MethodKind::Sms)
+        if let Some(method) =
+            preference::sent_unasked(policy.send_code_on_login, user.authy_migrated, &usable)
         {
             match self
                 .two_factor
-                .send_login_code(&two_factor_id, &sms.id, origin, now)
+                .send_login_code(&two_factor_id, Some(&method.id), origin, now)
                 .await
             {
-                Ok(()) => code_sent_to = Some(sms.id.clone()),
+                Ok(_) => code_sent_to = Some(method.id.clone()),
+                // The login goes on: the person can ask for the code again, or use another way.
                 Err(error) => {
-                    tracing::warn!(%error, "the code for a migrated user could not be sent")
+                    tracing::warn!(%error, "the code a login sends unasked could not be sent")
                 }
             }
+        }
+        // Moved from Authy with a known phone: a text went out unasked this once.
+        if user.authy_migrated {
             self.user_store
                 .clear_authy_migrated(user.id)
                 .await
@@ -221,6 +225,7 @@ impl Logins {
             two_factor_id,
             methods: usable,
             code_sent_to,
+            waits_seconds,
         })
     }
 
@@ -443,7 +448,7 @@ impl PasswordStep for AfterPassword {
                 &self.user,
                 self.login_type,
                 self.application_id,
-                &policy,
+                policy.challenge_lifetime_seconds(&decision),
                 &self.origin,
                 self.now,
             )

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Region;
 use crate::proxies::{ForwardedHeader, TrustedProxies};
 
 mod edge;
@@ -74,6 +75,9 @@ pub struct Config {
     /// Code delivery defaults (an administrator's stored settings override them at run time),
     /// and who may read the development outbox.
     pub delivery: DeliveryConfig,
+    /// The country (ISO code: US, GB…) whose national numbers people may type without a country
+    /// code; none: every number starts with + and its country code.
+    pub default_region: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +129,7 @@ impl Default for Config {
             tokens: TokenConfig::default(),
             two_factor: crate::policy::TwoFactorPolicy::default(),
             delivery: DeliveryConfig::default(),
+            default_region: None,
         }
     }
 }
@@ -158,6 +163,13 @@ impl Default for TokenConfig {
 }
 
 impl Config {
+    /// `default_region`, read (`check` refuses a configuration where it cannot be).
+    pub fn home_region(&self) -> Option<Region> {
+        self.default_region
+            .as_deref()
+            .and_then(|raw| Region::parse(raw).ok())
+    }
+
     /// Reads the layers in order and checks the result. `env` is passed in (rather than read
     /// here) so that tests can give exactly the variables they mean.
     pub fn load(
@@ -245,6 +257,11 @@ impl Config {
         let name_chars = self.product_name.trim().chars().count();
         if name_chars == 0 || name_chars > 64 || self.product_name.contains(':') {
             return invalid("product_name must be 1 to 64 characters, without a colon".into());
+        }
+        if let Some(region) = &self.default_region
+            && let Err(e) = Region::parse(region)
+        {
+            return invalid(format!("default_region: {}", e.message));
         }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir is empty".into());

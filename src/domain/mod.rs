@@ -16,7 +16,7 @@ pub use destination::{Channel, Destination};
 pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;
-pub use phone::PhoneNumber;
+pub use phone::{PhoneNumber, Region};
 pub use two_factor::{MethodId, MethodKind, MethodName};
 pub use user::{Role, Roles, User, UserId};
 

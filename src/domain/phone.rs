@@ -14,10 +14,40 @@ const MAX_DIGITS: usize = 15;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber(String);
 
+/// The country whose national numbers (`303-555-1212`) a server reads without a country code:
+/// `default_region` in the configuration, an ISO code its numbering plans know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(phonenumber::country::Id);
+
+impl Region {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        raw.trim()
+            .to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+            .map(Self)
+            .map_err(|_| {
+                Invalid::new(
+                    "[invalid]",
+                    format!("{raw:?} is not a country code of the numbering plans, like US or GB"),
+                )
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
 impl PhoneNumber {
     /// Accepts international forms (`+1 303 555 1212`, `+44 (20) 7946-0958`); the country code
-    /// is required because a server has no single home country.
+    /// is required because a server has no single home country, unless it names one.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Self::parse_in(raw, None)
+    }
+
+    /// As `parse`, and a number without a country code is read as a national number of
+    /// `home`, when there is one (`555-555-5555` in the United States).
+    pub fn parse_in(raw: &str, home: Option<Region>) -> Result<Self, Invalid> {
         let value = raw.trim();
         if value.is_empty() {
             return Err(Invalid::new("[blank]", "a phone number is required"));
@@ -39,13 +69,17 @@ impl PhoneNumber {
                 ),
             ));
         }
-        if !value.starts_with('+') {
-            return Err(Invalid::new(
-                "[invalid]",
-                "start the phone number with + and the country code, for example +1 303 555 1212",
-            ));
-        }
-        let parsed = phonenumber::parse(None, value).map_err(|error| {
+        let national_of = match home {
+            _ if value.starts_with('+') => None,
+            Some(region) => Some(region.0),
+            None => {
+                return Err(Invalid::new(
+                    "[invalid]",
+                    "start the phone number with + and the country code, for example +1 303 555 1212",
+                ));
+            }
+        };
+        let parsed = phonenumber::parse(national_of, value).map_err(|error| {
             let why = match error {
                 ParseError::InvalidCountryCode => "its country code does not exist",
                 ParseError::TooShortAfterIdd | ParseError::TooShortNsn => {
@@ -59,9 +93,13 @@ impl PhoneNumber {
             Invalid::new("[invalid]", format!("{value:?} is refused: {why}"))
         })?;
         if !parsed.is_valid() {
+            let plan = match national_of {
+                Some(region) => format!("the numbering plan of {}", region.as_ref()),
+                None => "the numbering plan of its country".to_owned(),
+            };
             return Err(Invalid::new(
                 "[invalid]",
-                format!("{value:?} is not a valid number in the numbering plan of its country"),
+                format!("{value:?} is not a valid number in {plan}"),
             ));
         }
         let e164 = parsed.format().mode(Mode::E164).to_string();
@@ -111,6 +149,41 @@ impl fmt::Debug for PhoneNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn national_numbers_are_read_in_the_home_region_when_there_is_one() {
+        let us = Region::parse("us").unwrap();
+        assert_eq!(
+            PhoneNumber::parse_in("303-555-5555", Some(us))
+                .unwrap()
+                .e164(),
+            "+13035555555"
+        );
+        assert_eq!(
+            PhoneNumber::parse_in("(303) 555-5555", Some(us))
+                .unwrap()
+                .region()
+                .as_deref(),
+            Some("US")
+        );
+        // An international form keeps its own country.
+        let gb = PhoneNumber::parse_in("+44 20 7946 0958", Some(us)).unwrap();
+        assert_eq!(gb.e164(), "+442079460958");
+        let without_home = PhoneNumber::parse("303-555-5555").unwrap_err();
+        assert!(
+            without_home
+                .message
+                .contains("start the phone number with +")
+        );
+        // 555 is no area code: said in the home country's terms.
+        let fictional = PhoneNumber::parse_in("555-555-5555", Some(us)).unwrap_err();
+        assert!(
+            fictional.message.contains("numbering plan of US"),
+            "{}",
+            fictional.message
+        );
+        assert!(Region::parse("XX").is_err());
+    }
 
     #[test]
     fn international_forms_become_e164() {

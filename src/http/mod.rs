@@ -37,7 +37,8 @@ pub struct AppState {
     pub public_url: String,
 }
 
-/// Who the server believes and what it shows to whom, from the configuration.
+/// Who the server believes, what it shows to whom, and how it reads the numbers people type,
+/// from the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct EdgeSettings {
     /// Peers whose forwarded header names the client (`extract::client_ip`).
@@ -47,6 +48,8 @@ pub struct EdgeSettings {
     pub metrics_public: bool,
     /// `/dev/outbox` without an administrator.
     pub outbox_public: bool,
+    /// Where phone numbers typed without a country code are read (`default_region`).
+    pub home_region: Option<crate::domain::Region>,
 }
 
 /// What the metrics-only listener (`metrics.listen`, loopback) serves: `/metrics` without a

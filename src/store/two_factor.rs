@@ -14,7 +14,8 @@ use crate::domain::{Email, MethodId, MethodKind, MethodName, PhoneNumber, UserId
 use crate::otp::{Algorithm, TotpParams};
 
 pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
-    algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at";
+    algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at, \
+    sends_code_on_login";
 
 const INSERT_CHALLENGE: &str = "INSERT INTO login_challenges (id_hash, user_id, login_type, \
     application_id, created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -47,6 +48,8 @@ pub struct MethodRecord {
     pub last_used_step: Option<u64>,
     pub created_at: Instant,
     pub last_used_at: Option<Instant>,
+    /// Enabled with the older `delivery: TextMessage` form: a login sends its code unasked.
+    pub sends_code_on_login: bool,
 }
 
 impl MethodRecord {
@@ -71,6 +74,8 @@ pub struct NewMethod {
     /// A keyed hash of an authenticator's secret: unique per user, so one secret is enrolled
     /// once even when two enrolments of it race.
     pub secret_fingerprint: Option<String>,
+    /// Enabled with the older `delivery: TextMessage` form: a login sends its code unasked.
+    pub sends_code_on_login: bool,
 }
 
 /// A login waiting for its second factor, as stored.
@@ -508,8 +513,8 @@ pub(super) async fn insert_method_in(
     sqlx::query(
         "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
            secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
-           created_at, last_used_at, secret_fingerprint, country) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15)",
+           created_at, last_used_at, secret_fingerprint, country, sends_code_on_login) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16)",
     )
     .bind(method.id.as_str().to_owned())
     .bind(method.user_id.to_string())
@@ -526,6 +531,7 @@ pub(super) async fn insert_method_in(
     .bind(now.millis())
     .bind(method.secret_fingerprint.clone())
     .bind(method.mobile_phone.as_ref().and_then(PhoneNumber::region))
+    .bind(i64::from(method.sends_code_on_login))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -646,6 +652,7 @@ pub(super) fn method_from_row(row: &impl Columns) -> Result<MethodRecord, StoreE
         last_used_at: row
             .column::<Option<i64>>("last_used_at")?
             .map(Instant::from_millis),
+        sends_code_on_login: row.column::<i64>("sends_code_on_login")? != 0,
     })
 }
 

@@ -89,13 +89,13 @@ impl TwoFactor {
     }
 
     /// A challenge for a user whose password was right, to be stored under `id_hash` (the
-    /// digest of the `twoFactorId` sent back) with its audit event.
+    /// digest of the `twoFactorId` sent back) with its audit event, waiting `waits_seconds`.
     pub(crate) fn new_challenge(
         id_hash: String,
         user: &User,
         login_type: LoginType,
         application_id: Option<String>,
-        policy: &TwoFactorPolicy,
+        waits_seconds: i64,
         origin: &Origin,
         now: Instant,
     ) -> NewChallenge {
@@ -112,7 +112,7 @@ impl TwoFactor {
             user: user.id,
             login_type,
             application_id,
-            expires_at: now.plus_seconds(policy.challenge_ttl_seconds),
+            expires_at: now.plus_seconds(waits_seconds),
             origin: origin.clone(),
             event,
         }

@@ -2,8 +2,8 @@
 //! engine — to enrol a phone or an address, to finish a login, or to prove a method before it
 //! is removed.
 
-use super::TwoFactorError;
 use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
+use super::{TwoFactorError, preference};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
@@ -69,15 +69,16 @@ impl From<VerifyError> for TwoFactorError {
 }
 
 impl TwoFactor {
-    /// Sends the code that finishes a login to one of the user's sms, voice or email methods.
-    /// Codes sent earlier in this login to other destinations stop working.
+    /// Sends the code that finishes a login to one of the user's sms, voice or email methods:
+    /// the one named, or else the preferred of those that receive codes. Codes sent earlier in
+    /// this login to other destinations stop working. Answers the method the code went to.
     pub async fn send_login_code(
         &self,
         two_factor_id: &str,
-        method_id: &MethodId,
+        method_id: Option<&MethodId>,
         origin: &Origin,
         now: Instant,
-    ) -> Result<(), TwoFactorError> {
+    ) -> Result<MethodId, TwoFactorError> {
         let policy = self.two_factor_policy().await?;
         let challenge_hash = random::lookup_digest(two_factor_id);
         let challenge = self
@@ -85,16 +86,30 @@ impl TwoFactor {
             .live_challenge(&challenge_hash, policy.max_code_attempts, now)
             .await?
             .ok_or(TwoFactorError::UnknownChallenge)?;
-        let methods = self.two_factor_store.methods(challenge.user_id).await?;
-        let method = methods
-            .iter()
-            .find(|m| &m.id == method_id && policy.methods.allows(m.kind))
-            .ok_or_else(|| {
+        let methods: Vec<MethodRecord> = self
+            .two_factor_store
+            .methods(challenge.user_id)
+            .await?
+            .into_iter()
+            .filter(|m| policy.methods.allows(m.kind))
+            .collect();
+        let method = match method_id {
+            Some(named) => methods.iter().find(|m| &m.id == named).ok_or_else(|| {
                 TwoFactorError::field(
                     "methodId",
                     Invalid::new("[invalid]", "no such method for this login"),
                 )
-            })?;
+            })?,
+            None => preference::preferred_for_sending(&methods).ok_or_else(|| {
+                TwoFactorError::field(
+                    "methodId",
+                    Invalid::new(
+                        "[blank]",
+                        "this login has no method that receives codes; use the authenticator app or a recovery code",
+                    ),
+                )
+            })?,
+        };
         let (Some(channel), Some(destination)) = (channel_of(method.kind), destination_of(method))
         else {
             return Err(TwoFactorError::field(
@@ -125,7 +140,7 @@ impl TwoFactor {
                 now,
             )
             .await?;
-        Ok(())
+        Ok(method.id.clone())
     }
 
     /// Sends a code to a phone number or an address the user is enrolling.

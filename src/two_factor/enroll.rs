@@ -92,6 +92,7 @@ impl TwoFactor {
             email: None,
             last_used_step: None,
             secret_fingerprint: None,
+            sends_code_on_login: is_legacy_text_message(request),
         };
         match request.kind {
             MethodKind::Authenticator => {
@@ -199,8 +200,8 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<Destination, TwoFactorError> {
         // Seed 004's legacy form names the secret the code was sent with, not the user.
-        let context = match (&request.secret, request.kind) {
-            (Some(secret), MethodKind::Sms) => self.legacy_context(secret),
+        let context = match (&request.secret, is_legacy_text_message(request)) {
+            (Some(secret), true) => self.legacy_context(secret),
             _ => codes::enroll_context(user),
         };
         let named = match (&request.mobile_phone, &request.email) {
@@ -483,4 +484,10 @@ fn usable_method_enrolled() -> TwoFactorError {
     TwoFactorError::Forbidden(
         "this login must be finished with a code from a method already enrolled".into(),
     )
+}
+
+/// The older enable form (`{code, secret, delivery: "TextMessage"}`): an SMS method proven by a
+/// code sent for a secret (`send_legacy_enrollment_code`) rather than for the user.
+fn is_legacy_text_message(request: &EnableMethod) -> bool {
+    request.kind == MethodKind::Sms && request.secret.is_some()
 }

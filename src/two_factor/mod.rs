@@ -7,6 +7,7 @@ mod counted;
 mod enroll;
 mod guess;
 mod guess_rules;
+pub mod preference;
 mod setup;
 mod trust;
 mod views;

@@ -1,5 +1,6 @@
 //! Setting up an authenticator app from a page: the secret waits on the server (sealed, for
-//! 10 minutes) between showing the QR code and the first code, so it never rides in a form.
+//! `enrollmentTtlSeconds`) between showing the QR code and the first code, so it never rides in
+//! a form.
 
 use super::TwoFactor;
 use super::TwoFactorError;
@@ -8,7 +9,6 @@ use crate::crypto::random;
 use crate::domain::UserId;
 use crate::otp::{TotpParams, TotpSecret, otpauth_uri};
 
-const PENDING_SECONDS: i64 = 600;
 const SEAL_CONTEXT: &str = "pending-secret";
 
 /// A secret shown to the user, waiting for its first code.
@@ -19,6 +19,8 @@ pub struct AuthenticatorSetup {
     pub secret: TotpSecret,
     pub uri: String,
     pub params: TotpParams,
+    /// How long the secret waits for its first code.
+    pub lifetime_seconds: i64,
 }
 
 impl TwoFactor {
@@ -29,6 +31,7 @@ impl TwoFactor {
         account: &str,
         now: Instant,
     ) -> Result<AuthenticatorSetup, TwoFactorError> {
+        let lifetime_seconds = self.two_factor_policy().await?.enrollment_ttl_seconds;
         let secret = TotpSecret::generate();
         let token = random::token(24);
         let sealed = self.secrets.seal(secret.bytes(), SEAL_CONTEXT);
@@ -37,11 +40,11 @@ impl TwoFactor {
                 &random::lookup_digest(&token),
                 user,
                 &sealed,
-                now.plus_seconds(PENDING_SECONDS),
+                now.plus_seconds(lifetime_seconds),
                 now,
             )
             .await?;
-        Ok(self.setup_view(token, secret, account))
+        Ok(self.setup_view(token, secret, account, lifetime_seconds))
     }
 
     /// The pending setup behind `token`, while it lives.
@@ -68,7 +71,13 @@ impl TwoFactor {
             .map_err(anyhow::Error::from)?;
         let secret =
             TotpSecret::from_bytes(bytes).map_err(|e| anyhow::anyhow!("pending secret: {e}"))?;
-        Ok(Some(self.setup_view(token.to_owned(), secret, account)))
+        let lifetime_seconds = self.two_factor_policy().await?.enrollment_ttl_seconds;
+        Ok(Some(self.setup_view(
+            token.to_owned(),
+            secret,
+            account,
+            lifetime_seconds,
+        )))
     }
 
     pub async fn finish_authenticator_setup(&self, token: &str) -> Result<(), TwoFactorError> {
@@ -78,7 +87,13 @@ impl TwoFactor {
             .await?)
     }
 
-    fn setup_view(&self, token: String, secret: TotpSecret, account: &str) -> AuthenticatorSetup {
+    fn setup_view(
+        &self,
+        token: String,
+        secret: TotpSecret,
+        account: &str,
+        lifetime_seconds: i64,
+    ) -> AuthenticatorSetup {
         let params = TotpParams::default();
         let uri = otpauth_uri(&self.product_name, account, &secret, &params);
         AuthenticatorSetup {
@@ -86,6 +101,7 @@ impl TwoFactor {
             secret,
             uri,
             params,
+            lifetime_seconds,
         }
     }
 }

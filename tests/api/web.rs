@@ -112,7 +112,7 @@ impl Browser {
 }
 
 /// The value of the first `csrf` field of a page's forms.
-fn csrf_in(html: &str) -> String {
+pub(crate) fn csrf_in(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())

@@ -52,6 +52,8 @@ pub struct AuthenticatorPage {
     pub uri: String,
     pub name: String,
     pub action: &'static str,
+    /// How long the key waits for its first code.
+    pub minutes: i64,
 }
 
 #[derive(Template)]
@@ -101,6 +103,7 @@ impl AuthenticatorPage {
             uri: setup.uri.clone(),
             name,
             action,
+            minutes: (setup.lifetime_seconds + 59) / 60,
         }
     }
 }
@@ -128,14 +131,16 @@ impl RecoveryCodesPage {
     }
 }
 
-/// The login waiting for enrolment, or where to send the browser instead.
+/// The login waiting for enrolment, or where to send the browser instead: a login that expired
+/// at `step` (`enroll`, `authenticator`) sends the next one back there.
 async fn enrolling(
     state: &AppState,
     headers: &HeaderMap,
+    step: &str,
 ) -> Result<(String, crate::two_factor::PendingLogin), Response> {
     let cookies = Cookies::new(state, headers);
     let Some(id) = cookie(state, headers, PENDING_COOKIE) else {
-        return Err(cookies.redirect("/login?expired=1"));
+        return Err(cookies.redirect(&format!("/login?expired={step}")));
     };
     match state
         .core
@@ -145,13 +150,13 @@ async fn enrolling(
     {
         Ok(Some(pending)) if pending.methods.is_empty() => Ok((id, pending)),
         Ok(Some(_)) => Err(cookies.redirect("/login/code")),
-        Ok(None) => Err(cookies.redirect("/login?expired=1")),
+        Ok(None) => Err(cookies.redirect(&format!("/login?expired={step}"))),
         Err(error) => Err(internal(state, headers, error)),
     }
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(response) = enrolling(&state, &headers).await {
+    if let Err(response) = enrolling(&state, &headers, "enroll").await {
         return response;
     }
     let cookies = Cookies::new(&state, &headers);
@@ -182,7 +187,7 @@ pub async fn phone(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<PhoneForm>,
 ) -> Response {
-    let id = match enrolling(&state, &headers).await {
+    let id = match enrolling(&state, &headers, "enroll").await {
         Ok((id, _)) => id,
         Err(response) => return response,
     };
@@ -200,7 +205,7 @@ pub async fn phone(
             },
         )
     };
-    let phone = match PhoneNumber::parse(&form.mobile_phone) {
+    let phone = match PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) {
         Ok(phone) => phone,
         Err(e) => {
             return retry(
@@ -246,13 +251,13 @@ pub async fn phone_confirm(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<PhoneConfirmForm>,
 ) -> Response {
-    let id = match enrolling(&state, &headers).await {
+    let id = match enrolling(&state, &headers, "enroll").await {
         Ok((id, _)) => id,
         Err(response) => return response,
     };
     let cookies = Cookies::new(&state, &headers);
     let chrome = cookies.chrome(&state, None);
-    let Ok(phone) = PhoneNumber::parse(&form.mobile_phone) else {
+    let Ok(phone) = PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) else {
         return cookies.redirect("/login/enroll");
     };
     let kind = phone_kind(&form.kind);
@@ -271,7 +276,7 @@ pub async fn phone_confirm(
         .await
     {
         Ok(enabled) => recovery_page(cookies, chrome, enabled, "Your phone is verified."),
-        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
+        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=enroll"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => cookies.page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -328,12 +333,17 @@ pub async fn setup(
         .two_factor
         .start_authenticator_setup(user.id, &account, now)
         .await?;
-    cookies.set(SETUP_COOKIE, &fresh.token, Some(600), "Lax");
+    cookies.set(
+        SETUP_COOKIE,
+        &fresh.token,
+        Some(fresh.lifetime_seconds),
+        "Lax",
+    );
     Ok(fresh)
 }
 
 pub async fn authenticator_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let pending = match enrolling(&state, &headers).await {
+    let pending = match enrolling(&state, &headers, "authenticator").await {
         Ok((_, pending)) => pending,
         Err(response) => return response,
     };
@@ -361,7 +371,7 @@ pub async fn authenticator_submit(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<AuthenticatorForm>,
 ) -> Response {
-    let (id, pending) = match enrolling(&state, &headers).await {
+    let (id, pending) = match enrolling(&state, &headers, "authenticator").await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -399,7 +409,7 @@ pub async fn authenticator_submit(
                 "Your authenticator app is set up.",
             )
         }
-        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
+        Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=authenticator"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => cookies.page(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -72,7 +72,7 @@ macro_rules! forms {
 }
 
 forms! {
-    LoginForm { username: String, password: String }
+    LoginForm { username: String, password: String, resume: Option<String> }
     CodeForm { method: String, code: String, trust: Option<String>, migrated: Option<String> }
     MethodForm { method: String }
     PhoneForm { mobile_phone: String, kind: String }
@@ -100,6 +100,7 @@ forms! {
         users_choose: Option<String>,
         max_code_attempts: String,
         challenge_ttl_seconds: String,
+        send_code_on_login: Option<String>,
     }
     AdminDeliveryForm {
         provider: String,

@@ -18,8 +18,8 @@ use crate::http::cookies::{BROWSER_COOKIE, TRUST_COOKIE};
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::policy::LoginType;
-use crate::store::MethodRecord;
 use crate::two_factor::PendingLogin;
+use crate::two_factor::preference;
 use crate::two_factor::{CompleteLogin, TwoFactorError, codes};
 
 #[derive(Template)]
@@ -29,10 +29,14 @@ struct LoginPage {
     username: String,
     error: Option<String>,
     notice: Option<String>,
+    /// Where a login that expired during enrolment goes back to (`LoginQuery::expired`).
+    resume: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {
+    /// `1`: a login expired; `enroll` or `authenticator`: it expired while the user enrolled
+    /// there, where the next login goes back to.
     expired: Option<String>,
     out: Option<String>,
 }
@@ -45,7 +49,17 @@ pub async fn page(
     if super::signed_in(&state, &headers).await.is_some() {
         return Cookies::new(&state, &headers).redirect("/");
     }
-    let notice = if query.expired.is_some() {
+    let resume = match query.expired.as_deref() {
+        Some(step @ ("enroll" | "authenticator")) => Some(step.to_owned()),
+        _ => None,
+    };
+    let notice = if resume.is_some() {
+        Some(
+            "Setting up your second factor took longer than this login could wait. Enter your \
+             password again to go on where you left off."
+                .to_owned(),
+        )
+    } else if query.expired.is_some() {
         Some("Your login expired or had too many wrong codes. Please start again.".to_owned())
     } else if query.out.is_some() {
         Some("You are logged out.".to_owned())
@@ -61,6 +75,7 @@ pub async fn page(
             username: String::new(),
             error: None,
             notice,
+            resume,
         },
     )
 }
@@ -81,6 +96,10 @@ pub async fn submit(
                 username: form.username.chars().take(254).collect(),
                 error: Some(error.to_owned()),
                 notice: None,
+                resume: form
+                    .resume
+                    .clone()
+                    .filter(|step| matches!(step.as_str(), "enroll" | "authenticator")),
             },
         )
     };
@@ -117,19 +136,18 @@ pub async fn submit(
             two_factor_id,
             methods,
             code_sent_to,
+            waits_seconds,
             ..
         }) => {
-            let ttl = state
-                .core
-                .two_factor
-                .two_factor_policy()
-                .await
-                .map(|p| p.challenge_ttl_seconds)
-                .unwrap_or(300);
-            cookies.set(PENDING_COOKIE, &two_factor_id, Some(ttl), "Lax");
+            cookies.set(PENDING_COOKIE, &two_factor_id, Some(waits_seconds), "Lax");
             if methods.is_empty() {
-                // The welcome step, if any, waits until the login is complete.
-                return cookies.redirect("/login/enroll");
+                // The welcome step, if any, waits until the login is complete. A login that
+                // expired while enrolling goes back to where it was.
+                let resume = match form.resume.as_deref() {
+                    Some("authenticator") => "/login/enroll/authenticator",
+                    _ => "/login/enroll",
+                };
+                return cookies.redirect(resume);
             }
             match code_sent_to {
                 Some(method) => {
@@ -216,15 +234,6 @@ struct Prompt {
     alternatives: bool,
 }
 
-fn preferred(methods: &[MethodRecord]) -> Option<&MethodRecord> {
-    methods
-        .iter()
-        .filter(|m| m.last_used_at.is_some())
-        .max_by_key(|m| m.last_used_at)
-        .or_else(|| methods.iter().find(|m| m.kind == MethodKind::Authenticator))
-        .or_else(|| methods.first())
-}
-
 fn render_code(
     state: &AppState,
     cookies: Cookies,
@@ -236,7 +245,7 @@ fn render_code(
     let chosen = MethodId::parse(&prompt.method)
         .ok()
         .and_then(|id| pending.methods.iter().find(|m| m.id == id))
-        .or_else(|| preferred(&pending.methods));
+        .or_else(|| preference::preferred(&pending.methods));
     let Some(method) = chosen else {
         return cookies.redirect("/login/enroll");
     };
@@ -362,10 +371,10 @@ pub async fn send(
     match state
         .core
         .two_factor
-        .send_login_code(&id, &method, &origin, Instant::now())
+        .send_login_code(&id, Some(&method), &origin, Instant::now())
         .await
     {
-        Ok(()) => cookies.redirect(&format!("/login/code?method={method}&sent=1")),
+        Ok(_) => cookies.redirect(&format!("/login/code?method={method}&sent=1")),
         Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => {

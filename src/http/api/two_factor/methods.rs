@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::FieldError;
 use crate::audit::Actor;
 use crate::clock::Instant;
-use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber};
+use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, Region};
 use crate::http::AppState;
 use crate::http::api::ids::parse_user_id;
 use crate::http::error::ApiError;
@@ -57,7 +57,7 @@ pub struct EnableBody {
 }
 
 impl EnableBody {
-    fn parse(&self) -> Result<EnableMethod, ApiError> {
+    fn parse(&self, home: Option<Region>) -> Result<EnableMethod, ApiError> {
         let mut errors = Vec::new();
         let mut note = |field: &str, e: Invalid| errors.push(FieldError::new(field, e));
         let kind = match (&self.method, &self.delivery) {
@@ -121,7 +121,7 @@ impl EnableBody {
         let mobile_phone = self
             .mobile_phone
             .as_deref()
-            .map(PhoneNumber::parse)
+            .map(|raw| PhoneNumber::parse_in(raw, home))
             .transpose()
             .map_err(|e| note("mobilePhone", e))
             .ok()
@@ -181,7 +181,7 @@ pub async fn enable_for_user(
     ApiJson(body): ApiJson<EnableBody>,
 ) -> Result<Json<EnableResponse>, ApiError> {
     let user = parse_user_id(&user_id)?;
-    let request = body.parse()?;
+    let request = body.parse(state.edge.home_region)?;
     let enabled = state
         .core
         .two_factor
@@ -220,7 +220,7 @@ pub async fn enable_self(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<EnableBody>,
 ) -> Result<Json<EnableResponse>, ApiError> {
-    let request = body.parse()?;
+    let request = body.parse(state.edge.home_region)?;
     let now = Instant::now();
     let enabled = match &body.two_factor_id {
         Some(two_factor_id) => {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::audit::Actor;
 use crate::clock::Instant;
-use crate::domain::{MethodId, PhoneNumber};
+use crate::domain::{MethodId, PhoneNumber, Region};
 use crate::http::AppState;
 use crate::http::api::ids::parse_user_id;
 use crate::http::error::ApiError;
@@ -21,10 +21,10 @@ pub struct PhoneChangeBody {
 }
 
 impl PhoneChangeBody {
-    fn parse(&self) -> Result<(MethodId, PhoneNumber), ApiError> {
+    fn parse(&self, home: Option<Region>) -> Result<(MethodId, PhoneNumber), ApiError> {
         let method = MethodId::parse(&self.method_id)
             .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
-        let phone = PhoneNumber::parse(&self.mobile_phone)
+        let phone = PhoneNumber::parse_in(&self.mobile_phone, home)
             .map_err(|e| ApiError::field("mobilePhone", e.code, e.message))?;
         Ok((method, phone))
     }
@@ -54,7 +54,7 @@ pub async fn change_phone_for_user(
     ApiJson(body): ApiJson<PhoneChangeBody>,
 ) -> Result<StatusCode, ApiError> {
     let user = parse_user_id(&user_id)?;
-    let (method, phone) = body.parse()?;
+    let (method, phone) = body.parse(state.edge.home_region)?;
     state
         .core
         .two_factor
@@ -92,7 +92,7 @@ pub async fn change_phone_self(
 ) -> Result<StatusCode, ApiError> {
     let now = Instant::now();
     session.require_recent_login(&state, now).await?;
-    let (method, phone) = body.parse()?;
+    let (method, phone) = body.parse(state.edge.home_region)?;
     let user = session.user.id;
     state
         .core

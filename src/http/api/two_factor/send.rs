@@ -17,14 +17,15 @@ use crate::verify::Destination;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendForLoginBody {
-    method_id: String,
+    /// Where to send; without it, the preferred of the user's methods that receive codes.
+    method_id: Option<String>,
     #[allow(dead_code)]
     application_id: Option<String>,
 }
 
-/// `POST /api/two-factor/send/{twoFactorId}` `{methodId}`: sends the code that finishes this
-/// login to an sms, voice or email method. Codes sent before in this login to other
-/// destinations stop working; a resend to the same one sends the same code.
+/// `POST /api/two-factor/send/{twoFactorId}` `{methodId?}`: sends the code that finishes this
+/// login to an sms, voice or email method (`{}`: the user's preferred one). Codes sent before in
+/// this login to other destinations stop working; a resend to the same one sends the same code.
 #[utoipa::path(
     post, path = "/api/two-factor/send/{twoFactorId}", tag = "two-factor",
     params(("twoFactorId" = String, Path, description = "From the 242 answer of `POST /api/login`")),
@@ -45,12 +46,16 @@ pub async fn send_for_login(
     if two_factor_id.is_empty() || two_factor_id.len() > 128 {
         return Err(ApiError::Empty(StatusCode::NOT_FOUND));
     }
-    let method_id = MethodId::parse(&body.method_id)
+    let method_id = body
+        .method_id
+        .as_deref()
+        .map(MethodId::parse)
+        .transpose()
         .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
     state
         .core
         .two_factor
-        .send_login_code(&two_factor_id, &method_id, &origin, Instant::now())
+        .send_login_code(&two_factor_id, method_id.as_ref(), &origin, Instant::now())
         .await?;
     Ok(StatusCode::OK)
 }
@@ -101,7 +106,7 @@ pub async fn send(
     let phone = body
         .mobile_phone
         .as_deref()
-        .map(PhoneNumber::parse)
+        .map(|raw| PhoneNumber::parse_in(raw, state.edge.home_region))
         .transpose()
         .map_err(|e| ApiError::field("mobilePhone", e.code, e.message))?;
     let need_user = || ApiError::field("userId", "[blank]", "with an API key, give the userId");

@@ -15,7 +15,7 @@ use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::AdminSettingsForm;
 use crate::http::web::login::explain;
 use crate::http::web::{Chrome, Cookies, WebForm, internal};
-use crate::policy::{LoginPolicy, TrustLevel};
+use crate::policy::{LoginPolicy, SendCodeOnLogin, TrustLevel};
 
 #[derive(Template)]
 #[template(path = "admin_settings.html")]
@@ -32,6 +32,8 @@ struct SettingsPage {
     users_choose: bool,
     max_code_attempts: i64,
     challenge_ttl_seconds: i64,
+    /// When a login sends its code unasked: (value, text, chosen now).
+    send_code_choices: Vec<(&'static str, &'static str, bool)>,
 }
 
 fn policy_name(policy: LoginPolicy) -> &'static str {
@@ -42,6 +44,24 @@ fn policy_name(policy: LoginPolicy) -> &'static str {
         LoginPolicy::RequiredForAdmins => "required_for_admins",
     }
 }
+
+const SEND_CODE_CHOICES: [(SendCodeOnLogin, &str, &str); 3] = [
+    (
+        SendCodeOnLogin::Legacy,
+        "legacy",
+        "Only to phones enabled with the older TextMessage form",
+    ),
+    (
+        SendCodeOnLogin::Preferred,
+        "preferred",
+        "Also when the user's preferred method is a text, a call or an email",
+    ),
+    (
+        SendCodeOnLogin::Never,
+        "never",
+        "Never: the user asks for the code",
+    ),
+];
 
 fn parse_policy(raw: &str) -> Option<LoginPolicy> {
     match raw {
@@ -116,6 +136,12 @@ async fn render_settings(
             users_choose: policy.users_choose_trust,
             max_code_attempts: policy.max_code_attempts,
             challenge_ttl_seconds: policy.challenge_ttl_seconds,
+            send_code_choices: SEND_CODE_CHOICES
+                .iter()
+                .map(|(setting, value, text)| {
+                    (*value, *text, *setting == policy.send_code_on_login)
+                })
+                .collect(),
         },
     )
 }
@@ -174,6 +200,22 @@ pub async fn save_settings(
         TrustLevel::EveryLogin
     };
     policy.users_choose_trust = form.users_choose.is_some();
+    if let Some(chosen) = &form.send_code_on_login {
+        let Some((setting, _, _)) = SEND_CODE_CHOICES
+            .iter()
+            .find(|(_, value, _)| value == chosen)
+        else {
+            return render_settings(
+                &state,
+                &headers,
+                &admin,
+                None,
+                Some("Choose when a login sends its code by itself.".into()),
+            )
+            .await;
+        };
+        policy.send_code_on_login = *setting;
+    }
     let numbers = (
         form.trust_days.parse(),
         form.max_code_attempts.parse(),

@@ -85,7 +85,7 @@ pub async fn phone_submit(
             },
         )
     };
-    let phone = match PhoneNumber::parse(&form.mobile_phone) {
+    let phone = match PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) {
         Ok(phone) => phone,
         Err(e) => {
             return retry(
@@ -150,7 +150,7 @@ pub async fn phone_confirm(
     };
     let cookies = Cookies::new(&state, &headers);
     let chrome = cookies.chrome(&state, Some(&user));
-    let Ok(phone) = PhoneNumber::parse(&form.mobile_phone) else {
+    let Ok(phone) = PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) else {
         return cookies.redirect("/security/phone");
     };
     let kind = phone_kind(&form.kind);
