@@ -211,7 +211,7 @@ impl SmtpSettings {
         if host.is_empty() {
             bad(
                 "smtp.host",
-                "the mail server's host name is required (like smtp.example.com)".into(),
+                "the host name of the mail server is required (like smtp.example.com)".into(),
             );
         } else if let Some((scheme, _)) = host.split_once("://") {
             bad(
@@ -274,7 +274,7 @@ impl WebhookSettings {
             if needed || self.secret.is_set() {
                 bad(
                     "webhook.url",
-                    "the webhook's URL is required (like https://sms-gateway.example/send)".into(),
+                    "a webhook URL is required (like https://sms-gateway.example/send)".into(),
                 );
             }
             return;
@@ -284,7 +284,7 @@ impl WebhookSettings {
             Ok(parsed) if !matches!(parsed.scheme(), "https" | "http") => bad(
                 "webhook.url",
                 format!(
-                    "the webhook's URL starts with https:// (or http://), not {}:",
+                    "a webhook URL starts with https:// (or http://), not {}:",
                     parsed.scheme()
                 ),
             ),
