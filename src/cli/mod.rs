@@ -634,7 +634,7 @@ async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Resu
                         serde_json::from_str(&text).map_err(parse_error)?;
                     core.delivery
                         .change_delivery_settings(
-                            crate::delivery_settings::DeliveryChange::Whole(settings),
+                            crate::delivery_settings::DeliveryChange::Whole(Box::new(settings)),
                             Actor::Cli,
                             &origin,
                             now,

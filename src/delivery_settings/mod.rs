@@ -455,7 +455,7 @@ impl DeliverySettings {
 /// section of one sender (a form of the Code delivery page). Secrets are write-only in each.
 #[derive(Debug, Clone)]
 pub enum DeliveryChange {
-    Whole(DeliverySettings),
+    Whole(Box<DeliverySettings>),
     Smtp(SmtpSettings),
     Webhook(WebhookSettings),
 }
@@ -464,7 +464,7 @@ impl DeliveryChange {
     /// The settings once the change is made to `current`.
     pub fn applied_to(self, current: &DeliverySettings) -> DeliverySettings {
         let changed = match self {
-            DeliveryChange::Whole(settings) => settings,
+            DeliveryChange::Whole(settings) => *settings,
             DeliveryChange::Smtp(smtp) => DeliverySettings {
                 smtp,
                 ..current.clone()

@@ -190,7 +190,12 @@ impl SettingsDocument for DeliveryBody {
     ) -> Result<Self, ApiError> {
         let stored = core
             .delivery
-            .change_delivery_settings(DeliveryChange::Whole(self.delivery), actor, origin, now)
+            .change_delivery_settings(
+                DeliveryChange::Whole(Box::new(self.delivery)),
+                actor,
+                origin,
+                now,
+            )
             .await?;
         Ok(Self { delivery: stored })
     }

@@ -297,7 +297,7 @@ pub async fn save_delivery(
         .core
         .delivery
         .change_delivery_settings(
-            DeliveryChange::Whole(settings),
+            DeliveryChange::Whole(Box::new(settings)),
             Actor::User(admin.id),
             &origin,
             Instant::now(),
