@@ -46,7 +46,12 @@ impl SmtpTls {
 
 /// The mail server that carries email codes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", try_from = "SmtpInput")]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    default,
+    try_from = "SmtpInput"
+)]
 pub struct SmtpSettings {
     /// The mail server's host name or IP address.
     pub host: String,
@@ -340,7 +345,7 @@ mod tests {
         assert!(problems(&smtp("127.0.0.1", 2525, "Acme <login@example.com>")).is_empty());
         assert!(problems(&smtp("::1", 25, "login@example.com")).is_empty());
         for (host, says) in [
-            ("", "host name is required"),
+            ("", "host name of the mail server is required"),
             ("smtp://mail.example.com", "without smtp://"),
             ("mail example.com", "is not a host name"),
             ("mail..example.com", "is not a host name"),
