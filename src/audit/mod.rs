@@ -66,6 +66,7 @@ event_kinds! {
     SettingsChange => "settings.change",
     CodeSent => "verify.send",
     CodeRefused => "verify.refused",
+    DeliveryTest => "delivery.test",
     TermsAccepted => "user.terms_accepted",
     TwoFactorReset => "two_factor.reset",
     UserUnlock => "user.unlock",

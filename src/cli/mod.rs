@@ -632,10 +632,9 @@ async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Resu
                 "delivery" => {
                     let settings: crate::verify::DeliverySettings =
                         serde_json::from_str(&text).map_err(parse_error)?;
-                    let current = core.delivery.delivery_settings().await?;
                     core.delivery
-                        .set_delivery_settings(
-                            &settings.keep_secrets_from(&current),
+                        .change_delivery_settings(
+                            crate::delivery_settings::DeliveryChange::Whole(Box::new(settings)),
                             Actor::Cli,
                             &origin,
                             now,

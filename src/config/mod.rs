@@ -383,10 +383,12 @@ impl Config {
         }
     }
 
-    /// The configuration as TOML, with the database password hidden: what `check-config` shows.
+    /// The configuration as TOML, with the database password and the senders' secrets hidden:
+    /// what `check-config` shows.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = Some(format!("{:?}", self.database_url()));
+        shown.delivery.defaults = self.delivery.defaults.redacted();
         shown.public_url = Some(self.public_url());
         toml::to_string(&shown).unwrap_or_default()
     }
@@ -678,5 +680,20 @@ mod tests {
         };
         assert!(!format!("{config:?}").contains("s3cret"));
         assert!(!config.to_redacted_toml().contains("s3cret"));
+    }
+
+    #[test]
+    fn the_senders_secrets_never_print() {
+        let file = "[delivery.smtp]\nhost = \"smtp.example.com\"\nusername = \"login\"\n\
+                    password = \"mail-s3cret\"\nfrom = \"login@example.com\"\n\
+                    [delivery.webhook]\nurl = \"https://sms.example/\"\nsecret = \"hook-s3cret\"\n";
+        let config = Config::from_toml(file, env(&[])).unwrap();
+        assert_eq!(
+            config.delivery.defaults.smtp.password.expose(),
+            Some("mail-s3cret")
+        );
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("smtp.example.com"), "{shown}");
     }
 }

@@ -25,7 +25,8 @@ use crate::crypto::cipher::SecretBox;
 use crate::delivery_settings::DeliverySettings;
 use crate::domain::Channel;
 use crate::store::{
-    AttemptResult, MessageRecord, MessageStore, SettingStore, Store, StoreError, VerifyStore,
+    AttemptResult, MessageRecord, MessageStore, NewMessage, SettingStore, Store, StoreError,
+    VerifyStore,
 };
 
 /// Sends messages: at once when a code is made, or later from the queue (`worker`).
@@ -85,6 +86,15 @@ pub enum Delivered {
     },
 }
 
+/// Whether a passing failure is tried again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retries {
+    /// By the worker, with backoff, up to [`MAX_ATTEMPTS`]: a code on its way to a user.
+    Later,
+    /// Never: a test message, whose outcome an administrator waits for.
+    Never,
+}
+
 /// Backoff after `n` failed retries: 5 s, 10 s, 20 s… up to 10 minutes.
 pub fn retry_delay_seconds(attempts: i64) -> i64 {
     (5_i64 << attempts.clamp(0, 7)).min(600)
@@ -115,7 +125,25 @@ impl Delivery {
         else {
             return Ok(None);
         };
-        Ok(Some(self.attempt(&settings, &message, now).await?))
+        Ok(Some(
+            self.attempt(&settings, &message, Retries::Later, now)
+                .await?,
+        ))
+    }
+
+    /// Queues a test message already claimed and delivers it once, through the sender it
+    /// names, as any message is: the outcome is the sender's own, a passing failure included.
+    pub async fn deliver_test_message(
+        &self,
+        settings: &DeliverySettings,
+        message: &NewMessage,
+        now: Instant,
+    ) -> Result<Delivered, StoreError> {
+        let claimed = self
+            .message_store
+            .insert_claimed_message(message, now, lease_seconds(settings))
+            .await?;
+        self.attempt(settings, &claimed, Retries::Never, now).await
     }
 
     /// Delivers every message due now (what the worker does each tick; tests call it to
@@ -132,7 +160,8 @@ impl Delivery {
             else {
                 return Ok(attempted);
             };
-            self.attempt(&settings, &message, now).await?;
+            self.attempt(&settings, &message, Retries::Later, now)
+                .await?;
             attempted += 1;
         }
     }
@@ -151,6 +180,7 @@ impl Delivery {
         &self,
         settings: &DeliverySettings,
         message: &MessageRecord,
+        retries: Retries,
         now: Instant,
     ) -> Result<Delivered, StoreError> {
         let outcome = match self
@@ -181,6 +211,15 @@ impl Delivery {
                     provider_ref: provider_ref.clone(),
                 },
                 Delivered::Sent { provider_ref },
+            ),
+            Err(SendError::Transient(error)) if retries == Retries::Never => (
+                AttemptResult::Failed {
+                    error: error.clone(),
+                },
+                Delivered::Failed {
+                    code: None,
+                    message: error,
+                },
             ),
             Err(SendError::Transient(error)) if message.attempts < MAX_ATTEMPTS => (
                 AttemptResult::Retry {

@@ -1,13 +1,15 @@
-//! The email sender: a plain-text message through an SMTP server (`smtp://host:port`, with
-//! `?tls=required` for STARTTLS, or `smtps://` for TLS from the start).
+//! The email sender: a plain-text message through the SMTP server of the settings (TLS from the
+//! start, required STARTTLS, or plain text to a server on this machine).
 
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::SendError;
-use crate::delivery_settings::DeliverySettings;
+use crate::delivery_settings::{DeliverySettings, SmtpTls};
 
 pub async fn send(
     settings: &DeliverySettings,
@@ -19,12 +21,16 @@ pub async fn send(
         code: None,
         message,
     };
-    let url = smtp
-        .url
-        .expose()
-        .ok_or_else(|| permanent("SMTP is not configured".into()))?;
+    let host = smtp.host.trim();
+    if host.is_empty() {
+        return Err(permanent("SMTP is not configured".into()));
+    }
+    let port = u16::try_from(smtp.port)
+        .map_err(|_| permanent(format!("the SMTP port {} is out of range", smtp.port)))?;
+    let server = format!("{host}:{port}");
     let from = smtp
         .from
+        .trim()
         .parse()
         .map_err(|_| permanent("the SMTP from address is not valid".into()))?;
     let recipient = to
@@ -40,17 +46,33 @@ pub async fn send(
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_owned())
         .map_err(|e| permanent(format!("the email cannot be built: {e}")))?;
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map_err(|_| permanent("the SMTP url is not valid".into()))?
-        .timeout(Some(Duration::from_secs(settings.timeout_seconds)))
-        .build();
-    match transport.send(email).await {
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .timeout(Some(Duration::from_secs(settings.timeout_seconds)));
+    if smtp.tls != SmtpTls::None {
+        let parameters = TlsParameters::new(host.to_owned()).map_err(|e| {
+            permanent(format!(
+                "TLS cannot be set up for the mail server {server}: {e}"
+            ))
+        })?;
+        transport = transport.tls(match smtp.tls {
+            SmtpTls::Tls => Tls::Wrapper(parameters),
+            _ => Tls::Required(parameters),
+        });
+    }
+    if let Some(password) = smtp.password.expose() {
+        transport = transport.credentials(Credentials::new(
+            smtp.username.trim().to_owned(),
+            password.to_owned(),
+        ));
+    }
+    match transport.build().send(email).await {
         Ok(response) => Ok(response.message().next().map(str::to_owned)),
         Err(error) if error.is_permanent() => Err(permanent(format!(
-            "the mail server refused the message: {error}"
+            "the mail server {server} refused: {error}"
         ))),
         Err(error) => Err(SendError::Transient(format!(
-            "the mail server failed: {error}"
+            "the mail server {server} failed: {error}"
         ))),
     }
 }

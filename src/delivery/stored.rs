@@ -5,7 +5,7 @@ use super::Delivery;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
-use crate::delivery_settings::DeliverySettings;
+use crate::delivery_settings::{DeliveryChange, DeliverySettings};
 use crate::domain::FieldError;
 
 const SETTINGS_KEY: &str = "delivery";
@@ -38,20 +38,28 @@ impl Delivery {
         Ok(serde_json::from_slice(&json)?)
     }
 
-    pub async fn set_delivery_settings(
+    /// Makes an administrator's change: the whole document or one sender's section, secrets
+    /// left out keeping their value. Checked whole before anything is stored, so a refused
+    /// change leaves every setting as it was. Answers the settings as stored, secrets read as
+    /// "set".
+    pub async fn change_delivery_settings(
         &self,
-        settings: &DeliverySettings,
+        change: DeliveryChange,
         actor: Actor,
         origin: &Origin,
         now: Instant,
-    ) -> Result<(), DeliverySettingsError> {
+    ) -> Result<DeliverySettings, DeliverySettingsError> {
+        let current = self.delivery_settings().await?;
+        let section = change.section();
+        let settings = change.applied_to(&current);
         settings.check().map_err(DeliverySettingsError::Invalid)?;
-        let json = serde_json::to_vec(settings).map_err(anyhow::Error::from)?;
+        let json = serde_json::to_vec(&settings).map_err(anyhow::Error::from)?;
         let sealed = self.secrets.seal(&json, SETTINGS_KEY);
         let stored = serde_json::to_string(&(sealed.key_id, sealed.ciphertext))
             .map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)
             .detail("key", SETTINGS_KEY)
+            .detail("section", section)
             .detail(
                 "provider",
                 serde_json::to_value(settings.provider).unwrap_or_default(),
@@ -63,6 +71,6 @@ impl Delivery {
         self.setting_store
             .put_setting(SETTINGS_KEY, &stored, &event)
             .await?;
-        Ok(())
+        Ok(settings.redacted())
     }
 }

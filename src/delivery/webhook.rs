@@ -37,11 +37,13 @@ pub async fn send(
         let signature = hex::encode(mac.finalize().into_bytes());
         request = request.header("X-Tessera-Signature", format!("sha256={signature}"));
     }
-    let response = request
-        .body(payload)
-        .send()
-        .await
-        .map_err(|e| SendError::Transient(format!("webhook unreachable: {e}")))?;
+    let response = request.body(payload).send().await.map_err(|error| {
+        SendError::Transient(format!(
+            "the webhook at {} is unreachable: {}",
+            server_of(&settings.url),
+            causes(&error.without_url())
+        ))
+    })?;
     let status = response.status();
     if status.is_success() {
         Ok(())
@@ -53,4 +55,32 @@ pub async fn send(
             message: format!("the webhook refused the message ({status})"),
         })
     }
+}
+
+/// The host and port of a URL: what an error names, rather than a path or query that may carry
+/// a token.
+fn server_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "(no URL)".into())
+}
+
+/// An error and each of its causes ("error sending request: …: Connection refused"): the last
+/// one says what went wrong.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }

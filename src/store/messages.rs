@@ -1,6 +1,6 @@
 //! The delivery queue: messages to send, claimed by one worker at a time, and their outcome.
 
-use super::verify::{AttemptResult, MESSAGE_COLUMNS, MessageRecord, message_from_row};
+use super::verify::{AttemptResult, MESSAGE_COLUMNS, MessageRecord, NewMessage, message_from_row};
 use super::{Backend, MessageStore, StoreError};
 use crate::clock::Instant;
 
@@ -31,6 +31,36 @@ impl MessageStore {
         .fetch_optional(self.store.writes())
         .await?;
         row.map(|r| message_from_row(&r)).transpose()
+    }
+
+    /// Queues a message claimed already by the caller, for one attempt of its own: the worker
+    /// passes it by until the lease runs out.
+    pub async fn insert_claimed_message(
+        &self,
+        message: &NewMessage,
+        now: Instant,
+        lease_seconds: i64,
+    ) -> Result<MessageRecord, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO messages (id, verification_id, sender, channel, destination, \
+               body_ciphertext, body_key_id, status, attempts, next_attempt_at, lease_until, \
+               idempotency_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', 1, $8, $9, $10, $8) \
+             RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind(message.id.clone())
+        .bind(message.verification_id.clone())
+        .bind(message.sender.clone())
+        .bind(message.channel.clone())
+        .bind(message.destination.clone())
+        .bind(message.body.ciphertext.clone())
+        .bind(message.body.key_id.clone())
+        .bind(now.millis())
+        .bind(now.plus_seconds(lease_seconds).millis())
+        .bind(message.idempotency_key.clone())
+        .fetch_one(self.store.writes())
+        .await?;
+        message_from_row(&row)
     }
 
     pub async fn finish_message(

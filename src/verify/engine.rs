@@ -521,7 +521,7 @@ impl Verify {
 
     /// The shared limits: per user, per client IP, per country, overall and per destination,
     /// taken all at once or not at all.
-    async fn check_send_limits(
+    pub(super) async fn check_send_limits(
         &self,
         settings: &DeliverySettings,
         request: &StartRequest<'_>,
@@ -589,7 +589,12 @@ impl Verify {
         }
     }
 
-    async fn audit_refusal(&self, request: &StartRequest<'_>, reason: &str, now: Instant) {
+    pub(super) async fn audit_refusal(
+        &self,
+        request: &StartRequest<'_>,
+        reason: &str,
+        now: Instant,
+    ) {
         metrics::counter!("tessera_codes_refused_total").increment(1);
         tracing::info!(target: "security", to = %request.destination.masked(), reason, "code refused");
         let actor = request.user.map(Actor::User).unwrap_or(Actor::Anonymous);
@@ -629,7 +634,7 @@ fn provider_name(provider: Provider) -> &'static str {
     }
 }
 
-fn sender_name(sender: SenderKind) -> &'static str {
+pub(super) fn sender_name(sender: SenderKind) -> &'static str {
     match sender {
         SenderKind::Outbox => "outbox",
         SenderKind::Twilio => "twilio",

@@ -13,6 +13,7 @@ pub mod fraud;
 pub mod rate_limits;
 pub mod send_budget;
 mod services;
+mod test_message;
 
 use std::ops::RangeInclusive;
 
@@ -21,8 +22,9 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
 pub use crate::delivery_settings::{
-    Channels, DeliverySettings, FraudGuardSettings, Limit, Provider, REDACTED, SecretSetting,
-    SenderKind, ServiceSettings, SmtpSettings, TwilioSettings, WebhookSettings,
+    Channels, DeliveryChange, DeliverySettings, FraudGuardSettings, Limit, Provider, REDACTED,
+    SecretSetting, SenderKind, ServiceSettings, SmtpSettings, SmtpTls, TwilioSettings,
+    WebhookSettings,
 };
 pub use crate::domain::{Channel, Destination};
 
@@ -38,6 +40,7 @@ pub use services::{
     CODE_LENGTHS, ServiceParams, ServiceVerification, TOTP_CODE_LENGTHS, TOTP_SKEWS,
     TOTP_TIME_STEPS,
 };
+pub use test_message::{TestMessage, TestOutcome};
 
 /// The verify engine: codes made, sent (through `delivery`) and checked, Twilio Verify's
 /// services, TOTP factors and rate limits.

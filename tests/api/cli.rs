@@ -302,6 +302,8 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_messages_codes_or_to
     const PHONE: &str = "+14155550123";
     const NEW_PHONE: &str = "+14155550188";
     const SECRET_PASSWORD: &str = "a very secret passphrase";
+    const MAIL_PASSWORD: &str = "the mail server's passphrase";
+    const HOOK_SECRET: &str = "the gateway's signing secret";
     let cli = Cli::new().await;
     let created = cli.ok(&["api-key", "create", "--name", "logs"], "");
     let key = created.lines().nth(1).unwrap().trim().to_owned();
@@ -434,6 +436,38 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_messages_codes_or_to
     .await
     .unwrap();
     assert_eq!(changed.status(), 200);
+    // The senders' secrets, saved and then used by a test message through each sender.
+    let smtp = crate::fake_smtp::FakeSmtp::start().await;
+    let hook = crate::fake_webhook::FakeWebhook::start().await;
+    let saved = api(
+        reqwest::Method::PUT,
+        "/api/system/delivery",
+        json!({"delivery": {
+            "smtp": {"host": "127.0.0.1", "port": smtp.port(), "tls": "none",
+                     "username": "tessera", "password": MAIL_PASSWORD, "from": "login@example.com"},
+            "webhook": {"url": hook.url, "secret": HOOK_SECRET}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved.status(), 200);
+    for (sender, to) in [("smtp", "lou@example.com"), ("webhook", NEW_PHONE)] {
+        let tested: Value = api(
+            post.clone(),
+            "/api/system/delivery/test",
+            json!({"sender": sender, "to": to}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(tested["delivered"], true, "{sender}: {tested}");
+    }
+    assert_eq!(
+        smtp.received()[0].login.as_ref().map(|(_, p)| p.as_str()),
+        Some(MAIL_PASSWORD)
+    );
+    assert_eq!(hook.received().len(), 1);
 
     Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
@@ -489,6 +523,8 @@ async fn logs_never_carry_full_phone_numbers_passwords_keys_messages_codes_or_to
         ("4155550123", "the enrolled phone number"),
         ("4155550188", "the phone number set by the administrator"),
         (SECRET_PASSWORD, "the password"),
+        (MAIL_PASSWORD, "the SMTP password"),
+        (HOOK_SECRET, "the webhook secret"),
         (key.as_str(), "the API key"),
         (two_factor_id.as_str(), "the twoFactorId"),
         (enrol_message.as_str(), "the enrolment message"),

@@ -43,6 +43,7 @@ use super::AppState;
     two_factor::settings::update_settings,
     two_factor::settings::delivery_settings,
     two_factor::settings::update_delivery_settings,
+    two_factor::settings::test_delivery,
     two_factor::settings::welcome_settings,
     two_factor::settings::update_welcome_settings,
     two_factor::methods::secret,
@@ -115,6 +116,10 @@ pub fn routes() -> Router<AppState> {
             "/api/system/delivery",
             get(two_factor::settings::delivery_settings)
                 .put(two_factor::settings::update_delivery_settings),
+        )
+        .route(
+            "/api/system/delivery/test",
+            post(two_factor::settings::test_delivery),
         )
         .route(
             "/api/system/welcome",

@@ -123,6 +123,9 @@ forms! {
         per_destination: String,
     }
     TestMessageForm { to: String, channel: String }
+    SmtpForm { host: String, port: String, tls: String, username: String, password: String, from: String }
+    WebhookForm { url: String, secret: String }
+    SenderTestForm { to: String, channel: String }
     NameForm { name: String }
     AdminWelcomeForm { terms_text: String, new_version: Option<String>, full_name: Option<String>, email: Option<String>, mobile_phone: Option<String> }
     WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String> }

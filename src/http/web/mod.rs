@@ -121,6 +121,16 @@ pub fn routes() -> Router<AppState> {
             get(admin::delivery::delivery).post(admin::delivery::save_delivery),
         )
         .route("/admin/delivery/test", post(admin::delivery::test_message))
+        .route("/admin/delivery/smtp", post(admin::senders::save_smtp))
+        .route("/admin/delivery/smtp/test", post(admin::senders::test_smtp))
+        .route(
+            "/admin/delivery/webhook",
+            post(admin::senders::save_webhook),
+        )
+        .route(
+            "/admin/delivery/webhook/test",
+            post(admin::senders::test_webhook),
+        )
         .route(
             "/admin/welcome",
             get(admin::welcome::welcome).post(admin::welcome::save_welcome),

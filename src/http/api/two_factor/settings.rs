@@ -13,7 +13,10 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiKeyAuth, RequestOrigin};
 use crate::policy::TwoFactorPolicy;
-use crate::verify::DeliverySettings;
+use crate::verify::{
+    Channel, DeliveryChange, DeliverySettings, Destination, SenderKind, TestMessage, TestOutcome,
+    VerifyError,
+};
 use crate::welcome::WelcomeSettings;
 
 /// A settings document: what `GET` answers, and what `PUT` replaces and answers as stored.
@@ -185,18 +188,16 @@ impl SettingsDocument for DeliveryBody {
         origin: &Origin,
         now: Instant,
     ) -> Result<Self, ApiError> {
-        let current = core
+        let stored = core
             .delivery
-            .delivery_settings()
-            .await
-            .map_err(ApiError::Internal)?;
-        let settings = self.delivery.keep_secrets_from(&current);
-        core.delivery
-            .set_delivery_settings(&settings, actor, origin, now)
+            .change_delivery_settings(
+                DeliveryChange::Whole(Box::new(self.delivery)),
+                actor,
+                origin,
+                now,
+            )
             .await?;
-        Ok(Self {
-            delivery: settings.redacted(),
-        })
+        Ok(Self { delivery: stored })
     }
 }
 
@@ -229,4 +230,96 @@ pub async fn update_delivery_settings(
     ApiJson(body): ApiJson<DeliveryBody>,
 ) -> Result<Json<DeliveryBody>, ApiError> {
     replace_settings(&state, key, &origin, body).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveryTestBody {
+    /// The sender to try, whichever is in force: `outbox`, `twilio`, `smtp` or `webhook`.
+    sender: SenderKind,
+    /// A phone number with its country code, or an email address.
+    to: String,
+    /// `sms`, `call`, `whatsapp` or `email`; by default `email` for an address, `sms` for a
+    /// number.
+    channel: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryTestResponse {
+    /// Whether the sender took the message.
+    delivered: bool,
+    /// What the sender answered (a mail server's queue id, a Twilio sid), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    /// Why the sender could not deliver it, in its own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// `POST /api/system/delivery/test`: a message with the text of a code, through one sender with
+/// the settings in force, sent once and at once: the answer is the sender's outcome. Screened
+/// and counted by the fraud guard as a code is, and audited (`delivery.test`).
+#[utoipa::path(
+    post, path = "/api/system/delivery/test", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = DeliveryTestBody,
+    responses(
+        (status = 200, description = "The sender's outcome: delivered, or its error", body = DeliveryTestResponse),
+        (status = 400, description = "The destination or channel is refused", body = crate::http::error::Errors),
+        (status = 403, description = "The fraud guard refuses the destination", body = crate::http::error::Errors),
+        (status = 429, description = "A send limit is reached", body = crate::http::error::Errors),
+    )
+)]
+pub async fn test_delivery(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<DeliveryTestBody>,
+) -> Result<Json<DeliveryTestResponse>, ApiError> {
+    let destination =
+        Destination::parse(&body.to).map_err(|e| ApiError::field("to", e.code, e.message))?;
+    let channel = match body.channel.as_deref() {
+        Some(name) => name.parse::<Channel>().map_err(|_| {
+            ApiError::field(
+                "channel",
+                "[invalid]",
+                format!("unknown channel {name:?}; use sms, call, whatsapp or email"),
+            )
+        })?,
+        None => match destination {
+            Destination::Email(_) => Channel::Email,
+            Destination::Phone(_) => Channel::Sms,
+        },
+    };
+    let test = TestMessage {
+        sender: body.sender,
+        destination,
+        channel,
+        actor: Actor::ApiKey(key.id),
+        origin: &origin,
+    };
+    let outcome = state
+        .core
+        .verify
+        .send_test_message(&test, Instant::now())
+        .await
+        .map_err(|error| match error {
+            VerifyError::Invalid { message, .. } => {
+                ApiError::field("channel", "[invalid]", message)
+            }
+            other => ApiError::from(other),
+        })?;
+    Ok(Json(match outcome {
+        TestOutcome::Delivered { reference } => DeliveryTestResponse {
+            delivered: true,
+            reference,
+            error: None,
+        },
+        TestOutcome::Failed { message } => DeliveryTestResponse {
+            delivered: false,
+            reference: None,
+            error: Some(message),
+        },
+    }))
 }

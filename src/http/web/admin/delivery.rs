@@ -1,5 +1,6 @@
 //! Code delivery: the provider, the sender and its account, the channels, the fraud guard; and
-//! a test message through them.
+//! a test message through them. The SMTP and webhook sections' own forms are in `senders.rs`;
+//! the page they are shown on is drawn here.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -14,6 +15,7 @@ use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::http::web::login::explain;
 use crate::http::web::{Chrome, Cookies, WebForm, internal};
+use crate::verify::{DeliveryChange, SmtpSettings, SmtpTls, WebhookSettings};
 
 #[derive(Template)]
 #[template(path = "admin_delivery.html")]
@@ -38,24 +40,82 @@ struct DeliveryPage {
     allowed_countries: String,
     blocked_prefixes: String,
     per_destination: i64,
+    smtp_host: String,
+    smtp_port: String,
+    smtp_tls: &'static str,
+    smtp_tls_modes: Vec<(&'static str, &'static str)>,
+    smtp_username: String,
+    smtp_password_set: bool,
+    smtp_from: String,
+    smtp_test_to: String,
+    smtp_result: Option<Outcome>,
+    webhook_url: String,
+    webhook_secret_set: bool,
+    webhook_test_to: String,
+    webhook_test_channel: String,
+    webhook_channels: Vec<(&'static str, &'static str)>,
+    webhook_result: Option<Outcome>,
 }
 
-async fn render_delivery(
+/// The outcome of a section's save or test, shown in that section.
+pub struct Outcome {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl Outcome {
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            text: text.into(),
+        }
+    }
+
+    pub fn failed(text: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            text: text.into(),
+        }
+    }
+}
+
+/// What the sender sections show besides the settings in force: the values an administrator
+/// submitted (when they were refused, so nothing typed is lost), the destinations typed for a
+/// test, and each section's outcome.
+#[derive(Default)]
+pub struct Sections {
+    pub smtp: Option<SmtpSettings>,
+    pub webhook: Option<WebhookSettings>,
+    pub smtp_test_to: String,
+    pub webhook_test_to: String,
+    pub webhook_test_channel: String,
+    pub smtp_result: Option<Outcome>,
+    pub webhook_result: Option<Outcome>,
+}
+
+pub async fn render_delivery(
     state: &AppState,
     headers: &HeaderMap,
     admin: &User,
     notice: Option<String>,
     error: Option<String>,
+    sections: Sections,
 ) -> Response {
     use crate::verify::{Provider, SenderKind};
     let settings = match state.core.delivery.delivery_settings().await {
         Ok(settings) => settings,
         Err(error) => return internal(state, headers, format!("{error:#}")),
     };
+    let failed = |result: &Option<Outcome>| result.as_ref().is_some_and(|r| !r.ok);
+    let refused =
+        error.is_some() || failed(&sections.smtp_result) || failed(&sections.webhook_result);
+    // Secrets are shown as set or not as stored, whatever was submitted.
+    let smtp = sections.smtp.unwrap_or_else(|| settings.smtp.clone());
+    let webhook = sections.webhook.unwrap_or_else(|| settings.webhook.clone());
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(admin));
     cookies.page(
-        if error.is_some() {
+        if refused {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::OK
@@ -104,6 +164,38 @@ async fn render_delivery(
             allowed_countries: settings.fraud_guard.allowed_countries.join(", "),
             blocked_prefixes: settings.fraud_guard.blocked_prefixes.join(", "),
             per_destination: settings.fraud_guard.per_destination.max,
+            smtp_host: smtp.host,
+            smtp_port: smtp.port.to_string(),
+            smtp_tls: smtp.tls.as_str(),
+            smtp_tls_modes: vec![
+                (
+                    SmtpTls::Starttls.as_str(),
+                    "STARTTLS, required (usually port 587)",
+                ),
+                (
+                    SmtpTls::Tls.as_str(),
+                    "TLS from the start (usually port 465)",
+                ),
+                (
+                    SmtpTls::None.as_str(),
+                    "None: plain text, for a server on this machine (usually port 25)",
+                ),
+            ],
+            smtp_username: smtp.username,
+            smtp_password_set: settings.smtp.password.is_set(),
+            smtp_from: smtp.from,
+            smtp_test_to: sections.smtp_test_to,
+            smtp_result: sections.smtp_result,
+            webhook_url: webhook.url,
+            webhook_secret_set: settings.webhook.secret.is_set(),
+            webhook_test_to: sections.webhook_test_to,
+            webhook_test_channel: sections.webhook_test_channel,
+            webhook_channels: vec![
+                ("", "Text message to a number, email to an address"),
+                ("call", "Phone call"),
+                ("whatsapp", "WhatsApp"),
+            ],
+            webhook_result: sections.webhook_result,
         },
     )
 }
@@ -114,11 +206,22 @@ pub async fn delivery(
     Administrator(admin): Administrator,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let notice = query.notice.map(|n| match n.as_str() {
-        "sent" => "The test message is on its way.".to_owned(),
-        _ => "Saved; it applies to the next code sent, on every node.".to_owned(),
-    });
-    render_delivery(&state, &headers, &admin, notice, None).await
+    let saved = "Saved; it applies to the next code sent, on every node.";
+    let mut sections = Sections::default();
+    let notice = match query.notice.as_deref() {
+        None => None,
+        Some("sent") => Some("The test message is on its way.".to_owned()),
+        Some("smtp") => {
+            sections.smtp_result = Some(Outcome::ok(saved));
+            None
+        }
+        Some("webhook") => {
+            sections.webhook_result = Some(Outcome::ok(saved));
+            None
+        }
+        Some(_) => Some(saved.to_owned()),
+    };
+    render_delivery(&state, &headers, &admin, notice, None, sections).await
 }
 
 fn list(raw: &str) -> Vec<String> {
@@ -182,6 +285,7 @@ pub async fn save_delivery(
             &admin,
             None,
             Some("Lengths, seconds and counts are whole numbers.".into()),
+            Sections::default(),
         )
         .await;
     };
@@ -189,17 +293,29 @@ pub async fn save_delivery(
     settings.service.code_ttl_seconds = ttl;
     settings.service.max_check_attempts = checks;
     settings.fraud_guard.per_destination.max = per_destination;
-    let settings = settings.keep_secrets_from(&current);
     match state
         .core
         .delivery
-        .set_delivery_settings(&settings, Actor::User(admin.id), &origin, Instant::now())
+        .change_delivery_settings(
+            DeliveryChange::Whole(Box::new(settings)),
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
         .await
     {
-        Ok(()) => Cookies::new(&state, &headers).redirect("/admin/delivery?notice=saved"),
+        Ok(_) => Cookies::new(&state, &headers).redirect("/admin/delivery?notice=saved"),
         Err(error) => {
             let error = error.into();
-            render_delivery(&state, &headers, &admin, None, Some(explain(&error))).await
+            render_delivery(
+                &state,
+                &headers,
+                &admin,
+                None,
+                Some(explain(&error)),
+                Sections::default(),
+            )
+            .await
         }
     }
 }
@@ -221,6 +337,7 @@ pub async fn test_message(
                 &admin,
                 None,
                 Some(format!("This destination cannot be used: {}.", e.message)),
+                Sections::default(),
             )
             .await;
         }
@@ -232,6 +349,7 @@ pub async fn test_message(
             &admin,
             None,
             Some("Choose a channel.".into()),
+            Sections::default(),
         )
         .await;
     };
@@ -260,6 +378,7 @@ pub async fn test_message(
                 &admin,
                 None,
                 Some(format!("The test message was refused: {error}.")),
+                Sections::default(),
             )
             .await
         }

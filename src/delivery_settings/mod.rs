@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Channel, FieldError, Invalid};
 
+mod senders;
+
+pub use senders::{SmtpSettings, SmtpTls, WebhookSettings};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
@@ -156,22 +160,6 @@ impl Default for TwilioSettings {
             verify_base_url: "https://verify.twilio.com".into(),
         }
     }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct SmtpSettings {
-    /// `smtp://host:port` or `smtps://user:password@host`.
-    pub url: SecretSetting,
-    pub from: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct WebhookSettings {
-    pub url: String,
-    /// Signs each POST: `X-Tessera-Signature: sha256=<hex HMAC of the body>`.
-    pub secret: SecretSetting,
 }
 
 pub use crate::limits::Limit;
@@ -357,20 +345,9 @@ impl DeliverySettings {
                 bad(field, "a URL starting with https://".into());
             }
         }
-        if self.sender == SenderKind::Webhook
-            && !(self.webhook.url.starts_with("https://")
-                || self.webhook.url.starts_with("http://"))
-        {
-            bad(
-                "webhook.url",
-                "the webhook needs a URL starting with https://".into(),
-            );
-        }
-        if self.sender == SenderKind::Smtp
-            && (!self.smtp.url.is_set() || !self.smtp.from.contains('@'))
-        {
-            bad("smtp", "SMTP needs a url and a from address".into());
-        }
+        self.smtp.check(self.sender == SenderKind::Smtp, &mut bad);
+        self.webhook
+            .check(self.sender == SenderKind::Webhook, &mut bad);
         for country in &self.fraud_guard.allowed_countries {
             if country.parse::<phonenumber::country::Id>().is_err() {
                 bad(
@@ -440,7 +417,7 @@ impl DeliverySettings {
         let mut shown = self.clone();
         for secret in [
             &mut shown.twilio.auth_token,
-            &mut shown.smtp.url,
+            &mut shown.smtp.password,
             &mut shown.webhook.secret,
         ] {
             if secret.is_set() {
@@ -450,11 +427,13 @@ impl DeliverySettings {
         shown
     }
 
-    /// Secrets given as "set" (or left out) keep their current value: they are write-only.
+    /// Secrets given as "set" (or left out) keep their current value: they are write-only. A
+    /// secret goes with what it belongs to: the SMTP password with its username, the webhook's
+    /// secret with its URL.
     pub fn keep_secrets_from(mut self, current: &DeliverySettings) -> Self {
         let pairs = [
             (&mut self.twilio.auth_token, &current.twilio.auth_token),
-            (&mut self.smtp.url, &current.smtp.url),
+            (&mut self.smtp.password, &current.smtp.password),
             (&mut self.webhook.secret, &current.webhook.secret),
         ];
         for (new, old) in pairs {
@@ -462,7 +441,49 @@ impl DeliverySettings {
                 *new = old.clone();
             }
         }
+        if self.smtp.username.trim().is_empty() {
+            self.smtp.password = SecretSetting::default();
+        }
+        if self.webhook.url.trim().is_empty() {
+            self.webhook.secret = SecretSetting::default();
+        }
         self
+    }
+}
+
+/// A change an administrator makes: the whole document (the API, the command line), or the
+/// section of one sender (a form of the Code delivery page). Secrets are write-only in each.
+#[derive(Debug, Clone)]
+pub enum DeliveryChange {
+    Whole(Box<DeliverySettings>),
+    Smtp(SmtpSettings),
+    Webhook(WebhookSettings),
+}
+
+impl DeliveryChange {
+    /// The settings once the change is made to `current`.
+    pub fn applied_to(self, current: &DeliverySettings) -> DeliverySettings {
+        let changed = match self {
+            DeliveryChange::Whole(settings) => *settings,
+            DeliveryChange::Smtp(smtp) => DeliverySettings {
+                smtp,
+                ..current.clone()
+            },
+            DeliveryChange::Webhook(webhook) => DeliverySettings {
+                webhook,
+                ..current.clone()
+            },
+        };
+        changed.keep_secrets_from(current)
+    }
+
+    /// What the change is to, for the audit log.
+    pub fn section(&self) -> &'static str {
+        match self {
+            DeliveryChange::Whole(_) => "all",
+            DeliveryChange::Smtp(_) => "smtp",
+            DeliveryChange::Webhook(_) => "webhook",
+        }
     }
 }
 
@@ -531,6 +552,42 @@ mod tests {
                 .expose(),
             Some("e".repeat(32).as_str())
         );
+    }
+
+    #[test]
+    fn a_section_changes_its_sender_alone_and_keeps_its_secret_while_it_has_an_owner() {
+        let mut current = DeliverySettings::default();
+        current.twilio.auth_token = SecretSetting(Some("f".repeat(32)));
+        current.smtp.host = "old.example.com".into();
+        current.smtp.username = "login".into();
+        current.smtp.password = SecretSetting(Some("old password".into()));
+        current.webhook.url = "https://sms.example/send".into();
+        current.webhook.secret = SecretSetting(Some("hook secret".into()));
+        let smtp = SmtpSettings {
+            host: "new.example.com".into(),
+            username: "login".into(),
+            ..current.smtp.clone()
+        };
+        let kept = DeliveryChange::Smtp(SmtpSettings {
+            password: SecretSetting(None),
+            ..smtp.clone()
+        })
+        .applied_to(&current);
+        assert_eq!(kept.smtp.host, "new.example.com");
+        assert_eq!(kept.smtp.password.expose(), Some("old password"));
+        assert_eq!(kept.twilio, current.twilio);
+        assert_eq!(kept.webhook, current.webhook);
+
+        let without_user = DeliveryChange::Smtp(SmtpSettings {
+            username: String::new(),
+            password: SecretSetting(None),
+            ..smtp
+        })
+        .applied_to(&current);
+        assert!(!without_user.smtp.password.is_set());
+        let without_url = DeliveryChange::Webhook(WebhookSettings::default()).applied_to(&current);
+        assert!(!without_url.webhook.secret.is_set());
+        assert!(without_url.redacted().smtp.password.expose() == Some(REDACTED));
     }
 
     #[test]
