@@ -210,9 +210,11 @@ async fn bad_configuration_stops_with_one_line_naming_the_problem() {
         .unwrap();
     assert!(!wrong_type.status.success());
 
+    // Each start listens on a port of its own, so that only the fault under test can stop it.
     let unreachable = cli
         .command()
         .arg("serve")
+        .env("TESSERA_LISTEN", "127.0.0.1:0")
         .env("TESSERA_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
         .output()
         .unwrap();
@@ -226,6 +228,7 @@ async fn bad_configuration_stops_with_one_line_naming_the_problem() {
     let unwritable = cli
         .command()
         .arg("serve")
+        .env("TESSERA_LISTEN", "127.0.0.1:0")
         .env("TESSERA_DATA_DIR", blocked.join("data"))
         .output()
         .unwrap();

@@ -327,6 +327,16 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             }
             said
         }
+        EventKind::DeliveryTest => {
+            let through = text(details, "sender").unwrap_or("a sender");
+            let to = text(details, "to").unwrap_or("an unknown destination");
+            let said = format!("{a} sent a test message through {through} to {to}");
+            match (text(details, "outcome"), text(details, "error")) {
+                (Some("delivered"), _) => format!("{said}: delivered"),
+                (_, Some(error)) => format!("{said}: it failed ({error})"),
+                _ => said,
+            }
+        }
         EventKind::CodeSent => {
             let how = channel(text(details, "channel"));
             let to = text(details, "to").unwrap_or("an unknown destination");

@@ -21,6 +21,7 @@ const ABOUT_NO_ACCOUNT: &[EventKind] = &[
     EventKind::ApiKeyCreate,
     EventKind::ApiKeyRevoke,
     EventKind::SettingsChange,
+    EventKind::DeliveryTest,
     EventKind::UserImport,
     EventKind::VerifyAccountCreate,
     EventKind::NameCollision,
@@ -488,6 +489,30 @@ fn a_settings_change_says_which_settings() {
             json!({"key": "welcome", "termsVersion": 2})
         ),
         "alice changed the terms and welcome settings (terms version 2)"
+    );
+}
+
+#[test]
+fn a_test_message_says_through_which_sender_and_how_it_went() {
+    let alice = user("alice");
+    assert_eq!(
+        said(
+            EventKind::DeliveryTest,
+            &alice,
+            None,
+            json!({"sender": "smtp", "to": "a•••@example.com", "outcome": "delivered"})
+        ),
+        "alice sent a test message through smtp to a•••@example.com: delivered"
+    );
+    assert_eq!(
+        said(
+            EventKind::DeliveryTest,
+            &alice,
+            None,
+            json!({"sender": "webhook", "to": "+1 •••• 0171", "outcome": "failed",
+                   "error": "the webhook 127.0.0.1:9 failed"})
+        ),
+        "alice sent a test message through webhook to +1 •••• 0171: it failed (the webhook 127.0.0.1:9 failed)"
     );
 }
 
