@@ -67,6 +67,7 @@ export async function startServer(settings = {}) {
     url,
     password,
     key,
+    dataDir,
     api,
     cli,
     stop: () => new Promise((resolve) => {
