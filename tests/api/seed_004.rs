@@ -219,3 +219,18 @@ async fn a_national_number_needs_a_default_region_and_is_stored_in_e164() {
         .unwrap();
     assert!(message.contains("numbering plan of US"), "{message}");
 }
+
+#[tokio::test]
+async fn on_the_pages_the_code_sent_unasked_is_said_sent_without_the_authy_move() {
+    let app = us_server().await;
+    app.put_two_factor_settings(json!({"webLoginPolicy": "enabled"}))
+        .await;
+    enable_as_the_seed_does(&app, "web").await;
+    let mut browser = crate::web::Browser::new();
+    let response = browser.log_in(&app, "web", PASSWORD).await;
+    let code_page = crate::web::location(&response);
+    assert!(code_page.ends_with("&sent=1"), "{code_page}");
+    let page = browser.get(&app, &code_page).await.text().await.unwrap();
+    assert!(page.contains("We sent a code to +1 •••• 5555"), "{page}");
+    assert!(!page.contains("moved to a new verification service"));
+}

@@ -133,11 +133,11 @@ pub async fn submit(
             cookies.redirect("/")
         }
         Ok(LoginOutcome::SecondFactor {
+            user,
             two_factor_id,
             methods,
             code_sent_to,
             waits_seconds,
-            ..
         }) => {
             cookies.set(PENDING_COOKIE, &two_factor_id, Some(waits_seconds), "Lax");
             if methods.is_empty() {
@@ -149,10 +149,12 @@ pub async fn submit(
                 };
                 return cookies.redirect(resume);
             }
+            // Moved from Authy: told so, and invited to set up an app once logged in.
             match code_sent_to {
-                Some(method) => {
+                Some(method) if user.authy_migrated => {
                     cookies.redirect(&format!("/login/code?method={method}&sent=1&migrated=1"))
                 }
+                Some(method) => cookies.redirect(&format!("/login/code?method={method}&sent=1")),
                 None => cookies.redirect("/login/code"),
             }
         }
