@@ -37,7 +37,8 @@ test("a first login enrols a second factor, then asks for the profile and the te
   await page.getByRole("button", { name: "Confirm code" }).click();
   await page.getByLabel("I have saved these codes").check();
   await page.getByRole("button", { name: "Continue" }).click();
-  await page.waitForURL(/\/welcome$/);
+  // The welcome after enrolment, with its invitation to set up an app, waits for this step.
+  await page.waitForURL(/\/welcome\?invited=1$/);
   assert.match(await page.textContent("main"), /Use this service kindly\./);
   await shot(page, "20-welcome");
   // Without accepting the terms, the form comes back with the error next to it.
@@ -50,7 +51,10 @@ test("a first login enrols a second factor, then asks for the profile and the te
   await page.getByLabel("Mobile phone number, with country code").fill("+1 303 555 0151");
   await page.getByLabel("I accept the terms of use").check();
   await page.getByRole("button", { name: "Continue" }).click();
-  await page.waitForURL(`${server.url}/`);
+  await page.waitForURL(`${server.url}/?welcome=1`);
+  assert.match(await page.textContent("main"), /Two-factor authentication is on for your account\./);
+  await page.getByRole("link", { name: "Configure authenticator app" }).waitFor();
+  await shot(page, "53-welcome-then-invitation");
 
   // Hal has a profile; he meets only the new terms, after logging in.
   const second = await (await browser.newContext()).newPage();

@@ -195,3 +195,71 @@ async fn the_welcome_step_says_what_is_missing_or_refused_in_full_sentences() {
         "Another user already has this email."
     );
 }
+
+/// The welcome home gives after enrolment (and its invitation to set up an app instead of
+/// texts) waits through the welcome step instead of being lost.
+#[tokio::test]
+async fn the_invitation_after_enrolment_waits_through_the_welcome_step() {
+    let app = spawn_app().await;
+    let saved = app
+        .with_key(reqwest::Method::PUT, "/api/system/welcome")
+        .json(&json!({"welcome": {"termsVersion": 1, "termsText": "Be kind."}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    // The code goes out with the login, so the browser only types it.
+    app.put_two_factor_settings(json!({"sendCodeOnLogin": "preferred"}))
+        .await;
+    let user = app.create_user("tex", json!({})).await;
+    app.enroll_sms(user["id"].as_str().unwrap(), "+13035550144")
+        .await;
+
+    let mut browser = Browser::new();
+    let code_page = location(&browser.log_in(&app, "tex", PASSWORD).await);
+    let method = code_page
+        .split("method=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("the code page names the method the code went to")
+        .to_owned();
+    let page = browser.get(&app, &code_page).await.text().await.unwrap();
+    let code = app.code_sent_to("+13035550144").await;
+    let done = browser
+        .post(
+            &app,
+            "/login/code",
+            &[
+                ("csrf", &crate::web::csrf_in(&page)),
+                ("method", &method),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), "/");
+
+    let welcomed = browser.get(&app, "/?welcome=1").await;
+    assert_eq!(location(&welcomed), "/welcome?invited=1");
+    let form = browser
+        .get(&app, "/welcome?invited=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains(r#"name="invited" value="1""#), "{form}");
+    let answered = browser
+        .post(
+            &app,
+            "/welcome",
+            &[
+                ("csrf", &crate::web::csrf_in(&form)),
+                ("terms_version", "1"),
+                ("accept", "1"),
+                ("invited", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&answered), "/?welcome=1");
+    let home = browser.get(&app, "/?welcome=1").await.text().await.unwrap();
+    assert!(home.contains("Configure authenticator app"), "{home}");
+}

@@ -128,5 +128,5 @@ forms! {
     SenderTestForm { to: String, channel: String }
     NameForm { name: String }
     AdminWelcomeForm { terms_text: String, new_version: Option<String>, full_name: Option<String>, email: Option<String>, mobile_phone: Option<String> }
-    WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String> }
+    WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String>, invited: Option<String> }
 }

@@ -57,7 +57,12 @@ pub async fn home(
         return cookies.redirect("/login");
     };
     if super::welcome::due(&state, &user).await {
-        return cookies.redirect("/welcome");
+        // The welcome after enrolment (and its invitation to set up an app) waits for it.
+        return cookies.redirect(if query.welcome.is_some() {
+            "/welcome?invited=1"
+        } else {
+            "/welcome"
+        });
     }
     let methods = state
         .core

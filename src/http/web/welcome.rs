@@ -2,7 +2,7 @@
 //! first use and again when the terms change.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
@@ -35,6 +35,18 @@ struct WelcomePage {
     terms_error: String,
     /// The box stays ticked when the form comes back for another field.
     accepted: bool,
+    /// Home has a welcome waiting after this step (`/?welcome=1`): carried through the form.
+    invited: bool,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct WelcomeQuery {
+    invited: Option<String>,
+}
+
+/// Home after the step: with the welcome that waited for it, if one did.
+fn home_after(invited: bool) -> &'static str {
+    if invited { "/?welcome=1" } else { HOME }
 }
 
 /// Who is welcomed: a signed-in user only. A login waiting for its second factor (or for
@@ -54,6 +66,7 @@ fn render(
     due: &WelcomeDue,
     answers: &WelcomeAnswers,
     errors: &[crate::accounts::FieldError],
+    invited: bool,
 ) -> Response {
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(user));
@@ -109,14 +122,20 @@ fn render(
             terms_text,
             terms_error: error_of("terms"),
             accepted: terms_version > 0 && answers.accepted_terms_version == Some(terms_version),
+            invited,
         },
     )
 }
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<WelcomeQuery>,
+) -> Response {
     let Some(user) = whose(&state, &headers).await else {
         return Cookies::new(&state, &headers).redirect("/login");
     };
+    let invited = query.invited.is_some();
     match state.core.welcome.welcome_due(&user).await {
         Ok(Some(due)) => render(
             &state,
@@ -125,8 +144,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
             &due,
             &WelcomeAnswers::default(),
             &[],
+            invited,
         ),
-        Ok(None) => Cookies::new(&state, &headers).redirect(HOME),
+        Ok(None) => Cookies::new(&state, &headers).redirect(home_after(invited)),
         Err(error) => internal(&state, &headers, error),
     }
 }
@@ -140,6 +160,7 @@ pub async fn submit(
     let Some(user) = whose(&state, &headers).await else {
         return Cookies::new(&state, &headers).redirect("/login");
     };
+    let invited = form.invited.is_some();
     let answers = WelcomeAnswers {
         full_name: form.full_name,
         email: form.email,
@@ -152,10 +173,10 @@ pub async fn submit(
         .complete_welcome(&user, &answers, &origin, Instant::now())
         .await
     {
-        Ok(()) => Cookies::new(&state, &headers).redirect(HOME),
+        Ok(()) => Cookies::new(&state, &headers).redirect(home_after(invited)),
         Err(TwoFactorError::Invalid(errors)) => match state.core.welcome.welcome_due(&user).await {
-            Ok(Some(due)) => render(&state, &headers, &user, &due, &answers, &errors),
-            Ok(None) => Cookies::new(&state, &headers).redirect(HOME),
+            Ok(Some(due)) => render(&state, &headers, &user, &due, &answers, &errors, invited),
+            Ok(None) => Cookies::new(&state, &headers).redirect(home_after(invited)),
             Err(error) => internal(&state, &headers, error),
         },
         Err(error) => internal(&state, &headers, error),
