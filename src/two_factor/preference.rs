@@ -2,6 +2,7 @@
 //! one, and which one a login sends its code to unasked: pure rules over the methods a login
 //! may use.
 
+use super::codes::channel_of;
 use crate::domain::MethodKind;
 use crate::policy::SendCodeOnLogin;
 use crate::store::MethodRecord;
@@ -9,32 +10,33 @@ use crate::store::MethodRecord;
 /// The method a login offers first: the one used last, else an authenticator (nothing to wait
 /// for), else the first enrolled.
 pub fn preferred(methods: &[MethodRecord]) -> Option<&MethodRecord> {
+    preferred_of(methods.iter())
+}
+
+fn preferred_of<'a>(
+    methods: impl Iterator<Item = &'a MethodRecord> + Clone,
+) -> Option<&'a MethodRecord> {
     methods
-        .iter()
+        .clone()
         .filter(|m| m.last_used_at.is_some())
         .max_by_key(|m| m.last_used_at)
-        .or_else(|| methods.iter().find(|m| m.kind == MethodKind::Authenticator))
-        .or_else(|| methods.first())
+        .or_else(|| {
+            methods
+                .clone()
+                .find(|m| m.kind == MethodKind::Authenticator)
+        })
+        .or_else(|| methods.clone().next())
 }
 
 /// Whether codes for this method are sent (a text, a call, an email) rather than made by an app.
-pub fn receives_codes(method: &MethodRecord) -> bool {
-    matches!(
-        method.kind,
-        MethodKind::Sms | MethodKind::Voice | MethodKind::Email
-    )
+fn receives_codes(method: &MethodRecord) -> bool {
+    channel_of(method.kind).is_some()
 }
 
 /// Where a code goes when it is asked for without naming a method: the preferred of the
 /// methods that receive codes.
 pub fn preferred_for_sending(methods: &[MethodRecord]) -> Option<&MethodRecord> {
-    let receiving: Vec<MethodRecord> = methods
-        .iter()
-        .filter(|m| receives_codes(m))
-        .cloned()
-        .collect();
-    let chosen = preferred(&receiving)?;
-    methods.iter().find(|m| m.id == chosen.id)
+    preferred_of(methods.iter().filter(|m| receives_codes(m)))
 }
 
 /// The method a login sends its code to as soon as it answers 242, if any; one at most, so a
