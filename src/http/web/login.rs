@@ -41,6 +41,16 @@ pub struct LoginQuery {
     out: Option<String>,
 }
 
+/// An enrolment step a login that expired there goes back to: its name in `?expired=` and the
+/// form's `resume`, and its page. Anything else names none.
+fn enrolment_step(raw: Option<&str>) -> Option<(&'static str, &'static str)> {
+    match raw? {
+        "enroll" => Some(("enroll", "/login/enroll")),
+        "authenticator" => Some(("authenticator", "/login/enroll/authenticator")),
+        _ => None,
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -49,10 +59,7 @@ pub async fn page(
     if super::signed_in(&state, &headers).await.is_some() {
         return Cookies::new(&state, &headers).redirect("/");
     }
-    let resume = match query.expired.as_deref() {
-        Some(step @ ("enroll" | "authenticator")) => Some(step.to_owned()),
-        _ => None,
-    };
+    let resume = enrolment_step(query.expired.as_deref()).map(|(step, _)| step.to_owned());
     let notice = if resume.is_some() {
         Some(
             "Setting up your second factor took longer than this login could wait. Enter your \
@@ -96,10 +103,7 @@ pub async fn submit(
                 username: form.username.chars().take(254).collect(),
                 error: Some(error.to_owned()),
                 notice: None,
-                resume: form
-                    .resume
-                    .clone()
-                    .filter(|step| matches!(step.as_str(), "enroll" | "authenticator")),
+                resume: enrolment_step(form.resume.as_deref()).map(|(step, _)| step.to_owned()),
             },
         )
     };
@@ -143,10 +147,8 @@ pub async fn submit(
             if methods.is_empty() {
                 // The welcome step, if any, waits until the login is complete. A login that
                 // expired while enrolling goes back to where it was.
-                let resume = match form.resume.as_deref() {
-                    Some("authenticator") => "/login/enroll/authenticator",
-                    _ => "/login/enroll",
-                };
+                let resume = enrolment_step(form.resume.as_deref())
+                    .map_or("/login/enroll", |(_, page)| page);
                 return cookies.redirect(resume);
             }
             // Moved from Authy: told so, and invited to set up an app once logged in.
