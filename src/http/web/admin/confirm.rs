@@ -7,13 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{Administrator, user_id, when};
+use super::user::session_line;
+use super::{Administrator, user_id};
 use crate::accounts::AccountError;
 use crate::admin::UserOverview;
 use crate::clock::Instant;
 use crate::domain::{User, UserId};
 use crate::http::AppState;
-use crate::http::web::{Chrome, Cookies, device, error_page, internal, method_label};
+use crate::http::web::{Chrome, Cookies, error_page, internal, method_label};
 
 /// What the question is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +104,7 @@ pub async fn ask(
             ),
             sessions
                 .iter()
-                .map(|(session, ip, agent)| {
-                    format!(
-                        "{} · {} · since {}",
-                        device(agent.as_deref()),
-                        ip.clone().unwrap_or_default(),
-                        when(session.created_at.millis())
-                    )
-                })
+                .map(|(session, ip, agent)| session_line(session, ip, agent))
                 .collect(),
             format!("/admin/users/{id}/revoke-sessions"),
             format!("End all of {name}'s sessions"),
@@ -140,48 +134,35 @@ pub async fn ask(
     )
 }
 
+/// The question before a reset of the user's two-factor.
 pub async fn reset_two_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
     Administrator(admin): Administrator,
     Path(raw): Path<String>,
 ) -> Response {
-    match user_id(&state, &headers, &raw) {
-        Ok(id) => {
-            ask(
-                &state,
-                &headers,
-                &admin,
-                id,
-                Question::ResetTwoFactor,
-                "",
-                None,
-            )
-            .await
-        }
-        Err(response) => response,
-    }
+    ask_first(&state, &headers, &admin, &raw, Question::ResetTwoFactor).await
 }
 
+/// The question before the end of all of the user's sessions.
 pub async fn revoke_sessions(
     State(state): State<AppState>,
     headers: HeaderMap,
     Administrator(admin): Administrator,
     Path(raw): Path<String>,
 ) -> Response {
-    match user_id(&state, &headers, &raw) {
-        Ok(id) => {
-            ask(
-                &state,
-                &headers,
-                &admin,
-                id,
-                Question::EndAllSessions,
-                "",
-                None,
-            )
-            .await
-        }
+    ask_first(&state, &headers, &admin, &raw, Question::EndAllSessions).await
+}
+
+async fn ask_first(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    raw: &str,
+    question: Question,
+) -> Response {
+    match user_id(state, headers, raw) {
+        Ok(id) => ask(state, headers, admin, id, question, "", None).await,
         Err(response) => response,
     }
 }

@@ -109,14 +109,7 @@ async fn render_user(
                 .collect(),
             sessions: sessions
                 .iter()
-                .map(|(session, ip, agent)| {
-                    format!(
-                        "{} · {} · since {}",
-                        device(agent.as_deref()),
-                        ip.clone().unwrap_or_default(),
-                        when(session.created_at.millis())
-                    )
-                })
+                .map(|(session, ip, agent)| session_line(session, ip, agent))
                 .collect(),
             events: event_rows(events),
         },
@@ -329,4 +322,18 @@ pub async fn unlock(
         .unlock(id, Actor::User(admin.id), &origin, Instant::now())
         .await;
     after_action(&state, &headers, &admin, id, result, "unlocked").await
+}
+
+/// A live session as the admin pages list it: the device, the address, since when.
+pub(super) fn session_line(
+    session: &crate::store::SessionRecord,
+    ip: &Option<String>,
+    agent: &Option<String>,
+) -> String {
+    format!(
+        "{} · {} · since {}",
+        device(agent.as_deref()),
+        ip.clone().unwrap_or_default(),
+        when(session.created_at.millis())
+    )
 }
