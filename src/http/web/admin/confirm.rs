@@ -7,8 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::user::session_line;
-use super::{Administrator, user_id};
+use super::{Administrator, session_line, user_id};
 use crate::accounts::AccountError;
 use crate::admin::UserOverview;
 use crate::clock::Instant;

@@ -129,3 +129,17 @@ fn user_id(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<UserId, R
     UserId::parse(raw)
         .map_err(|_| error_page(state, headers, StatusCode::NOT_FOUND, "No such user."))
 }
+
+/// A live session as the admin pages list it: the device, the address, since when.
+fn session_line(
+    session: &crate::store::SessionRecord,
+    ip: &Option<String>,
+    agent: &Option<String>,
+) -> String {
+    format!(
+        "{} · {} · since {}",
+        super::device(agent.as_deref()),
+        ip.clone().unwrap_or_default(),
+        when(session.created_at.millis())
+    )
+}

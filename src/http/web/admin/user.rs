@@ -7,7 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::confirm::{Question, ask, confirmed};
-use super::{Administrator, EventRow, NoticeQuery, account_error, event_rows, user_id, when};
+use super::{
+    Administrator, EventRow, NoticeQuery, account_error, event_rows, session_line, user_id, when,
+};
 use crate::accounts::{AccountError, Field, UserFields};
 use crate::admin::UserOverview;
 use crate::audit::Actor;
@@ -18,7 +20,7 @@ use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::{
     AdminPhoneForm, AdminProfileForm, ConfirmForm, EmptyForm, ReasonForm,
 };
-use crate::http::web::{Chrome, Cookies, WebForm, device, error_page, internal, method_label};
+use crate::http::web::{Chrome, Cookies, WebForm, error_page, internal, method_label};
 
 #[derive(Template)]
 #[template(path = "admin_user.html")]
@@ -322,18 +324,4 @@ pub async fn unlock(
         .unlock(id, Actor::User(admin.id), &origin, Instant::now())
         .await;
     after_action(&state, &headers, &admin, id, result, "unlocked").await
-}
-
-/// A live session as the admin pages list it: the device, the address, since when.
-pub(super) fn session_line(
-    session: &crate::store::SessionRecord,
-    ip: &Option<String>,
-    agent: &Option<String>,
-) -> String {
-    format!(
-        "{} · {} · since {}",
-        device(agent.as_deref()),
-        ip.clone().unwrap_or_default(),
-        when(session.created_at.millis())
-    )
 }
