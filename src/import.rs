@@ -11,8 +11,8 @@ use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
 use crate::crypto::{PasswordHash, check_imported_hash};
 use crate::domain::{
-    Email, FullName, MethodId, MethodKind, MethodName, PhoneNumber, Region, Roles, User, UserId,
-    Username,
+    Channel, Email, FullName, MethodId, MethodKind, MethodName, PhoneNumber, Region, Roles, User,
+    UserId, Username,
 };
 use crate::otp::{Algorithm, TotpParams, TotpSecret};
 use crate::store::{MethodRecord, NewMethod, NewUser, Store, UserChanges, UserStore};
@@ -482,6 +482,7 @@ impl Import {
                                     self.two_factor.authenticator_fingerprint(secret),
                                 ),
                                 sends_code_on_login: false,
+                                channel: None,
                             }
                         })
                         .collect();
@@ -489,7 +490,7 @@ impl Import {
                     methods.push(NewMethod {
                         id: MethodId::generate(),
                         user_id: id,
-                        kind: MethodKind::Sms,
+                        kind: MethodKind::Phone,
                         name: None,
                         secret: None,
                         totp: None,
@@ -498,6 +499,7 @@ impl Import {
                         last_used_step: None,
                         secret_fingerprint: None,
                         sends_code_on_login: false,
+                        channel: Some(Channel::Sms),
                     });
                 }
                 (

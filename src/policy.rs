@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Instant;
 pub use crate::domain::LoginType;
-use crate::domain::{FieldError, Invalid, MethodKind};
+use crate::domain::{Channel, FieldError, Invalid, MethodKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -43,13 +43,18 @@ pub enum SendCodeOnLogin {
     Preferred,
 }
 
-/// Which kinds of method may be used; each is on unless switched off.
+/// Which second factors may be used, and by which channels a phone may hear its codes; each is
+/// on unless switched off, but WhatsApp, which also needs a provider that carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AllowedMethods {
     pub authenticator: bool,
+    /// Codes to a phone by text message.
     pub sms: bool,
+    /// Codes to a phone by a call that reads them out.
     pub voice: bool,
+    /// Codes to a phone by WhatsApp.
+    pub whatsapp: bool,
     pub email: bool,
 }
 
@@ -59,18 +64,30 @@ impl Default for AllowedMethods {
             authenticator: true,
             sms: true,
             voice: true,
+            // WhatsApp also needs a provider that carries it, switched on in the delivery
+            // settings: off until an administrator turns both on.
+            whatsapp: false,
             email: true,
         }
     }
 }
 
 impl AllowedMethods {
+    /// A phone is allowed while one of its channels is.
     pub fn allows(&self, kind: MethodKind) -> bool {
         match kind {
             MethodKind::Authenticator => self.authenticator,
-            MethodKind::Sms => self.sms,
-            MethodKind::Voice => self.voice,
+            MethodKind::Phone => Channel::PHONE.into_iter().any(|c| self.allows_channel(c)),
             MethodKind::Email => self.email,
+        }
+    }
+
+    pub fn allows_channel(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Sms => self.sms,
+            Channel::Call => self.voice,
+            Channel::Whatsapp => self.whatsapp,
+            Channel::Email => self.email,
         }
     }
 
@@ -385,9 +402,9 @@ mod tests {
                 Required,
                 false,
                 false,
-                &[Sms, Authenticator],
+                &[Phone, Authenticator],
                 false,
-                Challenge(vec![Sms, Authenticator]),
+                Challenge(vec![Phone, Authenticator]),
             ),
             (RequiredForAdmins, true, false, &[], false, Enroll),
             (RequiredForAdmins, false, false, &[], false, Grant),
@@ -456,11 +473,26 @@ mod tests {
     fn switched_off_methods_do_not_count() {
         let mut policy = with_api(LoginPolicy::Required);
         policy.methods.sms = false;
-        assert_eq!(decide(&policy, &facts(&[Sms])), Decision::Enroll);
+        policy.methods.voice = false;
+        policy.methods.whatsapp = false;
+        assert_eq!(decide(&policy, &facts(&[Phone])), Decision::Enroll);
         assert_eq!(
-            decide(&policy, &facts(&[Sms, Authenticator])),
+            decide(&policy, &facts(&[Phone, Authenticator])),
             Decision::Challenge(vec![Authenticator])
         );
+    }
+
+    #[test]
+    fn a_phone_counts_while_one_of_its_channels_is_on() {
+        let mut policy = with_api(LoginPolicy::Required);
+        policy.methods.sms = false;
+        policy.methods.whatsapp = false;
+        assert_eq!(
+            decide(&policy, &facts(&[Phone])),
+            Decision::Challenge(vec![Phone])
+        );
+        assert!(!policy.methods.allows_channel(Channel::Sms));
+        assert!(policy.methods.allows_channel(Channel::Call));
     }
 
     #[test]
@@ -513,6 +545,7 @@ mod tests {
                 authenticator: false,
                 sms: false,
                 voice: false,
+                whatsapp: false,
                 email: false,
             },
             ..TwoFactorPolicy::default()

@@ -67,7 +67,7 @@ test("buttons in the security settings' lists name what they act on", async () =
   await page.goto(`${server.url}/security`);
   for (const name of [
     /^Remove Authenticator app \(iPhone\)$/,
-    /^Remove Text message to \+1 •••• 0190$/,
+    /^Remove Phone \+1 •••• 0190$/,
     /^Forget trusted computer Firefox · 127\.0\.0\.1, last used (just now|never)$/,
     /^End session on Firefox · 127\.0\.0\.1, since just now$/,
   ]) {
@@ -85,7 +85,7 @@ test("buttons in the security settings' lists name what they act on", async () =
   await page.waitForURL(/done=ended/);
   await firefox.goto(`${server.url}/security`);
   await firefox.waitForURL(/\/login$/);
-  await page.getByRole("button", { name: "Remove Text message to +1 •••• 0190", exact: true }).click();
+  await page.getByRole("button", { name: "Remove Phone +1 •••• 0190", exact: true }).click();
   await page.waitForURL(/done=removed/);
   assert.equal(await page.locator("tbody tr").count(), 1);
 });

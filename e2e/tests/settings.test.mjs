@@ -1,6 +1,6 @@
-// Security settings in the browser: a voice call as the alternative, the verified phone
-// changed (confirmed on the new number first), new recovery codes, "every login", sessions
-// ended, a method removed.
+// Security settings in the browser: a call to the enrolled phone as the alternative to its
+// text, the verified phone changed on its own page (confirmed on the new number first), new
+// recovery codes, "every login", sessions ended, a method removed.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -21,12 +21,13 @@ after(async () => {
   await server?.stop();
 });
 
-async function enrol(userId, method, phone) {
-  const sent = await server.api("POST", "/api/two-factor/send", { method, mobilePhone: phone, userId });
+async function enrol(userId, method, destination) {
+  const field = method === "email" ? "email" : "mobilePhone";
+  const sent = await server.api("POST", "/api/two-factor/send", { method, [field]: destination, userId });
   assert.equal(sent.status, 200, JSON.stringify(sent));
   const enabled = await server.api("POST", `/api/user/two-factor/${userId}`, {
     method,
-    code: await outboxCode(server, phone),
+    code: await outboxCode(server, destination),
   });
   assert.equal(enabled.status, 200, JSON.stringify(enabled));
 }
@@ -34,7 +35,7 @@ async function enrol(userId, method, phone) {
 test("the user falls back to a call, then manages phone, codes, level, sessions and methods", async () => {
   const user = await createUser(server, "ivy");
   await enrol(user.id, "sms", OLD);
-  await enrol(user.id, "voice", OLD);
+  await enrol(user.id, "email", "ivy@example.com");
 
   // Another session, to end from the settings later.
   const other = await (await browser.newContext({ userAgent: "Firefox/140" })).newPage();
@@ -58,16 +59,27 @@ test("the user falls back to a call, then manages phone, codes, level, sessions 
   await page.getByRole("button", { name: "Confirm code" }).click();
   await page.waitForURL(`${server.url}/`);
   await page.goto(`${server.url}/security`);
+  // The phone's last use is the login just made, not "never".
+  assert.doesNotMatch(await page.locator("tbody tr", { hasText: "Phone" }).textContent(), /never/);
 
   // Edit the verified phone: the code goes to the new number; the old one stays until then.
   await page.getByRole("link", { name: "Edit verified phone number" }).click();
-  await page.getByLabel("Mobile phone number, with country code").fill("+1 303 555 0161");
+  assert.equal(await page.title(), "Edit verified phone number — Security settings — Tessera");
+  assert.match(await page.textContent("main"), /Your verified phone number is \+1 •••• 0160/);
+  assert.equal(await page.getByRole("link", { name: "Cancel" }).count(), 1);
+  assert.equal(await page.getByText("Set up an authenticator app").count(), 0);
+  await page.getByLabel("New mobile phone number, with country code").fill("+1 303 555 0161");
+  // The phone heard its last code by a call (the other session's), so a call is chosen first.
+  assert.equal(await page.getByLabel("Phone call").isChecked(), true);
+  await page.getByLabel("Text message (SMS)").check();
   await page.getByRole("button", { name: "Next" }).click();
-  assert.match(await page.textContent("main"), /We sent a code to \+1 •••• 0161/);
+  assert.match(await page.textContent("main"), /We sent a code to \+1 •••• 0161 by text message/);
   await page.getByLabel("Code", { exact: true }).fill(await outboxCode(server, NEW));
   await page.getByRole("button", { name: "Confirm code" }).click();
-  await page.waitForURL(/done=phone/);
-  assert.match(await page.textContent("main"), /Text message to \+1 •••• 0161/);
+  assert.match(await page.textContent("main"), /Your phone number has been successfully verified/);
+  await shot(page, "31-phone-number-verified");
+  await page.getByRole("link", { name: "Back to security settings" }).click();
+  assert.match(await page.textContent("main"), /Phone \+1 •••• 0161/);
 
   // New recovery codes, shown once.
   await page.getByRole("button", { name: "Make new recovery codes" }).click();
@@ -89,10 +101,10 @@ test("the user falls back to a call, then manages phone, codes, level, sessions 
   await other.goto(`${server.url}/`);
   await other.waitForURL(/\/login$/);
 
-  // Remove the voice method.
+  // Remove the email method.
   const rows = page.locator("tbody tr");
   assert.equal(await rows.count(), 2);
-  await page.locator("tbody tr", { hasText: "Phone call" }).getByRole("button", { name: "Remove" }).click();
+  await page.locator("tbody tr", { hasText: "Email to" }).getByRole("button", { name: "Remove" }).click();
   await page.waitForURL(/done=removed/);
   assert.equal(await page.locator("tbody tr").count(), 1);
   await shot(page, "30-settings-after-changes");

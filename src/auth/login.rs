@@ -3,7 +3,7 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::{Verification, random};
 use crate::domain::LoginType;
-use crate::domain::{LoginId, Password, User, UserId};
+use crate::domain::{Channel, LoginId, Password, User, UserId};
 use crate::limits::retry_after_seconds;
 use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
@@ -201,9 +201,11 @@ impl Logins {
         if let Some(method) =
             preference::sent_unasked(policy.send_code_on_login, user.authy_migrated, &usable)
         {
+            // A user moved from Authy is told a text is on its way.
+            let channel = user.authy_migrated.then_some(Channel::Sms);
             match self
                 .two_factor
-                .send_login_code(&two_factor_id, Some(&method.id), origin, now)
+                .send_login_code(&two_factor_id, Some(&method.id), channel, origin, now)
                 .await
             {
                 Ok(_) => code_sent_to = Some(method.id.clone()),

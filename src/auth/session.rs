@@ -84,7 +84,7 @@ impl Logins {
                         )
                         .await?;
                     match sent {
-                        Some(outcome) => Some(codes::kind_of(outcome.verification.channel).amr()),
+                        Some(outcome) => Some(outcome.verification.channel.amr()),
                         None => {
                             let authenticators: Vec<&MethodRecord> = methods
                                 .iter()

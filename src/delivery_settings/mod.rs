@@ -275,6 +275,37 @@ fn is_sid(value: &str, prefix: &str) -> bool {
 }
 
 impl DeliverySettings {
+    /// Whether a code can travel by `channel` now: the channel is switched on and the provider
+    /// (or, for Tessera's own codes, the sender) carries it. WhatsApp goes through Twilio
+    /// (Verify's `whatsapp` channel, or `whatsapp:` addresses of the Messages API) or a webhook
+    /// that delivers it; the outbox keeps any message; SMTP carries only email.
+    pub fn carries(&self, channel: Channel) -> bool {
+        if !self.service.channels.allows(channel) {
+            return false;
+        }
+        if self.provider == Provider::TwilioVerify {
+            return true;
+        }
+        match self.sender {
+            SenderKind::Outbox | SenderKind::Webhook => true,
+            SenderKind::Twilio => channel.is_phone(),
+            SenderKind::Smtp => channel == Channel::Email,
+        }
+    }
+
+    /// Every channel a code can travel by now.
+    pub fn carried_channels(&self) -> Vec<Channel> {
+        [
+            Channel::Sms,
+            Channel::Call,
+            Channel::Whatsapp,
+            Channel::Email,
+        ]
+        .into_iter()
+        .filter(|c| self.carries(*c))
+        .collect()
+    }
+
     /// Every inconsistency, named by its field.
     pub fn check(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -501,6 +532,24 @@ mod tests {
         assert_eq!(settings.sender, SenderKind::Outbox);
         assert!(settings.fraud_guard.enabled);
         assert!(settings.check().is_ok());
+    }
+
+    #[test]
+    fn a_channel_is_carried_when_switched_on_and_its_sender_can_carry_it() {
+        let mut settings = DeliverySettings::default();
+        assert_eq!(
+            settings.carried_channels(),
+            [Channel::Sms, Channel::Call, Channel::Email]
+        );
+        settings.service.channels.whatsapp = true;
+        assert!(settings.carries(Channel::Whatsapp));
+        settings.sender = SenderKind::Smtp;
+        assert_eq!(settings.carried_channels(), [Channel::Email]);
+        settings.sender = SenderKind::Twilio;
+        assert!(settings.carries(Channel::Whatsapp) && !settings.carries(Channel::Email));
+        settings.provider = Provider::TwilioVerify;
+        settings.service.channels.call = false;
+        assert!(settings.carries(Channel::Email) && !settings.carries(Channel::Call));
     }
 
     #[test]

@@ -31,6 +31,18 @@ impl Channel {
     pub fn is_phone(self) -> bool {
         !matches!(self, Channel::Email)
     }
+
+    /// The channels a phone hears its codes by, in the order the pages offer them.
+    pub const PHONE: [Channel; 3] = [Channel::Sms, Channel::Call, Channel::Whatsapp];
+
+    /// The RFC 8176 `amr` value of a login whose code came this way.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Channel::Sms | Channel::Whatsapp => "sms",
+            Channel::Call => "tel",
+            Channel::Email => "email",
+        }
+    }
 }
 
 impl FromStr for Channel {

@@ -17,7 +17,7 @@ pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;
 pub use phone::{PhoneNumber, Region};
-pub use two_factor::{MethodId, MethodKind, MethodName};
+pub use two_factor::{MethodId, MethodKind, MethodName, RequestedMethod};
 pub use user::{Role, Roles, User, UserId};
 
 /// Why a value was refused: a stable machine code (FusionAuth style, `[blank]`, `[invalid]`,

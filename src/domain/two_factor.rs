@@ -5,7 +5,7 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
-use super::Invalid;
+use super::{Channel, Invalid};
 
 /// The kinds of second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -13,38 +13,65 @@ use super::Invalid;
 pub enum MethodKind {
     /// A TOTP app (Google Authenticator, Authy, 1Password…).
     Authenticator,
-    /// A code sent by text message.
-    Sms,
-    /// A code read out by a phone call.
-    Voice,
+    /// A mobile phone, whose codes come by text, call or WhatsApp as the person chooses each
+    /// time (FusionAuth names this method `sms`, and so does the API).
+    #[serde(rename = "sms")]
+    Phone,
     /// A code sent by email.
     Email,
 }
 
 impl MethodKind {
-    pub const ALL: [MethodKind; 4] = [
+    pub const ALL: [MethodKind; 3] = [
         MethodKind::Authenticator,
-        MethodKind::Sms,
-        MethodKind::Voice,
+        MethodKind::Phone,
         MethodKind::Email,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MethodKind::Authenticator => "authenticator",
-            MethodKind::Sms => "sms",
-            MethodKind::Voice => "voice",
+            MethodKind::Phone => "sms",
             MethodKind::Email => "email",
         }
     }
 
-    /// The RFC 8176 `amr` value for a login completed with this kind.
+    /// The RFC 8176 `amr` value for a login completed with this kind, when the channel of its
+    /// code is not known (`Channel::amr` when it is).
     pub fn amr(self) -> &'static str {
         match self {
             MethodKind::Authenticator => "otp",
-            MethodKind::Sms => "sms",
-            MethodKind::Voice => "tel",
+            MethodKind::Phone => "sms",
             MethodKind::Email => "email",
+        }
+    }
+}
+
+/// A method named in a request, with the channel its name implies: `voice` (or `call`) and
+/// `whatsapp` name a phone that hears its code that way, `sms` a phone sent a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedMethod {
+    pub kind: MethodKind,
+    /// For a phone: the channel named; None for the other kinds.
+    pub channel: Option<Channel>,
+}
+
+impl FromStr for RequestedMethod {
+    type Err = Invalid;
+
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        let phone = |channel| RequestedMethod {
+            kind: MethodKind::Phone,
+            channel: Some(channel),
+        };
+        match raw {
+            "sms" => Ok(phone(Channel::Sms)),
+            "voice" | "call" => Ok(phone(Channel::Call)),
+            "whatsapp" => Ok(phone(Channel::Whatsapp)),
+            other => other.parse::<MethodKind>().map(|kind| RequestedMethod {
+                kind,
+                channel: None,
+            }),
         }
     }
 }
@@ -60,7 +87,8 @@ impl FromStr for MethodKind {
                 Invalid::new(
                     "[invalid]",
                     format!(
-                        "unknown method {raw:?}; methods are authenticator, sms, voice and email"
+                        "unknown method {raw:?}; methods are authenticator, sms (a phone, also \
+                         named voice or whatsapp for the way it hears its code) and email"
                     ),
                 )
             })
@@ -155,6 +183,21 @@ mod tests {
         }
         let error = "totp".parse::<MethodKind>().unwrap_err();
         assert!(error.message.contains("authenticator, sms"));
+        assert!("voice".parse::<MethodKind>().is_err());
+    }
+
+    #[test]
+    fn a_requested_phone_method_names_the_channel_of_its_code() {
+        let voice: RequestedMethod = "voice".parse().unwrap();
+        assert_eq!(voice.kind, MethodKind::Phone);
+        assert_eq!(voice.channel, Some(Channel::Call));
+        let sms: RequestedMethod = "sms".parse().unwrap();
+        assert_eq!(sms.channel, Some(Channel::Sms));
+        let whatsapp: RequestedMethod = "whatsapp".parse().unwrap();
+        assert_eq!(whatsapp.channel, Some(Channel::Whatsapp));
+        let email: RequestedMethod = "email".parse().unwrap();
+        assert_eq!((email.kind, email.channel), (MethodKind::Email, None));
+        assert!("fax".parse::<RequestedMethod>().is_err());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub use areas::{
     TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
-    FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites,
+    FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites, MethodUse,
     MethodsAndCounts, PasswordStep, PasswordStepStatements, ReservedGuess, TakenAttempt,
 };
 pub use counters::{Counter, Full};

@@ -10,12 +10,12 @@ use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::Sealed;
 use crate::domain::LoginType;
-use crate::domain::{Email, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
+use crate::domain::{Channel, Email, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{Algorithm, TotpParams};
 
 pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphertext, secret_key_id, \
     algorithm, digits, period, mobile_phone, email, last_used_step, created_at, last_used_at, \
-    sends_code_on_login";
+    sends_code_on_login, channel";
 
 const INSERT_CHALLENGE: &str = "INSERT INTO login_challenges (id_hash, user_id, login_type, \
     application_id, created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -50,6 +50,9 @@ pub struct MethodRecord {
     pub last_used_at: Option<Instant>,
     /// Enabled with the older `delivery: TextMessage` form: a login sends its code unasked.
     pub sends_code_on_login: bool,
+    /// A phone's: the way its codes go unless another is asked for (the one chosen at
+    /// enrolment, then the one of the code that last finished a login).
+    pub channel: Option<Channel>,
 }
 
 impl MethodRecord {
@@ -76,6 +79,8 @@ pub struct NewMethod {
     pub secret_fingerprint: Option<String>,
     /// Enabled with the older `delivery: TextMessage` form: a login sends its code unasked.
     pub sends_code_on_login: bool,
+    /// A phone's channel, chosen at enrolment.
+    pub channel: Option<Channel>,
 }
 
 /// A login waiting for its second factor, as stored.
@@ -142,8 +147,8 @@ impl TwoFactorStore {
     /// Adds a method with its audit event. When it is the user's first, the recovery codes
     /// (their hashes) are stored too (`Added { first: true }`); otherwise they are ignored.
     /// Trusted computers are revoked: the user's second factors changed. An authenticator whose
-    /// secret the user already has is refused (`Duplicate`), whichever of two racing enrolments
-    /// commits first. Under the user's lock, a user who already has a method of a kind in
+    /// secret the user already has, or a phone whose number they enrolled, is refused
+    /// (`Duplicate`), whichever of two racing enrolments commits first. Under the user's lock, a user who already has a method of a kind in
     /// `refused_beside` gets none (`Refused`): an enrolment meant only for users without a
     /// usable method is asked again where concurrent enrolments cannot both pass.
     pub async fn add_method(
@@ -173,7 +178,10 @@ impl TwoFactorStore {
         match insert_method_in(&mut tx, method, now).await {
             Err(StoreError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() => {
                 return Err(StoreError::Duplicate {
-                    field: "secretBase32Encoded",
+                    field: match method.kind {
+                        MethodKind::Phone => "mobilePhone",
+                        _ => "secretBase32Encoded",
+                    },
                 });
             }
             other => other?,
@@ -513,8 +521,8 @@ pub(super) async fn insert_method_in(
     sqlx::query(
         "INSERT INTO two_factor_methods (id, user_id, kind, name, secret_ciphertext, \
            secret_key_id, algorithm, digits, period, mobile_phone, email, last_used_step, \
-           created_at, last_used_at, secret_fingerprint, country, sends_code_on_login) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16)",
+           created_at, last_used_at, secret_fingerprint, country, sends_code_on_login, channel) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17)",
     )
     .bind(method.id.as_str().to_owned())
     .bind(method.user_id.to_string())
@@ -532,6 +540,7 @@ pub(super) async fn insert_method_in(
     .bind(method.secret_fingerprint.clone())
     .bind(method.mobile_phone.as_ref().and_then(PhoneNumber::region))
     .bind(i64::from(method.sends_code_on_login))
+    .bind(method.channel.map(Channel::as_str))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -653,6 +662,11 @@ pub(super) fn method_from_row(row: &impl Columns) -> Result<MethodRecord, StoreE
             .column::<Option<i64>>("last_used_at")?
             .map(Instant::from_millis),
         sends_code_on_login: row.column::<i64>("sends_code_on_login")? != 0,
+        channel: row
+            .column::<Option<String>>("channel")?
+            .map(|c| c.parse::<Channel>())
+            .transpose()
+            .map_err(|e| corrupt("channel", e))?,
     })
 }
 

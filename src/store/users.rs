@@ -431,7 +431,7 @@ impl UserStore {
             Some(phone) => {
                 sqlx::query(
                     "UPDATE two_factor_methods SET mobile_phone = $2, country = $3 \
-                     WHERE user_id = $1 AND kind IN ('sms', 'voice')",
+                     WHERE user_id = $1 AND kind = 'sms'",
                 )
                 .bind(id.to_string())
                 .bind(phone.e164().to_owned())
@@ -440,7 +440,7 @@ impl UserStore {
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1 AND kind IN ('sms', 'voice')")
+                sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1 AND kind = 'sms'")
                     .bind(id.to_string())
                     .execute(&mut *tx)
                     .await?;

@@ -10,7 +10,7 @@ use crate::domain::LoginType;
 use crate::domain::{MethodId, MethodKind, User};
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::IssuedTokens;
-use crate::store::{ChallengeRecord, MethodRecord, NewChallenge};
+use crate::store::{ChallengeRecord, MethodRecord, MethodUse, NewChallenge};
 
 /// The second step of a login.
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub struct PendingLogin {
     pub methods: Vec<MethodRecord>,
     pub challenge: ChallengeRecord,
     pub policy: TwoFactorPolicy,
+    /// What the user may enrol and use now.
+    pub offered: super::channels::Offered,
 }
 
 impl TwoFactor {
@@ -80,11 +82,13 @@ impl TwoFactor {
             .into_iter()
             .filter(|m| policy.methods.allows(m.kind))
             .collect();
+        let offered = self.offered(&policy).await?;
         Ok(Some(PendingLogin {
             user,
             methods,
             challenge,
             policy,
+            offered,
         }))
     }
 
@@ -196,6 +200,8 @@ impl TwoFactor {
 
         // The authenticator whose time step the login will spend, when that is how it passes.
         let mut spend = None;
+        // The method whose sent code it is, marked used.
+        let mut used = None;
         let accepted = match &presented {
             PresentedCode::Recovery(code) => self
                 .accept_recovery_code(user.id, code, origin, now)
@@ -216,7 +222,20 @@ impl TwoFactor {
                 if let Some(kind) = enrolled {
                     Some(Accepted::Method(kind))
                 } else if let Some(sent) = sent {
-                    Some(Accepted::Method(codes::kind_of(sent.verification.channel)))
+                    let channel = sent.verification.channel;
+                    used = checked
+                        .methods
+                        .iter()
+                        .find(|m| {
+                            m.kind == codes::kind_of(channel)
+                                && codes::destination_of(m)
+                                    .is_some_and(|d| d.as_str() == sent.verification.to)
+                        })
+                        .map(|m| MethodUse {
+                            method: m.id.clone(),
+                            channel: channel.is_phone().then_some(channel),
+                        });
+                    Some(Accepted::Sent(channel))
                 } else {
                     let matched =
                         self.judge
@@ -248,6 +267,7 @@ impl TwoFactor {
                 id_hash,
                 guess_id,
                 spend: spend.clone(),
+                used,
                 session: login.session.clone(),
                 event: login.event.clone(),
             })

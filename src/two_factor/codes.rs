@@ -1,14 +1,16 @@
-//! Second factors that travel: codes sent by SMS, voice call or email through the verify
-//! engine — to enrol a phone or an address, to finish a login, or to prove a method before it
+//! Second factors that travel: codes sent to a phone (by text, call or WhatsApp) or an email
+//! address through the verify engine — to enrol a phone or an address, to finish a login, or to prove a method before it
 //! is removed.
 
+use super::channels::{self, Offered};
 use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
 use super::{TwoFactorError, preference};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
-use crate::domain::{Invalid, MethodId, MethodKind, PhoneNumber, UserId};
+use crate::domain::{Invalid, MethodId, MethodKind, PhoneNumber, RequestedMethod, UserId};
 use crate::otp::TotpSecret;
+use crate::policy::TwoFactorPolicy;
 use crate::store::MethodRecord;
 use crate::verify::{Channel, Destination, StartRequest, VerifyError};
 
@@ -35,20 +37,10 @@ pub(crate) fn phone_change_context(method: &MethodId) -> String {
     format!("change:{method}")
 }
 
-/// The channel a method's codes travel by.
-pub fn channel_of(kind: MethodKind) -> Option<Channel> {
-    match kind {
-        MethodKind::Sms => Some(Channel::Sms),
-        MethodKind::Voice => Some(Channel::Call),
-        MethodKind::Email => Some(Channel::Email),
-        MethodKind::Authenticator => None,
-    }
-}
-
+/// The kind of method a code sent by `channel` proves.
 pub fn kind_of(channel: Channel) -> MethodKind {
     match channel {
-        Channel::Sms | Channel::Whatsapp => MethodKind::Sms,
-        Channel::Call => MethodKind::Voice,
+        Channel::Sms | Channel::Call | Channel::Whatsapp => MethodKind::Phone,
         Channel::Email => MethodKind::Email,
     }
 }
@@ -56,7 +48,7 @@ pub fn kind_of(channel: Channel) -> MethodKind {
 /// Where a method's codes go.
 pub fn destination_of(method: &MethodRecord) -> Option<Destination> {
     match method.kind {
-        MethodKind::Sms | MethodKind::Voice => method.mobile_phone.clone().map(Destination::Phone),
+        MethodKind::Phone => method.mobile_phone.clone().map(Destination::Phone),
         MethodKind::Email => method.email.clone().map(Destination::Email),
         MethodKind::Authenticator => None,
     }
@@ -69,16 +61,18 @@ impl From<VerifyError> for TwoFactorError {
 }
 
 impl TwoFactor {
-    /// Sends the code that finishes a login to one of the user's sms, voice or email methods:
-    /// the one named, or else the preferred of those that receive codes. Codes sent earlier in
-    /// this login to other destinations stop working. Answers the method the code went to.
+    /// Sends the code that finishes a login to one of the user's phone or email methods: the
+    /// one named, or else the preferred of those that receive codes; to a phone by the channel
+    /// asked for, or else its own (`channels::channel_for`). Codes sent earlier in this login
+    /// to other destinations stop working. Answers the method the code went to, and how.
     pub async fn send_login_code(
         &self,
         two_factor_id: &str,
         method_id: Option<&MethodId>,
+        channel: Option<Channel>,
         origin: &Origin,
         now: Instant,
-    ) -> Result<MethodId, TwoFactorError> {
+    ) -> Result<(MethodId, Channel), TwoFactorError> {
         let policy = self.two_factor_policy().await?;
         let challenge_hash = random::lookup_digest(two_factor_id);
         let challenge = self
@@ -110,16 +104,7 @@ impl TwoFactor {
                 )
             })?,
         };
-        let (Some(channel), Some(destination)) = (channel_of(method.kind), destination_of(method))
-        else {
-            return Err(TwoFactorError::field(
-                "methodId",
-                Invalid::new(
-                    "[invalid]",
-                    "an authenticator's codes come from the app; nothing is sent",
-                ),
-            ));
-        };
+        let (channel, destination) = self.route(method, channel, &policy).await?;
         let context = login_context(&challenge_hash);
         self.verify_store
             .cancel_context(&context, Some(destination.as_str()), now)
@@ -140,32 +125,68 @@ impl TwoFactor {
                 now,
             )
             .await?;
-        Ok(method.id.clone())
+        Ok((method.id.clone(), channel))
     }
 
-    /// Sends a code to a phone number or an address the user is enrolling.
+    /// The channels a phone may hear its codes by now (`channels::phone_channels`).
+    pub async fn phone_channels(
+        &self,
+        policy: &TwoFactorPolicy,
+    ) -> Result<Vec<Channel>, TwoFactorError> {
+        Ok(self.offered(policy).await?.phone_channels)
+    }
+
+    /// What a person may enrol and use now (`channels::Offered`).
+    pub async fn offered(&self, policy: &TwoFactorPolicy) -> Result<Offered, TwoFactorError> {
+        let carried = self.verify.carried_channels().await?;
+        Ok(Offered::new(&policy.methods, &carried))
+    }
+
+    /// What a person may enrol and use now, under the settings in force.
+    pub async fn offered_now(&self) -> Result<Offered, TwoFactorError> {
+        let policy = self.two_factor_policy().await?;
+        self.offered(&policy).await
+    }
+
+    /// How and where a code to `method` goes: by the channel asked for or its own.
+    async fn route(
+        &self,
+        method: &MethodRecord,
+        asked: Option<Channel>,
+        policy: &TwoFactorPolicy,
+    ) -> Result<(Channel, Destination), TwoFactorError> {
+        let offered = self.phone_channels(policy).await?;
+        let channel = channels::channel_for(method, asked, &offered).map_err(|e| {
+            TwoFactorError::field(
+                if asked.is_some() {
+                    "channel"
+                } else {
+                    "methodId"
+                },
+                e,
+            )
+        })?;
+        let destination = destination_of(method)
+            .ok_or_else(|| anyhow::anyhow!("method {} has no destination", method.id))?;
+        Ok((channel, destination))
+    }
+
+    /// Sends a code to a phone number or an address the user is enrolling; to a phone by the
+    /// channel named, or else the first the server offers. Answers the channel.
     pub async fn send_enrollment_code(
         &self,
         user: UserId,
-        kind: MethodKind,
+        method: RequestedMethod,
         destination: Destination,
         origin: &Origin,
         now: Instant,
-    ) -> Result<(), TwoFactorError> {
+    ) -> Result<Channel, TwoFactorError> {
         self.user_store
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
         let policy = self.two_factor_policy().await?;
-        let Some(channel) = channel_of(kind) else {
-            return Err(TwoFactorError::field(
-                "method",
-                Invalid::new(
-                    "[invalid]",
-                    "an authenticator needs no code sent; use its app",
-                ),
-            ));
-        };
+        let kind = method.kind;
         if !policy.methods.allows(kind) {
             return Err(TwoFactorError::field(
                 "method",
@@ -175,6 +196,33 @@ impl TwoFactor {
                 ),
             ));
         }
+        let channel = match kind {
+            MethodKind::Authenticator => {
+                return Err(TwoFactorError::field(
+                    "method",
+                    Invalid::new(
+                        "[invalid]",
+                        "an authenticator needs no code sent; use its app",
+                    ),
+                ));
+            }
+            MethodKind::Email => Channel::Email,
+            MethodKind::Phone => {
+                let offered = self.phone_channels(&policy).await?;
+                match method.channel {
+                    Some(asked) if offered.contains(&asked) => asked,
+                    Some(asked) => {
+                        return Err(TwoFactorError::field(
+                            "method",
+                            channels::switched_off(asked),
+                        ));
+                    }
+                    None => offered.first().copied().ok_or_else(|| {
+                        TwoFactorError::field("method", channels::switched_off(Channel::Sms))
+                    })?,
+                }
+            }
+        };
         self.verify
             .start_verification(
                 &StartRequest {
@@ -191,7 +239,7 @@ impl TwoFactor {
                 now,
             )
             .await?;
-        Ok(())
+        Ok(channel)
     }
 
     /// The legacy enrolment: a code for `{mobilePhone, secret}`, which enabling with the same
@@ -237,18 +285,22 @@ impl TwoFactor {
         &self,
         user: UserId,
         method_id: &MethodId,
+        channel: Option<Channel>,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        self.send_to_method(user, method_id, method_context(method_id), origin, now)
+        let context = method_context(method_id);
+        self.send_to_method(user, method_id, channel, context, origin, now)
             .await
     }
 
-    /// Sends a code for `context` to where one of the user's sms, voice or email methods points.
+    /// Sends a code for `context` to where one of the user's phone or email methods points, by
+    /// the channel asked for or the method's own.
     async fn send_to_method(
         &self,
         user: UserId,
         method_id: &MethodId,
+        channel: Option<Channel>,
         context: String,
         origin: &Origin,
         now: Instant,
@@ -260,16 +312,8 @@ impl TwoFactor {
                 Invalid::new("[invalid]", "this user has no method with this id"),
             )
         })?;
-        let (Some(channel), Some(destination)) = (channel_of(method.kind), destination_of(method))
-        else {
-            return Err(TwoFactorError::field(
-                "methodId",
-                Invalid::new(
-                    "[invalid]",
-                    "an authenticator's codes come from the app; nothing is sent",
-                ),
-            ));
-        };
+        let policy = self.two_factor_policy().await?;
+        let (channel, destination) = self.route(method, channel, &policy).await?;
         self.verify
             .start_verification(
                 &StartRequest {
@@ -289,23 +333,29 @@ impl TwoFactor {
         Ok(())
     }
 
-    /// Sends a code to the new number of a phone method: the old number keeps working until the
-    /// new one is confirmed with [`TwoFactor::change_method_phone`].
+    /// Sends a code to the new number of a phone method, by the channel asked for or the
+    /// phone's own: the old number keeps working until the new one is confirmed with
+    /// [`TwoFactor::change_method_phone`]. Answers the channel.
     pub async fn send_phone_change_code(
         &self,
         user: UserId,
         method_id: &MethodId,
         phone: PhoneNumber,
+        channel: Option<Channel>,
         origin: &Origin,
         now: Instant,
-    ) -> Result<(), TwoFactorError> {
+    ) -> Result<Channel, TwoFactorError> {
         let method = self.phone_method_of(user, method_id).await?;
+        let policy = self.two_factor_policy().await?;
+        let offered = self.phone_channels(&policy).await?;
+        let channel = channels::channel_for(&method, channel, &offered)
+            .map_err(|e| TwoFactorError::field("channel", e))?;
         self.verify
             .start_verification(
                 &StartRequest {
                     service_id: SERVICE,
                     destination: Destination::Phone(phone),
-                    channel: channel_of(method.kind).unwrap_or(Channel::Sms),
+                    channel,
                     locale: None,
                     context: Some(phone_change_context(method_id)),
                     user: Some(user),
@@ -316,7 +366,7 @@ impl TwoFactor {
                 now,
             )
             .await?;
-        Ok(())
+        Ok(channel)
     }
 
     /// Replaces a phone method's number once the code sent to the new number is confirmed.
@@ -391,7 +441,7 @@ impl TwoFactor {
             .methods(user)
             .await?
             .into_iter()
-            .find(|m| &m.id == method_id && matches!(m.kind, MethodKind::Sms | MethodKind::Voice))
+            .find(|m| &m.id == method_id && m.kind == MethodKind::Phone)
             .ok_or_else(|| {
                 TwoFactorError::field(
                     "methodId",
@@ -406,10 +456,12 @@ impl TwoFactor {
         user: UserId,
         session_id: &str,
         method_id: &MethodId,
+        channel: Option<Channel>,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        self.send_to_method(user, method_id, reauth_context(session_id), origin, now)
+        let context = reauth_context(session_id);
+        self.send_to_method(user, method_id, channel, context, origin, now)
             .await
     }
 
@@ -417,11 +469,11 @@ impl TwoFactor {
     pub async fn send_enrollment_code_during_login(
         &self,
         two_factor_id: &str,
-        kind: MethodKind,
+        method: RequestedMethod,
         destination: Destination,
         origin: &Origin,
         now: Instant,
-    ) -> Result<(), TwoFactorError> {
+    ) -> Result<Channel, TwoFactorError> {
         let pending = self
             .pending_login(two_factor_id, now)
             .await?
@@ -431,7 +483,7 @@ impl TwoFactor {
                 "this login must be finished with a code from a method already enrolled".into(),
             ));
         }
-        self.send_enrollment_code(pending.user.id, kind, destination, origin, now)
+        self.send_enrollment_code(pending.user.id, method, destination, origin, now)
             .await
     }
 
@@ -441,7 +493,7 @@ impl TwoFactor {
             .methods(user)
             .await?
             .into_iter()
-            .find(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice))
+            .find(|m| m.kind == MethodKind::Phone)
             .map(|m| m.id)
             .ok_or_else(|| {
                 TwoFactorError::field(

@@ -9,7 +9,7 @@ use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, TotpParams, TotpSecret};
 use crate::store::{AddedMethod, MethodRecord, NewMethod};
-use crate::verify::Destination;
+use crate::verify::{Channel, Destination};
 
 /// A request to add a method, already parsed.
 #[derive(Debug, Clone)]
@@ -93,6 +93,7 @@ impl TwoFactor {
             last_used_step: None,
             secret_fingerprint: None,
             sends_code_on_login: is_legacy_text_message(request),
+            channel: None,
         };
         match request.kind {
             MethodKind::Authenticator => {
@@ -110,12 +111,15 @@ impl TwoFactor {
                 method.last_used_step = Some(step);
                 method.secret_fingerprint = Some(self.authenticator_fingerprint(secret));
             }
-            MethodKind::Sms | MethodKind::Voice | MethodKind::Email => {
-                match self
+            MethodKind::Phone | MethodKind::Email => {
+                let (destination, channel) = self
                     .prove_destination(user, request, &code, origin, now)
-                    .await?
-                {
-                    Destination::Phone(phone) => method.mobile_phone = Some(phone),
+                    .await?;
+                match destination {
+                    Destination::Phone(phone) => {
+                        method.mobile_phone = Some(phone);
+                        method.channel = Some(channel);
+                    }
                     Destination::Email(email) => method.email = Some(email),
                 }
             }
@@ -139,9 +143,13 @@ impl TwoFactor {
             Ok(AddedMethod::Added { first }) => first,
             Ok(AddedMethod::Refused) => return Err(usable_method_enrolled()),
             Err(crate::store::StoreError::Duplicate { field }) => {
+                let message = match request.kind {
+                    MethodKind::Phone => "this phone number is already enrolled",
+                    _ => "this authenticator is already enrolled",
+                };
                 return Err(TwoFactorError::field(
                     field,
-                    Invalid::new("[duplicate]", "this authenticator is already enrolled"),
+                    Invalid::new("[duplicate]", message),
                 ));
             }
             Err(other) => return Err(other.into()),
@@ -190,7 +198,8 @@ impl TwoFactor {
     }
 
     /// A phone or an address is proven by the code sent to it (`POST /api/two-factor/send`);
-    /// only then is it stored. Returns where the code went.
+    /// only then is it stored. Returns where the code went, and how: a phone's codes keep going
+    /// the way its first one came.
     async fn prove_destination(
         &self,
         user: UserId,
@@ -198,7 +207,7 @@ impl TwoFactor {
         code: &OtpCode,
         origin: &Origin,
         now: Instant,
-    ) -> Result<Destination, TwoFactorError> {
+    ) -> Result<(Destination, Channel), TwoFactorError> {
         // Seed 004's legacy form names the secret the code was sent with, not the user.
         let context = match (&request.secret, is_legacy_text_message(request)) {
             (Some(secret), true) => self.legacy_context(secret),
@@ -244,13 +253,12 @@ impl TwoFactor {
             .map_err(|e| anyhow::anyhow!("stored destination: {e}"))?;
         let fits = matches!(
             (&destination, request.kind),
-            (Destination::Phone(_), MethodKind::Sms | MethodKind::Voice)
-                | (Destination::Email(_), MethodKind::Email)
+            (Destination::Phone(_), MethodKind::Phone) | (Destination::Email(_), MethodKind::Email)
         );
         if !fits {
             return Err(mismatch());
         }
-        Ok(destination)
+        Ok((destination, outcome.verification.channel))
     }
 
     /// Enrolment in the middle of a login that requires a second factor the user does not have
@@ -400,7 +408,7 @@ impl TwoFactor {
                 // A concurrent request spent the step first: the code counts as wrong.
                 self.admit_judged(user, "disable", false, origin, now).await
             }
-            MethodKind::Sms | MethodKind::Voice | MethodKind::Email => {
+            MethodKind::Phone | MethodKind::Email => {
                 let guess = self.count_guess(user, "disable", origin, now).await?;
                 let sent = self
                     .verify
@@ -489,5 +497,5 @@ fn usable_method_enrolled() -> TwoFactorError {
 /// The older enable form (`{code, secret, delivery: "TextMessage"}`): an SMS method proven by a
 /// code sent for a secret (`send_legacy_enrollment_code`) rather than for the user.
 fn is_legacy_text_message(request: &EnableMethod) -> bool {
-    request.kind == MethodKind::Sms && request.secret.is_some()
+    request.kind == MethodKind::Phone && request.secret.is_some()
 }

@@ -14,7 +14,7 @@ use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
 use crate::store::{
     ChallengeRecord, FinishStatements, FinishTransaction, GuessStatements, GuessTransaction,
-    GuessWrites, MethodRecord, NewSession, ReservedGuess, StoreError,
+    GuessWrites, MethodRecord, MethodUse, NewSession, ReservedGuess, StoreError,
 };
 
 /// The user of a code check, as read under the check's lock.
@@ -250,6 +250,9 @@ pub(super) struct LoginFinish {
     pub(super) guess_id: String,
     /// The authenticator and the time step of the code, spent unless already spent.
     pub(super) spend: Option<(MethodId, u64)>,
+    /// The method a sent code came to: its last use moves to now (and a phone's channel to
+    /// the one the code came by).
+    pub(super) used: Option<MethodUse>,
     pub(super) session: NewSession,
     pub(super) event: AuditEvent,
 }
@@ -281,6 +284,9 @@ impl FinishTransaction for LoginFinish {
             // Nothing of this login stands: the guess stays a failure.
             statements.rollback().await?;
             return Ok(Finished::StepSpent);
+        }
+        if let Some(used) = &self.used {
+            statements.mark_used(used, now).await?;
         }
         statements
             .commit(GuessWrites {

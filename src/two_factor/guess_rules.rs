@@ -133,10 +133,10 @@ mod tests {
     fn an_enrolments_code_completes_the_login_as_the_enrolled_kind_and_spends_nothing() {
         assert_eq!(
             decide_guess(&challenge(1), &user(true), &policy(), 0, || {
-                CodeMatch::Enrolled(MethodKind::Sms)
+                CodeMatch::Enrolled(MethodKind::Phone)
             }),
             GuessDecision::Right {
-                accepted: Accepted::Method(MethodKind::Sms),
+                accepted: Accepted::Method(MethodKind::Phone),
                 spend: None,
             }
         );

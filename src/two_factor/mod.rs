@@ -2,6 +2,7 @@
 //! and the settings behind them. Both the JSON API and the web pages call these flows.
 
 mod challenge;
+pub mod channels;
 pub mod codes;
 mod counted;
 mod enroll;
@@ -23,7 +24,7 @@ pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
-use crate::domain::{FieldError, Invalid, MethodId, MethodKind, UserId};
+use crate::domain::{Channel, FieldError, Invalid, MethodId, MethodKind, UserId};
 use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
@@ -178,6 +179,8 @@ impl PresentedCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Accepted {
     Method(MethodKind),
+    /// A code sent by this channel.
+    Sent(Channel),
     RecoveryCode,
 }
 
@@ -185,6 +188,7 @@ impl Accepted {
     pub(crate) fn amr(self) -> &'static str {
         match self {
             Accepted::Method(kind) => kind.amr(),
+            Accepted::Sent(channel) => channel.amr(),
             Accepted::RecoveryCode => "rec",
         }
     }

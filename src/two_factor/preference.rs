@@ -28,12 +28,8 @@ fn preferred_of<'a>(
 }
 
 /// Whether codes for this method are sent (a text, a call, an email) rather than made by an app.
-/// (`codes::channel_of` says by which channel; `codes` calls these rules, so they cannot call it.)
 fn receives_codes(method: &MethodRecord) -> bool {
-    matches!(
-        method.kind,
-        MethodKind::Sms | MethodKind::Voice | MethodKind::Email
-    )
+    matches!(method.kind, MethodKind::Phone | MethodKind::Email)
 }
 
 /// Where a code goes when it is asked for without naming a method: the preferred of the
@@ -50,7 +46,7 @@ pub fn sent_unasked(
     moved_from_authy: bool,
     usable: &[MethodRecord],
 ) -> Option<&MethodRecord> {
-    if moved_from_authy && let Some(sms) = usable.iter().find(|m| m.kind == MethodKind::Sms) {
+    if moved_from_authy && let Some(sms) = usable.iter().find(|m| m.kind == MethodKind::Phone) {
         return Some(sms);
     }
     let legacy = || usable.iter().find(|m| m.sends_code_on_login);
@@ -77,33 +73,34 @@ mod tests {
             name: None,
             secret: None,
             totp: None,
-            mobile_phone: matches!(kind, MethodKind::Sms | MethodKind::Voice)
+            mobile_phone: matches!(kind, MethodKind::Phone)
                 .then(|| PhoneNumber::parse("+13035550123").unwrap()),
             email: (kind == MethodKind::Email).then(|| Email::parse("a@example.com").unwrap()),
             last_used_step: None,
             created_at: Instant::from_millis(0),
             last_used_at: last_used.map(Instant::from_millis),
             sends_code_on_login: false,
+            channel: (kind == MethodKind::Phone).then_some(crate::domain::Channel::Sms),
         }
     }
 
     fn legacy_sms() -> MethodRecord {
         MethodRecord {
             sends_code_on_login: true,
-            ..method(MethodKind::Sms, None)
+            ..method(MethodKind::Phone, None)
         }
     }
 
     #[test]
     fn the_method_used_last_is_preferred_else_an_authenticator_else_the_first() {
-        let sms = method(MethodKind::Sms, Some(5));
+        let sms = method(MethodKind::Phone, Some(5));
         let email = method(MethodKind::Email, Some(9));
         let app = method(MethodKind::Authenticator, None);
         let methods = [sms.clone(), app.clone(), email.clone()];
         assert_eq!(preferred(&methods).unwrap().id, email.id);
-        let unused = [method(MethodKind::Sms, None), app.clone()];
+        let unused = [method(MethodKind::Phone, None), app.clone()];
         assert_eq!(preferred(&unused).unwrap().id, app.id);
-        let phones = [sms.clone(), method(MethodKind::Voice, None)];
+        let phones = [sms.clone(), method(MethodKind::Phone, None)];
         assert_eq!(preferred(&phones).unwrap().id, sms.id);
         assert!(preferred(&[]).is_none());
     }
@@ -111,7 +108,7 @@ mod tests {
     #[test]
     fn a_code_asked_for_without_a_method_goes_to_the_preferred_one_that_receives_codes() {
         let app = method(MethodKind::Authenticator, Some(10));
-        let sms = method(MethodKind::Sms, None);
+        let sms = method(MethodKind::Phone, None);
         let email = method(MethodKind::Email, Some(3));
         let methods = [app.clone(), sms, email.clone()];
         assert_eq!(preferred_for_sending(&methods).unwrap().id, email.id);
@@ -121,7 +118,7 @@ mod tests {
     #[test]
     fn by_default_only_a_phone_enabled_with_the_older_form_is_sent_its_code_unasked() {
         let app = method(MethodKind::Authenticator, None);
-        let sms = method(MethodKind::Sms, None);
+        let sms = method(MethodKind::Phone, None);
         let legacy = legacy_sms();
         let setting = SendCodeOnLogin::default();
         assert!(sent_unasked(setting, false, &[sms.clone(), app.clone()]).is_none());
@@ -138,19 +135,19 @@ mod tests {
     #[test]
     fn when_the_settings_say_so_a_preferred_text_call_or_email_is_sent_unasked() {
         let app = method(MethodKind::Authenticator, Some(1));
-        let voice = method(MethodKind::Voice, Some(7));
-        let methods = [app.clone(), voice.clone()];
+        let phone = method(MethodKind::Phone, Some(7));
+        let methods = [app.clone(), phone.clone()];
         let chosen = sent_unasked(SendCodeOnLogin::Preferred, false, &methods);
-        assert_eq!(chosen.unwrap().id, voice.id);
+        assert_eq!(chosen.unwrap().id, phone.id);
         // An authenticator preferred: nothing to send.
         let app_last = method(MethodKind::Authenticator, Some(9));
-        assert!(sent_unasked(SendCodeOnLogin::Preferred, false, &[app_last, voice]).is_none());
+        assert!(sent_unasked(SendCodeOnLogin::Preferred, false, &[app_last, phone]).is_none());
     }
 
     #[test]
     fn a_user_moved_from_authy_with_a_phone_is_sent_a_text_whatever_the_setting() {
         let app = method(MethodKind::Authenticator, Some(9));
-        let sms = method(MethodKind::Sms, None);
+        let sms = method(MethodKind::Phone, None);
         let methods = [app, sms.clone()];
         let chosen = sent_unasked(SendCodeOnLogin::Never, true, &methods);
         assert_eq!(chosen.unwrap().id, sms.id);

@@ -16,6 +16,8 @@ pub type LiveSession = (SessionRecord, Option<String>, Option<String>);
 #[derive(Debug, Clone)]
 pub struct SecurityOverview {
     pub policy: TwoFactorPolicy,
+    /// What the user may add and use now.
+    pub offered: super::channels::Offered,
     pub methods: Vec<MethodRecord>,
     pub recovery_codes_left: i64,
     pub trusted_computers: Vec<TrustRecord>,
@@ -38,8 +40,10 @@ impl TwoFactor {
         user: UserId,
         now: Instant,
     ) -> Result<SecurityOverview, TwoFactorError> {
+        let policy = self.two_factor_policy().await?;
         Ok(SecurityOverview {
-            policy: self.two_factor_policy().await?,
+            offered: self.offered(&policy).await?,
+            policy,
             methods: self.user_methods(user).await?,
             recovery_codes_left: self.two_factor_store.unused_recovery_codes(user).await?,
             trusted_computers: self.trusted_computers(user, now).await?,

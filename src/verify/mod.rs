@@ -70,6 +70,11 @@ impl Verify {
             delivery,
         }
     }
+
+    /// Every channel a code can travel by now (`DeliverySettings::carries`).
+    pub async fn carried_channels(&self) -> Result<Vec<Channel>, VerifyError> {
+        Ok(self.delivery.delivery_settings().await?.carried_channels())
+    }
 }
 
 /// The states of a verification, as Twilio names them.

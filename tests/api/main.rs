@@ -23,6 +23,7 @@ mod login;
 mod names;
 mod nodes;
 mod passwords;
+mod phones;
 mod processes;
 mod races;
 mod seed_004;

@@ -1,4 +1,4 @@
-//! Codes by SMS, voice and email through the verify engine, on the embedded default: the
+//! Codes by text, call and email through the verify engine, on the embedded default: the
 //! built-in engine and the development outbox.
 
 use reqwest::Method;
@@ -30,7 +30,7 @@ async fn user_with_sms(app: &TestApp, name: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_user_enrols_a_phone_logs_in_with_an_sms_code_from_the_outbox_and_falls_back_to_voice() {
+async fn a_user_enrols_a_phone_logs_in_with_a_text_and_next_time_hears_the_code_by_a_call() {
     let app = spawn_app().await;
     app.create_user("ann", json!({})).await;
     let (_, login) = app
@@ -85,70 +85,66 @@ async fn a_user_enrols_a_phone_logs_in_with_an_sms_code_from_the_outbox_and_fall
         10
     );
 
-    // A voice method on the same phone, through the API key.
+    // The phone is one method: enrolling it again "for calls" is refused, the code spent.
     let id = login["user"]["id"].as_str().unwrap();
     assert_eq!(app.send_enrollment(id, "voice", PHONE).await.status(), 200);
     assert_eq!(app.outbox().await[0]["channel"], "call");
     let voice_code = app.code_sent_to(PHONE).await;
-    let enabled = app
+    let again = app
         .with_key(Method::POST, &format!("/api/user/two-factor/{id}"))
         .json(&json!({"method": "voice", "code": voice_code}))
         .send()
         .await
         .unwrap();
-    assert_eq!(enabled.status(), 200);
+    assert_eq!(again.status(), 400);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(
+        again["fieldErrors"]["mobilePhone"][0]["message"],
+        "this phone number is already enrolled"
+    );
 
-    // Login: 242 lists both methods with the number masked.
+    // Login: 242 lists the one phone, masked, heard by text as it was enrolled.
     let (status, challenge) = app
         .login_json(json!({"loginId": "ann", "password": PASSWORD}))
         .await;
     assert_eq!(status, 242);
     let methods = challenge["methods"].as_array().unwrap();
-    assert_eq!(methods.len(), 2);
-    assert!(
-        methods.iter().all(|m| m["mobilePhone"] == "+1 •••• 1212"),
-        "{methods:?}"
-    );
+    assert_eq!(methods.len(), 1, "{methods:?}");
+    assert_eq!(methods[0]["method"], "sms");
+    assert_eq!(methods[0]["mobilePhone"], "+1 •••• 1212");
+    assert_eq!(methods[0]["channel"], "sms");
+    assert!(methods[0].get("lastUsedInstant").is_none());
+    let phone = methods[0]["id"].as_str().unwrap().to_owned();
     let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
-    let sms = methods.iter().find(|m| m["method"] == "sms").unwrap()["id"]
-        .as_str()
-        .unwrap();
-    let voice = methods.iter().find(|m| m["method"] == "voice").unwrap()["id"]
-        .as_str()
-        .unwrap();
 
     let sent = app
         .post_json(
             &format!("/api/two-factor/send/{two_factor_id}"),
-            &json!({"methodId": sms}),
+            &json!({"methodId": phone}),
         )
         .await;
     assert_eq!(sent.status(), 200);
+    assert_eq!(app.outbox().await[0]["channel"], "sms");
     let code = app.code_sent_to(PHONE).await;
     let done = app.finish_two_factor(two_factor_id, &code, json!({})).await;
     assert_eq!(done.status(), 200);
     let done: Value = done.json().await.unwrap();
-    let claims: Value = app
-        .client
-        .get(app.url("/api/jwt/validate"))
-        .bearer_auth(done["token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(claims["jwt"]["amr"], json!(["pwd", "sms", "mfa"]));
+    assert_eq!(amr_of(&app, &done).await, json!(["pwd", "sms", "mfa"]));
 
-    // The next login falls back to a voice call, which reads the code out twice.
+    // The next login: the text does not come, so the person asks for a call to the same phone,
+    // which reads the code out twice.
     let (_, challenge) = app
         .login_json(json!({"loginId": "ann", "password": PASSWORD}))
         .await;
+    assert!(
+        challenge["methods"][0]["lastUsedInstant"].is_i64(),
+        "the phone's last use moved: {challenge}"
+    );
     let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
     let sent = app
         .post_json(
             &format!("/api/two-factor/send/{two_factor_id}"),
-            &json!({"methodId": voice}),
+            &json!({"methodId": phone, "channel": "call"}),
         )
         .await;
     assert_eq!(sent.status(), 200);
@@ -171,6 +167,21 @@ async fn a_user_enrols_a_phone_logs_in_with_an_sms_code_from_the_outbox_and_fall
     );
     let done = app.finish_two_factor(two_factor_id, &code, json!({})).await;
     assert_eq!(done.status(), 200);
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(amr_of(&app, &done).await, json!(["pwd", "tel", "mfa"]));
+
+    // The phone now hears its codes by call unless asked otherwise: `{}` sends a call.
+    let (_, challenge) = app
+        .login_json(json!({"loginId": "ann", "password": PASSWORD}))
+        .await;
+    assert_eq!(challenge["methods"][0]["channel"], "call");
+    let two_factor_id = challenge["twoFactorId"].as_str().unwrap();
+    let sent = app
+        .post_json(&format!("/api/two-factor/send/{two_factor_id}"), &json!({}))
+        .await;
+    assert_eq!(sent.status(), 200);
+    assert_eq!(app.outbox().await[0]["channel"], "call");
+
     let sent_events = app.audit("event=verify.send").await;
     assert!(
         sent_events
@@ -178,6 +189,21 @@ async fn a_user_enrols_a_phone_logs_in_with_an_sms_code_from_the_outbox_and_fall
             .all(|e| !e.to_string().contains("5551212")),
         "numbers are masked in the audit log"
     );
+}
+
+/// The `amr` claim of a login's access token.
+async fn amr_of(app: &TestApp, done: &Value) -> Value {
+    let claims: Value = app
+        .client
+        .get(app.url("/api/jwt/validate"))
+        .bearer_auth(done["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    claims["jwt"]["amr"].clone()
 }
 
 #[tokio::test]

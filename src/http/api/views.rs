@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::{MethodKind, User};
+use crate::domain::{Channel, MethodKind, User};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::sessions::IssuedTokens;
@@ -134,6 +134,11 @@ pub struct MethodView {
     authenticator: Option<AuthenticatorView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mobile_phone: Option<String>,
+    /// A phone's: how its codes come unless a send names another channel (`sms`, `call`,
+    /// `whatsapp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    channel: Option<Channel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
     insert_instant: i64,
@@ -169,6 +174,7 @@ impl MethodView {
                     code_length: digits,
                     time_step: period,
                 }),
+                channel: m.channel,
                 mobile_phone: m.mobile_phone.as_ref().map(|p| {
                     if masked {
                         p.masked()

@@ -8,26 +8,106 @@ use axum::response::Response;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use super::forms::{AuthenticatorForm, FinishForm, PhoneConfirmForm, PhoneForm};
+use super::forms::{AuthenticatorForm, FinishForm, PhoneConfirmForm, PhoneForm, phone_channel};
 use super::login::explain;
 use super::{
     Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, SETUP_COOKIE, WebForm, cookie, internal,
 };
 use crate::clock::Instant;
-use crate::domain::{MethodKind, MethodName, PhoneNumber};
+use crate::domain::{Channel, MethodKind, MethodName, PhoneNumber, RequestedMethod};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
+use crate::two_factor::channels::Offered;
 use crate::two_factor::{AuthenticatorSetup, CompleteLogin, EnableMethod, Enabled, TwoFactorError};
 use crate::verify::Destination;
 
 #[derive(Template)]
 #[template(path = "enroll.html")]
 pub struct EnrollPage {
-    pub chrome: Chrome,
-    pub error: Option<String>,
-    pub phone: String,
-    pub action: &'static str,
-    pub authenticator_link: &'static str,
+    chrome: Chrome,
+    error: Option<String>,
+    phone: String,
+    action: &'static str,
+    /// None: authenticators are switched off.
+    authenticator_link: Option<&'static str>,
+    /// The ways a phone may hear its codes; none: phones are switched off.
+    channels: Vec<ChannelChoice>,
+    /// During a login that requires a second factor (else the security settings).
+    at_login: bool,
+}
+
+/// One way a phone may hear its code, as a choice on a page.
+pub struct ChannelChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    /// In a sentence ("by phone call").
+    pub said: &'static str,
+    pub checked: bool,
+}
+
+impl ChannelChoice {
+    /// The phone channels offered, the `chosen` one (else the first) checked.
+    pub fn list(offered: &[Channel], chosen: Option<Channel>) -> Vec<ChannelChoice> {
+        let chosen = chosen
+            .filter(|c| offered.contains(c))
+            .or_else(|| offered.first().copied());
+        offered
+            .iter()
+            .map(|c| ChannelChoice {
+                value: c.as_str(),
+                label: channel_choice_label(*c),
+                said: crate::two_factor::channels::describe(*c),
+                checked: Some(*c) == chosen,
+            })
+            .collect()
+    }
+}
+
+fn channel_choice_label(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Sms => "Text message (SMS)",
+        Channel::Call => "Phone call",
+        Channel::Whatsapp => "WhatsApp message",
+        Channel::Email => "Email",
+    }
+}
+
+/// Where a person sets up a second factor: during a login that requires one, or in the
+/// security settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrolPlace {
+    Login,
+    Security,
+}
+
+impl EnrollPage {
+    pub fn new(
+        chrome: Chrome,
+        place: EnrolPlace,
+        offered: &Offered,
+        phone: String,
+        chosen: Option<Channel>,
+        error: Option<String>,
+    ) -> Self {
+        let (action, authenticator_link) = match place {
+            EnrolPlace::Login => ("/login/enroll/phone", "/login/enroll/authenticator"),
+            EnrolPlace::Security => ("/security/phone", "/security/authenticator"),
+        };
+        Self {
+            chrome,
+            error,
+            phone,
+            action,
+            authenticator_link: offered.authenticator.then_some(authenticator_link),
+            channels: ChannelChoice::list(&offered.phone_channels, chosen),
+            at_login: place == EnrolPlace::Login,
+        }
+    }
+}
+
+/// A phone's number as a form shows it back: the number typed, or the one on file.
+pub fn phone_shown(typed: &str) -> String {
+    typed.chars().take(40).collect()
 }
 
 #[derive(Template)]
@@ -37,9 +117,50 @@ pub struct ConfirmPhonePage {
     pub error: Option<String>,
     pub masked: String,
     pub phone: String,
-    pub kind: String,
+    /// The channel the code went by.
+    pub channel: &'static str,
+    /// In words ("text message").
+    pub channel_said: &'static str,
+    /// The other ways to have the code sent again.
+    pub other_channels: Vec<ChannelChoice>,
+    /// Where the other ways are asked for.
+    pub resend_action: &'static str,
     pub method_id: Option<String>,
     pub action: &'static str,
+}
+
+impl ConfirmPhonePage {
+    /// The page after a code went to `phone` by `channel`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chrome: Chrome,
+        phone: &PhoneNumber,
+        channel: Channel,
+        offered: &[Channel],
+        method_id: Option<String>,
+        place: EnrolPlace,
+        error: Option<String>,
+    ) -> Self {
+        let (action, resend_action) = match place {
+            EnrolPlace::Login => ("/login/enroll/phone/confirm", "/login/enroll/phone"),
+            EnrolPlace::Security => ("/security/phone/confirm", "/security/phone"),
+        };
+        Self {
+            chrome,
+            error,
+            masked: phone.masked(),
+            phone: phone.e164().to_owned(),
+            channel: channel.as_str(),
+            channel_said: crate::two_factor::channels::describe(channel),
+            other_channels: ChannelChoice::list(offered, None)
+                .into_iter()
+                .filter(|c| c.value != channel.as_str())
+                .collect(),
+            resend_action,
+            method_id,
+            action,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -156,29 +277,30 @@ async fn enrolling(
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(response) = enrolling(&state, &headers, "enroll").await {
-        return response;
-    }
+    let pending = match enrolling(&state, &headers, "enroll").await {
+        Ok((_, pending)) => pending,
+        Err(response) => return response,
+    };
     let cookies = Cookies::new(&state, &headers);
     let chrome = cookies.chrome(&state, None);
+    // The number on the profile is offered first: most people enrol the phone they gave.
+    let profile_phone = pending
+        .user
+        .mobile_phone
+        .as_ref()
+        .map(|p| p.e164().to_owned())
+        .unwrap_or_default();
     cookies.page(
         StatusCode::OK,
-        &EnrollPage {
+        &EnrollPage::new(
             chrome,
-            error: None,
-            phone: String::new(),
-            action: "/login/enroll/phone",
-            authenticator_link: "/login/enroll/authenticator",
-        },
+            EnrolPlace::Login,
+            &pending.offered,
+            profile_phone,
+            None,
+            None,
+        ),
     )
-}
-
-pub fn phone_kind(raw: &str) -> MethodKind {
-    if raw == "voice" {
-        MethodKind::Voice
-    } else {
-        MethodKind::Sms
-    }
 }
 
 pub async fn phone(
@@ -187,22 +309,25 @@ pub async fn phone(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<PhoneForm>,
 ) -> Response {
-    let id = match enrolling(&state, &headers, "enroll").await {
-        Ok((id, _)) => id,
+    let (id, pending) = match enrolling(&state, &headers, "enroll").await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let cookies = Cookies::new(&state, &headers);
     let chrome = cookies.chrome(&state, None);
+    let channel = phone_channel(form.channel.as_deref());
+    let offered = &pending.offered;
     let retry = |cookies: Cookies, chrome: Chrome, error: String| {
         cookies.page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &EnrollPage {
+            &EnrollPage::new(
                 chrome,
-                error: Some(error),
-                phone: form.mobile_phone.chars().take(40).collect(),
-                action: "/login/enroll/phone",
-                authenticator_link: "/login/enroll/authenticator",
-            },
+                EnrolPlace::Login,
+                offered,
+                phone_shown(&form.mobile_phone),
+                channel,
+                Some(error),
+            ),
         )
     };
     let phone = match PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) {
@@ -215,30 +340,33 @@ pub async fn phone(
             );
         }
     };
-    let kind = phone_kind(&form.kind);
+    let requested = RequestedMethod {
+        kind: MethodKind::Phone,
+        channel,
+    };
     let sent = state
         .core
         .two_factor
         .send_enrollment_code_during_login(
             &id,
-            kind,
+            requested,
             Destination::Phone(phone.clone()),
             &origin,
             Instant::now(),
         )
         .await;
     match sent {
-        Ok(()) => cookies.page(
+        Ok(sent_by) => cookies.page(
             StatusCode::OK,
-            &ConfirmPhonePage {
+            &ConfirmPhonePage::new(
                 chrome,
-                error: None,
-                masked: phone.masked(),
-                phone: phone.e164().to_owned(),
-                kind: kind.as_str().to_owned(),
-                method_id: None,
-                action: "/login/enroll/phone/confirm",
-            },
+                &phone,
+                sent_by,
+                &offered.phone_channels,
+                None,
+                EnrolPlace::Login,
+                None,
+            ),
         ),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => retry(cookies, chrome, explain(&other)),
@@ -251,8 +379,8 @@ pub async fn phone_confirm(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<PhoneConfirmForm>,
 ) -> Response {
-    let id = match enrolling(&state, &headers, "enroll").await {
-        Ok((id, _)) => id,
+    let (id, pending) = match enrolling(&state, &headers, "enroll").await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let cookies = Cookies::new(&state, &headers);
@@ -260,9 +388,9 @@ pub async fn phone_confirm(
     let Ok(phone) = PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) else {
         return cookies.redirect("/login/enroll");
     };
-    let kind = phone_kind(&form.kind);
+    let channel = phone_channel(form.channel.as_deref()).unwrap_or(Channel::Sms);
     let request = EnableMethod {
-        kind,
+        kind: MethodKind::Phone,
         code: form.code.trim().to_owned(),
         secret: None,
         name: None,
@@ -280,15 +408,15 @@ pub async fn phone_confirm(
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => cookies.page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &ConfirmPhonePage {
+            &ConfirmPhonePage::new(
                 chrome,
-                error: Some(explain(&other)),
-                masked: phone.masked(),
-                phone: phone.e164().to_owned(),
-                kind: kind.as_str().to_owned(),
-                method_id: None,
-                action: "/login/enroll/phone/confirm",
-            },
+                &phone,
+                channel,
+                &pending.offered.phone_channels,
+                None,
+                EnrolPlace::Login,
+                Some(explain(&other)),
+            ),
         ),
     }
 }
@@ -348,6 +476,9 @@ pub async fn authenticator_page(State(state): State<AppState>, headers: HeaderMa
         Err(response) => return response,
     };
     let mut cookies = Cookies::new(&state, &headers);
+    if !pending.offered.authenticator {
+        return cookies.redirect("/login/enroll");
+    }
     let setup = match setup(&state, &headers, &mut cookies, &pending.user).await {
         Ok(setup) => setup,
         Err(error) => return internal(&state, &headers, error),

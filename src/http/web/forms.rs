@@ -73,10 +73,10 @@ macro_rules! forms {
 
 forms! {
     LoginForm { username: String, password: String, resume: Option<String> }
-    CodeForm { method: String, code: String, trust: Option<String>, migrated: Option<String> }
-    MethodForm { method: String }
-    PhoneForm { mobile_phone: String, kind: String }
-    PhoneConfirmForm { mobile_phone: String, kind: String, code: String, method: Option<String> }
+    CodeForm { method: String, channel: Option<String>, code: String, trust: Option<String>, migrated: Option<String> }
+    MethodForm { method: String, channel: Option<String> }
+    PhoneForm { mobile_phone: String, channel: Option<String> }
+    PhoneConfirmForm { mobile_phone: String, channel: Option<String>, code: String, method: Option<String> }
     AuthenticatorForm { name: String, code: String }
     FinishForm { completion: String, saved: Option<String> }
     EmptyForm {}
@@ -94,6 +94,7 @@ forms! {
         authenticator: Option<String>,
         sms: Option<String>,
         voice: Option<String>,
+        whatsapp: Option<String>,
         email: Option<String>,
         trust: Option<String>,
         trust_days: String,
@@ -129,4 +130,10 @@ forms! {
     NameForm { name: String }
     AdminWelcomeForm { terms_text: String, new_version: Option<String>, full_name: Option<String>, email: Option<String>, mobile_phone: Option<String> }
     WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String>, invited: Option<String> }
+}
+
+/// The channel a form names for a phone's code (`sms`, `call`, `whatsapp`), if it names one.
+pub fn phone_channel(raw: Option<&str>) -> Option<crate::domain::Channel> {
+    raw.and_then(|raw| raw.parse::<crate::domain::Channel>().ok())
+        .filter(|c| c.is_phone())
 }

@@ -6,19 +6,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::forms::{CodeForm, LoginForm, MethodForm};
-use super::{
-    Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, WebForm, cookie, internal, method_label,
-};
+use super::forms::{CodeForm, LoginForm, MethodForm, phone_channel};
+use super::{Choice, Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, WebForm, cookie, internal};
 use crate::auth::{LoginError, LoginOutcome, LoginRequest};
 use crate::clock::Instant;
-use crate::domain::{LoginId, MethodId, MethodKind, Password};
+use crate::domain::{Channel, LoginId, MethodId, MethodKind, Password};
 use crate::http::AppState;
 use crate::http::cookies::{BROWSER_COOKIE, TRUST_COOKIE};
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::policy::LoginType;
 use crate::two_factor::PendingLogin;
+use crate::two_factor::channels::describe;
 use crate::two_factor::preference;
 use crate::two_factor::{CompleteLogin, TwoFactorError, codes};
 
@@ -208,6 +207,8 @@ struct CodePage {
     confirm_send: bool,
     prompt: String,
     method_id: String,
+    /// The channel of a phone's code; empty for other methods.
+    channel: &'static str,
     recovery: bool,
     resend: bool,
     offer_trust: bool,
@@ -215,14 +216,10 @@ struct CodePage {
     migrated: bool,
 }
 
-pub struct Choice {
-    pub id: String,
-    pub label: String,
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct CodeQuery {
     method: Option<String>,
+    channel: Option<String>,
     alternatives: Option<String>,
     recovery: Option<String>,
     sent: Option<String>,
@@ -232,6 +229,8 @@ pub struct CodeQuery {
 /// What the code page shows for one method.
 struct Prompt {
     method: String,
+    /// For a phone: the channel asked for (else its own, else the first offered).
+    channel: Option<Channel>,
     recovery: bool,
     sent: bool,
     migrated: bool,
@@ -256,11 +255,20 @@ fn render_code(
     let masked = codes::destination_of(method)
         .map(|d| d.masked())
         .unwrap_or_default();
+    let phone_channels = &pending.offered.phone_channels;
+    let channel = match method.kind {
+        MethodKind::Phone => prompt
+            .channel
+            .filter(|c| phone_channels.contains(c))
+            .or(method.channel.filter(|c| phone_channels.contains(c)))
+            .or(phone_channels.first().copied()),
+        _ => None,
+    };
     let (text, confirm_send) = if prompt.recovery {
         ("Enter one of your recovery codes.".to_owned(), false)
     } else {
-        match method.kind {
-            MethodKind::Authenticator => (
+        match (method.kind, channel) {
+            (MethodKind::Authenticator, _) => (
                 "Enter the 6-digit code from your authenticator app.".to_owned(),
                 false,
             ),
@@ -270,42 +278,59 @@ fn render_code(
                 ),
                 false,
             ),
+            (_, Some(channel)) if prompt.sent => (
+                format!(
+                    "We sent a code to {masked} by {}. Enter it below.",
+                    describe(channel)
+                ),
+                false,
+            ),
             _ if prompt.sent => (
                 format!("We sent a code to {masked}. Enter it below."),
                 false,
             ),
-            MethodKind::Sms => (
+            (MethodKind::Phone, Some(Channel::Call)) => {
+                (format!("We will call {masked} and read out a code."), true)
+            }
+            (MethodKind::Phone, Some(Channel::Whatsapp)) => (
+                format!("We will send a code by WhatsApp to {masked}."),
+                true,
+            ),
+            (MethodKind::Phone, Some(_)) => (
                 format!("We will send a code by text message to {masked}."),
                 true,
             ),
-            MethodKind::Voice => (format!("We will call {masked} and read out a code."), true),
-            MethodKind::Email => (format!("We will email a code to {masked}."), true),
+            (MethodKind::Phone, None) => (
+                format!(
+                    "Codes by phone are switched off on this server, so {masked} cannot get one now. Use another method below."
+                ),
+                false,
+            ),
+            (MethodKind::Email, _) => (format!("We will email a code to {masked}."), true),
         }
     };
+    let channel_value = channel.map(Channel::as_str).unwrap_or_default();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
+    let unreachable = method.kind == MethodKind::Phone && channel.is_none();
     cookies.page(
         status,
         &CodePage {
             chrome,
             notice: None,
             error,
-            show_alternatives: prompt.alternatives,
-            methods: pending
-                .methods
-                .iter()
-                .filter(|m| m.id != method.id)
-                .map(|m| Choice {
-                    id: m.id.to_string(),
-                    label: method_label(m),
-                })
+            show_alternatives: prompt.alternatives || unreachable,
+            methods: Choice::list(&pending.methods, phone_channels, true)
+                .into_iter()
+                .filter(|c| !(c.id == method.id.as_str() && c.channel == channel_value))
                 .collect(),
             confirm_send,
             prompt: text,
             method_id: method.id.to_string(),
+            channel: channel_value,
             recovery: prompt.recovery,
             resend: prompt.sent && method.kind != MethodKind::Authenticator && !prompt.recovery,
             offer_trust: pending.policy.trusts_computers() && !pending.user.every_login,
@@ -349,6 +374,7 @@ pub async fn code_page(
     }
     let prompt = Prompt {
         method: query.method.unwrap_or_default(),
+        channel: phone_channel(query.channel.as_deref()),
         recovery: query.recovery.is_some(),
         sent: query.sent.is_some(),
         migrated: query.migrated.is_some(),
@@ -372,18 +398,22 @@ pub async fn send(
     let Ok(method) = MethodId::parse(&form.method) else {
         return cookies.redirect("/login/code");
     };
+    let channel = phone_channel(form.channel.as_deref());
     match state
         .core
         .two_factor
-        .send_login_code(&id, Some(&method), &origin, Instant::now())
+        .send_login_code(&id, Some(&method), channel, &origin, Instant::now())
         .await
     {
-        Ok(_) => cookies.redirect(&format!("/login/code?method={method}&sent=1")),
+        Ok((_, channel)) => cookies.redirect(&format!(
+            "/login/code?method={method}&channel={channel}&sent=1"
+        )),
         Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=1"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => {
             let prompt = Prompt {
                 method: form.method,
+                channel,
                 recovery: false,
                 sent: false,
                 migrated: false,
@@ -450,6 +480,7 @@ pub async fn code_submit(
             let recovery = crate::otp::RecoveryCode::looks_like(&form.code);
             let prompt = Prompt {
                 method: form.method,
+                channel: phone_channel(form.channel.as_deref()),
                 recovery,
                 sent: true,
                 migrated: form.migrated.is_some(),

@@ -21,7 +21,7 @@ use super::AppState;
 use super::cookies::{self, BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, TRUST_COOKIE};
 use crate::clock::Instant;
 use crate::crypto::{FormBinding, random};
-use crate::domain::User;
+use crate::domain::{Channel, User};
 use crate::store::SessionRecord;
 use crate::two_factor::IssuedTrust;
 
@@ -368,30 +368,79 @@ pub fn internal(
     )
 }
 
-/// A method as a line in a list: "Authenticator app (Phone)", "Text message to +1 •••• 1212".
+/// A method as the security page lists it: what it is, and where its codes go.
 pub fn method_label(method: &crate::store::MethodRecord) -> String {
     use crate::domain::MethodKind;
-    let phone = method
-        .mobile_phone
-        .as_ref()
-        .map(|p| p.masked())
-        .unwrap_or_default();
-    let base = match method.kind {
-        MethodKind::Authenticator => "Authenticator app".to_owned(),
-        MethodKind::Sms => format!("Text message to {phone}"),
-        MethodKind::Voice => format!("Phone call to {phone}"),
-        MethodKind::Email => format!(
-            "Email to {}",
-            method
-                .email
-                .as_ref()
-                .map(|e| crate::verify::Destination::Email(e.clone()).masked())
-                .unwrap_or_default()
-        ),
-    };
-    match (&method.name, method.kind) {
-        (Some(name), MethodKind::Authenticator) => format!("{base} ({})", name.as_str()),
-        _ => base,
+    match method.kind {
+        MethodKind::Authenticator => match &method.name {
+            Some(name) => format!("Authenticator app ({})", name.as_str()),
+            None => "Authenticator app".to_owned(),
+        },
+        MethodKind::Phone => format!("Phone {}", masked_destination(method)),
+        MethodKind::Email => format!("Email to {}", masked_destination(method)),
+    }
+}
+
+/// A way to be sent a code, in words: "Text message to +1 •••-•••-••55".
+pub fn channel_label(method: &crate::store::MethodRecord, channel: Channel) -> String {
+    let to = masked_destination(method);
+    match channel {
+        Channel::Sms => format!("Text message to {to}"),
+        Channel::Call => format!("Phone call to {to}"),
+        Channel::Whatsapp => format!("WhatsApp message to {to}"),
+        Channel::Email => format!("Email to {to}"),
+    }
+}
+
+fn masked_destination(method: &crate::store::MethodRecord) -> String {
+    crate::two_factor::codes::destination_of(method)
+        .map(|d| d.masked())
+        .unwrap_or_default()
+}
+
+/// One way to finish a login or prove a session: a method, and for a phone the channel its
+/// code comes by.
+pub struct Choice {
+    pub id: String,
+    /// `sms`, `call` or `whatsapp` for a phone; empty otherwise.
+    pub channel: &'static str,
+    pub label: String,
+}
+
+impl Choice {
+    /// The ways `methods` can give a code: an app as it is, an address by email, a phone by
+    /// each channel in `phone_channels`. `with_apps`: whether authenticators are listed.
+    pub fn list(
+        methods: &[crate::store::MethodRecord],
+        phone_channels: &[Channel],
+        with_apps: bool,
+    ) -> Vec<Choice> {
+        use crate::domain::MethodKind;
+        let mut choices = Vec::new();
+        for method in methods {
+            let id = method.id.to_string();
+            match method.kind {
+                MethodKind::Authenticator if with_apps => choices.push(Choice {
+                    id,
+                    channel: "",
+                    label: method_label(method),
+                }),
+                MethodKind::Authenticator => {}
+                MethodKind::Email => choices.push(Choice {
+                    id,
+                    channel: "",
+                    label: channel_label(method, Channel::Email),
+                }),
+                MethodKind::Phone => {
+                    choices.extend(phone_channels.iter().map(|c| Choice {
+                        id: id.clone(),
+                        channel: c.as_str(),
+                        label: channel_label(method, *c),
+                    }));
+                }
+            }
+        }
+        choices
     }
 }
 

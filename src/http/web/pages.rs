@@ -70,9 +70,7 @@ pub async fn home(
         .user_methods(user.id)
         .await
         .unwrap_or_default();
-    let has_phone = methods
-        .iter()
-        .any(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice));
+    let has_phone = methods.iter().any(|m| m.kind == MethodKind::Phone);
     let has_app = methods.iter().any(|m| m.kind == MethodKind::Authenticator);
     let chrome = cookies.chrome(&state, Some(&user));
     cookies.page(

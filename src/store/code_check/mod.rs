@@ -30,7 +30,7 @@ use super::two_factor::{MethodRecord, NewChallenge};
 use super::{ChallengeRecord, StoreError};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
-use crate::domain::{MethodId, User, UserId};
+use crate::domain::{Channel, MethodId, User, UserId};
 
 /// The statements of a code check's first transaction. Each runs inside the check's
 /// transaction; `commit` or `rollback` ends it.
@@ -86,6 +86,20 @@ pub trait FinishStatements: GuessStatements {
         id_hash: &str,
         at: Instant,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records that a sent code of a method finished a login at `at`.
+    fn mark_used(
+        &mut self,
+        used: &MethodUse,
+        at: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The method a sent code came to, and for a phone the channel it came by.
+#[derive(Debug, Clone)]
+pub struct MethodUse {
+    pub method: MethodId,
+    pub channel: Option<Channel>,
 }
 
 /// A code check's first transaction, as the service writes it. The store runs it on the

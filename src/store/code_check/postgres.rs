@@ -7,11 +7,12 @@ use super::super::row::{Columns, bind_all, joined_with_params};
 use super::super::two_factor::{CLAIM_STEP, challenge_from_row, claim_params};
 use super::super::users::user_from_row;
 use super::statements::{
-    COMPLETE_CHALLENGE, METHODS_AND_COUNTS, MethodsAndCountsRow, RELEASE_GUESS,
-    TAKE_ATTEMPT_LOCK_USER, complete_params, counts_params, take_attempt_params,
+    COMPLETE_CHALLENGE, MARK_USED, METHODS_AND_COUNTS, MethodsAndCountsRow, RELEASE_GUESS,
+    TAKE_ATTEMPT_LOCK_USER, complete_params, counts_params, mark_used_params, take_attempt_params,
 };
 use super::{
-    FinishStatements, GuessStatements, GuessWrites, MethodsAndCounts, StoreError, TakenAttempt,
+    FinishStatements, GuessStatements, GuessWrites, MethodUse, MethodsAndCounts, StoreError,
+    TakenAttempt,
 };
 use crate::clock::Instant;
 use crate::domain::{MethodId, UserId};
@@ -134,5 +135,12 @@ impl FinishStatements for PostgresStatements<'_> {
         .await?
         .rows_affected();
         Ok(completed == 1)
+    }
+
+    async fn mark_used(&mut self, used: &MethodUse, at: Instant) -> Result<(), StoreError> {
+        bind_all(sqlx::query(MARK_USED), mark_used_params(used, at))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 }

@@ -12,10 +12,11 @@ use super::super::two_factor::NewChallenge;
 use super::super::two_factor::{challenge_from_row, claim_params};
 use super::super::users::user_from_row;
 use super::statements::{
-    MethodsAndCountsRow, NUMBERED, complete_params, counts_params, take_attempt_params,
+    MethodsAndCountsRow, NUMBERED, complete_params, counts_params, mark_used_params,
+    take_attempt_params,
 };
 use super::{
-    FinishStatements, GuessStatements, GuessWrites, MethodsAndCounts, NO_CONTEXT,
+    FinishStatements, GuessStatements, GuessWrites, MethodUse, MethodsAndCounts, NO_CONTEXT,
     PasswordStepStatements, StoreError, TakenAttempt,
 };
 use crate::clock::Instant;
@@ -178,6 +179,11 @@ impl FinishStatements for SqliteStatements<'_> {
     async fn complete_challenge(&mut self, id_hash: &str, at: Instant) -> Result<bool, StoreError> {
         id_hash.clone_into(&mut self.id_hash);
         Ok(self.execute(&NUMBERED.complete_challenge, complete_params(id_hash, at))? == 1)
+    }
+
+    async fn mark_used(&mut self, used: &MethodUse, at: Instant) -> Result<(), StoreError> {
+        self.execute(&NUMBERED.mark_used, mark_used_params(used, at))?;
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use super::super::row::{Columns, Param, sqlite_numbered};
 use super::super::sessions::{INSERT_SESSION, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::super::two_factor::{CLAIM_STEP, METHOD_COLUMNS, MethodRecord, method_from_row};
 use super::super::users::COLUMNS as USER_COLUMNS;
-use super::{GuessWrites, MethodsAndCounts, ReservedGuess};
+use super::{GuessWrites, MethodUse, MethodsAndCounts, ReservedGuess};
 use crate::clock::Instant;
 use crate::domain::UserId;
 
@@ -67,6 +67,7 @@ pub(super) struct Numbered {
     pub(super) release_guess: String,
     pub(super) complete_challenge: String,
     pub(super) claim_step: String,
+    pub(super) mark_used: String,
 }
 
 pub(super) static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
@@ -77,7 +78,20 @@ pub(super) static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
     release_guess: sqlite_numbered(RELEASE_GUESS),
     complete_challenge: sqlite_numbered(COMPLETE_CHALLENGE),
     claim_step: sqlite_numbered(CLAIM_STEP),
+    mark_used: sqlite_numbered(MARK_USED),
 });
+
+/// A method's last use moves to `$2`; a phone's channel to `$3` when one is given.
+pub(super) const MARK_USED: &str = "UPDATE two_factor_methods SET last_used_at = $2, \
+     channel = COALESCE($3, channel) WHERE id = $1";
+
+pub(super) fn mark_used_params(used: &MethodUse, at: Instant) -> Vec<Param> {
+    vec![
+        used.method.as_str().into(),
+        at.millis().into(),
+        used.channel.map(|c| c.as_str().to_owned()).into(),
+    ]
+}
 
 /// `columns` ("a, b") with each column prefixed by `table`.
 pub(super) fn prefixed(table: &str, columns: &str) -> String {

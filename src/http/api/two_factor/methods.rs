@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::FieldError;
 use crate::audit::Actor;
 use crate::clock::Instant;
-use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, Region};
+use crate::domain::{
+    Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, Region, RequestedMethod,
+};
 use crate::http::AppState;
 use crate::http::api::ids::parse_user_id;
 use crate::http::error::ApiError;
@@ -61,13 +63,15 @@ impl EnableBody {
         let mut errors = Vec::new();
         let mut note = |field: &str, e: Invalid| errors.push(FieldError::new(field, e));
         let kind = match (&self.method, &self.delivery) {
+            // A phone is one method however it hears its codes: `voice` enables one too.
             (Some(method), _) => method
-                .parse::<MethodKind>()
+                .parse::<RequestedMethod>()
+                .map(|requested| requested.kind)
                 .map_err(|e| note("method", e))
                 .ok(),
             (None, Some(delivery)) => match delivery.as_str() {
                 "None" => Some(MethodKind::Authenticator),
-                "TextMessage" => Some(MethodKind::Sms),
+                "TextMessage" => Some(MethodKind::Phone),
                 other => {
                     note(
                         "delivery",

@@ -1,12 +1,12 @@
-//! `POST /api/two-factor/send`: codes sent by SMS, call or email, to finish a login, to enrol a
-//! method, or to prove one.
+//! `POST /api/two-factor/send`: codes sent to a phone (by text, call or WhatsApp) or an email
+//! address, to finish a login, to enrol a method, or to prove one.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
 use crate::clock::Instant;
-use crate::domain::{Email, MethodId, MethodKind, PhoneNumber};
+use crate::domain::{Channel, Email, MethodId, MethodKind, PhoneNumber, RequestedMethod};
 use crate::http::AppState;
 use crate::http::api::ids::parse_user_id;
 use crate::http::error::ApiError;
@@ -19,13 +19,17 @@ use crate::verify::Destination;
 pub struct SendForLoginBody {
     /// Where to send; without it, the preferred of the user's methods that receive codes.
     method_id: Option<String>,
+    /// How a phone hears the code: `sms`, `call` or `whatsapp` (among the `channels` of the
+    /// method in the 242 answer); without it, the way the phone heard its last code.
+    channel: Option<String>,
     #[allow(dead_code)]
     application_id: Option<String>,
 }
 
-/// `POST /api/two-factor/send/{twoFactorId}` `{methodId?}`: sends the code that finishes this
-/// login to an sms, voice or email method (`{}`: the user's preferred one). Codes sent before in
-/// this login to other destinations stop working; a resend to the same one sends the same code.
+/// `POST /api/two-factor/send/{twoFactorId}` `{methodId?, channel?}`: sends the code that
+/// finishes this login to a phone or email method (`{}`: the user's preferred one), to a phone
+/// by the channel named. Codes sent before in this login to other destinations stop working; a
+/// resend to the same one sends the same code.
 #[utoipa::path(
     post, path = "/api/two-factor/send/{twoFactorId}", tag = "two-factor",
     params(("twoFactorId" = String, Path, description = "From the 242 answer of `POST /api/login`")),
@@ -52,18 +56,35 @@ pub async fn send_for_login(
         .map(MethodId::parse)
         .transpose()
         .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
+    let channel = parse_channel(body.channel.as_deref())?;
     state
         .core
         .two_factor
-        .send_login_code(&two_factor_id, method_id.as_ref(), &origin, Instant::now())
+        .send_login_code(
+            &two_factor_id,
+            method_id.as_ref(),
+            channel,
+            &origin,
+            Instant::now(),
+        )
         .await?;
     Ok(StatusCode::OK)
+}
+
+fn parse_channel(raw: Option<&str>) -> Result<Option<Channel>, ApiError> {
+    raw.map(str::parse::<Channel>)
+        .transpose()
+        .map_err(|e| ApiError::field("channel", e.code, e.message))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendBody {
+    /// `sms`, `email`, or a phone named by the way it hears the code (`voice`, `whatsapp`).
     method: Option<String>,
+    /// How a phone hears the code: `sms`, `call` or `whatsapp`; it overrides what `method`
+    /// implies.
+    channel: Option<String>,
     mobile_phone: Option<String>,
     email: Option<String>,
     method_id: Option<String>,
@@ -110,6 +131,7 @@ pub async fn send(
         .transpose()
         .map_err(|e| ApiError::field("mobilePhone", e.code, e.message))?;
     let need_user = || ApiError::field("userId", "[blank]", "with an API key, give the userId");
+    let channel = parse_channel(body.channel.as_deref())?;
     if let Some(method_id) = &body.method_id {
         let method_id = MethodId::parse(method_id)
             .map_err(|e| ApiError::field("methodId", e.code, e.message))?;
@@ -120,23 +142,26 @@ pub async fn send(
                 state
                     .core
                     .two_factor
-                    .send_phone_change_code(user, &method_id, phone, &origin, now)
-                    .await?
+                    .send_phone_change_code(user, &method_id, phone, channel, &origin, now)
+                    .await?;
             }
             None => {
                 state
                     .core
                     .two_factor
-                    .send_method_code(user, &method_id, &origin, now)
+                    .send_method_code(user, &method_id, channel, &origin, now)
                     .await?
             }
         }
         return Ok(StatusCode::OK);
     }
     if let Some(method) = &body.method {
-        let kind = method
-            .parse::<MethodKind>()
+        let mut requested = method
+            .parse::<RequestedMethod>()
             .map_err(|e| ApiError::field("method", e.code, e.message))?;
+        if requested.kind == MethodKind::Phone && channel.is_some() {
+            requested.channel = channel;
+        }
         let user = user.ok_or_else(need_user)?;
         let account = state
             .core
@@ -144,7 +169,7 @@ pub async fn send(
             .user(user)
             .await?
             .ok_or(ApiError::Empty(StatusCode::NOT_FOUND))?;
-        let destination = match kind {
+        let destination = match requested.kind {
             MethodKind::Email => {
                 let email = match &body.email {
                     Some(raw) => Email::parse(raw)
@@ -166,7 +191,7 @@ pub async fn send(
         state
             .core
             .two_factor
-            .send_enrollment_code(user, kind, destination, &origin, now)
+            .send_enrollment_code(user, requested, destination, &origin, now)
             .await?;
         return Ok(StatusCode::OK);
     }
@@ -186,7 +211,7 @@ pub async fn send(
         state
             .core
             .two_factor
-            .send_method_code(user, &method_id, &origin, now)
+            .send_method_code(user, &method_id, channel, &origin, now)
             .await?;
         return Ok(StatusCode::OK);
     }

@@ -127,8 +127,17 @@ async fn render_settings(
                     "Authenticator app (TOTP)",
                     policy.methods.authenticator,
                 ),
-                ("sms", "Text message (SMS)", policy.methods.sms),
-                ("voice", "Phone call", policy.methods.voice),
+                (
+                    "sms",
+                    "Phone: codes by text message (SMS)",
+                    policy.methods.sms,
+                ),
+                ("voice", "Phone: codes by phone call", policy.methods.voice),
+                (
+                    "whatsapp",
+                    "Phone: codes by WhatsApp (also switch WhatsApp on in Code delivery)",
+                    policy.methods.whatsapp,
+                ),
                 ("email", "Email", policy.methods.email),
             ],
             trust: policy.trust_level == TrustLevel::OncePerComputer,
@@ -193,6 +202,7 @@ pub async fn save_settings(
     policy.methods.authenticator = form.authenticator.is_some();
     policy.methods.sms = form.sms.is_some();
     policy.methods.voice = form.voice.is_some();
+    policy.methods.whatsapp = form.whatsapp.is_some();
     policy.methods.email = form.email.is_some();
     policy.trust_level = if form.trust.is_some() {
         TrustLevel::OncePerComputer

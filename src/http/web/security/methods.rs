@@ -66,10 +66,25 @@ pub async fn remove_method(
 }
 
 pub async fn authenticator_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (_, user) = match recent(&state, &headers).await {
+    let (session, user) = match recent(&state, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
+    match state.core.two_factor.offered_now().await {
+        Ok(offered) if offered.authenticator => {}
+        Ok(_) => {
+            return render(
+                &state,
+                &headers,
+                &session,
+                &user,
+                None,
+                Some("Authenticator apps are switched off on this server.".into()),
+            )
+            .await;
+        }
+        Err(error) => return internal(&state, &headers, error),
+    }
     let mut cookies = Cookies::new(&state, &headers);
     let setup = match setup(&state, &headers, &mut cookies, &user).await {
         Ok(setup) => setup,

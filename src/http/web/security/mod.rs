@@ -63,6 +63,8 @@ pub struct MethodRow {
     label: String,
     name: String,
     last_used: String,
+    /// Switched off by the administrator (or unreachable): kept, but no login can use it.
+    unavailable: bool,
 }
 
 pub struct ComputerRow {
@@ -88,6 +90,8 @@ struct SecurityPage {
     error: Option<String>,
     methods: Vec<MethodRow>,
     has_phone: bool,
+    can_add_authenticator: bool,
+    can_add_phone: bool,
     offer_trust_choice: bool,
     every_login: bool,
     trust_days: i64,
@@ -140,6 +144,7 @@ async fn render(
 ) -> Response {
     let SecurityOverview {
         policy,
+        offered,
         methods,
         recovery_codes_left,
         trusted_computers,
@@ -165,9 +170,7 @@ async fn render(
             chrome,
             notice,
             error,
-            has_phone: methods
-                .iter()
-                .any(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice)),
+            has_phone: methods.iter().any(|m| m.kind == MethodKind::Phone),
             methods: methods
                 .iter()
                 .map(|m| MethodRow {
@@ -179,8 +182,11 @@ async fn render(
                         .map(|n| n.as_str().to_owned())
                         .unwrap_or_default(),
                     last_used: when(m.last_used_at.map(|i| i.millis())),
+                    unavailable: !offered.offers(m.kind),
                 })
                 .collect(),
+            can_add_authenticator: offered.authenticator,
+            can_add_phone: !offered.phone_channels.is_empty(),
             offer_trust_choice: policy.trusts_computers() && policy.users_choose_trust,
             every_login: user.every_login,
             trust_days: policy.trust_days,

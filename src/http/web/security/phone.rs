@@ -1,6 +1,8 @@
-//! The verified phone from the security page: a number, a code sent to it, the code confirmed.
-//! A user with a phone method gets a new number for it; one without gets a new method.
+//! The verified phone from the security page: a user with a phone method edits its number on a
+//! page of its own (the number now, a new one, a code sent to it, a confirmation); one without
+//! adds a phone as at enrolment. A new number counts once the code sent to it is confirmed.
 
+use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -8,57 +10,125 @@ use axum::response::Response;
 use super::recent;
 use crate::audit::Actor;
 use crate::clock::Instant;
-use crate::domain::{MethodId, MethodKind, PhoneNumber, User};
+use crate::domain::{Channel, MethodId, MethodKind, PhoneNumber, RequestedMethod, User};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
-use crate::http::web::enroll::{ConfirmPhonePage, EnrollPage, RecoveryCodesPage, phone_kind};
-use crate::http::web::forms::{PhoneConfirmForm, PhoneForm};
+use crate::http::web::enroll::{
+    ChannelChoice, ConfirmPhonePage, EnrolPlace, EnrollPage, RecoveryCodesPage, phone_shown,
+};
+use crate::http::web::forms::{PhoneConfirmForm, PhoneForm, phone_channel};
 use crate::http::web::login::explain;
 use crate::http::web::{Chrome, Cookies, WebForm, internal};
 use crate::store::MethodRecord;
+use crate::two_factor::channels::Offered;
 use crate::two_factor::{EnableMethod, TwoFactorError};
 use crate::verify::Destination;
+
+/// The page that replaces the number of a phone method.
+#[derive(Template)]
+#[template(path = "change_phone.html")]
+struct ChangePhonePage {
+    chrome: Chrome,
+    error: Option<String>,
+    /// The number now, masked.
+    masked: String,
+    /// The new number as typed.
+    phone: String,
+    channels: Vec<ChannelChoice>,
+}
+
+/// The confirmation that a new number is verified.
+#[derive(Template)]
+#[template(path = "phone_verified.html")]
+struct PhoneVerifiedPage {
+    chrome: Chrome,
+    masked: String,
+}
+
+/// The user's phone method, if any, and what the user may use now.
+async fn phone_and_offer(
+    state: &AppState,
+    user: &User,
+) -> Result<(Option<MethodRecord>, Offered), TwoFactorError> {
+    let phone = state
+        .core
+        .two_factor
+        .user_methods(user.id)
+        .await?
+        .into_iter()
+        .find(|m| m.kind == MethodKind::Phone);
+    Ok((phone, state.core.two_factor.offered_now().await?))
+}
+
+/// The form for a phone: a new number for the phone method, or a first phone.
+#[allow(clippy::too_many_arguments)]
+fn phone_form(
+    cookies: Cookies,
+    chrome: Chrome,
+    user: &User,
+    existing: Option<&MethodRecord>,
+    offered: &Offered,
+    typed: Option<&str>,
+    channel: Option<Channel>,
+    error: Option<String>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    match existing {
+        Some(method) => cookies.page(
+            status,
+            &ChangePhonePage {
+                chrome,
+                error,
+                masked: method
+                    .mobile_phone
+                    .as_ref()
+                    .map(PhoneNumber::masked)
+                    .unwrap_or_default(),
+                phone: typed.map(phone_shown).unwrap_or_default(),
+                channels: ChannelChoice::list(&offered.phone_channels, channel.or(method.channel)),
+            },
+        ),
+        None => {
+            // The number on the profile is offered first.
+            let shown = typed.map(phone_shown).unwrap_or_else(|| {
+                user.mobile_phone
+                    .as_ref()
+                    .map(|p| p.e164().to_owned())
+                    .unwrap_or_default()
+            });
+            cookies.page(
+                status,
+                &EnrollPage::new(chrome, EnrolPlace::Security, offered, shown, channel, error),
+            )
+        }
+    }
+}
 
 pub async fn phone_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let (_, user) = match recent(&state, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
+    let (existing, offered) = match phone_and_offer(&state, &user).await {
+        Ok(found) => found,
+        Err(error) => return internal(&state, &headers, error),
+    };
     let cookies = Cookies::new(&state, &headers);
     let chrome = cookies.chrome(&state, Some(&user));
-    let current = state
-        .core
-        .two_factor
-        .user_methods(user.id)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .find(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice))
-        .and_then(|m| m.mobile_phone)
-        .map(|p| p.e164().to_owned())
-        .unwrap_or_default();
-    cookies.page(
-        StatusCode::OK,
-        &EnrollPage {
-            chrome,
-            error: None,
-            phone: current,
-            action: "/security/phone",
-            authenticator_link: "/security/authenticator",
-        },
+    phone_form(
+        cookies,
+        chrome,
+        &user,
+        existing.as_ref(),
+        &offered,
+        None,
+        None,
+        None,
     )
-}
-
-/// The user's phone method, if any: a new number replaces its number.
-async fn phone_method(state: &AppState, user: &User) -> Option<MethodRecord> {
-    state
-        .core
-        .two_factor
-        .user_methods(user.id)
-        .await
-        .ok()?
-        .into_iter()
-        .find(|m| matches!(m.kind, MethodKind::Sms | MethodKind::Voice))
 }
 
 pub async fn phone_submit(
@@ -71,18 +141,23 @@ pub async fn phone_submit(
         Ok(found) => found,
         Err(response) => return response,
     };
+    let (existing, offered) = match phone_and_offer(&state, &user).await {
+        Ok(found) => found,
+        Err(error) => return internal(&state, &headers, error),
+    };
     let cookies = Cookies::new(&state, &headers);
     let chrome = cookies.chrome(&state, Some(&user));
+    let channel = phone_channel(form.channel.as_deref());
     let retry = |cookies: Cookies, chrome: Chrome, error: String| {
-        cookies.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &EnrollPage {
-                chrome,
-                error: Some(error),
-                phone: form.mobile_phone.chars().take(40).collect(),
-                action: "/security/phone",
-                authenticator_link: "/security/authenticator",
-            },
+        phone_form(
+            cookies,
+            chrome,
+            &user,
+            existing.as_ref(),
+            &offered,
+            Some(&form.mobile_phone),
+            channel,
+            Some(error),
         )
     };
     let phone = match PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) {
@@ -95,24 +170,23 @@ pub async fn phone_submit(
             );
         }
     };
-    let kind = phone_kind(&form.kind);
     let now = Instant::now();
-    let existing = phone_method(&state, &user).await;
+    let two_factor = &state.core.two_factor;
     let sent = match &existing {
         Some(method) => {
-            state
-                .core
-                .two_factor
-                .send_phone_change_code(user.id, &method.id, phone.clone(), &origin, now)
+            two_factor
+                .send_phone_change_code(user.id, &method.id, phone.clone(), channel, &origin, now)
                 .await
         }
         None => {
-            state
-                .core
-                .two_factor
+            let requested = RequestedMethod {
+                kind: MethodKind::Phone,
+                channel,
+            };
+            two_factor
                 .send_enrollment_code(
                     user.id,
-                    kind,
+                    requested,
                     Destination::Phone(phone.clone()),
                     &origin,
                     now,
@@ -121,17 +195,17 @@ pub async fn phone_submit(
         }
     };
     match sent {
-        Ok(()) => cookies.page(
+        Ok(sent_by) => cookies.page(
             StatusCode::OK,
-            &ConfirmPhonePage {
+            &ConfirmPhonePage::new(
                 chrome,
-                error: None,
-                masked: phone.masked(),
-                phone: phone.e164().to_owned(),
-                kind: kind.as_str().to_owned(),
-                method_id: existing.map(|m| m.id.to_string()),
-                action: "/security/phone/confirm",
-            },
+                &phone,
+                sent_by,
+                &offered.phone_channels,
+                existing.map(|m| m.id.to_string()),
+                EnrolPlace::Security,
+                None,
+            ),
         ),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => retry(cookies, chrome, explain(&other)),
@@ -153,14 +227,13 @@ pub async fn phone_confirm(
     let Ok(phone) = PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) else {
         return cookies.redirect("/security/phone");
     };
-    let kind = phone_kind(&form.kind);
+    let channel = phone_channel(form.channel.as_deref()).unwrap_or(Channel::Sms);
     let now = Instant::now();
     let actor = Actor::User(user.id);
     let method = form.method.as_deref().and_then(|m| MethodId::parse(m).ok());
+    let two_factor = &state.core.two_factor;
     let outcome = match &method {
-        Some(method) => state
-            .core
-            .two_factor
+        Some(method) => two_factor
             .change_method_phone(
                 user.id,
                 method,
@@ -174,16 +247,14 @@ pub async fn phone_confirm(
             .map(|()| None),
         None => {
             let request = EnableMethod {
-                kind,
+                kind: MethodKind::Phone,
                 code: form.code.trim().to_owned(),
                 secret: None,
                 name: None,
                 mobile_phone: Some(phone.clone()),
                 email: None,
             };
-            state
-                .core
-                .two_factor
+            two_factor
                 .enable_method(user.id, &request, actor, &origin, now)
                 .await
                 .map(|enabled| enabled.recovery_codes)
@@ -193,7 +264,7 @@ pub async fn phone_confirm(
         && let Err(error) = state
             .core
             .sessions
-            .credit_second_factor(&session, kind, now)
+            .credit_second_factor(&session, MethodKind::Phone, now)
             .await
     {
         return internal(&state, &headers, format!("{error:#}"));
@@ -209,19 +280,32 @@ pub async fn phone_confirm(
                 "/security/done",
             ),
         ),
-        Ok(None) => cookies.redirect("/security?done=phone"),
-        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
-        Err(other) => cookies.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &ConfirmPhonePage {
+        Ok(None) if method.is_some() => cookies.page(
+            StatusCode::OK,
+            &PhoneVerifiedPage {
                 chrome,
-                error: Some(explain(&other)),
                 masked: phone.masked(),
-                phone: phone.e164().to_owned(),
-                kind: kind.as_str().to_owned(),
-                method_id: method.map(|m| m.to_string()),
-                action: "/security/phone/confirm",
             },
         ),
+        Ok(None) => cookies.redirect("/security?done=phone"),
+        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
+        Err(other) => {
+            let offered = match two_factor.offered_now().await {
+                Ok(offered) => offered,
+                Err(error) => return internal(&state, &headers, error),
+            };
+            cookies.page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ConfirmPhonePage::new(
+                    chrome,
+                    &phone,
+                    channel,
+                    &offered.phone_channels,
+                    method.map(|m| m.to_string()),
+                    EnrolPlace::Security,
+                    Some(explain(&other)),
+                ),
+            )
+        }
     }
 }

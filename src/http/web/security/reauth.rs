@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use crate::clock::Instant;
-use crate::domain::{MethodId, MethodKind, User};
+use crate::domain::{MethodId, User};
 use crate::http::AppState;
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
-use crate::http::web::forms::{MethodForm, ReauthForm};
-use crate::http::web::login::{Choice, explain};
-use crate::http::web::{Chrome, Cookies, WebForm, internal, method_label, signed_in};
+use crate::http::web::forms::{MethodForm, ReauthForm, phone_channel};
+use crate::http::web::login::explain;
+use crate::http::web::{Choice, Chrome, Cookies, WebForm, internal, signed_in};
 use crate::two_factor::TwoFactorError;
 
 #[derive(Template)]
@@ -33,9 +33,13 @@ async fn render_reauth(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let methods = match state.core.two_factor.user_methods(user.id).await {
-        Ok(methods) => methods,
-        Err(error) => return internal(state, headers, error),
+    let two_factor = &state.core.two_factor;
+    let (methods, offered) = match (
+        two_factor.user_methods(user.id).await,
+        two_factor.offered_now().await,
+    ) {
+        (Ok(methods), Ok(offered)) => (methods, offered),
+        (Err(error), _) | (_, Err(error)) => return internal(state, headers, error),
     };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(user));
@@ -50,14 +54,7 @@ async fn render_reauth(
             notice,
             error,
             needs_code: !methods.is_empty(),
-            send_methods: methods
-                .iter()
-                .filter(|m| m.kind != MethodKind::Authenticator)
-                .map(|m| Choice {
-                    id: m.id.to_string(),
-                    label: method_label(m),
-                })
-                .collect(),
+            send_methods: Choice::list(&methods, &offered.phone_channels, false),
         },
     )
 }
@@ -124,7 +121,14 @@ pub async fn reauth_send(
     match state
         .core
         .two_factor
-        .send_reauth_code(user.id, &session.id, &method, &origin, Instant::now())
+        .send_reauth_code(
+            user.id,
+            &session.id,
+            &method,
+            phone_channel(form.channel.as_deref()),
+            &origin,
+            Instant::now(),
+        )
         .await
     {
         Ok(()) => {
