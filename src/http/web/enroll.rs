@@ -14,7 +14,7 @@ use super::{
     Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, SETUP_COOKIE, WebForm, cookie, internal,
 };
 use crate::clock::Instant;
-use crate::domain::{Channel, MethodKind, MethodName, PhoneNumber, RequestedMethod};
+use crate::domain::{Channel, Email, MethodKind, MethodName, PhoneNumber, RequestedMethod};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::two_factor::channels::Offered;
@@ -34,6 +34,8 @@ pub struct EnrollPage {
     channels: Vec<ChannelChoice>,
     /// During a login that requires a second factor (else the security settings).
     at_login: bool,
+    /// Codes by email, offered with this address filled in (the account's); None: not offered.
+    email: Option<String>,
 }
 
 /// One way a phone may hear its code, as a choice on a page.
@@ -89,6 +91,20 @@ impl EnrollPage {
         chosen: Option<Channel>,
         error: Option<String>,
     ) -> Self {
+        Self::with_email(chrome, place, offered, phone, chosen, error, None)
+    }
+
+    /// The page with codes by email offered too, where the server offers them, with
+    /// `account_email` filled in.
+    pub fn with_email(
+        chrome: Chrome,
+        place: EnrolPlace,
+        offered: &Offered,
+        phone: String,
+        chosen: Option<Channel>,
+        error: Option<String>,
+        account_email: Option<&Email>,
+    ) -> Self {
         let (action, authenticator_link) = match place {
             EnrolPlace::Login => ("/login/enroll/phone", "/login/enroll/authenticator"),
             EnrolPlace::Security => ("/security/phone", "/security/authenticator"),
@@ -101,6 +117,9 @@ impl EnrollPage {
             authenticator_link: offered.authenticator.then_some(authenticator_link),
             channels: ChannelChoice::list(&offered.phone_channels, chosen),
             at_login: place == EnrolPlace::Login,
+            email: offered
+                .email
+                .then(|| account_email.map(Email::to_string).unwrap_or_default()),
         }
     }
 }
@@ -254,7 +273,7 @@ impl RecoveryCodesPage {
 
 /// The login waiting for enrolment, or where to send the browser instead: a login that expired
 /// at `step` (`enroll`, `authenticator`) sends the next one back there.
-async fn enrolling(
+pub(super) async fn enrolling(
     state: &AppState,
     headers: &HeaderMap,
     step: &str,
@@ -292,13 +311,14 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
         .unwrap_or_default();
     cookies.page(
         StatusCode::OK,
-        &EnrollPage::new(
+        &EnrollPage::with_email(
             chrome,
             EnrolPlace::Login,
             &pending.offered,
             profile_phone,
             None,
             None,
+            pending.user.email.as_ref(),
         ),
     )
 }
@@ -320,13 +340,14 @@ pub async fn phone(
     let retry = |cookies: Cookies, chrome: Chrome, error: String| {
         cookies.page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &EnrollPage::new(
+            &EnrollPage::with_email(
                 chrome,
                 EnrolPlace::Login,
                 offered,
                 phone_shown(&form.mobile_phone),
                 channel,
                 Some(error),
+                pending.user.email.as_ref(),
             ),
         )
     };
@@ -421,7 +442,12 @@ pub async fn phone_confirm(
     }
 }
 
-fn recovery_page(cookies: Cookies, chrome: Chrome, enabled: Enabled, done: &str) -> Response {
+pub(super) fn recovery_page(
+    cookies: Cookies,
+    chrome: Chrome,
+    enabled: Enabled,
+    done: &str,
+) -> Response {
     cookies.page(
         StatusCode::OK,
         &RecoveryCodesPage::new(

@@ -78,6 +78,8 @@ forms! {
     PhoneForm { mobile_phone: String, channel: Option<String> }
     PhoneConfirmForm { mobile_phone: String, channel: Option<String>, code: String, method: Option<String> }
     AuthenticatorForm { name: String, code: String }
+    EmailForm { email: String }
+    EmailConfirmForm { email: String, code: String }
     FinishForm { completion: String, saved: Option<String> }
     EmptyForm {}
     ReauthForm { password: String, code: String }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod enroll;
+mod enroll_email;
 mod forms;
 mod login;
 mod pages;
@@ -46,6 +47,11 @@ pub fn routes() -> Router<AppState> {
         .route("/login/enroll", get(enroll::page))
         .route("/login/enroll/phone", post(enroll::phone))
         .route("/login/enroll/phone/confirm", post(enroll::phone_confirm))
+        .route("/login/enroll/email", post(enroll_email::email))
+        .route(
+            "/login/enroll/email/confirm",
+            post(enroll_email::email_confirm),
+        )
         .route(
             "/login/enroll/authenticator",
             get(enroll::authenticator_page).post(enroll::authenticator_submit),
@@ -75,6 +81,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/security/phone/confirm",
             post(security::phone::phone_confirm),
+        )
+        .route(
+            "/security/email",
+            get(security::email::email_page).post(security::email::email_submit),
+        )
+        .route(
+            "/security/email/confirm",
+            post(security::email::email_confirm),
         )
         .route("/security/trust-level", post(security::trust_level))
         .route(

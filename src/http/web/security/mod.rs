@@ -3,6 +3,7 @@
 //! overview page and the login level are here; each other setting has its own file.
 
 pub mod devices;
+pub mod email;
 pub mod methods;
 pub mod phone;
 pub mod reauth;
@@ -92,6 +93,7 @@ struct SecurityPage {
     has_phone: bool,
     can_add_authenticator: bool,
     can_add_phone: bool,
+    can_add_email: bool,
     offer_trust_choice: bool,
     every_login: bool,
     trust_days: i64,
@@ -117,6 +119,7 @@ pub async fn page(
     let notice = query.done.as_deref().map(|done| match done {
         "authenticator" => "Your authenticator app is set up.",
         "phone" => "Your verified phone number is saved.",
+        "email" => "Your email address is verified: codes can come to it.",
         "removed" => "The method is removed.",
         "level" => "Saved.",
         "forgotten" => "The computer is forgotten.",
@@ -186,6 +189,7 @@ async fn render(
                 })
                 .collect(),
             can_add_authenticator: offered.authenticator,
+            can_add_email: offered.email && !methods.iter().any(|m| m.kind == MethodKind::Email),
             can_add_phone: !offered.phone_channels.is_empty(),
             offer_trust_choice: policy.trusts_computers() && policy.users_choose_trust,
             every_login: user.every_login,
