@@ -186,6 +186,16 @@ impl TwoFactorStore {
             }
             other => other?,
         }
+        // The profile's phone, when it has none, is the one just verified.
+        if let Some(phone) = &method.mobile_phone {
+            sqlx::query(
+                "UPDATE users SET mobile_phone = $2 WHERE id = $1 AND mobile_phone IS NULL",
+            )
+            .bind(method.user_id.to_string())
+            .bind(phone.e164().to_owned())
+            .execute(&mut *tx)
+            .await?;
+        }
         let first = kinds.is_empty();
         if first {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
@@ -289,7 +299,7 @@ impl TwoFactorStore {
         let Some(old) = old else {
             return Ok(false);
         };
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE two_factor_methods SET mobile_phone = $3, country = $4 \
              WHERE id = $1 AND user_id = $2",
         )
@@ -298,7 +308,16 @@ impl TwoFactorStore {
         .bind(phone.e164().to_owned())
         .bind(phone.region())
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match changed {
+            // Another of the user's phones has this number already.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(StoreError::Duplicate {
+                    field: "mobilePhone",
+                });
+            }
+            other => other?,
+        };
         sqlx::query("UPDATE users SET mobile_phone = $2 WHERE id = $1 AND (mobile_phone IS NULL OR mobile_phone = $3)")
             .bind(user.to_string())
             .bind(phone.e164().to_owned())

@@ -418,11 +418,20 @@ impl TwoFactor {
             .detail("to", phone.masked());
         // The method may have been removed since it was read: then nothing changed, and the
         // answer says so rather than 200.
-        if !self
+        let changed = match self
             .two_factor_store
             .change_method_phone(user, method_id, phone, AFTER_A_FACTOR_CHANGE, &event)
-            .await?
+            .await
         {
+            Err(crate::store::StoreError::Duplicate { field }) => {
+                return Err(TwoFactorError::field(
+                    field,
+                    Invalid::new("[duplicate]", "this phone number is already enrolled"),
+                ));
+            }
+            other => other?,
+        };
+        if !changed {
             return Err(TwoFactorError::field(
                 "methodId",
                 Invalid::new("[invalid]", "this user has no phone method with this id"),

@@ -148,13 +148,15 @@ mod tests {
     }
 
     #[test]
-    fn a_uk_landline_cannot_get_an_sms_but_can_get_a_call() {
+    fn a_uk_landline_cannot_get_an_sms_or_a_whatsapp_message_but_can_get_a_call() {
         let settings = FraudGuardSettings::default();
         let landline = phone("+44 20 7946 0958");
-        assert_eq!(
-            screen(&settings, &landline, Channel::Sms),
-            Err(Refusal::Landline)
-        );
+        for message in [Channel::Sms, Channel::Whatsapp] {
+            assert_eq!(
+                screen(&settings, &landline, message),
+                Err(Refusal::Landline)
+            );
+        }
         assert_eq!(screen(&settings, &landline, Channel::Call), Ok(()));
     }
 
@@ -162,7 +164,7 @@ mod tests {
     fn a_premium_rate_number_is_refused_on_every_channel() {
         let settings = FraudGuardSettings::default();
         let premium = phone("+1 900 555 0100");
-        for channel in [Channel::Sms, Channel::Call] {
+        for channel in [Channel::Sms, Channel::Call, Channel::Whatsapp] {
             assert_eq!(
                 screen(&settings, &premium, channel),
                 Err(Refusal::PremiumRate)

@@ -249,3 +249,52 @@ async fn the_migration_merges_text_and_voice_methods_on_one_number() {
     assert_eq!(methods[0]["id"], first);
     assert_eq!(methods[0]["channel"], "sms");
 }
+
+#[tokio::test]
+async fn the_verified_phone_fills_an_empty_profile_and_a_number_is_not_taken_twice_by_a_change() {
+    let app = spawn_app().await;
+    let user = app.create_user("gil", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    assert!(user.get("mobilePhone").is_none_or(Value::is_null));
+    let first = app.enroll_sms(id, PHONE).await;
+    let profile: Value = app
+        .with_key(Method::GET, &format!("/api/user/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["user"]["mobilePhone"], PHONE);
+
+    // A second phone, then the first moved onto the second's number: refused, nothing changed.
+    let second_number = "+13035550142";
+    app.enroll_sms(id, second_number).await;
+    let sent = app
+        .with_key(Method::POST, "/api/two-factor/send")
+        .json(&json!({"methodId": first, "mobilePhone": second_number, "userId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let code = app.code_sent_to(second_number).await;
+    let moved = app
+        .with_key(Method::POST, &format!("/api/user/two-factor/phone/{id}"))
+        .json(&json!({"methodId": first, "mobilePhone": second_number, "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 400);
+    let body: Value = moved.json().await.unwrap();
+    assert_eq!(
+        body["fieldErrors"]["mobilePhone"][0]["message"],
+        "this phone number is already enrolled"
+    );
+    let numbers: Vec<Value> = app
+        .methods_of(id)
+        .await
+        .iter()
+        .map(|m| m["mobilePhone"].clone())
+        .collect();
+    assert_eq!(numbers, [json!(PHONE), json!(second_number)]);
+}
