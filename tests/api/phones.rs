@@ -298,3 +298,32 @@ async fn the_verified_phone_fills_an_empty_profile_and_a_number_is_not_taken_twi
         .collect();
     assert_eq!(numbers, [json!(PHONE), json!(second_number)]);
 }
+
+#[tokio::test]
+async fn the_242_lists_only_the_methods_allowed_now() {
+    let app = spawn_app().await;
+    let user = app.create_user("ned", json!({})).await;
+    let id = user["id"].as_str().unwrap();
+    app.enroll_authenticator(id).await;
+    app.enroll_sms(id, PHONE).await;
+    let kinds = |challenge: &Value| -> Vec<Value> {
+        challenge["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["method"].clone())
+            .collect()
+    };
+    let (_, challenge) = app
+        .login_json(json!({"loginId": "ned", "password": PASSWORD}))
+        .await;
+    assert_eq!(kinds(&challenge), [json!("authenticator"), json!("sms")]);
+
+    app.put_two_factor_settings(json!({"methods": {"authenticator": false}}))
+        .await;
+    let (status, challenge) = app
+        .login_json(json!({"loginId": "ned", "password": PASSWORD}))
+        .await;
+    assert_eq!(status, 242);
+    assert_eq!(kinds(&challenge), [json!("sms")]);
+}
