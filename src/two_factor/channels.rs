@@ -85,6 +85,22 @@ pub fn channel_for(
     }
 }
 
+/// The channel of the code that proves a phone being enrolled: the one asked for, else the
+/// first a phone may use now.
+pub fn channel_for_new_phone(
+    asked: Option<Channel>,
+    phone_channels: &[Channel],
+) -> Result<Channel, Invalid> {
+    match asked {
+        Some(asked) if phone_channels.contains(&asked) => Ok(asked),
+        Some(asked) => Err(switched_off(asked)),
+        None => phone_channels
+            .first()
+            .copied()
+            .ok_or_else(|| switched_off(Channel::Sms)),
+    }
+}
+
 /// A phone code asked for by a channel the server does not offer now.
 pub fn switched_off(channel: Channel) -> Invalid {
     Invalid::new(
@@ -148,6 +164,18 @@ mod tests {
             phone_channels(&no_calls, &with_whatsapp),
             [Channel::Sms, Channel::Whatsapp]
         );
+    }
+
+    #[test]
+    fn a_new_phone_hears_its_first_code_the_way_asked_when_offered() {
+        let offered = [Channel::Sms, Channel::Call];
+        assert_eq!(
+            channel_for_new_phone(Some(Channel::Call), &offered).unwrap(),
+            Channel::Call
+        );
+        assert_eq!(channel_for_new_phone(None, &offered).unwrap(), Channel::Sms);
+        assert!(channel_for_new_phone(Some(Channel::Whatsapp), &offered).is_err());
+        assert!(channel_for_new_phone(None, &[]).is_err());
     }
 
     #[test]

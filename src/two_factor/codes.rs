@@ -1,6 +1,6 @@
 //! Second factors that travel: codes sent to a phone (by text, call or WhatsApp) or an email
-//! address through the verify engine — to enrol a phone or an address, to finish a login, or to prove a method before it
-//! is removed.
+//! address through the verify engine — to enrol a phone or an address, to finish a login, or to
+//! prove a method before it is removed.
 
 use super::channels::{self, Offered};
 use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
@@ -209,18 +209,8 @@ impl TwoFactor {
             MethodKind::Email => Channel::Email,
             MethodKind::Phone => {
                 let offered = self.phone_channels(&policy).await?;
-                match method.channel {
-                    Some(asked) if offered.contains(&asked) => asked,
-                    Some(asked) => {
-                        return Err(TwoFactorError::field(
-                            "method",
-                            channels::switched_off(asked),
-                        ));
-                    }
-                    None => offered.first().copied().ok_or_else(|| {
-                        TwoFactorError::field("method", channels::switched_off(Channel::Sms))
-                    })?,
-                }
+                channels::channel_for_new_phone(method.channel, &offered)
+                    .map_err(|e| TwoFactorError::field("method", e))?
             }
         };
         self.verify

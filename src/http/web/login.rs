@@ -17,7 +17,7 @@ use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::policy::LoginType;
 use crate::two_factor::PendingLogin;
-use crate::two_factor::channels::describe;
+use crate::two_factor::channels::{self, describe};
 use crate::two_factor::preference;
 use crate::two_factor::{CompleteLogin, TwoFactorError, codes};
 
@@ -256,12 +256,12 @@ fn render_code(
         .map(|d| d.masked())
         .unwrap_or_default();
     let phone_channels = &pending.offered.phone_channels;
+    // A phone's way: the one asked for if offered, else its own, else the first offered.
     let channel = match method.kind {
-        MethodKind::Phone => prompt
-            .channel
-            .filter(|c| phone_channels.contains(c))
-            .or(method.channel.filter(|c| phone_channels.contains(c)))
-            .or(phone_channels.first().copied()),
+        MethodKind::Phone => {
+            let asked = prompt.channel.filter(|c| phone_channels.contains(c));
+            channels::channel_for(method, asked, phone_channels).ok()
+        }
         _ => None,
     };
     let (text, confirm_send) = if prompt.recovery {
