@@ -5,7 +5,8 @@
 
 use super::guess_rules::{CodeMatch, GuessDecision, decide_guess};
 use super::{
-    Accepted, CodeJudge, PresentedCode, SETTINGS_KEY, policy_from_stored, wrong_code_event,
+    Accepted, CodeFailure, CodeJudge, PresentedCode, SETTINGS_KEY, code_failure_event,
+    policy_from_stored,
 };
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
@@ -74,8 +75,8 @@ pub(super) enum Guessed {
     /// The code needs more reads: the guess counts as a failure until `LoginFinish` proves it
     /// right.
     Reserved(Box<Judged>),
-    /// Wrong (or its time step already spent): the failure is written.
-    Wrong { user: UserId },
+    /// Wrong, or an authenticator's code whose time step is spent: the failure is written.
+    Failed { user: UserId, failure: CodeFailure },
     /// Right: the login is complete and its session stored.
     LoggedIn {
         judged: Box<Judged>,
@@ -124,9 +125,15 @@ impl GuessTransaction for LoginGuess {
             guess_id: self.guess_id.clone(),
             at: now,
         };
-        let wrong = || GuessWrites {
+        let failed = |failure| GuessWrites {
             reserve: Some(reserve()),
-            event: Some(wrong_code_event(user, "login", &self.origin, now)),
+            event: Some(code_failure_event(
+                user,
+                "login",
+                failure,
+                &self.origin,
+                now,
+            )),
             ..GuessWrites::default()
         };
         let (accepted, spend) = match decision {
@@ -167,18 +174,19 @@ impl GuessTransaction for LoginGuess {
                     policy,
                 })));
             }
-            GuessDecision::Wrong => {
-                statements.commit(wrong()).await?;
-                return Ok(Guessed::Wrong { user });
+            GuessDecision::Failed(failure) => {
+                statements.commit(failed(failure)).await?;
+                return Ok(Guessed::Failed { user, failure });
             }
             GuessDecision::Right { accepted, spend } => (accepted, spend),
         };
         if let Some((method, step)) = &spend
             && !statements.claim_step(method, *step, now).await?
         {
-            // A concurrent login spent the step first: the code counts as wrong.
-            statements.commit(wrong()).await?;
-            return Ok(Guessed::Wrong { user });
+            // A concurrent login spent the step first: this code was just used.
+            let failure = CodeFailure::AlreadyUsed;
+            statements.commit(failed(failure)).await?;
+            return Ok(Guessed::Failed { user, failure });
         }
         let login = login_parts(
             &self.sessions,
@@ -232,15 +240,10 @@ impl LoginGuess {
             // The code may be one that was sent: that takes a read of its own.
             return CodeMatch::NeedsMore;
         }
-        match self
-            .judge
+        self.judge
             .matching_authenticator(code, &checked.methods, policy, self.now)
-        {
-            Ok(Some((method, step))) => CodeMatch::Authenticator { method, step },
-            Ok(None) => CodeMatch::Nothing,
             // A secret that does not open: the slower path reports it.
-            Err(_) => CodeMatch::NeedsMore,
-        }
+            .unwrap_or(CodeMatch::NeedsMore)
     }
 }
 
@@ -263,7 +266,7 @@ pub(super) enum Finished {
     Done,
     /// A concurrent check completed the challenge in the meantime.
     ChallengeGone,
-    /// A concurrent check spent the authenticator's time step: the code counts as wrong.
+    /// A concurrent check spent the authenticator's time step: the code was just used.
     StepSpent,
 }
 
