@@ -5,7 +5,7 @@ use crate::audit::Origin;
 use crate::clock::Instant;
 use crate::domain::{Invalid, MethodKind, Password};
 use crate::store::{MethodRecord, SessionRecord};
-use crate::two_factor::{PresentedCode, TwoFactorError, codes};
+use crate::two_factor::{CodeFailure, PresentedCode, TwoFactorError, codes};
 
 impl Logins {
     /// Asks a session for its factors again before sensitive changes: the password, and a code
@@ -72,7 +72,8 @@ impl Logins {
                     .two_factor
                     .accept_recovery_code(user, &recovery, origin, now)
                     .await?
-                    .then_some("rec"),
+                    .then_some("rec")
+                    .ok_or(CodeFailure::Wrong),
                 PresentedCode::Numeric(code) => {
                     let sent = self
                         .verify
@@ -84,7 +85,7 @@ impl Logins {
                         )
                         .await?;
                     match sent {
-                        Some(outcome) => Some(outcome.verification.channel.amr()),
+                        Some(outcome) => Ok(outcome.verification.channel.amr()),
                         None => {
                             let authenticators: Vec<&MethodRecord> = methods
                                 .iter()
@@ -93,13 +94,20 @@ impl Logins {
                             self.two_factor
                                 .accept_authenticator_code(&code, &authenticators, &policy, now)
                                 .await?
-                                .map(|k| k.amr())
+                                .map(MethodKind::amr)
                         }
                     }
                 }
             };
-            let Some(factor) = accepted else {
-                return Err(self.two_factor.wrong_guess(guess, origin, now).await);
+            // The password was right: a code already used may be told as such.
+            let factor = match accepted {
+                Ok(factor) => factor,
+                Err(failure) => {
+                    return Err(self
+                        .two_factor
+                        .failed_guess(guess, failure, origin, now)
+                        .await);
+                }
             };
             amr.push(factor.to_owned());
             amr.push("mfa".to_owned());

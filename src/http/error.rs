@@ -13,11 +13,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::accounts::{AccountError, FieldError};
+use crate::domain::Invalid;
 use crate::two_factor::TwoFactorError;
 use crate::verify::VerifyError;
 
 /// What a request hears when every database connection stayed busy for the pool's whole wait.
 pub const BUSY: &str = "The server is too busy to answer now; try again in a moment.";
+
+/// What a client hears for an authenticator's code of a time step already used.
+pub const CODE_ALREADY_USED: &str =
+    "This code was just used. Wait for the next code from your app.";
 
 /// The `Retry-After` of a 503 for a busy database, in seconds.
 const RETRY_AFTER_SECONDS: &str = "1";
@@ -85,6 +90,8 @@ pub struct Errors {
 pub enum ApiError {
     /// 400 with the fields that were refused.
     Fields(Vec<FieldError>),
+    /// Another status with the fields that were refused (421: a code already used).
+    FieldsWithStatus(StatusCode, Vec<FieldError>),
     /// Any status with one general error.
     General {
         status: StatusCode,
@@ -144,6 +151,14 @@ impl From<TwoFactorError> for ApiError {
         match error {
             TwoFactorError::Invalid(fields) => ApiError::Fields(fields),
             TwoFactorError::WrongCode => ApiError::Empty(StatusCode::MISDIRECTED_REQUEST),
+            // Still FusionAuth's 421 for a code that does not pass; the field says why.
+            TwoFactorError::CodeAlreadyUsed => ApiError::FieldsWithStatus(
+                StatusCode::MISDIRECTED_REQUEST,
+                vec![FieldError::new(
+                    "code",
+                    Invalid::new("[used]", CODE_ALREADY_USED),
+                )],
+            ),
             TwoFactorError::UnknownChallenge | TwoFactorError::UserNotFound => {
                 ApiError::Empty(StatusCode::NOT_FOUND)
             }
@@ -225,18 +240,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Fields(fields) => {
-                let mut errors = Errors::default();
-                for f in fields {
-                    errors
-                        .field_errors
-                        .entry(f.field)
-                        .or_default()
-                        .push(ErrorMessage {
-                            code: f.code,
-                            message: f.message,
-                        });
-                }
-                (StatusCode::BAD_REQUEST, axum::Json(errors)).into_response()
+                (StatusCode::BAD_REQUEST, axum::Json(field_errors(fields))).into_response()
+            }
+            ApiError::FieldsWithStatus(status, fields) => {
+                (status, axum::Json(field_errors(fields))).into_response()
             }
             ApiError::General {
                 status,
@@ -282,6 +289,21 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+fn field_errors(fields: Vec<FieldError>) -> Errors {
+    let mut errors = Errors::default();
+    for f in fields {
+        errors
+            .field_errors
+            .entry(f.field)
+            .or_default()
+            .push(ErrorMessage {
+                code: f.code,
+                message: f.message,
+            });
+    }
+    errors
 }
 
 /// Gives every 500 (an [`ApiError::Internal`] or a caught panic) the same opaque JSON body

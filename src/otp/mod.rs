@@ -9,4 +9,4 @@ mod totp;
 pub use code::OtpCode;
 pub use recovery::RecoveryCode;
 pub use secret::TotpSecret;
-pub use totp::{Algorithm, TotpParams, hotp, otpauth_uri};
+pub use totp::{Algorithm, StepMatch, TotpParams, hotp, otpauth_uri};

@@ -131,8 +131,7 @@ impl TotpParams {
     }
 
     /// The step whose code this is, looking `skew` steps either side of now and only at steps
-    /// after `last_used` (a code once accepted never counts again, RFC 6238 §5.2). Every
-    /// candidate is compared, in constant time, so the timing does not tell which one matched.
+    /// after `last_used` (a code once accepted never counts again, RFC 6238 §5.2).
     pub fn matching_step(
         &self,
         secret: &TotpSecret,
@@ -140,19 +139,53 @@ impl TotpParams {
         unix_seconds: i64,
         last_used: Option<u64>,
     ) -> Option<u64> {
+        match self.step_match(secret, code, unix_seconds, last_used) {
+            StepMatch::Fresh(step) => Some(step),
+            StepMatch::Spent | StepMatch::None => None,
+        }
+    }
+
+    /// What this code is among the steps `skew` either side of now: the code of a step after
+    /// `last_used`, or only of a step at or before it (spent), or of none. Every candidate is
+    /// compared, in constant time, so the timing does not tell which one matched.
+    pub fn step_match(
+        &self,
+        secret: &TotpSecret,
+        code: &OtpCode,
+        unix_seconds: i64,
+        last_used: Option<u64>,
+    ) -> StepMatch {
         if code.len() != self.digits as usize {
-            return None;
+            return StepMatch::None;
         }
         let now = self.step_at(unix_seconds);
-        let mut found = None;
+        let mut fresh = None;
+        let mut spent = false;
         for step in now.saturating_sub(u64::from(self.skew))..=now + u64::from(self.skew) {
-            let fresh = last_used.is_none_or(|used| step > used);
-            if self.code_at_step(secret, step).matches(code) && fresh && found.is_none() {
-                found = Some(step);
+            let matches = self.code_at_step(secret, step).matches(code);
+            let after_last_used = last_used.is_none_or(|used| step > used);
+            if matches && after_last_used && fresh.is_none() {
+                fresh = Some(step);
             }
+            spent |= matches && !after_last_used;
         }
-        found
+        match (fresh, spent) {
+            (Some(step), _) => StepMatch::Fresh(step),
+            (None, true) => StepMatch::Spent,
+            (None, false) => StepMatch::None,
+        }
     }
+}
+
+/// What a code is to an authenticator at a moment (`TotpParams::step_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepMatch {
+    /// The code of this step, later than the last one used: it may count once.
+    Fresh(u64),
+    /// Only the code of a step already used, or of one before it: it cannot count again.
+    Spent,
+    /// The code of no step near now.
+    None,
 }
 
 /// Characters escaped in URI parts: everything but unreserved ones.
@@ -272,6 +305,44 @@ mod tests {
         assert_eq!(
             params.matching_step(&secret, &previous, now, Some(step - 1)),
             None
+        );
+    }
+
+    #[test]
+    fn a_code_of_the_last_used_step_or_one_before_it_near_now_is_spent() {
+        let params = TotpParams::default();
+        let secret = TotpSecret::generate();
+        let now = 1_700_000_000;
+        let step = params.step_at(now);
+        let code = params.code_at(&secret, now);
+        let previous = params.code_at(&secret, now - 30);
+        assert_eq!(
+            params.step_match(&secret, &code, now, Some(step)),
+            StepMatch::Spent
+        );
+        assert_eq!(
+            params.step_match(&secret, &previous, now, Some(step)),
+            StepMatch::Spent,
+            "a step before the last used one is spent too"
+        );
+        assert_eq!(
+            params.step_match(&secret, &code, now, Some(step - 1)),
+            StepMatch::Fresh(step)
+        );
+        assert_eq!(
+            params.step_match(&secret, &code, now, None),
+            StepMatch::Fresh(step)
+        );
+        // Beyond the skew a spent step's code is no code at all.
+        let older = params.code_at(&secret, now - 60);
+        assert_eq!(
+            params.step_match(&secret, &older, now, Some(step)),
+            StepMatch::None
+        );
+        assert_eq!(
+            params.step_match(&secret, &code, now + 60, Some(step)),
+            StepMatch::None,
+            "the spent step's code, two steps on"
         );
     }
 

@@ -2,7 +2,10 @@ use super::TwoFactor;
 use super::guess::{
     CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts, login_parts,
 };
-use super::{Accepted, IssuedTrust, PresentedCode, TwoFactorError, codes, note_wrong_code};
+use super::guess_rules::CodeMatch;
+use super::{
+    Accepted, CodeFailure, IssuedTrust, PresentedCode, TwoFactorError, codes, note_code_failure,
+};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
@@ -171,9 +174,9 @@ impl TwoFactor {
                     retry_after_seconds,
                 });
             }
-            Guessed::Wrong { user } => {
-                note_wrong_code(user);
-                return Err(TwoFactorError::WrongCode);
+            Guessed::Failed { user, failure } => {
+                note_code_failure(user, "login", failure);
+                return Err(failure.error());
             }
             Guessed::LoggedIn {
                 judged,
@@ -206,7 +209,8 @@ impl TwoFactor {
             PresentedCode::Recovery(code) => self
                 .accept_recovery_code(user.id, code, origin, now)
                 .await?
-                .then_some(Accepted::RecoveryCode),
+                .then_some(Accepted::RecoveryCode)
+                .ok_or(CodeFailure::Wrong),
             PresentedCode::Numeric(code) => {
                 let enrolled = challenge
                     .enrollment_code_hash
@@ -220,7 +224,7 @@ impl TwoFactor {
                     None
                 };
                 if let Some(kind) = enrolled {
-                    Some(Accepted::Method(kind))
+                    Ok(Accepted::Method(kind))
                 } else if let Some(sent) = sent {
                     let channel = sent.verification.channel;
                     used = checked
@@ -235,21 +239,30 @@ impl TwoFactor {
                             method: m.id.clone(),
                             channel: channel.is_phone().then_some(channel),
                         });
-                    Some(Accepted::Sent(channel))
+                    Ok(Accepted::Sent(channel))
                 } else {
-                    let matched =
-                        self.judge
-                            .matching_authenticator(code, &checked.methods, &policy, now)?;
-                    matched.map(|(method, step)| {
-                        spend = Some((method, step));
-                        Accepted::Method(MethodKind::Authenticator)
-                    })
+                    match self
+                        .judge
+                        .matching_authenticator(code, &checked.methods, &policy, now)?
+                    {
+                        CodeMatch::Authenticator { method, step } => {
+                            spend = Some((method, step));
+                            Ok(Accepted::Method(MethodKind::Authenticator))
+                        }
+                        CodeMatch::UsedAuthenticator => Err(CodeFailure::AlreadyUsed),
+                        // Nothing: an authenticator's match is one of the three.
+                        _ => Err(CodeFailure::Wrong),
+                    }
                 }
             }
         };
-        let Some(accepted) = accepted else {
-            self.note_wrong_guess(user.id, origin, now).await?;
-            return Err(TwoFactorError::WrongCode);
+        let accepted = match accepted {
+            Ok(accepted) => accepted,
+            Err(failure) => {
+                self.note_failed_guess(user.id, failure, origin, now)
+                    .await?;
+                return Err(failure.error());
+            }
         };
 
         let login = login_parts(
@@ -276,8 +289,10 @@ impl TwoFactor {
             Finished::Done => {}
             Finished::ChallengeGone => return Err(TwoFactorError::UnknownChallenge),
             Finished::StepSpent => {
-                self.note_wrong_guess(user.id, origin, now).await?;
-                return Err(TwoFactorError::WrongCode);
+                let failure = CodeFailure::AlreadyUsed;
+                self.note_failed_guess(user.id, failure, origin, now)
+                    .await?;
+                return Err(failure.error());
             }
         }
         self.logged_in(LoggedIn {

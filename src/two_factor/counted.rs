@@ -7,8 +7,10 @@
 //! before it runs (`count_guess`) and takes it back when the code proved right. A comparison
 //! without effects (an authenticator's code) is made first and admitted after
 //! (`admit_judged`): a right code needs the account under its limit, a wrong one is counted.
+//! Every caller has passed the password or holds a session, so an authenticator's code already
+//! used is answered as such (`CodeFailure::AlreadyUsed`), counted like a wrong one.
 
-use super::{TwoFactor, TwoFactorError, note_wrong_code_in, wrong_code_event};
+use super::{CodeFailure, TwoFactor, TwoFactorError, code_failure_event, note_code_failure};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
@@ -65,8 +67,9 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<(), TwoFactorError> {
         if !right {
-            let guess = self.count_guess(user, context, origin, now).await?;
-            return Err(self.wrong_guess(guess, origin, now).await);
+            return Err(self
+                .count_failure(user, context, CodeFailure::Wrong, origin, now)
+                .await);
         }
         let policy = self.two_factor_policy().await?;
         let failures = self
@@ -97,11 +100,40 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> TwoFactorError {
-        note_wrong_code_in(guess.user, guess.context);
-        let event = wrong_code_event(guess.user, guess.context, origin, now);
+        self.failed_guess(guess, CodeFailure::Wrong, origin, now)
+            .await
+    }
+
+    /// The guess failed: it stays counted, and the audit log says where and why. Answers the
+    /// error to return.
+    pub(crate) async fn failed_guess(
+        &self,
+        guess: CountedGuess,
+        failure: CodeFailure,
+        origin: &Origin,
+        now: Instant,
+    ) -> TwoFactorError {
+        note_code_failure(guess.user, guess.context, failure);
+        let event = code_failure_event(guess.user, guess.context, failure, origin, now);
         match self.audit_store.record_event(&event).await {
-            Ok(()) => TwoFactorError::WrongCode,
+            Ok(()) => failure.error(),
             Err(error) => error.into(),
+        }
+    }
+
+    /// Counts a code judged without effects that failed, and answers the error to return (past
+    /// the limit, the refusal).
+    pub(crate) async fn count_failure(
+        &self,
+        user: UserId,
+        context: &'static str,
+        failure: CodeFailure,
+        origin: &Origin,
+        now: Instant,
+    ) -> TwoFactorError {
+        match self.count_guess(user, context, origin, now).await {
+            Ok(guess) => self.failed_guess(guess, failure, origin, now).await,
+            Err(refused) => refused,
         }
     }
 }

@@ -2,12 +2,12 @@ use rand::Rng;
 use rand::rngs::OsRng;
 
 use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
-use super::{PresentedCode, TwoFactorError, codes};
+use super::{CodeFailure, PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
-use crate::otp::{OtpCode, TotpParams, TotpSecret};
+use crate::otp::{OtpCode, StepMatch, TotpParams, TotpSecret};
 use crate::store::{AddedMethod, MethodRecord, NewMethod};
 use crate::verify::{Channel, Destination};
 
@@ -391,22 +391,26 @@ impl TwoFactor {
         let user = method.user_id;
         match method.kind {
             MethodKind::Authenticator => {
-                let step = self.judge.authenticator_step(code, method, policy, now)?;
-                self.admit_judged(user, "disable", step.is_some(), origin, now)
-                    .await?;
-                let spent = match step {
-                    Some(step) => {
-                        self.two_factor_store
+                let failure = match self.judge.authenticator_step(code, method, policy, now)? {
+                    StepMatch::Fresh(step) => {
+                        self.admit_judged(user, "disable", true, origin, now)
+                            .await?;
+                        if self
+                            .two_factor_store
                             .claim_totp_step(&method.id, step, now)
                             .await?
+                        {
+                            return Ok(());
+                        }
+                        // A concurrent request spent the step first: the code was just used.
+                        CodeFailure::AlreadyUsed
                     }
-                    None => false,
+                    StepMatch::Spent => CodeFailure::AlreadyUsed,
+                    StepMatch::None => CodeFailure::Wrong,
                 };
-                if spent {
-                    return Ok(());
-                }
-                // A concurrent request spent the step first: the code counts as wrong.
-                self.admit_judged(user, "disable", false, origin, now).await
+                Err(self
+                    .count_failure(user, "disable", failure, origin, now)
+                    .await)
             }
             MethodKind::Phone | MethodKind::Email => {
                 let guess = self.count_guess(user, "disable", origin, now).await?;

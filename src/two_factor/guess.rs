@@ -5,7 +5,8 @@
 
 use super::guess_rules::{CodeMatch, GuessDecision, decide_guess};
 use super::{
-    Accepted, CodeJudge, PresentedCode, SETTINGS_KEY, policy_from_stored, wrong_code_event,
+    Accepted, CodeFailure, CodeJudge, PresentedCode, SETTINGS_KEY, code_failure_event,
+    policy_from_stored,
 };
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
@@ -74,8 +75,8 @@ pub(super) enum Guessed {
     /// The code needs more reads: the guess counts as a failure until `LoginFinish` proves it
     /// right.
     Reserved(Box<Judged>),
-    /// Wrong (or its time step already spent): the failure is written.
-    Wrong { user: UserId },
+    /// Wrong, or an authenticator's code whose time step is spent: the failure is written.
+    Failed { user: UserId, failure: CodeFailure },
     /// Right: the login is complete and its session stored.
     LoggedIn {
         judged: Box<Judged>,
@@ -124,9 +125,15 @@ impl GuessTransaction for LoginGuess {
             guess_id: self.guess_id.clone(),
             at: now,
         };
-        let wrong = || GuessWrites {
+        let failed = |failure| GuessWrites {
             reserve: Some(reserve()),
-            event: Some(wrong_code_event(user, "login", &self.origin, now)),
+            event: Some(code_failure_event(
+                user,
+                "login",
+                failure,
+                &self.origin,
+                now,
+            )),
             ..GuessWrites::default()
         };
         let (accepted, spend) = match decision {
@@ -167,18 +174,19 @@ impl GuessTransaction for LoginGuess {
                     policy,
                 })));
             }
-            GuessDecision::Wrong => {
-                statements.commit(wrong()).await?;
-                return Ok(Guessed::Wrong { user });
+            GuessDecision::Failed(failure) => {
+                statements.commit(failed(failure)).await?;
+                return Ok(Guessed::Failed { user, failure });
             }
             GuessDecision::Right { accepted, spend } => (accepted, spend),
         };
         if let Some((method, step)) = &spend
             && !statements.claim_step(method, *step, now).await?
         {
-            // A concurrent login spent the step first: the code counts as wrong.
-            statements.commit(wrong()).await?;
-            return Ok(Guessed::Wrong { user });
+            // A concurrent login spent the step first: this code was just used.
+            let failure = CodeFailure::AlreadyUsed;
+            statements.commit(failed(failure)).await?;
+            return Ok(Guessed::Failed { user, failure });
         }
         let login = login_parts(
             &self.sessions,
@@ -232,15 +240,10 @@ impl LoginGuess {
             // The code may be one that was sent: that takes a read of its own.
             return CodeMatch::NeedsMore;
         }
-        match self
-            .judge
+        self.judge
             .matching_authenticator(code, &checked.methods, policy, self.now)
-        {
-            Ok(Some((method, step))) => CodeMatch::Authenticator { method, step },
-            Ok(None) => CodeMatch::Nothing,
             // A secret that does not open: the slower path reports it.
-            Err(_) => CodeMatch::NeedsMore,
-        }
+            .unwrap_or(CodeMatch::NeedsMore)
     }
 }
 
@@ -263,7 +266,7 @@ pub(super) enum Finished {
     Done,
     /// A concurrent check completed the challenge in the meantime.
     ChallengeGone,
-    /// A concurrent check spent the authenticator's time step: the code counts as wrong.
+    /// A concurrent check spent the authenticator's time step: the code was just used.
     StepSpent,
 }
 
@@ -332,5 +335,210 @@ pub(super) fn login_parts(
         session,
         refresh_token,
         event,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The sequence around the rules, on statements that answer as the database would when a
+    //! concurrent check got there first.
+
+    use super::*;
+    use crate::config::DatabaseUrl;
+    use crate::crypto::cipher::SecretBox;
+    use crate::crypto::{FormTokens, Keys, TokenSigner};
+    use crate::domain::{LoginType, MethodKind, Roles, Username};
+    use crate::otp::{TotpParams, TotpSecret};
+    use crate::sessions::TokenPolicy;
+    use crate::store::{MethodsAndCounts, Store, TakenAttempt};
+
+    /// Statements that answer from a script and keep what was committed.
+    struct Scripted<'a> {
+        taken: Option<TakenAttempt>,
+        counts: Option<MethodsAndCounts>,
+        /// What `claim_step` answers; `None`: the check must not claim.
+        claims: Option<bool>,
+        committed: &'a mut Option<GuessWrites>,
+    }
+
+    impl GuessStatements for Scripted<'_> {
+        async fn take_attempt(
+            &mut self,
+            _: &str,
+            _: Instant,
+            _: &'static str,
+        ) -> Result<Option<TakenAttempt>, StoreError> {
+            Ok(self.taken.take())
+        }
+
+        async fn methods_and_counts(
+            &mut self,
+            _: UserId,
+            _: Instant,
+            _: &str,
+        ) -> Result<MethodsAndCounts, StoreError> {
+            Ok(self.counts.take().expect("read once"))
+        }
+
+        async fn claim_step(
+            &mut self,
+            _: &MethodId,
+            _: u64,
+            _: Instant,
+        ) -> Result<bool, StoreError> {
+            Ok(self.claims.expect("no claim expected"))
+        }
+
+        async fn commit(self, writes: GuessWrites) -> Result<(), StoreError> {
+            *self.committed = Some(writes);
+            Ok(())
+        }
+
+        async fn rollback(self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn user() -> User {
+        let at = Instant::from_millis(0);
+        User {
+            id: UserId::new(),
+            username: Username::parse("ada").unwrap(),
+            email: None,
+            full_name: None,
+            mobile_phone: None,
+            roles: Roles::user(),
+            active: true,
+            two_factor_required: false,
+            every_login: false,
+            authy_migrated: false,
+            terms_version_accepted: None,
+            created_at: at,
+            updated_at: at,
+            password_changed_at: at,
+            last_login_at: None,
+        }
+    }
+
+    /// Runs a login's check of the authenticator's code of `now`, the authenticator's last used
+    /// step being `last_used` steps from now's, with `claims` as the answer to spending the
+    /// step. What it answered, and what it committed.
+    async fn check(last_used: Option<i64>, claims: Option<bool>) -> (Guessed, GuessWrites) {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::load_or_create(dir.path()).unwrap();
+        let url = DatabaseUrl::new(format!("sqlite://{}", dir.path().join("t.db").display()));
+        let store = Store::connect(&url, 1).await.unwrap();
+        let sessions = Sessions::new(
+            store,
+            TokenSigner::new(keys.signing_key()),
+            TokenPolicy {
+                issuer: "http://tessera.test".into(),
+                access_ttl_seconds: 60,
+                refresh_ttl_seconds: 60,
+            },
+            FormTokens::new(&keys),
+        );
+        let secrets = SecretBox::new(keys);
+        let user = user();
+        let now = Instant::from_millis(1_700_000_000_000);
+        let params = TotpParams::default();
+        let step = params.step_at(now.seconds());
+        let secret = TotpSecret::generate();
+        let id = MethodId::parse("m1abcdef").unwrap();
+        let method = MethodRecord {
+            secret: Some(secrets.seal(secret.bytes(), &MethodRecord::seal_context(user.id, &id))),
+            id,
+            user_id: user.id,
+            kind: MethodKind::Authenticator,
+            name: None,
+            totp: Some((params.algorithm, params.digits, params.period)),
+            mobile_phone: None,
+            email: None,
+            last_used_step: last_used.map(|offset| step.saturating_add_signed(offset)),
+            created_at: now,
+            last_used_at: None,
+            sends_code_on_login: false,
+            channel: None,
+        };
+        let guess = LoginGuess {
+            judge: CodeJudge { secrets },
+            defaults: TwoFactorPolicy::default(),
+            sessions,
+            presented: PresentedCode::Numeric(params.code_at_step(&secret, step)),
+            id_hash: "challenge".into(),
+            sent_context: "sent".into(),
+            guess_id: "guess".into(),
+            application_id: None,
+            origin: Origin::default(),
+            now,
+        };
+        let mut committed = None;
+        let statements = Scripted {
+            taken: Some(TakenAttempt {
+                challenge: ChallengeRecord {
+                    user_id: user.id,
+                    login_type: LoginType::Api,
+                    application_id: None,
+                    expires_at: now.plus_seconds(300),
+                    attempts: 1,
+                    enrollment_code_hash: None,
+                },
+                user,
+                stored_settings: None,
+            }),
+            counts: Some(MethodsAndCounts {
+                methods: vec![method],
+                recent_failures: 0,
+                codes_sent: false,
+            }),
+            claims,
+            committed: &mut committed,
+        };
+        let guessed = guess.run(statements).await.unwrap();
+        (guessed, committed.expect("the check committed"))
+    }
+
+    fn reason(writes: &GuessWrites) -> Option<&serde_json::Value> {
+        writes.event.as_ref().and_then(|e| e.details.get("reason"))
+    }
+
+    #[tokio::test]
+    async fn a_fresh_code_whose_step_it_spends_logs_in() {
+        let (guessed, writes) = check(None, Some(true)).await;
+        assert!(matches!(guessed, Guessed::LoggedIn { .. }));
+        assert!(writes.login.is_some() && writes.reserve.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_fresh_code_whose_step_a_concurrent_check_spent_first_fails_as_just_used() {
+        let (guessed, writes) = check(None, Some(false)).await;
+        assert!(matches!(
+            guessed,
+            Guessed::Failed {
+                failure: CodeFailure::AlreadyUsed,
+                ..
+            }
+        ));
+        assert!(
+            writes.login.is_none() && writes.reserve.is_some(),
+            "a failure"
+        );
+        assert_eq!(reason(&writes), Some(&"code_already_used".into()));
+    }
+
+    #[tokio::test]
+    async fn a_code_of_the_last_used_step_fails_as_just_used_without_claiming_it() {
+        for last_used in [0, 1] {
+            let (guessed, writes) = check(Some(last_used), None).await;
+            assert!(matches!(
+                guessed,
+                Guessed::Failed {
+                    failure: CodeFailure::AlreadyUsed,
+                    ..
+                }
+            ));
+            assert!(writes.reserve.is_some(), "a failure");
+            assert_eq!(reason(&writes), Some(&"code_already_used".into()));
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The rules of a login's code check, as one pure function: what the check read under its
 //! lock goes in, what to write comes out (`guess` runs the sequence around it).
 
-use super::Accepted;
+use super::{Accepted, CodeFailure};
 use crate::domain::{MethodId, MethodKind, User};
 use crate::policy::TwoFactorPolicy;
 use crate::store::ChallengeRecord;
@@ -16,6 +16,8 @@ pub(crate) enum CodeMatch {
     /// Judging it takes more than the user's row: a recovery code, a code sent by message, or
     /// an authenticator whose secret does not open.
     NeedsMore,
+    /// Only an authenticator's code at a time step already used, or before the last used one.
+    UsedAuthenticator,
     /// Nothing of the user's matches it.
     Nothing,
 }
@@ -30,7 +32,8 @@ pub(crate) enum GuessDecision {
     Refused,
     /// Counted as a failure until the slower check proves it right.
     Reserve,
-    Wrong,
+    /// Counted as a failure; the answer says which (`CodeFailure`).
+    Failed(CodeFailure),
     /// The login completes; `spend`: the authenticator time step it uses up.
     Right {
         accepted: Accepted,
@@ -64,7 +67,8 @@ pub(crate) fn decide_guess(
             spend: None,
         },
         CodeMatch::NeedsMore => GuessDecision::Reserve,
-        CodeMatch::Nothing => GuessDecision::Wrong,
+        CodeMatch::UsedAuthenticator => GuessDecision::Failed(CodeFailure::AlreadyUsed),
+        CodeMatch::Nothing => GuessDecision::Failed(CodeFailure::Wrong),
     }
 }
 
@@ -148,7 +152,42 @@ mod tests {
             decide_guess(&challenge(1), &user(true), &policy(), 0, || {
                 CodeMatch::Nothing
             }),
-            GuessDecision::Wrong
+            GuessDecision::Failed(CodeFailure::Wrong)
+        );
+    }
+
+    #[test]
+    fn an_authenticator_code_of_a_spent_step_fails_as_already_used() {
+        assert_eq!(
+            decide_guess(&challenge(1), &user(true), &policy(), 0, || {
+                CodeMatch::UsedAuthenticator
+            }),
+            GuessDecision::Failed(CodeFailure::AlreadyUsed)
+        );
+    }
+
+    #[test]
+    fn a_used_code_is_told_apart_only_where_a_wrong_one_would_be_judged() {
+        let policy = policy();
+        let limit = (1..1_000)
+            .find(|failures| !policy.guess_allowed(failures + 1))
+            .expect("the policy limits failures");
+        let used = || CodeMatch::UsedAuthenticator;
+        assert_eq!(
+            decide_guess(&challenge(1), &user(true), &policy, limit, used),
+            GuessDecision::Refused,
+            "past the failure limit"
+        );
+        assert_eq!(
+            decide_guess(&challenge(1), &user(false), &policy, 0, used),
+            GuessDecision::Unknown,
+            "for a disabled user"
+        );
+        let past = challenge(policy.max_code_attempts + 1);
+        assert_eq!(
+            decide_guess(&past, &user(true), &policy, 0, used),
+            GuessDecision::Unknown,
+            "out of attempts"
         );
     }
 

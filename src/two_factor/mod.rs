@@ -21,11 +21,13 @@ pub use setup::AuthenticatorSetup;
 pub use trust::IssuedTrust;
 pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
 
+use guess_rules::CodeMatch;
+
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
-use crate::domain::{Channel, FieldError, Invalid, MethodId, MethodKind, UserId};
-use crate::otp::{OtpCode, RecoveryCode, TotpParams, TotpSecret};
+use crate::domain::{Channel, FieldError, Invalid, MethodKind, UserId};
+use crate::otp::{OtpCode, RecoveryCode, StepMatch, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
 use crate::store::{
@@ -102,9 +104,12 @@ pub enum TwoFactorError {
     /// 400: the request is malformed; nothing changed.
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
-    /// 421: the code is wrong (or already used).
+    /// 421: the code is wrong.
     #[error("the code is wrong")]
     WrongCode,
+    /// 421: an authenticator's code of a time step already used (`CodeFailure::AlreadyUsed`).
+    #[error("the code was already used")]
+    CodeAlreadyUsed,
     /// 404: no such login waiting for a second factor (unknown, expired, finished or out of
     /// attempts).
     #[error("no such login in progress")]
@@ -234,25 +239,34 @@ impl TwoFactor {
     }
 
     /// Checks a numeric code against the given authenticators and spends its time step. The
-    /// spending is one conditional update, so a code is accepted once, whatever the races.
+    /// spending is one conditional update, so a code is accepted once, whatever the races: a
+    /// check that finds its step spent, before or by a concurrent one, was just used.
     pub(crate) async fn accept_authenticator_code(
         &self,
         code: &OtpCode,
         methods: &[&MethodRecord],
         policy: &TwoFactorPolicy,
         now: Instant,
-    ) -> Result<Option<MethodKind>, TwoFactorError> {
+    ) -> Result<Result<MethodKind, CodeFailure>, TwoFactorError> {
+        let mut failure = CodeFailure::Wrong;
         for method in methods {
-            if let Some(step) = self.judge.authenticator_step(code, method, policy, now)?
-                && self
-                    .two_factor_store
-                    .claim_totp_step(&method.id, step, now)
-                    .await?
-            {
-                return Ok(Some(method.kind));
+            match self.judge.authenticator_step(code, method, policy, now)? {
+                StepMatch::Fresh(step) => {
+                    if self
+                        .two_factor_store
+                        .claim_totp_step(&method.id, step, now)
+                        .await?
+                    {
+                        return Ok(Ok(method.kind));
+                    }
+                    // A concurrent check spent the step first.
+                    failure = CodeFailure::AlreadyUsed;
+                }
+                StepMatch::Spent => failure = CodeFailure::AlreadyUsed,
+                StepMatch::None => {}
             }
         }
-        Ok(None)
+        Ok(Err(failure))
     }
 
     /// Spends one of the user's recovery codes.
@@ -301,16 +315,17 @@ impl TwoFactor {
             .keyed_hash(AUTHENTICATOR_FINGERPRINT_PURPOSE, &secret.to_base32())
     }
 
-    /// A wrong login code whose failure row the code check already wrote: only the event.
-    pub(crate) async fn note_wrong_guess(
+    /// A failed login code whose failure row the code check already wrote: only the event.
+    pub(crate) async fn note_failed_guess(
         &self,
         user: UserId,
+        failure: CodeFailure,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        note_wrong_code(user);
+        note_code_failure(user, "login", failure);
         self.audit_store
-            .record_event(&wrong_code_event(user, "login", origin, now))
+            .record_event(&code_failure_event(user, "login", failure, origin, now))
             .await?;
         Ok(())
     }
@@ -372,39 +387,47 @@ impl CodeJudge {
         Ok(Some((secret, params)))
     }
 
-    /// The time step at which an authenticator produced this code, if it did and that step is
-    /// later than its last used one. Nothing is spent.
+    /// Whether an authenticator produced this code near now, at a time step later than its last
+    /// used one (fresh) or not (spent). Nothing is spent.
     pub(crate) fn authenticator_step(
         &self,
         code: &OtpCode,
         method: &MethodRecord,
         policy: &TwoFactorPolicy,
         now: Instant,
-    ) -> Result<Option<u64>, TwoFactorError> {
+    ) -> Result<StepMatch, TwoFactorError> {
         let Some((secret, params)) = self.authenticator(method, policy)? else {
-            return Ok(None);
+            return Ok(StepMatch::None);
         };
-        Ok(params.matching_step(&secret, code, now.seconds(), method.last_used_step))
+        Ok(params.step_match(&secret, code, now.seconds(), method.last_used_step))
     }
 
-    /// The first of the user's authenticators (allowed by the policy) that `code` matches,
-    /// with the time step it matched.
+    /// What `code` is among the user's authenticators (allowed by the policy): the first one's
+    /// fresh code with the time step it matched, else a spent step's code of any, else nothing.
     pub(crate) fn matching_authenticator(
         &self,
         code: &OtpCode,
         methods: &[MethodRecord],
         policy: &TwoFactorPolicy,
         now: Instant,
-    ) -> Result<Option<(MethodId, u64)>, TwoFactorError> {
+    ) -> Result<CodeMatch, TwoFactorError> {
+        let mut found = CodeMatch::Nothing;
         for method in methods
             .iter()
             .filter(|m| m.kind == MethodKind::Authenticator && policy.methods.allows(m.kind))
         {
-            if let Some(step) = self.authenticator_step(code, method, policy, now)? {
-                return Ok(Some((method.id.clone(), step)));
+            match self.authenticator_step(code, method, policy, now)? {
+                StepMatch::Fresh(step) => {
+                    return Ok(CodeMatch::Authenticator {
+                        method: method.id.clone(),
+                        step,
+                    });
+                }
+                StepMatch::Spent => found = CodeMatch::UsedAuthenticator,
+                StepMatch::None => {}
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// The kind of method whose enrolment handed out this completion code, if it did.
@@ -423,27 +446,58 @@ impl CodeJudge {
     }
 }
 
-/// The log line, metric and audit event of a wrong code.
-/// The event of a wrong second-factor code; `note_wrong_code` counts and logs it.
-pub(crate) fn wrong_code_event(
+/// Why a code compared against the user's counts as a failure. Both kinds count alike against
+/// the account's limit; their answers differ only where the password was passed or a session
+/// holds (the login's challenge, and the checks of `counted`), so telling them apart gives a
+/// guesser nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeFailure {
+    /// It matches nothing of the user's.
+    Wrong,
+    /// An authenticator's code of a time step already used (or of one before it): the app
+    /// shows the next one soon.
+    AlreadyUsed,
+}
+
+impl CodeFailure {
+    /// The error that answers it.
+    pub(crate) fn error(self) -> TwoFactorError {
+        match self {
+            CodeFailure::Wrong => TwoFactorError::WrongCode,
+            CodeFailure::AlreadyUsed => TwoFactorError::CodeAlreadyUsed,
+        }
+    }
+}
+
+/// The event of a failed second-factor code; `note_code_failure` counts and logs it. A code
+/// already used says so in its `reason`.
+pub(crate) fn code_failure_event(
     user: UserId,
     context: &'static str,
+    failure: CodeFailure,
     origin: &Origin,
     now: Instant,
 ) -> AuditEvent {
-    AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
+    let event = AuditEvent::new(EventKind::TwoFactorFailure, Actor::User(user), origin, now)
         .target(user)
-        .detail("context", context)
+        .detail("context", context);
+    match failure {
+        CodeFailure::Wrong => event,
+        CodeFailure::AlreadyUsed => event.detail("reason", "code_already_used"),
+    }
 }
 
-/// Counts and logs a wrong login code.
-pub(crate) fn note_wrong_code(user: UserId) {
-    note_wrong_code_in(user, "login");
-}
-
-fn note_wrong_code_in(user: UserId, context: &'static str) {
+/// Counts and logs a failed code.
+pub(crate) fn note_code_failure(user: UserId, context: &'static str, failure: CodeFailure) {
     metrics::counter!("tessera_two_factor_failures_total", "context" => context).increment(1);
-    tracing::info!(target: "security", user = %user, context, "wrong second-factor code");
+    match failure {
+        CodeFailure::Wrong => {
+            tracing::info!(target: "security", user = %user, context, "wrong second-factor code");
+        }
+        CodeFailure::AlreadyUsed => {
+            tracing::info!(target: "security", user = %user, context, "second-factor code already used");
+        }
+    }
 }
 
 /// The settings in force given what is stored under their key, or `defaults` (the configured

@@ -34,6 +34,7 @@ mod tokens;
 mod trust;
 mod twilio;
 mod two_factor;
+mod used_codes;
 mod users;
 mod verify;
 mod verify_api;

@@ -268,12 +268,15 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             }
             said
         }
-        EventKind::TwoFactorFailure => format!(
-            "{t} entered a wrong code {}",
-            context(text(details, "context"))
-        )
-        .trim_end()
-        .to_owned(),
+        EventKind::TwoFactorFailure => {
+            let code = match text(details, "reason") {
+                Some("code_already_used") => "a code already used",
+                _ => "a wrong code",
+            };
+            format!("{t} entered {code} {}", context(text(details, "context")))
+                .trim_end()
+                .to_owned()
+        }
         EventKind::TwoFactorBlocked => {
             let mut said = format!("{t}'s codes are refused unchecked for a while");
             match number(details, "recentFailures") {

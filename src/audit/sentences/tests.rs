@@ -305,7 +305,7 @@ fn a_challenge_says_who_is_asked() {
 }
 
 #[test]
-fn a_wrong_code_says_where_it_was_entered() {
+fn a_failed_code_says_where_it_was_entered_and_whether_it_was_already_used() {
     let bob = user("bob");
     assert_eq!(
         said(
@@ -324,6 +324,15 @@ fn a_wrong_code_says_where_it_was_entered() {
             json!({"context": "reauthentication"})
         ),
         "bob entered a wrong code to confirm it was them"
+    );
+    assert_eq!(
+        said(
+            EventKind::TwoFactorFailure,
+            &bob,
+            Some(&bob),
+            json!({"context": "login", "reason": "code_already_used"})
+        ),
+        "bob entered a code already used at login"
     );
 }
 

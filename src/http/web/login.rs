@@ -501,6 +501,10 @@ pub async fn code_submit(
 pub fn explain(error: &TwoFactorError) -> String {
     match error {
         TwoFactorError::WrongCode => "That code is not right. Check it and try again.".to_owned(),
+        TwoFactorError::CodeAlreadyUsed => {
+            "That code was just used. Wait for your app to show the next one and enter it."
+                .to_owned()
+        }
         TwoFactorError::Invalid(fields) => fields
             .first()
             .map(|f| {

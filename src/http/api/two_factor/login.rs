@@ -31,8 +31,9 @@ pub struct TwoFactorLoginBody {
     user_id: Option<String>,
 }
 
-/// `POST /api/two-factor/login`: 200 with tokens; 421 for a wrong code; 404 when the
-/// `twoFactorId` is unknown, expired, finished or out of attempts.
+/// `POST /api/two-factor/login`: 200 with tokens; 421 for a wrong code (no body) or for an
+/// authenticator's code already used (a field error `[used]code`); 404 when the `twoFactorId`
+/// is unknown, expired, finished or out of attempts.
 #[utoipa::path(
     post, path = "/api/two-factor/login", tag = "two-factor",
     request_body = TwoFactorLoginBody,
@@ -40,7 +41,7 @@ pub struct TwoFactorLoginBody {
         (status = 200, description = "Logged in; with `twoFactorTrustId` when the computer is now trusted", body = TokenResponse),
         (status = 403, description = "The code cannot be used here", body = crate::http::error::Errors),
         (status = 404, description = "The twoFactorId is unknown, spent or expired (no body)"),
-        (status = 421, description = "The code is wrong (no body)"),
+        (status = 421, description = "The code is wrong (no body), or it is an authenticator's code of a time step already used (`fieldErrors.code`: `[used]code`)"),
         (status = 429, description = "Too many wrong codes for this account", body = crate::http::error::Errors),
     )
 )]

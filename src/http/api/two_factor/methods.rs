@@ -316,7 +316,7 @@ impl DisableParams {
         (status = 200, description = "The method is removed (no body)"),
         (status = 403, description = "Refused (no recent login)", body = crate::http::error::Errors),
         (status = 404, description = "No such user or method (no body)"),
-        (status = 421, description = "The code is wrong (no body)"),
+        (status = 421, description = "The code is wrong (no body), or it is an authenticator's code of a time step already used (`fieldErrors.code`: `[used]code`)"),
         (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
     )
 )]
@@ -356,7 +356,7 @@ pub async fn disable_for_user(
         (status = 200, description = "The method is removed (no body)"),
         (status = 403, description = "Refused (no recent login)", body = crate::http::error::Errors),
         (status = 404, description = "No such user or method (no body)"),
-        (status = 421, description = "The code is wrong (no body)"),
+        (status = 421, description = "The code is wrong (no body), or it is an authenticator's code of a time step already used (`fieldErrors.code`: `[used]code`)"),
         (status = 429, description = "Too many wrong codes", body = crate::http::error::Errors),
     )
 )]
