@@ -151,3 +151,51 @@ export async function logIn(page, server, username, password = PASSWORD) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
 }
+
+/** A page of its own (own cookies) where the administrator created at the first start is
+ * logged in (startServer lets an administrator in with the password alone). */
+export async function adminPage(browser, server) {
+  const page = await (await browser.newContext()).newPage();
+  await logIn(page, server, "admin", server.password);
+  await page.waitForURL(`${server.url}/`);
+  return page;
+}
+
+/** `POST /api/login` as an application sends it for its user (no API key); the status and
+ * the body (with the `twoFactorId` of a 242). */
+export async function apiLogin(server, loginId, password = PASSWORD) {
+  const response = await fetch(`${server.url}/api/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ loginId, password }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Gives a user a method that receives codes (`sms`, `voice` or `email`) through the API, the
+ * code read from the outbox; returns the recovery codes. (The fraud guard allows 5 codes per
+ * number per 10 minutes: give each scenario its own number.) */
+export async function enrolByApi(server, userId, method, destination) {
+  const field = method === "email" ? "email" : "mobilePhone";
+  const sent = await server.api("POST", "/api/two-factor/send", { method, [field]: destination, userId });
+  if (sent.status !== 200) throw new Error(`cannot send to ${destination}: ${JSON.stringify(sent)}`);
+  const code = await outboxCode(server, destination);
+  const enabled = await server.api("POST", `/api/user/two-factor/${userId}`, { method, code });
+  if (enabled.status !== 200) throw new Error(`cannot enable ${method}: ${JSON.stringify(enabled)}`);
+  return enabled.body.recoveryCodes;
+}
+
+/** Gives a user an authenticator app through the API; returns its base32 secret, for `totp`. */
+export async function enrolAuthenticatorByApi(server, userId) {
+  const generated = await server.api("GET", "/api/two-factor/secret");
+  const secret = generated.body.secretBase32Encoded;
+  const enabled = await server.api("POST", `/api/user/two-factor/${userId}`, {
+    method: "authenticator",
+    secretBase32Encoded: secret,
+    code: totp(secret),
+    name: "Phone",
+  });
+  if (enabled.status !== 200) throw new Error(`cannot enable an authenticator: ${JSON.stringify(enabled)}`);
+  return secret;
+}

@@ -1,5 +1,5 @@
 //! What administrators do to other users' accounts, with a reason where one is due: reset the
-//! second factor, set the verified phone, unlock, end sessions, find users. Every
+//! second factor, set the phone number, unlock, end sessions, find users. Every
 //! action is audited with the administrator as actor. Also what they read: a user with their
 //! methods and latest events, and the audit log.
 
@@ -52,12 +52,43 @@ impl Reason {
     }
 }
 
-/// A user as the admin console shows them: their methods, trusted computers, live sessions
-/// and latest events.
+/// A user's phone numbers as the console tells them. A number is verified when one of the
+/// user's phone methods (codes by text, call or WhatsApp) holds it: it was confirmed by a code
+/// when the method was enrolled or changed (or set by an administrator, with a reason, on the
+/// user's behalf), and it is where codes go. The profile's number (`mobilePhone` of the user, in the API) is only
+/// what was typed or imported; held by no method, it is not verified. After a reset of the
+/// second factor the profile keeps its number and no method holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phones {
+    /// The numbers the user's phone methods send codes to, each once, in the methods' order.
+    pub verified: Vec<PhoneNumber>,
+    /// The profile's number, when no phone method holds it.
+    pub unverified: Option<PhoneNumber>,
+}
+
+impl Phones {
+    pub fn of(profile: Option<&PhoneNumber>, methods: &[MethodRecord]) -> Self {
+        let mut verified: Vec<PhoneNumber> = Vec::new();
+        for number in methods.iter().filter_map(|m| m.mobile_phone.as_ref()) {
+            if !verified.contains(number) {
+                verified.push(number.clone());
+            }
+        }
+        let unverified = profile.filter(|p| !verified.contains(p)).cloned();
+        Self {
+            verified,
+            unverified,
+        }
+    }
+}
+
+/// A user as the admin console shows them: their methods, phone numbers, trusted computers,
+/// live sessions and latest events.
 #[derive(Debug, Clone)]
 pub struct UserOverview {
     pub user: User,
     pub methods: Vec<MethodRecord>,
+    pub phones: Phones,
     pub trusted_computers: Vec<TrustRecord>,
     /// Newest first, with where each came from (IP address, user agent).
     pub sessions: Vec<(SessionRecord, Option<String>, Option<String>)>,
@@ -120,7 +151,9 @@ impl Administration {
     }
 
     /// Sets (or removes) the user's verified phone on their behalf: the profile number and the
-    /// number of their phone methods (which go when the number is removed).
+    /// number of their phone methods (which go when the number is removed). A user without a
+    /// phone method gets the profile number alone, which stays unverified (`Phones`) until a
+    /// method holds it.
     pub async fn set_verified_phone(
         &self,
         user: UserId,
@@ -214,9 +247,11 @@ impl Administration {
             ..AuditFilter::default()
         };
         let events = self.audit_store.audit_events(&events).await?;
+        let methods = self.two_factor_store.methods(user).await?;
         Ok(UserOverview {
+            phones: Phones::of(found.mobile_phone.as_ref(), &methods),
             user: found,
-            methods: self.two_factor_store.methods(user).await?,
+            methods,
             trusted_computers: self.two_factor_store.trusts(user, now).await?,
             sessions: self.session_store.live_sessions(user, now).await?,
             events: self.readable(events).await?,
@@ -347,6 +382,76 @@ impl Administration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{MethodId, MethodKind};
+
+    fn phone(raw: &str) -> PhoneNumber {
+        PhoneNumber::parse(raw).unwrap()
+    }
+
+    fn method(kind: MethodKind, number: Option<&str>) -> MethodRecord {
+        MethodRecord {
+            id: MethodId::generate(),
+            user_id: UserId::new(),
+            kind,
+            name: None,
+            secret: None,
+            totp: None,
+            mobile_phone: number.map(phone),
+            email: None,
+            last_used_step: None,
+            created_at: Instant::from_millis(0),
+            last_used_at: None,
+            sends_code_on_login: false,
+            channel: None,
+        }
+    }
+
+    #[test]
+    fn a_number_is_verified_only_when_a_phone_method_holds_it() {
+        let profile = phone("+13035550177");
+        let app = method(MethodKind::Authenticator, None);
+        let enrolled = Phones::of(
+            Some(&profile),
+            &[app.clone(), method(MethodKind::Phone, Some("+13035550177"))],
+        );
+        assert_eq!(enrolled.verified, vec![profile.clone()]);
+        assert_eq!(enrolled.unverified, None);
+
+        // Each number once, in the methods' order.
+        let numbers = ["+13035550179", "+13035550177", "+13035550179"];
+        let phones: Vec<MethodRecord> = numbers
+            .iter()
+            .map(|n| method(MethodKind::Phone, Some(n)))
+            .collect();
+        assert_eq!(
+            Phones::of(None, &phones).verified,
+            vec![phone("+13035550179"), phone("+13035550177")]
+        );
+
+        // After a reset, or typed in the profile and never confirmed by a code.
+        let reset = Phones::of(Some(&profile), &[]);
+        assert!(reset.verified.is_empty());
+        assert_eq!(reset.unverified, Some(profile.clone()));
+        let app_only = Phones::of(Some(&profile), std::slice::from_ref(&app));
+        assert_eq!(app_only.unverified, Some(profile.clone()));
+
+        // The methods' number is the verified one, whatever the profile says.
+        let elsewhere = Phones::of(
+            Some(&profile),
+            &[method(MethodKind::Phone, Some("+13035550178"))],
+        );
+        assert_eq!(elsewhere.verified, vec![phone("+13035550178")]);
+        assert_eq!(elsewhere.unverified, Some(profile));
+
+        let nothing = Phones::of(None, &[app]);
+        assert_eq!(
+            nothing,
+            Phones {
+                verified: vec![],
+                unverified: None
+            }
+        );
+    }
 
     #[test]
     fn a_reason_is_short_readable_text() {

@@ -153,3 +153,73 @@ async fn ending_all_sessions_is_asked_first_and_done_only_when_confirmed() {
         "bob is logged out everywhere"
     );
 }
+
+/// What the user page says of `user`'s phone: its "Verified phone" line, and the profile's
+/// number when the page shows it apart.
+async fn phone_lines(app: &TestApp, admin: &mut Browser, user: &str) -> (String, Option<String>) {
+    let html = text(admin.get(app, &format!("/admin/users/{user}")).await).await;
+    let line = |id: &str| {
+        let start = html.find(&format!("<p id=\"{id}\">"))? + id.len() + 9;
+        Some(html[start..][..html[start..].find("</p>")?].to_owned())
+    };
+    (
+        line("verified-phone").expect("a verified phone line"),
+        line("profile-phone"),
+    )
+}
+
+#[tokio::test]
+async fn the_verified_phone_is_a_number_a_phone_method_holds_and_a_reset_leaves_it_unverified() {
+    let (app, mut admin, _bob, csrf) = console().await;
+    let ray = app
+        .create_user("ray", json!({"mobilePhone": "+13035550177"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let profile = "Profile phone: +13035550177, not verified (no phone method sends codes to it)";
+
+    // Typed into the profile, confirmed by no code: shown, but not as verified.
+    assert_eq!(
+        phone_lines(&app, &mut admin, &ray).await,
+        ("Verified phone: none".into(), Some(profile.into()))
+    );
+
+    // A text method confirmed by a code on that number: now codes go there.
+    app.enroll_sms(&ray, "+13035550177").await;
+    assert_eq!(
+        phone_lines(&app, &mut admin, &ray).await,
+        ("Verified phone: +13035550177".into(), None)
+    );
+
+    // An administrator resets the second factor: the profile keeps the number, no method holds
+    // it, and the page no longer calls it verified.
+    let reset = admin
+        .post(
+            &app,
+            &format!("/admin/users/{ray}/reset-2fa"),
+            &[
+                ("csrf", &csrf),
+                ("reason", "lost phone"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&reset), format!("/admin/users/{ray}?notice=reset"));
+    assert_eq!(
+        phone_lines(&app, &mut admin, &ray).await,
+        ("Verified phone: none".into(), Some(profile.into()))
+    );
+
+    // The API says the same in its own fields: the profile's mobilePhone, and no method.
+    let user: Value = app
+        .with_key(reqwest::Method::GET, &format!("/api/user/{ray}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["user"]["mobilePhone"], "+13035550177", "{user}");
+    assert_eq!(user["user"]["twoFactor"]["methods"], json!([]), "{user}");
+}

@@ -244,10 +244,12 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         }
         EventKind::UserDisable => format!("{a} deactivated {whose} account"),
         EventKind::UserEnable => format!("{a} reactivated {whose} account"),
+        // The number of the profile and of any phone method: verified only where a method
+        // holds it (an administrator's change of a user without one sets the profile's alone).
         EventKind::PhoneChange => {
             let said = match text(details, "to") {
-                Some("none") => format!("{a} removed {whose} verified phone"),
-                Some(to) => format!("{a} set {whose} verified phone to {to}"),
+                Some("none") => format!("{a} removed {whose} phone number"),
+                Some(to) => format!("{a} set {whose} phone number to {to}"),
                 None => format!("{a} changed {whose} mobile phone"),
             };
             because(said, details)

@@ -254,7 +254,7 @@ fn a_phone_change_says_the_new_number_and_why() {
             Some(&bob),
             json!({"to": "+1 •••• 0171", "reason": "called from her new phone"})
         ),
-        "alice set bob's verified phone to +1 •••• 0171: called from her new phone"
+        "alice set bob's phone number to +1 •••• 0171: called from her new phone"
     );
     assert_eq!(
         said(
@@ -263,7 +263,7 @@ fn a_phone_change_says_the_new_number_and_why() {
             Some(&bob),
             json!({"to": "none", "reason": "number given up"})
         ),
-        "alice removed bob's verified phone: number given up"
+        "alice removed bob's phone number: number given up"
     );
 }
 

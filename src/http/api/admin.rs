@@ -1,5 +1,5 @@
 //! Administration through the API (with an API key): user search, a reset of the second factor,
-//! the verified phone set on a user's behalf, unlock, sessions ended, the audit log as CSV.
+//! the phone number set on a user's behalf, unlock, sessions ended, the audit log as CSV.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -136,15 +136,17 @@ pub struct PhoneBody {
     reason: String,
 }
 
-/// `PUT /api/system/users/{userId}/phone` `{mobilePhone, reason}`: the verified phone, set on
-/// the user's behalf (null removes it and the phone methods).
+/// `PUT /api/system/users/{userId}/phone` `{mobilePhone, reason}`: the phone number, set on
+/// the user's behalf in the profile and in every phone method (null removes it and the phone
+/// methods). It is verified where a phone method holds it; a user without one keeps it in the
+/// profile alone (`mobilePhone`), not verified, as the console's user page says.
 #[utoipa::path(
     put, path = "/api/system/users/{userId}/phone", tag = "administration",
     security(("apiKey" = [])),
     params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
     request_body = PhoneBody,
     responses(
-        (status = 200, description = "The user with the new verified phone", body = UserResponse),
+        (status = 200, description = "The user with the new number, in `mobilePhone` and in the phone methods' `mobilePhone`", body = UserResponse),
         (status = 404, description = "No such user (no body)"),
     )
 )]

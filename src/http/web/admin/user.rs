@@ -1,5 +1,6 @@
-//! One user's page: their profile, verified phone, methods, trusted computers and latest
-//! events, and what an administrator does to them.
+//! One user's page: their profile, verified phone (a number a phone method holds; the profile's
+//! number otherwise, said not verified), methods, trusted computers and latest events, and what
+//! an administrator does to them.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -33,7 +34,10 @@ struct UserPage {
     username: String,
     full_name: String,
     email: String,
-    phone: String,
+    /// The numbers phone methods send codes to (E.164): the verified phone.
+    verified_phones: Vec<String>,
+    /// The profile's number that no method holds (E.164): shown, not as verified.
+    unverified_phone: Option<String>,
     is_admin: bool,
     active: bool,
     required: bool,
@@ -54,6 +58,7 @@ async fn render_user(
     let UserOverview {
         user,
         methods,
+        phones,
         trusted_computers,
         sessions,
         events,
@@ -89,11 +94,12 @@ async fn render_user(
                 .as_ref()
                 .map(|e| e.to_string())
                 .unwrap_or_default(),
-            phone: user
-                .mobile_phone
-                .as_ref()
+            verified_phones: phones
+                .verified
+                .iter()
                 .map(|p| p.e164().to_owned())
-                .unwrap_or_else(|| "none".into()),
+                .collect(),
+            unverified_phone: phones.unverified.map(|p| p.e164().to_owned()),
             is_admin: user.is_admin(),
             active: user.active,
             required: user.two_factor_required,
