@@ -11,7 +11,8 @@ use crate::domain::{
     Email, FullName, Invalid, LoginId, Password, PhoneNumber, Region, Roles, User, UserId, Username,
 };
 use crate::store::{
-    ApiKeyRecord, ApiKeyStore, Keep, NewUser, Store, StoreError, Trusts, UserChanges, UserStore,
+    ApiKeyRecord, ApiKeyStore, EndSessions, Keep, NewUser, PasswordChange, PasswordSet, Store,
+    StoreError, Trusts, UserChanges, UserStore,
 };
 
 /// A server keeps at least one active administrator: a change or a deletion that would leave
@@ -397,15 +398,21 @@ impl Accounts {
             .await
             .map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::PasswordChange, actor, origin, now).target(id);
-        // A new password ends every session and the trust of every computer.
-        if !self
-            .user_store
-            .set_password(id, &hash, Trusts::Revoked, &event)
-            .await?
-        {
-            return Err(AccountError::UserNotFound);
+        // A password set for the user by someone else ends every session and the trust of
+        // every computer: whoever knew the old one is logged out and asked for a second factor.
+        let change = PasswordChange {
+            hash: &hash,
+            replacing: None,
+            sessions: EndSessions::All,
+            trusts: Trusts::Revoked,
+        };
+        match self.user_store.set_password(id, &change, &event).await? {
+            PasswordSet::Set { .. } => Ok(()),
+            // `ChangedMeanwhile` needs a `replacing` hash, and none was given.
+            PasswordSet::NoSuchUser | PasswordSet::ChangedMeanwhile => {
+                Err(AccountError::UserNotFound)
+            }
         }
-        Ok(())
     }
 
     pub async fn delete_user(

@@ -73,6 +73,7 @@ event_kinds! {
     UserImport => "user.import",
     VerifyAccountCreate => "verify_account.create",
     NameCollision => "user.name_collision",
+    PasswordChangeFailure => "user.password_change_failure",
 }
 
 impl EventKind {

@@ -1,7 +1,7 @@
 use super::{Logins, password_guard};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::{Verification, random};
+use crate::crypto::{PasswordHash, Verification, random};
 use crate::domain::LoginType;
 use crate::domain::{Channel, LoginId, Password, User, UserId};
 use crate::limits::retry_after_seconds;
@@ -264,54 +264,29 @@ impl Logins {
             .map_err(anyhow::Error::from)?;
         let account =
             password_guard::account_key(found.as_ref().map(|f| f.user.id), &request.login_id);
-        let counters = password_guard::address_counters(
-            &self.password_guard,
-            &account,
-            origin.ip.as_deref(),
-            now,
-        );
-        let full = self
-            .counter_store
-            .take(&counters)
-            .await
-            .map_err(anyhow::Error::from)?;
-        if let Some(retry_after_seconds) = full
-            .iter()
-            .map(|full| retry_after_seconds(now, full.room_at))
-            .max()
+        let stored = found.as_ref().map(|f| &f.password_hash);
+        let right = match self
+            .compare_guarded(&account, &request.password, stored, origin, now)
+            .await?
         {
-            self.record_failure(
-                found.as_ref().map(|f| &f.user),
-                "throttled",
-                request,
-                origin,
-                now,
-            )
-            .await;
-            return Err(LoginError::Throttled {
+            Guarded::Throttled {
                 retry_after_seconds,
-            });
-        }
-        let right = match &found {
-            Some(found) => self
-                .hasher
-                .verify(&request.password, &found.password_hash)
-                .await
-                .map_err(anyhow::Error::from)?,
-            None => {
-                self.hasher
-                    .verify_dummy(&request.password)
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                Verification::Wrong
+            } => {
+                self.record_failure(
+                    found.as_ref().map(|f| &f.user),
+                    "throttled",
+                    request,
+                    origin,
+                    now,
+                )
+                .await;
+                return Err(LoginError::Throttled {
+                    retry_after_seconds,
+                });
             }
+            Guarded::Compared(verdict) => verdict,
         };
         if !right.is_right() {
-            let wrong = password_guard::account_counter(&self.password_guard, &account, now);
-            self.counter_store
-                .take(std::slice::from_ref(&wrong))
-                .await
-                .map_err(anyhow::Error::from)?;
             let reason = if found.is_some() {
                 "wrong_password"
             } else {
@@ -327,10 +302,6 @@ impl Logins {
             .await;
             return Err(LoginError::WrongCredentials);
         }
-        self.counter_store
-            .give_back(&counters)
-            .await
-            .map_err(anyhow::Error::from)?;
         let Some(found) = found else {
             return Err(LoginError::WrongCredentials);
         };
@@ -355,6 +326,49 @@ impl Logins {
                 .map_err(anyhow::Error::from)?;
         }
         Ok(user)
+    }
+
+    /// Compares a password with the stored hash (the dummy hash when no user was found) under
+    /// the password guard: the address's counters are taken before the comparison and refuse
+    /// it when full; a wrong password also counts against the account's own counter, and a
+    /// right one gives the address's back. Every check of a password a person types passes here.
+    pub(super) async fn compare_guarded(
+        &self,
+        account: &str,
+        password: &Password,
+        stored: Option<&PasswordHash>,
+        origin: &Origin,
+        now: Instant,
+    ) -> anyhow::Result<Guarded> {
+        let counters = password_guard::address_counters(
+            &self.password_guard,
+            account,
+            origin.ip.as_deref(),
+            now,
+        );
+        let full = self.counter_store.take(&counters).await?;
+        if let Some(retry_after_seconds) = full
+            .iter()
+            .map(|full| retry_after_seconds(now, full.room_at))
+            .max()
+        {
+            return Ok(Guarded::Throttled {
+                retry_after_seconds,
+            });
+        }
+        let verdict = match stored {
+            Some(stored) => self.hasher.verify(password, stored).await?,
+            None => self.hasher.verify_dummy(password).await?,
+        };
+        if verdict.is_right() {
+            self.counter_store.give_back(&counters).await?;
+        } else {
+            let wrong = password_guard::account_counter(&self.password_guard, account, now);
+            self.counter_store
+                .take(std::slice::from_ref(&wrong))
+                .await?;
+        }
+        Ok(Guarded::Compared(verdict))
     }
 
     async fn record_failure(
@@ -382,6 +396,15 @@ impl Logins {
             tracing::error!(%error, "cannot write audit event");
         }
     }
+}
+
+/// What the password guard let through, and what the hasher said of it.
+pub(super) enum Guarded {
+    /// The address is past one of its limits: the password was not compared.
+    Throttled {
+        retry_after_seconds: i64,
+    },
+    Compared(Verification),
 }
 
 /// The step after a right password, run by the store with its reads: the settings in force,

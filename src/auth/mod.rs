@@ -1,10 +1,16 @@
-//! The password login, the step between password and code, and re-authentication.
+//! The password login, the step between password and code, re-authentication, and a person's
+//! change of their own password.
 
 mod login;
+mod password_change;
 mod password_guard;
 mod session;
 
 pub use login::{LoginError, LoginOutcome, LoginRequest};
+pub use password_change::{
+    CURRENT_PASSWORD_FIELD, ChangeOwnPassword, NEW_PASSWORD_FIELD, PasswordChangeError,
+    PasswordChanged, PasswordProof,
+};
 
 use crate::crypto::PasswordHasher;
 use crate::limits::PasswordGuardSettings;

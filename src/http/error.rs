@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::accounts::{AccountError, FieldError};
+use crate::auth::{CURRENT_PASSWORD_FIELD, PasswordChangeError};
 use crate::domain::Invalid;
 use crate::two_factor::TwoFactorError;
 use crate::verify::VerifyError;
@@ -177,6 +178,35 @@ impl From<TwoFactorError> for ApiError {
             },
             TwoFactorError::Delivery(e) => ApiError::from(e),
             TwoFactorError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<PasswordChangeError> for ApiError {
+    fn from(error: PasswordChangeError) -> Self {
+        match error {
+            PasswordChangeError::Invalid(fields) => ApiError::Fields(fields),
+            PasswordChangeError::WrongCurrentPassword => ApiError::field(
+                CURRENT_PASSWORD_FIELD,
+                "[mismatch]",
+                "the current password is not right",
+            ),
+            PasswordChangeError::ChangedMeanwhile => ApiError::field(
+                CURRENT_PASSWORD_FIELD,
+                "[changed]",
+                "the password was changed while this request was made; send it again with the password in force now",
+            ),
+            PasswordChangeError::Throttled {
+                retry_after_seconds,
+            } => ApiError::Throttled {
+                code: "[TooManyLoginAttempts]".into(),
+                message: format!(
+                    "too many wrong passwords from this address; try again in {retry_after_seconds} seconds"
+                ),
+                retry_after_seconds,
+            },
+            PasswordChangeError::UserNotFound => ApiError::Empty(StatusCode::NOT_FOUND),
+            PasswordChangeError::Internal(e) => ApiError::Internal(e),
         }
     }
 }

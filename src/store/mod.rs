@@ -53,7 +53,9 @@ pub use janitor::SweepReport;
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};
 pub use two_factor::{AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, Trusts};
-pub use users::{Keep, NewUser, UserChanges, UserWithHash};
+pub use users::{
+    EndSessions, Keep, NewUser, PasswordChange, PasswordSet, UserChanges, UserWithHash,
+};
 pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, VerificationRecord};
 pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};

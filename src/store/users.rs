@@ -99,6 +99,36 @@ pub struct UserWithHash {
     pub password_hash: PasswordHash,
 }
 
+/// Which of a user's sessions a password change ends, in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndSessions {
+    All,
+    /// Every one but this session (by id): the one the person changed the password from.
+    AllBut(String),
+}
+
+/// A new password as the service decided to write it.
+#[derive(Debug, Clone)]
+pub struct PasswordChange<'a> {
+    pub hash: &'a PasswordHash,
+    /// The hash the current password was checked against, when it was: the change is made only
+    /// while that hash is still the stored one, so two changes at once cannot both pass.
+    pub replacing: Option<&'a PasswordHash>,
+    pub sessions: EndSessions,
+    pub trusts: Trusts,
+}
+
+/// How `set_password` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordSet {
+    Set {
+        sessions_ended: u64,
+    },
+    NoSuchUser,
+    /// The stored hash is not the one `replacing` named: another change came first.
+    ChangedMeanwhile,
+}
+
 impl UserStore {
     pub async fn insert_user(&self, new: &NewUser, event: &AuditEvent) -> Result<User, StoreError> {
         let mut tx = self.store.writes().begin().await?;
@@ -117,6 +147,15 @@ impl UserStore {
             .fetch_optional(self.store.pool())
             .await?;
         row.map(|r| user_from_row(&r).map(|u| u.user)).transpose()
+    }
+
+    /// A user with the stored hash, by id: what a change of one's own password checks.
+    pub async fn user_with_hash(&self, id: UserId) -> Result<Option<UserWithHash>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.store.pool())
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
     }
 
     pub async fn user_by_login_id(
@@ -237,37 +276,46 @@ impl UserStore {
         user_from_row(&row).map(|u| Some(u.user))
     }
 
-    /// Sets a new password and ends every session and trusted computer of the user: whoever
-    /// knew the old password is logged out and asked for a second factor again.
+    /// Sets a new password and ends the sessions and trusted computers the change names, in one
+    /// transaction with its event (which learns how many sessions ended: `sessionsEnded`).
     pub async fn set_password(
         &self,
         id: UserId,
-        hash: &PasswordHash,
-        trusts: Trusts,
+        change: &PasswordChange<'_>,
         event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<PasswordSet, StoreError> {
         let now = event.at;
         let mut tx = self.store.writes().begin().await?;
         let changed = sqlx::query(
             "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
-             WHERE id = $1",
+             WHERE id = $1 AND ($4 IS NULL OR password_hash = $4)",
         )
         .bind(id.to_string())
-        .bind(hash.as_str().to_owned())
+        .bind(change.hash.as_str().to_owned())
         .bind(now.millis())
+        .bind(change.replacing.map(|h| h.as_str().to_owned()))
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if changed == 0 {
-            return Ok(false);
+            drop(tx);
+            return Ok(match self.user(id).await? {
+                // The user is there: the hash the caller checked is no longer the stored one.
+                Some(_) => PasswordSet::ChangedMeanwhile,
+                None => PasswordSet::NoSuchUser,
+            });
         }
-        revoke_all_sessions(&mut tx, id, now).await?;
-        if trusts == Trusts::Revoked {
+        let sessions_ended = match &change.sessions {
+            EndSessions::All => revoke_all_sessions(&mut tx, id, now).await?,
+            EndSessions::AllBut(kept) => revoke_sessions_but(&mut tx, id, kept, now).await?,
+        };
+        if change.trusts == Trusts::Revoked {
             super::trusted_computers::revoke_trusts(&mut tx, id, None, now).await?;
         }
-        audit::record(&mut tx, event).await?;
+        let event = event.clone().detail("sessionsEnded", sessions_ended);
+        audit::record(&mut tx, &event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(PasswordSet::Set { sessions_ended })
     }
 
     /// Replaces a hash made with outdated parameters by one made with the current ones (the
@@ -560,6 +608,26 @@ pub(super) async fn revoke_all_sessions(
     )
     .bind(user.to_string())
     .bind(now.millis())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(revoked)
+}
+
+/// Ends every live session of `user` but `kept`.
+async fn revoke_sessions_but(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: UserId,
+    kept: &str,
+    now: Instant,
+) -> Result<u64, StoreError> {
+    let revoked = sqlx::query(
+        "UPDATE sessions SET revoked_at = $2 \
+         WHERE user_id = $1 AND revoked_at IS NULL AND id <> $3",
+    )
+    .bind(user.to_string())
+    .bind(now.millis())
+    .bind(kept.to_owned())
     .execute(&mut **tx)
     .await?
     .rows_affected();

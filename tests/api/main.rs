@@ -7,6 +7,7 @@ mod at_rest;
 mod audit_log;
 mod bad_input;
 mod brute_force;
+mod change_password;
 mod cli;
 mod crash;
 mod edge;

@@ -118,6 +118,15 @@ fn login_failure(reason: Option<&str>) -> String {
     }
 }
 
+/// "1 session", "3 other sessions", "no session".
+fn sessions(count: i64, other: &str) -> String {
+    match count {
+        0 => format!("no {other}session"),
+        1 => format!("1 {other}session"),
+        n => format!("{n} {other}sessions"),
+    }
+}
+
 fn settings(key: Option<&str>) -> String {
     match key {
         Some("two_factor") => "the two-factor settings".into(),
@@ -238,7 +247,31 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             }
         }
         EventKind::UserDelete => format!("{a} deleted the user {t}"),
-        EventKind::PasswordChange => format!("{a} changed {whose} password"),
+        EventKind::PasswordChange => {
+            let said = format!("{a} changed {whose} password");
+            match (
+                number(details, "sessionsEnded"),
+                flag(details, "keptThisSession"),
+            ) {
+                (Some(ended), true) => format!(
+                    "{said}, ending {} and keeping the session it was changed from",
+                    sessions(ended, "other ")
+                ),
+                (Some(ended), false) => format!("{said}, ending {}", sessions(ended, "")),
+                (None, _) => said,
+            }
+        }
+        EventKind::PasswordChangeFailure => {
+            let why = match text(details, "reason") {
+                Some("wrong_current_password") => "the current password was wrong".into(),
+                Some("throttled") => {
+                    "too many wrong passwords from this address, so it was not checked".into()
+                }
+                Some(other) => words(other),
+                None => "no reason recorded".into(),
+            };
+            format!("{t}'s password change was refused: {why}")
+        }
         EventKind::PasswordRehash => {
             format!("{t}'s password hash was upgraded to the current parameters")
         }

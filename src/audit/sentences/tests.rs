@@ -219,6 +219,61 @@ fn a_password_change_says_whose() {
 }
 
 #[test]
+fn a_password_change_says_which_sessions_it_ended() {
+    let (alice, bob) = (user("alice"), user("bob"));
+    assert_eq!(
+        said(
+            EventKind::PasswordChange,
+            &bob,
+            Some(&bob),
+            json!({"sessionsEnded": 2, "keptThisSession": true})
+        ),
+        "bob changed their password, ending 2 other sessions and keeping the session it was changed from"
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordChange,
+            &bob,
+            Some(&bob),
+            json!({"sessionsEnded": 1, "keptThisSession": false})
+        ),
+        "bob changed their password, ending 1 session"
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordChange,
+            &alice,
+            Some(&bob),
+            json!({"sessionsEnded": 0})
+        ),
+        "alice changed bob's password, ending no session"
+    );
+}
+
+#[test]
+fn a_refused_password_change_says_why() {
+    let bob = user("bob");
+    assert_eq!(
+        said(
+            EventKind::PasswordChangeFailure,
+            &bob,
+            Some(&bob),
+            json!({"reason": "wrong_current_password"})
+        ),
+        "bob's password change was refused: the current password was wrong"
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordChangeFailure,
+            &bob,
+            Some(&bob),
+            json!({"reason": "throttled"})
+        ),
+        "bob's password change was refused: too many wrong passwords from this address, so it was not checked"
+    );
+}
+
+#[test]
 fn a_rehash_says_whose_password() {
     assert_eq!(
         said(

@@ -5,6 +5,7 @@ mod audit_log;
 mod ids;
 pub mod login;
 mod outbox;
+mod password;
 pub mod system;
 pub mod tokens;
 pub mod two_factor;
@@ -12,7 +13,7 @@ pub mod users;
 pub mod views;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use super::AppState;
 
@@ -30,6 +31,8 @@ use super::AppState;
     users::replace,
     users::patch,
     users::delete,
+    password::change_password,
+    password::change_password_post,
     audit_log::search,
     admin::export_audit_log,
     admin::search,
@@ -77,6 +80,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/jwt/validate", get(tokens::validate))
         .route("/api/jwt/refresh", post(tokens::refresh))
         .route("/api/user", post(users::create).get(users::lookup))
+        .route(
+            "/api/user/change-password",
+            put(password::change_password).post(password::change_password_post),
+        )
         .route(
             "/api/user/{user_id}",
             post(users::create_with_id)

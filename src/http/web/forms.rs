@@ -83,6 +83,7 @@ forms! {
     FinishForm { completion: String, saved: Option<String> }
     EmptyForm {}
     ReauthForm { password: String, code: String }
+    PasswordForm { current_password: String, new_password: String, confirm_password: String, keep_session: Option<String> }
     TrustLevelForm { level: String }
     IdForm { id: String }
     NewUserForm { username: String, email: String, password: String }

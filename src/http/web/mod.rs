@@ -66,6 +66,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/security/reauth/send", post(security::reauth::reauth_send))
         .route(
+            "/security/password",
+            get(security::password::password_page).post(security::password::password_submit),
+        )
+        .route(
             "/security/methods/remove",
             post(security::methods::remove_method),
         )

@@ -1,10 +1,11 @@
-//! Security settings, behind re-authentication: methods,
+//! Security settings, behind re-authentication: the password, methods,
 //! the verified phone, the login level, recovery codes, trusted computers and sessions. The
 //! overview page and the login level are here; each other setting has its own file.
 
 pub mod devices;
 pub mod email;
 pub mod methods;
+pub mod password;
 pub mod phone;
 pub mod reauth;
 pub mod recovery;
@@ -89,6 +90,8 @@ struct SecurityPage {
     chrome: Chrome,
     notice: Option<String>,
     error: Option<String>,
+    /// When the password last changed, as "3 days ago".
+    password_changed: String,
     methods: Vec<MethodRow>,
     has_phone: bool,
     can_add_authenticator: bool,
@@ -124,6 +127,7 @@ pub async fn page(
         "level" => "Saved.",
         "forgotten" => "The computer is forgotten.",
         "ended" => "The session is ended.",
+        "password" => "Your password is changed. Other sessions were ended.",
         _ => "Done.",
     });
     render(
@@ -173,6 +177,7 @@ async fn render(
             chrome,
             notice,
             error,
+            password_changed: when(Some(user.password_changed_at.millis())),
             has_phone: methods.iter().any(|m| m.kind == MethodKind::Phone),
             methods: methods
                 .iter()
