@@ -67,6 +67,7 @@ test("every page's title names the page and its part of the site before the prod
     ["/security", "Security settings"],
     ["/security/authenticator", "Set up an authenticator app — Security settings"],
     ["/security/phone", "Add a phone — Security settings"],
+    ["/security/password", "Change password — Security settings"],
     ["/security/reauth", "Confirm it's you — Security settings"],
     ["/admin/users", "Users — Admin"],
     [`/admin/users/${bob.id}`, "bob — Users — Admin"],

@@ -19,7 +19,8 @@ use crate::store::{AuditStore, CounterStore, SessionStore, Store, TwoFactorStore
 use crate::two_factor::TwoFactor;
 use crate::verify::Verify;
 
-/// Logins: the password, the step after it, and re-authentication before sensitive changes.
+/// Logins: the password, the step after it, re-authentication before sensitive changes, and a
+/// person's change of their own password (the same hasher and password guard).
 #[derive(Clone)]
 pub struct Logins {
     audit_store: AuditStore,

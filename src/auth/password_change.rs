@@ -10,15 +10,15 @@ use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, LoginId, Password, UserId};
 use crate::store::{EndSessions, PasswordChange, PasswordSet, Trusts};
 
-/// What shows the change is the account owner's.
-#[derive(Debug, Clone, Copy)]
+/// What shows the change is the account owner's. No `Debug`: it holds a password as typed.
+#[derive(Clone, Copy)]
 pub enum PasswordProof<'a> {
     /// A signed-in person types their current password.
     CurrentPassword { user: UserId, current: &'a str },
 }
 
-/// A change of one's own password, as the page or the API received it.
-#[derive(Debug, Clone, Copy)]
+/// A change of one's own password, as the page or the API received it (no `Debug`, as above).
+#[derive(Clone, Copy)]
 pub struct ChangeOwnPassword<'a> {
     pub proof: PasswordProof<'a>,
     /// The new password as typed.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tessera::audit::{AuditFilter, EventKind};
 use tessera::limits::Limit;
 
-use crate::helpers::{PASSWORD, TestApp, oathtool, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, all_at_once, oathtool, spawn_app, spawn_app_with, tally};
 use crate::web::{Browser, csrf_in, location};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -331,6 +331,50 @@ async fn fusion_auths_clients_may_post_the_same_change() {
 }
 
 #[tokio::test]
+async fn of_changes_sent_at_once_with_the_same_current_password_one_is_made() {
+    let app = spawn_app().await;
+    app.create_user("liv", json!({})).await;
+    let (token, _) = log_in(&app, "liv", PASSWORD).await;
+    let choices: Vec<String> = (0..5)
+        .map(|n| format!("{NEW_PASSWORD} number {n}"))
+        .collect();
+    let requests = choices
+        .iter()
+        .map(|choice| {
+            let sent = app
+                .client
+                .put(app.url("/api/user/change-password"))
+                .bearer_auth(&token)
+                .json(&from_to(PASSWORD, choice))
+                .send();
+            async move { sent.await.unwrap().status().as_u16() }
+        })
+        .collect();
+    let statuses = all_at_once(requests).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{}",
+        tally(&statuses)
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 400].contains(s)),
+        "{}",
+        tally(&statuses)
+    );
+    // The one made is the one in force; none of the others opens the account.
+    for (choice, status) in choices.iter().zip(&statuses) {
+        let login = app.login("liv", choice).await.status().as_u16();
+        assert_eq!(
+            login == 200,
+            *status == 200,
+            "{choice}: {}",
+            tally(&statuses)
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_audit_log_says_who_changed_the_password_and_which_sessions_ended() {
     let app = spawn_app().await;
     let user = app.create_user("kim", json!({})).await;
@@ -369,6 +413,32 @@ async fn the_audit_log_says_who_changed_the_password_and_which_sessions_ended() 
     );
     let text = serde_json::to_string(&events).unwrap();
     assert!(!text.contains(PASSWORD) && !text.contains(NEW_PASSWORD));
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_change() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for method in ["put", "post"] {
+        let operation = &document["paths"]["/api/user/change-password"][method];
+        assert_eq!(operation["security"], json!([{"bearer": []}]), "{method}");
+        for status in ["200", "400", "403", "429"] {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{method} {status}"
+            );
+        }
+    }
+    let request = &document["components"]["schemas"]["ChangePasswordRequest"];
+    assert_eq!(request["required"], json!(["currentPassword", "password"]));
 }
 
 /// A browser logged in as `name` (a user without a second factor: the login alone is recent

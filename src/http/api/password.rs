@@ -11,7 +11,8 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, RequestOrigin, SessionUser};
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// No `Debug`: it holds passwords.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     /// The password in force now.
