@@ -10,7 +10,8 @@ use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, LoginId, Password, UserId};
 use crate::store::{EndSessions, PasswordChange, PasswordSet, Trusts};
 
-/// What shows the change is the account owner's. No `Debug`: it holds a password as typed.
+/// What shows the change is the account owner's; a forgotten-password link's `changePasswordId`
+/// (not taken yet) would be another. No `Debug`: it holds a password as typed.
 #[derive(Clone, Copy)]
 pub enum PasswordProof<'a> {
     /// A signed-in person types their current password.
@@ -34,7 +35,8 @@ pub struct PasswordChanged {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordChangeError {
-    /// A field is blank, too long, or the new password breaks a rule: nothing was compared.
+    /// A field is blank or too long, or the new password breaks a rule or is the current one:
+    /// nothing was written.
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
     #[error("the current password is wrong")]
