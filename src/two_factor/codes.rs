@@ -11,7 +11,7 @@ use crate::crypto::random;
 use crate::domain::{Invalid, MethodId, MethodKind, PhoneNumber, RequestedMethod, UserId};
 use crate::otp::TotpSecret;
 use crate::policy::TwoFactorPolicy;
-use crate::store::MethodRecord;
+use crate::store::{MethodRecord, SessionRecord};
 use crate::verify::{Channel, Destination, StartRequest, VerifyError};
 
 /// The verify service Tessera's own second factors use.
@@ -428,6 +428,27 @@ impl TwoFactor {
             ));
         }
         tracing::info!(target: "security", user = %user, method = %method_id, "verified phone changed");
+        Ok(())
+    }
+
+    /// A person moves their phone method to a new number from their signed-in session: changed
+    /// as `change_method_phone` does, and the session counts the code just proven as its
+    /// second factor.
+    pub async fn change_method_phone_in_session(
+        &self,
+        session: &SessionRecord,
+        method_id: &MethodId,
+        phone: &PhoneNumber,
+        code: &str,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        let user = session.user_id;
+        self.change_method_phone(user, method_id, phone, code, Actor::User(user), origin, now)
+            .await?;
+        self.sessions
+            .credit_second_factor(session, MethodKind::Phone, now)
+            .await?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, StepMatch, TotpParams, TotpSecret};
-use crate::store::{AddedMethod, MethodRecord, NewMethod};
+use crate::store::{AddedMethod, MethodRecord, NewMethod, SessionRecord};
 use crate::verify::{Channel, Destination};
 
 /// A request to add a method, already parsed.
@@ -44,6 +44,26 @@ impl TwoFactor {
     ) -> Result<Enabled, TwoFactorError> {
         self.enable_method_unless(user, request, &[], actor, origin, now)
             .await
+    }
+
+    /// A person adds a method from their signed-in session: stored as `enable_method` does,
+    /// and the session counts the code just proven as its second factor, so the security
+    /// settings stay open without another code.
+    pub async fn enable_method_in_session(
+        &self,
+        session: &SessionRecord,
+        request: &EnableMethod,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Enabled, TwoFactorError> {
+        let user = session.user_id;
+        let enabled = self
+            .enable_method(user, request, Actor::User(user), origin, now)
+            .await?;
+        self.sessions
+            .credit_second_factor(session, request.kind, now)
+            .await?;
+        Ok(enabled)
     }
 
     /// `enable_method`, refused if the user has a method of a kind in `refused_beside` when it

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::recent;
-use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::domain::{Email, MethodKind, RequestedMethod, User};
 use crate::http::AppState;
@@ -136,7 +135,6 @@ pub async fn email_confirm(
     let Ok(email) = Email::parse(&form.email) else {
         return cookies.redirect("/security/email");
     };
-    let now = Instant::now();
     let request = EnableMethod {
         kind: MethodKind::Email,
         code: form.code.trim().to_owned(),
@@ -148,17 +146,8 @@ pub async fn email_confirm(
     let enabled = state
         .core
         .two_factor
-        .enable_method(user.id, &request, Actor::User(user.id), &origin, now)
+        .enable_method_in_session(&session, &request, &origin, Instant::now())
         .await;
-    if enabled.is_ok()
-        && let Err(error) = state
-            .core
-            .sessions
-            .credit_second_factor(&session, MethodKind::Email, now)
-            .await
-    {
-        return internal(&state, &headers, format!("{error:#}"));
-    }
     match enabled {
         Ok(enabled) => match enabled.recovery_codes {
             Some(codes) => cookies.page(

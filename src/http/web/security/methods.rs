@@ -130,13 +130,7 @@ pub async fn authenticator_submit(
     match state
         .core
         .two_factor
-        .enable_method(
-            user.id,
-            &request,
-            Actor::User(user.id),
-            &origin,
-            Instant::now(),
-        )
+        .enable_method_in_session(&session, &request, &origin, Instant::now())
         .await
     {
         Ok(enabled) => {
@@ -146,14 +140,6 @@ pub async fn authenticator_submit(
                 .finish_authenticator_setup(&setup.token)
                 .await;
             cookies.clear(SETUP_COOKIE);
-            if let Err(error) = state
-                .core
-                .sessions
-                .credit_second_factor(&session, MethodKind::Authenticator, Instant::now())
-                .await
-            {
-                return internal(&state, &headers, format!("{error:#}"));
-            }
             match enabled.recovery_codes {
                 Some(codes) => cookies.page(
                     StatusCode::OK,

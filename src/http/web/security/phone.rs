@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::recent;
-use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::domain::{Channel, MethodId, MethodKind, PhoneNumber, RequestedMethod, User};
 use crate::http::AppState;
@@ -229,17 +228,15 @@ pub async fn phone_confirm(
     };
     let channel = phone_channel(form.channel.as_deref()).unwrap_or(Channel::Sms);
     let now = Instant::now();
-    let actor = Actor::User(user.id);
     let method = form.method.as_deref().and_then(|m| MethodId::parse(m).ok());
     let two_factor = &state.core.two_factor;
     let outcome = match &method {
         Some(method) => two_factor
-            .change_method_phone(
-                user.id,
+            .change_method_phone_in_session(
+                &session,
                 method,
                 &phone,
                 form.code.trim(),
-                actor,
                 &origin,
                 now,
             )
@@ -255,20 +252,11 @@ pub async fn phone_confirm(
                 email: None,
             };
             two_factor
-                .enable_method(user.id, &request, actor, &origin, now)
+                .enable_method_in_session(&session, &request, &origin, now)
                 .await
                 .map(|enabled| enabled.recovery_codes)
         }
     };
-    if outcome.is_ok()
-        && let Err(error) = state
-            .core
-            .sessions
-            .credit_second_factor(&session, MethodKind::Phone, now)
-            .await
-    {
-        return internal(&state, &headers, format!("{error:#}"));
-    }
     match outcome {
         Ok(Some(codes)) => cookies.page(
             StatusCode::OK,
