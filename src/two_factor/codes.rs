@@ -155,7 +155,12 @@ impl TwoFactor {
         asked: Option<Channel>,
         policy: &TwoFactorPolicy,
     ) -> Result<(Channel, Destination), TwoFactorError> {
-        let offered = self.phone_channels(policy).await?;
+        // Only a phone chooses among channels: an address or an app needs no read of the
+        // delivery settings here (the send reads them anyway).
+        let offered = match method.kind {
+            MethodKind::Phone => self.phone_channels(policy).await?,
+            MethodKind::Authenticator | MethodKind::Email => Vec::new(),
+        };
         let channel = channels::channel_for(method, asked, &offered).map_err(|e| {
             TwoFactorError::field(
                 if asked.is_some() {
