@@ -74,6 +74,9 @@ event_kinds! {
     VerifyAccountCreate => "verify_account.create",
     NameCollision => "user.name_collision",
     PasswordChangeFailure => "user.password_change_failure",
+    PasswordResetRequest => "user.password_reset_request",
+    PasswordReset => "user.password_reset",
+    PasswordResetFailure => "user.password_reset_failure",
 }
 
 impl EventKind {
