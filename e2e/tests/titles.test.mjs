@@ -48,6 +48,8 @@ test("every page's title names the page and its part of the site before the prod
   const page = await (await browser.newContext()).newPage();
   await page.goto(`${server.url}/login`);
   await expect(page, "Log in");
+  await page.goto(`${server.url}/forgot-password`);
+  await expect(page, "Forgot your password? — Log in");
   await logIn(page, server, "bob");
   await page.waitForURL(/\/login\/code$/);
   await expect(page, "Two-factor authentication — Log in");
@@ -86,7 +88,7 @@ test("every page's title names the page and its part of the site before the prod
     await expect(admin, title);
   }
   await shot(admin, "51-title-error-page");
-  assert.equal(seen.size, pages.length + 4, "no two pages share a title");
+  assert.equal(seen.size, pages.length + 5, "no two pages share a title");
 });
 
 test("the welcome step says what is missing in full sentences", async () => {

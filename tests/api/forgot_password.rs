@@ -468,3 +468,150 @@ async fn the_audit_log_tells_the_story_of_a_reset() {
         "A link to reset ned's password was refused: the link was used already"
     );
 }
+
+/// The pages a person goes through: the request, the form the emailed link opens, the login.
+mod pages {
+    use super::*;
+    use crate::web::{Browser, csrf_in, location};
+
+    async fn ask_on_the_page(browser: &mut Browser, app: &TestApp, login_id: &str) -> String {
+        let page = browser.get(app, "/forgot-password").await;
+        assert_eq!(page.status(), 200);
+        let csrf = csrf_in(&page.text().await.unwrap());
+        let answer = browser
+            .post(
+                app,
+                "/forgot-password",
+                &[("csrf", &csrf), ("login_id", login_id)],
+            )
+            .await;
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    }
+
+    async fn submit_reset(
+        browser: &mut Browser,
+        app: &TestApp,
+        path: &str,
+        csrf: &str,
+        new: &str,
+        again: &str,
+    ) -> reqwest::Response {
+        let form = [
+            ("csrf", csrf),
+            ("username", "pat"),
+            ("new_password", new),
+            ("confirm_password", again),
+        ];
+        browser.post(app, path, &form).await
+    }
+
+    #[tokio::test]
+    async fn the_login_page_leads_to_a_request_answered_alike_for_anyone() {
+        let app = spawn_app().await;
+        let (_, email) = user_with_email(&app, "ola").await;
+        let mut browser = Browser::new();
+        let login = browser.get(&app, "/login").await.text().await.unwrap();
+        assert!(login.contains("href=\"/forgot-password\""));
+
+        let known = ask_on_the_page(&mut browser, &app, "ola").await;
+        let unknown = ask_on_the_page(&mut browser, &app, "nobody").await;
+        let said = |html: &str| {
+            html.split("id=\"reset-sent\">")
+                .nth(1)
+                .and_then(|rest| rest.split('<').next())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(
+            said(&known).starts_with("If an account with this username"),
+            "{known}"
+        );
+        assert_eq!(said(&known), said(&unknown));
+        link_sent_to(&app, &email, 1).await;
+    }
+
+    #[tokio::test]
+    async fn the_link_opens_a_form_that_sets_the_password_and_leads_to_the_login() {
+        let app = spawn_app().await;
+        let (_, email) = user_with_email(&app, "pat").await;
+        forgot(&app, "pat").await;
+        let link = link_sent_to(&app, &email, 1).await;
+        let mut browser = Browser::new();
+        let path = format!("/reset-password/{link}");
+        let page = browser.get(&app, &path).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("For the account <strong>pat</strong>"),
+            "{html}"
+        );
+        let csrf = csrf_in(&html);
+
+        let mismatch = submit_reset(
+            &mut browser,
+            &app,
+            &path,
+            &csrf,
+            NEW_PASSWORD,
+            "something else",
+        )
+        .await;
+        assert_eq!(mismatch.status(), 422);
+        assert!(
+            mismatch
+                .text()
+                .await
+                .unwrap()
+                .contains("The two new passwords are not the same.")
+        );
+        let weak = submit_reset(&mut browser, &app, &path, &csrf, "password1", "password1").await;
+        assert_eq!(weak.status(), 422);
+        assert!(
+            weak.text()
+                .await
+                .unwrap()
+                .contains("id=\"new_password-error\"")
+        );
+
+        let done = submit_reset(&mut browser, &app, &path, &csrf, NEW_PASSWORD, NEW_PASSWORD).await;
+        assert_eq!(location(&done), "/login?reset=1");
+        let login = browser
+            .get(&app, "/login?reset=1")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(login.contains("Your password is changed. Log in with the new one."));
+        assert_eq!(
+            location(&browser.log_in(&app, "pat", NEW_PASSWORD).await),
+            "/"
+        );
+
+        // The link is spent: its page says so and offers a new one.
+        let again = browser.get(&app, &path).await;
+        assert_eq!(again.status(), 404);
+        let html = again.text().await.unwrap();
+        assert!(html.contains("This link was used already"), "{html}");
+        assert!(html.contains("href=\"/forgot-password\""));
+    }
+
+    #[tokio::test]
+    async fn a_mangled_link_says_so_on_its_page() {
+        let app = spawn_app().await;
+        let mut browser = Browser::new();
+        for path in [
+            "/reset-password/short",
+            &format!("/reset-password/{}", "B".repeat(43)),
+        ] {
+            let page = browser.get(&app, path).await;
+            assert_eq!(page.status(), 404, "{path}");
+            assert!(
+                page.text()
+                    .await
+                    .unwrap()
+                    .contains("This link is not valid.")
+            );
+        }
+    }
+}

@@ -34,12 +34,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
             escape(&m.channel),
             escape(&to),
             match &m.subject {
-                Some(subject) => format!(
-                    "<strong>{}</strong><br>{}",
-                    escape(subject),
-                    escape(&m.body)
-                ),
-                None => escape(&m.body),
+                Some(subject) =>
+                    format!("<strong>{}</strong><br>{}", escape(subject), lines(&m.body)),
+                None => lines(&m.body),
             },
             escape(&m.status)
         ));
@@ -58,6 +55,11 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
          <tbody>{rows}</tbody></table></body></html>"
     ))
     .into_response()
+}
+
+/// A message's text with its line breaks kept.
+fn lines(text: &str) -> String {
+    escape(text).replace('\n', "<br>")
 }
 
 fn escape(text: &str) -> String {
