@@ -71,6 +71,7 @@ impl Core {
                 store.clone(),
                 hasher.clone(),
                 verify.clone(),
+                two_factor.clone(),
                 config.product_name.clone(),
                 issuer.clone(),
             ),

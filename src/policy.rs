@@ -141,6 +141,11 @@ pub struct TwoFactorPolicy {
     pub users_choose_trust: bool,
     #[serde(alias = "send_code_on_login")]
     pub send_code_on_login: SendCodeOnLogin,
+    /// Whether a forgotten password may be reset by a code texted to the account's phone
+    /// instead of a link by email. Off by default: for a user whose second factor is that
+    /// phone, the phone alone then sets the password and passes the second factor.
+    #[serde(alias = "password_reset_by_sms")]
+    pub password_reset_by_sms: bool,
 }
 
 impl Default for TwoFactorPolicy {
@@ -161,6 +166,7 @@ impl Default for TwoFactorPolicy {
             totp_skew_steps: 1,
             users_choose_trust: true,
             send_code_on_login: SendCodeOnLogin::Legacy,
+            password_reset_by_sms: false,
         }
     }
 }

@@ -5,7 +5,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startServer, launchBrowser, shot, createUser, adminPage, outbox, enrolAuthenticatorByApi, totp, PASSWORD,
+  startServer, launchBrowser, shot, createUser, adminPage, outbox, outboxCode, enrolByApi, enrolAuthenticatorByApi, totp,
+  PASSWORD,
 } from "../lib.mjs";
 
 const NEW = "a brand new passphrase";
@@ -90,4 +91,30 @@ test("a person who forgot their password sets a new one by an emailed link, then
   // The link did its work: opened again, it says so.
   await page.goto(link);
   assert.match(await page.locator("#link-error").textContent(), /^This link was used already/);
+});
+
+test("where the administrator allows it, a code texted to the account's phone leads to the same form", async () => {
+  const saved = await server.api("PUT", "/api/system/two-factor", {
+    twoFactor: { webLoginPolicy: "enabled", apiLoginPolicy: "enabled", passwordResetBySms: true },
+  });
+  assert.equal(saved.status, 200, JSON.stringify(saved));
+  const user = await createUser(server, "sami");
+  await enrolByApi(server, user.id, "sms", "+13035550177");
+  const texts = async () => (await outbox(server)).filter((m) => m.to === "+13035550177").length;
+  const before = await texts();
+
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${server.url}/forgot-password`);
+  await page.getByLabel("Username or email").fill("sami");
+  await page.getByRole("button", { name: "Text me a code instead" }).click();
+  await page.getByLabel("Code").waitFor();
+  assert.match(await page.locator("#reset-sent").textContent(), /we texted it a code/);
+  for (let i = 0; i < 100 && (await texts()) === before; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await page.getByLabel("Code").fill(await outboxCode(server, "+13035550177"));
+  await shot(page, "89-forgot-password-texted-code");
+  await page.getByRole("button", { name: "Confirm code" }).click();
+  await page.waitForURL(/\/reset-password\//);
+  assert.match(await page.locator("main").textContent(), /For the account sami/);
 });

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::accounts::{AccountError, FieldError};
 use crate::auth::{CURRENT_PASSWORD_FIELD, PasswordChangeError};
 use crate::domain::Invalid;
-use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, DeadLink, RecoveryError};
+use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, CODE_FIELD, DeadLink, RecoveryError};
 use crate::two_factor::TwoFactorError;
 use crate::verify::VerifyError;
 
@@ -196,6 +196,11 @@ impl From<RecoveryError> for ApiError {
                 ),
                 retry_after_seconds,
             },
+            RecoveryError::WrongCode => ApiError::field(
+                CODE_FIELD,
+                "[invalid]",
+                "this code is not right, or has expired: ask for a new one if you need to",
+            ),
             RecoveryError::UnknownLink => ApiError::General {
                 status: StatusCode::NOT_FOUND,
                 code: format!("[notFound]{CHANGE_PASSWORD_ID_FIELD}"),

@@ -26,7 +26,17 @@ pub const LOGIN_ID_FIELD: &str = "loginId";
 pub struct ForgotPassword<'a> {
     /// A username or an email address, as typed.
     pub login_id: &'a str,
+    pub by: ResetBy,
     pub origin: &'a Origin,
+}
+
+/// How the person asks to prove the account is theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetBy {
+    /// A link to the account's email address.
+    Email,
+    /// A code to the account's phone, where the settings allow it (`code.rs`).
+    Sms,
 }
 
 /// A link made for an application that sends its own email (an API key's request).
@@ -46,12 +56,14 @@ impl Recovery {
         now: Instant,
     ) -> Result<(), RecoveryError> {
         let login_id = parse_login_id(request.login_id)?;
-        self.take_request_budget(request.origin, now).await?;
+        self.take_request_budget("forgot-password", request.origin, now)
+            .await?;
         let recovery = self.clone();
         let origin = request.origin.clone();
+        let by = request.by;
         tokio::spawn(async move {
-            if let Err(error) = recovery.send_reset_link(&login_id, &origin, now).await {
-                tracing::error!(%error, "cannot send a password reset link");
+            if let Err(error) = recovery.send_reset(&login_id, by, &origin, now).await {
+                tracing::error!(%error, "cannot send a password reset message");
             }
         });
         Ok(())
@@ -79,14 +91,16 @@ impl Recovery {
         self.make_link(&found, &event, now).await.map(Some)
     }
 
-    async fn take_request_budget(
+    /// Counts a request against its address, before any account is looked up.
+    pub(super) async fn take_request_budget(
         &self,
+        purpose: &str,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), RecoveryError> {
         match self
             .verify
-            .take_request_budget("forgot-password", origin, now)
+            .take_request_budget(purpose, origin, now)
             .await?
         {
             Admitted::Now => Ok(()),
@@ -96,9 +110,10 @@ impl Recovery {
         }
     }
 
-    async fn send_reset_link(
+    async fn send_reset(
         &self,
         login_id: &LoginId,
+        by: ResetBy,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), RecoveryError> {
@@ -110,6 +125,9 @@ impl Recovery {
         if !user.active {
             tracing::info!(target: "security", user = %user.id, "a password reset was asked for a deactivated account");
             return Ok(());
+        }
+        if by == ResetBy::Sms {
+            return self.send_reset_code(&found, origin, now).await;
         }
         let Some(address) = &user.email else {
             let event = AuditEvent::new(
@@ -156,7 +174,7 @@ impl Recovery {
     }
 
     /// Keeps a new link for `found`, bound to the password it has now, with `event`.
-    async fn make_link(
+    pub(super) async fn make_link(
         &self,
         found: &UserWithHash,
         event: &AuditEvent,
@@ -178,7 +196,7 @@ impl Recovery {
     }
 }
 
-fn parse_login_id(raw: &str) -> Result<LoginId, RecoveryError> {
+pub(super) fn parse_login_id(raw: &str) -> Result<LoginId, RecoveryError> {
     LoginId::parse(raw)
         .map_err(|e| RecoveryError::Invalid(vec![FieldError::new(LOGIN_ID_FIELD, e)]))
 }

@@ -1,18 +1,22 @@
 //! Account recovery: a person who forgot their password asks for a one-time link by email
-//! (`forgot.rs`), and the link lets them choose a new one (`reset.rs`). A reset never logs
+//! (`forgot.rs`), or, where the settings allow it, a code by text that makes the same link
+//! (`code.rs`), and the link lets them choose a new one (`reset.rs`). A reset never logs
 //! anyone in: the next login still asks for the second factor of a user who has one.
 
+mod code;
 mod forgot;
 mod reset;
 mod texts;
 
-pub use forgot::{ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, LinkIssued};
+pub use code::{CODE_FIELD, ForgotCode};
+pub use forgot::{ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, LinkIssued, ResetBy};
 pub use reset::{LinkState, PasswordReset, ResetPassword};
 
 use crate::crypto::PasswordHasher;
 use crate::crypto::random::lookup_digest;
 use crate::domain::{ChangePasswordId, FieldError, Invalid};
 use crate::store::{AuditStore, PasswordLinkStore, Store, UserStore};
+use crate::two_factor::TwoFactor;
 use crate::verify::{Verify, VerifyError};
 
 /// Forgotten passwords: links asked for, sent and spent.
@@ -22,8 +26,10 @@ pub struct Recovery {
     link_store: PasswordLinkStore,
     user_store: UserStore,
     hasher: PasswordHasher,
-    /// The send budgets and the email itself.
+    /// The send budgets, the email itself and a texted code.
     verify: Verify,
+    /// Whether the settings allow a code by text, and the phone it goes to.
+    two_factor: TwoFactor,
     /// What the emails call the server, and where their links lead.
     product_name: String,
     public_url: String,
@@ -34,6 +40,7 @@ impl Recovery {
         store: Store,
         hasher: PasswordHasher,
         verify: Verify,
+        two_factor: TwoFactor,
         product_name: String,
         public_url: String,
     ) -> Self {
@@ -43,6 +50,7 @@ impl Recovery {
             user_store: store.users(),
             hasher,
             verify,
+            two_factor,
             product_name,
             public_url,
         }
@@ -57,6 +65,9 @@ pub enum RecoveryError {
     /// Too many requests came from this address.
     #[error("too many requests from this address; try again in {retry_after_seconds} seconds")]
     Throttled { retry_after_seconds: i64 },
+    /// A texted code that does not prove the account's phone (or an account that was sent none).
+    #[error("this code is not right")]
+    WrongCode,
     /// No link has this secret (never made, or forgotten since it expired).
     #[error("this link is not valid")]
     UnknownLink,

@@ -28,6 +28,7 @@ mod passwords;
 mod phones;
 mod processes;
 mod races;
+mod reset_by_sms;
 mod seed_004;
 mod senders;
 mod sending;

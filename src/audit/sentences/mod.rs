@@ -276,12 +276,18 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             (Some("email"), Some(to)) => {
                 format!("{t} asked to reset a forgotten password: a link was sent to {to}")
             }
+            (Some("sms"), Some(to)) => {
+                format!("{t} asked to reset a forgotten password: a code was texted to {to}")
+            }
+            (Some("sms_code"), _) => {
+                format!("{t} proved a texted code and was given a link to reset their password")
+            }
             (Some("api"), _) => {
                 format!("{a} made a link to reset {t}'s password, for an application to send")
             }
             (Some("none"), _) => format!(
-                "{t} asked to reset a forgotten password, but the account has no email address \
-                 to send a link to"
+                "{t} asked to reset a forgotten password, but the account has nowhere to send it \
+                 (no email address, or no phone where codes by text may reset a password)"
             ),
             _ => format!("{t} asked to reset a forgotten password"),
         },

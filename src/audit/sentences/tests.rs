@@ -705,3 +705,50 @@ fn a_name_collision_says_what_was_found() {
         "The server found usernames or emails that look alike once written in their canonical forms"
     );
 }
+
+#[test]
+fn a_forgotten_password_says_how_the_person_was_reached_and_how_it_ended() {
+    let (anyone, bob) = (
+        Party {
+            user: None,
+            name: "anonymous".into(),
+        },
+        user("bob"),
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordResetRequest,
+            &anyone,
+            Some(&bob),
+            json!({"by": "email", "to": "b•••@example.com"})
+        ),
+        "bob asked to reset a forgotten password: a link was sent to b•••@example.com"
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordResetRequest,
+            &anyone,
+            Some(&bob),
+            json!({"by": "sms", "to": "+1 •••• 0142"})
+        ),
+        "bob asked to reset a forgotten password: a code was texted to +1 •••• 0142"
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordReset,
+            &bob,
+            Some(&bob),
+            json!({"sessionsEnded": 2})
+        ),
+        "bob reset their password by a link, ending 2 sessions and forgetting every trusted computer"
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordResetFailure,
+            &anyone,
+            Some(&bob),
+            json!({"reason": "password_changed_since"})
+        ),
+        "A link to reset bob's password was refused: the password had changed since the link was sent"
+    );
+}

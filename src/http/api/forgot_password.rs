@@ -10,13 +10,18 @@ use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, MaybeApiKey, RequestOrigin};
-use crate::recovery::{ForgotPassword, ResetPassword};
+use crate::recovery::{ForgotCode, ForgotPassword, ResetBy, ResetPassword};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
     /// The account's username or email address.
     login_id: String,
+    /// `email` (the default): a link to the account's email address; `sms`: a code texted to the
+    /// account's phone, to trade at `/api/user/forgot-password/code`, where the two-factor
+    /// settings allow it (`passwordResetBySms`).
+    #[serde(default)]
+    method: Option<ResetMethod>,
     /// `false` (with an API key): send nothing, answer with the `changePasswordId` for the
     /// application to send itself. Anyone else's request sends the email.
     #[serde(default)]
@@ -25,6 +30,13 @@ pub struct ForgotPasswordRequest {
     #[serde(default)]
     #[allow(dead_code)]
     application_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResetMethod {
+    Email,
+    Sms,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,7 +56,7 @@ pub struct ForgotPasswordResponse {
     post, path = "/api/user/forgot-password", tag = "users",
     request_body = ForgotPasswordRequest,
     responses(
-        (status = 200, description = "If the account exists and has an email address, a link valid for 15 minutes is on its way; with an API key and `sendForgotPasswordEmail: false`, the `changePasswordId` instead", body = ForgotPasswordResponse),
+        (status = 200, description = "If the account exists and has an email address, a link valid for 15 minutes is on its way (with `method: sms`, where allowed, a code to its phone); with an API key and `sendForgotPasswordEmail: false`, the `changePasswordId` instead", body = ForgotPasswordResponse),
         (status = 400, description = "`loginId` is blank or too long", body = crate::http::error::Errors),
         (status = 401, description = "An `Authorization` header that is not a live API key (no body)"),
         (status = 404, description = "Only with an API key and `sendForgotPasswordEmail: false`: no active account has this login id (no body)"),
@@ -72,6 +84,10 @@ pub async fn forgot_password(
     }
     let request = ForgotPassword {
         login_id: &body.login_id,
+        by: match body.method {
+            Some(ResetMethod::Sms) => ResetBy::Sms,
+            Some(ResetMethod::Email) | None => ResetBy::Email,
+        },
         origin: &origin,
     };
     state.core.recovery.forgot_password(&request, now).await?;
@@ -129,4 +145,54 @@ pub async fn reset_password(
         .reset_password(&reset, Instant::now())
         .await?;
     Ok(Json(ResetPasswordResponse {}))
+}
+
+/// No `Debug`: it holds a code.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgotPasswordCodeRequest {
+    /// The username or email address the code was asked for.
+    login_id: String,
+    /// The code texted to the account's phone.
+    code: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForgotPasswordCodeResponse {
+    /// The secret of a one-time link, for `POST /api/user/change-password/{changePasswordId}`.
+    change_password_id: String,
+    expiration_instant: i64,
+}
+
+/// `POST /api/user/forgot-password/code`: a code texted after `method: sms`, traded for the
+/// one-time link an email would have carried.
+#[utoipa::path(
+    post, path = "/api/user/forgot-password/code", tag = "users",
+    request_body = ForgotPasswordCodeRequest,
+    responses(
+        (status = 200, description = "The code proves the account's phone: a `changePasswordId` valid once for 15 minutes", body = ForgotPasswordCodeResponse),
+        (status = 400, description = "`loginId` or `code` blank or malformed; or `[invalid]code`: the code is wrong or expired, or no code was sent for this account (the same answer for an unknown account)", body = crate::http::error::Errors),
+        (status = 429, description = "Too many requests from this address", body = crate::http::error::Errors),
+    )
+)]
+pub async fn forgot_password_code(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<ForgotPasswordCodeRequest>,
+) -> Result<Json<ForgotPasswordCodeResponse>, ApiError> {
+    let proof = ForgotCode {
+        login_id: &body.login_id,
+        code: &body.code,
+        origin: &origin,
+    };
+    let issued = state
+        .core
+        .recovery
+        .link_by_code(&proof, Instant::now())
+        .await?;
+    Ok(Json(ForgotPasswordCodeResponse {
+        change_password_id: issued.id.expose().to_owned(),
+        expiration_instant: issued.expires_at.millis(),
+    }))
 }

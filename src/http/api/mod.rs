@@ -35,6 +35,7 @@ use super::AppState;
     password::change_password,
     password::change_password_post,
     forgot_password::forgot_password,
+    forgot_password::forgot_password_code,
     forgot_password::reset_password,
     audit_log::search,
     admin::export_audit_log,
@@ -94,6 +95,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/user/forgot-password",
             post(forgot_password::forgot_password),
+        )
+        .route(
+            "/api/user/forgot-password/code",
+            post(forgot_password::forgot_password_code),
         )
         .route(
             "/api/user/{user_id}",

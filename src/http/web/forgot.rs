@@ -7,14 +7,17 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::forms::{ForgotForm, ResetForm};
+use super::forms::{ForgotCodeForm, ForgotForm, ResetForm};
 use super::{Chrome, Cookies, WebForm, internal};
 use crate::auth::NEW_PASSWORD_FIELD;
 use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
-use crate::recovery::{ForgotPassword, LINK_LIFETIME_SECONDS, RecoveryError, ResetPassword};
+use crate::recovery::{
+    ForgotCode, ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, RecoveryError, ResetBy,
+    ResetPassword,
+};
 
 #[derive(Template)]
 #[template(path = "forgot_password.html")]
@@ -22,8 +25,12 @@ struct ForgotPage {
     chrome: Chrome,
     login_id: String,
     error: Option<String>,
-    /// The request was taken: the page says what happens next, whoever the account is.
+    /// A link was asked for: the page says what happens next, whoever the account is.
     sent: bool,
+    /// A code by text was asked for: the page asks for it, whoever the account is.
+    code_sent: bool,
+    /// The settings allow a code by text.
+    sms_offered: bool,
     minutes: i64,
 }
 
@@ -55,25 +62,41 @@ impl ResetPage {
     }
 }
 
-fn forgot_page(
+/// Which state of the page to show.
+enum Stage {
+    Ask,
+    LinkSent,
+    CodeSent,
+}
+
+async fn forgot_page(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
-    page: impl FnOnce(Chrome) -> ForgotPage,
+    stage: Stage,
+    login_id: &str,
+    error: Option<String>,
 ) -> Response {
+    let sms_offered = match state.core.recovery.reset_by_sms_offered().await {
+        Ok(offered) => offered,
+        Err(error) => return internal(state, headers, error),
+    };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, None);
-    cookies.page(status, &page(chrome))
+    let page = ForgotPage {
+        chrome,
+        login_id: login_id.chars().take(254).collect(),
+        error,
+        sent: matches!(stage, Stage::LinkSent),
+        code_sent: matches!(stage, Stage::CodeSent),
+        sms_offered,
+        minutes: LINK_LIFETIME_SECONDS / 60,
+    };
+    cookies.page(status, &page)
 }
 
 pub async fn forgot_page_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    forgot_page(&state, &headers, StatusCode::OK, |chrome| ForgotPage {
-        chrome,
-        login_id: String::new(),
-        error: None,
-        sent: false,
-        minutes: LINK_LIFETIME_SECONDS / 60,
-    })
+    forgot_page(&state, &headers, StatusCode::OK, Stage::Ask, "", None).await
 }
 
 pub async fn forgot_submit(
@@ -82,18 +105,14 @@ pub async fn forgot_submit(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<ForgotForm>,
 ) -> Response {
+    let by = match form.by.as_deref() {
+        Some("sms") => ResetBy::Sms,
+        _ => ResetBy::Email,
+    };
     let request = ForgotPassword {
         login_id: &form.login_id,
+        by,
         origin: &origin,
-    };
-    let refused = |status, error: String| {
-        forgot_page(&state, &headers, status, |chrome| ForgotPage {
-            chrome,
-            login_id: form.login_id.chars().take(254).collect(),
-            error: Some(error),
-            sent: false,
-            minutes: LINK_LIFETIME_SECONDS / 60,
-        })
     };
     match state
         .core
@@ -101,30 +120,89 @@ pub async fn forgot_submit(
         .forgot_password(&request, Instant::now())
         .await
     {
-        Ok(()) => forgot_page(&state, &headers, StatusCode::OK, |chrome| ForgotPage {
-            chrome,
-            login_id: String::new(),
-            error: None,
-            sent: true,
-            minutes: LINK_LIFETIME_SECONDS / 60,
-        }),
-        Err(RecoveryError::Invalid(_)) => refused(
+        Ok(()) => {
+            let stage = match by {
+                ResetBy::Email => Stage::LinkSent,
+                ResetBy::Sms => Stage::CodeSent,
+            };
+            forgot_page(
+                &state,
+                &headers,
+                StatusCode::OK,
+                stage,
+                &form.login_id,
+                None,
+            )
+            .await
+        }
+        Err(error) => refused(&state, &headers, Stage::Ask, &form.login_id, error).await,
+    }
+}
+
+pub async fn code_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<ForgotCodeForm>,
+) -> Response {
+    let proof = ForgotCode {
+        login_id: &form.login_id,
+        code: &form.code,
+        origin: &origin,
+    };
+    match state
+        .core
+        .recovery
+        .link_by_code(&proof, Instant::now())
+        .await
+    {
+        Ok(issued) => Cookies::new(&state, &headers)
+            .redirect(&format!("/reset-password/{}", issued.id.expose())),
+        Err(error) => refused(&state, &headers, Stage::CodeSent, &form.login_id, error).await,
+    }
+}
+
+/// The page again, at `stage`, saying why the request was refused.
+async fn refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    stage: Stage,
+    login_id: &str,
+    error: RecoveryError,
+) -> Response {
+    let (status, said) = match &error {
+        RecoveryError::Invalid(fields) if fields.iter().any(|f| f.field == LOGIN_ID_FIELD) => (
             StatusCode::BAD_REQUEST,
-            "Type your username or your email address.".into(),
+            "Type your username or your email address.".to_owned(),
         ),
-        Err(RecoveryError::Throttled {
+        RecoveryError::Invalid(_) => (
+            StatusCode::BAD_REQUEST,
+            "Type the code we texted you: 4 to 10 digits.".to_owned(),
+        ),
+        RecoveryError::WrongCode => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This code is not right, or has expired. Check it, or ask again for a new one."
+                .to_owned(),
+        ),
+        RecoveryError::Throttled {
             retry_after_seconds,
-        }) => throttled(
-            refused(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many requests came from this address. Try again in {} minutes.",
-                    (retry_after_seconds + 59) / 60
-                ),
+        } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many requests came from this address. Try again in {} minutes.",
+                (retry_after_seconds + 59) / 60
             ),
-            retry_after_seconds,
         ),
-        Err(error) => internal(&state, &headers, error),
+        _ => {
+            return internal(state, headers, anyhow::anyhow!("{error}"));
+        }
+    };
+    let page = forgot_page(state, headers, status, stage, login_id, Some(said)).await;
+    match error {
+        RecoveryError::Throttled {
+            retry_after_seconds,
+        } => throttled(page, retry_after_seconds),
+        _ => page,
     }
 }
 

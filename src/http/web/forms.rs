@@ -84,7 +84,8 @@ forms! {
     EmptyForm {}
     ReauthForm { password: String, code: String }
     PasswordForm { current_password: String, new_password: String, confirm_password: String, keep_session: Option<String> }
-    ForgotForm { login_id: String }
+    ForgotForm { login_id: String, by: Option<String> }
+    ForgotCodeForm { login_id: String, code: String }
     ResetForm { username: String, new_password: String, confirm_password: String }
     TrustLevelForm { level: String }
     IdForm { id: String }
@@ -104,6 +105,7 @@ forms! {
         trust: Option<String>,
         trust_days: String,
         users_choose: Option<String>,
+        reset_by_sms: Option<String>,
         max_code_attempts: String,
         challenge_ttl_seconds: String,
         send_code_on_login: Option<String>,

@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
             "/forgot-password",
             get(forgot::forgot_page_get).post(forgot::forgot_submit),
         )
+        .route("/forgot-password/code", post(forgot::code_submit))
         .route(
             "/reset-password/{link}",
             get(forgot::reset_page).post(forgot::reset_submit),

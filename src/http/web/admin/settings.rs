@@ -30,6 +30,7 @@ struct SettingsPage {
     trust: bool,
     trust_days: i64,
     users_choose: bool,
+    reset_by_sms: bool,
     max_code_attempts: i64,
     challenge_ttl_seconds: i64,
     /// When a login sends its code unasked: (value, text, chosen now).
@@ -143,6 +144,7 @@ async fn render_settings(
             trust: policy.trust_level == TrustLevel::OncePerComputer,
             trust_days: policy.trust_days,
             users_choose: policy.users_choose_trust,
+            reset_by_sms: policy.password_reset_by_sms,
             max_code_attempts: policy.max_code_attempts,
             challenge_ttl_seconds: policy.challenge_ttl_seconds,
             send_code_choices: SEND_CODE_CHOICES
@@ -210,6 +212,7 @@ pub async fn save_settings(
         TrustLevel::EveryLogin
     };
     policy.users_choose_trust = form.users_choose.is_some();
+    policy.password_reset_by_sms = form.reset_by_sms.is_some();
     if let Some(chosen) = &form.send_code_on_login {
         let Some((setting, _, _)) = SEND_CODE_CHOICES
             .iter()
