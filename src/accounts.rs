@@ -123,6 +123,11 @@ pub struct UserFields {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub authy_migrated: Field<bool>,
+    /// The password is temporary: the next login with it answers 203 with a `changePasswordId`
+    /// to choose one's own.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub password_change_required: Field<bool>,
 }
 
 struct Checked {
@@ -233,6 +238,15 @@ impl UserFields {
             &mut changed,
         )
         .unwrap_or(false);
+        let password_change_required = pick(
+            &self.password_change_required,
+            "passwordChangeRequired",
+            base.map(|u| u.password_change_required),
+            |b| Ok(*b),
+            &mut errors,
+            &mut changed,
+        )
+        .unwrap_or(false);
         let password = match &self.password {
             Field::Absent => None,
             Field::Null => {
@@ -269,6 +283,11 @@ impl UserFields {
                 None
             }
         };
+        // A new password is the user's to keep unless it is said to be temporary.
+        let password_change_required = match (&password, &self.password_change_required) {
+            (Some(_), Field::Absent) => false,
+            _ => password_change_required,
+        };
         match (username, errors.is_empty()) {
             (Some(username), true) => Ok(Checked {
                 changes: UserChanges {
@@ -280,6 +299,7 @@ impl UserFields {
                     active,
                     two_factor_required,
                     authy_migrated,
+                    password_change_required,
                 },
                 password,
                 changed,
@@ -353,14 +373,17 @@ impl Accounts {
             .check(Some(&current), self.home_region)
             .map_err(AccountError::Invalid)?;
         if let Some(password) = &checked.password {
-            self.set_password(id, password, actor.clone(), origin, now)
+            let temporary = checked.changes.password_change_required;
+            self.set_password(id, password, temporary, actor.clone(), origin, now)
                 .await?;
         }
+        // The flag goes with a new password; set alone, it asks for a change at the next login.
         let profile_changed: Vec<&str> = checked
             .changed
             .iter()
             .copied()
             .filter(|f| *f != "password")
+            .filter(|f| *f != "passwordChangeRequired" || checked.password.is_none())
             .collect();
         if profile_changed.is_empty() {
             return self
@@ -384,10 +407,13 @@ impl Accounts {
             .ok_or(AccountError::UserNotFound)
     }
 
+    /// Sets a user's password for them; `temporary`: the next login with it asks for one of
+    /// their own.
     pub async fn set_password(
         &self,
         id: UserId,
         password: &Password,
+        temporary: bool,
         actor: Actor,
         origin: &Origin,
         now: Instant,
@@ -397,13 +423,16 @@ impl Accounts {
             .hash(password)
             .await
             .map_err(anyhow::Error::from)?;
-        let event = AuditEvent::new(EventKind::PasswordChange, actor, origin, now).target(id);
+        let event = AuditEvent::new(EventKind::PasswordChange, actor, origin, now)
+            .target(id)
+            .detail("temporary", temporary);
         // A password set for the user by someone else ends every session and the trust of
         // every computer: whoever knew the old one is logged out and asked for a second factor.
         let change = PasswordChange {
             hash: &hash,
             replacing: None,
             spends: None,
+            change_required: temporary,
             sessions: EndSessions::All,
             trusts: Trusts::Revoked,
         };
@@ -414,6 +443,28 @@ impl Accounts {
                 Err(AccountError::UserNotFound)
             }
         }
+    }
+
+    /// Gives a user a password made here, temporary: the first login with it asks for one of
+    /// their own. Answers the user and the password, to be shown once.
+    pub async fn set_temporary_password(
+        &self,
+        id: UserId,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(User, String), AccountError> {
+        let user = self
+            .user_store
+            .user(id)
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        let made = random::readable_password();
+        let password = Password::new_choice(&made)
+            .map_err(|e| anyhow::anyhow!("a made password is refused: {e}"))?;
+        self.set_password(id, &password, true, actor, origin, now)
+            .await?;
+        Ok((user, made))
     }
 
     pub async fn delete_user(
@@ -462,6 +513,8 @@ impl Accounts {
             password: Field::Value(password.clone()),
             full_name: Field::Value("Administrator".into()),
             roles: Field::Value(vec!["admin".into()]),
+            // Printed once on a console: the first login asks for a password of one's own.
+            password_change_required: Field::Value(true),
             ..UserFields::default()
         };
         match self
@@ -585,6 +638,7 @@ mod tests {
             two_factor_required: false,
             every_login: false,
             authy_migrated: false,
+            password_change_required: false,
             terms_version_accepted: None,
             created_at: Instant::from_millis(0),
             updated_at: Instant::from_millis(0),

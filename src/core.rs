@@ -64,17 +64,17 @@ impl Core {
         );
         let home_region = config.home_region();
         let accounts = Accounts::new(store.clone(), hasher.clone(), home_region);
+        let recovery = Recovery::new(
+            store.clone(),
+            hasher.clone(),
+            verify.clone(),
+            two_factor.clone(),
+            config.product_name.clone(),
+            issuer.clone(),
+        );
         Ok(Self {
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
-            recovery: Recovery::new(
-                store.clone(),
-                hasher.clone(),
-                verify.clone(),
-                two_factor.clone(),
-                config.product_name.clone(),
-                issuer.clone(),
-            ),
             logins: Logins::new(
                 store.clone(),
                 hasher,
@@ -82,7 +82,9 @@ impl Core {
                 two_factor.clone(),
                 sessions.clone(),
                 verify.clone(),
+                recovery.clone(),
             ),
+            recovery,
             welcome: Welcome::new(store.clone(), accounts.clone()),
             accounts,
             delivery,

@@ -357,6 +357,7 @@ pub fn check(
                     active: record.active,
                     two_factor_required: record.two_factor_required,
                     authy_migrated: record.authy_migrated,
+                    password_change_required: false,
                 },
                 password_hash,
                 authenticators,

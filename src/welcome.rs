@@ -263,6 +263,7 @@ mod tests {
             two_factor_required: false,
             every_login: false,
             authy_migrated: false,
+            password_change_required: false,
             terms_version_accepted: accepted,
             created_at: Instant::from_millis(0),
             updated_at: Instant::from_millis(0),

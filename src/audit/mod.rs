@@ -77,6 +77,7 @@ event_kinds! {
     PasswordResetRequest => "user.password_reset_request",
     PasswordReset => "user.password_reset",
     PasswordResetFailure => "user.password_reset_failure",
+    PasswordChangeRequired => "user.password_change_required",
 }
 
 impl EventKind {

@@ -7,8 +7,9 @@ use crate::domain::{Channel, LoginId, Password, User, UserId};
 use crate::limits::retry_after_seconds;
 use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
+use crate::recovery::LinkIssued;
 use crate::sessions::IssuedTokens;
-use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError};
+use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError, UserWithHash};
 use crate::two_factor::{IssuedTrust, SETTINGS_KEY, TwoFactorError, policy_from_stored};
 use crate::two_factor::{TwoFactor, preference};
 
@@ -45,6 +46,9 @@ pub enum LoginOutcome {
         /// How long the `two_factor_id` waits: longer when the user must enrol first.
         waits_seconds: i64,
     },
+    /// The password is a temporary one an administrator set: no session and no second factor
+    /// yet, but a one-time link to choose one's own, after which the login starts again.
+    PasswordChangeRequired { user: User, link: LinkIssued },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +91,19 @@ impl Logins {
         origin: &Origin,
         now: Instant,
     ) -> Result<LoginOutcome, LoginError> {
-        let user = self.check_password(request, origin, now).await?;
+        let found = self.check_password(request, origin, now).await?;
+        if found.user.password_change_required {
+            let link = self
+                .recovery
+                .required_change_link(&found, origin, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            return Ok(LoginOutcome::PasswordChangeRequired {
+                user: found.user,
+                link,
+            });
+        }
+        let user = found.user;
         let browser = request.browser_id.as_deref();
         let mut trusted = match &request.trust_token {
             // An account many wrong passwords came for lately gets no trusted computer's
@@ -256,7 +272,7 @@ impl Logins {
         request: &LoginRequest,
         origin: &Origin,
         now: Instant,
-    ) -> Result<User, LoginError> {
+    ) -> Result<UserWithHash, LoginError> {
         let found = self
             .user_store
             .user_by_login_id(&request.login_id)
@@ -306,9 +322,9 @@ impl Logins {
             return Err(LoginError::WrongCredentials);
         };
         let verdict = right;
-        let user = found.user;
+        let user = &found.user;
         if !user.active {
-            self.record_failure(Some(&user), "inactive", request, origin, now)
+            self.record_failure(Some(user), "inactive", request, origin, now)
                 .await;
             return Err(LoginError::Inactive);
         }
@@ -324,8 +340,13 @@ impl Logins {
                 .rehash_password(user.id, &hash, &event)
                 .await
                 .map_err(anyhow::Error::from)?;
+            // A link made now is bound to the hash in force.
+            return Ok(UserWithHash {
+                user: found.user,
+                password_hash: hash,
+            });
         }
-        Ok(user)
+        Ok(found)
     }
 
     /// Compares a password with the stored hash (the dummy hash when no user was found) under

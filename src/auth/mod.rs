@@ -14,6 +14,7 @@ pub use password_change::{
 
 use crate::crypto::PasswordHasher;
 use crate::limits::PasswordGuardSettings;
+use crate::recovery::Recovery;
 use crate::sessions::Sessions;
 use crate::store::{AuditStore, CounterStore, SessionStore, Store, TwoFactorStore, UserStore};
 use crate::two_factor::TwoFactor;
@@ -34,6 +35,8 @@ pub struct Logins {
     two_factor: TwoFactor,
     sessions: Sessions,
     verify: Verify,
+    /// The link a temporary password's login answers with.
+    recovery: Recovery,
 }
 
 impl Logins {
@@ -44,6 +47,7 @@ impl Logins {
         two_factor: TwoFactor,
         sessions: Sessions,
         verify: Verify,
+        recovery: Recovery,
     ) -> Self {
         Self {
             audit_store: store.audit(),
@@ -56,6 +60,7 @@ impl Logins {
             two_factor,
             sessions,
             verify,
+            recovery,
         }
     }
 

@@ -143,6 +143,7 @@ impl Logins {
             hash: &hash,
             replacing: Some(&found.password_hash),
             spends: None,
+            change_required: false,
             sessions,
             // The second factor did not change, so the computers it was given on stay trusted.
             trusts: Trusts::Kept,

@@ -115,7 +115,12 @@ enum UserCommand {
     Show { login_id: String },
     /// Set a user's password, read from standard input (or asked for on a terminal). Ends the
     /// user's sessions.
-    SetPassword { login_id: String },
+    SetPassword {
+        login_id: String,
+        /// The password is temporary: the next login with it asks for one of the user's own.
+        #[arg(long)]
+        temporary: bool,
+    },
     /// Set (or with --clear, remove) a user's mobile phone number.
     SetPhone {
         login_id: String,
@@ -392,17 +397,25 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
             let user = find(core, &login_id).await?;
             print_user(&user);
         }
-        UserCommand::SetPassword { login_id } => {
+        UserCommand::SetPassword {
+            login_id,
+            temporary,
+        } => {
             let user = find(core, &login_id).await?;
             let raw = read_password(&format!("New password for {}: ", user.username))?;
             let password =
                 Password::new_choice(&raw).map_err(|e| anyhow::anyhow!("password: {e}"))?;
             core.accounts
-                .set_password(user.id, &password, Actor::Cli, &origin, now)
+                .set_password(user.id, &password, temporary, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
+            let must_change = if temporary {
+                "; the next login with it asks for a password of their own"
+            } else {
+                ""
+            };
             println!(
-                "password of {} changed; their sessions have ended",
+                "password of {} changed; their sessions have ended{must_change}",
                 user.username
             );
         }
@@ -566,6 +579,7 @@ fn print_user(user: &User) {
     );
     println!("roles:               {}", user.roles.names().join(", "));
     println!("active:              {}", user.active);
+    println!("temporary password:  {}", user.password_change_required);
     println!("two-factor required: {}", user.two_factor_required);
     println!("created (epoch ms):  {}", user.created_at.millis());
     println!(

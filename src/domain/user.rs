@@ -124,6 +124,9 @@ pub struct User {
     pub every_login: bool,
     /// Moved from Authy: the first login sends an SMS code at once.
     pub authy_migrated: bool,
+    /// The password is temporary (set by an administrator): the next login with it asks for
+    /// one of the user's own instead of opening a session.
+    pub password_change_required: bool,
     pub terms_version_accepted: Option<i64>,
     pub created_at: Instant,
     pub updated_at: Instant,

@@ -17,6 +17,8 @@ pub const LINK_LIFETIME_SECONDS: i64 = 15 * 60;
 
 /// The purpose a reset link is kept under.
 pub(super) const RESET: &str = "reset";
+/// The purpose of the link a temporary password's login answers with.
+pub(super) const REQUIRED: &str = "required";
 
 /// The field the account arrives in, as the API names it.
 pub const LOGIN_ID_FIELD: &str = "loginId";
@@ -89,6 +91,24 @@ impl Recovery {
             .target(found.user.id)
             .detail("by", "api");
         self.make_link(&found, &event, now).await.map(Some)
+    }
+
+    /// The link a login with a temporary password answers with, instead of a session: the
+    /// person chooses a password of their own with it, then logs in again.
+    pub async fn required_change_link(
+        &self,
+        found: &UserWithHash,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<LinkIssued, RecoveryError> {
+        let event = AuditEvent::new(
+            EventKind::PasswordChangeRequired,
+            Actor::User(found.user.id),
+            origin,
+            now,
+        )
+        .target(found.user.id);
+        self.make_link_for(found, REQUIRED, &event, now).await
     }
 
     /// Counts a request against its address, before any account is looked up.
@@ -180,13 +200,23 @@ impl Recovery {
         event: &AuditEvent,
         now: Instant,
     ) -> Result<LinkIssued, RecoveryError> {
+        self.make_link_for(found, RESET, event, now).await
+    }
+
+    async fn make_link_for(
+        &self,
+        found: &UserWithHash,
+        purpose: &'static str,
+        event: &AuditEvent,
+        now: Instant,
+    ) -> Result<LinkIssued, RecoveryError> {
         let id = ChangePasswordId::parse(&random::token(32)).map_err(|e| {
             RecoveryError::Internal(anyhow::anyhow!("a new link is malformed: {e}"))
         })?;
         let expires_at = now.plus_seconds(LINK_LIFETIME_SECONDS);
         let link = NewPasswordLink {
             token_hash: link_key(&id),
-            purpose: RESET,
+            purpose,
             user: found.user.id,
             password_version: password_version(&found.password_hash),
             expires_at,

@@ -121,6 +121,9 @@ impl From<crate::store::StoreError> for RecoveryError {
     }
 }
 
+/// The field the new password arrives in, as the API names it.
+pub const PASSWORD_FIELD: &str = "password";
+
 /// The field a link's secret arrives in, as the API names it.
 pub const CHANGE_PASSWORD_ID_FIELD: &str = "changePasswordId";
 

@@ -2,9 +2,10 @@
 //! forgotten, in one transaction that also spends the link, so that of many uses at once one
 //! sets a password.
 
-use super::{DeadLink, Recovery, RecoveryError, link_key, parse_link, password_version};
+use super::{
+    DeadLink, PASSWORD_FIELD, Recovery, RecoveryError, link_key, parse_link, password_version,
+};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
-use crate::auth::NEW_PASSWORD_FIELD;
 use crate::clock::Instant;
 use crate::domain::{ChangePasswordId, FieldError, Invalid, Password, UserId, Username};
 use crate::store::{EndSessions, PasswordChange, PasswordLinkRecord, PasswordSet, Trusts};
@@ -22,6 +23,8 @@ pub struct ResetPassword<'a> {
 pub struct LinkState {
     pub username: Username,
     pub expires_at: Instant,
+    /// The link answers a login with a temporary password (rather than a forgotten one).
+    pub replaces_temporary: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +42,7 @@ impl Recovery {
         Ok(LinkState {
             username: found.user.username,
             expires_at: link.expires_at,
+            replaces_temporary: link.purpose == super::forgot::REQUIRED,
         })
     }
 
@@ -52,7 +56,7 @@ impl Recovery {
     ) -> Result<PasswordReset, RecoveryError> {
         let id = parse_link(reset.change_password_id);
         let new = Password::new_choice(reset.new_password)
-            .map_err(|e| FieldError::new(NEW_PASSWORD_FIELD, e));
+            .map_err(|e| FieldError::new(PASSWORD_FIELD, e));
         let (id, new) = match (id, new) {
             (Ok(id), Ok(new)) => (id, new),
             (id, new) => {
@@ -80,7 +84,7 @@ impl Recovery {
             .is_right();
         if reused {
             return Err(RecoveryError::Invalid(vec![FieldError::new(
-                NEW_PASSWORD_FIELD,
+                PASSWORD_FIELD,
                 Invalid::new(
                     "[reused]",
                     "choose a password you have not used here: this is your current password",
@@ -101,6 +105,7 @@ impl Recovery {
             // Bound to the password the link was checked against: a change meanwhile wins.
             replacing: Some(&found.password_hash),
             spends: Some(&key),
+            change_required: false,
             sessions: EndSessions::All,
             trusts: Trusts::Revoked,
         };

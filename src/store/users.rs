@@ -34,7 +34,7 @@ static BY_EMAIL_KEY: LazyLock<ByLoginKey> = LazyLock::new(|| ByLoginKey::new("em
 
 pub(super) const COLUMNS: &str = "id, username, username_key, email, email_key, full_name, mobile_phone, roles, active, \
     two_factor_required, every_login, authy_migrated, terms_version_accepted, password_hash, password_changed_at, \
-    created_at, updated_at, last_login_at";
+    created_at, updated_at, last_login_at, password_change_required";
 
 const UNIQUE_FIELDS: &[(&str, &str)] = &[("email", "email_key"), ("username", "username_key")];
 
@@ -76,6 +76,8 @@ pub struct UserChanges {
     pub active: bool,
     pub two_factor_required: bool,
     pub authy_migrated: bool,
+    /// The password is temporary: the next login with it asks for one of the user's own.
+    pub password_change_required: bool,
 }
 
 impl UserChanges {
@@ -89,6 +91,7 @@ impl UserChanges {
             active: user.active,
             two_factor_required: user.two_factor_required,
             authy_migrated: user.authy_migrated,
+            password_change_required: user.password_change_required,
         }
     }
 }
@@ -117,6 +120,8 @@ pub struct PasswordChange<'a> {
     /// The digest of the one-time link the change comes by, when it does: the change is made
     /// only while the link is unspent and unexpired, and spends it.
     pub spends: Option<&'a str>,
+    /// The new password is temporary (an administrator's): the next login asks for another.
+    pub change_required: bool,
     pub sessions: EndSessions,
     pub trusts: Trusts,
 }
@@ -241,7 +246,8 @@ impl UserStore {
         let row = sqlx::query(&format!(
             "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
                full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
-               two_factor_required = $10, updated_at = $11, authy_migrated = $12 \
+               two_factor_required = $10, updated_at = $11, authy_migrated = $12, \
+               password_change_required = $15 \
              WHERE id = $1 AND ($13 = 1 OR $14 = 0 OR active = 0 OR roles NOT LIKE '%admin%' \
                OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \
                    AND other.roles LIKE '%admin%') > 0) \
@@ -263,6 +269,7 @@ impl UserStore {
             changes.active && changes.roles.contains(crate::domain::Role::Admin),
         ))
         .bind(flag(keep == Keep::AnActiveAdministrator))
+        .bind(flag(changes.password_change_required))
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
@@ -297,13 +304,15 @@ impl UserStore {
             return Ok(PasswordSet::LinkSpent);
         }
         let changed = sqlx::query(
-            "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
+            "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
+               password_change_required = $5 \
              WHERE id = $1 AND ($4 IS NULL OR password_hash = $4)",
         )
         .bind(id.to_string())
         .bind(change.hash.as_str().to_owned())
         .bind(now.millis())
         .bind(change.replacing.map(|h| h.as_str().to_owned()))
+        .bind(flag(change.change_required))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -587,8 +596,8 @@ pub(super) async fn insert_user_in(
     sqlx::query(&format!(
         "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
            mobile_phone, roles, active, two_factor_required, password_hash, \
-           password_changed_at, created_at, updated_at, authy_migrated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13) {conflict} \
+           password_changed_at, created_at, updated_at, authy_migrated, password_change_required) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14) {conflict} \
          RETURNING {COLUMNS}"
     ))
     .bind(new.id.to_string())
@@ -604,6 +613,7 @@ pub(super) async fn insert_user_in(
     .bind(new.password_hash.as_str().to_owned())
     .bind(now.millis())
     .bind(flag(p.authy_migrated))
+    .bind(flag(p.password_change_required))
     .fetch_optional(&mut **tx)
     .await
 }
@@ -676,6 +686,7 @@ pub(super) fn user_from_row(row: &impl Columns) -> Result<UserWithHash, StoreErr
         two_factor_required: row.column::<i64>("two_factor_required")? != 0,
         every_login: row.column::<i64>("every_login")? != 0,
         authy_migrated: row.column::<i64>("authy_migrated")? != 0,
+        password_change_required: row.column::<i64>("password_change_required")? != 0,
         terms_version_accepted: row.column("terms_version_accepted")?,
         created_at: Instant::from_millis(row.column("created_at")?),
         updated_at: Instant::from_millis(row.column("updated_at")?),

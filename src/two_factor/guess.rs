@@ -412,6 +412,7 @@ mod tests {
             two_factor_required: false,
             every_login: false,
             authy_migrated: false,
+            password_change_required: false,
             terms_version_accepted: None,
             created_at: at,
             updated_at: at,

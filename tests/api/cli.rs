@@ -68,7 +68,26 @@ async fn serve_creates_the_first_admin_prints_its_password_once_and_stops_on_sig
         .send()
         .await
         .unwrap();
-    // The password is right, and the administrator must now enrol a second factor.
+    // The printed password is right but temporary: the first login asks for one of one's own.
+    assert_eq!(response.status(), 203);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["changePasswordReason"], "Administrative", "{body}");
+    let link = body["changePasswordId"].as_str().unwrap();
+    let own = "the administrator's own passphrase";
+    let response = client
+        .post(format!("{url}/api/user/change-password/{link}"))
+        .json(&serde_json::json!({"password": own}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = client
+        .post(format!("{url}/api/login"))
+        .json(&serde_json::json!({"loginId": "admin", "password": own}))
+        .send()
+        .await
+        .unwrap();
+    // The administrator must now enrol a second factor.
     assert_eq!(response.status(), 242);
     let body: Value = response.json().await.unwrap();
     assert!(body["twoFactorId"].is_string(), "{body}");
@@ -155,6 +174,18 @@ async fn users_are_managed_from_the_command_line_with_passwords_on_stdin() {
     cli.ok(&["user", "enable", "ops"], "");
 
     cli.ok(&["user", "set-password", "ops"], "another long password\n");
+    assert!(
+        cli.ok(&["user", "show", "ops"], "")
+            .contains("temporary password:  false")
+    );
+    cli.ok(
+        &["user", "set-password", "ops", "--temporary"],
+        "a temporary long password\n",
+    );
+    assert!(
+        cli.ok(&["user", "show", "ops"], "")
+            .contains("temporary password:  true")
+    );
     let short = cli.fails(&["user", "set-password", "ops"], "short\n");
     assert!(short.contains("at least 8"), "{short}");
     let empty = cli.fails(&["user", "create", "--username", "x"], "");

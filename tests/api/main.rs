@@ -33,6 +33,7 @@ mod seed_004;
 mod senders;
 mod sending;
 mod system;
+mod temporary_passwords;
 mod tokens;
 mod trust;
 mod twilio;

@@ -248,7 +248,11 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         }
         EventKind::UserDelete => format!("{a} deleted the user {t}"),
         EventKind::PasswordChange => {
-            let said = format!("{a} changed {whose} password");
+            let said = if flag(details, "temporary") {
+                format!("{a} gave {t} a temporary password")
+            } else {
+                format!("{a} changed {whose} password")
+            };
             match (
                 number(details, "sessionsEnded"),
                 flag(details, "keptThisSession"),
@@ -313,6 +317,9 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             };
             format!("A link to reset {t}'s password was refused: {why}")
         }
+        EventKind::PasswordChangeRequired => format!(
+            "{t} logged in with a temporary password and was asked to choose one of their own"
+        ),
         EventKind::PasswordRehash => {
             format!("{t}'s password hash was upgraded to the current parameters")
         }

@@ -752,3 +752,26 @@ fn a_forgotten_password_says_how_the_person_was_reached_and_how_it_ended() {
         "A link to reset bob's password was refused: the password had changed since the link was sent"
     );
 }
+
+#[test]
+fn a_temporary_password_says_who_gave_it_and_when_it_was_replaced() {
+    let (alice, bob) = (user("alice"), user("bob"));
+    assert_eq!(
+        said(
+            EventKind::PasswordChange,
+            &alice,
+            Some(&bob),
+            json!({"temporary": true, "sessionsEnded": 1})
+        ),
+        "alice gave bob a temporary password, ending 1 session"
+    );
+    assert_eq!(
+        said(
+            EventKind::PasswordChangeRequired,
+            &bob,
+            Some(&bob),
+            json!({})
+        ),
+        "bob logged in with a temporary password and was asked to choose one of their own"
+    );
+}

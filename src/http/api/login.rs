@@ -34,6 +34,15 @@ pub struct LoginBody {
     meta_data: Option<serde_json::Value>,
 }
 
+/// FusionAuth's 203: no session yet, a link to choose a password first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChangeRequired {
+    change_password_id: String,
+    /// Always `Administrative` here: an administrator set the password.
+    change_password_reason: &'static str,
+}
+
 /// `POST /api/login`: 200 with tokens; 242 with a `twoFactorId` when a second factor is due;
 /// 404 (empty) for an unknown user or a wrong password, alike; 423 for a disabled account; 429
 /// when too many wrong second-factor codes came lately.
@@ -42,6 +51,7 @@ pub struct LoginBody {
     request_body = LoginBody,
     responses(
         (status = 200, description = "Logged in: no second factor is due; with `twoFactorTrustId` (the new one, the one sent is spent) when a trusted computer spared it", body = TokenResponse),
+        (status = 203, description = "The password is a temporary one an administrator set: choose one's own with `POST /api/user/change-password/{changePasswordId}` (valid once, for 15 minutes), then log in again", body = PasswordChangeRequired),
         (status = 242, description = "A second factor is due: finish with `POST /api/two-factor/login`", body = super::views::ChallengeResponse),
         (status = 404, description = "The login id or the password is wrong (no body)"),
         (status = 423, description = "The account is inactive (no body)"),
@@ -112,6 +122,15 @@ pub async fn login(
             methods,
             ..
         }) => Ok(challenge_response(two_factor_id, &methods)),
+        // FusionAuth's answer to a password an administrator marked for change.
+        Ok(LoginOutcome::PasswordChangeRequired { link, .. }) => Ok((
+            StatusCode::NON_AUTHORITATIVE_INFORMATION,
+            Json(PasswordChangeRequired {
+                change_password_id: link.id.expose().to_owned(),
+                change_password_reason: "Administrative",
+            }),
+        )
+            .into_response()),
         Err(LoginError::WrongCredentials) => Err(ApiError::Empty(StatusCode::NOT_FOUND)),
         Err(LoginError::Inactive) => Err(ApiError::Empty(StatusCode::LOCKED)),
         Err(LoginError::TwoFactorBlocked {

@@ -263,5 +263,6 @@ fn as_replacement(fields: UserFields) -> UserFields {
         active: absent_is_null(fields.active),
         two_factor_required: absent_is_null(fields.two_factor_required),
         authy_migrated: absent_is_null(fields.authy_migrated),
+        password_change_required: absent_is_null(fields.password_change_required),
     }
 }

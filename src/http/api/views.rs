@@ -33,6 +33,8 @@ pub struct UserView {
     pub roles: Vec<&'static str>,
     pub two_factor_required: bool,
     pub authy_migrated: bool,
+    /// The password is temporary: the next login with it answers 203.
+    pub password_change_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub terms_version_accepted: Option<i64>,
     pub insert_instant: i64,
@@ -61,6 +63,7 @@ impl UserView {
             roles: user.roles.names(),
             two_factor_required: user.two_factor_required,
             authy_migrated: user.authy_migrated,
+            password_change_required: user.password_change_required,
             terms_version_accepted: user.terms_version_accepted,
             insert_instant: user.created_at.millis(),
             last_update_instant: user.updated_at.millis(),

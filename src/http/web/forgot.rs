@@ -9,14 +9,13 @@ use axum::response::Response;
 
 use super::forms::{ForgotCodeForm, ForgotForm, ResetForm};
 use super::{Chrome, Cookies, WebForm, internal};
-use crate::auth::NEW_PASSWORD_FIELD;
 use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::recovery::{
-    ForgotCode, ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, RecoveryError, ResetBy,
-    ResetPassword,
+    ForgotCode, ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, PASSWORD_FIELD,
+    RecoveryError, ResetBy, ResetPassword,
 };
 
 #[derive(Template)]
@@ -41,6 +40,8 @@ struct ResetPage {
     /// The link's secret, for the form's address.
     link: String,
     username: String,
+    /// The link answers a login with a temporary password.
+    temporary: bool,
     /// Why the link no longer works: the page offers a new one instead of the form.
     dead: Option<String>,
     error: Option<String>,
@@ -54,6 +55,7 @@ impl ResetPage {
             chrome,
             link: link.to_owned(),
             username: String::new(),
+            temporary: false,
             dead: None,
             error: None,
             new_error: String::new(),
@@ -216,6 +218,7 @@ pub async fn reset_page(
     let status = match state.core.recovery.link_state(&link, Instant::now()).await {
         Ok(live) => {
             page.username = live.username.as_str().to_owned();
+            page.temporary = live.replaces_temporary;
             StatusCode::OK
         }
         Err(RecoveryError::Internal(error)) => return internal(&state, &headers, error),
@@ -237,6 +240,11 @@ pub async fn reset_submit(
     let cookies = Cookies::new(&state, &headers);
     let mut page = ResetPage::new(cookies.chrome(&state, None), &link);
     page.username = form.username.chars().take(254).collect();
+    // The page shown again says what the link is for, as its first showing did.
+    if let Ok(live) = state.core.recovery.link_state(&link, Instant::now()).await {
+        page.username = live.username.as_str().to_owned();
+        page.temporary = live.replaces_temporary;
+    }
     // The confirmation is the page's own check, made before anything is compared or changed.
     if form.new_password != form.confirm_password {
         page.confirm_error =
@@ -255,9 +263,7 @@ pub async fn reset_submit(
         .await
     {
         Ok(_) => cookies.redirect("/login?reset=1"),
-        Err(RecoveryError::Invalid(fields))
-            if fields.iter().all(|f| f.field == NEW_PASSWORD_FIELD) =>
-        {
+        Err(RecoveryError::Invalid(fields)) if fields.iter().all(|f| f.field == PASSWORD_FIELD) => {
             page.new_error = fields
                 .iter()
                 .map(|f| {

@@ -139,6 +139,9 @@ pub async fn submit(
             }
             cookies.redirect("/")
         }
+        Ok(LoginOutcome::PasswordChangeRequired { link, .. }) => {
+            cookies.redirect(&format!("/reset-password/{}", link.id.expose()))
+        }
         Ok(LoginOutcome::SecondFactor {
             user,
             two_factor_id,

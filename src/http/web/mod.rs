@@ -137,6 +137,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users/{user_id}/unlock", post(admin::user::unlock))
         .route(
+            "/admin/users/{user_id}/temporary-password",
+            get(admin::confirm::temporary_password).post(admin::password::temporary_password),
+        )
+        .route(
             "/admin/users/{user_id}/revoke-sessions",
             get(admin::confirm::revoke_sessions).post(admin::user::revoke_sessions),
         )

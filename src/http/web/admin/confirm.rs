@@ -20,6 +20,7 @@ use crate::http::web::{Chrome, Cookies, error_page, internal, method_label};
 pub enum Question {
     ResetTwoFactor,
     EndAllSessions,
+    TemporaryPassword,
 }
 
 /// The answer a form gives: only `confirm=yes`, which the question's own form sends, is one.
@@ -108,6 +109,18 @@ pub async fn ask(
             format!("/admin/users/{id}/revoke-sessions"),
             format!("End all of {name}'s sessions"),
         ),
+        Question::TemporaryPassword => (
+            format!("Give {name} a temporary password?"),
+            format!(
+                "A new password is made and shown to you once, for you to pass on to {name}. \
+                 Their current password stops working, every session of theirs ends and their \
+                 trusted computers are forgotten; the first login with the new password asks \
+                 them to choose one of their own."
+            ),
+            Vec::new(),
+            format!("/admin/users/{id}/temporary-password"),
+            "Make a temporary password".to_owned(),
+        ),
     };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(admin));
@@ -151,6 +164,16 @@ pub async fn revoke_sessions(
     Path(raw): Path<String>,
 ) -> Response {
     ask_first(&state, &headers, &admin, &raw, Question::EndAllSessions).await
+}
+
+/// The question before a temporary password replaces the user's.
+pub async fn temporary_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    Path(raw): Path<String>,
+) -> Response {
+    ask_first(&state, &headers, &admin, &raw, Question::TemporaryPassword).await
 }
 
 async fn ask_first(

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod confirm;
 pub mod delivery;
 pub mod outbox;
+pub mod password;
 pub mod senders;
 pub mod settings;
 pub mod user;

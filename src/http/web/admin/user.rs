@@ -41,6 +41,7 @@ struct UserPage {
     is_admin: bool,
     active: bool,
     required: bool,
+    password_change_required: bool,
     methods: Vec<String>,
     trusted: Vec<String>,
     sessions: Vec<String>,
@@ -103,6 +104,7 @@ async fn render_user(
             is_admin: user.is_admin(),
             active: user.active,
             required: user.two_factor_required,
+            password_change_required: user.password_change_required,
             methods: methods.iter().map(method_label).collect(),
             trusted: trusted_computers
                 .iter()
