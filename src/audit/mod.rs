@@ -74,6 +74,9 @@ event_kinds! {
     VerifyAccountCreate => "verify_account.create",
     NameCollision => "user.name_collision",
     PasswordChangeFailure => "user.password_change_failure",
+    AccessCodeIssue => "two_factor.access_code_issue",
+    AccessCodeUse => "two_factor.access_code_use",
+    AccessCodeRevoke => "two_factor.access_code_revoke",
 }
 
 impl EventKind {

@@ -145,6 +145,18 @@ enum UserCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Issue a one-time access code for a user who lost their second factor (printed once:
+    /// with their password it lets them in once within 24 hours, and they enrol a new method);
+    /// or with --revoke, revoke their unused one.
+    #[command(name = "access-code")]
+    AccessCode {
+        login_id: String,
+        /// Why, for the audit log.
+        #[arg(long, required_unless_present = "revoke")]
+        reason: Option<String>,
+        #[arg(long, conflicts_with = "reason")]
+        revoke: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -456,6 +468,42 @@ async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
             println!(
                 "{}: {removed} second factors removed, trusted computers forgotten",
                 user.username
+            );
+        }
+        UserCommand::AccessCode {
+            login_id,
+            reason,
+            revoke,
+        } => {
+            let user = find(core, &login_id).await?;
+            if revoke {
+                let revoked = core
+                    .admin
+                    .revoke_access_code(user.id, Actor::Cli, &origin, now)
+                    .await
+                    .map_err(describe)?;
+                match revoked {
+                    0 => println!("{} has no unused access code", user.username),
+                    _ => println!("the access code of {} is revoked", user.username),
+                }
+                return Ok(());
+            }
+            let issued = core
+                .admin
+                .issue_access_code(
+                    user.id,
+                    reason.as_deref().unwrap_or_default(),
+                    Actor::Cli,
+                    &origin,
+                    now,
+                )
+                .await
+                .map_err(describe)?;
+            println!(
+                "one-time access code for {} (shown once; works once until {}):\n  {}",
+                user.username,
+                issued.expires_at.iso8601(),
+                issued.code.display()
             );
         }
         UserCommand::Disable { login_id } => set_active(core, &login_id, false).await?,

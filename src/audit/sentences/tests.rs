@@ -705,3 +705,40 @@ fn a_name_collision_says_what_was_found() {
         "The server found usernames or emails that look alike once written in their canonical forms"
     );
 }
+
+#[test]
+fn an_access_code_says_who_issued_it_and_why_who_used_it_and_who_revoked_it() {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let issued = |details| said(EventKind::AccessCodeIssue, &alice, Some(&bob), details);
+    assert_eq!(
+        issued(json!({"reason": "lost phone, ID checked"})),
+        "alice issued a one-time access code for bob: lost phone, ID checked"
+    );
+    assert_eq!(
+        issued(json!({"reason": "lost phone", "replaced": true})),
+        "alice issued a one-time access code for bob, replacing an unused one: lost phone"
+    );
+    let used = |details| said(EventKind::AccessCodeUse, &bob, Some(&bob), details);
+    assert_eq!(
+        used(json!({"then": "login"})),
+        "bob used a one-time access code from an administrator"
+    );
+    assert_eq!(
+        used(json!({"then": "enrol"})),
+        "bob used a one-time access code from an administrator, to set up a new second factor"
+    );
+    assert_eq!(
+        said(EventKind::AccessCodeRevoke, &alice, Some(&bob), json!({})),
+        "alice revoked bob's one-time access code"
+    );
+    assert_eq!(
+        said(
+            EventKind::LoginSuccess,
+            &bob,
+            Some(&bob),
+            json!({"amr": ["pwd", "access_code", "otp", "mfa"], "loginType": "web"})
+        ),
+        "bob logged in with a password, a one-time access code from an administrator and an \
+         authenticator app"
+    );
+}

@@ -127,6 +127,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users/{user_id}/unlock", post(admin::user::unlock))
         .route(
+            "/admin/users/{user_id}/access-code",
+            get(admin::confirm::issue_access_code).post(admin::user::issue_access_code),
+        )
+        .route(
+            "/admin/users/{user_id}/access-code/revoke",
+            post(admin::user::revoke_access_code),
+        )
+        .route(
             "/admin/users/{user_id}/revoke-sessions",
             get(admin::confirm::revoke_sessions).post(admin::user::revoke_sessions),
         )
