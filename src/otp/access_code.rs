@@ -20,11 +20,16 @@ pub struct AccessCode(String);
 impl AccessCode {
     pub fn generate() -> Self {
         let mut rng = OsRng;
-        Self(
-            (0..LENGTH)
+        loop {
+            let drawn: String = (0..LENGTH)
                 .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-                .collect(),
-        )
+                .collect();
+            // Twenty digits would be read as a (too long) numeric code: about one draw in
+            // twelve billion is drawn again.
+            if drawn.bytes().any(|b| b.is_ascii_alphabetic()) {
+                return Self(drawn);
+            }
+        }
     }
 
     /// Reads a code as a person types it: any case, with or without dashes or spaces, and with

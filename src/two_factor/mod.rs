@@ -194,9 +194,15 @@ pub(crate) enum LoginCode {
 impl LoginCode {
     pub(crate) fn parse(raw: &str) -> Result<Self, TwoFactorError> {
         if AccessCode::is_meant(raw) {
-            return AccessCode::parse(raw)
-                .map(LoginCode::Access)
-                .map_err(|e| TwoFactorError::field("code", e));
+            return AccessCode::parse(raw).map(LoginCode::Access).map_err(|e| {
+                TwoFactorError::field(
+                    "code",
+                    Invalid::new(
+                        e.code,
+                        format!("{}; a recovery code has 10, like QJD73-L6GR5", e.message),
+                    ),
+                )
+            });
         }
         PresentedCode::parse(raw).map(LoginCode::Presented)
     }

@@ -212,6 +212,8 @@ async fn an_expired_code_is_a_wrong_code() {
         log_in_with(&app, "gus", &issued.code.display()).await.0,
         421
     );
+    let report = app.core.store.sweep_expired(Instant::now()).await.unwrap();
+    assert_eq!(report.access_codes, 1, "housekeeping forgets it");
 }
 
 #[tokio::test]
