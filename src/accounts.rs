@@ -403,13 +403,14 @@ impl Accounts {
         let change = PasswordChange {
             hash: &hash,
             replacing: None,
+            spends: None,
             sessions: EndSessions::All,
             trusts: Trusts::Revoked,
         };
         match self.user_store.set_password(id, &change, &event).await? {
             PasswordSet::Set { .. } => Ok(()),
-            // `ChangedMeanwhile` needs a `replacing` hash, and none was given.
-            PasswordSet::NoSuchUser | PasswordSet::ChangedMeanwhile => {
+            // `ChangedMeanwhile` needs a `replacing` hash and `LinkSpent` a link: none was given.
+            PasswordSet::NoSuchUser | PasswordSet::ChangedMeanwhile | PasswordSet::LinkSpent => {
                 Err(AccountError::UserNotFound)
             }
         }

@@ -9,6 +9,7 @@ use crate::crypto::cipher::SecretBox;
 use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
 use crate::import::Import;
+use crate::recovery::Recovery;
 use crate::sessions::{Sessions, TokenPolicy};
 use crate::store::{Store, StoreError};
 use crate::two_factor::TwoFactor;
@@ -22,6 +23,7 @@ pub struct Core {
     pub delivery: Delivery,
     pub import: Import,
     pub logins: Logins,
+    pub recovery: Recovery,
     pub sessions: Sessions,
     pub two_factor: TwoFactor,
     pub verify: Verify,
@@ -40,7 +42,7 @@ impl Core {
             store.clone(),
             TokenSigner::new(keys.signing_key()),
             TokenPolicy {
-                issuer,
+                issuer: issuer.clone(),
                 access_ttl_seconds: config.tokens.access_ttl_seconds,
                 refresh_ttl_seconds: config.tokens.refresh_ttl_seconds,
             },
@@ -65,6 +67,13 @@ impl Core {
         Ok(Self {
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
+            recovery: Recovery::new(
+                store.clone(),
+                hasher.clone(),
+                verify.clone(),
+                config.product_name.clone(),
+                issuer.clone(),
+            ),
             logins: Logins::new(
                 store.clone(),
                 hasher,

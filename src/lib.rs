@@ -25,6 +25,7 @@ pub mod limits;
 pub mod otp;
 pub mod policy;
 pub mod proxies;
+pub mod recovery;
 pub mod sessions;
 pub mod spreadsheet;
 pub mod store;

@@ -48,6 +48,8 @@ test("every page's title names the page and its part of the site before the prod
   const page = await (await browser.newContext()).newPage();
   await page.goto(`${server.url}/login`);
   await expect(page, "Log in");
+  await page.goto(`${server.url}/forgot-password`);
+  await expect(page, "Forgot your password? — Log in");
   await logIn(page, server, "bob");
   await page.waitForURL(/\/login\/code$/);
   await expect(page, "Two-factor authentication — Log in");
@@ -94,7 +96,7 @@ test("every page's title names the page and its part of the site before the prod
   await admin.getByRole("button", { name: "Issue the access code" }).click();
   await admin.locator("#access-code").waitFor();
   await expect(admin, "Access code for bob — Admin");
-  assert.equal(seen.size, pages.length + 5, "no two pages share a title");
+  assert.equal(seen.size, pages.length + 6, "no two pages share a title");
 });
 
 test("the welcome step says what is missing in full sentences", async () => {

@@ -142,6 +142,7 @@ impl Logins {
         let written = PasswordChange {
             hash: &hash,
             replacing: Some(&found.password_hash),
+            spends: None,
             sessions,
             // The second factor did not change, so the computers it was given on stay trusted.
             trusts: Trusts::Kept,
@@ -158,6 +159,9 @@ impl Logins {
             }
             PasswordSet::ChangedMeanwhile => Err(PasswordChangeError::ChangedMeanwhile),
             PasswordSet::NoSuchUser => Err(PasswordChangeError::UserNotFound),
+            PasswordSet::LinkSpent => Err(PasswordChangeError::Internal(anyhow::anyhow!(
+                "a change by the current password spent a link"
+            ))),
         }
     }
 }

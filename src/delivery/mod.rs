@@ -146,6 +146,15 @@ impl Delivery {
         self.attempt(settings, &claimed, Retries::Never, now).await
     }
 
+    /// Queues a message that is not a code (a password link), due now.
+    pub async fn queue_message(
+        &self,
+        message: &NewMessage,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        self.message_store.insert_message(message, now).await
+    }
+
     /// Delivers every message due now (what the worker does each tick; tests call it to
     /// drain the queue), one claim at a time. Returns how many were attempted.
     pub async fn deliver_due(&self, now: Instant) -> Result<usize, StoreError> {
@@ -326,7 +335,13 @@ impl Delivery {
             .await
             .map(Some),
             "smtp" if channel == Channel::Email => {
-                smtp::send(settings, &message.destination, body).await
+                smtp::send(
+                    settings,
+                    &message.destination,
+                    message.subject.as_deref(),
+                    body,
+                )
+                .await
             }
             "smtp" => Err(SendError::Permanent {
                 code: None,

@@ -12,6 +12,8 @@ pub struct OutboxMessage {
     pub id: String,
     pub channel: String,
     pub destination: String,
+    /// An email's own subject (a password link's); a code's has none.
+    pub subject: Option<String>,
     /// "(unreadable)" when it cannot be opened.
     pub body: String,
     pub status: String,
@@ -37,6 +39,7 @@ impl Delivery {
                     id: m.id,
                     channel: m.channel,
                     destination: m.destination,
+                    subject: m.subject,
                     body,
                     status: m.status,
                     created_at: m.created_at,

@@ -14,6 +14,7 @@ use crate::delivery_settings::{DeliverySettings, SmtpTls};
 pub async fn send(
     settings: &DeliverySettings,
     to: &str,
+    subject: Option<&str>,
     body: &str,
 ) -> Result<Option<String>, SendError> {
     let smtp = &settings.smtp;
@@ -39,10 +40,9 @@ pub async fn send(
     let email = Message::builder()
         .from(from)
         .to(recipient)
-        .subject(format!(
-            "Your {} verification code",
-            settings.service.friendly_name
-        ))
+        .subject(subject.map(str::to_owned).unwrap_or_else(|| {
+            format!("Your {} verification code", settings.service.friendly_name)
+        }))
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_owned())
         .map_err(|e| permanent(format!("the email cannot be built: {e}")))?;

@@ -18,13 +18,17 @@ pub async fn send(
     body: &str,
 ) -> Result<(), SendError> {
     let settings = &delivery.webhook;
-    let payload = json!({
+    let mut payload = json!({
         "id": message.id,
         "channel": channel.as_str(),
         "to": message.destination,
         "body": body,
-    })
-    .to_string();
+    });
+    // Only messages that are not codes (a password link) have a subject of their own.
+    if let Some(subject) = &message.subject {
+        payload["subject"] = json!(subject);
+    }
+    let payload = payload.to_string();
     let mut request = http
         .post(&settings.url)
         .timeout(std::time::Duration::from_secs(delivery.timeout_seconds))

@@ -5,6 +5,7 @@
 
 pub mod canonical_names;
 mod destination;
+mod link;
 mod login;
 mod names;
 mod password;
@@ -14,6 +15,7 @@ mod two_factor;
 mod user;
 
 pub use destination::{Channel, Destination};
+pub use link::ChangePasswordId;
 pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;

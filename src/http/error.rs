@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::accounts::{AccountError, FieldError};
 use crate::auth::{CURRENT_PASSWORD_FIELD, PasswordChangeError};
 use crate::domain::Invalid;
+use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, DeadLink, RecoveryError};
 use crate::two_factor::TwoFactorError;
 use crate::verify::VerifyError;
 
@@ -178,6 +179,41 @@ impl From<TwoFactorError> for ApiError {
             },
             TwoFactorError::Delivery(e) => ApiError::from(e),
             TwoFactorError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<RecoveryError> for ApiError {
+    fn from(error: RecoveryError) -> Self {
+        match error {
+            RecoveryError::Invalid(fields) => ApiError::Fields(fields),
+            RecoveryError::Throttled {
+                retry_after_seconds,
+            } => ApiError::Throttled {
+                code: "[TooManyRequests]".into(),
+                message: format!(
+                    "too many password reset requests from this address; try again in {retry_after_seconds} seconds"
+                ),
+                retry_after_seconds,
+            },
+            RecoveryError::UnknownLink => ApiError::General {
+                status: StatusCode::NOT_FOUND,
+                code: format!("[notFound]{CHANGE_PASSWORD_ID_FIELD}"),
+                message: "this link is not valid: check that the whole link was copied, or ask for a new one".into(),
+            },
+            RecoveryError::DeadLink(dead) => ApiError::General {
+                status: StatusCode::NOT_FOUND,
+                code: format!(
+                    "[{}]{CHANGE_PASSWORD_ID_FIELD}",
+                    match dead {
+                        DeadLink::Used => "used",
+                        DeadLink::Expired => "expired",
+                        DeadLink::Voided => "voided",
+                    }
+                ),
+                message: dead.sentence().to_owned(),
+            },
+            RecoveryError::Internal(error) => ApiError::Internal(error),
         }
     }
 }

@@ -185,6 +185,23 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
     }
 }
 
+/// The API key of a call open to anyone, of which a key's holder may ask more: `None` without
+/// `Authorization`, a 401 with no body for a key that is not live.
+pub struct MaybeApiKey(pub Option<ApiKeyRecord>);
+
+impl FromRequestParts<AppState> for MaybeApiKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if presented_api_key(&parts.headers).is_none() {
+            return Ok(Self(None));
+        }
+        ApiKeyAuth::from_request_parts(parts, state)
+            .await
+            .map(|ApiKeyAuth(key)| Self(Some(key)))
+    }
+}
+
 /// Whoever may read `/metrics`: anyone with `metrics.public`; else the holder of a live API key,
 /// as `Authorization: <key>` or, as Prometheus sends a credential, `Authorization: Bearer <key>`.
 /// A loopback peer is no exception: behind a proxy on the same machine every peer is one.

@@ -49,6 +49,9 @@ areas! {
     VerifyStore => verify;
     /// The delivery queue: messages to send and what became of them (`verify.rs`).
     MessageStore => messages;
+    /// One-time password links: a forgotten password's, spent by the change they make
+    /// (`password_links.rs`).
+    PasswordLinkStore => password_links;
     /// Counters of rolling windows, taken all at once or not at all: the send budgets, the
     /// password guard and the Verify API's buckets (`counters.rs`).
     CounterStore => counters;

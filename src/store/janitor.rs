@@ -1,7 +1,7 @@
 //! Forgetting what has expired: finished or abandoned logins, enrolment secrets nobody
-//! confirmed, spent verification codes, old sessions and trusted computers, unused access
-//! codes. Each table is one DELETE on its expiry column, so every node may sweep at once
-//! without harm.
+//! confirmed, spent verification codes, old sessions, trusted computers, password links and
+//! unused access codes. Each table is one DELETE on its expiry column, so every node may sweep
+//! at once without harm.
 
 use super::{Store, StoreError};
 use crate::clock::Instant;
@@ -15,6 +15,7 @@ pub struct SweepReport {
     pub verify_challenges: u64,
     pub sessions: u64,
     pub trusted_computers: u64,
+    pub password_links: u64,
     pub access_codes: u64,
 }
 
@@ -26,18 +27,20 @@ impl SweepReport {
             + self.verify_challenges
             + self.sessions
             + self.trusted_computers
+            + self.password_links
             + self.access_codes
     }
 }
 
 /// Tables swept, each with its expiry column (the table names are constants, never input).
-const EXPIRING: [(&str, &str); 7] = [
+const EXPIRING: [(&str, &str); 8] = [
     ("login_challenges", "expires_at"),
     ("pending_secrets", "expires_at"),
     ("verifications", "expires_at"),
     ("verify_challenges", "expires_at"),
     ("sessions", "expires_at"),
     ("trusted_computers", "expires_at"),
+    ("password_links", "expires_at"),
     ("access_codes", "expires_at"),
 ];
 
@@ -60,6 +63,7 @@ impl Store {
             verify_challenges,
             sessions,
             trusted_computers,
+            password_links,
             access_codes,
         ] = removed;
         Ok(SweepReport {
@@ -69,6 +73,7 @@ impl Store {
             verify_challenges,
             sessions,
             trusted_computers,
+            password_links,
             access_codes,
         })
     }

@@ -44,8 +44,8 @@ impl MessageStore {
         let row = sqlx::query(&format!(
             "INSERT INTO messages (id, verification_id, sender, channel, destination, \
                body_ciphertext, body_key_id, status, attempts, next_attempt_at, lease_until, \
-               idempotency_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', 1, $8, $9, $10, $8) \
+               idempotency_key, created_at, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', 1, $8, $9, $10, $8, $11) \
              RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind(message.id.clone())
@@ -58,9 +58,22 @@ impl MessageStore {
         .bind(now.millis())
         .bind(now.plus_seconds(lease_seconds).millis())
         .bind(message.idempotency_key.clone())
+        .bind(message.subject.clone())
         .fetch_one(self.store.writes())
         .await?;
         message_from_row(&row)
+    }
+
+    /// Queues a message that is not a code (a password link), due now.
+    pub async fn insert_message(
+        &self,
+        message: &NewMessage,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        super::verify::insert_message(&mut tx, message, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn finish_message(

@@ -20,6 +20,7 @@ mod import;
 mod janitor;
 mod messages;
 mod names;
+mod password_links;
 mod row;
 mod sessions;
 mod settings;
@@ -43,8 +44,8 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
-    ApiKeyStore, AuditStore, CounterStore, MessageStore, SessionStore, SettingStore,
-    TwoFactorStore, UserStore, VerifyStore,
+    ApiKeyStore, AuditStore, CounterStore, MessageStore, PasswordLinkStore, SessionStore,
+    SettingStore, TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites, MethodUse,
@@ -52,6 +53,7 @@ pub use code_check::{
 };
 pub use counters::{Counter, Full};
 pub use janitor::SweepReport;
+pub use password_links::{NewPasswordLink, PasswordLinkRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};
 pub use two_factor::{

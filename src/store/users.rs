@@ -114,6 +114,9 @@ pub struct PasswordChange<'a> {
     /// The hash the current password was checked against, when it was: the change is made only
     /// while that hash is still the stored one, so two changes at once cannot both pass.
     pub replacing: Option<&'a PasswordHash>,
+    /// The digest of the one-time link the change comes by, when it does: the change is made
+    /// only while the link is unspent and unexpired, and spends it.
+    pub spends: Option<&'a str>,
     pub sessions: EndSessions,
     pub trusts: Trusts,
 }
@@ -127,6 +130,8 @@ pub enum PasswordSet {
     NoSuchUser,
     /// The stored hash is not the one `replacing` named: another change came first.
     ChangedMeanwhile,
+    /// The link of `spends` was spent already (by a change that came first) or has expired.
+    LinkSpent,
 }
 
 impl UserStore {
@@ -286,6 +291,11 @@ impl UserStore {
     ) -> Result<PasswordSet, StoreError> {
         let now = event.at;
         let mut tx = self.store.writes().begin().await?;
+        if let Some(link) = change.spends
+            && !super::password_links::spend_link(&mut tx, link, id, now).await?
+        {
+            return Ok(PasswordSet::LinkSpent);
+        }
         let changed = sqlx::query(
             "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
              WHERE id = $1 AND ($4 IS NULL OR password_hash = $4)",

@@ -14,7 +14,8 @@ const VERIFICATION_COLUMNS: &str = "id, service_id, destination, channel, status
     context, created_at, updated_at, expires_at";
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, verification_id, sender, channel, destination, \
-    body_ciphertext, body_key_id, status, attempts, provider_ref, last_error, created_at, sent_at";
+    body_ciphertext, body_key_id, status, attempts, provider_ref, last_error, created_at, sent_at, \
+    subject";
 
 #[derive(Debug, Clone)]
 pub struct VerificationRecord {
@@ -57,6 +58,8 @@ pub struct NewMessage {
     pub sender: String,
     pub channel: String,
     pub destination: String,
+    /// An email's subject, for a message that is not a code (a code's is the sender's own).
+    pub subject: Option<String>,
     pub body: Sealed,
     pub idempotency_key: String,
 }
@@ -68,6 +71,7 @@ pub struct MessageRecord {
     pub sender: String,
     pub channel: String,
     pub destination: String,
+    pub subject: Option<String>,
     pub body: Sealed,
     pub status: String,
     pub attempts: i64,
@@ -357,15 +361,15 @@ async fn insert_send(
     Ok(())
 }
 
-async fn insert_message(
+pub(super) async fn insert_message(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     message: &NewMessage,
     now: Instant,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO messages (id, verification_id, sender, channel, destination, body_ciphertext, \
-           body_key_id, status, next_attempt_at, idempotency_key, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $8)",
+           body_key_id, status, next_attempt_at, idempotency_key, created_at, subject) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $8, $10)",
     )
     .bind(message.id.clone())
     .bind(message.verification_id.clone())
@@ -376,6 +380,7 @@ async fn insert_message(
     .bind(message.body.key_id.clone())
     .bind(now.millis())
     .bind(message.idempotency_key.clone())
+    .bind(message.subject.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -416,6 +421,7 @@ pub(super) fn message_from_row(row: &AnyRow) -> Result<MessageRecord, StoreError
         sender: row.try_get("sender")?,
         channel: row.try_get("channel")?,
         destination: row.try_get("destination")?,
+        subject: row.try_get("subject")?,
         body: Sealed {
             key_id: row.try_get("body_key_id")?,
             ciphertext: row.try_get("body_ciphertext")?,

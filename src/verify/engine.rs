@@ -516,6 +516,7 @@ impl Verify {
             sender: sender.to_owned(),
             channel: request.channel.as_str().to_owned(),
             destination: request.destination.as_str().to_owned(),
+            subject: None,
         }
     }
 

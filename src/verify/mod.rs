@@ -6,6 +6,7 @@
 //! This module holds the pure parts — values, rules, message texts, the fraud guard; `engine`
 //! holds the flows, which use the store and the delivery queue.
 
+mod account_email;
 mod accounts;
 mod engine;
 pub mod factors;
@@ -31,6 +32,7 @@ pub use crate::domain::{Channel, Destination};
 use crate::crypto::cipher::SecretBox;
 use crate::delivery::Delivery;
 use crate::store::{AuditStore, CounterStore, Store, TwoFactorStore, VerifyStore};
+pub use account_email::{AccountEmail, Admitted, account_email_sender};
 pub use engine::{
     CheckOutcome, ServiceOverride, StartRequest, VerificationTarget, VerificationView, VerifyError,
     sid,

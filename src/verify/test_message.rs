@@ -90,6 +90,7 @@ impl Verify {
             sender: sender_name(test.sender).to_owned(),
             channel: test.channel.as_str().to_owned(),
             destination: test.destination.as_str().to_owned(),
+            subject: None,
         };
         let outcome = match self
             .delivery

@@ -16,6 +16,7 @@ mod enrolling;
 mod fake_smtp;
 mod fake_twilio;
 mod fake_webhook;
+mod forgot_password;
 mod guessing;
 mod helpers;
 mod housekeeping;

@@ -273,6 +273,41 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             };
             format!("{t}'s password change was refused: {why}")
         }
+        EventKind::PasswordResetRequest => match (text(details, "by"), text(details, "to")) {
+            (Some("email"), Some(to)) => {
+                format!("{t} asked to reset a forgotten password: a link was sent to {to}")
+            }
+            (Some("api"), _) => {
+                format!("{a} made a link to reset {t}'s password, for an application to send")
+            }
+            (Some("none"), _) => format!(
+                "{t} asked to reset a forgotten password, but the account has no email address \
+                 to send a link to"
+            ),
+            _ => format!("{t} asked to reset a forgotten password"),
+        },
+        EventKind::PasswordReset => {
+            let said = format!("{t} reset their password by a link");
+            match number(details, "sessionsEnded") {
+                Some(ended) => format!(
+                    "{said}, ending {} and forgetting every trusted computer",
+                    sessions(ended, "")
+                ),
+                None => said,
+            }
+        }
+        EventKind::PasswordResetFailure => {
+            let why = match text(details, "reason") {
+                Some("link_used") => "the link was used already".into(),
+                Some("link_expired") => "the link had expired".into(),
+                Some("password_changed_since") => {
+                    "the password had changed since the link was sent".into()
+                }
+                Some(other) => words(other),
+                None => "no reason recorded".into(),
+            };
+            format!("A link to reset {t}'s password was refused: {why}")
+        }
         EventKind::PasswordRehash => {
             format!("{t}'s password hash was upgraded to the current parameters")
         }

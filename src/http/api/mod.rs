@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod audit_log;
+mod forgot_password;
 mod ids;
 pub mod login;
 mod outbox;
@@ -33,6 +34,8 @@ use super::AppState;
     users::delete,
     password::change_password,
     password::change_password_post,
+    forgot_password::forgot_password,
+    forgot_password::reset_password,
     audit_log::search,
     admin::export_audit_log,
     admin::search,
@@ -85,6 +88,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/user/change-password",
             put(password::change_password).post(password::change_password_post),
+        )
+        .route(
+            "/api/user/change-password/{change_password_id}",
+            post(forgot_password::reset_password),
+        )
+        .route(
+            "/api/user/forgot-password",
+            post(forgot_password::forgot_password),
         )
         .route(
             "/api/user/{user_id}",

@@ -21,6 +21,9 @@ pub struct OutboxMessage {
     id: String,
     channel: String,
     to: String,
+    /// A message that is not a code (a password link) has a subject of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
     body: String,
     status: String,
     insert_instant: i64,
@@ -58,6 +61,7 @@ async fn messages(state: &AppState) -> Result<Vec<OutboxMessage>, ApiError> {
             id: m.id,
             channel: m.channel,
             to: m.destination,
+            subject: m.subject,
             body: m.body,
             status: m.status,
             insert_instant: m.created_at.millis(),

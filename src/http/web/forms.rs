@@ -84,6 +84,8 @@ forms! {
     EmptyForm {}
     ReauthForm { password: String, code: String }
     PasswordForm { current_password: String, new_password: String, confirm_password: String, keep_session: Option<String> }
+    ForgotForm { login_id: String }
+    ResetForm { username: String, new_password: String, confirm_password: String }
     TrustLevelForm { level: String }
     IdForm { id: String }
     NewUserForm { username: String, email: String, password: String }

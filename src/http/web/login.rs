@@ -40,6 +40,8 @@ pub struct LoginQuery {
     /// there, where the next login goes back to.
     expired: Option<String>,
     out: Option<String>,
+    /// `1`: a password was just reset by a link.
+    reset: Option<String>,
 }
 
 /// An enrolment step a login that expired there goes back to: its name in `?expired=` and the
@@ -71,6 +73,8 @@ pub async fn page(
         Some("Your login expired or had too many wrong codes. Please start again.".to_owned())
     } else if query.out.is_some() {
         Some("You are logged out.".to_owned())
+    } else if query.reset.is_some() {
+        Some("Your password is changed. Log in with the new one.".to_owned())
     } else {
         None
     };

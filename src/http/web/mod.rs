@@ -5,6 +5,7 @@
 mod admin;
 mod enroll;
 mod enroll_email;
+mod forgot;
 mod forms;
 mod login;
 mod pages;
@@ -57,6 +58,14 @@ pub fn routes() -> Router<AppState> {
             get(enroll::authenticator_page).post(enroll::authenticator_submit),
         )
         .route("/login/enroll/finish", post(enroll::finish))
+        .route(
+            "/forgot-password",
+            get(forgot::forgot_page_get).post(forgot::forgot_submit),
+        )
+        .route(
+            "/reset-password/{link}",
+            get(forgot::reset_page).post(forgot::reset_submit),
+        )
         .route("/logout", post(pages::logout))
         .route("/welcome", get(welcome::page).post(welcome::submit))
         .route("/security", get(security::page))

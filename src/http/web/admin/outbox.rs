@@ -33,7 +33,11 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&m.channel),
             escape(&to),
-            escape(&m.body),
+            match &m.subject {
+                Some(subject) =>
+                    format!("<strong>{}</strong><br>{}", escape(subject), lines(&m.body)),
+                None => lines(&m.body),
+            },
             escape(&m.status)
         ));
     }
@@ -45,12 +49,17 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Development outbox — {product}</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
          <body style=\"font-family: system-ui, sans-serif; margin: 2rem\"><h1>Development outbox</h1>\
-         <p>Codes Tessera would have sent by SMS, call or email, newest first. Configure a real \
+         <p>Codes and links Tessera would have sent by SMS, call or email, newest first. Configure a real \
          sender (Twilio, SMTP, webhook) to deliver them.</p>\
          <table cellpadding=\"6\"><thead><tr><th>Channel</th><th>To</th><th>Message</th><th>Status</th></tr></thead>\
          <tbody>{rows}</tbody></table></body></html>"
     ))
     .into_response()
+}
+
+/// A message's text with its line breaks kept.
+fn lines(text: &str) -> String {
+    escape(text).replace('\n', "<br>")
 }
 
 fn escape(text: &str) -> String {
