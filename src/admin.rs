@@ -1,5 +1,6 @@
 //! What administrators do to other users' accounts, with a reason where one is due: reset the
-//! second factor, set the phone number, unlock, end sessions, find users. Every
+//! second factor, issue a one-time access code, set the phone number, unlock, end sessions,
+//! find users. Every
 //! action is audited with the administrator as actor. Also what they read: a user with their
 //! methods and latest events, and the audit log.
 
@@ -9,48 +10,21 @@ use crate::audit::{
     readable,
 };
 use crate::clock::Instant;
-use crate::domain::{Invalid, LoginId, PhoneNumber, Region, User, UserId};
+use crate::crypto::random;
+use crate::domain::{Invalid, LoginId, PhoneNumber, Reason, Region, User, UserId};
+use crate::otp::AccessCode;
 use crate::store::{
-    AuditStore, MethodRecord, SessionRecord, SessionStore, Store, TrustRecord, TwoFactorStore,
-    UserStore,
+    AccessCodeRecord, AuditStore, IssuedAccessCode, MethodRecord, NewAccessCode, SessionRecord,
+    SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
 };
-use crate::two_factor::AFTER_A_FACTOR_CHANGE;
+use crate::two_factor::{AFTER_A_FACTOR_CHANGE, access_code_digest};
+
+/// How long an access code lets its user in: a day for the administrator to reach them and for
+/// them to use it, and no longer than a lost phone needs.
+pub const ACCESS_CODE_HOURS: i64 = 24;
 
 /// Events of a user that the admin console shows with them.
 const USER_EVENTS_SHOWN: i64 = 20;
-
-/// Why an administrator acted: 3 to 500 characters, kept in the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reason(String);
-
-impl Reason {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = raw.trim();
-        if value.chars().count() < 3 {
-            return Err(Invalid::new(
-                "[blank]",
-                "say why (at least 3 characters); it goes to the audit log",
-            ));
-        }
-        if value.chars().count() > 500 {
-            return Err(Invalid::new(
-                "[tooLong]",
-                "a reason has at most 500 characters",
-            ));
-        }
-        if value.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(Invalid::new(
-                "[invalid]",
-                "a reason cannot contain control characters",
-            ));
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// A user's phone numbers as the console tells them. A number is verified when one of the
 /// user's phone methods (codes by text, call or WhatsApp) holds it: it was confirmed by a code
@@ -94,6 +68,19 @@ pub struct UserOverview {
     pub sessions: Vec<(SessionRecord, Option<String>, Option<String>)>,
     /// Newest first.
     pub events: Vec<ReadableEvent>,
+    /// The access code issued for the user, unused and unexpired.
+    pub access_code: Option<AccessCodeRecord>,
+}
+
+/// An access code just issued: the code, to show once and never again, and when it ends.
+#[derive(Debug, Clone)]
+pub struct IssuedCode {
+    /// Its public id, which its events name.
+    pub id: String,
+    pub code: AccessCode,
+    pub expires_at: Instant,
+    /// An unused code of the user's was replaced.
+    pub replaced: bool,
 }
 
 fn reason_field(raw: &str) -> Result<Reason, AccountError> {
@@ -148,6 +135,94 @@ impl Administration {
             .await?;
         tracing::info!(target: "security", user = %user, removed, "two-factor reset by an administrator");
         Ok(removed)
+    }
+
+    /// A one-time access code for a user who lost their second factor: it stands in for a code
+    /// once, within `ACCESS_CODE_HOURS`, at the step after the password (`two_factor::access`).
+    /// Only its digest is stored; a new one replaces the user's earlier one. The user must be
+    /// active: a deactivated account would not be let in.
+    pub async fn issue_access_code(
+        &self,
+        user: UserId,
+        reason: &str,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<IssuedCode, AccountError> {
+        let reason = reason_field(reason)?;
+        self.active_user(user).await?;
+        let code = AccessCode::generate();
+        let new = NewAccessCode {
+            id: random::public_id("ac_"),
+            user,
+            code_hash: access_code_digest(&code),
+            expires_at: now.plus_seconds(ACCESS_CODE_HOURS * 3600),
+        };
+        let event = AuditEvent::new(EventKind::AccessCodeIssue, actor, origin, now)
+            .target(user)
+            .detail("reason", reason.as_str())
+            .detail("accessCodeId", new.id.as_str())
+            .detail("expirationInstant", new.expires_at.millis());
+        match self
+            .two_factor_store
+            .issue_access_code(&new, &event)
+            .await?
+        {
+            IssuedAccessCode::Stored { replaced } => {
+                tracing::info!(target: "security", user = %user, id = %new.id, "one-time access code issued by an administrator");
+                Ok(IssuedCode {
+                    id: new.id,
+                    code,
+                    expires_at: new.expires_at,
+                    replaced,
+                })
+            }
+            // Deleted or deactivated since it was read.
+            IssuedAccessCode::NoActiveUser => Err(self
+                .active_user(user)
+                .await
+                .err()
+                .unwrap_or(AccountError::UserNotFound)),
+        }
+    }
+
+    /// Revokes the user's unused access code: how many were revoked (0 or 1).
+    pub async fn revoke_access_code(
+        &self,
+        user: UserId,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<u64, AccountError> {
+        self.user_store
+            .user(user)
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        let event = AuditEvent::new(EventKind::AccessCodeRevoke, actor, origin, now).target(user);
+        let revoked = self
+            .two_factor_store
+            .revoke_access_code(user, &event)
+            .await?;
+        Ok(u64::from(revoked.is_some()))
+    }
+
+    /// The user, refused unless they exist and are active.
+    async fn active_user(&self, user: UserId) -> Result<User, AccountError> {
+        let found = self
+            .user_store
+            .user(user)
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        if !found.active {
+            return Err(AccountError::Invalid(vec![FieldError::new(
+                "userId",
+                Invalid::new(
+                    "[inactive]",
+                    "this account is deactivated: reactivate it first, or the code would not let anyone in",
+                ),
+            )]));
+        }
+        Ok(found)
     }
 
     /// Sets (or removes) the user's verified phone on their behalf: the profile number and the
@@ -255,6 +330,7 @@ impl Administration {
             trusted_computers: self.two_factor_store.trusts(user, now).await?,
             sessions: self.session_store.live_sessions(user, now).await?,
             events: self.readable(events).await?,
+            access_code: self.two_factor_store.live_access_code(user, now).await?,
         })
     }
 
@@ -451,16 +527,5 @@ mod tests {
                 unverified: None
             }
         );
-    }
-
-    #[test]
-    fn a_reason_is_short_readable_text() {
-        assert!(Reason::parse("lost phone, checked ID at desk").is_ok());
-        assert_eq!(Reason::parse(" x ").unwrap_err().code, "[blank]");
-        assert_eq!(
-            Reason::parse(&"x".repeat(501)).unwrap_err().code,
-            "[tooLong]"
-        );
-        assert_eq!(Reason::parse("abc\u{7}").unwrap_err().code, "[invalid]");
     }
 }

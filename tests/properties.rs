@@ -8,7 +8,7 @@ use tessera::clock::Instant;
 use tessera::crypto::cipher::SecretBox;
 use tessera::crypto::{Claims, Keys, TokenError, TokenSigner};
 use tessera::domain::{Email, PhoneNumber, Username};
-use tessera::otp::{OtpCode, RecoveryCode, TotpSecret};
+use tessera::otp::{AccessCode, OtpCode, RecoveryCode, TotpSecret};
 use tessera::two_factor::PresentedCode;
 
 /// Text of the kinds a hostile client sends: any Unicode, and ASCII with separators.
@@ -45,6 +45,8 @@ proptest! {
         let _ = Username::parse(&raw);
         let _ = OtpCode::parse(&raw);
         let _ = RecoveryCode::parse(&raw);
+        let _ = AccessCode::parse(&raw);
+        let _ = AccessCode::is_meant(&raw);
         let _ = PresentedCode::parse(&raw);
         let _ = TotpSecret::from_base32(&raw);
     }
@@ -91,6 +93,26 @@ proptest! {
         if normalised.bytes().any(|b| b.is_ascii_alphabetic()) {
             prop_assert!(matches!(PresentedCode::parse(&shown), Ok(PresentedCode::Recovery(_))));
             prop_assert!(matches!(PresentedCode::parse(&typed), Ok(PresentedCode::Recovery(_))));
+        }
+    }
+
+    #[test]
+    fn an_access_code_reads_back_from_its_display_however_it_is_typed_and_is_no_other_code(
+        normalised in "[0-9A-HJKMNP-TV-Z]{19}[A-HJKMNP-TV-Z]",
+        typing in proptest::collection::vec((any::<bool>(), 0u8..3, 0u8..4), 20),
+    ) {
+        let code = AccessCode::parse(&normalised).expect("Crockford's alphabet parses");
+        prop_assert_eq!(code.normalised(), normalised.as_str());
+        let shown = code.display();
+        let back = AccessCode::parse(&shown.to_lowercase()).expect("display parses");
+        prop_assert_eq!(back.normalised(), code.normalised());
+        let typed = typed_as_a_person_might(&normalised, &typing);
+        let back = AccessCode::parse(&typed).expect("a typed code parses");
+        prop_assert_eq!(back.normalised(), code.normalised(), "typed as {}", typed);
+        for text in [&shown, &typed] {
+            prop_assert!(AccessCode::is_meant(text), "{} is read as an access code", text);
+            prop_assert!(!RecoveryCode::looks_like(text));
+            prop_assert!(OtpCode::parse(text).is_err());
         }
     }
 

@@ -148,7 +148,7 @@ test("what the administrator switched off is not offered, and an enrolled one sh
     assert.match(await page.textContent("main"), /We will send a code by text message to \+1 •••• 0171/);
     await page.getByRole("link", { name: "Use an alternative verification method" }).click();
     const alternatives = (await page.locator("ul.choices li").allTextContents()).map((a) => a.trim());
-    assert.deepEqual(alternatives, ["Use a recovery code"]);
+    assert.deepEqual(alternatives, ["Use a recovery code", "Use an access code from your administrator"]);
     await page.getByRole("link", { name: "Back" }).click();
     await page.getByRole("button", { name: "Send code" }).click();
     await page.waitForURL(/sent=1/);

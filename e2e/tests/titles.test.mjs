@@ -75,6 +75,8 @@ test("every page's title names the page and its part of the site before the prod
     [`/admin/users/${bob.id}`, "bob — Users — Admin"],
     [`/admin/users/${bob.id}/reset-2fa`, "Reset bob's two-factor? — Admin"],
     [`/admin/users/${bob.id}/revoke-sessions`, "End all of bob's sessions? — Admin"],
+    [`/admin/users/${bob.id}/access-code`, "Issue a one-time access code for bob? — Admin"],
+    [`/admin/users/${bob.id}/temporary-password`, "Give bob a temporary password? — Admin"],
     ["/admin/settings", "Two-factor settings — Admin"],
     ["/admin/delivery", "Code delivery — Admin"],
     ["/admin/welcome", "Terms and welcome — Admin"],
@@ -88,7 +90,19 @@ test("every page's title names the page and its part of the site before the prod
     await expect(admin, title);
   }
   await shot(admin, "51-title-error-page");
-  assert.equal(seen.size, pages.length + 5, "no two pages share a title");
+
+  // The access code, shown once in the answer to the question's form.
+  await admin.goto(`${server.url}/admin/users/${bob.id}/access-code`);
+  await admin.getByLabel("Reason (kept in the audit log)").fill("lost phone");
+  await admin.getByRole("button", { name: "Issue the access code" }).click();
+  await admin.locator("#access-code").waitFor();
+  await expect(admin, "Access code for bob — Admin");
+  // The temporary password, shown once likewise.
+  await admin.goto(`${server.url}/admin/users/${bob.id}/temporary-password`);
+  await admin.getByRole("button", { name: "Make a temporary password" }).click();
+  await admin.locator("#temporary-password").waitFor();
+  await expect(admin, "Temporary password for bob — Admin");
+  assert.equal(seen.size, pages.length + 7, "no two pages share a title");
 });
 
 test("the welcome step says what is missing in full sentences", async () => {

@@ -5,18 +5,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::accounts::{AccountError, Field, UserFields};
+use crate::accounts::AccountError;
 use crate::app;
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::config::Config;
 use crate::core::Core;
-use crate::domain::{LoginId, Password, User};
 use crate::telemetry;
 
 mod serve;
+mod users;
+
+use users::{UserCommand, user_command};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,75 +100,6 @@ enum SettingsCommand {
     Get { key: Option<String> },
     /// Replace one group of settings with the JSON read from standard input.
     Set { key: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Create a user. The password is read from standard input (or asked for on a terminal).
-    Create(CreateUser),
-    /// List users.
-    List {
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-        #[arg(long, default_value_t = 0)]
-        offset: i64,
-    },
-    /// Show one user, by username or email.
-    Show { login_id: String },
-    /// Set a user's password, read from standard input (or asked for on a terminal). Ends the
-    /// user's sessions.
-    SetPassword {
-        login_id: String,
-        /// The password is temporary: the next login with it asks for one of the user's own.
-        #[arg(long)]
-        temporary: bool,
-    },
-    /// Set (or with --clear, remove) a user's mobile phone number.
-    SetPhone {
-        login_id: String,
-        /// The number with its country code, such as +1 303 555 1212.
-        #[arg(required_unless_present = "clear")]
-        phone: Option<String>,
-        #[arg(long, conflicts_with = "phone")]
-        clear: bool,
-    },
-    /// Disable a user: logins are refused and sessions end.
-    Disable { login_id: String },
-    /// Enable a disabled user.
-    Enable { login_id: String },
-    /// Require (or with --off, stop requiring) a second factor from a user.
-    #[command(name = "require-2fa")]
-    Require2fa {
-        login_id: String,
-        #[arg(long)]
-        off: bool,
-    },
-    /// Remove every second factor and recovery code of a user and forget their trusted
-    /// computers (a lost phone).
-    #[command(name = "reset-2fa")]
-    Reset2fa {
-        login_id: String,
-        /// Why, for the audit log.
-        #[arg(long)]
-        reason: String,
-    },
-}
-
-#[derive(Debug, Args)]
-struct CreateUser {
-    #[arg(long)]
-    username: String,
-    #[arg(long)]
-    email: Option<String>,
-    /// Mobile phone with country code, such as +1 303 555 1212.
-    #[arg(long)]
-    phone: Option<String>,
-    /// Full name.
-    #[arg(long)]
-    name: Option<String>,
-    /// Give the user the admin role.
-    #[arg(long)]
-    admin: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -347,164 +280,6 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
-    let now = Instant::now();
-    let origin = Default::default();
-    match command {
-        UserCommand::Create(args) => {
-            let password = read_password("Password for the new user: ")?;
-            let fields = UserFields {
-                username: Field::Value(args.username),
-                email: args.email.map_or(Field::Absent, Field::Value),
-                mobile_phone: args.phone.map_or(Field::Absent, Field::Value),
-                full_name: args.name.map_or(Field::Absent, Field::Value),
-                roles: Field::Value(if args.admin {
-                    vec!["admin".into()]
-                } else {
-                    vec![]
-                }),
-                password: Field::Value(password),
-                ..UserFields::default()
-            };
-            let user = core
-                .accounts
-                .create_user(None, &fields, Actor::Cli, &origin, now)
-                .await
-                .map_err(describe)?;
-            println!("created user {} ({})", user.username, user.id);
-        }
-        UserCommand::List { limit, offset } => {
-            let users = core.store.users().users(limit, offset).await?;
-            println!(
-                "{:<36}  {:<24}  {:<30}  {:<8}  roles",
-                "id", "username", "email", "active"
-            );
-            for user in users {
-                println!(
-                    "{:<36}  {:<24}  {:<30}  {:<8}  {}",
-                    user.id,
-                    user.username,
-                    user.email
-                        .as_ref()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default(),
-                    if user.active { "yes" } else { "no" },
-                    user.roles.names().join(",")
-                );
-            }
-        }
-        UserCommand::Show { login_id } => {
-            let user = find(core, &login_id).await?;
-            print_user(&user);
-        }
-        UserCommand::SetPassword {
-            login_id,
-            temporary,
-        } => {
-            let user = find(core, &login_id).await?;
-            let raw = read_password(&format!("New password for {}: ", user.username))?;
-            let password =
-                Password::new_choice(&raw).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-            core.accounts
-                .set_password(user.id, &password, temporary, Actor::Cli, &origin, now)
-                .await
-                .map_err(describe)?;
-            let must_change = if temporary {
-                "; the next login with it asks for a password of their own"
-            } else {
-                ""
-            };
-            println!(
-                "password of {} changed; their sessions have ended{must_change}",
-                user.username
-            );
-        }
-        UserCommand::SetPhone {
-            login_id,
-            phone,
-            clear,
-        } => {
-            let user = find(core, &login_id).await?;
-            let fields = UserFields {
-                mobile_phone: match (phone, clear) {
-                    (_, true) => Field::Null,
-                    (Some(phone), false) => Field::Value(phone),
-                    (None, false) => bail!("give a phone number or --clear"),
-                },
-                ..UserFields::default()
-            };
-            let user = core
-                .accounts
-                .update_user(user.id, &fields, Actor::Cli, &origin, now)
-                .await
-                .map_err(describe)?;
-            match &user.mobile_phone {
-                Some(phone) => println!("phone of {} is now {}", user.username, phone.e164()),
-                None => println!("phone of {} removed", user.username),
-            }
-        }
-        UserCommand::Require2fa { login_id, off } => {
-            let user = find(core, &login_id).await?;
-            let fields = UserFields {
-                two_factor_required: Field::Value(!off),
-                ..UserFields::default()
-            };
-            core.accounts
-                .update_user(user.id, &fields, Actor::Cli, &origin, now)
-                .await
-                .map_err(describe)?;
-            println!(
-                "{} {} use a second factor",
-                user.username,
-                if off { "no longer has to" } else { "must now" }
-            );
-        }
-        UserCommand::Reset2fa { login_id, reason } => {
-            let user = find(core, &login_id).await?;
-            let removed = core
-                .admin
-                .reset_two_factor(user.id, &reason, Actor::Cli, &origin, now)
-                .await
-                .map_err(describe)?;
-            println!(
-                "{}: {removed} second factors removed, trusted computers forgotten",
-                user.username
-            );
-        }
-        UserCommand::Disable { login_id } => set_active(core, &login_id, false).await?,
-        UserCommand::Enable { login_id } => set_active(core, &login_id, true).await?,
-    }
-    Ok(())
-}
-
-async fn set_active(core: &Core, login_id: &str, active: bool) -> anyhow::Result<()> {
-    let user = find(core, login_id).await?;
-    let fields = UserFields {
-        active: Field::Value(active),
-        ..UserFields::default()
-    };
-    core.accounts
-        .update_user(
-            user.id,
-            &fields,
-            Actor::Cli,
-            &Default::default(),
-            Instant::now(),
-        )
-        .await
-        .map_err(describe)?;
-    println!(
-        "{} is {}",
-        user.username,
-        if active {
-            "enabled"
-        } else {
-            "disabled; their sessions have ended"
-        }
-    );
-    Ok(())
-}
-
 async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<()> {
     let now = Instant::now();
     match command {
@@ -542,52 +317,6 @@ async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<
         }
     }
     Ok(())
-}
-
-async fn find(core: &Core, raw: &str) -> anyhow::Result<User> {
-    let login_id = LoginId::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?}: {e}"))?;
-    core.accounts
-        .find_user(&login_id)
-        .await
-        .map_err(describe)?
-        .with_context(|| format!("no user {raw:?}"))
-}
-
-fn print_user(user: &User) {
-    println!("id:                  {}", user.id);
-    println!("username:            {}", user.username);
-    println!(
-        "email:               {}",
-        user.email
-            .as_ref()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-    );
-    println!(
-        "full name:           {}",
-        user.full_name
-            .as_ref()
-            .map(|n| n.as_str())
-            .unwrap_or_default()
-    );
-    println!(
-        "mobile phone:        {}",
-        user.mobile_phone
-            .as_ref()
-            .map(|p| p.e164())
-            .unwrap_or_default()
-    );
-    println!("roles:               {}", user.roles.names().join(", "));
-    println!("active:              {}", user.active);
-    println!("temporary password:  {}", user.password_change_required);
-    println!("two-factor required: {}", user.two_factor_required);
-    println!("created (epoch ms):  {}", user.created_at.millis());
-    println!(
-        "last login:          {}",
-        user.last_login_at
-            .map(|i| i.millis().to_string())
-            .unwrap_or_else(|| "never".into())
-    );
 }
 
 async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Result<()> {

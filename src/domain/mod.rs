@@ -10,6 +10,7 @@ mod login;
 mod names;
 mod password;
 mod phone;
+mod reason;
 mod two_factor;
 mod user;
 
@@ -19,6 +20,7 @@ pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;
 pub use phone::{PhoneNumber, Region};
+pub use reason::Reason;
 pub use two_factor::{MethodId, MethodKind, MethodName, RequestedMethod};
 pub use user::{Role, Roles, User, UserId};
 

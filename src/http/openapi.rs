@@ -19,7 +19,7 @@ use super::error::{ErrorMessage, Errors};
     info(
         title = "Tessera API",
         description = "Password login with a second factor (authenticator app, SMS, voice call, \
-email or recovery code), users, administration, and a Twilio Verify-compatible API under `/v2/`. \
+email, recovery code, or a one-time access code from an administrator), users, administration, and a Twilio Verify-compatible API under `/v2/`. \
 The login calls follow FusionAuth's shapes: `POST /api/login` answers 242 with a `twoFactorId` \
 when a second factor is due, and `POST /api/two-factor/login` finishes the login. Errors come in \
 one shape (`Errors`) unless the status says the body is empty."
@@ -27,7 +27,7 @@ one shape (`Errors`) unless the status says the body is empty."
     components(schemas(Errors, ErrorMessage)),
     tags(
         (name = "login", description = "Password login, tokens, logout"),
-        (name = "two-factor", description = "Second factors: the code step of a login, enrolment, recovery codes, trusted computers"),
+        (name = "two-factor", description = "Second factors: the code step of a login, enrolment, recovery codes, administrators' one-time access codes, trusted computers"),
         (name = "users", description = "Users, search, import and export"),
         (name = "administration", description = "Settings, audit log and actions on a user's behalf"),
         (name = "system", description = "Health, metrics and the development outbox"),
@@ -270,6 +270,13 @@ mod tests {
         }
         let login = &document["paths"]["/api/login"]["post"]["responses"];
         assert!(login.get("242").is_some(), "the 242 answer is documented");
+        let second = document["paths"]["/api/two-factor/login"]["post"]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            second.contains("access code"),
+            "the second step says an access code may be its code: {second}"
+        );
     }
 
     #[test]

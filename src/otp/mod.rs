@@ -1,11 +1,14 @@
 //! One-time-password math, free of I/O: HOTP (RFC 4226), TOTP (RFC 6238), base32 secrets,
-//! `otpauth://` URIs, and recovery codes. Time is always an argument.
+//! `otpauth://` URIs, recovery codes and administrators' one-time access codes. Time is always
+//! an argument.
 
+mod access_code;
 mod code;
 mod recovery;
 mod secret;
 mod totp;
 
+pub use access_code::AccessCode;
 pub use code::OtpCode;
 pub use recovery::RecoveryCode;
 pub use secret::TotpSecret;

@@ -7,7 +7,7 @@ use crate::domain::Invalid;
 
 /// Crockford's base32 alphabet: digits and capitals without I, L, O and U, so nothing reads as
 /// something else. 10 characters carry 50 bits.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+pub(super) const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const LENGTH: usize = 10;
 
 /// A single-use recovery code, `QJD73-L6GR5`. Kept normalised (no dash, upper case) and never
@@ -31,15 +31,7 @@ impl RecoveryCode {
     /// Reads a code as a person types it: any case, with or without the dash or spaces, and
     /// with the look-alikes O, I and L read as 0, 1 and 1.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let normalised: String = raw
-            .chars()
-            .filter(|c| !matches!(c, '-' | ' '))
-            .map(|c| match c.to_ascii_uppercase() {
-                'O' => '0',
-                'I' | 'L' => '1',
-                other => other,
-            })
-            .collect();
+        let normalised = normalise(raw);
         if normalised.len() != LENGTH || !normalised.bytes().all(|b| ALPHABET.contains(&b)) {
             return Err(Invalid::new(
                 "[invalid]",
@@ -63,6 +55,19 @@ impl RecoveryCode {
     pub fn normalised(&self) -> &str {
         &self.0
     }
+}
+
+/// A code as typed, without dashes and spaces, in capitals, with the look-alikes O, I and L
+/// read as 0, 1 and 1.
+pub(super) fn normalise(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect()
 }
 
 /// Ten digits would be read as a numeric code (they may have up to 10), so a drawn code needs a

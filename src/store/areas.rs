@@ -38,7 +38,8 @@ areas! {
     /// pending (`sessions.rs`).
     SessionStore => sessions;
     /// Second factors: methods, recovery codes, login challenges and their code checks,
-    /// failures, trusted computers (`two_factor.rs`, `code_check/`, `trusted_computers.rs`).
+    /// failures, trusted computers, administrators' access codes (`two_factor.rs`,
+    /// `code_check/`, `trusted_computers.rs`, `access_codes.rs`).
     TwoFactorStore => two_factor;
     /// Settings an administrator changes at run time (`two_factor.rs`).
     SettingStore => settings;

@@ -1,6 +1,7 @@
 //! Forgetting what has expired: finished or abandoned logins, enrolment secrets nobody
-//! confirmed, spent verification codes, old sessions, trusted computers and password links. Each table is one
-//! DELETE on its expiry column, so every node may sweep at once without harm.
+//! confirmed, spent verification codes, old sessions, trusted computers, password links and
+//! unused access codes. Each table is one DELETE on its expiry column, so every node may sweep
+//! at once without harm.
 
 use super::{Store, StoreError};
 use crate::clock::Instant;
@@ -15,6 +16,7 @@ pub struct SweepReport {
     pub sessions: u64,
     pub trusted_computers: u64,
     pub password_links: u64,
+    pub access_codes: u64,
 }
 
 impl SweepReport {
@@ -26,11 +28,12 @@ impl SweepReport {
             + self.sessions
             + self.trusted_computers
             + self.password_links
+            + self.access_codes
     }
 }
 
 /// Tables swept, each with its expiry column (the table names are constants, never input).
-const EXPIRING: [(&str, &str); 7] = [
+const EXPIRING: [(&str, &str); 8] = [
     ("login_challenges", "expires_at"),
     ("pending_secrets", "expires_at"),
     ("verifications", "expires_at"),
@@ -38,6 +41,7 @@ const EXPIRING: [(&str, &str); 7] = [
     ("sessions", "expires_at"),
     ("trusted_computers", "expires_at"),
     ("password_links", "expires_at"),
+    ("access_codes", "expires_at"),
 ];
 
 impl Store {
@@ -60,6 +64,7 @@ impl Store {
             sessions,
             trusted_computers,
             password_links,
+            access_codes,
         ] = removed;
         Ok(SweepReport {
             login_challenges,
@@ -69,6 +74,7 @@ impl Store {
             sessions,
             trusted_computers,
             password_links,
+            access_codes,
         })
     }
 

@@ -9,6 +9,7 @@
 //!   `busy_timeout` instead of failing when it would have to upgrade a read lock;
 //! - every "exactly once" is one conditional UPDATE, never a read then a write.
 
+mod access_codes;
 mod api_keys;
 mod areas;
 mod audit;
@@ -40,6 +41,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
+pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
     ApiKeyStore, AuditStore, CounterStore, MessageStore, PasswordLinkStore, SessionStore,
@@ -54,7 +56,9 @@ pub use janitor::SweepReport;
 pub use password_links::{NewPasswordLink, PasswordLinkRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};
-pub use two_factor::{AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, Trusts};
+pub use two_factor::{
+    AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, NewRecoveryCodes, Trusts,
+};
 pub use users::{
     EndSessions, Keep, NewUser, PasswordChange, PasswordSet, UserChanges, UserWithHash,
 };

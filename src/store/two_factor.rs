@@ -124,10 +124,20 @@ pub enum Trusts {
     Revoked,
 }
 
+/// Which recovery codes a new method comes with, in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewRecoveryCodes {
+    /// The ones given, when it is the user's first method; a later one keeps the user's set.
+    WithAFirstMethod,
+    /// The ones given, in place of the user's set, whatever methods they have.
+    Always,
+}
+
 /// How `add_method` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddedMethod {
-    /// Added; `first`: the user had no method before, and the recovery codes were stored.
+    /// Added; `first`: the user had no method before. The recovery codes were stored if it was
+    /// the first or they were asked for `Always`.
     Added { first: bool },
     /// Not added: the user has a method of a kind that forbids it.
     Refused,
@@ -141,11 +151,15 @@ pub struct ChallengeRecord {
     pub expires_at: Instant,
     pub attempts: i64,
     pub enrollment_code_hash: Option<String>,
+    /// An administrator's access code was accepted for this login on the pages: it goes on to
+    /// enrol a new method.
+    pub access_code_used: bool,
 }
 
 impl TwoFactorStore {
-    /// Adds a method with its audit event. When it is the user's first, the recovery codes
-    /// (their hashes) are stored too (`Added { first: true }`); otherwise they are ignored.
+    /// Adds a method with its audit event. When it is the user's first (`Added { first: true }`)
+    /// or `recovery` says `Always`, the recovery codes (their hashes) replace the user's;
+    /// otherwise they are ignored.
     /// Trusted computers are revoked: the user's second factors changed. An authenticator whose
     /// secret the user already has, or a phone whose number they enrolled, is refused
     /// (`Duplicate`), whichever of two racing enrolments commits first. Under the user's lock, a user who already has a method of a kind in
@@ -155,6 +169,7 @@ impl TwoFactorStore {
         &self,
         method: &NewMethod,
         recovery_hashes: &[String],
+        recovery: NewRecoveryCodes,
         refused_beside: &[MethodKind],
         trusts: Trusts,
         event: &AuditEvent,
@@ -197,7 +212,7 @@ impl TwoFactorStore {
             .await?;
         }
         let first = kinds.is_empty();
-        if first {
+        if first || recovery == NewRecoveryCodes::Always {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
                 .bind(method.user_id.to_string())
                 .execute(&mut *tx)
@@ -427,8 +442,8 @@ impl TwoFactorStore {
         now: Instant,
     ) -> Result<Option<ChallengeRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT user_id, login_type, application_id, expires_at, attempts, enrollment_code_hash \
-             FROM login_challenges \
+            "SELECT user_id, login_type, application_id, expires_at, attempts, enrollment_code_hash, \
+               access_code_used_at FROM login_challenges \
              WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
         )
         .bind(id_hash.to_owned())
@@ -700,5 +715,6 @@ pub(super) fn challenge_from_row(row: &impl Columns) -> Result<ChallengeRecord, 
         expires_at: Instant::from_millis(row.column("expires_at")?),
         attempts: row.column("attempts")?,
         enrollment_code_hash: row.column("enrollment_code_hash")?,
+        access_code_used: row.column::<Option<i64>>("access_code_used_at")?.is_some(),
     })
 }

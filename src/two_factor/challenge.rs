@@ -1,16 +1,21 @@
 use super::TwoFactor;
+use super::access::{
+    AccessFinish, AccessFinished, AfterAccessCode, Then, access_code_digest, after_access_code,
+};
 use super::guess::{
     CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts, login_parts,
 };
 use super::guess_rules::CodeMatch;
 use super::{
-    Accepted, CodeFailure, IssuedTrust, PresentedCode, TwoFactorError, codes, note_code_failure,
+    Accepted, CodeFailure, IssuedTrust, LoginCode, PresentedCode, TwoFactorError, codes,
+    note_code_failure,
 };
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::LoginType;
 use crate::domain::{MethodId, MethodKind, User};
+use crate::otp::AccessCode;
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::IssuedTokens;
 use crate::store::{ChallengeRecord, MethodRecord, MethodUse, NewChallenge};
@@ -37,6 +42,15 @@ pub struct CompletedLogin {
     pub trust_token: Option<IssuedTrust>,
 }
 
+/// Where a login's second step leaves it.
+#[derive(Debug)]
+pub enum SecondStep {
+    LoggedIn(Box<CompletedLogin>),
+    /// An access code let a login of the pages through: it goes on to enrol a new method
+    /// (`PendingLogin::must_enrol`) and completes with that method's code.
+    Enrol,
+}
+
 /// A login waiting for its second factor, as a page shows it.
 #[derive(Debug, Clone)]
 pub struct PendingLogin {
@@ -47,6 +61,14 @@ pub struct PendingLogin {
     pub policy: TwoFactorPolicy,
     /// What the user may enrol and use now.
     pub offered: super::channels::Offered,
+}
+
+impl PendingLogin {
+    /// Whether the login goes on by enrolling a method: the user has none they may use, or an
+    /// access code let the login through.
+    pub fn must_enrol(&self) -> bool {
+        self.methods.is_empty() || self.challenge.access_code_used
+    }
 }
 
 impl TwoFactor {
@@ -125,9 +147,10 @@ impl TwoFactor {
         }
     }
 
-    /// Finishes a login with a code: an authenticator code, a recovery code, or the code an
-    /// enrolment during this login handed out. Each attempt is counted, and each guess counts
-    /// as a failure, before it can succeed, so concurrent guesses cannot outrun the limits.
+    /// Finishes a login with a code: an authenticator code, a recovery code, a code sent by
+    /// message, an administrator's access code (`access`), or the code an enrolment during
+    /// this login handed out. Each attempt is counted, and each guess counts as a failure,
+    /// before it can succeed, so concurrent guesses cannot outrun the limits.
     ///
     /// An authenticator code (or an enrolment's) is judged under the first transaction's lock
     /// and the login completes in that transaction; a recovery code or a code sent by message
@@ -139,8 +162,8 @@ impl TwoFactor {
         request: &CompleteLogin,
         origin: &Origin,
         now: Instant,
-    ) -> Result<CompletedLogin, TwoFactorError> {
-        let presented = PresentedCode::parse(&request.code)?;
+    ) -> Result<SecondStep, TwoFactorError> {
+        let presented = LoginCode::parse(&request.code)?;
         let id_hash = random::lookup_digest(&request.two_factor_id);
         let sent_context = codes::login_context(&id_hash);
         let guess_id = random::token(16);
@@ -198,6 +221,23 @@ impl TwoFactor {
                     .await;
             }
             Guessed::Reserved(judged) => judged,
+        };
+        let presented = match presented {
+            LoginCode::Presented(presented) => presented,
+            LoginCode::Access(code) => {
+                let reserved = Reserved {
+                    judged: Judged {
+                        challenge,
+                        checked,
+                        policy,
+                    },
+                    id_hash,
+                    guess_id,
+                };
+                return self
+                    .let_in_by_access_code(reserved, &code, request, origin, now)
+                    .await;
+            }
         };
         let user = &checked.user;
 
@@ -309,8 +349,93 @@ impl TwoFactor {
         .await
     }
 
+    /// An access code in place of a code: spent in the transaction that completes the login,
+    /// or on the pages lets it on to enrolment (`access`). Such a login trusts no computer: the
+    /// trust would spare the next logins the new method the person is to enrol.
+    async fn let_in_by_access_code(
+        &self,
+        reserved: Reserved,
+        code: &AccessCode,
+        request: &CompleteLogin,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<SecondStep, TwoFactorError> {
+        let Reserved {
+            judged:
+                Judged {
+                    challenge,
+                    checked,
+                    policy,
+                },
+            id_hash,
+            guess_id,
+        } = reserved;
+        let user = checked.user.id;
+        let after = after_access_code(challenge.login_type);
+        let used = AuditEvent::new(EventKind::AccessCodeUse, Actor::User(user), origin, now)
+            .target(user)
+            .detail("loginType", challenge.login_type.as_str())
+            .detail(
+                "then",
+                match after {
+                    AfterAccessCode::LogIn => "login",
+                    AfterAccessCode::Enrol => "enrol",
+                },
+            );
+        let login = match after {
+            AfterAccessCode::LogIn => Some(login_parts(
+                &self.sessions,
+                &checked.user,
+                Accepted::AccessCode,
+                request.application_id.clone(),
+                &challenge,
+                origin,
+                now,
+            )),
+            AfterAccessCode::Enrol => None,
+        };
+        let finish = AccessFinish {
+            id_hash,
+            guess_id,
+            user,
+            code_hash: access_code_digest(code),
+            used,
+            then: match &login {
+                Some(login) => Then::LogIn(Box::new(login.clone())),
+                None => Then::Enrol {
+                    until: now.plus_seconds(policy.enrollment_ttl_seconds),
+                },
+            },
+        };
+        match self.two_factor_store.finish_check(finish).await? {
+            AccessFinished::Done => {}
+            AccessFinished::ChallengeGone => return Err(TwoFactorError::UnknownChallenge),
+            AccessFinished::Wrong => {
+                let failure = CodeFailure::Wrong;
+                self.note_failed_guess(user, failure, origin, now).await?;
+                return Err(failure.error());
+            }
+        }
+        tracing::info!(target: "security", user = %user, login_type = challenge.login_type.as_str(), "one-time access code used");
+        let Some(login) = login else {
+            return Ok(SecondStep::Enrol);
+        };
+        self.logged_in(LoggedIn {
+            checked,
+            spent: None,
+            parts: login,
+            policy: &policy,
+            trust_computer: false,
+            browser_id: None,
+            login_type: challenge.login_type,
+            origin,
+            now,
+        })
+        .await
+    }
+
     /// What follows a completed login: the trusted computer, the metrics, the answer.
-    async fn logged_in(&self, login: LoggedIn<'_>) -> Result<CompletedLogin, TwoFactorError> {
+    async fn logged_in(&self, login: LoggedIn<'_>) -> Result<SecondStep, TwoFactorError> {
         let CheckedUser {
             user, mut methods, ..
         } = login.checked;
@@ -340,13 +465,20 @@ impl TwoFactor {
                 .issue_tokens(&user, &login.parts.session, login.parts.refresh_token);
         metrics::counter!("tessera_logins_total", "outcome" => "success_two_factor").increment(1);
         tracing::info!(target: "security", user = %user.id, login_type = login.login_type.as_str(), "two-factor login succeeded");
-        Ok(CompletedLogin {
+        Ok(SecondStep::LoggedIn(Box::new(CompletedLogin {
             user,
             methods,
             tokens,
             trust_token,
-        })
+        })))
     }
+}
+
+/// A guess the first transaction counted as a failure until the slower check proves it.
+struct Reserved {
+    judged: Judged,
+    id_hash: String,
+    guess_id: String,
 }
 
 /// A login whose code proved right and whose session is written.

@@ -503,7 +503,7 @@ impl TwoFactor {
             .pending_login(two_factor_id, now)
             .await?
             .ok_or(TwoFactorError::UnknownChallenge)?;
-        if !pending.methods.is_empty() {
+        if !pending.must_enrol() {
             return Err(TwoFactorError::Forbidden(
                 "this login must be finished with a code from a method already enrolled".into(),
             ));

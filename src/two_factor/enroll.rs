@@ -8,7 +8,7 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, StepMatch, TotpParams, TotpSecret};
-use crate::store::{AddedMethod, MethodRecord, NewMethod, SessionRecord};
+use crate::store::{AddedMethod, MethodRecord, NewMethod, NewRecoveryCodes, SessionRecord};
 use crate::verify::{Channel, Destination};
 
 /// A request to add a method, already parsed.
@@ -42,7 +42,8 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<Enabled, TwoFactorError> {
-        self.enable_method_unless(user, request, &[], actor, origin, now)
+        let recovery = NewRecoveryCodes::WithAFirstMethod;
+        self.enable_method_unless(user, request, (&[], recovery), actor, origin, now)
             .await
     }
 
@@ -67,12 +68,12 @@ impl TwoFactor {
     }
 
     /// `enable_method`, refused if the user has a method of a kind in `refused_beside` when it
-    /// is stored.
+    /// is stored, with the new recovery codes as `recovery` says.
     async fn enable_method_unless(
         &self,
         user: UserId,
         request: &EnableMethod,
-        refused_beside: &[MethodKind],
+        (refused_beside, recovery): (&[MethodKind], NewRecoveryCodes),
         actor: Actor,
         origin: &Origin,
         now: Instant,
@@ -154,6 +155,7 @@ impl TwoFactor {
             .add_method(
                 &method,
                 &hashes,
+                recovery,
                 refused_beside,
                 AFTER_A_FACTOR_CHANGE,
                 &event,
@@ -177,7 +179,7 @@ impl TwoFactor {
         tracing::info!(target: "security", user = %user, method = %id, "two-factor method enabled");
         Ok(Enabled {
             method_id: id,
-            recovery_codes: first.then_some(codes),
+            recovery_codes: (first || recovery == NewRecoveryCodes::Always).then_some(codes),
             completion_code: None,
         })
     }
@@ -284,7 +286,9 @@ impl TwoFactor {
     /// Enrolment in the middle of a login that requires a second factor the user does not have
     /// yet: the `twoFactorId` stands in for a session, and the answer carries the code that
     /// completes the login. A user who already has a usable method must use it instead, or a
-    /// password alone could add a factor and walk in.
+    /// password alone could add a factor and walk in — unless an administrator's access code
+    /// let this login through: then the new method comes with a new set of recovery codes, as
+    /// whoever needed that code could not use theirs either.
     pub async fn enable_method_during_login(
         &self,
         two_factor_id: &str,
@@ -303,20 +307,32 @@ impl TwoFactor {
             .into_iter()
             .filter(|kind| policy.methods.allows(*kind))
             .collect();
-        let usable = self
-            .two_factor_store
-            .methods(challenge.user_id)
-            .await?
-            .iter()
-            .any(|m| usable_kinds.contains(&m.kind));
-        if usable {
-            return Err(usable_method_enrolled());
-        }
         let user = challenge.user_id;
-        // Asked again when the method is stored: logins of the user enrolling at once would
-        // all pass the question above.
+        let (refused_beside, recovery) = if challenge.access_code_used {
+            (&[][..], NewRecoveryCodes::Always)
+        } else {
+            let usable = self
+                .two_factor_store
+                .methods(user)
+                .await?
+                .iter()
+                .any(|m| usable_kinds.contains(&m.kind));
+            if usable {
+                return Err(usable_method_enrolled());
+            }
+            // Asked again when the method is stored: logins of the user enrolling at once
+            // would all pass the question above.
+            (&usable_kinds[..], NewRecoveryCodes::WithAFirstMethod)
+        };
         let mut enabled = self
-            .enable_method_unless(user, request, &usable_kinds, Actor::User(user), origin, now)
+            .enable_method_unless(
+                user,
+                request,
+                (refused_beside, recovery),
+                Actor::User(user),
+                origin,
+                now,
+            )
             .await?;
         let completion = format!("{:010}", OsRng.gen_range(0..10_000_000_000u64));
         self.two_factor_store

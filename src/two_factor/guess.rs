@@ -5,7 +5,7 @@
 
 use super::guess_rules::{CodeMatch, GuessDecision, decide_guess};
 use super::{
-    Accepted, CodeFailure, CodeJudge, PresentedCode, SETTINGS_KEY, code_failure_event,
+    Accepted, CodeFailure, CodeJudge, LoginCode, PresentedCode, SETTINGS_KEY, code_failure_event,
     policy_from_stored,
 };
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -30,6 +30,7 @@ pub(super) struct CheckedUser {
 }
 
 /// A login's session, not yet stored, and what goes with it.
+#[derive(Clone)]
 pub(super) struct LoginParts {
     pub(super) session: NewSession,
     /// The refresh token whose digest the session keeps.
@@ -44,7 +45,7 @@ pub(super) struct LoginGuess {
     /// The configuration's two-factor settings; stored settings override them.
     pub(super) defaults: TwoFactorPolicy,
     pub(super) sessions: Sessions,
-    pub(super) presented: PresentedCode,
+    pub(super) presented: LoginCode,
     pub(super) id_hash: String,
     /// The verification context of codes sent for this login.
     pub(super) sent_context: String,
@@ -226,7 +227,7 @@ impl LoginGuess {
         checked: &CheckedUser,
         policy: &TwoFactorPolicy,
     ) -> CodeMatch {
-        let PresentedCode::Numeric(code) = &self.presented else {
+        let LoginCode::Presented(PresentedCode::Numeric(code)) = &self.presented else {
             return CodeMatch::NeedsMore;
         };
         if let Some(kind) = challenge
@@ -312,11 +313,12 @@ pub(super) fn login_parts(
     origin: &Origin,
     now: Instant,
 ) -> LoginParts {
-    let amr = vec![
-        "pwd".to_owned(),
-        accepted.amr().to_owned(),
-        "mfa".to_owned(),
-    ];
+    let mut amr = vec!["pwd".to_owned()];
+    // A login an access code let on to enrolment completes with the new method's code.
+    if challenge.access_code_used {
+        amr.push(Accepted::AccessCode.amr().to_owned());
+    }
+    amr.extend([accepted.amr().to_owned(), "mfa".to_owned()]);
     let application_id = application_id.or(challenge.application_id.clone());
     let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
         .target(user.id)
@@ -465,7 +467,9 @@ mod tests {
             judge: CodeJudge { secrets },
             defaults: TwoFactorPolicy::default(),
             sessions,
-            presented: PresentedCode::Numeric(params.code_at_step(&secret, step)),
+            presented: LoginCode::Presented(PresentedCode::Numeric(
+                params.code_at_step(&secret, step),
+            )),
             id_hash: "challenge".into(),
             sent_context: "sent".into(),
             guess_id: "guess".into(),
@@ -483,6 +487,7 @@ mod tests {
                     expires_at: now.plus_seconds(300),
                     attempts: 1,
                     enrollment_code_hash: None,
+                    access_code_used: false,
                 },
                 user,
                 stored_settings: None,

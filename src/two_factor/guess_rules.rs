@@ -13,8 +13,8 @@ pub(crate) enum CodeMatch {
     Authenticator { method: MethodId, step: u64 },
     /// The code an enrolment during this login handed out.
     Enrolled(MethodKind),
-    /// Judging it takes more than the user's row: a recovery code, a code sent by message, or
-    /// an authenticator whose secret does not open.
+    /// Judging it takes more than the user's row: a recovery code, a code sent by message, an
+    /// access code, or an authenticator whose secret does not open.
     NeedsMore,
     /// Only an authenticator's code at a time step already used, or before the last used one.
     UsedAuthenticator,
@@ -91,6 +91,7 @@ mod tests {
             expires_at: Instant::from_millis(1_000_000),
             attempts,
             enrollment_code_hash: None,
+            access_code_used: false,
         }
     }
 

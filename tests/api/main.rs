@@ -1,6 +1,7 @@
 //! One integration-test binary: every test starts its own server with its own database.
 //! Runs on SQLite; set TESSERA_TEST_DATABASE_URL to run the same tests on PostgreSQL.
 
+mod access_codes;
 mod admin;
 mod admin_pages;
 mod at_rest;

@@ -28,6 +28,11 @@ impl Browser {
         }
     }
 
+    /// The value of a cookie the browser holds.
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies
             .iter()

@@ -68,6 +68,7 @@ fn factor(amr: &str) -> Option<&'static str> {
         "tel" => Some("a phone call code"),
         "email" => Some("an email code"),
         "rec" => Some("a recovery code"),
+        "access_code" => Some("a one-time access code from an administrator"),
         "trusted" => Some("a trusted computer"),
         _ => None,
     }
@@ -473,6 +474,22 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
                 (None, None) => format!("{a} created the Verify API account {account}"),
             }
         }
+        EventKind::AccessCodeIssue => {
+            let mut said = on("issued a one-time access code");
+            if flag(details, "replaced") {
+                said.push_str(", replacing an unused one");
+            }
+            because(said, details)
+        }
+        EventKind::AccessCodeUse => {
+            let said = format!("{t} used a one-time access code from an administrator");
+            if text(details, "then") == Some("enrol") {
+                format!("{said}, to set up a new second factor")
+            } else {
+                said
+            }
+        }
+        EventKind::AccessCodeRevoke => format!("{a} revoked {whose} one-time access code"),
         EventKind::NameCollision => format!(
             "{a} found usernames or emails that look alike once written in their canonical forms"
         ),
@@ -481,3 +498,6 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod password_tests;

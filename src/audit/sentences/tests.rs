@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::*;
 
-fn user(name: &str) -> Party {
+pub(super) fn user(name: &str) -> Party {
     Party {
         user: Some(UserId::new()),
         name: name.into(),
@@ -12,7 +12,12 @@ fn user(name: &str) -> Party {
 }
 
 /// What `actor` did to `target`'s account, with these details.
-fn said(kind: EventKind, actor: &Party, target: Option<&Party>, details: Value) -> String {
+pub(super) fn said(
+    kind: EventKind,
+    actor: &Party,
+    target: Option<&Party>,
+    details: Value,
+) -> String {
     say(kind, actor, target, &details)
 }
 
@@ -707,71 +712,38 @@ fn a_name_collision_says_what_was_found() {
 }
 
 #[test]
-fn a_forgotten_password_says_how_the_person_was_reached_and_how_it_ended() {
-    let (anyone, bob) = (
-        Party {
-            user: None,
-            name: "anonymous".into(),
-        },
-        user("bob"),
-    );
-    assert_eq!(
-        said(
-            EventKind::PasswordResetRequest,
-            &anyone,
-            Some(&bob),
-            json!({"by": "email", "to": "b•••@example.com"})
-        ),
-        "bob asked to reset a forgotten password: a link was sent to b•••@example.com"
-    );
-    assert_eq!(
-        said(
-            EventKind::PasswordResetRequest,
-            &anyone,
-            Some(&bob),
-            json!({"by": "sms", "to": "+1 •••• 0142"})
-        ),
-        "bob asked to reset a forgotten password: a code was texted to +1 •••• 0142"
-    );
-    assert_eq!(
-        said(
-            EventKind::PasswordReset,
-            &bob,
-            Some(&bob),
-            json!({"sessionsEnded": 2})
-        ),
-        "bob reset their password by a link, ending 2 sessions and forgetting every trusted computer"
-    );
-    assert_eq!(
-        said(
-            EventKind::PasswordResetFailure,
-            &anyone,
-            Some(&bob),
-            json!({"reason": "password_changed_since"})
-        ),
-        "A link to reset bob's password was refused: the password had changed since the link was sent"
-    );
-}
-
-#[test]
-fn a_temporary_password_says_who_gave_it_and_when_it_was_replaced() {
+fn an_access_code_says_who_issued_it_and_why_who_used_it_and_who_revoked_it() {
     let (alice, bob) = (user("alice"), user("bob"));
+    let issued = |details| said(EventKind::AccessCodeIssue, &alice, Some(&bob), details);
     assert_eq!(
-        said(
-            EventKind::PasswordChange,
-            &alice,
-            Some(&bob),
-            json!({"temporary": true, "sessionsEnded": 1})
-        ),
-        "alice gave bob a temporary password, ending 1 session"
+        issued(json!({"reason": "lost phone, ID checked"})),
+        "alice issued a one-time access code for bob: lost phone, ID checked"
+    );
+    assert_eq!(
+        issued(json!({"reason": "lost phone", "replaced": true})),
+        "alice issued a one-time access code for bob, replacing an unused one: lost phone"
+    );
+    let used = |details| said(EventKind::AccessCodeUse, &bob, Some(&bob), details);
+    assert_eq!(
+        used(json!({"then": "login"})),
+        "bob used a one-time access code from an administrator"
+    );
+    assert_eq!(
+        used(json!({"then": "enrol"})),
+        "bob used a one-time access code from an administrator, to set up a new second factor"
+    );
+    assert_eq!(
+        said(EventKind::AccessCodeRevoke, &alice, Some(&bob), json!({})),
+        "alice revoked bob's one-time access code"
     );
     assert_eq!(
         said(
-            EventKind::PasswordChangeRequired,
+            EventKind::LoginSuccess,
             &bob,
             Some(&bob),
-            json!({})
+            json!({"amr": ["pwd", "access_code", "otp", "mfa"], "loginType": "web"})
         ),
-        "bob logged in with a temporary password and was asked to choose one of their own"
+        "bob logged in with a password, a one-time access code from an administrator and an \
+         authenticator app"
     );
 }

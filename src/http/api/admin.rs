@@ -93,7 +93,7 @@ pub struct ReasonBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CountResponse {
-    count: u64,
+    pub(crate) count: u64,
 }
 
 /// `POST /api/system/users/{userId}/reset-two-factor` `{reason}`.

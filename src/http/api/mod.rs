@@ -65,6 +65,8 @@ use super::AppState;
     two_factor::methods::disable_for_user,
     two_factor::recovery::regenerate_self,
     two_factor::recovery::regenerate_for_user,
+    two_factor::access_code::issue,
+    two_factor::access_code::revoke,
     two_factor::phone::change_phone_self,
     two_factor::phone::change_phone_for_user,
     two_factor::trust::trusts_self,
@@ -181,6 +183,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/user/two-factor/recovery-code/{user_id}",
             post(two_factor::recovery::regenerate_for_user),
+        )
+        .route(
+            "/api/user/two-factor/access-code/{user_id}",
+            post(two_factor::access_code::issue).delete(two_factor::access_code::revoke),
         )
         .route(
             "/api/user/two-factor/phone",

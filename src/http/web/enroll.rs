@@ -1,5 +1,6 @@
-//! Enrolment in the middle of a login that requires a second factor the user does not have yet:
-//! a phone confirmed by a code, or an authenticator app; then the recovery codes, shown once.
+//! Enrolment in the middle of a login that requires a second factor the user does not have yet,
+//! or that an administrator's access code let through: a phone confirmed by a code, or an
+//! authenticator app; then the recovery codes, shown once.
 
 use askama::Template;
 use axum::extract::State;
@@ -18,7 +19,9 @@ use crate::domain::{Channel, Email, MethodKind, MethodName, PhoneNumber, Request
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::two_factor::channels::Offered;
-use crate::two_factor::{AuthenticatorSetup, CompleteLogin, EnableMethod, Enabled, TwoFactorError};
+use crate::two_factor::{
+    AuthenticatorSetup, CompleteLogin, EnableMethod, Enabled, SecondStep, TwoFactorError,
+};
 use crate::verify::Destination;
 
 #[derive(Template)]
@@ -36,6 +39,8 @@ pub struct EnrollPage {
     at_login: bool,
     /// Codes by email, offered with this address filled in (the account's); None: not offered.
     email: Option<String>,
+    /// An administrator's access code let this login through: it says so.
+    after_access_code: bool,
 }
 
 /// One way a phone may hear its code, as a choice on a page.
@@ -120,7 +125,14 @@ impl EnrollPage {
             email: offered
                 .email
                 .then(|| account_email.map(Email::to_string).unwrap_or_default()),
+            after_access_code: false,
         }
+    }
+
+    /// The page of a login that `pending` is, which says so when an access code let it through.
+    pub fn of_login(mut self, pending: &crate::two_factor::PendingLogin) -> Self {
+        self.after_access_code = pending.challenge.access_code_used;
+        self
     }
 }
 
@@ -288,7 +300,7 @@ pub(super) async fn enrolling(
         .pending_login(&id, Instant::now())
         .await
     {
-        Ok(Some(pending)) if pending.methods.is_empty() => Ok((id, pending)),
+        Ok(Some(pending)) if pending.must_enrol() => Ok((id, pending)),
         Ok(Some(_)) => Err(cookies.redirect("/login/code")),
         Ok(None) => Err(cookies.redirect(&format!("/login?expired={step}"))),
         Err(error) => Err(internal(state, headers, error)),
@@ -319,7 +331,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
             None,
             None,
             pending.user.email.as_ref(),
-        ),
+        )
+        .of_login(&pending),
     )
 }
 
@@ -348,7 +361,8 @@ pub async fn phone(
                 channel,
                 Some(error),
                 pending.user.email.as_ref(),
-            ),
+            )
+            .of_login(&pending),
         )
     };
     let phone = match PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) {
@@ -613,11 +627,12 @@ pub async fn finish(
         .complete_login(&request, &origin, Instant::now())
         .await
     {
-        Ok(done) => {
+        Ok(SecondStep::LoggedIn(done)) => {
             cookies.clear(PENDING_COOKIE);
             cookies.set(SESSION_COOKIE, &done.tokens.refresh_token, None, "Lax");
             cookies.redirect("/?welcome=1")
         }
+        Ok(SecondStep::Enrol) => cookies.redirect("/login/enroll"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(_) => cookies.redirect("/login?expired=1"),
     }

@@ -75,7 +75,8 @@ pub async fn email(
                 None,
                 Some(error),
                 shown.as_ref().or(pending.user.email.as_ref()),
-            ),
+            )
+            .of_login(&pending),
         )
     };
     let email = match Email::parse(&form.email) {

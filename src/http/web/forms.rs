@@ -73,7 +73,7 @@ macro_rules! forms {
 
 forms! {
     LoginForm { username: String, password: String, resume: Option<String> }
-    CodeForm { method: String, channel: Option<String>, code: String, trust: Option<String>, migrated: Option<String> }
+    CodeForm { method: String, channel: Option<String>, code: String, trust: Option<String>, migrated: Option<String>, access: Option<String> }
     MethodForm { method: String, channel: Option<String> }
     PhoneForm { mobile_phone: String, channel: Option<String> }
     PhoneConfirmForm { mobile_phone: String, channel: Option<String>, code: String, method: Option<String> }

@@ -1,4 +1,5 @@
-//! The login pages: password, then the code prompt with its alternatives.
+//! The login pages: password, then the code prompt with its alternatives (an administrator's
+//! one-time access code among them, which goes on to enrolment).
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -15,11 +16,12 @@ use crate::http::AppState;
 use crate::http::cookies::{BROWSER_COOKIE, TRUST_COOKIE};
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
+use crate::otp::AccessCode;
 use crate::policy::LoginType;
 use crate::two_factor::PendingLogin;
 use crate::two_factor::channels::{self, describe};
 use crate::two_factor::preference;
-use crate::two_factor::{CompleteLogin, TwoFactorError, codes};
+use crate::two_factor::{CompleteLogin, SecondStep, TwoFactorError, codes};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -217,6 +219,8 @@ struct CodePage {
     /// The channel of a phone's code; empty for other methods.
     channel: &'static str,
     recovery: bool,
+    /// The prompt for an administrator's one-time access code.
+    access: bool,
     resend: bool,
     offer_trust: bool,
     trust_days: i64,
@@ -229,6 +233,7 @@ pub struct CodeQuery {
     channel: Option<String>,
     alternatives: Option<String>,
     recovery: Option<String>,
+    access: Option<String>,
     sent: Option<String>,
     migrated: Option<String>,
 }
@@ -239,6 +244,7 @@ struct Prompt {
     /// For a phone: the channel asked for (else its own, else the first offered).
     channel: Option<Channel>,
     recovery: bool,
+    access: bool,
     sent: bool,
     migrated: bool,
     alternatives: bool,
@@ -271,7 +277,14 @@ fn render_code(
         }
         _ => None,
     };
-    let (text, confirm_send) = if prompt.recovery {
+    let (text, confirm_send) = if prompt.access {
+        (
+            "Enter the one-time access code your administrator gave you. It lets you in once: \
+             next you set up a new way to get your codes."
+                .to_owned(),
+            false,
+        )
+    } else if prompt.recovery {
         ("Enter one of your recovery codes.".to_owned(), false)
     } else {
         match (method.kind, channel) {
@@ -339,8 +352,15 @@ fn render_code(
             method_id: method.id.to_string(),
             channel: channel_value,
             recovery: prompt.recovery,
-            resend: prompt.sent && method.kind != MethodKind::Authenticator && !prompt.recovery,
-            offer_trust: pending.policy.trusts_computers() && !pending.user.every_login,
+            access: prompt.access,
+            resend: prompt.sent
+                && method.kind != MethodKind::Authenticator
+                && !prompt.recovery
+                && !prompt.access,
+            // A login by access code trusts no computer (`TwoFactor::complete_login`).
+            offer_trust: pending.policy.trusts_computers()
+                && !pending.user.every_login
+                && !prompt.access,
             trust_days: pending.policy.trust_days,
             migrated: prompt.migrated,
         },
@@ -376,13 +396,14 @@ pub async fn code_page(
         Ok(None) => return cookies.redirect("/login?expired=1"),
         Err(response) => return response,
     };
-    if pending.methods.is_empty() {
+    if pending.must_enrol() {
         return cookies.redirect("/login/enroll");
     }
     let prompt = Prompt {
         method: query.method.unwrap_or_default(),
         channel: phone_channel(query.channel.as_deref()),
         recovery: query.recovery.is_some(),
+        access: query.access.is_some(),
         sent: query.sent.is_some(),
         migrated: query.migrated.is_some(),
         alternatives: query.alternatives.is_some(),
@@ -422,6 +443,7 @@ pub async fn send(
                 method: form.method,
                 channel,
                 recovery: false,
+                access: false,
                 sent: false,
                 migrated: false,
                 alternatives: false,
@@ -468,7 +490,9 @@ pub async fn code_submit(
         .complete_login(&request, &origin, now)
         .await
     {
-        Ok(done) => {
+        // The login waits, under its pending cookie, for the new method's code.
+        Ok(SecondStep::Enrol) => cookies.redirect("/login/enroll"),
+        Ok(SecondStep::LoggedIn(done)) => {
             cookies.clear(PENDING_COOKIE);
             cookies.set(SESSION_COOKIE, &done.tokens.refresh_token, None, "Lax");
             if let Some(trust) = &done.trust_token {
@@ -485,10 +509,12 @@ pub async fn code_submit(
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => {
             let recovery = crate::otp::RecoveryCode::looks_like(&form.code);
+            let access = form.access.is_some() || AccessCode::is_meant(&form.code);
             let prompt = Prompt {
                 method: form.method,
                 channel: phone_channel(form.channel.as_deref()),
-                recovery,
+                recovery: recovery && !access,
+                access,
                 sent: true,
                 migrated: form.migrated.is_some(),
                 alternatives: false,

@@ -141,6 +141,14 @@ pub fn routes() -> Router<AppState> {
             get(admin::confirm::temporary_password).post(admin::password::temporary_password),
         )
         .route(
+            "/admin/users/{user_id}/access-code",
+            get(admin::confirm::issue_access_code).post(admin::user::issue_access_code),
+        )
+        .route(
+            "/admin/users/{user_id}/access-code/revoke",
+            post(admin::user::revoke_access_code),
+        )
+        .route(
             "/admin/users/{user_id}/revoke-sessions",
             get(admin::confirm::revoke_sessions).post(admin::user::revoke_sessions),
         )

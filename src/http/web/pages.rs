@@ -40,6 +40,7 @@ pub fn factor_names(amr: &[String]) -> String {
             "tel" => Some("phone call"),
             "email" => Some("email code"),
             "rec" => Some("recovery code"),
+            "access_code" => Some("access code from an administrator"),
             "trusted" => Some("trusted computer"),
             _ => None,
         })

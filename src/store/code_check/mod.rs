@@ -93,6 +93,25 @@ pub trait FinishStatements: GuessStatements {
         used: &MethodUse,
         at: Instant,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Spends the user's access code whose digest is `code_hash` if it is unexpired at
+    /// `event.at`, and records `event` with the code's id: one conditional DELETE, so of
+    /// concurrent uses one spends it. True when this one did.
+    fn spend_access_code(
+        &mut self,
+        user: UserId,
+        code_hash: &str,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Marks the open challenge `id_hash` as let through by an access code at `at`, its expiry
+    /// moved to `until` if that is later: false when it was already completed.
+    fn open_enrolment(
+        &mut self,
+        id_hash: &str,
+        at: Instant,
+        until: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// The method a sent code came to, and for a phone the channel it came by.

@@ -3,17 +3,20 @@
 
 use sqlx::{Any, AnyConnection, Connection, Transaction};
 
+use super::super::audit::INSERT as INSERT_EVENT;
 use super::super::row::{Columns, bind_all, joined_with_params};
 use super::super::two_factor::{CLAIM_STEP, challenge_from_row, claim_params};
 use super::super::users::user_from_row;
 use super::statements::{
-    COMPLETE_CHALLENGE, MARK_USED, METHODS_AND_COUNTS, MethodsAndCountsRow, RELEASE_GUESS,
-    TAKE_ATTEMPT_LOCK_USER, complete_params, counts_params, mark_used_params, take_attempt_params,
+    COMPLETE_CHALLENGE, MARK_USED, METHODS_AND_COUNTS, MethodsAndCountsRow, OPEN_ENROLMENT,
+    RELEASE_GUESS, SPEND_ACCESS_CODE, TAKE_ATTEMPT_LOCK_USER, complete_params, counts_params,
+    mark_used_params, open_enrolment_params, spend_params, spent_event, take_attempt_params,
 };
 use super::{
     FinishStatements, GuessStatements, GuessWrites, MethodUse, MethodsAndCounts, StoreError,
     TakenAttempt,
 };
+use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, UserId};
 
@@ -142,5 +145,45 @@ impl FinishStatements for PostgresStatements<'_> {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    async fn spend_access_code(
+        &mut self,
+        user: UserId,
+        code_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let spent = bind_all(
+            sqlx::query(SPEND_ACCESS_CODE),
+            spend_params(user, code_hash, event.at),
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(row) = spent else {
+            return Ok(false);
+        };
+        bind_all(
+            sqlx::query(INSERT_EVENT),
+            spent_event(event, row.column("id")?),
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(true)
+    }
+
+    async fn open_enrolment(
+        &mut self,
+        id_hash: &str,
+        at: Instant,
+        until: Instant,
+    ) -> Result<bool, StoreError> {
+        let opened = bind_all(
+            sqlx::query(OPEN_ENROLMENT),
+            open_enrolment_params(id_hash, at, until),
+        )
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        Ok(opened == 1)
     }
 }

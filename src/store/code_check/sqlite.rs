@@ -13,12 +13,13 @@ use super::super::two_factor::{challenge_from_row, claim_params};
 use super::super::users::user_from_row;
 use super::statements::{
     MethodsAndCountsRow, NUMBERED, complete_params, counts_params, mark_used_params,
-    take_attempt_params,
+    open_enrolment_params, spend_params, spent_event, take_attempt_params,
 };
 use super::{
     FinishStatements, GuessStatements, GuessWrites, MethodUse, MethodsAndCounts, NO_CONTEXT,
     PasswordStepStatements, StoreError, TakenAttempt,
 };
+use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::{MethodId, UserId};
 
@@ -184,6 +185,37 @@ impl FinishStatements for SqliteStatements<'_> {
     async fn mark_used(&mut self, used: &MethodUse, at: Instant) -> Result<(), StoreError> {
         self.execute(&NUMBERED.mark_used, mark_used_params(used, at))?;
         Ok(())
+    }
+
+    async fn spend_access_code(
+        &mut self,
+        user: UserId,
+        code_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let spent: Option<String> = self
+            .connection
+            .prepare_cached(&NUMBERED.spend_access_code)?
+            .query_row(
+                params_from_iter(spend_params(user, code_hash, event.at)),
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(id) = spent else {
+            return Ok(false);
+        };
+        self.execute(&NUMBERED.record_event, spent_event(event, id))?;
+        Ok(true)
+    }
+
+    async fn open_enrolment(
+        &mut self,
+        id_hash: &str,
+        at: Instant,
+        until: Instant,
+    ) -> Result<bool, StoreError> {
+        let params = open_enrolment_params(id_hash, at, until);
+        Ok(self.execute(&NUMBERED.open_enrolment, params)? == 1)
     }
 }
 

@@ -10,6 +10,7 @@ use super::super::sessions::{INSERT_SESSION, TOUCH_LAST_LOGIN, session_params, t
 use super::super::two_factor::{CLAIM_STEP, METHOD_COLUMNS, MethodRecord, method_from_row};
 use super::super::users::COLUMNS as USER_COLUMNS;
 use super::{GuessWrites, MethodUse, MethodsAndCounts, ReservedGuess};
+use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::UserId;
 
@@ -18,7 +19,8 @@ use crate::domain::UserId;
 pub(super) const TAKE_ATTEMPT: &str = "UPDATE login_challenges SET attempts = attempts + 1 \
      WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 \
      RETURNING user_id, login_type, application_id, expires_at, attempts, \
-       enrollment_code_hash, (SELECT value FROM settings WHERE key = $3) AS stored_settings";
+       enrollment_code_hash, access_code_used_at, \
+       (SELECT value FROM settings WHERE key = $3) AS stored_settings";
 
 pub(super) static READ_USER: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
@@ -58,6 +60,17 @@ pub(super) const RELEASE_GUESS: &str = "DELETE FROM two_factor_failures WHERE gu
 pub(super) const COMPLETE_CHALLENGE: &str =
     "UPDATE login_challenges SET completed_at = $2 WHERE id_hash = $1 AND completed_at IS NULL";
 
+/// Spends the access code `$2` of the user `$1` unless it expired by `$3`: the id of the code
+/// spent, or no row.
+pub(super) const SPEND_ACCESS_CODE: &str = "DELETE FROM access_codes \
+     WHERE user_id = $1 AND code_hash = $2 AND expires_at > $3 RETURNING id";
+
+/// A challenge let through by an access code at `$2`, waiting at least until `$3` for an
+/// enrolment.
+pub(super) const OPEN_ENROLMENT: &str = "UPDATE login_challenges SET access_code_used_at = $2, \
+     expires_at = CASE WHEN expires_at < $3 THEN $3 ELSE expires_at END \
+     WHERE id_hash = $1 AND completed_at IS NULL";
+
 /// The same statements with SQLite's numbered parameters, for the SQLite thread.
 pub(super) struct Numbered {
     pub(super) take_attempt: String,
@@ -68,6 +81,9 @@ pub(super) struct Numbered {
     pub(super) complete_challenge: String,
     pub(super) claim_step: String,
     pub(super) mark_used: String,
+    pub(super) spend_access_code: String,
+    pub(super) open_enrolment: String,
+    pub(super) record_event: String,
 }
 
 pub(super) static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
@@ -79,6 +95,9 @@ pub(super) static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
     complete_challenge: sqlite_numbered(COMPLETE_CHALLENGE),
     claim_step: sqlite_numbered(CLAIM_STEP),
     mark_used: sqlite_numbered(MARK_USED),
+    spend_access_code: sqlite_numbered(SPEND_ACCESS_CODE),
+    open_enrolment: sqlite_numbered(OPEN_ENROLMENT),
+    record_event: sqlite_numbered(audit::INSERT),
 });
 
 /// A method's last use moves to `$2`; a phone's channel to `$3` when one is given.
@@ -120,6 +139,23 @@ pub(super) fn counts_params(user: UserId, since: Instant, context: &str) -> Vec<
 
 pub(super) fn complete_params(id_hash: &str, at: Instant) -> Vec<Param> {
     vec![id_hash.into(), at.millis().into()]
+}
+
+pub(super) fn spend_params(user: UserId, code_hash: &str, at: Instant) -> Vec<Param> {
+    vec![
+        user.to_string().into(),
+        code_hash.into(),
+        at.millis().into(),
+    ]
+}
+
+pub(super) fn open_enrolment_params(id_hash: &str, at: Instant, until: Instant) -> Vec<Param> {
+    vec![id_hash.into(), at.millis().into(), until.millis().into()]
+}
+
+/// The access code's use, with the id of the code spent.
+pub(super) fn spent_event(event: &AuditEvent, id: String) -> Vec<Param> {
+    audit::event_params(&event.clone().detail("accessCodeId", id))
 }
 
 pub(super) fn reserve_params(reserve: &ReservedGuess) -> Vec<Param> {

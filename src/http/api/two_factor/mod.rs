@@ -2,6 +2,7 @@
 //! older enable shapes (`delivery`, `secret`) accepted too. One file per resource; the
 //! request types are named from here as well.
 
+pub mod access_code;
 pub mod login;
 pub mod methods;
 pub mod phone;
@@ -11,6 +12,7 @@ pub mod settings;
 pub mod status;
 pub mod trust;
 
+pub use access_code::AccessCodeBody;
 pub use login::TwoFactorLoginBody;
 pub use methods::{DisableParams, EnableBody};
 pub use phone::PhoneChangeBody;

@@ -1,15 +1,16 @@
 //! The questions asked before an administrator's actions that cannot be undone: resetting a
-//! user's two-factor and ending all of their sessions. The page asks (a GET, or a POST that
-//! was not confirmed); only its own form, with `confirm=yes` and the page's CSRF token, acts.
+//! user's two-factor, ending all of their sessions, and issuing a one-time access code that
+//! lets them in. The page asks (a GET, or a POST that was not confirmed); only its own form,
+//! with `confirm=yes` and the page's CSRF token, acts.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{Administrator, session_line, user_id};
+use super::{Administrator, session_line, user_id, when};
 use crate::accounts::AccountError;
-use crate::admin::UserOverview;
+use crate::admin::{ACCESS_CODE_HOURS, UserOverview};
 use crate::clock::Instant;
 use crate::domain::{User, UserId};
 use crate::http::AppState;
@@ -21,6 +22,7 @@ pub enum Question {
     ResetTwoFactor,
     EndAllSessions,
     TemporaryPassword,
+    IssueAccessCode,
 }
 
 /// The answer a form gives: only `confirm=yes`, which the question's own form sends, is one.
@@ -67,6 +69,7 @@ pub async fn ask(
         methods,
         trusted_computers,
         sessions,
+        access_code,
         ..
     } = overview;
     let name = user.username.to_string();
@@ -121,6 +124,28 @@ pub async fn ask(
             format!("/admin/users/{id}/temporary-password"),
             "Make a temporary password".to_owned(),
         ),
+        Question::IssueAccessCode => {
+            let replaces = match &access_code {
+                Some(earlier) => format!(
+                    " It replaces the unused code issued {}, which stops working.",
+                    when(earlier.created_at.millis())
+                ),
+                None => String::new(),
+            };
+            (
+                format!("Issue a one-time access code for {name}?"),
+                format!(
+                    "With their password and this code in place of a second factor, {name} can \
+                     log in once within {ACCESS_CODE_HOURS} hours, and must set up a new second \
+                     factor on the way. The code is shown once, on the next page: give it to \
+                     {name} yourself, once you are sure it is them.{replaces} Their methods \
+                     below stay until they remove them."
+                ),
+                methods.iter().map(method_label).collect(),
+                format!("/admin/users/{id}/access-code"),
+                "Issue the access code".to_owned(),
+            )
+        }
     };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(admin));
@@ -140,7 +165,10 @@ pub async fn ask(
             items,
             action,
             confirm,
-            ask_reason: question == Question::ResetTwoFactor,
+            ask_reason: matches!(
+                question,
+                Question::ResetTwoFactor | Question::IssueAccessCode
+            ),
             reason: reason.to_owned(),
         },
     )
@@ -154,6 +182,16 @@ pub async fn reset_two_factor(
     Path(raw): Path<String>,
 ) -> Response {
     ask_first(&state, &headers, &admin, &raw, Question::ResetTwoFactor).await
+}
+
+/// The question before an access code is issued for the user.
+pub async fn issue_access_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    Path(raw): Path<String>,
+) -> Response {
+    ask_first(&state, &headers, &admin, &raw, Question::IssueAccessCode).await
 }
 
 /// The question before the end of all of the user's sessions.

@@ -1,6 +1,6 @@
 //! One user's page: their profile, verified phone (a number a phone method holds; the profile's
-//! number otherwise, said not verified), methods, trusted computers and latest events, and what
-//! an administrator does to them.
+//! number otherwise, said not verified), methods, an unused access code, trusted computers and
+//! latest events, and what an administrator does to them.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -12,7 +12,7 @@ use super::{
     Administrator, EventRow, NoticeQuery, account_error, event_rows, session_line, user_id, when,
 };
 use crate::accounts::{AccountError, Field, UserFields};
-use crate::admin::UserOverview;
+use crate::admin::{ACCESS_CODE_HOURS, UserOverview};
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::domain::{User, UserId};
@@ -43,9 +43,27 @@ struct UserPage {
     required: bool,
     password_change_required: bool,
     methods: Vec<String>,
+    /// The unused access code: when it was issued and until when it works.
+    access_code: Option<String>,
     trusted: Vec<String>,
     sessions: Vec<String>,
     events: Vec<EventRow>,
+}
+
+/// The page that shows an access code just issued, once.
+#[derive(Template)]
+#[template(path = "admin_access_code.html")]
+struct AccessCodePage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    id: String,
+    username: String,
+    code: String,
+    expires: String,
+    hours: i64,
+    replaced: bool,
 }
 
 async fn render_user(
@@ -63,6 +81,7 @@ async fn render_user(
         trusted_computers,
         sessions,
         events,
+        access_code,
     } = match state.core.admin.user_overview(id, Instant::now()).await {
         Ok(overview) => overview,
         Err(AccountError::UserNotFound) => {
@@ -106,6 +125,13 @@ async fn render_user(
             required: user.two_factor_required,
             password_change_required: user.password_change_required,
             methods: methods.iter().map(method_label).collect(),
+            access_code: access_code.map(|code| {
+                format!(
+                    "Issued {}, works once until {}",
+                    when(code.created_at.millis()),
+                    code.expires_at.rfc2822()
+                )
+            }),
             trusted: trusted_computers
                 .iter()
                 .map(|t| {
@@ -143,6 +169,7 @@ pub async fn user(
         "reset" => "Two-factor authentication is reset.".to_owned(),
         "unlocked" => "The user can try codes again.".to_owned(),
         "sessions" => "Every session of the user has ended.".to_owned(),
+        "access-code-revoked" => "The access code is revoked: it no longer works.".to_owned(),
         _ => "Saved.".to_owned(),
     });
     render_user(&state, &headers, &admin, id, notice, None).await
@@ -259,6 +286,99 @@ pub async fn reset_two_factor(
         }
         other => after_action(&state, &headers, &admin, id, other, "reset").await,
     }
+}
+
+/// Issues a one-time access code once the question's page is answered, and shows it once;
+/// until then, asks it (with the reason the user page's form gave).
+pub async fn issue_access_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<ReasonForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let question = Question::IssueAccessCode;
+    if !confirmed(form.confirm.as_deref()) {
+        return ask(&state, &headers, &admin, id, question, &form.reason, None).await;
+    }
+    let issued = state
+        .core
+        .admin
+        .issue_access_code(
+            id,
+            &form.reason,
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
+        .await;
+    let issued = match issued {
+        Ok(issued) => issued,
+        Err(error @ AccountError::Invalid(_)) => {
+            let error = account_error(&error);
+            return ask(
+                &state,
+                &headers,
+                &admin,
+                id,
+                question,
+                &form.reason,
+                Some(error),
+            )
+            .await;
+        }
+        Err(AccountError::UserNotFound) => {
+            return error_page(&state, &headers, StatusCode::NOT_FOUND, "No such user.");
+        }
+        Err(error) => return internal(&state, &headers, error),
+    };
+    let username = match state.core.admin.user_overview(id, Instant::now()).await {
+        Ok(overview) => overview.user.username.to_string(),
+        Err(error) => return internal(&state, &headers, error),
+    };
+    let cookies = Cookies::new(&state, &headers);
+    let chrome = cookies.chrome(&state, Some(&admin));
+    cookies.page(
+        StatusCode::OK,
+        &AccessCodePage {
+            chrome,
+            tab: "users",
+            notice: None,
+            error: None,
+            id: id.to_string(),
+            username,
+            code: issued.code.display(),
+            expires: issued.expires_at.rfc2822(),
+            hours: ACCESS_CODE_HOURS,
+            replaced: issued.replaced,
+        },
+    )
+}
+
+/// Revokes the user's unused access code.
+pub async fn revoke_access_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(_form): WebForm<EmptyForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let result = state
+        .core
+        .admin
+        .revoke_access_code(id, Actor::User(admin.id), &origin, Instant::now())
+        .await;
+    after_action(&state, &headers, &admin, id, result, "access-code-revoked").await
 }
 
 /// Ends every session of the user once the question's page is answered; until then, asks it.

@@ -36,11 +36,13 @@ static TAKE_ATTEMPTS_LOCK_USERS: LazyLock<String> = LazyLock::new(|| {
         "WITH input AS (SELECT * FROM json_to_recordset($1::json) \
            AS input(n BIGINT, id_hash TEXT, now BIGINT, settings_key TEXT)), \
          locked AS (SELECT c.id_hash, c.user_id, c.login_type, c.application_id, c.expires_at, \
-             c.attempts + 1 AS attempts, c.enrollment_code_hash FROM login_challenges c \
+             c.attempts + 1 AS attempts, c.enrollment_code_hash, c.access_code_used_at \
+           FROM login_challenges c \
            WHERE c.id_hash = ANY(ARRAY(SELECT id_hash FROM input)) AND c.completed_at IS NULL \
            ORDER BY c.id_hash FOR UPDATE) \
          SELECT input.n, locked.user_id, locked.login_type, locked.application_id, \
            locked.expires_at, locked.attempts, locked.enrollment_code_hash, \
+           locked.access_code_used_at, \
            (SELECT value FROM settings WHERE key = input.settings_key) AS stored_settings, \
            {user_columns} \
          FROM locked JOIN input ON input.id_hash = locked.id_hash AND locked.expires_at > input.now \
