@@ -355,6 +355,42 @@ impl Accounts {
         Ok(user)
     }
 
+    /// Creates a user who will choose their own password by an invitation: no password is
+    /// given, an email address is, and the account gets a random one nobody knows until then.
+    pub async fn create_invited_user(
+        &self,
+        id: Option<UserId>,
+        fields: &UserFields,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<User, AccountError> {
+        let mut refused = Vec::new();
+        if !matches!(fields.password, Field::Absent) {
+            refused.push(FieldError::new(
+                "user.password",
+                Invalid::new(
+                    "[invited]",
+                    "an invited user chooses their own password: send none",
+                ),
+            ));
+        }
+        if !matches!(&fields.email, Field::Value(address) if !address.trim().is_empty()) {
+            refused.push(FieldError::new(
+                "user.email",
+                Invalid::new("[blank]", "an invitation needs an email address to go to"),
+            ));
+        }
+        if !refused.is_empty() {
+            return Err(AccountError::Invalid(refused));
+        }
+        let unknown = UserFields {
+            password: Field::Value(random::token(32)),
+            ..fields.clone()
+        };
+        self.create_user(id, &unknown, actor, origin, now).await
+    }
+
     /// Changes the given fields (and the password, when one is given) of an existing user.
     pub async fn update_user(
         &self,

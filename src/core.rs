@@ -69,6 +69,7 @@ impl Core {
             hasher.clone(),
             verify.clone(),
             two_factor.clone(),
+            accounts.clone(),
             config.product_name.clone(),
             issuer.clone(),
         );

@@ -1,9 +1,10 @@
-// Temporary passwords: the first administrator's printed one, and one an administrator gives a
-// user from the console; the first login with either asks for a password of one's own.
+// Passwords someone else set in motion: the first administrator's printed one and one an
+// administrator gives a user (the first login with either asks for a password of one's own),
+// and an invitation to a new account, whose link lets the person choose theirs.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, shot, createUser, adminPage, logIn } from "../lib.mjs";
+import { startServer, launchBrowser, shot, createUser, adminPage, logIn, outbox } from "../lib.mjs";
 
 const OWN = "a passphrase of my own";
 let server;
@@ -62,4 +63,32 @@ test("an administrator gives a user a temporary password, shown once, which the 
   await page.waitForURL(`${server.url}/`);
   await admin.goto(`${server.url}/admin/users/${user.id}`);
   assert.match(await admin.locator("main").textContent(), /Set by the user\./);
+});
+
+test("an administrator invites a new user, who chooses their password by the emailed link", async () => {
+  const admin = await adminPage(browser, server);
+  await admin.goto(`${server.url}/admin/users`);
+  await admin.getByLabel("Username", { exact: true }).fill("uma");
+  await admin.getByLabel("Email", { exact: true }).fill("uma@example.com");
+  await admin.getByLabel(/Send an invitation by email instead/).check();
+  await admin.getByRole("button", { name: "Create user" }).click();
+  await admin.waitForURL(/notice=invited$/);
+
+  let email;
+  for (let i = 0; i < 100 && !email; i++) {
+    email = (await outbox(server)).find((m) => m.to === "uma@example.com" && /choose a password/.test(m.subject ?? ""));
+  }
+  assert.ok(email, "an invitation is in the outbox");
+  const link = email.body.split("\n").find((line) => line.includes("/reset-password/"));
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(link);
+  assert.equal(await page.locator("h1").textContent(), "Choose your password");
+  assert.match(await page.locator("#invited").textContent(), /^Welcome: an administrator made you an account/);
+  await page.getByLabel("New password", { exact: true }).fill(OWN);
+  await page.getByLabel("New password again").fill(OWN);
+  await shot(page, "92-invitation-choose-password");
+  await page.getByRole("button", { name: "Set the new password" }).click();
+  await page.waitForURL(/\/login\?reset=1$/);
+  await logIn(page, server, "uma", OWN);
+  await page.waitForURL(`${server.url}/`);
 });

@@ -78,6 +78,7 @@ event_kinds! {
     PasswordReset => "user.password_reset",
     PasswordResetFailure => "user.password_reset_failure",
     PasswordChangeRequired => "user.password_change_required",
+    UserInvite => "user.invite",
     AccessCodeIssue => "two_factor.access_code_issue",
     AccessCodeUse => "two_factor.access_code_use",
     AccessCodeRevoke => "two_factor.access_code_revoke",

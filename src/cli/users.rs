@@ -24,6 +24,14 @@ pub(super) enum UserCommand {
     },
     /// Show one user, by username or email.
     Show { login_id: String },
+    /// Email a user (or, with --never-logged-in, everyone with an address who never logged in)
+    /// a link, valid 7 days, to choose their password.
+    Invite {
+        #[arg(required_unless_present = "never_logged_in")]
+        login_id: Option<String>,
+        #[arg(long, conflicts_with = "login_id")]
+        never_logged_in: bool,
+    },
     /// Set a user's password, read from standard input (or asked for on a terminal). Ends the
     /// user's sessions.
     SetPassword {
@@ -141,6 +149,31 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
         UserCommand::Show { login_id } => {
             let user = find(core, &login_id).await?;
             print_user(&user);
+        }
+        UserCommand::Invite {
+            login_id,
+            never_logged_in,
+        } => {
+            let invited = match (login_id, never_logged_in) {
+                (Some(login_id), _) => {
+                    let user = find(core, &login_id).await?;
+                    core.recovery
+                        .invite(&[user.id], Actor::Cli, &origin, now)
+                        .await
+                }
+                (None, _) => {
+                    core.recovery
+                        .invite_never_logged_in(Actor::Cli, &origin, now)
+                        .await
+                }
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for name in &invited.sent {
+                println!("invited {name}");
+            }
+            for (name, why) in &invited.skipped {
+                println!("not invited {name}: {why}");
+            }
         }
         UserCommand::SetPassword {
             login_id,

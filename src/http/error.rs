@@ -218,6 +218,7 @@ impl From<RecoveryError> for ApiError {
                 ),
                 message: dead.sentence().to_owned(),
             },
+            RecoveryError::Account(error) => error.into(),
             RecoveryError::Internal(error) => ApiError::Internal(error),
         }
     }

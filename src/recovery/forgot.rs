@@ -19,6 +19,8 @@ pub const LINK_LIFETIME_SECONDS: i64 = 15 * 60;
 pub(super) const RESET: &str = "reset";
 /// The purpose of the link a temporary password's login answers with.
 pub(super) const REQUIRED: &str = "required";
+/// The purpose of an invitation's link.
+pub(super) const INVITATION: &str = "invitation";
 
 /// The field the account arrives in, as the API names it.
 pub const LOGIN_ID_FIELD: &str = "loginId";
@@ -108,7 +110,8 @@ impl Recovery {
             now,
         )
         .target(found.user.id);
-        self.make_link_for(found, REQUIRED, &event, now).await
+        self.make_link_for(found, REQUIRED, LINK_LIFETIME_SECONDS, &event, now)
+            .await
     }
 
     /// Counts a request against its address, before any account is looked up.
@@ -200,20 +203,22 @@ impl Recovery {
         event: &AuditEvent,
         now: Instant,
     ) -> Result<LinkIssued, RecoveryError> {
-        self.make_link_for(found, RESET, event, now).await
+        self.make_link_for(found, RESET, LINK_LIFETIME_SECONDS, event, now)
+            .await
     }
 
-    async fn make_link_for(
+    pub(super) async fn make_link_for(
         &self,
         found: &UserWithHash,
         purpose: &'static str,
+        lifetime_seconds: i64,
         event: &AuditEvent,
         now: Instant,
     ) -> Result<LinkIssued, RecoveryError> {
         let id = ChangePasswordId::parse(&random::token(32)).map_err(|e| {
             RecoveryError::Internal(anyhow::anyhow!("a new link is malformed: {e}"))
         })?;
-        let expires_at = now.plus_seconds(LINK_LIFETIME_SECONDS);
+        let expires_at = now.plus_seconds(lifetime_seconds);
         let link = NewPasswordLink {
             token_hash: link_key(&id),
             purpose,

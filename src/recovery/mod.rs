@@ -5,13 +5,16 @@
 
 mod code;
 mod forgot;
+mod invite;
 mod reset;
 mod texts;
 
 pub use code::{CODE_FIELD, ForgotCode};
 pub use forgot::{ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, LinkIssued, ResetBy};
-pub use reset::{LinkState, PasswordReset, ResetPassword};
+pub use invite::{BULK_INVITATIONS, INVITATION_LIFETIME_SECONDS, Invited};
+pub use reset::{LinkFor, LinkState, PasswordReset, ResetPassword};
 
+use crate::accounts::{AccountError, Accounts};
 use crate::crypto::PasswordHasher;
 use crate::crypto::random::lookup_digest;
 use crate::domain::{ChangePasswordId, FieldError, Invalid};
@@ -30,6 +33,8 @@ pub struct Recovery {
     verify: Verify,
     /// Whether the settings allow a code by text, and the phone it goes to.
     two_factor: TwoFactor,
+    /// The accounts an invitation is made with.
+    accounts: Accounts,
     /// What the emails call the server, and where their links lead.
     product_name: String,
     public_url: String,
@@ -41,6 +46,7 @@ impl Recovery {
         hasher: PasswordHasher,
         verify: Verify,
         two_factor: TwoFactor,
+        accounts: Accounts,
         product_name: String,
         public_url: String,
     ) -> Self {
@@ -51,6 +57,7 @@ impl Recovery {
             hasher,
             verify,
             two_factor,
+            accounts,
             product_name,
             public_url,
         }
@@ -74,6 +81,9 @@ pub enum RecoveryError {
     /// The link did its work already, ran out of time, or a change of password since voided it.
     #[error("{}", .0.sentence())]
     DeadLink(DeadLink),
+    /// An account could not be made (an invitation's): the fields say why.
+    #[error(transparent)]
+    Account(#[from] AccountError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -23,8 +23,28 @@ pub struct ResetPassword<'a> {
 pub struct LinkState {
     pub username: Username,
     pub expires_at: Instant,
-    /// The link answers a login with a temporary password (rather than a forgotten one).
-    pub replaces_temporary: bool,
+    pub purpose: LinkFor,
+}
+
+/// What a link was sent for, as its page says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkFor {
+    /// A forgotten password.
+    Reset,
+    /// A login with a temporary password.
+    TemporaryPassword,
+    /// An invitation to an account made without a password.
+    Invitation,
+}
+
+impl LinkFor {
+    fn of(stored: &str) -> Self {
+        match stored {
+            super::forgot::REQUIRED => LinkFor::TemporaryPassword,
+            super::forgot::INVITATION => LinkFor::Invitation,
+            _ => LinkFor::Reset,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +62,7 @@ impl Recovery {
         Ok(LinkState {
             username: found.user.username,
             expires_at: link.expires_at,
-            replaces_temporary: link.purpose == super::forgot::REQUIRED,
+            purpose: LinkFor::of(&link.purpose),
         })
     }
 

@@ -37,6 +37,36 @@ impl ResetEmail<'_> {
     }
 }
 
+/// The email that invites a person to choose the password of an account made for them.
+pub struct InvitationEmail<'a> {
+    pub product_name: &'a str,
+    pub username: &'a str,
+    pub link: &'a str,
+    pub days: i64,
+}
+
+impl InvitationEmail<'_> {
+    pub fn subject(&self) -> String {
+        format!("Your {} account: choose a password", self.product_name)
+    }
+
+    pub fn body(&self) -> String {
+        format!(
+            "An administrator made you a {product} account: {username}.\n\
+             \n\
+             To choose its password, open this link within {days} days:\n\
+             \n\
+             {link}\n\
+             \n\
+             The link works once. Then log in with your username and the password you chose.\n",
+            product = self.product_name,
+            username = self.username,
+            days = self.days,
+            link = self.link,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +86,20 @@ mod tests {
         assert!(body.contains("\nhttps://login.example/reset-password/abc\n"));
         assert!(body.contains("within 15 minutes"));
         assert!(body.contains("from the address 192.0.2.7"));
+    }
+
+    #[test]
+    fn the_invitation_names_the_account_the_link_and_its_lifetime() {
+        let email = InvitationEmail {
+            product_name: "Tessera",
+            username: "bob",
+            link: "https://login.example/reset-password/abc",
+            days: 7,
+        };
+        assert_eq!(email.subject(), "Your Tessera account: choose a password");
+        let body = email.body();
+        assert!(body.contains("account: bob."));
+        assert!(body.contains("within 7 days"));
+        assert!(body.contains("\nhttps://login.example/reset-password/abc\n"));
     }
 }

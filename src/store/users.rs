@@ -216,6 +216,24 @@ impl UserStore {
             .collect()
     }
 
+    /// Active accounts with an email address that never logged in, oldest first: those an
+    /// invitation may reach.
+    pub async fn never_logged_in(&self, limit: i64) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE last_login_at IS NULL AND active = 1 \
+               AND email IS NOT NULL ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        ids.iter()
+            .map(|id| {
+                UserId::parse(id)
+                    .map_err(|e| StoreError::Corrupt(format!("users.id: {}", e.message)))
+            })
+            .collect()
+    }
+
     pub async fn count_users(&self) -> Result<i64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.store.pool())

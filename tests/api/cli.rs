@@ -186,6 +186,10 @@ async fn users_are_managed_from_the_command_line_with_passwords_on_stdin() {
         cli.ok(&["user", "show", "ops"], "")
             .contains("temporary password:  true")
     );
+    assert!(
+        cli.ok(&["user", "invite", "ops"], "")
+            .contains("invited ops")
+    );
     let short = cli.fails(&["user", "set-password", "ops"], "short\n");
     assert!(short.contains("at least 8"), "{short}");
     let empty = cli.fails(&["user", "create", "--username", "x"], "");

@@ -21,6 +21,7 @@ mod guessing;
 mod helpers;
 mod housekeeping;
 mod import;
+mod invitations;
 mod limits;
 mod login;
 mod names;

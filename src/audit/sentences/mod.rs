@@ -318,6 +318,10 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             };
             format!("A link to reset {t}'s password was refused: {why}")
         }
+        EventKind::UserInvite => match text(details, "to") {
+            Some(to) => format!("{a} invited {t} to choose a password: a link was sent to {to}"),
+            None => format!("{a} invited {t} to choose a password"),
+        },
         EventKind::PasswordChangeRequired => format!(
             "{t} logged in with a temporary password and was asked to choose one of their own"
         ),

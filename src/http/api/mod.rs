@@ -4,6 +4,7 @@ pub mod admin;
 mod audit_log;
 mod forgot_password;
 mod ids;
+mod invitations;
 pub mod login;
 mod outbox;
 mod password;
@@ -35,6 +36,7 @@ use super::AppState;
     password::change_password,
     password::change_password_post,
     forgot_password::forgot_password,
+    invitations::invite,
     forgot_password::forgot_password_code,
     forgot_password::reset_password,
     audit_log::search,
@@ -111,6 +113,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(users::delete),
         )
         .route("/api/system/audit-log", get(audit_log::search))
+        .route("/api/system/invitations", post(invitations::invite))
         .route("/api/system/audit-log/export", get(admin::export_audit_log))
         .route("/api/user/search", get(admin::search))
         .route(

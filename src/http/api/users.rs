@@ -21,6 +21,37 @@ pub struct UserRequest {
     #[serde(default)]
     #[allow(dead_code)]
     skip_verification: bool,
+    /// On a creation without a password: send the user a link (valid 7 days) to choose their
+    /// own, to the `email` the user must have.
+    #[serde(default)]
+    send_set_password_email: bool,
+}
+
+impl UserRequest {
+    /// Creates the user as asked: with the password given, or invited to choose one.
+    async fn create(
+        &self,
+        state: &AppState,
+        id: Option<crate::domain::UserId>,
+        actor: Actor,
+        origin: &crate::audit::Origin,
+    ) -> Result<crate::domain::User, ApiError> {
+        let now = Instant::now();
+        Ok(if self.send_set_password_email {
+            state
+                .core
+                .recovery
+                .create_invited_user(id, &self.user, actor, origin, now)
+                .await?
+                .0
+        } else {
+            state
+                .core
+                .accounts
+                .create_user(id, &self.user, actor, origin, now)
+                .await?
+        })
+    }
 }
 
 #[utoipa::path(
@@ -35,16 +66,8 @@ pub async fn create(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<UserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state
-        .core
-        .accounts
-        .create_user(
-            None,
-            &body.user,
-            Actor::ApiKey(key.id),
-            &origin,
-            Instant::now(),
-        )
+    let user = body
+        .create(&state, None, Actor::ApiKey(key.id), &origin)
         .await?;
     UserResponse::of(&state, &user).await
 }
@@ -71,16 +94,8 @@ pub async fn create_with_id(
             "a user with this id already exists",
         ));
     }
-    let user = state
-        .core
-        .accounts
-        .create_user(
-            Some(id),
-            &body.user,
-            Actor::ApiKey(key.id),
-            &origin,
-            Instant::now(),
-        )
+    let user = body
+        .create(&state, Some(id), Actor::ApiKey(key.id), &origin)
         .await?;
     UserResponse::of(&state, &user).await
 }

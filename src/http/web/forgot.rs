@@ -14,7 +14,7 @@ use crate::http::AppState;
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::recovery::{
-    ForgotCode, ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, PASSWORD_FIELD,
+    ForgotCode, ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, LinkFor, PASSWORD_FIELD,
     RecoveryError, ResetBy, ResetPassword,
 };
 
@@ -42,6 +42,8 @@ struct ResetPage {
     username: String,
     /// The link answers a login with a temporary password.
     temporary: bool,
+    /// The link is an invitation to a new account.
+    invited: bool,
     /// Why the link no longer works: the page offers a new one instead of the form.
     dead: Option<String>,
     error: Option<String>,
@@ -56,6 +58,7 @@ impl ResetPage {
             link: link.to_owned(),
             username: String::new(),
             temporary: false,
+            invited: false,
             dead: None,
             error: None,
             new_error: String::new(),
@@ -218,7 +221,8 @@ pub async fn reset_page(
     let status = match state.core.recovery.link_state(&link, Instant::now()).await {
         Ok(live) => {
             page.username = live.username.as_str().to_owned();
-            page.temporary = live.replaces_temporary;
+            page.temporary = live.purpose == LinkFor::TemporaryPassword;
+            page.invited = live.purpose == LinkFor::Invitation;
             StatusCode::OK
         }
         Err(RecoveryError::Internal(error)) => return internal(&state, &headers, error),
@@ -243,7 +247,8 @@ pub async fn reset_submit(
     // The page shown again says what the link is for, as its first showing did.
     if let Ok(live) = state.core.recovery.link_state(&link, Instant::now()).await {
         page.username = live.username.as_str().to_owned();
-        page.temporary = live.replaces_temporary;
+        page.temporary = live.purpose == LinkFor::TemporaryPassword;
+        page.invited = live.purpose == LinkFor::Invitation;
     }
     // The confirmation is the page's own check, made before anything is compared or changed.
     if form.new_password != form.confirm_password {

@@ -89,7 +89,7 @@ forms! {
     ResetForm { username: String, new_password: String, confirm_password: String }
     TrustLevelForm { level: String }
     IdForm { id: String }
-    NewUserForm { username: String, email: String, password: String }
+    NewUserForm { username: String, email: String, password: String, invite: Option<String> }
     AdminProfileForm { full_name: String, email: String, admin: Option<String>, active: Option<String>, two_factor_required: Option<String> }
     AdminPhoneForm { mobile_phone: String, reason: String }
     ReasonForm { reason: String, confirm: Option<String> }

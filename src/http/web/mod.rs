@@ -127,6 +127,10 @@ pub fn routes() -> Router<AppState> {
             get(admin::users::users).post(admin::users::create_user),
         )
         .route(
+            "/admin/users/invitations",
+            post(admin::users::invite_never_logged_in),
+        )
+        .route(
             "/admin/users/{user_id}",
             get(admin::user::user).post(admin::user::save_profile),
         )

@@ -165,6 +165,12 @@ pub async fn user(
     };
     let notice = query.notice.map(|n| match n.as_str() {
         "created" => "The user is created.".to_owned(),
+        "invited" => "The user is created, and an invitation to choose a password was sent to \
+                      their address."
+            .to_owned(),
+        "invitation-skipped" => "The user is created, but the invitation could not be sent now \
+                                 (see the log): send it again from the users page."
+            .to_owned(),
         "phone" => "The phone number is updated.".to_owned(),
         "reset" => "Two-factor authentication is reset.".to_owned(),
         "unlocked" => "The user can try codes again.".to_owned(),

@@ -1,4 +1,5 @@
-//! The list of users, searched by a prefix of their username or email, and a new user made.
+//! The list of users, searched by a prefix of their username or email, a new user made (with
+//! a password, or invited to choose one), and invitations to those who never logged in.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -13,8 +14,9 @@ use crate::clock::Instant;
 use crate::domain::User;
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
-use crate::http::web::forms::NewUserForm;
+use crate::http::web::forms::{EmptyForm, NewUserForm};
 use crate::http::web::{Chrome, Cookies, WebForm, internal};
+use crate::recovery::{Invited, RecoveryError};
 
 const PAGE: i64 = 25;
 
@@ -58,7 +60,8 @@ pub async fn users(
     Administrator(admin): Administrator,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    render_users(&state, &headers, &admin, query, None).await
+    let notice = query.notice.as_ref().map(|_| "Saved.".to_owned());
+    render_users(&state, &headers, &admin, query, notice, None).await
 }
 
 async fn render_users(
@@ -66,6 +69,7 @@ async fn render_users(
     headers: &HeaderMap,
     admin: &User,
     query: UsersQuery,
+    notice: Option<String>,
     error: Option<String>,
 ) -> Response {
     let prefix: String = query.q.unwrap_or_default().chars().take(100).collect();
@@ -90,7 +94,7 @@ async fn render_users(
         &UsersPage {
             chrome,
             tab: "users",
-            notice: query.notice.map(|_| "Saved.".to_owned()),
+            notice,
             error,
             query: prefix,
             users: found
@@ -118,6 +122,7 @@ pub async fn create_user(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<NewUserForm>,
 ) -> Response {
+    let invite = form.invite.is_some();
     let fields = UserFields {
         username: Field::Value(form.username),
         email: if form.email.trim().is_empty() {
@@ -125,32 +130,102 @@ pub async fn create_user(
         } else {
             Field::Value(form.email)
         },
-        password: Field::Value(form.password),
+        password: if invite && form.password.is_empty() {
+            Field::Absent
+        } else {
+            Field::Value(form.password)
+        },
         ..UserFields::default()
     };
-    match state
-        .core
-        .accounts
-        .create_user(
-            None,
-            &fields,
-            Actor::User(admin.id),
-            &origin,
-            Instant::now(),
-        )
-        .await
-    {
-        Ok(user) => Cookies::new(&state, &headers)
-            .redirect(&format!("/admin/users/{}?notice=created", user.id)),
+    let (actor, now) = (Actor::User(admin.id), Instant::now());
+    let created = if invite {
+        state
+            .core
+            .recovery
+            .create_invited_user(None, &fields, actor, &origin, now)
+            .await
+            .map(|(user, invited)| {
+                let notice = if invited.sent.is_empty() {
+                    "invitation-skipped"
+                } else {
+                    "invited"
+                };
+                (user, notice)
+            })
+            .map_err(|error| match error {
+                RecoveryError::Account(error) => account_error(&error),
+                other => other.to_string(),
+            })
+    } else {
+        state
+            .core
+            .accounts
+            .create_user(None, &fields, actor, &origin, now)
+            .await
+            .map(|user| (user, "created"))
+            .map_err(|error| account_error(&error))
+    };
+    match created {
+        Ok((user, notice)) => Cookies::new(&state, &headers)
+            .redirect(&format!("/admin/users/{}?notice={notice}", user.id)),
         Err(error) => {
             render_users(
                 &state,
                 &headers,
                 &admin,
                 UsersQuery::default(),
-                Some(account_error(&error)),
+                None,
+                Some(error),
             )
             .await
         }
     }
+}
+
+/// `POST /admin/users/invitations`: an invitation to every user who never logged in.
+pub async fn invite_never_logged_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(_): WebForm<EmptyForm>,
+) -> Response {
+    match state
+        .core
+        .recovery
+        .invite_never_logged_in(Actor::User(admin.id), &origin, Instant::now())
+        .await
+    {
+        Ok(invited) => {
+            let notice = invited_sentence(&invited);
+            render_users(
+                &state,
+                &headers,
+                &admin,
+                UsersQuery::default(),
+                Some(notice),
+                None,
+            )
+            .await
+        }
+        Err(error) => internal(&state, &headers, error),
+    }
+}
+
+/// What the console says of invitations sent.
+pub fn invited_sentence(invited: &Invited) -> String {
+    let mut said = match invited.sent.len() {
+        0 => "No invitation was sent.".to_owned(),
+        1 => format!("An invitation was sent to {}.", invited.sent[0]),
+        n => format!("Invitations were sent to {n} users."),
+    };
+    if !invited.skipped.is_empty() {
+        let skipped: Vec<String> = invited
+            .skipped
+            .iter()
+            .map(|(name, why)| format!("{name} ({why})"))
+            .collect();
+        said.push_str(&format!(" Not sent: {}.", skipped.join(", ")));
+    }
+    said
 }
