@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         .create_user(
             None,
             &fields,
+            tessera::accounts::NewEmail::Unverified,
             Actor::System,
             &Origin::default(),
             Instant::now(),

@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::account_policy;
+pub use crate::account_policy::NewEmail;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::PasswordHasher;
@@ -293,6 +295,9 @@ impl UserFields {
                 changes: UserChanges {
                     username,
                     email,
+                    // As they stand; `settle_email` decides what the change makes of them.
+                    email_verified_at: base.and_then(|u| u.email_verified_at),
+                    pending_email: base.and_then(|u| u.pending_email.clone()),
                     full_name,
                     mobile_phone,
                     roles,
@@ -309,6 +314,17 @@ impl UserFields {
     }
 }
 
+/// What the change makes of the address's verification and of the person's new address waiting
+/// for its link (`account_policy::email_after_change`).
+fn settle_email(current: Option<&User>, changes: &mut UserChanges, new: NewEmail, now: Instant) {
+    let (verified_at, keeps_pending) =
+        account_policy::email_after_change(current, changes.email.as_ref(), new, now);
+    changes.email_verified_at = verified_at;
+    if !keeps_pending {
+        changes.pending_email = None;
+    }
+}
+
 /// An API key as made: the secret is in `key` and is shown once.
 #[derive(Debug)]
 pub struct IssuedApiKey {
@@ -321,13 +337,15 @@ impl Accounts {
         &self,
         id: Option<UserId>,
         fields: &UserFields,
+        email: NewEmail,
         actor: Actor,
         origin: &Origin,
         now: Instant,
     ) -> Result<User, AccountError> {
-        let checked = fields
+        let mut checked = fields
             .check(None, self.home_region)
             .map_err(AccountError::Invalid)?;
+        settle_email(None, &mut checked.changes, email, now);
         let Some(password) = checked.password else {
             return Err(AccountError::Invalid(vec![]));
         };
@@ -337,9 +355,12 @@ impl Accounts {
             .hash(&password)
             .await
             .map_err(anyhow::Error::from)?;
-        let event = AuditEvent::new(EventKind::UserCreate, actor, origin, now)
+        let mut event = AuditEvent::new(EventKind::UserCreate, actor, origin, now)
             .target(id)
             .detail("username", checked.changes.username.as_str());
+        if checked.changes.email.is_some() {
+            event = event.detail("emailVerified", checked.changes.email_verified_at.is_some());
+        }
         let user = self
             .user_store
             .insert_user(
@@ -361,6 +382,7 @@ impl Accounts {
         &self,
         id: Option<UserId>,
         fields: &UserFields,
+        email: NewEmail,
         actor: Actor,
         origin: &Origin,
         now: Instant,
@@ -388,14 +410,17 @@ impl Accounts {
             password: Field::Value(random::token(32)),
             ..fields.clone()
         };
-        self.create_user(id, &unknown, actor, origin, now).await
+        self.create_user(id, &unknown, email, actor, origin, now)
+            .await
     }
 
-    /// Changes the given fields (and the password, when one is given) of an existing user.
+    /// Changes the given fields (and the password, when one is given) of an existing user; a
+    /// new email address starts as `email` says.
     pub async fn update_user(
         &self,
         id: UserId,
         fields: &UserFields,
+        email: NewEmail,
         actor: Actor,
         origin: &Origin,
         now: Instant,
@@ -405,9 +430,10 @@ impl Accounts {
             .user(id)
             .await?
             .ok_or(AccountError::UserNotFound)?;
-        let checked = fields
+        let mut checked = fields
             .check(Some(&current), self.home_region)
             .map_err(AccountError::Invalid)?;
+        settle_email(Some(&current), &mut checked.changes, email, now);
         if let Some(password) = &checked.password {
             let temporary = checked.changes.password_change_required;
             self.set_password(id, password, temporary, actor.clone(), origin, now)
@@ -434,9 +460,15 @@ impl Accounts {
             _ if current.mobile_phone != checked.changes.mobile_phone => EventKind::PhoneChange,
             _ => EventKind::UserUpdate,
         };
-        let event = AuditEvent::new(kind, actor, origin, now)
+        let mut event = AuditEvent::new(kind, actor, origin, now)
             .target(id)
             .detail("changed", profile_changed);
+        let verification_changed = current.email.as_ref().map(Email::key)
+            != checked.changes.email.as_ref().map(Email::key)
+            || current.email_verified_at != checked.changes.email_verified_at;
+        if checked.changes.email.is_some() && verification_changed {
+            event = event.detail("emailVerified", checked.changes.email_verified_at.is_some());
+        }
         self.user_store
             .update_user(id, &checked.changes, KEEP, &event)
             .await?
@@ -554,7 +586,14 @@ impl Accounts {
             ..UserFields::default()
         };
         match self
-            .create_user(None, &fields, Actor::System, &Origin::default(), now)
+            .create_user(
+                None,
+                &fields,
+                NewEmail::Unverified,
+                Actor::System,
+                &Origin::default(),
+                now,
+            )
             .await
         {
             Ok(_) => Ok(Some(password)),
@@ -667,6 +706,8 @@ mod tests {
             id: UserId::new(),
             username: base.changes.username,
             email: base.changes.email,
+            email_verified_at: Some(Instant::from_millis(5)),
+            pending_email: None,
             full_name: None,
             mobile_phone: base.changes.mobile_phone,
             roles: Roles::user(),

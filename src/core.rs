@@ -2,6 +2,7 @@
 //! configuration. Each holds only what it uses; this bundle only carries them.
 
 use crate::accounts::Accounts;
+use crate::addresses::Addresses;
 use crate::admin::Administration;
 use crate::auth::Logins;
 use crate::config::Config;
@@ -19,6 +20,7 @@ use crate::welcome::Welcome;
 #[derive(Clone)]
 pub struct Core {
     pub accounts: Accounts,
+    pub addresses: Addresses,
     pub admin: Administration,
     pub delivery: Delivery,
     pub import: Import,
@@ -73,6 +75,13 @@ impl Core {
             config.product_name.clone(),
             issuer.clone(),
         );
+        let addresses = Addresses::new(
+            store.clone(),
+            accounts.clone(),
+            verify.clone(),
+            config.product_name.clone(),
+            issuer.clone(),
+        );
         Ok(Self {
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
@@ -86,8 +95,9 @@ impl Core {
                 recovery.clone(),
             ),
             recovery,
-            welcome: Welcome::new(store.clone(), accounts.clone()),
+            welcome: Welcome::new(store.clone(), addresses.clone()),
             accounts,
+            addresses,
             delivery,
             sessions,
             two_factor,

@@ -1,4 +1,5 @@
-//! Moving users in and out: JSON or CSV with username, email, name, phone, roles, an existing
+//! Moving users in and out: JSON or CSV with username, email (and whether it is verified), name,
+//! phone, roles, an existing
 //! password hash (Argon2, bcrypt, PBKDF2-SHA256), existing TOTP secrets (base32 or otpauth URIs)
 //! and the "moved from Authy" flag. An import is all or nothing: every row is checked first and
 //! each bad one reported with its line; then one transaction stores them. Users already present
@@ -45,6 +46,11 @@ pub struct ImportRecord {
     pub username: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The address is known to be the user's (FusionAuth's `verified`): verified at once.
+    /// Otherwise it awaits its link, which an import does not send (the administrator sends it
+    /// from the user's page or the API).
+    #[serde(default)]
+    pub verified: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +81,8 @@ pub struct ImportUser {
     pub authenticators: Vec<(TotpSecret, TotpParams, Option<MethodName>)>,
     /// Moved from Authy: an SMS method on this (already verified) number.
     pub sms_phone: Option<PhoneNumber>,
+    /// The file says the address is verified.
+    pub email_verified: bool,
 }
 
 /// A refused row: where it is, and why.
@@ -144,7 +152,7 @@ fn read_json(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
     }
 }
 
-const CSV_COLUMNS: [&str; 10] = [
+const CSV_COLUMNS: [&str; 11] = [
     "username",
     "email",
     "full_name",
@@ -155,6 +163,7 @@ const CSV_COLUMNS: [&str; 10] = [
     "authy_migrated",
     "two_factor_required",
     "active",
+    "verified",
 ];
 
 fn read_csv(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
@@ -225,13 +234,15 @@ fn read_csv(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
             flag("authy_migrated", false),
             flag("two_factor_required", false),
             flag("active", true),
+            flag("verified", false),
         );
         match flags {
-            (Ok(authy_migrated), Ok(two_factor_required), Ok(active)) => rows.push((
+            (Ok(authy_migrated), Ok(two_factor_required), Ok(active), Ok(verified)) => rows.push((
                 line,
                 ImportRecord {
                     username: cell("username").unwrap_or_default(),
                     email: cell("email"),
+                    verified,
                     full_name: cell("full_name"),
                     mobile_phone: cell("mobile_phone"),
                     roles: split(cell("roles")),
@@ -242,8 +253,8 @@ fn read_csv(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
                     active,
                 },
             )),
-            (a, b, c) => {
-                for message in [a.err(), b.err(), c.err()].into_iter().flatten() {
+            (a, b, c, d) => {
+                for message in [a.err(), b.err(), c.err(), d.err()].into_iter().flatten() {
                     errors.push(RowError { line, message });
                 }
             }
@@ -348,9 +359,13 @@ pub fn check(
                     .authy_migrated
                     .then(|| mobile_phone.clone())
                     .flatten(),
+                email_verified: record.verified,
                 profile: UserChanges {
                     username,
                     email,
+                    // Set as the import is stored (`import_users`), when the file says so.
+                    email_verified_at: None,
+                    pending_email: None,
                     full_name,
                     mobile_phone,
                     roles,
@@ -503,10 +518,14 @@ impl Import {
                         channel: Some(Channel::Sms),
                     });
                 }
+                let mut profile = user.profile;
+                if user.email_verified && profile.email.is_some() {
+                    profile.email_verified_at = Some(now);
+                }
                 (
                     NewUser {
                         id,
-                        profile: user.profile,
+                        profile,
                         password_hash: user.password_hash,
                     },
                     methods,
@@ -554,6 +573,7 @@ impl Import {
                         flag(r.authy_migrated),
                         flag(r.two_factor_required),
                         flag(r.active),
+                        flag(r.verified),
                     ]
                 });
                 Ok(crate::spreadsheet::write(&CSV_COLUMNS, rows)?)
@@ -566,6 +586,7 @@ fn export_record(user: &User) -> ImportRecord {
     ImportRecord {
         username: user.username.to_string(),
         email: user.email.as_ref().map(|e| e.to_string()),
+        verified: user.verified_email().is_some(),
         full_name: user.full_name.as_ref().map(|n| n.as_str().to_owned()),
         mobile_phone: user.mobile_phone.as_ref().map(|p| p.e164().to_owned()),
         roles: user

@@ -3,10 +3,13 @@
 //! The library holds the whole program; `main.rs` only hands the command line to [`cli::run`].
 //! ARCHITECTURE.md is the map: adapters (`http`, `cli`) call the services bundled in
 //! [`core::Core`] (`accounts`, `auth`, `sessions`, `two_factor`, `verify`, `delivery`, `admin`,
-//! `welcome`, `import`), which write through `store`; `policy`, `domain`, `otp`, `crypto`,
-//! `audit`, `config` and `clock` are the values and rules beneath them all.
+//! `welcome`, `import`, `recovery`, `addresses`), which write through `store`; `policy`,
+//! `account_policy`, `domain`, `otp`, `crypto`, `audit`, `config` and `clock` are the values and
+//! rules beneath them all.
 
+pub mod account_policy;
 pub mod accounts;
+pub mod addresses;
 pub mod admin;
 pub mod app;
 pub mod audit;

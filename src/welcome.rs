@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Accounts, Field, FieldError, UserFields};
+use crate::accounts::{Field, FieldError, NewEmail, UserFields};
+use crate::addresses::Addresses;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, User};
@@ -122,15 +123,16 @@ pub struct WelcomeAnswers {
 pub struct Welcome {
     setting_store: SettingStore,
     user_store: UserStore,
-    accounts: Accounts,
+    /// A profile's missing fields filled in; an address given here is sent its link.
+    addresses: Addresses,
 }
 
 impl Welcome {
-    pub fn new(store: Store, accounts: Accounts) -> Self {
+    pub fn new(store: Store, addresses: Addresses) -> Self {
         Self {
             setting_store: store.settings(),
             user_store: store.users(),
-            accounts,
+            addresses,
         }
     }
 }
@@ -216,8 +218,16 @@ impl Welcome {
             return Err(TwoFactorError::Invalid(errors));
         }
         if !due.missing.is_empty() {
-            self.accounts
-                .update_user(user.id, &fields, Actor::User(user.id), origin, now)
+            // The person's own address: it awaits the link sent to it.
+            self.addresses
+                .update_user(
+                    user.id,
+                    &fields,
+                    NewEmail::Unverified,
+                    Actor::User(user.id),
+                    origin,
+                    now,
+                )
                 .await
                 .map_err(|e| match e {
                     crate::accounts::AccountError::Invalid(fields) => TwoFactorError::Invalid(
@@ -256,6 +266,8 @@ mod tests {
             id: UserId::new(),
             username: Username::parse("ann").unwrap(),
             email: None,
+            email_verified_at: None,
+            pending_email: None,
             full_name: None,
             mobile_phone: None,
             roles: Roles::user(),

@@ -82,6 +82,9 @@ event_kinds! {
     AccessCodeIssue => "two_factor.access_code_issue",
     AccessCodeUse => "two_factor.access_code_use",
     AccessCodeRevoke => "two_factor.access_code_revoke",
+    EmailVerificationSent => "user.email_verification_sent",
+    EmailVerified => "user.email_verified",
+    EmailVerificationFailure => "user.email_verification_failure",
 }
 
 impl EventKind {

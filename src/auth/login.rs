@@ -1,4 +1,5 @@
 use super::{Logins, password_guard};
+use crate::account_policy::{self, AccountSettings};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::{PasswordHash, Verification, random};
@@ -247,6 +248,21 @@ impl Logins {
         })
     }
 
+    /// Whether `login_id` may log `user` in: the settings are read only for an unverified
+    /// address typed as the login id.
+    async fn may_log_in_with(&self, user: &User, login_id: &LoginId) -> Result<bool, LoginError> {
+        if !account_policy::unverified_login_id(user, login_id) {
+            return Ok(true);
+        }
+        let stored = self
+            .setting_store
+            .setting(account_policy::SETTINGS_KEY)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let settings = AccountSettings::from_stored(stored.as_deref());
+        Ok(account_policy::may_log_in_with(&settings, user, login_id))
+    }
+
     /// Whether the account's wrong passwords from anywhere reached the guard's limit lately.
     async fn under_attack(
         &self,
@@ -278,6 +294,14 @@ impl Logins {
             .user_by_login_id(&request.login_id)
             .await
             .map_err(anyhow::Error::from)?;
+        // An unverified address the settings do not let log in goes on as an unknown login id:
+        // the dummy hash, the same answer, the same counters.
+        let (found, unverified) = match found {
+            Some(found) if !self.may_log_in_with(&found.user, &request.login_id).await? => {
+                (None, Some(found.user))
+            }
+            other => (other, None),
+        };
         let account =
             password_guard::account_key(found.as_ref().map(|f| f.user.id), &request.login_id);
         let stored = found.as_ref().map(|f| &f.password_hash);
@@ -303,13 +327,13 @@ impl Logins {
             Guarded::Compared(verdict) => verdict,
         };
         if !right.is_right() {
-            let reason = if found.is_some() {
-                "wrong_password"
-            } else {
-                "unknown_user"
+            let reason = match (&found, &unverified) {
+                (Some(_), _) => "wrong_password",
+                (None, Some(_)) => "unverified_email",
+                (None, None) => "unknown_user",
             };
             self.record_failure(
-                found.as_ref().map(|f| &f.user),
+                found.as_ref().map(|f| &f.user).or(unverified.as_ref()),
                 reason,
                 request,
                 origin,

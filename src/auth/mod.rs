@@ -16,7 +16,9 @@ use crate::crypto::PasswordHasher;
 use crate::limits::PasswordGuardSettings;
 use crate::recovery::Recovery;
 use crate::sessions::Sessions;
-use crate::store::{AuditStore, CounterStore, SessionStore, Store, TwoFactorStore, UserStore};
+use crate::store::{
+    AuditStore, CounterStore, SessionStore, SettingStore, Store, TwoFactorStore, UserStore,
+};
 use crate::two_factor::TwoFactor;
 use crate::verify::Verify;
 
@@ -28,6 +30,8 @@ pub struct Logins {
     /// The password guard's counters.
     counter_store: CounterStore,
     session_store: SessionStore,
+    /// The account settings: whether an unverified address may log in.
+    setting_store: SettingStore,
     two_factor_store: TwoFactorStore,
     user_store: UserStore,
     hasher: PasswordHasher,
@@ -53,6 +57,7 @@ impl Logins {
             audit_store: store.audit(),
             counter_store: store.counters(),
             session_store: store.sessions(),
+            setting_store: store.settings(),
             two_factor_store: store.two_factor(),
             user_store: store.users(),
             hasher,

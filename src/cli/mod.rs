@@ -16,8 +16,10 @@ use crate::core::Core;
 use crate::telemetry;
 
 mod serve;
+mod settings;
 mod users;
 
+use settings::{SettingsCommand, settings_command};
 use users::{UserCommand, user_command};
 
 #[derive(Debug, Parser)]
@@ -57,7 +59,8 @@ enum Command {
     /// Manage accounts of the Twilio-compatible Verify API (`/v2/`).
     #[command(subcommand, name = "verify-account")]
     VerifyAccount(VerifyAccountCommand),
-    /// Read or change the settings kept in the database (two_factor, delivery, welcome).
+    /// Read or change the settings kept in the database (two_factor, delivery, welcome,
+    /// accounts).
     #[command(subcommand)]
     Settings(SettingsCommand),
     /// Import users from a JSON or CSV file: all rows or none; users already present are left
@@ -92,14 +95,6 @@ enum VerifyAccountCommand {
     },
     /// List the accounts.
     List,
-}
-
-#[derive(Debug, Subcommand)]
-enum SettingsCommand {
-    /// Print settings as JSON (secrets read as "set"); all of them without a key.
-    Get { key: Option<String> },
-    /// Replace one group of settings with the JSON read from standard input.
-    Set { key: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,108 +314,11 @@ async fn api_key_command(core: &Core, command: ApiKeyCommand) -> anyhow::Result<
     Ok(())
 }
 
-async fn settings_command(core: &Core, command: SettingsCommand) -> anyhow::Result<()> {
-    let now = Instant::now();
-    let origin = Default::default();
-    let show = |key: &str, value: serde_json::Value| -> anyhow::Result<()> {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ key: value }))?
-        );
-        Ok(())
-    };
-    match command {
-        SettingsCommand::Get { key } => {
-            let keys = match key.as_deref() {
-                Some(key) => vec![key.to_owned()],
-                None => vec!["two_factor".into(), "delivery".into(), "welcome".into()],
-            };
-            for key in keys {
-                let value = match key.as_str() {
-                    "two_factor" => serde_json::to_value(
-                        core.two_factor
-                            .two_factor_policy()
-                            .await
-                            .map_err(two_factor_error)?,
-                    )?,
-                    "delivery" => {
-                        serde_json::to_value(core.delivery.delivery_settings().await?.redacted())?
-                    }
-                    "welcome" => serde_json::to_value(
-                        core.welcome
-                            .welcome_settings()
-                            .await
-                            .map_err(two_factor_error)?,
-                    )?,
-                    other => bail!(
-                        "unknown settings {other:?}; they are two_factor, delivery and welcome"
-                    ),
-                };
-                show(&key, value)?;
-            }
-        }
-        SettingsCommand::Set { key } => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-            let parse_error =
-                |e: serde_json::Error| anyhow::anyhow!("{key}: not valid settings: {e}");
-            match key.as_str() {
-                "two_factor" => {
-                    let policy = serde_json::from_str(&text).map_err(parse_error)?;
-                    core.two_factor
-                        .set_two_factor_policy(&policy, Actor::Cli, &origin, now)
-                        .await
-                        .map_err(two_factor_error)?;
-                }
-                "delivery" => {
-                    let settings: crate::verify::DeliverySettings =
-                        serde_json::from_str(&text).map_err(parse_error)?;
-                    core.delivery
-                        .change_delivery_settings(
-                            crate::delivery_settings::DeliveryChange::Whole(Box::new(settings)),
-                            Actor::Cli,
-                            &origin,
-                            now,
-                        )
-                        .await
-                        .map_err(|error| two_factor_error(error.into()))?;
-                }
-                "welcome" => {
-                    let settings = serde_json::from_str(&text).map_err(parse_error)?;
-                    core.welcome
-                        .set_welcome_settings(&settings, Actor::Cli, &origin, now)
-                        .await
-                        .map_err(two_factor_error)?;
-                }
-                other => {
-                    bail!("unknown settings {other:?}; they are two_factor, delivery and welcome")
-                }
-            }
-            println!("{key} saved; it applies to the next login on every node");
-        }
-    }
-    Ok(())
-}
-
 fn parse_format(name: &str) -> anyhow::Result<crate::import::Format> {
     match name {
         "json" => Ok(crate::import::Format::Json),
         "csv" => Ok(crate::import::Format::Csv),
         other => bail!("unknown format {other:?}; use json or csv"),
-    }
-}
-
-fn two_factor_error(error: crate::two_factor::TwoFactorError) -> anyhow::Error {
-    match error {
-        crate::two_factor::TwoFactorError::Invalid(fields) => anyhow::anyhow!(
-            "{}",
-            fields
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        other => anyhow::anyhow!("{other}"),
     }
 }
 

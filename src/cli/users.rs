@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use super::{describe, read_password};
-use crate::accounts::{Field, UserFields};
+use crate::accounts::{Field, NewEmail, UserFields};
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::core::Core;
@@ -89,6 +89,10 @@ pub(super) struct CreateUser {
     username: String,
     #[arg(long)]
     email: Option<String>,
+    /// The address is known to be the user's: verified at once. Without it, a link to verify
+    /// it is sent, and until it is opened the address is no login id.
+    #[arg(long, requires = "email")]
+    email_verified: bool,
     /// Mobile phone with country code, such as +1 303 555 1212.
     #[arg(long)]
     phone: Option<String>,
@@ -106,6 +110,11 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
     match command {
         UserCommand::Create(args) => {
             let password = read_password("Password for the new user: ")?;
+            let new_email = if args.email_verified {
+                NewEmail::Verified
+            } else {
+                NewEmail::Unverified
+            };
             let fields = UserFields {
                 username: Field::Value(args.username),
                 email: args.email.map_or(Field::Absent, Field::Value),
@@ -120,11 +129,17 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
                 ..UserFields::default()
             };
             let user = core
-                .accounts
-                .create_user(None, &fields, Actor::Cli, &origin, now)
+                .addresses
+                .create_user(None, &fields, new_email, Actor::Cli, &origin, now)
                 .await
                 .map_err(describe)?;
             println!("created user {} ({})", user.username, user.id);
+            if let Some(address) = user.email_awaiting_verification() {
+                println!(
+                    "a link to verify {address} was sent to it; until it is opened, the address \
+                     is no login id"
+                );
+            }
         }
         UserCommand::List { limit, offset } => {
             let users = core.store.users().users(limit, offset).await?;
@@ -213,7 +228,14 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
             };
             let user = core
                 .accounts
-                .update_user(user.id, &fields, Actor::Cli, &origin, now)
+                .update_user(
+                    user.id,
+                    &fields,
+                    NewEmail::Unverified,
+                    Actor::Cli,
+                    &origin,
+                    now,
+                )
                 .await
                 .map_err(describe)?;
             match &user.mobile_phone {
@@ -228,7 +250,14 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
                 ..UserFields::default()
             };
             core.accounts
-                .update_user(user.id, &fields, Actor::Cli, &origin, now)
+                .update_user(
+                    user.id,
+                    &fields,
+                    NewEmail::Unverified,
+                    Actor::Cli,
+                    &origin,
+                    now,
+                )
                 .await
                 .map_err(describe)?;
             println!(
@@ -301,6 +330,7 @@ async fn set_active(core: &Core, login_id: &str, active: bool) -> anyhow::Result
         .update_user(
             user.id,
             &fields,
+            NewEmail::Unverified,
             Actor::Cli,
             &Default::default(),
             Instant::now(),
@@ -338,6 +368,19 @@ fn print_user(user: &User) {
             .map(|e| e.to_string())
             .unwrap_or_default()
     );
+    if user.email.is_some() {
+        println!(
+            "email verified:      {}",
+            if user.verified_email().is_some() {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    if let Some(pending) = &user.pending_email {
+        println!("new email (waiting): {pending}");
+    }
     println!(
         "full name:           {}",
         user.full_name

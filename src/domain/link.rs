@@ -1,5 +1,5 @@
-//! The secret of a one-time password link (FusionAuth's `changePasswordId`), as it arrives in a
-//! URL or a body.
+//! The secrets of one-time links, as they arrive in a URL or a body: a password link's
+//! (FusionAuth's `changePasswordId`) and an email verification link's (`verificationId`).
 
 use std::fmt;
 
@@ -7,38 +7,61 @@ use super::Invalid;
 
 /// A link's secret as a person's browser or an application hands it back: 32 to 64 characters
 /// of URL-safe base64, what Tessera makes (43, from 32 random bytes) with room for no other
-/// alphabet. It never prints: `Debug` hides it, since whoever holds it may set a password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ChangePasswordId(String);
+/// alphabet. It never prints: `Debug` hides it, since whoever holds it may use the link.
+macro_rules! link_secret {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
 
-impl ChangePasswordId {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err(Invalid::new("[blank]", "a changePasswordId is required"));
-        }
-        let shaped = (32..=64).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !shaped {
-            return Err(Invalid::new(
-                "[invalid]",
-                "this is not a password link Tessera made: check that the whole link was copied",
-            ));
-        }
-        Ok(Self(raw.to_owned()))
-    }
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, Invalid> {
+                parse_secret(raw, $field, $what).map(Self)
+            }
 
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(…)"))
+            }
+        }
+    };
 }
 
-impl fmt::Debug for ChangePasswordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ChangePasswordId(…)")
+link_secret!(
+    /// The secret of a link that sets a password.
+    ChangePasswordId,
+    "changePasswordId",
+    "a password link"
+);
+
+link_secret!(
+    /// The secret of a link that verifies an email address.
+    VerificationId,
+    "verificationId",
+    "an email verification link"
+);
+
+fn parse_secret(raw: &str, field: &str, what: &str) -> Result<String, Invalid> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Invalid::new("[blank]", format!("a {field} is required")));
     }
+    let shaped = (32..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !shaped {
+        return Err(Invalid::new(
+            "[invalid]",
+            format!("this is not {what} Tessera made: check that the whole link was copied"),
+        ));
+    }
+    Ok(raw.to_owned())
 }
 
 #[cfg(test)]
@@ -66,8 +89,30 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_of_link_names_itself_when_refused() {
+        assert_eq!(
+            VerificationId::parse(" ").unwrap_err().message,
+            "a verificationId is required"
+        );
+        assert!(
+            VerificationId::parse("short")
+                .unwrap_err()
+                .message
+                .contains("an email verification link")
+        );
+        assert!(
+            ChangePasswordId::parse("short")
+                .unwrap_err()
+                .message
+                .contains("a password link")
+        );
+    }
+
+    #[test]
     fn a_link_secret_never_prints() {
         let id = ChangePasswordId::parse(&"a".repeat(43)).unwrap();
         assert!(!format!("{id:?}").contains("aaaa"));
+        let id = VerificationId::parse(&"a".repeat(43)).unwrap();
+        assert_eq!(format!("{id:?}"), "VerificationId(…)");
     }
 }

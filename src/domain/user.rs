@@ -115,6 +115,10 @@ pub struct User {
     pub id: UserId,
     pub username: Username,
     pub email: Option<Email>,
+    /// When the address in force was proven the user's; `None` while it is not.
+    pub email_verified_at: Option<Instant>,
+    /// A new address the person asked for, in force once its link is opened.
+    pub pending_email: Option<Email>,
     pub full_name: Option<FullName>,
     pub mobile_phone: Option<PhoneNumber>,
     pub roles: Roles,
@@ -138,6 +142,22 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.roles.contains(Role::Admin)
     }
+
+    /// The address in force, once proven the user's: a login id, and where a reset link goes.
+    pub fn verified_email(&self) -> Option<&Email> {
+        self.email
+            .as_ref()
+            .filter(|_| self.email_verified_at.is_some())
+    }
+
+    /// The address a verification link proves now: the new one the person asked for, else the
+    /// address in force while it is unverified.
+    pub fn email_awaiting_verification(&self) -> Option<&Email> {
+        self.pending_email.as_ref().or(self
+            .email
+            .as_ref()
+            .filter(|_| self.email_verified_at.is_none()))
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +176,52 @@ mod tests {
     fn an_unknown_role_is_named_in_the_error() {
         let error = Roles::parse_list(&["root"]).unwrap_err();
         assert!(error.message.contains("root"));
+    }
+
+    fn user(email: Option<&str>, verified: bool, pending: Option<&str>) -> User {
+        let address = |raw: &str| Email::parse(raw).unwrap();
+        User {
+            id: UserId::new(),
+            username: Username::parse("ann").unwrap(),
+            email: email.map(address),
+            email_verified_at: verified.then(|| Instant::from_millis(1)),
+            pending_email: pending.map(address),
+            full_name: None,
+            mobile_phone: None,
+            roles: Roles::user(),
+            active: true,
+            two_factor_required: false,
+            every_login: false,
+            authy_migrated: false,
+            password_change_required: false,
+            terms_version_accepted: None,
+            created_at: Instant::from_millis(0),
+            updated_at: Instant::from_millis(0),
+            password_changed_at: Instant::from_millis(0),
+            last_login_at: None,
+        }
+    }
+
+    #[test]
+    fn an_address_awaits_its_link_until_verified_and_a_new_one_waits_beside_the_old() {
+        let unverified = user(Some("a@example.com"), false, None);
+        assert_eq!(unverified.verified_email(), None);
+        assert_eq!(
+            unverified.email_awaiting_verification().unwrap().as_str(),
+            "a@example.com"
+        );
+        let verified = user(Some("a@example.com"), true, None);
+        assert_eq!(verified.verified_email().unwrap().as_str(), "a@example.com");
+        assert_eq!(verified.email_awaiting_verification(), None);
+        let changing = user(Some("a@example.com"), true, Some("b@example.com"));
+        assert_eq!(changing.verified_email().unwrap().as_str(), "a@example.com");
+        assert_eq!(
+            changing.email_awaiting_verification().unwrap().as_str(),
+            "b@example.com"
+        );
+        let none = user(None, false, None);
+        assert_eq!(none.verified_email(), None);
+        assert_eq!(none.email_awaiting_verification(), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::accounts::{AccountError, FieldError};
+use crate::addresses::{self, AddressError, EMAIL_FIELD, VERIFICATION_ID_FIELD};
 use crate::auth::{CURRENT_PASSWORD_FIELD, PasswordChangeError};
 use crate::domain::Invalid;
 use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, CODE_FIELD, DeadLink, RecoveryError};
@@ -220,6 +221,45 @@ impl From<RecoveryError> for ApiError {
             },
             RecoveryError::Account(error) => error.into(),
             RecoveryError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
+impl From<AddressError> for ApiError {
+    fn from(error: AddressError) -> Self {
+        match error {
+            AddressError::Invalid(fields) => ApiError::Fields(fields),
+            AddressError::UserNotFound => ApiError::Empty(StatusCode::NOT_FOUND),
+            AddressError::NothingToVerify => ApiError::field(
+                EMAIL_FIELD,
+                "[verified]",
+                "no email address of this user awaits verification: there is no link to send",
+            ),
+            AddressError::UnknownLink => ApiError::General {
+                status: StatusCode::NOT_FOUND,
+                code: format!("[notFound]{VERIFICATION_ID_FIELD}"),
+                message: "this link is not valid: check that the whole link was copied, or ask for a new one".into(),
+            },
+            AddressError::DeadLink(dead) => ApiError::General {
+                status: StatusCode::NOT_FOUND,
+                code: format!(
+                    "[{}]{VERIFICATION_ID_FIELD}",
+                    match dead {
+                        addresses::DeadLink::Used => "used",
+                        addresses::DeadLink::AlreadyVerified => "verified",
+                        addresses::DeadLink::Expired => "expired",
+                        addresses::DeadLink::Voided => "voided",
+                    }
+                ),
+                message: dead.sentence().to_owned(),
+            },
+            AddressError::Taken => ApiError::General {
+                status: StatusCode::CONFLICT,
+                code: format!("[duplicate]{EMAIL_FIELD}"),
+                message: "another account uses this email address now: nothing was changed".into(),
+            },
+            AddressError::NotSent(error) => ApiError::from(error),
+            AddressError::Internal(error) => ApiError::Internal(error),
         }
     }
 }

@@ -152,7 +152,9 @@ impl Recovery {
         if by == ResetBy::Sms {
             return self.send_reset_code(&found, origin, now).await;
         }
-        let Some(address) = &user.email else {
+        // Only to an address proven the user's: a link to one set but never verified could
+        // hand the account to whoever owns that mailbox.
+        let Some(address) = user.verified_email() else {
             let event = AuditEvent::new(
                 EventKind::PasswordResetRequest,
                 Actor::Anonymous,

@@ -5,7 +5,7 @@
 use super::forgot::INVITATION;
 use super::texts::InvitationEmail;
 use super::{Recovery, RecoveryError};
-use crate::accounts::UserFields;
+use crate::accounts::{NewEmail, UserFields};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{User, UserId, Username};
@@ -87,19 +87,21 @@ impl Recovery {
     }
 
     /// Makes an account whose person chooses their own password by the invitation sent to its
-    /// address. The account stands even if the email is refused (a send limit): the answer
-    /// says so, and the invitation can be sent again.
+    /// address (verified at once when the administrator vouches for it, `email`). The account
+    /// stands even if the email is refused (a send limit): the answer says so, and the
+    /// invitation can be sent again.
     pub async fn create_invited_user(
         &self,
         id: Option<UserId>,
         fields: &UserFields,
+        email: NewEmail,
         actor: Actor,
         origin: &Origin,
         now: Instant,
     ) -> Result<(User, Invited), RecoveryError> {
         let user = self
             .accounts
-            .create_invited_user(id, fields, actor.clone(), origin, now)
+            .create_invited_user(id, fields, email, actor.clone(), origin, now)
             .await?;
         let invited = self.invite(&[user.id], actor, origin, now).await?;
         Ok((user, invited))

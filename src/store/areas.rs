@@ -52,6 +52,9 @@ areas! {
     /// One-time password links: a forgotten password's, spent by the change they make
     /// (`password_links.rs`).
     PasswordLinkStore => password_links;
+    /// One-time links that verify an email address, spent by the verification they make
+    /// (`email_links.rs`).
+    EmailLinkStore => email_links;
     /// Counters of rolling windows, taken all at once or not at all: the send budgets, the
     /// password guard and the Verify API's buckets (`counters.rs`).
     CounterStore => counters;

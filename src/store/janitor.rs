@@ -1,7 +1,7 @@
 //! Forgetting what has expired: finished or abandoned logins, enrolment secrets nobody
-//! confirmed, spent verification codes, old sessions, trusted computers, password links and
-//! unused access codes. Each table is one DELETE on its expiry column, so every node may sweep
-//! at once without harm.
+//! confirmed, spent verification codes, old sessions, trusted computers, password links, unused
+//! access codes and email links. Each table is one DELETE on its expiry column, so every node
+//! may sweep at once without harm.
 
 use super::{Store, StoreError};
 use crate::clock::Instant;
@@ -17,6 +17,7 @@ pub struct SweepReport {
     pub trusted_computers: u64,
     pub password_links: u64,
     pub access_codes: u64,
+    pub email_links: u64,
 }
 
 impl SweepReport {
@@ -29,11 +30,12 @@ impl SweepReport {
             + self.trusted_computers
             + self.password_links
             + self.access_codes
+            + self.email_links
     }
 }
 
 /// Tables swept, each with its expiry column (the table names are constants, never input).
-const EXPIRING: [(&str, &str); 8] = [
+const EXPIRING: [(&str, &str); 9] = [
     ("login_challenges", "expires_at"),
     ("pending_secrets", "expires_at"),
     ("verifications", "expires_at"),
@@ -42,6 +44,7 @@ const EXPIRING: [(&str, &str); 8] = [
     ("trusted_computers", "expires_at"),
     ("password_links", "expires_at"),
     ("access_codes", "expires_at"),
+    ("email_links", "expires_at"),
 ];
 
 impl Store {
@@ -65,6 +68,7 @@ impl Store {
             trusted_computers,
             password_links,
             access_codes,
+            email_links,
         ] = removed;
         Ok(SweepReport {
             login_challenges,
@@ -75,6 +79,7 @@ impl Store {
             trusted_computers,
             password_links,
             access_codes,
+            email_links,
         })
     }
 

@@ -16,6 +16,7 @@ mod audit;
 mod checkpoints;
 mod code_check;
 mod counters;
+mod email_links;
 mod import;
 mod janitor;
 mod messages;
@@ -44,20 +45,22 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
-    ApiKeyStore, AuditStore, CounterStore, MessageStore, PasswordLinkStore, SessionStore,
-    SettingStore, TwoFactorStore, UserStore, VerifyStore,
+    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, PasswordLinkStore,
+    SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites, MethodUse,
     MethodsAndCounts, PasswordStep, PasswordStepStatements, ReservedGuess, TakenAttempt,
 };
 pub use counters::{Counter, Full};
+pub use email_links::{EmailLinkRecord, LinkVerification, NewEmailLink};
 pub use janitor::SweepReport;
 pub use password_links::{NewPasswordLink, PasswordLinkRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};
 pub use two_factor::{
-    AddedMethod, ChallengeRecord, MethodRecord, NewChallenge, NewMethod, NewRecoveryCodes, Trusts,
+    AddedMethod, ChallengeRecord, EnrolmentEvents, MethodRecord, NewChallenge, NewMethod,
+    NewRecoveryCodes, Trusts,
 };
 pub use users::{
     EndSessions, Keep, NewUser, PasswordChange, PasswordSet, UserChanges, UserWithHash,

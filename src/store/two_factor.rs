@@ -156,6 +156,15 @@ pub struct ChallengeRecord {
     pub access_code_used: bool,
 }
 
+/// The events an enrolment writes: the method's, and, when the service found that its code also
+/// proves the profile's unverified address, that address's verification (written only while
+/// the address is still the profile's and unverified).
+#[derive(Debug, Clone, Copy)]
+pub struct EnrolmentEvents<'a> {
+    pub enabled: &'a AuditEvent,
+    pub email_verified: Option<&'a AuditEvent>,
+}
+
 impl TwoFactorStore {
     /// Adds a method with its audit event. When it is the user's first (`Added { first: true }`)
     /// or `recovery` says `Always`, the recovery codes (their hashes) replace the user's;
@@ -172,8 +181,9 @@ impl TwoFactorStore {
         recovery: NewRecoveryCodes,
         refused_beside: &[MethodKind],
         trusts: Trusts,
-        event: &AuditEvent,
+        events: EnrolmentEvents<'_>,
     ) -> Result<AddedMethod, StoreError> {
+        let event = events.enabled;
         let now = event.at;
         let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, method.user_id, now).await?;
@@ -210,6 +220,23 @@ impl TwoFactorStore {
             .bind(phone.e164().to_owned())
             .execute(&mut *tx)
             .await?;
+        }
+        // The service found the method's address to be the profile's unverified one: the code
+        // just proven verifies it, while it still is (with its own event).
+        if let (Some(verified), Some(email)) = (events.email_verified, &method.email) {
+            let marked = sqlx::query(
+                "UPDATE users SET email_verified_at = $3, updated_at = $3 \
+                 WHERE id = $1 AND email_key = $2 AND email_verified_at IS NULL",
+            )
+            .bind(method.user_id.to_string())
+            .bind(email.key().to_owned())
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if marked == 1 {
+                audit::record(&mut tx, verified).await?;
+            }
         }
         let first = kinds.is_empty();
         if first || recovery == NewRecoveryCodes::Always {

@@ -34,7 +34,8 @@ static BY_EMAIL_KEY: LazyLock<ByLoginKey> = LazyLock::new(|| ByLoginKey::new("em
 
 pub(super) const COLUMNS: &str = "id, username, username_key, email, email_key, full_name, mobile_phone, roles, active, \
     two_factor_required, every_login, authy_migrated, terms_version_accepted, password_hash, password_changed_at, \
-    created_at, updated_at, last_login_at, password_change_required";
+    created_at, updated_at, last_login_at, password_change_required, email_verified_at, \
+    pending_email, pending_email_key";
 
 const UNIQUE_FIELDS: &[(&str, &str)] = &[("email", "email_key"), ("username", "username_key")];
 
@@ -70,6 +71,10 @@ pub struct NewUser {
 pub struct UserChanges {
     pub username: Username,
     pub email: Option<Email>,
+    /// When `email` was proven the user's, as the service decided it stands after the change.
+    pub email_verified_at: Option<Instant>,
+    /// A new address the person asked for and has not verified yet.
+    pub pending_email: Option<Email>,
     pub full_name: Option<FullName>,
     pub mobile_phone: Option<PhoneNumber>,
     pub roles: Roles,
@@ -85,6 +90,8 @@ impl UserChanges {
         Self {
             username: user.username.clone(),
             email: user.email.clone(),
+            email_verified_at: user.email_verified_at,
+            pending_email: user.pending_email.clone(),
             full_name: user.full_name.clone(),
             mobile_phone: user.mobile_phone.clone(),
             roles: user.roles.clone(),
@@ -265,7 +272,8 @@ impl UserStore {
             "UPDATE users SET username = $2, username_key = $3, email = $4, email_key = $5, \
                full_name = $6, mobile_phone = $7, roles = $8, active = $9, \
                two_factor_required = $10, updated_at = $11, authy_migrated = $12, \
-               password_change_required = $15 \
+               password_change_required = $15, email_verified_at = $16, pending_email = $17, \
+               pending_email_key = $18 \
              WHERE id = $1 AND ($13 = 1 OR $14 = 0 OR active = 0 OR roles NOT LIKE '%admin%' \
                OR (SELECT COUNT(*) FROM users other WHERE other.id <> $1 AND other.active = 1 \
                    AND other.roles LIKE '%admin%') > 0) \
@@ -288,6 +296,14 @@ impl UserStore {
         ))
         .bind(flag(keep == Keep::AnActiveAdministrator))
         .bind(flag(changes.password_change_required))
+        .bind(changes.email_verified_at.map(Instant::millis))
+        .bind(
+            changes
+                .pending_email
+                .as_ref()
+                .map(|e| e.as_str().to_owned()),
+        )
+        .bind(changes.pending_email.as_ref().map(|e| e.key().to_owned()))
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| classify_unique(e, UNIQUE_FIELDS))?;
@@ -614,8 +630,10 @@ pub(super) async fn insert_user_in(
     sqlx::query(&format!(
         "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
            mobile_phone, roles, active, two_factor_required, password_hash, \
-           password_changed_at, created_at, updated_at, authy_migrated, password_change_required) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14) {conflict} \
+           password_changed_at, created_at, updated_at, authy_migrated, password_change_required, \
+           email_verified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14, $15) \
+         {conflict} \
          RETURNING {COLUMNS}"
     ))
     .bind(new.id.to_string())
@@ -632,6 +650,7 @@ pub(super) async fn insert_user_in(
     .bind(now.millis())
     .bind(flag(p.authy_migrated))
     .bind(flag(p.password_change_required))
+    .bind(p.email_verified_at.map(Instant::millis))
     .fetch_optional(&mut **tx)
     .await
 }
@@ -685,6 +704,11 @@ pub(super) fn user_from_row(row: &impl Columns) -> Result<UserWithHash, StoreErr
         (None, _) => None,
         (Some(_), None) => return Err(corrupt("email_key", "missing".to_owned())),
     };
+    let pending_email = match (optional("pending_email")?, optional("pending_email_key")?) {
+        (Some(address), Some(key)) => Some(Email::from_stored(&address, &key)),
+        (None, _) => None,
+        (Some(_), None) => return Err(corrupt("pending_email_key", "missing".to_owned())),
+    };
     let full_name = optional("full_name")?
         .map(|n| FullName::parse(&n))
         .transpose()
@@ -697,6 +721,10 @@ pub(super) fn user_from_row(row: &impl Columns) -> Result<UserWithHash, StoreErr
         id,
         username,
         email,
+        email_verified_at: row
+            .column::<Option<i64>>("email_verified_at")?
+            .map(Instant::from_millis),
+        pending_email,
         full_name,
         mobile_phone,
         roles: Roles::from_stored(&text("roles")?),

@@ -8,7 +8,9 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, StepMatch, TotpParams, TotpSecret};
-use crate::store::{AddedMethod, MethodRecord, NewMethod, NewRecoveryCodes, SessionRecord};
+use crate::store::{
+    AddedMethod, EnrolmentEvents, MethodRecord, NewMethod, NewRecoveryCodes, SessionRecord,
+};
 use crate::verify::{Channel, Destination};
 
 /// A request to add a method, already parsed.
@@ -78,7 +80,8 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<Enabled, TwoFactorError> {
-        self.user_store
+        let account = self
+            .user_store
             .user(user)
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
@@ -146,10 +149,23 @@ impl TwoFactor {
             }
         }
         let (codes, hashes) = self.new_recovery_codes();
-        let event = AuditEvent::new(EventKind::TwoFactorEnable, actor, origin, now)
+        let event = AuditEvent::new(EventKind::TwoFactorEnable, actor.clone(), origin, now)
             .target(user)
             .detail("methodId", id.as_str())
             .detail("method", request.kind.as_str());
+        let verifies_email = proves_profile_email(&account, method.email.as_ref()).then(|| {
+            AuditEvent::new(EventKind::EmailVerified, actor.clone(), origin, now)
+                .target(user)
+                .detail("by", "code")
+                .detail(
+                    "to",
+                    method
+                        .email
+                        .clone()
+                        .map(|e| Destination::Email(e).masked())
+                        .unwrap_or_default(),
+                )
+        });
         let first = match self
             .two_factor_store
             .add_method(
@@ -158,7 +174,10 @@ impl TwoFactor {
                 recovery,
                 refused_beside,
                 AFTER_A_FACTOR_CHANGE,
-                &event,
+                EnrolmentEvents {
+                    enabled: &event,
+                    email_verified: verifies_email.as_ref(),
+                },
             )
             .await
         {
@@ -538,4 +557,15 @@ fn usable_method_enrolled() -> TwoFactorError {
 /// code sent for a secret (`send_legacy_enrollment_code`) rather than for the user.
 fn is_legacy_text_message(request: &EnableMethod) -> bool {
     request.kind == MethodKind::Phone && request.secret.is_some()
+}
+
+/// Whether an email method's address, proven by its code, is the user's address in force still
+/// awaiting verification: then the code verifies it too.
+fn proves_profile_email(user: &crate::domain::User, method_email: Option<&Email>) -> bool {
+    match (method_email, &user.email) {
+        (Some(proven), Some(profile)) => {
+            proven.key() == profile.key() && user.email_verified_at.is_none()
+        }
+        _ => false,
+    }
 }

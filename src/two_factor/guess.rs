@@ -407,6 +407,8 @@ mod tests {
             id: UserId::new(),
             username: Username::parse("ada").unwrap(),
             email: None,
+            email_verified_at: None,
+            pending_email: None,
             full_name: None,
             mobile_phone: None,
             roles: Roles::user(),

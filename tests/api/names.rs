@@ -231,7 +231,8 @@ async fn the_cli_refuses_a_look_alike_username() {
     assert!(refused.contains("already has this username"), "{refused}");
 }
 
-/// Users as the code before the rules stored them: the name as typed, keyed in lowercase.
+/// Users as the code before the rules stored them: the name as typed, keyed in lowercase (and
+/// an address verified, as migration 0023 marks every address it finds).
 async fn insert_as_before(app: &TestApp, username: &str, email: Option<&str>) -> String {
     let pool = app.core.store.pool();
     let hash: String =
@@ -242,8 +243,8 @@ async fn insert_as_before(app: &TestApp, username: &str, email: Option<&str>) ->
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO users (id, username, username_key, email, email_key, roles, active, \
-           password_hash, password_changed_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'user', 1, $6, 0, 0, 0)",
+           password_hash, password_changed_at, created_at, updated_at, email_verified_at) \
+         VALUES ($1, $2, $3, $4, $5, 'user', 1, $6, 0, 0, 0, $7)",
     )
     .bind(&id)
     .bind(username)
@@ -251,6 +252,7 @@ async fn insert_as_before(app: &TestApp, username: &str, email: Option<&str>) ->
     .bind(email)
     .bind(email.map(str::to_lowercase))
     .bind(hash)
+    .bind(email.map(|_| 0_i64))
     .execute(pool)
     .await
     .unwrap();

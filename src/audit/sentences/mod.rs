@@ -114,6 +114,9 @@ fn login_failure(reason: Option<&str>) -> String {
         Some("unknown_user") => "no such user".into(),
         Some("inactive") => "the account is deactivated".into(),
         Some("throttled") => "too many wrong passwords, the login waits".into(),
+        Some("unverified_email") => {
+            "the email address typed is not verified yet, so it is no login id".into()
+        }
         Some(other) => words(other),
         None => "no reason recorded".into(),
     }
@@ -133,6 +136,7 @@ fn settings(key: Option<&str>) -> String {
         Some("two_factor") => "the two-factor settings".into(),
         Some("delivery") => "the code delivery settings".into(),
         Some("welcome") => "the terms and welcome settings".into(),
+        Some("accounts") => "the account settings".into(),
         Some(other) => format!("the {} settings", words(other)),
         None => "the settings".into(),
     }
@@ -223,7 +227,13 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             ),
             None => "A spent refresh token came back: its session is ended".into(),
         },
-        EventKind::UserCreate => format!("{a} created the user {t}"),
+        EventKind::UserCreate => match details.get("emailVerified").and_then(Value::as_bool) {
+            Some(true) => format!("{a} created the user {t}, vouching for the email address"),
+            Some(false) => format!(
+                "{a} created the user {t}, whose email address awaits verification by its link"
+            ),
+            None => format!("{a} created the user {t}"),
+        },
         EventKind::UserUpdate => {
             if let Some(every_login) = details.get("everyLogin").and_then(Value::as_bool) {
                 let when = if every_login {
@@ -241,10 +251,15 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
                 .filter_map(Value::as_str)
                 .map(words)
                 .collect();
-            if changed.is_empty() {
+            let said = if changed.is_empty() {
                 format!("{a} changed {whose} profile")
             } else {
                 format!("{a} changed {whose} profile: {}", and_list(&changed))
+            };
+            match details.get("emailVerified").and_then(Value::as_bool) {
+                Some(true) => format!("{said}, vouching for the email address"),
+                Some(false) => format!("{said}; the email address awaits verification"),
+                None => said,
             }
         }
         EventKind::UserDelete => format!("{a} deleted the user {t}"),
@@ -292,7 +307,7 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             }
             (Some("none"), _) => format!(
                 "{t} asked to reset a forgotten password, but the account has nowhere to send it \
-                 (no email address, or no phone where codes by text may reset a password)"
+                 (no verified email address, or no phone where codes by text may reset a password)"
             ),
             _ => format!("{t} asked to reset a forgotten password"),
         },
@@ -325,6 +340,55 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         EventKind::PasswordChangeRequired => format!(
             "{t} logged in with a temporary password and was asked to choose one of their own"
         ),
+        EventKind::EmailVerificationSent => {
+            let to = text(details, "to").unwrap_or("the address");
+            match text(details, "occasion") {
+                Some("change") => format!(
+                    "{t} asked to change their email address to {to}: a link to verify it was \
+                     sent there"
+                ),
+                Some("new_address") if own => {
+                    format!("{t} gave the email address {to}: a link to verify it was sent there")
+                }
+                Some("new_address") => format!(
+                    "{a} set {t}'s email address to {to}: a link to verify it was sent there"
+                ),
+                Some("resend") if own => format!("{t} asked for a new link to verify {to}"),
+                Some("resend") => format!("{a} sent {t} a new link to verify {to}"),
+                Some("api") => format!(
+                    "{a} made a link to verify {t}'s email address {to}, for an application to \
+                     send"
+                ),
+                _ => format!("A link to verify {t}'s email address was sent"),
+            }
+        }
+        EventKind::EmailVerified => {
+            let to = text(details, "to").unwrap_or("their address");
+            match text(details, "by") {
+                Some("link") if flag(details, "replaced") => format!(
+                    "{t} verified the new email address {to} by its link: it replaces the old one"
+                ),
+                Some("link") => format!("{t} verified the email address {to} by its link"),
+                Some("code") => format!(
+                    "{t} verified the email address {to} with the code that set up email codes"
+                ),
+                _ => format!("{t}'s email address was verified"),
+            }
+        }
+        EventKind::EmailVerificationFailure => {
+            let why = match text(details, "reason") {
+                Some("link_used") => "the link was used already".into(),
+                Some("already_verified") => "the address was verified already".into(),
+                Some("link_expired") => "the link had expired".into(),
+                Some("address_changed_since") => {
+                    "the address awaiting verification had changed since the link was sent".into()
+                }
+                Some("address_taken") => "another account uses the address now".into(),
+                Some(other) => words(other),
+                None => "no reason recorded".into(),
+            };
+            format!("A link to verify {t}'s email address was refused: {why}")
+        }
         EventKind::PasswordRehash => {
             format!("{t}'s password hash was upgraded to the current parameters")
         }
@@ -500,6 +564,8 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
     }
 }
 
+#[cfg(test)]
+mod address_tests;
 #[cfg(test)]
 mod tests;
 

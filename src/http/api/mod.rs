@@ -12,6 +12,7 @@ pub mod system;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;
+mod verify_email;
 pub mod views;
 
 use axum::Router;
@@ -39,6 +40,9 @@ use super::AppState;
     invitations::invite,
     forgot_password::forgot_password_code,
     forgot_password::reset_password,
+    verify_email::resend,
+    verify_email::verify,
+    verify_email::verify_by_body,
     audit_log::search,
     admin::export_audit_log,
     admin::search,
@@ -55,6 +59,8 @@ use super::AppState;
     two_factor::settings::test_delivery,
     two_factor::settings::welcome_settings,
     two_factor::settings::update_welcome_settings,
+    two_factor::settings::account_settings,
+    two_factor::settings::update_account_settings,
     two_factor::methods::secret,
     two_factor::login::login,
     two_factor::send::send,
@@ -105,6 +111,14 @@ pub fn routes() -> Router<AppState> {
             post(forgot_password::forgot_password_code),
         )
         .route(
+            "/api/user/verify-email",
+            put(verify_email::resend).post(verify_email::verify_by_body),
+        )
+        .route(
+            "/api/user/verify-email/{verification_id}",
+            post(verify_email::verify),
+        )
+        .route(
             "/api/user/{user_id}",
             post(users::create_with_id)
                 .get(users::read)
@@ -153,6 +167,11 @@ pub fn routes() -> Router<AppState> {
             "/api/system/welcome",
             get(two_factor::settings::welcome_settings)
                 .put(two_factor::settings::update_welcome_settings),
+        )
+        .route(
+            "/api/system/accounts",
+            get(two_factor::settings::account_settings)
+                .put(two_factor::settings::update_account_settings),
         )
         .route("/api/two-factor/secret", get(two_factor::methods::secret))
         .route("/api/two-factor/login", post(two_factor::login::login))

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::ids::parse_user_id;
 use super::views::UserResponse;
-use crate::accounts::{Field, UserFields};
+use crate::accounts::{Field, NewEmail, UserFields};
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::domain::{Email, LoginId, Username};
@@ -17,9 +17,9 @@ use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, RequestOrigin};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserRequest {
     user: UserFields,
-    /// Accepted for FusionAuth clients; Tessera sends no verification email.
+    /// `true`: the administrator vouches for a new email address, which is verified at once.
+    /// Otherwise it awaits the link sent to it, and is no login id until then.
     #[serde(default)]
-    #[allow(dead_code)]
     skip_verification: bool,
     /// On a creation without a password: send the user a link (valid 7 days) to choose their
     /// own, to the `email` the user must have.
@@ -28,7 +28,17 @@ pub struct UserRequest {
 }
 
 impl UserRequest {
-    /// Creates the user as asked: with the password given, or invited to choose one.
+    fn new_email(&self) -> NewEmail {
+        if self.skip_verification {
+            NewEmail::Verified
+        } else {
+            NewEmail::Unverified
+        }
+    }
+
+    /// Creates the user as asked: with the password given (an address not vouched for is sent
+    /// its link), or invited to choose one (the invitation, once used, verifies the address it
+    /// went to).
     async fn create(
         &self,
         state: &AppState,
@@ -41,14 +51,14 @@ impl UserRequest {
             state
                 .core
                 .recovery
-                .create_invited_user(id, &self.user, actor, origin, now)
+                .create_invited_user(id, &self.user, self.new_email(), actor, origin, now)
                 .await?
                 .0
         } else {
             state
                 .core
-                .accounts
-                .create_user(id, &self.user, actor, origin, now)
+                .addresses
+                .create_user(id, &self.user, self.new_email(), actor, origin, now)
                 .await?
         })
     }
@@ -195,11 +205,19 @@ pub async fn replace(
     ApiJson(body): ApiJson<UserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let id = parse_user_id(&user_id)?;
+    let new_email = body.new_email();
     let fields = as_replacement(body.user);
     let user = state
         .core
-        .accounts
-        .update_user(id, &fields, Actor::ApiKey(key.id), &origin, Instant::now())
+        .addresses
+        .update_user(
+            id,
+            &fields,
+            new_email,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
         .await?;
     UserResponse::of(&state, &user).await
 }
@@ -225,10 +243,11 @@ pub async fn patch(
     let id = parse_user_id(&user_id)?;
     let user = state
         .core
-        .accounts
+        .addresses
         .update_user(
             id,
             &body.user,
+            body.new_email(),
             Actor::ApiKey(key.id),
             &origin,
             Instant::now(),

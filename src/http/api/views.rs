@@ -25,6 +25,12 @@ pub struct UserView {
     pub username: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether `email` was proven the user's (FusionAuth's `verified`): only then is it a login
+    /// id and where reset links go.
+    pub verified: bool,
+    /// When it was verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_instant: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,6 +63,11 @@ impl UserView {
             id: user.id.to_string(),
             username: user.username.to_string(),
             email: user.email.as_ref().map(|e| e.to_string()),
+            verified: user.verified_email().is_some(),
+            verified_instant: user
+                .verified_email()
+                .and(user.email_verified_at)
+                .map(|i| i.millis()),
             full_name: user.full_name.as_ref().map(|n| n.as_str().to_owned()),
             mobile_phone: user.mobile_phone.as_ref().map(|p| p.e164().to_owned()),
             active: user.active,

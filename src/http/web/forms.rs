@@ -89,8 +89,9 @@ forms! {
     ResetForm { username: String, new_password: String, confirm_password: String }
     TrustLevelForm { level: String }
     IdForm { id: String }
-    NewUserForm { username: String, email: String, password: String, invite: Option<String> }
-    AdminProfileForm { full_name: String, email: String, admin: Option<String>, active: Option<String>, two_factor_required: Option<String> }
+    NewUserForm { username: String, email: String, email_verified: Option<String>, password: String, invite: Option<String> }
+    AdminProfileForm { full_name: String, email: String, email_verified: Option<String>, admin: Option<String>, active: Option<String>, two_factor_required: Option<String> }
+    AccountSettingsForm { unverified_email_login: Option<String> }
     AdminPhoneForm { mobile_phone: String, reason: String }
     ReasonForm { reason: String, confirm: Option<String> }
     ConfirmForm { confirm: Option<String> }

@@ -10,6 +10,7 @@ mod forms;
 mod login;
 mod pages;
 mod security;
+mod verify_email;
 mod welcome;
 
 use askama::Template;
@@ -69,12 +70,21 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/logout", post(pages::logout))
         .route("/welcome", get(welcome::page).post(welcome::submit))
+        .route(
+            "/verify-email/{verification_id}",
+            get(verify_email::page).post(verify_email::confirm),
+        )
         .route("/security", get(security::page))
         .route(
             "/security/reauth",
             get(security::reauth::reauth_page).post(security::reauth::reauth_submit),
         )
         .route("/security/reauth/send", post(security::reauth::reauth_send))
+        .route(
+            "/security/address",
+            get(security::address::address_page).post(security::address::address_submit),
+        )
+        .route("/security/address/resend", post(security::address::resend))
         .route(
             "/security/password",
             get(security::password::password_page).post(security::password::password_submit),
@@ -136,6 +146,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users/{user_id}/phone", post(admin::user::set_phone))
         .route(
+            "/admin/users/{user_id}/verify-email",
+            post(admin::user::resend_link),
+        )
+        .route(
             "/admin/users/{user_id}/reset-2fa",
             get(admin::confirm::reset_two_factor).post(admin::user::reset_two_factor),
         )
@@ -178,6 +192,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/welcome",
             get(admin::welcome::welcome).post(admin::welcome::save_welcome),
+        )
+        .route(
+            "/admin/accounts",
+            get(admin::accounts::accounts).post(admin::accounts::save_accounts),
         )
         .route(
             "/admin/verify-accounts",

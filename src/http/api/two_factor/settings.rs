@@ -1,11 +1,12 @@
 //! The settings administrators keep through the API: the two-factor policy, the welcome step,
-//! and code delivery. Each is a document read whole (`GET`) and replaced whole (`PUT`), so one
-//! pair of helpers serves the three.
+//! code delivery and the accounts. Each is a document read whole (`GET`) and replaced whole
+//! (`PUT`), so one pair of helpers serves them all.
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use crate::account_policy::AccountSettings;
 use crate::audit::{Actor, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
@@ -158,6 +159,63 @@ pub async fn update_welcome_settings(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<WelcomeBody>,
 ) -> Result<Json<WelcomeBody>, ApiError> {
+    replace_settings(&state, key, &origin, body).await
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountsBody {
+    accounts: AccountSettings,
+}
+
+impl SettingsDocument for AccountsBody {
+    async fn read(core: &Core) -> Result<Self, ApiError> {
+        Ok(Self {
+            accounts: core.addresses.account_settings().await?,
+        })
+    }
+
+    async fn replace(
+        self,
+        core: &Core,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Self, ApiError> {
+        core.addresses
+            .set_account_settings(&self.accounts, actor, origin, now)
+            .await?;
+        Ok(self)
+    }
+}
+
+/// `GET /api/system/accounts`: whether an email address not yet verified may log in.
+#[utoipa::path(
+    get, path = "/api/system/accounts", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The account settings", body = AccountsBody))
+)]
+pub async fn account_settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<AccountsBody>, ApiError> {
+    read_settings(&state).await
+}
+
+/// `PUT /api/system/accounts`: replaces them (absent fields take their defaults). Applies to the
+/// next login on every node.
+#[utoipa::path(
+    put, path = "/api/system/accounts", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = AccountsBody,
+    responses((status = 200, description = "The account settings, as stored", body = AccountsBody))
+)]
+pub async fn update_account_settings(
+    State(state): State<AppState>,
+    key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<AccountsBody>,
+) -> Result<Json<AccountsBody>, ApiError> {
     replace_settings(&state, key, &origin, body).await
 }
 

@@ -1,6 +1,7 @@
-//! One user's page: their profile, verified phone (a number a phone method holds; the profile's
-//! number otherwise, said not verified), methods, an unused access code, trusted computers and
-//! latest events, and what an administrator does to them.
+//! One user's page: their profile, email address (verified or not, and a new one awaiting its
+//! link), verified phone (a number a phone method holds; the profile's number otherwise, said
+//! not verified), methods, an unused access code, trusted computers and latest events, and what
+//! an administrator does to them.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -11,7 +12,7 @@ use super::confirm::{Question, ask, confirmed};
 use super::{
     Administrator, EventRow, NoticeQuery, account_error, event_rows, session_line, user_id, when,
 };
-use crate::accounts::{AccountError, Field, UserFields};
+use crate::accounts::{AccountError, Field, NewEmail, UserFields};
 use crate::admin::{ACCESS_CODE_HOURS, UserOverview};
 use crate::audit::Actor;
 use crate::clock::Instant;
@@ -21,6 +22,7 @@ use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::{
     AdminPhoneForm, AdminProfileForm, ConfirmForm, EmptyForm, ReasonForm,
 };
+use crate::http::web::verify_email::refusal;
 use crate::http::web::{Chrome, Cookies, WebForm, error_page, internal, method_label};
 
 #[derive(Template)]
@@ -34,6 +36,11 @@ struct UserPage {
     username: String,
     full_name: String,
     email: String,
+    email_verified: bool,
+    /// A new address the user asked for, awaiting its link.
+    pending_email: Option<String>,
+    /// An address awaits verification: its link can be sent again.
+    can_resend: bool,
     /// The numbers phone methods send codes to (E.164): the verified phone.
     verified_phones: Vec<String>,
     /// The profile's number that no method holds (E.164): shown, not as verified.
@@ -114,6 +121,9 @@ async fn render_user(
                 .as_ref()
                 .map(|e| e.to_string())
                 .unwrap_or_default(),
+            email_verified: user.verified_email().is_some(),
+            pending_email: user.pending_email.as_ref().map(|e| e.to_string()),
+            can_resend: user.email_awaiting_verification().is_some(),
             verified_phones: phones
                 .verified
                 .iter()
@@ -176,6 +186,7 @@ pub async fn user(
         "unlocked" => "The user can try codes again.".to_owned(),
         "sessions" => "Every session of the user has ended.".to_owned(),
         "access-code-revoked" => "The access code is revoked: it no longer works.".to_owned(),
+        "link" => "A new link to verify the email address is on its way.".to_owned(),
         _ => "Saved.".to_owned(),
     });
     render_user(&state, &headers, &admin, id, notice, None).await
@@ -212,12 +223,49 @@ pub async fn save_profile(
         two_factor_required: Field::Value(form.two_factor_required.is_some()),
         ..UserFields::default()
     };
+    let new_email = if form.email_verified.is_some() {
+        NewEmail::Verified
+    } else {
+        NewEmail::Unverified
+    };
     let result = state
         .core
-        .accounts
-        .update_user(id, &fields, Actor::User(admin.id), &origin, Instant::now())
+        .addresses
+        .update_user(
+            id,
+            &fields,
+            new_email,
+            Actor::User(admin.id),
+            &origin,
+            Instant::now(),
+        )
         .await;
     after_action(&state, &headers, &admin, id, result, "saved").await
+}
+
+/// Sends the link that verifies the address awaiting verification again.
+pub async fn resend_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(_form): WebForm<EmptyForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let result = state
+        .core
+        .addresses
+        .resend(id, Actor::User(admin.id), &origin, Instant::now())
+        .await;
+    match result {
+        Ok(_) => Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice=link")),
+        Err(crate::addresses::AddressError::Internal(error)) => internal(&state, &headers, error),
+        Err(error) => render_user(&state, &headers, &admin, id, None, Some(refusal(&error))).await,
+    }
 }
 
 pub async fn set_phone(

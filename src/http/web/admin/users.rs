@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Administrator, account_error};
-use crate::accounts::{Field, UserFields};
+use crate::accounts::{Field, NewEmail, UserFields};
 use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::domain::User;
@@ -137,12 +137,17 @@ pub async fn create_user(
         },
         ..UserFields::default()
     };
+    let new_email = if form.email_verified.is_some() {
+        NewEmail::Verified
+    } else {
+        NewEmail::Unverified
+    };
     let (actor, now) = (Actor::User(admin.id), Instant::now());
     let created = if invite {
         state
             .core
             .recovery
-            .create_invited_user(None, &fields, actor, &origin, now)
+            .create_invited_user(None, &fields, new_email, actor, &origin, now)
             .await
             .map(|(user, invited)| {
                 let notice = if invited.sent.is_empty() {
@@ -159,8 +164,8 @@ pub async fn create_user(
     } else {
         state
             .core
-            .accounts
-            .create_user(None, &fields, actor, &origin, now)
+            .addresses
+            .create_user(None, &fields, new_email, actor, &origin, now)
             .await
             .map(|user| (user, "created"))
             .map_err(|error| account_error(&error))

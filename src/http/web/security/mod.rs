@@ -1,7 +1,8 @@
-//! Security settings, behind re-authentication: the password, methods,
+//! Security settings, behind re-authentication: the email address, the password, methods,
 //! the verified phone, the login level, recovery codes, trusted computers and sessions. The
 //! overview page and the login level are here; each other setting has its own file.
 
+pub mod address;
 pub mod devices;
 pub mod email;
 pub mod methods;
@@ -90,6 +91,13 @@ struct SecurityPage {
     chrome: Chrome,
     notice: Option<String>,
     error: Option<String>,
+    /// The address in force, and whether it is verified.
+    email: Option<String>,
+    email_verified: bool,
+    /// A new address the person asked for, awaiting its link.
+    pending_email: Option<String>,
+    /// An address awaits verification: its link can be sent again.
+    can_resend: bool,
     /// When the password last changed, as "3 days ago".
     password_changed: String,
     methods: Vec<MethodRow>,
@@ -128,6 +136,11 @@ pub async fn page(
         "forgotten" => "The computer is forgotten.",
         "ended" => "The session is ended.",
         "password" => "Your password is changed. Other sessions were ended.",
+        "address" => {
+            "A link is on its way to your new address: open it within 24 hours to make the \
+             change. Your current address stays in use until then."
+        }
+        "link" => "A new link is on its way: open it within 24 hours.",
         _ => "Done.",
     });
     render(
@@ -141,7 +154,7 @@ pub async fn page(
     .await
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     headers: &HeaderMap,
     session: &SessionRecord,
@@ -177,6 +190,10 @@ async fn render(
             chrome,
             notice,
             error,
+            email: user.email.as_ref().map(|e| e.to_string()),
+            email_verified: user.verified_email().is_some(),
+            pending_email: user.pending_email.as_ref().map(|e| e.to_string()),
+            can_resend: user.email_awaiting_verification().is_some(),
             password_changed: when(Some(user.password_changed_at.millis())),
             has_phone: methods.iter().any(|m| m.kind == MethodKind::Phone),
             methods: methods
