@@ -12,6 +12,7 @@ mod change_password;
 mod cli;
 mod crash;
 mod edge;
+mod email_verification;
 mod enrolling;
 mod fake_smtp;
 mod fake_twilio;
