@@ -3,7 +3,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, shot, createUser, logIn, totp } from "../lib.mjs";
+import { startServer, launchBrowser, shot, createUser, logIn, totp, outbox, PASSWORD } from "../lib.mjs";
 
 const PRODUCT = "Acme Login";
 let server;
@@ -70,6 +70,7 @@ test("every page's title names the page and its part of the site before the prod
     ["/security/authenticator", "Set up an authenticator app — Security settings"],
     ["/security/phone", "Add a phone — Security settings"],
     ["/security/password", "Change password — Security settings"],
+    ["/security/address", "Change email address — Security settings"],
     ["/security/reauth", "Confirm it's you — Security settings"],
     ["/admin/users", "Users — Admin"],
     [`/admin/users/${bob.id}`, "bob — Users — Admin"],
@@ -80,6 +81,7 @@ test("every page's title names the page and its part of the site before the prod
     ["/admin/settings", "Two-factor settings — Admin"],
     ["/admin/delivery", "Code delivery — Admin"],
     ["/admin/welcome", "Terms and welcome — Admin"],
+    ["/admin/accounts", "Accounts — Admin"],
     ["/admin/verify-accounts", "Verify API accounts — Admin"],
     ["/admin/audit", "Audit log — Admin"],
     ["/dev/outbox", "Development outbox"],
@@ -102,7 +104,21 @@ test("every page's title names the page and its part of the site before the prod
   await admin.getByRole("button", { name: "Make a temporary password" }).click();
   await admin.locator("#temporary-password").waitFor();
   await expect(admin, "Temporary password for bob — Admin");
-  assert.equal(seen.size, pages.length + 7, "no two pages share a title");
+  // The page of an email verification link, before and after its button, and of a dead link.
+  const made = await server.api("POST", "/api/user", {
+    user: { username: "vera", password: PASSWORD, email: "vera@example.com" },
+  });
+  assert.equal(made.status, 200, JSON.stringify(made));
+  const message = (await outbox(server)).find((m) => m.to === "vera@example.com");
+  const link = message.body.split("\n").find((line) => line.includes("/verify-email/")).trim();
+  await admin.goto(link);
+  await expect(admin, "Verify your email address");
+  await admin.getByRole("button", { name: "Verify my email address" }).click();
+  await admin.waitForLoadState();
+  await expect(admin, "Email address verified");
+  await admin.goto(`${server.url}/verify-email/${"A".repeat(43)}`);
+  await expect(admin, "This link cannot be used");
+  assert.equal(seen.size, pages.length + 7 + 3, "no two pages share a title");
 });
 
 test("the welcome step says what is missing in full sentences", async () => {

@@ -46,7 +46,9 @@ pub async fn page(
                 id,
                 email: link.email.to_string(),
                 username: link.username.to_string(),
-                hours_left: ((link.expires_at.millis() - now.millis()) / 3_600_000).max(1),
+                // Whole hours, rounded up: a fresh link says 24.
+                hours_left: ((link.expires_at.millis() - now.millis() + 3_599_999) / 3_600_000)
+                    .max(1),
             };
             render(
                 &state,
