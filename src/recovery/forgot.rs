@@ -3,6 +3,7 @@
 
 use super::texts::ResetEmail;
 use super::{Recovery, RecoveryError, link_key, password_version};
+use crate::account_policy;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
@@ -149,6 +150,10 @@ impl Recovery {
             tracing::info!(target: "security", user = %user.id, "a password reset was asked for a deactivated account");
             return Ok(());
         }
+        if !self.names_the_account(user, login_id).await? {
+            tracing::info!(target: "security", user = %user.id, "a password reset was asked by an unverified address");
+            return Ok(());
+        }
         if by == ResetBy::Sms {
             return self.send_reset_code(&found, origin, now).await;
         }
@@ -196,6 +201,25 @@ impl Recovery {
         };
         self.verify.send_account_email(&email, now).await?;
         Ok(())
+    }
+
+    /// Whether `login_id` may stand for `user` here as at a login: an unverified address does
+    /// not, unless the settings let it log in (a texted code must not start from an address
+    /// nobody proved).
+    async fn names_the_account(
+        &self,
+        user: &crate::domain::User,
+        login_id: &LoginId,
+    ) -> Result<bool, RecoveryError> {
+        if !account_policy::unverified_login_id(user, login_id) {
+            return Ok(true);
+        }
+        let stored = self
+            .setting_store
+            .setting(account_policy::SETTINGS_KEY)
+            .await?;
+        let settings = account_policy::AccountSettings::from_stored(stored.as_deref());
+        Ok(account_policy::may_log_in_with(&settings, user, login_id))
     }
 
     /// Keeps a new link for `found`, bound to the password it has now, with `event`.

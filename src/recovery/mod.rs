@@ -18,7 +18,7 @@ use crate::accounts::{AccountError, Accounts};
 use crate::crypto::PasswordHasher;
 use crate::crypto::random::lookup_digest;
 use crate::domain::{ChangePasswordId, FieldError, Invalid};
-use crate::store::{AuditStore, PasswordLinkStore, Store, UserStore};
+use crate::store::{AuditStore, PasswordLinkStore, SettingStore, Store, UserStore};
 use crate::two_factor::TwoFactor;
 use crate::verify::{Verify, VerifyError};
 
@@ -27,6 +27,8 @@ use crate::verify::{Verify, VerifyError};
 pub struct Recovery {
     audit_store: AuditStore,
     link_store: PasswordLinkStore,
+    /// The accounts settings: whether an unverified address names an account.
+    setting_store: SettingStore,
     user_store: UserStore,
     hasher: PasswordHasher,
     /// The send budgets, the email itself and a texted code.
@@ -53,6 +55,7 @@ impl Recovery {
         Self {
             audit_store: store.audit(),
             link_store: store.password_links(),
+            setting_store: store.settings(),
             user_store: store.users(),
             hasher,
             verify,

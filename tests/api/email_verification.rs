@@ -265,9 +265,16 @@ async fn reset_links_go_only_to_verified_addresses() {
     };
 
     assert_eq!(forgot().await.status(), 200);
+    // By the unverified address itself: the same answer, as for an address nobody has.
+    let by_address = app
+        .post_json("/api/user/forgot-password", &json!({"loginId": email}))
+        .await;
+    assert_eq!(by_address.status(), 200);
+    assert_eq!(by_address.json::<Value>().await.unwrap(), json!({}));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(reset_emails().await, 0, "no link to an unverified address");
     let events = app.audit("event=user.password_reset_request").await;
+    assert_eq!(events.len(), 1, "the address named no account: {events:?}");
     assert_eq!(events[0]["details"]["by"], "none");
 
     verify(&app, &link).await;
