@@ -924,3 +924,32 @@ async fn the_admin_page_shows_the_address_sends_its_link_again_and_may_vouch_for
     assert!(html.contains("abe@example.com, verified."), "{html}");
     assert!(!html.contains("Send the link again"));
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_verification_and_the_accounts_settings() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &document["paths"];
+    let resend = &paths["/api/user/verify-email"]["put"];
+    assert_eq!(resend["security"], json!([{"apiKey": []}]));
+    for status in ["200", "400", "404", "429"] {
+        assert!(resend["responses"][status].is_object(), "{status}");
+    }
+    assert!(paths["/api/user/verify-email"]["post"].is_object());
+    let verify = &paths["/api/user/verify-email/{verificationId}"]["post"];
+    for status in ["200", "400", "404", "409"] {
+        assert!(verify["responses"][status].is_object(), "{status}");
+    }
+    assert!(paths["/api/system/accounts"]["get"].is_object());
+    assert!(paths["/api/system/accounts"]["put"].is_object());
+    let user = &document["components"]["schemas"]["UserView"]["properties"];
+    assert!(user["verified"].is_object(), "{user}");
+}
