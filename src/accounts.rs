@@ -501,6 +501,7 @@ impl Accounts {
             replacing: None,
             spends: None,
             change_required: temporary,
+            verifies_email: None,
             sessions: EndSessions::All,
             trusts: Trusts::Revoked,
         };

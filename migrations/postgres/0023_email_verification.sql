@@ -25,3 +25,7 @@ CREATE TABLE email_links (
 );
 CREATE INDEX email_links_by_user ON email_links (user_id);
 CREATE INDEX email_links_by_expiry ON email_links (expires_at);
+
+-- An invitation's link keeps the key of the address it was emailed to: choosing a password by it
+-- proves that mailbox, and verifies the address while it is still the user's.
+ALTER TABLE password_links ADD COLUMN email_key TEXT;

@@ -144,6 +144,7 @@ impl Logins {
             replacing: Some(&found.password_hash),
             spends: None,
             change_required: false,
+            verifies_email: None,
             sessions,
             // The second factor did not change, so the computers it was given on stay trusted.
             trusts: Trusts::Kept,

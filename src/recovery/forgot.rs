@@ -111,7 +111,7 @@ impl Recovery {
             now,
         )
         .target(found.user.id);
-        self.make_link_for(found, REQUIRED, LINK_LIFETIME_SECONDS, &event, now)
+        self.make_link_for(found, REQUIRED, LINK_LIFETIME_SECONDS, None, &event, now)
             .await
     }
 
@@ -229,15 +229,18 @@ impl Recovery {
         event: &AuditEvent,
         now: Instant,
     ) -> Result<LinkIssued, RecoveryError> {
-        self.make_link_for(found, RESET, LINK_LIFETIME_SECONDS, event, now)
+        self.make_link_for(found, RESET, LINK_LIFETIME_SECONDS, None, event, now)
             .await
     }
 
+    /// Keeps a new link for `found`, as `make_link` does, for `purpose`; `emailed_to`: the
+    /// address an invitation's link goes to, which its use proves.
     pub(super) async fn make_link_for(
         &self,
         found: &UserWithHash,
         purpose: &'static str,
         lifetime_seconds: i64,
+        emailed_to: Option<&crate::domain::Email>,
         event: &AuditEvent,
         now: Instant,
     ) -> Result<LinkIssued, RecoveryError> {
@@ -251,6 +254,7 @@ impl Recovery {
             user: found.user.id,
             password_version: password_version(&found.password_hash),
             expires_at,
+            email_key: emailed_to.map(|e| e.key().to_owned()),
         };
         self.link_store.insert_link(&link, event).await?;
         Ok(LinkIssued { id, expires_at })

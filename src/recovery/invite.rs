@@ -55,7 +55,14 @@ impl Recovery {
                     crate::domain::Destination::Email(address.clone()).masked(),
                 );
             let issued = self
-                .make_link_for(&found, INVITATION, INVITATION_LIFETIME_SECONDS, &event, now)
+                .make_link_for(
+                    &found,
+                    INVITATION,
+                    INVITATION_LIFETIME_SECONDS,
+                    Some(&address),
+                    &event,
+                    now,
+                )
                 .await?;
             let link = format!("{}/reset-password/{}", self.public_url, issued.id.expose());
             let words = InvitationEmail {

@@ -7,8 +7,12 @@ use super::{
 };
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::domain::{ChangePasswordId, FieldError, Invalid, Password, UserId, Username};
-use crate::store::{EndSessions, PasswordChange, PasswordLinkRecord, PasswordSet, Trusts};
+use crate::domain::{
+    ChangePasswordId, Destination, FieldError, Invalid, Password, User, UserId, Username,
+};
+use crate::store::{
+    EndSessions, PasswordChange, PasswordLinkRecord, PasswordSet, ProvenAddress, Trusts,
+};
 
 /// A new password by a link (no `Debug`: it holds the password as typed).
 #[derive(Clone, Copy)]
@@ -88,7 +92,7 @@ impl Recovery {
                 return Err(RecoveryError::Invalid(fields));
             }
         };
-        let (_, found) = match self.live_link(&id, now).await {
+        let (link, found) = match self.live_link(&id, now).await {
             Err(RecoveryError::DeadLink(dead)) => {
                 self.refused(&id, dead, reset.origin, now).await?;
                 return Err(RecoveryError::DeadLink(dead));
@@ -120,12 +124,36 @@ impl Recovery {
             now,
         )
         .target(user);
+        // An invitation went to the user's address: choosing a password by it proves that mailbox.
+        let proven = invitation_proves(&link, &found.user);
+        let verified = proven.map(|_| {
+            AuditEvent::new(
+                EventKind::EmailVerified,
+                Actor::User(user),
+                reset.origin,
+                now,
+            )
+            .target(user)
+            .detail("by", "invitation")
+            .detail(
+                "to",
+                found
+                    .user
+                    .email
+                    .clone()
+                    .map(|e| Destination::Email(e).masked())
+                    .unwrap_or_default(),
+            )
+        });
         let change = PasswordChange {
             hash: &hash,
             // Bound to the password the link was checked against: a change meanwhile wins.
             replacing: Some(&found.password_hash),
             spends: Some(&key),
             change_required: false,
+            verifies_email: proven
+                .zip(verified.as_ref())
+                .map(|(email_key, event)| ProvenAddress { email_key, event }),
             sessions: EndSessions::All,
             trusts: Trusts::Revoked,
         };
@@ -197,6 +225,17 @@ impl Recovery {
     }
 }
 
+/// The key of the address an invitation's link was emailed to, while it is still the user's
+/// address awaiting verification: the link's use proves it.
+pub fn invitation_proves<'a>(link: &'a PasswordLinkRecord, user: &User) -> Option<&'a str> {
+    let key = link.email_key.as_deref()?;
+    let address = user.email.as_ref()?;
+    let proves = link.purpose == super::forgot::INVITATION
+        && address.key() == key
+        && user.email_verified_at.is_none();
+    proves.then_some(key)
+}
+
 /// Why a link can no longer set a password, if it cannot: spent first, then out of time, then
 /// voided by a change of password since it was made.
 pub fn link_verdict(
@@ -227,6 +266,7 @@ mod tests {
             created_at: Instant::from_millis(0),
             expires_at: Instant::from_millis(expires_at),
             used_at: used.then(|| Instant::from_millis(10)),
+            email_key: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! - every "exactly once" is one conditional UPDATE, never a read then a write.
 
 mod access_codes;
+mod address_proofs;
 mod api_keys;
 mod areas;
 mod audit;
@@ -43,6 +44,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
+pub use address_proofs::ProvenAddress;
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
     ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, PasswordLinkStore,

@@ -20,6 +20,8 @@ pub struct NewPasswordLink {
     /// A digest of the password hash the link was made under: a change since voids it.
     pub password_version: String,
     pub expires_at: Instant,
+    /// The key of the address an invitation's link was emailed to.
+    pub email_key: Option<String>,
 }
 
 /// A link as kept.
@@ -31,6 +33,7 @@ pub struct PasswordLinkRecord {
     pub created_at: Instant,
     pub expires_at: Instant,
     pub used_at: Option<Instant>,
+    pub email_key: Option<String>,
 }
 
 impl PasswordLinkStore {
@@ -43,7 +46,7 @@ impl PasswordLinkStore {
         let mut tx = self.store.writes().begin().await?;
         sqlx::query(
             "INSERT INTO password_links (token_hash, purpose, user_id, password_version, \
-               created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+               created_at, expires_at, email_key) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(link.token_hash.clone())
         .bind(link.purpose.to_owned())
@@ -51,6 +54,7 @@ impl PasswordLinkStore {
         .bind(link.password_version.clone())
         .bind(event.at.millis())
         .bind(link.expires_at.millis())
+        .bind(link.email_key.clone())
         .execute(&mut *tx)
         .await?;
         audit::record(&mut tx, event).await?;
@@ -60,8 +64,8 @@ impl PasswordLinkStore {
 
     pub async fn link(&self, token_hash: &str) -> Result<Option<PasswordLinkRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT purpose, user_id, password_version, created_at, expires_at, used_at \
-             FROM password_links WHERE token_hash = $1",
+            "SELECT purpose, user_id, password_version, created_at, expires_at, used_at, \
+               email_key FROM password_links WHERE token_hash = $1",
         )
         .bind(token_hash.to_owned())
         .fetch_optional(self.store.pool())
@@ -104,5 +108,6 @@ fn link_from_row(row: &AnyRow) -> Result<PasswordLinkRecord, StoreError> {
         used_at: row
             .try_get::<Option<i64>, _>("used_at")?
             .map(Instant::from_millis),
+        email_key: row.try_get("email_key")?,
     })
 }

@@ -223,20 +223,12 @@ impl TwoFactorStore {
         }
         // The service found the method's address to be the profile's unverified one: the code
         // just proven verifies it, while it still is (with its own event).
-        if let (Some(verified), Some(email)) = (events.email_verified, &method.email) {
-            let marked = sqlx::query(
-                "UPDATE users SET email_verified_at = $3, updated_at = $3 \
-                 WHERE id = $1 AND email_key = $2 AND email_verified_at IS NULL",
-            )
-            .bind(method.user_id.to_string())
-            .bind(email.key().to_owned())
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if marked == 1 {
-                audit::record(&mut tx, verified).await?;
-            }
+        if let (Some(event), Some(email)) = (events.email_verified, &method.email) {
+            let proven = super::address_proofs::ProvenAddress {
+                email_key: email.key(),
+                event,
+            };
+            super::address_proofs::verify_proven(&mut tx, method.user_id, proven).await?;
         }
         let first = kinds.is_empty();
         if first || recovery == NewRecoveryCodes::Always {

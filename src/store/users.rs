@@ -129,6 +129,9 @@ pub struct PasswordChange<'a> {
     pub spends: Option<&'a str>,
     /// The new password is temporary (an administrator's): the next login asks for another.
     pub change_required: bool,
+    /// The address the link of `spends` was emailed to (an invitation's), which its use proves:
+    /// verified in the same transaction while it is still the user's and unverified.
+    pub verifies_email: Option<super::address_proofs::ProvenAddress<'a>>,
     pub sessions: EndSessions,
     pub trusts: Trusts,
 }
@@ -364,6 +367,9 @@ impl UserStore {
         };
         if change.trusts == Trusts::Revoked {
             super::trusted_computers::revoke_trusts(&mut tx, id, None, now).await?;
+        }
+        if let Some(proven) = change.verifies_email {
+            super::address_proofs::verify_proven(&mut tx, id, proven).await?;
         }
         let event = event.clone().detail("sessionsEnded", sessions_ended);
         audit::record(&mut tx, &event).await?;

@@ -953,3 +953,80 @@ async fn the_openapi_document_describes_verification_and_the_accounts_settings()
     let user = &document["components"]["schemas"]["UserView"]["properties"];
     assert!(user["verified"].is_object(), "{user}");
 }
+
+/// The secret of the link in the newest invitation to `to` (an account made without a
+/// password, `sendSetPasswordEmail`).
+async fn invitation_sent_to(app: &TestApp, to: &str) -> String {
+    let emails: Vec<Value> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| {
+            m["to"] == to
+                && m["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("choose a password"))
+        })
+        .collect();
+    let body = emails
+        .first()
+        .unwrap_or_else(|| panic!("no invitation to {to}"))["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = body
+        .lines()
+        .find(|line| line.contains("/reset-password/"))
+        .unwrap_or_else(|| panic!("no link in {body}"));
+    link.trim().rsplit('/').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_invitation_used_verifies_the_address_it_went_to_and_no_other() {
+    let app = spawn_app().await;
+    let invite = |name: &'static str| {
+        app.with_key(Method::POST, "/api/user")
+            .json(
+                &json!({"user": {"username": name, "email": address_of(name)},
+                          "sendSetPasswordEmail": true}),
+            )
+            .send()
+    };
+    let choose = |id: String| {
+        app.client
+            .post(app.url(&format!("/api/user/change-password/{id}")))
+            .json(&json!({"password": "the passphrase I chose"}))
+            .send()
+    };
+    let ivo: Value = invite("ivo").await.unwrap().json().await.unwrap();
+    assert_eq!(ivo["user"]["verified"], false);
+    let link = invitation_sent_to(&app, &address_of("ivo")).await;
+    assert_eq!(
+        verification_emails_to(&app, &address_of("ivo")).await.len(),
+        0,
+        "the invitation is the one email"
+    );
+    assert_eq!(choose(link).await.unwrap().status(), 200);
+    let id = ivo["user"]["id"].as_str().unwrap();
+    assert_eq!(user_json(&app, id).await["verified"], true);
+    let login = app
+        .login_json(json!({"loginId": address_of("ivo"), "password": "the passphrase I chose"}))
+        .await;
+    assert_eq!(login.0, 200, "{}", login.1);
+    let events = app.audit("event=user.email_verified").await;
+    assert_eq!(events[0]["details"]["by"], "invitation");
+
+    // An address set after the invitation went out is not the one it proves.
+    let jax: Value = invite("jax").await.unwrap().json().await.unwrap();
+    let id = jax["user"]["id"].as_str().unwrap();
+    let link = invitation_sent_to(&app, &address_of("jax")).await;
+    let response = app
+        .with_key(Method::PATCH, &format!("/api/user/{id}"))
+        .json(&json!({"user": {"email": "jax.new@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(choose(link).await.unwrap().status(), 200);
+    assert_eq!(user_json(&app, id).await["verified"], false);
+}

@@ -372,6 +372,10 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
                 Some("code") => format!(
                     "{t} verified the email address {to} with the code that set up email codes"
                 ),
+                Some("invitation") => format!(
+                    "{t} verified the email address {to} by choosing a password with the \
+                     invitation sent to it"
+                ),
                 _ => format!("{t}'s email address was verified"),
             }
         }
