@@ -41,14 +41,14 @@ test("an administrator issues an access code, and the person logs in with it and
   await admin.getByRole("heading", { name: "Issue a one-time access code for uma?" }).waitFor();
   assert.equal(await admin.title(), "Issue a one-time access code for uma? — Admin — Tessera");
   assert.equal(await admin.getByLabel("Reason (kept in the audit log)").inputValue(), REASON, "the reason is kept");
-  await shot(admin, "90-access-code-question");
+  await shot(admin, "100-access-code-question");
   await admin.getByRole("button", { name: "Issue the access code" }).click();
   await admin.locator("#access-code").waitFor();
   assert.equal(await admin.title(), "Access code for uma — Admin — Tessera");
   const code = await admin.textContent("#access-code");
   assert.match(code, /^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
   assert.match(await admin.textContent("#access-code-use"), /It works once, until .* \(24 hours\)/);
-  await shot(admin, "91-access-code-issued");
+  await shot(admin, "101-access-code-issued");
   await admin.goto(`${server.url}/admin/users/${uma.id}`);
   assert.match(await admin.textContent("#access-code-state"), /works once until/);
   assert.doesNotMatch(await admin.textContent("main"), new RegExp(code), "shown only once");
@@ -62,7 +62,7 @@ test("an administrator issues an access code, and the person logs in with it and
   await page.waitForURL(/\/login\/code\?access=1$/);
   await page.getByLabel("Access code").fill(code);
   assert.equal(await page.getByLabel(/Trust this computer/).count(), 0, "an access code trusts no computer");
-  await shot(page, "92-access-code-prompt");
+  await shot(page, "102-access-code-prompt");
   await page.getByRole("button", { name: "Confirm code" }).click();
 
   // Straight to enrolment, and nowhere else until it is done.
@@ -71,7 +71,7 @@ test("an administrator issues an access code, and the person logs in with it and
     await page.locator(".notice").textContent(),
     /^The access code from your administrator is accepted\. To finish logging in, set up a new second factor/,
   );
-  await shot(page, "93-access-code-enrolment");
+  await shot(page, "103-access-code-enrolment");
   await page.goto(`${server.url}/security`);
   await page.waitForURL(/\/login$/);
   await page.goto(`${server.url}/login/code`);
@@ -93,7 +93,7 @@ test("an administrator issues an access code, and the person logs in with it and
     await page.textContent("#factors"),
     "password, access code from an administrator, authenticator app",
   );
-  await shot(page, "94-access-code-logged-in");
+  await shot(page, "104-access-code-logged-in");
 
   // The administrator's page: no code waits any more, both methods are listed, the log tells it.
   await admin.goto(`${server.url}/admin/users/${uma.id}`);

@@ -36,7 +36,7 @@ test("the first administrator's printed password asks for one of their own at th
   const page = await (await browser.newContext()).newPage();
   await logIn(page, server, "admin", server.password);
   await page.waitForURL(/\/reset-password\//);
-  await shot(page, "90-first-login-choose-own-password");
+  await shot(page, "120-first-login-choose-own-password");
   await chooseOwnPassword(page, "admin", OWN);
   await page.waitForURL(`${server.url}/`);
   // The printed password no longer opens the account.
@@ -55,7 +55,7 @@ test("an administrator gives a user a temporary password, shown once, which the 
   await admin.getByRole("button", { name: "Make a temporary password" }).click();
   const temporary = (await admin.locator("#temporary-password").textContent()).trim();
   assert.equal(temporary.length, 20);
-  await shot(admin, "91-admin-temporary-password");
+  await shot(admin, "121-admin-temporary-password");
 
   const page = await (await browser.newContext()).newPage();
   await logIn(page, server, "tina", temporary);
@@ -86,7 +86,7 @@ test("an administrator invites a new user, who chooses their password by the ema
   assert.match(await page.locator("#invited").textContent(), /^Welcome: an administrator made you an account/);
   await page.getByLabel("New password", { exact: true }).fill(OWN);
   await page.getByLabel("New password again").fill(OWN);
-  await shot(page, "92-invitation-choose-password");
+  await shot(page, "122-invitation-choose-password");
   await page.getByRole("button", { name: "Set the new password" }).click();
   await page.waitForURL(/\/login\?reset=1$/);
   await logIn(page, server, "uma", OWN);

@@ -47,7 +47,7 @@ test("a person changes their email address, opens the link from the outbox, conf
   await createUser(server, "ivy", { email: "ivy@example.com" });
   const page = await signedIn("ivy");
   assert.equal(await page.locator("#email-status").textContent(), "ivy@example.com · verified");
-  await shot(page, "90-email-verified-before");
+  await shot(page, "110-email-verified-before");
 
   await page.getByRole("link", { name: "Change email address" }).click();
   await page.waitForURL(/\/security\/address$/);
@@ -56,9 +56,9 @@ test("a person changes their email address, opens the link from the outbox, conf
   await page.getByRole("button", { name: "Send a link to verify it" }).click();
   assert.match(await page.locator("#email-error").textContent(), /^"not an address" is not an email address like name@example\.com\.$/);
   assert.equal(await page.getByLabel("New email address").getAttribute("aria-invalid"), "true");
-  await shot(page, "91-change-email-refused");
+  await shot(page, "111-change-email-refused");
   await page.getByLabel("New email address").fill("ivy.new@example.com");
-  await shot(page, "92-change-email-form");
+  await shot(page, "112-change-email-form");
   await Promise.all([
     page.waitForURL(/\/security\?done=address$/),
     page.getByRole("button", { name: "Send a link to verify it" }).click(),
@@ -66,7 +66,7 @@ test("a person changes their email address, opens the link from the outbox, conf
   assert.match(await page.locator(".notice").textContent(), /^A link is on its way to your new address/);
   assert.match(await page.locator("#pending-email").textContent(), /^Waiting for verification: ivy\.new@example\.com\./);
   assert.equal(await page.locator("#email-status").textContent(), "ivy@example.com · verified", "the old one stays in force");
-  await shot(page, "93-email-change-waiting");
+  await shot(page, "113-email-change-waiting");
   assert.equal((await apiLogin(server, "ivy.new@example.com")).status, 404);
   assert.equal((await apiLogin(server, "ivy@example.com")).status, 200);
 
@@ -77,7 +77,7 @@ test("a person changes their email address, opens the link from the outbox, conf
   assert.equal(await page.title(), "Verify your email address — Tessera");
   assert.match(await page.locator("main").textContent(), /Confirm that ivy\.new@example\.com is the email address of the account ivy\./);
   assert.equal((await apiLogin(server, "ivy.new@example.com")).status, 404, "opening the link verifies nothing");
-  await shot(page, "94-verify-email-button");
+  await shot(page, "114-verify-email-button");
   await Promise.all([
     page.waitForURL(link),
     page.getByRole("button", { name: "Verify my email address" }).click(),
@@ -88,14 +88,14 @@ test("a person changes their email address, opens the link from the outbox, conf
     await page.locator(".notice").textContent(),
     /^ivy\.new@example\.com is now the verified email address of the account ivy: you can log in with it/,
   );
-  await shot(page, "95-email-verified");
+  await shot(page, "115-email-verified");
 
   // The security page shows the new address, verified; the old one is no login id any more.
   await page.getByRole("link", { name: "Go to your security settings" }).click();
   await page.waitForURL(/\/security$/);
   assert.equal(await page.locator("#email-status").textContent(), "ivy.new@example.com · verified");
   assert.equal(await page.locator("#pending-email").count(), 0);
-  await shot(page, "96-security-new-email-verified");
+  await shot(page, "116-security-new-email-verified");
   assert.equal((await apiLogin(server, "ivy.new@example.com")).status, 200);
   assert.equal((await apiLogin(server, "ivy@example.com")).status, 404);
 
@@ -118,7 +118,7 @@ test("an address an administrator set without vouching for it shows as not verif
     page.getByRole("button", { name: "Send the link again" }).click(),
   ]);
   assert.equal(await page.locator(".notice").textContent(), "A new link is on its way: open it within 24 hours.");
-  await shot(page, "97-email-not-verified-link-sent-again");
+  await shot(page, "117-email-not-verified-link-sent-again");
   assert.equal((await verificationEmails("jon@example.com")).length, 2);
 
   await page.goto(await verificationLink("jon@example.com"));
