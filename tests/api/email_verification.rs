@@ -35,40 +35,18 @@ fn address_of(name: &str) -> String {
     format!("{name}@example.com")
 }
 
+const VERIFY_SUBJECT: &str = "Verify your email address";
+
 /// The outbox's verification emails to `to`, newest first.
 async fn verification_emails_to(app: &TestApp, to: &str) -> Vec<Value> {
-    app.outbox()
-        .await
-        .into_iter()
-        .filter(|m| {
-            m["to"] == to
-                && m["subject"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with("Verify your email address"))
-        })
-        .collect()
+    app.emails_to(to, VERIFY_SUBJECT).await
 }
 
 /// Waits for the `count`th verification email to `to` and answers the secret of the link in
 /// the newest.
 async fn link_sent_to(app: &TestApp, to: &str, count: usize) -> String {
-    for _ in 0..100 {
-        let emails = verification_emails_to(app, to).await;
-        if emails.len() >= count {
-            let body = emails[0]["body"].as_str().unwrap();
-            let link = body
-                .lines()
-                .find(|line| line.contains("/verify-email/"))
-                .unwrap_or_else(|| panic!("no link in {body}"));
-            assert!(
-                link.starts_with(&format!("{}/verify-email/", app.config.public_url())),
-                "the link leads to this server's public address: {link}"
-            );
-            return link.rsplit('/').next().unwrap().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no verification email to {to}");
+    app.link_emailed_to(to, VERIFY_SUBJECT, "/verify-email/", count)
+        .await
 }
 
 async fn verify(app: &TestApp, id: &str) -> (u16, Value) {

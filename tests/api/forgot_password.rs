@@ -33,40 +33,18 @@ async fn reset(app: &TestApp, id: &str, password: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+const RESET_SUBJECT: &str = "Reset your";
+
 /// The outbox's password emails to `to`, newest first.
 async fn reset_emails_to(app: &TestApp, to: &str) -> Vec<Value> {
-    app.outbox()
-        .await
-        .into_iter()
-        .filter(|m| {
-            m["to"] == to
-                && m["subject"]
-                    .as_str()
-                    .is_some_and(|s| s.contains("password"))
-        })
-        .collect()
+    app.emails_to(to, RESET_SUBJECT).await
 }
 
 /// Waits for the `count`th password email to `to` (they are sent in the background) and
 /// returns the secret of the link in the newest.
 async fn link_sent_to(app: &TestApp, to: &str, count: usize) -> String {
-    for _ in 0..100 {
-        let emails = reset_emails_to(app, to).await;
-        if emails.len() >= count {
-            let body = emails[0]["body"].as_str().unwrap();
-            let link = body
-                .lines()
-                .find(|line| line.contains("/reset-password/"))
-                .unwrap_or_else(|| panic!("no link in {body}"));
-            assert!(
-                link.starts_with(&format!("{}/reset-password/", app.config.public_url())),
-                "the link leads to this server's public address: {link}"
-            );
-            return link.rsplit('/').next().unwrap().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no password email to {to}");
+    app.link_emailed_to(to, RESET_SUBJECT, "/reset-password/", count)
+        .await
 }
 
 /// Gives a background send time to happen, if it were going to.

@@ -598,3 +598,48 @@ impl Cli {
         String::from_utf8(output.stderr).unwrap()
     }
 }
+
+impl TestApp {
+    /// The outbox's emails to `to` whose subject starts with `subject`, newest first.
+    pub async fn emails_to(&self, to: &str, subject: &str) -> Vec<Value> {
+        self.outbox()
+            .await
+            .into_iter()
+            .filter(|m| {
+                m["to"] == to
+                    && m["subject"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with(subject))
+            })
+            .collect()
+    }
+
+    /// Waits for the `count`th email to `to` whose subject starts with `subject` (account
+    /// emails may go out in the background) and answers the secret that ends the link to
+    /// `path` in the newest, checking that the link leads to the server's public address.
+    pub async fn link_emailed_to(
+        &self,
+        to: &str,
+        subject: &str,
+        path: &str,
+        count: usize,
+    ) -> String {
+        for _ in 0..100 {
+            let emails = self.emails_to(to, subject).await;
+            if emails.len() >= count {
+                let body = emails[0]["body"].as_str().unwrap();
+                let link = body
+                    .lines()
+                    .find(|line| line.contains(path))
+                    .unwrap_or_else(|| panic!("no link to {path} in {body}"));
+                assert!(
+                    link.starts_with(&format!("{}{path}", self.config.public_url())),
+                    "the link leads to this server's public address: {link}"
+                );
+                return link.rsplit('/').next().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no email “{subject}…” to {to}");
+    }
+}

@@ -34,34 +34,17 @@ async fn invite(app: &TestApp, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+const INVITATION_SUBJECT: &str = "Your Tessera account: choose a password";
+
 /// The invitations in the outbox to `to`, newest first.
 async fn invitations_to(app: &TestApp, to: &str) -> Vec<Value> {
-    app.outbox()
-        .await
-        .into_iter()
-        .filter(|m| {
-            m["to"] == to
-                && m["subject"]
-                    .as_str()
-                    .is_some_and(|s| s.contains("choose a password"))
-        })
-        .collect()
+    app.emails_to(to, INVITATION_SUBJECT).await
 }
 
 /// The secret of the link in the newest invitation to `to`.
 async fn invitation_link(app: &TestApp, to: &str) -> String {
-    let emails = invitations_to(app, to).await;
-    let body = emails
-        .first()
-        .unwrap_or_else(|| panic!("no invitation to {to}"))["body"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let line = body
-        .lines()
-        .find(|line| line.contains("/reset-password/"))
-        .unwrap();
-    line.rsplit('/').next().unwrap().to_owned()
+    app.link_emailed_to(to, INVITATION_SUBJECT, "/reset-password/", 1)
+        .await
 }
 
 async fn choose(app: &TestApp, link: &str, password: &str) -> u16 {
