@@ -14,8 +14,8 @@ use crate::http::AppState;
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::recovery::{
-    ForgotCode, ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, LinkFor, PASSWORD_FIELD,
-    RecoveryError, ResetBy, ResetPassword,
+    ForgotCode, ForgotPassword, LINK_LIFETIME_SECONDS, LOGIN_ID_FIELD, LinkFor, LinkState,
+    PASSWORD_FIELD, RecoveryError, ResetBy, ResetPassword,
 };
 
 #[derive(Template)]
@@ -52,6 +52,20 @@ struct ResetPage {
 }
 
 impl ResetPage {
+    /// Says whose the link is and what it is for, as its first showing did: only a form shown
+    /// again asks, so an accepted change reads the link once.
+    async fn describe(&mut self, state: &AppState, link: &str) {
+        if let Ok(live) = state.core.recovery.link_state(link, Instant::now()).await {
+            self.show(&live);
+        }
+    }
+
+    fn show(&mut self, live: &LinkState) {
+        self.username = live.username.as_str().to_owned();
+        self.temporary = live.purpose == LinkFor::TemporaryPassword;
+        self.invited = live.purpose == LinkFor::Invitation;
+    }
+
     fn new(chrome: Chrome, link: &str) -> Self {
         Self {
             chrome,
@@ -220,9 +234,7 @@ pub async fn reset_page(
     let mut page = ResetPage::new(cookies.chrome(&state, None), &link);
     let status = match state.core.recovery.link_state(&link, Instant::now()).await {
         Ok(live) => {
-            page.username = live.username.as_str().to_owned();
-            page.temporary = live.purpose == LinkFor::TemporaryPassword;
-            page.invited = live.purpose == LinkFor::Invitation;
+            page.show(&live);
             StatusCode::OK
         }
         Err(RecoveryError::Internal(error)) => return internal(&state, &headers, error),
@@ -244,16 +256,11 @@ pub async fn reset_submit(
     let cookies = Cookies::new(&state, &headers);
     let mut page = ResetPage::new(cookies.chrome(&state, None), &link);
     page.username = form.username.chars().take(254).collect();
-    // The page shown again says what the link is for, as its first showing did.
-    if let Ok(live) = state.core.recovery.link_state(&link, Instant::now()).await {
-        page.username = live.username.as_str().to_owned();
-        page.temporary = live.purpose == LinkFor::TemporaryPassword;
-        page.invited = live.purpose == LinkFor::Invitation;
-    }
     // The confirmation is the page's own check, made before anything is compared or changed.
     if form.new_password != form.confirm_password {
         page.confirm_error =
             "The two new passwords are not the same. Type the new password twice.".into();
+        page.describe(&state, &link).await;
         return cookies.page(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let reset = ResetPassword {
@@ -280,6 +287,7 @@ pub async fn reset_submit(
                 })
                 .collect::<Vec<_>>()
                 .join(" ");
+            page.describe(&state, &link).await;
             cookies.page(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(RecoveryError::Internal(error)) => internal(&state, &headers, error),
