@@ -121,6 +121,7 @@ impl Application {
             self.core.store.clone(),
             stopped,
         );
+        let notices = crate::notices::worker::spawn(self.core.notices.clone(), stop.subscribe());
         let state = AppState {
             core: std::sync::Arc::new(self.core),
             web: self.web,
@@ -159,6 +160,7 @@ impl Application {
         // Let the worker finish the message in hand; what is left stays queued for next time.
         let _ = stop.send(true);
         let _ = worker.await;
+        let _ = notices.await;
         store.close().await;
         Ok(())
     }

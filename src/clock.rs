@@ -73,6 +73,12 @@ impl Instant {
         )
     }
 
+    /// As people read it, the zone said: `2026-11-25 20:44:52 UTC`.
+    pub fn utc_text(self) -> String {
+        let (y, mo, d, h, mi, s, _) = self.civil();
+        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
+    }
+
     /// ISO 8601 in UTC: `2026-11-25T20:44:52Z`.
     pub fn iso8601(self) -> String {
         let (y, mo, d, h, mi, s, _) = self.civil();
@@ -89,6 +95,7 @@ mod tests {
         let instant = Instant::from_millis(1_795_639_492_000);
         assert_eq!(instant.rfc2822(), "Wed, 25 Nov 2026 20:44:52 +0000");
         assert_eq!(instant.iso8601(), "2026-11-25T20:44:52Z");
+        assert_eq!(instant.utc_text(), "2026-11-25 20:44:52 UTC");
         assert_eq!(
             Instant::from_millis(0).rfc2822(),
             "Thu, 01 Jan 1970 00:00:00 +0000"

@@ -10,6 +10,7 @@ use crate::crypto::cipher::SecretBox;
 use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
 use crate::import::Import;
+use crate::notices::Notices;
 use crate::recovery::Recovery;
 use crate::sessions::{Sessions, TokenPolicy};
 use crate::store::{Store, StoreError};
@@ -26,6 +27,7 @@ pub struct Core {
     pub import: Import,
     pub logins: Logins,
     pub recovery: Recovery,
+    pub notices: Notices,
     pub sessions: Sessions,
     pub two_factor: TwoFactor,
     pub verify: Verify,
@@ -82,6 +84,14 @@ impl Core {
             config.product_name.clone(),
             issuer.clone(),
         );
+        let notices = Notices::new(
+            store.clone(),
+            verify.clone(),
+            two_factor.clone(),
+            recovery.clone(),
+            config.product_name.clone(),
+            issuer.clone(),
+        );
         Ok(Self {
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
@@ -95,6 +105,7 @@ impl Core {
                 recovery.clone(),
             ),
             recovery,
+            notices,
             welcome: Welcome::new(store.clone(), addresses.clone()),
             accounts,
             addresses,

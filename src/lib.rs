@@ -25,6 +25,7 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod limits;
+pub mod notices;
 pub mod otp;
 pub mod policy;
 pub mod proxies;

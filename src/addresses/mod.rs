@@ -179,7 +179,7 @@ fn budget_origin(actor: &Actor, user: UserId, origin: &Origin) -> Origin {
         Actor::Anonymous => origin.clone(),
         Actor::User(_) | Actor::ApiKey(_) | Actor::Cli | Actor::System => Origin {
             ip: None,
-            user_agent: origin.user_agent.clone(),
+            ..origin.clone()
         },
     }
 }
@@ -193,7 +193,7 @@ mod tests {
         let user = UserId::new();
         let origin = Origin {
             ip: Some("192.0.2.7".into()),
-            user_agent: None,
+            ..Origin::default()
         };
         assert_eq!(
             budget_origin(&Actor::User(user), user, &origin).ip,

@@ -85,6 +85,8 @@ event_kinds! {
     EmailVerificationSent => "user.email_verification_sent",
     EmailVerified => "user.email_verified",
     EmailVerificationFailure => "user.email_verification_failure",
+    NoticeSent => "user.notice_sent",
+    NoticeDisowned => "user.notice_disowned",
 }
 
 impl EventKind {
@@ -147,6 +149,9 @@ impl Actor {
 pub struct Origin {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// A digest of the browser's long-lived id cookie, when it sent one: which computer, for
+    /// the notice of a login from a new one (never the cookie itself).
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! The secrets of one-time links, as they arrive in a URL or a body: a password link's
-//! (FusionAuth's `changePasswordId`) and an email verification link's (`verificationId`).
+//! (FusionAuth's `changePasswordId`), an email verification link's (`verificationId`) and a
+//! security notice's (`noticeId`).
 
 use std::fmt;
 
@@ -44,6 +45,13 @@ link_secret!(
     VerificationId,
     "verificationId",
     "an email verification link"
+);
+
+link_secret!(
+    /// The secret of a security notice's "this was not me" link.
+    NoticeId,
+    "noticeId",
+    "a security notice's link"
 );
 
 fn parse_secret(raw: &str, field: &str, what: &str) -> Result<String, Invalid> {

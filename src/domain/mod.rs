@@ -15,7 +15,7 @@ mod two_factor;
 mod user;
 
 pub use destination::{Channel, Destination};
-pub use link::{ChangePasswordId, VerificationId};
+pub use link::{ChangePasswordId, NoticeId, VerificationId};
 pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;

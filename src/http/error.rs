@@ -16,6 +16,7 @@ use crate::accounts::{AccountError, FieldError};
 use crate::addresses::{self, AddressError, EMAIL_FIELD, VERIFICATION_ID_FIELD};
 use crate::auth::{CURRENT_PASSWORD_FIELD, PasswordChangeError};
 use crate::domain::Invalid;
+use crate::notices::{NOTICE_ID_FIELD, NoticeError};
 use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, CODE_FIELD, DeadLink, RecoveryError};
 use crate::two_factor::TwoFactorError;
 use crate::verify::VerifyError;
@@ -260,6 +261,25 @@ impl From<AddressError> for ApiError {
             },
             AddressError::NotSent(error) => ApiError::from(error),
             AddressError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
+impl From<NoticeError> for ApiError {
+    fn from(error: NoticeError) -> Self {
+        match error {
+            NoticeError::Invalid(fields) => ApiError::Fields(fields),
+            NoticeError::UnknownLink => ApiError::General {
+                status: StatusCode::NOT_FOUND,
+                code: format!("[notFound]{NOTICE_ID_FIELD}"),
+                message: "this link is not valid: check that the whole link was copied".into(),
+            },
+            NoticeError::Expired => ApiError::General {
+                status: StatusCode::NOT_FOUND,
+                code: format!("[expired]{NOTICE_ID_FIELD}"),
+                message: "this link has expired".into(),
+            },
+            NoticeError::Internal(error) => ApiError::Internal(error),
         }
     }
 }

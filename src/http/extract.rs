@@ -302,8 +302,25 @@ impl FromRequestParts<AppState> for RequestOrigin {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
-        Ok(RequestOrigin(Origin { ip, user_agent }))
+        let device = super::cookies::read(
+            &parts.headers,
+            &state.web.cookie_name(super::cookies::BROWSER_COOKIE),
+        )
+        .filter(|id| id.len() >= 32)
+        .map(|id| device_digest(&id));
+        Ok(RequestOrigin(Origin {
+            ip,
+            user_agent,
+            device,
+        }))
     }
+}
+
+/// What the audit log keeps of a browser's id cookie: enough to tell one computer from another,
+/// nothing that could be sent back as the cookie.
+fn device_digest(browser_id: &str) -> String {
+    let digest = crate::crypto::random::lookup_digest(&format!("device:{browser_id}"));
+    digest[..32].to_owned()
 }
 
 /// The client's address, the one every per-client limit and the audit log use: the peer's,

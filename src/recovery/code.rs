@@ -6,8 +6,8 @@ use super::forgot::parse_login_id;
 use super::{LinkIssued, Recovery, RecoveryError};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::domain::{Channel, Destination, FieldError, Invalid, MethodKind, PhoneNumber};
-use crate::store::{MethodRecord, UserWithHash};
+use crate::domain::{Channel, Destination, FieldError, Invalid};
+use crate::store::UserWithHash;
 use crate::verify::StartRequest;
 
 /// The budgets a reset code takes are those of Tessera's own codes.
@@ -44,12 +44,10 @@ impl Recovery {
     ) -> Result<(), RecoveryError> {
         let user = &found.user;
         let phone = if self.reset_by_sms_offered().await? {
-            let methods = self
-                .two_factor
-                .user_methods(user.id)
+            self.two_factor
+                .phone_of(user.id)
                 .await
-                .map_err(anyhow::Error::from)?;
-            reset_phone(&methods)
+                .map_err(anyhow::Error::from)?
         } else {
             None
         };
@@ -142,16 +140,6 @@ impl Recovery {
         .detail("by", "sms_code");
         self.make_link(&found, &event, now).await
     }
-}
-
-/// The phone a reset code goes to: the account's phone method used last (a phone is proven by
-/// a code when it is enrolled), if it has one.
-fn reset_phone(methods: &[MethodRecord]) -> Option<PhoneNumber> {
-    methods
-        .iter()
-        .filter(|m| m.kind == MethodKind::Phone)
-        .max_by_key(|m| m.last_used_at.map(|at| at.millis()).unwrap_or(i64::MIN))
-        .and_then(|m| m.mobile_phone.clone())
 }
 
 fn reset_context(user: crate::domain::UserId) -> String {

@@ -76,7 +76,7 @@ impl Recovery {
             // address's.
             let counted = Origin {
                 ip: None,
-                user_agent: origin.user_agent.clone(),
+                ..origin.clone()
             };
             let email = AccountEmail {
                 user: found.user.id,

@@ -123,7 +123,8 @@ impl Recovery {
             reset.origin,
             now,
         )
-        .target(user);
+        .target(user)
+        .detail("purpose", link.purpose.clone());
         // An invitation went to the user's address: choosing a password by it proves that mailbox.
         let proven = invitation_proves(&link, &found.user);
         let verified = proven.map(|_| {

@@ -58,4 +58,7 @@ areas! {
     /// Counters of rolling windows, taken all at once or not at all: the send budgets, the
     /// password guard and the Verify API's buckets (`counters.rs`).
     CounterStore => counters;
+    /// Security notices: the audit log's cursor, the computers accounts logged in from, the
+    /// notices sent and their "this was not me" links (`notices.rs`).
+    NoticeStore => notices;
 }

@@ -5,8 +5,8 @@ use super::StoreError;
 use super::row::{Param, bind_all};
 use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
 
-pub(super) const INSERT: &str = "INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(super) const INSERT: &str = "INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details, device) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// Writes an event inside the caller's transaction, so the event and the change commit together.
 pub(super) async fn record(
@@ -28,6 +28,7 @@ pub(super) fn event_params(event: &AuditEvent) -> Vec<Param> {
         event.origin.ip.clone().into(),
         event.origin.user_agent.clone().into(),
         event.details.to_string().into(),
+        event.origin.device.clone().into(),
     ]
 }
 

@@ -1,7 +1,8 @@
 //! Forgetting what has expired: finished or abandoned logins, enrolment secrets nobody
 //! confirmed, spent verification codes, old sessions, trusted computers, password links, unused
-//! access codes and email links. Each table is one DELETE on its expiry column, so every node
-//! may sweep at once without harm.
+//! access codes, email links, security notices, and computers an account has not logged in
+//! from for long. Each table is one DELETE on its expiry column, so every node may sweep at
+//! once without harm.
 
 use super::{Store, StoreError};
 use crate::clock::Instant;
@@ -18,6 +19,8 @@ pub struct SweepReport {
     pub password_links: u64,
     pub access_codes: u64,
     pub email_links: u64,
+    pub security_notices: u64,
+    pub known_devices: u64,
 }
 
 impl SweepReport {
@@ -31,11 +34,13 @@ impl SweepReport {
             + self.password_links
             + self.access_codes
             + self.email_links
+            + self.security_notices
+            + self.known_devices
     }
 }
 
 /// Tables swept, each with its expiry column (the table names are constants, never input).
-const EXPIRING: [(&str, &str); 9] = [
+const EXPIRING: [(&str, &str); 11] = [
     ("login_challenges", "expires_at"),
     ("pending_secrets", "expires_at"),
     ("verifications", "expires_at"),
@@ -45,6 +50,8 @@ const EXPIRING: [(&str, &str); 9] = [
     ("password_links", "expires_at"),
     ("access_codes", "expires_at"),
     ("email_links", "expires_at"),
+    ("security_notices", "expires_at"),
+    ("known_devices", "expires_at"),
 ];
 
 impl Store {
@@ -69,6 +76,8 @@ impl Store {
             password_links,
             access_codes,
             email_links,
+            security_notices,
+            known_devices,
         ] = removed;
         Ok(SweepReport {
             login_challenges,
@@ -80,6 +89,8 @@ impl Store {
             password_links,
             access_codes,
             email_links,
+            security_notices,
+            known_devices,
         })
     }
 

@@ -22,6 +22,7 @@ mod import;
 mod janitor;
 mod messages;
 mod names;
+mod notices;
 mod password_links;
 mod row;
 mod sessions;
@@ -47,8 +48,8 @@ pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use address_proofs::ProvenAddress;
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
-    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, PasswordLinkStore,
-    SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
+    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, NoticeStore,
+    PasswordLinkStore, SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites, MethodUse,
@@ -57,6 +58,7 @@ pub use code_check::{
 pub use counters::{Counter, Full};
 pub use email_links::{EmailLinkRecord, LinkVerification, NewEmailLink};
 pub use janitor::SweepReport;
+pub use notices::{DeviceSeen, LoggedEvent, NewNotice, NoticeRecord};
 pub use password_links::{NewPasswordLink, PasswordLinkRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};

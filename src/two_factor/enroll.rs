@@ -414,7 +414,9 @@ impl TwoFactor {
                         user,
                         method_id,
                         AFTER_A_FACTOR_CHANGE,
-                        &event.detail("methodId", method_id.as_str()),
+                        &event
+                            .detail("methodId", method_id.as_str())
+                            .detail("method", method.kind.as_str()),
                     )
                     .await?
                 {

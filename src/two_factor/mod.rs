@@ -29,7 +29,7 @@ use guess_rules::CodeMatch;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
-use crate::domain::{Channel, FieldError, Invalid, MethodKind, UserId};
+use crate::domain::{Channel, FieldError, Invalid, MethodKind, PhoneNumber, UserId};
 use crate::otp::{AccessCode, OtpCode, RecoveryCode, StepMatch, TotpParams, TotpSecret};
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
@@ -268,6 +268,13 @@ impl TwoFactor {
 
     pub async fn user_methods(&self, user: UserId) -> Result<Vec<MethodRecord>, TwoFactorError> {
         Ok(self.two_factor_store.methods(user).await?)
+    }
+
+    /// The phone a message outside a login goes to (`preference::phone_used_last`), if the
+    /// user has one.
+    pub async fn phone_of(&self, user: UserId) -> Result<Option<PhoneNumber>, TwoFactorError> {
+        let methods = self.two_factor_store.methods(user).await?;
+        Ok(preference::phone_used_last(&methods))
     }
 
     /// Checks a numeric code against the given authenticators and spends its time step. The

@@ -27,6 +27,16 @@ fn preferred_of<'a>(
         .or_else(|| methods.clone().next())
 }
 
+/// The phone a message outside a login goes to (a reset code, a security notice): the
+/// account's phone method used last (a phone is proven by a code when it is enrolled).
+pub fn phone_used_last(methods: &[MethodRecord]) -> Option<crate::domain::PhoneNumber> {
+    methods
+        .iter()
+        .filter(|m| m.kind == MethodKind::Phone)
+        .max_by_key(|m| m.last_used_at.map(|at| at.millis()).unwrap_or(i64::MIN))
+        .and_then(|m| m.mobile_phone.clone())
+}
+
 /// Whether codes for this method are sent (a text, a call, an email) rather than made by an app.
 fn receives_codes(method: &MethodRecord) -> bool {
     matches!(method.kind, MethodKind::Phone | MethodKind::Email)

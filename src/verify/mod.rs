@@ -32,7 +32,7 @@ pub use crate::domain::{Channel, Destination};
 use crate::crypto::cipher::SecretBox;
 use crate::delivery::Delivery;
 use crate::store::{AuditStore, CounterStore, Store, TwoFactorStore, VerifyStore};
-pub use account_email::{AccountEmail, Admitted, account_email_sender};
+pub use account_email::{AccountEmail, AccountText, Admitted, account_message_sender};
 pub use engine::{
     CheckOutcome, ServiceOverride, StartRequest, VerificationTarget, VerificationView, VerifyError,
     sid,

@@ -27,6 +27,7 @@ mod limits;
 mod login;
 mod names;
 mod nodes;
+mod notices;
 mod passwords;
 mod phones;
 mod processes;

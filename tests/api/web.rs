@@ -33,7 +33,8 @@ impl Browser {
         self.cookies.get(name).map(String::as_str)
     }
 
-    fn cookie_header(&self) -> String {
+    /// The browser's cookies, as its `Cookie` header.
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

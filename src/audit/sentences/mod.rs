@@ -122,6 +122,21 @@ fn login_failure(reason: Option<&str>) -> String {
     }
 }
 
+/// What a security notice told of, by its kind's name.
+fn notice(kind: Option<&str>) -> &'static str {
+    match kind {
+        Some("newComputer") => "a login from a computer new to the account",
+        Some("passwordChanged") => "a change of password",
+        Some("methodAdded") => "a second factor added",
+        Some("methodRemoved") => "a second factor removed",
+        Some("recoveryCodeUsed") => "a recovery code used to log in",
+        Some("recoveryCodesRenewed") => "new recovery codes",
+        Some("twoFactorReset") => "an administrator's reset of the second factors",
+        Some("accessCodeUsed") => "an administrator's access code used to log in",
+        _ => "a security event",
+    }
+}
+
 /// "1 session", "3 other sessions", "no session".
 fn sessions(count: i64, other: &str) -> String {
     match count {
@@ -137,6 +152,7 @@ fn settings(key: Option<&str>) -> String {
         Some("delivery") => "the code delivery settings".into(),
         Some("welcome") => "the terms and welcome settings".into(),
         Some("accounts") => "the account settings".into(),
+        Some("notices") => "the security notice settings".into(),
         Some(other) => format!("the {} settings", words(other)),
         None => "the settings".into(),
     }
@@ -379,6 +395,32 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
                 _ => format!("{t}'s email address was verified"),
             }
         }
+        EventKind::NoticeSent => {
+            let told = notice(text(details, "notice"));
+            let ways: Vec<String> = [("email", "by email"), ("sms", "by text")]
+                .into_iter()
+                .filter_map(|(key, way)| {
+                    let sent = details.get(key)?;
+                    let to = text(sent, "to").unwrap_or("their address");
+                    Some(match text(sent, "refused") {
+                        Some(why) => format!("{way} to {to}, which was refused ({why})"),
+                        None => format!("{way} to {to}"),
+                    })
+                })
+                .collect();
+            format!("{t} was told of {told} {}", and_list(&ways))
+        }
+        EventKind::NoticeDisowned => {
+            let told = notice(text(details, "notice"));
+            let mut said = format!("{t} said that {told} was not them");
+            if let Some(ended) = number(details, "sessionsEnded") {
+                said.push_str(&format!(
+                    ": {} ended and every trusted computer forgotten",
+                    sessions(ended, "")
+                ));
+            }
+            said
+        }
         EventKind::EmailVerificationFailure => {
             let why = match text(details, "reason") {
                 Some("link_used") => "the link was used already".into(),
@@ -573,5 +615,7 @@ mod address_tests;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod notice_tests;
 #[cfg(test)]
 mod password_tests;

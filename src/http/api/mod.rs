@@ -61,6 +61,8 @@ use super::AppState;
     two_factor::settings::update_welcome_settings,
     two_factor::settings::account_settings,
     two_factor::settings::update_account_settings,
+    two_factor::settings::notice_settings,
+    two_factor::settings::update_notice_settings,
     two_factor::methods::secret,
     two_factor::login::login,
     two_factor::send::send,
@@ -172,6 +174,11 @@ pub fn routes() -> Router<AppState> {
             "/api/system/accounts",
             get(two_factor::settings::account_settings)
                 .put(two_factor::settings::update_account_settings),
+        )
+        .route(
+            "/api/system/notices",
+            get(two_factor::settings::notice_settings)
+                .put(two_factor::settings::update_notice_settings),
         )
         .route("/api/two-factor/secret", get(two_factor::methods::secret))
         .route("/api/two-factor/login", post(two_factor::login::login))

@@ -78,7 +78,8 @@ pub async fn page(
     } else {
         None
     };
-    let cookies = Cookies::new(&state, &headers);
+    let mut cookies = Cookies::new(&state, &headers);
+    cookies.give_browser_id(&state, &headers);
     let chrome = cookies.chrome(&state, None);
     cookies.page(
         StatusCode::OK,

@@ -8,6 +8,7 @@ mod enroll_email;
 mod forgot;
 mod forms;
 mod login;
+mod not_me;
 mod pages;
 mod security;
 mod verify_email;
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
             "/reset-password/{link}",
             get(forgot::reset_page).post(forgot::reset_submit),
         )
+        .route("/not-me/{id}", get(not_me::page).post(not_me::confirm))
         .route("/logout", post(pages::logout))
         .route("/welcome", get(welcome::page).post(welcome::submit))
         .route(
@@ -198,6 +200,10 @@ pub fn routes() -> Router<AppState> {
             get(admin::accounts::accounts).post(admin::accounts::save_accounts),
         )
         .route(
+            "/admin/notices",
+            get(admin::notices::notices).post(admin::notices::save_notices),
+        )
+        .route(
             "/admin/verify-accounts",
             get(admin::verify_accounts::verify_accounts)
                 .post(admin::verify_accounts::create_verify_account),
@@ -265,6 +271,18 @@ impl Cookies {
         self.set(TRUST_COOKIE, &trust.token, Some(seconds), "Lax");
         if let Some(id) = browser_id {
             self.set(BROWSER_COOKIE, id, Some(BROWSER_COOKIE_SECONDS), "Lax");
+        }
+    }
+
+    /// Gives a browser that has no long-lived id one, so that its logins can be told from a
+    /// new computer's (the security notices').
+    pub fn give_browser_id(&mut self, state: &AppState, headers: &HeaderMap) {
+        if cookie(state, headers, BROWSER_COOKIE)
+            .filter(|id| id.len() >= 32)
+            .is_none()
+        {
+            let id = random::token(32);
+            self.set(BROWSER_COOKIE, &id, Some(BROWSER_COOKIE_SECONDS), "Lax");
         }
     }
 

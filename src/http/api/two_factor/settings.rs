@@ -1,5 +1,5 @@
 //! The settings administrators keep through the API: the two-factor policy, the welcome step,
-//! code delivery and the accounts. Each is a document read whole (`GET`) and replaced whole
+//! code delivery, the accounts and the security notices. Each is a document read whole (`GET`) and replaced whole
 //! (`PUT`), so one pair of helpers serves them all.
 
 use axum::Json;
@@ -13,6 +13,7 @@ use crate::core::Core;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiKeyAuth, RequestOrigin};
+use crate::notices::NoticeSettings;
 use crate::policy::TwoFactorPolicy;
 use crate::verify::{
     Channel, DeliveryChange, DeliverySettings, Destination, SenderKind, TestMessage, TestOutcome,
@@ -216,6 +217,67 @@ pub async fn update_account_settings(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<AccountsBody>,
 ) -> Result<Json<AccountsBody>, ApiError> {
+    replace_settings(&state, key, &origin, body).await
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NoticesBody {
+    notices: NoticeSettings,
+}
+
+impl SettingsDocument for NoticesBody {
+    async fn read(core: &Core) -> Result<Self, ApiError> {
+        Ok(Self {
+            notices: core.notices.settings().await?,
+        })
+    }
+
+    async fn replace(
+        self,
+        core: &Core,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Self, ApiError> {
+        core.notices
+            .set_settings(&self.notices, actor, origin, now)
+            .await?;
+        Ok(self)
+    }
+}
+
+/// `GET /api/system/notices`: which security notices are sent, by email and text, and the
+/// operator's own texts.
+#[utoipa::path(
+    get, path = "/api/system/notices", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The security notice settings", body = NoticesBody))
+)]
+pub async fn notice_settings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<NoticesBody>, ApiError> {
+    read_settings(&state).await
+}
+
+/// `PUT /api/system/notices`: replaces them (absent fields take their defaults). A template
+/// that is misnamed, too long, or lacks the `{link}` it must hold is refused with its key.
+#[utoipa::path(
+    put, path = "/api/system/notices", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = NoticesBody,
+    responses(
+        (status = 200, description = "The security notice settings, as stored", body = NoticesBody),
+        (status = 400, description = "A template is refused: the error names its key"),
+    )
+)]
+pub async fn update_notice_settings(
+    State(state): State<AppState>,
+    key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<NoticesBody>,
+) -> Result<Json<NoticesBody>, ApiError> {
     replace_settings(&state, key, &origin, body).await
 }
 

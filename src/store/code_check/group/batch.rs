@@ -102,10 +102,10 @@ const WRITES: &str = "WITH \
        FROM json_to_recordset($4::json) AS r(id TEXT, user_id TEXT, amr TEXT, \
          application_id TEXT, refresh_hash TEXT, now BIGINT, expires_at BIGINT, ip TEXT, \
          user_agent TEXT, kind TEXT)) \
-     INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details) \
-     SELECT r.at, r.actor, r.target, r.event, r.ip, r.user_agent, r.details \
+     INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details, device) \
+     SELECT r.at, r.actor, r.target, r.event, r.ip, r.user_agent, r.details, r.device \
      FROM json_to_recordset($5::json) AS r(n BIGINT, at BIGINT, actor TEXT, target TEXT, \
-       event TEXT, ip TEXT, user_agent TEXT, details TEXT) \
+       event TEXT, ip TEXT, user_agent TEXT, details TEXT, device TEXT) \
      ORDER BY r.n";
 
 /// The keys of each JSON record, in the order of the parameters one check's statements bind.
@@ -132,6 +132,7 @@ const EVENT_KEYS: &[&str] = &[
     "ip",
     "user_agent",
     "details",
+    "device",
 ];
 const CLAIM_KEYS: &[&str] = &["id", "step", "at"];
 
