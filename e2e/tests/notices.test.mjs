@@ -76,6 +76,7 @@ test("the administrator chooses which events are told and writes their words", a
   assert.equal(await admin.title(), "Security notices — Admin — Tessera");
   await admin.getByLabel("Also by text message").check();
   await admin.getByLabel("New recovery codes made").uncheck();
+  await admin.getByText("The password changed", { exact: true }).last().click();
   const subject = admin.locator('input[name="passwordChanged.subject"]');
   assert.equal(await subject.getAttribute("placeholder"), "Your {product} password was changed");
   await subject.fill("{product}: the password of {username} changed");
@@ -83,9 +84,10 @@ test("the administrator chooses which events are told and writes their words", a
   await admin.getByRole("button", { name: "Save" }).click();
   assert.match(await admin.locator(".error").first().textContent(), /holds \{link\}/);
   await admin.locator('textarea[name="passwordChanged.body"]').fill("{username}'s password changed at {when}. Not you? {link}");
-  await shot(admin, "143-admin-notices");
   await admin.getByRole("button", { name: "Save" }).click();
   await admin.waitForURL(/\/admin\/notices\?notice=saved/);
+  assert.equal(await admin.locator(".notice").textContent(), "Saved.");
+  await shot(admin, "143-admin-notices");
 
   const settings = (await server.api("GET", "/api/system/notices")).body.notices;
   assert.equal(settings.sms, true);

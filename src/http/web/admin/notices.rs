@@ -53,6 +53,8 @@ struct KindRow {
     on: bool,
     /// The operator's subject, body and text for the shown language ("" where none).
     texts: [String; 3],
+    /// Whether any of them is set (the texts show unfolded).
+    own: bool,
     built_in: [String; 3],
 }
 
@@ -199,11 +201,13 @@ fn editor(
                 let key = template_key(&format!("{}.{part}", kind.as_str()), locale);
                 settings.templates.get(&key).cloned().unwrap_or_default()
             };
+            let texts = PARTS.map(text);
             KindRow {
                 name: kind.as_str(),
                 label: kind.label(),
                 on: settings.kinds.contains(&kind),
-                texts: PARTS.map(text),
+                own: texts.iter().any(|t| !t.is_empty()),
+                texts,
                 built_in: built_in(kind, if locale.is_empty() { "en" } else { locale }),
             }
         })
