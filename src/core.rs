@@ -11,6 +11,7 @@ use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
 use crate::import::Import;
 use crate::recovery::Recovery;
+use crate::registration::Registration;
 use crate::sessions::{Sessions, TokenPolicy};
 use crate::store::{Store, StoreError};
 use crate::two_factor::TwoFactor;
@@ -26,6 +27,7 @@ pub struct Core {
     pub import: Import,
     pub logins: Logins,
     pub recovery: Recovery,
+    pub registration: Registration,
     pub sessions: Sessions,
     pub two_factor: TwoFactor,
     pub verify: Verify,
@@ -82,6 +84,14 @@ impl Core {
             config.product_name.clone(),
             issuer.clone(),
         );
+        let registration = Registration::new(
+            store.clone(),
+            hasher.clone(),
+            addresses.clone(),
+            verify.clone(),
+            config.product_name.clone(),
+            issuer.clone(),
+        );
         Ok(Self {
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
@@ -93,8 +103,10 @@ impl Core {
                 sessions.clone(),
                 verify.clone(),
                 recovery.clone(),
+                addresses.clone(),
             ),
             recovery,
+            registration,
             welcome: Welcome::new(store.clone(), addresses.clone()),
             accounts,
             addresses,

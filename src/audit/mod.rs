@@ -85,6 +85,7 @@ event_kinds! {
     EmailVerificationSent => "user.email_verification_sent",
     EmailVerified => "user.email_verified",
     EmailVerificationFailure => "user.email_verification_failure",
+    UserRegister => "user.register",
 }
 
 impl EventKind {

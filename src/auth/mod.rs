@@ -12,6 +12,7 @@ pub use password_change::{
     PasswordChanged, PasswordProof,
 };
 
+use crate::addresses::Addresses;
 use crate::crypto::PasswordHasher;
 use crate::limits::PasswordGuardSettings;
 use crate::recovery::Recovery;
@@ -41,6 +42,8 @@ pub struct Logins {
     verify: Verify,
     /// The link a temporary password's login answers with.
     recovery: Recovery,
+    /// A new link for a self-registered account that logs in before verifying its address.
+    addresses: Addresses,
 }
 
 impl Logins {
@@ -52,6 +55,7 @@ impl Logins {
         sessions: Sessions,
         verify: Verify,
         recovery: Recovery,
+        addresses: Addresses,
     ) -> Self {
         Self {
             audit_store: store.audit(),
@@ -66,6 +70,7 @@ impl Logins {
             sessions,
             verify,
             recovery,
+            addresses,
         }
     }
 
