@@ -47,6 +47,8 @@ pub struct Logins {
 }
 
 impl Logins {
+    // One parameter per service it holds, as its fields list them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         hasher: PasswordHasher,
