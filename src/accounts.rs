@@ -368,6 +368,7 @@ impl Accounts {
                     id,
                     profile: checked.changes,
                     password_hash,
+                    email_verification_required: false,
                 },
                 &event,
             )

@@ -12,6 +12,7 @@ use crate::delivery::Delivery;
 use crate::import::Import;
 use crate::notices::Notices;
 use crate::recovery::Recovery;
+use crate::registration::Registration;
 use crate::sessions::{Sessions, TokenPolicy};
 use crate::store::{Store, StoreError};
 use crate::two_factor::TwoFactor;
@@ -28,6 +29,7 @@ pub struct Core {
     pub logins: Logins,
     pub recovery: Recovery,
     pub notices: Notices,
+    pub registration: Registration,
     pub sessions: Sessions,
     pub two_factor: TwoFactor,
     pub verify: Verify,
@@ -92,6 +94,14 @@ impl Core {
             config.product_name.clone(),
             issuer.clone(),
         );
+        let registration = Registration::new(
+            store.clone(),
+            hasher.clone(),
+            addresses.clone(),
+            verify.clone(),
+            config.product_name.clone(),
+            issuer.clone(),
+        );
         Ok(Self {
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
@@ -103,9 +113,11 @@ impl Core {
                 sessions.clone(),
                 verify.clone(),
                 recovery.clone(),
+                addresses.clone(),
             ),
             recovery,
             notices,
+            registration,
             welcome: Welcome::new(store.clone(), addresses.clone()),
             accounts,
             addresses,

@@ -527,6 +527,7 @@ impl Import {
                         id,
                         profile,
                         password_hash: user.password_hash,
+                        email_verification_required: false,
                     },
                     methods,
                 )

@@ -30,6 +30,7 @@ pub mod otp;
 pub mod policy;
 pub mod proxies;
 pub mod recovery;
+pub mod registration;
 pub mod sessions;
 pub mod spreadsheet;
 pub mod store;

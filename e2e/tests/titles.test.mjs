@@ -50,6 +50,10 @@ test("every page's title names the page and its part of the site before the prod
   await expect(page, "Log in");
   await page.goto(`${server.url}/forgot-password`);
   await expect(page, "Forgot your password? — Log in");
+  const opened = await server.api("PUT", "/api/system/accounts", { accounts: { selfRegistration: true } });
+  assert.equal(opened.status, 200, JSON.stringify(opened));
+  await page.goto(`${server.url}/register`);
+  await expect(page, "Create an account");
   await logIn(page, server, "bob");
   await page.waitForURL(/\/login\/code$/);
   await expect(page, "Two-factor authentication — Log in");
@@ -118,7 +122,7 @@ test("every page's title names the page and its part of the site before the prod
   await expect(admin, "Email address verified");
   await admin.goto(`${server.url}/verify-email/${"A".repeat(43)}`);
   await expect(admin, "This link cannot be used");
-  assert.equal(seen.size, pages.length + 7 + 3, "no two pages share a title");
+  assert.equal(seen.size, pages.length + 8 + 3, "no two pages share a title");
 });
 
 test("the welcome step says what is missing in full sentences", async () => {

@@ -57,6 +57,34 @@ impl Addresses {
         Ok(user)
     }
 
+    /// Sends the link that lets a self-registered account in: to the address it was made with,
+    /// as the person's own request (counted against the address it came from). Answers the
+    /// address it went to.
+    pub async fn send_registration_link(
+        &self,
+        user: &User,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Email, AddressError> {
+        let address = user
+            .email_awaiting_verification()
+            .ok_or(AddressError::NothingToVerify)?;
+        let actor = Actor::User(user.id);
+        let issued = self
+            .make_link(
+                user,
+                address,
+                Purpose::NewAddress,
+                actor.clone(),
+                origin,
+                now,
+            )
+            .await?;
+        self.send_link(user, &issued, Occasion::Registration, &actor, origin, now)
+            .await?;
+        Ok(issued.to)
+    }
+
     /// Sends its link to an address a change put in force unverified. A failure is logged: the
     /// change is made, and the link can be sent again.
     async fn link_new_address(

@@ -65,22 +65,27 @@ impl Addresses {
         Ok(AccountSettings::from_stored(stored.as_deref()))
     }
 
-    /// Replaces the account settings; they apply to the next login on every node.
+    /// Replaces the account settings (checked: a domain of the allow-list that is no domain is
+    /// refused by name); they apply to the next login or sign-up on every node. Answers them as
+    /// kept.
     pub async fn set_account_settings(
         &self,
-        settings: &AccountSettings,
+        settings: AccountSettings,
         actor: Actor,
         origin: &Origin,
         now: Instant,
-    ) -> Result<(), AddressError> {
-        let json = serde_json::to_string(settings).map_err(anyhow::Error::from)?;
+    ) -> Result<AccountSettings, AddressError> {
+        let settings = settings.checked().map_err(AddressError::Invalid)?;
+        let json = serde_json::to_string(&settings).map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)
             .detail("key", SETTINGS_KEY)
-            .detail("unverifiedEmailLogin", settings.unverified_email_login);
+            .detail("unverifiedEmailLogin", settings.unverified_email_login)
+            .detail("selfRegistration", settings.self_registration)
+            .detail("registrationDomains", settings.registration_domains.clone());
         self.setting_store
             .put_setting(SETTINGS_KEY, &json, &event)
             .await?;
-        Ok(())
+        Ok(settings)
     }
 }
 

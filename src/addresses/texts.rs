@@ -7,6 +7,8 @@ pub enum Occasion {
     NewAddress,
     /// The person asked for it in place of the address in force.
     Change,
+    /// The person signed up with it (self-registration): the account waits for it.
+    Registration,
 }
 
 /// The email that carries a link to verify an address.
@@ -27,6 +29,12 @@ impl VerifyEmail<'_> {
         let why = match self.occasion {
             Occasion::NewAddress => format!(
                 "This address was given for the {product} account {username}.",
+                product = self.product_name,
+                username = self.username,
+            ),
+            Occasion::Registration => format!(
+                "You signed up for the {product} account {username} with this address. The \
+                 account can log in once the address is verified.",
                 product = self.product_name,
                 username = self.username,
             ),
@@ -114,6 +122,15 @@ mod tests {
             ..email
         };
         assert!(new.body().starts_with("This address was given for"));
+        let signed_up = VerifyEmail {
+            occasion: Occasion::Registration,
+            ..new
+        };
+        assert!(
+            signed_up
+                .body()
+                .starts_with("You signed up for the Tessera account alice with this address.")
+        );
     }
 
     #[test]

@@ -87,6 +87,7 @@ event_kinds! {
     EmailVerificationFailure => "user.email_verification_failure",
     NoticeSent => "user.notice_sent",
     NoticeDisowned => "user.notice_disowned",
+    UserRegister => "user.register",
 }
 
 impl EventKind {

@@ -60,6 +60,10 @@ pub enum LoginError {
     /// The password was right but the account is disabled.
     #[error("the account is disabled")]
     Inactive,
+    /// The password was right, but the account (a self-registration) waits for its address to
+    /// be verified. A new link was sent to it (`sent_to`, masked), unless a send budget is full.
+    #[error("the account's email address is not verified yet")]
+    EmailNotVerified { sent_to: Option<String> },
     /// The password was right, but too many wrong second-factor codes came lately.
     #[error("too many wrong codes; try again in {retry_after_seconds} seconds")]
     TwoFactorBlocked { retry_after_seconds: i64 },
@@ -352,6 +356,13 @@ impl Logins {
                 .await;
             return Err(LoginError::Inactive);
         }
+        if account_policy::awaits_first_verification(found.email_verification_required, user) {
+            self.record_failure(Some(user), "email_not_verified", request, origin, now)
+                .await;
+            return Err(LoginError::EmailNotVerified {
+                sent_to: self.link_again(user, origin, now).await,
+            });
+        }
         if verdict == Verification::RightButOutdated {
             let hash = self
                 .hasher
@@ -368,9 +379,27 @@ impl Logins {
             return Ok(UserWithHash {
                 user: found.user,
                 password_hash: hash,
+                email_verification_required: found.email_verification_required,
             });
         }
         Ok(found)
+    }
+
+    /// A new link for a self-registered account whose owner logs in before verifying (the first
+    /// may have expired or never arrived): the right password proves it is theirs, and the send
+    /// budgets bound how often. Answers where it went, masked; a refusal is logged.
+    async fn link_again(&self, user: &User, origin: &Origin, now: Instant) -> Option<String> {
+        match self
+            .addresses
+            .send_registration_link(user, origin, now)
+            .await
+        {
+            Ok(to) => Some(crate::domain::Destination::Email(to).masked()),
+            Err(error) => {
+                tracing::warn!(%error, user = %user.id, "cannot send a new link to verify a registration");
+                None
+            }
+        }
     }
 
     /// Compares a password with the stored hash (the dummy hash when no user was found) under

@@ -12,6 +12,7 @@ pub use password_change::{
     PasswordChanged, PasswordProof,
 };
 
+use crate::addresses::Addresses;
 use crate::crypto::PasswordHasher;
 use crate::limits::PasswordGuardSettings;
 use crate::recovery::Recovery;
@@ -41,9 +42,13 @@ pub struct Logins {
     verify: Verify,
     /// The link a temporary password's login answers with.
     recovery: Recovery,
+    /// A new link for a self-registered account that logs in before verifying its address.
+    addresses: Addresses,
 }
 
 impl Logins {
+    // One parameter per service it holds, as its fields list them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         hasher: PasswordHasher,
@@ -52,6 +57,7 @@ impl Logins {
         sessions: Sessions,
         verify: Verify,
         recovery: Recovery,
+        addresses: Addresses,
     ) -> Self {
         Self {
             audit_store: store.audit(),
@@ -66,6 +72,7 @@ impl Logins {
             sessions,
             verify,
             recovery,
+            addresses,
         }
     }
 

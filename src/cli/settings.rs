@@ -97,7 +97,7 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
                 "accounts" => {
                     let settings = serde_json::from_str(&text).map_err(parse_error)?;
                     core.addresses
-                        .set_account_settings(&settings, Actor::Cli, &origin, now)
+                        .set_account_settings(settings, Actor::Cli, &origin, now)
                         .await?;
                 }
                 other => {

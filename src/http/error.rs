@@ -18,6 +18,7 @@ use crate::auth::{CURRENT_PASSWORD_FIELD, PasswordChangeError};
 use crate::domain::Invalid;
 use crate::notices::{NOTICE_ID_FIELD, NoticeError};
 use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, CODE_FIELD, DeadLink, RecoveryError};
+use crate::registration::RegistrationError;
 use crate::two_factor::TwoFactorError;
 use crate::verify::VerifyError;
 
@@ -222,6 +223,26 @@ impl From<RecoveryError> for ApiError {
             },
             RecoveryError::Account(error) => error.into(),
             RecoveryError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
+impl From<RegistrationError> for ApiError {
+    fn from(error: RegistrationError) -> Self {
+        match error {
+            // Off, the operation does not exist: the same answer as any unknown path.
+            RegistrationError::Closed => ApiError::Empty(StatusCode::NOT_FOUND),
+            RegistrationError::Invalid(fields) => ApiError::Fields(fields),
+            RegistrationError::Throttled {
+                retry_after_seconds,
+            } => ApiError::Throttled {
+                code: "[TooManyRequests]".into(),
+                message: format!(
+                    "too many sign-ups from this address; try again in {retry_after_seconds} seconds"
+                ),
+                retry_after_seconds,
+            },
+            RegistrationError::Internal(error) => ApiError::Internal(error),
         }
     }
 }

@@ -35,7 +35,7 @@ static BY_EMAIL_KEY: LazyLock<ByLoginKey> = LazyLock::new(|| ByLoginKey::new("em
 pub(super) const COLUMNS: &str = "id, username, username_key, email, email_key, full_name, mobile_phone, roles, active, \
     two_factor_required, every_login, authy_migrated, terms_version_accepted, password_hash, password_changed_at, \
     created_at, updated_at, last_login_at, password_change_required, email_verified_at, \
-    pending_email, pending_email_key";
+    pending_email, pending_email_key, email_verification_required";
 
 const UNIQUE_FIELDS: &[(&str, &str)] = &[("email", "email_key"), ("username", "username_key")];
 
@@ -64,6 +64,8 @@ pub struct NewUser {
     pub id: UserId,
     pub profile: UserChanges,
     pub password_hash: PasswordHash,
+    /// The account logs in only once its address is verified (a self-registration's).
+    pub email_verification_required: bool,
 }
 
 /// A user's editable profile, written whole.
@@ -107,6 +109,9 @@ impl UserChanges {
 pub struct UserWithHash {
     pub user: User,
     pub password_hash: PasswordHash,
+    /// The account was made by its owner and logs in only once its address is verified
+    /// (`account_policy::awaits_first_verification`).
+    pub email_verification_required: bool,
 }
 
 /// Which of a user's sessions a password change ends, in its transaction.
@@ -637,8 +642,8 @@ pub(super) async fn insert_user_in(
         "INSERT INTO users (id, username, username_key, email, email_key, full_name, \
            mobile_phone, roles, active, two_factor_required, password_hash, \
            password_changed_at, created_at, updated_at, authy_migrated, password_change_required, \
-           email_verified_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14, $15) \
+           email_verified_at, email_verification_required) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14, $15, $16) \
          {conflict} \
          RETURNING {COLUMNS}"
     ))
@@ -657,6 +662,7 @@ pub(super) async fn insert_user_in(
     .bind(flag(p.authy_migrated))
     .bind(flag(p.password_change_required))
     .bind(p.email_verified_at.map(Instant::millis))
+    .bind(flag(new.email_verification_required))
     .fetch_optional(&mut **tx)
     .await
 }
@@ -750,5 +756,6 @@ pub(super) fn user_from_row(row: &impl Columns) -> Result<UserWithHash, StoreErr
     Ok(UserWithHash {
         user,
         password_hash: PasswordHash::from_stored(text("password_hash")?),
+        email_verification_required: row.column::<i64>("email_verification_required")? != 0,
     })
 }

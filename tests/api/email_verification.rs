@@ -212,7 +212,12 @@ async fn the_administrator_may_let_unverified_addresses_log_in() {
         .json()
         .await
         .unwrap();
-    assert_eq!(read, json!({"accounts": {"unverifiedEmailLogin": true}}));
+    assert_eq!(
+        read,
+        json!({"accounts": {
+            "unverifiedEmailLogin": true, "selfRegistration": false, "registrationDomains": []
+        }})
+    );
 
     let refused = settings(json!({"accounts": {"unverifiedEmailLogins": true}}))
         .await

@@ -32,6 +32,7 @@ mod passwords;
 mod phones;
 mod processes;
 mod races;
+mod registration;
 mod reset_by_sms;
 mod seed_004;
 mod senders;

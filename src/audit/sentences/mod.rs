@@ -604,6 +604,19 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             }
         }
         EventKind::AccessCodeRevoke => format!("{a} revoked {whose} one-time access code"),
+        EventKind::UserRegister => {
+            let to = text(details, "to").unwrap_or("an email address");
+            match text(details, "outcome") {
+                Some("email_in_use") => format!(
+                    "Someone tried to sign up with {t}'s email address {to}: no account was \
+                     made, and the address was told"
+                ),
+                _ => format!(
+                    "{t} signed up with the email address {to}: the account logs in once the \
+                     address is verified"
+                ),
+            }
+        }
         EventKind::NameCollision => format!(
             "{a} found usernames or emails that look alike once written in their canonical forms"
         ),
@@ -619,3 +632,5 @@ mod tests;
 mod notice_tests;
 #[cfg(test)]
 mod password_tests;
+#[cfg(test)]
+mod registration_tests;

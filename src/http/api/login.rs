@@ -43,6 +43,16 @@ pub struct PasswordChangeRequired {
     change_password_reason: &'static str,
 }
 
+/// FusionAuth's 212: the password is right, but the account waits for its email address to be
+/// verified (a self-registration); no session.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailVerificationRequired {
+    /// Where a new link was sent, masked (absent when a send budget is full).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent_to: Option<String>,
+}
+
 /// `POST /api/login`: 200 with tokens; 242 with a `twoFactorId` when a second factor is due;
 /// 404 (empty) for an unknown user or a wrong password, alike; 423 for a disabled account; 429
 /// when too many wrong second-factor codes came lately.
@@ -52,6 +62,7 @@ pub struct PasswordChangeRequired {
     responses(
         (status = 200, description = "Logged in: no second factor is due; with `twoFactorTrustId` (the new one, the one sent is spent) when a trusted computer spared it", body = TokenResponse),
         (status = 203, description = "The password is a temporary one an administrator set: choose one's own with `POST /api/user/change-password/{changePasswordId}` (valid once, for 15 minutes), then log in again", body = PasswordChangeRequired),
+        (status = 212, description = "The account was made by self-registration and its email address is not verified yet: no session; a new link was emailed to it (`sentTo`, masked), unless a send budget is full", body = EmailVerificationRequired),
         (status = 242, description = "A second factor is due: finish with `POST /api/two-factor/login`", body = super::views::ChallengeResponse),
         (status = 404, description = "The login id or the password is wrong (no body)"),
         (status = 423, description = "The account is inactive (no body)"),
@@ -133,6 +144,11 @@ pub async fn login(
             .into_response()),
         Err(LoginError::WrongCredentials) => Err(ApiError::Empty(StatusCode::NOT_FOUND)),
         Err(LoginError::Inactive) => Err(ApiError::Empty(StatusCode::LOCKED)),
+        Err(LoginError::EmailNotVerified { sent_to }) => Ok((
+            StatusCode::from_u16(212).map_err(ApiError::internal)?,
+            Json(EmailVerificationRequired { sent_to }),
+        )
+            .into_response()),
         Err(LoginError::TwoFactorBlocked {
             retry_after_seconds,
         }) => Err(ApiError::Throttled {

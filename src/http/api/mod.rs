@@ -8,6 +8,7 @@ mod invitations;
 pub mod login;
 mod outbox;
 mod password;
+mod registration;
 pub mod system;
 pub mod tokens;
 pub mod two_factor;
@@ -37,6 +38,7 @@ use super::AppState;
     password::change_password,
     password::change_password_post,
     forgot_password::forgot_password,
+    registration::register,
     invitations::invite,
     forgot_password::forgot_password_code,
     forgot_password::reset_password,
@@ -104,6 +106,7 @@ pub fn routes() -> Router<AppState> {
             "/api/user/change-password/{change_password_id}",
             post(forgot_password::reset_password),
         )
+        .route("/api/user/registration", post(registration::register))
         .route(
             "/api/user/forgot-password",
             post(forgot_password::forgot_password),

@@ -91,7 +91,8 @@ forms! {
     IdForm { id: String }
     NewUserForm { username: String, email: String, email_verified: Option<String>, password: String, invite: Option<String> }
     AdminProfileForm { full_name: String, email: String, email_verified: Option<String>, admin: Option<String>, active: Option<String>, two_factor_required: Option<String> }
-    AccountSettingsForm { unverified_email_login: Option<String> }
+    AccountSettingsForm { unverified_email_login: Option<String>, self_registration: Option<String>, registration_domains: String }
+    RegisterForm { username: String, email: String, password: String, confirm_password: String }
     AdminPhoneForm { mobile_phone: String, reason: String }
     ReasonForm { reason: String, confirm: Option<String> }
     ConfirmForm { confirm: Option<String> }

@@ -32,6 +32,8 @@ struct LoginPage {
     notice: Option<String>,
     /// Where a login that expired during enrolment goes back to (`LoginQuery::expired`).
     resume: Option<String>,
+    /// Self-registration is on: the page offers "Create an account".
+    registration_open: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +80,10 @@ pub async fn page(
     } else {
         None
     };
+    let registration_open = match state.core.registration.is_open().await {
+        Ok(open) => open,
+        Err(error) => return internal(&state, &headers, error),
+    };
     let mut cookies = Cookies::new(&state, &headers);
     cookies.give_browser_id(&state, &headers);
     let chrome = cookies.chrome(&state, None);
@@ -89,6 +95,7 @@ pub async fn page(
             error: None,
             notice,
             resume,
+            registration_open,
         },
     )
 }
@@ -110,6 +117,8 @@ pub async fn submit(
                 error: Some(error.to_owned()),
                 notice: None,
                 resume: enrolment_step(form.resume.as_deref()).map(|(step, _)| step.to_owned()),
+                // A refusal's page leaves the offer out rather than read the settings again.
+                registration_open: false,
             },
         )
     };
@@ -179,6 +188,18 @@ pub async fn submit(
             StatusCode::FORBIDDEN,
             "This account is disabled. Ask your administrator to enable it.",
         ),
+        Err(LoginError::EmailNotVerified { sent_to }) => {
+            let said = match sent_to {
+                Some(to) => format!(
+                    "Verify your email address before you log in: we sent a new link to {to}. \
+                     Open it, then log in again."
+                ),
+                None => "Verify your email address before you log in: open the link we emailed \
+                         you when you signed up, then log in again."
+                    .to_owned(),
+            };
+            fail(cookies, StatusCode::FORBIDDEN, &said)
+        }
         Err(
             refusal @ (LoginError::TwoFactorBlocked {
                 retry_after_seconds,

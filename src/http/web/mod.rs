@@ -10,6 +10,7 @@ mod forms;
 mod login;
 mod not_me;
 mod pages;
+mod register;
 mod security;
 mod verify_email;
 mod welcome;
@@ -65,6 +66,7 @@ pub fn routes() -> Router<AppState> {
             get(forgot::forgot_page_get).post(forgot::forgot_submit),
         )
         .route("/forgot-password/code", post(forgot::code_submit))
+        .route("/register", get(register::page).post(register::submit))
         .route(
             "/reset-password/{link}",
             get(forgot::reset_page).post(forgot::reset_submit),

@@ -183,14 +183,16 @@ impl SettingsDocument for AccountsBody {
         origin: &Origin,
         now: Instant,
     ) -> Result<Self, ApiError> {
-        core.addresses
-            .set_account_settings(&self.accounts, actor, origin, now)
+        let accounts = core
+            .addresses
+            .set_account_settings(self.accounts, actor, origin, now)
             .await?;
-        Ok(self)
+        Ok(Self { accounts })
     }
 }
 
-/// `GET /api/system/accounts`: whether an email address not yet verified may log in.
+/// `GET /api/system/accounts`: whether an email address not yet verified may log in, and whether
+/// people may make their own accounts (and with which email domains).
 #[utoipa::path(
     get, path = "/api/system/accounts", tag = "administration",
     security(("apiKey" = [])),
@@ -204,12 +206,15 @@ pub async fn account_settings(
 }
 
 /// `PUT /api/system/accounts`: replaces them (absent fields take their defaults). Applies to the
-/// next login on every node.
+/// next login or sign-up on every node.
 #[utoipa::path(
     put, path = "/api/system/accounts", tag = "administration",
     security(("apiKey" = [])),
     request_body = AccountsBody,
-    responses((status = 200, description = "The account settings, as stored", body = AccountsBody))
+    responses(
+        (status = 200, description = "The account settings, as stored (the domains of `registrationDomains` in lowercase, once each)", body = AccountsBody),
+        (status = 400, description = "An entry of `accounts.registrationDomains` is not a domain name", body = crate::http::error::Errors),
+    )
 )]
 pub async fn update_account_settings(
     State(state): State<AppState>,
