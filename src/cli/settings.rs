@@ -34,6 +34,7 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
                     "delivery".into(),
                     "welcome".into(),
                     "accounts".into(),
+                    "notices".into(),
                 ],
             };
             for key in keys {
@@ -54,9 +55,8 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
                             .map_err(two_factor_error)?,
                     )?,
                     "accounts" => serde_json::to_value(core.addresses.account_settings().await?)?,
-                    other => bail!(
-                        "unknown settings {other:?}; they are two_factor, delivery, welcome and accounts"
-                    ),
+                    "notices" => serde_json::to_value(core.notices.settings().await?)?,
+                    other => bail!("unknown settings {other:?}; they are {KEYS}"),
                 };
                 show(&key, value)?;
             }
@@ -100,17 +100,33 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
                         .set_account_settings(settings, Actor::Cli, &origin, now)
                         .await?;
                 }
-                other => {
-                    bail!(
-                        "unknown settings {other:?}; they are two_factor, delivery, welcome and accounts"
-                    )
+                "notices" => {
+                    let settings = serde_json::from_str(&text).map_err(parse_error)?;
+                    core.notices
+                        .set_settings(&settings, Actor::Cli, &origin, now)
+                        .await
+                        .map_err(|error| match error {
+                            crate::notices::NoticeError::Invalid(fields) => anyhow::anyhow!(
+                                "{key}: {}",
+                                fields
+                                    .iter()
+                                    .map(|f| f.message.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            ),
+                            other => other.into(),
+                        })?;
                 }
+                other => bail!("unknown settings {other:?}; they are {KEYS}"),
             }
             println!("{key} saved; it applies to the next login on every node");
         }
     }
     Ok(())
 }
+
+/// The settings documents, as the commands name them.
+const KEYS: &str = "two_factor, delivery, welcome, accounts and notices";
 
 fn two_factor_error(error: crate::two_factor::TwoFactorError) -> anyhow::Error {
     match error {

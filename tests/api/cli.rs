@@ -330,6 +330,25 @@ async fn operators_require_and_reset_second_factors_and_edit_settings_from_the_c
     );
     let everything = cli.ok(&["settings", "get"], "");
     assert!(everything.contains("\"delivery\"") && everything.contains("\"welcome\""));
+    assert!(everything.contains("\"notices\""));
+    cli.ok(
+        &["settings", "set", "notices"],
+        r#"{"sms": true, "kinds": ["newComputer"]}"#,
+    );
+    let notices: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["settings", "get", "notices"], "")).unwrap();
+    assert_eq!(
+        notices["notices"]["kinds"],
+        serde_json::json!(["newComputer"])
+    );
+    let refused = cli.fails(
+        &["settings", "set", "notices"],
+        r#"{"templates": {"newComputer.body": "no link"}}"#,
+    );
+    assert!(
+        refused.contains("\"newComputer.body\"") && refused.contains("{link}"),
+        "{refused}"
+    );
 }
 
 /// Everything the server writes while users enrol, log in with their phones and renew their
