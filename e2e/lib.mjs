@@ -116,10 +116,11 @@ export function totp(secret, offsetSeconds = 0) {
   return String(code).padStart(6, "0");
 }
 
-/** The code in the newest outbox message to `to`. */
+/** The code in the newest outbox message to `to` that carries a code (an account email, such
+ * as a security notice, has a subject; a text that is not a code has a link). */
 export async function outboxCode(server, to) {
   const messages = await outbox(server);
-  const message = messages.find((m) => m.to === to);
+  const message = messages.find((m) => m.to === to && !m.subject && !m.body.includes("http"));
   if (!message) throw new Error(`no message to ${to}: ${JSON.stringify(messages)}`);
   const digits = message.body.replace(/\D/g, "");
   return message.channel === "call" ? digits.slice(0, digits.length / 2) : digits;

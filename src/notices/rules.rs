@@ -55,14 +55,19 @@ pub fn notice_for(event: &LoggedEvent, device: Option<DeviceSeen>) -> Option<Hap
     })
 }
 
-/// Whether an event is a login, whose computer is looked up before `notice_for`.
-pub fn is_login(event: &LoggedEvent) -> bool {
-    event.kind == EventKind::LoginSuccess.as_str()
+/// The account and computer of a login, whose computer is looked up before `notice_for`;
+/// `None` for any other event.
+pub fn login_of(event: &LoggedEvent) -> Option<(UserId, String)> {
+    if event.kind != EventKind::LoginSuccess.as_str() {
+        return None;
+    }
+    let user = UserId::parse(event.target.as_deref()?).ok()?;
+    Some((user, device_of(&event.origin)))
 }
 
 /// The computer a login came from: the browser's id (its digest, from the pages), or for a
 /// client that keeps none (an application calling the API), its address and user agent.
-pub fn device_of(origin: &Origin) -> String {
+fn device_of(origin: &Origin) -> String {
     match &origin.device {
         Some(device) => device.clone(),
         None => {
@@ -97,6 +102,13 @@ mod tests {
     fn only_a_login_from_a_computer_new_to_an_account_with_others_is_told() {
         let user = UserId::new();
         let login = event(EventKind::LoginSuccess, &format!("user:{user}"), user);
+        assert_eq!(login_of(&login).map(|(u, _)| u), Some(user));
+        let change = event(EventKind::PasswordChange, &format!("user:{user}"), user);
+        assert_eq!(
+            login_of(&change),
+            None,
+            "only a login has a computer to note"
+        );
         assert_eq!(
             notice_for(&login, Some(DeviceSeen::New)).map(|h| h.kind),
             Some(NoticeKind::NewComputer)

@@ -91,28 +91,16 @@ impl Notices {
         events: &[LoggedEvent],
         now: Instant,
     ) -> Result<Vec<Option<DeviceSeen>>, NoticeError> {
-        let logins: Vec<_> = events
-            .iter()
-            .filter(|e| rules::is_login(e))
-            .filter_map(|e| {
-                let user = crate::domain::UserId::parse(e.target.as_deref()?).ok()?;
-                Some((user, rules::device_of(&e.origin)))
-            })
-            .collect();
+        let logins: Vec<_> = events.iter().map(rules::login_of).collect();
+        let computers: Vec<_> = logins.iter().flatten().cloned().collect();
         let mut seen = self
             .notice_store
-            .see_devices(&logins, now, DEVICE_MEMORY_SECONDS)
+            .see_devices(&computers, now, DEVICE_MEMORY_SECONDS)
             .await?
             .into_iter();
-        Ok(events
+        Ok(logins
             .iter()
-            .map(|e| {
-                let counted = rules::is_login(e)
-                    && e.target
-                        .as_deref()
-                        .is_some_and(|t| crate::domain::UserId::parse(t).is_ok());
-                if counted { seen.next() } else { None }
-            })
+            .map(|login| login.as_ref().and_then(|_| seen.next()))
             .collect())
     }
 
@@ -143,6 +131,11 @@ impl Notices {
         if email.is_none() && phone.is_none() {
             return Ok(());
         }
+        let locale = self
+            .verify
+            .message_locale()
+            .await
+            .map_err(anyhow::Error::from)?;
         let id = NoticeId::parse(&random::token(32))
             .map_err(|e| anyhow::anyhow!("a new notice link is malformed: {e}"))?;
         let notice = NewNotice {
@@ -158,11 +151,6 @@ impl Notices {
         let link = format!("{}/not-me/{}", self.public_url, id.expose());
         let security = format!("{}/security", self.public_url);
         let told = told(event, happened, &user, &self.product_name, &link, &security);
-        let locale = self
-            .verify
-            .message_locale()
-            .await
-            .map_err(anyhow::Error::from)?;
         // A notice is not a stranger's request: it counts against the account's, the
         // destination's and the server's budgets, not the address the event came from.
         let origin = crate::audit::Origin::default();

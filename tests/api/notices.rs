@@ -38,6 +38,19 @@ async fn notice_to(app: &TestApp, to: &str, subject: &str, count: usize) -> Valu
     panic!("no notice “{subject}…” to {to}: {:?}", app.outbox().await);
 }
 
+/// The audit log's `user.notice_sent` events, newest first, once there are `count` (each is
+/// written once its messages are on their way).
+async fn notices_sent(app: &TestApp, count: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let sent = app.audit("event=user.notice_sent").await;
+        if sent.len() >= count {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} notices in the audit log");
+}
+
 /// The secret of the "this was not me" link in a notice.
 fn not_me_link(app: &TestApp, notice: &Value) -> String {
     let body = notice["body"].as_str().unwrap();
@@ -86,7 +99,7 @@ async fn a_login_from_a_computer_new_to_the_account_is_told_and_a_known_one_is_n
         1,
         "the account's first computer, and its second login, are not news"
     );
-    let sent = app.audit("event=user.notice_sent").await;
+    let sent = notices_sent(&app, 1).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["details"]["notice"], "newComputer");
     assert_eq!(sent[0]["details"]["email"]["to"], "a•••@example.com");
@@ -159,8 +172,7 @@ async fn each_change_to_a_way_in_is_told_once_and_says_who_made_it() {
     assert_eq!(reset.status(), 200);
     notice_to(&app, &to, "Your Tessera second factors were reset", 1).await;
 
-    let kinds: Vec<Value> = app
-        .audit("event=user.notice_sent")
+    let kinds: Vec<Value> = notices_sent(&app, 5)
         .await
         .iter()
         .map(|e| e["details"]["notice"].clone())
@@ -370,12 +382,22 @@ async fn the_administrator_chooses_the_events_the_channels_and_the_words() {
     app.enroll_sms(&id, "+13035550142").await;
     let email = notice_to(&app, &address_of("eve"), "Tessera: a phone added", 1).await;
     assert_eq!(email["subject"], "Tessera: a phone added for eve");
-    let texts: Vec<Value> = app
-        .outbox()
-        .await
-        .into_iter()
-        .filter(|m| m["to"] == "+13035550142" && m["body"].as_str().unwrap().contains("Not you?"))
-        .collect();
+    // The email goes first, then the text.
+    let mut texts: Vec<Value> = Vec::new();
+    for _ in 0..300 {
+        texts = app
+            .outbox()
+            .await
+            .into_iter()
+            .filter(|m| {
+                m["to"] == "+13035550142" && m["body"].as_str().unwrap().contains("Not you?")
+            })
+            .collect();
+        if !texts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(texts.len(), 1, "the text goes to the phone too");
     assert!(
         texts[0]["body"]
