@@ -11,6 +11,7 @@ use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
 use crate::import::Import;
 use crate::notices::Notices;
+use crate::oidc::Oidc;
 use crate::recovery::Recovery;
 use crate::registration::Registration;
 use crate::sessions::{Sessions, TokenPolicy};
@@ -29,6 +30,7 @@ pub struct Core {
     pub logins: Logins,
     pub recovery: Recovery,
     pub notices: Notices,
+    pub oidc: Oidc,
     pub registration: Registration,
     pub sessions: Sessions,
     pub two_factor: TwoFactor,
@@ -117,6 +119,7 @@ impl Core {
             ),
             recovery,
             notices,
+            oidc: Oidc::new(store.clone(), config.data_dir.clone(), issuer.clone()),
             registration,
             welcome: Welcome::new(store.clone(), addresses.clone()),
             accounts,

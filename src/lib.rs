@@ -26,6 +26,7 @@ pub mod http;
 pub mod import;
 pub mod limits;
 pub mod notices;
+pub mod oidc;
 pub mod otp;
 pub mod policy;
 pub mod proxies;

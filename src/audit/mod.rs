@@ -88,6 +88,12 @@ event_kinds! {
     NoticeSent => "user.notice_sent",
     NoticeDisowned => "user.notice_disowned",
     UserRegister => "user.register",
+    OidcClientCreate => "oidc.client_create",
+    OidcClientSecretRotate => "oidc.client_secret_rotate",
+    OidcClientDelete => "oidc.client_delete",
+    OidcCodeIssue => "oidc.code_issue",
+    OidcTokenIssue => "oidc.token_issue",
+    OidcCodeReuse => "oidc.code_reuse",
 }
 
 impl EventKind {

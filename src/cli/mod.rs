@@ -15,10 +15,12 @@ use crate::config::Config;
 use crate::core::Core;
 use crate::telemetry;
 
+mod oidc;
 mod serve;
 mod settings;
 mod users;
 
+use oidc::{OidcCommand, oidc_command};
 use settings::{SettingsCommand, settings_command};
 use users::{UserCommand, user_command};
 
@@ -63,6 +65,9 @@ enum Command {
     /// accounts).
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// Manage OpenID Connect clients (`tessera oidc client create|list|show|rotate-secret|delete`).
+    #[command(subcommand)]
+    Oidc(OidcCommand),
     /// Import users from a JSON or CSV file: all rows or none; users already present are left
     /// as they are, so running it twice changes nothing.
     Import {
@@ -269,6 +274,12 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Settings(command) => {
             let core = app::open_core(&config).await?;
             let result = settings_command(&core, command).await;
+            core.store.close().await;
+            result
+        }
+        Command::Oidc(command) => {
+            let core = app::open_core(&config).await?;
+            let result = oidc_command(&core, command).await;
             core.store.close().await;
             result
         }

@@ -126,7 +126,7 @@ fn random_key() -> [u8; KEY_BYTES] {
     key
 }
 
-fn ensure_private_dir(dir: &Path) -> Result<(), KeyError> {
+pub(super) fn ensure_private_dir(dir: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
@@ -142,6 +142,11 @@ fn ensure_private_dir(dir: &Path) -> Result<(), KeyError> {
 }
 
 fn write_new(path: &Path, content: &str) -> Result<(), KeyError> {
+    write_new_bytes(path, content.as_bytes())
+}
+
+/// Writes a new key file, readable by its owner only; never over one that exists.
+pub(super) fn write_new_bytes(path: &Path, content: &[u8]) -> Result<(), KeyError> {
     let error = |source| KeyError::Write {
         path: path.to_owned(),
         source,
@@ -153,7 +158,7 @@ fn write_new(path: &Path, content: &str) -> Result<(), KeyError> {
         .mode(0o600)
         .open(path)
         .map_err(error)?;
-    file.write_all(content.as_bytes()).map_err(error)?;
+    file.write_all(content).map_err(error)?;
     file.sync_all().map_err(error)
 }
 

@@ -3,6 +3,7 @@
 pub mod cipher;
 mod form_tokens;
 mod keys;
+pub mod oidc_keys;
 mod password;
 pub mod random;
 mod token;

@@ -69,6 +69,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         // The API's own description, made from `api::Paths`.
         .route("/api/openapi.json", get(openapi::json))
         .route("/api/docs", get(api_docs::docs))
+        .merge(api::oauth::routes())
         .merge(web::routes())
         .merge(verify_api::routes())
         .merge(verify_api::totp_routes())

@@ -61,4 +61,7 @@ areas! {
     /// Security notices: the audit log's cursor, the computers accounts logged in from, the
     /// notices sent and their "this was not me" links (`notices.rs`).
     NoticeStore => notices;
+    /// OpenID Connect: clients, authorization requests waiting for a login, one-time codes
+    /// (`oidc.rs`).
+    OidcStore => oidc;
 }

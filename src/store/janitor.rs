@@ -21,6 +21,8 @@ pub struct SweepReport {
     pub email_links: u64,
     pub security_notices: u64,
     pub known_devices: u64,
+    pub oidc_requests: u64,
+    pub oidc_codes: u64,
 }
 
 impl SweepReport {
@@ -36,11 +38,13 @@ impl SweepReport {
             + self.email_links
             + self.security_notices
             + self.known_devices
+            + self.oidc_requests
+            + self.oidc_codes
     }
 }
 
 /// Tables swept, each with its expiry column (the table names are constants, never input).
-const EXPIRING: [(&str, &str); 11] = [
+const EXPIRING: [(&str, &str); 13] = [
     ("login_challenges", "expires_at"),
     ("pending_secrets", "expires_at"),
     ("verifications", "expires_at"),
@@ -52,6 +56,8 @@ const EXPIRING: [(&str, &str); 11] = [
     ("email_links", "expires_at"),
     ("security_notices", "expires_at"),
     ("known_devices", "expires_at"),
+    ("oidc_requests", "expires_at"),
+    ("oidc_codes", "expires_at"),
 ];
 
 impl Store {
@@ -78,6 +84,8 @@ impl Store {
             email_links,
             security_notices,
             known_devices,
+            oidc_requests,
+            oidc_codes,
         ] = removed;
         Ok(SweepReport {
             login_challenges,
@@ -91,6 +99,8 @@ impl Store {
             email_links,
             security_notices,
             known_devices,
+            oidc_requests,
+            oidc_codes,
         })
     }
 

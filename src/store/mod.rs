@@ -23,6 +23,7 @@ mod janitor;
 mod messages;
 mod names;
 mod notices;
+mod oidc;
 mod password_links;
 mod row;
 mod sessions;
@@ -48,7 +49,7 @@ pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use address_proofs::ProvenAddress;
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
-    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, NoticeStore,
+    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, NoticeStore, OidcStore,
     PasswordLinkStore, SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
@@ -59,6 +60,7 @@ pub use counters::{Counter, Full};
 pub use email_links::{EmailLinkRecord, LinkVerification, NewEmailLink};
 pub use janitor::SweepReport;
 pub use notices::{DeviceSeen, LoggedEvent, NewNotice, NoticeRecord};
+pub use oidc::{ClientRecord, CodeRecord, NewCode};
 pub use password_links::{NewPasswordLink, PasswordLinkRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};

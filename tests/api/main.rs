@@ -28,6 +28,7 @@ mod login;
 mod names;
 mod nodes;
 mod notices;
+mod oidc;
 mod passwords;
 mod phones;
 mod processes;

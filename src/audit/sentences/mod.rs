@@ -395,6 +395,12 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
                 _ => format!("{t}'s email address was verified"),
             }
         }
+        EventKind::OidcClientCreate
+        | EventKind::OidcClientSecretRotate
+        | EventKind::OidcClientDelete
+        | EventKind::OidcCodeIssue
+        | EventKind::OidcTokenIssue
+        | EventKind::OidcCodeReuse => oidc::say(kind, a, t, details),
         EventKind::NoticeSent => {
             let told = notice(text(details, "notice"));
             let ways: Vec<String> = [("email", "by email"), ("sms", "by text")]
@@ -622,6 +628,8 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         ),
     }
 }
+
+mod oidc;
 
 #[cfg(test)]
 mod address_tests;

@@ -6,6 +6,7 @@ mod forgot_password;
 mod ids;
 mod invitations;
 pub mod login;
+pub mod oauth;
 mod outbox;
 mod password;
 mod registration;

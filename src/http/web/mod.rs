@@ -9,6 +9,7 @@ mod forgot;
 mod forms;
 mod login;
 mod not_me;
+pub mod oauth;
 mod pages;
 mod register;
 mod security;
@@ -72,6 +73,8 @@ pub fn routes() -> Router<AppState> {
             get(forgot::reset_page).post(forgot::reset_submit),
         )
         .route("/not-me/{id}", get(not_me::page).post(not_me::confirm))
+        .route("/oauth2/authorize", get(oauth::authorize))
+        .route("/oauth2/continue", get(oauth::resume))
         .route("/logout", post(pages::logout))
         .route("/welcome", get(welcome::page).post(welcome::submit))
         .route(

@@ -65,6 +65,10 @@ pub async fn home(
             "/welcome"
         });
     }
+    // An application's sign-in that waited for this login goes on.
+    if super::oauth::waiting(&state, &headers) {
+        return cookies.redirect("/oauth2/continue");
+    }
     let methods = state
         .core
         .two_factor

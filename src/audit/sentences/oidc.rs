@@ -1,0 +1,75 @@
+//! The sentences of OpenID Connect's events: clients registered and changed, codes given and
+//! traded for tokens, a code that came back.
+
+use serde_json::Value;
+
+use super::{EventKind, text};
+
+/// `a`: the actor's name; `t`: the target's (the person signed in).
+pub(super) fn say(kind: EventKind, a: &str, t: &str, details: &Value) -> String {
+    let client = text(details, "clientId").unwrap_or("an application");
+    match kind {
+        EventKind::OidcClientCreate => {
+            let name = text(details, "name").unwrap_or(client);
+            let kind = if details.get("confidential").and_then(Value::as_bool) == Some(false) {
+                "public"
+            } else {
+                "confidential"
+            };
+            format!("{a} registered the {kind} OpenID Connect client “{name}” ({client})")
+        }
+        EventKind::OidcClientSecretRotate => {
+            format!("{a} gave the OpenID Connect client {client} a new secret")
+        }
+        EventKind::OidcClientDelete => format!("{a} removed the OpenID Connect client {client}"),
+        EventKind::OidcCodeIssue => match text(details, "scope") {
+            Some(scope) => format!("{t} signed in to {client} (scope: {scope})"),
+            None => format!("{t} signed in to {client}"),
+        },
+        EventKind::OidcTokenIssue => format!("{client} received {t}'s tokens for its sign-in"),
+        EventKind::OidcCodeReuse => format!(
+            "A code of {t}'s sign-in to {client} came back after it was used: the session it \
+             came from was ended"
+        ),
+        _ => format!("{a}: {}", kind.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_events_of_openid_connect_name_the_client_and_the_person() {
+        assert_eq!(
+            say(
+                EventKind::OidcClientCreate,
+                "admin",
+                "admin",
+                &json!({"clientId": "grafana", "name": "Grafana", "confidential": true})
+            ),
+            "admin registered the confidential OpenID Connect client “Grafana” (grafana)"
+        );
+        assert_eq!(
+            say(
+                EventKind::OidcCodeIssue,
+                "ann",
+                "ann",
+                &json!({"clientId": "grafana", "scope": "openid profile"})
+            ),
+            "ann signed in to grafana (scope: openid profile)"
+        );
+        assert_eq!(
+            say(
+                EventKind::OidcCodeReuse,
+                "anonymous",
+                "ann",
+                &json!({"clientId": "grafana"})
+            ),
+            "A code of ann's sign-in to grafana came back after it was used: the session it came \
+             from was ended"
+        );
+    }
+}

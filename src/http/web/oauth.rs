@@ -1,0 +1,108 @@
+//! The browser's side of OpenID Connect: `/oauth2/authorize` answers a client's request with a
+//! code when the browser is signed in enough, or keeps the request (its id in a cookie) and
+//! sends the person through the login pages; the home page they land on sends them on to
+//! `/oauth2/continue`, which takes the request up again.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{Cookies, SESSION_COOKIE, cookie, error_page, internal, signed_in};
+use crate::clock::Instant;
+use crate::http::AppState;
+use crate::http::extract::RequestOrigin;
+use crate::oidc::{AuthorizeOutcome, AuthorizeParams};
+
+/// The cookie that holds the id of the authorization request waiting for a login.
+pub const AUTHORIZE_COOKIE: &str = "tessera_authorize";
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
+    let now = Instant::now();
+    let session = signed_in(&state, &headers)
+        .await
+        .map(|(session, _)| session);
+    match state
+        .core
+        .oidc
+        .authorize(&params, session.as_ref(), &origin, now)
+        .await
+    {
+        Ok(AuthorizeOutcome::Login(pending)) => {
+            let mut cookies = Cookies::new(&state, &headers);
+            if pending.fresh {
+                // The request asks for a login more recent than this browser's: it logs in again.
+                if let Some(token) = cookie(&state, &headers, SESSION_COOKIE)
+                    && let Err(error) = state
+                        .core
+                        .sessions
+                        .logout(Some(&token), None, false, &origin, now)
+                        .await
+                {
+                    tracing::error!(error = format!("{error:#}"), "logout failed");
+                }
+                cookies.clear(SESSION_COOKIE);
+            }
+            cookies.set(AUTHORIZE_COOKIE, &pending.id, None, "Lax");
+            cookies.redirect("/login")
+        }
+        Ok(outcome) => answer(&state, &headers, outcome),
+        Err(error) => internal(&state, &headers, error),
+    }
+}
+
+/// Where the home page sends a signed-in person whose browser keeps a waiting request.
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+) -> Response {
+    let Some((session, _)) = signed_in(&state, &headers).await else {
+        return Cookies::new(&state, &headers).redirect("/login");
+    };
+    let Some(pending) = cookie(&state, &headers, AUTHORIZE_COOKIE) else {
+        return Cookies::new(&state, &headers).redirect("/");
+    };
+    match state
+        .core
+        .oidc
+        .continue_request(&pending, &session, &origin, Instant::now())
+        .await
+    {
+        Ok(outcome) => {
+            let mut response = answer(&state, &headers, outcome);
+            if let Some(line) = crate::http::cookies::line(
+                state.web.secure_cookies,
+                AUTHORIZE_COOKIE,
+                "",
+                Some(0),
+                "Lax",
+            ) {
+                response
+                    .headers_mut()
+                    .append(axum::http::header::SET_COOKIE, line);
+            }
+            response
+        }
+        Err(error) => internal(&state, &headers, error),
+    }
+}
+
+/// Whether the browser keeps a request waiting for its login (the home page then sends it on).
+pub fn waiting(state: &AppState, headers: &HeaderMap) -> bool {
+    cookie(state, headers, AUTHORIZE_COOKIE).is_some()
+}
+
+fn answer(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> Response {
+    match outcome {
+        AuthorizeOutcome::Redirect(to) => Cookies::new(state, headers).redirect(&to),
+        AuthorizeOutcome::ErrorPage(message) => {
+            error_page(state, headers, StatusCode::BAD_REQUEST, &message)
+        }
+        AuthorizeOutcome::Login(_) => Cookies::new(state, headers).redirect("/login"),
+    }
+}

@@ -1,0 +1,95 @@
+//! OpenID Connect: Tessera as a provider for applications (OpenID Connect Core 1.0, Discovery
+//! 1.0, OAuth 2.0 with PKCE). An administrator registers clients (`clients.rs`); a client sends
+//! a person to `/oauth2/authorize` (`authorize.rs`), who logs in on Tessera's own pages (the
+//! password, the second factor by policy, the welcome step) and comes back with a one-time code,
+//! which the client trades at `/oauth2/token` for an ID token and an access token
+//! (`token.rs`); the claims and the discovery document are pure functions (`claims.rs`). The
+//! tokens are signed by the data directory's RS256 and ES256 keys (`crypto::oidc_keys`),
+//! published at `/oauth2/jwks`.
+
+mod authorize;
+mod claims;
+mod clients;
+mod token;
+
+pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, Pending};
+pub use claims::discovery;
+pub use clients::{ClientSettings, ClientView, NewClientSecret};
+pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse, UserInfo};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use crate::crypto::oidc_keys::OidcKeys;
+use crate::domain::FieldError;
+use crate::store::{OidcStore, SessionStore, Store, UserStore};
+
+/// The OpenID Connect provider.
+#[derive(Clone)]
+pub struct Oidc {
+    oidc_store: OidcStore,
+    user_store: UserStore,
+    /// The session a code was granted from must still be live when it is traded.
+    session_store: SessionStore,
+    /// Made or read the first time a token is signed or the keys are published.
+    keys: Arc<OnceCell<Arc<OidcKeys>>>,
+    data_dir: PathBuf,
+    /// The public URL: the `iss` of every token, the base of every endpoint.
+    issuer: String,
+}
+
+impl Oidc {
+    pub fn new(store: Store, data_dir: PathBuf, issuer: String) -> Self {
+        Self {
+            oidc_store: store.oidc(),
+            user_store: store.users(),
+            session_store: store.sessions(),
+            keys: Arc::new(OnceCell::new()),
+            data_dir,
+            issuer,
+        }
+    }
+
+    /// The signing keys, read or made off the async threads the first time.
+    pub async fn keys(&self) -> Result<Arc<OidcKeys>, OidcError> {
+        let dir = self.data_dir.clone();
+        self.keys
+            .get_or_try_init(|| async move {
+                let keys = tokio::task::spawn_blocking(move || OidcKeys::load_or_create(&dir))
+                    .await
+                    .map_err(anyhow::Error::from)?
+                    .map_err(anyhow::Error::from)?;
+                Ok::<_, OidcError>(Arc::new(keys))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The JSON Web Key Set (`/oauth2/jwks`).
+    pub async fn jwks(&self) -> Result<serde_json::Value, OidcError> {
+        Ok(self.keys().await?.jwks())
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    /// A field is blank, malformed or breaks a rule: nothing was written.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("no such client")]
+    UnknownClient,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for OidcError {
+    fn from(error: crate::store::StoreError) -> Self {
+        OidcError::Internal(error.into())
+    }
+}

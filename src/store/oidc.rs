@@ -1,0 +1,320 @@
+//! OpenID Connect's rows: registered clients, authorization requests waiting for a login, and
+//! one-time authorization codes (spent by a conditional statement: of many exchanges at once,
+//! one gets the code's grant). The OIDC service decides; this executes.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{OidcStore, StoreError, audit, flag};
+use crate::audit::AuditEvent;
+use crate::clock::Instant;
+use crate::domain::UserId;
+
+/// A client as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub name: String,
+    /// SHA-256 of the secret; `None` for a public client (PKCE only).
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub requires_second_factor: bool,
+    pub first_party: bool,
+    pub access_token_seconds: i64,
+    pub id_token_seconds: i64,
+    pub refresh_token_seconds: i64,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+/// A code to keep, as the service made it.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user: UserId,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub auth_time: Instant,
+    pub amr: Vec<String>,
+    pub expires_at: Instant,
+}
+
+/// A code as kept.
+#[derive(Debug, Clone)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub user: UserId,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub auth_time: Instant,
+    pub amr: Vec<String>,
+    pub expires_at: Instant,
+    pub used_at: Option<Instant>,
+}
+
+const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, \
+    post_logout_redirect_uris, scopes, requires_second_factor, first_party, \
+    access_token_seconds, id_token_seconds, refresh_token_seconds, created_at, updated_at";
+
+impl OidcStore {
+    /// Keeps a new client with its event. `Duplicate` when the id is taken.
+    pub async fn insert_client(
+        &self,
+        client: &ClientRecord,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO oidc_clients ({CLIENT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(client.client_id.clone())
+        .bind(client.name.clone())
+        .bind(client.secret_hash.clone())
+        .bind(json_list(&client.redirect_uris))
+        .bind(json_list(&client.post_logout_redirect_uris))
+        .bind(json_list(&client.scopes))
+        .bind(flag(client.requires_second_factor))
+        .bind(flag(client.first_party))
+        .bind(client.access_token_seconds)
+        .bind(client.id_token_seconds)
+        .bind(client.refresh_token_seconds)
+        .bind(client.created_at.millis())
+        .bind(client.updated_at.millis())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(StoreError::Duplicate { field: "clientId" });
+            }
+            Err(other) => return Err(other.into()),
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM oidc_clients WHERE client_id = $1"
+        ))
+        .bind(client_id.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.map(|r| client_from_row(&r)).transpose()
+    }
+
+    pub async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM oidc_clients ORDER BY name, client_id"
+        ))
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    /// Replaces a client's secret digest, with the event. `false`: no such client.
+    pub async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let changed = sqlx::query(
+            "UPDATE oidc_clients SET secret_hash = $2, updated_at = $3 \
+             WHERE client_id = $1 AND secret_hash IS NOT NULL",
+        )
+        .bind(client_id.to_owned())
+        .bind(secret_hash.to_owned())
+        .bind(event.at.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes a client (its codes and waiting requests go with it), with the event.
+    pub async fn delete_client(
+        &self,
+        client_id: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let deleted = sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1")
+            .bind(client_id.to_owned())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Keeps an authorization request while its person logs in.
+    pub async fn insert_request(
+        &self,
+        id_hash: &str,
+        client_id: &str,
+        request: &str,
+        now: Instant,
+        expires_at: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_requests (id_hash, client_id, request, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id_hash.to_owned())
+        .bind(client_id.to_owned())
+        .bind(request.to_owned())
+        .bind(now.millis())
+        .bind(expires_at.millis())
+        .execute(self.store.writes())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a waiting request (it is deleted): `None` when there is none, or it expired.
+    pub async fn take_request(
+        &self,
+        id_hash: &str,
+        now: Instant,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM oidc_requests WHERE id_hash = $1 AND expires_at > $2 RETURNING request",
+        )
+        .bind(id_hash.to_owned())
+        .bind(now.millis())
+        .fetch_optional(self.store.writes())
+        .await?;
+        Ok(row.map(|r| r.try_get("request")).transpose()?)
+    }
+
+    /// Keeps a new code with the event of its grant.
+    pub async fn insert_code(&self, code: &NewCode, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        sqlx::query(
+            "INSERT INTO oidc_codes (code_hash, client_id, user_id, session_id, redirect_uri, \
+               code_challenge, nonce, scope, auth_time, amr, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(code.code_hash.clone())
+        .bind(code.client_id.clone())
+        .bind(code.user.to_string())
+        .bind(code.session_id.clone())
+        .bind(code.redirect_uri.clone())
+        .bind(code.code_challenge.clone())
+        .bind(code.nonce.clone())
+        .bind(code.scope.clone())
+        .bind(code.auth_time.millis())
+        .bind(json_list(&code.amr))
+        .bind(event.at.millis())
+        .bind(code.expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, user_id, session_id, redirect_uri, code_challenge, nonce, scope, \
+               auth_time, amr, expires_at, used_at FROM oidc_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.map(|r| code_from_row(&r)).transpose()
+    }
+
+    /// Spends a code, with the event of the exchange, only while it is unspent and unexpired.
+    /// `false`: it was spent already (or expired) — of many exchanges at once, one spends it.
+    pub async fn spend_code(
+        &self,
+        code_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let spent = sqlx::query(
+            "UPDATE oidc_codes SET used_at = $2 \
+             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(code_hash.to_owned())
+        .bind(event.at.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent == 0 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+fn list_from(row: &AnyRow, column: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
+    Ok(ClientRecord {
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        redirect_uris: list_from(row, "redirect_uris")?,
+        post_logout_redirect_uris: list_from(row, "post_logout_redirect_uris")?,
+        scopes: list_from(row, "scopes")?,
+        requires_second_factor: row.try_get::<i64, _>("requires_second_factor")? == 1,
+        first_party: row.try_get::<i64, _>("first_party")? == 1,
+        access_token_seconds: row.try_get("access_token_seconds")?,
+        id_token_seconds: row.try_get("id_token_seconds")?,
+        refresh_token_seconds: row.try_get("refresh_token_seconds")?,
+        created_at: Instant::from_millis(row.try_get("created_at")?),
+        updated_at: Instant::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn code_from_row(row: &AnyRow) -> Result<CodeRecord, StoreError> {
+    let user: String = row.try_get("user_id")?;
+    Ok(CodeRecord {
+        client_id: row.try_get("client_id")?,
+        user: UserId::parse(&user)
+            .map_err(|_| StoreError::Corrupt(format!("code of user {user:?}")))?,
+        session_id: row.try_get("session_id")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        code_challenge: row.try_get("code_challenge")?,
+        nonce: row.try_get("nonce")?,
+        scope: row.try_get("scope")?,
+        auth_time: Instant::from_millis(row.try_get("auth_time")?),
+        amr: list_from(row, "amr")?,
+        expires_at: Instant::from_millis(row.try_get("expires_at")?),
+        used_at: row
+            .try_get::<Option<i64>, _>("used_at")?
+            .map(Instant::from_millis),
+    })
+}
