@@ -1,6 +1,7 @@
 -- OpenID Connect: the clients an administrator registers, the authorization requests waiting
--- while a person logs in, and the one-time authorization codes. Secrets and codes are kept as
--- their SHA-256 only. Lists are JSON arrays of text; flags are BIGINT 0/1.
+-- while a person logs in, the one-time authorization codes, the grants a code is traded for and
+-- their refresh tokens. Secrets, codes and tokens are kept as their SHA-256 only. Lists are JSON
+-- arrays of text; flags are BIGINT 0/1.
 CREATE TABLE oidc_clients (
     client_id                  TEXT PRIMARY KEY NOT NULL,
     name                       TEXT NOT NULL,
@@ -41,6 +42,35 @@ CREATE TABLE oidc_codes (
     amr             TEXT NOT NULL,
     created_at      BIGINT NOT NULL,
     expires_at      BIGINT NOT NULL,
-    used_at         BIGINT
+    used_at         BIGINT,
+    -- The grant the code was traded for: a second use of the code revokes it.
+    grant_id        TEXT
 );
 CREATE INDEX oidc_codes_by_expiry ON oidc_codes (expires_at);
+
+-- What a person granted a client by one sign-in: its access and refresh tokens live while the
+-- grant does (and, without offline_access, while the sign-in's session does).
+CREATE TABLE oidc_grants (
+    id          TEXT PRIMARY KEY NOT NULL,
+    client_id   TEXT NOT NULL REFERENCES oidc_clients(client_id) ON DELETE CASCADE,
+    user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    session_id  TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    auth_time   BIGINT NOT NULL,
+    amr         TEXT NOT NULL,
+    offline     BIGINT NOT NULL CHECK (offline IN (0, 1)),
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    revoked_at  BIGINT
+);
+CREATE INDEX oidc_grants_by_user ON oidc_grants (user_id);
+CREATE INDEX oidc_grants_by_expiry ON oidc_grants (expires_at);
+
+-- A refresh token is spent by the refresh that makes the next one; one spent that comes back
+-- revokes its grant.
+CREATE TABLE oidc_refresh_tokens (
+    token_hash  TEXT PRIMARY KEY NOT NULL,
+    grant_id    TEXT NOT NULL REFERENCES oidc_grants(id) ON DELETE CASCADE,
+    created_at  BIGINT NOT NULL,
+    used_at     BIGINT
+);

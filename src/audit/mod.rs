@@ -94,6 +94,9 @@ event_kinds! {
     OidcCodeIssue => "oidc.code_issue",
     OidcTokenIssue => "oidc.token_issue",
     OidcCodeReuse => "oidc.code_reuse",
+    OidcTokenRefresh => "oidc.token_refresh",
+    OidcRefreshReuse => "oidc.refresh_reuse",
+    OidcGrantRevoke => "oidc.grant_revoke",
 }
 
 impl EventKind {

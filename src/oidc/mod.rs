@@ -10,12 +10,14 @@
 mod authorize;
 mod claims;
 mod clients;
+mod grants;
 mod token;
 
 pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, Pending};
 pub use claims::discovery;
 pub use clients::{ClientSettings, ClientView, NewClientSecret};
-pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse, UserInfo};
+pub use grants::UserInfo;
+pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse};
 
 use std::path::PathBuf;
 use std::sync::Arc;

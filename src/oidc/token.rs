@@ -1,19 +1,20 @@
-//! `/oauth2/token` and `/oauth2/userinfo`: a client proves itself (its secret, by HTTP Basic or
-//! in the body; a public client by PKCE alone) and trades a code, once, for an ID token and an
-//! access token signed by the data directory's keys; the access token then reads the person's
-//! claims while the session it came from lives. Errors are RFC 6749 §5.2's.
+//! `/oauth2/token`: a client proves itself (its secret, by HTTP Basic or in the body; a public
+//! client by PKCE alone) and trades a code, once, for a grant: an ID token, an access token
+//! signed by the data directory's keys, and a refresh token (`grants.rs` renews, revokes and
+//! reads them). Errors are RFC 6749 §5.2's.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::claims::{Login, id_token_claims, person_claims};
+use super::claims::{Login, id_token_claims};
 use super::{Oidc, OidcError};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::oidc_keys::Algorithm;
 use crate::crypto::random;
-use crate::store::{ClientRecord, CodeRecord};
+use crate::domain::User;
+use crate::store::{ClientRecord, CodeRecord, GrantRecord};
 
 /// The form of a token request, as it arrived.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -24,6 +25,10 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub code_verifier: Option<String>,
+    /// A refresh's token (`grant_type=refresh_token`).
+    pub refresh_token: Option<String>,
+    /// A refresh may ask for fewer scopes than the grant has.
+    pub scope: Option<String>,
 }
 
 /// The client's id and secret from an `Authorization: Basic` header, if it sent one.
@@ -38,6 +43,7 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: i64,
     pub id_token: String,
+    pub refresh_token: String,
     pub scope: String,
 }
 
@@ -76,15 +82,6 @@ impl From<crate::store::StoreError> for TokenError {
     }
 }
 
-/// What an access token is refused for at userinfo.
-#[derive(Debug, thiserror::Error)]
-pub enum UserInfo {
-    #[error("the access token is not valid")]
-    InvalidToken,
-    #[error(transparent)]
-    Internal(#[from] OidcError),
-}
-
 impl Oidc {
     /// Trades a code for tokens.
     pub async fn token(
@@ -94,13 +91,15 @@ impl Oidc {
         origin: &Origin,
         now: Instant,
     ) -> Result<TokenResponse, TokenError> {
-        if request.grant_type.as_deref() != Some("authorization_code") {
-            return Err(match request.grant_type {
-                None => TokenError::InvalidRequest("grant_type is required".into()),
-                Some(_) => TokenError::UnsupportedGrantType,
-            });
-        }
-        let client = self.authenticate_client(request, auth).await?;
+        let client = match request.grant_type.as_deref() {
+            Some("authorization_code") => self.authenticate_client(request, auth).await?,
+            Some("refresh_token") => {
+                let client = self.authenticate_client(request, auth).await?;
+                return self.refresh(&client, request, origin, now).await;
+            }
+            Some(_) => return Err(TokenError::UnsupportedGrantType),
+            None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
+        };
         let code = request
             .code
             .as_deref()
@@ -133,25 +132,81 @@ impl Oidc {
             .await?
             .filter(|u| u.active)
             .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))?;
+        let grant = GrantRecord {
+            id: random::public_id("gr_"),
+            client_id: client.client_id.clone(),
+            user: user.id,
+            session_id: session.id.clone(),
+            scope: found.scope.clone(),
+            auth_time: found.auth_time,
+            amr: found.amr.clone(),
+            offline: found
+                .scope
+                .split_ascii_whitespace()
+                .any(|s| s == "offline_access"),
+            created_at: now,
+            expires_at: now.plus_seconds(client.refresh_token_seconds),
+            revoked_at: None,
+        };
+        let refresh_token = random::token(32);
         let event = AuditEvent::new(EventKind::OidcTokenIssue, Actor::User(user.id), origin, now)
             .target(user.id)
             .detail("clientId", client.client_id.clone())
-            .detail("scope", found.scope.clone());
-        if !self.oidc_store.spend_code(&code_hash, &event).await? {
-            return Err(TokenError::InvalidGrant("the code was used already".into()));
+            .detail("scope", found.scope.clone())
+            .detail("grantId", grant.id.clone());
+        if !self
+            .oidc_store
+            .exchange_code(
+                &code_hash,
+                &grant,
+                &random::lookup_digest(&refresh_token),
+                &event,
+            )
+            .await?
+        {
+            // Another exchange spent it a moment ago: that is a second use too.
+            if let Some(spent) = self.oidc_store.code(&code_hash).await? {
+                self.revoke_after_reuse(&spent, &client, origin, now)
+                    .await?;
+            }
+            return Err(TokenError::InvalidGrant(
+                "the code was used already; what it gave was revoked".into(),
+            ));
         }
+        self.issue(
+            &client,
+            &grant,
+            &user,
+            found.nonce.as_deref(),
+            refresh_token,
+            now,
+        )
+        .await
+    }
+
+    /// The tokens of a grant: an ID token, an access token that names the grant, and the
+    /// refresh token that renews it.
+    pub(super) async fn issue(
+        &self,
+        client: &ClientRecord,
+        grant: &GrantRecord,
+        user: &User,
+        nonce: Option<&str>,
+        refresh_token: String,
+        now: Instant,
+    ) -> Result<TokenResponse, TokenError> {
         let keys = self.keys().await?;
         let id_token = keys.sign(
             Algorithm::Rs256,
             &id_token_claims(&Login {
                 issuer: &self.issuer,
                 client_id: &client.client_id,
-                user: &user,
-                session_id: &session.id,
-                auth_time: found.auth_time,
-                amr: &found.amr,
-                nonce: found.nonce.as_deref(),
-                scope: &found.scope,
+                user,
+                session_id: &grant.session_id,
+                auth_time: grant.auth_time,
+                amr: &grant.amr,
+                nonce,
+                scope: &grant.scope,
                 now,
                 lifetime_seconds: client.id_token_seconds,
             }),
@@ -164,8 +219,8 @@ impl Oidc {
                 "sub": user.id.to_string(),
                 "aud": client.client_id,
                 "client_id": client.client_id,
-                "scope": found.scope,
-                "sid": session.id,
+                "scope": grant.scope,
+                "gid": grant.id,
                 "iat": issued,
                 "exp": issued + client.access_token_seconds,
                 "jti": random::token(16),
@@ -176,55 +231,14 @@ impl Oidc {
             token_type: "Bearer",
             expires_in: client.access_token_seconds,
             id_token,
-            scope: found.scope,
+            refresh_token,
+            scope: grant.scope.clone(),
         })
     }
 
-    /// The claims an access token may read: the person's, by the token's scope, while its
-    /// session lives.
-    pub async fn userinfo(
-        &self,
-        access_token: &str,
-        now: Instant,
-    ) -> Result<serde_json::Value, UserInfo> {
-        let claims = self
-            .keys()
-            .await?
-            .verify(access_token)
-            .map_err(|_| UserInfo::InvalidToken)?;
-        let text = |name: &str| claims[name].as_str().map(str::to_owned);
-        // An ID token has no `scope`: it is not an access token.
-        let (Some(iss), Some(scope), Some(sid), Some(exp)) = (
-            text("iss"),
-            text("scope"),
-            text("sid"),
-            claims["exp"].as_i64(),
-        ) else {
-            return Err(UserInfo::InvalidToken);
-        };
-        if iss != self.issuer || exp <= now.millis() / 1000 {
-            return Err(UserInfo::InvalidToken);
-        }
-        let session = self
-            .session_store
-            .session(&sid)
-            .await
-            .map_err(OidcError::from)?
-            .filter(|s| s.is_live(now))
-            .ok_or(UserInfo::InvalidToken)?;
-        let user = self
-            .user_store
-            .user(session.user_id)
-            .await
-            .map_err(OidcError::from)?
-            .filter(|u| u.active && Some(u.id.to_string()) == text("sub"))
-            .ok_or(UserInfo::InvalidToken)?;
-        Ok(person_claims(&user, &scope))
-    }
-
-    /// The client a token request comes from, proven: by its secret (HTTP Basic or the body,
+    /// The client a request comes from, proven: by its secret (HTTP Basic or the body,
     /// not both), or, for a public client, by its id alone (its code then needs PKCE).
-    async fn authenticate_client(
+    pub(super) async fn authenticate_client(
         &self,
         request: &TokenRequest,
         auth: &ClientAuth,
@@ -269,7 +283,7 @@ impl Oidc {
         }
     }
 
-    /// A code came back after it was traded: the session its tokens belong to ends, so that
+    /// A code came back after it was traded: the grant it was traded for is revoked, so that
     /// whoever traded it first holds nothing that works (RFC 6749 §4.1.2).
     async fn revoke_after_reuse(
         &self,
@@ -281,9 +295,11 @@ impl Oidc {
         let event = AuditEvent::new(EventKind::OidcCodeReuse, Actor::Anonymous, origin, now)
             .target(code.user)
             .detail("clientId", client.client_id.clone());
-        self.session_store
-            .revoke_session(Some(&code.session_id), None, &event)
-            .await?;
+        if let Some(grant) = &code.grant_id {
+            self.oidc_store
+                .revoke_grant(grant, &event.detail("grantId", grant.clone()))
+                .await?;
+        }
         Ok(())
     }
 }
@@ -338,6 +354,7 @@ mod tests {
             amr: vec!["pwd".into()],
             expires_at: Instant::from_millis(60_000),
             used_at: None,
+            grant_id: None,
         }
     }
 

@@ -62,6 +62,6 @@ areas! {
     /// notices sent and their "this was not me" links (`notices.rs`).
     NoticeStore => notices;
     /// OpenID Connect: clients, authorization requests waiting for a login, one-time codes
-    /// (`oidc.rs`).
+    /// (`oidc.rs`), grants and their refresh tokens (`oidc_grants.rs`).
     OidcStore => oidc;
 }

@@ -23,6 +23,7 @@ pub struct SweepReport {
     pub known_devices: u64,
     pub oidc_requests: u64,
     pub oidc_codes: u64,
+    pub oidc_grants: u64,
 }
 
 impl SweepReport {
@@ -40,11 +41,12 @@ impl SweepReport {
             + self.known_devices
             + self.oidc_requests
             + self.oidc_codes
+            + self.oidc_grants
     }
 }
 
 /// Tables swept, each with its expiry column (the table names are constants, never input).
-const EXPIRING: [(&str, &str); 13] = [
+const EXPIRING: [(&str, &str); 14] = [
     ("login_challenges", "expires_at"),
     ("pending_secrets", "expires_at"),
     ("verifications", "expires_at"),
@@ -58,6 +60,7 @@ const EXPIRING: [(&str, &str); 13] = [
     ("known_devices", "expires_at"),
     ("oidc_requests", "expires_at"),
     ("oidc_codes", "expires_at"),
+    ("oidc_grants", "expires_at"),
 ];
 
 impl Store {
@@ -86,6 +89,7 @@ impl Store {
             known_devices,
             oidc_requests,
             oidc_codes,
+            oidc_grants,
         ] = removed;
         Ok(SweepReport {
             login_challenges,
@@ -101,6 +105,7 @@ impl Store {
             known_devices,
             oidc_requests,
             oidc_codes,
+            oidc_grants,
         })
     }
 

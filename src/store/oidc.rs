@@ -1,6 +1,5 @@
 //! OpenID Connect's rows: registered clients, authorization requests waiting for a login, and
-//! one-time authorization codes (spent by a conditional statement: of many exchanges at once,
-//! one gets the code's grant). The OIDC service decides; this executes.
+//! one-time authorization codes (spent by `exchange_code`, `oidc_grants.rs`). The OIDC service decides; this executes.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -59,6 +58,8 @@ pub struct CodeRecord {
     pub amr: Vec<String>,
     pub expires_at: Instant,
     pub used_at: Option<Instant>,
+    /// The grant it was traded for, once it was.
+    pub grant_id: Option<String>,
 }
 
 const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, \
@@ -238,37 +239,13 @@ impl OidcStore {
     pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT client_id, user_id, session_id, redirect_uri, code_challenge, nonce, scope, \
-               auth_time, amr, expires_at, used_at FROM oidc_codes WHERE code_hash = $1",
+               auth_time, amr, expires_at, used_at, grant_id FROM oidc_codes \
+             WHERE code_hash = $1",
         )
         .bind(code_hash.to_owned())
         .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| code_from_row(&r)).transpose()
-    }
-
-    /// Spends a code, with the event of the exchange, only while it is unspent and unexpired.
-    /// `false`: it was spent already (or expired) — of many exchanges at once, one spends it.
-    pub async fn spend_code(
-        &self,
-        code_hash: &str,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.store.writes().begin().await?;
-        let spent = sqlx::query(
-            "UPDATE oidc_codes SET used_at = $2 \
-             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(code_hash.to_owned())
-        .bind(event.at.millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if spent == 0 {
-            return Ok(false);
-        }
-        audit::record(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 }
 
@@ -316,5 +293,6 @@ fn code_from_row(row: &AnyRow) -> Result<CodeRecord, StoreError> {
         used_at: row
             .try_get::<Option<i64>, _>("used_at")?
             .map(Instant::from_millis),
+        grant_id: row.try_get("grant_id")?,
     })
 }

@@ -240,10 +240,7 @@ async fn a_code_works_once_and_its_second_use_revokes_what_the_first_gave() {
         assert_eq!(refused["error"], "invalid_grant");
     }
     let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
-    assert_eq!(
-        status, 401,
-        "the reuse ended the session the tokens came from"
-    );
+    assert_eq!(status, 401, "the reuse revoked what the first trade gave");
     assert!(!app.audit("event=oidc.code_reuse").await.is_empty());
 }
 
@@ -376,4 +373,133 @@ async fn a_public_client_proves_itself_by_pkce_alone() {
     assert_eq!(status, 200, "{tokens}");
     let (status, _) = trade(&app, "spa", Some("a made-up secret"), &form).await;
     assert_eq!(status, 401, "a public client has no secret to send");
+}
+
+/// A confidential client's first tokens, for `name`, through a browser that stays signed in.
+async fn first_tokens(app: &TestApp, browser: &mut Browser, name: &str, secret: &str) -> Value {
+    let back = sign_in(app, browser, "wiki", name).await;
+    let code = param(&back, "code").unwrap();
+    let (status, tokens) = trade(app, "wiki", Some(secret), &code_form(&code)).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, Value) {
+    trade(
+        app,
+        "wiki",
+        Some(secret),
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_refresh_token_renews_once_and_a_spent_one_coming_back_revokes_the_grant() {
+    let app = spawn_app().await;
+    let secret = client(&app, "wiki", false).await.unwrap();
+    app.create_user("eve", json!({})).await;
+    let first = first_tokens(&app, &mut Browser::new(), "eve", &secret).await;
+    let old = first["refresh_token"].as_str().unwrap();
+
+    let (status, renewed) = refresh(&app, &secret, old).await;
+    assert_eq!(status, 200, "{renewed}");
+    let next = renewed["refresh_token"].as_str().unwrap();
+    assert_ne!(next, old, "each refresh makes the next token");
+    let (status, _) = userinfo(&app, renewed["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let (status, narrowed) = trade(
+        &app,
+        "wiki",
+        Some(&secret),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", next),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!((status, narrowed["scope"].as_str()), (200, Some("openid")));
+
+    // The first token, spent, comes back: someone copied it. Everything of the grant stops.
+    let (status, body) = refresh(&app, &secret, old).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let latest = narrowed["refresh_token"].as_str().unwrap();
+    let (status, _) = refresh(&app, &secret, latest).await;
+    assert_eq!(status, 400, "the grant is revoked");
+    let (status, _) = userinfo(&app, narrowed["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(!app.audit("event=oidc.refresh_reuse").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_grant_without_offline_access_ends_with_the_sign_in() {
+    let app = spawn_app().await;
+    let secret = client(&app, "wiki", false).await.unwrap();
+    app.create_user("fay", json!({})).await;
+    let mut browser = Browser::new();
+    let tokens = first_tokens(&app, &mut browser, "fay", &secret).await;
+    let csrf = browser.csrf(&app).await;
+    browser.post(&app, "/logout", &[("csrf", &csrf)]).await;
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(
+        status, 401,
+        "logging out of Tessera ends the application's access too"
+    );
+    let (status, _) = refresh(&app, &secret, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400);
+}
+
+async fn post_token_form(app: &TestApp, path: &str, secret: &str, token: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .basic_auth("wiki", Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_client_introspects_its_tokens_and_revokes_them() {
+    let app = spawn_app().await;
+    let secret = client(&app, "wiki", false).await.unwrap();
+    app.create_user("gus", json!({})).await;
+    let tokens = first_tokens(&app, &mut Browser::new(), "gus", &secret).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let (status, about) = post_token_form(&app, "/oauth2/introspect", &secret, access).await;
+    assert_eq!(status, 200);
+    assert_eq!(about["active"], true);
+    assert_eq!(about["client_id"], "wiki");
+    assert_eq!(about["scope"], "openid profile email");
+    let (_, nonsense) = post_token_form(&app, "/oauth2/introspect", &secret, "not-a-token").await;
+    assert_eq!(nonsense, json!({"active": false}));
+
+    let (status, _) = post_token_form(&app, "/oauth2/revoke", &secret, "not-a-token").await;
+    assert_eq!(status, 200, "an unknown token is answered alike");
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let (status, _) = post_token_form(&app, "/oauth2/revoke", &secret, refresh_token).await;
+    assert_eq!(status, 200);
+    let (_, about) = post_token_form(&app, "/oauth2/introspect", &secret, access).await;
+    assert_eq!(
+        about["active"], false,
+        "revoking the refresh token revokes the grant"
+    );
+    let (status, _) = userinfo(&app, access).await;
+    assert_eq!(status, 401);
+    let response = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .basic_auth("wiki", Some("wrong"))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
 }

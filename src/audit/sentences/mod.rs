@@ -400,7 +400,10 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::OidcClientDelete
         | EventKind::OidcCodeIssue
         | EventKind::OidcTokenIssue
-        | EventKind::OidcCodeReuse => oidc::say(kind, a, t, details),
+        | EventKind::OidcCodeReuse
+        | EventKind::OidcTokenRefresh
+        | EventKind::OidcRefreshReuse
+        | EventKind::OidcGrantRevoke => oidc::say(kind, a, t, details),
         EventKind::NoticeSent => {
             let told = notice(text(details, "notice"));
             let ways: Vec<String> = [("email", "by email"), ("sms", "by text")]

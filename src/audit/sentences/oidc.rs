@@ -28,9 +28,18 @@ pub(super) fn say(kind: EventKind, a: &str, t: &str, details: &Value) -> String 
         },
         EventKind::OidcTokenIssue => format!("{client} received {t}'s tokens for its sign-in"),
         EventKind::OidcCodeReuse => format!(
-            "A code of {t}'s sign-in to {client} came back after it was used: the session it \
-             came from was ended"
+            "A code of {t}'s sign-in to {client} came back after it was used: what it gave was \
+             revoked"
         ),
+        EventKind::OidcTokenRefresh => format!("{client} renewed its tokens for {t}"),
+        EventKind::OidcRefreshReuse => format!(
+            "A refresh token of {client} for {t} came back after it was used: the grant was \
+             revoked"
+        ),
+        EventKind::OidcGrantRevoke => match text(details, "by") {
+            Some("client") => format!("{client} gave up its access to {t}'s account"),
+            _ => format!("{a} revoked {client}'s access to {t}'s account"),
+        },
         _ => format!("{a}: {}", kind.as_str()),
     }
 }
@@ -68,8 +77,8 @@ mod tests {
                 "ann",
                 &json!({"clientId": "grafana"})
             ),
-            "A code of ann's sign-in to grafana came back after it was used: the session it came \
-             from was ended"
+            "A code of ann's sign-in to grafana came back after it was used: what it gave was \
+             revoked"
         );
     }
 }

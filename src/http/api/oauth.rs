@@ -24,6 +24,83 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/jwks", get(jwks))
         .route("/oauth2/token", post(token))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
+        .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/introspect", post(introspect))
+}
+
+/// The token a revocation or an introspection is about.
+#[derive(serde::Deserialize)]
+struct AboutToken {
+    token: Option<String>,
+}
+
+/// The client's credentials and the token of a revocation or introspection form; refused when
+/// the form does not read or names no token.
+fn token_form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(TokenRequest, ClientAuth, String), TokenError> {
+    let (Ok(request), Ok(about)) = (
+        serde_urlencoded::from_bytes::<TokenRequest>(body),
+        serde_urlencoded::from_bytes::<AboutToken>(body),
+    ) else {
+        return Err(TokenError::InvalidRequest(
+            "the body is not a form (application/x-www-form-urlencoded)".into(),
+        ));
+    };
+    let Some(token) = about
+        .token
+        .filter(|t| !t.is_empty() && t.len() <= 16 * 1024)
+    else {
+        return Err(TokenError::InvalidRequest("token is required".into()));
+    };
+    match basic_credentials(headers) {
+        Ok(basic) => Ok((request, ClientAuth { basic }, token)),
+        Err(()) => Err(TokenError::InvalidClient { basic: true }),
+    }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): 200 whether or not the token was known.
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    body: Bytes,
+) -> Response {
+    let (request, auth, token) = match token_form(&headers, &body) {
+        Ok(form) => form,
+        Err(error) => return token_error(&error),
+    };
+    match state
+        .core
+        .oidc
+        .revoke(&request, &auth, &token, &origin, Instant::now())
+        .await
+    {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(error) => token_error(&error),
+    }
+}
+
+/// `POST /oauth2/introspect` (RFC 7662).
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (request, auth, token) = match token_form(&headers, &body) {
+        Ok(form) => form,
+        Err(error) => return token_error(&error),
+    };
+    match state
+        .core
+        .oidc
+        .introspect(&request, &auth, &token, Instant::now())
+        .await
+    {
+        Ok(answer) => no_store(Json(answer).into_response()),
+        Err(error) => token_error(&error),
+    }
 }
 
 /// `GET /.well-known/openid-configuration`.

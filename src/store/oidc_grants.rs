@@ -1,0 +1,232 @@
+//! OpenID Connect's grants: what a code is traded for (in the statement that spends the code),
+//! and the refresh tokens that renew it, each spent by the refresh that makes the next.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{OidcStore, StoreError, audit, flag};
+use crate::audit::AuditEvent;
+use crate::clock::Instant;
+use crate::domain::UserId;
+
+/// A grant, as the service made it or the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: String,
+    pub client_id: String,
+    pub user: UserId,
+    pub session_id: String,
+    pub scope: String,
+    pub auth_time: Instant,
+    pub amr: Vec<String>,
+    /// `offline_access`: it outlives the sign-in's session.
+    pub offline: bool,
+    pub created_at: Instant,
+    pub expires_at: Instant,
+    pub revoked_at: Option<Instant>,
+}
+
+/// What became of a refresh token presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshSpend {
+    /// Spent now, its successor kept: the grant it renews.
+    Rotated(String),
+    /// Spent before (by an earlier refresh, or one at the same time): the grant it belonged to.
+    AlreadySpent(String),
+    Unknown,
+}
+
+const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, amr, \
+    offline, created_at, expires_at, revoked_at";
+
+impl OidcStore {
+    /// Spends a code and keeps the grant it is traded for with its first refresh token and the
+    /// event, in one transaction: only while the code is unspent and unexpired. `false`: it was
+    /// spent already (of many exchanges at once, one gets the grant).
+    pub async fn exchange_code(
+        &self,
+        code_hash: &str,
+        grant: &GrantRecord,
+        refresh_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let now = event.at;
+        let mut tx = self.store.writes().begin().await?;
+        let spent = sqlx::query(
+            "UPDATE oidc_codes SET used_at = $2, grant_id = $3 \
+             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(code_hash.to_owned())
+        .bind(now.millis())
+        .bind(grant.id.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent == 0 {
+            return Ok(false);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO oidc_grants ({GRANT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
+        ))
+        .bind(grant.id.clone())
+        .bind(grant.client_id.clone())
+        .bind(grant.user.to_string())
+        .bind(grant.session_id.clone())
+        .bind(grant.scope.clone())
+        .bind(grant.auth_time.millis())
+        .bind(serde_json::to_string(&grant.amr).unwrap_or_else(|_| "[]".into()))
+        .bind(flag(grant.offline))
+        .bind(grant.created_at.millis())
+        .bind(grant.expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        insert_refresh_token(&mut tx, refresh_hash, &grant.id, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE id = $1"
+        ))
+        .bind(id.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.map(|r| grant_from_row(&r)).transpose()
+    }
+
+    /// The grants of a user not revoked and not expired, newest first.
+    pub async fn live_grants_of(
+        &self,
+        user: UserId,
+        now: Instant,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM oidc_grants \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC"
+        ))
+        .bind(user.to_string())
+        .bind(now.millis())
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    /// The grant a refresh token belongs to, whether spent or not.
+    pub async fn refresh_token_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id \
+             WHERE t.token_hash = $1",
+            GRANT_COLUMNS
+                .split(", ")
+                .map(|c| format!("g.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(token_hash.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.map(|r| grant_from_row(&r)).transpose()
+    }
+
+    /// Spends a refresh token and keeps its successor with the event, in one transaction, only
+    /// while it is unspent.
+    pub async fn spend_refresh_token(
+        &self,
+        token_hash: &str,
+        next_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<RefreshSpend, StoreError> {
+        let now = event.at;
+        let mut tx = self.store.writes().begin().await?;
+        let row = sqlx::query(
+            "UPDATE oidc_refresh_tokens SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL RETURNING grant_id",
+        )
+        .bind(token_hash.to_owned())
+        .bind(now.millis())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            drop(tx);
+            let spent =
+                sqlx::query("SELECT grant_id FROM oidc_refresh_tokens WHERE token_hash = $1")
+                    .bind(token_hash.to_owned())
+                    .fetch_optional(self.store.pool())
+                    .await?;
+            return Ok(match spent {
+                Some(row) => RefreshSpend::AlreadySpent(row.try_get("grant_id")?),
+                None => RefreshSpend::Unknown,
+            });
+        };
+        let grant_id: String = row.try_get("grant_id")?;
+        insert_refresh_token(&mut tx, next_hash, &grant_id, now).await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(RefreshSpend::Rotated(grant_id))
+    }
+
+    /// Revokes a grant (its tokens stop working), with the event. `false`: it was revoked
+    /// already, or never was.
+    pub async fn revoke_grant(&self, id: &str, event: &AuditEvent) -> Result<bool, StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let revoked = sqlx::query(
+            "UPDATE oidc_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.to_owned())
+        .bind(event.at.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if revoked == 0 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn insert_refresh_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    token_hash: &str,
+    grant_id: &str,
+    now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash.to_owned())
+    .bind(grant_id.to_owned())
+    .bind(now.millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn grant_from_row(row: &AnyRow) -> Result<GrantRecord, StoreError> {
+    let user: String = row.try_get("user_id")?;
+    let amr: String = row.try_get("amr")?;
+    Ok(GrantRecord {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        user: UserId::parse(&user)
+            .map_err(|_| StoreError::Corrupt(format!("grant of user {user:?}")))?,
+        session_id: row.try_get("session_id")?,
+        scope: row.try_get("scope")?,
+        auth_time: Instant::from_millis(row.try_get("auth_time")?),
+        amr: serde_json::from_str(&amr).map_err(|e| StoreError::Corrupt(format!("amr: {e}")))?,
+        offline: row.try_get::<i64, _>("offline")? == 1,
+        created_at: Instant::from_millis(row.try_get("created_at")?),
+        expires_at: Instant::from_millis(row.try_get("expires_at")?),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Instant::from_millis),
+    })
+}
