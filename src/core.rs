@@ -119,7 +119,12 @@ impl Core {
             ),
             recovery,
             notices,
-            oidc: Oidc::new(store.clone(), config.data_dir.clone(), issuer.clone()),
+            oidc: Oidc::new(
+                store.clone(),
+                sessions.clone(),
+                config.data_dir.clone(),
+                issuer.clone(),
+            ),
             registration,
             welcome: Welcome::new(store.clone(), addresses.clone()),
             accounts,

@@ -31,6 +31,7 @@ pub fn discovery(issuer: &str) -> Value {
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "end_session_endpoint": format!("{issuer}/oauth2/logout"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],

@@ -11,12 +11,14 @@ mod authorize;
 mod claims;
 mod clients;
 mod grants;
+mod logout;
 mod token;
 
 pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, Pending};
 pub use claims::discovery;
 pub use clients::{ClientSettings, ClientView, NewClientSecret};
 pub use grants::UserInfo;
+pub use logout::{LogoutOutcome, LogoutParams};
 pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse};
 
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ use tokio::sync::OnceCell;
 
 use crate::crypto::oidc_keys::OidcKeys;
 use crate::domain::FieldError;
+use crate::sessions::Sessions;
 use crate::store::{OidcStore, SessionStore, Store, UserStore};
 
 /// The OpenID Connect provider.
@@ -35,6 +38,8 @@ pub struct Oidc {
     user_store: UserStore,
     /// The session a code was granted from must still be live when it is traded.
     session_store: SessionStore,
+    /// A logout ends the browser's session as the pages' does.
+    sessions: Sessions,
     /// Made or read the first time a token is signed or the keys are published.
     keys: Arc<OnceCell<Arc<OidcKeys>>>,
     data_dir: PathBuf,
@@ -43,8 +48,9 @@ pub struct Oidc {
 }
 
 impl Oidc {
-    pub fn new(store: Store, data_dir: PathBuf, issuer: String) -> Self {
+    pub fn new(store: Store, sessions: Sessions, data_dir: PathBuf, issuer: String) -> Self {
         Self {
+            sessions,
             oidc_store: store.oidc(),
             user_store: store.users(),
             session_store: store.sessions(),

@@ -15,6 +15,7 @@ use crate::helpers::{PASSWORD, TestApp, all_at_once, spawn_app, tally};
 use crate::web::{Browser, location};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const BYE: &str = "http://127.0.0.1:9/bye";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 fn challenge(verifier: &str) -> String {
@@ -28,7 +29,7 @@ async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
         name: format!("The {id} app"),
         confidential: !public,
         redirect_uris: vec![REDIRECT.into()],
-        post_logout_redirect_uris: vec![],
+        post_logout_redirect_uris: vec![BYE.into()],
         scopes: None,
         requires_second_factor: false,
         first_party: true,
@@ -502,4 +503,86 @@ async fn a_client_introspects_its_tokens_and_revokes_them() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn an_application_logs_the_person_out_with_the_id_token_it_holds() {
+    let app = spawn_app().await;
+    let secret = client(&app, "wiki", false).await.unwrap();
+    app.create_user("hal", json!({})).await;
+    let mut browser = Browser::new();
+    let tokens = first_tokens(&app, &mut browser, "hal", &secret).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+
+    // A hint this server did not sign, or a return address not registered: nothing happens.
+    let forged = format!("{}x", &hint[..hint.len() - 1]);
+    let refused = browser
+        .get(&app, &format!("/oauth2/logout?id_token_hint={forged}"))
+        .await;
+    assert_eq!(refused.status(), 400);
+    let elsewhere = browser
+        .get(
+            &app,
+            &format!(
+                "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}",
+                urlencode("https://evil.example/")
+            ),
+        )
+        .await;
+    assert_eq!(elsewhere.status(), 400);
+    assert!(location(&elsewhere).is_empty());
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "still signed in");
+
+    let out = browser
+        .get(
+            &app,
+            &format!(
+                "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye1",
+                urlencode(BYE)
+            ),
+        )
+        .await;
+    assert_eq!(location(&out), format!("{BYE}?state=bye1"));
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401, "the sign-in ended, and the grant with it");
+    assert_eq!(location(&browser.get(&app, "/").await), "/login");
+}
+
+#[tokio::test]
+async fn a_logout_without_the_id_token_asks_the_person_first() {
+    let app = spawn_app().await;
+    let secret = client(&app, "wiki", false).await.unwrap();
+    app.create_user("ida", json!({})).await;
+    let mut browser = Browser::new();
+    let tokens = first_tokens(&app, &mut browser, "ida", &secret).await;
+    let asked = browser
+        .get(
+            &app,
+            &format!(
+                "/oauth2/logout?client_id=wiki&post_logout_redirect_uri={}",
+                urlencode(BYE)
+            ),
+        )
+        .await;
+    assert_eq!(asked.status(), 200);
+    let page = asked.text().await.unwrap();
+    assert!(page.contains("Log out?"), "{page}");
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "asking changes nothing");
+    let csrf = crate::web::csrf_in(&page);
+    let done = browser
+        .post(
+            &app,
+            "/oauth2/logout",
+            &[
+                ("csrf", &csrf),
+                ("client_id", "wiki"),
+                ("post_logout_redirect_uri", BYE),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), BYE);
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401);
 }

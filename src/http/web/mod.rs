@@ -75,6 +75,10 @@ pub fn routes() -> Router<AppState> {
         .route("/not-me/{id}", get(not_me::page).post(not_me::confirm))
         .route("/oauth2/authorize", get(oauth::authorize))
         .route("/oauth2/continue", get(oauth::resume))
+        .route(
+            "/oauth2/logout",
+            get(oauth::logout).post(oauth::confirm_logout),
+        )
         .route("/logout", post(pages::logout))
         .route("/welcome", get(welcome::page).post(welcome::submit))
         .route(

@@ -3,6 +3,7 @@
 //! sends the person through the login pages; the home page they land on sends them on to
 //! `/oauth2/continue`, which takes the request up again.
 
+use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -11,7 +12,7 @@ use super::{Cookies, SESSION_COOKIE, cookie, error_page, internal, signed_in};
 use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
-use crate::oidc::{AuthorizeOutcome, AuthorizeParams};
+use crate::oidc::{AuthorizeOutcome, AuthorizeParams, LogoutOutcome, LogoutParams};
 
 /// The cookie that holds the id of the authorization request waiting for a login.
 pub const AUTHORIZE_COOKIE: &str = "tessera_authorize";
@@ -89,6 +90,103 @@ pub async fn resume(
             response
         }
         Err(error) => internal(&state, &headers, error),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "oauth_logout.html")]
+struct LogoutPage {
+    chrome: super::Chrome,
+    heading: &'static str,
+    /// The question is asked; else the person is logged out.
+    ask: bool,
+    params: LogoutParams,
+}
+
+/// The logout form: the request's parameters, carried by the question page.
+#[derive(Debug, serde::Deserialize)]
+pub struct LogoutForm {
+    csrf: String,
+    #[serde(flatten)]
+    params: LogoutParams,
+}
+
+impl super::forms::HasCsrf for LogoutForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `GET /oauth2/logout`: RP-Initiated Logout; asks first unless the ID token names this
+/// browser's session.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Query(params): Query<LogoutParams>,
+) -> Response {
+    end_session(&state, &headers, &origin, params, false).await
+}
+
+/// `POST /oauth2/logout`: the question page's button.
+pub async fn confirm_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    super::WebForm(form): super::WebForm<LogoutForm>,
+) -> Response {
+    end_session(&state, &headers, &origin, form.params, true).await
+}
+
+async fn end_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    origin: &crate::audit::Origin,
+    params: LogoutParams,
+    confirmed: bool,
+) -> Response {
+    let session = signed_in(state, headers).await.map(|(session, _)| session);
+    let outcome = state
+        .core
+        .oidc
+        .logout(&params, session.as_ref(), confirmed, origin, Instant::now())
+        .await;
+    let mut cookies = Cookies::new(state, headers);
+    match outcome {
+        Ok(LogoutOutcome::Confirm) => {
+            let chrome = cookies.chrome(state, None);
+            cookies.page(
+                StatusCode::OK,
+                &LogoutPage {
+                    chrome,
+                    heading: "Log out?",
+                    ask: true,
+                    params,
+                },
+            )
+        }
+        Ok(LogoutOutcome::Done { redirect }) => {
+            cookies.clear(SESSION_COOKIE);
+            match redirect {
+                Some(to) => cookies.redirect(&to),
+                None => {
+                    let chrome = cookies.chrome(state, None);
+                    cookies.page(
+                        StatusCode::OK,
+                        &LogoutPage {
+                            chrome,
+                            heading: "Logged out",
+                            ask: false,
+                            params,
+                        },
+                    )
+                }
+            }
+        }
+        Ok(LogoutOutcome::ErrorPage(message)) => {
+            error_page(state, headers, StatusCode::BAD_REQUEST, &message)
+        }
+        Err(error) => internal(state, headers, error),
     }
 }
 
