@@ -88,6 +88,11 @@ event_kinds! {
     NoticeSent => "user.notice_sent",
     NoticeDisowned => "user.notice_disowned",
     UserRegister => "user.register",
+    GroupCreate => "group.create",
+    GroupUpdate => "group.update",
+    GroupDelete => "group.delete",
+    GroupMemberAdd => "group.member_add",
+    GroupMemberRemove => "group.member_remove",
 }
 
 impl EventKind {

@@ -61,4 +61,6 @@ areas! {
     /// Security notices: the audit log's cursor, the computers accounts logged in from, the
     /// notices sent and their "this was not me" links (`notices.rs`).
     NoticeStore => notices;
+    /// Groups of users and their members (`groups.rs`).
+    GroupStore => groups;
 }

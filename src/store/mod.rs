@@ -18,6 +18,7 @@ mod checkpoints;
 mod code_check;
 mod counters;
 mod email_links;
+mod groups;
 mod import;
 mod janitor;
 mod messages;
@@ -48,7 +49,7 @@ pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use address_proofs::ProvenAddress;
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
-    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, NoticeStore,
+    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, GroupStore, MessageStore, NoticeStore,
     PasswordLinkStore, SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
@@ -57,6 +58,7 @@ pub use code_check::{
 };
 pub use counters::{Counter, Full};
 pub use email_links::{EmailLinkRecord, LinkVerification, NewEmailLink};
+pub use groups::{MemberRecord, MembersChange, Membership};
 pub use janitor::SweepReport;
 pub use notices::{DeviceSeen, LoggedEvent, NewNotice, NoticeRecord};
 pub use password_links::{NewPasswordLink, PasswordLinkRecord};

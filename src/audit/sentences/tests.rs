@@ -30,6 +30,9 @@ const ABOUT_NO_ACCOUNT: &[EventKind] = &[
     EventKind::UserImport,
     EventKind::VerifyAccountCreate,
     EventKind::NameCollision,
+    EventKind::GroupCreate,
+    EventKind::GroupUpdate,
+    EventKind::GroupDelete,
 ];
 
 #[test]
