@@ -47,6 +47,7 @@ impl fmt::Display for GroupId {
 /// characters (PRECIS `FreeformClass`, as an email address): two names that look the same are
 /// one name. Kept as written, in NFC; unique on its key, which also ignores case and width
 /// (NFKC, lowercase), as a username's does: `Admins`, `ADMINS` and `ａｄｍｉｎｓ` are one group.
+/// No `;`: it separates the groups of a user in an import's CSV.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct GroupName {
     name: String,
@@ -69,6 +70,12 @@ impl GroupName {
             return Err(Invalid::new(
                 "[tooLong]",
                 format!("a group name has at most {GROUP_NAME_MAX_CHARS} characters"),
+            ));
+        }
+        if value.contains(';') {
+            return Err(Invalid::new(
+                "[invalid]",
+                "a group name cannot contain ';', which separates groups in a CSV file",
             ));
         }
         if let Err(error) = FreeformClass::default().allows(&value) {
@@ -207,6 +214,7 @@ mod tests {
             ("admins\u{202e}", "[invalid]"),
             ("\u{feff}admins", "[invalid]"),
             ("ad\u{7}mins", "[invalid]"),
+            ("sales;ops", "[invalid]"),
         ] {
             let code_of = GroupName::parse(raw).err().map_or("[ok]", |e| e.code);
             assert_eq!(code_of, code, "{raw:?}");

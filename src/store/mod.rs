@@ -59,6 +59,7 @@ pub use code_check::{
 pub use counters::{Counter, Full};
 pub use email_links::{EmailLinkRecord, LinkVerification, NewEmailLink};
 pub use groups::{MemberRecord, MembersChange, Membership};
+pub use import::ImportedUser;
 pub use janitor::SweepReport;
 pub use notices::{DeviceSeen, LoggedEvent, NewNotice, NoticeRecord};
 pub use password_links::{NewPasswordLink, PasswordLinkRecord};
