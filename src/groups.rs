@@ -248,6 +248,15 @@ impl Groups {
         Ok(self.group_store.memberships_of(user).await?)
     }
 
+    /// The group and its members, by username (the console's page of a group).
+    pub async fn group_with_members(
+        &self,
+        id: GroupId,
+    ) -> Result<(Group, Vec<MemberRecord>), GroupError> {
+        let group = self.group(id).await?;
+        Ok((group, self.group_store.members_of(id).await?))
+    }
+
     /// The members of the group, by username.
     pub async fn members_of(&self, group: GroupId) -> Result<Vec<MemberRecord>, GroupError> {
         self.group(group).await?;
