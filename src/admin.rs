@@ -11,11 +11,11 @@ use crate::audit::{
 };
 use crate::clock::Instant;
 use crate::crypto::random;
-use crate::domain::{Invalid, LoginId, PhoneNumber, Reason, Region, User, UserId};
+use crate::domain::{Group, Invalid, LoginId, PhoneNumber, Reason, Region, User, UserId};
 use crate::otp::AccessCode;
 use crate::store::{
-    AccessCodeRecord, AuditStore, IssuedAccessCode, MethodRecord, NewAccessCode, SessionRecord,
-    SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
+    AccessCodeRecord, AuditStore, GroupStore, IssuedAccessCode, MethodRecord, NewAccessCode,
+    SessionRecord, SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
 };
 use crate::two_factor::{AFTER_A_FACTOR_CHANGE, access_code_digest};
 
@@ -70,6 +70,10 @@ pub struct UserOverview {
     pub events: Vec<ReadableEvent>,
     /// The access code issued for the user, unused and unexpired.
     pub access_code: Option<AccessCodeRecord>,
+    /// The user's groups by name, with when they joined each.
+    pub memberships: Vec<(Group, Instant)>,
+    /// The groups the user is not in, by name: those the page offers to add them to.
+    pub other_groups: Vec<Group>,
 }
 
 /// An access code just issued: the code, to show once and never again, and when it ends.
@@ -91,6 +95,7 @@ fn reason_field(raw: &str) -> Result<Reason, AccountError> {
 #[derive(Clone)]
 pub struct Administration {
     audit_store: AuditStore,
+    group_store: GroupStore,
     session_store: SessionStore,
     two_factor_store: TwoFactorStore,
     user_store: UserStore,
@@ -103,6 +108,7 @@ impl Administration {
         Self {
             home_region,
             audit_store: store.audit(),
+            group_store: store.groups(),
             session_store: store.sessions(),
             two_factor_store: store.two_factor(),
             user_store: store.users(),
@@ -323,7 +329,18 @@ impl Administration {
         };
         let events = self.audit_store.audit_events(&events).await?;
         let methods = self.two_factor_store.methods(user).await?;
+        let memberships = self.group_store.memberships_of(user).await?;
+        let other_groups = self
+            .group_store
+            .groups_with_counts()
+            .await?
+            .into_iter()
+            .map(|(group, _)| group)
+            .filter(|group| memberships.iter().all(|(joined, _)| joined.id != group.id))
+            .collect();
         Ok(UserOverview {
+            memberships,
+            other_groups,
             phones: Phones::of(found.mobile_phone.as_ref(), &methods),
             user: found,
             methods,

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::crypto::cipher::SecretBox;
 use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
+use crate::groups::Groups;
 use crate::import::Import;
 use crate::notices::Notices;
 use crate::oidc::Oidc;
@@ -26,6 +27,7 @@ pub struct Core {
     pub addresses: Addresses,
     pub admin: Administration,
     pub delivery: Delivery,
+    pub groups: Groups,
     pub import: Import,
     pub logins: Logins,
     pub recovery: Recovery,
@@ -105,6 +107,7 @@ impl Core {
             issuer.clone(),
         );
         Ok(Self {
+            groups: Groups::new(store.clone(), two_factor.clone()),
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
             logins: Logins::new(

@@ -1,7 +1,7 @@
 //! Moving users in and out: JSON or CSV with username, email (and whether it is verified), name,
 //! phone, roles, an existing
 //! password hash (Argon2, bcrypt, PBKDF2-SHA256), existing TOTP secrets (base32 or otpauth URIs)
-//! and the "moved from Authy" flag. An import is all or nothing: every row is checked first and
+//! the "moved from Authy" flag and the user's groups (by name, made when missing). An import is all or nothing: every row is checked first and
 //! each bad one reported with its line; then one transaction stores them. Users already present
 //! (by username or email) are left as they are, so a second run changes nothing.
 
@@ -12,11 +12,13 @@ use crate::clock::Instant;
 use crate::crypto::cipher::SecretBox;
 use crate::crypto::{PasswordHash, check_imported_hash};
 use crate::domain::{
-    Channel, Email, FullName, MethodId, MethodKind, MethodName, PhoneNumber, Region, Roles, User,
-    UserId, Username,
+    Channel, Email, FullName, GroupName, MethodId, MethodKind, MethodName, PhoneNumber, Region,
+    Roles, User, UserId, Username,
 };
 use crate::otp::{Algorithm, TotpParams, TotpSecret};
-use crate::store::{MethodRecord, NewMethod, NewUser, Store, UserChanges, UserStore};
+use crate::store::{
+    GroupStore, ImportedUser, MethodRecord, NewMethod, NewUser, Store, UserChanges, UserStore,
+};
 use crate::two_factor::TwoFactor;
 
 /// Stands for "no password": it is no hash, so no password matches until one is set.
@@ -67,6 +69,9 @@ pub struct ImportRecord {
     pub two_factor_required: bool,
     #[serde(default = "active_by_default")]
     pub active: bool,
+    /// The names of the user's groups; a group not there yet is made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 fn active_by_default() -> bool {
@@ -83,6 +88,7 @@ pub struct ImportUser {
     pub sms_phone: Option<PhoneNumber>,
     /// The file says the address is verified.
     pub email_verified: bool,
+    pub groups: Vec<GroupName>,
 }
 
 /// A refused row: where it is, and why.
@@ -152,7 +158,7 @@ fn read_json(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
     }
 }
 
-const CSV_COLUMNS: [&str; 11] = [
+const CSV_COLUMNS: [&str; 12] = [
     "username",
     "email",
     "full_name",
@@ -164,6 +170,7 @@ const CSV_COLUMNS: [&str; 11] = [
     "two_factor_required",
     "active",
     "verified",
+    "groups",
 ];
 
 fn read_csv(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
@@ -251,6 +258,7 @@ fn read_csv(text: &str) -> Result<Vec<(u64, ImportRecord)>, Vec<RowError>> {
                     authy_migrated,
                     two_factor_required,
                     active,
+                    groups: split(cell("groups")),
                 },
             )),
             (a, b, c, d) => {
@@ -347,6 +355,14 @@ pub fn check(
                 Err(message) => note("totpSecrets", message),
             }
         }
+        let mut groups: Vec<GroupName> = Vec::new();
+        for raw in &record.groups {
+            match GroupName::parse(raw) {
+                Ok(name) if groups.iter().any(|g| g.key() == name.key()) => {}
+                Ok(name) => groups.push(name),
+                Err(e) => note("groups", e.message),
+            }
+        }
         if record.authy_migrated && mobile_phone.is_none() {
             note(
                 "authyMigrated",
@@ -360,6 +376,7 @@ pub fn check(
                     .then(|| mobile_phone.clone())
                     .flatten(),
                 email_verified: record.verified,
+                groups,
                 profile: UserChanges {
                     username,
                     email,
@@ -434,6 +451,8 @@ pub fn parse_secret(raw: &str) -> Result<(TotpSecret, TotpParams, Option<MethodN
 #[derive(Clone)]
 pub struct Import {
     user_store: UserStore,
+    /// The groups an export writes.
+    group_store: GroupStore,
     secrets: SecretBox,
     two_factor: TwoFactor,
     home_region: Option<Region>,
@@ -448,6 +467,7 @@ impl Import {
     ) -> Self {
         Self {
             user_store: store.users(),
+            group_store: store.groups(),
             secrets,
             two_factor,
             home_region,
@@ -467,7 +487,7 @@ impl Import {
     ) -> Result<ImportReport, ImportError> {
         let rows = read(format, text).map_err(ImportError::Rows)?;
         let users = check(&rows, self.home_region).map_err(ImportError::Rows)?;
-        let prepared: Vec<(NewUser, Vec<NewMethod>)> = users
+        let prepared: Vec<ImportedUser> = users
             .into_iter()
             .map(|user| {
                 let id = UserId::new();
@@ -522,22 +542,25 @@ impl Import {
                 if user.email_verified && profile.email.is_some() {
                     profile.email_verified_at = Some(now);
                 }
-                (
-                    NewUser {
+                ImportedUser {
+                    user: NewUser {
                         id,
                         profile,
                         password_hash: user.password_hash,
                         email_verification_required: false,
                     },
                     methods,
-                )
+                    groups: user.groups,
+                }
             })
             .collect();
+        let group_made = AuditEvent::new(EventKind::GroupCreate, actor.clone(), origin, now)
+            .detail("imported", true);
         let event = AuditEvent::new(EventKind::UserImport, actor, origin, now)
             .detail("rows", prepared.len());
         let (created, unchanged) = self
             .user_store
-            .import_users(&prepared, &event)
+            .import_users(&prepared, &event, &group_made)
             .await
             .map_err(anyhow::Error::from)?;
         tracing::info!(target: "security", created, unchanged, "users imported");
@@ -546,6 +569,10 @@ impl Import {
 
     /// Every user, without any secret, in the import's own shape.
     pub async fn export_users(&self, format: Format) -> anyhow::Result<String> {
+        let mut groups: std::collections::HashMap<UserId, Vec<String>> = Default::default();
+        for (user, group) in self.group_store.all_memberships().await? {
+            groups.entry(user).or_default().push(group);
+        }
         let mut records = Vec::new();
         let mut offset = 0;
         loop {
@@ -554,7 +581,10 @@ impl Import {
                 break;
             }
             offset += page.len() as i64;
-            records.extend(page.iter().map(export_record));
+            records.extend(
+                page.iter()
+                    .map(|user| export_record(user, groups.remove(&user.id).unwrap_or_default())),
+            );
         }
         match format {
             Format::Json => Ok(serde_json::to_string_pretty(
@@ -575,6 +605,7 @@ impl Import {
                         flag(r.two_factor_required),
                         flag(r.active),
                         flag(r.verified),
+                        r.groups.join(";"),
                     ]
                 });
                 Ok(crate::spreadsheet::write(&CSV_COLUMNS, rows)?)
@@ -583,7 +614,7 @@ impl Import {
     }
 }
 
-fn export_record(user: &User) -> ImportRecord {
+fn export_record(user: &User, groups: Vec<String>) -> ImportRecord {
     ImportRecord {
         username: user.username.to_string(),
         email: user.email.as_ref().map(|e| e.to_string()),
@@ -602,6 +633,7 @@ fn export_record(user: &User) -> ImportRecord {
         authy_migrated: user.authy_migrated,
         two_factor_required: user.two_factor_required,
         active: user.active,
+        groups,
     }
 }
 

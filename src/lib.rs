@@ -3,7 +3,7 @@
 //! The library holds the whole program; `main.rs` only hands the command line to [`cli::run`].
 //! ARCHITECTURE.md is the map: adapters (`http`, `cli`) call the services bundled in
 //! [`core::Core`] (`accounts`, `auth`, `sessions`, `two_factor`, `verify`, `delivery`, `admin`,
-//! `welcome`, `import`, `recovery`, `addresses`), which write through `store`; `policy`,
+//! `welcome`, `import`, `recovery`, `addresses`, `groups`), which write through `store`; `policy`,
 //! `account_policy`, `domain`, `otp`, `crypto`, `audit`, `config` and `clock` are the values and
 //! rules beneath them all.
 
@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod delivery_settings;
 pub mod domain;
+pub mod groups;
 pub mod http;
 pub mod import;
 pub mod limits;

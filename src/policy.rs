@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Instant;
 pub use crate::domain::LoginType;
-use crate::domain::{Channel, FieldError, Invalid, MethodKind};
+use crate::domain::{Channel, FieldError, GroupId, Invalid, MethodKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -146,6 +146,11 @@ pub struct TwoFactorPolicy {
     /// phone, the phone alone then sets the password and passes the second factor.
     #[serde(alias = "password_reset_by_sms")]
     pub password_reset_by_sms: bool,
+    /// Groups (by id, which a rename keeps) whose members must use a second factor, as a user
+    /// flagged "two-factor required" must.
+    #[serde(alias = "required_for_groups")]
+    #[schema(value_type = Vec<String>)]
+    pub required_for_groups: Vec<GroupId>,
 }
 
 impl Default for TwoFactorPolicy {
@@ -167,6 +172,7 @@ impl Default for TwoFactorPolicy {
             users_choose_trust: true,
             send_code_on_login: SendCodeOnLogin::Legacy,
             password_reset_by_sms: false,
+            required_for_groups: Vec::new(),
         }
     }
 }
@@ -235,6 +241,11 @@ impl TwoFactorPolicy {
         }
     }
 
+    /// Whether a member of `groups` must use a second factor by the groups rule.
+    pub fn requires_for_groups(&self, groups: &[GroupId]) -> bool {
+        groups.iter().any(|g| self.required_for_groups.contains(g))
+    }
+
     pub fn trusts_computers(&self) -> bool {
         self.trust_level == TrustLevel::OncePerComputer
     }
@@ -288,6 +299,8 @@ pub struct LoginFacts<'a> {
     pub is_admin: bool,
     /// The per-user "two-factor required" flag.
     pub user_requires_two_factor: bool,
+    /// The user's groups; read only when the settings name groups (empty otherwise).
+    pub groups: &'a [GroupId],
     /// The kinds of the user's enrolled methods.
     pub enrolled: &'a [MethodKind],
     /// A valid trusted-computer id came with the login.
@@ -323,7 +336,8 @@ pub fn decide(policy: &TwoFactorPolicy, facts: &LoginFacts<'_>) -> Decision {
         LoginPolicy::Required => true,
         LoginPolicy::RequiredForAdmins => facts.is_admin,
         LoginPolicy::Enabled | LoginPolicy::Disabled => false,
-    } || facts.user_requires_two_factor;
+    } || facts.user_requires_two_factor
+        || policy.requires_for_groups(facts.groups);
     // A trusted computer does not spare a blocked account: the trust would let through the
     // logins that the wrong codes closed.
     if facts.trusted_computer
@@ -353,6 +367,7 @@ mod tests {
             login_type: LoginType::Api,
             is_admin: false,
             user_requires_two_factor: false,
+            groups: &[],
             enrolled,
             trusted_computer: false,
             two_factor_blocked: false,
@@ -436,6 +451,50 @@ mod tests {
                 "{policy:?} admin={admin} flagged={flagged} {enrolled:?} trusted={trusted}"
             );
         }
+    }
+
+    #[test]
+    fn a_member_of_a_group_the_settings_name_must_use_a_second_factor() {
+        let (staff, guests) = (GroupId::new(), GroupId::new());
+        let policy = TwoFactorPolicy {
+            api_login_policy: LoginPolicy::Enabled,
+            required_for_groups: vec![staff],
+            ..TwoFactorPolicy::default()
+        };
+        let mut f = facts(&[]);
+        assert_eq!(decide(&policy, &f), Decision::Grant, "in no group");
+        let only_guests = [guests];
+        f.groups = &only_guests;
+        assert_eq!(decide(&policy, &f), Decision::Grant, "in another group");
+        let both = [guests, staff];
+        f.groups = &both;
+        assert_eq!(decide(&policy, &f), Decision::Enroll, "a member must enrol");
+        let enrolled = [Authenticator];
+        f.enrolled = &enrolled;
+        assert_eq!(
+            decide(&policy, &f),
+            Decision::Challenge(vec![Authenticator])
+        );
+        // Exactly as the per-user flag: a trusted computer still spares an enrolled member.
+        f.trusted_computer = true;
+        assert_eq!(decide(&policy, &f), Decision::Grant);
+        // And a policy that asks nobody asks no member either.
+        let disabled = TwoFactorPolicy {
+            api_login_policy: LoginPolicy::Disabled,
+            ..policy.clone()
+        };
+        f.enrolled = &[];
+        assert_eq!(decide(&disabled, &f), Decision::Grant);
+    }
+
+    #[test]
+    fn the_groups_rule_reads_ids_from_the_settings_document() {
+        let id = GroupId::new();
+        let policy: TwoFactorPolicy =
+            serde_json::from_str(&format!(r#"{{"requiredForGroups": ["{id}"]}}"#)).unwrap();
+        assert_eq!(policy.required_for_groups, [id]);
+        assert!(policy.requires_for_groups(&[GroupId::new(), id]));
+        assert!(!TwoFactorPolicy::default().requires_for_groups(&[id]));
     }
 
     #[test]

@@ -97,6 +97,11 @@ event_kinds! {
     OidcTokenRefresh => "oidc.token_refresh",
     OidcRefreshReuse => "oidc.refresh_reuse",
     OidcGrantRevoke => "oidc.grant_revoke",
+    GroupCreate => "group.create",
+    GroupUpdate => "group.update",
+    GroupDelete => "group.delete",
+    GroupMemberAdd => "group.member_add",
+    GroupMemberRemove => "group.member_remove",
 }
 
 impl EventKind {

@@ -521,11 +521,18 @@ impl PasswordStep for AfterPassword {
             .methods_and_counts(self.user.id, policy.failure_window_start(self.now))
             .await?;
         let enrolled: Vec<_> = read.methods.iter().map(|m| m.kind).collect();
+        // One indexed read, and only when the settings name groups.
+        let groups = if policy.required_for_groups.is_empty() {
+            Vec::new()
+        } else {
+            statements.group_ids(self.user.id).await?
+        };
         let blocked = policy.challenges_blocked(read.recent_failures);
         let facts = LoginFacts {
             login_type: self.login_type,
             is_admin: self.user.is_admin(),
             user_requires_two_factor: self.user.two_factor_required,
+            groups: &groups,
             enrolled: &enrolled,
             trusted_computer: self.trusted,
             two_factor_blocked: blocked,

@@ -15,11 +15,13 @@ use crate::config::Config;
 use crate::core::Core;
 use crate::telemetry;
 
+mod groups;
 mod oidc;
 mod serve;
 mod settings;
 mod users;
 
+use groups::{GroupCommand, group_command};
 use oidc::{OidcCommand, oidc_command};
 use settings::{SettingsCommand, settings_command};
 use users::{UserCommand, user_command};
@@ -55,6 +57,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage groups and their members.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Manage API keys (for `Authorization: <key>` on the management API).
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
@@ -176,6 +181,12 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::User(command) => {
             let core = app::open_core(&config).await?;
             let result = user_command(&core, command).await;
+            core.store.close().await;
+            result
+        }
+        Command::Group(command) => {
+            let core = app::open_core(&config).await?;
+            let result = group_command(&core, command).await;
             core.store.close().await;
             result
         }

@@ -5,6 +5,7 @@
 
 pub mod canonical_names;
 mod destination;
+mod group;
 mod link;
 mod login;
 mod names;
@@ -15,6 +16,7 @@ mod two_factor;
 mod user;
 
 pub use destination::{Channel, Destination};
+pub use group::{Group, GroupId, GroupName, parse_description};
 pub use link::{ChangePasswordId, NoticeId, VerificationId};
 pub use login::LoginType;
 pub use names::{Email, FullName, LoginId, Username};

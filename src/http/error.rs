@@ -16,6 +16,7 @@ use crate::accounts::{AccountError, FieldError};
 use crate::addresses::{self, AddressError, EMAIL_FIELD, VERIFICATION_ID_FIELD};
 use crate::auth::{CURRENT_PASSWORD_FIELD, PasswordChangeError};
 use crate::domain::Invalid;
+use crate::groups::GroupError;
 use crate::notices::{NOTICE_ID_FIELD, NoticeError};
 use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, CODE_FIELD, DeadLink, RecoveryError};
 use crate::registration::RegistrationError;
@@ -301,6 +302,26 @@ impl From<NoticeError> for ApiError {
                 message: "this link has expired".into(),
             },
             NoticeError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
+impl From<GroupError> for ApiError {
+    fn from(error: GroupError) -> Self {
+        match error {
+            GroupError::Invalid(fields) => ApiError::Fields(fields),
+            GroupError::GroupNotFound => ApiError::Empty(StatusCode::NOT_FOUND),
+            GroupError::UserNotFound(user) => ApiError::General {
+                status: StatusCode::NOT_FOUND,
+                code: "[notFound]userId".into(),
+                message: format!("there is no user {user}: nobody was added"),
+            },
+            GroupError::InTwoFactorSettings(_) => ApiError::General {
+                status: StatusCode::CONFLICT,
+                code: "[inUse]requiredForGroups".into(),
+                message: error.to_string(),
+            },
+            GroupError::Internal(error) => ApiError::Internal(error),
         }
     }
 }

@@ -64,4 +64,6 @@ areas! {
     /// OpenID Connect: clients, authorization requests waiting for a login, one-time codes
     /// (`oidc.rs`), grants and their refresh tokens (`oidc_grants.rs`).
     OidcStore => oidc;
+    /// Groups of users and their members (`groups.rs`).
+    GroupStore => groups;
 }

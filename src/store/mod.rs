@@ -18,6 +18,7 @@ mod checkpoints;
 mod code_check;
 mod counters;
 mod email_links;
+mod groups;
 mod import;
 mod janitor;
 mod messages;
@@ -50,8 +51,9 @@ pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use address_proofs::ProvenAddress;
 pub use api_keys::ApiKeyRecord;
 pub use areas::{
-    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, MessageStore, NoticeStore, OidcStore,
-    PasswordLinkStore, SessionStore, SettingStore, TwoFactorStore, UserStore, VerifyStore,
+    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, GroupStore, MessageStore, NoticeStore,
+    OidcStore, PasswordLinkStore, SessionStore, SettingStore, TwoFactorStore, UserStore,
+    VerifyStore,
 };
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites, MethodUse,
@@ -59,6 +61,8 @@ pub use code_check::{
 };
 pub use counters::{Counter, Full};
 pub use email_links::{EmailLinkRecord, LinkVerification, NewEmailLink};
+pub use groups::{MemberRecord, MembersChange, Membership};
+pub use import::ImportedUser;
 pub use janitor::SweepReport;
 pub use notices::{DeviceSeen, LoggedEvent, NewNotice, NoticeRecord};
 pub use oidc::{ClientRecord, CodeRecord, NewCode};

@@ -34,8 +34,8 @@ use crate::otp::{AccessCode, OtpCode, RecoveryCode, StepMatch, TotpParams, TotpS
 use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
 use crate::store::{
-    AuditStore, MethodRecord, SessionStore, SettingStore, Store, Trusts, TwoFactorStore, UserStore,
-    VerifyStore,
+    AuditStore, GroupStore, MethodRecord, SessionStore, SettingStore, Store, Trusts,
+    TwoFactorStore, UserStore, VerifyStore,
 };
 use crate::verify::Verify;
 
@@ -44,6 +44,8 @@ use crate::verify::Verify;
 #[derive(Clone)]
 pub struct TwoFactor {
     audit_store: AuditStore,
+    /// The groups the settings name (that they exist), and a user's (whether they must).
+    group_store: GroupStore,
     session_store: SessionStore,
     setting_store: SettingStore,
     two_factor_store: TwoFactorStore,
@@ -70,6 +72,7 @@ impl TwoFactor {
     ) -> Self {
         Self {
             audit_store: store.audit(),
+            group_store: store.groups(),
             session_store: store.sessions(),
             setting_store: store.settings(),
             two_factor_store: store.two_factor(),
@@ -253,6 +256,17 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<(), TwoFactorError> {
         policy.check().map_err(TwoFactorError::Invalid)?;
+        let named = &policy.required_for_groups;
+        let found = self.group_store.existing(named).await?;
+        if let Some(missing) = named.iter().find(|id| !found.contains(id)) {
+            return Err(TwoFactorError::Invalid(vec![FieldError::new(
+                "requiredForGroups",
+                Invalid::new(
+                    "[invalid]",
+                    format!("there is no group with the id {missing}"),
+                ),
+            )]));
+        }
         let json = serde_json::to_string(policy).map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)
             .detail("key", SETTINGS_KEY)

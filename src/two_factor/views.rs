@@ -76,12 +76,18 @@ impl TwoFactor {
             .recent_failures(user, policy.failure_window_start(now))
             .await?;
         let enrolled: Vec<MethodKind> = methods.iter().map(|m| m.kind).collect();
+        let groups = if policy.required_for_groups.is_empty() {
+            Vec::new()
+        } else {
+            self.group_store.group_ids_of(user).await?
+        };
         let decision = decide(
             &policy,
             &LoginFacts {
                 login_type: LoginType::Api,
                 is_admin: account.is_admin(),
                 user_requires_two_factor: account.two_factor_required,
+                groups: &groups,
                 enrolled: &enrolled,
                 trusted_computer: trust.is_some(),
                 two_factor_blocked: policy.challenges_blocked(recent_failures),

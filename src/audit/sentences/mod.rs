@@ -1,6 +1,8 @@
 //! One sentence per kind of event, naming users as the reader knows them: "alice reset bob's
 //! two-factor: lost phone". Every kind has one (a test goes through `EventKind::ALL`).
 
+mod groups;
+
 use serde_json::Value;
 
 use super::EventKind;
@@ -626,6 +628,11 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
                 ),
             }
         }
+        EventKind::GroupCreate
+        | EventKind::GroupUpdate
+        | EventKind::GroupDelete
+        | EventKind::GroupMemberAdd
+        | EventKind::GroupMemberRemove => groups::say(kind, a, t, details),
         EventKind::NameCollision => format!(
             "{a} found usernames or emails that look alike once written in their canonical forms"
         ),
@@ -636,6 +643,8 @@ mod oidc;
 
 #[cfg(test)]
 mod address_tests;
+#[cfg(test)]
+mod group_tests;
 #[cfg(test)]
 mod tests;
 

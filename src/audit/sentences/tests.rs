@@ -33,6 +33,9 @@ const ABOUT_NO_ACCOUNT: &[EventKind] = &[
     EventKind::OidcClientCreate,
     EventKind::OidcClientSecretRotate,
     EventKind::OidcClientDelete,
+    EventKind::GroupCreate,
+    EventKind::GroupUpdate,
+    EventKind::GroupDelete,
 ];
 
 #[test]

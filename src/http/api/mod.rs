@@ -3,6 +3,7 @@
 pub mod admin;
 mod audit_log;
 mod forgot_password;
+pub mod groups;
 mod ids;
 mod invitations;
 pub mod login;
@@ -36,6 +37,15 @@ use super::AppState;
     users::replace,
     users::patch,
     users::delete,
+    groups::create,
+    groups::create_with_id,
+    groups::list,
+    groups::read,
+    groups::update,
+    groups::delete,
+    groups::add_members,
+    groups::remove_members,
+    groups::search_members,
     password::change_password,
     password::change_password_post,
     forgot_password::forgot_password,
@@ -131,6 +141,19 @@ pub fn routes() -> Router<AppState> {
                 .put(users::replace)
                 .patch(users::patch)
                 .delete(users::delete),
+        )
+        .route("/api/group", post(groups::create).get(groups::list))
+        .route(
+            "/api/group/member",
+            post(groups::add_members).delete(groups::remove_members),
+        )
+        .route("/api/group/member/search", get(groups::search_members))
+        .route(
+            "/api/group/{group_id}",
+            post(groups::create_with_id)
+                .get(groups::read)
+                .put(groups::update)
+                .delete(groups::delete),
         )
         .route("/api/system/audit-log", get(audit_log::search))
         .route("/api/system/invitations", post(invitations::invite))

@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::{Channel, MethodKind, User};
+use crate::clock::Instant;
+use crate::domain::{Channel, Group, MethodKind, User};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::sessions::IssuedTokens;
@@ -49,6 +50,17 @@ pub struct UserView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_login_instant: Option<i64>,
     pub two_factor: TwoFactorView,
+    /// The user's groups (FusionAuth's memberships), by the group's name: in the answers about
+    /// a user (`GET /api/user/…`, a creation, a change), not in a login's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memberships: Option<Vec<MembershipView>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipView {
+    pub group_id: String,
+    pub insert_instant: i64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -83,7 +95,24 @@ impl UserView {
             two_factor: TwoFactorView {
                 methods: MethodView::list(methods, false),
             },
+            memberships: None,
         }
+    }
+}
+
+impl UserView {
+    /// The view with the user's groups and when they joined each.
+    pub fn with_memberships(mut self, memberships: &[(Group, Instant)]) -> Self {
+        self.memberships = Some(
+            memberships
+                .iter()
+                .map(|(group, since)| MembershipView {
+                    group_id: group.id.to_string(),
+                    insert_instant: since.millis(),
+                })
+                .collect(),
+        );
+        self
     }
 }
 
@@ -96,8 +125,9 @@ impl UserResponse {
     /// The user with their methods, read from the store.
     pub async fn of(state: &AppState, user: &User) -> Result<Json<Self>, ApiError> {
         let methods = state.core.two_factor.user_methods(user.id).await?;
+        let memberships = state.core.groups.memberships_of(user.id).await?;
         Ok(Json(Self {
-            user: UserView::with_methods(user, &methods),
+            user: UserView::with_methods(user, &methods).with_memberships(&memberships),
         }))
     }
 }

@@ -111,6 +111,7 @@ forms! {
         max_code_attempts: String,
         challenge_ttl_seconds: String,
         send_code_on_login: Option<String>,
+        required_for_groups: String,
     }
     AdminDeliveryForm {
         provider: String,
@@ -137,6 +138,8 @@ forms! {
     WebhookForm { url: String, secret: String }
     SenderTestForm { to: String, channel: String }
     NameForm { name: String }
+    GroupForm { name: String, description: String }
+    MemberForm { username: String }
     AdminWelcomeForm { terms_text: String, new_version: Option<String>, full_name: Option<String>, email: Option<String>, mobile_phone: Option<String> }
     WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String>, invited: Option<String> }
 }

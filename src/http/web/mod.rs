@@ -182,6 +182,34 @@ pub fn routes() -> Router<AppState> {
             get(admin::confirm::revoke_sessions).post(admin::user::revoke_sessions),
         )
         .route(
+            "/admin/users/{user_id}/groups",
+            post(admin::groups::add_user_to_group),
+        )
+        .route(
+            "/admin/users/{user_id}/groups/remove",
+            post(admin::groups::remove_user_from_group),
+        )
+        .route(
+            "/admin/groups",
+            get(admin::groups::groups).post(admin::groups::create_group),
+        )
+        .route(
+            "/admin/groups/{group_id}",
+            get(admin::groups::group).post(admin::groups::save_group),
+        )
+        .route(
+            "/admin/groups/{group_id}/members",
+            post(admin::groups::add_member),
+        )
+        .route(
+            "/admin/groups/{group_id}/members/remove",
+            post(admin::groups::remove_member),
+        )
+        .route(
+            "/admin/groups/{group_id}/delete",
+            get(admin::groups::confirm_deletion).post(admin::groups::delete_group),
+        )
+        .route(
             "/admin/settings",
             get(admin::settings::settings).post(admin::settings::save_settings),
         )

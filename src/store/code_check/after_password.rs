@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 
 use super::super::StoreError;
 use super::super::TwoFactorStore;
+use super::super::groups::{GROUP_IDS_OF_USER, group_ids_from};
 use super::super::row::{bind_all, joined_with_params};
 use super::super::two_factor::NewChallenge;
 use super::postgres::methods_and_counts_on;
@@ -14,7 +15,7 @@ use super::sqlite::{SqliteStatements, run_now};
 use super::statements::READ_SETTING;
 use super::{MethodsAndCounts, NO_CONTEXT, PasswordStep, PasswordStepStatements};
 use crate::clock::Instant;
-use crate::domain::UserId;
+use crate::domain::{GroupId, UserId};
 
 impl TwoFactorStore {
     /// Runs a login's step after its password.
@@ -56,6 +57,14 @@ impl PasswordStepStatements for PostgresStep<'_> {
         since: Instant,
     ) -> Result<MethodsAndCounts, StoreError> {
         methods_and_counts_on(self.connection, user, since, NO_CONTEXT).await
+    }
+
+    async fn group_ids(&mut self, user: UserId) -> Result<Vec<GroupId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(GROUP_IDS_OF_USER)
+            .bind(user.to_string())
+            .fetch_all(&mut *self.connection)
+            .await?;
+        group_ids_from(&ids)
     }
 
     async fn finish(self, challenge: Option<NewChallenge>) -> Result<(), StoreError> {

@@ -30,7 +30,7 @@ use super::two_factor::{MethodRecord, NewChallenge};
 use super::{ChallengeRecord, StoreError};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
-use crate::domain::{Channel, MethodId, User, UserId};
+use crate::domain::{Channel, GroupId, MethodId, User, UserId};
 
 /// The statements of a code check's first transaction. Each runs inside the check's
 /// transaction; `commit` or `rollback` ends it.
@@ -158,6 +158,12 @@ pub trait PasswordStepStatements: Send {
         user: UserId,
         since: Instant,
     ) -> impl Future<Output = Result<MethodsAndCounts, StoreError>> + Send;
+
+    /// The ids of the user's groups (read only when the settings name groups).
+    fn group_ids(
+        &mut self,
+        user: UserId,
+    ) -> impl Future<Output = Result<Vec<GroupId>, StoreError>> + Send;
 
     /// Opens `challenge`, if any, and ends the step.
     fn finish(

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, Waker};
 
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
+use super::super::groups::{GROUP_IDS_OF_USER, group_ids_from};
 use super::super::row::{Columns, Param, SqliteRow, sqlite_numbered};
 use super::super::two_factor::NewChallenge;
 use super::super::two_factor::{challenge_from_row, claim_params};
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
-use crate::domain::{MethodId, UserId};
+use crate::domain::{GroupId, MethodId, UserId};
 
 const SAVEPOINT: &str = "SAVEPOINT code_check";
 const RELEASE: &str = "RELEASE code_check";
@@ -234,6 +235,16 @@ impl PasswordStepStatements for SqliteStatements<'_> {
         since: Instant,
     ) -> Result<MethodsAndCounts, StoreError> {
         GuessStatements::methods_and_counts(self, user, since, NO_CONTEXT).await
+    }
+
+    async fn group_ids(&mut self, user: UserId) -> Result<Vec<GroupId>, StoreError> {
+        let mut read = self
+            .connection
+            .prepare_cached(&sqlite_numbered(GROUP_IDS_OF_USER))?;
+        let ids = read
+            .query_map([user.to_string()], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        group_ids_from(&ids)
     }
 
     async fn finish(mut self, challenge: Option<NewChallenge>) -> Result<(), StoreError> {

@@ -1,6 +1,6 @@
 //! The questions asked before an administrator's actions that cannot be undone: resetting a
-//! user's two-factor, ending all of their sessions, and issuing a one-time access code that
-//! lets them in. The page asks (a GET, or a POST that was not confirmed); only its own form,
+//! user's two-factor, ending all of their sessions, issuing a one-time access code that
+//! lets them in, and deleting a group (`groups.rs` asks through `render`). The page asks (a GET, or a POST that was not confirmed); only its own form,
 //! with `confirm=yes` and the page's CSRF token, acts.
 
 use askama::Template;
@@ -35,15 +35,61 @@ pub fn confirmed(answer: Option<&str>) -> bool {
 struct ConfirmPage {
     chrome: Chrome,
     error: Option<String>,
-    id: String,
-    username: String,
     question: String,
     consequence: String,
     items: Vec<String>,
     action: String,
     confirm: String,
+    /// Where "cancel" goes, and what it is called.
+    back: String,
+    back_name: String,
     ask_reason: bool,
     reason: String,
+}
+
+/// A question: what it asks, what follows, what it lists, where its form goes and where
+/// "cancel" goes back to.
+pub struct Confirmation {
+    pub question: String,
+    pub consequence: String,
+    pub items: Vec<String>,
+    pub action: String,
+    pub confirm: String,
+    pub back: String,
+    pub back_name: String,
+}
+
+/// The page that asks `confirmation` (without a reason), with `error` where the last answer
+/// was refused.
+pub fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    confirmation: Confirmation,
+    error: Option<String>,
+) -> Response {
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, Some(admin));
+    cookies.page(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &ConfirmPage {
+            chrome,
+            error,
+            question: confirmation.question,
+            consequence: confirmation.consequence,
+            items: confirmation.items,
+            action: confirmation.action,
+            confirm: confirmation.confirm,
+            back: confirmation.back,
+            back_name: confirmation.back_name,
+            ask_reason: false,
+            reason: String::new(),
+        },
+    )
 }
 
 /// The question's page about the user `id`, with `reason` filled in as given and `error` where
@@ -158,8 +204,8 @@ pub async fn ask(
         &ConfirmPage {
             chrome,
             error,
-            id: id.to_string(),
-            username: name,
+            back: format!("/admin/users/{id}"),
+            back_name: name,
             question: question_text,
             consequence,
             items,

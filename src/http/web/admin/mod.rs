@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod confirm;
 pub mod delivery;
+pub mod groups;
 pub mod notices;
 pub mod outbox;
 pub mod password;

@@ -35,6 +35,10 @@ struct SettingsPage {
     challenge_ttl_seconds: i64,
     /// When a login sends its code unasked: (value, text, chosen now).
     send_code_choices: Vec<(&'static str, &'static str, bool)>,
+    /// The names of the groups whose members must use a second factor, separated by `;`.
+    required_for_groups: String,
+    /// Every group's name, for the administrator to pick from.
+    group_names: Vec<String>,
 }
 
 fn policy_name(policy: LoginPolicy) -> &'static str {
@@ -85,6 +89,21 @@ async fn render_settings(
         Ok(policy) => policy,
         Err(error) => return internal(state, headers, error),
     };
+    let groups = match state.core.groups.groups().await {
+        Ok(groups) => groups,
+        Err(error) => return internal(state, headers, error),
+    };
+    let required_for_groups = policy
+        .required_for_groups
+        .iter()
+        .map(|id| {
+            groups
+                .iter()
+                .find(|(group, _)| group.id == *id)
+                .map_or_else(|| id.to_string(), |(group, _)| group.name.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(admin));
     cookies.page(
@@ -152,6 +171,11 @@ async fn render_settings(
                 .map(|(setting, value, text)| {
                     (*value, *text, *setting == policy.send_code_on_login)
                 })
+                .collect(),
+            required_for_groups,
+            group_names: groups
+                .iter()
+                .map(|(group, _)| group.name.to_string())
                 .collect(),
         },
     )
@@ -247,6 +271,26 @@ pub async fn save_settings(
     policy.trust_days = trust_days;
     policy.max_code_attempts = attempts;
     policy.challenge_ttl_seconds = ttl;
+    let named: Vec<String> = form
+        .required_for_groups
+        .split(';')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    policy.required_for_groups = match state
+        .core
+        .groups
+        .ids_named(&named, "requiredForGroups")
+        .await
+    {
+        Ok(ids) => ids,
+        Err(crate::groups::GroupError::Invalid(fields)) => {
+            let said = fields.into_iter().map(|f| f.message).collect::<Vec<_>>();
+            return render_settings(&state, &headers, &admin, None, Some(said.join("; "))).await;
+        }
+        Err(error) => return internal(&state, &headers, error),
+    };
     match state
         .core
         .two_factor

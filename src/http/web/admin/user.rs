@@ -55,6 +55,10 @@ struct UserPage {
     trusted: Vec<String>,
     sessions: Vec<String>,
     events: Vec<EventRow>,
+    /// The user's groups: (group id, name, member since).
+    groups: Vec<(String, String, String)>,
+    /// The groups the user is not in: (group id, name).
+    other_groups: Vec<(String, String)>,
 }
 
 /// The page that shows an access code just issued, once.
@@ -89,6 +93,8 @@ async fn render_user(
         sessions,
         events,
         access_code,
+        memberships,
+        other_groups,
     } = match state.core.admin.user_overview(id, Instant::now()).await {
         Ok(overview) => overview,
         Err(AccountError::UserNotFound) => {
@@ -158,6 +164,20 @@ async fn render_user(
                 .map(|(session, ip, agent)| session_line(session, ip, agent))
                 .collect(),
             events: event_rows(events),
+            groups: memberships
+                .iter()
+                .map(|(group, since)| {
+                    (
+                        group.id.to_string(),
+                        group.name.to_string(),
+                        when(since.millis()),
+                    )
+                })
+                .collect(),
+            other_groups: other_groups
+                .iter()
+                .map(|group| (group.id.to_string(), group.name.to_string()))
+                .collect(),
         },
     )
 }
@@ -187,6 +207,8 @@ pub async fn user(
         "sessions" => "Every session of the user has ended.".to_owned(),
         "access-code-revoked" => "The access code is revoked: it no longer works.".to_owned(),
         "link" => "A new link to verify the email address is on its way.".to_owned(),
+        "groups" => "The user's groups are updated.".to_owned(),
+        "no-group" => "That group is not there any more: nothing was changed.".to_owned(),
         _ => "Saved.".to_owned(),
     });
     render_user(&state, &headers, &admin, id, notice, None).await
