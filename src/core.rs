@@ -106,8 +106,8 @@ impl Core {
             config.product_name.clone(),
             issuer.clone(),
         );
+        let groups = Groups::new(store.clone(), two_factor.clone());
         Ok(Self {
-            groups: Groups::new(store.clone(), two_factor.clone()),
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
             logins: Logins::new(
@@ -125,6 +125,7 @@ impl Core {
             oidc: Oidc::new(
                 store.clone(),
                 sessions.clone(),
+                groups.clone(),
                 config.data_dir.clone(),
                 issuer.clone(),
             ),
@@ -136,6 +137,7 @@ impl Core {
             sessions,
             two_factor,
             verify,
+            groups,
             store,
         })
     }

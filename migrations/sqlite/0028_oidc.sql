@@ -9,6 +9,8 @@ CREATE TABLE oidc_clients (
     redirect_uris              TEXT NOT NULL,
     post_logout_redirect_uris  TEXT NOT NULL,
     scopes                     TEXT NOT NULL,
+    -- Group ids: when any, only their members may sign in to the client.
+    allowed_groups             TEXT NOT NULL,
     requires_second_factor     BIGINT NOT NULL CHECK (requires_second_factor IN (0, 1)),
     first_party                BIGINT NOT NULL CHECK (first_party IN (0, 1)),
     access_token_seconds       BIGINT NOT NULL,

@@ -97,6 +97,7 @@ event_kinds! {
     OidcTokenRefresh => "oidc.token_refresh",
     OidcRefreshReuse => "oidc.refresh_reuse",
     OidcGrantRevoke => "oidc.grant_revoke",
+    OidcAccessRefused => "oidc.access_refused",
     GroupCreate => "group.create",
     GroupUpdate => "group.update",
     GroupDelete => "group.delete",

@@ -36,6 +36,9 @@ pub(super) enum ClientCommand {
         /// none is given.
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// Only members of this group may sign in (a name or an id); repeat for several.
+        #[arg(long = "allowed-group")]
+        allowed_groups: Vec<String>,
         /// Its sign-ins need a second factor.
         #[arg(long)]
         requires_second_factor: bool,
@@ -65,6 +68,7 @@ pub(super) async fn oidc_command(core: &Core, command: OidcCommand) -> anyhow::R
             client_id,
             public,
             scopes,
+            allowed_groups,
             requires_second_factor,
             first_party,
         } => {
@@ -75,6 +79,7 @@ pub(super) async fn oidc_command(core: &Core, command: OidcCommand) -> anyhow::R
                 redirect_uris,
                 post_logout_redirect_uris,
                 scopes: (!scopes.is_empty()).then_some(scopes),
+                allowed_groups,
                 requires_second_factor,
                 first_party,
                 access_token_seconds: None,

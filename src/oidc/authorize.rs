@@ -188,11 +188,21 @@ impl Oidc {
                 fresh: session.is_some(),
             }));
         };
-        if checked.second_factor && !second_factor_given(&session.amr) {
+        if let Some(why) = self.refusal(client, &checked, session).await? {
+            let event = AuditEvent::new(
+                EventKind::OidcAccessRefused,
+                Actor::User(session.user_id),
+                origin,
+                now,
+            )
+            .target(session.user_id)
+            .detail("clientId", client.client_id.clone())
+            .detail("reason", why.reason);
+            self.audit_store.record_event(&event).await?;
             return Ok(AuthorizeOutcome::Redirect(error_redirect(
                 &checked,
                 "access_denied",
-                "this application requires a second factor, and this account has none set up",
+                why.description,
                 &self.issuer,
             )));
         }
@@ -228,6 +238,46 @@ impl Oidc {
                 ("iss", Some(self.issuer.as_str())),
             ],
         )))
+    }
+}
+
+/// Why a signed-in person may not sign in to a client.
+struct Refusal {
+    /// As the audit log records it.
+    reason: &'static str,
+    /// As the client is told.
+    description: &'static str,
+}
+
+impl Oidc {
+    /// Whether the session may sign in to the client: a second factor where one is asked, and
+    /// membership of one of the client's groups where it names any.
+    async fn refusal(
+        &self,
+        client: &ClientRecord,
+        checked: &Checked,
+        session: &SessionRecord,
+    ) -> Result<Option<Refusal>, OidcError> {
+        if checked.second_factor && !second_factor_given(&session.amr) {
+            return Ok(Some(Refusal {
+                reason: "second_factor_missing",
+                description: "this application requires a second factor, and this sign-in had none",
+            }));
+        }
+        if client.allowed_groups.is_empty() {
+            return Ok(None);
+        }
+        let member = self
+            .groups
+            .groups_of(session.user_id)
+            .await
+            .map_err(anyhow::Error::from)?
+            .iter()
+            .any(|g| client.allowed_groups.contains(&g.id.to_string()));
+        Ok((!member).then_some(Refusal {
+            reason: "not_in_allowed_groups",
+            description: "this account is not in a group that may use this application",
+        }))
     }
 }
 

@@ -42,7 +42,7 @@ pub fn discovery(issuer: &str) -> Value {
         "scopes_supported": SUPPORTED_SCOPES,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "sid",
-            "name", "preferred_username", "email", "email_verified"
+            "name", "preferred_username", "email", "email_verified", "groups"
         ],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -64,6 +64,8 @@ pub struct Login<'a> {
     pub amr: &'a [String],
     pub nonce: Option<&'a str>,
     pub scope: &'a str,
+    /// The names of the person's groups (asked by the `groups` scope).
+    pub groups: &'a [String],
     pub now: Instant,
     pub lifetime_seconds: i64,
 }
@@ -86,17 +88,18 @@ pub fn id_token_claims(login: &Login<'_>) -> Value {
     if let Some(nonce) = login.nonce {
         claims["nonce"] = json!(nonce);
     }
-    if let (Value::Object(map), Value::Object(person)) =
-        (&mut claims, person_claims(login.user, login.scope))
-    {
+    if let (Value::Object(map), Value::Object(person)) = (
+        &mut claims,
+        person_claims(login.user, login.scope, login.groups),
+    ) {
         map.extend(person);
     }
     claims
 }
 
 /// The person's claims a scope asks for (`profile`: names; `email`: the address, and whether it
-/// is verified), with `sub` (userinfo's answer).
-pub fn person_claims(user: &User, scope: &str) -> Value {
+/// is verified; `groups`: the names of their groups), with `sub` (userinfo's answer).
+pub fn person_claims(user: &User, scope: &str, groups: &[String]) -> Value {
     let scopes: Vec<&str> = scope.split_ascii_whitespace().collect();
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(user.id.to_string()));
@@ -114,6 +117,9 @@ pub fn person_claims(user: &User, scope: &str) -> Value {
             "email_verified".into(),
             json!(user.email_verified_at.is_some()),
         );
+    }
+    if scopes.contains(&"groups") {
+        claims.insert("groups".into(), json!(groups));
     }
     Value::Object(claims)
 }
@@ -183,6 +189,7 @@ mod tests {
             amr: &amr,
             nonce: Some("n-0S6"),
             scope: "openid profile",
+            groups: &[],
             now: Instant::from_millis(10_000),
             lifetime_seconds: 3600,
         };
@@ -203,7 +210,8 @@ mod tests {
 
     #[test]
     fn the_email_scope_says_the_address_and_whether_it_is_verified() {
-        let claims = person_claims(&user(), "openid email");
+        let claims = person_claims(&user(), "openid email groups", &["staff".to_owned()]);
+        assert_eq!(claims["groups"], json!(["staff"]));
         assert_eq!(claims["email"], "ann@example.com");
         assert_eq!(claims["email_verified"], true);
         assert!(claims.get("preferred_username").is_none());

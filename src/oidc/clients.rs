@@ -10,6 +10,7 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{FieldError, Invalid};
+use crate::groups::GroupError;
 use crate::store::{ClientRecord, StoreError};
 
 /// The scopes a client may be allowed, and a token asked for.
@@ -36,6 +37,9 @@ pub struct ClientSettings {
     /// said.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// Groups (names or ids) whose members alone may sign in; anyone when empty.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
     #[serde(default)]
     pub requires_second_factor: bool,
     /// The site's own application: no consent is asked.
@@ -63,6 +67,8 @@ pub struct ClientView {
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
+    /// The ids of the groups whose members alone may sign in.
+    pub allowed_groups: Vec<String>,
     pub requires_second_factor: bool,
     pub first_party: bool,
     pub access_token_seconds: i64,
@@ -79,6 +85,7 @@ impl From<&ClientRecord> for ClientView {
             redirect_uris: client.redirect_uris.clone(),
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
             scopes: client.scopes.clone(),
+            allowed_groups: client.allowed_groups.clone(),
             requires_second_factor: client.requires_second_factor,
             first_party: client.first_party,
             access_token_seconds: client.access_token_seconds,
@@ -101,7 +108,18 @@ impl Oidc {
         now: Instant,
     ) -> Result<(ClientView, Option<NewClientSecret>), OidcError> {
         let secret = settings.confidential.then(|| random::token(32));
-        let client = checked(settings, secret.as_deref(), now).map_err(OidcError::Invalid)?;
+        let mut client = checked(settings, secret.as_deref(), now).map_err(OidcError::Invalid)?;
+        client.allowed_groups = self
+            .groups
+            .ids_named(&settings.allowed_groups, "allowedGroups")
+            .await
+            .map_err(|error| match error {
+                GroupError::Invalid(fields) => OidcError::Invalid(fields),
+                other => OidcError::Internal(other.into()),
+            })?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let event = AuditEvent::new(EventKind::OidcClientCreate, actor, origin, now)
             .detail("clientId", client.client_id.clone())
             .detail("name", client.name.clone())
@@ -281,6 +299,7 @@ fn checked(
         redirect_uris: settings.redirect_uris.clone(),
         post_logout_redirect_uris: settings.post_logout_redirect_uris.clone(),
         scopes,
+        allowed_groups: Vec::new(),
         requires_second_factor: settings.requires_second_factor,
         first_party: settings.first_party,
         access_token_seconds,
@@ -333,6 +352,7 @@ mod tests {
             redirect_uris: vec![redirect.into()],
             post_logout_redirect_uris: vec![],
             scopes: None,
+            allowed_groups: vec![],
             requires_second_factor: false,
             first_party: false,
             access_token_seconds: None,

@@ -116,7 +116,8 @@ impl Oidc {
             .map_err(OidcError::from)?
             .filter(|u| u.active)
             .ok_or(UserInfo::InvalidToken)?;
-        Ok(person_claims(&user, &scope))
+        let groups = self.group_names(user.id, &scope).await?;
+        Ok(person_claims(&user, &scope, &groups))
     }
 
     /// Revokes the grant of a refresh or access token the client holds (RFC 7009): the same

@@ -28,8 +28,9 @@ use tokio::sync::OnceCell;
 
 use crate::crypto::oidc_keys::OidcKeys;
 use crate::domain::FieldError;
+use crate::groups::Groups;
 use crate::sessions::Sessions;
-use crate::store::{OidcStore, SessionStore, Store, UserStore};
+use crate::store::{AuditStore, OidcStore, SessionStore, Store, UserStore};
 
 /// The OpenID Connect provider.
 #[derive(Clone)]
@@ -40,6 +41,10 @@ pub struct Oidc {
     session_store: SessionStore,
     /// A logout ends the browser's session as the pages' does.
     sessions: Sessions,
+    /// The `groups` claim, and the groups a client admits.
+    groups: Groups,
+    /// Refusals of a signed-in person (the grants are written with their changes).
+    audit_store: AuditStore,
     /// Made or read the first time a token is signed or the keys are published.
     keys: Arc<OnceCell<Arc<OidcKeys>>>,
     data_dir: PathBuf,
@@ -48,12 +53,20 @@ pub struct Oidc {
 }
 
 impl Oidc {
-    pub fn new(store: Store, sessions: Sessions, data_dir: PathBuf, issuer: String) -> Self {
+    pub fn new(
+        store: Store,
+        sessions: Sessions,
+        groups: Groups,
+        data_dir: PathBuf,
+        issuer: String,
+    ) -> Self {
         Self {
             sessions,
+            groups,
             oidc_store: store.oidc(),
             user_store: store.users(),
             session_store: store.sessions(),
+            audit_store: store.audit(),
             keys: Arc::new(OnceCell::new()),
             data_dir,
             issuer,
@@ -82,6 +95,25 @@ impl Oidc {
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The names of the user's groups, for the `groups` claim (read only when the scope asks).
+    async fn group_names(
+        &self,
+        user: crate::domain::UserId,
+        scope: &str,
+    ) -> Result<Vec<String>, OidcError> {
+        if !scope.split_ascii_whitespace().any(|s| s == "groups") {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .groups
+            .groups_of(user)
+            .await
+            .map_err(anyhow::Error::from)?
+            .iter()
+            .map(|g| g.name.as_str().to_owned())
+            .collect())
     }
 }
 

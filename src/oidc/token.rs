@@ -196,6 +196,7 @@ impl Oidc {
         now: Instant,
     ) -> Result<TokenResponse, TokenError> {
         let keys = self.keys().await?;
+        let groups = self.group_names(user.id, &grant.scope).await?;
         let id_token = keys.sign(
             Algorithm::Rs256,
             &id_token_claims(&Login {
@@ -207,6 +208,7 @@ impl Oidc {
                 amr: &grant.amr,
                 nonce,
                 scope: &grant.scope,
+                groups: &groups,
                 now,
                 lifetime_seconds: client.id_token_seconds,
             }),

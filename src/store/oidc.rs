@@ -19,6 +19,8 @@ pub struct ClientRecord {
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
+    /// Group ids: when any, only their members may sign in.
+    pub allowed_groups: Vec<String>,
     pub requires_second_factor: bool,
     pub first_party: bool,
     pub access_token_seconds: i64,
@@ -63,7 +65,7 @@ pub struct CodeRecord {
 }
 
 const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, \
-    post_logout_redirect_uris, scopes, requires_second_factor, first_party, \
+    post_logout_redirect_uris, scopes, allowed_groups, requires_second_factor, first_party, \
     access_token_seconds, id_token_seconds, refresh_token_seconds, created_at, updated_at";
 
 impl OidcStore {
@@ -76,7 +78,7 @@ impl OidcStore {
         let mut tx = self.store.writes().begin().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO oidc_clients ({CLIENT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(client.client_id.clone())
         .bind(client.name.clone())
@@ -84,6 +86,7 @@ impl OidcStore {
         .bind(json_list(&client.redirect_uris))
         .bind(json_list(&client.post_logout_redirect_uris))
         .bind(json_list(&client.scopes))
+        .bind(json_list(&client.allowed_groups))
         .bind(flag(client.requires_second_factor))
         .bind(flag(client.first_party))
         .bind(client.access_token_seconds)
@@ -266,6 +269,7 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
         redirect_uris: list_from(row, "redirect_uris")?,
         post_logout_redirect_uris: list_from(row, "post_logout_redirect_uris")?,
         scopes: list_from(row, "scopes")?,
+        allowed_groups: list_from(row, "allowed_groups")?,
         requires_second_factor: row.try_get::<i64, _>("requires_second_factor")? == 1,
         first_party: row.try_get::<i64, _>("first_party")? == 1,
         access_token_seconds: row.try_get("access_token_seconds")?,

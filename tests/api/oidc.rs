@@ -31,6 +31,7 @@ async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
         redirect_uris: vec![REDIRECT.into()],
         post_logout_redirect_uris: vec![BYE.into()],
         scopes: None,
+        allowed_groups: vec![],
         requires_second_factor: false,
         first_party: true,
         access_token_seconds: None,
@@ -585,4 +586,86 @@ async fn a_logout_without_the_id_token_asks_the_person_first() {
     assert_eq!(location(&done), BYE);
     let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_groups() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .with_key(reqwest::Method::POST, "/api/group")
+        .json(&json!({"group": {"name": "staff"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let staff = created["group"]["id"].as_str().unwrap().to_owned();
+    let jo = app.create_user("jo", json!({})).await;
+    app.create_user("kim", json!({})).await;
+    let added = app
+        .with_key(reqwest::Method::POST, "/api/group/member")
+        .json(&json!({"members": {staff.clone(): [{"userId": jo["id"]}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 200);
+    let settings = ClientSettings {
+        client_id: Some("intranet".into()),
+        name: "Intranet".into(),
+        confidential: true,
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![],
+        scopes: None,
+        allowed_groups: vec!["staff".into()],
+        requires_second_factor: false,
+        first_party: true,
+        access_token_seconds: None,
+        id_token_seconds: None,
+        refresh_token_seconds: None,
+    };
+    let (view, secret) = app
+        .core
+        .oidc
+        .create_client(&settings, Actor::Cli, &Origin::default(), Instant::now())
+        .await
+        .unwrap();
+    assert_eq!(view.allowed_groups, [staff.clone()]);
+    let path = format!(
+        "/oauth2/authorize?response_type=code&client_id=intranet&redirect_uri={}\
+         &scope=openid%20groups&state=g",
+        urlencode(REDIRECT)
+    );
+
+    let mut member = Browser::new();
+    member.get(&app, &path).await;
+    member.log_in(&app, "jo", PASSWORD).await;
+    member.get(&app, "/").await;
+    let back = location(&member.get(&app, "/oauth2/continue").await);
+    let code = param(&back, "code").expect("a member gets a code");
+    let (status, tokens) = trade(
+        &app,
+        "intranet",
+        Some(&secret.unwrap().0),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let keys = app.core.oidc.keys().await.unwrap();
+    let id_token = keys.verify(tokens["id_token"].as_str().unwrap()).unwrap();
+    assert_eq!(id_token["groups"], json!(["staff"]));
+    let (_, claims) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["groups"], json!(["staff"]));
+
+    let mut stranger = Browser::new();
+    stranger.get(&app, &path).await;
+    stranger.log_in(&app, "kim", PASSWORD).await;
+    stranger.get(&app, "/").await;
+    let refused = location(&stranger.get(&app, "/oauth2/continue").await);
+    assert_eq!(param(&refused, "error").as_deref(), Some("access_denied"));
+    assert!(!app.audit("event=oidc.access_refused").await.is_empty());
 }

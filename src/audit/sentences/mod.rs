@@ -405,7 +405,8 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::OidcCodeReuse
         | EventKind::OidcTokenRefresh
         | EventKind::OidcRefreshReuse
-        | EventKind::OidcGrantRevoke => oidc::say(kind, a, t, details),
+        | EventKind::OidcGrantRevoke
+        | EventKind::OidcAccessRefused => oidc::say(kind, a, t, details),
         EventKind::NoticeSent => {
             let told = notice(text(details, "notice"));
             let ways: Vec<String> = [("email", "by email"), ("sms", "by text")]

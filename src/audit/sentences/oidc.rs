@@ -36,6 +36,15 @@ pub(super) fn say(kind: EventKind, a: &str, t: &str, details: &Value) -> String 
             "A refresh token of {client} for {t} came back after it was used: the grant was \
              revoked"
         ),
+        EventKind::OidcAccessRefused => match text(details, "reason") {
+            Some("second_factor_missing") => {
+                format!("{t} was refused at {client}: it requires a second factor")
+            }
+            Some("not_in_allowed_groups") => {
+                format!("{t} was refused at {client}: not in a group it admits")
+            }
+            _ => format!("{t} was refused at {client}"),
+        },
         EventKind::OidcGrantRevoke => match text(details, "by") {
             Some("client") => format!("{client} gave up its access to {t}'s account"),
             _ => format!("{a} revoked {client}'s access to {t}'s account"),
