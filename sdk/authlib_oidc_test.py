@@ -10,6 +10,7 @@ published key set, userinfo read with the access token, and the refusals as auth
 them. The redirect URIs are never served: the browser stops at the redirect and hands its
 `Location` to the application."""
 
+import html
 import json
 import os
 import re
@@ -127,6 +128,15 @@ class Browser:
                     return url
                 continue
             assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
+            # The way back to the application after a login is a page that moves on by itself
+            # (a redirect would be held to the login form's CSP form-action 'self').
+            refresh = re.search(r'<meta http-equiv="refresh" content="0;url=([^"]+)">', response.text)
+            if refresh:
+                assert urlsplit(url).path == "/oauth2/continue", url
+                url = html.unescape(refresh.group(1))
+                if not url.startswith(self.tessera.url + "/"):
+                    return url
+                continue
             assert urlsplit(url).path == "/login" and not logged_in, f"unexpected page {url}: {response.text[:500]}"
             csrf = re.search(r'name="csrf" value="([^"]+)"', response.text).group(1)
             posted = self.http.post(
