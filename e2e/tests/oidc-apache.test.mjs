@@ -133,8 +133,22 @@ async function startApache(settings) {
   writeFileSync(join(dir, "cgi", "claims.cgi"), CLAIMS_CGI, { mode: 0o755 });
   const conf = join(dir, "httpd.conf");
   writeFileSync(conf, apacheConfig({ dir, ...settings }));
-  const child = spawn(APACHE, ["-f", conf, "-DFOREGROUND"], { stdio: ["ignore", "inherit", "inherit"] });
+  // A process group of its own: at shutdown Apache signals its whole group, which would
+  // otherwise be the test runner's.
+  const child = spawn(APACHE, ["-f", conf, "-DFOREGROUND"], {
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
   const exited = new Promise((resolve) => child.once("exit", resolve));
+  // Should the runner end without the after hook, Apache's group goes with it.
+  const orphaned = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", orphaned);
   const errorLog = () => (existsSync(join(dir, "error.log")) ? readFileSync(join(dir, "error.log"), "utf8") : "");
   for (let i = 0; i < 100 && !(await accepts(settings.port)); i++) {
     if (child.exitCode !== null) throw new Error(`apache exited ${child.exitCode}: ${errorLog()}`);
@@ -147,6 +161,7 @@ async function startApache(settings) {
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
+      process.removeListener("exit", orphaned);
     },
   };
 }
