@@ -207,3 +207,18 @@ export async function enrolAuthenticatorByApi(server, userId) {
   if (enabled.status !== 200) throw new Error(`cannot enable an authenticator: ${JSON.stringify(enabled)}`);
   return secret;
 }
+
+/** Registers an OpenID Connect client with the CLI (`tessera oidc client create`); answers its
+ * view (`clientId`, `redirectUris`…) and, for a confidential client, its `secret`. */
+export function registerClient(server, { name, clientId, redirectUris, isPublic = false, scopes = [], firstParty = true }) {
+  const args = ["oidc", "client", "create", "--name", name];
+  if (clientId) args.push("--client-id", clientId);
+  for (const uri of redirectUris) args.push("--redirect-uri", uri);
+  for (const scope of scopes) args.push("--scope", scope);
+  if (isPublic) args.push("--public");
+  if (firstParty) args.push("--first-party");
+  const out = server.cli(args);
+  const [json] = out.split("\nclient secret: ");
+  const secret = out.match(/^client secret: (\S+)$/m)?.[1];
+  return { ...JSON.parse(json), secret };
+}

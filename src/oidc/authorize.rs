@@ -475,6 +475,7 @@ mod tests {
             redirect_uris: vec!["https://app.example/cb".into()],
             post_logout_redirect_uris: vec![],
             scopes: vec!["openid".into(), "profile".into()],
+            allowed_groups: vec![],
             requires_second_factor: false,
             first_party: true,
             access_token_seconds: 3600,

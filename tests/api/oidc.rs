@@ -86,9 +86,70 @@ async fn sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, name: &s
     let home = browser.get(app, "/").await;
     assert_eq!(location(&home), "/oauth2/continue");
     let back = browser.get(app, "/oauth2/continue").await;
-    let to = location(&back);
+    let to = way_back(back).await;
     assert!(to.starts_with(REDIRECT), "{to}");
     to
+}
+
+/// The URL the page of `/oauth2/continue` sends the browser on to (a refresh, not a redirect).
+async fn way_back(page: reqwest::Response) -> String {
+    assert_eq!(page.status(), 200, "a page, not a redirect");
+    assert!(location(&page).is_empty());
+    let html = page.text().await.unwrap();
+    let refresh = html
+        .split("<meta http-equiv=\"refresh\" content=\"0;url=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no refresh in {html}"));
+    let link = html
+        .split("id=\"return\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default();
+    assert_eq!(
+        refresh, link,
+        "the link a person can follow goes to the same place"
+    );
+    unescape(refresh)
+}
+
+/// An attribute's value as the browser reads it: character references decoded.
+fn unescape(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let Some(end) = after.find(';') else {
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        let name = &after[..end];
+        let decoded = match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            _ => name
+                .strip_prefix("#x")
+                .or_else(|| name.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `POST /oauth2/token` with HTTP Basic (when a secret is given) and the form.
@@ -583,7 +644,11 @@ async fn a_logout_without_the_id_token_asks_the_person_first() {
             ],
         )
         .await;
-    assert_eq!(location(&done), BYE);
+    assert_eq!(
+        way_back(done).await,
+        BYE,
+        "after a form, the way back is a page"
+    );
     let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(status, 401);
 }
@@ -630,7 +695,7 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
         .create_client(&settings, Actor::Cli, &Origin::default(), Instant::now())
         .await
         .unwrap();
-    assert_eq!(view.allowed_groups, [staff.clone()]);
+    assert_eq!(view.allowed_groups, vec![staff.clone()]);
     let path = format!(
         "/oauth2/authorize?response_type=code&client_id=intranet&redirect_uri={}\
          &scope=openid%20groups&state=g",
@@ -641,7 +706,7 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
     member.get(&app, &path).await;
     member.log_in(&app, "jo", PASSWORD).await;
     member.get(&app, "/").await;
-    let back = location(&member.get(&app, "/oauth2/continue").await);
+    let back = way_back(member.get(&app, "/oauth2/continue").await).await;
     let code = param(&back, "code").expect("a member gets a code");
     let (status, tokens) = trade(
         &app,
@@ -665,7 +730,52 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
     stranger.get(&app, &path).await;
     stranger.log_in(&app, "kim", PASSWORD).await;
     stranger.get(&app, "/").await;
-    let refused = location(&stranger.get(&app, "/oauth2/continue").await);
+    let refused = way_back(stranger.get(&app, "/oauth2/continue").await).await;
     assert_eq!(param(&refused, "error").as_deref(), Some("access_denied"));
     assert!(!app.audit("event=oidc.access_refused").await.is_empty());
+}
+
+/// A browser holds the redirects that follow a form's POST to the form page's
+/// Content-Security-Policy `form-action`: Tessera's pages say `'self'`, so a chain from the login
+/// form's POST (`/login/code` → `/` → `/oauth2/continue`) that ended in a redirect to the
+/// client's origin was blocked by Chromium (found with Apache's mod_auth_openidc,
+/// e2e/tests/oidc-apache.test.mjs). The way back is a page that moves on by itself.
+#[tokio::test]
+async fn after_a_login_the_way_back_to_the_client_is_a_page_that_the_forms_csp_does_not_hold() {
+    let app = spawn_app().await;
+    let secret = client(&app, "wiki", false).await.unwrap();
+    app.create_user("eve", json!({})).await;
+    let mut browser = Browser::new();
+    let asked = browser.get(&app, &authorize_path("wiki", "")).await;
+    assert_eq!(location(&asked), "/login");
+    let login = browser.get(&app, "/login").await;
+    let csp = login.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("form-action 'self'"), "{csp}");
+    let logged_in = browser.log_in(&app, "eve", PASSWORD).await;
+    assert_eq!(location(&logged_in), "/");
+    let home = browser.get(&app, "/").await;
+    assert_eq!(location(&home), "/oauth2/continue", "same origin: allowed");
+
+    let back = browser.get(&app, "/oauth2/continue").await;
+    let cleared = back
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().contains("tessera_authorize=;"));
+    assert!(cleared, "the waiting request is forgotten");
+    assert!(
+        back.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let to = way_back(back).await;
+    assert!(to.starts_with(&format!("{REDIRECT}?code=")), "{to}");
+    assert_eq!(param(&to, "state").as_deref(), Some("st4te"));
+    let code = param(&to, "code").unwrap();
+    let (status, tokens) = trade(&app, "wiki", Some(&secret), &code_form(&code)).await;
+    assert_eq!(status, 200, "{tokens}");
+    // A browser already signed in is still answered by a redirect: no form came before it.
+    let again = browser.get(&app, &authorize_path("wiki", "")).await;
+    assert!(location(&again).starts_with(REDIRECT));
 }

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{Cookies, SESSION_COOKIE, cookie, error_page, internal, signed_in};
+use super::{Chrome, Cookies, SESSION_COOKIE, cookie, error_page, internal, signed_in};
 use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
@@ -75,7 +75,10 @@ pub async fn resume(
         .await
     {
         Ok(outcome) => {
-            let mut response = answer(&state, &headers, outcome);
+            let mut response = match outcome {
+                AuthorizeOutcome::Redirect(to) => back_to_client(&state, &headers, &to),
+                outcome => answer(&state, &headers, outcome),
+            };
             if let Some(line) = crate::http::cookies::line(
                 state.web.secure_cookies,
                 AUTHORIZE_COOKIE,
@@ -168,6 +171,23 @@ async fn end_session(
         Ok(LogoutOutcome::Done { redirect }) => {
             cookies.clear(SESSION_COOKIE);
             match redirect {
+                // After the question page's form, a redirect elsewhere is held to the form's
+                // `form-action 'self'`: the way back is a page (`back_to_client`).
+                Some(to) if confirmed => {
+                    let mut response = back_to_client(state, headers, &to);
+                    if let Some(line) = crate::http::cookies::line(
+                        state.web.secure_cookies,
+                        SESSION_COOKIE,
+                        "",
+                        Some(0),
+                        "Lax",
+                    ) {
+                        response
+                            .headers_mut()
+                            .append(axum::http::header::SET_COOKIE, line);
+                    }
+                    response
+                }
                 Some(to) => cookies.redirect(&to),
                 None => {
                     let chrome = cookies.chrome(state, None);
@@ -188,6 +208,43 @@ async fn end_session(
         }
         Err(error) => internal(state, headers, error),
     }
+}
+
+#[derive(Template)]
+#[template(path = "oauth_return.html")]
+struct ReturnPage {
+    chrome: Chrome,
+    /// The client's redirect URI with the code (or the error), as a redirect would name it.
+    to: String,
+    /// Where that is (host and port), for the person.
+    client: String,
+}
+
+/// The way back to the client after a login, as a page that moves on by itself (a refresh)
+/// rather than a redirect: this answer ends a chain of redirects that began with the login
+/// form's POST, and browsers hold such a chain to the form's `form-action 'self'`
+/// (Content-Security-Policy), so a redirect to the client's origin would be blocked.
+fn back_to_client(state: &AppState, headers: &HeaderMap, to: &str) -> Response {
+    let client = url::Url::parse(to)
+        .ok()
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "the application".to_owned());
+    let cookies = Cookies::new(state, headers);
+    let chrome = cookies.chrome(state, None);
+    cookies.page(
+        StatusCode::OK,
+        &ReturnPage {
+            chrome,
+            to: to.to_owned(),
+            client,
+        },
+    )
 }
 
 /// Whether the browser keeps a request waiting for its login (the home page then sends it on).
