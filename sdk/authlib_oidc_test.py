@@ -399,6 +399,31 @@ def test_the_browser_session_answers_a_second_application_without_a_login(ctx):
     assert validate_id_token(ctx, second, token)["aud"] == "spa"
 
 
+def test_a_refresh_token_renews_once_and_revocation_ends_the_grant(ctx):
+    flow = Flow(ctx, "web", ctx.secret, "client_secret_basic")
+    first = flow.fetch_token(flow.callback())
+    assert first.get("refresh_token"), first
+    renewed = flow.session.refresh_token(flow.metadata["token_endpoint"], refresh_token=first["refresh_token"])
+    assert renewed["refresh_token"] != first["refresh_token"], "each refresh makes the next token"
+    assert flow.session.get(flow.metadata["userinfo_endpoint"]).status_code == 200
+    # The spent token, back again, is refused and takes the grant with it.
+    spent = OAuth2Session("web", ctx.secret, token_endpoint_auth_method="client_secret_basic")
+    expect_oauth_error(
+        "invalid_grant",
+        lambda: spent.refresh_token(flow.metadata["token_endpoint"], refresh_token=first["refresh_token"]),
+    )
+    gone = requests.get(flow.metadata["userinfo_endpoint"], headers={"Authorization": "Bearer " + renewed["access_token"]})
+    assert gone.status_code == 401, gone.status_code
+
+    # Another grant, revoked by the client (RFC 7009) with authlib's own call.
+    other = Flow(ctx, "web", ctx.secret, "client_secret_basic")
+    token = other.fetch_token(other.callback())
+    answer = other.session.revoke_token(flow.metadata["revocation_endpoint"], token=token["refresh_token"])
+    assert answer.status_code == 200, answer.status_code
+    introspected = other.session.introspect_token(flow.metadata["introspection_endpoint"], token=token["access_token"])
+    assert introspected.json() == {"active": False}, introspected.text
+
+
 def main():
     tessera = Tessera()
     passed, failed = 0, 0

@@ -255,6 +255,8 @@ test("mod_auth_openidc sends the browser to Tessera, which logs in with a second
   const issued = events.body.auditLogs;
   assert.equal(issued.length, 1, JSON.stringify(issued));
   assert.equal(issued[0].target, ann.id);
-  assert.deepEqual(issued[0].details, { clientId: "intranet", scope: "openid profile email" });
+  assert.equal(issued[0].details.clientId, "intranet");
+  assert.equal(issued[0].details.scope, "openid profile email groups");
+  assert.match(issued[0].details.grantId, /^gr_[0-9a-f]{16}$/);
   assert.equal(issued[0].userAgent, "mod_auth_openidc");
 });
