@@ -76,3 +76,12 @@ CREATE TABLE oidc_refresh_tokens (
     created_at  BIGINT NOT NULL,
     used_at     BIGINT
 );
+
+-- What a person allowed a client that is not the site's own: asked once, until revoked.
+CREATE TABLE oidc_consents (
+    user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL REFERENCES oidc_clients(client_id) ON DELETE CASCADE,
+    scope       TEXT NOT NULL,
+    granted_at  BIGINT NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+);

@@ -98,6 +98,7 @@ event_kinds! {
     OidcRefreshReuse => "oidc.refresh_reuse",
     OidcGrantRevoke => "oidc.grant_revoke",
     OidcAccessRefused => "oidc.access_refused",
+    OidcConsentGrant => "oidc.consent_grant",
     GroupCreate => "group.create",
     GroupUpdate => "group.update",
     GroupDelete => "group.delete",

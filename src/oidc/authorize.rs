@@ -16,7 +16,7 @@ use crate::store::{ClientRecord, NewCode, SessionRecord};
 /// How long a code lives: a client trades it at once.
 const CODE_SECONDS: i64 = 60;
 /// How long a request waits for its person to log in (and set up a second factor if due).
-const PENDING_SECONDS: i64 = 30 * 60;
+pub const PENDING_SECONDS: i64 = 30 * 60;
 
 /// The query of an authorization request, as it arrived.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -37,18 +37,28 @@ pub struct AuthorizeParams {
 
 /// A request whose client and redirect URI stand, and whose other parameters were checked.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Checked {
-    client_id: String,
-    redirect_uri: String,
-    scope: String,
-    state: Option<String>,
-    nonce: Option<String>,
-    code_challenge: Option<String>,
+pub(super) struct Checked {
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    pub(super) scope: String,
+    pub(super) state: Option<String>,
+    pub(super) nonce: Option<String>,
+    pub(super) code_challenge: Option<String>,
     /// `prompt=login`, or a `max_age`: how recent the login must be, in seconds.
-    max_age: Option<i64>,
-    prompt_none: bool,
+    pub(super) max_age: Option<i64>,
+    pub(super) prompt_none: bool,
+    /// `prompt=consent`: ask the person again, whatever they allowed before.
+    #[serde(default)]
+    pub(super) prompt_consent: bool,
     /// The client or `acr_values=mfa` asks for a second factor.
-    second_factor: bool,
+    pub(super) second_factor: bool,
+}
+
+impl Checked {
+    /// A request as `keep_pending` kept it.
+    pub(super) fn from_kept(stored: &str) -> Result<Self, OidcError> {
+        Ok(serde_json::from_str(stored).map_err(|e| anyhow::anyhow!("a kept request: {e}"))?)
+    }
 }
 
 /// What the browser is answered.
@@ -60,6 +70,8 @@ pub enum AuthorizeOutcome {
     Login(Pending),
     /// The client or redirect URI cannot be trusted with a redirect: a page says what is wrong.
     ErrorPage(String),
+    /// The person is asked what the client may have; the request waits under this id.
+    Consent(Pending),
 }
 
 /// A request waiting for its person. `fresh`: the browser's current session does not do
@@ -116,8 +128,7 @@ impl Oidc {
                     .into(),
             ));
         };
-        let mut checked: Checked =
-            serde_json::from_str(&stored).map_err(|e| anyhow::anyhow!("a kept request: {e}"))?;
+        let mut checked = Checked::from_kept(&stored)?;
         let Some(client) = self.oidc_store.client(&checked.client_id).await? else {
             return Ok(AuthorizeOutcome::ErrorPage(
                 "The application was removed while you signed in.".into(),
@@ -150,7 +161,7 @@ impl Oidc {
 
     /// A code for the session when it satisfies the request; else a login, or (with
     /// `prompt=none`) the error that says which.
-    async fn decide(
+    pub(super) async fn decide(
         &self,
         client: &ClientRecord,
         checked: Checked,
@@ -172,17 +183,7 @@ impl Oidc {
                     &self.issuer,
                 )));
             }
-            let id = random::token(32);
-            let json = serde_json::to_string(&checked).map_err(anyhow::Error::from)?;
-            self.oidc_store
-                .insert_request(
-                    &random::lookup_digest(&id),
-                    &client.client_id,
-                    &json,
-                    now,
-                    now.plus_seconds(PENDING_SECONDS),
-                )
-                .await?;
+            let id = self.keep_pending(client, &checked, now).await?;
             return Ok(AuthorizeOutcome::Login(Pending {
                 id,
                 fresh: session.is_some(),
@@ -205,6 +206,24 @@ impl Oidc {
                 why.description,
                 &self.issuer,
             )));
+        }
+        if !client.first_party {
+            let allowed = self
+                .oidc_store
+                .consent(session.user_id, &client.client_id)
+                .await?;
+            if consent_needed(allowed.as_deref(), &checked.scope, checked.prompt_consent) {
+                if checked.prompt_none {
+                    return Ok(AuthorizeOutcome::Redirect(error_redirect(
+                        &checked,
+                        "consent_required",
+                        "the person has not allowed this application yet",
+                        &self.issuer,
+                    )));
+                }
+                let id = self.keep_pending(client, &checked, now).await?;
+                return Ok(AuthorizeOutcome::Consent(Pending { id, fresh: false }));
+            }
         }
         let code = random::token(32);
         let event = AuditEvent::new(
@@ -239,6 +258,42 @@ impl Oidc {
             ],
         )))
     }
+}
+
+impl Oidc {
+    /// Keeps a checked request while its person logs in or answers the consent question;
+    /// answers the id the browser holds.
+    async fn keep_pending(
+        &self,
+        client: &ClientRecord,
+        checked: &Checked,
+        now: Instant,
+    ) -> Result<String, OidcError> {
+        let id = random::token(32);
+        let json = serde_json::to_string(checked).map_err(anyhow::Error::from)?;
+        self.oidc_store
+            .insert_request(
+                &random::lookup_digest(&id),
+                &client.client_id,
+                &json,
+                now,
+                now.plus_seconds(PENDING_SECONDS),
+            )
+            .await?;
+        Ok(id)
+    }
+}
+
+/// Whether the person is asked what a client may have: when asked to (`prompt=consent`), when
+/// they never allowed it, or when it asks for a scope they did not allow.
+fn consent_needed(allowed: Option<&str>, asked: &str, prompt_consent: bool) -> bool {
+    let Some(allowed) = allowed.filter(|_| !prompt_consent) else {
+        return true;
+    };
+    let allowed: Vec<&str> = allowed.split_ascii_whitespace().collect();
+    asked
+        .split_ascii_whitespace()
+        .any(|s| !allowed.contains(&s))
 }
 
 /// Why a signed-in person may not sign in to a client.
@@ -312,6 +367,7 @@ fn check(
         code_challenge: None,
         max_age: None,
         prompt_none: false,
+        prompt_consent: false,
         second_factor: client.requires_second_factor,
     };
     let refuse = |checked: &Checked, error: &str, why: &str| {
@@ -388,7 +444,8 @@ fn check(
         (None, _) => {}
     }
     match params.prompt.as_deref().unwrap_or_default() {
-        "" | "consent" | "select_account" => {}
+        "" | "select_account" => {}
+        "consent" => checked.prompt_consent = true,
         "login" => checked.max_age = Some(0),
         "none" => checked.prompt_none = true,
         _ => {
@@ -432,7 +489,7 @@ fn is_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn error_redirect(checked: &Checked, error: &str, why: &str, issuer: &str) -> String {
+pub(super) fn error_redirect(checked: &Checked, error: &str, why: &str, issuer: &str) -> String {
     redirect_with(
         &checked.redirect_uri,
         &[
@@ -564,6 +621,19 @@ mod tests {
                 .contains("error=invalid_request")
         );
         assert!(checked(&params("openid"), &client(false)).is_ok());
+    }
+
+    #[test]
+    fn consent_is_asked_once_for_the_scopes_allowed_and_again_when_prompted() {
+        assert!(consent_needed(None, "openid", false));
+        assert!(!consent_needed(
+            Some("openid profile"),
+            "openid profile",
+            false
+        ));
+        assert!(!consent_needed(Some("openid profile"), "openid", false));
+        assert!(consent_needed(Some("openid"), "openid email", false));
+        assert!(consent_needed(Some("openid profile"), "openid", true));
     }
 
     #[test]

@@ -10,13 +10,15 @@
 mod authorize;
 mod claims;
 mod clients;
+mod consent;
 mod grants;
 mod logout;
 mod token;
 
-pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, Pending};
+pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, PENDING_SECONDS, Pending};
 pub use claims::discovery;
 pub use clients::{ClientSettings, ClientView, NewClientSecret};
+pub use consent::ConsentQuestion;
 pub use grants::UserInfo;
 pub use logout::{LogoutOutcome, LogoutParams};
 pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse};

@@ -173,6 +173,57 @@ impl OidcStore {
         Ok(true)
     }
 
+    /// The scope a person allowed a client, if they did.
+    pub async fn consent(
+        &self,
+        user: UserId,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT scope FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user.to_string())
+                .bind(client_id.to_owned())
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(row.map(|r| r.try_get("scope")).transpose()?)
+    }
+
+    /// Keeps what a person allowed a client (replacing what they allowed before), with the event.
+    pub async fn keep_consent(
+        &self,
+        user: UserId,
+        client_id: &str,
+        scope: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        sqlx::query(
+            "INSERT INTO oidc_consents (user_id, client_id, scope, granted_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = $3, granted_at = $4",
+        )
+        .bind(user.to_string())
+        .bind(client_id.to_owned())
+        .bind(scope.to_owned())
+        .bind(event.at.millis())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A waiting request, left in place (the consent page reads it before the answer).
+    pub async fn request(&self, id_hash: &str, now: Instant) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT request FROM oidc_requests WHERE id_hash = $1 AND expires_at > $2")
+                .bind(id_hash.to_owned())
+                .bind(now.millis())
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(row.map(|r| r.try_get("request")).transpose()?)
+    }
+
     /// Keeps an authorization request while its person logs in.
     pub async fn insert_request(
         &self,

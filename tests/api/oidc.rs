@@ -779,3 +779,97 @@ async fn after_a_login_the_way_back_to_the_client_is_a_page_that_the_forms_csp_d
     let again = browser.get(&app, &authorize_path("wiki", "")).await;
     assert!(location(&again).starts_with(REDIRECT));
 }
+
+#[tokio::test]
+async fn a_third_party_application_is_allowed_once_by_the_person_and_asked_again_for_more() {
+    let app = spawn_app().await;
+    let settings = ClientSettings {
+        client_id: Some("partner".into()),
+        name: "Partner Tool".into(),
+        confidential: true,
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![],
+        scopes: None,
+        allowed_groups: vec![],
+        requires_second_factor: false,
+        first_party: false,
+        access_token_seconds: None,
+        id_token_seconds: None,
+        refresh_token_seconds: None,
+    };
+    app.core
+        .oidc
+        .create_client(&settings, Actor::Cli, &Origin::default(), Instant::now())
+        .await
+        .unwrap();
+    app.create_user("lea", json!({})).await;
+    let mut browser = Browser::new();
+    let asked = browser.get(&app, &authorize_path("partner", "")).await;
+    assert_eq!(location(&asked), "/login");
+    browser.log_in(&app, "lea", PASSWORD).await;
+    browser.get(&app, "/").await;
+    let question = browser.get(&app, "/oauth2/continue").await;
+    assert_eq!(location(&question), "/oauth2/consent");
+    let page = browser.get(&app, "/oauth2/consent").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Allow Partner Tool?"), "{html}");
+    assert!(html.contains("Your email address"), "{html}");
+    let csrf = crate::web::csrf_in(&html);
+
+    let denied = browser
+        .post(
+            &app,
+            "/oauth2/consent",
+            &[("csrf", &csrf), ("answer", "deny")],
+        )
+        .await;
+    let back = way_back(denied).await;
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+
+    // Asked again, allowed: a code; the next sign-in is not asked.
+    let again = browser.get(&app, &authorize_path("partner", "")).await;
+    assert_eq!(location(&again), "/oauth2/consent");
+    let csrf = crate::web::csrf_in(
+        &browser
+            .get(&app, "/oauth2/consent")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let allowed = browser
+        .post(
+            &app,
+            "/oauth2/consent",
+            &[("csrf", &csrf), ("answer", "allow")],
+        )
+        .await;
+    assert!(param(&way_back(allowed).await, "code").is_some());
+    let straight = browser.get(&app, &authorize_path("partner", "")).await;
+    assert!(
+        location(&straight).starts_with(REDIRECT),
+        "allowed once, not asked again"
+    );
+
+    // More than was allowed, or prompt=consent, asks again; prompt=none says so.
+    let more = browser
+        .get(&app, &authorize_path("partner", "&prompt=consent"))
+        .await;
+    assert_eq!(location(&more), "/oauth2/consent");
+    let silent = browser
+        .get(
+            &app,
+            &format!(
+                "/oauth2/authorize?response_type=code&client_id=partner&redirect_uri={}\
+                 &scope=openid%20groups&prompt=none",
+                urlencode(REDIRECT)
+            ),
+        )
+        .await;
+    assert_eq!(
+        param(&location(&silent), "error").as_deref(),
+        Some("consent_required")
+    );
+    assert!(!app.audit("event=oidc.consent_grant").await.is_empty());
+}

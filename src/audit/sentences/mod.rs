@@ -406,7 +406,8 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::OidcTokenRefresh
         | EventKind::OidcRefreshReuse
         | EventKind::OidcGrantRevoke
-        | EventKind::OidcAccessRefused => oidc::say(kind, a, t, details),
+        | EventKind::OidcAccessRefused
+        | EventKind::OidcConsentGrant => oidc::say(kind, a, t, details),
         EventKind::NoticeSent => {
             let told = notice(text(details, "notice"));
             let ways: Vec<String> = [("email", "by email"), ("sms", "by text")]

@@ -43,7 +43,12 @@ pub(super) fn say(kind: EventKind, a: &str, t: &str, details: &Value) -> String 
             Some("not_in_allowed_groups") => {
                 format!("{t} was refused at {client}: not in a group it admits")
             }
+            Some("consent_refused") => format!("{t} did not allow {client} their account"),
             _ => format!("{t} was refused at {client}"),
+        },
+        EventKind::OidcConsentGrant => match text(details, "scope") {
+            Some(scope) => format!("{t} allowed {client}: {scope}"),
+            None => format!("{t} allowed {client}"),
         },
         EventKind::OidcGrantRevoke => match text(details, "by") {
             Some("client") => format!("{client} gave up its access to {t}'s account"),

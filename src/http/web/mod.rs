@@ -76,6 +76,10 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/authorize", get(oauth::authorize))
         .route("/oauth2/continue", get(oauth::resume))
         .route(
+            "/oauth2/consent",
+            get(oauth::consent).post(oauth::answer_consent),
+        )
+        .route(
             "/oauth2/logout",
             get(oauth::logout).post(oauth::confirm_logout),
         )

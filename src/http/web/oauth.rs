@@ -12,7 +12,9 @@ use super::{Chrome, Cookies, SESSION_COOKIE, cookie, error_page, internal, signe
 use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
-use crate::oidc::{AuthorizeOutcome, AuthorizeParams, LogoutOutcome, LogoutParams};
+use crate::oidc::{
+    AuthorizeOutcome, AuthorizeParams, LogoutOutcome, LogoutParams, PENDING_SECONDS,
+};
 
 /// The cookie that holds the id of the authorization request waiting for a login.
 pub const AUTHORIZE_COOKIE: &str = "tessera_authorize";
@@ -48,7 +50,9 @@ pub async fn authorize(
                 }
                 cookies.clear(SESSION_COOKIE);
             }
-            cookies.set(AUTHORIZE_COOKIE, &pending.id, None, "Lax");
+            // The browser forgets the request when the server does: a login long after an
+            // abandoned sign-in is not sent on to the application.
+            cookies.set(AUTHORIZE_COOKIE, &pending.id, Some(PENDING_SECONDS), "Lax");
             cookies.redirect("/login")
         }
         Ok(outcome) => answer(&state, &headers, outcome),
@@ -74,24 +78,7 @@ pub async fn resume(
         .continue_request(&pending, &session, &origin, Instant::now())
         .await
     {
-        Ok(outcome) => {
-            let mut response = match outcome {
-                AuthorizeOutcome::Redirect(to) => back_to_client(&state, &headers, &to),
-                outcome => answer(&state, &headers, outcome),
-            };
-            if let Some(line) = crate::http::cookies::line(
-                state.web.secure_cookies,
-                AUTHORIZE_COOKIE,
-                "",
-                Some(0),
-                "Lax",
-            ) {
-                response
-                    .headers_mut()
-                    .append(axum::http::header::SET_COOKIE, line);
-            }
-            response
-        }
+        Ok(outcome) => finish(&state, &headers, outcome),
         Err(error) => internal(&state, &headers, error),
     }
 }
@@ -247,6 +234,141 @@ fn back_to_client(state: &AppState, headers: &HeaderMap, to: &str) -> Response {
     )
 }
 
+/// The answer to a request taken up after a form (the login's, the consent's): back to the
+/// client as a page (`back_to_client`), the waiting request forgotten; or on to the consent
+/// question, which waits under a new id.
+fn finish(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> Response {
+    let mut response = match outcome {
+        AuthorizeOutcome::Consent(_) => return answer(state, headers, outcome),
+        AuthorizeOutcome::Redirect(to) => back_to_client(state, headers, &to),
+        outcome => answer(state, headers, outcome),
+    };
+    if let Some(line) = crate::http::cookies::line(
+        state.web.secure_cookies,
+        AUTHORIZE_COOKIE,
+        "",
+        Some(0),
+        "Lax",
+    ) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, line);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "oauth_consent.html")]
+struct ConsentPage {
+    chrome: Chrome,
+    client: String,
+    /// What each scope asked gives, in words.
+    gives: Vec<&'static str>,
+}
+
+/// `GET /oauth2/consent`: what the application asks, and the person's two buttons.
+pub async fn consent(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some((_, user)) = signed_in(&state, &headers).await else {
+        return Cookies::new(&state, &headers).redirect("/login");
+    };
+    let Some(pending) = cookie(&state, &headers, AUTHORIZE_COOKIE) else {
+        return Cookies::new(&state, &headers).redirect("/");
+    };
+    match state
+        .core
+        .oidc
+        .consent_question(&pending, Instant::now())
+        .await
+    {
+        Ok(Some(question)) => {
+            let cookies = Cookies::new(&state, &headers);
+            let chrome = cookies.chrome(&state, Some(&user));
+            let gives = question
+                .scopes
+                .iter()
+                .filter_map(|s| scope_words(s))
+                .collect();
+            cookies.page(
+                StatusCode::OK,
+                &ConsentPage {
+                    chrome,
+                    client: question.client_name,
+                    gives,
+                },
+            )
+        }
+        Ok(None) => error_page(
+            &state,
+            &headers,
+            StatusCode::NOT_FOUND,
+            "This sign-in took too long or was finished already. Go back to the application and \
+             sign in again.",
+        ),
+        Err(error) => internal(&state, &headers, error),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ConsentForm {
+    csrf: String,
+    /// `allow` or `deny`, the button pressed.
+    answer: String,
+}
+
+impl super::forms::HasCsrf for ConsentForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /oauth2/consent`: the person's answer.
+pub async fn answer_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    super::WebForm(form): super::WebForm<ConsentForm>,
+) -> Response {
+    let Some((session, _)) = signed_in(&state, &headers).await else {
+        return Cookies::new(&state, &headers).redirect("/login");
+    };
+    let Some(pending) = cookie(&state, &headers, AUTHORIZE_COOKIE) else {
+        return Cookies::new(&state, &headers).redirect("/");
+    };
+    let allow = match form.answer.as_str() {
+        "allow" => true,
+        "deny" => false,
+        _ => {
+            return error_page(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "The answer was neither Allow nor Deny. Go back and press one of the buttons.",
+            );
+        }
+    };
+    match state
+        .core
+        .oidc
+        .answer_consent(&pending, &session, allow, &origin, Instant::now())
+        .await
+    {
+        Ok(outcome) => finish(&state, &headers, outcome),
+        Err(error) => internal(&state, &headers, error),
+    }
+}
+
+/// What a scope gives an application, as the consent page says it.
+fn scope_words(scope: &str) -> Option<&'static str> {
+    match scope {
+        "openid" => Some("Who you are: a number that stands for your account here"),
+        "profile" => Some("Your username and your name"),
+        "email" => Some("Your email address"),
+        "groups" => Some("The groups you belong to"),
+        "offline_access" => Some("Access that lasts after you log out here, until you revoke it"),
+        _ => None,
+    }
+}
+
 /// Whether the browser keeps a request waiting for its login (the home page then sends it on).
 pub fn waiting(state: &AppState, headers: &HeaderMap) -> bool {
     cookie(state, headers, AUTHORIZE_COOKIE).is_some()
@@ -259,5 +381,10 @@ fn answer(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> R
             error_page(state, headers, StatusCode::BAD_REQUEST, &message)
         }
         AuthorizeOutcome::Login(_) => Cookies::new(state, headers).redirect("/login"),
+        AuthorizeOutcome::Consent(pending) => {
+            let mut cookies = Cookies::new(state, headers);
+            cookies.set(AUTHORIZE_COOKIE, &pending.id, Some(PENDING_SECONDS), "Lax");
+            cookies.redirect("/oauth2/consent")
+        }
     }
 }
