@@ -14,15 +14,14 @@ import html
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
 import warnings
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+from tessera_process import TesseraProcess
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.base_client.sync_app import BaseApp, OAuth2Mixin
@@ -39,7 +38,6 @@ with warnings.catch_warnings():
 # authlib refuses plain http unless told: Tessera listens on loopback here.
 os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
-BINARY = os.environ.get("TESSERA_BIN", os.path.join("target", "debug", "tessera"))
 PASSWORD = "correct horse battery"
 # Nothing listens there: the browser stops at the redirect.
 REDIRECT = "http://127.0.0.1:9/callback"
@@ -47,30 +45,9 @@ OTHER_REDIRECT = "http://127.0.0.1:9/other-callback"
 SCOPE = "openid profile email"
 
 
-class Tessera:
+class Tessera(TesseraProcess):
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="tessera-authlib-")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-        self.env.update(
-            TESSERA_DATA_DIR=self.dir,
-            TESSERA_LISTEN="127.0.0.1:0",
-            TESSERA_ARGON2__MEMORY_KIB="256",
-            TESSERA_ARGON2__ITERATIONS="1",
-            TESSERA_LOG_LEVEL="warn",
-        )
-        self.process = subprocess.Popen([BINARY, "serve"], env=self.env, stdout=subprocess.PIPE, text=True)
-        self.url = None
-        for line in self.process.stdout:
-            match = re.match(r"Log in at (\S+)/login", line)
-            if match:
-                self.url = match.group(1)
-                break
-        assert self.url, "the server did not say where it listens"
-
-    def cli(self, *args, input=None):
-        return subprocess.run(
-            [BINARY, *args], env=self.env, check=True, capture_output=True, text=True, input=input
-        ).stdout
+        super().__init__("tessera-authlib-")
 
     def create_user(self, username, email, name):
         out = self.cli(
@@ -92,10 +69,6 @@ class Tessera:
         secret = re.search(r"^client secret: (\S+)$", out, re.M)
         assert (secret is None) == public, out
         return secret.group(1) if secret else None
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 class RelyingParty(OAuth2Mixin, OpenIDMixin, BaseApp):

@@ -4,45 +4,23 @@ Run from the repository root after `cargo build`:  python sdk/twilio_sdk_test.py
 It starts its own Tessera on a free loopback port with a fresh data directory."""
 
 import json
-import os
 import re
-import subprocess
 import sys
-import tempfile
 import traceback
 import urllib.request
 
+from tessera_process import TesseraProcess
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-BINARY = os.environ.get("TESSERA_BIN", os.path.join("target", "debug", "tessera"))
 PHONE = "+13035551212"
 
 
-class Tessera:
+class Tessera(TesseraProcess):
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="tessera-sdk-")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-        self.env.update(
-            TESSERA_DATA_DIR=self.dir,
-            TESSERA_LISTEN="127.0.0.1:0",
-            TESSERA_ARGON2__MEMORY_KIB="256",
-            TESSERA_ARGON2__ITERATIONS="1",
-            TESSERA_LOG_LEVEL="warn",
-        )
-        self.process = subprocess.Popen([BINARY, "serve"], env=self.env, stdout=subprocess.PIPE, text=True)
-        self.url = None
-        for line in self.process.stdout:
-            match = re.match(r"Log in at (\S+)/login", line)
-            if match:
-                self.url = match.group(1)
-                break
-        assert self.url, "the server did not say where it listens"
+        super().__init__("tessera-sdk-")
         # The outbox is read as an administrator: with an API key.
         self.key = self.cli("api-key", "create", "--name", "sdk").splitlines()[1].strip()
-
-    def cli(self, *args):
-        return subprocess.run([BINARY, *args], env=self.env, check=True, capture_output=True, text=True).stdout
 
     def account(self):
         out = self.cli("verify-account", "create", "--name", "sdk")
@@ -63,9 +41,6 @@ class Tessera:
         digits = re.sub(r"\D", "", body)
         return digits[: len(digits) // 2] if "," in body else digits
 
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def expect_error(code, call):
