@@ -117,27 +117,40 @@ impl Oidc {
         origin: &Origin,
         now: Instant,
     ) -> Result<Continued, OidcError> {
-        let Some(stored) = self
-            .oidc_store
-            .take_request(&random::lookup_digest(pending_id), now)
-            .await?
-        else {
-            return Ok(AuthorizeOutcome::ErrorPage(
-                "This sign-in took too long or was finished already. Go back to the application \
-                 and sign in again."
-                    .into(),
-            ));
-        };
-        let mut checked = Checked::from_kept(&stored)?;
-        let Some(client) = self.oidc_store.client(&checked.client_id).await? else {
-            return Ok(AuthorizeOutcome::ErrorPage(
-                "The application was removed while you signed in.".into(),
-            ));
+        let (mut checked, client) = match self.take_pending(pending_id, now).await? {
+            Ok(taken) => taken,
+            Err(page) => return Ok(page),
         };
         // The person has just logged in: the freshness the request asked for is met.
         checked.max_age = None;
         self.decide(&client, checked, Some(session), origin, now)
             .await
+    }
+
+    /// Takes a waiting request and its client; the page that says why, when either is gone.
+    pub(super) async fn take_pending(
+        &self,
+        pending_id: &str,
+        now: Instant,
+    ) -> Result<Result<(Checked, ClientRecord), AuthorizeOutcome>, OidcError> {
+        let Some(stored) = self
+            .oidc_store
+            .take_request(&random::lookup_digest(pending_id), now)
+            .await?
+        else {
+            return Ok(Err(AuthorizeOutcome::ErrorPage(
+                "This sign-in took too long or was finished already. Go back to the application \
+                 and sign in again."
+                    .into(),
+            )));
+        };
+        let checked = Checked::from_kept(&stored)?;
+        match self.oidc_store.client(&checked.client_id).await? {
+            Some(client) => Ok(Ok((checked, client))),
+            None => Ok(Err(AuthorizeOutcome::ErrorPage(
+                "The application was removed while you signed in.".into(),
+            ))),
+        }
     }
 
     async fn requesting_client(

@@ -55,22 +55,9 @@ impl Oidc {
         origin: &Origin,
         now: Instant,
     ) -> Result<AuthorizeOutcome, OidcError> {
-        let Some(stored) = self
-            .oidc_store
-            .take_request(&random::lookup_digest(pending_id), now)
-            .await?
-        else {
-            return Ok(AuthorizeOutcome::ErrorPage(
-                "This sign-in took too long or was finished already. Go back to the application \
-                 and sign in again."
-                    .into(),
-            ));
-        };
-        let mut checked = Checked::from_kept(&stored)?;
-        let Some(client) = self.oidc_store.client(&checked.client_id).await? else {
-            return Ok(AuthorizeOutcome::ErrorPage(
-                "The application was removed while you signed in.".into(),
-            ));
+        let (mut checked, client) = match self.take_pending(pending_id, now).await? {
+            Ok(taken) => taken,
+            Err(page) => return Ok(page),
         };
         let user = session.user_id;
         if !allow {

@@ -106,9 +106,10 @@ impl Oidc {
         access_token: &str,
         now: Instant,
     ) -> Result<serde_json::Value, UserInfo> {
-        let Some((grant, scope)) = self.access_token_grant(access_token, now).await? else {
+        let Some((grant, claims)) = self.access_token_grant(access_token, now).await? else {
             return Err(UserInfo::InvalidToken);
         };
+        let scope = claims["scope"].as_str().unwrap_or_default();
         let user = self
             .user_store
             .user(grant.user)
@@ -116,8 +117,8 @@ impl Oidc {
             .map_err(OidcError::from)?
             .filter(|u| u.active)
             .ok_or(UserInfo::InvalidToken)?;
-        let groups = self.group_names(user.id, &scope).await?;
-        Ok(person_claims(&user, &scope, &groups))
+        let groups = self.group_names(user.id, scope).await?;
+        Ok(person_claims(&user, scope, &groups))
     }
 
     /// Revokes the grant of a refresh or access token the client holds (RFC 7009): the same
@@ -137,7 +138,7 @@ impl Oidc {
             .await?
         {
             Some(grant) => Some(grant),
-            None => self.signed_grant(token, now).await?.map(|(grant, _)| grant),
+            None => self.signed_grant(token).await?.map(|(grant, _)| grant),
         };
         if let Some(grant) = grant.filter(|g| g.client_id == client.client_id) {
             let event = AuditEvent::new(EventKind::OidcGrantRevoke, Actor::Anonymous, origin, now)
@@ -186,40 +187,38 @@ impl Oidc {
             }));
         }
         match self.access_token_grant(token, now).await? {
-            Some((grant, scope)) if grant.client_id == client.client_id => {
-                let claims = self.keys().await?.verify(token).unwrap_or_default();
-                Ok(serde_json::json!({
-                    "active": true,
-                    "token_type": "access_token",
-                    "client_id": grant.client_id,
-                    "sub": grant.user.to_string(),
-                    "scope": scope,
-                    "exp": claims["exp"],
-                    "iat": claims["iat"],
-                    "iss": self.issuer,
-                    "aud": grant.client_id,
-                }))
-            }
+            Some((grant, claims)) if grant.client_id == client.client_id => Ok(serde_json::json!({
+                "active": true,
+                "token_type": "access_token",
+                "client_id": grant.client_id,
+                "sub": grant.user.to_string(),
+                "scope": claims["scope"],
+                "exp": claims["exp"],
+                "iat": claims["iat"],
+                "iss": self.issuer,
+                "aud": grant.client_id,
+            })),
             _ => Ok(inactive),
         }
     }
 
-    /// The live grant of a valid, unexpired access token, and the token's scope.
+    /// The live grant of a valid, unexpired access token, and the token's claims (its `scope`
+    /// among them).
     async fn access_token_grant(
         &self,
         token: &str,
         now: Instant,
-    ) -> Result<Option<(GrantRecord, String)>, OidcError> {
-        let Some((grant, claims)) = self.signed_grant(token, now).await? else {
+    ) -> Result<Option<(GrantRecord, serde_json::Value)>, OidcError> {
+        let Some((grant, claims)) = self.signed_grant(token).await? else {
             return Ok(None);
         };
-        let (Some(scope), Some(exp)) = (claims["scope"].as_str(), claims["exp"].as_i64()) else {
+        let (Some(_), Some(exp)) = (claims["scope"].as_str(), claims["exp"].as_i64()) else {
             return Ok(None);
         };
         if exp <= now.millis() / 1000 || !self.live(&grant, now).await? {
             return Ok(None);
         }
-        Ok(Some((grant, scope.to_owned())))
+        Ok(Some((grant, claims)))
     }
 
     /// The grant an access token signed here names, with its claims, whatever its state. An ID
@@ -227,7 +226,6 @@ impl Oidc {
     async fn signed_grant(
         &self,
         token: &str,
-        _now: Instant,
     ) -> Result<Option<(GrantRecord, serde_json::Value)>, OidcError> {
         let Ok(claims) = self.keys().await?.verify(token) else {
             return Ok(None);

@@ -161,19 +161,7 @@ async fn end_session(
                 // After the question page's form, a redirect elsewhere is held to the form's
                 // `form-action 'self'`: the way back is a page (`back_to_client`).
                 Some(to) if confirmed => {
-                    let mut response = back_to_client(state, headers, &to);
-                    if let Some(line) = crate::http::cookies::line(
-                        state.web.secure_cookies,
-                        SESSION_COOKIE,
-                        "",
-                        Some(0),
-                        "Lax",
-                    ) {
-                        response
-                            .headers_mut()
-                            .append(axum::http::header::SET_COOKIE, line);
-                    }
-                    response
+                    forgetting(state, back_to_client(state, headers, &to), SESSION_COOKIE)
                 }
                 Some(to) => cookies.redirect(&to),
                 None => {
@@ -238,18 +226,20 @@ fn back_to_client(state: &AppState, headers: &HeaderMap, to: &str) -> Response {
 /// client as a page (`back_to_client`), the waiting request forgotten; or on to the consent
 /// question, which waits under a new id.
 fn finish(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> Response {
-    let mut response = match outcome {
+    let response = match outcome {
         AuthorizeOutcome::Consent(_) => return answer(state, headers, outcome),
         AuthorizeOutcome::Redirect(to) => back_to_client(state, headers, &to),
         outcome => answer(state, headers, outcome),
     };
-    if let Some(line) = crate::http::cookies::line(
-        state.web.secure_cookies,
-        AUTHORIZE_COOKIE,
-        "",
-        Some(0),
-        "Lax",
-    ) {
+    forgetting(state, response, AUTHORIZE_COOKIE)
+}
+
+/// `response`, telling the browser to forget one of the server's cookies (a page made
+/// elsewhere, which set its own).
+fn forgetting(state: &AppState, mut response: Response, cookie_name: &str) -> Response {
+    if let Some(line) =
+        crate::http::cookies::line(state.web.secure_cookies, cookie_name, "", Some(0), "Lax")
+    {
         response
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, line);
