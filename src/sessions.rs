@@ -368,7 +368,7 @@ impl Sessions {
         let amr = vec!["pwd".to_owned(), kind.amr().to_owned(), "mfa".to_owned()];
         Ok(self
             .session_store
-            .reauthenticate_session(&session.id, &amr, now)
+            .reauthenticate_session(&session.id, &amr, now, None)
             .await?)
     }
 

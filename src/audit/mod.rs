@@ -104,6 +104,8 @@ event_kinds! {
     GroupDelete => "group.delete",
     GroupMemberAdd => "group.member_add",
     GroupMemberRemove => "group.member_remove",
+    Reauthenticate => "login.reauthenticate",
+    StepUp => "login.step_up",
 }
 
 impl EventKind {

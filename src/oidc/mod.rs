@@ -3,9 +3,10 @@
 //! a person to `/oauth2/authorize` (`authorize.rs`), who logs in on Tessera's own pages (the
 //! password, the second factor by policy, the welcome step) and comes back with a one-time code,
 //! which the client trades at `/oauth2/token` for an ID token and an access token
-//! (`token.rs`); the claims and the discovery document are pure functions (`claims.rs`). The
-//! tokens are signed by the data directory's RS256 and ES256 keys (`crypto::oidc_keys`),
-//! published at `/oauth2/jwks`.
+//! (`token.rs`). A signed-in person whose login does not do for a request proves what is
+//! missing in the same session (`step_up.rs`). The claims and the discovery document are pure
+//! functions (`claims.rs`). The tokens are signed by the data directory's RS256 and ES256 keys
+//! (`crypto::oidc_keys`), published at `/oauth2/jwks`.
 
 mod authorize;
 mod claims;
@@ -13,14 +14,16 @@ mod clients;
 mod consent;
 mod grants;
 mod logout;
+mod step_up;
 mod token;
 
-pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, PENDING_SECONDS, Pending};
+pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, PENDING_SECONDS, Pending, Step};
 pub use claims::discovery;
 pub use clients::{ClientSettings, ClientView, NewClientSecret};
 pub use consent::ConsentQuestion;
 pub use grants::UserInfo;
 pub use logout::{LogoutOutcome, LogoutParams};
+pub use step_up::StepUpQuestion;
 pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse};
 
 use std::path::PathBuf;
@@ -28,6 +31,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use crate::auth::Logins;
 use crate::crypto::oidc_keys::OidcKeys;
 use crate::domain::FieldError;
 use crate::groups::Groups;
@@ -45,6 +49,8 @@ pub struct Oidc {
     sessions: Sessions,
     /// The `groups` claim, and the groups a client admits.
     groups: Groups,
+    /// Step-up: the password or a second factor proved again in the same session.
+    logins: Logins,
     /// Refusals of a signed-in person (the grants are written with their changes).
     audit_store: AuditStore,
     /// Made or read the first time a token is signed or the keys are published.
@@ -59,12 +65,14 @@ impl Oidc {
         store: Store,
         sessions: Sessions,
         groups: Groups,
+        logins: Logins,
         data_dir: PathBuf,
         issuer: String,
     ) -> Self {
         Self {
             sessions,
             groups,
+            logins,
             oidc_store: store.oidc(),
             user_store: store.users(),
             session_store: store.sessions(),

@@ -14,16 +14,16 @@ use tessera::oidc::ClientSettings;
 use crate::helpers::{PASSWORD, TestApp, all_at_once, spawn_app, tally};
 use crate::web::{Browser, location};
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const BYE: &str = "http://127.0.0.1:9/bye";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// Registers a client (as the CLI does); answers its secret, if confidential.
-async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
+pub(crate) async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
     let settings = ClientSettings {
         client_id: Some(id.into()),
         name: format!("The {id} app"),
@@ -47,7 +47,7 @@ async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
     secret.map(|s| s.0)
 }
 
-fn authorize_path(client_id: &str, extra: &str) -> String {
+pub(crate) fn authorize_path(client_id: &str, extra: &str) -> String {
     format!(
         "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}\
          &scope=openid%20profile%20email&state=st4te&nonce=n0nce&code_challenge={}\
@@ -57,7 +57,7 @@ fn authorize_path(client_id: &str, extra: &str) -> String {
     )
 }
 
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
@@ -69,7 +69,7 @@ fn query_of(redirect: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn param(redirect: &str, name: &str) -> Option<String> {
+pub(crate) fn param(redirect: &str, name: &str) -> Option<String> {
     query_of(redirect)
         .into_iter()
         .find(|(k, _)| k == name)
@@ -92,7 +92,7 @@ async fn sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, name: &s
 }
 
 /// The URL the page of `/oauth2/continue` sends the browser on to (a refresh, not a redirect).
-async fn way_back(page: reqwest::Response) -> String {
+pub(crate) async fn way_back(page: reqwest::Response) -> String {
     assert_eq!(page.status(), 200, "a page, not a redirect");
     assert!(location(&page).is_empty());
     let html = page.text().await.unwrap();
@@ -153,7 +153,7 @@ fn unescape(html: &str) -> String {
 }
 
 /// `POST /oauth2/token` with HTTP Basic (when a secret is given) and the form.
-async fn trade(
+pub(crate) async fn trade(
     app: &TestApp,
     client_id: &str,
     secret: Option<&str>,
@@ -175,7 +175,7 @@ async fn trade(
     (status, response.json().await.unwrap())
 }
 
-fn code_form(code: &str) -> Vec<(&str, &str)> {
+pub(crate) fn code_form(code: &str) -> Vec<(&str, &str)> {
     vec![
         ("grant_type", "authorization_code"),
         ("code", code),

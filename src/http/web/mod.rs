@@ -13,6 +13,7 @@ pub mod oauth;
 mod pages;
 mod register;
 mod security;
+mod step_up;
 mod verify_email;
 mod welcome;
 
@@ -75,6 +76,8 @@ pub fn routes() -> Router<AppState> {
         .route("/not-me/{id}", get(not_me::page).post(not_me::confirm))
         .route("/oauth2/authorize", get(oauth::authorize))
         .route("/oauth2/continue", get(oauth::resume))
+        .route("/oauth2/step-up", get(step_up::page).post(step_up::submit))
+        .route("/oauth2/step-up/send", post(step_up::send))
         .route(
             "/oauth2/consent",
             get(oauth::consent).post(oauth::answer_consent),

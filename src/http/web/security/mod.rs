@@ -111,6 +111,8 @@ struct SecurityPage {
     recovery_left: i64,
     trusted: Vec<ComputerRow>,
     sessions: Vec<SessionRow>,
+    /// An application's sign-in waits for a second factor set up here (step-up).
+    application_waiting: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +192,7 @@ pub(super) async fn render(
             chrome,
             notice,
             error,
+            application_waiting: super::oauth::waiting(state, headers),
             email: user.email.as_ref().map(|e| e.to_string()),
             email_verified: user.verified_email().is_some(),
             pending_email: user.pending_email.as_ref().map(|e| e.to_string()),
