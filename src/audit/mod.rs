@@ -3,6 +3,7 @@
 //! event as a sentence for people.
 
 mod details;
+pub mod metrics;
 mod readable;
 mod sentences;
 
@@ -104,6 +105,8 @@ event_kinds! {
     GroupDelete => "group.delete",
     GroupMemberAdd => "group.member_add",
     GroupMemberRemove => "group.member_remove",
+    OidcClientUpdate => "oidc.client_update",
+    OidcApplicationRevoke => "oidc.application_revoke",
 }
 
 impl EventKind {

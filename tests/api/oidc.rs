@@ -14,16 +14,16 @@ use tessera::oidc::ClientSettings;
 use crate::helpers::{PASSWORD, TestApp, all_at_once, spawn_app, tally};
 use crate::web::{Browser, location};
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const BYE: &str = "http://127.0.0.1:9/bye";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// Registers a client (as the CLI does); answers its secret, if confidential.
-async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
+pub(crate) async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
     let settings = ClientSettings {
         client_id: Some(id.into()),
         name: format!("The {id} app"),
@@ -47,7 +47,7 @@ async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
     secret.map(|s| s.0)
 }
 
-fn authorize_path(client_id: &str, extra: &str) -> String {
+pub(crate) fn authorize_path(client_id: &str, extra: &str) -> String {
     format!(
         "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}\
          &scope=openid%20profile%20email&state=st4te&nonce=n0nce&code_challenge={}\
@@ -57,7 +57,7 @@ fn authorize_path(client_id: &str, extra: &str) -> String {
     )
 }
 
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
@@ -69,7 +69,7 @@ fn query_of(redirect: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn param(redirect: &str, name: &str) -> Option<String> {
+pub(crate) fn param(redirect: &str, name: &str) -> Option<String> {
     query_of(redirect)
         .into_iter()
         .find(|(k, _)| k == name)
@@ -78,7 +78,12 @@ fn param(redirect: &str, name: &str) -> Option<String> {
 
 /// A browser that is sent to authorize, logs in as `name`, and comes back to the client:
 /// answers the redirect to the client.
-async fn sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, name: &str) -> String {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    browser: &mut Browser,
+    client_id: &str,
+    name: &str,
+) -> String {
     let asked = browser.get(app, &authorize_path(client_id, "")).await;
     assert_eq!(location(&asked), "/login", "{}", asked.status());
     let logged_in = browser.log_in(app, name, PASSWORD).await;
@@ -92,7 +97,7 @@ async fn sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, name: &s
 }
 
 /// The URL the page of `/oauth2/continue` sends the browser on to (a refresh, not a redirect).
-async fn way_back(page: reqwest::Response) -> String {
+pub(crate) async fn way_back(page: reqwest::Response) -> String {
     assert_eq!(page.status(), 200, "a page, not a redirect");
     assert!(location(&page).is_empty());
     let html = page.text().await.unwrap();
@@ -153,7 +158,7 @@ fn unescape(html: &str) -> String {
 }
 
 /// `POST /oauth2/token` with HTTP Basic (when a secret is given) and the form.
-async fn trade(
+pub(crate) async fn trade(
     app: &TestApp,
     client_id: &str,
     secret: Option<&str>,
@@ -175,7 +180,7 @@ async fn trade(
     (status, response.json().await.unwrap())
 }
 
-fn code_form(code: &str) -> Vec<(&str, &str)> {
+pub(crate) fn code_form(code: &str) -> Vec<(&str, &str)> {
     vec![
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -184,7 +189,7 @@ fn code_form(code: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
+pub(crate) async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
     let response = app
         .client
         .get(app.url("/oauth2/userinfo"))
@@ -439,7 +444,12 @@ async fn a_public_client_proves_itself_by_pkce_alone() {
 }
 
 /// A confidential client's first tokens, for `name`, through a browser that stays signed in.
-async fn first_tokens(app: &TestApp, browser: &mut Browser, name: &str, secret: &str) -> Value {
+pub(crate) async fn first_tokens(
+    app: &TestApp,
+    browser: &mut Browser,
+    name: &str,
+    secret: &str,
+) -> Value {
     let back = sign_in(app, browser, "wiki", name).await;
     let code = param(&back, "code").unwrap();
     let (status, tokens) = trade(app, "wiki", Some(secret), &code_form(&code)).await;
@@ -447,7 +457,7 @@ async fn first_tokens(app: &TestApp, browser: &mut Browser, name: &str, secret: 
     tokens
 }
 
-async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, Value) {
     trade(
         app,
         "wiki",
