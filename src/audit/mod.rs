@@ -3,6 +3,7 @@
 //! event as a sentence for people.
 
 mod details;
+pub mod metrics;
 mod readable;
 mod sentences;
 
@@ -106,6 +107,8 @@ event_kinds! {
     GroupMemberRemove => "group.member_remove",
     Reauthenticate => "login.reauthenticate",
     StepUp => "login.step_up",
+    OidcClientUpdate => "oidc.client_update",
+    OidcApplicationRevoke => "oidc.application_revoke",
 }
 
 impl EventKind {

@@ -8,6 +8,7 @@
 //! functions (`claims.rs`). The tokens are signed by the data directory's RS256 and ES256 keys
 //! (`crypto::oidc_keys`), published at `/oauth2/jwks`.
 
+mod applications;
 mod authorize;
 mod claims;
 mod clients;
@@ -17,9 +18,10 @@ mod logout;
 mod step_up;
 mod token;
 
+pub use applications::{Application, GrantView};
 pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, PENDING_SECONDS, Pending, Step};
 pub use claims::discovery;
-pub use clients::{ClientSettings, ClientView, NewClientSecret};
+pub use clients::{ClientSettings, ClientUpdate, ClientView, NewClientSecret};
 pub use consent::ConsentQuestion;
 pub use grants::UserInfo;
 pub use logout::{LogoutOutcome, LogoutParams};
@@ -134,6 +136,11 @@ pub enum OidcError {
     Invalid(Vec<FieldError>),
     #[error("no such client")]
     UnknownClient,
+    /// A public client has no secret to rotate: it proves itself by PKCE.
+    #[error("a public client has no secret: it proves itself by PKCE alone")]
+    PublicClient,
+    #[error("no such grant of this user")]
+    UnknownGrant,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -30,6 +30,7 @@ mod names;
 mod nodes;
 mod notices;
 mod oidc;
+mod oidc_admin;
 mod oidc_step_up;
 mod passwords;
 mod phones;

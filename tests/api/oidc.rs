@@ -18,7 +18,7 @@ pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const BYE: &str = "http://127.0.0.1:9/bye";
 pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
@@ -78,7 +78,12 @@ pub(crate) fn param(redirect: &str, name: &str) -> Option<String> {
 
 /// A browser that is sent to authorize, logs in as `name`, and comes back to the client:
 /// answers the redirect to the client.
-async fn sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, name: &str) -> String {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    browser: &mut Browser,
+    client_id: &str,
+    name: &str,
+) -> String {
     let asked = browser.get(app, &authorize_path(client_id, "")).await;
     assert_eq!(location(&asked), "/login", "{}", asked.status());
     let logged_in = browser.log_in(app, name, PASSWORD).await;
@@ -184,7 +189,7 @@ pub(crate) fn code_form(code: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
+pub(crate) async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
     let response = app
         .client
         .get(app.url("/oauth2/userinfo"))
@@ -439,7 +444,12 @@ async fn a_public_client_proves_itself_by_pkce_alone() {
 }
 
 /// A confidential client's first tokens, for `name`, through a browser that stays signed in.
-async fn first_tokens(app: &TestApp, browser: &mut Browser, name: &str, secret: &str) -> Value {
+pub(crate) async fn first_tokens(
+    app: &TestApp,
+    browser: &mut Browser,
+    name: &str,
+    secret: &str,
+) -> Value {
     let back = sign_in(app, browser, "wiki", name).await;
     let code = param(&back, "code").unwrap();
     let (status, tokens) = trade(app, "wiki", Some(secret), &code_form(&code)).await;
@@ -447,7 +457,7 @@ async fn first_tokens(app: &TestApp, browser: &mut Browser, name: &str, secret: 
     tokens
 }
 
-async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, Value) {
     trade(
         app,
         "wiki",

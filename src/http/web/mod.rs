@@ -143,6 +143,10 @@ pub fn routes() -> Router<AppState> {
             post(security::devices::forget_computer),
         )
         .route(
+            "/security/applications/revoke",
+            post(security::applications::revoke_application),
+        )
+        .route(
             "/security/sessions/end",
             post(security::devices::end_session),
         )
@@ -215,6 +219,26 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/groups/{group_id}/delete",
             get(admin::groups::confirm_deletion).post(admin::groups::delete_group),
+        )
+        .route(
+            "/admin/clients",
+            get(admin::clients::clients).post(admin::clients::create_client),
+        )
+        .route(
+            "/admin/clients/{client_id}",
+            get(admin::clients::client).post(admin::clients::save_client),
+        )
+        .route(
+            "/admin/clients/{client_id}/secret",
+            post(admin::clients::rotate_secret),
+        )
+        .route(
+            "/admin/clients/{client_id}/delete",
+            get(admin::clients::confirm_deletion).post(admin::clients::delete_client),
+        )
+        .route(
+            "/admin/users/{user_id}/grants/revoke",
+            post(admin::user::revoke_grant),
         )
         .route(
             "/admin/settings",
