@@ -11,6 +11,7 @@ use super::{Oidc, OidcError};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
+use crate::domain::UserId;
 use crate::store::{ClientRecord, NewCode, SessionRecord};
 
 /// How long a code lives: a client trades it at once.
@@ -251,7 +252,7 @@ impl Oidc {
             let id = self.keep_pending(client, &checked, now).await?;
             return Ok(AuthorizeOutcome::StepUp(Pending { id }));
         }
-        if let Some(why) = self.refusal(client, session).await? {
+        if let Some(why) = self.refusal(client, session.user_id).await? {
             let event = AuditEvent::new(
                 EventKind::OidcAccessRefused,
                 Actor::User(session.user_id),
@@ -358,28 +359,29 @@ fn consent_needed(allowed: Option<&str>, asked: &str, prompt_consent: bool) -> b
         .any(|s| !allowed.contains(&s))
 }
 
-/// Why a signed-in person may not sign in to a client.
-struct Refusal {
+/// Why a person may not use a client.
+pub(super) struct Refusal {
     /// As the audit log records it.
-    reason: &'static str,
+    pub(super) reason: &'static str,
     /// As the client is told.
-    description: &'static str,
+    pub(super) description: &'static str,
 }
 
 impl Oidc {
-    /// Whether the person may sign in to the client: membership of one of the client's groups
-    /// where it names any.
-    async fn refusal(
+    /// Whether the person may use the client: membership of one of the client's groups where it
+    /// names any. Asked at each sign-in and each refresh, so that a person taken out of the
+    /// groups loses the application's access at its next refresh.
+    pub(super) async fn refusal(
         &self,
         client: &ClientRecord,
-        session: &SessionRecord,
+        user: UserId,
     ) -> Result<Option<Refusal>, OidcError> {
         if client.allowed_groups.is_empty() {
             return Ok(None);
         }
         let member = self
             .groups
-            .groups_of(session.user_id)
+            .groups_of(user)
             .await
             .map_err(anyhow::Error::from)?
             .iter()
