@@ -36,6 +36,7 @@ mod passwords;
 mod phones;
 mod processes;
 mod races;
+mod recent_sessions;
 mod registration;
 mod reset_by_sms;
 mod seed_004;
