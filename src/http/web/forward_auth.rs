@@ -10,60 +10,13 @@ use serde::Deserialize;
 
 use super::forms::{MethodForm, ReauthForm};
 use super::oauth::{back_to_client, forgetting};
+use super::return_to::{RETURN_COOKIE, RETURN_SECONDS, kept};
 use super::security::reauth::{Purpose, refused, render_reauth, send_code};
-use super::{Cookies, WebForm, cookie, error_page, internal, signed_in};
+use super::{Cookies, WebForm, error_page, internal, signed_in};
 use crate::clock::Instant;
 use crate::forward_auth::{ForwardAuthError, StepUpAsk};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
-
-/// The cookie that keeps the way back through the login.
-pub const RETURN_COOKIE: &str = "tessera_return";
-/// How long a login may take before the way back is forgotten.
-const RETURN_SECONDS: i64 = 30 * 60;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ReturnQuery {
-    rd: Option<String>,
-}
-
-/// The way back a login page was opened with, checked: the address, or why it is not kept
-/// (in words for the page).
-pub async fn way_back(state: &AppState, rd: &str) -> Result<String, String> {
-    match state.core.forward_auth.return_to(rd, Instant::now()).await {
-        Ok(back) => Ok(back.as_str().to_owned()),
-        Err(ForwardAuthError::Refused(refusal)) => Err(format!(
-            "After you log in you will not be sent back to the address you came from: \
-             {refusal}."
-        )),
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "cannot check a way back");
-            Err(
-                "After you log in you will not be sent back to the address you came from."
-                    .to_owned(),
-            )
-        }
-    }
-}
-
-/// Keeps a checked way back for after the login.
-pub fn keep(cookies: &mut Cookies, back: &str) {
-    let value: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
-    cookies.set(RETURN_COOKIE, &value, Some(RETURN_SECONDS), "Lax");
-}
-
-/// The way back the browser keeps, as it was kept.
-fn kept(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let value = cookie(state, headers, RETURN_COOKIE)?;
-    form_urlencoded::parse(format!("rd={value}").as_bytes())
-        .next()
-        .map(|(_, rd)| rd.into_owned())
-}
-
-/// Whether the browser keeps a way back (the home page then sends it on).
-pub fn returning(state: &AppState, headers: &HeaderMap) -> bool {
-    cookie(state, headers, RETURN_COOKIE).is_some()
-}
 
 /// `GET /forward-auth/continue`: back to the site, checked again, as a page that moves on by
 /// itself (this ends a chain of redirects that began with a form's POST).
@@ -85,6 +38,11 @@ pub async fn resume(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 /// `GET /forward-auth/step-up?rd=`: the code prompt for the site, or straight back when the
 /// session has two factors already.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReturnQuery {
+    rd: Option<String>,
+}
+
 pub async fn step_up_page(
     State(state): State<AppState>,
     headers: HeaderMap,

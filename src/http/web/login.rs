@@ -64,7 +64,7 @@ pub async fn page(
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let back = match query.rd.as_deref() {
-        Some(rd) => Some(super::forward_auth::way_back(&state, rd).await),
+        Some(rd) => Some(super::return_to::way_back(&state, rd).await),
         None => None,
     };
     if super::signed_in(&state, &headers).await.is_some() {
@@ -99,7 +99,7 @@ pub async fn page(
     let mut cookies = Cookies::new(&state, &headers);
     cookies.give_browser_id(&state, &headers);
     if let Some(Ok(back)) = &back {
-        super::forward_auth::keep(&mut cookies, back);
+        super::return_to::keep(&mut cookies, back);
     }
     let chrome = cookies.chrome(&state, None);
     cookies.page(

@@ -13,6 +13,7 @@ mod not_me;
 pub mod oauth;
 mod pages;
 mod register;
+mod return_to;
 mod security;
 mod step_up;
 mod verify_email;

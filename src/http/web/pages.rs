@@ -70,7 +70,7 @@ pub async fn home(
         return cookies.redirect("/oauth2/continue");
     }
     // So does the way back to a site behind a reverse proxy.
-    if super::forward_auth::returning(&state, &headers) {
+    if super::return_to::returning(&state, &headers) {
         return cookies.redirect("/forward-auth/continue");
     }
     let methods = state
