@@ -744,3 +744,46 @@ async fn the_step_up_page_refuses_a_way_back_elsewhere() {
         format!("/login?rd={}", escaped(&format!("{APP}/")))
     );
 }
+
+#[tokio::test]
+async fn the_command_line_reads_and_replaces_the_rules_and_names_a_bad_rule_s_field() {
+    let cli = crate::helpers::Cli::new().await;
+    let shown: Value =
+        serde_json::from_str(&cli.ok(&["settings", "get", "access_rules"], "")).unwrap();
+    assert_eq!(
+        shown["access_rules"],
+        json!({"defaultPolicy": "deny", "rules": []})
+    );
+    let refused = cli.fails(
+        &["settings", "set", "access-rules"],
+        r#"{"rules": [{"policy": "bypass"}, {"subject": ["bob"], "policy": "deny"}]}"#,
+    );
+    assert!(
+        refused.contains("rules[1].subject[0]: \"bob\" is not a subject"),
+        "{refused}"
+    );
+    cli.ok(
+        &["settings", "set", "access_rules"],
+        r#"{"defaultPolicy": "one_factor", "rules": [{"domain": ["*.example.com"], "policy": "two_factor"}]}"#,
+    );
+    let shown: Value =
+        serde_json::from_str(&cli.ok(&["settings", "get", "access-rules"], "")).unwrap();
+    assert_eq!(shown["access-rules"]["rules"][0]["policy"], "two_factor");
+}
+
+#[tokio::test]
+async fn check_config_names_a_bad_entry_of_the_forward_auth_section() {
+    let cli = crate::helpers::Cli::new().await;
+    let checked = cli
+        .command()
+        .arg("check-config")
+        .env("TESSERA_FORWARD_AUTH__ALLOW_HTTP_DOMAINS", "wiki.lan, *")
+        .output()
+        .unwrap();
+    assert!(!checked.status.success());
+    let said = String::from_utf8(checked.stderr).unwrap();
+    assert!(
+        said.contains("forward_auth.allow_http_domains[1]: \"*\" is not a domain"),
+        "{said}"
+    );
+}
