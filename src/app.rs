@@ -87,6 +87,7 @@ impl Application {
                 metrics_public: config.metrics.public,
                 outbox_public: config.delivery.outbox_public,
                 home_region: config.home_region(),
+                forward_auth_headers: config.forward_auth.headers.clone(),
             },
             public_url,
         })

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::crypto::cipher::SecretBox;
 use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
+use crate::forward_auth::{ForwardAuth, ForwardAuthSettings};
 use crate::groups::Groups;
 use crate::import::Import;
 use crate::notices::Notices;
@@ -27,6 +28,7 @@ pub struct Core {
     pub addresses: Addresses,
     pub admin: Administration,
     pub delivery: Delivery,
+    pub forward_auth: ForwardAuth,
     pub groups: Groups,
     pub import: Import,
     pub logins: Logins,
@@ -117,7 +119,18 @@ impl Core {
             recovery.clone(),
             addresses.clone(),
         );
+        let forward_auth = ForwardAuth::new(
+            store.clone(),
+            sessions.clone(),
+            groups.clone(),
+            logins.clone(),
+            ForwardAuthSettings {
+                portal_url: config.forward_auth_portal_url(),
+                allow_http: config.forward_auth.allow_http(),
+            },
+        );
         Ok(Self {
+            forward_auth,
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
             recovery,

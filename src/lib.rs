@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod delivery_settings;
 pub mod domain;
+pub mod forward_auth;
 pub mod groups;
 pub mod http;
 pub mod import;

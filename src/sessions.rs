@@ -396,6 +396,12 @@ impl Sessions {
         Ok(found.filter(|(session, _)| session.is_live(now)))
     }
 
+    /// Forgets what the database said of a cookie, so that the next `recent_web_session` reads
+    /// it again.
+    pub async fn forget_recent_web_session(&self, token: &str) {
+        self.recent_web.invalidate(token).await;
+    }
+
     /// A session that just proved a new method with its code (enrolling it) has used a second
     /// factor: it counts as re-authenticated with it.
     pub async fn credit_second_factor(

@@ -109,6 +109,7 @@ event_kinds! {
     StepUp => "login.step_up",
     OidcClientUpdate => "oidc.client_update",
     OidcApplicationRevoke => "oidc.application_revoke",
+    ForwardAuthDeny => "forward_auth.deny",
 }
 
 impl EventKind {

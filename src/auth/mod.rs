@@ -11,6 +11,7 @@ pub use password_change::{
     CURRENT_PASSWORD_FIELD, ChangeOwnPassword, NEW_PASSWORD_FIELD, PasswordChangeError,
     PasswordChanged, PasswordProof,
 };
+pub use session::SteppedUpFor;
 
 use crate::addresses::Addresses;
 use crate::crypto::PasswordHasher;

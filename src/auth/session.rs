@@ -8,12 +8,22 @@ use crate::domain::{Invalid, MethodKind, Password};
 use crate::store::{MethodRecord, SessionRecord};
 use crate::two_factor::{CodeFailure, PresentedCode, TwoFactorError, codes};
 
+/// What asked a session for a second factor it did not give at login, as the step-up's audit
+/// event names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SteppedUpFor<'a> {
+    /// An OpenID Connect client, by its id (`clientId`).
+    Client(&'a str),
+    /// A site behind a reverse proxy's forward-auth, by its host (`site`).
+    Site(&'a str),
+}
+
 /// What a session proves, and why.
 enum Proof<'a> {
     /// The password, and a code when the user has a method: before security settings change.
     Again { password: &'a str },
-    /// A code alone, for the application `client_id` that asks for a second factor.
-    StepUp { client_id: &'a str },
+    /// A code alone, for what asks for a second factor.
+    StepUp { asker: SteppedUpFor<'a> },
 }
 
 impl Logins {
@@ -33,24 +43,18 @@ impl Logins {
     }
 
     /// Step-up: a session that logged in with its password alone (on a trusted computer, or
-    /// before the account had a method) proves a second factor for `client_id`, without the
+    /// before the account had a method) proves a second factor for `asker`, without the
     /// password again. Counted and limited like every other code.
     pub async fn step_up(
         &self,
         session: &SessionRecord,
-        client_id: &str,
+        asker: SteppedUpFor<'_>,
         code: &str,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        self.prove(
-            session,
-            Proof::StepUp { client_id },
-            Some(code),
-            origin,
-            now,
-        )
-        .await
+        self.prove(session, Proof::StepUp { asker }, Some(code), origin, now)
+            .await
     }
 
     async fn prove(
@@ -179,10 +183,14 @@ impl Logins {
                         .detail("amr", proved.clone());
                 (with_second_factor(vec![], &proved), event)
             }
-            Proof::StepUp { client_id } => {
+            Proof::StepUp { asker } => {
+                let (key, name) = match asker {
+                    SteppedUpFor::Client(client_id) => ("clientId", client_id),
+                    SteppedUpFor::Site(host) => ("site", host),
+                };
                 let event = AuditEvent::new(EventKind::StepUp, Actor::User(user), origin, now)
                     .target(user)
-                    .detail("clientId", client_id)
+                    .detail(key, name)
                     .detail("amr", proved.clone());
                 (with_second_factor(session.amr.clone(), &proved), event)
             }

@@ -67,7 +67,7 @@ enum Command {
     #[command(subcommand, name = "verify-account")]
     VerifyAccount(VerifyAccountCommand),
     /// Read or change the settings kept in the database (two_factor, delivery, welcome,
-    /// accounts).
+    /// accounts, notices, access_rules).
     #[command(subcommand)]
     Settings(SettingsCommand),
     /// Manage OpenID Connect clients (`tessera oidc client create|list|show|rotate-secret|delete`).

@@ -35,6 +35,7 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
                     "welcome".into(),
                     "accounts".into(),
                     "notices".into(),
+                    "access_rules".into(),
                 ],
             };
             for key in keys {
@@ -56,6 +57,9 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
                     )?,
                     "accounts" => serde_json::to_value(core.addresses.account_settings().await?)?,
                     "notices" => serde_json::to_value(core.notices.settings().await?)?,
+                    "access_rules" | "access-rules" => {
+                        serde_json::to_value(core.forward_auth.access_rules().await?)?
+                    }
                     other => bail!("unknown settings {other:?}; they are {KEYS}"),
                 };
                 show(&key, value)?;
@@ -117,6 +121,25 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
                             other => other.into(),
                         })?;
                 }
+                "access_rules" | "access-rules" => {
+                    let document = serde_json::from_str(&text).map_err(parse_error)?;
+                    core.forward_auth
+                        .set_access_rules(&document, Actor::Cli, &origin, now)
+                        .await
+                        .map_err(|error| match error {
+                            crate::forward_auth::ForwardAuthError::Invalid(errors) => {
+                                anyhow::anyhow!(
+                                    "{key}: {}",
+                                    errors
+                                        .iter()
+                                        .map(ToString::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
+                                )
+                            }
+                            other => other.into(),
+                        })?;
+                }
                 other => bail!("unknown settings {other:?}; they are {KEYS}"),
             }
             println!("{key} saved; it applies to the next login on every node");
@@ -126,7 +149,7 @@ pub(super) async fn settings_command(core: &Core, command: SettingsCommand) -> a
 }
 
 /// The settings documents, as the commands name them.
-const KEYS: &str = "two_factor, delivery, welcome, accounts and notices";
+const KEYS: &str = "two_factor, delivery, welcome, accounts, notices and access_rules";
 
 fn two_factor_error(error: crate::two_factor::TwoFactorError) -> anyhow::Error {
     match error {

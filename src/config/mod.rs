@@ -14,8 +14,10 @@ use crate::domain::Region;
 use crate::proxies::{ForwardedHeader, TrustedProxies};
 
 mod edge;
+mod forward_auth;
 
 pub use edge::{ConnectionConfig, DERIVED_MAX_OPEN, DeliveryConfig, MetricsConfig, RESERVED_FILES};
+pub use forward_auth::{ForwardAuthConfig, ForwardAuthHeaders};
 
 pub const ENV_PREFIX: &str = "TESSERA_";
 
@@ -78,6 +80,8 @@ pub struct Config {
     /// The country (ISO code: US, GB…) whose national numbers people may type without a country
     /// code; none: every number starts with + and its country code.
     pub default_region: Option<String>,
+    /// Reverse proxies asking about each request: the login portal, the headers, http sites.
+    pub forward_auth: ForwardAuthConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +134,7 @@ impl Default for Config {
             two_factor: crate::policy::TwoFactorPolicy::default(),
             delivery: DeliveryConfig::default(),
             default_region: None,
+            forward_auth: ForwardAuthConfig::default(),
         }
     }
 }
@@ -339,6 +344,9 @@ impl Config {
                 .collect();
             return invalid(named.join("; "));
         }
+        if let Err(message) = self.forward_auth.check() {
+            return invalid(message);
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return invalid(format!("log_level = {:?}: {e}", self.log_level));
         }
@@ -356,6 +364,14 @@ impl Config {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Where proxies send a browser to log in: `forward_auth.portal_url`, else the public URL.
+    pub fn forward_auth_portal_url(&self) -> String {
+        match &self.forward_auth.portal_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => self.public_url(),
         }
     }
 

@@ -12,6 +12,7 @@ mod names;
 mod password;
 mod phone;
 mod reason;
+mod site;
 mod two_factor;
 mod user;
 
@@ -23,6 +24,7 @@ pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;
 pub use phone::{PhoneNumber, Region};
 pub use reason::Reason;
+pub use site::{DomainPattern, Host};
 pub use two_factor::{MethodId, MethodKind, MethodName, RequestedMethod};
 pub use user::{Role, Roles, User, UserId};
 

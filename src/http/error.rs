@@ -306,6 +306,22 @@ impl From<NoticeError> for ApiError {
     }
 }
 
+impl From<crate::forward_auth::ForwardAuthError> for ApiError {
+    fn from(error: crate::forward_auth::ForwardAuthError) -> Self {
+        use crate::forward_auth::ForwardAuthError;
+        match error {
+            ForwardAuthError::Invalid(errors) => {
+                ApiError::Fields(errors.iter().map(|e| e.field_error()).collect())
+            }
+            ForwardAuthError::Refused(refusal) => {
+                ApiError::field("rd", "[invalid]", refusal.to_string())
+            }
+            ForwardAuthError::Code(error) => error.into(),
+            ForwardAuthError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
 impl From<GroupError> for ApiError {
     fn from(error: GroupError) -> Self {
         match error {

@@ -50,6 +50,8 @@ pub struct EdgeSettings {
     pub outbox_public: bool,
     /// Where phone numbers typed without a country code are read (`default_region`).
     pub home_region: Option<crate::domain::Region>,
+    /// The names of the headers forward-auth tells an application who is signed in by.
+    pub forward_auth_headers: crate::config::ForwardAuthHeaders,
 }
 
 /// What the metrics-only listener (`metrics.listen`, loopback) serves: `/metrics` without a

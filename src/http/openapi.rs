@@ -32,6 +32,7 @@ one shape (`Errors`) unless the status says the body is empty."
         (name = "groups", description = "Groups of users and their members"),
         (name = "oidc", description = "OpenID Connect clients: the applications that sign people in through Tessera"),
         (name = "administration", description = "Settings, audit log and actions on a user's behalf"),
+        (name = "forward-auth", description = "What a reverse proxy (Traefik, Caddy, nginx) asks about each request: only a trusted proxy's headers count"),
         (name = "system", description = "Health, metrics and the development outbox"),
         (name = "verify", description = "The Twilio Verify v2-compatible API (HTTP Basic: an Account SID and its Auth Token, or an API key SID and secret)"),
     )

@@ -20,7 +20,7 @@ mod token;
 
 pub use applications::{Application, GrantView};
 pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, PENDING_SECONDS, Pending, Step};
-pub use claims::discovery;
+pub use claims::{discovery, second_factor_given};
 pub use clients::{ClientSettings, ClientUpdate, ClientView, NewClientSecret};
 pub use consent::ConsentQuestion;
 pub use grants::UserInfo;

@@ -6,6 +6,7 @@
 use super::authorize::{Checked, Step, step_owed};
 use super::{Oidc, OidcError};
 use crate::audit::Origin;
+use crate::auth::SteppedUpFor;
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::store::{ClientRecord, SessionRecord};
@@ -66,7 +67,13 @@ impl Oidc {
             }
             Some(Step::SecondFactor) => {
                 self.logins
-                    .step_up(session, &client.client_id, code, origin, now)
+                    .step_up(
+                        session,
+                        SteppedUpFor::Client(&client.client_id),
+                        code,
+                        origin,
+                        now,
+                    )
                     .await
             }
         }

@@ -18,6 +18,7 @@ mod fake_smtp;
 mod fake_twilio;
 mod fake_webhook;
 mod forgot_password;
+mod forward_auth;
 mod groups;
 mod guessing;
 mod helpers;

@@ -251,7 +251,11 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             ),
         },
         EventKind::StepUp => {
-            let client = text(details, "clientId").unwrap_or("an application");
+            let client = match (text(details, "site"), text(details, "clientId")) {
+                (Some(site), _) => format!("the site {site}"),
+                (None, Some(client)) => client.to_owned(),
+                (None, None) => "an application".to_owned(),
+            };
             match factors_of(details).as_slice() {
                 [] => format!("{t} proved a second factor for {client}"),
                 factors => format!("{t} proved {} for {client}", and_list(factors)),
@@ -656,6 +660,15 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::GroupDelete
         | EventKind::GroupMemberAdd
         | EventKind::GroupMemberRemove => groups::say(kind, a, t, details),
+        EventKind::ForwardAuthDeny => {
+            let site = text(details, "host").unwrap_or("a site");
+            let path = text(details, "path").unwrap_or("/");
+            let by = match number(details, "rule") {
+                Some(rule) => format!("access rule {rule}"),
+                None => "the default policy".to_owned(),
+            };
+            format!("{t} was refused {site}{path} by {by}")
+        }
         EventKind::NameCollision => format!(
             "{a} found usernames or emails that look alike once written in their canonical forms"
         ),
@@ -671,6 +684,8 @@ mod group_tests;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod forward_auth_tests;
 #[cfg(test)]
 mod notice_tests;
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod audit_log;
+mod authz;
 mod forgot_password;
 pub mod groups;
 mod ids;
@@ -20,7 +21,7 @@ mod verify_email;
 pub mod views;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 
 use super::AppState;
 
@@ -83,6 +84,10 @@ use super::AppState;
     two_factor::settings::update_account_settings,
     two_factor::settings::notice_settings,
     two_factor::settings::update_notice_settings,
+    two_factor::settings::access_rules,
+    authz::forward_auth,
+    authz::auth_request,
+    two_factor::settings::update_access_rules,
     two_factor::methods::secret,
     two_factor::login::login,
     two_factor::send::send,
@@ -281,6 +286,12 @@ pub fn routes() -> Router<AppState> {
             "/api/user/two-factor/trust/{user_id}",
             get(two_factor::trust::trusts_for_user)
                 .delete(two_factor::trust::revoke_trusts_for_user),
+        )
+        .route("/api/authz/forward-auth", any(authz::forward_auth))
+        .route("/api/authz/auth-request", any(authz::auth_request))
+        .route(
+            "/api/system/access-rules",
+            get(two_factor::settings::access_rules).put(two_factor::settings::update_access_rules),
         )
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))

@@ -44,6 +44,8 @@ pub struct LoginQuery {
     out: Option<String>,
     /// `1`: a password was just reset by a link.
     reset: Option<String>,
+    /// Where a reverse proxy's site wants the browser back once it is signed in.
+    rd: Option<String>,
 }
 
 /// An enrolment step a login that expired there goes back to: its name in `?expired=` and the
@@ -61,8 +63,16 @@ pub async fn page(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
+    let back = match query.rd.as_deref() {
+        Some(rd) => Some(super::return_to::way_back(&state, rd).await),
+        None => None,
+    };
     if super::signed_in(&state, &headers).await.is_some() {
-        return Cookies::new(&state, &headers).redirect("/");
+        let to = match &back {
+            Some(Ok(back)) => back.as_str(),
+            _ => "/",
+        };
+        return Cookies::new(&state, &headers).redirect(to);
     }
     let resume = enrolment_step(query.expired.as_deref()).map(|(step, _)| step.to_owned());
     let notice = if resume.is_some() {
@@ -77,6 +87,8 @@ pub async fn page(
         Some("You are logged out.".to_owned())
     } else if query.reset.is_some() {
         Some("Your password is changed. Log in with the new one.".to_owned())
+    } else if let Some(Err(note)) = &back {
+        Some(note.clone())
     } else {
         None
     };
@@ -86,6 +98,9 @@ pub async fn page(
     };
     let mut cookies = Cookies::new(&state, &headers);
     cookies.give_browser_id(&state, &headers);
+    if let Some(Ok(back)) = &back {
+        super::return_to::keep(&mut cookies, back);
+    }
     let chrome = cookies.chrome(&state, None);
     cookies.page(
         StatusCode::OK,

@@ -7,11 +7,13 @@ mod enroll;
 mod enroll_email;
 mod forgot;
 mod forms;
+mod forward_auth;
 mod login;
 mod not_me;
 pub mod oauth;
 mod pages;
 mod register;
+mod return_to;
 mod security;
 mod step_up;
 mod verify_email;
@@ -85,6 +87,15 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/oauth2/logout",
             get(oauth::logout).post(oauth::confirm_logout),
+        )
+        .route("/forward-auth/continue", get(forward_auth::resume))
+        .route(
+            "/forward-auth/step-up",
+            get(forward_auth::step_up_page).post(forward_auth::step_up_submit),
+        )
+        .route(
+            "/forward-auth/step-up/send",
+            post(forward_auth::step_up_send),
         )
         .route("/logout", post(pages::logout))
         .route("/welcome", get(welcome::page).post(welcome::submit))
@@ -270,6 +281,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/notices",
             get(admin::notices::notices).post(admin::notices::save_notices),
+        )
+        .route(
+            "/admin/access-rules",
+            get(admin::access_rules::access_rules).post(admin::access_rules::save_access_rules),
         )
         .route(
             "/admin/verify-accounts",

@@ -186,7 +186,7 @@ struct ReturnPage {
 /// rather than a redirect: this answer ends a chain of redirects that began with the login
 /// form's POST, and browsers hold such a chain to the form's `form-action 'self'`
 /// (Content-Security-Policy), so a redirect to the client's origin would be blocked.
-fn back_to_client(state: &AppState, headers: &HeaderMap, to: &str) -> Response {
+pub(super) fn back_to_client(state: &AppState, headers: &HeaderMap, to: &str) -> Response {
     let client = url::Url::parse(to)
         .ok()
         .and_then(|url| {
@@ -225,7 +225,7 @@ fn finish(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> R
 
 /// `response`, telling the browser to forget one of the server's cookies (a page made
 /// elsewhere, which set its own).
-fn forgetting(state: &AppState, mut response: Response, cookie_name: &str) -> Response {
+pub(super) fn forgetting(state: &AppState, mut response: Response, cookie_name: &str) -> Response {
     if let Some(line) =
         crate::http::cookies::line(state.web.secure_cookies, cookie_name, "", Some(0), "Lax")
     {

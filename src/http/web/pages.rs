@@ -69,6 +69,10 @@ pub async fn home(
     if super::oauth::waiting(&state, &headers) {
         return cookies.redirect("/oauth2/continue");
     }
+    // So does the way back to a site behind a reverse proxy.
+    if super::return_to::returning(&state, &headers) {
+        return cookies.redirect("/forward-auth/continue");
+    }
     let methods = state
         .core
         .two_factor

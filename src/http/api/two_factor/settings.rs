@@ -1,5 +1,5 @@
 //! The settings administrators keep through the API: the two-factor policy, the welcome step,
-//! code delivery, the accounts and the security notices. Each is a document read whole (`GET`) and replaced whole
+//! code delivery, the accounts, the security notices and forward-auth's access rules. Each is a document read whole (`GET`) and replaced whole
 //! (`PUT`), so one pair of helpers serves them all.
 
 use axum::Json;
@@ -10,6 +10,7 @@ use crate::account_policy::AccountSettings;
 use crate::audit::{Actor, Origin};
 use crate::clock::Instant;
 use crate::core::Core;
+use crate::forward_auth::AccessRulesDocument;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiKeyAuth, RequestOrigin};
@@ -447,4 +448,67 @@ pub async fn test_delivery(
             error: Some(message),
         },
     }))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessRulesBody {
+    access_rules: AccessRulesDocument,
+}
+
+impl SettingsDocument for AccessRulesBody {
+    async fn read(core: &Core) -> Result<Self, ApiError> {
+        Ok(Self {
+            access_rules: core.forward_auth.access_rules().await?,
+        })
+    }
+
+    async fn replace(
+        self,
+        core: &Core,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<Self, ApiError> {
+        let access_rules = core
+            .forward_auth
+            .set_access_rules(&self.access_rules, actor, origin, now)
+            .await?;
+        Ok(Self { access_rules })
+    }
+}
+
+/// `GET /api/system/access-rules`: the rules reverse proxies' requests are decided by
+/// (forward-auth), in order, and the default policy.
+#[utoipa::path(
+    get, path = "/api/system/access-rules", tag = "administration",
+    security(("apiKey" = [])),
+    responses((status = 200, description = "The access rules", body = AccessRulesBody))
+)]
+pub async fn access_rules(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+) -> Result<Json<AccessRulesBody>, ApiError> {
+    read_settings(&state).await
+}
+
+/// `PUT /api/system/access-rules`: replaces them whole. A rule that does not read is refused
+/// with its index and field (`accessRules.rules[2].networks[0]`), and nothing changes. Applies
+/// on every node within a second.
+#[utoipa::path(
+    put, path = "/api/system/access-rules", tag = "administration",
+    security(("apiKey" = [])),
+    request_body = AccessRulesBody,
+    responses(
+        (status = 200, description = "The access rules, as stored", body = AccessRulesBody),
+        (status = 400, description = "A rule that does not read, named by its index and field"),
+    )
+)]
+pub async fn update_access_rules(
+    State(state): State<AppState>,
+    key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<AccessRulesBody>,
+) -> Result<Json<AccessRulesBody>, ApiError> {
+    replace_settings(&state, key, &origin, body).await
 }

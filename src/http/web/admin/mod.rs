@@ -3,6 +3,7 @@
 //! domain flows the API uses, with the administrator as actor. One file per page; what the
 //! pages share is here.
 
+pub mod access_rules;
 pub mod accounts;
 pub mod audit;
 pub mod clients;

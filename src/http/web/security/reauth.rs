@@ -1,6 +1,7 @@
 //! Re-authentication: the password again, with a code of a method when the user has one, before
 //! security settings can change. The same page asks what an application's sign-in still needs
-//! (step-up, `web::step_up`): the password when the login is too old, or a code alone.
+//! (step-up, `web::step_up`): the password when the login is too old, or a code alone; and the
+//! code a site behind a reverse proxy asks (`web::forward_auth`).
 
 use askama::Template;
 use axum::extract::State;
@@ -24,6 +25,8 @@ pub enum Purpose {
     Settings,
     /// The sign-in to the application named `client`, which asks for `step`.
     Application { client: String, step: Step },
+    /// A site behind a reverse proxy, by its host, whose access rule asks for a second factor.
+    Site { host: String },
 }
 
 #[derive(Template)]
@@ -37,6 +40,8 @@ struct ReauthPage {
     error: Option<String>,
     /// Where the form and the send buttons post.
     action: &'static str,
+    /// Where "continue" goes when a second factor must be set up first.
+    continue_to: &'static str,
     needs_password: bool,
     needs_code: bool,
     /// A second factor is asked of an account that has none: it is set up first.
@@ -66,6 +71,7 @@ pub async fn render_reauth(
     } else {
         ""
     };
+    let mut continue_to = "/oauth2/continue";
     let (title, lead, action, needs_password) = match purpose {
         Purpose::Settings => (
             "Confirm it's you — Security settings",
@@ -98,6 +104,22 @@ pub async fn render_reauth(
             "/oauth2/step-up",
             false,
         ),
+        Purpose::Site { host } => {
+            continue_to = "/forward-auth/continue";
+            (
+                "Confirm it's you",
+                if has_method {
+                    format!("{host} asks for your second factor: give a code to go on.")
+                } else {
+                    format!(
+                        "{host} asks for a second factor, and your account has none yet. Set one \
+                         up in your security settings, then continue."
+                    )
+                },
+                "/forward-auth/step-up",
+                false,
+            )
+        }
     };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(user));
@@ -114,6 +136,7 @@ pub async fn render_reauth(
             notice,
             error,
             action,
+            continue_to,
             needs_password,
             needs_code: has_method,
             set_one_up: !has_method && !needs_password,
@@ -166,7 +189,7 @@ pub async fn refused(
                 Purpose::Application {
                     step: Step::SecondFactor,
                     ..
-                }
+                } | Purpose::Site { .. }
             ) {
                 "The code is not right."
             } else {
