@@ -2,7 +2,7 @@
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::{Claims, FormBinding, FormTokens, TokenSigner, random};
+use crate::crypto::{AccessTokenSigner, Claims, FormBinding, FormTokens, random};
 use crate::domain::{LoginType, User, UserId};
 use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
@@ -22,13 +22,18 @@ pub struct Sessions {
     audit_store: AuditStore,
     session_store: SessionStore,
     user_store: UserStore,
-    signer: TokenSigner,
+    signer: AccessTokenSigner,
     tokens: TokenPolicy,
     forms: FormTokens,
 }
 
 impl Sessions {
-    pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy, forms: FormTokens) -> Self {
+    pub fn new(
+        store: Store,
+        signer: AccessTokenSigner,
+        tokens: TokenPolicy,
+        forms: FormTokens,
+    ) -> Self {
         Self {
             audit_store: store.audit(),
             session_store: store.sessions(),

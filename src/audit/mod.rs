@@ -104,6 +104,8 @@ event_kinds! {
     GroupDelete => "group.delete",
     GroupMemberAdd => "group.member_add",
     GroupMemberRemove => "group.member_remove",
+    OidcKeyRotate => "oidc.key_rotate",
+    OidcKeyRetire => "oidc.key_retire",
 }
 
 impl EventKind {

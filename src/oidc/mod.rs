@@ -5,13 +5,14 @@
 //! which the client trades at `/oauth2/token` for an ID token and an access token
 //! (`token.rs`); the claims and the discovery document are pure functions (`claims.rs`). The
 //! tokens are signed by the data directory's RS256 and ES256 keys (`crypto::oidc_keys`),
-//! published at `/oauth2/jwks`.
+//! published at `/oauth2/jwks`, which an operator rotates and retires (`keys.rs`).
 
 mod authorize;
 mod claims;
 mod clients;
 mod consent;
 mod grants;
+mod keys;
 mod logout;
 mod token;
 
@@ -20,6 +21,7 @@ pub use claims::discovery;
 pub use clients::{ClientSettings, ClientView, NewClientSecret};
 pub use consent::ConsentQuestion;
 pub use grants::UserInfo;
+pub use keys::{RETIRE_MARGIN_SECONDS, RetireError, RetireVerdict, retire_verdict};
 pub use logout::{LogoutOutcome, LogoutParams};
 pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse};
 
@@ -28,7 +30,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use crate::crypto::oidc_keys::OidcKeys;
+use crate::crypto::oidc_keys::{KeyRing, OidcKeys};
 use crate::domain::FieldError;
 use crate::groups::Groups;
 use crate::sessions::Sessions;
@@ -47,11 +49,14 @@ pub struct Oidc {
     groups: Groups,
     /// Refusals of a signed-in person (the grants are written with their changes).
     audit_store: AuditStore,
-    /// Made or read the first time a token is signed or the keys are published.
-    keys: Arc<OnceCell<Arc<OidcKeys>>>,
+    /// Made or read the first time a token is signed or the keys are published (or at the
+    /// start, when the JSON API's access tokens are signed with them too).
+    keys: Arc<OnceCell<KeyRing>>,
     data_dir: PathBuf,
     /// The public URL: the `iss` of every token, the base of every endpoint.
     issuer: String,
+    /// The lifetime of the JSON API's access tokens, which a key may have signed too.
+    api_token_seconds: i64,
 }
 
 impl Oidc {
@@ -59,8 +64,10 @@ impl Oidc {
         store: Store,
         sessions: Sessions,
         groups: Groups,
+        keys: Option<KeyRing>,
         data_dir: PathBuf,
         issuer: String,
+        api_token_seconds: i64,
     ) -> Self {
         Self {
             sessions,
@@ -69,25 +76,29 @@ impl Oidc {
             user_store: store.users(),
             session_store: store.sessions(),
             audit_store: store.audit(),
-            keys: Arc::new(OnceCell::new()),
+            keys: Arc::new(OnceCell::new_with(keys)),
             data_dir,
             issuer,
+            api_token_seconds,
         }
     }
 
-    /// The signing keys, read or made off the async threads the first time.
+    /// The signing keys in force, read or made off the async threads the first time.
     pub async fn keys(&self) -> Result<Arc<OidcKeys>, OidcError> {
+        Ok(self.key_ring().await?.keys())
+    }
+
+    async fn key_ring(&self) -> Result<&KeyRing, OidcError> {
         let dir = self.data_dir.clone();
         self.keys
             .get_or_try_init(|| async move {
-                let keys = tokio::task::spawn_blocking(move || OidcKeys::load_or_create(&dir))
+                let ring = tokio::task::spawn_blocking(move || KeyRing::open(&dir))
                     .await
                     .map_err(anyhow::Error::from)?
                     .map_err(anyhow::Error::from)?;
-                Ok::<_, OidcError>(Arc::new(keys))
+                Ok::<_, OidcError>(ring)
             })
             .await
-            .cloned()
     }
 
     /// The JSON Web Key Set (`/oauth2/jwks`).

@@ -11,7 +11,6 @@ use super::claims::{Login, id_token_claims};
 use super::{Oidc, OidcError};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::oidc_keys::Algorithm;
 use crate::crypto::random;
 use crate::domain::User;
 use crate::store::{ClientRecord, CodeRecord, GrantRecord};
@@ -185,7 +184,7 @@ impl Oidc {
     }
 
     /// The tokens of a grant: an ID token, an access token that names the grant, and the
-    /// refresh token that renews it.
+    /// refresh token that renews it; both tokens signed with the client's algorithm.
     pub(super) async fn issue(
         &self,
         client: &ClientRecord,
@@ -198,7 +197,7 @@ impl Oidc {
         let keys = self.keys().await?;
         let groups = self.group_names(user.id, &grant.scope).await?;
         let id_token = keys.sign(
-            Algorithm::Rs256,
+            client.id_token_alg,
             &id_token_claims(&Login {
                 issuer: &self.issuer,
                 client_id: &client.client_id,
@@ -215,7 +214,7 @@ impl Oidc {
         );
         let issued = now.millis() / 1000;
         let access_token = keys.sign(
-            Algorithm::Rs256,
+            client.id_token_alg,
             &serde_json::json!({
                 "iss": self.issuer,
                 "sub": user.id.to_string(),

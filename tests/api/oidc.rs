@@ -14,16 +14,16 @@ use tessera::oidc::ClientSettings;
 use crate::helpers::{PASSWORD, TestApp, all_at_once, spawn_app, tally};
 use crate::web::{Browser, location};
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
-const BYE: &str = "http://127.0.0.1:9/bye";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const BYE: &str = "http://127.0.0.1:9/bye";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// Registers a client (as the CLI does); answers its secret, if confidential.
-async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
+pub(crate) async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
     let settings = ClientSettings {
         client_id: Some(id.into()),
         name: format!("The {id} app"),
@@ -37,6 +37,7 @@ async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
         access_token_seconds: None,
         id_token_seconds: None,
         refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
     };
     let (_, secret) = app
         .core
@@ -47,7 +48,7 @@ async fn client(app: &TestApp, id: &str, public: bool) -> Option<String> {
     secret.map(|s| s.0)
 }
 
-fn authorize_path(client_id: &str, extra: &str) -> String {
+pub(crate) fn authorize_path(client_id: &str, extra: &str) -> String {
     format!(
         "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}\
          &scope=openid%20profile%20email&state=st4te&nonce=n0nce&code_challenge={}\
@@ -62,14 +63,14 @@ fn urlencode(text: &str) -> String {
 }
 
 /// The query parameters of a redirect to the client.
-fn query_of(redirect: &str) -> Vec<(String, String)> {
+pub(crate) fn query_of(redirect: &str) -> Vec<(String, String)> {
     let url = reqwest::Url::parse(redirect).unwrap();
     url.query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn param(redirect: &str, name: &str) -> Option<String> {
+pub(crate) fn param(redirect: &str, name: &str) -> Option<String> {
     query_of(redirect)
         .into_iter()
         .find(|(k, _)| k == name)
@@ -78,7 +79,12 @@ fn param(redirect: &str, name: &str) -> Option<String> {
 
 /// A browser that is sent to authorize, logs in as `name`, and comes back to the client:
 /// answers the redirect to the client.
-async fn sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, name: &str) -> String {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    browser: &mut Browser,
+    client_id: &str,
+    name: &str,
+) -> String {
     let asked = browser.get(app, &authorize_path(client_id, "")).await;
     assert_eq!(location(&asked), "/login", "{}", asked.status());
     let logged_in = browser.log_in(app, name, PASSWORD).await;
@@ -92,7 +98,7 @@ async fn sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, name: &s
 }
 
 /// The URL the page of `/oauth2/continue` sends the browser on to (a refresh, not a redirect).
-async fn way_back(page: reqwest::Response) -> String {
+pub(crate) async fn way_back(page: reqwest::Response) -> String {
     assert_eq!(page.status(), 200, "a page, not a redirect");
     assert!(location(&page).is_empty());
     let html = page.text().await.unwrap();
@@ -153,7 +159,7 @@ fn unescape(html: &str) -> String {
 }
 
 /// `POST /oauth2/token` with HTTP Basic (when a secret is given) and the form.
-async fn trade(
+pub(crate) async fn trade(
     app: &TestApp,
     client_id: &str,
     secret: Option<&str>,
@@ -175,7 +181,7 @@ async fn trade(
     (status, response.json().await.unwrap())
 }
 
-fn code_form(code: &str) -> Vec<(&str, &str)> {
+pub(crate) fn code_form(code: &str) -> Vec<(&str, &str)> {
     vec![
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -184,7 +190,7 @@ fn code_form(code: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
+pub(crate) async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
     let response = app
         .client
         .get(app.url("/oauth2/userinfo"))
@@ -688,6 +694,7 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
         access_token_seconds: None,
         id_token_seconds: None,
         refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
     };
     let (view, secret) = app
         .core
@@ -796,6 +803,7 @@ async fn a_third_party_application_is_allowed_once_by_the_person_and_asked_again
         access_token_seconds: None,
         id_token_seconds: None,
         refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
     };
     app.core
         .oidc

@@ -407,7 +407,9 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::OidcRefreshReuse
         | EventKind::OidcGrantRevoke
         | EventKind::OidcAccessRefused
-        | EventKind::OidcConsentGrant => oidc::say(kind, a, t, details),
+        | EventKind::OidcConsentGrant
+        | EventKind::OidcKeyRotate
+        | EventKind::OidcKeyRetire => oidc::say(kind, a, t, details),
         EventKind::NoticeSent => {
             let told = notice(text(details, "notice"));
             let ways: Vec<String> = [("email", "by email"), ("sms", "by text")]
