@@ -30,6 +30,7 @@ mod names;
 mod nodes;
 mod notices;
 mod oidc;
+mod oidc_keys;
 mod passwords;
 mod phones;
 mod processes;
