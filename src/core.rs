@@ -129,30 +129,32 @@ impl Core {
             issuer.clone(),
         );
         let groups = Groups::new(store.clone(), two_factor.clone());
+        let logins = Logins::new(
+            store.clone(),
+            hasher,
+            config.password_guard.clone(),
+            two_factor.clone(),
+            sessions.clone(),
+            verify.clone(),
+            recovery.clone(),
+            addresses.clone(),
+        );
         Ok(Self {
             admin: Administration::new(store.clone(), home_region),
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
-            logins: Logins::new(
-                store.clone(),
-                hasher,
-                config.password_guard.clone(),
-                two_factor.clone(),
-                sessions.clone(),
-                verify.clone(),
-                recovery.clone(),
-                addresses.clone(),
-            ),
             recovery,
             notices,
             oidc: Oidc::new(
                 store.clone(),
                 sessions.clone(),
                 groups.clone(),
+                logins.clone(),
                 oidc_keys,
                 config.data_dir.clone(),
                 issuer.clone(),
                 config.tokens.access_ttl_seconds,
             ),
+            logins,
             registration,
             welcome: Welcome::new(store.clone(), addresses.clone()),
             accounts,

@@ -1,5 +1,7 @@
 //! Sessions and their tokens: opened after a login, refreshed, validated and ended.
 
+use std::time::Duration;
+
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::{AccessTokenSigner, Claims, FormBinding, FormTokens, random};
@@ -15,6 +17,13 @@ pub struct TokenPolicy {
     pub refresh_ttl_seconds: i64,
 }
 
+/// How long a proxied request may rely on what the database said of its session cookie
+/// (`Sessions::recent_web_session`): a logout, an ended session or a disabled account counts
+/// on every node within this.
+pub const RECENT_WEB_SESSION: Duration = Duration::from_secs(1);
+/// How many session cookies are remembered at once; a cookie forgotten early costs one query.
+const RECENT_WEB_SESSIONS_KEPT: u64 = 20_000;
+
 /// Sessions and the tokens that stand for them: opened after a login, refreshed, validated,
 /// ended.
 #[derive(Clone)]
@@ -25,6 +34,9 @@ pub struct Sessions {
     signer: AccessTokenSigner,
     tokens: TokenPolicy,
     forms: FormTokens,
+    /// Session cookies as the database answered them, for at most `RECENT_WEB_SESSION`
+    /// (shared by every clone).
+    recent_web: moka::future::Cache<String, Option<(SessionRecord, User)>>,
 }
 
 impl Sessions {
@@ -41,6 +53,10 @@ impl Sessions {
             signer,
             tokens,
             forms,
+            recent_web: moka::future::Cache::builder()
+                .max_capacity(RECENT_WEB_SESSIONS_KEPT)
+                .time_to_live(RECENT_WEB_SESSION)
+                .build(),
         }
     }
 
@@ -310,6 +326,9 @@ impl Sessions {
             .session_store
             .revoke_session(session_id, refresh_hash.as_deref(), &event)
             .await?;
+        if let Some(token) = refresh_token {
+            self.recent_web.invalidate(token).await;
+        }
         let user = match (&ended, by_id) {
             (Some(session), _) => Some(session.user_id),
             (None, by_id) => by_id.map(|s| s.user_id),
@@ -362,6 +381,26 @@ impl Sessions {
         Ok(user.map(|u| (session, u)))
     }
 
+    /// The live session and active user behind a session cookie, as the database said at most
+    /// `RECENT_WEB_SESSION` ago: for the decision a reverse proxy asks on every request
+    /// (forward-auth), which then costs neither a query nor a digest of the cookie. Concurrent
+    /// requests with one cookie share one query; a logout on this node is forgotten at once.
+    pub async fn recent_web_session(
+        &self,
+        token: &str,
+        now: Instant,
+    ) -> anyhow::Result<Option<(SessionRecord, User)>> {
+        if token.is_empty() || token.len() > 256 {
+            return Ok(None);
+        }
+        let found = self
+            .recent_web
+            .try_get_with(token.to_owned(), self.web_session(token, now))
+            .await
+            .map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        Ok(found.filter(|(session, _)| session.is_live(now)))
+    }
+
     /// A session that just proved a new method with its code (enrolling it) has used a second
     /// factor: it counts as re-authenticated with it.
     pub async fn credit_second_factor(
@@ -373,7 +412,7 @@ impl Sessions {
         let amr = vec!["pwd".to_owned(), kind.amr().to_owned(), "mfa".to_owned()];
         Ok(self
             .session_store
-            .reauthenticate_session(&session.id, &amr, now)
+            .reauthenticate_session(&session.id, &amr, now, None)
             .await?)
     }
 

@@ -3,6 +3,7 @@
 //! event as a sentence for people.
 
 mod details;
+pub mod metrics;
 mod readable;
 mod sentences;
 
@@ -104,6 +105,10 @@ event_kinds! {
     GroupDelete => "group.delete",
     GroupMemberAdd => "group.member_add",
     GroupMemberRemove => "group.member_remove",
+    Reauthenticate => "login.reauthenticate",
+    StepUp => "login.step_up",
+    OidcClientUpdate => "oidc.client_update",
+    OidcApplicationRevoke => "oidc.application_revoke",
     OidcKeyRotate => "oidc.key_rotate",
     OidcKeyRetire => "oidc.key_retire",
 }

@@ -1,11 +1,20 @@
-//! Re-authentication: a session proves its factors again before a sensitive change.
+//! Re-authentication: a session proves its factors again before a sensitive change, or proves a
+//! second factor it did not give at login when an application asks for one (step-up).
 
 use super::Logins;
-use crate::audit::Origin;
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, MethodKind, Password};
 use crate::store::{MethodRecord, SessionRecord};
 use crate::two_factor::{CodeFailure, PresentedCode, TwoFactorError, codes};
+
+/// What a session proves, and why.
+enum Proof<'a> {
+    /// The password, and a code when the user has a method: before security settings change.
+    Again { password: &'a str },
+    /// A code alone, for the application `client_id` that asks for a second factor.
+    StepUp { client_id: &'a str },
+}
 
 impl Logins {
     /// Asks a session for its factors again before sensitive changes: the password, and a code
@@ -15,6 +24,39 @@ impl Logins {
         &self,
         session: &SessionRecord,
         password: &str,
+        code: Option<&str>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        self.prove(session, Proof::Again { password }, code, origin, now)
+            .await
+    }
+
+    /// Step-up: a session that logged in with its password alone (on a trusted computer, or
+    /// before the account had a method) proves a second factor for `client_id`, without the
+    /// password again. Counted and limited like every other code.
+    pub async fn step_up(
+        &self,
+        session: &SessionRecord,
+        client_id: &str,
+        code: &str,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), TwoFactorError> {
+        self.prove(
+            session,
+            Proof::StepUp { client_id },
+            Some(code),
+            origin,
+            now,
+        )
+        .await
+    }
+
+    async fn prove(
+        &self,
+        session: &SessionRecord,
+        proof: Proof<'_>,
         code: Option<&str>,
         origin: &Origin,
         now: Instant,
@@ -30,8 +72,12 @@ impl Logins {
             .user_by_login_id(&crate::domain::LoginId::Username(stored.username.clone()))
             .await?
             .ok_or(TwoFactorError::UserNotFound)?;
-        let password =
-            Password::attempt(password).map_err(|e| TwoFactorError::field("password", e))?;
+        let password = match proof {
+            Proof::Again { password } => Some(
+                Password::attempt(password).map_err(|e| TwoFactorError::field("password", e))?,
+            ),
+            Proof::StepUp { .. } => None,
+        };
         let policy = self.two_factor.two_factor_policy().await?;
         let methods: Vec<MethodRecord> = self
             .two_factor_store
@@ -43,6 +89,15 @@ impl Logins {
         // Asked for before anything is compared, so that the question is no hint about the
         // password.
         let presented = match code.map(str::trim).filter(|c| !c.is_empty()) {
+            _ if methods.is_empty() && password.is_none() => {
+                return Err(TwoFactorError::field(
+                    "code",
+                    Invalid::new(
+                        "[none]",
+                        "this account has no second factor yet: set one up in security settings",
+                    ),
+                ));
+            }
             _ if methods.is_empty() => None,
             Some(code) => Some(PresentedCode::parse(code)?),
             None => {
@@ -56,16 +111,18 @@ impl Logins {
             .two_factor
             .count_guess(user, "reauthentication", origin, now)
             .await?;
-        let right = self
-            .hasher
-            .verify(&password, &with_hash.password_hash)
-            .await
-            .map_err(anyhow::Error::from)?
-            .is_right();
-        if !right {
-            return Err(self.two_factor.wrong_guess(guess, origin, now).await);
+        if let Some(password) = &password {
+            let right = self
+                .hasher
+                .verify(password, &with_hash.password_hash)
+                .await
+                .map_err(anyhow::Error::from)?
+                .is_right();
+            if !right {
+                return Err(self.two_factor.wrong_guess(guess, origin, now).await);
+            }
         }
-        let mut amr = vec!["pwd".to_owned()];
+        let mut proved: Vec<String> = Vec::new();
         if let Some(presented) = presented {
             let accepted = match presented {
                 PresentedCode::Recovery(recovery) => self
@@ -99,7 +156,8 @@ impl Logins {
                     }
                 }
             };
-            // The password was right: a code already used may be told as such.
+            // The password was right (or the session's stands): a code already used may be told
+            // as such.
             let factor = match accepted {
                 Ok(factor) => factor,
                 Err(failure) => {
@@ -109,13 +167,78 @@ impl Logins {
                         .await);
                 }
             };
-            amr.push(factor.to_owned());
-            amr.push("mfa".to_owned());
+            proved.push(factor.to_owned());
         }
         self.two_factor.right_guess(guess).await?;
+        let (amr, event) = match proof {
+            Proof::Again { .. } => {
+                proved.insert(0, "pwd".to_owned());
+                let event =
+                    AuditEvent::new(EventKind::Reauthenticate, Actor::User(user), origin, now)
+                        .target(user)
+                        .detail("amr", proved.clone());
+                (with_second_factor(vec![], &proved), event)
+            }
+            Proof::StepUp { client_id } => {
+                let event = AuditEvent::new(EventKind::StepUp, Actor::User(user), origin, now)
+                    .target(user)
+                    .detail("clientId", client_id)
+                    .detail("amr", proved.clone());
+                (with_second_factor(session.amr.clone(), &proved), event)
+            }
+        };
         self.session_store
-            .reauthenticate_session(&session.id, &amr, now)
+            .reauthenticate_session(&session.id, &amr, now, Some(&event))
             .await?;
         Ok(())
+    }
+}
+
+/// A session's methods (`amr`) once it proved `proved`: each named once, with `mfa` when a
+/// second factor is among them (a password alone is one factor).
+fn with_second_factor(mut amr: Vec<String>, proved: &[String]) -> Vec<String> {
+    amr.retain(|m| m != "mfa");
+    for method in proved {
+        if !amr.contains(method) {
+            amr.push(method.clone());
+        }
+    }
+    if amr.iter().any(|m| m != "pwd" && m != "trusted") {
+        amr.push("mfa".to_owned());
+    }
+    amr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_second_factor;
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_password_alone_is_one_factor_and_a_code_makes_two() {
+        assert_eq!(
+            with_second_factor(vec![], &words(&["pwd"])),
+            words(&["pwd"])
+        );
+        assert_eq!(
+            with_second_factor(vec![], &words(&["pwd", "otp"])),
+            words(&["pwd", "otp", "mfa"])
+        );
+    }
+
+    #[test]
+    fn a_step_up_keeps_what_the_login_proved_and_adds_the_code() {
+        assert_eq!(
+            with_second_factor(words(&["pwd", "trusted"]), &words(&["sms"])),
+            words(&["pwd", "trusted", "sms", "mfa"])
+        );
+        assert_eq!(
+            with_second_factor(words(&["pwd", "otp", "mfa"]), &words(&["otp"])),
+            words(&["pwd", "otp", "mfa"]),
+            "each method once"
+        );
     }
 }

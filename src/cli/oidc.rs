@@ -165,7 +165,7 @@ fn refusal(error: OidcError) -> anyhow::Error {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        OidcError::UnknownClient => anyhow::anyhow!("no such client"),
         OidcError::Internal(error) => error,
+        other => anyhow::anyhow!("{other}"),
     }
 }

@@ -30,6 +30,7 @@ one shape (`Errors`) unless the status says the body is empty."
         (name = "two-factor", description = "Second factors: the code step of a login, enrolment, recovery codes, administrators' one-time access codes, trusted computers"),
         (name = "users", description = "Users, search, import and export"),
         (name = "groups", description = "Groups of users and their members"),
+        (name = "oidc", description = "OpenID Connect clients: the applications that sign people in through Tessera"),
         (name = "administration", description = "Settings, audit log and actions on a user's behalf"),
         (name = "system", description = "Health, metrics and the development outbox"),
         (name = "verify", description = "The Twilio Verify v2-compatible API (HTTP Basic: an Account SID and its Auth Token, or an API key SID and secret)"),

@@ -11,6 +11,7 @@ use super::{Oidc, OidcError};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::crypto::random;
+use crate::domain::UserId;
 use crate::store::{ClientRecord, NewCode, SessionRecord};
 
 /// How long a code lives: a client trades it at once.
@@ -46,12 +47,29 @@ pub(super) struct Checked {
     pub(super) code_challenge: Option<String>,
     /// `prompt=login`, or a `max_age`: how recent the login must be, in seconds.
     pub(super) max_age: Option<i64>,
+    /// When the client asked (milliseconds): a login or re-authentication after it meets any
+    /// `max_age`, however long the person then took.
+    #[serde(default)]
+    pub(super) asked_at: i64,
     pub(super) prompt_none: bool,
     /// `prompt=consent`: ask the person again, whatever they allowed before.
     #[serde(default)]
     pub(super) prompt_consent: bool,
     /// The client or `acr_values=mfa` asks for a second factor.
     pub(super) second_factor: bool,
+}
+
+impl Checked {
+    /// Whether a session authenticated at `authenticated_at` is recent enough for the request.
+    pub(super) fn recent_enough(&self, authenticated_at: Instant, now: Instant) -> bool {
+        match self.max_age {
+            None => true,
+            Some(max_age) => {
+                authenticated_at.millis() > self.asked_at
+                    || now.millis() - authenticated_at.millis() <= max_age * 1000
+            }
+        }
+    }
 }
 
 impl Checked {
@@ -68,18 +86,40 @@ pub enum AuthorizeOutcome {
     Redirect(String),
     /// The person logs in first; the request waits under this id (the browser keeps it).
     Login(Pending),
+    /// The person is signed in, but proves again what the request asks (the password when the
+    /// login is too old, a second factor the login did not give); the request waits.
+    StepUp(Pending),
     /// The client or redirect URI cannot be trusted with a redirect: a page says what is wrong.
     ErrorPage(String),
     /// The person is asked what the client may have; the request waits under this id.
     Consent(Pending),
 }
 
-/// A request waiting for its person. `fresh`: the browser's current session does not do
-/// (`prompt=login`, `max_age`), so it must log in again.
+/// A request waiting for its person, under the id the browser keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub id: String,
-    pub fresh: bool,
+}
+
+/// What a signed-in person proves before a waiting request goes on (`StepUp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The login is older than the request allows (`max_age`, `prompt=login`): the password
+    /// again, with a code when the account has a method.
+    Reauthenticate,
+    /// The request asks for a second factor the login did not give: a code.
+    SecondFactor,
+}
+
+/// The step a signed-in person still owes a request, if any.
+pub(super) fn step_owed(checked: &Checked, session: &SessionRecord, now: Instant) -> Option<Step> {
+    if !checked.recent_enough(session.authenticated_at, now) {
+        Some(Step::Reauthenticate)
+    } else if checked.second_factor && !second_factor_given(&session.amr) {
+        Some(Step::SecondFactor)
+    } else {
+        None
+    }
 }
 
 /// The outcome of taking up a waiting request.
@@ -102,10 +142,11 @@ impl Oidc {
             Ok(uri) => uri,
             Err(page) => return Ok(AuthorizeOutcome::ErrorPage(page)),
         };
-        let checked = match check(params, &client, redirect_uri) {
+        let mut checked = match check(params, &client, redirect_uri) {
             Ok(checked) => checked,
             Err(redirect) => return Ok(AuthorizeOutcome::Redirect(redirect)),
         };
+        checked.asked_at = now.millis();
         self.decide(&client, checked, session, origin, now).await
     }
 
@@ -117,12 +158,10 @@ impl Oidc {
         origin: &Origin,
         now: Instant,
     ) -> Result<Continued, OidcError> {
-        let (mut checked, client) = match self.take_pending(pending_id, now).await? {
+        let (checked, client) = match self.take_pending(pending_id, now).await? {
             Ok(taken) => taken,
             Err(page) => return Ok(page),
         };
-        // The person has just logged in: the freshness the request asked for is met.
-        checked.max_age = None;
         self.decide(&client, checked, Some(session), origin, now)
             .await
     }
@@ -182,12 +221,7 @@ impl Oidc {
         origin: &Origin,
         now: Instant,
     ) -> Result<AuthorizeOutcome, OidcError> {
-        let fresh_enough = |s: &SessionRecord| match checked.max_age {
-            Some(max_age) => now.millis() - s.authenticated_at.millis() <= max_age * 1000,
-            None => true,
-        };
-        let usable = session.filter(|s| fresh_enough(s));
-        let Some(session) = usable else {
+        let Some(session) = session else {
             if checked.prompt_none {
                 return Ok(AuthorizeOutcome::Redirect(error_redirect(
                     &checked,
@@ -197,12 +231,28 @@ impl Oidc {
                 )));
             }
             let id = self.keep_pending(client, &checked, now).await?;
-            return Ok(AuthorizeOutcome::Login(Pending {
-                id,
-                fresh: session.is_some(),
-            }));
+            return Ok(AuthorizeOutcome::Login(Pending { id }));
         };
-        if let Some(why) = self.refusal(client, &checked, session).await? {
+        if let Some(step) = step_owed(&checked, session, now) {
+            if checked.prompt_none {
+                let (error, why) = match step {
+                    Step::Reauthenticate => ("login_required", "the login is older than max_age"),
+                    Step::SecondFactor => (
+                        "interaction_required",
+                        "the login gave no second factor, and one is required",
+                    ),
+                };
+                return Ok(AuthorizeOutcome::Redirect(error_redirect(
+                    &checked,
+                    error,
+                    why,
+                    &self.issuer,
+                )));
+            }
+            let id = self.keep_pending(client, &checked, now).await?;
+            return Ok(AuthorizeOutcome::StepUp(Pending { id }));
+        }
+        if let Some(why) = self.refusal(client, session.user_id).await? {
             let event = AuditEvent::new(
                 EventKind::OidcAccessRefused,
                 Actor::User(session.user_id),
@@ -235,7 +285,7 @@ impl Oidc {
                     )));
                 }
                 let id = self.keep_pending(client, &checked, now).await?;
-                return Ok(AuthorizeOutcome::Consent(Pending { id, fresh: false }));
+                return Ok(AuthorizeOutcome::Consent(Pending { id }));
             }
         }
         let code = random::token(32);
@@ -309,35 +359,29 @@ fn consent_needed(allowed: Option<&str>, asked: &str, prompt_consent: bool) -> b
         .any(|s| !allowed.contains(&s))
 }
 
-/// Why a signed-in person may not sign in to a client.
-struct Refusal {
+/// Why a person may not use a client.
+pub(super) struct Refusal {
     /// As the audit log records it.
-    reason: &'static str,
+    pub(super) reason: &'static str,
     /// As the client is told.
-    description: &'static str,
+    pub(super) description: &'static str,
 }
 
 impl Oidc {
-    /// Whether the session may sign in to the client: a second factor where one is asked, and
-    /// membership of one of the client's groups where it names any.
-    async fn refusal(
+    /// Whether the person may use the client: membership of one of the client's groups where it
+    /// names any. Asked at each sign-in and each refresh, so that a person taken out of the
+    /// groups loses the application's access at its next refresh.
+    pub(super) async fn refusal(
         &self,
         client: &ClientRecord,
-        checked: &Checked,
-        session: &SessionRecord,
+        user: UserId,
     ) -> Result<Option<Refusal>, OidcError> {
-        if checked.second_factor && !second_factor_given(&session.amr) {
-            return Ok(Some(Refusal {
-                reason: "second_factor_missing",
-                description: "this application requires a second factor, and this sign-in had none",
-            }));
-        }
         if client.allowed_groups.is_empty() {
             return Ok(None);
         }
         let member = self
             .groups
-            .groups_of(session.user_id)
+            .groups_of(user)
             .await
             .map_err(anyhow::Error::from)?
             .iter()
@@ -379,6 +423,7 @@ fn check(
         nonce: params.nonce.clone().filter(|s| !s.is_empty()),
         code_challenge: None,
         max_age: None,
+        asked_at: 0,
         prompt_none: false,
         prompt_consent: false,
         second_factor: client.requires_second_factor,
@@ -648,6 +693,26 @@ mod tests {
         assert!(!consent_needed(Some("openid profile"), "openid", false));
         assert!(consent_needed(Some("openid"), "openid email", false));
         assert!(consent_needed(Some("openid profile"), "openid", true));
+    }
+
+    #[test]
+    fn a_login_after_the_request_or_within_max_age_is_recent_enough() {
+        let mut login = params("openid");
+        login.prompt = Some("login".into());
+        let mut asked = checked(&login, &client(false)).unwrap();
+        asked.asked_at = 10_000;
+        let now = Instant::from_millis(20_000);
+        assert!(
+            !asked.recent_enough(Instant::from_millis(10_000), now),
+            "prompt=login: a login from before the request does not do"
+        );
+        assert!(
+            asked.recent_enough(Instant::from_millis(15_000), now),
+            "one after it does, however long the person then took"
+        );
+        asked.max_age = Some(60);
+        assert!(asked.recent_enough(Instant::from_millis(0), Instant::from_millis(60_000)));
+        assert!(!asked.recent_enough(Instant::from_millis(0), Instant::from_millis(60_001)));
     }
 
     #[test]

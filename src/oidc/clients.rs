@@ -61,6 +61,86 @@ fn yes() -> bool {
     true
 }
 
+/// A client's settings as an administrator changes them. Its id and whether it is confidential
+/// may be sent back as read, but never changed: a secret's holder would lose it or gain one.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientUpdate {
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub confidential: Option<bool>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// All of `openid profile email groups offline_access` unless said.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
+    #[serde(default)]
+    pub requires_second_factor: bool,
+    #[serde(default)]
+    pub first_party: bool,
+    #[serde(default)]
+    pub access_token_seconds: Option<i64>,
+    #[serde(default)]
+    pub id_token_seconds: Option<i64>,
+    #[serde(default)]
+    pub refresh_token_seconds: Option<i64>,
+    /// `RS256` or `ES256`; the client's own when not said.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+}
+
+impl ClientUpdate {
+    /// The settings the update describes for the client kept, checked by the rules of a new
+    /// client's.
+    fn settings(&self, client_id: &str, confidential: bool) -> ClientSettings {
+        ClientSettings {
+            client_id: Some(client_id.to_owned()),
+            name: self.name.clone(),
+            confidential,
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            scopes: self.scopes.clone(),
+            allowed_groups: self.allowed_groups.clone(),
+            requires_second_factor: self.requires_second_factor,
+            first_party: self.first_party,
+            access_token_seconds: self.access_token_seconds,
+            id_token_seconds: self.id_token_seconds,
+            refresh_token_seconds: self.refresh_token_seconds,
+            id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
+        }
+    }
+}
+
+/// The refusals of an update that would change what a client is.
+fn unchangeable(update: &ClientUpdate, client_id: &str, confidential: bool) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if update
+        .client_id
+        .as_deref()
+        .is_some_and(|id| id != client_id)
+    {
+        errors.push(FieldError::new(
+            "clientId",
+            Invalid::new("[unchangeable]", "a client's id does not change"),
+        ));
+    }
+    if update.confidential.is_some_and(|c| c != confidential) {
+        errors.push(FieldError::new(
+            "confidential",
+            Invalid::new(
+                "[unchangeable]",
+                "a client stays confidential or public: register a new client to change it",
+            ),
+        ));
+    }
+    errors
+}
+
 /// A client as it is shown: never its secret.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -116,17 +196,7 @@ impl Oidc {
     ) -> Result<(ClientView, Option<NewClientSecret>), OidcError> {
         let secret = settings.confidential.then(|| random::token(32));
         let mut client = checked(settings, secret.as_deref(), now).map_err(OidcError::Invalid)?;
-        client.allowed_groups = self
-            .groups
-            .ids_named(&settings.allowed_groups, "allowedGroups")
-            .await
-            .map_err(|error| match error {
-                GroupError::Invalid(fields) => OidcError::Invalid(fields),
-                other => OidcError::Internal(other.into()),
-            })?
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        client.allowed_groups = self.allowed_group_ids(&settings.allowed_groups).await?;
         let event = AuditEvent::new(EventKind::OidcClientCreate, actor, origin, now)
             .detail("clientId", client.client_id.clone())
             .detail("name", client.name.clone())
@@ -167,6 +237,14 @@ impl Oidc {
         origin: &Origin,
         now: Instant,
     ) -> Result<NewClientSecret, OidcError> {
+        let client = self
+            .oidc_store
+            .client(client_id)
+            .await?
+            .ok_or(OidcError::UnknownClient)?;
+        if client.secret_hash.is_none() {
+            return Err(OidcError::PublicClient);
+        }
         let secret = random::token(32);
         let event = AuditEvent::new(EventKind::OidcClientSecretRotate, actor, origin, now)
             .detail("clientId", client_id.to_owned());
@@ -178,6 +256,65 @@ impl Oidc {
             return Err(OidcError::UnknownClient);
         }
         Ok(NewClientSecret(secret))
+    }
+
+    /// Replaces a client's settings; its id, its secret and whether it is confidential stay.
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        update: &ClientUpdate,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<ClientView, OidcError> {
+        let kept = self
+            .oidc_store
+            .client(client_id)
+            .await?
+            .ok_or(OidcError::UnknownClient)?;
+        let confidential = kept.secret_hash.is_some();
+        let mut errors = unchangeable(update, &kept.client_id, confidential);
+        let settings = update.settings(&kept.client_id, confidential);
+        let client = match checked(&settings, None, now) {
+            Ok(client) if errors.is_empty() => client,
+            Ok(_) => return Err(OidcError::Invalid(errors)),
+            Err(fields) => {
+                errors.extend(fields);
+                return Err(OidcError::Invalid(errors));
+            }
+        };
+        let client = ClientRecord {
+            secret_hash: kept.secret_hash,
+            allowed_groups: self.allowed_group_ids(&update.allowed_groups).await?,
+            id_token_alg: match update.id_token_signed_response_alg {
+                Some(_) => client.id_token_alg,
+                None => kept.id_token_alg,
+            },
+            created_at: kept.created_at,
+            ..client
+        };
+        let event = AuditEvent::new(EventKind::OidcClientUpdate, actor, origin, now)
+            .detail("clientId", client.client_id.clone())
+            .detail("name", client.name.clone());
+        if !self.oidc_store.update_client(&client, &event).await? {
+            return Err(OidcError::UnknownClient);
+        }
+        Ok(ClientView::from(&client))
+    }
+
+    /// The ids of the groups named (by name or id), or the field error of one not there.
+    async fn allowed_group_ids(&self, named: &[String]) -> Result<Vec<String>, OidcError> {
+        Ok(self
+            .groups
+            .ids_named(named, "allowedGroups")
+            .await
+            .map_err(|error| match error {
+                GroupError::Invalid(fields) => OidcError::Invalid(fields),
+                other => OidcError::Internal(other.into()),
+            })?
+            .iter()
+            .map(ToString::to_string)
+            .collect())
     }
 
     pub async fn delete_client(
@@ -430,6 +567,62 @@ mod tests {
         ] {
             assert!(redirect_uri_problem(bad).is_err(), "{bad}");
         }
+    }
+
+    fn update() -> ClientUpdate {
+        ClientUpdate {
+            client_id: None,
+            confidential: None,
+            name: "Grafana".into(),
+            redirect_uris: vec!["https://grafana.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            scopes: None,
+            allowed_groups: vec![],
+            requires_second_factor: false,
+            first_party: false,
+            access_token_seconds: None,
+            id_token_seconds: None,
+            refresh_token_seconds: None,
+            id_token_signed_response_alg: None,
+        }
+    }
+
+    #[test]
+    fn an_update_may_repeat_the_id_and_kind_but_never_change_them() {
+        assert!(unchangeable(&update(), "grafana", true).is_empty());
+        let same = ClientUpdate {
+            client_id: Some("grafana".into()),
+            confidential: Some(true),
+            ..update()
+        };
+        assert!(unchangeable(&same, "grafana", true).is_empty());
+        let other = ClientUpdate {
+            client_id: Some("kibana".into()),
+            confidential: Some(false),
+            ..update()
+        };
+        let fields: Vec<String> = unchangeable(&other, "grafana", true)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["clientId", "confidential"]);
+    }
+
+    #[test]
+    fn an_update_is_checked_by_the_rules_of_a_new_client() {
+        let bad = ClientUpdate {
+            name: " ".into(),
+            scopes: Some(vec!["openid".into(), "admin".into()]),
+            ..update()
+        };
+        let settings = bad.settings("grafana", false);
+        assert!(!settings.confidential, "a public client stays public");
+        let fields: Vec<String> = checked(&settings, None, Instant::from_millis(0))
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["name", "scopes"]);
     }
 
     #[test]

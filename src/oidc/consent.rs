@@ -3,11 +3,10 @@
 //! per person and client; a request for a scope not allowed yet, or `prompt=consent`, asks
 //! again.
 
-use super::authorize::{AuthorizeOutcome, Checked, error_redirect};
+use super::authorize::{AuthorizeOutcome, error_redirect};
 use super::{Oidc, OidcError};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::random;
 use crate::store::SessionRecord;
 
 /// What the consent page asks.
@@ -24,15 +23,7 @@ impl Oidc {
         pending_id: &str,
         now: Instant,
     ) -> Result<Option<ConsentQuestion>, OidcError> {
-        let Some(stored) = self
-            .oidc_store
-            .request(&random::lookup_digest(pending_id), now)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let checked = Checked::from_kept(&stored)?;
-        let Some(client) = self.oidc_store.client(&checked.client_id).await? else {
+        let Some((checked, client)) = self.waiting_request(pending_id, now).await? else {
             return Ok(None);
         };
         Ok(Some(ConsentQuestion {

@@ -57,6 +57,23 @@ impl Oidc {
         if !self.live(&grant, now).await? {
             return Err(invalid());
         }
+        if let Some(why) = self.refusal(client, grant.user).await? {
+            let event = AuditEvent::new(
+                EventKind::OidcAccessRefused,
+                Actor::User(grant.user),
+                origin,
+                now,
+            )
+            .target(grant.user)
+            .detail("clientId", client.client_id.clone())
+            .detail("grantId", grant.id.clone())
+            .detail("reason", why.reason);
+            self.oidc_store.revoke_grant(&grant.id, &event).await?;
+            return Err(TokenError::InvalidGrant(format!(
+                "{}; the grant is revoked",
+                why.description
+            )));
+        }
         let next = random::token(32);
         let event = AuditEvent::new(
             EventKind::OidcTokenRefresh,

@@ -3,10 +3,13 @@
 //! a person to `/oauth2/authorize` (`authorize.rs`), who logs in on Tessera's own pages (the
 //! password, the second factor by policy, the welcome step) and comes back with a one-time code,
 //! which the client trades at `/oauth2/token` for an ID token and an access token
-//! (`token.rs`); the claims and the discovery document are pure functions (`claims.rs`). The
-//! tokens are signed by the data directory's RS256 and ES256 keys (`crypto::oidc_keys`),
-//! published at `/oauth2/jwks`, which an operator rotates and retires (`keys.rs`).
+//! (`token.rs`). A signed-in person whose login does not do for a request proves what is
+//! missing in the same session (`step_up.rs`). The claims and the discovery document are pure
+//! functions (`claims.rs`). The tokens are signed by the data directory's RS256 and ES256 keys
+//! (`crypto::oidc_keys`), published at `/oauth2/jwks`, which an operator rotates and retires
+//! (`keys.rs`).
 
+mod applications;
 mod authorize;
 mod claims;
 mod clients;
@@ -14,15 +17,18 @@ mod consent;
 mod grants;
 mod keys;
 mod logout;
+mod step_up;
 mod token;
 
-pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, PENDING_SECONDS, Pending};
+pub use applications::{Application, GrantView};
+pub use authorize::{AuthorizeOutcome, AuthorizeParams, Continued, PENDING_SECONDS, Pending, Step};
 pub use claims::discovery;
-pub use clients::{ClientSettings, ClientView, NewClientSecret};
+pub use clients::{ClientSettings, ClientUpdate, ClientView, NewClientSecret};
 pub use consent::ConsentQuestion;
 pub use grants::UserInfo;
 pub use keys::{RETIRE_MARGIN_SECONDS, RetireError, RetireVerdict, retire_verdict};
 pub use logout::{LogoutOutcome, LogoutParams};
+pub use step_up::StepUpQuestion;
 pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse};
 
 use std::path::PathBuf;
@@ -30,6 +36,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use crate::auth::Logins;
 use crate::crypto::oidc_keys::{KeyRing, OidcKeys};
 use crate::domain::FieldError;
 use crate::groups::Groups;
@@ -47,6 +54,8 @@ pub struct Oidc {
     sessions: Sessions,
     /// The `groups` claim, and the groups a client admits.
     groups: Groups,
+    /// Step-up: the password or a second factor proved again in the same session.
+    logins: Logins,
     /// Refusals of a signed-in person (the grants are written with their changes).
     audit_store: AuditStore,
     /// Made or read the first time a token is signed or the keys are published (or at the
@@ -64,6 +73,7 @@ impl Oidc {
         store: Store,
         sessions: Sessions,
         groups: Groups,
+        logins: Logins,
         keys: Option<KeyRing>,
         data_dir: PathBuf,
         issuer: String,
@@ -72,6 +82,7 @@ impl Oidc {
         Self {
             sessions,
             groups,
+            logins,
             oidc_store: store.oidc(),
             user_store: store.users(),
             session_store: store.sessions(),
@@ -137,6 +148,11 @@ pub enum OidcError {
     Invalid(Vec<FieldError>),
     #[error("no such client")]
     UnknownClient,
+    /// A public client has no secret to rotate: it proves itself by PKCE.
+    #[error("a public client has no secret: it proves itself by PKCE alone")]
+    PublicClient,
+    #[error("no such grant of this user")]
+    UnknownGrant,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

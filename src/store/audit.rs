@@ -16,6 +16,8 @@ pub(super) async fn record(
     bind_all(sqlx::query(INSERT), event_params(event))
         .execute(&mut **tx)
         .await?;
+    // Counted as written: a commit that fails after this is rare, and then overcounts by one.
+    crate::audit::metrics::count(event);
     Ok(())
 }
 
@@ -37,7 +39,9 @@ impl AuditStore {
     pub async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
         self.store
             .write_together(vec![(INSERT, event_params(event))])
-            .await
+            .await?;
+        crate::audit::metrics::count(event);
+        Ok(())
     }
 
     pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {

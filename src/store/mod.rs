@@ -66,7 +66,7 @@ pub use import::ImportedUser;
 pub use janitor::SweepReport;
 pub use notices::{DeviceSeen, LoggedEvent, NewNotice, NoticeRecord};
 pub use oidc::{ClientRecord, CodeRecord, NewCode};
-pub use oidc_grants::{GrantRecord, RefreshSpend};
+pub use oidc_grants::{ConsentRecord, GrantRecord, RefreshSpend, Withdrawn};
 pub use password_links::{NewPasswordLink, PasswordLinkRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};

@@ -171,6 +171,46 @@ impl OidcStore {
         Ok(true)
     }
 
+    /// Replaces a client's settings (never its id, its secret or whether it has one), with the
+    /// event. `false`: no such client.
+    pub async fn update_client(
+        &self,
+        client: &ClientRecord,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let changed = sqlx::query(
+            "UPDATE oidc_clients SET name = $2, redirect_uris = $3, \
+               post_logout_redirect_uris = $4, scopes = $5, allowed_groups = $6, \
+               requires_second_factor = $7, first_party = $8, access_token_seconds = $9, \
+               id_token_seconds = $10, refresh_token_seconds = $11, updated_at = $12, \
+               id_token_signed_response_alg = $13 \
+             WHERE client_id = $1",
+        )
+        .bind(client.client_id.clone())
+        .bind(client.name.clone())
+        .bind(json_list(&client.redirect_uris))
+        .bind(json_list(&client.post_logout_redirect_uris))
+        .bind(json_list(&client.scopes))
+        .bind(json_list(&client.allowed_groups))
+        .bind(flag(client.requires_second_factor))
+        .bind(flag(client.first_party))
+        .bind(client.access_token_seconds)
+        .bind(client.id_token_seconds)
+        .bind(client.refresh_token_seconds)
+        .bind(client.updated_at.millis())
+        .bind(client.id_token_alg.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Deletes a client (its codes and waiting requests go with it), with the event.
     pub async fn delete_client(
         &self,

@@ -26,6 +26,21 @@ pub struct GrantRecord {
     pub revoked_at: Option<Instant>,
 }
 
+/// What a person allowed a client, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub client_id: String,
+    pub scope: String,
+    pub granted_at: Instant,
+}
+
+/// What a person's revocation of an application took away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Withdrawn {
+    pub consent: bool,
+    pub grants: u64,
+}
+
 /// What became of a refresh token presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshSpend {
@@ -190,6 +205,86 @@ impl OidcStore {
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+impl OidcStore {
+    /// The clients a person allowed, and what they allowed each.
+    pub async fn consents_of(&self, user: UserId) -> Result<Vec<ConsentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT client_id, scope, granted_at FROM oidc_consents WHERE user_id = $1 \
+             ORDER BY granted_at",
+        )
+        .bind(user.to_string())
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ConsentRecord {
+                    client_id: row.try_get("client_id")?,
+                    scope: row.try_get("scope")?,
+                    granted_at: Instant::from_millis(row.try_get("granted_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// When each client last received tokens for the person (a code traded or a refresh).
+    pub async fn last_tokens_of(&self, user: UserId) -> Result<Vec<(String, Instant)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.client_id AS client_id, MAX(t.created_at) AS last_at \
+             FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id \
+             WHERE g.user_id = $1 GROUP BY g.client_id",
+        )
+        .bind(user.to_string())
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("client_id")?,
+                    Instant::from_millis(row.try_get("last_at")?),
+                ))
+            })
+            .collect()
+    }
+
+    /// Forgets what a person allowed a client and revokes every grant of theirs with it, in one
+    /// transaction with the event (its `grants` detail set to how many). Nothing is written,
+    /// and nothing answered withdrawn, when there was neither.
+    pub async fn withdraw_application(
+        &self,
+        user: UserId,
+        client_id: &str,
+        event: AuditEvent,
+    ) -> Result<Withdrawn, StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let consent =
+            sqlx::query("DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user.to_string())
+                .bind(client_id.to_owned())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+        let grants = sqlx::query(
+            "UPDATE oidc_grants SET revoked_at = $3 \
+             WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(user.to_string())
+        .bind(client_id.to_owned())
+        .bind(event.at.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let withdrawn = Withdrawn { consent, grants };
+        if !consent && grants == 0 {
+            return Ok(withdrawn);
+        }
+        let grants_detail = i64::try_from(grants).unwrap_or(i64::MAX);
+        audit::record(&mut tx, &event.detail("grants", grants_detail)).await?;
+        tx.commit().await?;
+        Ok(withdrawn)
     }
 }
 

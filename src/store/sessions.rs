@@ -260,18 +260,26 @@ impl SessionStore {
     }
 
     /// Records a fresh re-authentication on a session: its factors and time.
+    /// Records a session's new proof of its factors, with the event that tells it when there is
+    /// one (an enrolment's is the method's own event).
     pub async fn reauthenticate_session(
         &self,
         id: &str,
         amr: &[String],
         now: Instant,
+        event: Option<&AuditEvent>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.store.writes().begin().await?;
         sqlx::query("UPDATE sessions SET amr = $2, authenticated_at = $3 WHERE id = $1")
             .bind(id.to_owned())
             .bind(amr.join(" "))
             .bind(now.millis())
-            .execute(self.store.writes())
+            .execute(&mut *tx)
             .await?;
+        if let Some(event) = event {
+            audit::record(&mut tx, event).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

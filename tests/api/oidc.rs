@@ -58,7 +58,7 @@ pub(crate) fn authorize_path(client_id: &str, extra: &str) -> String {
     )
 }
 
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
@@ -445,7 +445,12 @@ async fn a_public_client_proves_itself_by_pkce_alone() {
 }
 
 /// A confidential client's first tokens, for `name`, through a browser that stays signed in.
-async fn first_tokens(app: &TestApp, browser: &mut Browser, name: &str, secret: &str) -> Value {
+pub(crate) async fn first_tokens(
+    app: &TestApp,
+    browser: &mut Browser,
+    name: &str,
+    secret: &str,
+) -> Value {
     let back = sign_in(app, browser, "wiki", name).await;
     let code = param(&back, "code").unwrap();
     let (status, tokens) = trade(app, "wiki", Some(secret), &code_form(&code)).await;
@@ -453,7 +458,7 @@ async fn first_tokens(app: &TestApp, browser: &mut Browser, name: &str, secret: 
     tokens
 }
 
-async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, Value) {
     trade(
         app,
         "wiki",
@@ -718,7 +723,7 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
     let (status, tokens) = trade(
         &app,
         "intranet",
-        Some(&secret.unwrap().0),
+        Some(&secret.as_ref().unwrap().0),
         &[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -732,6 +737,7 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
     assert_eq!(id_token["groups"], json!(["staff"]));
     let (_, claims) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(claims["groups"], json!(["staff"]));
+    let member_secret = secret.unwrap().0;
 
     let mut stranger = Browser::new();
     stranger.get(&app, &path).await;
@@ -740,6 +746,37 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
     let refused = way_back(stranger.get(&app, "/oauth2/continue").await).await;
     assert_eq!(param(&refused, "error").as_deref(), Some("access_denied"));
     assert!(!app.audit("event=oidc.access_refused").await.is_empty());
+
+    // Taken out of the group, the member loses the application at its next refresh.
+    let removed = app
+        .with_key(
+            reqwest::Method::DELETE,
+            &format!(
+                "/api/group/member?groupId={staff}&userId={}",
+                jo["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    let (status, body) = trade(
+        &app,
+        "intranet",
+        Some(&member_secret),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401, "the grant is revoked");
 }
 
 /// A browser holds the redirects that follow a form's POST to the form page's

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tessera::audit::{Actor, Origin};
 use tessera::clock::Instant;
 use tessera::crypto::oidc_keys::Algorithm;
-use tessera::oidc::{ClientSettings, RetireError};
+use tessera::oidc::{ClientSettings, ClientUpdate, RetireError};
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::oidc::{REDIRECT, client, code_form, param, sign_in, trade, userinfo};
@@ -207,6 +207,53 @@ async fn a_client_registered_for_es256_gets_tokens_that_verify_with_the_publishe
     }
     let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(status, 200);
+
+    // A change of its settings that does not name the algorithm keeps it.
+    let update = ClientUpdate {
+        client_id: None,
+        confidential: None,
+        name: "Tool, renamed".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![],
+        scopes: None,
+        allowed_groups: vec![],
+        requires_second_factor: false,
+        first_party: true,
+        access_token_seconds: None,
+        id_token_seconds: None,
+        refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
+    };
+    let kept = app
+        .core
+        .oidc
+        .update_client(
+            "tool",
+            &update,
+            Actor::Cli,
+            &Origin::default(),
+            Instant::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.id_token_signed_response_alg, "ES256");
+    let changed = ClientUpdate {
+        id_token_signed_response_alg: Some("RS256".into()),
+        ..update
+    };
+    let view = app
+        .core
+        .oidc
+        .update_client(
+            "tool",
+            &changed,
+            Actor::Cli,
+            &Origin::default(),
+            Instant::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(view.id_token_signed_response_alg, "RS256");
 
     let discovery: Value = app
         .client

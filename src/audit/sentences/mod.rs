@@ -160,6 +160,18 @@ fn settings(key: Option<&str>) -> String {
     }
 }
 
+/// The factors an event's `amr` names, in words.
+fn factors_of(details: &Value) -> Vec<String> {
+    details
+        .get("amr")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().and_then(factor))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `text`, then ": why" when there is a reason.
 fn because(text: String, details: &Value) -> String {
     match text_of_reason(details) {
@@ -193,14 +205,7 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
     };
     match kind {
         EventKind::LoginSuccess => {
-            let factors: Vec<String> = details
-                .get("amr")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().and_then(factor))
-                .map(str::to_owned)
-                .collect();
+            let factors = factors_of(details);
             let mut said = format!("{t} logged in");
             if !factors.is_empty() {
                 said.push_str(&format!(" with {}", and_list(&factors)));
@@ -238,6 +243,20 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             (false, false, _) => format!("{a} ended a session of {t}"),
         },
         EventKind::TokenRefresh => format!("{t} renewed a session with its refresh token"),
+        EventKind::Reauthenticate => match factors_of(details).as_slice() {
+            [] => format!("{t} confirmed it was them before changing security settings"),
+            factors => format!(
+                "{t} confirmed it was them with {} before changing security settings",
+                and_list(factors)
+            ),
+        },
+        EventKind::StepUp => {
+            let client = text(details, "clientId").unwrap_or("an application");
+            match factors_of(details).as_slice() {
+                [] => format!("{t} proved a second factor for {client}"),
+                factors => format!("{t} proved {} for {client}", and_list(factors)),
+            }
+        }
         EventKind::RefreshTokenReuse => match target {
             Some(user) => format!(
                 "A spent refresh token of {}'s came back: its session is ended",
@@ -408,6 +427,8 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::OidcGrantRevoke
         | EventKind::OidcAccessRefused
         | EventKind::OidcConsentGrant
+        | EventKind::OidcClientUpdate
+        | EventKind::OidcApplicationRevoke
         | EventKind::OidcKeyRotate
         | EventKind::OidcKeyRetire => oidc::say(kind, a, t, details),
         EventKind::NoticeSent => {
@@ -656,5 +677,7 @@ mod tests;
 mod notice_tests;
 #[cfg(test)]
 mod password_tests;
+#[cfg(test)]
+mod reauth_tests;
 #[cfg(test)]
 mod registration_tests;

@@ -22,6 +22,17 @@ pub(super) fn say(kind: EventKind, a: &str, t: &str, details: &Value) -> String 
             format!("{a} gave the OpenID Connect client {client} a new secret")
         }
         EventKind::OidcClientDelete => format!("{a} removed the OpenID Connect client {client}"),
+        EventKind::OidcClientUpdate => {
+            let name = text(details, "name").unwrap_or(client);
+            format!("{a} changed the settings of the OpenID Connect client “{name}” ({client})")
+        }
+        EventKind::OidcApplicationRevoke => match details.get("grants").and_then(Value::as_i64) {
+            Some(grants) if grants > 0 => format!(
+                "{a} took back {client}'s access to {t}'s account ({grants} sign-in{} ended)",
+                if grants == 1 { "" } else { "s" }
+            ),
+            _ => format!("{a} took back {client}'s access to {t}'s account"),
+        },
         EventKind::OidcCodeIssue => match text(details, "scope") {
             Some(scope) => format!("{t} signed in to {client} (scope: {scope})"),
             None => format!("{t} signed in to {client}"),
@@ -52,6 +63,9 @@ pub(super) fn say(kind: EventKind, a: &str, t: &str, details: &Value) -> String 
         },
         EventKind::OidcGrantRevoke => match text(details, "by") {
             Some("client") => format!("{client} gave up its access to {t}'s account"),
+            Some("administrator") => {
+                format!("{a} ended {t}'s sign-in to {client} (its tokens stop working)")
+            }
             _ => format!("{a} revoked {client}'s access to {t}'s account"),
         },
         EventKind::OidcKeyRotate => {
@@ -112,6 +126,33 @@ mod tests {
             ),
             "A code of ann's sign-in to grafana came back after it was used: what it gave was \
              revoked"
+        );
+        assert_eq!(
+            say(
+                EventKind::OidcApplicationRevoke,
+                "ann",
+                "ann",
+                &json!({"clientId": "grafana", "grants": 2})
+            ),
+            "ann took back grafana's access to ann's account (2 sign-ins ended)"
+        );
+        assert_eq!(
+            say(
+                EventKind::OidcGrantRevoke,
+                "admin",
+                "ann",
+                &json!({"clientId": "grafana", "grantId": "gr_1", "by": "administrator"})
+            ),
+            "admin ended ann's sign-in to grafana (its tokens stop working)"
+        );
+        assert_eq!(
+            say(
+                EventKind::OidcClientUpdate,
+                "admin",
+                "admin",
+                &json!({"clientId": "grafana", "name": "Grafana"})
+            ),
+            "admin changed the settings of the OpenID Connect client “Grafana” (grafana)"
         );
         assert_eq!(
             say(

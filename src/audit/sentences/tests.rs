@@ -33,6 +33,7 @@ const ABOUT_NO_ACCOUNT: &[EventKind] = &[
     EventKind::OidcClientCreate,
     EventKind::OidcClientSecretRotate,
     EventKind::OidcClientDelete,
+    EventKind::OidcClientUpdate,
     EventKind::GroupCreate,
     EventKind::GroupUpdate,
     EventKind::GroupDelete,

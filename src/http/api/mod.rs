@@ -8,6 +8,7 @@ mod ids;
 mod invitations;
 pub mod login;
 pub mod oauth;
+pub mod oidc_clients;
 mod outbox;
 mod password;
 mod registration;
@@ -46,6 +47,12 @@ use super::AppState;
     groups::add_members,
     groups::remove_members,
     groups::search_members,
+    oidc_clients::create,
+    oidc_clients::list,
+    oidc_clients::read,
+    oidc_clients::update,
+    oidc_clients::rotate_secret,
+    oidc_clients::delete,
     password::change_password,
     password::change_password_post,
     forgot_password::forgot_password,
@@ -154,6 +161,20 @@ pub fn routes() -> Router<AppState> {
                 .get(groups::read)
                 .put(groups::update)
                 .delete(groups::delete),
+        )
+        .route(
+            "/api/oidc/client",
+            post(oidc_clients::create).get(oidc_clients::list),
+        )
+        .route(
+            "/api/oidc/client/{client_id}",
+            get(oidc_clients::read)
+                .put(oidc_clients::update)
+                .delete(oidc_clients::delete),
+        )
+        .route(
+            "/api/oidc/client/{client_id}/secret",
+            post(oidc_clients::rotate_secret),
         )
         .route("/api/system/audit-log", get(audit_log::search))
         .route("/api/system/invitations", post(invitations::invite))

@@ -140,6 +140,20 @@ forms! {
     NameForm { name: String }
     GroupForm { name: String, description: String }
     MemberForm { username: String }
+    ClientForm {
+        client_id: String,
+        name: String,
+        public: Option<String>,
+        redirect_uris: String,
+        post_logout_redirect_uris: String,
+        scopes: String,
+        allowed_groups: String,
+        requires_second_factor: Option<String>,
+        first_party: Option<String>,
+        access_token_seconds: String,
+        id_token_seconds: String,
+        refresh_token_seconds: String,
+    }
     AdminWelcomeForm { terms_text: String, new_version: Option<String>, full_name: Option<String>, email: Option<String>, mobile_phone: Option<String> }
     WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String>, invited: Option<String> }
 }

@@ -13,6 +13,7 @@ pub mod oauth;
 mod pages;
 mod register;
 mod security;
+mod step_up;
 mod verify_email;
 mod welcome;
 
@@ -75,6 +76,8 @@ pub fn routes() -> Router<AppState> {
         .route("/not-me/{id}", get(not_me::page).post(not_me::confirm))
         .route("/oauth2/authorize", get(oauth::authorize))
         .route("/oauth2/continue", get(oauth::resume))
+        .route("/oauth2/step-up", get(step_up::page).post(step_up::submit))
+        .route("/oauth2/step-up/send", post(step_up::send))
         .route(
             "/oauth2/consent",
             get(oauth::consent).post(oauth::answer_consent),
@@ -138,6 +141,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/security/trusted/forget",
             post(security::devices::forget_computer),
+        )
+        .route(
+            "/security/applications/revoke",
+            post(security::applications::revoke_application),
         )
         .route(
             "/security/sessions/end",
@@ -212,6 +219,26 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/groups/{group_id}/delete",
             get(admin::groups::confirm_deletion).post(admin::groups::delete_group),
+        )
+        .route(
+            "/admin/clients",
+            get(admin::clients::clients).post(admin::clients::create_client),
+        )
+        .route(
+            "/admin/clients/{client_id}",
+            get(admin::clients::client).post(admin::clients::save_client),
+        )
+        .route(
+            "/admin/clients/{client_id}/secret",
+            post(admin::clients::rotate_secret),
+        )
+        .route(
+            "/admin/clients/{client_id}/delete",
+            get(admin::clients::confirm_deletion).post(admin::clients::delete_client),
+        )
+        .route(
+            "/admin/users/{user_id}/grants/revoke",
+            post(admin::user::revoke_grant),
         )
         .route(
             "/admin/settings",

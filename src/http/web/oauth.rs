@@ -37,19 +37,6 @@ pub async fn authorize(
     {
         Ok(AuthorizeOutcome::Login(pending)) => {
             let mut cookies = Cookies::new(&state, &headers);
-            if pending.fresh {
-                // The request asks for a login more recent than this browser's: it logs in again.
-                if let Some(token) = cookie(&state, &headers, SESSION_COOKIE)
-                    && let Err(error) = state
-                        .core
-                        .sessions
-                        .logout(Some(&token), None, false, &origin, now)
-                        .await
-                {
-                    tracing::error!(error = format!("{error:#}"), "logout failed");
-                }
-                cookies.clear(SESSION_COOKIE);
-            }
             // The browser forgets the request when the server does: a login long after an
             // abandoned sign-in is not sent on to the application.
             cookies.set(AUTHORIZE_COOKIE, &pending.id, Some(PENDING_SECONDS), "Lax");
@@ -227,7 +214,9 @@ fn back_to_client(state: &AppState, headers: &HeaderMap, to: &str) -> Response {
 /// question, which waits under a new id.
 fn finish(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> Response {
     let response = match outcome {
-        AuthorizeOutcome::Consent(_) => return answer(state, headers, outcome),
+        AuthorizeOutcome::Consent(_) | AuthorizeOutcome::StepUp(_) => {
+            return answer(state, headers, outcome);
+        }
         AuthorizeOutcome::Redirect(to) => back_to_client(state, headers, &to),
         outcome => answer(state, headers, outcome),
     };
@@ -375,6 +364,11 @@ fn answer(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> R
             let mut cookies = Cookies::new(state, headers);
             cookies.set(AUTHORIZE_COOKIE, &pending.id, Some(PENDING_SECONDS), "Lax");
             cookies.redirect("/oauth2/consent")
+        }
+        AuthorizeOutcome::StepUp(pending) => {
+            let mut cookies = Cookies::new(state, headers);
+            cookies.set(AUTHORIZE_COOKIE, &pending.id, Some(PENDING_SECONDS), "Lax");
+            cookies.redirect("/oauth2/step-up")
         }
     }
 }

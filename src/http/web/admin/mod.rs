@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod clients;
 pub mod confirm;
 pub mod delivery;
 pub mod groups;

@@ -20,10 +20,11 @@ use crate::domain::{User, UserId};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::{
-    AdminPhoneForm, AdminProfileForm, ConfirmForm, EmptyForm, ReasonForm,
+    AdminPhoneForm, AdminProfileForm, ConfirmForm, EmptyForm, IdForm, ReasonForm,
 };
 use crate::http::web::verify_email::refusal;
 use crate::http::web::{Chrome, Cookies, WebForm, error_page, internal, method_label};
+use crate::oidc::OidcError;
 
 #[derive(Template)]
 #[template(path = "admin_user.html")]
@@ -59,6 +60,17 @@ struct UserPage {
     groups: Vec<(String, String, String)>,
     /// The groups the user is not in: (group id, name).
     other_groups: Vec<(String, String)>,
+    grants: Vec<GrantRow>,
+}
+
+/// A sign-in to an application whose tokens still work.
+struct GrantRow {
+    id: String,
+    client: String,
+    scopes: String,
+    since: String,
+    /// `offline_access`: it outlives the session it was granted from.
+    offline: bool,
 }
 
 /// The page that shows an access code just issued, once.
@@ -100,6 +112,10 @@ async fn render_user(
         Err(AccountError::UserNotFound) => {
             return error_page(state, headers, StatusCode::NOT_FOUND, "No such user.");
         }
+        Err(error) => return internal(state, headers, error),
+    };
+    let grants = match state.core.oidc.grants_of(user.id, Instant::now()).await {
+        Ok(grants) => grants,
         Err(error) => return internal(state, headers, error),
     };
     let cookies = Cookies::new(state, headers);
@@ -178,6 +194,16 @@ async fn render_user(
                 .iter()
                 .map(|group| (group.id.to_string(), group.name.to_string()))
                 .collect(),
+            grants: grants
+                .into_iter()
+                .map(|g| GrantRow {
+                    id: g.id,
+                    client: g.client_name,
+                    scopes: g.scopes.join(", "),
+                    since: when(g.since.millis()),
+                    offline: g.offline,
+                })
+                .collect(),
         },
     )
 }
@@ -209,6 +235,8 @@ pub async fn user(
         "link" => "A new link to verify the email address is on its way.".to_owned(),
         "groups" => "The user's groups are updated.".to_owned(),
         "no-group" => "That group is not there any more: nothing was changed.".to_owned(),
+        "grant" => "The sign-in is revoked: its tokens no longer work.".to_owned(),
+        "no-grant" => "That sign-in had ended already.".to_owned(),
         _ => "Saved.".to_owned(),
     });
     render_user(&state, &headers, &admin, id, notice, None).await
@@ -528,4 +556,32 @@ pub async fn unlock(
         .unlock(id, Actor::User(admin.id), &origin, Instant::now())
         .await;
     after_action(&state, &headers, &admin, id, result, "unlocked").await
+}
+
+/// One of the user's sign-ins to an application revoked: its access and refresh tokens stop
+/// working at once.
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Administrator(admin): Administrator,
+    RequestOrigin(origin): RequestOrigin,
+    Path(raw): Path<String>,
+    WebForm(form): WebForm<IdForm>,
+) -> Response {
+    let id = match user_id(&state, &headers, &raw) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let grant = form.id.chars().take(64).collect::<String>();
+    let result = state
+        .core
+        .oidc
+        .revoke_user_grant(id, &grant, Actor::User(admin.id), &origin, Instant::now())
+        .await;
+    let notice = match result {
+        Ok(()) => "grant",
+        Err(OidcError::UnknownGrant) => "no-grant",
+        Err(error) => return internal(&state, &headers, error),
+    };
+    Cookies::new(&state, &headers).redirect(&format!("/admin/users/{id}?notice={notice}"))
 }

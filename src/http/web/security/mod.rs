@@ -3,6 +3,7 @@
 //! overview page and the login level are here; each other setting has its own file.
 
 pub mod address;
+pub mod applications;
 pub mod devices;
 pub mod email;
 pub mod methods;
@@ -77,6 +78,15 @@ pub struct ComputerRow {
     last_used: String,
 }
 
+pub struct ApplicationRow {
+    client_id: String,
+    name: String,
+    scopes: String,
+    allowed: String,
+    last_used: String,
+    sign_ins: usize,
+}
+
 pub struct SessionRow {
     id: String,
     device: String,
@@ -111,6 +121,9 @@ struct SecurityPage {
     recovery_left: i64,
     trusted: Vec<ComputerRow>,
     sessions: Vec<SessionRow>,
+    /// An application's sign-in waits for a second factor set up here (step-up).
+    application_waiting: bool,
+    applications: Vec<ApplicationRow>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +148,11 @@ pub async fn page(
         "level" => "Saved.",
         "forgotten" => "The computer is forgotten.",
         "ended" => "The session is ended.",
+        "application" => {
+            "The application no longer has access to your account: it signed you out, and it \
+             asks again before you next sign in to it."
+        }
+        "no-application" => "That application had no access to take back.",
         "password" => "Your password is changed. Other sessions were ended.",
         "address" => {
             "A link is on its way to your new address: open it within 24 hours to make the \
@@ -178,6 +196,15 @@ pub(super) async fn render(
         Ok(overview) => overview,
         Err(error) => return internal(state, headers, error),
     };
+    let applications = match state
+        .core
+        .oidc
+        .applications_of(user.id, Instant::now())
+        .await
+    {
+        Ok(applications) => applications,
+        Err(error) => return internal(state, headers, error),
+    };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(user));
     cookies.page(
@@ -190,6 +217,7 @@ pub(super) async fn render(
             chrome,
             notice,
             error,
+            application_waiting: super::oauth::waiting(state, headers),
             email: user.email.as_ref().map(|e| e.to_string()),
             email_verified: user.verified_email().is_some(),
             pending_email: user.pending_email.as_ref().map(|e| e.to_string()),
@@ -234,6 +262,20 @@ pub(super) async fn render(
                     ip: ip.clone().unwrap_or_default(),
                     since: when(Some(s.created_at.millis())),
                     current: s.id == session.id,
+                })
+                .collect(),
+            applications: applications
+                .into_iter()
+                .map(|a| ApplicationRow {
+                    client_id: a.client_id,
+                    name: a.client_name,
+                    scopes: a.scopes.join(", "),
+                    allowed: a
+                        .allowed_at
+                        .map(|at| when(Some(at.millis())))
+                        .unwrap_or_else(|| "not asked (this site's own)".into()),
+                    last_used: when(a.last_used.map(|at| at.millis())),
+                    sign_ins: a.live_grants,
                 })
                 .collect(),
         },

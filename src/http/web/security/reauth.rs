@@ -1,5 +1,6 @@
 //! Re-authentication: the password again, with a code of a method when the user has one, before
-//! security settings can change.
+//! security settings can change. The same page asks what an application's sign-in still needs
+//! (step-up, `web::step_up`): the password when the login is too old, or a code alone.
 
 use askama::Template;
 use axum::extract::State;
@@ -14,22 +15,40 @@ use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::{MethodForm, ReauthForm, phone_channel};
 use crate::http::web::login::explain;
 use crate::http::web::{Choice, Chrome, Cookies, WebForm, internal, signed_in};
+use crate::oidc::Step;
 use crate::two_factor::TwoFactorError;
+
+/// What the person re-authenticates for.
+pub enum Purpose {
+    /// Security settings.
+    Settings,
+    /// The sign-in to the application named `client`, which asks for `step`.
+    Application { client: String, step: Step },
+}
 
 #[derive(Template)]
 #[template(path = "reauth.html")]
 struct ReauthPage {
     chrome: Chrome,
+    title: &'static str,
+    /// What is asked, and why, in a sentence.
+    lead: String,
     notice: Option<String>,
     error: Option<String>,
+    /// Where the form and the send buttons post.
+    action: &'static str,
+    needs_password: bool,
     needs_code: bool,
+    /// A second factor is asked of an account that has none: it is set up first.
+    set_one_up: bool,
     send_methods: Vec<Choice>,
 }
 
-async fn render_reauth(
+pub async fn render_reauth(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,
+    purpose: &Purpose,
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
@@ -41,6 +60,45 @@ async fn render_reauth(
         (Ok(methods), Ok(offered)) => (methods, offered),
         (Err(error), _) | (_, Err(error)) => return internal(state, headers, error),
     };
+    let has_method = !methods.is_empty();
+    let with_code = if has_method {
+        " with your second factor"
+    } else {
+        ""
+    };
+    let (title, lead, action, needs_password) = match purpose {
+        Purpose::Settings => (
+            "Confirm it's you — Security settings",
+            format!("Security settings need a fresh login{with_code}."),
+            "/security/reauth",
+            true,
+        ),
+        Purpose::Application {
+            client,
+            step: Step::Reauthenticate,
+        } => (
+            "Confirm it's you",
+            format!("{client} asks for a recent login: confirm it's you{with_code}."),
+            "/oauth2/step-up",
+            true,
+        ),
+        Purpose::Application {
+            client,
+            step: Step::SecondFactor,
+        } => (
+            "Confirm it's you",
+            if has_method {
+                format!("{client} asks for your second factor: give a code to go on.")
+            } else {
+                format!(
+                    "{client} asks for a second factor, and your account has none yet. Set one \
+                     up in your security settings, then continue."
+                )
+            },
+            "/oauth2/step-up",
+            false,
+        ),
+    };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(user));
     cookies.page(
@@ -51,9 +109,14 @@ async fn render_reauth(
         },
         &ReauthPage {
             chrome,
+            title,
+            lead,
             notice,
             error,
-            needs_code: !methods.is_empty(),
+            action,
+            needs_password,
+            needs_code: has_method,
+            set_one_up: !has_method && !needs_password,
             send_methods: Choice::list(&methods, &offered.phone_channels, false),
         },
     )
@@ -63,7 +126,7 @@ pub async fn reauth_page(State(state): State<AppState>, headers: HeaderMap) -> R
     let Some((_, user)) = signed_in(&state, &headers).await else {
         return Cookies::new(&state, &headers).redirect("/login");
     };
-    render_reauth(&state, &headers, &user, None, None).await
+    render_reauth(&state, &headers, &user, &Purpose::Settings, None, None).await
 }
 
 pub async fn reauth_submit(
@@ -83,19 +146,37 @@ pub async fn reauth_submit(
         .await
     {
         Ok(()) => Cookies::new(&state, &headers).redirect("/security"),
-        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
-        Err(TwoFactorError::WrongCode) => {
-            render_reauth(
-                &state,
-                &headers,
-                &user,
-                None,
-                Some("The password or the code is not right.".into()),
-            )
-            .await
+        Err(error) => refused(&state, &headers, &user, &Purpose::Settings, error).await,
+    }
+}
+
+/// The page again, saying why the proof was refused.
+pub async fn refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    purpose: &Purpose,
+    error: TwoFactorError,
+) -> Response {
+    match error {
+        TwoFactorError::Internal(error) => internal(state, headers, format!("{error:#}")),
+        TwoFactorError::WrongCode => {
+            let why = if matches!(
+                purpose,
+                Purpose::Application {
+                    step: Step::SecondFactor,
+                    ..
+                }
+            ) {
+                "The code is not right."
+            } else {
+                "The password or the code is not right."
+            };
+            render_reauth(state, headers, user, purpose, None, Some(why.into())).await
         }
-        Err(other) => {
-            let page = render_reauth(&state, &headers, &user, None, Some(explain(&other))).await;
+        other => {
+            let page =
+                render_reauth(state, headers, user, purpose, None, Some(explain(&other))).await;
             match other {
                 TwoFactorError::TooManyFailures {
                     retry_after_seconds,
@@ -115,8 +196,38 @@ pub async fn reauth_send(
     let Some((session, user)) = signed_in(&state, &headers).await else {
         return Cookies::new(&state, &headers).redirect("/login");
     };
+    send_code(
+        &state,
+        &headers,
+        &session,
+        &user,
+        &form,
+        &origin,
+        &Purpose::Settings,
+    )
+    .await
+}
+
+/// Sends a code of one of the user's methods for the page's form, and shows the page again.
+pub async fn send_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &crate::store::SessionRecord,
+    user: &User,
+    form: &MethodForm,
+    origin: &crate::audit::Origin,
+    purpose: &Purpose,
+) -> Response {
     let Ok(method) = MethodId::parse(&form.method) else {
-        return Cookies::new(&state, &headers).redirect("/security/reauth");
+        return render_reauth(
+            state,
+            headers,
+            user,
+            purpose,
+            None,
+            Some("Choose one of your methods.".into()),
+        )
+        .await;
     };
     match state
         .core
@@ -126,22 +237,25 @@ pub async fn reauth_send(
             &session.id,
             &method,
             phone_channel(form.channel.as_deref()),
-            &origin,
+            origin,
             Instant::now(),
         )
         .await
     {
         Ok(()) => {
             render_reauth(
-                &state,
-                &headers,
-                &user,
+                state,
+                headers,
+                user,
+                purpose,
                 Some("We sent you a code.".into()),
                 None,
             )
             .await
         }
-        Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
-        Err(other) => render_reauth(&state, &headers, &user, None, Some(explain(&other))).await,
+        Err(TwoFactorError::Internal(error)) => internal(state, headers, format!("{error:#}")),
+        Err(other) => {
+            render_reauth(state, headers, user, purpose, None, Some(explain(&other))).await
+        }
     }
 }
