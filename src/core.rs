@@ -14,7 +14,7 @@ use crate::delivery::Delivery;
 use crate::groups::Groups;
 use crate::import::Import;
 use crate::notices::Notices;
-use crate::oidc::Oidc;
+use crate::oidc::{Oidc, SigningSettings};
 use crate::recovery::Recovery;
 use crate::registration::Registration;
 use crate::sessions::{Sessions, TokenPolicy};
@@ -149,10 +149,12 @@ impl Core {
                 sessions.clone(),
                 groups.clone(),
                 logins.clone(),
-                oidc_keys,
-                config.data_dir.clone(),
+                SigningSettings {
+                    keys: oidc_keys,
+                    data_dir: config.data_dir.clone(),
+                    api_token_seconds: config.tokens.access_ttl_seconds,
+                },
                 issuer.clone(),
-                config.tokens.access_ttl_seconds,
             ),
             logins,
             registration,

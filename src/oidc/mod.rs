@@ -68,17 +68,30 @@ pub struct Oidc {
     api_token_seconds: i64,
 }
 
+/// Where the signing keys come from, and the other tokens they may sign.
+pub struct SigningSettings {
+    /// Read beforehand (when the JSON API's access tokens are signed with them), else read or
+    /// made in `data_dir` the first time they are used.
+    pub keys: Option<KeyRing>,
+    pub data_dir: PathBuf,
+    /// The lifetime of the JSON API's access tokens.
+    pub api_token_seconds: i64,
+}
+
 impl Oidc {
     pub fn new(
         store: Store,
         sessions: Sessions,
         groups: Groups,
         logins: Logins,
-        keys: Option<KeyRing>,
-        data_dir: PathBuf,
+        signing: SigningSettings,
         issuer: String,
-        api_token_seconds: i64,
     ) -> Self {
+        let SigningSettings {
+            keys,
+            data_dir,
+            api_token_seconds,
+        } = signing;
         Self {
             sessions,
             groups,
