@@ -56,16 +56,19 @@ class Tessera(TesseraProcess):
         )
         return re.search(r"created user \S+ \(([0-9a-f-]{36})\)", out).group(1)
 
-    def create_client(self, client_id, *redirects, public=False):
+    def create_client(self, client_id, *redirects, public=False, alg=None):
         args = ["oidc", "client", "create", "--name", f"The {client_id} app", "--client-id", client_id, "--first-party"]
         for uri in redirects or (REDIRECT,):
             args += ["--redirect-uri", uri]
         if public:
             args.append("--public")
+        if alg:
+            args += ["--id-token-alg", alg]
         out = self.cli(*args)
         document = out.split("\nclient secret: ")[0]
         view = json.loads(document)
         assert view["clientId"] == client_id and view["confidential"] != public, view
+        assert view["idTokenSignedResponseAlg"] == (alg or "RS256"), view
         secret = re.search(r"^client secret: (\S+)$", out, re.M)
         assert (secret is None) == public, out
         return secret.group(1) if secret else None
@@ -185,7 +188,7 @@ def expect_oauth_error(code, call):
     raise AssertionError(f"expected OAuthError {code}")
 
 
-def validate_id_token(ctx, flow, token):
+def validate_id_token(ctx, flow, token, alg="RS256"):
     """The ID token, checked as authlib's OIDC client does (parse_id_token: the key set from
     jwks_uri, the signature, iss, aud, exp, iat, nonce), and again with authlib.jose."""
     rp = ctx.rp
@@ -214,7 +217,7 @@ def validate_id_token(ctx, flow, token):
         }
         decoded = jwt.decode(token["id_token"], key_set, claims_options=options)
         decoded.validate(leeway=60)
-        assert decoded.header["alg"] == "RS256" and decoded.header["kid"], decoded.header
+        assert decoded.header["alg"] == alg and decoded.header["kid"], decoded.header
         assert dict(decoded) == dict(claims)
         # Someone else's nonce is refused by both.
         forged = jwt.decode(token["id_token"], key_set, claims_options={**options, "nonce": {"essential": True, "value": "other"}})
@@ -272,14 +275,14 @@ def test_the_key_set_imports_rs256_and_es256(ctx):
         assert rsa.key_size >= 2048, rsa.key_size
 
 
-def run_code_flow(ctx, method, client_id="web", secret="ctx"):
+def run_code_flow(ctx, method, client_id="web", secret="ctx", alg="RS256"):
     secret = ctx.secret if secret == "ctx" else secret
     flow = Flow(ctx, client_id, secret, method)
     callback = flow.callback()
     token = flow.fetch_token(callback)
     assert token["token_type"] == "Bearer", token
     assert token["scope"] == SCOPE and token["expires_in"] > 0, token
-    claims = validate_id_token(ctx, flow, token)
+    claims = validate_id_token(ctx, flow, token, alg)
     # Userinfo through the application's session, with its bearer token.
     info = flow.session.get(flow.metadata["userinfo_endpoint"]).json()
     assert info == {
@@ -298,6 +301,11 @@ def run_code_flow(ctx, method, client_id="web", secret="ctx"):
 
 def test_confidential_client_with_client_secret_basic(ctx):
     run_code_flow(ctx, "client_secret_basic")
+
+
+def test_a_client_registered_for_es256_gets_es256_id_tokens_that_authlib_verifies(ctx):
+    secret = ctx.tessera.create_client("web-es256", alg="ES256")
+    run_code_flow(ctx, "client_secret_basic", client_id="web-es256", secret=secret, alg="ES256")
 
 
 def test_confidential_client_with_client_secret_post(ctx):

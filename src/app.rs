@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::core::Core;
 use crate::crypto::Keys;
+use crate::crypto::oidc_keys::KeyRing;
 use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{self, AppState};
 use crate::store::Store;
@@ -23,9 +24,17 @@ pub async fn open_core(config: &Config) -> anyhow::Result<Core> {
 /// `open_core`, with tokens issued as `public_url`.
 async fn open_core_at(config: &Config, public_url: String) -> anyhow::Result<Core> {
     let keys = Keys::load_or_create(&config.data_dir)?;
+    // Signing the JSON API's tokens with them needs the OpenID Connect keys from the start.
+    let oidc_keys = match crate::core::published_algorithm(config) {
+        Some(_) => {
+            let dir = config.data_dir.clone();
+            Some(tokio::task::spawn_blocking(move || KeyRing::open(&dir)).await??)
+        }
+        None => None,
+    };
     let store = Store::connect(&config.database_url(), config.database.max_connections).await?;
     store.migrate().await?;
-    Core::new(config, store, &keys, public_url)
+    Core::new(config, store, &keys, public_url, oidc_keys)
 }
 
 pub struct Application {

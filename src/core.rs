@@ -5,15 +5,17 @@ use crate::accounts::Accounts;
 use crate::addresses::Addresses;
 use crate::admin::Administration;
 use crate::auth::Logins;
+use crate::config::AccessTokenAlgorithm;
 use crate::config::Config;
 use crate::crypto::cipher::SecretBox;
-use crate::crypto::{FormTokens, Keys, PasswordHasher, TokenSigner};
+use crate::crypto::oidc_keys::{Algorithm, KeyRing};
+use crate::crypto::{AccessTokenSigner, FormTokens, Keys, PasswordHasher, TokenSigner};
 use crate::delivery::Delivery;
 use crate::forward_auth::{ForwardAuth, ForwardAuthSettings};
 use crate::groups::Groups;
 use crate::import::Import;
 use crate::notices::Notices;
-use crate::oidc::Oidc;
+use crate::oidc::{Oidc, SigningSettings};
 use crate::recovery::Recovery;
 use crate::registration::Registration;
 use crate::sessions::{Sessions, TokenPolicy};
@@ -46,13 +48,33 @@ pub struct Core {
 }
 
 impl Core {
-    /// The services over `store`, their tokens issued as `issuer`.
-    pub fn new(config: &Config, store: Store, keys: &Keys, issuer: String) -> anyhow::Result<Self> {
+    /// The services over `store`, their tokens issued as `issuer`. `oidc_keys`: the OpenID
+    /// Connect keys, read beforehand; required when the JSON API's access tokens are signed with
+    /// them (`published_algorithm`), else read the first time they are used.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        keys: &Keys,
+        issuer: String,
+        oidc_keys: Option<KeyRing>,
+    ) -> anyhow::Result<Self> {
         let hasher = PasswordHasher::new(&config.argon2, config.argon2_max_concurrent())?;
         let secrets = SecretBox::new(keys.clone());
+        let hs256 = TokenSigner::new(keys.signing_key());
+        let signer = match (published_algorithm(config), &oidc_keys) {
+            (None, _) => AccessTokenSigner::Hs256(hs256),
+            (Some(algorithm), Some(ring)) => AccessTokenSigner::Published {
+                keys: ring.clone(),
+                algorithm,
+                hs256,
+            },
+            (Some(_), None) => anyhow::bail!(
+                "tokens.access_token_algorithm signs with the OpenID Connect keys, which were not read"
+            ),
+        };
         let sessions = Sessions::new(
             store.clone(),
-            TokenSigner::new(keys.signing_key()),
+            signer,
             TokenPolicy {
                 issuer: issuer.clone(),
                 access_ttl_seconds: config.tokens.access_ttl_seconds,
@@ -140,7 +162,11 @@ impl Core {
                 sessions.clone(),
                 groups.clone(),
                 logins.clone(),
-                config.data_dir.clone(),
+                SigningSettings {
+                    keys: oidc_keys,
+                    data_dir: config.data_dir.clone(),
+                    api_token_seconds: config.tokens.access_ttl_seconds,
+                },
                 issuer.clone(),
             ),
             logins,
@@ -160,5 +186,15 @@ impl Core {
     /// Whether the database answers (`/health`).
     pub async fn health(&self) -> Result<(), StoreError> {
         self.store.ping().await
+    }
+}
+
+/// The OpenID Connect key that signs the JSON API's access tokens, if the configuration says
+/// they are signed by one (`tokens.access_token_algorithm`).
+pub fn published_algorithm(config: &Config) -> Option<Algorithm> {
+    match config.tokens.access_token_algorithm {
+        AccessTokenAlgorithm::Hs256 => None,
+        AccessTokenAlgorithm::Rs256 => Some(Algorithm::Rs256),
+        AccessTokenAlgorithm::Es256 => Some(Algorithm::Es256),
     }
 }

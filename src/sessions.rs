@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::{Claims, FormBinding, FormTokens, TokenSigner, random};
+use crate::crypto::{AccessTokenSigner, Claims, FormBinding, FormTokens, random};
 use crate::domain::{LoginType, User, UserId};
 use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
@@ -31,7 +31,7 @@ pub struct Sessions {
     audit_store: AuditStore,
     session_store: SessionStore,
     user_store: UserStore,
-    signer: TokenSigner,
+    signer: AccessTokenSigner,
     tokens: TokenPolicy,
     forms: FormTokens,
     /// Session cookies as the database answered them, for at most `RECENT_WEB_SESSION`
@@ -40,7 +40,12 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(store: Store, signer: TokenSigner, tokens: TokenPolicy, forms: FormTokens) -> Self {
+    pub fn new(
+        store: Store,
+        signer: AccessTokenSigner,
+        tokens: TokenPolicy,
+        forms: FormTokens,
+    ) -> Self {
         Self {
             audit_store: store.audit(),
             session_store: store.sessions(),

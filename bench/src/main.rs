@@ -36,6 +36,9 @@ enum ScenarioName {
     Flood,
     /// login-full with 1,000 and with 1,000,000 users in the database.
     Scale,
+    /// POST /oauth2/token (authorization_code) for an ES256 and an RS256 client, the codes
+    /// issued beforehand through /oauth2/authorize.
+    OidcExchange,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +83,9 @@ pub struct Args {
     /// on the 2-core machine once found its message pushed out, 1 in 431).
     #[arg(long, default_value_t = 8)]
     pub sms_connections: usize,
+    /// Concurrent connections of oidc-exchange.
+    #[arg(long, default_value_t = 16)]
+    pub oidc_connections: usize,
     /// Users enrolled for code-check (and flood); each serves about three checks per 30 s step.
     #[arg(long, default_value_t = 30_000)]
     pub users: usize,
@@ -172,6 +178,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if run(ScenarioName::Scale) {
             suite.scale(backend).await?;
+        }
+        if run(ScenarioName::OidcExchange) {
+            suite.oidc_exchange(backend).await?;
         }
     }
     suite.print_budget();

@@ -1,5 +1,7 @@
 //! The scenarios of the performance suite and the budget they report against.
 
+mod oidc;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -245,6 +245,29 @@ pub fn import(
     Ok(started.elapsed())
 }
 
+/// Runs `tessera <args>` on the workspace's database and data directory (as an operator
+/// would, before the server starts); answers what it printed.
+pub fn cli(
+    binary: &Path,
+    workspace: &Workspace,
+    settings: &ServerSettings,
+    args: &[&str],
+) -> anyhow::Result<String> {
+    let output = Command::new(binary)
+        .args(args)
+        .envs(environment(workspace, settings, "127.0.0.1:0"))
+        .output()
+        .context("cannot run tessera")?;
+    if !output.status.success() {
+        bail!(
+            "tessera {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 impl Server {
     /// Starts the server, stops it and starts it again: the first start creates the keys and
     /// the administrator, so only the second one is "ready to serve on an existing database",

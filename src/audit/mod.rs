@@ -110,6 +110,8 @@ event_kinds! {
     OidcClientUpdate => "oidc.client_update",
     OidcApplicationRevoke => "oidc.application_revoke",
     ForwardAuthDeny => "forward_auth.deny",
+    OidcKeyRotate => "oidc.key_rotate",
+    OidcKeyRetire => "oidc.key_retire",
 }
 
 impl EventKind {

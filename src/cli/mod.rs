@@ -17,6 +17,7 @@ use crate::telemetry;
 
 mod groups;
 mod oidc;
+mod oidc_keys;
 mod serve;
 mod settings;
 mod users;
@@ -70,7 +71,8 @@ enum Command {
     /// accounts, notices, access_rules).
     #[command(subcommand)]
     Settings(SettingsCommand),
-    /// Manage OpenID Connect clients (`tessera oidc client create|list|show|rotate-secret|delete`).
+    /// Manage OpenID Connect clients (`tessera oidc client create|list|show|rotate-secret|delete`)
+    /// and signing keys (`tessera oidc keys list|rotate|retire`).
     #[command(subcommand)]
     Oidc(OidcCommand),
     /// Import users from a JSON or CSV file: all rows or none; users already present are left

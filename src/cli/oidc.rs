@@ -1,4 +1,5 @@
-//! `tessera oidc client …`: the OpenID Connect clients, registered and managed by an operator.
+//! `tessera oidc client …`: the OpenID Connect clients, registered and managed by an operator;
+//! `tessera oidc keys …` (`oidc_keys.rs`): the keys that sign their tokens.
 
 use clap::Subcommand;
 
@@ -7,11 +8,16 @@ use crate::clock::Instant;
 use crate::core::Core;
 use crate::oidc::{ClientSettings, ClientView, OidcError};
 
+use super::oidc_keys::{KeyCommand, key_command};
+
 #[derive(Debug, Subcommand)]
 pub(super) enum OidcCommand {
     /// Manage the applications that sign people in through Tessera.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// List, rotate and retire the keys that sign ID tokens and access tokens.
+    #[command(subcommand)]
+    Keys(KeyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +51,10 @@ pub(super) enum ClientCommand {
         /// The site's own application: no consent is asked.
         #[arg(long)]
         first_party: bool,
+        /// The algorithm that signs its ID tokens and access tokens: RS256 (which every
+        /// client supports) or ES256.
+        #[arg(long, value_name = "RS256|ES256")]
+        id_token_alg: Option<String>,
     },
     /// List the clients.
     List,
@@ -57,7 +67,10 @@ pub(super) enum ClientCommand {
 }
 
 pub(super) async fn oidc_command(core: &Core, command: OidcCommand) -> anyhow::Result<()> {
-    let OidcCommand::Client(command) = command;
+    let command = match command {
+        OidcCommand::Client(command) => command,
+        OidcCommand::Keys(command) => return key_command(core, command).await,
+    };
     let now = Instant::now();
     let origin = Default::default();
     match command {
@@ -71,6 +84,7 @@ pub(super) async fn oidc_command(core: &Core, command: OidcCommand) -> anyhow::R
             allowed_groups,
             requires_second_factor,
             first_party,
+            id_token_alg,
         } => {
             let settings = ClientSettings {
                 client_id,
@@ -85,6 +99,7 @@ pub(super) async fn oidc_command(core: &Core, command: OidcCommand) -> anyhow::R
                 access_token_seconds: None,
                 id_token_seconds: None,
                 refresh_token_seconds: None,
+                id_token_signed_response_alg: id_token_alg,
             };
             let (client, secret) = core
                 .oidc

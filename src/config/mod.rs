@@ -109,6 +109,23 @@ pub struct TokenConfig {
     pub access_ttl_seconds: i64,
     /// Lifetime of a refresh token (and of the session behind it).
     pub refresh_ttl_seconds: i64,
+    /// How the JSON API's access tokens are signed: HS256 (only Tessera verifies them), or by
+    /// the OpenID Connect keys, with a `kid`, for applications to verify against
+    /// `/oauth2/jwks`.
+    pub access_token_algorithm: AccessTokenAlgorithm,
+}
+
+/// The signature of the JSON API's access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AccessTokenAlgorithm {
+    /// HMAC-SHA256 under the data directory's `signing.key`.
+    #[default]
+    #[serde(rename = "HS256")]
+    Hs256,
+    #[serde(rename = "RS256")]
+    Rs256,
+    #[serde(rename = "ES256")]
+    Es256,
 }
 
 impl Default for Config {
@@ -163,6 +180,7 @@ impl Default for TokenConfig {
         Self {
             access_ttl_seconds: 3600,
             refresh_ttl_seconds: 30 * 24 * 3600,
+            access_token_algorithm: AccessTokenAlgorithm::Hs256,
         }
     }
 }
@@ -681,6 +699,35 @@ mod tests {
             let error = Config::load(None, env(&[(var, value)])).unwrap_err();
             assert!(error.to_string().contains(named), "{var}={value}: {error}");
         }
+    }
+
+    #[test]
+    fn the_api_access_tokens_are_hs256_unless_told_to_use_the_published_keys() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(
+            config.tokens.access_token_algorithm,
+            AccessTokenAlgorithm::Hs256
+        );
+        let config = Config::load(
+            None,
+            env(&[("TESSERA_TOKENS__ACCESS_TOKEN_ALGORITHM", "ES256")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.tokens.access_token_algorithm,
+            AccessTokenAlgorithm::Es256
+        );
+        assert!(
+            config
+                .to_redacted_toml()
+                .contains("access_token_algorithm = \"ES256\"")
+        );
+        let error = Config::from_toml("[tokens]\naccess_token_algorithm = \"none\"\n", env(&[]))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("tokens.access_token_algorithm"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -11,4 +11,4 @@ mod token;
 pub use form_tokens::{FormBinding, FormTokens};
 pub use keys::{KeyError, Keys};
 pub use password::{PasswordHash, PasswordHasher, Verification, check_imported_hash};
-pub use token::{Claims, TokenError, TokenSigner};
+pub use token::{ACCESS_TOKEN_TYPE, AccessTokenSigner, Claims, TokenError, TokenSigner};

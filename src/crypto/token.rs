@@ -1,8 +1,12 @@
-//! Access tokens: JWTs signed with HMAC-SHA256 under the data directory's signing key.
+//! The JSON API's access tokens: JWTs signed with HMAC-SHA256 under the data directory's
+//! signing key (`TokenSigner`), or, when the configuration says so, by the OpenID Connect keys
+//! so that applications can verify them offline (`AccessTokenSigner::Published`). One set of
+//! claims and one rule of expiry for both.
 //!
 //! Written here rather than with the `jsonwebtoken` crate because Tessera only ever signs and
-//! checks its own HS256 tokens, and that crate's RustCrypto backend brings RSA and elliptic-curve
-//! code into the build for nothing. The header is fixed, so no `alg` trickery can get in.
+//! checks its own tokens, and that crate's RustCrypto backend brings RSA and elliptic-curve
+//! code into the build for nothing. Every header is Tessera's own, so no `alg` trickery can get
+//! in: HS256 has one fixed header, and a published key verifies only with its own algorithm.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +14,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::oidc_keys::{Algorithm, KeyRing};
 use crate::clock::Instant;
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -93,11 +98,8 @@ impl TokenSigner {
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| TokenError::Malformed)?;
-        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
-        if claims.exp <= now.seconds() {
-            return Err(TokenError::Expired);
-        }
-        Ok(claims)
+        let claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
+        unexpired(claims, now)
     }
 
     fn mac(&self, input: &[u8]) -> Hmac<Sha256> {
@@ -106,6 +108,83 @@ impl TokenSigner {
         mac.update(input);
         mac
     }
+}
+
+/// The claims of a token whose signature held, if it has not expired.
+fn unexpired(claims: Claims, now: Instant) -> Result<Claims, TokenError> {
+    if claims.exp <= now.seconds() {
+        return Err(TokenError::Expired);
+    }
+    Ok(claims)
+}
+
+/// The `typ` of the JSON API's access tokens signed by the published keys (RFC 9068): no ID
+/// token or client's access token, signed by the same keys, passes for one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// How the JSON API's access tokens are signed and verified.
+#[derive(Clone)]
+pub enum AccessTokenSigner {
+    /// HS256 under the data directory's signing key: only Tessera verifies them.
+    Hs256(TokenSigner),
+    /// The newest OpenID Connect key of `algorithm`, with its `kid`: anyone verifies them
+    /// against the JWKS. HS256 tokens still verify, so that the ones issued before a switch
+    /// live out their time.
+    Published {
+        keys: KeyRing,
+        algorithm: Algorithm,
+        hs256: TokenSigner,
+    },
+}
+
+impl From<TokenSigner> for AccessTokenSigner {
+    fn from(signer: TokenSigner) -> Self {
+        AccessTokenSigner::Hs256(signer)
+    }
+}
+
+impl AccessTokenSigner {
+    pub fn sign(&self, claims: &Claims) -> String {
+        match self {
+            AccessTokenSigner::Hs256(signer) => signer.sign(claims),
+            AccessTokenSigner::Published {
+                keys, algorithm, ..
+            } => {
+                // Claims hold only strings and integers; serialising them cannot fail.
+                let value = serde_json::to_value(claims).unwrap_or_default();
+                keys.keys()
+                    .sign_typed(*algorithm, ACCESS_TOKEN_TYPE, &value)
+            }
+        }
+    }
+
+    /// Checks shape, signature and expiry, as `TokenSigner::verify`.
+    pub fn verify(&self, token: &str, now: Instant) -> Result<Claims, TokenError> {
+        match self {
+            AccessTokenSigner::Hs256(signer) => signer.verify(token, now),
+            AccessTokenSigner::Published { keys, hs256, .. } => {
+                if has_hs256_header(token) {
+                    return hs256.verify(token, now);
+                }
+                let value = keys.keys().verify_typed(token, ACCESS_TOKEN_TYPE).map_err(
+                    |error| match error {
+                        super::oidc_keys::JwsError::Malformed => TokenError::Malformed,
+                        super::oidc_keys::JwsError::BadSignature => TokenError::BadSignature,
+                    },
+                )?;
+                let claims = serde_json::from_value(value).map_err(|_| TokenError::Malformed)?;
+                unexpired(claims, now)
+            }
+        }
+    }
+}
+
+fn has_hs256_header(token: &str) -> bool {
+    token
+        .split('.')
+        .next()
+        .and_then(|header| URL_SAFE_NO_PAD.decode(header).ok())
+        .is_some_and(|header| header == HEADER.as_bytes())
 }
 
 #[cfg(test)]
@@ -158,6 +237,54 @@ mod tests {
         let signer = TokenSigner::new(&[7; 32]);
         assert_eq!(
             signer.verify(&parts.join("."), Instant::from_millis(0)),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_published_signer_signs_with_a_kid_and_still_takes_hs256_tokens_from_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyRing::open(dir.path()).unwrap();
+        let hs256 = TokenSigner::new(&[7; 32]);
+        let signer = AccessTokenSigner::Published {
+            keys: keys.clone(),
+            algorithm: Algorithm::Es256,
+            hs256: hs256.clone(),
+        };
+        let now = Instant::from_millis(0);
+        let token = signer.sign(&claims(100));
+        let header: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["typ"], ACCESS_TOKEN_TYPE);
+        assert_eq!(header["kid"], keys.keys().current_kid(Algorithm::Es256));
+        assert_eq!(signer.verify(&token, now), Ok(claims(100)));
+        assert_eq!(
+            signer.verify(&token, Instant::from_millis(100_000)),
+            Err(TokenError::Expired)
+        );
+        let before = hs256.sign(&claims(100));
+        assert_eq!(signer.verify(&before, now), Ok(claims(100)));
+        assert_eq!(
+            AccessTokenSigner::from(hs256).verify(&token, now),
+            Err(TokenError::Malformed),
+            "an HS256 server does not take them"
+        );
+        // An ID token, signed by the same keys, is no access token.
+        let id_token = keys.keys().sign(
+            Algorithm::Es256,
+            &serde_json::to_value(claims(100)).unwrap(),
+        );
+        assert_eq!(signer.verify(&id_token, now), Err(TokenError::Malformed));
+        let mut forged: Vec<&str> = token.split('.').collect();
+        let other = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(999)).unwrap());
+        forged[1] = &other;
+        assert_eq!(
+            signer.verify(&forged.join("."), now),
             Err(TokenError::BadSignature)
         );
     }

@@ -596,6 +596,7 @@ mod tests {
             access_token_seconds: 3600,
             id_token_seconds: 3600,
             refresh_token_seconds: 3600,
+            id_token_alg: crate::crypto::oidc_keys::Algorithm::Rs256,
             created_at: Instant::from_millis(0),
             updated_at: Instant::from_millis(0),
         }

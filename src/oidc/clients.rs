@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{Oidc, OidcError};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
+use crate::crypto::oidc_keys::Algorithm;
 use crate::crypto::random;
 use crate::domain::{FieldError, Invalid};
 use crate::groups::GroupError;
@@ -51,6 +52,9 @@ pub struct ClientSettings {
     pub id_token_seconds: Option<i64>,
     #[serde(default)]
     pub refresh_token_seconds: Option<i64>,
+    /// `RS256` (unless said) or `ES256`: signs its ID tokens and access tokens.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 fn yes() -> bool {
@@ -85,6 +89,9 @@ pub struct ClientUpdate {
     pub id_token_seconds: Option<i64>,
     #[serde(default)]
     pub refresh_token_seconds: Option<i64>,
+    /// `RS256` or `ES256`; the client's own when not said.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 impl ClientUpdate {
@@ -104,6 +111,7 @@ impl ClientUpdate {
             access_token_seconds: self.access_token_seconds,
             id_token_seconds: self.id_token_seconds,
             refresh_token_seconds: self.refresh_token_seconds,
+            id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
         }
     }
 }
@@ -150,6 +158,8 @@ pub struct ClientView {
     pub access_token_seconds: i64,
     pub id_token_seconds: i64,
     pub refresh_token_seconds: i64,
+    /// `RS256` or `ES256`.
+    pub id_token_signed_response_alg: &'static str,
 }
 
 impl From<&ClientRecord> for ClientView {
@@ -167,6 +177,7 @@ impl From<&ClientRecord> for ClientView {
             access_token_seconds: client.access_token_seconds,
             id_token_seconds: client.id_token_seconds,
             refresh_token_seconds: client.refresh_token_seconds,
+            id_token_signed_response_alg: client.id_token_alg.as_str(),
         }
     }
 }
@@ -275,6 +286,10 @@ impl Oidc {
         let client = ClientRecord {
             secret_hash: kept.secret_hash,
             allowed_groups: self.allowed_group_ids(&update.allowed_groups).await?,
+            id_token_alg: match update.id_token_signed_response_alg {
+                Some(_) => client.id_token_alg,
+                None => kept.id_token_alg,
+            },
             created_at: kept.created_at,
             ..client
         };
@@ -418,6 +433,17 @@ fn checked(
         DEFAULT_REFRESH_TOKEN_SECONDS,
         365 * 86_400,
     );
+    let id_token_alg = match settings.id_token_signed_response_alg.as_deref() {
+        None => Algorithm::Rs256,
+        Some(name) => Algorithm::parse(name).unwrap_or_else(|| {
+            refuse(
+                "idTokenSignedResponseAlg",
+                "[invalid]",
+                format!("{name:?} is not an algorithm Tessera signs with: RS256 or ES256"),
+            );
+            Algorithm::Rs256
+        }),
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -434,6 +460,7 @@ fn checked(
         access_token_seconds,
         id_token_seconds,
         refresh_token_seconds,
+        id_token_alg,
         created_at: now,
         updated_at: now,
     })
@@ -487,6 +514,7 @@ mod tests {
             access_token_seconds: None,
             id_token_seconds: None,
             refresh_token_seconds: None,
+            id_token_signed_response_alg: None,
         }
     }
 
@@ -501,9 +529,22 @@ mod tests {
         assert_eq!(client.client_id, "grafana");
         assert_eq!(client.scopes.len(), SUPPORTED_SCOPES.len());
         assert_eq!(client.access_token_seconds, 3600);
+        assert_eq!(client.id_token_alg, Algorithm::Rs256);
         assert_eq!(
             client.secret_hash.as_deref(),
             Some(random::lookup_digest("s3cret").as_str())
+        );
+    }
+
+    #[test]
+    fn a_client_may_have_its_tokens_signed_with_es256() {
+        let mut es256 = settings("https://app.example/cb");
+        es256.id_token_signed_response_alg = Some("ES256".into());
+        let client = checked(&es256, None, Instant::from_millis(0)).unwrap();
+        assert_eq!(client.id_token_alg, Algorithm::Es256);
+        assert_eq!(
+            ClientView::from(&client).id_token_signed_response_alg,
+            "ES256"
         );
     }
 
@@ -542,6 +583,7 @@ mod tests {
             access_token_seconds: None,
             id_token_seconds: None,
             refresh_token_seconds: None,
+            id_token_signed_response_alg: None,
         }
     }
 
@@ -589,12 +631,19 @@ mod tests {
         bad.client_id = Some("a b".into());
         bad.scopes = Some(vec!["profile".into(), "admin".into()]);
         bad.access_token_seconds = Some(5);
+        bad.id_token_signed_response_alg = Some("HS256".into());
         let fields: Vec<String> = checked(&bad, None, Instant::from_millis(0))
             .unwrap_err()
             .into_iter()
             .map(|e| e.field)
             .collect();
-        for field in ["clientId", "redirectUris", "scopes", "accessTokenSeconds"] {
+        for field in [
+            "clientId",
+            "redirectUris",
+            "scopes",
+            "accessTokenSeconds",
+            "idTokenSignedResponseAlg",
+        ] {
             assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
         }
     }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::{Oidc, OidcError};
 use crate::audit::Origin;
 use crate::clock::Instant;
+use crate::crypto::oidc_keys::JWT;
 use crate::store::SessionRecord;
 
 /// The query (or form) of a logout request, as it arrived.
@@ -44,7 +45,8 @@ impl Oidc {
         now: Instant,
     ) -> Result<LogoutOutcome, OidcError> {
         let hint = match params.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
-            Some(token) => match self.keys().await?.verify(token) {
+            // An ID token's `typ`: the JSON API's access tokens (`at+jwt`) are no hint.
+            Some(token) => match self.keys().await?.verify_typed(token, JWT) {
                 Ok(claims) if claims["iss"].as_str() == Some(self.issuer.as_str()) => Some(claims),
                 _ => {
                     return Ok(LogoutOutcome::ErrorPage(

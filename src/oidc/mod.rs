@@ -6,7 +6,8 @@
 //! (`token.rs`). A signed-in person whose login does not do for a request proves what is
 //! missing in the same session (`step_up.rs`). The claims and the discovery document are pure
 //! functions (`claims.rs`). The tokens are signed by the data directory's RS256 and ES256 keys
-//! (`crypto::oidc_keys`), published at `/oauth2/jwks`.
+//! (`crypto::oidc_keys`), published at `/oauth2/jwks`, which an operator rotates and retires
+//! (`keys.rs`).
 
 mod applications;
 mod authorize;
@@ -14,6 +15,7 @@ mod claims;
 mod clients;
 mod consent;
 mod grants;
+mod keys;
 mod logout;
 mod step_up;
 mod token;
@@ -24,6 +26,7 @@ pub use claims::{discovery, second_factor_given};
 pub use clients::{ClientSettings, ClientUpdate, ClientView, NewClientSecret};
 pub use consent::ConsentQuestion;
 pub use grants::UserInfo;
+pub use keys::{RETIRE_MARGIN_SECONDS, RetireError, RetireVerdict, retire_verdict};
 pub use logout::{LogoutOutcome, LogoutParams};
 pub use step_up::StepUpQuestion;
 pub use token::{ClientAuth, TokenError, TokenRequest, TokenResponse};
@@ -34,7 +37,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::auth::Logins;
-use crate::crypto::oidc_keys::OidcKeys;
+use crate::crypto::oidc_keys::{KeyRing, OidcKeys};
 use crate::domain::FieldError;
 use crate::groups::Groups;
 use crate::sessions::Sessions;
@@ -55,11 +58,24 @@ pub struct Oidc {
     logins: Logins,
     /// Refusals of a signed-in person (the grants are written with their changes).
     audit_store: AuditStore,
-    /// Made or read the first time a token is signed or the keys are published.
-    keys: Arc<OnceCell<Arc<OidcKeys>>>,
+    /// Made or read the first time a token is signed or the keys are published (or at the
+    /// start, when the JSON API's access tokens are signed with them too).
+    keys: Arc<OnceCell<KeyRing>>,
     data_dir: PathBuf,
     /// The public URL: the `iss` of every token, the base of every endpoint.
     issuer: String,
+    /// The lifetime of the JSON API's access tokens, which a key may have signed too.
+    api_token_seconds: i64,
+}
+
+/// Where the signing keys come from, and the other tokens they may sign.
+pub struct SigningSettings {
+    /// Read beforehand (when the JSON API's access tokens are signed with them), else read or
+    /// made in `data_dir` the first time they are used.
+    pub keys: Option<KeyRing>,
+    pub data_dir: PathBuf,
+    /// The lifetime of the JSON API's access tokens.
+    pub api_token_seconds: i64,
 }
 
 impl Oidc {
@@ -68,9 +84,14 @@ impl Oidc {
         sessions: Sessions,
         groups: Groups,
         logins: Logins,
-        data_dir: PathBuf,
+        signing: SigningSettings,
         issuer: String,
     ) -> Self {
+        let SigningSettings {
+            keys,
+            data_dir,
+            api_token_seconds,
+        } = signing;
         Self {
             sessions,
             groups,
@@ -79,25 +100,29 @@ impl Oidc {
             user_store: store.users(),
             session_store: store.sessions(),
             audit_store: store.audit(),
-            keys: Arc::new(OnceCell::new()),
+            keys: Arc::new(OnceCell::new_with(keys)),
             data_dir,
             issuer,
+            api_token_seconds,
         }
     }
 
-    /// The signing keys, read or made off the async threads the first time.
+    /// The signing keys in force, read or made off the async threads the first time.
     pub async fn keys(&self) -> Result<Arc<OidcKeys>, OidcError> {
+        Ok(self.key_ring().await?.keys())
+    }
+
+    async fn key_ring(&self) -> Result<&KeyRing, OidcError> {
         let dir = self.data_dir.clone();
         self.keys
             .get_or_try_init(|| async move {
-                let keys = tokio::task::spawn_blocking(move || OidcKeys::load_or_create(&dir))
+                let ring = tokio::task::spawn_blocking(move || KeyRing::open(&dir))
                     .await
                     .map_err(anyhow::Error::from)?
                     .map_err(anyhow::Error::from)?;
-                Ok::<_, OidcError>(Arc::new(keys))
+                Ok::<_, OidcError>(ring)
             })
             .await
-            .cloned()
     }
 
     /// The JSON Web Key Set (`/oauth2/jwks`).

@@ -185,7 +185,7 @@ impl Oidc {
     }
 
     /// The tokens of a grant: an ID token, an access token that names the grant, and the
-    /// refresh token that renews it.
+    /// refresh token that renews it; both tokens signed with the client's algorithm.
     pub(super) async fn issue(
         &self,
         client: &ClientRecord,
@@ -197,37 +197,46 @@ impl Oidc {
     ) -> Result<TokenResponse, TokenError> {
         let keys = self.keys().await?;
         let groups = self.group_names(user.id, &grant.scope).await?;
-        let id_token = keys.sign(
-            Algorithm::Rs256,
-            &id_token_claims(&Login {
-                issuer: &self.issuer,
-                client_id: &client.client_id,
-                user,
-                session_id: &grant.session_id,
-                auth_time: grant.auth_time,
-                amr: &grant.amr,
-                nonce,
-                scope: &grant.scope,
-                groups: &groups,
-                now,
-                lifetime_seconds: client.id_token_seconds,
-            }),
-        );
+        let id_claims = id_token_claims(&Login {
+            issuer: &self.issuer,
+            client_id: &client.client_id,
+            user,
+            session_id: &grant.session_id,
+            auth_time: grant.auth_time,
+            amr: &grant.amr,
+            nonce,
+            scope: &grant.scope,
+            groups: &groups,
+            now,
+            lifetime_seconds: client.id_token_seconds,
+        });
         let issued = now.millis() / 1000;
-        let access_token = keys.sign(
-            Algorithm::Rs256,
-            &serde_json::json!({
-                "iss": self.issuer,
-                "sub": user.id.to_string(),
-                "aud": client.client_id,
-                "client_id": client.client_id,
-                "scope": grant.scope,
-                "gid": grant.id,
-                "iat": issued,
-                "exp": issued + client.access_token_seconds,
-                "jti": random::token(16),
-            }),
-        );
+        let access_claims = serde_json::json!({
+            "iss": self.issuer,
+            "sub": user.id.to_string(),
+            "aud": client.client_id,
+            "client_id": client.client_id,
+            "scope": grant.scope,
+            "gid": grant.id,
+            "iat": issued,
+            "exp": issued + client.access_token_seconds,
+            "jti": random::token(16),
+        });
+        let algorithm = client.id_token_alg;
+        let sign = move || {
+            (
+                keys.sign(algorithm, &id_claims),
+                keys.sign(algorithm, &access_claims),
+            )
+        };
+        let (id_token, access_token) = match algorithm {
+            // Two RSA signatures take a millisecond or more: on the blocking pool, where the
+            // other cores sign while the async workers serve (BENCHMARKS.md, oidc-exchange).
+            Algorithm::Rs256 => tokio::task::spawn_blocking(sign)
+                .await
+                .map_err(|e| TokenError::Internal(OidcError::Internal(e.into())))?,
+            Algorithm::Es256 => sign(),
+        };
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

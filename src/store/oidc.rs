@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use super::{OidcStore, StoreError, audit, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
+use crate::crypto::oidc_keys::Algorithm;
 use crate::domain::UserId;
 
 /// A client as kept.
@@ -26,6 +27,8 @@ pub struct ClientRecord {
     pub access_token_seconds: i64,
     pub id_token_seconds: i64,
     pub refresh_token_seconds: i64,
+    /// Signs its ID tokens and access tokens.
+    pub id_token_alg: Algorithm,
     pub created_at: Instant,
     pub updated_at: Instant,
 }
@@ -66,7 +69,8 @@ pub struct CodeRecord {
 
 const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, \
     post_logout_redirect_uris, scopes, allowed_groups, requires_second_factor, first_party, \
-    access_token_seconds, id_token_seconds, refresh_token_seconds, created_at, updated_at";
+    access_token_seconds, id_token_seconds, refresh_token_seconds, created_at, updated_at, \
+    id_token_signed_response_alg";
 
 impl OidcStore {
     /// Keeps a new client with its event. `Duplicate` when the id is taken.
@@ -78,7 +82,7 @@ impl OidcStore {
         let mut tx = self.store.writes().begin().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO oidc_clients ({CLIENT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(client.client_id.clone())
         .bind(client.name.clone())
@@ -94,6 +98,7 @@ impl OidcStore {
         .bind(client.refresh_token_seconds)
         .bind(client.created_at.millis())
         .bind(client.updated_at.millis())
+        .bind(client.id_token_alg.as_str())
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -116,6 +121,19 @@ impl OidcStore {
         .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| client_from_row(&r)).transpose()
+    }
+
+    /// The longest lifetime any client gives its ID tokens or access tokens, in seconds; 0
+    /// without clients.
+    pub async fn longest_token_seconds(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(CASE WHEN access_token_seconds > id_token_seconds \
+             THEN access_token_seconds ELSE id_token_seconds END), 0) AS longest \
+             FROM oidc_clients",
+        )
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(row.try_get("longest")?)
     }
 
     pub async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
@@ -165,7 +183,8 @@ impl OidcStore {
             "UPDATE oidc_clients SET name = $2, redirect_uris = $3, \
                post_logout_redirect_uris = $4, scopes = $5, allowed_groups = $6, \
                requires_second_factor = $7, first_party = $8, access_token_seconds = $9, \
-               id_token_seconds = $10, refresh_token_seconds = $11, updated_at = $12 \
+               id_token_seconds = $10, refresh_token_seconds = $11, updated_at = $12, \
+               id_token_signed_response_alg = $13 \
              WHERE client_id = $1",
         )
         .bind(client.client_id.clone())
@@ -180,6 +199,7 @@ impl OidcStore {
         .bind(client.id_token_seconds)
         .bind(client.refresh_token_seconds)
         .bind(client.updated_at.millis())
+        .bind(client.id_token_alg.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -364,6 +384,11 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
         access_token_seconds: row.try_get("access_token_seconds")?,
         id_token_seconds: row.try_get("id_token_seconds")?,
         refresh_token_seconds: row.try_get("refresh_token_seconds")?,
+        id_token_alg: {
+            let name: String = row.try_get("id_token_signed_response_alg")?;
+            Algorithm::parse(&name)
+                .ok_or_else(|| StoreError::Corrupt(format!("client signing algorithm {name:?}")))?
+        },
         created_at: Instant::from_millis(row.try_get("created_at")?),
         updated_at: Instant::from_millis(row.try_get("updated_at")?),
     })

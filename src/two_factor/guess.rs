@@ -435,7 +435,7 @@ mod tests {
         let store = Store::connect(&url, 1).await.unwrap();
         let sessions = Sessions::new(
             store,
-            TokenSigner::new(keys.signing_key()),
+            TokenSigner::new(keys.signing_key()).into(),
             TokenPolicy {
                 issuer: "http://tessera.test".into(),
                 access_ttl_seconds: 60,

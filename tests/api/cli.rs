@@ -640,3 +640,83 @@ async fn the_banner_says_who_may_read_the_outbox() {
         "{open}"
     );
 }
+
+/// The kids a server publishes at `/oauth2/jwks`.
+async fn published_kids(url: &str) -> Vec<String> {
+    let jwks: Value = reqwest::get(format!("{url}/oauth2/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asks the server until it publishes `count` keys (it looks at the directory at most once a
+/// second); answers them.
+async fn until_published(url: &str, count: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let kids = published_kids(url).await;
+        if kids.len() == count {
+            return kids;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server never published {count} keys");
+}
+
+#[tokio::test]
+async fn oidc_keys_are_rotated_and_retired_from_the_command_line_and_a_running_server_follows() {
+    let cli = Cli::new().await;
+    let listed = cli.ok(&["oidc", "keys", "list"], "");
+    assert_eq!(listed.matches(" yes").count(), 2, "{listed}");
+    let (mut server, url, _) = cli.serve_with(Stdio::null(), &[]);
+    let first = until_published(&url, 2).await;
+
+    let rotated = cli.ok(&["oidc", "keys", "rotate", "--algorithm", "ES256"], "");
+    assert!(rotated.contains("sign from now on"), "{rotated}");
+    let listed = cli.ok(&["oidc", "keys", "list"], "");
+    assert_eq!(listed.lines().filter(|l| l.contains("ES256")).count(), 2);
+    assert_eq!(listed.matches(" no").count(), 1, "{listed}");
+    let kids = until_published(&url, 3).await;
+    assert!(
+        first.iter().all(|kid| kids.contains(kid)),
+        "the old keys stay"
+    );
+
+    let refused = cli.fails(&["oidc", "keys", "retire"], "");
+    assert!(refused.contains("nothing was removed"), "{refused}");
+    assert!(refused.contains("Retire possible:"), "{refused}");
+    assert!(refused.contains("UTC"), "names when: {refused}");
+    let unknown = cli.fails(&["oidc", "keys", "retire", "no-such-kid"], "");
+    assert!(
+        unknown.contains("no key has the id no-such-kid"),
+        "{unknown}"
+    );
+    assert_eq!(published_kids(&url).await.len(), 3);
+
+    let retired = cli.ok(&["oidc", "keys", "retire", "--force"], "");
+    assert!(
+        retired.contains("retired") && retired.contains("ES256"),
+        "{retired}"
+    );
+    let kids = until_published(&url, 2).await;
+    assert!(
+        !kids.iter().all(|kid| first.contains(kid)),
+        "the old ES256 key is gone"
+    );
+    assert!(
+        cli.ok(&["oidc", "keys", "retire"], "")
+            .contains("no key to retire")
+    );
+    let audit = cli.ok(&["oidc", "keys", "list"], "");
+    assert_eq!(audit.matches(" yes").count(), 2);
+
+    Cli::signal(&server, "TERM");
+    server.wait().unwrap();
+}

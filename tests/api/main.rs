@@ -32,6 +32,7 @@ mod nodes;
 mod notices;
 mod oidc;
 mod oidc_admin;
+mod oidc_keys;
 mod oidc_step_up;
 mod passwords;
 mod phones;

@@ -15,7 +15,7 @@ use crate::helpers::{PASSWORD, TestApp, all_at_once, spawn_app, tally};
 use crate::web::{Browser, location};
 
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
-const BYE: &str = "http://127.0.0.1:9/bye";
+pub(crate) const BYE: &str = "http://127.0.0.1:9/bye";
 pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 pub(crate) fn challenge(verifier: &str) -> String {
@@ -37,6 +37,7 @@ pub(crate) async fn client(app: &TestApp, id: &str, public: bool) -> Option<Stri
         access_token_seconds: None,
         id_token_seconds: None,
         refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
     };
     let (_, secret) = app
         .core
@@ -62,7 +63,7 @@ pub(crate) fn urlencode(text: &str) -> String {
 }
 
 /// The query parameters of a redirect to the client.
-fn query_of(redirect: &str) -> Vec<(String, String)> {
+pub(crate) fn query_of(redirect: &str) -> Vec<(String, String)> {
     let url = reqwest::Url::parse(redirect).unwrap();
     url.query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -698,6 +699,7 @@ async fn a_client_that_names_groups_admits_their_members_and_tells_it_their_grou
         access_token_seconds: None,
         id_token_seconds: None,
         refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
     };
     let (view, secret) = app
         .core
@@ -838,6 +840,7 @@ async fn a_third_party_application_is_allowed_once_by_the_person_and_asked_again
         access_token_seconds: None,
         id_token_seconds: None,
         refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
     };
     app.core
         .oidc

@@ -111,6 +111,7 @@ async fn a_client_that_requires_a_second_factor_sends_an_account_without_one_to_
         access_token_seconds: None,
         id_token_seconds: None,
         refresh_token_seconds: None,
+        id_token_signed_response_alg: None,
     };
     app.core
         .oidc

@@ -1,6 +1,9 @@
 use serde_json::{Value, json};
+use tessera::app::Application;
+use tessera::config::AccessTokenAlgorithm;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::oidc_keys::{jwks, verified_by};
 
 async fn logged_in(app: &TestApp) -> Value {
     // An administrator with the password alone, as a server that chose so allows.
@@ -245,4 +248,99 @@ async fn a_disabled_user_loses_every_session() {
             .status(),
         401
     );
+}
+
+/// A request of the token's own user: the computers they trust.
+async fn current_user(app: &TestApp, token: &str) -> reqwest::StatusCode {
+    app.client
+        .get(app.url("/api/user/two-factor/trust"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn signed_by_the_published_keys_an_access_token_verifies_offline_against_the_jwks() {
+    let app = spawn_app_with(|config| {
+        config.tokens.access_token_algorithm = AccessTokenAlgorithm::Rs256;
+    })
+    .await;
+    let login = logged_in(&app).await;
+    let token = login["token"].as_str().unwrap();
+    let (header, claims) =
+        verified_by(&jwks(&app).await, token).expect("the token verifies with the JWKS");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(claims["sub"], login["user"]["id"]);
+    assert_eq!(claims["sid"], login["refreshTokenId"]);
+    assert_eq!(validate(&app, token).await.status(), 200);
+    assert_eq!(current_user(&app, token).await, 200);
+
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut forged_claims = claims.clone();
+    forged_claims["roles"] = json!(["admin", "user", "superuser"]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            forged_claims.to_string()
+        ),
+        parts[2]
+    );
+    assert_eq!(validate(&app, &forged).await.status(), 401);
+    assert_eq!(current_user(&app, &forged).await, 401);
+
+    let refreshed: Value = app
+        .post_json(
+            "/api/jwt/refresh",
+            &json!({"refreshToken": login["refreshToken"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let renewed = refreshed["token"].as_str().unwrap();
+    let (header, _) = verified_by(&jwks(&app).await, renewed).expect("a refresh's token too");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(current_user(&app, renewed).await, 200);
+}
+
+#[tokio::test]
+async fn tokens_issued_before_a_switch_to_the_published_keys_live_out_their_time() {
+    let app = spawn_app().await;
+    let login = logged_in(&app).await;
+    let before = login["token"].as_str().unwrap();
+    assert!(verified_by(&jwks(&app).await, before).is_none(), "HS256");
+
+    // The same data directory and database, restarted with ES256 access tokens.
+    let mut config = app.config.clone();
+    config.tokens.access_token_algorithm = AccessTokenAlgorithm::Es256;
+    let switched = Application::build(&config).await.unwrap();
+    let address = format!("http://{}", switched.local_addr());
+    tokio::spawn(switched.run_until(std::future::pending()));
+    let status = app
+        .client
+        .get(format!("{address}/api/jwt/validate"))
+        .bearer_auth(before)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let renewed: Value = app
+        .client
+        .post(format!("{address}/api/jwt/refresh"))
+        .json(&json!({"refreshToken": login["refreshToken"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (header, _) = verified_by(&jwks(&app).await, renewed["token"].as_str().unwrap())
+        .expect("the new token is signed by a published key");
+    assert_eq!(header["alg"], "ES256");
 }

@@ -432,7 +432,9 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::OidcAccessRefused
         | EventKind::OidcConsentGrant
         | EventKind::OidcClientUpdate
-        | EventKind::OidcApplicationRevoke => oidc::say(kind, a, t, details),
+        | EventKind::OidcApplicationRevoke
+        | EventKind::OidcKeyRotate
+        | EventKind::OidcKeyRetire => oidc::say(kind, a, t, details),
         EventKind::NoticeSent => {
             let told = notice(text(details, "notice"));
             let ways: Vec<String> = [("email", "by email"), ("sms", "by text")]

@@ -1,5 +1,5 @@
 //! The sentences of OpenID Connect's events: clients registered and changed, codes given and
-//! traded for tokens, a code that came back.
+//! traded for tokens, a code that came back, signing keys rotated and retired.
 
 use serde_json::Value;
 
@@ -68,6 +68,25 @@ pub(super) fn say(kind: EventKind, a: &str, t: &str, details: &Value) -> String 
             }
             _ => format!("{a} revoked {client}'s access to {t}'s account"),
         },
+        EventKind::OidcKeyRotate => {
+            let algorithm = text(details, "algorithm").map_or(String::new(), |a| format!("{a} "));
+            let kid = text(details, "kid").unwrap_or("a new key");
+            format!(
+                "{a} rotated the OpenID Connect {algorithm}signing key: {kid} signs from now on"
+            )
+        }
+        EventKind::OidcKeyRetire => {
+            let algorithm = text(details, "algorithm").map_or(String::new(), |a| format!("{a} "));
+            let kid = text(details, "kid").unwrap_or("an old key");
+            if details.get("forced").and_then(Value::as_bool) == Some(true) {
+                format!(
+                    "{a} retired the OpenID Connect {algorithm}key {kid} before every token it \
+                     signed had expired (forced)"
+                )
+            } else {
+                format!("{a} retired the OpenID Connect {algorithm}key {kid}")
+            }
+        }
         _ => format!("{a}: {}", kind.as_str()),
     }
 }
@@ -134,6 +153,25 @@ mod tests {
                 &json!({"clientId": "grafana", "name": "Grafana"})
             ),
             "admin changed the settings of the OpenID Connect client “Grafana” (grafana)"
+        );
+        assert_eq!(
+            say(
+                EventKind::OidcKeyRotate,
+                "the command line",
+                "",
+                &json!({"algorithm": "ES256", "kid": "abc", "replaces": "xyz"})
+            ),
+            "the command line rotated the OpenID Connect ES256 signing key: abc signs from now on"
+        );
+        assert_eq!(
+            say(
+                EventKind::OidcKeyRetire,
+                "the command line",
+                "",
+                &json!({"algorithm": "RS256", "kid": "xyz", "forced": true})
+            ),
+            "the command line retired the OpenID Connect RS256 key xyz before every token it \
+             signed had expired (forced)"
         );
     }
 }

@@ -37,6 +37,8 @@ const ABOUT_NO_ACCOUNT: &[EventKind] = &[
     EventKind::GroupCreate,
     EventKind::GroupUpdate,
     EventKind::GroupDelete,
+    EventKind::OidcKeyRotate,
+    EventKind::OidcKeyRetire,
 ];
 
 #[test]

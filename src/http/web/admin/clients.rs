@@ -188,6 +188,8 @@ fn update_of(form: &ClientForm) -> Result<ClientUpdate, String> {
         access_token_seconds: seconds("accessTokenSeconds", &form.access_token_seconds)?,
         id_token_seconds: seconds("idTokenSeconds", &form.id_token_seconds)?,
         refresh_token_seconds: seconds("refreshTokenSeconds", &form.refresh_token_seconds)?,
+        // The console's form does not show it yet: a client keeps its own.
+        id_token_signed_response_alg: None,
     })
 }
 
@@ -207,6 +209,7 @@ fn settings_of(form: &ClientForm) -> Result<ClientSettings, String> {
         access_token_seconds: update.access_token_seconds,
         id_token_seconds: update.id_token_seconds,
         refresh_token_seconds: update.refresh_token_seconds,
+        id_token_signed_response_alg: update.id_token_signed_response_alg,
     })
 }
 

@@ -1,12 +1,16 @@
-//! OpenID Connect's signing keys: an RSA key for RS256 (the algorithm every client supports)
-//! and a P-256 key for ES256, kept in the data directory (`oidc-keys/`, PKCS#8 DER, mode 0600)
-//! and made the first time they are needed. Each file is named by its algorithm and the second
-//! it was made; the newest of each algorithm signs, every one kept is published in the JWKS, so
-//! that a rotation (a newer file) leaves the tokens signed by the older key verifiable until the
-//! operator removes it.
+//! OpenID Connect's signing keys: RSA keys for RS256 (the algorithm every client supports)
+//! and P-256 keys for ES256, kept in the data directory (`oidc-keys/`, PKCS#8 DER, mode 0600,
+//! `files.rs`) and made the first time they are needed. Each file is named by its algorithm and
+//! the second it was made; the newest of each algorithm signs, every one kept is published in
+//! the JWKS, so that a rotation (a newer file) leaves the tokens signed by the older key
+//! verifiable until the operator retires it. A running server notices a rotation by itself
+//! (`live.rs`).
 //!
 //! Tokens are JWS compact serialisations with a header Tessera writes itself (`alg`, `kid`,
 //! `typ`): a token is verified only with the key its `kid` names and that key's algorithm.
+
+mod files;
+mod live;
 
 use std::path::{Path, PathBuf};
 
@@ -14,16 +18,19 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
-use rsa::pkcs8::EncodePrivateKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::keys::{KeyError, ensure_private_dir, write_new_bytes};
+use super::keys::{KeyError, ensure_private_dir};
 
-const DIRECTORY: &str = "oidc-keys";
-const RSA_BITS: usize = 2048;
+pub use files::next_key_second;
+pub use live::KeyRing;
+
 /// Far above any token Tessera makes; longer input is refused before decoding.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// The `typ` of the tokens Tessera signs unless told otherwise (ID tokens, a client's access
+/// tokens).
+pub const JWT: &str = "JWT";
 
 /// The signing algorithms Tessera's keys sign with (RFC 7518).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,6 +72,28 @@ struct SigningKey {
     /// The public key as a JWK (RFC 7517), with its `kid`, `alg` and `use`.
     jwk: Value,
     pair: Pair,
+    /// The second it was made (from its file's name).
+    created: i64,
+    path: PathBuf,
+}
+
+/// What an operator sees of a key: never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    /// The second it was made (Unix time).
+    pub created: i64,
+    /// When the next key of its algorithm was made, which took over its signing; `None`: it
+    /// signs now.
+    pub replaced_at: Option<i64>,
+    pub file: PathBuf,
+}
+
+impl KeyInfo {
+    pub fn signs(&self) -> bool {
+        self.replaced_at.is_none()
+    }
 }
 
 /// Every signing key of the data directory, the newest of each algorithm first.
@@ -92,34 +121,77 @@ impl OidcKeys {
     /// Reads the keys from `data_dir/oidc-keys`, making a key of each algorithm that has none.
     /// Making the RSA key takes a moment: callers run this off the async threads.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, KeyError> {
-        let dir = data_dir.join(DIRECTORY);
+        let dir = key_directory(data_dir);
         ensure_private_dir(&dir)?;
         let mut keys = Vec::new();
         for algorithm in Algorithm::ALL {
-            let mut files = key_files(&dir, algorithm)?;
-            if files.is_empty() {
-                let path = dir.join(format!(
-                    "{}-{}.p8",
-                    algorithm.file_prefix(),
-                    crate::clock::Instant::now().millis() / 1000
-                ));
-                match write_new_bytes(&path, &new_key(algorithm, &path)?) {
-                    Ok(()) => {}
+            let mut found = files::key_files(&dir, algorithm)?;
+            if found.is_empty() {
+                let now = crate::clock::Instant::now().seconds();
+                match files::write_key(&dir, algorithm, now) {
+                    Ok(_) => {}
                     // Another process made one a moment ago: read it.
                     Err(KeyError::Write { source, .. })
                         if source.kind() == std::io::ErrorKind::AlreadyExists => {}
                     Err(other) => return Err(other),
                 }
-                files = key_files(&dir, algorithm)?;
+                found = files::key_files(&dir, algorithm)?;
             }
-            for path in files {
-                keys.push(read_key(&path, algorithm)?);
+            for (created, path) in found {
+                keys.push(files::read_key(&path, algorithm, created)?);
             }
         }
         Ok(Self {
             keys,
             random: SystemRandom::new(),
         })
+    }
+
+    /// Writes a new key of `algorithm` that signs from now on (the older ones stay published).
+    /// Making an RSA key takes a moment: callers run this off the async threads.
+    pub fn add_key(
+        data_dir: &Path,
+        algorithm: Algorithm,
+        now_seconds: i64,
+    ) -> Result<(), KeyError> {
+        let dir = key_directory(data_dir);
+        ensure_private_dir(&dir)?;
+        let made: Vec<i64> = files::key_files(&dir, algorithm)?
+            .into_iter()
+            .map(|(made, _)| made)
+            .collect();
+        files::write_key(&dir, algorithm, next_key_second(&made, now_seconds))?;
+        Ok(())
+    }
+
+    /// Removes the file of the key `kid`; a server stops publishing it at its next look.
+    pub fn remove_key(&self, kid: &str) -> Result<(), KeyError> {
+        let Some(key) = self.keys.iter().find(|k| k.kid == kid) else {
+            return Ok(());
+        };
+        std::fs::remove_file(&key.path).map_err(|source| KeyError::Write {
+            path: key.path.clone(),
+            source,
+        })
+    }
+
+    /// Every key, the newest of each algorithm first.
+    pub fn describe(&self) -> Vec<KeyInfo> {
+        self.keys
+            .iter()
+            .map(|key| KeyInfo {
+                kid: key.kid.clone(),
+                algorithm: key.algorithm,
+                created: key.created,
+                replaced_at: self
+                    .keys
+                    .iter()
+                    .filter(|k| k.algorithm == key.algorithm && k.created > key.created)
+                    .map(|k| k.created)
+                    .min(),
+                file: key.path.clone(),
+            })
+            .collect()
     }
 
     /// The key id that signs with `algorithm` now.
@@ -132,10 +204,17 @@ impl OidcKeys {
         json!({ "keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
     }
 
-    /// `claims` as a JWS compact serialisation, signed by the newest key of `algorithm`.
+    /// `claims` as a JWS compact serialisation of `typ` JWT, signed by the newest key of
+    /// `algorithm`.
     pub fn sign(&self, algorithm: Algorithm, claims: &Value) -> String {
+        self.sign_typed(algorithm, JWT, claims)
+    }
+
+    /// `sign`, with the header's `typ` said: a verifier that asks for it refuses any other kind
+    /// of token these keys sign.
+    pub fn sign_typed(&self, algorithm: Algorithm, typ: &str, claims: &Value) -> String {
         let key = self.current(algorithm);
-        let header = json!({"alg": algorithm.as_str(), "kid": key.kid, "typ": "JWT"});
+        let header = json!({"alg": algorithm.as_str(), "kid": key.kid, "typ": typ});
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -165,6 +244,18 @@ impl OidcKeys {
     /// The claims of a token signed by one of these keys, whatever its expiry (the caller
     /// judges the claims).
     pub fn verify(&self, token: &str) -> Result<Value, JwsError> {
+        self.verify_header(token).map(|(_, claims)| claims)
+    }
+
+    /// `verify`, for a token whose header's `typ` must be `typ`.
+    pub fn verify_typed(&self, token: &str, typ: &str) -> Result<Value, JwsError> {
+        match self.verify_header(token)? {
+            (header, claims) if header["typ"].as_str() == Some(typ) => Ok(claims),
+            _ => Err(JwsError::Malformed),
+        }
+    }
+
+    fn verify_header(&self, token: &str) -> Result<(Value, Value), JwsError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(JwsError::Malformed);
         }
@@ -205,7 +296,8 @@ impl OidcKeys {
             .verify(input.as_bytes(), &signature_bytes),
         };
         verified.map_err(|_| JwsError::BadSignature)?;
-        serde_json::from_slice(&decode(payload)?).map_err(|_| JwsError::Malformed)
+        let claims = serde_json::from_slice(&decode(payload)?).map_err(|_| JwsError::Malformed)?;
+        Ok((header, claims))
     }
 
     fn current(&self, algorithm: Algorithm) -> &SigningKey {
@@ -216,109 +308,13 @@ impl OidcKeys {
     }
 }
 
+fn key_directory(data_dir: &Path) -> PathBuf {
+    data_dir.join(files::DIRECTORY)
+}
+
 /// The length of `header.payload` in a compact JWS.
 fn header_and_payload_len(token: &str) -> usize {
     token.rfind('.').unwrap_or(0)
-}
-
-/// The key files of `algorithm`, newest first (by the second in their names).
-fn key_files(dir: &Path, algorithm: Algorithm) -> Result<Vec<PathBuf>, KeyError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| KeyError::Read {
-        path: dir.to_owned(),
-        source,
-    })?;
-    let prefix = format!("{}-", algorithm.file_prefix());
-    let mut files: Vec<(i64, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let made: i64 = name
-                .strip_prefix(&prefix)?
-                .strip_suffix(".p8")?
-                .parse()
-                .ok()?;
-            Some((made, entry.path()))
-        })
-        .collect();
-    files.sort_by_key(|(made, _)| std::cmp::Reverse(*made));
-    Ok(files.into_iter().map(|(_, path)| path).collect())
-}
-
-fn new_key(algorithm: Algorithm, path: &Path) -> Result<Vec<u8>, KeyError> {
-    let failed = |why: String| KeyError::Damaged {
-        path: path.to_owned(),
-        why,
-    };
-    match algorithm {
-        Algorithm::Rs256 => {
-            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
-                .map_err(|e| failed(format!("cannot make an RSA key: {e}")))?;
-            Ok(key
-                .to_pkcs8_der()
-                .map_err(|e| failed(format!("cannot encode the RSA key: {e}")))?
-                .as_bytes()
-                .to_vec())
-        }
-        Algorithm::Es256 => Ok(EcdsaKeyPair::generate_pkcs8(
-            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &SystemRandom::new(),
-        )
-        .map_err(|_| failed("cannot make a P-256 key".into()))?
-        .as_ref()
-        .to_vec()),
-    }
-}
-
-fn read_key(path: &Path, algorithm: Algorithm) -> Result<SigningKey, KeyError> {
-    let der = std::fs::read(path).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let damaged = |why: &str| KeyError::Damaged {
-        path: path.to_owned(),
-        why: why.to_owned(),
-    };
-    let (pair, public) = match algorithm {
-        Algorithm::Rs256 => {
-            let pair = RsaKeyPair::from_pkcs8(&der)
-                .map_err(|_| damaged("not an RSA private key of 2048 to 4096 bits in PKCS#8"))?;
-            let parts: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
-            let public = json!({
-                "kty": "RSA",
-                "n": URL_SAFE_NO_PAD.encode(&parts.n),
-                "e": URL_SAFE_NO_PAD.encode(&parts.e),
-            });
-            (Pair::Rsa(pair), public)
-        }
-        Algorithm::Es256 => {
-            let pair = EcdsaKeyPair::from_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &der,
-                &SystemRandom::new(),
-            )
-            .map_err(|_| damaged("not a P-256 private key in PKCS#8"))?;
-            // An uncompressed point: 0x04, then x and y of 32 bytes each.
-            let point = pair.public_key().as_ref();
-            let public = json!({
-                "kty": "EC",
-                "crv": "P-256",
-                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-                "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-            });
-            (Pair::Ec(pair), public)
-        }
-    };
-    let kid = thumbprint(&public);
-    let mut jwk = public;
-    jwk["kid"] = json!(kid);
-    jwk["alg"] = json!(algorithm.as_str());
-    jwk["use"] = json!("sig");
-    Ok(SigningKey {
-        algorithm,
-        kid,
-        jwk,
-        pair,
-    })
 }
 
 /// The JWK thumbprint (RFC 7638): the SHA-256 of the required members in lexical order, with no
@@ -399,6 +395,38 @@ mod tests {
         );
         let token = first.sign(Algorithm::Es256, &json!({"n": 1}));
         assert!(again.verify(&token).is_ok());
+    }
+
+    #[test]
+    fn a_new_key_signs_and_the_old_one_still_verifies_until_it_is_removed() {
+        let (dir, before) = keys();
+        let old_token = before.sign(Algorithm::Rs256, &json!({"sub": "ann"}));
+        OidcKeys::add_key(dir.path(), Algorithm::Rs256, 0).unwrap();
+        let after = OidcKeys::load_or_create(dir.path()).unwrap();
+        let old_kid = before.current_kid(Algorithm::Rs256);
+        assert_ne!(after.current_kid(Algorithm::Rs256), old_kid);
+        assert!(after.verify(&old_token).is_ok());
+        let listed = after.describe();
+        let old = listed.iter().find(|k| k.kid == old_kid).unwrap();
+        let new = &listed[0];
+        assert!(new.signs() && !old.signs());
+        assert_eq!(old.replaced_at, Some(new.created));
+        assert!(new.created > old.created);
+
+        after.remove_key(old_kid).unwrap();
+        let kept = OidcKeys::load_or_create(dir.path()).unwrap();
+        assert_eq!(kept.verify(&old_token), Err(JwsError::BadSignature));
+        assert_eq!(kept.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_verifier_that_names_the_type_refuses_tokens_of_another() {
+        let (_dir, keys) = keys();
+        let access = keys.sign_typed(Algorithm::Es256, "at+jwt", &json!({"sub": "ann"}));
+        let id = keys.sign(Algorithm::Es256, &json!({"sub": "ann"}));
+        assert!(keys.verify_typed(&access, "at+jwt").is_ok());
+        assert_eq!(keys.verify_typed(&id, "at+jwt"), Err(JwsError::Malformed));
+        assert!(keys.verify(&access).is_ok());
     }
 
     #[test]
