@@ -56,7 +56,13 @@ test("an administrator registers an application and a person takes it back in se
   await admin.waitForURL(`${server.url}/admin/clients/wiki`);
   assert.ok(!(await admin.content()).includes(secret), "the secret is shown once");
   assert.equal(await admin.getByLabel(/^Redirect URIs/).inputValue(), callback);
+  assert.equal(await admin.getByLabel(/^How its ID and access tokens are signed/).inputValue(), "RS256");
   await shot(admin, "172-admin-client");
+  // Its tokens signed with the P-256 key instead: the application reads the algorithm in the JWKS.
+  await admin.getByLabel(/^How its ID and access tokens are signed/).selectOption("ES256");
+  await admin.getByRole("button", { name: "Save application" }).click();
+  await admin.waitForURL(/\/admin\/clients\/wiki/);
+  assert.equal(await admin.getByLabel(/^How its ID and access tokens are signed/).inputValue(), "ES256");
 
   // A person signs in to the application and allows it; it trades the code with its secret.
   await createUser(server, "ann");
@@ -83,7 +89,9 @@ test("an administrator registers an application and a person takes it back in se
     body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: callback, code_verifier: verifier }),
   });
   assert.equal(token.status, 200);
-  const { access_token: access } = await token.json();
+  const { access_token: access, id_token: idToken } = await token.json();
+  const header = JSON.parse(Buffer.from(idToken.split(".")[0], "base64url").toString());
+  assert.equal(header.alg, "ES256", "signed as the console set it");
   const userinfo = () => fetch(`${server.url}/oauth2/userinfo`, { headers: { Authorization: `Bearer ${access}` } });
   assert.equal((await userinfo()).status, 200);
 

@@ -153,6 +153,7 @@ forms! {
         access_token_seconds: String,
         id_token_seconds: String,
         refresh_token_seconds: String,
+        id_token_alg: String,
     }
     AdminWelcomeForm { terms_text: String, new_version: Option<String>, full_name: Option<String>, email: Option<String>, mobile_phone: Option<String> }
     WelcomeForm { full_name: Option<String>, email: Option<String>, mobile_phone: Option<String>, terms_version: String, accept: Option<String>, invited: Option<String> }

@@ -45,6 +45,8 @@ struct FormValues {
     access_token_seconds: String,
     id_token_seconds: String,
     refresh_token_seconds: String,
+    /// `RS256` or `ES256`: how its tokens are signed.
+    id_token_alg: String,
 }
 
 impl From<&ClientForm> for FormValues {
@@ -62,6 +64,7 @@ impl From<&ClientForm> for FormValues {
             access_token_seconds: form.access_token_seconds.clone(),
             id_token_seconds: form.id_token_seconds.clone(),
             refresh_token_seconds: form.refresh_token_seconds.clone(),
+            id_token_alg: form.id_token_alg.clone(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl FormValues {
             access_token_seconds: client.access_token_seconds.to_string(),
             id_token_seconds: client.id_token_seconds.to_string(),
             refresh_token_seconds: client.refresh_token_seconds.to_string(),
+            id_token_alg: client.id_token_signed_response_alg.to_owned(),
         }
     }
 }
@@ -188,8 +192,10 @@ fn update_of(form: &ClientForm) -> Result<ClientUpdate, String> {
         access_token_seconds: seconds("accessTokenSeconds", &form.access_token_seconds)?,
         id_token_seconds: seconds("idTokenSeconds", &form.id_token_seconds)?,
         refresh_token_seconds: seconds("refreshTokenSeconds", &form.refresh_token_seconds)?,
-        // The console's form does not show it yet: a client keeps its own.
-        id_token_signed_response_alg: None,
+        // A form from before the choice was shown sends none: the client keeps its own.
+        id_token_signed_response_alg: Some(form.id_token_alg.trim())
+            .filter(|alg| !alg.is_empty())
+            .map(str::to_owned),
     })
 }
 
