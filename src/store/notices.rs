@@ -137,17 +137,22 @@ impl NoticeStore {
                     .fetch_one(&mut *tx)
                     .await?
                     .try_get("n")?;
-            sqlx::query(
+            // An account deleted since it logged in has no computers to remember; its row
+            // would break the foreign key and lose the whole batch.
+            let inserted = sqlx::query(
                 "INSERT INTO known_devices (user_id, device, first_seen, last_seen, expires_at) \
-                 VALUES ($1, $2, $3, $3, $4)",
+                 SELECT $1, $2, $3, $3, $4 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)",
             )
             .bind(user.to_string())
             .bind(device.clone())
             .bind(now.millis())
             .bind(expires_at)
             .execute(&mut *tx)
-            .await?;
-            seen.push(if others == 0 {
+            .await?
+            .rows_affected();
+            seen.push(if inserted == 0 {
+                DeviceSeen::Known
+            } else if others == 0 {
                 DeviceSeen::First
             } else {
                 DeviceSeen::New

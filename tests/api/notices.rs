@@ -412,3 +412,32 @@ async fn the_administrator_chooses_the_events_the_channels_and_the_words() {
         "a change of password is not told when the administrator turned it off"
     );
 }
+
+/// A login read after its account was deleted (the worker reads the log a second later) names a
+/// user the database no longer has: its computer is not remembered, and the rest of the batch is
+/// not lost with it (it broke the foreign key and failed the whole pass).
+#[tokio::test]
+async fn a_login_of_an_account_deleted_since_is_passed_over() {
+    let app = spawn_app().await;
+    let kept = app.create_user("kept", serde_json::json!({})).await;
+    let kept = tessera::domain::UserId::parse(kept["id"].as_str().unwrap()).unwrap();
+    let gone = tessera::domain::UserId::parse("0b7a4d5e-1c2f-4e3a-9b8c-7d6e5f4a3b2c").unwrap();
+    let seen = app
+        .core
+        .store
+        .notices()
+        .see_devices(
+            &[(gone, "laptop".to_owned()), (kept, "laptop".to_owned())],
+            tessera::clock::Instant::now(),
+            86_400,
+        )
+        .await
+        .expect("a deleted account's login breaks nothing");
+    assert_eq!(
+        seen,
+        vec![
+            tessera::store::DeviceSeen::Known,
+            tessera::store::DeviceSeen::First
+        ]
+    );
+}
