@@ -1,9 +1,10 @@
 //! OpenID Connect's rows: registered clients, authorization requests waiting for a login, and
-//! one-time authorization codes (spent by `exchange_code`, `oidc_grants.rs`). The OIDC service decides; this executes.
+//! one-time authorization codes (traded by `exchange_code`, `oidc_exchange.rs`). The OIDC service
+//! decides; this executes.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
+use super::row::Columns;
 use super::{OidcStore, StoreError, audit, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
@@ -67,7 +68,10 @@ pub struct CodeRecord {
     pub grant_id: Option<String>,
 }
 
-const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, \
+pub(super) const CODE_COLUMNS: &str = "client_id, user_id, session_id, redirect_uri, \
+    code_challenge, nonce, scope, auth_time, amr, expires_at, used_at, grant_id";
+
+pub(super) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, \
     post_logout_redirect_uris, scopes, allowed_groups, requires_second_factor, first_party, \
     access_token_seconds, id_token_seconds, refresh_token_seconds, created_at, updated_at, \
     id_token_signed_response_alg";
@@ -349,11 +353,9 @@ impl OidcStore {
     }
 
     pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT client_id, user_id, session_id, redirect_uri, code_challenge, nonce, scope, \
-               auth_time, amr, expires_at, used_at, grant_id FROM oidc_codes \
-             WHERE code_hash = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS} FROM oidc_codes WHERE code_hash = $1"
+        ))
         .bind(code_hash.to_owned())
         .fetch_optional(self.store.pool())
         .await?;
@@ -365,52 +367,52 @@ fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
-fn list_from(row: &AnyRow, column: &str) -> Result<Vec<String>, StoreError> {
-    let text: String = row.try_get(column)?;
+fn list_from(row: &impl Columns, column: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = row.column(column)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
+pub(super) fn client_from_row(row: &impl Columns) -> Result<ClientRecord, StoreError> {
     Ok(ClientRecord {
-        client_id: row.try_get("client_id")?,
-        name: row.try_get("name")?,
-        secret_hash: row.try_get("secret_hash")?,
+        client_id: row.column("client_id")?,
+        name: row.column("name")?,
+        secret_hash: row.column("secret_hash")?,
         redirect_uris: list_from(row, "redirect_uris")?,
         post_logout_redirect_uris: list_from(row, "post_logout_redirect_uris")?,
         scopes: list_from(row, "scopes")?,
         allowed_groups: list_from(row, "allowed_groups")?,
-        requires_second_factor: row.try_get::<i64, _>("requires_second_factor")? == 1,
-        first_party: row.try_get::<i64, _>("first_party")? == 1,
-        access_token_seconds: row.try_get("access_token_seconds")?,
-        id_token_seconds: row.try_get("id_token_seconds")?,
-        refresh_token_seconds: row.try_get("refresh_token_seconds")?,
+        requires_second_factor: row.column::<i64>("requires_second_factor")? == 1,
+        first_party: row.column::<i64>("first_party")? == 1,
+        access_token_seconds: row.column("access_token_seconds")?,
+        id_token_seconds: row.column("id_token_seconds")?,
+        refresh_token_seconds: row.column("refresh_token_seconds")?,
         id_token_alg: {
-            let name: String = row.try_get("id_token_signed_response_alg")?;
+            let name: String = row.column("id_token_signed_response_alg")?;
             Algorithm::parse(&name)
                 .ok_or_else(|| StoreError::Corrupt(format!("client signing algorithm {name:?}")))?
         },
-        created_at: Instant::from_millis(row.try_get("created_at")?),
-        updated_at: Instant::from_millis(row.try_get("updated_at")?),
+        created_at: Instant::from_millis(row.column("created_at")?),
+        updated_at: Instant::from_millis(row.column("updated_at")?),
     })
 }
 
-fn code_from_row(row: &AnyRow) -> Result<CodeRecord, StoreError> {
-    let user: String = row.try_get("user_id")?;
+pub(super) fn code_from_row(row: &impl Columns) -> Result<CodeRecord, StoreError> {
+    let user: String = row.column("user_id")?;
     Ok(CodeRecord {
-        client_id: row.try_get("client_id")?,
+        client_id: row.column("client_id")?,
         user: UserId::parse(&user)
             .map_err(|_| StoreError::Corrupt(format!("code of user {user:?}")))?,
-        session_id: row.try_get("session_id")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        code_challenge: row.try_get("code_challenge")?,
-        nonce: row.try_get("nonce")?,
-        scope: row.try_get("scope")?,
-        auth_time: Instant::from_millis(row.try_get("auth_time")?),
+        session_id: row.column("session_id")?,
+        redirect_uri: row.column("redirect_uri")?,
+        code_challenge: row.column("code_challenge")?,
+        nonce: row.column("nonce")?,
+        scope: row.column("scope")?,
+        auth_time: Instant::from_millis(row.column("auth_time")?),
         amr: list_from(row, "amr")?,
-        expires_at: Instant::from_millis(row.try_get("expires_at")?),
+        expires_at: Instant::from_millis(row.column("expires_at")?),
         used_at: row
-            .try_get::<Option<i64>, _>("used_at")?
+            .column::<Option<i64>>("used_at")?
             .map(Instant::from_millis),
-        grant_id: row.try_get("grant_id")?,
+        grant_id: row.column("grant_id")?,
     })
 }

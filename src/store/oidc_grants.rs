@@ -1,10 +1,11 @@
-//! OpenID Connect's grants: what a code is traded for (in the statement that spends the code),
-//! and the refresh tokens that renew it, each spent by the refresh that makes the next.
+//! OpenID Connect's grants: what a code is traded for (kept by `exchange_code`,
+//! `oidc_exchange.rs`), and the refresh tokens that renew it, each spent by the refresh that
+//! makes the next.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{OidcStore, StoreError, audit, flag};
+use super::{OidcStore, StoreError, audit};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::UserId;
@@ -51,57 +52,10 @@ pub enum RefreshSpend {
     Unknown,
 }
 
-const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, amr, \
+pub(super) const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, amr, \
     offline, created_at, expires_at, revoked_at";
 
 impl OidcStore {
-    /// Spends a code and keeps the grant it is traded for with its first refresh token and the
-    /// event, in one transaction: only while the code is unspent and unexpired. `false`: it was
-    /// spent already (of many exchanges at once, one gets the grant).
-    pub async fn exchange_code(
-        &self,
-        code_hash: &str,
-        grant: &GrantRecord,
-        refresh_hash: &str,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        let now = event.at;
-        let mut tx = self.store.writes().begin().await?;
-        let spent = sqlx::query(
-            "UPDATE oidc_codes SET used_at = $2, grant_id = $3 \
-             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(code_hash.to_owned())
-        .bind(now.millis())
-        .bind(grant.id.clone())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if spent == 0 {
-            return Ok(false);
-        }
-        sqlx::query(&format!(
-            "INSERT INTO oidc_grants ({GRANT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
-        ))
-        .bind(grant.id.clone())
-        .bind(grant.client_id.clone())
-        .bind(grant.user.to_string())
-        .bind(grant.session_id.clone())
-        .bind(grant.scope.clone())
-        .bind(grant.auth_time.millis())
-        .bind(serde_json::to_string(&grant.amr).unwrap_or_else(|_| "[]".into()))
-        .bind(flag(grant.offline))
-        .bind(grant.created_at.millis())
-        .bind(grant.expires_at.millis())
-        .execute(&mut *tx)
-        .await?;
-        insert_refresh_token(&mut tx, refresh_hash, &grant.id, now).await?;
-        audit::record(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE id = $1"

@@ -60,6 +60,29 @@ impl Columns for SqliteRow<'_, '_> {
     }
 }
 
+/// A row's columns behind a prefix (`c_`): the tables of a join, their columns aliased apart
+/// (`aliased`), each read by its table's own decoder.
+pub(super) struct Prefixed<'r, R> {
+    pub(super) row: &'r R,
+    pub(super) prefix: &'static str,
+}
+
+impl<R: Columns> Columns for Prefixed<'_, R> {
+    fn column<T: Column>(&self, name: &str) -> Result<T, StoreError> {
+        self.row.column(&format!("{}{name}", self.prefix))
+    }
+}
+
+/// `columns` of the table aliased `table`, each named behind `prefix`: `c.x AS c_x, …`.
+pub(super) fn aliased(table: &str, columns: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(str::trim)
+        .map(|column| format!("{table}.{column} AS {prefix}{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One bound parameter.
 #[derive(Debug, Clone)]
 pub(super) enum Param {
@@ -213,6 +236,26 @@ mod tests {
             row.column::<i64>("name").is_err(),
             "a text is not read as a number"
         );
+    }
+
+    #[test]
+    fn aliased_columns_are_read_back_behind_their_prefix() {
+        assert_eq!(
+            aliased("c", "id, \n    name", "c_"),
+            "c.id AS c_id, c.name AS c_name"
+        );
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        let mut statement = connection
+            .prepare("SELECT 1 AS id, 'x' AS c_name, 2 AS c_id")
+            .unwrap();
+        let mut rows = statement.query([]).unwrap();
+        let row = SqliteRow::new(rows.next().unwrap().unwrap());
+        let prefixed = Prefixed {
+            row: &row,
+            prefix: "c_",
+        };
+        assert_eq!(prefixed.column::<i64>("id").unwrap(), 2);
+        assert_eq!(prefixed.column::<String>("name").unwrap(), "x");
     }
 
     #[test]

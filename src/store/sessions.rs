@@ -1,14 +1,13 @@
-use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::SessionStore;
-use super::row::{Param, bind_all};
+use super::row::{Columns, Param, bind_all};
 use super::{StoreError, audit, users::revoke_all_sessions};
 use crate::audit::{AuditEvent, Origin};
 use crate::clock::Instant;
 use crate::domain::{LoginType, UserId};
 
-const COLUMNS: &str = "id, user_id, kind, amr, application_id, created_at, authenticated_at, \
+pub(super) const COLUMNS: &str = "id, user_id, kind, amr, application_id, created_at, authenticated_at, \
     expires_at, revoked_at";
 
 #[derive(Debug, Clone)]
@@ -193,23 +192,23 @@ fn prefixed_columns(prefix: &str) -> String {
         .join(", ")
 }
 
-fn session_from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
-    let user_id: String = row.try_get("user_id")?;
-    let kind: String = row.try_get("kind")?;
-    let amr: String = row.try_get("amr")?;
+pub(super) fn session_from_row(row: &impl Columns) -> Result<SessionRecord, StoreError> {
+    let user_id: String = row.column("user_id")?;
+    let kind: String = row.column("kind")?;
+    let amr: String = row.column("amr")?;
     Ok(SessionRecord {
-        id: row.try_get("id")?,
+        id: row.column("id")?,
         user_id: UserId::parse(&user_id)
             .map_err(|e| StoreError::Corrupt(format!("sessions.user_id: {}", e.message)))?,
         kind: LoginType::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("sessions.kind: {kind}")))?,
         amr: amr.split_whitespace().map(str::to_owned).collect(),
-        application_id: row.try_get("application_id")?,
-        created_at: Instant::from_millis(row.try_get("created_at")?),
-        authenticated_at: Instant::from_millis(row.try_get("authenticated_at")?),
-        expires_at: Instant::from_millis(row.try_get("expires_at")?),
+        application_id: row.column("application_id")?,
+        created_at: Instant::from_millis(row.column("created_at")?),
+        authenticated_at: Instant::from_millis(row.column("authenticated_at")?),
+        expires_at: Instant::from_millis(row.column("expires_at")?),
         revoked_at: row
-            .try_get::<Option<i64>, _>("revoked_at")?
+            .column::<Option<i64>>("revoked_at")?
             .map(Instant::from_millis),
     })
 }
