@@ -223,3 +223,27 @@ async fn the_verified_phone_is_a_number_a_phone_method_holds_and_a_reset_leaves_
     assert_eq!(user["user"]["mobilePhone"], "+13035550177", "{user}");
     assert_eq!(user["user"]["twoFactor"]["methods"], json!([]), "{user}");
 }
+
+/// An application named in the address that is not registered is a page that says so, for its
+/// page, its deletion question and each of its forms, and changes nothing.
+#[tokio::test]
+async fn an_unknown_application_in_the_console_is_not_found() {
+    let (app, mut admin, _, csrf) = console().await;
+    for path in ["/admin/clients/nope", "/admin/clients/nope/delete"] {
+        let page = admin.get(&app, path).await;
+        assert_eq!(page.status(), 404, "{path}");
+        assert!(page.text().await.unwrap().contains("No such application."));
+    }
+    let edit = [
+        ("csrf", csrf.as_str()),
+        ("name", "Nope"),
+        ("redirect_uris", "https://nope.example/cb"),
+    ];
+    let saved = admin.post(&app, "/admin/clients/nope", &edit).await;
+    assert_eq!(saved.status(), 404);
+    let rotated = admin
+        .post(&app, "/admin/clients/nope/secret", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(rotated.status(), 404);
+    assert!(app.core.oidc.clients().await.unwrap().is_empty());
+}

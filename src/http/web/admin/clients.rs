@@ -342,6 +342,29 @@ pub async fn create_client(
     }
 }
 
+/// The page that says a client named in the address is not there.
+fn no_such_client(state: &AppState, headers: &HeaderMap) -> Response {
+    error_page(
+        state,
+        headers,
+        StatusCode::NOT_FOUND,
+        "No such application.",
+    )
+}
+
+/// The client named in the address, or the page to answer instead.
+async fn read_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<ClientView, Response> {
+    match state.core.oidc.client(client_id).await {
+        Ok(client) => Ok(client),
+        Err(OidcError::UnknownClient) => Err(no_such_client(state, headers)),
+        Err(error) => Err(internal(state, headers, error)),
+    }
+}
+
 async fn render_client(
     state: &AppState,
     headers: &HeaderMap,
@@ -351,17 +374,9 @@ async fn render_client(
     error: Option<String>,
     form: Option<&ClientForm>,
 ) -> Response {
-    let client = match state.core.oidc.client(client_id).await {
+    let client = match read_client(state, headers, client_id).await {
         Ok(client) => client,
-        Err(OidcError::UnknownClient) => {
-            return error_page(
-                state,
-                headers,
-                StatusCode::NOT_FOUND,
-                "No such application.",
-            );
-        }
-        Err(error) => return internal(state, headers, error),
+        Err(page) => return page,
     };
     let group_names = match state.core.groups.groups().await {
         Ok(groups) => groups
@@ -438,12 +453,7 @@ pub async fn save_client(
     match result {
         Ok(client) => Cookies::new(&state, &headers)
             .redirect(&format!("/admin/clients/{}?notice=saved", client.client_id)),
-        Err(OidcError::UnknownClient) => error_page(
-            &state,
-            &headers,
-            StatusCode::NOT_FOUND,
-            "No such application.",
-        ),
+        Err(OidcError::UnknownClient) => no_such_client(&state, &headers),
         Err(OidcError::Internal(error)) => internal(&state, &headers, error),
         Err(error) => {
             let (error, form) = (Some(explain(&error)), Some(&form));
@@ -474,12 +484,7 @@ pub async fn rotate_secret(
             secret.0,
             true,
         ),
-        Err(OidcError::UnknownClient) => error_page(
-            &state,
-            &headers,
-            StatusCode::NOT_FOUND,
-            "No such application.",
-        ),
+        Err(OidcError::UnknownClient) => no_such_client(&state, &headers),
         Err(OidcError::Internal(error)) => internal(&state, &headers, error),
         Err(error) => {
             let error = Some(explain(&error));
@@ -496,17 +501,9 @@ async fn ask_deletion(
     client_id: &str,
     error: Option<String>,
 ) -> Response {
-    let client = match state.core.oidc.client(client_id).await {
+    let client = match read_client(state, headers, client_id).await {
         Ok(client) => client,
-        Err(OidcError::UnknownClient) => {
-            return error_page(
-                state,
-                headers,
-                StatusCode::NOT_FOUND,
-                "No such application.",
-            );
-        }
-        Err(error) => return internal(state, headers, error),
+        Err(page) => return page,
     };
     let name = client.name.clone();
     let confirmation = Confirmation {
