@@ -39,6 +39,9 @@ enum ScenarioName {
     /// POST /oauth2/token (authorization_code) for an ES256 and an RS256 client, the codes
     /// issued beforehand through /oauth2/authorize.
     OidcExchange,
+    /// GET /api/authz/forward-auth (a reverse proxy's question) at 8 and 64 connections,
+    /// beside the cheapest route (GET /static/app.js) at the same connections.
+    ForwardAuth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -181,6 +184,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if run(ScenarioName::OidcExchange) {
             suite.oidc_exchange(backend).await?;
+        }
+        if run(ScenarioName::ForwardAuth) {
+            suite.forward_auth(backend).await?;
         }
     }
     suite.print_budget();

@@ -1,5 +1,6 @@
 //! The scenarios of the performance suite and the budget they report against.
 
+mod forward_auth;
 mod oidc;
 
 use std::collections::HashMap;
@@ -270,6 +271,7 @@ impl<'a> Suite<'a> {
             argon2: cheap_argon2(),
             fraud_guard: true,
             password_guard: true,
+            trusted_loopback_proxy: false,
         };
         let slots = self
             .seed_code_check_users(workspace, &settings, args.users)
@@ -424,6 +426,7 @@ impl<'a> Suite<'a> {
             argon2: Argon2Config::default(),
             fraud_guard: true,
             password_guard: true,
+            trusted_loopback_proxy: false,
         };
         let login_users = SCALE_LOGIN_USERS.min(population);
         let secrets: Vec<Vec<Arc<[u8]>>> = (0..login_users)
@@ -522,6 +525,7 @@ impl<'a> Suite<'a> {
             argon2: cheap_argon2(),
             fraud_guard: false,
             password_guard: true,
+            trusted_loopback_proxy: false,
         };
         // Each user has a number of its own, so a client finds its message by the number.
         let users = (connections * 8).max(100);
@@ -598,6 +602,7 @@ impl<'a> Suite<'a> {
             argon2: cheap_argon2(),
             fraud_guard: true,
             password_guard: false,
+            trusted_loopback_proxy: false,
         };
         // Each phase has users of its own, as many as code-check's: replay protection lets a
         // user log in with at most three codes per 30-second step, and on a fast machine the 8

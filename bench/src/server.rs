@@ -3,6 +3,7 @@
 //! `tessera import`. Its CPU time and peak RSS are read from /proc, which is why it runs as a
 //! separate process rather than inside the generator.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,6 +114,8 @@ pub struct ServerSettings {
     /// botnet of many addresses, each guess costing a hash, where from one address the guard
     /// would refuse them unhashed after a hundred.
     pub password_guard: bool,
+    /// forward-auth asks as a reverse proxy on loopback, which the server must trust.
+    pub trusted_loopback_proxy: bool,
 }
 
 pub struct Server {
@@ -188,6 +191,9 @@ fn environment(
         // sms-roundtrip reads the outbox as a person trying Tessera on their own machine would.
         ("TESSERA_DELIVERY__OUTBOX_PUBLIC".into(), "true".into()),
     ];
+    if settings.trusted_loopback_proxy {
+        environment.push(("TESSERA_TRUSTED_PROXIES".into(), "127.0.0.1".into()));
+    }
     if !settings.password_guard {
         for limit in ["PER_IP", "PER_ACCOUNT_AND_IP"] {
             environment.push((
@@ -253,11 +259,29 @@ pub fn cli(
     settings: &ServerSettings,
     args: &[&str],
 ) -> anyhow::Result<String> {
-    let output = Command::new(binary)
+    cli_with_input(binary, workspace, settings, args, "")
+}
+
+/// `cli`, with `input` on the command's standard input (`tessera settings set` reads it there).
+pub fn cli_with_input(
+    binary: &Path,
+    workspace: &Workspace,
+    settings: &ServerSettings,
+    args: &[&str],
+    input: &str,
+) -> anyhow::Result<String> {
+    let mut child = Command::new(binary)
         .args(args)
         .envs(environment(workspace, settings, "127.0.0.1:0"))
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .context("cannot run tessera")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes())?;
+    }
+    let output = child.wait_with_output().context("cannot run tessera")?;
     if !output.status.success() {
         bail!(
             "tessera {} failed: {}",

@@ -57,6 +57,7 @@ impl Suite<'_> {
             argon2: cheap_argon2(),
             fraud_guard: true,
             password_guard: true,
+            trusted_loopback_proxy: false,
         };
         let hash = self.cheap_hash.clone();
         self.import_users(workspace, &settings, 1, |i| format!("u{i},\"{hash}\",,,"))
@@ -90,7 +91,7 @@ impl Suite<'_> {
             secrets.insert(client_id, secret);
         }
         let server = Server::start_on_existing_database(&self.binary, workspace, &settings).await?;
-        let cookie = browser_session(&server.base_url).await?;
+        let cookie = browser_session(&server.base_url, "u0").await?;
         let commit = self.commit_limit(backend);
         for (client_id, algorithm) in [
             ("bench-es256", Algorithm::Es256),
@@ -181,8 +182,8 @@ impl Suite<'_> {
     }
 }
 
-/// The session cookie of a browser that logged in on the pages as `u0`.
-async fn browser_session(base: &str) -> anyhow::Result<String> {
+/// The session cookie of a browser that logged in on the pages as `username`.
+pub(super) async fn browser_session(base: &str, username: &str) -> anyhow::Result<String> {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -197,7 +198,11 @@ async fn browser_session(base: &str) -> anyhow::Result<String> {
     let answer = browser
         .post(format!("{base}/login"))
         .header("cookie", cookie_header(&cookies))
-        .form(&[("csrf", csrf), ("username", "u0"), ("password", PASSWORD)])
+        .form(&[
+            ("csrf", csrf),
+            ("username", username),
+            ("password", PASSWORD),
+        ])
         .send()
         .await?;
     if answer
