@@ -11,7 +11,7 @@ use crate::crypto::{AccessTokenSigner, Claims, FormBinding, FormTokens, random};
 use crate::domain::{LoginType, User, UserId};
 use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
-pub use lifetime::{ACTIVITY_RECORDED_EVERY_SECONDS, Standing, WebSessionLimits};
+pub use lifetime::{Standing, WebSessionLimits};
 
 /// How tokens are issued.
 #[derive(Debug, Clone)]

@@ -343,8 +343,8 @@ impl Cookies {
     }
 
     /// An HttpOnly cookie for the whole site (Path=/, never a Domain); `None` keeps it for the
-    /// browser session. Not the session cookie: `set_session` and `clear_session` keep it
-    /// where the configuration puts it.
+    /// browser session. The session cookie goes to `set_session`, which keeps it where the
+    /// configuration puts it.
     pub fn set(&mut self, name: &str, value: &str, max_age: Option<i64>, same_site: &str) {
         if name == SESSION_COOKIE {
             return self.set_session(value, max_age);
