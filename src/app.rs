@@ -89,6 +89,12 @@ impl Application {
                 organization: config.organization.clone(),
                 product_name: config.product_name.clone(),
                 secure_cookies: config.public_url().starts_with("https://"),
+                session_cookie: crate::http::cookies::SessionCookie::new(
+                    config.public_url().starts_with("https://"),
+                    crate::http::web::SESSION_COOKIE,
+                    config.session.cookie_domain(),
+                ),
+                remember_me: config.session.remember_me_seconds > 0,
             },
             edge: crate::http::EdgeSettings {
                 trusted_proxies: config.trusted_proxies.clone(),

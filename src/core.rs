@@ -18,7 +18,7 @@ use crate::notices::Notices;
 use crate::oidc::{Oidc, SigningSettings};
 use crate::recovery::Recovery;
 use crate::registration::Registration;
-use crate::sessions::{Sessions, TokenPolicy};
+use crate::sessions::{Sessions, TokenPolicy, WebSessionLimits};
 use crate::store::{Store, StoreError};
 use crate::two_factor::TwoFactor;
 use crate::verify::Verify;
@@ -79,6 +79,11 @@ impl Core {
                 issuer: issuer.clone(),
                 access_ttl_seconds: config.tokens.access_ttl_seconds,
                 refresh_ttl_seconds: config.tokens.refresh_ttl_seconds,
+                web: WebSessionLimits {
+                    inactivity_seconds: config.session.inactivity_timeout_seconds,
+                    absolute_seconds: config.session.absolute_timeout_seconds,
+                    remember_me_seconds: config.session.remember_me_seconds,
+                },
             },
             FormTokens::new(keys),
         );

@@ -10,7 +10,9 @@ use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
 use crate::recovery::LinkIssued;
 use crate::sessions::IssuedTokens;
-use crate::store::{MethodRecord, PasswordStep, PasswordStepStatements, StoreError, UserWithHash};
+use crate::store::{
+    MethodRecord, NewChallenge, PasswordStep, PasswordStepStatements, StoreError, UserWithHash,
+};
 use crate::two_factor::{IssuedTrust, SETTINGS_KEY, TwoFactorError, policy_from_stored};
 use crate::two_factor::{TwoFactor, preference};
 
@@ -24,6 +26,9 @@ pub struct LoginRequest {
     pub trust_token: Option<String>,
     /// The browser's long-lived id cookie, which a trust given on the pages is bound to.
     pub browser_id: Option<String>,
+    /// "Remember me" on the login page: the web session lives longer, its cookie past the
+    /// browser's session. Kept with the challenge when a second factor is due.
+    pub remember_me: bool,
 }
 
 /// What a right password leads to.
@@ -129,6 +134,7 @@ impl Logins {
                     trusted,
                     login_type: request.login_type,
                     application_id: request.application_id.clone(),
+                    remember_me: request.remember_me,
                     challenge_id_hash: random::lookup_digest(&two_factor_id),
                     defaults: self.two_factor.configured_policy().clone(),
                     origin: origin.clone(),
@@ -166,16 +172,23 @@ impl Logins {
                     // The second factor was given on this computer within the trust period.
                     amr.push("trusted".to_owned());
                 }
-                let event =
+                let remembered = self
+                    .sessions
+                    .remembers(request.login_type, request.remember_me);
+                let mut event =
                     AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
                         .target(user.id)
                         .detail("amr", amr.clone())
                         .detail("loginType", request.login_type.as_str());
+                if remembered {
+                    event = event.detail("rememberMe", true);
+                }
                 let (session, refresh_token) = self.sessions.new_session(
                     user.id,
                     request.login_type,
                     amr,
                     request.application_id.clone(),
+                    remembered,
                     origin,
                     now,
                 );
@@ -489,6 +502,8 @@ struct AfterPassword {
     trusted: bool,
     login_type: LoginType,
     application_id: Option<String>,
+    /// Kept with the challenge, for the session its code opens.
+    remember_me: bool,
     /// The digest of the `twoFactorId` the challenge is opened under.
     challenge_id_hash: String,
     defaults: TwoFactorPolicy,
@@ -548,8 +563,9 @@ impl PasswordStep for AfterPassword {
                     ..facts
                 },
             ) != Decision::Grant;
-        let challenge = (decision != Decision::Grant && !blocked).then(|| {
-            TwoFactor::new_challenge(
+        let challenge = (decision != Decision::Grant && !blocked).then(|| NewChallenge {
+            remember_me: self.remember_me,
+            ..TwoFactor::new_challenge(
                 self.challenge_id_hash,
                 &self.user,
                 self.login_type,

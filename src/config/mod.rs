@@ -15,9 +15,11 @@ use crate::proxies::{ForwardedHeader, TrustedProxies};
 
 mod edge;
 mod forward_auth;
+mod session;
 
 pub use edge::{ConnectionConfig, DERIVED_MAX_OPEN, DeliveryConfig, MetricsConfig, RESERVED_FILES};
 pub use forward_auth::{ForwardAuthConfig, ForwardAuthHeaders};
+pub use session::SessionConfig;
 
 pub const ENV_PREFIX: &str = "TESSERA_";
 
@@ -82,6 +84,8 @@ pub struct Config {
     pub default_region: Option<String>,
     /// Reverse proxies asking about each request: the login portal, the headers, http sites.
     pub forward_auth: ForwardAuthConfig,
+    /// Web sessions: their timeouts, "Remember me", the parent domain of their cookie.
+    pub session: SessionConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +156,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             default_region: None,
             forward_auth: ForwardAuthConfig::default(),
+            session: SessionConfig::default(),
         }
     }
 }
@@ -363,6 +368,15 @@ impl Config {
             return invalid(named.join("; "));
         }
         if let Err(message) = self.forward_auth.check() {
+            return invalid(message);
+        }
+        // Browsers log in at the public URL, and at the portal when it is elsewhere.
+        let mut sites = vec![("public_url", self.public_url())];
+        if self.forward_auth.portal_url.is_some() {
+            sites.push(("forward_auth.portal_url", self.forward_auth_portal_url()));
+        }
+        let sites: Vec<(&str, &str)> = sites.iter().map(|(k, u)| (*k, u.as_str())).collect();
+        if let Err(message) = self.session.check(&sites) {
             return invalid(message);
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {

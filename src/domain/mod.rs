@@ -24,7 +24,7 @@ pub use names::{Email, FullName, LoginId, Username};
 pub use password::Password;
 pub use phone::{PhoneNumber, Region};
 pub use reason::Reason;
-pub use site::{DomainPattern, Host};
+pub use site::{CookieDomain, DomainPattern, Host};
 pub use two_factor::{MethodId, MethodKind, MethodName, RequestedMethod};
 pub use user::{Role, Roles, User, UserId};
 

@@ -1,6 +1,6 @@
-//! The names of sites a reverse proxy puts behind Tessera: a request's host, and the domain
+//! The names of sites a reverse proxy puts behind Tessera: a request's host, the domain
 //! patterns that access rules and the configuration name sites by (`app.example.com`,
-//! `*.example.com`).
+//! `*.example.com`), and the parent domain the session cookie may be shared on.
 
 use std::fmt;
 
@@ -62,15 +62,6 @@ impl DomainPattern {
         if name.len() > MAX_NAME_CHARS {
             return refuse("is not a domain: a domain has at most 253 characters");
         }
-        let label_ok = |label: &str| {
-            !label.is_empty()
-                && label.len() <= MAX_LABEL_CHARS
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        };
         if !name.split('.').all(label_ok) {
             return refuse(
                 "is not a domain: its labels are letters, digits and inner hyphens, separated \
@@ -91,6 +82,83 @@ impl DomainPattern {
         host.strip_suffix(self.name.as_str())
             .and_then(|head| head.strip_suffix('.'))
             .is_some_and(|label| !label.is_empty())
+    }
+}
+
+/// A label of a domain name: letters, digits, `_` and inner hyphens, 1 to 63 characters.
+fn label_ok(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= MAX_LABEL_CHARS
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+/// The domain a cookie is shared on (its `Domain` attribute): `example.com` gives the cookie to
+/// `example.com` and every name under it. Never a single label such as `com` (a browser would
+/// refuse it, or worse, give it to every site under the suffix) unless it is `localhost`, and
+/// never an IP address, which a cookie cannot be shared under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CookieDomain(String);
+
+impl CookieDomain {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        // A leading dot is what RFC 2109 wrote; RFC 6265 ignores it.
+        let name = raw
+            .trim()
+            .trim_start_matches('.')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let refuse = |why: &str| Err(Invalid::new("[invalid]", format!("{raw:?} {why}")));
+        if name.contains('*') {
+            return refuse("is not a domain: write the parent domain itself (example.com), no *");
+        }
+        if !name.is_ascii() {
+            return refuse("is not a domain: write an internationalised name in its xn-- form");
+        }
+        if name.is_empty() || name.len() > MAX_NAME_CHARS || !name.split('.').all(label_ok) {
+            return refuse(
+                "is not a domain: its labels are letters, digits and inner hyphens, separated \
+                 by dots",
+            );
+        }
+        if name.parse::<std::net::Ipv4Addr>().is_ok()
+            || name
+                .rsplit('.')
+                .next()
+                .is_some_and(|top| top.chars().all(|c| c.is_ascii_digit()))
+        {
+            return refuse("is an IP address: a cookie is shared only under a domain name");
+        }
+        if !name.contains('.') && name != "localhost" {
+            return refuse(
+                "is a top-level domain: a cookie on it would go to every site under it; name \
+                 your own domain (example.com)",
+            );
+        }
+        Ok(Self(name))
+    }
+
+    /// Whether a browser at `host` keeps and sends a cookie with this `Domain`: the domain
+    /// itself or a name under it.
+    pub fn covers(&self, host: &Host) -> bool {
+        let host = host.as_str();
+        host == self.0
+            || host
+                .strip_suffix(self.0.as_str())
+                .is_some_and(|head| head.len() > 1 && head.ends_with('.'))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CookieDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -132,6 +200,36 @@ mod tests {
         assert!(pattern.matches(&host("App.Example.com:8443")));
         assert!(!pattern.matches(&host("x.app.example.com")));
         assert!(!pattern.matches(&host("app.example.co")));
+    }
+
+    #[test]
+    fn a_cookie_domain_covers_itself_and_the_names_under_it_only() {
+        let domain = CookieDomain::parse(".Example.com.").unwrap();
+        assert_eq!(domain.as_str(), "example.com");
+        assert!(domain.covers(&host("example.com")));
+        assert!(domain.covers(&host("auth.example.com:8443")));
+        assert!(domain.covers(&host("a.b.example.com")));
+        assert!(!domain.covers(&host("evilexample.com")));
+        assert!(!domain.covers(&host("example.com.evil.example")));
+        assert!(!domain.covers(&host("example.org")));
+        assert!(CookieDomain::parse("localhost").is_ok());
+    }
+
+    #[test]
+    fn a_cookie_domain_is_no_suffix_alone_no_address_and_no_pattern() {
+        for (bad, why) in [
+            ("com", "top-level"),
+            ("lan", "top-level"),
+            ("", "labels"),
+            ("*.example.com", "no *"),
+            ("10.0.0.1", "IP address"),
+            ("a b.example", "labels"),
+            ("example.com/", "labels"),
+            ("bücher.example", "xn--"),
+        ] {
+            let error = CookieDomain::parse(bad).unwrap_err();
+            assert!(error.message.contains(why), "{bad}: {}", error.message);
+        }
     }
 
     #[test]

@@ -560,6 +560,8 @@ mod tests {
             authenticated_at: Instant::from_millis(0),
             expires_at: Instant::from_millis(100_000),
             revoked_at: revoked.then(|| Instant::from_millis(1)),
+            last_seen_at: Instant::from_millis(0),
+            remembered: false,
         }
     }
 

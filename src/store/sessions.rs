@@ -8,7 +8,7 @@ use crate::clock::Instant;
 use crate::domain::{LoginType, UserId};
 
 pub(super) const COLUMNS: &str = "id, user_id, kind, amr, application_id, created_at, authenticated_at, \
-    expires_at, revoked_at";
+    expires_at, revoked_at, last_seen_at, remembered";
 
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -23,6 +23,8 @@ pub struct NewSession {
     pub refresh_hash: String,
     pub now: Instant,
     pub expires_at: Instant,
+    /// A web session opened with "Remember me": its cookie outlives the browser's session.
+    pub remembered: bool,
     pub origin: Origin,
 }
 
@@ -37,6 +39,10 @@ pub struct SessionRecord {
     pub authenticated_at: Instant,
     pub expires_at: Instant,
     pub revoked_at: Option<Instant>,
+    /// The last recorded use of a web session (at most once a minute); its opening at first.
+    pub last_seen_at: Instant,
+    /// Opened with "Remember me".
+    pub remembered: bool,
 }
 
 impl SessionRecord {
@@ -210,6 +216,8 @@ pub(super) fn session_from_row(row: &impl Columns) -> Result<SessionRecord, Stor
         revoked_at: row
             .column::<Option<i64>>("revoked_at")?
             .map(Instant::from_millis),
+        last_seen_at: Instant::from_millis(row.column("last_seen_at")?),
+        remembered: row.column::<i64>("remembered")? != 0,
     })
 }
 
@@ -231,6 +239,16 @@ impl SessionStore {
         .fetch_optional(self.store.pool())
         .await?;
         row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// Records a use of a live session at `now`.
+    pub async fn touch_session(&self, id: &str, now: Instant) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id.to_owned())
+            .bind(now.millis())
+            .execute(self.store.writes())
+            .await?;
+        Ok(())
     }
 
     /// A user's live sessions, newest first, with where they came from.
@@ -367,8 +385,8 @@ impl SessionStore {
 /// Notes the login on the user row and inserts its session, inside the caller's transaction.
 pub(super) const TOUCH_LAST_LOGIN: &str = "UPDATE users SET last_login_at = $2 WHERE id = $1";
 pub(super) const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, amr, application_id, \
-    refresh_hash, created_at, authenticated_at, expires_at, ip, user_agent, kind) \
-    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)";
+    refresh_hash, created_at, authenticated_at, expires_at, ip, user_agent, kind, last_seen_at, \
+    remembered) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $6, $11)";
 
 pub(super) fn touch_params(new: &NewSession) -> Vec<Param> {
     vec![new.user_id.to_string().into(), new.now.millis().into()]
@@ -386,6 +404,7 @@ pub(super) fn session_params(new: &NewSession) -> Vec<Param> {
         new.origin.ip.clone().into(),
         new.origin.user_agent.clone().into(),
         new.kind.as_str().to_owned().into(),
+        super::flag(new.remembered).into(),
     ]
 }
 

@@ -18,7 +18,8 @@ pub(super) const METHOD_COLUMNS: &str = "id, user_id, kind, name, secret_ciphert
     sends_code_on_login, channel";
 
 const INSERT_CHALLENGE: &str = "INSERT INTO login_challenges (id_hash, user_id, login_type, \
-    application_id, created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    application_id, created_at, expires_at, ip, user_agent, remember_me) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// Spends an authenticator's time step `$2` at `$3`, unless that step or a later one already was:
 /// one row changed means this call won.
@@ -91,6 +92,8 @@ pub struct NewChallenge {
     pub user: UserId,
     pub login_type: LoginType,
     pub application_id: Option<String>,
+    /// "Remember me" was ticked with the password.
+    pub remember_me: bool,
     pub expires_at: Instant,
     pub origin: Origin,
     /// The challenge's audit event, written with it.
@@ -109,6 +112,7 @@ impl NewChallenge {
             self.expires_at.millis().into(),
             self.origin.ip.into(),
             self.origin.user_agent.into(),
+            super::flag(self.remember_me).into(),
         ];
         vec![
             (INSERT_CHALLENGE, challenge),
@@ -154,6 +158,8 @@ pub struct ChallengeRecord {
     /// An administrator's access code was accepted for this login on the pages: it goes on to
     /// enrol a new method.
     pub access_code_used: bool,
+    /// "Remember me" was ticked with the password: the session it opens is remembered.
+    pub remember_me: bool,
 }
 
 /// The events an enrolment writes: the method's, and, when the service found that its code also
@@ -462,7 +468,7 @@ impl TwoFactorStore {
     ) -> Result<Option<ChallengeRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT user_id, login_type, application_id, expires_at, attempts, enrollment_code_hash, \
-               access_code_used_at FROM login_challenges \
+               access_code_used_at, remember_me FROM login_challenges \
              WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
         )
         .bind(id_hash.to_owned())
@@ -735,5 +741,6 @@ pub(super) fn challenge_from_row(row: &impl Columns) -> Result<ChallengeRecord, 
         attempts: row.column("attempts")?,
         enrollment_code_hash: row.column("enrollment_code_hash")?,
         access_code_used: row.column::<Option<i64>>("access_code_used_at")?.is_some(),
+        remember_me: row.column::<i64>("remember_me")? != 0,
     })
 }

@@ -141,6 +141,8 @@ impl TwoFactor {
             user: user.id,
             login_type,
             application_id,
+            // The login's choice, which only the step after the password knows.
+            remember_me: false,
             expires_at: now.plus_seconds(waits_seconds),
             origin: origin.clone(),
             event,

@@ -320,16 +320,22 @@ pub(super) fn login_parts(
     }
     amr.extend([accepted.amr().to_owned(), "mfa".to_owned()]);
     let application_id = application_id.or(challenge.application_id.clone());
-    let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
+    let remembered = sessions.remembers(challenge.login_type, challenge.remember_me);
+    let mut event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user.id), origin, now)
         .target(user.id)
         .detail("amr", amr.clone())
         .detail("loginType", challenge.login_type.as_str());
-    // The session is of the login's type: a login begun on the pages ends in a web session.
+    if remembered {
+        event = event.detail("rememberMe", true);
+    }
+    // The session is of the login's type: a login begun on the pages ends in a web session,
+    // remembered when "Remember me" was ticked with the password.
     let (session, refresh_token) = sessions.new_session(
         user.id,
         challenge.login_type,
         amr,
         application_id,
+        remembered,
         origin,
         now,
     );
@@ -440,6 +446,11 @@ mod tests {
                 issuer: "http://tessera.test".into(),
                 access_ttl_seconds: 60,
                 refresh_ttl_seconds: 60,
+                web: crate::sessions::WebSessionLimits {
+                    inactivity_seconds: 60,
+                    absolute_seconds: 60,
+                    remember_me_seconds: 60,
+                },
             },
             FormTokens::new(&keys),
         );
@@ -490,6 +501,7 @@ mod tests {
                     attempts: 1,
                     enrollment_code_hash: None,
                     access_code_used: false,
+                    remember_me: false,
                 },
                 user,
                 stored_settings: None,

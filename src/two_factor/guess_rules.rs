@@ -92,6 +92,7 @@ mod tests {
             attempts,
             enrollment_code_hash: None,
             access_code_used: false,
+            remember_me: false,
         }
     }
 

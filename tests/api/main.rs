@@ -44,6 +44,7 @@ mod reset_by_sms;
 mod seed_004;
 mod senders;
 mod sending;
+mod session_domain;
 mod system;
 mod temporary_passwords;
 mod tokens;

@@ -99,6 +99,8 @@ pub async fn login(
         trust_token,
         // A trust given on the pages of this browser holds here too, beside the same id.
         browser_id: cookies::read(&headers, &state.web.cookie_name(BROWSER_COOKIE)),
+        // The API's sessions are refreshed by their client, never by a cookie.
+        remember_me: false,
     };
     let now = Instant::now();
     match state.core.logins.login(&request, &origin, now).await {

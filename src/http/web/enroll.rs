@@ -11,9 +11,7 @@ use qrcode::render::svg;
 
 use super::forms::{AuthenticatorForm, FinishForm, PhoneConfirmForm, PhoneForm, phone_channel};
 use super::login::explain;
-use super::{
-    Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, SETUP_COOKIE, WebForm, cookie, internal,
-};
+use super::{Chrome, Cookies, PENDING_COOKIE, SETUP_COOKIE, WebForm, cookie, internal};
 use crate::clock::Instant;
 use crate::domain::{Channel, Email, MethodKind, MethodName, PhoneNumber, RequestedMethod};
 use crate::http::AppState;
@@ -629,7 +627,7 @@ pub async fn finish(
     {
         Ok(SecondStep::LoggedIn(done)) => {
             cookies.clear(PENDING_COOKIE);
-            cookies.set(SESSION_COOKIE, &done.tokens.refresh_token, None, "Lax");
+            cookies.set_session(&done.tokens.refresh_token, done.tokens.cookie_max_age);
             cookies.redirect("/?welcome=1")
         }
         Ok(SecondStep::Enrol) => cookies.redirect("/login/enroll"),

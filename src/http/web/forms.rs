@@ -72,7 +72,7 @@ macro_rules! forms {
 }
 
 forms! {
-    LoginForm { username: String, password: String, resume: Option<String> }
+    LoginForm { username: String, password: String, resume: Option<String>, remember: Option<String> }
     CodeForm { method: String, channel: Option<String>, code: String, trust: Option<String>, migrated: Option<String>, access: Option<String> }
     MethodForm { method: String, channel: Option<String> }
     PhoneForm { mobile_phone: String, channel: Option<String> }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::forms::{CodeForm, LoginForm, MethodForm, phone_channel};
-use super::{Choice, Chrome, Cookies, PENDING_COOKIE, SESSION_COOKIE, WebForm, cookie, internal};
+use super::{Choice, Chrome, Cookies, PENDING_COOKIE, WebForm, cookie, internal};
 use crate::auth::{LoginError, LoginOutcome, LoginRequest};
 use crate::clock::Instant;
 use crate::domain::{Channel, LoginId, MethodId, MethodKind, Password};
@@ -34,6 +34,9 @@ struct LoginPage {
     resume: Option<String>,
     /// Self-registration is on: the page offers "Create an account".
     registration_open: bool,
+    /// The page offers "Remember me" (`session.remember_me_seconds`), ticked or not.
+    offer_remember_me: bool,
+    remember_me: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +114,8 @@ pub async fn page(
             notice,
             resume,
             registration_open,
+            offer_remember_me: state.web.remember_me,
+            remember_me: false,
         },
     )
 }
@@ -134,6 +139,8 @@ pub async fn submit(
                 resume: enrolment_step(form.resume.as_deref()).map(|(step, _)| step.to_owned()),
                 // A refusal's page leaves the offer out rather than read the settings again.
                 registration_open: false,
+                offer_remember_me: state.web.remember_me,
+                remember_me: form.remember.is_some(),
             },
         )
     };
@@ -154,12 +161,14 @@ pub async fn submit(
         login_type: LoginType::Web,
         trust_token: cookie(&state, &headers, TRUST_COOKIE),
         browser_id: cookie(&state, &headers, BROWSER_COOKIE),
+        // Kept with the pending login on the server when a code is due, never asked again.
+        remember_me: form.remember.is_some(),
     };
     let now = Instant::now();
     match state.core.logins.login(&request, &origin, now).await {
         Ok(LoginOutcome::Complete { tokens, trust, .. }) => {
             cookies.clear(PENDING_COOKIE);
-            cookies.set(SESSION_COOKIE, &tokens.refresh_token, None, "Lax");
+            cookies.set_session(&tokens.refresh_token, tokens.cookie_max_age);
             if let Some(trust) = &trust {
                 // The trust's token was spent for this one.
                 cookies.keep_trust(trust, request.browser_id.as_deref(), now);
@@ -531,7 +540,7 @@ pub async fn code_submit(
         Ok(SecondStep::Enrol) => cookies.redirect("/login/enroll"),
         Ok(SecondStep::LoggedIn(done)) => {
             cookies.clear(PENDING_COOKIE);
-            cookies.set(SESSION_COOKIE, &done.tokens.refresh_token, None, "Lax");
+            cookies.set_session(&done.tokens.refresh_token, done.tokens.cookie_max_age);
             if let Some(trust) = &done.trust_token {
                 cookies.keep_trust(trust, browser.as_deref(), now);
             }

@@ -36,7 +36,8 @@ use crate::two_factor::IssuedTrust;
 
 pub use forms::WebForm;
 
-// The cookies' names; behind https each carries the `__Host-` prefix (`cookies::name`).
+// The cookies' names; behind https each carries the `__Host-` prefix (`cookies::name`), but the
+// session cookie `__Secure-` when it is on a parent domain (`cookies::SessionCookie`).
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const PENDING_COOKIE: &str = "tessera_login";
 pub const SETUP_COOKIE: &str = "tessera_setup";
@@ -313,6 +314,7 @@ pub struct Cookies {
     set: Vec<HeaderValue>,
     csrf: String,
     secure: bool,
+    session: cookies::SessionCookie,
 }
 
 impl Cookies {
@@ -323,6 +325,7 @@ impl Cookies {
             set: Vec::new(),
             csrf: String::new(),
             secure: state.web.secure_cookies,
+            session: state.web.session_cookie.clone(),
         };
         cookies.csrf = match BoundTo::of(state, headers) {
             Some(bound) => state.core.sessions.form_token(bound.binding()),
@@ -340,11 +343,26 @@ impl Cookies {
     }
 
     /// An HttpOnly cookie for the whole site (Path=/, never a Domain); `None` keeps it for the
-    /// browser session.
+    /// browser session. The session cookie goes to `set_session`, which keeps it where the
+    /// configuration puts it.
     pub fn set(&mut self, name: &str, value: &str, max_age: Option<i64>, same_site: &str) {
+        if name == SESSION_COOKIE {
+            return self.set_session(value, max_age);
+        }
         if let Some(line) = cookies::line(self.secure, name, value, max_age, same_site) {
             self.set.push(line);
         }
+    }
+
+    /// The session cookie, on the configured parent domain if there is one; `max_age` is the
+    /// session's (`IssuedTokens::cookie_max_age`), none for the browser's session.
+    pub fn set_session(&mut self, token: &str, max_age: Option<i64>) {
+        self.set.extend(self.session.setting(token, max_age));
+    }
+
+    /// Ends the session cookie under the name and domain it was set with.
+    pub fn clear_session(&mut self) {
+        self.set.extend(self.session.clearing());
     }
 
     /// Keeps a trusted computer's token, and the browser id it is bound to, as long as the
@@ -370,6 +388,10 @@ impl Cookies {
     }
 
     pub fn clear(&mut self, name: &str) {
+        if name == SESSION_COOKIE {
+            // Never a host-only line for a cookie that may live on a domain.
+            return self.clear_session();
+        }
         self.set(name, "", Some(0), "Lax");
     }
 
@@ -627,11 +649,19 @@ pub struct WebSettings {
     pub product_name: String,
     /// Cookies are `Secure`, and their names begin with `__Host-`, when the public URL is https.
     pub secure_cookies: bool,
+    /// Where the session cookie lives (`session.cookie_domain`).
+    pub session_cookie: cookies::SessionCookie,
+    /// The login page offers "Remember me" (`session.remember_me_seconds` is not 0).
+    pub remember_me: bool,
 }
 
 impl WebSettings {
-    /// The name of one of the server's cookies as the browser holds it.
+    /// The name of one of the server's cookies as the browser holds it: the session cookie's
+    /// as it is set, on a parent domain or not.
     pub fn cookie_name(&self, name: &str) -> String {
+        if name == SESSION_COOKIE {
+            return self.session_cookie.name().to_owned();
+        }
         cookies::name(self.secure_cookies, name)
     }
 }

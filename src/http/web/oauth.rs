@@ -143,7 +143,7 @@ async fn end_session(
             )
         }
         Ok(LogoutOutcome::Done { redirect }) => {
-            cookies.clear(SESSION_COOKIE);
+            cookies.clear_session();
             match redirect {
                 // After the question page's form, a redirect elsewhere is held to the form's
                 // `form-action 'self'`: the way back is a page (`back_to_client`).
@@ -224,11 +224,16 @@ fn finish(state: &AppState, headers: &HeaderMap, outcome: AuthorizeOutcome) -> R
 }
 
 /// `response`, telling the browser to forget one of the server's cookies (a page made
-/// elsewhere, which set its own).
+/// elsewhere, which set its own); the session cookie under the name and domain it was set with.
 pub(super) fn forgetting(state: &AppState, mut response: Response, cookie_name: &str) -> Response {
-    if let Some(line) =
+    let lines = if cookie_name == SESSION_COOKIE {
+        state.web.session_cookie.clearing()
+    } else {
         crate::http::cookies::line(state.web.secure_cookies, cookie_name, "", Some(0), "Lax")
-    {
+            .into_iter()
+            .collect()
+    };
+    for line in lines {
         response
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, line);

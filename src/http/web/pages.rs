@@ -118,7 +118,7 @@ pub async fn logout(
     {
         tracing::error!(error = format!("{error:#}"), "logout failed");
     }
-    cookies.clear(SESSION_COOKIE);
+    cookies.clear_session();
     cookies.redirect("/login?out=1")
 }
 

@@ -19,7 +19,7 @@ use crate::domain::UserId;
 pub(super) const TAKE_ATTEMPT: &str = "UPDATE login_challenges SET attempts = attempts + 1 \
      WHERE id_hash = $1 AND completed_at IS NULL AND expires_at > $2 \
      RETURNING user_id, login_type, application_id, expires_at, attempts, \
-       enrollment_code_hash, access_code_used_at, \
+       enrollment_code_hash, access_code_used_at, remember_me, \
        (SELECT value FROM settings WHERE key = $3) AS stored_settings";
 
 pub(super) static READ_USER: LazyLock<String> =

@@ -17,7 +17,7 @@ use crate::http::AppState;
 use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::PasswordForm;
-use crate::http::web::{Chrome, Cookies, SESSION_COOKIE, WebForm, internal};
+use crate::http::web::{Chrome, Cookies, WebForm, internal};
 
 /// One password field of the form; a refused one carries its sentence.
 pub struct PasswordField {
@@ -210,7 +210,7 @@ pub async fn password_submit(
         Ok(_) if keep_session => Cookies::new(&state, &headers).redirect("/security?done=password"),
         Ok(_) => {
             let mut cookies = Cookies::new(&state, &headers);
-            cookies.clear(SESSION_COOKIE);
+            cookies.clear_session();
             cookies.redirect("/login?out=1")
         }
         Err(PasswordChangeError::Internal(error)) => internal(&state, &headers, error),

@@ -36,13 +36,14 @@ static TAKE_ATTEMPTS_LOCK_USERS: LazyLock<String> = LazyLock::new(|| {
         "WITH input AS (SELECT * FROM json_to_recordset($1::json) \
            AS input(n BIGINT, id_hash TEXT, now BIGINT, settings_key TEXT)), \
          locked AS (SELECT c.id_hash, c.user_id, c.login_type, c.application_id, c.expires_at, \
-             c.attempts + 1 AS attempts, c.enrollment_code_hash, c.access_code_used_at \
+             c.attempts + 1 AS attempts, c.enrollment_code_hash, c.access_code_used_at, \
+             c.remember_me \
            FROM login_challenges c \
            WHERE c.id_hash = ANY(ARRAY(SELECT id_hash FROM input)) AND c.completed_at IS NULL \
            ORDER BY c.id_hash FOR UPDATE) \
          SELECT input.n, locked.user_id, locked.login_type, locked.application_id, \
            locked.expires_at, locked.attempts, locked.enrollment_code_hash, \
-           locked.access_code_used_at, \
+           locked.access_code_used_at, locked.remember_me, \
            (SELECT value FROM settings WHERE key = input.settings_key) AS stored_settings, \
            {user_columns} \
          FROM locked JOIN input ON input.id_hash = locked.id_hash AND locked.expires_at > input.now \
@@ -96,12 +97,13 @@ const WRITES: &str = "WITH \
      touched AS (UPDATE users u SET last_login_at = touch.at FROM touch \
        WHERE u.id = ANY(ARRAY(SELECT user_id FROM touch)) AND u.id = touch.user_id), \
      opened AS (INSERT INTO sessions (id, user_id, amr, application_id, refresh_hash, \
-         created_at, authenticated_at, expires_at, ip, user_agent, kind) \
+         created_at, authenticated_at, expires_at, ip, user_agent, kind, last_seen_at, \
+         remembered) \
        SELECT r.id, r.user_id, r.amr, r.application_id, r.refresh_hash, r.now, r.now, \
-         r.expires_at, r.ip, r.user_agent, r.kind \
+         r.expires_at, r.ip, r.user_agent, r.kind, r.now, r.remembered \
        FROM json_to_recordset($4::json) AS r(id TEXT, user_id TEXT, amr TEXT, \
          application_id TEXT, refresh_hash TEXT, now BIGINT, expires_at BIGINT, ip TEXT, \
-         user_agent TEXT, kind TEXT)) \
+         user_agent TEXT, kind TEXT, remembered BIGINT)) \
      INSERT INTO audit_events (at, actor, target, event, ip, user_agent, details, device) \
      SELECT r.at, r.actor, r.target, r.event, r.ip, r.user_agent, r.details, r.device \
      FROM json_to_recordset($5::json) AS r(n BIGINT, at BIGINT, actor TEXT, target TEXT, \
@@ -123,6 +125,7 @@ const SESSION_KEYS: &[&str] = &[
     "ip",
     "user_agent",
     "kind",
+    "remembered",
 ];
 const EVENT_KEYS: &[&str] = &[
     "at",

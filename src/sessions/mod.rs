@@ -1,4 +1,7 @@
-//! Sessions and their tokens: opened after a login, refreshed, validated and ended.
+//! Sessions and their tokens: opened after a login, refreshed, validated and ended. How long a
+//! web session lives is `lifetime.rs`'s rule.
+
+mod lifetime;
 
 use std::time::Duration;
 
@@ -8,13 +11,18 @@ use crate::crypto::{AccessTokenSigner, Claims, FormBinding, FormTokens, random};
 use crate::domain::{LoginType, User, UserId};
 use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
+pub use lifetime::{Standing, WebSessionLimits};
+
 /// How tokens are issued.
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {
     /// The `iss` of every token: the public URL.
     pub issuer: String,
     pub access_ttl_seconds: i64,
+    /// How long an API session lives.
     pub refresh_ttl_seconds: i64,
+    /// How long a web session lives.
+    pub web: WebSessionLimits,
 }
 
 /// How long a proxied request may rely on what the database said of its session cookie
@@ -69,6 +77,12 @@ impl Sessions {
     pub fn form_token_fits(&self, binding: FormBinding<'_>, token: &str) -> bool {
         self.forms.fits(binding, token)
     }
+
+    /// Whether a login of `kind` that asked "Remember me" opens a remembered session: a web
+    /// login, where the configuration offers it.
+    pub fn remembers(&self, kind: LoginType, remember_me: bool) -> bool {
+        kind == LoginType::Web && self.tokens.web.remembers(remember_me)
+    }
 }
 
 /// What a successful login or refresh hands the client.
@@ -79,6 +93,9 @@ pub struct IssuedTokens {
     pub refresh_token: String,
     /// The session id, which FusionAuth calls the refresh token id.
     pub refresh_token_id: String,
+    /// A web session's cookie `Max-Age`: a remembered session's; none, for the browser's
+    /// session, otherwise.
+    pub cookie_max_age: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,18 +122,26 @@ impl Sessions {
     }
 
     /// A session to store, and the refresh token whose digest it keeps. `kind` is the login's
-    /// type: a web login's session lives in the pages' cookie, an API login's is refreshed
-    /// through the API.
+    /// type: a web login's session lives in the pages' cookie, for the web limits (longer when
+    /// `remembered`, as `remembers` said); an API login's is refreshed through the API.
+    // Each is a fact of the login, from both of its ends (a password's, a code's).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new_session(
         &self,
         user: UserId,
         kind: LoginType,
         amr: Vec<String>,
         application_id: Option<String>,
+        remembered: bool,
         origin: &Origin,
         now: Instant,
     ) -> (NewSession, String) {
         let refresh_token = random::ordered_token(now, 32);
+        let remembered = remembered && kind == LoginType::Web;
+        let expires_at = match kind {
+            LoginType::Web => self.tokens.web.expires_at(remembered, now),
+            LoginType::Api => now.plus_seconds(self.tokens.refresh_ttl_seconds),
+        };
         let session = NewSession {
             id: random::ordered_token(now, 15),
             user_id: user,
@@ -125,7 +150,8 @@ impl Sessions {
             application_id,
             refresh_hash: random::ordered_lookup_digest(&refresh_token),
             now,
-            expires_at: now.plus_seconds(self.tokens.refresh_ttl_seconds),
+            expires_at,
+            remembered,
             origin: origin.clone(),
         };
         (session, refresh_token)
@@ -152,6 +178,11 @@ impl Sessions {
             token_expires_at,
             refresh_token,
             refresh_token_id: session.id.clone(),
+            cookie_max_age: lifetime::cookie_max_age(
+                session.remembered,
+                session.expires_at,
+                session.now,
+            ),
         }
     }
 
@@ -262,6 +293,7 @@ impl Sessions {
                 token_expires_at,
                 refresh_token: new_refresh,
                 refresh_token_id: session.id,
+                cookie_max_age: None,
             },
         ))
     }
@@ -353,7 +385,9 @@ impl Sessions {
             .ok_or(TokenAuthError::Invalid)
     }
 
-    /// The live session and active user behind a session cookie.
+    /// The live session and active user behind a session cookie: neither ended, expired nor
+    /// idle (`lifetime::standing`). Its use is recorded when the last recorded one is a minute
+    /// old.
     pub async fn web_session(
         &self,
         token: &str,
@@ -362,7 +396,7 @@ impl Sessions {
         if token.is_empty() || token.len() > 256 {
             return Ok(None);
         }
-        let Some(session) = self
+        let Some(mut session) = self
             .session_store
             .live_session_by_refresh_hash(
                 &random::ordered_lookup_digest(token),
@@ -370,9 +404,14 @@ impl Sessions {
                 now,
             )
             .await?
+            .filter(|s| self.standing(s, now) == Standing::Live)
         else {
             return Ok(None);
         };
+        if lifetime::activity_due(&session, now) {
+            self.session_store.touch_session(&session.id, now).await?;
+            session.last_seen_at = now;
+        }
         let user = self
             .user_store
             .user(session.user_id)
@@ -398,7 +437,12 @@ impl Sessions {
             .try_get_with(token.to_owned(), self.web_session(token, now))
             .await
             .map_err(|error| anyhow::anyhow!("{error:#}"))?;
-        Ok(found.filter(|(session, _)| session.is_live(now)))
+        Ok(found.filter(|(session, _)| self.standing(session, now) == Standing::Live))
+    }
+
+    /// Where a web session stands at `now`, under the configured limits.
+    pub fn standing(&self, session: &SessionRecord, now: Instant) -> Standing {
+        lifetime::standing(session, &self.tokens.web, now)
     }
 
     /// Forgets what the database said of a cookie, so that the next `recent_web_session` reads
