@@ -4,6 +4,7 @@
 use crate::accounts::Accounts;
 use crate::addresses::Addresses;
 use crate::admin::Administration;
+use crate::app_passwords::AppPasswords;
 use crate::auth::Logins;
 use crate::config::AccessTokenAlgorithm;
 use crate::config::Config;
@@ -29,6 +30,7 @@ pub struct Core {
     pub accounts: Accounts,
     pub addresses: Addresses,
     pub admin: Administration,
+    pub app_passwords: AppPasswords,
     pub delivery: Delivery,
     pub forward_auth: ForwardAuth,
     pub groups: Groups,
@@ -136,6 +138,7 @@ impl Core {
             issuer.clone(),
         );
         let groups = Groups::new(store.clone(), two_factor.clone());
+        let app_passwords = AppPasswords::new(store.clone(), secrets.clone());
         let logins = Logins::new(
             store.clone(),
             hasher,
@@ -145,6 +148,7 @@ impl Core {
             verify.clone(),
             recovery.clone(),
             addresses.clone(),
+            app_passwords.clone(),
         );
         let forward_auth = ForwardAuth::new(
             store.clone(),
@@ -159,6 +163,7 @@ impl Core {
         Ok(Self {
             forward_auth,
             admin: Administration::new(store.clone(), home_region),
+            app_passwords,
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
             recovery,
             notices,

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod addresses;
 pub mod admin;
 pub mod app;
+pub mod app_passwords;
 pub mod audit;
 pub mod auth;
 pub mod cli;

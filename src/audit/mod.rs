@@ -112,6 +112,9 @@ event_kinds! {
     ForwardAuthDeny => "forward_auth.deny",
     OidcKeyRotate => "oidc.key_rotate",
     OidcKeyRetire => "oidc.key_retire",
+    AppPasswordCreate => "app_password.create",
+    AppPasswordRevoke => "app_password.revoke",
+    BasicAuthRefused => "forward_auth.basic_refused",
 }
 
 impl EventKind {

@@ -267,7 +267,11 @@ impl Logins {
 
     /// Whether `login_id` may log `user` in: the settings are read only for an unverified
     /// address typed as the login id.
-    async fn may_log_in_with(&self, user: &User, login_id: &LoginId) -> Result<bool, LoginError> {
+    pub(super) async fn may_log_in_with(
+        &self,
+        user: &User,
+        login_id: &LoginId,
+    ) -> Result<bool, LoginError> {
         if !account_policy::unverified_login_id(user, login_id) {
             return Ok(true);
         }

@@ -1,11 +1,13 @@
-//! The password login, the step between password and code, re-authentication, and a person's
-//! change of their own password.
+//! The password login, the step between password and code, re-authentication, a person's
+//! change of their own password, and Basic credentials at forward-auth (`basic.rs`).
 
+mod basic;
 mod login;
 mod password_change;
 mod password_guard;
 mod session;
 
+pub use basic::{BasicAccount, BasicAsks, BasicProof, BasicRefusal};
 pub use login::{LoginError, LoginOutcome, LoginRequest};
 pub use password_change::{
     CURRENT_PASSWORD_FIELD, ChangeOwnPassword, NEW_PASSWORD_FIELD, PasswordChangeError,
@@ -14,6 +16,7 @@ pub use password_change::{
 pub use session::SteppedUpFor;
 
 use crate::addresses::Addresses;
+use crate::app_passwords::AppPasswords;
 use crate::crypto::PasswordHasher;
 use crate::limits::PasswordGuardSettings;
 use crate::recovery::Recovery;
@@ -45,6 +48,8 @@ pub struct Logins {
     recovery: Recovery,
     /// A new link for a self-registered account that logs in before verifying its address.
     addresses: Addresses,
+    /// Basic credentials at forward-auth: an app password in place of the password.
+    app_passwords: AppPasswords,
 }
 
 impl Logins {
@@ -59,6 +64,7 @@ impl Logins {
         verify: Verify,
         recovery: Recovery,
         addresses: Addresses,
+        app_passwords: AppPasswords,
     ) -> Self {
         Self {
             audit_store: store.audit(),
@@ -74,6 +80,7 @@ impl Logins {
             verify,
             recovery,
             addresses,
+            app_passwords,
         }
     }
 

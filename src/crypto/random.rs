@@ -67,6 +67,53 @@ pub fn readable_password() -> String {
         .collect()
 }
 
+/// `chars` characters drawn uniformly from `alphabet` (an app password's).
+pub fn from_alphabet(alphabet: &[u8], chars: usize) -> String {
+    use rand::Rng;
+    (0..chars)
+        .map(|_| alphabet[OsRng.gen_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+/// A key made at the start of this process and never kept: digests under it tell apart, for
+/// as long as the process lives, values it must not hold in clear (Basic credentials it
+/// remembers for a second).
+#[derive(Clone)]
+pub struct ProcessKey([u8; 32]);
+
+impl ProcessKey {
+    pub fn new() -> Self {
+        let mut key = [0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        Self(key)
+    }
+
+    /// HMAC-SHA256 of the parts, each ended by a zero byte so that no two lists of parts run
+    /// together into the same input.
+    pub fn digest(&self, parts: &[&[u8]]) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        for part in parts {
+            mac.update(part);
+            mac.update(&[0]);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl Default for ProcessKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for ProcessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessKey(…)")
+    }
+}
+
 /// The SHA-256 of a high-entropy secret (a session token, an API key), in hex: what the store
 /// keeps and looks up. A plain digest is enough here because the secrets are 256-bit random
 /// values, not guessable passwords.
@@ -77,6 +124,17 @@ pub fn lookup_digest(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_key_tells_parts_apart_and_differs_per_process() {
+        let key = ProcessKey::new();
+        assert_eq!(key.digest(&[b"a", b"bc"]), key.digest(&[b"a", b"bc"]));
+        assert_ne!(key.digest(&[b"a", b"bc"]), key.digest(&[b"ab", b"c"]));
+        assert_ne!(key.digest(&[b"a"]), ProcessKey::new().digest(&[b"a"]));
+        let drawn = from_alphabet(b"ab", 64);
+        assert_eq!(drawn.len(), 64);
+        assert!(drawn.contains('a') && drawn.contains('b'));
+    }
 
     #[test]
     fn tokens_are_unique_and_url_safe() {

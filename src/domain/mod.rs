@@ -3,6 +3,7 @@
 //! Each newtype has a private field and a fallible constructor: a `Username` in hand is a
 //! username that passed every rule, so no code further in re-checks it.
 
+mod app_password;
 pub mod canonical_names;
 mod destination;
 mod group;
@@ -16,6 +17,7 @@ mod site;
 mod two_factor;
 mod user;
 
+pub use app_password::{APP_PASSWORD_ALPHABET, APP_PASSWORD_CHARS, AppPassword, AppPasswordName};
 pub use destination::{Channel, Destination};
 pub use group::{Group, GroupId, GroupName, parse_description};
 pub use link::{ChangePasswordId, NoticeId, VerificationId};

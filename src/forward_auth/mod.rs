@@ -4,21 +4,26 @@
 //! first, or no. The login portal sends a browser back only to a site the rules name
 //! (`portal.rs`).
 
+pub mod basic;
 mod cache;
+mod matchers;
 pub mod portal;
 pub mod rules;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use basic::{BasicCredentials, Presented};
 pub use portal::{ReturnRefusal, ReturnUrl};
 pub use rules::{AccessRulesDocument, HttpMethod, Policy, RuleDocument, RuleError};
 
+use self::basic::Credential;
 use self::cache::RulesCache;
 use self::rules::{AccessRules, Identity, Resource, Verdict};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
-use crate::auth::{Logins, SteppedUpFor};
+use crate::auth::{BasicProof, BasicRefusal, Logins, SteppedUpFor};
 use crate::clock::Instant;
+use crate::crypto::random::ProcessKey;
 use crate::domain::{DomainPattern, GroupName, Host, User, UserId};
 use crate::groups::Groups;
 use crate::oidc::second_factor_given;
@@ -49,7 +54,22 @@ pub struct ForwardAuth {
     rules: RulesCache,
     /// Each signed-in person's groups as read at most `RECENT_WEB_SESSION` ago.
     recent_groups: moka::future::Cache<UserId, Arc<Vec<GroupName>>>,
+    /// Basic credentials verified at most `RECENT_WEB_SESSION` ago, by a digest of them under
+    /// `basic_key`: a client sends them on every request, and neither an Argon2id hash nor a
+    /// read per request is needed to know them again, while a revoked app password, a
+    /// disabled account or a changed password counts on every node within a second. Only
+    /// successes are kept.
+    recent_basic: moka::future::Cache<[u8; 32], Arc<Proven>>,
+    /// Made at the start, never kept: the cache holds no secret in clear, nor a digest that
+    /// outlives the process.
+    basic_key: ProcessKey,
     settings: Arc<ForwardAuthSettings>,
+}
+
+/// What Basic credentials proved: whose they are, and which secret it was.
+struct Proven {
+    user: User,
+    credential: Credential,
 }
 
 /// A signed-in person, as a decision reads them.
@@ -114,16 +134,31 @@ pub enum Decision {
     },
     /// Let it through without a login.
     Bypass,
-    /// No session: log in at the portal, which sends the browser back.
+    /// No session: log in at the portal, which sends the browser back. `basic`: the rule takes
+    /// Basic credentials, which a client that is no browser is asked for instead.
     LogIn {
         portal_url: String,
+        basic: bool,
     },
     /// A session with one factor where the rule asks two: a code at the portal.
     StepUp {
         portal_url: String,
     },
     Deny,
+    /// Basic credentials, on a rule that takes them, that do not read or are refused: ask the
+    /// client for others (`why`, for people; it never tells which part was wrong).
+    Challenge {
+        why: &'static str,
+    },
+    /// Too many wrong passwords from this address lately: nothing was compared.
+    Throttled {
+        retry_after_seconds: i64,
+    },
 }
+
+/// What a client whose Basic credentials are refused is told.
+const REFUSED: &str = "the username or password is wrong, or is not enough for this site (it \
+                       may ask for an app password)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardAuthError {
@@ -171,6 +206,11 @@ impl ForwardAuth {
                 .max_capacity(20_000)
                 .time_to_live(RECENT_WEB_SESSION)
                 .build(),
+            recent_basic: moka::future::Cache::builder()
+                .max_capacity(20_000)
+                .time_to_live(RECENT_WEB_SESSION)
+                .build(),
+            basic_key: ProcessKey::new(),
             sessions,
             groups,
             logins,
@@ -179,7 +219,8 @@ impl ForwardAuth {
     }
 
     /// The answer to a proxied request, for the browser whose session cookie is
-    /// `session_token`. A request let through is decided on the session and groups as the
+    /// `session_token`, or, where the rule takes them, the `Authorization` the client
+    /// `presented` (Basic credentials decide alone: a session beside them is not looked at). A request let through is decided on the session and groups as the
     /// database said at most a second ago (`Sessions::recent_web_session`): no query and no
     /// digest per request, while a logout, a disabled account or a group left counts within a
     /// second. Any other answer is decided again on a fresh read, so that a login, a step-up
@@ -188,6 +229,7 @@ impl ForwardAuth {
         &self,
         request: &ProxiedRequest,
         session_token: Option<&str>,
+        presented: &Presented,
         origin: &Origin,
         now: Instant,
     ) -> anyhow::Result<Decision> {
@@ -207,8 +249,20 @@ impl ForwardAuth {
         {
             return Ok(Decision::Bypass);
         }
+        let takes_basic = rules.takes_basic(anonymous);
+        if takes_basic {
+            match presented {
+                Presented::Basic(credentials) => {
+                    return self
+                        .basic(&rules, &resource, anonymous, credentials, origin, now)
+                        .await;
+                }
+                Presented::Malformed(why) => return Ok(Decision::Challenge { why }),
+                Presented::Nothing => {}
+            }
+        }
         let Some(token) = session_token else {
-            return Ok(self.anonymous(anonymous, request));
+            return Ok(self.anonymous(anonymous, takes_basic, request));
         };
         if let Some(person) = self.recent_person(token, now).await? {
             let (decision, _) = self.judge(&rules, &resource, request, &person);
@@ -218,7 +272,7 @@ impl ForwardAuth {
         }
         self.sessions.forget_recent_web_session(token).await;
         let Some(person) = self.fresh_person(token, now).await? else {
-            return Ok(self.anonymous(anonymous, request));
+            return Ok(self.anonymous(anonymous, takes_basic, request));
         };
         let (decision, rule) = self.judge(&rules, &resource, request, &person);
         if decision == Decision::Deny {
@@ -236,8 +290,8 @@ impl ForwardAuth {
         Ok(decision)
     }
 
-    /// The answer to a request without a session.
-    fn anonymous(&self, verdict: Verdict, request: &ProxiedRequest) -> Decision {
+    /// The answer to a request without a session (nor Basic credentials).
+    fn anonymous(&self, verdict: Verdict, basic: bool, request: &ProxiedRequest) -> Decision {
         match verdict {
             Verdict::Policy {
                 policy: Policy::Deny,
@@ -245,8 +299,105 @@ impl ForwardAuth {
             } => Decision::Deny,
             _ => Decision::LogIn {
                 portal_url: self.portal("/login", request.url.as_str()),
+                basic,
             },
         }
+    }
+
+    /// The answer to Basic credentials, on a rule that takes them (for `anonymous`, the
+    /// verdict without a person). Credentials verified within the last second are known again
+    /// by their digest alone; otherwise the account is read, the rule that applies to it
+    /// chosen, and the secret checked as that rule asks (`Logins::check_basic`: the password
+    /// guard, an Argon2id hash only where the account password would do).
+    async fn basic(
+        &self,
+        rules: &AccessRules,
+        resource: &Resource<'_>,
+        anonymous: Verdict,
+        credentials: &BasicCredentials,
+        origin: &Origin,
+        now: Instant,
+    ) -> anyhow::Result<Decision> {
+        let key = self.basic_key.digest(&[
+            credentials.login().as_bytes(),
+            credentials.secret().as_bytes(),
+        ]);
+        if let Some(proven) = self.recent_basic.get(&key).await {
+            let groups = self
+                .recent_groups
+                .try_get_with(proven.user.id, self.groups_of(proven.user.id))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            let (policy, rule) =
+                policy_for(rules, resource, Some((&proven.user, &groups)), anonymous);
+            if rules.takes_basic(rule) && basic::accepts(policy, proven.credential) {
+                return Ok(allow(&proven.user, &groups));
+            }
+            // Not enough here: checked again below, counted as any refusal is.
+        }
+        let Some(account) = self.logins.basic_account(credentials.login()).await? else {
+            return Ok(Decision::Challenge { why: REFUSED });
+        };
+        let groups = match account.user() {
+            Some(user) => {
+                let groups = self.groups_of(user.id).await?;
+                self.recent_groups.insert(user.id, groups.clone()).await;
+                groups
+            }
+            None => Arc::default(),
+        };
+        let (policy, rule) = policy_for(
+            rules,
+            resource,
+            account.user().map(|user| (user, &groups)),
+            anonymous,
+        );
+        if !rules.takes_basic(rule) {
+            // The rule for this person (by the subjects) takes no Basic credentials.
+            return Ok(Decision::Challenge { why: REFUSED });
+        }
+        let checked = self
+            .logins
+            .check_basic(
+                &account,
+                credentials.secret(),
+                basic::asks(policy),
+                resource.host.as_str(),
+                origin,
+                now,
+            )
+            .await?;
+        let proof = match checked {
+            Ok(proof) => proof,
+            Err(BasicRefusal::Refused) => return Ok(Decision::Challenge { why: REFUSED }),
+            Err(BasicRefusal::Throttled {
+                retry_after_seconds,
+            }) => {
+                return Ok(Decision::Throttled {
+                    retry_after_seconds,
+                });
+            }
+        };
+        let Some(user) = account.user() else {
+            return Ok(Decision::Challenge { why: REFUSED });
+        };
+        let credential = match proof {
+            BasicProof::AccountPassword => Credential::AccountPassword,
+            BasicProof::AppPassword { two_factor, .. } => Credential::AppPassword { two_factor },
+        };
+        if !basic::accepts(policy, credential) {
+            return Ok(Decision::Challenge { why: REFUSED });
+        }
+        self.recent_basic
+            .insert(
+                key,
+                Arc::new(Proven {
+                    user: user.clone(),
+                    credential,
+                }),
+            )
+            .await;
+        Ok(allow(user, &groups))
     }
 
     /// The answer for a signed-in person, with the rule that gave it.
@@ -271,20 +422,7 @@ impl ForwardAuth {
             // Only a request without a session is asked who it is.
             Verdict::Identify { rule } => (Policy::OneFactor, Some(rule)),
         };
-        let allow = || Decision::Allow {
-            user: user.username.to_string(),
-            groups: groups.iter().map(ToString::to_string).collect(),
-            name: user
-                .full_name
-                .as_ref()
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_default(),
-            email: user
-                .email
-                .as_ref()
-                .map(|e| e.as_str().to_owned())
-                .unwrap_or_default(),
-        };
+        let allow = || allow(user, groups);
         let decision = match policy {
             Policy::Bypass | Policy::OneFactor => allow(),
             Policy::TwoFactor if second_factor_given(&session.amr) => allow(),
@@ -425,6 +563,50 @@ impl ForwardAuth {
         self.rules.replace(text, compiled, now).await;
         Ok(document.clone())
     }
+}
+
+/// Let through, telling the application who it is.
+fn allow(user: &User, groups: &[GroupName]) -> Decision {
+    Decision::Allow {
+        user: user.username.to_string(),
+        groups: groups.iter().map(ToString::to_string).collect(),
+        name: user
+            .full_name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        email: user
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// The policy for `person` (a user and their groups), and the verdict that gave it; without a
+/// person, `anonymous`'s, where a rule asking who it is counts as `one_factor` (whoever it is
+/// must at least prove an account).
+fn policy_for(
+    rules: &AccessRules,
+    resource: &Resource<'_>,
+    person: Option<(&User, &Arc<Vec<GroupName>>)>,
+    anonymous: Verdict,
+) -> (Policy, Verdict) {
+    let verdict = match person {
+        Some((user, groups)) => rules.decide(
+            resource,
+            Some(&Identity {
+                username: &user.username,
+                groups,
+            }),
+        ),
+        None => anonymous,
+    };
+    let policy = match verdict {
+        Verdict::Policy { policy, .. } => policy,
+        Verdict::Identify { .. } => Policy::OneFactor,
+    };
+    (policy, verdict)
 }
 
 #[cfg(test)]

@@ -4,10 +4,9 @@
 
 use std::net::IpAddr;
 
-use ipnet::IpNet;
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+pub use super::matchers::{HttpMethod, Network, PathPattern, Subject};
 use crate::domain::{DomainPattern, FieldError, GroupName, Host, Invalid, Username};
 
 /// Where the document is kept.
@@ -16,9 +15,6 @@ pub const SETTINGS_KEY: &str = "access_rules";
 /// Most rules a document may hold, and most entries a matcher's list may hold.
 const MAX_RULES: usize = 500;
 const MAX_ENTRIES: usize = 100;
-/// A path regex's longest source and the largest program it may compile to.
-const MAX_REGEX_CHARS: usize = 1000;
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// What a rule asks of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -91,119 +87,16 @@ pub struct RuleDocument {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subject: Vec<String>,
     pub policy: Policy,
-}
-
-/// A path regex, compiled once per document.
-#[derive(Debug, Clone)]
-pub struct PathPattern(Regex);
-
-impl PathPattern {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        if raw.is_empty() || raw.chars().count() > MAX_REGEX_CHARS {
-            return Err(Invalid::new(
-                "[invalid]",
-                format!("{raw:?} is not a path pattern: give 1 to {MAX_REGEX_CHARS} characters"),
-            ));
-        }
-        regex::RegexBuilder::new(raw)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map(Self)
-            .map_err(|e| {
-                let why = match e {
-                    regex::Error::Syntax(text) => text.lines().last().unwrap_or_default().into(),
-                    regex::Error::CompiledTooBig(_) => "it compiles too big".to_owned(),
-                    other => other.to_string(),
-                };
-                Invalid::new(
-                    "[invalid]",
-                    format!("{raw:?} is not a regular expression: {}", why.trim()),
-                )
-            })
-    }
-
-    fn matches(&self, path: &str) -> bool {
-        self.0.is_match(path)
-    }
-}
-
-/// An HTTP method, upper case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpMethod(String);
-
-impl HttpMethod {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let method = raw.trim();
-        if method.is_empty()
-            || method.len() > 20
-            || !method.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
-        {
-            return Err(Invalid::new(
-                "[invalid]",
-                format!("{raw:?} is not an HTTP method such as GET or POST"),
-            ));
-        }
-        Ok(Self(method.to_ascii_uppercase()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A client network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Network(IpNet);
-
-impl Network {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let text = raw.trim();
-        text.parse::<IpNet>()
-            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-            .map(|net| Self(net.trunc()))
-            .map_err(|_| {
-                Invalid::new(
-                    "[invalid]",
-                    format!("{raw:?} is not a network (CIDR, such as 10.0.0.0/8) or an address"),
-                )
-            })
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&ip.to_canonical())
-    }
-}
-
-/// Who a rule is for: a user by username, or the members of a group by its name (both compared
-/// by their keys, so case and width do not count).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subject {
-    User(Username),
-    Group(GroupName),
-}
-
-impl Subject {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let refuse = |why: String| Invalid::new("[invalid]", format!("{raw:?} {why}"));
-        match raw.trim().split_once(':') {
-            Some(("user", name)) => Username::parse(name)
-                .map(Self::User)
-                .map_err(|e| refuse(format!("is not a subject: {}", e.message))),
-            Some(("group", name)) => GroupName::parse(name)
-                .map(Self::Group)
-                .map_err(|e| refuse(format!("is not a subject: {}", e.message))),
-            _ => Err(refuse(
-                "is not a subject: write user:NAME or group:NAME".into(),
-            )),
-        }
-    }
-
-    fn fits(&self, who: &Identity<'_>) -> bool {
-        match self {
-            Self::User(name) => name.key() == who.username.key(),
-            Self::Group(name) => who.groups.iter().any(|g| g.key() == name.key()),
-        }
-    }
+    /// Whether a client without a browser may send `Authorization: Basic` instead of a session:
+    /// the username and the account password (`one_factor` only) or an app password. Only for
+    /// a `one_factor` or `two_factor` rule.
+    #[serde(
+        default,
+        rename = "basicAuth",
+        alias = "basic_auth",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub basic_auth: bool,
 }
 
 /// One rule, parsed.
@@ -215,6 +108,7 @@ struct Rule {
     networks: Vec<Network>,
     subjects: Vec<Subject>,
     policy: Policy,
+    basic_auth: bool,
 }
 
 /// The rules of one version of the document, ready to match.
@@ -283,6 +177,16 @@ impl AccessRules {
             let methods = list("methods", &rule.methods);
             let networks = list("networks", &rule.networks);
             let subject = list("subject", &rule.subject);
+            if rule.basic_auth && !matches!(rule.policy, Policy::OneFactor | Policy::TwoFactor) {
+                errors.push(RuleError::new(
+                    format!("rules[{index}].basicAuth"),
+                    format!(
+                        "a {} rule takes no credentials: Basic authentication is for a \
+                         one_factor or two_factor rule",
+                        rule.policy.as_str()
+                    ),
+                ));
+            }
             rules.push(Rule {
                 domains: parse_all(&domain, DomainPattern::parse, &mut errors),
                 paths: parse_all(&path, PathPattern::parse, &mut errors),
@@ -290,6 +194,7 @@ impl AccessRules {
                 networks: parse_all(&networks, Network::parse, &mut errors),
                 subjects: parse_all(&subject, Subject::parse, &mut errors),
                 policy: rule.policy,
+                basic_auth: rule.basic_auth,
             });
         }
         if errors.is_empty() {
@@ -325,7 +230,12 @@ impl AccessRules {
             }
             match who {
                 None => return Verdict::Identify { rule: index },
-                Some(who) if rule.subjects.iter().any(|s| s.fits(who)) => {
+                Some(who)
+                    if rule
+                        .subjects
+                        .iter()
+                        .any(|s| s.fits(who.username, who.groups)) =>
+                {
                     return Verdict::Policy {
                         policy: rule.policy,
                         rule: Some(index),
@@ -338,6 +248,17 @@ impl AccessRules {
             policy: self.default_policy,
             rule: None,
         }
+    }
+
+    /// Whether the rule of `verdict` lets a client without a browser send Basic credentials
+    /// (the default policy never does).
+    pub fn takes_basic(&self, verdict: Verdict) -> bool {
+        let rule = match verdict {
+            Verdict::Policy { rule, .. } => rule,
+            Verdict::Identify { rule } => Some(rule),
+        };
+        rule.and_then(|index| self.rules.get(index))
+            .is_some_and(|rule| rule.basic_auth)
     }
 
     /// Whether a rule names the host's domain (a rule for every domain names none): where the
@@ -729,6 +650,54 @@ mod tests {
                 rule: Some(1)
             },
             "someone the subjects do not name goes on to the next rule"
+        );
+    }
+
+    #[test]
+    fn basic_authentication_is_the_matching_rule_s_to_allow_and_only_a_login_rule_s() {
+        let some = rules(json!({"defaultPolicy": "one_factor", "rules": [
+            {"domain": ["app.example.com"], "path": ["^/dav/"], "policy": "two_factor", "basicAuth": true},
+            {"domain": ["app.example.com"], "path": ["^/api/"], "subject": ["group:bots"], "policy": "one_factor", "basic_auth": true},
+            {"domain": ["app.example.com"], "policy": "one_factor"}
+        ]}));
+        let takes =
+            |path: &'static str| some.takes_basic(verdict(&some, Ask { path, ..GET }, None));
+        assert!(takes("/dav/file.txt"));
+        assert!(
+            takes("/api/x"),
+            "asked who it is, by a rule that takes Basic"
+        );
+        assert!(!takes("/"), "a rule without basicAuth ignores it");
+        let other = Ask {
+            host: "other.example.com",
+            ..GET
+        };
+        assert!(
+            !some.takes_basic(verdict(&some, other, None)),
+            "the default policy never takes it"
+        );
+        let document: AccessRulesDocument = serde_json::from_value(
+            json!({"rules": [{"policy": "two_factor", "basic_auth": true}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&document).unwrap()["rules"][0],
+            json!({"policy": "two_factor", "basicAuth": true}),
+            "written as the API spells it, and left out when false"
+        );
+        assert_eq!(
+            errors(json!({"rules": [
+                {"policy": "one_factor", "basicAuth": true},
+                {"policy": "bypass", "basicAuth": true},
+                {"policy": "deny", "basicAuth": false},
+                {"policy": "deny", "basicAuth": true}
+            ]})),
+            [
+                "rules[1].basicAuth: a bypass rule takes no credentials: Basic authentication \
+                 is for a one_factor or two_factor rule",
+                "rules[3].basicAuth: a deny rule takes no credentials: Basic authentication is \
+                 for a one_factor or two_factor rule",
+            ]
         );
     }
 

@@ -66,4 +66,6 @@ areas! {
     OidcStore => oidc;
     /// Groups of users and their members (`groups.rs`).
     GroupStore => groups;
+    /// App passwords: their keyed digests, per user (`app_passwords.rs`).
+    AppPasswordStore => app_passwords;
 }

@@ -12,6 +12,7 @@
 mod access_codes;
 mod address_proofs;
 mod api_keys;
+mod app_passwords;
 mod areas;
 mod audit;
 mod checkpoints;
@@ -51,10 +52,11 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use address_proofs::ProvenAddress;
 pub use api_keys::ApiKeyRecord;
+pub use app_passwords::{AppPasswordRecord, NewAppPassword, StoredAppPassword};
 pub use areas::{
-    ApiKeyStore, AuditStore, CounterStore, EmailLinkStore, GroupStore, MessageStore, NoticeStore,
-    OidcStore, PasswordLinkStore, SessionStore, SettingStore, TwoFactorStore, UserStore,
-    VerifyStore,
+    ApiKeyStore, AppPasswordStore, AuditStore, CounterStore, EmailLinkStore, GroupStore,
+    MessageStore, NoticeStore, OidcStore, PasswordLinkStore, SessionStore, SettingStore,
+    TwoFactorStore, UserStore, VerifyStore,
 };
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites, MethodUse,

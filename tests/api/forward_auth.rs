@@ -11,17 +11,17 @@ use crate::helpers::{PASSWORD, TestApp, oathtool, spawn_app, spawn_app_with};
 use crate::oidc::way_back;
 use crate::web::{Browser, csrf_in, location};
 
-const APP: &str = "https://app.example.com";
+pub(crate) const APP: &str = "https://app.example.com";
 
 /// A Tessera whose peer in these tests (loopback) is a trusted proxy.
-async fn behind_a_proxy() -> TestApp {
+pub(crate) async fn behind_a_proxy() -> TestApp {
     spawn_app_with(|config| {
         config.trusted_proxies = TrustedProxies::parse(["127.0.0.1", "::1"]).unwrap();
     })
     .await
 }
 
-async fn put_rules(app: &TestApp, rules: Value) -> (u16, Value) {
+pub(crate) async fn put_rules(app: &TestApp, rules: Value) -> (u16, Value) {
     let response = app
         .with_key(Method::PUT, "/api/system/access-rules")
         .json(&json!({ "accessRules": rules }))
@@ -32,7 +32,7 @@ async fn put_rules(app: &TestApp, rules: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn rules_are(app: &TestApp, rules: Value) {
+pub(crate) async fn rules_are(app: &TestApp, rules: Value) {
     let (status, body) = put_rules(app, rules).await;
     assert_eq!(status, 200, "{body}");
 }
@@ -76,7 +76,7 @@ fn with_browser_headers(
     }
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -105,7 +105,7 @@ async fn nginx(app: &TestApp, visit: Visit<'_>) -> reqwest::Response {
     with_browser_headers(request, visit).send().await.unwrap()
 }
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
         .get(name)

@@ -7,6 +7,7 @@ mod admin_pages;
 mod at_rest;
 mod audit_log;
 mod bad_input;
+mod basic_auth;
 mod brute_force;
 mod change_password;
 mod cli;

@@ -671,12 +671,18 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
             };
             format!("{t} was refused {site}{path} by {by}")
         }
+        EventKind::AppPasswordCreate
+        | EventKind::AppPasswordRevoke
+        | EventKind::BasicAuthRefused => {
+            app_passwords::say(kind, a, target.map(|t| t.name.as_str()), own, details)
+        }
         EventKind::NameCollision => format!(
             "{a} found usernames or emails that look alike once written in their canonical forms"
         ),
     }
 }
 
+mod app_passwords;
 mod oidc;
 
 #[cfg(test)]

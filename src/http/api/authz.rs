@@ -3,15 +3,20 @@
 //! `/api/authz/auth-request` in nginx's (`X-Original-URL`, `X-Original-Method`). Both answer
 //! from the same decision; only what a proxy can pass on differs: nginx turns any status but
 //! 2xx, 401 and 403 into a 500, so its "log in first" is a 401 with the portal in `Location`.
+//! A client without a browser may send `Authorization: Basic` on a rule that takes it; the
+//! header is read here and judged by the same decision.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use axum::http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::clock::Instant;
+use crate::forward_auth::basic::read_authorization;
 use crate::forward_auth::{Decision, ProxiedRequest};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -38,12 +43,14 @@ enum Convention {
         ("X-Forwarded-Proto" = String, Header, description = "http or https"),
         ("X-Forwarded-Host" = String, Header, description = "The original request's host"),
         ("X-Forwarded-Uri" = String, Header, description = "The original request's path and query"),
+        ("Authorization" = Option<String>, Header, description = "The client's own, passed on: `Basic` credentials (username and password or app password) count on a rule with `basicAuth`"),
     ),
     responses(
         (status = 200, description = "Let it through; the Remote-* headers say who is signed in (empty on a bypass)"),
         (status = 302, description = "A page load without a session (or with one factor where two are asked): to the login portal"),
         (status = 400, description = "A header the proxy must send is missing or does not read"),
-        (status = 401, description = "No session, for a request that is not a page load"),
+        (status = 401, description = "No session, for a request that is not a page load (with `WWW-Authenticate: Basic` where the rule takes Basic credentials); or Basic credentials that do not read or are refused"),
+        (status = 429, description = "Basic credentials, after too many wrong passwords from this address: Retry-After says when to try again"),
         (status = 403, description = "The rules deny it, or the peer is not a trusted proxy"),
     )
 )]
@@ -62,11 +69,12 @@ pub async fn forward_auth(
     params(
         ("X-Original-URL" = String, Header, description = "The original request's absolute URL"),
         ("X-Original-Method" = String, Header, description = "The original request's method"),
+        ("Authorization" = Option<String>, Header, description = "The client's own, passed on: `Basic` credentials (username and password or app password) count on a rule with `basicAuth`"),
     ),
     responses(
         (status = 200, description = "Let it through; the Remote-* headers say who is signed in (empty on a bypass)"),
         (status = 400, description = "A header the proxy must send is missing or does not read"),
-        (status = 401, description = "Log in first (for a page load, the portal in Location)"),
+        (status = 401, description = "Log in first (for a page load, the portal in Location; otherwise with `WWW-Authenticate: Basic` where the rule takes Basic credentials); or Basic credentials that do not read, are refused, or come after too many wrong passwords (with Retry-After)"),
         (status = 403, description = "The rules deny it, or the peer is not a trusted proxy"),
     )
 )]
@@ -107,10 +115,23 @@ async fn decide(
         Err(message) => return plain(StatusCode::BAD_REQUEST, &message),
     };
     let token = cookie(state, headers, SESSION_COOKIE);
+    // The client's own header, passed on by the proxy: Traefik, Caddy and nginx all do.
+    let authorization: Vec<&[u8]> = headers
+        .get_all(AUTHORIZATION)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let presented = read_authorization(&authorization);
     let decision = match state
         .core
         .forward_auth
-        .decide(&request, token.as_deref(), origin, Instant::now())
+        .decide(
+            &request,
+            token.as_deref(),
+            &presented,
+            origin,
+            Instant::now(),
+        )
         .await
     {
         Ok(decision) => decision,
@@ -129,11 +150,62 @@ async fn decide(
         ),
         // Every header, empty: a proxy that copies them overwrites whatever the client sent.
         Decision::Bypass => who(names, ["", "", "", ""]),
-        Decision::LogIn { portal_url } | Decision::StepUp { portal_url } => {
-            to_portal(headers, convention, request.method().as_str(), &portal_url)
+        Decision::LogIn { portal_url, basic } => {
+            let realm = basic.then_some(state.web.product_name.as_str());
+            to_portal(
+                headers,
+                convention,
+                request.method().as_str(),
+                &portal_url,
+                realm,
+            )
         }
+        Decision::StepUp { portal_url } => to_portal(
+            headers,
+            convention,
+            request.method().as_str(),
+            &portal_url,
+            None,
+        ),
         Decision::Deny => plain(StatusCode::FORBIDDEN, "access denied"),
+        Decision::Challenge { why } => challenge(
+            plain(StatusCode::UNAUTHORIZED, why),
+            &state.web.product_name,
+        ),
+        Decision::Throttled {
+            retry_after_seconds,
+        } => {
+            // nginx turns a 429 into a 500: it hears a 401 that says to wait.
+            let status = match convention {
+                Convention::Forwarded => StatusCode::TOO_MANY_REQUESTS,
+                Convention::Original => StatusCode::UNAUTHORIZED,
+            };
+            let mut response = plain(
+                status,
+                &format!(
+                    "too many wrong passwords from this address; try again in \
+                     {retry_after_seconds} seconds"
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            response
+        }
     }
+}
+
+/// `response` asking for Basic credentials for `realm` (RFC 7617; UTF-8 is how they are read).
+fn challenge(mut response: Response, realm: &str) -> Response {
+    let realm: String = realm
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
+    {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// The original request's method and absolute URL, from the convention's headers.
@@ -228,8 +300,15 @@ fn who(names: &crate::config::ForwardAuthHeaders, values: [&str; 4]) -> Response
 }
 
 /// "Log in first" or "a second factor first": a page load goes to the portal (for nginx, a 401
-/// whose `Location` its `error_page` follows); anything else hears 401, for its own handling.
-fn to_portal(headers: &HeaderMap, convention: Convention, method: &str, portal: &str) -> Response {
+/// whose `Location` its `error_page` follows); anything else hears 401, for its own handling,
+/// with a Basic challenge for `basic_realm` where the rule takes Basic credentials.
+fn to_portal(
+    headers: &HeaderMap,
+    convention: Convention,
+    method: &str,
+    portal: &str,
+    basic_realm: Option<&str>,
+) -> Response {
     let page_load = headers
         .get_all(ACCEPT)
         .iter()
@@ -240,7 +319,11 @@ fn to_portal(headers: &HeaderMap, convention: Convention, method: &str, portal: 
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest"));
     if !page_load {
-        return plain(StatusCode::UNAUTHORIZED, "log in first");
+        let response = plain(StatusCode::UNAUTHORIZED, "log in first");
+        return match basic_realm {
+            Some(realm) => challenge(response, realm),
+            None => response,
+        };
     }
     let status = match (convention, method) {
         (Convention::Original, _) => StatusCode::UNAUTHORIZED,

@@ -159,6 +159,14 @@ pub fn routes() -> Router<AppState> {
             post(security::applications::revoke_application),
         )
         .route(
+            "/security/app-passwords",
+            post(security::app_passwords::create),
+        )
+        .route(
+            "/security/app-passwords/revoke",
+            post(security::app_passwords::revoke),
+        )
+        .route(
             "/security/sessions/end",
             post(security::devices::end_session),
         )

@@ -1,8 +1,10 @@
 //! Security settings, behind re-authentication: the email address, the password, methods,
-//! the verified phone, the login level, recovery codes, trusted computers and sessions. The
+//! the verified phone, the login level, recovery codes, trusted computers, sessions and app
+//! passwords. The
 //! overview page and the login level are here; each other setting has its own file.
 
 pub mod address;
+pub mod app_passwords;
 pub mod applications;
 pub mod devices;
 pub mod email;
@@ -87,6 +89,14 @@ pub struct ApplicationRow {
     sign_ins: usize,
 }
 
+pub struct AppPasswordRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: String,
+    two_factor: bool,
+}
+
 pub struct SessionRow {
     id: String,
     device: String,
@@ -124,6 +134,8 @@ struct SecurityPage {
     /// An application's sign-in waits for a second factor set up here (step-up).
     application_waiting: bool,
     applications: Vec<ApplicationRow>,
+    app_passwords: Vec<AppPasswordRow>,
+    max_app_passwords: i64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +171,8 @@ pub async fn page(
              change. Your current address stays in use until then."
         }
         "link" => "A new link is on its way: open it within 24 hours.",
+        "app-password-revoked" => "The app password is revoked: it stops working within a second.",
+        "no-app-password" => "That app password was revoked already.",
         _ => "Done.",
     });
     render(
@@ -203,6 +217,10 @@ pub(super) async fn render(
         .await
     {
         Ok(applications) => applications,
+        Err(error) => return internal(state, headers, error),
+    };
+    let app_passwords = match state.core.app_passwords.of(user.id).await {
+        Ok(app_passwords) => app_passwords,
         Err(error) => return internal(state, headers, error),
     };
     let cookies = Cookies::new(state, headers);
@@ -278,6 +296,17 @@ pub(super) async fn render(
                     sign_ins: a.live_grants,
                 })
                 .collect(),
+            app_passwords: app_passwords
+                .into_iter()
+                .map(|p| AppPasswordRow {
+                    id: p.id,
+                    name: p.name,
+                    created: when(Some(p.created_at.millis())),
+                    last_used: when(p.last_used_at.map(|at| at.millis())),
+                    two_factor: p.two_factor,
+                })
+                .collect(),
+            max_app_passwords: crate::app_passwords::MAX_APP_PASSWORDS,
         },
     )
 }
