@@ -589,6 +589,40 @@ async fn the_portal_sends_a_browser_back_nowhere_else() {
 }
 
 #[tokio::test]
+async fn a_refused_way_back_or_a_logout_forgets_the_one_kept_before() {
+    let app = behind_a_proxy().await;
+    rules_are(
+        &app,
+        json!({"rules": [{"domain": ["app.example.com"], "policy": "one_factor"}]}),
+    )
+    .await;
+    let back = format!("{APP}/wiki");
+    for then in [
+        format!("/login?rd={}", escaped("https://evil.example/")),
+        "/login?out=1".to_owned(),
+    ] {
+        let mut browser = Browser::new();
+        browser
+            .get(&app, &format!("/login?rd={}", escaped(&back)))
+            .await;
+        assert!(browser.cookie("tessera_return").is_some(), "{then}");
+        let page = browser.get(&app, &then).await;
+        assert_eq!(page.status(), 200, "{then}");
+        assert!(
+            browser.cookie("tessera_return").is_none(),
+            "{then} still leads back to {back}"
+        );
+    }
+    // A plain visit (an expired login coming back, say) keeps it.
+    let mut browser = Browser::new();
+    browser
+        .get(&app, &format!("/login?rd={}", escaped(&back)))
+        .await;
+    browser.get(&app, "/login?expired=1").await;
+    assert!(browser.cookie("tessera_return").is_some());
+}
+
+#[tokio::test]
 async fn plain_http_is_a_way_back_only_for_a_domain_the_configuration_allows() {
     let app = spawn_app_with(|config| {
         config.trusted_proxies = TrustedProxies::parse(["127.0.0.1"]).unwrap();

@@ -101,8 +101,13 @@ pub async fn page(
     };
     let mut cookies = Cookies::new(&state, &headers);
     cookies.give_browser_id(&state, &headers);
-    if let Some(Ok(back)) = &back {
-        super::return_to::keep(&mut cookies, back);
+    match &back {
+        Some(Ok(back)) => super::return_to::keep(&mut cookies, back),
+        // A way back kept by an earlier visit is not where this one, refused or ended by a
+        // logout, is to lead.
+        Some(Err(_)) => super::return_to::forget(&mut cookies, &headers, &state),
+        None if query.out.is_some() => super::return_to::forget(&mut cookies, &headers, &state),
+        None => {}
     }
     let chrome = cookies.chrome(&state, None);
     cookies.page(

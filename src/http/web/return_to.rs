@@ -38,6 +38,13 @@ pub fn keep(cookies: &mut Cookies, back: &str) {
     cookies.set(RETURN_COOKIE, &value, Some(RETURN_SECONDS), "Lax");
 }
 
+/// Forgets the way back the browser keeps, if it keeps one.
+pub fn forget(cookies: &mut Cookies, headers: &HeaderMap, state: &AppState) {
+    if returning(state, headers) {
+        cookies.clear(RETURN_COOKIE);
+    }
+}
+
 /// The way back the browser keeps, as it was kept.
 pub fn kept(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let value = cookie(state, headers, RETURN_COOKIE)?;
