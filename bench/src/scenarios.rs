@@ -162,6 +162,29 @@ impl<'a> Suite<'a> {
             .unwrap_or(f64::NAN)
     }
 
+    /// Runs `operation` on `connections` connections for `window` against `server`, and prints
+    /// the run with the server's CPU and peak RSS over it.
+    async fn measure_on<F, Fut>(
+        &mut self,
+        server: &Server,
+        title: &str,
+        connections: usize,
+        window: Duration,
+        operation: F,
+    ) -> RunFigures
+    where
+        F: Fn(reqwest::Client, u64) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Step> + Send,
+    {
+        server.reset_peak_rss();
+        let cpu_before = server.cpu_seconds();
+        let figures = load::run(connections, window, operation).await;
+        let cpu = server.cpu_seconds() - cpu_before;
+        let peak = server.peak_rss_bytes();
+        self.print_run(title, &figures, Some((server, cpu, peak)));
+        figures
+    }
+
     /// The common lines: rate, latency, outcomes, CPU per request, RSS, ready time.
     fn print_run(
         &mut self,

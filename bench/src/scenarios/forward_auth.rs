@@ -14,7 +14,7 @@ use anyhow::Context;
 
 use super::oidc::browser_session;
 use super::{Suite, cheap_argon2, transport};
-use crate::load::{self, Outcome, RunFigures, Step};
+use crate::load::{Outcome, RunFigures, Step};
 use crate::server::{self, Backend, Server, ServerSettings, Workspace};
 
 /// The protected application the proxy asks about.
@@ -112,26 +112,13 @@ impl Suite<'_> {
     /// `GET /static/app.js` on `connections` connections for the measured time.
     async fn cheapest_route(&mut self, server: &Server, connections: usize) -> RunFigures {
         let url = format!("{}/static/app.js", server.base_url);
-        server.reset_peak_rss();
-        let cpu_before = server.cpu_seconds();
-        let figures = load::run(connections, self.args.measured(), move |client, _| {
-            let url = url.clone();
-            async move {
-                Step::Done(match client.get(&url).send().await {
-                    Ok(response) => Outcome::status(response.status().as_u16(), 200),
-                    Err(e) => Outcome::failed(transport(&e)),
-                })
-            }
+        let title = format!("GET /static/app.js (the cheapest route), {connections} connections");
+        let window = self.args.measured();
+        self.measure_on(server, &title, connections, window, move |client, _| {
+            let sent = client.get(&url).send();
+            async move { answered(sent.await) }
         })
-        .await;
-        let cpu = server.cpu_seconds() - cpu_before;
-        let peak = server.peak_rss_bytes();
-        self.print_run(
-            &format!("GET /static/app.js (the cheapest route), {connections} connections"),
-            &figures,
-            Some((server, cpu, peak)),
-        );
-        figures
+        .await
     }
 
     /// The proxy's question about `GET https://app.bench.test/…` on `connections` connections,
@@ -143,41 +130,36 @@ impl Suite<'_> {
         connections: usize,
     ) -> RunFigures {
         let url = format!("{}/api/authz/forward-auth", server.base_url);
-        server.reset_peak_rss();
-        let cpu_before = server.cpu_seconds();
-        let figures = load::run(
+        let title = format!("forward-auth decisions, {connections} connections");
+        let window = self.args.measured();
+        self.measure_on(
+            server,
+            &title,
             connections,
-            self.args.measured(),
+            window,
             move |client, sequence| {
-                let (url, cookies) = (url.clone(), cookies.clone());
-                async move {
-                    let person = (sequence as usize % connections) % cookies.len();
-                    let answer = client
-                        .get(&url)
-                        .header("X-Forwarded-Method", "GET")
-                        .header("X-Forwarded-Proto", "https")
-                        .header("X-Forwarded-Host", APP_HOST)
-                        .header("X-Forwarded-Uri", "/dashboard?tab=1")
-                        .header("X-Forwarded-For", "203.0.113.7")
-                        .header("Accept", "text/html")
-                        .header("Cookie", &cookies[person])
-                        .send()
-                        .await;
-                    Step::Done(match answer {
-                        Ok(response) => Outcome::status(response.status().as_u16(), 200),
-                        Err(e) => Outcome::failed(transport(&e)),
-                    })
-                }
+                let person = (sequence as usize % connections) % cookies.len();
+                let sent = client
+                    .get(&url)
+                    .header("X-Forwarded-Method", "GET")
+                    .header("X-Forwarded-Proto", "https")
+                    .header("X-Forwarded-Host", APP_HOST)
+                    .header("X-Forwarded-Uri", "/dashboard?tab=1")
+                    .header("X-Forwarded-For", "203.0.113.7")
+                    .header("Accept", "text/html")
+                    .header("Cookie", &cookies[person])
+                    .send();
+                async move { answered(sent.await) }
             },
         )
-        .await;
-        let cpu = server.cpu_seconds() - cpu_before;
-        let peak = server.peak_rss_bytes();
-        self.print_run(
-            &format!("forward-auth decisions, {connections} connections"),
-            &figures,
-            Some((server, cpu, peak)),
-        );
-        figures
+        .await
     }
+}
+
+/// A 200, or what came instead.
+fn answered(answer: reqwest::Result<reqwest::Response>) -> Step {
+    Step::Done(match answer {
+        Ok(response) => Outcome::status(response.status().as_u16(), 200),
+        Err(e) => Outcome::failed(transport(&e)),
+    })
 }

@@ -146,9 +146,9 @@ impl Suite<'_> {
     ) -> RunFigures {
         let codes = Arc::new(Mutex::new(codes));
         let (base, secret) = (server.base_url.clone(), secret.to_owned());
-        server.reset_peak_rss();
-        let cpu_before = server.cpu_seconds();
-        let figures = load::run(self.args.oidc_connections, window, move |client, _| {
+        let title = format!("oidc-exchange, {client_id}");
+        let connections = self.args.oidc_connections;
+        self.measure_on(server, &title, connections, window, move |client, _| {
             let (codes, base, secret) = (codes.clone(), base.clone(), secret.clone());
             async move {
                 let Some(code) = codes.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
@@ -170,15 +170,7 @@ impl Suite<'_> {
                 })
             }
         })
-        .await;
-        let cpu = server.cpu_seconds() - cpu_before;
-        let peak = server.peak_rss_bytes();
-        self.print_run(
-            &format!("oidc-exchange, {client_id}"),
-            &figures,
-            Some((server, cpu, peak)),
-        );
-        figures
+        .await
     }
 }
 
