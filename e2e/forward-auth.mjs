@@ -311,6 +311,22 @@ export function forwardAuthScenario({ name, page: doc, proxy, firstShot }) {
     }, app("/api/items"));
     assert.equal(api, 401);
     await anonymous.context().close();
+
+    // Nor can a client name another request in the question: the proxy says what was asked.
+    const pretender = await (
+      await browser.newContext({
+        extraHTTPHeaders: {
+          "X-Forwarded-Uri": "/public/readme",
+          "X-Forwarded-Method": "GET",
+          "X-Original-URL": app("/public/readme"),
+          "X-Original-Method": "GET",
+        },
+      })
+    ).newPage();
+    await pretender.goto(app("/private"));
+    await at(pretender, (url) => url.href.startsWith(`${portal}/login?`));
+    assert.equal(new URL(pretender.url()).searchParams.get("rd"), app("/private"));
+    await pretender.context().close();
   });
 
   test(`${name}: a deny rule answers 403, and the login refuses a way back to another site`, async () => {
@@ -318,6 +334,9 @@ export function forwardAuthScenario({ name, page: doc, proxy, firstShot }) {
     const denied = await page.goto(site("deny", port) + "/");
     assert.equal(denied.status(), 403, running.log());
     await snap(page, "deny");
+    const audit = await server.api("GET", "/api/system/audit-log?event=forward_auth.deny");
+    assert.equal(audit.status, 200);
+    assert.match(JSON.stringify(audit.body.auditLogs), new RegExp(`deny\\.${DOMAIN}`));
 
     // Signed in: a login page asked to send the browser elsewhere sends it home instead.
     await page.goto(`${portal}/login?rd=${encodeURIComponent("http://evil.example/")}`);
