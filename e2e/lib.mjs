@@ -5,6 +5,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, mkdirSync } from "node:fs";
+import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
@@ -30,17 +31,23 @@ function environment(dataDir) {
 
 /**
  * Starts `tessera serve` on a fresh data directory, with `settings` added to its environment
- * (`{ TESSERA_PRODUCT_NAME: "Acme" }`); resolves once it prints where to log in. The first
- * administrator's printed password is made their own unless `keepTemporaryPassword`.
+ * (`{ TESSERA_PRODUCT_NAME: "Acme" }`) and with the configuration file `config` where given;
+ * resolves once it prints where to log in. The first administrator's printed password is made
+ * their own unless `keepTemporaryPassword`. `url` is the public URL; `local` where it listens,
+ * which the API calls of the tests use (a public URL may name a host only the browser resolves).
  */
-export async function startServer(settings = {}, { keepTemporaryPassword = false } = {}) {
+export async function startServer(settings = {}, { keepTemporaryPassword = false, config } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
   const env = { ...environment(dataDir), ...settings };
-  const child = spawn(binary, ["serve"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  const withConfig = (args) => (config ? ["--config", config, ...args] : args);
+  const child = spawn(binary, withConfig(["serve"]), { env, stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   let url;
+  let local;
   let password;
   for await (const line of lines) {
+    const listening = line.match(/ is listening on (\S+)/);
+    if (listening) local = listening[1];
     const login = line.match(/^Log in at (\S+)\/login/);
     if (login) url = login[1];
     const secret = line.match(/^\s+password: (\S+)/);
@@ -49,7 +56,7 @@ export async function startServer(settings = {}, { keepTemporaryPassword = false
       break;
     }
   }
-  const cli = (args, input = "") => execFileSync(binary, args, { env, input }).toString();
+  const cli = (args, input = "") => execFileSync(binary, withConfig(args), { env, input }).toString();
   const key = cli(["api-key", "create", "--name", "e2e"]).trim().split("\n").pop().trim();
   // These scenarios start from an administrator who logs in with the password and enrols from
   // the security settings; by default an administrator must enrol at the first login instead
@@ -59,7 +66,7 @@ export async function startServer(settings = {}, { keepTemporaryPassword = false
   // these scenarios start from an administrator who kept it as their own.
   if (!keepTemporaryPassword) cli(["user", "set-password", "admin"], `${password}\n`);
   const api = async (method, path, body) => {
-    const response = await fetch(url + path, {
+    const response = await fetch(local + path, {
       method,
       headers: { Authorization: key, "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -69,6 +76,7 @@ export async function startServer(settings = {}, { keepTemporaryPassword = false
   };
   return {
     url,
+    local,
     password,
     key,
     dataDir,
@@ -81,10 +89,36 @@ export async function startServer(settings = {}, { keepTemporaryPassword = false
   };
 }
 
-export async function launchBrowser() {
+/** Headless Debian chromium, with `extraArgs` after the usual ones
+ * (`--host-resolver-rules=…`). */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", ...extraArgs],
+  });
+}
+
+/** A loopback port nothing listens on now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether something accepts connections on the loopback `port`. */
+export function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
   });
 }
 
@@ -128,7 +162,7 @@ export async function outboxCode(server, to) {
 
 /** The development outbox, newest first, read as an administrator (with the API key). */
 export async function outbox(server) {
-  return (await fetch(`${server.url}/dev/outbox.json`, { headers: { Authorization: server.key } })).json();
+  return (await fetch(`${server.local}/dev/outbox.json`, { headers: { Authorization: server.key } })).json();
 }
 
 export async function shot(page, name) {
@@ -172,7 +206,7 @@ export async function adminPage(browser, server) {
 /** `POST /api/login` as an application sends it for its user (no API key); the status and
  * the body (with the `twoFactorId` of a 242). */
 export async function apiLogin(server, loginId, password = PASSWORD) {
-  const response = await fetch(`${server.url}/api/login`, {
+  const response = await fetch(`${server.local}/api/login`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ loginId, password }),

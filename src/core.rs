@@ -156,7 +156,12 @@ impl Core {
             groups.clone(),
             logins.clone(),
             ForwardAuthSettings {
-                portal_url: config.forward_auth_portal_url(),
+                // The issuer, not the configured public URL: without one, only the issuer
+                // knows the port a listener on port 0 was given.
+                portal_url: match &config.forward_auth.portal_url {
+                    Some(_) => config.forward_auth_portal_url(),
+                    None => issuer.clone(),
+                },
                 allow_http: config.forward_auth.allow_http(),
             },
         );

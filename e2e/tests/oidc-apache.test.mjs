@@ -12,7 +12,6 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -24,6 +23,8 @@ import {
   totp,
   shot,
   PASSWORD,
+  freePort,
+  accepts,
 } from "../lib.mjs";
 
 const APACHE = process.env.APACHE ?? "/usr/sbin/apache2";
@@ -33,29 +34,6 @@ let server;
 let browser;
 let apache;
 let secret;
-
-/** A loopback port nothing listens on now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
 
 // The protected page: a CGI script that prints what mod_auth_openidc put in its environment.
 const CLAIMS_CGI = `#!/bin/sh

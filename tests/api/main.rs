@@ -37,6 +37,7 @@ mod oidc_keys;
 mod oidc_step_up;
 mod passwords;
 mod phones;
+mod portal_url;
 mod processes;
 mod races;
 mod recent_sessions;
