@@ -163,6 +163,7 @@ impl Core {
                     None => issuer.clone(),
                 },
                 allow_http: config.forward_auth.allow_http(),
+                rules_file: config.forward_auth.access_rules_file.clone(),
             },
         );
         Ok(Self {

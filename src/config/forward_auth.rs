@@ -16,6 +16,9 @@ pub struct ForwardAuthConfig {
     /// only for every other.
     #[serde(deserialize_with = "list_or_text")]
     pub allow_http_domains: Vec<String>,
+    /// A file of access rules (TOML, or JSON for a name ending in `.json`) that replaces the
+    /// stored ones: read again within a second of a change; `check-config` checks it.
+    pub access_rules_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

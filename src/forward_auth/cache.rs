@@ -1,8 +1,10 @@
 //! The access rules as every node reads them: the stored document, compiled once per version,
 //! read again from the database when the copy in hand is a second old. A node's own change
 //! replaces its copy at once; another node's is seen at its next read, within the second,
-//! without a database round trip per proxied request.
+//! without a database round trip per proxied request. Where the configuration names a file of
+//! rules instead, the file is read again each second the same way (`rules_file.rs`).
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::rules::{AccessRules, AccessRulesDocument, SETTINGS_KEY};
@@ -22,15 +24,18 @@ struct Held {
 #[derive(Clone)]
 pub struct RulesCache {
     setting_store: SettingStore,
+    /// `forward_auth.access_rules_file`: the rules are this file's, not the stored document's.
+    file: Option<Arc<PathBuf>>,
     copy: Arc<Mutex<Option<Arc<Held>>>>,
     /// One read of the database at a time; the requests that wait find its copy fresh.
     reading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl RulesCache {
-    pub fn new(setting_store: SettingStore) -> Self {
+    pub fn new(setting_store: SettingStore, file: Option<PathBuf>) -> Self {
         Self {
             setting_store,
+            file: file.map(Arc::new),
             copy: Arc::new(Mutex::new(None)),
             reading: Arc::new(tokio::sync::Mutex::new(())),
         }
@@ -46,13 +51,25 @@ impl RulesCache {
         if let Some(rules) = self.fresh(now) {
             return Ok(rules);
         }
-        let text = self.setting_store.setting(SETTINGS_KEY).await?;
-        let rules = match self.held() {
-            Some(copy) if copy.text == text => copy.rules.clone(),
-            _ => Arc::new(compile_stored(text.as_deref())),
+        let held = self.held();
+        let (text, rules) = match &self.file {
+            Some(path) => from_file(path, held.as_deref()).await,
+            None => {
+                let text = self.setting_store.setting(SETTINGS_KEY).await?;
+                let rules = match held {
+                    Some(copy) if copy.text == text => copy.rules.clone(),
+                    _ => Arc::new(compile_stored(text.as_deref())),
+                };
+                (text, rules)
+            }
         };
         self.keep(text, rules.clone(), now);
         Ok(rules)
+    }
+
+    /// The file the rules are kept in, when the configuration names one.
+    pub fn file(&self) -> Option<&PathBuf> {
+        self.file.as_deref()
     }
 
     /// After this node stored `text`: its rules apply here at once.
@@ -82,6 +99,32 @@ impl RulesCache {
             rules,
             read_at: now,
         }));
+    }
+}
+
+/// The text of the rules file and its rules, read now. A change that does not read or compile
+/// keeps the rules before it, and says so in the log once: an edit half saved must neither open
+/// every site nor close them all (`check-config` names the problem).
+async fn from_file(path: &PathBuf, held: Option<&Held>) -> (Option<String>, Arc<AccessRules>) {
+    let before = || held.map_or_else(|| Arc::new(AccessRules::deny_all()), |h| h.rules.clone());
+    let text = match tokio::fs::read_to_string(path).await {
+        Ok(text) => text,
+        Err(error) => {
+            if held.is_none_or(|h| h.text.is_some()) {
+                tracing::error!(path = %path.display(), %error, "cannot read the access rules file: the rules before stand");
+            }
+            return (None, before());
+        }
+    };
+    if let Some(held) = held.filter(|h| h.text.as_deref() == Some(text.as_str())) {
+        return (Some(text), held.rules.clone());
+    }
+    match super::rules_file::compile(path, &text) {
+        Ok((_, rules)) => (Some(text), Arc::new(rules)),
+        Err(problems) => {
+            tracing::error!(path = %path.display(), problems = %problems.join("; "), "the access rules file has problems: the rules before stand");
+            (Some(text), before())
+        }
     }
 }
 

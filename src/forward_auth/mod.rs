@@ -9,6 +9,7 @@ mod cache;
 mod matchers;
 pub mod portal;
 pub mod rules;
+pub mod rules_file;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct ForwardAuthSettings {
     /// The login portal's base URL, without a trailing slash.
     pub portal_url: String,
     pub allow_http: Vec<DomainPattern>,
+    /// `forward_auth.access_rules_file`: the rules are kept there, not in the database.
+    pub rules_file: Option<std::path::PathBuf>,
 }
 
 /// The decision of forward-auth, and the portal's way back.
@@ -165,6 +168,9 @@ pub enum ForwardAuthError {
     /// The document has problems, each naming its rule and field: nothing was written.
     #[error("the access rules have problems")]
     Invalid(Vec<RuleError>),
+    /// The rules are kept in the file the configuration names: change them there.
+    #[error("the access rules are kept in {0} (forward_auth.access_rules_file): change them there")]
+    KeptInFile(String),
     /// The portal's way back is refused.
     #[error("{0}")]
     Refused(ReturnRefusal),
@@ -201,7 +207,7 @@ impl ForwardAuth {
         Self {
             setting_store: store.settings(),
             audit_store: store.audit(),
-            rules: RulesCache::new(store.settings()),
+            rules: RulesCache::new(store.settings(), settings.rules_file.clone()),
             recent_groups: moka::future::Cache::builder()
                 .max_capacity(20_000)
                 .time_to_live(RECENT_WEB_SESSION)
@@ -536,10 +542,22 @@ impl ForwardAuth {
     /// The access rules document in force (the default, which denies everything, until one is
     /// stored).
     pub async fn access_rules(&self) -> Result<AccessRulesDocument, ForwardAuthError> {
+        if let Some(path) = self.rules.file() {
+            let path = path.clone();
+            let read = tokio::task::spawn_blocking(move || rules_file::load(&path))
+                .await
+                .map_err(anyhow::Error::from)?;
+            return Ok(read.map_err(|problems| anyhow::anyhow!(problems))?.1);
+        }
         let stored = self.setting_store.setting(rules::SETTINGS_KEY).await?;
         Ok(stored
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default())
+    }
+
+    /// Whether the rules are kept in a file, where only an edit of the file changes them.
+    pub fn rules_file(&self) -> Option<&std::path::PathBuf> {
+        self.rules.file()
     }
 
     /// Replaces the access rules once every rule reads; they apply on this node at once and on
@@ -551,6 +569,9 @@ impl ForwardAuth {
         origin: &Origin,
         now: Instant,
     ) -> Result<AccessRulesDocument, ForwardAuthError> {
+        if let Some(path) = self.rules.file() {
+            return Err(ForwardAuthError::KeptInFile(path.display().to_string()));
+        }
         let compiled = AccessRules::compile(document).map_err(ForwardAuthError::Invalid)?;
         let text = serde_json::to_string(document).map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)

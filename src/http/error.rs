@@ -309,6 +309,7 @@ impl From<NoticeError> for ApiError {
 impl From<crate::forward_auth::ForwardAuthError> for ApiError {
     fn from(error: crate::forward_auth::ForwardAuthError) -> Self {
         use crate::forward_auth::ForwardAuthError;
+        let said = error.to_string();
         match error {
             ForwardAuthError::Invalid(errors) => {
                 ApiError::Fields(errors.iter().map(|e| e.field_error()).collect())
@@ -317,6 +318,11 @@ impl From<crate::forward_auth::ForwardAuthError> for ApiError {
                 ApiError::field("rd", "[invalid]", refusal.to_string())
             }
             ForwardAuthError::Code(error) => error.into(),
+            ForwardAuthError::KeptInFile(_) => ApiError::General {
+                status: StatusCode::CONFLICT,
+                code: "[keptInFile]accessRules".into(),
+                message: said,
+            },
             ForwardAuthError::Internal(error) => ApiError::Internal(error),
         }
     }

@@ -122,7 +122,7 @@ async fn signed_in(app: &TestApp, name: &str, extra: Value) -> (Browser, String,
     (browser, session, user["id"].as_str().unwrap().to_owned())
 }
 
-fn escaped(url: &str) -> String {
+pub(crate) fn escaped(url: &str) -> String {
     form_urlencoded::byte_serialize(url.as_bytes()).collect()
 }
 
@@ -586,40 +586,6 @@ async fn the_portal_sends_a_browser_back_nowhere_else() {
             .await;
         assert_eq!(location(&signed), "/", "{evil}");
     }
-}
-
-#[tokio::test]
-async fn a_refused_way_back_or_a_logout_forgets_the_one_kept_before() {
-    let app = behind_a_proxy().await;
-    rules_are(
-        &app,
-        json!({"rules": [{"domain": ["app.example.com"], "policy": "one_factor"}]}),
-    )
-    .await;
-    let back = format!("{APP}/wiki");
-    for then in [
-        format!("/login?rd={}", escaped("https://evil.example/")),
-        "/login?out=1".to_owned(),
-    ] {
-        let mut browser = Browser::new();
-        browser
-            .get(&app, &format!("/login?rd={}", escaped(&back)))
-            .await;
-        assert!(browser.cookie("tessera_return").is_some(), "{then}");
-        let page = browser.get(&app, &then).await;
-        assert_eq!(page.status(), 200, "{then}");
-        assert!(
-            browser.cookie("tessera_return").is_none(),
-            "{then} still leads back to {back}"
-        );
-    }
-    // A plain visit (an expired login coming back, say) keeps it.
-    let mut browser = Browser::new();
-    browser
-        .get(&app, &format!("/login?rd={}", escaped(&back)))
-        .await;
-    browser.get(&app, "/login?expired=1").await;
-    assert!(browser.cookie("tessera_return").is_some());
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! Runs on SQLite; set TESSERA_TEST_DATABASE_URL to run the same tests on PostgreSQL.
 
 mod access_codes;
+mod access_rules_file;
 mod admin;
 mod admin_pages;
 mod at_rest;
@@ -57,5 +58,6 @@ mod used_codes;
 mod users;
 mod verify;
 mod verify_api;
+mod way_back;
 mod web;
 mod welcome;

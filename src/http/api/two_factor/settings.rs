@@ -502,6 +502,7 @@ pub async fn access_rules(
     responses(
         (status = 200, description = "The access rules, as stored", body = AccessRulesBody),
         (status = 400, description = "A rule that does not read, named by its index and field"),
+        (status = 409, description = "The rules are kept in the file `forward_auth.access_rules_file` names: change them there"),
     )
 )]
 pub async fn update_access_rules(

@@ -56,7 +56,14 @@ pub async fn access_rules(
         Err(error) => return internal(&state, &headers, format!("{error:#}")),
     };
     let text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    let notice = query.notice.map(|_| "Saved.".to_owned());
+    let notice = match state.core.forward_auth.rules_file() {
+        Some(path) => Some(format!(
+            "These rules are kept in {} (forward_auth.access_rules_file): change them there; \
+             every node reads it again within a second of a change.",
+            path.display()
+        )),
+        None => query.notice.map(|_| "Saved.".to_owned()),
+    };
     editor(&state, &headers, &admin, text, notice, Vec::new())
 }
 
@@ -93,6 +100,7 @@ pub async fn save_access_rules(
         Err(ForwardAuthError::Invalid(errors)) => {
             refuse(errors.iter().map(ToString::to_string).collect())
         }
+        Err(error @ ForwardAuthError::KeptInFile(_)) => refuse(vec![format!("{error}.")]),
         Err(error) => internal(&state, &headers, format!("{error:#}")),
     }
 }
