@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::Invalid;
+use super::short_text::ShortText;
 
 /// Characters of an app password, and how many to a group as it is shown.
 pub const APP_PASSWORD_CHARS: usize = 16;
@@ -65,26 +66,15 @@ pub struct AppPasswordName(String);
 
 impl AppPasswordName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = raw.trim();
-        if value.is_empty() {
-            return Err(Invalid::new(
-                "[blank]",
-                "give the app password a name, such as the app it is for",
-            ));
+        ShortText {
+            min: 1,
+            max: 64,
+            line_breaks: false,
+            too_short: "give the app password a name, such as the app it is for",
+            what: "an app password's name",
         }
-        if value.chars().count() > 64 {
-            return Err(Invalid::new(
-                "[tooLong]",
-                "an app password's name has at most 64 characters",
-            ));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "[invalid]",
-                "an app password's name cannot contain control characters",
-            ));
-        }
-        Ok(Self(value.to_owned()))
+        .parse(raw)
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {

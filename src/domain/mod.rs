@@ -13,6 +13,7 @@ mod names;
 mod password;
 mod phone;
 mod reason;
+mod short_text;
 mod site;
 mod two_factor;
 mod user;

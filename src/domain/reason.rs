@@ -1,4 +1,5 @@
 use super::Invalid;
+use super::short_text::ShortText;
 
 /// Why an administrator acted: 3 to 500 characters, kept in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -6,26 +7,15 @@ pub struct Reason(String);
 
 impl Reason {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = raw.trim();
-        if value.chars().count() < 3 {
-            return Err(Invalid::new(
-                "[blank]",
-                "say why (at least 3 characters); it goes to the audit log",
-            ));
+        ShortText {
+            min: 3,
+            max: 500,
+            line_breaks: true,
+            too_short: "say why (at least 3 characters); it goes to the audit log",
+            what: "a reason",
         }
-        if value.chars().count() > 500 {
-            return Err(Invalid::new(
-                "[tooLong]",
-                "a reason has at most 500 characters",
-            ));
-        }
-        if value.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(Invalid::new(
-                "[invalid]",
-                "a reason cannot contain control characters",
-            ));
-        }
-        Ok(Self(value.to_owned()))
+        .parse(raw)
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -5,6 +5,7 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
+use super::short_text::ShortText;
 use super::{Channel, Invalid};
 
 /// The kinds of second factor.
@@ -148,23 +149,15 @@ pub struct MethodName(String);
 
 impl MethodName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = raw.trim();
-        if value.is_empty() {
-            return Err(Invalid::new("[blank]", "the name is empty"));
+        ShortText {
+            min: 1,
+            max: 64,
+            line_breaks: false,
+            too_short: "the name is empty",
+            what: "a method name",
         }
-        if value.chars().count() > 64 {
-            return Err(Invalid::new(
-                "[tooLong]",
-                "a method name has at most 64 characters",
-            ));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "[invalid]",
-                "a method name cannot contain control characters",
-            ));
-        }
-        Ok(Self(value.to_owned()))
+        .parse(raw)
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
