@@ -78,6 +78,13 @@ impl GroupName {
                 "a group name cannot contain ';', which separates groups in a CSV file",
             ));
         }
+        if value.contains(',') {
+            return Err(Invalid::new(
+                "[invalid]",
+                "a group name cannot contain ',', which separates groups in the Remote-Groups \
+                 header forward-auth gives applications",
+            ));
+        }
         if let Err(error) = FreeformClass::default().allows(&value) {
             let which = match error {
                 precis_core::Error::BadCodepoint(info) => char::from_u32(info.cp)
@@ -215,6 +222,7 @@ mod tests {
             ("\u{feff}admins", "[invalid]"),
             ("ad\u{7}mins", "[invalid]"),
             ("sales;ops", "[invalid]"),
+            ("sales,ops", "[invalid]"),
         ] {
             let code_of = GroupName::parse(raw).err().map_or("[ok]", |e| e.code);
             assert_eq!(code_of, code, "{raw:?}");
