@@ -23,6 +23,7 @@ use crate::sessions::{Sessions, TokenPolicy, WebSessionLimits};
 use crate::store::{Store, StoreError};
 use crate::two_factor::TwoFactor;
 use crate::verify::Verify;
+use crate::webauthn::WebAuthn;
 use crate::welcome::Welcome;
 
 #[derive(Clone)]
@@ -43,6 +44,7 @@ pub struct Core {
     pub sessions: Sessions,
     pub two_factor: TwoFactor,
     pub verify: Verify,
+    pub webauthn: WebAuthn,
     pub welcome: Welcome,
     /// The database itself, for the operator's commands (migrations, closing) and the tests;
     /// requests reach it only through the services.
@@ -166,7 +168,18 @@ impl Core {
                 rules_file: config.forward_auth.access_rules_file.clone(),
             },
         );
+        // A public URL without a domain name (the default 127.0.0.1) turns WebAuthn off:
+        // `check-config` refuses only an `rp_id` that does not fit.
+        let party = match config.webauthn.relying_party("public_url", &issuer) {
+            Ok(party) => Some(party),
+            Err(why) => {
+                tracing::info!("security keys and passkeys are off: {why}");
+                None
+            }
+        };
+        let webauthn = WebAuthn::new(store.clone(), party, &config.product_name)?;
         Ok(Self {
+            webauthn,
             forward_auth,
             admin: Administration::new(store.clone(), home_region),
             app_passwords,

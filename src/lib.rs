@@ -41,4 +41,5 @@ pub mod store;
 pub mod telemetry;
 pub mod two_factor;
 pub mod verify;
+pub mod webauthn;
 pub mod welcome;

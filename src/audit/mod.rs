@@ -115,6 +115,8 @@ event_kinds! {
     AppPasswordCreate => "app_password.create",
     AppPasswordRevoke => "app_password.revoke",
     BasicAuthRefused => "forward_auth.basic_refused",
+    WebauthnRegister => "webauthn.register",
+    WebauthnDelete => "webauthn.delete",
 }
 
 impl EventKind {

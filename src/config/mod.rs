@@ -16,10 +16,12 @@ use crate::proxies::{ForwardedHeader, TrustedProxies};
 mod edge;
 mod forward_auth;
 mod session;
+mod webauthn;
 
 pub use edge::{ConnectionConfig, DERIVED_MAX_OPEN, DeliveryConfig, MetricsConfig, RESERVED_FILES};
 pub use forward_auth::{ForwardAuthConfig, ForwardAuthHeaders};
 pub use session::SessionConfig;
+pub use webauthn::{RelyingParty, WebauthnConfig};
 
 pub const ENV_PREFIX: &str = "TESSERA_";
 
@@ -86,6 +88,8 @@ pub struct Config {
     pub forward_auth: ForwardAuthConfig,
     /// Web sessions: their timeouts, "Remember me", the parent domain of their cookie.
     pub session: SessionConfig,
+    /// Security keys and passkeys: the relying-party id, a parent domain of the public URL's.
+    pub webauthn: WebauthnConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +161,7 @@ impl Default for Config {
             default_region: None,
             forward_auth: ForwardAuthConfig::default(),
             session: SessionConfig::default(),
+            webauthn: WebauthnConfig::default(),
         }
     }
 }
@@ -377,6 +382,9 @@ impl Config {
         }
         let sites: Vec<(&str, &str)> = sites.iter().map(|(k, u)| (*k, u.as_str())).collect();
         if let Err(message) = self.session.check(&sites) {
+            return invalid(message);
+        }
+        if let Err(message) = self.webauthn.check(&self.public_url()) {
             return invalid(message);
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {

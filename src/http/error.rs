@@ -22,6 +22,7 @@ use crate::recovery::{CHANGE_PASSWORD_ID_FIELD, CODE_FIELD, DeadLink, RecoveryEr
 use crate::registration::RegistrationError;
 use crate::two_factor::TwoFactorError;
 use crate::verify::VerifyError;
+use crate::webauthn::WebauthnError;
 
 /// What a request hears when every database connection stayed busy for the pool's whole wait.
 pub const BUSY: &str = "The server is too busy to answer now; try again in a moment.";
@@ -183,6 +184,25 @@ impl From<TwoFactorError> for ApiError {
             },
             TwoFactorError::Delivery(e) => ApiError::from(e),
             TwoFactorError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<WebauthnError> for ApiError {
+    fn from(error: WebauthnError) -> Self {
+        match error {
+            WebauthnError::Invalid(fields) => ApiError::Fields(fields),
+            WebauthnError::Unavailable => ApiError::general(
+                StatusCode::BAD_REQUEST,
+                "[WebAuthnDisabled]",
+                error.to_string(),
+            ),
+            WebauthnError::NoSuchUser => ApiError::field(
+                "userId",
+                "[invalid]",
+                "there is no active user with this id",
+            ),
+            WebauthnError::Internal(e) => ApiError::Internal(e),
         }
     }
 }

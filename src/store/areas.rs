@@ -68,4 +68,7 @@ areas! {
     GroupStore => groups;
     /// App passwords: their keyed digests, per user (`app_passwords.rs`).
     AppPasswordStore => app_passwords;
+    /// WebAuthn: security keys and passkeys, and the ceremonies not yet finished
+    /// (`webauthn.rs`).
+    WebauthnStore => webauthn;
 }

@@ -1,6 +1,6 @@
 //! Forgetting what has expired: finished or abandoned logins, enrolment secrets nobody
 //! confirmed, spent verification codes, old sessions, trusted computers, password links, unused
-//! access codes, email links, security notices, and computers an account has not logged in
+//! access codes, email links, security notices, WebAuthn ceremonies, and computers an account has not logged in
 //! from for long. Each table is one DELETE on its expiry column, so every node may sweep at
 //! once without harm.
 
@@ -24,6 +24,7 @@ pub struct SweepReport {
     pub oidc_requests: u64,
     pub oidc_codes: u64,
     pub oidc_grants: u64,
+    pub webauthn_challenges: u64,
 }
 
 impl SweepReport {
@@ -42,11 +43,12 @@ impl SweepReport {
             + self.oidc_requests
             + self.oidc_codes
             + self.oidc_grants
+            + self.webauthn_challenges
     }
 }
 
 /// Tables swept, each with its expiry column (the table names are constants, never input).
-const EXPIRING: [(&str, &str); 14] = [
+const EXPIRING: [(&str, &str); 15] = [
     ("login_challenges", "expires_at"),
     ("pending_secrets", "expires_at"),
     ("verifications", "expires_at"),
@@ -61,6 +63,7 @@ const EXPIRING: [(&str, &str); 14] = [
     ("oidc_requests", "expires_at"),
     ("oidc_codes", "expires_at"),
     ("oidc_grants", "expires_at"),
+    ("webauthn_challenges", "expires_at"),
 ];
 
 impl Store {
@@ -90,6 +93,7 @@ impl Store {
             oidc_requests,
             oidc_codes,
             oidc_grants,
+            webauthn_challenges,
         ] = removed;
         Ok(SweepReport {
             login_challenges,
@@ -106,6 +110,7 @@ impl Store {
             oidc_requests,
             oidc_codes,
             oidc_grants,
+            webauthn_challenges,
         })
     }
 

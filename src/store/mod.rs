@@ -40,6 +40,7 @@ mod verify;
 mod verify_api;
 mod verify_limits;
 mod verify_totp;
+mod webauthn;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -56,7 +57,7 @@ pub use app_passwords::{AppPasswordRecord, NewAppPassword, StoredAppPassword};
 pub use areas::{
     ApiKeyStore, AppPasswordStore, AuditStore, CounterStore, EmailLinkStore, GroupStore,
     MessageStore, NoticeStore, OidcStore, PasswordLinkStore, SessionStore, SettingStore,
-    TwoFactorStore, UserStore, VerifyStore,
+    TwoFactorStore, UserStore, VerifyStore, WebauthnStore,
 };
 pub use code_check::{
     FinishStatements, FinishTransaction, GuessStatements, GuessTransaction, GuessWrites, MethodUse,
@@ -85,6 +86,7 @@ pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, Veri
 pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
+pub use webauthn::{CeremonyRecord, CredentialRecord, NewCeremony, StoredCredential};
 
 use checkpoints::Checkpoints;
 use code_check::CheckGroups;

@@ -676,6 +676,9 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::BasicAuthRefused => {
             app_passwords::say(kind, a, target.map(|t| t.name.as_str()), own, details)
         }
+        EventKind::WebauthnRegister | EventKind::WebauthnDelete => {
+            webauthn::say(kind, a, target.map(|t| t.name.as_str()), own, details)
+        }
         EventKind::NameCollision => format!(
             "{a} found usernames or emails that look alike once written in their canonical forms"
         ),
@@ -684,6 +687,7 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
 
 mod app_passwords;
 mod oidc;
+mod webauthn;
 
 #[cfg(test)]
 mod address_tests;

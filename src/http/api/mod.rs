@@ -19,6 +19,7 @@ pub mod two_factor;
 pub mod users;
 mod verify_email;
 pub mod views;
+pub mod webauthn;
 
 use axum::Router;
 use axum::routing::{any, get, post, put};
@@ -111,6 +112,10 @@ use super::AppState;
     outbox::json,
     system::health,
     system::metrics,
+    webauthn::register_start,
+    webauthn::register_complete,
+    webauthn::list,
+    webauthn::delete,
 ))]
 pub struct Paths;
 
@@ -292,6 +297,19 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/system/access-rules",
             get(two_factor::settings::access_rules).put(two_factor::settings::update_access_rules),
+        )
+        .route(
+            "/api/webauthn/register/start",
+            post(webauthn::register_start),
+        )
+        .route(
+            "/api/webauthn/register/complete",
+            post(webauthn::register_complete),
+        )
+        .route("/api/webauthn", get(webauthn::list))
+        .route(
+            "/api/webauthn/{id}",
+            axum::routing::delete(webauthn::delete),
         )
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))

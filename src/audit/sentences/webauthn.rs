@@ -1,0 +1,71 @@
+//! The sentences of security keys and passkeys: registered, removed.
+
+use serde_json::Value;
+
+use super::text;
+use crate::audit::EventKind;
+
+/// `kind`, one of the WebAuthn events, said with `a` acting on `target`'s account.
+pub(super) fn say(
+    kind: EventKind,
+    a: &str,
+    target: Option<&str>,
+    own: bool,
+    details: &Value,
+) -> String {
+    let t = target.unwrap_or(a);
+    let what = match text(details, "kind") {
+        Some("passkey") => "passkey",
+        _ => "security key",
+    };
+    let called = match text(details, "name") {
+        Some(name) => format!("{what} “{name}”"),
+        None => what.to_owned(),
+    };
+    match kind {
+        EventKind::WebauthnRegister if own => format!("{t} registered the {called}"),
+        EventKind::WebauthnRegister => format!("{a} registered the {called} for {t}"),
+        _ if own => format!("{t} removed the {called}"),
+        _ => format!("{a} removed {t}'s {called}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::tests::{said, user};
+    use super::*;
+
+    #[test]
+    fn keys_are_named_with_who_registered_or_removed_them() {
+        let (ann, admin) = (user("ann"), user("admin"));
+        assert_eq!(
+            said(
+                EventKind::WebauthnRegister,
+                &ann,
+                Some(&ann),
+                json!({"name": "YubiKey", "kind": "security_key"})
+            ),
+            "ann registered the security key “YubiKey”"
+        );
+        assert_eq!(
+            said(
+                EventKind::WebauthnRegister,
+                &admin,
+                Some(&ann),
+                json!({"name": "YubiKey"})
+            ),
+            "admin registered the security key “YubiKey” for ann"
+        );
+        assert_eq!(
+            said(
+                EventKind::WebauthnDelete,
+                &admin,
+                Some(&ann),
+                json!({"name": "YubiKey"})
+            ),
+            "admin removed ann's security key “YubiKey”"
+        );
+    }
+}

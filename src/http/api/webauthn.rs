@@ -1,0 +1,241 @@
+//! `/api/webauthn`: security keys in FusionAuth's WebAuthn shapes. Registration is
+//! `register/start` (the options for `navigator.credentials.create`) then `register/complete`
+//! (the browser's answer); keys are listed by user and deleted by id.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::ids::parse_user_id;
+use crate::audit::Actor;
+use crate::clock::Instant;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, RequestOrigin};
+use crate::store::CredentialRecord;
+use crate::webauthn::{Claimed, RegistrationAnswer};
+
+/// What a registration is for (FusionAuth's `workflow`). Only `general`, a key as a second
+/// factor, so far; passkey sign-in (`bootstrap`, `reauthentication`) is still to come.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Workflow {
+    General,
+    Bootstrap,
+    Reauthentication,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterStartRequest {
+    user_id: String,
+    /// The key's name in the person's list (1 to 64 characters).
+    name: String,
+    /// The name the authenticator shows for the account; the username when left out.
+    #[serde(default)]
+    display_name: Option<String>,
+    /// The browser's user agent, as FusionAuth takes it (not kept).
+    #[serde(default)]
+    user_agent: Option<String>,
+    workflow: Workflow,
+}
+
+/// `{"options": {"publicKey": …}}`, for `navigator.credentials.create` once its binary fields
+/// (base64url here) are turned into `ArrayBuffer`s.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RegisterStartResponse {
+    #[schema(value_type = Object)]
+    options: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterCompleteRequest {
+    user_id: String,
+    /// The browser's `PublicKeyCredential`, binary fields in base64url.
+    credential: RegistrationAnswer,
+    /// Where the browser made it: this server's origin (its public URL).
+    origin: String,
+    /// This server's relying-party id.
+    rp_id: String,
+}
+
+/// A key as the API shows it (FusionAuth's `WebAuthnCredential`, without the key itself).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialView {
+    id: String,
+    /// The authenticator's credential id, base64url.
+    credential_id: String,
+    user_id: String,
+    name: String,
+    display_name: String,
+    /// Whether it signs in alone (a passkey); a security key is a second factor.
+    discoverable: bool,
+    sign_count: i64,
+    /// Whether it may be copied to other devices (a synced passkey), and is.
+    backup_eligible: bool,
+    backed_up: bool,
+    insert_instant: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_use_instant: Option<i64>,
+}
+
+impl From<&CredentialRecord> for CredentialView {
+    fn from(key: &CredentialRecord) -> Self {
+        Self {
+            id: key.id.clone(),
+            credential_id: key.credential_id.clone(),
+            user_id: key.user_id.to_string(),
+            name: key.name.clone(),
+            display_name: key.display_name.clone(),
+            discoverable: key.kind == "passkey",
+            sign_count: key.counter,
+            backup_eligible: key.backup_eligible,
+            backed_up: key.backup_state,
+            insert_instant: key.created_at.millis(),
+            last_use_instant: key.last_used_at.map(|at| at.millis()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CredentialResponse {
+    credential: CredentialView,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CredentialsResponse {
+    credentials: Vec<CredentialView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CredentialsQuery {
+    /// The user whose keys to list (a UUID).
+    user_id: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/webauthn/register/start", tag = "webauthn",
+    security(("apiKey" = [])),
+    request_body = RegisterStartRequest,
+    responses(
+        (status = 200, description = "The options for navigator.credentials.create; the challenge is kept five minutes, for one answer", body = RegisterStartResponse),
+        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `[invalid]workflow`), or `[WebAuthnDisabled]`: the public URL has no domain name"),
+    )
+)]
+pub async fn register_start(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiJson(body): ApiJson<RegisterStartRequest>,
+) -> Result<Json<RegisterStartResponse>, ApiError> {
+    let user = parse_user_id(&body.user_id)?;
+    if !matches!(body.workflow, Workflow::General) {
+        return Err(ApiError::field(
+            "workflow",
+            "[invalid]",
+            "only general (a security key as a second factor) is offered so far",
+        ));
+    }
+    let _ = body.user_agent;
+    let started = state
+        .core
+        .webauthn
+        .start_registration(
+            user,
+            &body.name,
+            body.display_name.as_deref(),
+            Instant::now(),
+        )
+        .await?;
+    let options = serde_json::to_value(&started.options).map_err(ApiError::internal)?;
+    Ok(Json(RegisterStartResponse { options }))
+}
+
+#[utoipa::path(
+    post, path = "/api/webauthn/register/complete", tag = "webauthn",
+    security(("apiKey" = [])),
+    request_body = RegisterCompleteRequest,
+    responses(
+        (status = 200, description = "The key, registered", body = CredentialResponse),
+        (status = 400, description = "A field refused, nothing written: `[invalid]origin` or `[invalid]rpId` (not this server's), `[invalid]credential.response.clientDataJSON` (not base64url or JSON, another origin, a challenge unknown, expired, used or another user's), `[invalid]credential.response.attestationObject` (not base64url or CBOR, another relying party, a signature refused), `[duplicate]credential`; or `[WebAuthnDisabled]`"),
+    )
+)]
+pub async fn register_complete(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<RegisterCompleteRequest>,
+) -> Result<Json<CredentialResponse>, ApiError> {
+    let user = parse_user_id(&body.user_id)?;
+    let claimed = Claimed {
+        origin: &body.origin,
+        rp_id: &body.rp_id,
+    };
+    let credential = state
+        .core
+        .webauthn
+        .finish_registration(
+            user,
+            &body.credential,
+            claimed,
+            Actor::ApiKey(key.id),
+            &origin,
+            Instant::now(),
+        )
+        .await?;
+    Ok(Json(CredentialResponse {
+        credential: (&credential).into(),
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/api/webauthn", tag = "webauthn",
+    security(("apiKey" = [])),
+    params(CredentialsQuery),
+    responses(
+        (status = 200, description = "The user's keys, oldest first", body = CredentialsResponse),
+        (status = 400, description = "`userId` missing or not a UUID"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiQuery(query): ApiQuery<CredentialsQuery>,
+) -> Result<Json<CredentialsResponse>, ApiError> {
+    let user = parse_user_id(&query.user_id)?;
+    let keys = state.core.webauthn.credentials_of(user).await?;
+    Ok(Json(CredentialsResponse {
+        credentials: keys.iter().map(CredentialView::from).collect(),
+    }))
+}
+
+#[utoipa::path(
+    delete, path = "/api/webauthn/{id}", tag = "webauthn",
+    security(("apiKey" = [])),
+    params(("id" = String, Path, description = "The key's id (a UUID)")),
+    responses(
+        (status = 200, description = "The key, removed (no body)"),
+        (status = 404, description = "No such key (no body)"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiKeyAuth(key): ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let deleted = state
+        .core
+        .webauthn
+        .delete(&id, Actor::ApiKey(key.id), &origin, Instant::now())
+        .await?;
+    if deleted {
+        Ok(StatusCode::OK)
+    } else {
+        Err(ApiError::Empty(StatusCode::NOT_FOUND))
+    }
+}

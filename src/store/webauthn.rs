@@ -1,0 +1,248 @@
+//! WebAuthn: credentials (security keys, passkeys) per user, and the ceremonies begun and not
+//! yet finished, each spent once by the statement that keeps what it made.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{StoreError, WebauthnStore, audit, flag};
+use crate::audit::AuditEvent;
+use crate::clock::Instant;
+use crate::domain::UserId;
+
+/// A ceremony to keep until it is finished or expires.
+#[derive(Debug, Clone)]
+pub struct NewCeremony {
+    /// The SHA-256 (hex) of its challenge.
+    pub id: String,
+    pub user: UserId,
+    /// `registration` or `authentication`.
+    pub purpose: &'static str,
+    pub name: String,
+    pub display_name: String,
+    /// webauthn-rs's state, serialised.
+    pub state: String,
+    pub created_at: Instant,
+    pub expires_at: Instant,
+}
+
+/// A ceremony as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CeremonyRecord {
+    pub id: String,
+    pub user_id: UserId,
+    pub purpose: String,
+    pub name: String,
+    pub display_name: String,
+    pub state: String,
+    pub expires_at: Instant,
+    pub used_at: Option<Instant>,
+}
+
+/// A credential as its owner's list shows it, with what a login needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRecord {
+    /// Its public id (a UUID), which the API and its events name.
+    pub id: String,
+    pub user_id: UserId,
+    /// The authenticator's credential id, base64url.
+    pub credential_id: String,
+    /// `security_key` or `passkey`.
+    pub kind: String,
+    pub name: String,
+    pub display_name: String,
+    /// webauthn-rs's credential, serialised.
+    pub credential: String,
+    pub counter: i64,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub created_at: Instant,
+    pub last_used_at: Option<Instant>,
+}
+
+/// How keeping a registered credential ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredCredential {
+    Stored,
+    /// The ceremony was spent (or expired) meanwhile: nothing was written.
+    CeremonyGone,
+    /// That credential id is registered already: nothing was written.
+    Duplicate,
+}
+
+const CEREMONY_COLUMNS: &str =
+    "id, user_id, purpose, name, display_name, state, expires_at, used_at";
+const CREDENTIAL_COLUMNS: &str = "id, user_id, credential_id, kind, name, display_name, \
+     credential, counter, backup_eligible, backup_state, created_at, last_used_at";
+
+impl WebauthnStore {
+    pub async fn insert_ceremony(&self, new: &NewCeremony) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO webauthn_challenges \
+             (id, user_id, purpose, name, display_name, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new.id.clone())
+        .bind(new.user.to_string())
+        .bind(new.purpose)
+        .bind(new.name.clone())
+        .bind(new.display_name.clone())
+        .bind(new.state.clone())
+        .bind(new.created_at.millis())
+        .bind(new.expires_at.millis())
+        .execute(self.store.writes())
+        .await?;
+        Ok(())
+    }
+
+    /// The ceremony `id`, spent or not, expired or not (the service judges).
+    pub async fn ceremony(&self, id: &str) -> Result<Option<CeremonyRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CEREMONY_COLUMNS} FROM webauthn_challenges WHERE id = $1"
+        ))
+        .bind(id.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(ceremony_from_row).transpose()
+    }
+
+    /// Keeps `new` with `event`, spending the registration ceremony `ceremony` in the same
+    /// transaction: one conditional UPDATE, so that of two finishes only one keeps a key.
+    pub async fn insert_credential(
+        &self,
+        ceremony: &str,
+        new: &CredentialRecord,
+        event: &AuditEvent,
+    ) -> Result<StoredCredential, StoreError> {
+        let now = event.at.millis();
+        let mut tx = self.store.writes().begin().await?;
+        let spent = sqlx::query(
+            "UPDATE webauthn_challenges SET used_at = $3 \
+             WHERE id = $1 AND user_id = $2 AND purpose = 'registration' \
+             AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(ceremony.to_owned())
+        .bind(new.user_id.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent == 0 {
+            tx.rollback().await?;
+            return Ok(StoredCredential::CeremonyGone);
+        }
+        let kept = sqlx::query(
+            "INSERT INTO webauthn_credentials \
+             (id, user_id, credential_id, kind, name, display_name, credential, counter, \
+              backup_eligible, backup_state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (credential_id) DO NOTHING",
+        )
+        .bind(new.id.clone())
+        .bind(new.user_id.to_string())
+        .bind(new.credential_id.clone())
+        .bind(new.kind.clone())
+        .bind(new.name.clone())
+        .bind(new.display_name.clone())
+        .bind(new.credential.clone())
+        .bind(new.counter)
+        .bind(flag(new.backup_eligible))
+        .bind(flag(new.backup_state))
+        .bind(new.created_at.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if kept == 0 {
+            tx.rollback().await?;
+            return Ok(StoredCredential::Duplicate);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(StoredCredential::Stored)
+    }
+
+    /// A user's credentials, oldest first.
+    pub async fn credentials_of(&self, user: UserId) -> Result<Vec<CredentialRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE user_id = $1 \
+             ORDER BY created_at, id"
+        ))
+        .bind(user.to_string())
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(credential_from_row).collect()
+    }
+
+    /// The credential whose public id is `id`, whoever's it is.
+    pub async fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE id = $1"
+        ))
+        .bind(id.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(credential_from_row).transpose()
+    }
+
+    /// Deletes `user`'s credential `id` with `event`: whether there was one.
+    pub async fn delete_credential(
+        &self,
+        user: UserId,
+        id: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.store.writes().begin().await?;
+        let deleted =
+            sqlx::query("DELETE FROM webauthn_credentials WHERE user_id = $1 AND id = $2")
+                .bind(user.to_string())
+                .bind(id.to_owned())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if deleted == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn user_of(row: &AnyRow, what: &str) -> Result<UserId, StoreError> {
+    let user: String = row.try_get("user_id")?;
+    UserId::parse(&user).map_err(|_| StoreError::Corrupt(format!("{what} of user {user:?}")))
+}
+
+fn ceremony_from_row(row: &AnyRow) -> Result<CeremonyRecord, StoreError> {
+    Ok(CeremonyRecord {
+        id: row.try_get("id")?,
+        user_id: user_of(row, "WebAuthn ceremony")?,
+        purpose: row.try_get("purpose")?,
+        name: row.try_get("name")?,
+        display_name: row.try_get("display_name")?,
+        state: row.try_get("state")?,
+        expires_at: Instant::from_millis(row.try_get("expires_at")?),
+        used_at: row
+            .try_get::<Option<i64>, _>("used_at")?
+            .map(Instant::from_millis),
+    })
+}
+
+fn credential_from_row(row: &AnyRow) -> Result<CredentialRecord, StoreError> {
+    Ok(CredentialRecord {
+        id: row.try_get("id")?,
+        user_id: user_of(row, "WebAuthn credential")?,
+        credential_id: row.try_get("credential_id")?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        display_name: row.try_get("display_name")?,
+        credential: row.try_get("credential")?,
+        counter: row.try_get("counter")?,
+        backup_eligible: row.try_get::<i64, _>("backup_eligible")? != 0,
+        backup_state: row.try_get::<i64, _>("backup_state")? != 0,
+        created_at: Instant::from_millis(row.try_get("created_at")?),
+        last_used_at: row
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Instant::from_millis),
+    })
+}

@@ -1,0 +1,291 @@
+//! WebAuthn (issue #32): security keys and platform authenticators, through Kanidm's
+//! `webauthn-rs`. A registration is two calls: `start_registration` keeps the library's state
+//! server-side under the digest of the challenge it sends (any node may finish it, within five
+//! minutes, once), and `finish_registration` checks the browser's answer against it and keeps
+//! the credential in the same transaction that spends the challenge. The rules are in
+//! `rules.rs`.
+
+mod rules;
+
+use std::sync::Arc;
+
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, Credential, CredentialID, SecurityKeyRegistration, Uuid, Webauthn,
+    WebauthnBuilder,
+};
+
+pub use rules::{AttestationAnswer, CEREMONY_SECONDS, RegistrationAnswer};
+
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::clock::Instant;
+use crate::config::RelyingParty;
+use crate::domain::{FieldError, Invalid, KeyName, UserId};
+use crate::store::{
+    CredentialRecord, NewCeremony, Store, StoreError, StoredCredential, UserStore, WebauthnStore,
+};
+
+const REGISTRATION: &str = "registration";
+/// The kind of credential a second-factor registration makes.
+const SECURITY_KEY: &str = "security_key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebauthnError {
+    /// The request does not hold: the fields refused, nothing written.
+    #[error("{}", .0.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// The public URL has no domain name, so no browser would take part.
+    #[error("WebAuthn is off: the public URL has no domain name")]
+    Unavailable,
+    #[error("there is no such user")]
+    NoSuchUser,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for WebauthnError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<FieldError> for WebauthnError {
+    fn from(error: FieldError) -> Self {
+        Self::Invalid(vec![error])
+    }
+}
+
+fn field(name: &str, invalid: Invalid) -> WebauthnError {
+    WebauthnError::Invalid(vec![FieldError::new(name, invalid)])
+}
+
+/// What a registration asks of the browser (`{publicKey: …}`), and the ceremony it opened.
+#[derive(Debug)]
+pub struct StartedRegistration {
+    pub options: CreationChallengeResponse,
+    pub ceremony: String,
+}
+
+/// What the browser's answer to a registration claims of where it was made: FusionAuth's
+/// `origin` and `rpId`, which must be this server's.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed<'a> {
+    pub origin: &'a str,
+    pub rp_id: &'a str,
+}
+
+#[derive(Clone)]
+pub struct WebAuthn {
+    store: WebauthnStore,
+    users: UserStore,
+    /// None when the public URL has no domain name.
+    party: Option<Arc<(Webauthn, RelyingParty)>>,
+}
+
+impl WebAuthn {
+    /// The service for `party` (none: every call answers `Unavailable`), shown to people as
+    /// `product_name`.
+    pub fn new(
+        store: Store,
+        party: Option<RelyingParty>,
+        product_name: &str,
+    ) -> anyhow::Result<Self> {
+        let party = match party {
+            None => None,
+            Some(party) => {
+                let webauthn = WebauthnBuilder::new(&party.id, &party.origin)?
+                    .rp_name(product_name)
+                    .build()?;
+                Some(Arc::new((webauthn, party)))
+            }
+        };
+        Ok(Self {
+            store: store.webauthn(),
+            users: store.users(),
+            party,
+        })
+    }
+
+    fn party(&self) -> Result<&(Webauthn, RelyingParty), WebauthnError> {
+        self.party.as_deref().ok_or(WebauthnError::Unavailable)
+    }
+
+    /// Begins registering a security key named `name` for `user`: the options for the
+    /// browser's `navigator.credentials.create`, its keys already registered excluded,
+    /// attestation none, user verification preferred.
+    pub async fn start_registration(
+        &self,
+        user: UserId,
+        name: &str,
+        display_name: Option<&str>,
+        now: Instant,
+    ) -> Result<StartedRegistration, WebauthnError> {
+        let (webauthn, _) = self.party()?;
+        let name = KeyName::parse(name).map_err(|e| field("name", e))?;
+        let account = self
+            .users
+            .user(user)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(WebauthnError::NoSuchUser)?;
+        let display_name = match display_name.map(str::trim) {
+            Some("") | None => account.username.to_string(),
+            Some(given) => KeyName::parse(given)
+                .map_err(|e| field("displayName", e))?
+                .to_string(),
+        };
+        let exclude = self
+            .store
+            .credentials_of(user)
+            .await?
+            .iter()
+            .filter_map(|c| decode_id(&c.credential_id))
+            .collect::<Vec<CredentialID>>();
+        let unique = Uuid::parse_str(&user.to_string()).map_err(anyhow::Error::from)?;
+        let (options, state) = webauthn
+            .start_securitykey_registration(
+                unique,
+                account.username.as_str(),
+                &display_name,
+                Some(exclude),
+                None,
+                None,
+            )
+            .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
+        let ceremony = rules::ceremony_id(&options.public_key.challenge);
+        self.store
+            .insert_ceremony(&NewCeremony {
+                id: ceremony.clone(),
+                user,
+                purpose: REGISTRATION,
+                name: name.to_string(),
+                display_name,
+                state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
+                created_at: now,
+                expires_at: Instant::from_millis(now.millis() + CEREMONY_SECONDS * 1000),
+            })
+            .await?;
+        Ok(StartedRegistration { options, ceremony })
+    }
+
+    /// Finishes `user`'s registration with the browser's `answer`: checked against the
+    /// ceremony its challenge names (this user's, unexpired, unspent), then kept, with its
+    /// event, in the transaction that spends the ceremony. Any refusal writes nothing.
+    pub async fn finish_registration(
+        &self,
+        user: UserId,
+        answer: &RegistrationAnswer,
+        claimed: Claimed<'_>,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<CredentialRecord, WebauthnError> {
+        let (webauthn, party) = self.party()?;
+        if claimed.rp_id != party.id || answer.rp_id.as_deref().is_some_and(|r| r != party.id) {
+            return Err(field(
+                "rpId",
+                Invalid::new(
+                    "[invalid]",
+                    format!("this server's relying party id is {}", party.id),
+                ),
+            ));
+        }
+        if claimed.origin.trim_end_matches('/') != party.origin.as_str().trim_end_matches('/') {
+            return Err(field(
+                "origin",
+                Invalid::new(
+                    "[invalid]",
+                    format!(
+                        "this server's origin is {}",
+                        party.origin.as_str().trim_end_matches('/')
+                    ),
+                ),
+            ));
+        }
+        let (credential, ceremony_id) = rules::read_registration(answer)?;
+        let ceremony = self.store.ceremony(&ceremony_id).await?;
+        rules::ceremony_verdict(ceremony.as_ref(), user, REGISTRATION, now)?;
+        let ceremony = ceremony.expect("the verdict found it");
+        let state: SecurityKeyRegistration = serde_json::from_str(&ceremony.state)
+            .map_err(|e| anyhow::anyhow!("a stored registration does not read: {e}"))?;
+        let key = webauthn
+            .finish_securitykey_registration(&credential, &state)
+            .map_err(|e| WebauthnError::from(rules::registration_refusal(&e)))?;
+        let inner: Credential = key.clone().into();
+        let record = CredentialRecord {
+            id: Uuid::new_v4().to_string(),
+            user_id: user,
+            credential_id: encode_id(key.cred_id()),
+            kind: SECURITY_KEY.to_owned(),
+            name: ceremony.name.clone(),
+            display_name: ceremony.display_name.clone(),
+            credential: serde_json::to_string(&key).map_err(anyhow::Error::from)?,
+            counter: i64::from(inner.counter),
+            backup_eligible: inner.backup_eligible,
+            backup_state: inner.backup_state,
+            created_at: now,
+            last_used_at: None,
+        };
+        let event = AuditEvent::new(EventKind::WebauthnRegister, actor, origin, now)
+            .target(user)
+            .detail("webauthnId", record.id.clone())
+            .detail("name", record.name.clone())
+            .detail("kind", SECURITY_KEY);
+        match self
+            .store
+            .insert_credential(&ceremony.id, &record, &event)
+            .await?
+        {
+            StoredCredential::Stored => Ok(record),
+            StoredCredential::CeremonyGone => Err(WebauthnError::from(FieldError::new(
+                "credential.response.clientDataJSON",
+                Invalid::new("[invalid]", "answers a challenge already used: start again"),
+            ))),
+            StoredCredential::Duplicate => Err(field(
+                "credential",
+                Invalid::new("[duplicate]", "this key is registered already"),
+            )),
+        }
+    }
+
+    /// A user's keys, oldest first.
+    pub async fn credentials_of(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<CredentialRecord>, WebauthnError> {
+        Ok(self.store.credentials_of(user).await?)
+    }
+
+    /// Removes the key `id`, whoever's it is: whether there was one.
+    pub async fn delete(
+        &self,
+        id: &str,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<bool, WebauthnError> {
+        let Some(key) = self.store.credential(id).await? else {
+            return Ok(false);
+        };
+        let event = AuditEvent::new(EventKind::WebauthnDelete, actor, origin, now)
+            .target(key.user_id)
+            .detail("webauthnId", key.id.clone())
+            .detail("name", key.name.clone());
+        Ok(self
+            .store
+            .delete_credential(key.user_id, &key.id, &event)
+            .await?)
+    }
+}
+
+fn encode_id(id: &CredentialID) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_slice())
+}
+
+fn decode_id(text: &str) -> Option<CredentialID> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .map(CredentialID::from)
+}

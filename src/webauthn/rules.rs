@@ -1,0 +1,313 @@
+//! The pure parts of WebAuthn: a registration's answer read from FusionAuth's shape, whether a
+//! ceremony may still be finished, and webauthn-rs's refusals said as the field they concern.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use webauthn_rs::prelude::{RegisterPublicKeyCredential, WebauthnError};
+
+use crate::clock::Instant;
+use crate::domain::{FieldError, Invalid, UserId};
+use crate::store::CeremonyRecord;
+
+/// How long a ceremony may be finished after it began: webauthn-rs's own timeout for the
+/// browser, five minutes.
+pub const CEREMONY_SECONDS: i64 = 300;
+
+/// A registration's answer as FusionAuth takes it (`credential` of `register/complete`), which
+/// is also what `PublicKeyCredential.toJSON()` gives: binary fields in base64url.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationAnswer {
+    /// The credential id, base64url.
+    pub id: String,
+    /// The same id; `id` when left out.
+    #[serde(default)]
+    pub raw_id: Option<String>,
+    #[serde(rename = "type", default)]
+    pub type_: Option<String>,
+    pub response: AttestationAnswer,
+    /// Transports the browser reported (FusionAuth's place for them).
+    #[serde(default)]
+    pub transports: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub client_extension_results: Option<serde_json::Value>,
+    #[serde(default)]
+    pub authenticator_attachment: Option<String>,
+    /// FusionAuth's credential may repeat the relying party's id; it must be ours.
+    #[serde(default)]
+    pub rp_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationAnswer {
+    /// The CBOR attestation object, base64url.
+    pub attestation_object: String,
+    /// The client data, base64url of its JSON.
+    #[serde(rename = "clientDataJSON")]
+    pub client_data_json: String,
+    #[serde(default)]
+    pub transports: Option<Vec<String>>,
+}
+
+const ATTESTATION: &str = "credential.response.attestationObject";
+const CLIENT_DATA: &str = "credential.response.clientDataJSON";
+
+fn refused(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError::new(field, Invalid::new(code, message))
+}
+
+/// base64url as browsers and libraries write it (with or without padding); plain base64 too,
+/// as some clients send it.
+fn decode(field: &str, text: &str) -> Result<Vec<u8>, FieldError> {
+    let trimmed = text.trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| STANDARD.decode(text))
+        .map_err(|_| refused(field, "[invalid]", "is not base64url"))
+}
+
+/// The answer, checked as far as reading goes, and the id of the ceremony it answers: the
+/// SHA-256 of the challenge its client data carries.
+pub fn read_registration(
+    answer: &RegistrationAnswer,
+) -> Result<(RegisterPublicKeyCredential, String), FieldError> {
+    if answer.type_.as_deref().is_some_and(|t| t != "public-key") {
+        return Err(refused(
+            "credential.type",
+            "[invalid]",
+            "a WebAuthn credential's type is public-key",
+        ));
+    }
+    let raw_id = decode(
+        "credential.rawId",
+        answer.raw_id.as_deref().unwrap_or(&answer.id),
+    )?;
+    decode("credential.id", &answer.id)?;
+    let attestation = decode(ATTESTATION, &answer.response.attestation_object)?;
+    let client_data = decode(CLIENT_DATA, &answer.response.client_data_json)?;
+    let ceremony = ceremony_of(&client_data)?;
+    let encode = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    // webauthn-rs reads its own shape: rebuilt from the decoded parts, so that a field it
+    // refuses is one we have named already.
+    let reshaped = serde_json::json!({
+        "id": answer.id,
+        "rawId": encode(&raw_id),
+        "type": "public-key",
+        "response": {
+            "attestationObject": encode(&attestation),
+            "clientDataJSON": encode(&client_data),
+        },
+        "extensions": {},
+    });
+    let credential = serde_json::from_value(reshaped)
+        .map_err(|_| refused("credential", "[invalid]", "is not a WebAuthn credential"))?;
+    Ok((credential, ceremony))
+}
+
+/// The ceremony id a client data JSON answers: the SHA-256 (hex) of its challenge's bytes.
+fn ceremony_of(client_data: &[u8]) -> Result<String, FieldError> {
+    #[derive(Deserialize)]
+    struct ClientData {
+        challenge: String,
+    }
+    let data: ClientData = serde_json::from_slice(client_data).map_err(|_| {
+        refused(
+            CLIENT_DATA,
+            "[invalid]",
+            "is not client data JSON with a challenge",
+        )
+    })?;
+    let challenge = decode(CLIENT_DATA, &data.challenge)?;
+    Ok(ceremony_id(&challenge))
+}
+
+/// The id a ceremony is kept under: the SHA-256 (hex) of its challenge.
+pub fn ceremony_id(challenge: &[u8]) -> String {
+    hex::encode(Sha256::digest(challenge))
+}
+
+/// Whether `ceremony` (if any) may be finished by `user` at `now` as a `purpose`.
+pub fn ceremony_verdict(
+    ceremony: Option<&CeremonyRecord>,
+    user: UserId,
+    purpose: &str,
+    now: Instant,
+) -> Result<(), FieldError> {
+    let message = match ceremony {
+        None => "answers no challenge this server gave",
+        Some(c) if c.user_id != user || c.purpose != purpose => {
+            "answers a challenge given for another user or ceremony"
+        }
+        Some(c) if c.used_at.is_some() => "answers a challenge already used: start again",
+        Some(c) if c.expires_at.millis() <= now.millis() => {
+            "answers a challenge that expired: start again"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(refused(CLIENT_DATA, "[invalid]", message))
+}
+
+/// webauthn-rs's refusal of a registration, said as the field it concerns.
+pub fn registration_refusal(error: &WebauthnError) -> FieldError {
+    use WebauthnError as E;
+    match error {
+        E::InvalidRPOrigin => refused(
+            CLIENT_DATA,
+            "[invalid]",
+            "was made at another origin than this server's",
+        ),
+        E::CredentialCrossOrigin => refused(CLIENT_DATA, "[invalid]", "was made cross-origin"),
+        E::MismatchedChallenge => refused(CLIENT_DATA, "[invalid]", "answers another challenge"),
+        E::InvalidClientDataType => refused(
+            CLIENT_DATA,
+            "[invalid]",
+            "is not a registration's (its type is not webauthn.create)",
+        ),
+        E::ParseJSONFailure(_) => refused(CLIENT_DATA, "[invalid]", "is not client data JSON"),
+        E::InvalidRPIDHash => refused(
+            ATTESTATION,
+            "[invalid]",
+            "was made for another relying party id than this server's",
+        ),
+        E::UserNotPresent => refused(
+            ATTESTATION,
+            "[invalid]",
+            "says the person was not present (touch the key)",
+        ),
+        E::UserNotVerified => refused(ATTESTATION, "[invalid]", "says the person was not verified"),
+        E::CredentialExcludedFromRequest | E::CredentialAlreadyExists => refused(
+            "credential",
+            "[duplicate]",
+            "this key is registered already",
+        ),
+        E::ParseCBORFailure(_)
+        | E::ParseNOMFailure
+        | E::ParseInsufficientBytesAvailable
+        | E::MissingAttestationCredentialData
+        | E::COSEKeyInvalidCBORValue
+        | E::COSEKeyInvalidType => refused(
+            ATTESTATION,
+            "[invalid]",
+            "is not a CBOR attestation object with a credential",
+        ),
+        E::CredentialInsecureCryptography
+        | E::COSEKeyInvalidAlgorithm
+        | E::CredentialAlteredAlgFromRequest
+        | E::COSEKeyEDUnsupported
+        | E::COSEKeyECDSAInvalidCurve => refused(
+            ATTESTATION,
+            "[invalid]",
+            "uses a signature algorithm this server does not accept",
+        ),
+        other => refused(ATTESTATION, "[invalid]", format!("was refused: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(client_data: &str, attestation: &str) -> RegistrationAnswer {
+        RegistrationAnswer {
+            id: "AQID".into(),
+            raw_id: None,
+            type_: Some("public-key".into()),
+            response: AttestationAnswer {
+                attestation_object: attestation.into(),
+                client_data_json: client_data.into(),
+                transports: None,
+            },
+            transports: None,
+            client_extension_results: None,
+            authenticator_attachment: None,
+            rp_id: None,
+        }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn an_answer_names_its_ceremony_by_the_digest_of_its_challenge() {
+        let data = br#"{"type":"webauthn.create","challenge":"AAEC","origin":"https://a.example"}"#;
+        let (_, ceremony) = read_registration(&answer(&b64(data), &b64(b"\xa0"))).unwrap();
+        assert_eq!(ceremony, ceremony_id(&[0, 1, 2]));
+        assert_eq!(ceremony.len(), 64);
+    }
+
+    #[test]
+    fn an_answer_that_does_not_read_names_its_field() {
+        let data = b64(br#"{"challenge":"AAEC"}"#);
+        let field = |a: RegistrationAnswer| read_registration(&a).unwrap_err().field;
+        assert_eq!(field(answer("not base64!", "oA")), CLIENT_DATA);
+        assert_eq!(field(answer(&data, "@@")), ATTESTATION);
+        assert_eq!(field(answer(&b64(b"{}"), "oA")), CLIENT_DATA);
+        assert_eq!(field(answer(&b64(b"[1,2"), "oA")), CLIENT_DATA);
+        let mut wrong_type = answer(&data, "oA");
+        wrong_type.type_ = Some("password".into());
+        assert_eq!(field(wrong_type), "credential.type");
+        let mut bad_id = answer(&data, "oA");
+        bad_id.raw_id = Some("%%".into());
+        assert_eq!(field(bad_id), "credential.rawId");
+    }
+
+    #[test]
+    fn a_ceremony_is_finished_once_by_its_user_before_it_expires() {
+        let ann = UserId::new();
+        let now = Instant::from_millis(1_000_000);
+        let ceremony = CeremonyRecord {
+            id: "c".into(),
+            user_id: ann,
+            purpose: "registration".into(),
+            name: "Key".into(),
+            display_name: "Ann".into(),
+            state: "{}".into(),
+            expires_at: Instant::from_millis(now.millis() + 1),
+            used_at: None,
+        };
+        assert!(ceremony_verdict(Some(&ceremony), ann, "registration", now).is_ok());
+        let refusal = |c: &CeremonyRecord, user, purpose| {
+            ceremony_verdict(Some(c), user, purpose, now)
+                .unwrap_err()
+                .message
+        };
+        assert!(ceremony_verdict(None, ann, "registration", now).is_err());
+        assert!(refusal(&ceremony, UserId::new(), "registration").contains("another user"));
+        assert!(refusal(&ceremony, ann, "authentication").contains("another user"));
+        let used = CeremonyRecord {
+            used_at: Some(now),
+            ..ceremony.clone()
+        };
+        assert!(refusal(&used, ann, "registration").contains("already used"));
+        let expired = CeremonyRecord {
+            expires_at: now,
+            ..ceremony
+        };
+        assert!(refusal(&expired, ann, "registration").contains("expired"));
+    }
+
+    #[test]
+    fn refusals_name_the_part_of_the_answer_they_concern() {
+        assert_eq!(
+            registration_refusal(&WebauthnError::InvalidRPOrigin).field,
+            CLIENT_DATA
+        );
+        assert_eq!(
+            registration_refusal(&WebauthnError::InvalidRPIDHash).field,
+            ATTESTATION
+        );
+        assert_eq!(
+            registration_refusal(&WebauthnError::ParseNOMFailure).code,
+            format!("[invalid]{ATTESTATION}")
+        );
+        assert_eq!(
+            registration_refusal(&WebauthnError::CredentialAlreadyExists).code,
+            "[duplicate]credential"
+        );
+    }
+}

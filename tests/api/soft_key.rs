@@ -1,0 +1,160 @@
+//! A software security key for the tests: a P-256 key pair (ring) that answers a registration's
+//! options with a `none` attestation, as a browser would hand it to the server: the CBOR
+//! attestation object (authData: rpIdHash, flags UP|UV|AT, counter, AAGUID zero, credential id,
+//! COSE EC2 key) and the client data JSON, both base64url.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub const ORIGIN: &str = "http://tessera.test";
+pub const RP_ID: &str = "tessera.test";
+
+const UP: u8 = 0x01;
+const UV: u8 = 0x04;
+const AT: u8 = 0x40;
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub struct SoftKey {
+    pub credential_id: Vec<u8>,
+    key: EcdsaKeyPair,
+}
+
+/// What a registration's answer is made with; a test changes one part to make it wrong.
+pub struct Making {
+    pub origin: String,
+    pub rp_id: String,
+    pub kind: String,
+}
+
+impl Default for Making {
+    fn default() -> Self {
+        Self {
+            origin: ORIGIN.into(),
+            rp_id: RP_ID.into(),
+            kind: "webauthn.create".into(),
+        }
+    }
+}
+
+impl SoftKey {
+    pub fn new() -> Self {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .expect("a P-256 key");
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("the key reads");
+        let mut credential_id = vec![0u8; 32];
+        rng.fill(&mut credential_id).expect("random bytes");
+        Self { credential_id, key }
+    }
+
+    /// The `credential` of `register/complete` for `options` (`{publicKey: …}`).
+    pub fn register(&self, options: &Value) -> Value {
+        self.register_with(options, &Making::default())
+    }
+
+    pub fn register_with(&self, options: &Value, making: &Making) -> Value {
+        let challenge = options["publicKey"]["challenge"]
+            .as_str()
+            .expect("a challenge");
+        let client_data = json!({
+            "type": making.kind,
+            "challenge": challenge,
+            "origin": making.origin,
+            "crossOrigin": false,
+        })
+        .to_string();
+        let attestation = self.attestation_object(&making.rp_id);
+        json!({
+            "id": b64(&self.credential_id),
+            "rawId": b64(&self.credential_id),
+            "type": "public-key",
+            "response": {
+                "attestationObject": b64(&attestation),
+                "clientDataJSON": b64(client_data.as_bytes()),
+            },
+            "clientExtensionResults": {},
+        })
+    }
+
+    fn attestation_object(&self, rp_id: &str) -> Vec<u8> {
+        let point = self.key.public_key().as_ref();
+        assert_eq!(point.len(), 65, "an uncompressed P-256 point");
+        let mut cose = Vec::new();
+        map(&mut cose, 5);
+        int(&mut cose, 1); // kty: EC2
+        int(&mut cose, 2);
+        int(&mut cose, 3); // alg: ES256
+        int(&mut cose, -7);
+        int(&mut cose, -1); // crv: P-256
+        int(&mut cose, 1);
+        int(&mut cose, -2); // x
+        bytes(&mut cose, &point[1..33]);
+        int(&mut cose, -3); // y
+        bytes(&mut cose, &point[33..65]);
+
+        let mut auth_data = Sha256::digest(rp_id.as_bytes()).to_vec();
+        auth_data.push(UP | UV | AT);
+        auth_data.extend_from_slice(&0u32.to_be_bytes());
+        auth_data.extend_from_slice(&[0u8; 16]);
+        auth_data.extend_from_slice(&(self.credential_id.len() as u16).to_be_bytes());
+        auth_data.extend_from_slice(&self.credential_id);
+        auth_data.extend_from_slice(&cose);
+
+        let mut object = Vec::new();
+        map(&mut object, 3);
+        text(&mut object, "fmt");
+        text(&mut object, "none");
+        text(&mut object, "attStmt");
+        map(&mut object, 0);
+        text(&mut object, "authData");
+        bytes(&mut object, &auth_data);
+        object
+    }
+}
+
+/// A CBOR head: major type and length (RFC 8949 §3).
+fn head(out: &mut Vec<u8>, major: u8, length: u64) {
+    let major = major << 5;
+    match length {
+        0..=23 => out.push(major | length as u8),
+        24..=0xff => out.extend_from_slice(&[major | 24, length as u8]),
+        0x100..=0xffff => {
+            out.push(major | 25);
+            out.extend_from_slice(&(length as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(major | 26);
+            out.extend_from_slice(&(length as u32).to_be_bytes());
+        }
+    }
+}
+
+fn int(out: &mut Vec<u8>, value: i64) {
+    if value >= 0 {
+        head(out, 0, value as u64);
+    } else {
+        head(out, 1, (-1 - value) as u64);
+    }
+}
+
+fn bytes(out: &mut Vec<u8>, value: &[u8]) {
+    head(out, 2, value.len() as u64);
+    out.extend_from_slice(value);
+}
+
+fn text(out: &mut Vec<u8>, value: &str) {
+    head(out, 3, value.len() as u64);
+    out.extend_from_slice(value.as_bytes());
+}
+
+fn map(out: &mut Vec<u8>, pairs: u64) {
+    head(out, 5, pairs);
+}
