@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::Invalid;
+use super::short_text::ShortText;
 
 /// Longest name, in characters.
 const MAX_CHARS: usize = 64;
@@ -15,26 +16,15 @@ pub struct KeyName(String);
 
 impl KeyName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = raw.trim();
-        if value.is_empty() {
-            return Err(Invalid::new(
-                "[blank]",
-                "give the key a name, such as where it is kept",
-            ));
+        ShortText {
+            min: 1,
+            max: MAX_CHARS,
+            line_breaks: false,
+            too_short: "give the key a name, such as where it is kept",
+            what: "a key's name",
         }
-        if value.chars().count() > MAX_CHARS {
-            return Err(Invalid::new(
-                "[tooLong]",
-                format!("a key's name has at most {MAX_CHARS} characters"),
-            ));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "[invalid]",
-                "a key's name cannot contain control characters",
-            ));
-        }
-        Ok(Self(value.to_owned()))
+        .parse(raw)
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
