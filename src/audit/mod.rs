@@ -117,6 +117,8 @@ event_kinds! {
     BasicAuthRefused => "forward_auth.basic_refused",
     WebauthnRegister => "webauthn.register",
     WebauthnDelete => "webauthn.delete",
+    WebauthnAssert => "webauthn.assert",
+    WebauthnCloneRefused => "webauthn.clone_refused",
 }
 
 impl EventKind {

@@ -86,7 +86,9 @@ pub use verify::{AttemptResult, MessageRecord, NewMessage, NewVerification, Veri
 pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
-pub use webauthn::{CeremonyRecord, CredentialRecord, NewCeremony, StoredCredential};
+pub use webauthn::{
+    CeremonyRecord, CredentialRecord, NewCeremony, StoredCredential, UsedCredential,
+};
 
 use checkpoints::Checkpoints;
 use code_check::CheckGroups;

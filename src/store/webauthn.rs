@@ -69,6 +69,17 @@ pub enum StoredCredential {
     Duplicate,
 }
 
+/// How a use of a credential at a login or an assertion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsedCredential {
+    Used,
+    /// The ceremony was spent (or expired) meanwhile: nothing was written.
+    CeremonyGone,
+    /// The stored counter is already at or past the one signed (a cloned key, or a replay
+    /// that won no race): nothing was written.
+    CounterBehind,
+}
+
 const CEREMONY_COLUMNS: &str =
     "id, user_id, purpose, name, display_name, state, expires_at, used_at";
 const CREDENTIAL_COLUMNS: &str = "id, user_id, credential_id, kind, name, display_name, \
@@ -158,6 +169,74 @@ impl WebauthnStore {
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(StoredCredential::Stored)
+    }
+
+    /// Notes a use of `user`'s credential `id` at `event.at`: spends the authentication
+    /// ceremony `ceremony` and moves the counter forward to `counter` (with the credential
+    /// `blob` it belongs to) in one transaction, each by a conditional statement. A counter
+    /// that does not move forward (both zero: an authenticator without one) writes nothing.
+    pub async fn use_credential(
+        &self,
+        ceremony: &str,
+        user: UserId,
+        id: &str,
+        counter: i64,
+        blob: &str,
+        event: &AuditEvent,
+    ) -> Result<UsedCredential, StoreError> {
+        let now = event.at.millis();
+        let mut tx = self.store.writes().begin().await?;
+        let spent = sqlx::query(
+            "UPDATE webauthn_challenges SET used_at = $3 \
+             WHERE id = $1 AND user_id = $2 AND purpose = 'authentication' \
+             AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(ceremony.to_owned())
+        .bind(user.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent == 0 {
+            tx.rollback().await?;
+            return Ok(UsedCredential::CeremonyGone);
+        }
+        let moved = sqlx::query(
+            "UPDATE webauthn_credentials SET counter = $3, credential = $4, last_used_at = $5 \
+             WHERE id = $1 AND user_id = $2 AND (counter < $3 OR ($3 = 0 AND counter = 0))",
+        )
+        .bind(id.to_owned())
+        .bind(user.to_string())
+        .bind(counter)
+        .bind(blob.to_owned())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            tx.rollback().await?;
+            return Ok(UsedCredential::CounterBehind);
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(UsedCredential::Used)
+    }
+
+    /// `user`'s credential whose authenticator id (base64url) is `credential_id`.
+    pub async fn credential_of(
+        &self,
+        user: UserId,
+        credential_id: &str,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM webauthn_credentials \
+             WHERE user_id = $1 AND credential_id = $2"
+        ))
+        .bind(user.to_string())
+        .bind(credential_id.to_owned())
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(credential_from_row).transpose()
     }
 
     /// A user's credentials, oldest first.

@@ -5,6 +5,7 @@
 //! the credential in the same transaction that spends the challenge. The rules are in
 //! `rules.rs`.
 
+mod assert;
 mod rules;
 
 use std::sync::Arc;
@@ -14,14 +15,18 @@ use webauthn_rs::prelude::{
     WebauthnBuilder,
 };
 
-pub use rules::{AttestationAnswer, CEREMONY_SECONDS, RegistrationAnswer};
+pub use assert::StartedAssertion;
+pub use rules::{
+    AssertionAnswer, AssertionResponse, AttestationAnswer, CEREMONY_SECONDS, RegistrationAnswer,
+};
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::config::RelyingParty;
 use crate::domain::{FieldError, Invalid, KeyName, UserId};
 use crate::store::{
-    CredentialRecord, NewCeremony, Store, StoreError, StoredCredential, UserStore, WebauthnStore,
+    AuditStore, CredentialRecord, NewCeremony, Store, StoreError, StoredCredential, UserStore,
+    WebauthnStore,
 };
 
 const REGISTRATION: &str = "registration";
@@ -77,6 +82,8 @@ pub struct Claimed<'a> {
 pub struct WebAuthn {
     store: WebauthnStore,
     users: UserStore,
+    /// A refused clone is audited outside any change.
+    audit: AuditStore,
     /// None when the public URL has no domain name.
     party: Option<Arc<(Webauthn, RelyingParty)>>,
 }
@@ -101,6 +108,7 @@ impl WebAuthn {
         Ok(Self {
             store: store.webauthn(),
             users: store.users(),
+            audit: store.audit(),
             party,
         })
     }
@@ -180,27 +188,7 @@ impl WebAuthn {
         now: Instant,
     ) -> Result<CredentialRecord, WebauthnError> {
         let (webauthn, party) = self.party()?;
-        if claimed.rp_id != party.id || answer.rp_id.as_deref().is_some_and(|r| r != party.id) {
-            return Err(field(
-                "rpId",
-                Invalid::new(
-                    "[invalid]",
-                    format!("this server's relying party id is {}", party.id),
-                ),
-            ));
-        }
-        if claimed.origin.trim_end_matches('/') != party.origin.as_str().trim_end_matches('/') {
-            return Err(field(
-                "origin",
-                Invalid::new(
-                    "[invalid]",
-                    format!(
-                        "this server's origin is {}",
-                        party.origin.as_str().trim_end_matches('/')
-                    ),
-                ),
-            ));
-        }
+        check_claims(party, claimed, answer.rp_id.as_deref())?;
         let (credential, ceremony_id) = rules::read_registration(answer)?;
         let ceremony = self.store.ceremony(&ceremony_id).await?;
         rules::ceremony_verdict(ceremony.as_ref(), user, REGISTRATION, now)?;
@@ -275,6 +263,32 @@ impl WebAuthn {
             .delete_credential(key.user_id, &key.id, &event)
             .await?)
     }
+}
+
+/// FusionAuth's `origin` and `rpId` (and the credential's own `rpId`, when it has one) must
+/// be this server's.
+fn check_claims(
+    party: &RelyingParty,
+    claimed: Claimed<'_>,
+    answer_rp_id: Option<&str>,
+) -> Result<(), WebauthnError> {
+    if claimed.rp_id != party.id || answer_rp_id.is_some_and(|r| r != party.id) {
+        return Err(field(
+            "rpId",
+            Invalid::new(
+                "[invalid]",
+                format!("this server's relying party id is {}", party.id),
+            ),
+        ));
+    }
+    let ours = party.origin.as_str().trim_end_matches('/');
+    if claimed.origin.trim_end_matches('/') != ours {
+        return Err(field(
+            "origin",
+            Invalid::new("[invalid]", format!("this server's origin is {ours}")),
+        ));
+    }
+    Ok(())
 }
 
 fn encode_id(id: &CredentialID) -> String {

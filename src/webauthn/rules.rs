@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use webauthn_rs::prelude::{RegisterPublicKeyCredential, WebauthnError};
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, WebauthnError};
 
 use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, UserId};
@@ -51,6 +51,40 @@ pub struct AttestationAnswer {
     pub client_data_json: String,
     #[serde(default)]
     pub transports: Option<Vec<String>>,
+}
+
+/// An assertion as FusionAuth takes it (`credential` of `/api/webauthn/assert` and `login`),
+/// which is also what `PublicKeyCredential.toJSON()` gives: binary fields in base64url.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssertionAnswer {
+    /// The credential id, base64url.
+    pub id: String,
+    #[serde(default)]
+    pub raw_id: Option<String>,
+    #[serde(rename = "type", default)]
+    pub type_: Option<String>,
+    pub response: AssertionResponse,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub client_extension_results: Option<serde_json::Value>,
+    #[serde(default)]
+    pub authenticator_attachment: Option<String>,
+    #[serde(default)]
+    pub rp_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssertionResponse {
+    /// The authenticator data, base64url.
+    pub authenticator_data: String,
+    #[serde(rename = "clientDataJSON")]
+    pub client_data_json: String,
+    /// The signature, base64url.
+    pub signature: String,
+    #[serde(default)]
+    pub user_handle: Option<String>,
 }
 
 const ATTESTATION: &str = "credential.response.attestationObject";
@@ -106,6 +140,100 @@ pub fn read_registration(
     let credential = serde_json::from_value(reshaped)
         .map_err(|_| refused("credential", "[invalid]", "is not a WebAuthn credential"))?;
     Ok((credential, ceremony))
+}
+
+/// An assertion, checked as far as reading goes: the library's shape, the ceremony it answers
+/// and the credential id (base64url, without padding) it names.
+pub fn read_assertion(
+    answer: &AssertionAnswer,
+) -> Result<(PublicKeyCredential, String, String), FieldError> {
+    if answer.type_.as_deref().is_some_and(|t| t != "public-key") {
+        return Err(refused(
+            "credential.type",
+            "[invalid]",
+            "a WebAuthn credential's type is public-key",
+        ));
+    }
+    let raw_id = decode(
+        "credential.rawId",
+        answer.raw_id.as_deref().unwrap_or(&answer.id),
+    )?;
+    let authenticator_data = decode(AUTHENTICATOR_DATA, &answer.response.authenticator_data)?;
+    let client_data = decode(CLIENT_DATA, &answer.response.client_data_json)?;
+    let signature = decode("credential.response.signature", &answer.response.signature)?;
+    let user_handle = answer
+        .response
+        .user_handle
+        .as_deref()
+        .filter(|h| !h.is_empty())
+        .map(|h| decode("credential.response.userHandle", h))
+        .transpose()?;
+    let ceremony = ceremony_of(&client_data)?;
+    let encode = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let reshaped = serde_json::json!({
+        "id": encode(&raw_id),
+        "rawId": encode(&raw_id),
+        "type": "public-key",
+        "response": {
+            "authenticatorData": encode(&authenticator_data),
+            "clientDataJSON": encode(&client_data),
+            "signature": encode(&signature),
+            "userHandle": user_handle.as_deref().map(encode),
+        },
+        "extensions": {},
+    });
+    let credential = serde_json::from_value(reshaped)
+        .map_err(|_| refused("credential", "[invalid]", "is not a WebAuthn assertion"))?;
+    Ok((credential, ceremony, encode(&raw_id)))
+}
+
+const AUTHENTICATOR_DATA: &str = "credential.response.authenticatorData";
+
+/// webauthn-rs's refusal of an assertion, said as the field it concerns.
+pub fn assertion_refusal(error: &WebauthnError) -> FieldError {
+    use WebauthnError as E;
+    match error {
+        E::InvalidClientDataType => refused(
+            CLIENT_DATA,
+            "[invalid]",
+            "is not an assertion's (its type is not webauthn.get)",
+        ),
+        E::InvalidRPIDHash => refused(
+            AUTHENTICATOR_DATA,
+            "[invalid]",
+            "was made for another relying party id than this server's",
+        ),
+        E::UserNotPresent => refused(
+            AUTHENTICATOR_DATA,
+            "[invalid]",
+            "says the person was not present (touch the key)",
+        ),
+        E::UserNotVerified => refused(
+            AUTHENTICATOR_DATA,
+            "[invalid]",
+            "says the person was not verified",
+        ),
+        E::AuthenticationFailure => refused(
+            "credential.response.signature",
+            "[invalid]",
+            "does not verify with the key's public key",
+        ),
+        E::CredentialPossibleCompromise => refused(
+            AUTHENTICATOR_DATA,
+            "[cloned]",
+            "carries a signature counter that did not move forward: the key may be cloned",
+        ),
+        E::ParseCBORFailure(_) | E::ParseNOMFailure | E::ParseInsufficientBytesAvailable => {
+            refused(AUTHENTICATOR_DATA, "[invalid]", "is not authenticator data")
+        }
+        E::CredentialNotFound => refused(
+            "credential.id",
+            "[invalid]",
+            "is not one of the keys this challenge was given for",
+        ),
+        // Origin, challenge, cross-origin: the client data's, as for a registration.
+        other => registration_refusal(other),
+    }
 }
 
 /// The ceremony id a client data JSON answers: the SHA-256 (hex) of its challenge's bytes.

@@ -1,7 +1,8 @@
 //! A software security key for the tests: a P-256 key pair (ring) that answers a registration's
 //! options with a `none` attestation, as a browser would hand it to the server: the CBOR
 //! attestation object (authData: rpIdHash, flags UP|UV|AT, counter, AAGUID zero, credential id,
-//! COSE EC2 key) and the client data JSON, both base64url.
+//! COSE EC2 key) and the client data JSON, both base64url; and answers an assertion's options
+//! with authenticator data carrying the counter it is told, signed with ES256.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -79,6 +80,51 @@ impl SoftKey {
             "response": {
                 "attestationObject": b64(&attestation),
                 "clientDataJSON": b64(client_data.as_bytes()),
+            },
+            "clientExtensionResults": {},
+        })
+    }
+
+    /// The `credential` of `/api/webauthn/assert` for `options`, signing counter `counter`.
+    pub fn assert(&self, options: &Value, counter: u32) -> Value {
+        self.assert_with(
+            options,
+            counter,
+            &Making {
+                kind: "webauthn.get".into(),
+                ..Making::default()
+            },
+        )
+    }
+
+    pub fn assert_with(&self, options: &Value, counter: u32, making: &Making) -> Value {
+        let challenge = options["publicKey"]["challenge"]
+            .as_str()
+            .expect("a challenge");
+        let client_data = json!({
+            "type": making.kind,
+            "challenge": challenge,
+            "origin": making.origin,
+            "crossOrigin": false,
+        })
+        .to_string();
+        let mut auth_data = Sha256::digest(making.rp_id.as_bytes()).to_vec();
+        auth_data.push(UP | UV);
+        auth_data.extend_from_slice(&counter.to_be_bytes());
+        let mut signed = auth_data.clone();
+        signed.extend_from_slice(&Sha256::digest(client_data.as_bytes()));
+        let signature = self
+            .key
+            .sign(&SystemRandom::new(), &signed)
+            .expect("a signature");
+        json!({
+            "id": b64(&self.credential_id),
+            "rawId": b64(&self.credential_id),
+            "type": "public-key",
+            "response": {
+                "authenticatorData": b64(&auth_data),
+                "clientDataJSON": b64(client_data.as_bytes()),
+                "signature": b64(signature.as_ref()),
             },
             "clientExtensionResults": {},
         })

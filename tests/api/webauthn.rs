@@ -355,3 +355,164 @@ async fn check_config_refuses_an_rp_id_the_public_url_is_not_under() {
     assert!(said.contains("webauthn.rp_id = \"example.org\""), "{said}");
     assert!(check("example.com").status.success());
 }
+
+async fn assert_start(app: &TestApp, user_id: &str) -> (u16, Value) {
+    let response = app
+        .with_key(Method::POST, "/api/webauthn/start")
+        .json(&json!({"userId": user_id, "workflow": "general"}))
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn assert_answer(app: &TestApp, credential: &Value) -> (u16, Value) {
+    let response = app
+        .with_key(Method::POST, "/api/webauthn/assert")
+        .json(&json!({"credential": credential, "origin": ORIGIN, "rpId": RP_ID}))
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn registered(app: &TestApp, user_id: &str) -> SoftKey {
+    let key = SoftKey::new();
+    let options = start(app, user_id, "YubiKey").await;
+    let (status, body) = complete(app, user_id, &key.register(&options)).await;
+    assert_eq!(status, 200, "{body}");
+    key
+}
+
+#[tokio::test]
+async fn an_assertion_moves_the_counter_forward_once_and_a_clone_is_refused_and_audited() {
+    let app = spawn_app().await;
+    let ann = user(&app, "ann").await;
+    let (status, body) = assert_start(&app, &ann).await;
+    assert_eq!(
+        (status, refused_field(&body).1),
+        (400, "[noKeys]userId".into())
+    );
+    let key = registered(&app, &ann).await;
+
+    let (status, started) = assert_start(&app, &ann).await;
+    assert_eq!(status, 200, "{started}");
+    let options = &started["options"];
+    assert_eq!(
+        options["publicKey"]["allowCredentials"][0]["id"],
+        b64(&key.credential_id)
+    );
+    let answer = key.assert(options, 3);
+    let (status, body) = assert_answer(&app, &answer).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["credential"]["signCount"], 3);
+    assert!(body["credential"]["lastUseInstant"].as_i64().is_some());
+    // The same assertion again: its challenge is spent.
+    let (status, body) = assert_answer(&app, &answer).await;
+    assert_eq!(status, 400);
+    assert_eq!(refused_field(&body).0, "credential.response.clientDataJSON");
+
+    // A clone signs with a counter that does not move forward: refused, audited, unchanged.
+    for stale in [3, 2] {
+        let (_, started) = assert_start(&app, &ann).await;
+        let (status, body) = assert_answer(&app, &key.assert(&started["options"], stale)).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            refused_field(&body).1,
+            "[cloned]credential.response.authenticatorData"
+        );
+    }
+    // Two challenges given while the counter stood at 3: the library passes both answers, the
+    // store's conditional statement refuses the one whose counter the other already passed.
+    let (_, first) = assert_start(&app, &ann).await;
+    let (_, second) = assert_start(&app, &ann).await;
+    let (status, _) = assert_answer(&app, &key.assert(&first["options"], 5)).await;
+    assert_eq!(status, 200);
+    let (status, body) = assert_answer(&app, &key.assert(&second["options"], 4)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        refused_field(&body).1,
+        "[cloned]credential.response.authenticatorData"
+    );
+    assert_eq!(app.audit("event=webauthn.clone_refused").await.len(), 3);
+    assert_eq!(keys_of(&app, &ann).await[0]["signCount"], 5);
+
+    // Wrong origin, another relying party, a signature that does not verify.
+    let (_, started) = assert_start(&app, &ann).await;
+    let options = &started["options"];
+    let elsewhere = key.assert_with(
+        options,
+        9,
+        &Making {
+            origin: "https://evil.example".into(),
+            kind: "webauthn.get".into(),
+            ..Making::default()
+        },
+    );
+    let (status, body) = assert_answer(&app, &elsewhere).await;
+    assert_eq!((status, refused_field(&body).0), (400, CLIENT_DATA.into()));
+    let other_rp = key.assert_with(
+        options,
+        9,
+        &Making {
+            rp_id: "evil.example".into(),
+            kind: "webauthn.get".into(),
+            ..Making::default()
+        },
+    );
+    let (status, body) = assert_answer(&app, &other_rp).await;
+    assert_eq!(
+        (status, refused_field(&body).0),
+        (400, "credential.response.authenticatorData".into())
+    );
+    let mut forged = key.assert(options, 9);
+    forged["response"]["signature"] =
+        SoftKey::new().assert(options, 9)["response"]["signature"].clone();
+    let (status, body) = assert_answer(&app, &forged).await;
+    assert_eq!(
+        (status, refused_field(&body).0),
+        (400, "credential.response.signature".into())
+    );
+    assert_eq!(keys_of(&app, &ann).await[0]["signCount"], 5);
+    // After all that, the challenge still takes its right answer.
+    let (status, body) = assert_answer(&app, &key.assert(options, 9)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.audit("event=webauthn.assert").await.len(), 3);
+}
+
+const CLIENT_DATA: &str = "credential.response.clientDataJSON";
+
+#[tokio::test]
+async fn twenty_identical_assertions_at_once_count_once() {
+    let app = spawn_app().await;
+    let ann = user(&app, "ann").await;
+    let key = registered(&app, &ann).await;
+    let (_, started) = assert_start(&app, &ann).await;
+    let answer = key.assert(&started["options"], 1);
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, url, api_key) = (
+                app.client.clone(),
+                app.url("/api/webauthn/assert"),
+                app.api_key.clone(),
+            );
+            let body = json!({"credential": answer, "origin": ORIGIN, "rpId": RP_ID});
+            async move {
+                client
+                    .post(url)
+                    .header("Authorization", api_key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("sent")
+                    .status()
+                    .as_u16()
+            }
+        })
+        .collect();
+    assert_eq!(tally(&all_at_once(requests).await), "1×200, 19×400");
+    assert_eq!(app.audit("event=webauthn.assert").await.len(), 1);
+    assert_eq!(keys_of(&app, &ann).await[0]["signCount"], 1);
+}

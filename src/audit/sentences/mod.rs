@@ -676,7 +676,10 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         | EventKind::BasicAuthRefused => {
             app_passwords::say(kind, a, target.map(|t| t.name.as_str()), own, details)
         }
-        EventKind::WebauthnRegister | EventKind::WebauthnDelete => {
+        EventKind::WebauthnRegister
+        | EventKind::WebauthnDelete
+        | EventKind::WebauthnAssert
+        | EventKind::WebauthnCloneRefused => {
             webauthn::say(kind, a, target.map(|t| t.name.as_str()), own, details)
         }
         EventKind::NameCollision => format!(

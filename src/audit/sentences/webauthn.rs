@@ -1,4 +1,4 @@
-//! The sentences of security keys and passkeys: registered, removed.
+//! The sentences of security keys and passkeys: registered, removed, used, refused as a clone.
 
 use serde_json::Value;
 
@@ -25,6 +25,11 @@ pub(super) fn say(
     match kind {
         EventKind::WebauthnRegister if own => format!("{t} registered the {called}"),
         EventKind::WebauthnRegister => format!("{a} registered the {called} for {t}"),
+        EventKind::WebauthnAssert => format!("{t} proved their presence with the {called}"),
+        EventKind::WebauthnCloneRefused => format!(
+            "The {called} of {t} was refused: its signature counter went backwards or stood \
+             still, as a cloned key's does"
+        ),
         _ if own => format!("{t} removed the {called}"),
         _ => format!("{a} removed {t}'s {called}"),
     }
@@ -66,6 +71,16 @@ mod tests {
                 json!({"name": "YubiKey"})
             ),
             "admin removed ann's security key “YubiKey”"
+        );
+        assert_eq!(
+            said(
+                EventKind::WebauthnCloneRefused,
+                &super::super::Party::named("someone"),
+                Some(&ann),
+                json!({"name": "YubiKey", "counter": 3, "stored": 7})
+            ),
+            "The security key “YubiKey” of ann was refused: its signature counter went \
+             backwards or stood still, as a cloned key's does"
         );
     }
 }

@@ -116,6 +116,8 @@ use super::AppState;
     webauthn::register_complete,
     webauthn::list,
     webauthn::delete,
+    webauthn::start,
+    webauthn::assert,
 ))]
 pub struct Paths;
 
@@ -306,6 +308,8 @@ pub fn routes() -> Router<AppState> {
             "/api/webauthn/register/complete",
             post(webauthn::register_complete),
         )
+        .route("/api/webauthn/start", post(webauthn::start))
+        .route("/api/webauthn/assert", post(webauthn::assert))
         .route("/api/webauthn", get(webauthn::list))
         .route(
             "/api/webauthn/{id}",

@@ -1,6 +1,7 @@
 //! `/api/webauthn`: security keys in FusionAuth's WebAuthn shapes. Registration is
 //! `register/start` (the options for `navigator.credentials.create`) then `register/complete`
-//! (the browser's answer); keys are listed by user and deleted by id.
+//! (the browser's answer); keys are listed by user and deleted by id; `start` then `assert`
+//! proves a person holds one of their keys (the login with it is still to come).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,7 +15,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, RequestOrigin};
 use crate::store::CredentialRecord;
-use crate::webauthn::{Claimed, RegistrationAnswer};
+use crate::webauthn::{AssertionAnswer, Claimed, RegistrationAnswer};
 
 /// What a registration is for (FusionAuth's `workflow`). Only `general`, a key as a second
 /// factor, so far; passkey sign-in (`bootstrap`, `reauthentication`) is still to come.
@@ -238,4 +239,83 @@ pub async fn delete(
     } else {
         Err(ApiError::Empty(StatusCode::NOT_FOUND))
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartRequest {
+    /// The user whose keys may answer (a UUID).
+    user_id: String,
+    workflow: Workflow,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssertRequest {
+    /// The browser's `PublicKeyCredential`, binary fields in base64url.
+    credential: AssertionAnswer,
+    /// Where the browser made it: this server's origin (its public URL).
+    origin: String,
+    /// This server's relying-party id.
+    rp_id: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/webauthn/start", tag = "webauthn",
+    security(("apiKey" = [])),
+    request_body = StartRequest,
+    responses(
+        (status = 200, description = "The options for navigator.credentials.get, the user's security keys allowed; the challenge is kept five minutes, for one answer", body = RegisterStartResponse),
+        (status = 400, description = "A field refused: `[invalid]userId` (no such active user), `[noKeys]userId`, `[invalid]workflow`; or `[WebAuthnDisabled]`"),
+    )
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiJson(body): ApiJson<StartRequest>,
+) -> Result<Json<RegisterStartResponse>, ApiError> {
+    let user = parse_user_id(&body.user_id)?;
+    if !matches!(body.workflow, Workflow::General) {
+        return Err(ApiError::field(
+            "workflow",
+            "[invalid]",
+            "only general (a security key as a second factor) is offered so far",
+        ));
+    }
+    let started = state
+        .core
+        .webauthn
+        .start_assertion(user, Instant::now())
+        .await?;
+    let options = serde_json::to_value(&started.options).map_err(ApiError::internal)?;
+    Ok(Json(RegisterStartResponse { options }))
+}
+
+#[utoipa::path(
+    post, path = "/api/webauthn/assert", tag = "webauthn",
+    security(("apiKey" = [])),
+    request_body = AssertRequest,
+    responses(
+        (status = 200, description = "The key that signed, its counter moved forward", body = CredentialResponse),
+        (status = 400, description = "A field refused, nothing written: `[invalid]origin`, `[invalid]rpId`, `[invalid]credential.response.clientDataJSON` (another origin, not an assertion, a challenge unknown, expired or used), `[invalid]credential.response.authenticatorData` (another relying party, not present), `[invalid]credential.response.signature`, `[invalid]credential.id` (not a key of the challenge's user), `[cloned]credential.response.authenticatorData` (the counter did not move forward: audited as `webauthn.clone_refused`); or `[WebAuthnDisabled]`"),
+    )
+)]
+pub async fn assert(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
+    ApiJson(body): ApiJson<AssertRequest>,
+) -> Result<Json<CredentialResponse>, ApiError> {
+    let claimed = Claimed {
+        origin: &body.origin,
+        rp_id: &body.rp_id,
+    };
+    let credential = state
+        .core
+        .webauthn
+        .assert(&body.credential, claimed, &origin, Instant::now())
+        .await?;
+    Ok(Json(CredentialResponse {
+        credential: (&credential).into(),
+    }))
 }

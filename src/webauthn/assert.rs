@@ -1,0 +1,173 @@
+//! The authentication ceremony with a security key: `start_assertion` asks the browser to sign
+//! a challenge with one of the user's keys, and `assert` checks the signature and moves the
+//! key's counter forward in the transaction that spends the challenge. A counter that does not
+//! move forward is a clone's (or a replay's): refused, audited, nothing else written.
+
+use webauthn_rs::prelude::{
+    AuthenticationResult, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication,
+};
+
+use super::{Claimed, WebAuthn, WebauthnError, field, rules};
+use crate::audit::{Actor, AuditEvent, EventKind, Origin};
+use crate::clock::Instant;
+use crate::domain::{Invalid, UserId};
+use crate::store::{CredentialRecord, NewCeremony, UsedCredential};
+
+const AUTHENTICATION: &str = "authentication";
+
+/// What an assertion asks of the browser (`{publicKey: …}`), and the ceremony it opened.
+#[derive(Debug)]
+pub struct StartedAssertion {
+    pub options: RequestChallengeResponse,
+    pub ceremony: String,
+}
+
+impl WebAuthn {
+    /// Begins an assertion by one of `user`'s security keys: the options for
+    /// `navigator.credentials.get`, the ceremony kept five minutes for one answer.
+    pub async fn start_assertion(
+        &self,
+        user: UserId,
+        now: Instant,
+    ) -> Result<StartedAssertion, WebauthnError> {
+        let (webauthn, _) = self.party()?;
+        self.users
+            .user(user)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(WebauthnError::NoSuchUser)?;
+        let keys = self
+            .store
+            .credentials_of(user)
+            .await?
+            .iter()
+            .filter(|c| c.kind == super::SECURITY_KEY)
+            .map(|c| serde_json::from_str::<SecurityKey>(&c.credential))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("a stored security key does not read: {e}"))?;
+        if keys.is_empty() {
+            return Err(field(
+                "userId",
+                Invalid::new("[noKeys]", "this user has no security key"),
+            ));
+        }
+        let (options, state) = webauthn
+            .start_securitykey_authentication(&keys)
+            .map_err(|e| anyhow::anyhow!("starting an assertion: {e}"))?;
+        let ceremony = rules::ceremony_id(&options.public_key.challenge);
+        self.store
+            .insert_ceremony(&NewCeremony {
+                id: ceremony.clone(),
+                user,
+                purpose: AUTHENTICATION,
+                name: String::new(),
+                display_name: String::new(),
+                state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
+                created_at: now,
+                expires_at: Instant::from_millis(now.millis() + rules::CEREMONY_SECONDS * 1000),
+            })
+            .await?;
+        Ok(StartedAssertion { options, ceremony })
+    }
+
+    /// Checks the browser's `answer` against the ceremony its challenge names and the key it
+    /// names, and notes the use: the key, as now stored. Any refusal writes nothing, but a
+    /// counter that did not move forward is audited as `webauthn.clone_refused`.
+    pub async fn assert(
+        &self,
+        answer: &rules::AssertionAnswer,
+        claimed: Claimed<'_>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<CredentialRecord, WebauthnError> {
+        let (webauthn, party) = self.party()?;
+        super::check_claims(party, claimed, answer.rp_id.as_deref())?;
+        let (credential, ceremony_id, credential_id) = rules::read_assertion(answer)?;
+        let ceremony = self.store.ceremony(&ceremony_id).await?;
+        let user = ceremony
+            .as_ref()
+            .map(|c| c.user_id)
+            .unwrap_or_else(UserId::new);
+        rules::ceremony_verdict(ceremony.as_ref(), user, AUTHENTICATION, now)?;
+        let ceremony = ceremony.expect("the verdict found it");
+        let Some(mut record) = self.store.credential_of(user, &credential_id).await? else {
+            return Err(field(
+                "credential.id",
+                Invalid::new(
+                    "[invalid]",
+                    "is not one of the keys this challenge was given for",
+                ),
+            ));
+        };
+        let state: SecurityKeyAuthentication = serde_json::from_str(&ceremony.state)
+            .map_err(|e| anyhow::anyhow!("a stored assertion does not read: {e}"))?;
+        let result = match webauthn.finish_securitykey_authentication(&credential, &state) {
+            Ok(result) => result,
+            Err(error) => {
+                let refusal = rules::assertion_refusal(&error);
+                if refusal.code.starts_with("[cloned]") {
+                    self.refuse_clone(&record, None, origin, now).await?;
+                }
+                return Err(refusal.into());
+            }
+        };
+        let mut key: SecurityKey = serde_json::from_str(&record.credential)
+            .map_err(|e| anyhow::anyhow!("a stored security key does not read: {e}"))?;
+        key.update_credential(&result);
+        let counter = i64::from(result.counter());
+        let blob = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
+        let event = AuditEvent::new(EventKind::WebauthnAssert, Actor::User(user), origin, now)
+            .target(user)
+            .detail("webauthnId", record.id.clone())
+            .detail("name", record.name.clone())
+            .detail("counter", counter);
+        match self
+            .store
+            .use_credential(&ceremony.id, user, &record.id, counter, &blob, &event)
+            .await?
+        {
+            UsedCredential::Used => {
+                record.counter = counter;
+                record.credential = blob;
+                record.last_used_at = Some(now);
+                Ok(record)
+            }
+            UsedCredential::CeremonyGone => Err(field(
+                "credential.response.clientDataJSON",
+                Invalid::new("[invalid]", "answers a challenge already used: start again"),
+            )),
+            UsedCredential::CounterBehind => {
+                self.refuse_clone(&record, Some(&result), origin, now)
+                    .await?;
+                Err(rules::assertion_refusal(
+                    &webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise,
+                )
+                .into())
+            }
+        }
+    }
+
+    /// Audits a key refused for a counter that did not move forward.
+    async fn refuse_clone(
+        &self,
+        record: &CredentialRecord,
+        result: Option<&AuthenticationResult>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), WebauthnError> {
+        let mut event = AuditEvent::new(
+            EventKind::WebauthnCloneRefused,
+            Actor::Anonymous,
+            origin,
+            now,
+        )
+        .target(record.user_id)
+        .detail("webauthnId", record.id.clone())
+        .detail("name", record.name.clone())
+        .detail("stored", record.counter);
+        if let Some(result) = result {
+            event = event.detail("counter", i64::from(result.counter()));
+        }
+        Ok(self.audit.record_event(&event).await?)
+    }
+}
