@@ -1,8 +1,8 @@
 //! WebAuthn: credentials (security keys, passkeys) per user, and the ceremonies begun and not
 //! yet finished, each spent once by the statement that keeps what it made.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{StoreError, WebauthnStore, audit, flag};
 use crate::audit::AuditEvent;
@@ -126,18 +126,7 @@ impl WebauthnStore {
     ) -> Result<StoredCredential, StoreError> {
         let now = event.at.millis();
         let mut tx = self.store.writes().begin().await?;
-        let spent = sqlx::query(
-            "UPDATE webauthn_challenges SET used_at = $3 \
-             WHERE id = $1 AND user_id = $2 AND purpose = 'registration' \
-             AND used_at IS NULL AND expires_at > $3",
-        )
-        .bind(ceremony.to_owned())
-        .bind(new.user_id.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if spent == 0 {
+        if !spend_ceremony(&mut tx, ceremony, new.user_id, "registration", now).await? {
             tx.rollback().await?;
             return Ok(StoredCredential::CeremonyGone);
         }
@@ -186,18 +175,7 @@ impl WebauthnStore {
     ) -> Result<UsedCredential, StoreError> {
         let now = event.at.millis();
         let mut tx = self.store.writes().begin().await?;
-        let spent = sqlx::query(
-            "UPDATE webauthn_challenges SET used_at = $3 \
-             WHERE id = $1 AND user_id = $2 AND purpose = 'authentication' \
-             AND used_at IS NULL AND expires_at > $3",
-        )
-        .bind(ceremony.to_owned())
-        .bind(user.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if spent == 0 {
+        if !spend_ceremony(&mut tx, ceremony, user, "authentication", now).await? {
             tx.rollback().await?;
             return Ok(UsedCredential::CeremonyGone);
         }
@@ -324,4 +302,28 @@ fn credential_from_row(row: &AnyRow) -> Result<CredentialRecord, StoreError> {
             .try_get::<Option<i64>, _>("last_used_at")?
             .map(Instant::from_millis),
     })
+}
+
+/// Spends `user`'s unexpired, unused ceremony `id` of `purpose` at `now` in `tx`: whether it was
+/// there to spend (one conditional UPDATE, so that of two answers at once only one goes on).
+async fn spend_ceremony(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    user: UserId,
+    purpose: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let spent = sqlx::query(
+        "UPDATE webauthn_challenges SET used_at = $3 \
+         WHERE id = $1 AND user_id = $2 AND purpose = $4 \
+         AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(id.to_owned())
+    .bind(user.to_string())
+    .bind(now)
+    .bind(purpose.to_owned())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(spent == 1)
 }
