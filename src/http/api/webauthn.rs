@@ -134,13 +134,7 @@ pub async fn register_start(
     ApiJson(body): ApiJson<RegisterStartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
     let user = parse_user_id(&body.user_id)?;
-    if !matches!(body.workflow, Workflow::General) {
-        return Err(ApiError::field(
-            "workflow",
-            "[invalid]",
-            "only general (a security key as a second factor) is offered so far",
-        ));
-    }
+    general_only(body.workflow)?;
     let _ = body.user_agent;
     let started = state
         .core
@@ -275,13 +269,7 @@ pub async fn start(
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
     let user = parse_user_id(&body.user_id)?;
-    if !matches!(body.workflow, Workflow::General) {
-        return Err(ApiError::field(
-            "workflow",
-            "[invalid]",
-            "only general (a security key as a second factor) is offered so far",
-        ));
-    }
+    general_only(body.workflow)?;
     let started = state
         .core
         .webauthn
@@ -318,4 +306,16 @@ pub async fn assert(
     Ok(Json(CredentialResponse {
         credential: (&credential).into(),
     }))
+}
+
+/// The one workflow offered so far: a security key as a second factor (`general`).
+fn general_only(workflow: Workflow) -> Result<(), ApiError> {
+    match workflow {
+        Workflow::General => Ok(()),
+        _ => Err(ApiError::field(
+            "workflow",
+            "[invalid]",
+            "only general (a security key as a second factor) is offered so far",
+        )),
+    }
 }
