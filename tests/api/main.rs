@@ -14,6 +14,7 @@ mod change_password;
 mod cli;
 mod crash;
 mod edge;
+mod email_change;
 mod email_verification;
 mod enrolling;
 mod fake_smtp;
