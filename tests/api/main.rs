@@ -58,6 +58,8 @@ mod tokens;
 mod trust;
 mod twilio;
 mod two_factor;
+mod two_factor_at_once;
+mod two_factor_policies;
 mod used_codes;
 mod users;
 mod verify;
