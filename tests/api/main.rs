@@ -44,6 +44,7 @@ mod phones;
 mod portal_url;
 mod processes;
 mod races;
+mod races_methods;
 mod recent_sessions;
 mod registration;
 mod reset_by_sms;
