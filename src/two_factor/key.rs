@@ -171,7 +171,10 @@ impl TwoFactor {
             origin,
             now,
         );
-        login.event = login.event.detail("webauthnId", used.credential.clone());
+        login.event = login
+            .event
+            .detail("method", "webauthn")
+            .detail("webauthnId", used.credential.clone());
         let finished = self
             .two_factor_store
             .finish_check(KeyFinish {
@@ -292,5 +295,196 @@ impl FinishTransaction for KeyFinish {
             })
             .await?;
         Ok(KeyFinished::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `KeyFinish` on statements that answer as the database would when a concurrent answer got
+    //! somewhere first: what it commits, and what it leaves.
+
+    use super::*;
+    use crate::audit::{Actor, EventKind};
+    use crate::clock::Instant;
+    use crate::domain::{LoginType, MethodId};
+    use crate::store::{GuessStatements, MethodUse, MethodsAndCounts, TakenAttempt};
+
+    /// What each statement answers, and what the transaction did.
+    struct Scripted<'a> {
+        challenge_open: bool,
+        ceremony_unspent: bool,
+        counter_moves: bool,
+        log: &'a mut Vec<&'static str>,
+        committed: &'a mut Option<GuessWrites>,
+    }
+
+    impl GuessStatements for Scripted<'_> {
+        async fn take_attempt(
+            &mut self,
+            _: &str,
+            _: Instant,
+            _: &'static str,
+        ) -> Result<Option<TakenAttempt>, StoreError> {
+            unreachable!("the second transaction takes no attempt")
+        }
+
+        async fn methods_and_counts(
+            &mut self,
+            _: UserId,
+            _: Instant,
+            _: &str,
+        ) -> Result<MethodsAndCounts, StoreError> {
+            unreachable!("the second transaction reads no methods")
+        }
+
+        async fn claim_step(
+            &mut self,
+            _: &MethodId,
+            _: u64,
+            _: Instant,
+        ) -> Result<bool, StoreError> {
+            unreachable!("a key spends no time step")
+        }
+
+        async fn commit(self, writes: GuessWrites) -> Result<(), StoreError> {
+            self.log.push("commit");
+            *self.committed = Some(writes);
+            Ok(())
+        }
+
+        async fn rollback(self) -> Result<(), StoreError> {
+            self.log.push("rollback");
+            Ok(())
+        }
+    }
+
+    impl FinishStatements for Scripted<'_> {
+        async fn release_guess(&mut self, _: &str) -> Result<(), StoreError> {
+            self.log.push("release");
+            Ok(())
+        }
+
+        async fn complete_challenge(&mut self, _: &str, _: Instant) -> Result<bool, StoreError> {
+            self.log.push("complete");
+            Ok(self.challenge_open)
+        }
+
+        async fn mark_used(&mut self, _: &MethodUse, _: Instant) -> Result<(), StoreError> {
+            unreachable!("a key is no sent code")
+        }
+
+        async fn spend_access_code(
+            &mut self,
+            _: UserId,
+            _: &str,
+            _: &AuditEvent,
+        ) -> Result<bool, StoreError> {
+            unreachable!("a key is no access code")
+        }
+
+        async fn open_enrolment(
+            &mut self,
+            _: &str,
+            _: Instant,
+            _: Instant,
+        ) -> Result<bool, StoreError> {
+            unreachable!("a key's login does not go on to enrolment")
+        }
+
+        async fn spend_key_ceremony(
+            &mut self,
+            _: &str,
+            _: UserId,
+            _: &str,
+            _: Instant,
+        ) -> Result<bool, StoreError> {
+            self.log.push("spend");
+            Ok(self.ceremony_unspent)
+        }
+
+        async fn use_key(
+            &mut self,
+            _: UserId,
+            _: &str,
+            _: i64,
+            _: &str,
+            _: Instant,
+        ) -> Result<bool, StoreError> {
+            self.log.push("counter");
+            Ok(self.counter_moves)
+        }
+    }
+
+    /// Runs `KeyFinish` on statements answering (challenge open, ceremony unspent, counter
+    /// moves): how it ended, the statements in order, and what it committed.
+    async fn finish(
+        answers: (bool, bool, bool),
+    ) -> (KeyFinished, Vec<&'static str>, Option<GuessWrites>) {
+        let user = UserId::new();
+        let now = Instant::from_millis(1_700_000_000_000);
+        let origin = Origin::default();
+        let finish = KeyFinish {
+            id_hash: "login".into(),
+            guess_id: "guess".into(),
+            user,
+            used: KeyUse {
+                ceremony: "ceremony".into(),
+                credential: "key".into(),
+                counter: 7,
+                blob: "{}".into(),
+            },
+            session: NewSession {
+                id: "session".into(),
+                user_id: user,
+                kind: LoginType::Api,
+                amr: vec!["pwd".into(), "hwk".into(), "mfa".into()],
+                application_id: None,
+                refresh_hash: "digest".into(),
+                now,
+                expires_at: now.plus_seconds(60),
+                remembered: false,
+                origin: origin.clone(),
+            },
+            event: AuditEvent::new(EventKind::LoginSuccess, Actor::User(user), &origin, now),
+        };
+        let (mut log, mut committed) = (Vec::new(), None);
+        let statements = Scripted {
+            challenge_open: answers.0,
+            ceremony_unspent: answers.1,
+            counter_moves: answers.2,
+            log: &mut log,
+            committed: &mut committed,
+        };
+        let ended = finish.run(statements).await.unwrap();
+        (ended, log, committed)
+    }
+
+    #[tokio::test]
+    async fn a_right_answer_completes_the_login_with_its_ceremony_and_counter_in_one_commit() {
+        let (ended, log, committed) = finish((true, true, true)).await;
+        assert_eq!(ended, KeyFinished::Done);
+        assert_eq!(log, ["release", "complete", "spend", "counter", "commit"]);
+        let writes = committed.expect("committed");
+        assert!(writes.login.is_some() && writes.event.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_login_another_answer_completed_releases_the_guess_and_opens_nothing() {
+        let (ended, log, committed) = finish((false, true, true)).await;
+        assert_eq!(ended, KeyFinished::ChallengeGone);
+        assert_eq!(log, ["release", "complete", "commit"]);
+        assert!(committed.expect("the release stands").login.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_spent_ceremony_or_a_counter_that_does_not_move_leaves_all_as_it_was() {
+        let (ended, log, committed) = finish((true, false, true)).await;
+        assert_eq!(ended, KeyFinished::CeremonyGone);
+        assert_eq!(log, ["release", "complete", "spend", "rollback"]);
+        assert!(committed.is_none(), "the guess stays a failure");
+        let (ended, log, committed) = finish((true, true, false)).await;
+        assert_eq!(ended, KeyFinished::NotMoved);
+        assert_eq!(log, ["release", "complete", "spend", "counter", "rollback"]);
+        assert!(committed.is_none(), "the guess stays a failure");
     }
 }

@@ -7,13 +7,12 @@ use webauthn_rs::prelude::{
     AuthenticationResult, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication,
 };
 
-use super::{Claimed, WebAuthn, WebauthnError, field, rules};
+use super::rules::{self, Purpose};
+use super::{Claimed, WebAuthn, WebauthnError, field};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, UserId};
 use crate::store::{CredentialRecord, NewCeremony, UsedCredential};
-
-const AUTHENTICATION: &str = "authentication";
 
 /// What an assertion asks of the browser (`{publicKey: …}`), and the ceremony it opened.
 #[derive(Debug)]
@@ -37,7 +36,7 @@ impl WebAuthn {
             .await?
             .filter(|u| u.active)
             .ok_or(WebauthnError::NoSuchUser)?;
-        self.begin_assertion(user, AUTHENTICATION, None, "userId", now)
+        self.begin_assertion(user, Purpose::Authentication, None, "userId", now)
             .await
     }
 
@@ -46,7 +45,7 @@ impl WebAuthn {
     pub(super) async fn begin_assertion(
         &self,
         user: UserId,
-        purpose: &'static str,
+        purpose: Purpose,
         login_id_hash: Option<String>,
         field_name: &str,
         now: Instant,
@@ -67,15 +66,17 @@ impl WebAuthn {
                 Invalid::new("[noKeys]", "this user has no security key"),
             ));
         }
-        let (options, state) = webauthn
+        let (mut options, state) = webauthn
             .start_securitykey_authentication(&keys)
             .map_err(|e| anyhow::anyhow!("starting an assertion: {e}"))?;
+        // The library hints at a roaming key; a passkey on this phone or computer may answer too.
+        options.public_key.hints = None;
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
         self.store
             .insert_ceremony(&NewCeremony {
                 id: ceremony.clone(),
                 user: Some(user),
-                purpose,
+                purpose: purpose.as_str(),
                 login_id_hash,
                 name: String::new(),
                 display_name: String::new(),
@@ -105,7 +106,13 @@ impl WebAuthn {
             .as_ref()
             .and_then(|c| c.user_id)
             .unwrap_or_else(UserId::new);
-        rules::ceremony_verdict(ceremony.as_ref(), Some(user), AUTHENTICATION, None, now)?;
+        rules::ceremony_verdict(
+            ceremony.as_ref(),
+            Some(user),
+            Purpose::Authentication,
+            None,
+            now,
+        )?;
         let ceremony = ceremony.expect("the verdict found it");
         let Some(mut record) = self.store.credential_of(user, &credential_id).await? else {
             return Err(field(

@@ -9,17 +9,14 @@ use webauthn_rs::prelude::{
     AuthenticationResult, PublicKeyCredential, SecurityKey, SecurityKeyAuthentication, Webauthn,
 };
 
-use super::{
-    AssertionAnswer, Claimed, StartedAssertion, WebAuthn, WebauthnError, check_claims, rules,
-};
+use super::rules::{self, Purpose};
+use super::{AssertionAnswer, Claimed, StartedAssertion, WebAuthn, WebauthnError, check_claims};
 use crate::audit::Origin;
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{FieldError, Invalid};
 use crate::store::CredentialRecord;
 use crate::two_factor::{CompletedLogin, KeyGuess, KeyLogin, KeyUse, KeyUseEnd, TwoFactorError};
-
-const SECOND_FACTOR: &str = "second_factor";
 
 /// What the library made of an answer that passed it.
 struct Proved {
@@ -47,7 +44,7 @@ impl WebAuthn {
             .ok_or(WebauthnError::TwoFactor(TwoFactorError::UnknownChallenge))?;
         self.begin_assertion(
             pending.user.id,
-            SECOND_FACTOR,
+            Purpose::SecondFactor,
             Some(random::lookup_digest(two_factor_id)),
             "twoFactorId",
             now,
@@ -140,7 +137,7 @@ impl WebAuthn {
         if let Err(refusal) = rules::ceremony_verdict(
             ceremony.as_ref(),
             Some(user),
-            SECOND_FACTOR,
+            Purpose::SecondFactor,
             Some(guess.login_id_hash()),
             now,
         ) {

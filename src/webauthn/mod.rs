@@ -20,6 +20,7 @@ use webauthn_rs::prelude::{
 
 pub use assert::StartedAssertion;
 pub use passkey::{PasskeyLogin, PasskeySignIn};
+use rules::Purpose;
 pub use rules::{
     AssertionAnswer, AssertionResponse, AttestationAnswer, CEREMONY_SECONDS, RegistrationAnswer,
 };
@@ -35,8 +36,6 @@ use crate::store::{
 };
 use crate::two_factor::{TwoFactor, TwoFactorError};
 
-const REGISTRATION: &str = "registration";
-const PASSKEY_REGISTRATION: &str = "passkey_registration";
 /// The kind of credential a second-factor registration makes.
 const SECURITY_KEY: &str = "security_key";
 /// The kind a passkey registration makes: discoverable, user-verified, a login of its own.
@@ -168,7 +167,7 @@ impl WebAuthn {
         display_name: Option<&str>,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
-        self.begin_registration(user, name, display_name, REGISTRATION, now)
+        self.begin_registration(user, name, display_name, Purpose::Registration, now)
             .await
     }
 
@@ -178,7 +177,7 @@ impl WebAuthn {
         user: UserId,
         name: &str,
         display_name: Option<&str>,
-        purpose: &'static str,
+        purpose: Purpose,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
         let (webauthn, _) = self.party()?;
@@ -204,7 +203,7 @@ impl WebAuthn {
             .collect::<Vec<CredentialID>>();
         let unique = Uuid::parse_str(&user.to_string()).map_err(anyhow::Error::from)?;
         let username = account.username.as_str();
-        let (options, state) = if purpose == PASSKEY_REGISTRATION {
+        let (options, state) = if purpose == Purpose::PasskeyRegistration {
             let (options, state) = webauthn
                 .start_passkey_registration(unique, username, &display_name, Some(exclude))
                 .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
@@ -233,7 +232,7 @@ impl WebAuthn {
             .insert_ceremony(&NewCeremony {
                 id: ceremony.clone(),
                 user: Some(user),
-                purpose,
+                purpose: purpose.as_str(),
                 login_id_hash: None,
                 name: name.to_string(),
                 display_name,
@@ -262,15 +261,16 @@ impl WebAuthn {
         let (credential, ceremony_id) = rules::read_registration(answer)?;
         let ceremony = self.store.ceremony(&ceremony_id).await?;
         // A registration answers the ceremony it was begun as: a security key's or a passkey's.
-        let purpose = match ceremony.as_ref().map(|c| c.purpose.as_str()) {
-            Some(PASSKEY_REGISTRATION) => PASSKEY_REGISTRATION,
-            _ => REGISTRATION,
+        let passkey = Purpose::PasskeyRegistration;
+        let purpose = match ceremony.as_ref() {
+            Some(c) if c.purpose == passkey.as_str() => passkey,
+            _ => Purpose::Registration,
         };
         rules::ceremony_verdict(ceremony.as_ref(), Some(user), purpose, None, now)?;
         let ceremony = ceremony.expect("the verdict found it");
         let unreadable =
             |e: serde_json::Error| anyhow::anyhow!("a stored registration does not read: {e}");
-        let (kind, inner, blob) = if purpose == PASSKEY_REGISTRATION {
+        let (kind, inner, blob) = if purpose == passkey {
             let state: PasskeyRegistration =
                 serde_json::from_str(&ceremony.state).map_err(unreadable)?;
             let key = webauthn
@@ -308,7 +308,7 @@ impl WebAuthn {
             .detail("kind", kind);
         match self
             .store
-            .insert_credential(&ceremony.id, purpose, &record, &event)
+            .insert_credential(&ceremony.id, purpose.as_str(), &record, &event)
             .await?
         {
             StoredCredential::Stored => Ok(record),

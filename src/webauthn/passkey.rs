@@ -11,17 +11,17 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::{AllowCredentials, ResidentKeyRequirement};
 
+use super::rules::{self, Purpose};
 use super::{
-    AssertionAnswer, CEREMONY_SECONDS, Claimed, PASSKEY, PASSKEY_REGISTRATION, StartedAssertion,
-    StartedRegistration, WebAuthn, WebauthnError, check_claims, field, rules,
+    AssertionAnswer, CEREMONY_SECONDS, Claimed, PASSKEY, StartedAssertion, StartedRegistration,
+    WebAuthn, WebauthnError, check_claims, field,
 };
+use crate::account_policy;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, LoginId, LoginType, User, UserId};
 use crate::sessions::IssuedTokens;
 use crate::store::{CredentialRecord, MethodRecord, NewCeremony, UsedCredential};
-
-const PASSKEY_LOGIN: &str = "passkey";
 
 /// A passkey sign-in's request beside the answer.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ impl WebAuthn {
         display_name: Option<&str>,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
-        self.begin_registration(user, name, display_name, PASSKEY_REGISTRATION, now)
+        self.begin_registration(user, name, display_name, Purpose::PasskeyRegistration, now)
             .await
     }
 
@@ -104,7 +104,7 @@ impl WebAuthn {
             .insert_ceremony(&NewCeremony {
                 id: ceremony.clone(),
                 user: None,
-                purpose: PASSKEY_LOGIN,
+                purpose: Purpose::Passkey.as_str(),
                 login_id_hash: None,
                 name: String::new(),
                 display_name: String::new(),
@@ -134,7 +134,7 @@ impl WebAuthn {
         check_claims(party, claimed, answer.rp_id.as_deref())?;
         let (credential, ceremony_id, credential_id) = rules::read_assertion(answer)?;
         let ceremony = self.store.ceremony(&ceremony_id).await?;
-        rules::ceremony_verdict(ceremony.as_ref(), None, PASSKEY_LOGIN, None, now)?;
+        rules::ceremony_verdict(ceremony.as_ref(), None, Purpose::Passkey, None, now)?;
         let ceremony = ceremony.expect("the verdict found it");
         let user = webauthn
             .identify_discoverable_authentication(&credential)
@@ -253,8 +253,10 @@ impl WebAuthn {
     /// The credential ids a passkey sign-in for `login_id` names: the account's passkeys, or
     /// made-up ones when it has none (or there is no such active account).
     async fn passkey_ids(&self, login_id: &LoginId) -> Result<Vec<Vec<u8>>, WebauthnError> {
+        // An address not verified yet names nobody here, as at a password login by default.
         if let Some(found) = self.users.user_by_login_id(login_id).await?
             && found.user.active
+            && !account_policy::unverified_login_id(&found.user, login_id)
         {
             let ids: Vec<Vec<u8>> = self
                 .store

@@ -11,6 +11,35 @@ use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, UserId};
 use crate::store::CeremonyRecord;
 
+/// What a ceremony is for: kept with it, and asked of it when it is answered, so that an answer
+/// to one kind of ceremony finishes no other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A security key's registration.
+    Registration,
+    /// A passkey's registration: a resident key, the person verified.
+    PasskeyRegistration,
+    /// Proof that a user holds one of their keys, no login (`assert`).
+    Authentication,
+    /// A login's second factor, bound to its `twoFactorId`.
+    SecondFactor,
+    /// A passkey sign-in, bound to no user.
+    Passkey,
+}
+
+impl Purpose {
+    /// As the store keeps it (`webauthn_challenges.purpose`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Registration => "registration",
+            Purpose::PasskeyRegistration => "passkey_registration",
+            Purpose::Authentication => "authentication",
+            Purpose::SecondFactor => "second_factor",
+            Purpose::Passkey => "passkey",
+        }
+    }
+}
+
 /// How long a ceremony may be finished after it began: webauthn-rs's own timeout for the
 /// browser, five minutes.
 pub const CEREMONY_SECONDS: i64 = 300;
@@ -282,14 +311,16 @@ pub fn ceremony_id(challenge: &[u8]) -> String {
 pub fn ceremony_verdict(
     ceremony: Option<&CeremonyRecord>,
     user: Option<UserId>,
-    purpose: &str,
+    purpose: Purpose,
     login: Option<&str>,
     now: Instant,
 ) -> Result<(), FieldError> {
     let message = match ceremony {
         None => "answers no challenge this server gave",
         Some(c)
-            if c.user_id != user || c.purpose != purpose || c.login_id_hash.as_deref() != login =>
+            if c.user_id != user
+                || c.purpose != purpose.as_str()
+                || c.login_id_hash.as_deref() != login =>
         {
             "answers a challenge given for another user, login or ceremony"
         }
@@ -422,27 +453,28 @@ mod tests {
             expires_at: Instant::from_millis(now.millis() + 1),
             used_at: None,
         };
-        assert!(ceremony_verdict(Some(&ceremony), Some(ann), "registration", None, now).is_ok());
+        let registration = Purpose::Registration;
+        assert!(ceremony_verdict(Some(&ceremony), Some(ann), registration, None, now).is_ok());
         let refusal = |c: &CeremonyRecord, user, purpose, login| {
             ceremony_verdict(Some(c), user, purpose, login, now)
                 .unwrap_err()
                 .message
         };
-        assert!(ceremony_verdict(None, Some(ann), "registration", None, now).is_err());
+        assert!(ceremony_verdict(None, Some(ann), registration, None, now).is_err());
         let another = "another user, login or ceremony";
-        assert!(refusal(&ceremony, Some(UserId::new()), "registration", None).contains(another));
-        assert!(refusal(&ceremony, None, "registration", None).contains(another));
-        assert!(refusal(&ceremony, Some(ann), "authentication", None).contains(another));
+        assert!(refusal(&ceremony, Some(UserId::new()), registration, None).contains(another));
+        assert!(refusal(&ceremony, None, registration, None).contains(another));
+        assert!(refusal(&ceremony, Some(ann), Purpose::Authentication, None).contains(another));
         let used = CeremonyRecord {
             used_at: Some(now),
             ..ceremony.clone()
         };
-        assert!(refusal(&used, Some(ann), "registration", None).contains("already used"));
+        assert!(refusal(&used, Some(ann), registration, None).contains("already used"));
         let expired = CeremonyRecord {
             expires_at: now,
             ..ceremony
         };
-        assert!(refusal(&expired, Some(ann), "registration", None).contains("expired"));
+        assert!(refusal(&expired, Some(ann), registration, None).contains("expired"));
     }
 
     #[test]
@@ -460,8 +492,15 @@ mod tests {
             expires_at: Instant::from_millis(now.millis() + 1),
             used_at: None,
         };
-        let verdict =
-            |login| ceremony_verdict(Some(&ceremony), Some(ann), "second_factor", login, now);
+        let verdict = |login| {
+            ceremony_verdict(
+                Some(&ceremony),
+                Some(ann),
+                Purpose::SecondFactor,
+                login,
+                now,
+            )
+        };
         assert!(verdict(Some("login-a")).is_ok());
         assert!(verdict(Some("login-b")).is_err());
         assert!(verdict(None).is_err());
@@ -472,8 +511,8 @@ mod tests {
             login_id_hash: None,
             ..ceremony.clone()
         };
-        assert!(ceremony_verdict(Some(&passkey), None, "passkey", None, now).is_ok());
-        assert!(ceremony_verdict(Some(&passkey), Some(ann), "passkey", None, now).is_err());
+        assert!(ceremony_verdict(Some(&passkey), None, Purpose::Passkey, None, now).is_ok());
+        assert!(ceremony_verdict(Some(&passkey), Some(ann), Purpose::Passkey, None, now).is_err());
     }
 
     #[test]
