@@ -11,7 +11,8 @@ BINARY = os.environ.get("TESSERA_BIN", os.path.join("target", "debug", "tessera"
 
 
 class TesseraProcess:
-    def __init__(self, prefix):
+    def __init__(self, prefix, **settings):
+        """`settings`: more `TESSERA_*` variables (a public URL, say)."""
         self.dir = tempfile.mkdtemp(prefix=prefix)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
         self.env.update(
@@ -20,15 +21,21 @@ class TesseraProcess:
             TESSERA_ARGON2__MEMORY_KIB="256",
             TESSERA_ARGON2__ITERATIONS="1",
             TESSERA_LOG_LEVEL="warn",
+            **settings,
         )
         self.process = subprocess.Popen([BINARY, "serve"], env=self.env, stdout=subprocess.PIPE, text=True)
         self.url = None
+        # Where it listens, which a public URL of another host does not say.
+        self.listening = None
         for line in self.process.stdout:
+            listening = re.match(r"Tessera \S+ is listening on (\S+)", line)
+            if listening:
+                self.listening = listening.group(1)
             match = re.match(r"Log in at (\S+)/login", line)
             if match:
                 self.url = match.group(1)
                 break
-        assert self.url, "the server did not say where it listens"
+        assert self.url and self.listening, "the server did not say where it listens"
 
     def cli(self, *args, input=None):
         return subprocess.run(

@@ -177,7 +177,16 @@ impl Core {
                 None
             }
         };
-        let webauthn = WebAuthn::new(store.clone(), party, &config.product_name)?;
+        let webauthn = WebAuthn::new(
+            store.clone(),
+            party,
+            &config.product_name,
+            two_factor.clone(),
+            sessions.clone(),
+            secrets
+                .keyed_hash("webauthn-made-up-credential-ids", "")
+                .as_bytes(),
+        )?;
         Ok(Self {
             webauthn,
             forward_auth,

@@ -303,6 +303,9 @@ pub struct LoginFacts<'a> {
     pub groups: &'a [GroupId],
     /// The kinds of the user's enrolled methods.
     pub enrolled: &'a [MethodKind],
+    /// The user has WebAuthn credentials (security keys, passkeys): a second factor of its
+    /// own, asked for by the WebAuthn ceremony rather than by a code. No setting switches it off.
+    pub security_keys: bool,
     /// A valid trusted-computer id came with the login.
     pub trusted_computer: bool,
     /// The user had `failure_limit` wrong codes in the window: no challenge opens now.
@@ -315,7 +318,8 @@ pub struct LoginFacts<'a> {
 pub enum Decision {
     /// Done: open the session.
     Grant,
-    /// Ask for a code of one of these methods.
+    /// Ask for a code of one of these methods, or (when the user has some) a security key: the
+    /// list is empty when a key is the user's only second factor.
     Challenge(Vec<MethodKind>),
     /// The user must use a second factor but has none allowed: enrol first.
     Enroll,
@@ -340,15 +344,16 @@ pub fn decide(policy: &TwoFactorPolicy, facts: &LoginFacts<'_>) -> Decision {
         || policy.requires_for_groups(facts.groups);
     // A trusted computer does not spare a blocked account: the trust would let through the
     // logins that the wrong codes closed.
+    let has_second_factor = !usable.is_empty() || facts.security_keys;
     if facts.trusted_computer
         && !facts.two_factor_blocked
         && policy.trusts_computers()
         && !facts.user_wants_every_login
-        && !usable.is_empty()
+        && has_second_factor
     {
         return Decision::Grant;
     }
-    if !usable.is_empty() {
+    if has_second_factor {
         return Decision::Challenge(usable);
     }
     if must && !policy.methods.kinds().is_empty() {
@@ -369,10 +374,51 @@ mod tests {
             user_requires_two_factor: false,
             groups: &[],
             enrolled,
+            security_keys: false,
             trusted_computer: false,
             two_factor_blocked: false,
             user_wants_every_login: false,
         }
+    }
+
+    #[test]
+    fn a_security_key_is_a_second_factor_of_its_own() {
+        let keys_only = LoginFacts {
+            security_keys: true,
+            ..facts(&[])
+        };
+        for policy in [LoginPolicy::Enabled, LoginPolicy::Required] {
+            // Asked for, with no code method beside it: never sent to enrol one instead.
+            assert_eq!(
+                decide(&with_api(policy), &keys_only),
+                Decision::Challenge(vec![])
+            );
+        }
+        assert_eq!(
+            decide(
+                &with_api(LoginPolicy::Enabled),
+                &LoginFacts {
+                    security_keys: true,
+                    ..facts(&[MethodKind::Email])
+                }
+            ),
+            Decision::Challenge(vec![MethodKind::Email])
+        );
+        // A trusted computer spares it as it spares a code; a disabled policy asks nothing.
+        assert_eq!(
+            decide(
+                &with_api(LoginPolicy::Enabled),
+                &LoginFacts {
+                    trusted_computer: true,
+                    ..keys_only
+                }
+            ),
+            Decision::Grant
+        );
+        assert_eq!(
+            decide(&with_api(LoginPolicy::Disabled), &keys_only),
+            Decision::Grant
+        );
     }
 
     fn with_api(policy: LoginPolicy) -> TwoFactorPolicy {

@@ -547,12 +547,14 @@ impl PasswordStep for AfterPassword {
             statements.group_ids(self.user.id).await?
         };
         let blocked = policy.challenges_blocked(read.recent_failures);
+        let security_keys = statements.security_keys(self.user.id).await? > 0;
         let facts = LoginFacts {
             login_type: self.login_type,
             is_admin: self.user.is_admin(),
             user_requires_two_factor: self.user.two_factor_required,
             groups: &groups,
             enrolled: &enrolled,
+            security_keys,
             trusted_computer: self.trusted,
             two_factor_blocked: blocked,
             user_wants_every_login: self.user.every_login,

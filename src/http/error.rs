@@ -202,6 +202,12 @@ impl From<WebauthnError> for ApiError {
                 "[invalid]",
                 "there is no active user with this id",
             ),
+            // FusionAuth's 421 for a second factor that does not pass; the field says why.
+            WebauthnError::Refused(field) => {
+                ApiError::FieldsWithStatus(StatusCode::MISDIRECTED_REQUEST, vec![field])
+            }
+            WebauthnError::Inactive => ApiError::Empty(StatusCode::LOCKED),
+            WebauthnError::TwoFactor(e) => ApiError::from(e),
             WebauthnError::Internal(e) => ApiError::Internal(e),
         }
     }

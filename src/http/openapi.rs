@@ -30,7 +30,7 @@ one shape (`Errors`) unless the status says the body is empty."
         (name = "two-factor", description = "Second factors: the code step of a login, enrolment, recovery codes, administrators' one-time access codes, trusted computers"),
         (name = "users", description = "Users, search, import and export"),
         (name = "groups", description = "Groups of users and their members"),
-        (name = "webauthn", description = "Security keys (WebAuthn) in FusionAuth's shapes: registration, the keys of a user, removal, an assertion"),
+        (name = "webauthn", description = "Security keys and passkeys (WebAuthn) in FusionAuth's shapes: registration, the keys of a user, removal, an assertion, a key as a login's second factor, a passkey sign-in"),
         (name = "oidc", description = "OpenID Connect clients: the applications that sign people in through Tessera"),
         (name = "administration", description = "Settings, audit log and actions on a user's behalf"),
         (name = "forward-auth", description = "What a reverse proxy (Traefik, Caddy, nginx) asks about each request: only a trusted proxy's headers count"),

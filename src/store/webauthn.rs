@@ -4,6 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::row::bind_all;
+use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::{StoreError, WebauthnStore, audit, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
@@ -14,9 +16,12 @@ use crate::domain::UserId;
 pub struct NewCeremony {
     /// The SHA-256 (hex) of its challenge.
     pub id: String,
-    pub user: UserId,
-    /// `registration` or `authentication`.
+    /// None: a passkey sign-in, whose user the credential names.
+    pub user: Option<UserId>,
+    /// `registration`, `passkey_registration`, `authentication`, `second_factor` or `passkey`.
     pub purpose: &'static str,
+    /// A second factor's: the digest of the login's `twoFactorId`.
+    pub login_id_hash: Option<String>,
     pub name: String,
     pub display_name: String,
     /// webauthn-rs's state, serialised.
@@ -29,8 +34,9 @@ pub struct NewCeremony {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CeremonyRecord {
     pub id: String,
-    pub user_id: UserId,
+    pub user_id: Option<UserId>,
     pub purpose: String,
+    pub login_id_hash: Option<String>,
     pub name: String,
     pub display_name: String,
     pub state: String,
@@ -76,12 +82,14 @@ pub enum UsedCredential {
     /// The ceremony was spent (or expired) meanwhile: nothing was written.
     CeremonyGone,
     /// The stored counter is already at or past the one signed (a cloned key, or a replay
-    /// that won no race): nothing was written.
+    /// that won no race), or the key was removed meanwhile: nothing was written.
     CounterBehind,
+    /// A passkey sign-in's user is disabled (or gone): nothing was written.
+    UserInactive,
 }
 
 const CEREMONY_COLUMNS: &str =
-    "id, user_id, purpose, name, display_name, state, expires_at, used_at";
+    "id, user_id, purpose, login_id_hash, name, display_name, state, expires_at, used_at";
 const CREDENTIAL_COLUMNS: &str = "id, user_id, credential_id, kind, name, display_name, \
      credential, counter, backup_eligible, backup_state, created_at, last_used_at";
 
@@ -89,17 +97,18 @@ impl WebauthnStore {
     pub async fn insert_ceremony(&self, new: &NewCeremony) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO webauthn_challenges \
-             (id, user_id, purpose, name, display_name, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (id, user_id, purpose, name, display_name, state, created_at, expires_at, \
+              login_id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(new.id.clone())
-        .bind(new.user.to_string())
+        .bind(new.user.map(|u| u.to_string()))
         .bind(new.purpose)
         .bind(new.name.clone())
         .bind(new.display_name.clone())
         .bind(new.state.clone())
         .bind(new.created_at.millis())
         .bind(new.expires_at.millis())
+        .bind(new.login_id_hash.clone())
         .execute(self.store.writes())
         .await?;
         Ok(())
@@ -116,17 +125,18 @@ impl WebauthnStore {
         row.as_ref().map(ceremony_from_row).transpose()
     }
 
-    /// Keeps `new` with `event`, spending the registration ceremony `ceremony` in the same
+    /// Keeps `new` with `event`, spending the registration ceremony `ceremony` (of `purpose`) in the same
     /// transaction: one conditional UPDATE, so that of two finishes only one keeps a key.
     pub async fn insert_credential(
         &self,
         ceremony: &str,
+        purpose: &str,
         new: &CredentialRecord,
         event: &AuditEvent,
     ) -> Result<StoredCredential, StoreError> {
         let now = event.at.millis();
         let mut tx = self.store.writes().begin().await?;
-        if !spend_ceremony(&mut tx, ceremony, new.user_id, "registration", now).await? {
+        if !spend_ceremony(&mut tx, ceremony, Some(new.user_id), purpose, now).await? {
             tx.rollback().await?;
             return Ok(StoredCredential::CeremonyGone);
         }
@@ -175,19 +185,14 @@ impl WebauthnStore {
     ) -> Result<UsedCredential, StoreError> {
         let now = event.at.millis();
         let mut tx = self.store.writes().begin().await?;
-        if !spend_ceremony(&mut tx, ceremony, user, "authentication", now).await? {
+        if !spend_ceremony(&mut tx, ceremony, Some(user), "authentication", now).await? {
             tx.rollback().await?;
             return Ok(UsedCredential::CeremonyGone);
         }
-        let moved = sqlx::query(
-            "UPDATE webauthn_credentials SET counter = $3, credential = $4, last_used_at = $5 \
-             WHERE id = $1 AND user_id = $2 AND (counter < $3 OR ($3 = 0 AND counter = 0))",
+        let moved = bind_all(
+            sqlx::query(USE_CREDENTIAL),
+            use_params(user, id, counter, blob, event.at),
         )
-        .bind(id.to_owned())
-        .bind(user.to_string())
-        .bind(counter)
-        .bind(blob.to_owned())
-        .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -195,6 +200,58 @@ impl WebauthnStore {
             tx.rollback().await?;
             return Ok(UsedCredential::CounterBehind);
         }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(UsedCredential::Used)
+    }
+
+    /// Opens `session` for a passkey sign-in, with its `event`: spends the passkey ceremony
+    /// `ceremony` (bound to no user), takes the user's row while the account is active, and
+    /// moves the credential `id` forward to `counter` (with its `blob`), all in one transaction
+    /// whose conditional statements refuse a spent ceremony, a disabled user and a counter that
+    /// did not move forward. Any refusal writes nothing.
+    pub async fn open_passkey_session(
+        &self,
+        ceremony: &str,
+        id: &str,
+        counter: i64,
+        blob: &str,
+        session: &NewSession,
+        event: &AuditEvent,
+    ) -> Result<UsedCredential, StoreError> {
+        let user = session.user_id;
+        let mut tx = self.store.writes().begin().await?;
+        if !spend_ceremony(&mut tx, ceremony, None, "passkey", session.now.millis()).await? {
+            tx.rollback().await?;
+            return Ok(UsedCredential::CeremonyGone);
+        }
+        // The user's row first, as a code check takes it: a deactivation waits or is seen.
+        let active = sqlx::query("UPDATE users SET id = id WHERE id = $1 AND active = 1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if active == 0 {
+            tx.rollback().await?;
+            return Ok(UsedCredential::UserInactive);
+        }
+        let moved = bind_all(
+            sqlx::query(USE_CREDENTIAL),
+            use_params(user, id, counter, blob, session.now),
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            tx.rollback().await?;
+            return Ok(UsedCredential::CounterBehind);
+        }
+        bind_all(sqlx::query(TOUCH_LAST_LOGIN), touch_params(session))
+            .execute(&mut *tx)
+            .await?;
+        bind_all(sqlx::query(INSERT_SESSION), session_params(session))
+            .execute(&mut *tx)
+            .await?;
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(UsedCredential::Used)
@@ -273,8 +330,12 @@ fn user_of(row: &AnyRow, what: &str) -> Result<UserId, StoreError> {
 fn ceremony_from_row(row: &AnyRow) -> Result<CeremonyRecord, StoreError> {
     Ok(CeremonyRecord {
         id: row.try_get("id")?,
-        user_id: user_of(row, "WebAuthn ceremony")?,
+        user_id: match row.try_get::<Option<String>, _>("user_id")? {
+            Some(_) => Some(user_of(row, "WebAuthn ceremony")?),
+            None => None,
+        },
         purpose: row.try_get("purpose")?,
+        login_id_hash: row.try_get("login_id_hash")?,
         name: row.try_get("name")?,
         display_name: row.try_get("display_name")?,
         state: row.try_get("state")?,
@@ -304,26 +365,72 @@ fn credential_from_row(row: &AnyRow) -> Result<CredentialRecord, StoreError> {
     })
 }
 
-/// Spends `user`'s unexpired, unused ceremony `id` of `purpose` at `now` in `tx`: whether it was
-/// there to spend (one conditional UPDATE, so that of two answers at once only one goes on).
+/// Spends `user`'s unexpired, unused ceremony `id` of `purpose` at `now` in `tx` (`None`: a
+/// ceremony of no user's): whether it was there to spend (one conditional UPDATE, so that of two
+/// answers at once only one goes on).
 async fn spend_ceremony(
     tx: &mut Transaction<'_, Any>,
     id: &str,
-    user: UserId,
+    user: Option<UserId>,
     purpose: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let spent = sqlx::query(
-        "UPDATE webauthn_challenges SET used_at = $3 \
-         WHERE id = $1 AND user_id = $2 AND purpose = $4 \
-         AND used_at IS NULL AND expires_at > $3",
-    )
+    let whose = match user {
+        Some(_) => "user_id = $4",
+        None => "user_id IS NULL AND $4 = ''",
+    };
+    let spent = sqlx::query(&format!(
+        "UPDATE webauthn_challenges SET used_at = $2 \
+         WHERE id = $1 AND purpose = $3 AND {whose} AND used_at IS NULL AND expires_at > $2"
+    ))
     .bind(id.to_owned())
-    .bind(user.to_string())
     .bind(now)
     .bind(purpose.to_owned())
+    .bind(user.map(|u| u.to_string()).unwrap_or_default())
     .execute(&mut **tx)
     .await?
     .rows_affected();
     Ok(spent == 1)
+}
+
+/// Moves `$2`'s credential `$1` forward to counter `$3` (with its credential `$4`), used at
+/// `$5`, unless the counter stored is already there or past it (both zero: an authenticator
+/// that keeps none). Shared with a login's code check, which runs it in its own transaction.
+pub(super) const USE_CREDENTIAL: &str = "UPDATE webauthn_credentials SET counter = $3, credential = $4, last_used_at = $5 \
+     WHERE id = $1 AND user_id = $2 AND (counter < $3 OR ($3 = 0 AND counter = 0))";
+
+pub(super) fn use_params(
+    user: UserId,
+    id: &str,
+    counter: i64,
+    blob: &str,
+    at: Instant,
+) -> Vec<super::row::Param> {
+    vec![
+        id.into(),
+        user.to_string().into(),
+        counter.into(),
+        blob.into(),
+        at.millis().into(),
+    ]
+}
+
+/// Spends the unexpired, unused second-factor ceremony `$1` of the user `$2` for the login
+/// whose `twoFactorId` digest is `$3`, at `$4`.
+pub(super) const SPEND_SECOND_FACTOR: &str = "UPDATE webauthn_challenges SET used_at = $4 \
+     WHERE id = $1 AND user_id = $2 AND login_id_hash = $3 AND purpose = 'second_factor' \
+     AND used_at IS NULL AND expires_at > $4";
+
+pub(super) fn second_factor_params(
+    ceremony: &str,
+    user: UserId,
+    login_id_hash: &str,
+    at: Instant,
+) -> Vec<super::row::Param> {
+    vec![
+        ceremony.into(),
+        user.to_string().into(),
+        login_id_hash.into(),
+        at.millis().into(),
+    ]
 }

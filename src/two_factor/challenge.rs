@@ -61,13 +61,16 @@ pub struct PendingLogin {
     pub policy: TwoFactorPolicy,
     /// What the user may enrol and use now.
     pub offered: super::channels::Offered,
+    /// The user has security keys or passkeys, which may finish this login
+    /// (`WebAuthn::finish_second_factor`).
+    pub security_keys: bool,
 }
 
 impl PendingLogin {
-    /// Whether the login goes on by enrolling a method: the user has none they may use, or an
-    /// access code let the login through.
+    /// Whether the login goes on by enrolling a method: the user has none they may use (a code
+    /// method or a security key), or an access code let the login through.
     pub fn must_enrol(&self) -> bool {
-        self.methods.is_empty() || self.challenge.access_code_used
+        (self.methods.is_empty() && !self.security_keys) || self.challenge.access_code_used
     }
 }
 
@@ -108,12 +111,18 @@ impl TwoFactor {
             .filter(|m| policy.methods.allows(m.kind))
             .collect();
         let offered = self.offered(&policy).await?;
+        let security_keys = !self
+            .webauthn_store
+            .credentials_of(user.id)
+            .await?
+            .is_empty();
         Ok(Some(PendingLogin {
             user,
             methods,
             challenge,
             policy,
             offered,
+            security_keys,
         }))
     }
 
@@ -226,6 +235,12 @@ impl TwoFactor {
         };
         let presented = match presented {
             LoginCode::Presented(presented) => presented,
+            // Only `WebAuthn::finish_second_factor` reserves a key's guess, never by a code.
+            LoginCode::SecurityKey => {
+                return Err(TwoFactorError::Internal(anyhow::anyhow!(
+                    "a security key's guess came to the code check"
+                )));
+            }
             LoginCode::Access(code) => {
                 let reserved = Reserved {
                     judged: Judged {
@@ -437,7 +452,10 @@ impl TwoFactor {
     }
 
     /// What follows a completed login: the trusted computer, the metrics, the answer.
-    async fn logged_in(&self, login: LoggedIn<'_>) -> Result<SecondStep, TwoFactorError> {
+    pub(super) async fn logged_in(
+        &self,
+        login: LoggedIn<'_>,
+    ) -> Result<SecondStep, TwoFactorError> {
         let CheckedUser {
             user, mut methods, ..
         } = login.checked;
@@ -484,14 +502,14 @@ struct Reserved {
 }
 
 /// A login whose code proved right and whose session is written.
-struct LoggedIn<'a> {
-    checked: CheckedUser,
-    spent: Option<(MethodId, u64)>,
-    parts: LoginParts,
-    policy: &'a TwoFactorPolicy,
-    trust_computer: bool,
-    browser_id: Option<&'a str>,
-    login_type: LoginType,
-    origin: &'a Origin,
-    now: Instant,
+pub(super) struct LoggedIn<'a> {
+    pub(super) checked: CheckedUser,
+    pub(super) spent: Option<(MethodId, u64)>,
+    pub(super) parts: LoginParts,
+    pub(super) policy: &'a TwoFactorPolicy,
+    pub(super) trust_computer: bool,
+    pub(super) browser_id: Option<&'a str>,
+    pub(super) login_type: LoginType,
+    pub(super) origin: &'a Origin,
+    pub(super) now: Instant,
 }

@@ -336,7 +336,8 @@ impl TwoFactor {
                 .await?
                 .iter()
                 .any(|m| usable_kinds.contains(&m.kind));
-            if usable {
+            // A security key is a usable second factor too: the login is finished with it.
+            if usable || !self.webauthn_store.credentials_of(user).await?.is_empty() {
                 return Err(usable_method_enrolled());
             }
             // Asked again when the method is stored: logins of the user enrolling at once

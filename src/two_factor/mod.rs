@@ -10,6 +10,7 @@ mod counted;
 mod enroll;
 mod guess;
 mod guess_rules;
+mod key;
 pub mod preference;
 mod setup;
 mod trust;
@@ -20,6 +21,7 @@ use subtle::ConstantTimeEq;
 pub(crate) use access::access_code_digest;
 pub use challenge::{CompleteLogin, CompletedLogin, PendingLogin, SecondStep};
 pub use enroll::{EnableMethod, Enabled};
+pub use key::{KeyGuess, KeyLogin, KeyUse, KeyUseEnd};
 pub use setup::AuthenticatorSetup;
 pub use trust::IssuedTrust;
 pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
@@ -35,7 +37,7 @@ use crate::policy::TwoFactorPolicy;
 use crate::sessions::Sessions;
 use crate::store::{
     AuditStore, GroupStore, MethodRecord, SessionStore, SettingStore, Store, Trusts,
-    TwoFactorStore, UserStore, VerifyStore,
+    TwoFactorStore, UserStore, VerifyStore, WebauthnStore,
 };
 use crate::verify::Verify;
 
@@ -51,6 +53,8 @@ pub struct TwoFactor {
     two_factor_store: TwoFactorStore,
     user_store: UserStore,
     verify_store: VerifyStore,
+    /// Whether a user has security keys: a second factor a login may wait for.
+    webauthn_store: WebauthnStore,
     secrets: SecretBox,
     judge: CodeJudge,
     /// The configuration's two-factor settings; stored settings override them.
@@ -78,6 +82,7 @@ impl TwoFactor {
             two_factor_store: store.two_factor(),
             user_store: store.users(),
             verify_store: store.verify(),
+            webauthn_store: store.webauthn(),
             judge: CodeJudge {
                 secrets: secrets.clone(),
             },
@@ -192,6 +197,8 @@ impl PresentedCode {
 pub(crate) enum LoginCode {
     Presented(PresentedCode),
     Access(AccessCode),
+    /// A security key's assertion, which WebAuthn checks (`key`): never parsed from a code.
+    SecurityKey,
 }
 
 impl LoginCode {
@@ -221,6 +228,8 @@ pub(crate) enum Accepted {
     /// An administrator's one-time access code: no RFC 8176 value says it, and `otp` would
     /// claim a device the person may have lost, so a value of ours that says what it was.
     AccessCode,
+    /// A security key's (or a passkey's) assertion: RFC 8176's hardware key.
+    SecurityKey,
 }
 
 impl Accepted {
@@ -230,6 +239,7 @@ impl Accepted {
             Accepted::Sent(channel) => channel.amr(),
             Accepted::RecoveryCode => "rec",
             Accepted::AccessCode => "access_code",
+            Accepted::SecurityKey => "hwk",
         }
     }
 }

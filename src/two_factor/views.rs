@@ -89,6 +89,7 @@ impl TwoFactor {
                 user_requires_two_factor: account.two_factor_required,
                 groups: &groups,
                 enrolled: &enrolled,
+                security_keys: !self.webauthn_store.credentials_of(user).await?.is_empty(),
                 trusted_computer: trust.is_some(),
                 two_factor_blocked: policy.challenges_blocked(recent_failures),
                 user_wants_every_login: account.every_login,

@@ -7,13 +7,12 @@ use webauthn_rs::prelude::{
     AuthenticationResult, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication,
 };
 
-use super::{Claimed, WebAuthn, WebauthnError, field, rules};
+use super::rules::{self, Purpose};
+use super::{Claimed, WebAuthn, WebauthnError, field};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, UserId};
 use crate::store::{CredentialRecord, NewCeremony, UsedCredential};
-
-const AUTHENTICATION: &str = "authentication";
 
 /// What an assertion asks of the browser (`{publicKey: …}`), and the ceremony it opened.
 #[derive(Debug)]
@@ -23,43 +22,62 @@ pub struct StartedAssertion {
 }
 
 impl WebAuthn {
-    /// Begins an assertion by one of `user`'s security keys: the options for
-    /// `navigator.credentials.get`, the ceremony kept five minutes for one answer.
+    /// Begins an assertion by one of `user`'s keys (security keys and passkeys): the options
+    /// for `navigator.credentials.get`, the ceremony kept five minutes for one answer, which
+    /// `assert` checks. This is the `reauthentication` workflow: proof that the person holds
+    /// one of their keys, without a login.
     pub async fn start_assertion(
         &self,
         user: UserId,
         now: Instant,
     ) -> Result<StartedAssertion, WebauthnError> {
-        let (webauthn, _) = self.party()?;
         self.users
             .user(user)
             .await?
             .filter(|u| u.active)
             .ok_or(WebauthnError::NoSuchUser)?;
+        self.begin_assertion(user, Purpose::Authentication, None, "userId", now)
+            .await
+    }
+
+    /// Begins an assertion by one of `user`'s keys as a ceremony of `purpose` (bound to the
+    /// login `login_id_hash`, a second factor's); a user without keys is refused as `field`.
+    pub(super) async fn begin_assertion(
+        &self,
+        user: UserId,
+        purpose: Purpose,
+        login_id_hash: Option<String>,
+        field_name: &str,
+        now: Instant,
+    ) -> Result<StartedAssertion, WebauthnError> {
+        let (webauthn, _) = self.party()?;
+        // A passkey's blob reads as a security key's: both are the library's credential.
         let keys = self
             .store
             .credentials_of(user)
             .await?
             .iter()
-            .filter(|c| c.kind == super::SECURITY_KEY)
             .map(|c| serde_json::from_str::<SecurityKey>(&c.credential))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("a stored security key does not read: {e}"))?;
         if keys.is_empty() {
             return Err(field(
-                "userId",
+                field_name,
                 Invalid::new("[noKeys]", "this user has no security key"),
             ));
         }
-        let (options, state) = webauthn
+        let (mut options, state) = webauthn
             .start_securitykey_authentication(&keys)
             .map_err(|e| anyhow::anyhow!("starting an assertion: {e}"))?;
+        // The library hints at a roaming key; a passkey on this phone or computer may answer too.
+        options.public_key.hints = None;
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
         self.store
             .insert_ceremony(&NewCeremony {
                 id: ceremony.clone(),
-                user,
-                purpose: AUTHENTICATION,
+                user: Some(user),
+                purpose: purpose.as_str(),
+                login_id_hash,
                 name: String::new(),
                 display_name: String::new(),
                 state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
@@ -86,9 +104,15 @@ impl WebAuthn {
         let ceremony = self.store.ceremony(&ceremony_id).await?;
         let user = ceremony
             .as_ref()
-            .map(|c| c.user_id)
+            .and_then(|c| c.user_id)
             .unwrap_or_else(UserId::new);
-        rules::ceremony_verdict(ceremony.as_ref(), user, AUTHENTICATION, now)?;
+        rules::ceremony_verdict(
+            ceremony.as_ref(),
+            Some(user),
+            Purpose::Authentication,
+            None,
+            now,
+        )?;
         let ceremony = ceremony.expect("the verdict found it");
         let Some(mut record) = self.store.credential_of(user, &credential_id).await? else {
             return Err(field(
@@ -136,7 +160,7 @@ impl WebAuthn {
                 "credential.response.clientDataJSON",
                 Invalid::new("[invalid]", "answers a challenge already used: start again"),
             )),
-            UsedCredential::CounterBehind => {
+            UsedCredential::CounterBehind | UsedCredential::UserInactive => {
                 self.refuse_clone(&record, Some(&result), origin, now)
                     .await?;
                 Err(rules::assertion_refusal(
@@ -148,7 +172,7 @@ impl WebAuthn {
     }
 
     /// Audits a key refused for a counter that did not move forward.
-    async fn refuse_clone(
+    pub(super) async fn refuse_clone(
         &self,
         record: &CredentialRecord,
         result: Option<&AuthenticationResult>,

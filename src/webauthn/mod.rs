@@ -3,19 +3,24 @@
 //! server-side under the digest of the challenge it sends (any node may finish it, within five
 //! minutes, once), and `finish_registration` checks the browser's answer against it and keeps
 //! the credential in the same transaction that spends the challenge. The rules are in
-//! `rules.rs`.
+//! `rules.rs`. A key is also a login's second factor (`login.rs`), and a passkey a whole login
+//! (`passkey.rs`).
 
 mod assert;
+mod login;
+mod passkey;
 mod rules;
 
 use std::sync::Arc;
 
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, Credential, CredentialID, SecurityKeyRegistration, Uuid, Webauthn,
-    WebauthnBuilder,
+    CreationChallengeResponse, Credential, CredentialID, PasskeyRegistration,
+    SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder,
 };
 
 pub use assert::StartedAssertion;
+pub use passkey::{PasskeyLogin, PasskeySignIn};
+use rules::Purpose;
 pub use rules::{
     AssertionAnswer, AssertionResponse, AttestationAnswer, CEREMONY_SECONDS, RegistrationAnswer,
 };
@@ -24,14 +29,17 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::config::RelyingParty;
 use crate::domain::{FieldError, Invalid, KeyName, UserId};
+use crate::sessions::Sessions;
 use crate::store::{
     AuditStore, CredentialRecord, NewCeremony, Store, StoreError, StoredCredential, UserStore,
     WebauthnStore,
 };
+use crate::two_factor::{TwoFactor, TwoFactorError};
 
-const REGISTRATION: &str = "registration";
 /// The kind of credential a second-factor registration makes.
 const SECURITY_KEY: &str = "security_key";
+/// The kind a passkey registration makes: discoverable, user-verified, a login of its own.
+const PASSKEY: &str = "passkey";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebauthnError {
@@ -43,8 +51,27 @@ pub enum WebauthnError {
     Unavailable,
     #[error("there is no such user")]
     NoSuchUser,
+    /// A login's assertion that did not pass, counted as a wrong code (FusionAuth's 421); the
+    /// field says why.
+    #[error("{}", .0.message)]
+    Refused(FieldError),
+    /// A passkey that proved right, of a disabled account.
+    #[error("the account is disabled")]
+    Inactive,
+    /// The login the key was to finish: unknown or spent (404), too many failures (429).
+    #[error(transparent)]
+    TwoFactor(TwoFactorError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<TwoFactorError> for WebauthnError {
+    fn from(error: TwoFactorError) -> Self {
+        match error {
+            TwoFactorError::Internal(e) => Self::Internal(e),
+            other => Self::TwoFactor(other),
+        }
+    }
 }
 
 impl From<StoreError> for WebauthnError {
@@ -86,15 +113,25 @@ pub struct WebAuthn {
     audit: AuditStore,
     /// None when the public URL has no domain name.
     party: Option<Arc<(Webauthn, RelyingParty)>>,
+    /// A login's second factor: its challenge, guesses and session (`login.rs`).
+    two_factor: TwoFactor,
+    /// A passkey's login opens its session itself (`passkey.rs`).
+    sessions: Sessions,
+    /// Keys the made-up credential ids a passkey sign-in names for an unknown login id.
+    fake_ids_key: Arc<[u8]>,
 }
 
 impl WebAuthn {
     /// The service for `party` (none: every call answers `Unavailable`), shown to people as
-    /// `product_name`.
+    /// `product_name`. `fake_ids_key` is a secret of the server's: the same login id gets the
+    /// same made-up credential ids from every node and after every restart.
     pub fn new(
         store: Store,
         party: Option<RelyingParty>,
         product_name: &str,
+        two_factor: TwoFactor,
+        sessions: Sessions,
+        fake_ids_key: &[u8],
     ) -> anyhow::Result<Self> {
         let party = match party {
             None => None,
@@ -110,6 +147,9 @@ impl WebAuthn {
             users: store.users(),
             audit: store.audit(),
             party,
+            two_factor,
+            sessions,
+            fake_ids_key: fake_ids_key.into(),
         })
     }
 
@@ -125,6 +165,19 @@ impl WebAuthn {
         user: UserId,
         name: &str,
         display_name: Option<&str>,
+        now: Instant,
+    ) -> Result<StartedRegistration, WebauthnError> {
+        self.begin_registration(user, name, display_name, Purpose::Registration, now)
+            .await
+    }
+
+    /// Begins a registration of `purpose`: a security key's, or a passkey's (`passkey.rs`).
+    async fn begin_registration(
+        &self,
+        user: UserId,
+        name: &str,
+        display_name: Option<&str>,
+        purpose: Purpose,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
         let (webauthn, _) = self.party()?;
@@ -149,25 +202,41 @@ impl WebAuthn {
             .filter_map(|c| decode_id(&c.credential_id))
             .collect::<Vec<CredentialID>>();
         let unique = Uuid::parse_str(&user.to_string()).map_err(anyhow::Error::from)?;
-        let (options, state) = webauthn
-            .start_securitykey_registration(
-                unique,
-                account.username.as_str(),
-                &display_name,
-                Some(exclude),
-                None,
-                None,
+        let username = account.username.as_str();
+        let (options, state) = if purpose == Purpose::PasskeyRegistration {
+            let (options, state) = webauthn
+                .start_passkey_registration(unique, username, &display_name, Some(exclude))
+                .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
+            (
+                passkey::discoverable(options),
+                serde_json::to_string(&state).map_err(anyhow::Error::from)?,
             )
-            .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
+        } else {
+            let (options, state) = webauthn
+                .start_securitykey_registration(
+                    unique,
+                    username,
+                    &display_name,
+                    Some(exclude),
+                    None,
+                    None,
+                )
+                .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
+            (
+                options,
+                serde_json::to_string(&state).map_err(anyhow::Error::from)?,
+            )
+        };
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
         self.store
             .insert_ceremony(&NewCeremony {
                 id: ceremony.clone(),
-                user,
-                purpose: REGISTRATION,
+                user: Some(user),
+                purpose: purpose.as_str(),
+                login_id_hash: None,
                 name: name.to_string(),
                 display_name,
-                state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
+                state,
                 created_at: now,
                 expires_at: Instant::from_millis(now.millis() + CEREMONY_SECONDS * 1000),
             })
@@ -191,22 +260,41 @@ impl WebAuthn {
         check_claims(party, claimed, answer.rp_id.as_deref())?;
         let (credential, ceremony_id) = rules::read_registration(answer)?;
         let ceremony = self.store.ceremony(&ceremony_id).await?;
-        rules::ceremony_verdict(ceremony.as_ref(), user, REGISTRATION, now)?;
+        // A registration answers the ceremony it was begun as: a security key's or a passkey's.
+        let passkey = Purpose::PasskeyRegistration;
+        let purpose = match ceremony.as_ref() {
+            Some(c) if c.purpose == passkey.as_str() => passkey,
+            _ => Purpose::Registration,
+        };
+        rules::ceremony_verdict(ceremony.as_ref(), Some(user), purpose, None, now)?;
         let ceremony = ceremony.expect("the verdict found it");
-        let state: SecurityKeyRegistration = serde_json::from_str(&ceremony.state)
-            .map_err(|e| anyhow::anyhow!("a stored registration does not read: {e}"))?;
-        let key = webauthn
-            .finish_securitykey_registration(&credential, &state)
-            .map_err(|e| WebauthnError::from(rules::registration_refusal(&e)))?;
-        let inner: Credential = key.clone().into();
+        let unreadable =
+            |e: serde_json::Error| anyhow::anyhow!("a stored registration does not read: {e}");
+        let (kind, inner, blob) = if purpose == passkey {
+            let state: PasskeyRegistration =
+                serde_json::from_str(&ceremony.state).map_err(unreadable)?;
+            let key = webauthn
+                .finish_passkey_registration(&credential, &state)
+                .map_err(|e| WebauthnError::from(rules::registration_refusal(&e)))?;
+            let blob = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
+            (PASSKEY, Credential::from(key), blob)
+        } else {
+            let state: SecurityKeyRegistration =
+                serde_json::from_str(&ceremony.state).map_err(unreadable)?;
+            let key = webauthn
+                .finish_securitykey_registration(&credential, &state)
+                .map_err(|e| WebauthnError::from(rules::registration_refusal(&e)))?;
+            let blob = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
+            (SECURITY_KEY, Credential::from(key), blob)
+        };
         let record = CredentialRecord {
             id: Uuid::new_v4().to_string(),
             user_id: user,
-            credential_id: encode_id(key.cred_id()),
-            kind: SECURITY_KEY.to_owned(),
+            credential_id: encode_id(&inner.cred_id),
+            kind: kind.to_owned(),
             name: ceremony.name.clone(),
             display_name: ceremony.display_name.clone(),
-            credential: serde_json::to_string(&key).map_err(anyhow::Error::from)?,
+            credential: blob,
             counter: i64::from(inner.counter),
             backup_eligible: inner.backup_eligible,
             backup_state: inner.backup_state,
@@ -217,10 +305,10 @@ impl WebAuthn {
             .target(user)
             .detail("webauthnId", record.id.clone())
             .detail("name", record.name.clone())
-            .detail("kind", SECURITY_KEY);
+            .detail("kind", kind);
         match self
             .store
-            .insert_credential(&ceremony.id, &record, &event)
+            .insert_credential(&ceremony.id, purpose.as_str(), &record, &event)
             .await?
         {
             StoredCredential::Stored => Ok(record),

@@ -11,6 +11,35 @@ use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, UserId};
 use crate::store::CeremonyRecord;
 
+/// What a ceremony is for: kept with it, and asked of it when it is answered, so that an answer
+/// to one kind of ceremony finishes no other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A security key's registration.
+    Registration,
+    /// A passkey's registration: a resident key, the person verified.
+    PasskeyRegistration,
+    /// Proof that a user holds one of their keys, no login (`assert`).
+    Authentication,
+    /// A login's second factor, bound to its `twoFactorId`.
+    SecondFactor,
+    /// A passkey sign-in, bound to no user.
+    Passkey,
+}
+
+impl Purpose {
+    /// As the store keeps it (`webauthn_challenges.purpose`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Registration => "registration",
+            Purpose::PasskeyRegistration => "passkey_registration",
+            Purpose::Authentication => "authentication",
+            Purpose::SecondFactor => "second_factor",
+            Purpose::Passkey => "passkey",
+        }
+    }
+}
+
 /// How long a ceremony may be finished after it began: webauthn-rs's own timeout for the
 /// browser, five minutes.
 pub const CEREMONY_SECONDS: i64 = 300;
@@ -159,6 +188,15 @@ pub fn read_assertion(
         answer.raw_id.as_deref().unwrap_or(&answer.id),
     )?;
     let authenticator_data = decode(AUTHENTICATOR_DATA, &answer.response.authenticator_data)?;
+    // The relying party's hash, the flags and the counter come first: shorter is no answer,
+    // refused here rather than counted against a login as a wrong one.
+    if authenticator_data.len() < 37 {
+        return Err(refused(
+            AUTHENTICATOR_DATA,
+            "[invalid]",
+            "is not authenticator data (37 bytes at least)",
+        ));
+    }
     let client_data = decode(CLIENT_DATA, &answer.response.client_data_json)?;
     let signature = decode("credential.response.signature", &answer.response.signature)?;
     let user_handle = answer
@@ -236,6 +274,15 @@ pub fn assertion_refusal(error: &WebauthnError) -> FieldError {
     }
 }
 
+/// An answer to a ceremony spent meanwhile (by a concurrent answer, or a replay).
+pub fn spent_ceremony() -> FieldError {
+    refused(
+        CLIENT_DATA,
+        "[invalid]",
+        "answers a challenge already used: start again",
+    )
+}
+
 /// The ceremony id a client data JSON answers: the SHA-256 (hex) of its challenge's bytes.
 fn ceremony_of(client_data: &[u8]) -> Result<String, FieldError> {
     #[derive(Deserialize)]
@@ -258,17 +305,24 @@ pub fn ceremony_id(challenge: &[u8]) -> String {
     hex::encode(Sha256::digest(challenge))
 }
 
-/// Whether `ceremony` (if any) may be finished by `user` at `now` as a `purpose`.
+/// Whether `ceremony` (if any) may be finished at `now` as a `purpose`, by `user` (`None`: a
+/// passkey sign-in's, bound to no user), for the login whose `twoFactorId` digest is `login`
+/// (a second factor's).
 pub fn ceremony_verdict(
     ceremony: Option<&CeremonyRecord>,
-    user: UserId,
-    purpose: &str,
+    user: Option<UserId>,
+    purpose: Purpose,
+    login: Option<&str>,
     now: Instant,
 ) -> Result<(), FieldError> {
     let message = match ceremony {
         None => "answers no challenge this server gave",
-        Some(c) if c.user_id != user || c.purpose != purpose => {
-            "answers a challenge given for another user or ceremony"
+        Some(c)
+            if c.user_id != user
+                || c.purpose != purpose.as_str()
+                || c.login_id_hash.as_deref() != login =>
+        {
+            "answers a challenge given for another user, login or ceremony"
         }
         Some(c) if c.used_at.is_some() => "answers a challenge already used: start again",
         Some(c) if c.expires_at.millis() <= now.millis() => {
@@ -390,33 +444,75 @@ mod tests {
         let now = Instant::from_millis(1_000_000);
         let ceremony = CeremonyRecord {
             id: "c".into(),
-            user_id: ann,
+            user_id: Some(ann),
             purpose: "registration".into(),
+            login_id_hash: None,
             name: "Key".into(),
             display_name: "Ann".into(),
             state: "{}".into(),
             expires_at: Instant::from_millis(now.millis() + 1),
             used_at: None,
         };
-        assert!(ceremony_verdict(Some(&ceremony), ann, "registration", now).is_ok());
-        let refusal = |c: &CeremonyRecord, user, purpose| {
-            ceremony_verdict(Some(c), user, purpose, now)
+        let registration = Purpose::Registration;
+        assert!(ceremony_verdict(Some(&ceremony), Some(ann), registration, None, now).is_ok());
+        let refusal = |c: &CeremonyRecord, user, purpose, login| {
+            ceremony_verdict(Some(c), user, purpose, login, now)
                 .unwrap_err()
                 .message
         };
-        assert!(ceremony_verdict(None, ann, "registration", now).is_err());
-        assert!(refusal(&ceremony, UserId::new(), "registration").contains("another user"));
-        assert!(refusal(&ceremony, ann, "authentication").contains("another user"));
+        assert!(ceremony_verdict(None, Some(ann), registration, None, now).is_err());
+        let another = "another user, login or ceremony";
+        assert!(refusal(&ceremony, Some(UserId::new()), registration, None).contains(another));
+        assert!(refusal(&ceremony, None, registration, None).contains(another));
+        assert!(refusal(&ceremony, Some(ann), Purpose::Authentication, None).contains(another));
         let used = CeremonyRecord {
             used_at: Some(now),
             ..ceremony.clone()
         };
-        assert!(refusal(&used, ann, "registration").contains("already used"));
+        assert!(refusal(&used, Some(ann), registration, None).contains("already used"));
         let expired = CeremonyRecord {
             expires_at: now,
             ..ceremony
         };
-        assert!(refusal(&expired, ann, "registration").contains("expired"));
+        assert!(refusal(&expired, Some(ann), registration, None).contains("expired"));
+    }
+
+    #[test]
+    fn a_second_factors_ceremony_finishes_only_its_own_login() {
+        let ann = UserId::new();
+        let now = Instant::from_millis(1_000_000);
+        let ceremony = CeremonyRecord {
+            id: "c".into(),
+            user_id: Some(ann),
+            purpose: "second_factor".into(),
+            login_id_hash: Some("login-a".into()),
+            name: String::new(),
+            display_name: String::new(),
+            state: "{}".into(),
+            expires_at: Instant::from_millis(now.millis() + 1),
+            used_at: None,
+        };
+        let verdict = |login| {
+            ceremony_verdict(
+                Some(&ceremony),
+                Some(ann),
+                Purpose::SecondFactor,
+                login,
+                now,
+            )
+        };
+        assert!(verdict(Some("login-a")).is_ok());
+        assert!(verdict(Some("login-b")).is_err());
+        assert!(verdict(None).is_err());
+        // A passkey's ceremony is no user's, and no user's answer finishes another's.
+        let passkey = CeremonyRecord {
+            user_id: None,
+            purpose: "passkey".into(),
+            login_id_hash: None,
+            ..ceremony.clone()
+        };
+        assert!(ceremony_verdict(Some(&passkey), None, Purpose::Passkey, None, now).is_ok());
+        assert!(ceremony_verdict(Some(&passkey), Some(ann), Purpose::Passkey, None, now).is_err());
     }
 
     #[test]

@@ -68,4 +68,5 @@ mod verify_api;
 mod way_back;
 mod web;
 mod webauthn;
+mod webauthn_login;
 mod welcome;

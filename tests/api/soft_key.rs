@@ -2,7 +2,12 @@
 //! options with a `none` attestation, as a browser would hand it to the server: the CBOR
 //! attestation object (authData: rpIdHash, flags UP|UV|AT, counter, AAGUID zero, credential id,
 //! COSE EC2 key) and the client data JSON, both base64url; and answers an assertion's options
-//! with authenticator data carrying the counter it is told, signed with ES256.
+//! with authenticator data carrying the counter it is told, signed with ES256. Like a real
+//! authenticator, it keeps the user handle of a registration that asks for a resident key (a
+//! passkey) and returns it with its assertions; one made `without_verification` never sets
+//! the UV flag (a key without a PIN or biometric).
+
+use std::cell::{Cell, RefCell};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,6 +30,11 @@ pub fn b64(bytes: &[u8]) -> String {
 pub struct SoftKey {
     pub credential_id: Vec<u8>,
     key: EcdsaKeyPair,
+    /// Whether it verifies the person (the UV flag); a test may switch it.
+    pub verifies: Cell<bool>,
+    /// The user handle it returns with its assertions: a resident key's, or one a test makes
+    /// it claim.
+    pub user_handle: RefCell<Option<Vec<u8>>>,
 }
 
 /// What a registration's answer is made with; a test changes one part to make it wrong.
@@ -53,7 +63,23 @@ impl SoftKey {
             .expect("the key reads");
         let mut credential_id = vec![0u8; 32];
         rng.fill(&mut credential_id).expect("random bytes");
-        Self { credential_id, key }
+        Self {
+            credential_id,
+            key,
+            verifies: Cell::new(true),
+            user_handle: RefCell::new(None),
+        }
+    }
+
+    /// A key that only tests presence: its answers never carry the UV flag.
+    pub fn without_verification() -> Self {
+        let key = Self::new();
+        key.verifies.set(false);
+        key
+    }
+
+    fn flags(&self) -> u8 {
+        if self.verifies.get() { UP | UV } else { UP }
     }
 
     /// The `credential` of `register/complete` for `options` (`{publicKey: …}`).
@@ -73,6 +99,12 @@ impl SoftKey {
         })
         .to_string();
         let attestation = self.attestation_object(&making.rp_id);
+        let public_key = &options["publicKey"];
+        if public_key["authenticatorSelection"]["residentKey"] == "required" {
+            let user = public_key["user"]["id"].as_str().expect("a user id");
+            let handle = URL_SAFE_NO_PAD.decode(user).expect("base64url");
+            *self.user_handle.borrow_mut() = Some(handle);
+        }
         json!({
             "id": b64(&self.credential_id),
             "rawId": b64(&self.credential_id),
@@ -109,7 +141,7 @@ impl SoftKey {
         })
         .to_string();
         let mut auth_data = Sha256::digest(making.rp_id.as_bytes()).to_vec();
-        auth_data.push(UP | UV);
+        auth_data.push(self.flags());
         auth_data.extend_from_slice(&counter.to_be_bytes());
         let mut signed = auth_data.clone();
         signed.extend_from_slice(&Sha256::digest(client_data.as_bytes()));
@@ -117,7 +149,7 @@ impl SoftKey {
             .key
             .sign(&SystemRandom::new(), &signed)
             .expect("a signature");
-        json!({
+        let mut answer = json!({
             "id": b64(&self.credential_id),
             "rawId": b64(&self.credential_id),
             "type": "public-key",
@@ -127,7 +159,11 @@ impl SoftKey {
                 "signature": b64(signature.as_ref()),
             },
             "clientExtensionResults": {},
-        })
+        });
+        if let Some(handle) = self.user_handle.borrow().as_deref() {
+            answer["response"]["userHandle"] = json!(b64(handle));
+        }
+        answer
     }
 
     fn attestation_object(&self, rp_id: &str) -> Vec<u8> {
@@ -147,7 +183,7 @@ impl SoftKey {
         bytes(&mut cose, &point[33..65]);
 
         let mut auth_data = Sha256::digest(rp_id.as_bytes()).to_vec();
-        auth_data.push(UP | UV | AT);
+        auth_data.push(self.flags() | AT);
         auth_data.extend_from_slice(&0u32.to_be_bytes());
         auth_data.extend_from_slice(&[0u8; 16]);
         auth_data.extend_from_slice(&(self.credential_id.len() as u16).to_be_bytes());

@@ -292,7 +292,7 @@ async fn a_start_names_what_it_refuses() {
             "name",
         ),
         (
-            json!({"userId": ann, "name": "Key", "workflow": "bootstrap"}),
+            json!({"userId": ann, "name": "Key", "workflow": "passwordless"}),
             "workflow",
         ),
         (

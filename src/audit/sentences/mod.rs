@@ -71,6 +71,8 @@ fn factor(amr: &str) -> Option<&'static str> {
         "email" => Some("an email code"),
         "rec" => Some("a recovery code"),
         "access_code" => Some("a one-time access code from an administrator"),
+        "hwk" => Some("a security key or passkey"),
+        "user" => Some("the person's verification by it"),
         "trusted" => Some("a trusted computer"),
         _ => None,
     }
@@ -119,6 +121,7 @@ fn login_failure(reason: Option<&str>) -> String {
         Some("unverified_email") => {
             "the email address typed is not verified yet, so it is no login id".into()
         }
+        Some("passkey_refused") => "the passkey's answer was refused".into(),
         Some(other) => words(other),
         None => "no reason recorded".into(),
     }

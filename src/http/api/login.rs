@@ -63,7 +63,7 @@ pub struct EmailVerificationRequired {
         (status = 200, description = "Logged in: no second factor is due; with `twoFactorTrustId` (the new one, the one sent is spent) when a trusted computer spared it", body = TokenResponse),
         (status = 203, description = "The password is a temporary one an administrator set: choose one's own with `POST /api/user/change-password/{changePasswordId}` (valid once, for 15 minutes), then log in again", body = PasswordChangeRequired),
         (status = 212, description = "The account was made by self-registration and its email address is not verified yet: no session; a new link was emailed to it (`sentTo`, masked), unless a send budget is full", body = EmailVerificationRequired),
-        (status = 242, description = "A second factor is due: finish with `POST /api/two-factor/login`", body = super::views::ChallengeResponse),
+        (status = 242, description = "A second factor is due: finish with a code (`POST /api/two-factor/login`) or, when `methods` lists `webauthn`, with one of the user's keys (`POST /api/webauthn/start` with the `twoFactorId`, then `POST /api/webauthn/login`)", body = super::views::ChallengeResponse),
         (status = 404, description = "The login id or the password is wrong (no body)"),
         (status = 423, description = "The account is inactive (no body)"),
         (status = 429, description = "Too many wrong second-factor codes for this account", body = crate::http::error::Errors),
@@ -131,10 +131,15 @@ pub async fn login(
             Ok(response)
         }
         Ok(LoginOutcome::SecondFactor {
+            user,
             two_factor_id,
             methods,
             ..
-        }) => Ok(challenge_response(two_factor_id, &methods)),
+        }) => {
+            // The keys, listed so that a client knows to run the WebAuthn ceremony.
+            let keys = state.core.webauthn.credentials_of(user.id).await?;
+            Ok(challenge_response(two_factor_id, &methods, &keys))
+        }
         // FusionAuth's answer to a password an administrator marked for change.
         Ok(LoginOutcome::PasswordChangeRequired { link, .. }) => Ok((
             StatusCode::NON_AUTHORITATIVE_INFORMATION,

@@ -20,6 +20,7 @@ pub mod users;
 mod verify_email;
 pub mod views;
 pub mod webauthn;
+pub mod webauthn_login;
 
 use axum::Router;
 use axum::routing::{any, get, post, put};
@@ -118,6 +119,7 @@ use super::AppState;
     webauthn::delete,
     webauthn::start,
     webauthn::assert,
+    webauthn_login::login,
 ))]
 pub struct Paths;
 
@@ -310,6 +312,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/webauthn/start", post(webauthn::start))
         .route("/api/webauthn/assert", post(webauthn::assert))
+        .route("/api/webauthn/login", post(webauthn_login::login))
         .route("/api/webauthn", get(webauthn::list))
         .route(
             "/api/webauthn/{id}",

@@ -12,7 +12,7 @@ use crate::domain::{Channel, Group, MethodKind, User};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::sessions::IssuedTokens;
-use crate::store::MethodRecord;
+use crate::store::{CredentialRecord, MethodRecord};
 
 /// FusionAuth answers a pending second factor with this status.
 pub const TWO_FACTOR_REQUIRED: u16 = 242;
@@ -238,16 +238,69 @@ impl MethodView {
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeResponse {
     pub two_factor_id: String,
-    pub methods: Vec<MethodView>,
+    /// The methods whose code finishes the login (`POST /api/two-factor/login`), and the
+    /// user's security keys and passkeys (`method: webauthn`), which finish it with
+    /// `POST /api/webauthn/start` then `POST /api/webauthn/login`.
+    pub methods: Vec<ChallengeMethod>,
 }
 
-pub fn challenge_response(two_factor_id: String, methods: &[MethodRecord]) -> Response {
+/// A way to finish a login: a code's method, or a WebAuthn credential.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ChallengeMethod {
+    Code(MethodView),
+    Key(KeyMethodView),
+}
+
+/// What a login's challenge says of a security key or passkey: which one, never the key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyMethodView {
+    /// The credential's id (as `GET /api/webauthn` lists it).
+    id: String,
+    method: KeyMethod,
+    name: String,
+    /// A passkey (which also signs in alone); else a security key.
+    discoverable: bool,
+    insert_instant: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used_instant: Option<i64>,
+}
+
+/// Always `webauthn`.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyMethod {
+    Webauthn,
+}
+
+/// FusionAuth's 242: the login waits for its second factor, a code of one of `methods` or one
+/// of the user's `keys`.
+pub fn challenge_response(
+    two_factor_id: String,
+    methods: &[MethodRecord],
+    keys: &[CredentialRecord],
+) -> Response {
     let status = StatusCode::from_u16(TWO_FACTOR_REQUIRED).unwrap_or(StatusCode::ACCEPTED);
+    let mut listed: Vec<ChallengeMethod> = MethodView::list(methods, true)
+        .into_iter()
+        .map(ChallengeMethod::Code)
+        .collect();
+    listed.extend(keys.iter().map(|key| {
+        ChallengeMethod::Key(KeyMethodView {
+            id: key.id.clone(),
+            method: KeyMethod::Webauthn,
+            name: key.name.clone(),
+            discoverable: key.kind == "passkey",
+            insert_instant: key.created_at.millis(),
+            last_used_instant: key.last_used_at.map(|at| at.millis()),
+        })
+    }));
     (
         status,
         Json(ChallengeResponse {
             two_factor_id,
-            methods: MethodView::list(methods, true),
+            methods: listed,
         }),
     )
         .into_response()

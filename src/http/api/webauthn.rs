@@ -1,7 +1,8 @@
-//! `/api/webauthn`: security keys in FusionAuth's WebAuthn shapes. Registration is
+//! `/api/webauthn`: security keys and passkeys in FusionAuth's WebAuthn shapes. Registration is
 //! `register/start` (the options for `navigator.credentials.create`) then `register/complete`
 //! (the browser's answer); keys are listed by user and deleted by id; `start` then `assert`
-//! proves a person holds one of their keys (the login with it is still to come).
+//! proves a person holds one of their keys; `start` then `login` (`webauthn_login.rs`) finishes
+//! a login's second factor with a key, or signs in with a passkey alone.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,12 +14,13 @@ use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, RequestOrigin};
+use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, MaybeApiKey, RequestOrigin};
 use crate::store::CredentialRecord;
 use crate::webauthn::{AssertionAnswer, Claimed, RegistrationAnswer};
 
-/// What a registration is for (FusionAuth's `workflow`). Only `general`, a key as a second
-/// factor, so far; passkey sign-in (`bootstrap`, `reauthentication`) is still to come.
+/// What a ceremony is for (FusionAuth's `workflow`): `general`, a security key as a second
+/// factor; `bootstrap`, a passkey that signs in alone; `reauthentication`, a key that proves
+/// the person again (registered as a security key).
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Workflow {
@@ -39,6 +41,8 @@ pub struct RegisterStartRequest {
     /// The browser's user agent, as FusionAuth takes it (not kept).
     #[serde(default)]
     user_agent: Option<String>,
+    /// `bootstrap` registers a passkey (a resident key, user verification required), which
+    /// also signs in alone; `general` and `reauthentication` a security key.
     workflow: Workflow,
 }
 
@@ -125,7 +129,7 @@ pub struct CredentialsQuery {
     request_body = RegisterStartRequest,
     responses(
         (status = 200, description = "The options for navigator.credentials.create; the challenge is kept five minutes, for one answer", body = RegisterStartResponse),
-        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `[invalid]workflow`), or `[WebAuthnDisabled]`: the public URL has no domain name"),
+        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `workflow` not one of the three), or `[WebAuthnDisabled]`: the public URL has no domain name"),
     )
 )]
 pub async fn register_start(
@@ -134,18 +138,21 @@ pub async fn register_start(
     ApiJson(body): ApiJson<RegisterStartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
     let user = parse_user_id(&body.user_id)?;
-    general_only(body.workflow)?;
     let _ = body.user_agent;
-    let started = state
-        .core
-        .webauthn
-        .start_registration(
-            user,
-            &body.name,
-            body.display_name.as_deref(),
-            Instant::now(),
-        )
-        .await?;
+    let (name, display_name, now) = (&body.name, body.display_name.as_deref(), Instant::now());
+    let webauthn = &state.core.webauthn;
+    let started = match body.workflow {
+        Workflow::Bootstrap => {
+            webauthn
+                .start_passkey_registration(user, name, display_name, now)
+                .await?
+        }
+        Workflow::General | Workflow::Reauthentication => {
+            webauthn
+                .start_registration(user, name, display_name, now)
+                .await?
+        }
+    };
     let options = serde_json::to_value(&started.options).map_err(ApiError::internal)?;
     Ok(Json(RegisterStartResponse { options }))
 }
@@ -235,11 +242,23 @@ pub async fn delete(
     }
 }
 
+/// What an assertion is begun for: a login's second factor (`twoFactorId`, `general`), a
+/// passkey sign-in (`bootstrap`, `loginId` optional), or proof that a user holds one of their
+/// keys (`userId`, `general` or `reauthentication`; an API key is needed).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartRequest {
-    /// The user whose keys may answer (a UUID).
-    user_id: String,
+    /// The user whose keys may answer (a UUID), for `assert`.
+    #[serde(default)]
+    user_id: Option<String>,
+    /// A login waiting for its second factor (`POST /api/login`'s 242): its user's keys may
+    /// answer, and `POST /api/webauthn/login` finishes it.
+    #[serde(default)]
+    two_factor_id: Option<String>,
+    /// For `bootstrap`: the login id (username or email) of whoever signs in, whose passkeys
+    /// the options name; left out, the browser offers the passkeys it holds for this site.
+    #[serde(default)]
+    login_id: Option<String>,
     workflow: Workflow,
 }
 
@@ -256,25 +275,50 @@ pub struct AssertRequest {
 
 #[utoipa::path(
     post, path = "/api/webauthn/start", tag = "webauthn",
-    security(("apiKey" = [])),
+    security((), ("apiKey" = [])),
     request_body = StartRequest,
     responses(
-        (status = 200, description = "The options for navigator.credentials.get, the user's security keys allowed; the challenge is kept five minutes, for one answer", body = RegisterStartResponse),
-        (status = 400, description = "A field refused: `[invalid]userId` (no such active user), `[noKeys]userId`, `[invalid]workflow`; or `[WebAuthnDisabled]`"),
+        (status = 200, description = "The options for navigator.credentials.get; the challenge is kept five minutes, for one answer. With `twoFactorId` (no API key needed): the login's user's keys allowed, for `POST /api/webauthn/login`. With `bootstrap` (no API key needed): user verification required, no credential named without `loginId`, for `POST /api/webauthn/login` without a `twoFactorId`. With `userId` (an API key needed): the user's keys allowed, for `POST /api/webauthn/assert`", body = RegisterStartResponse),
+        (status = 400, description = "A field refused: `[invalid]userId` (not a UUID, or no such active user), `[noKeys]userId` or `[noKeys]twoFactorId` (no key to answer with), `[blank]userId` (neither a userId nor a twoFactorId), `[invalid]twoFactorId` or `[invalid]loginId` (not taken by this workflow), `loginId` not a username or email; or `[WebAuthnDisabled]`"),
+        (status = 401, description = "A `userId` without a live API key (no body)"),
+        (status = 404, description = "The `twoFactorId` is unknown, finished or expired (no body)"),
     )
 )]
 pub async fn start(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
+    MaybeApiKey(key): MaybeApiKey,
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
-    let user = parse_user_id(&body.user_id)?;
-    general_only(body.workflow)?;
-    let started = state
-        .core
-        .webauthn
-        .start_assertion(user, Instant::now())
-        .await?;
+    let webauthn = &state.core.webauthn;
+    let now = Instant::now();
+    let started = match (body.workflow, body.two_factor_id, body.user_id) {
+        (Workflow::Bootstrap, None, None) => {
+            webauthn
+                .start_passkey_login(body.login_id.as_deref(), now)
+                .await?
+        }
+        (Workflow::Bootstrap, Some(_), _) => return Err(not_taken("twoFactorId", "bootstrap")),
+        (Workflow::Bootstrap, None, Some(_)) => return Err(not_taken("userId", "bootstrap")),
+        _ if body.login_id.is_some() => return Err(not_taken("loginId", "this workflow")),
+        (Workflow::General, Some(id), None) => webauthn.start_second_factor(&id, now).await?,
+        (Workflow::Reauthentication, Some(_), _) => {
+            return Err(not_taken("twoFactorId", "reauthentication"));
+        }
+        (_, Some(_), Some(_)) => return Err(not_taken("userId", "a login's second factor")),
+        (_, None, Some(user)) => {
+            // Naming a user's keys is an administrator's (or the pages') business.
+            key.ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
+            let user = parse_user_id(&user)?;
+            webauthn.start_assertion(user, now).await?
+        }
+        (_, None, None) => {
+            return Err(ApiError::field(
+                "userId",
+                "[blank]",
+                "give a userId, or a twoFactorId for a login's second factor",
+            ));
+        }
+    };
     let options = serde_json::to_value(&started.options).map_err(ApiError::internal)?;
     Ok(Json(RegisterStartResponse { options }))
 }
@@ -308,14 +352,11 @@ pub async fn assert(
     }))
 }
 
-/// The one workflow offered so far: a security key as a second factor (`general`).
-fn general_only(workflow: Workflow) -> Result<(), ApiError> {
-    match workflow {
-        Workflow::General => Ok(()),
-        _ => Err(ApiError::field(
-            "workflow",
-            "[invalid]",
-            "only general (a security key as a second factor) is offered so far",
-        )),
-    }
+/// A field this workflow does not take.
+fn not_taken(field: &str, workflow: &str) -> ApiError {
+    ApiError::field(
+        field,
+        "[invalid]",
+        format!("{workflow} does not take a {field}"),
+    )
 }

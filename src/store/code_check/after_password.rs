@@ -12,7 +12,7 @@ use super::super::row::{bind_all, joined_with_params};
 use super::super::two_factor::NewChallenge;
 use super::postgres::methods_and_counts_on;
 use super::sqlite::{SqliteStatements, run_now};
-use super::statements::READ_SETTING;
+use super::statements::{READ_SETTING, SECURITY_KEYS};
 use super::{MethodsAndCounts, NO_CONTEXT, PasswordStep, PasswordStepStatements};
 use crate::clock::Instant;
 use crate::domain::{GroupId, UserId};
@@ -57,6 +57,13 @@ impl PasswordStepStatements for PostgresStep<'_> {
         since: Instant,
     ) -> Result<MethodsAndCounts, StoreError> {
         methods_and_counts_on(self.connection, user, since, NO_CONTEXT).await
+    }
+
+    async fn security_keys(&mut self, user: UserId) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(SECURITY_KEYS)
+            .bind(user.to_string())
+            .fetch_one(&mut *self.connection)
+            .await?)
     }
 
     async fn group_ids(&mut self, user: UserId) -> Result<Vec<GroupId>, StoreError> {

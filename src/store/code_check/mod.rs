@@ -104,6 +104,28 @@ pub trait FinishStatements: GuessStatements {
         event: &AuditEvent,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Spends `user`'s second-factor WebAuthn ceremony `ceremony`, given for the login
+    /// `id_hash`, unless it expired by `at` or was spent: true when this one spent it.
+    fn spend_key_ceremony(
+        &mut self,
+        ceremony: &str,
+        user: UserId,
+        id_hash: &str,
+        at: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Moves `user`'s WebAuthn credential `id` forward to `counter` (with its serialised
+    /// `blob`), used at `at`: false when the stored counter is already there or past it, or
+    /// the credential is gone.
+    fn use_key(
+        &mut self,
+        user: UserId,
+        id: &str,
+        counter: i64,
+        blob: &str,
+        at: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Marks the open challenge `id_hash` as let through by an access code at `at`, its expiry
     /// moved to `until` if that is later: false when it was already completed.
     fn open_enrolment(
@@ -158,6 +180,13 @@ pub trait PasswordStepStatements: Send {
         user: UserId,
         since: Instant,
     ) -> impl Future<Output = Result<MethodsAndCounts, StoreError>> + Send;
+
+    /// How many WebAuthn credentials (security keys, passkeys) the user has: each is a second
+    /// factor the login may ask for.
+    fn security_keys(
+        &mut self,
+        user: UserId,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// The ids of the user's groups (read only when the settings name groups).
     fn group_ids(

@@ -9,8 +9,9 @@ use super::super::two_factor::{CLAIM_STEP, challenge_from_row, claim_params};
 use super::super::users::user_from_row;
 use super::statements::{
     COMPLETE_CHALLENGE, MARK_USED, METHODS_AND_COUNTS, MethodsAndCountsRow, OPEN_ENROLMENT,
-    RELEASE_GUESS, SPEND_ACCESS_CODE, TAKE_ATTEMPT_LOCK_USER, complete_params, counts_params,
-    mark_used_params, open_enrolment_params, spend_params, spent_event, take_attempt_params,
+    RELEASE_GUESS, SPEND_ACCESS_CODE, SPEND_SECOND_FACTOR, TAKE_ATTEMPT_LOCK_USER, USE_CREDENTIAL,
+    complete_params, counts_params, mark_used_params, open_enrolment_params, second_factor_params,
+    spend_params, spent_event, take_attempt_params, use_params,
 };
 use super::{
     FinishStatements, GuessStatements, GuessWrites, MethodUse, MethodsAndCounts, StoreError,
@@ -185,5 +186,40 @@ impl FinishStatements for PostgresStatements<'_> {
         .await?
         .rows_affected();
         Ok(opened == 1)
+    }
+
+    async fn spend_key_ceremony(
+        &mut self,
+        ceremony: &str,
+        user: UserId,
+        id_hash: &str,
+        at: Instant,
+    ) -> Result<bool, StoreError> {
+        let spent = bind_all(
+            sqlx::query(SPEND_SECOND_FACTOR),
+            second_factor_params(ceremony, user, id_hash, at),
+        )
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        Ok(spent == 1)
+    }
+
+    async fn use_key(
+        &mut self,
+        user: UserId,
+        id: &str,
+        counter: i64,
+        blob: &str,
+        at: Instant,
+    ) -> Result<bool, StoreError> {
+        let moved = bind_all(
+            sqlx::query(USE_CREDENTIAL),
+            use_params(user, id, counter, blob, at),
+        )
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        Ok(moved == 1)
     }
 }

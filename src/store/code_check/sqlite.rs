@@ -14,7 +14,8 @@ use super::super::two_factor::{challenge_from_row, claim_params};
 use super::super::users::user_from_row;
 use super::statements::{
     MethodsAndCountsRow, NUMBERED, complete_params, counts_params, mark_used_params,
-    open_enrolment_params, spend_params, spent_event, take_attempt_params,
+    open_enrolment_params, second_factor_params, spend_params, spent_event, take_attempt_params,
+    use_params,
 };
 use super::{
     FinishStatements, GuessStatements, GuessWrites, MethodUse, MethodsAndCounts, NO_CONTEXT,
@@ -218,6 +219,29 @@ impl FinishStatements for SqliteStatements<'_> {
         let params = open_enrolment_params(id_hash, at, until);
         Ok(self.execute(&NUMBERED.open_enrolment, params)? == 1)
     }
+
+    async fn spend_key_ceremony(
+        &mut self,
+        ceremony: &str,
+        user: UserId,
+        id_hash: &str,
+        at: Instant,
+    ) -> Result<bool, StoreError> {
+        let params = second_factor_params(ceremony, user, id_hash, at);
+        Ok(self.execute(&NUMBERED.spend_key_ceremony, params)? == 1)
+    }
+
+    async fn use_key(
+        &mut self,
+        user: UserId,
+        id: &str,
+        counter: i64,
+        blob: &str,
+        at: Instant,
+    ) -> Result<bool, StoreError> {
+        let params = use_params(user, id, counter, blob, at);
+        Ok(self.execute(&NUMBERED.use_key, params)? == 1)
+    }
 }
 
 impl PasswordStepStatements for SqliteStatements<'_> {
@@ -235,6 +259,13 @@ impl PasswordStepStatements for SqliteStatements<'_> {
         since: Instant,
     ) -> Result<MethodsAndCounts, StoreError> {
         GuessStatements::methods_and_counts(self, user, since, NO_CONTEXT).await
+    }
+
+    async fn security_keys(&mut self, user: UserId) -> Result<i64, StoreError> {
+        Ok(self
+            .connection
+            .prepare_cached(&NUMBERED.security_keys)?
+            .query_row([user.to_string()], |row| row.get(0))?)
     }
 
     async fn group_ids(&mut self, user: UserId) -> Result<Vec<GroupId>, StoreError> {

@@ -9,6 +9,9 @@ use super::super::row::{Columns, Param, sqlite_numbered};
 use super::super::sessions::{INSERT_SESSION, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::super::two_factor::{CLAIM_STEP, METHOD_COLUMNS, MethodRecord, method_from_row};
 use super::super::users::COLUMNS as USER_COLUMNS;
+pub(super) use super::super::webauthn::{
+    SPEND_SECOND_FACTOR, USE_CREDENTIAL, second_factor_params, use_params,
+};
 use super::{GuessWrites, MethodUse, MethodsAndCounts, ReservedGuess};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
@@ -54,6 +57,9 @@ pub(super) static METHODS_AND_COUNTS: LazyLock<String> = LazyLock::new(|| {
 
 pub(super) const READ_SETTING: &str = "SELECT value FROM settings WHERE key = $1";
 
+pub(super) const SECURITY_KEYS: &str =
+    "SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = $1";
+
 pub(super) const RESERVE_GUESS: &str =
     "INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)";
 pub(super) const RELEASE_GUESS: &str = "DELETE FROM two_factor_failures WHERE guess_id = $1";
@@ -84,6 +90,9 @@ pub(super) struct Numbered {
     pub(super) spend_access_code: String,
     pub(super) open_enrolment: String,
     pub(super) record_event: String,
+    pub(super) spend_key_ceremony: String,
+    pub(super) use_key: String,
+    pub(super) security_keys: String,
 }
 
 pub(super) static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
@@ -98,6 +107,9 @@ pub(super) static NUMBERED: LazyLock<Numbered> = LazyLock::new(|| Numbered {
     spend_access_code: sqlite_numbered(SPEND_ACCESS_CODE),
     open_enrolment: sqlite_numbered(OPEN_ENROLMENT),
     record_event: sqlite_numbered(audit::INSERT),
+    spend_key_ceremony: sqlite_numbered(SPEND_SECOND_FACTOR),
+    use_key: sqlite_numbered(USE_CREDENTIAL),
+    security_keys: sqlite_numbered(SECURITY_KEYS),
 });
 
 /// A method's last use moves to `$2`; a phone's channel to `$3` when one is given.
