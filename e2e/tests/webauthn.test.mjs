@@ -52,11 +52,21 @@ async function keysOf(user) {
   return listed.body.credentials;
 }
 
-/** Adds a key named `name` from the security page; resolves once the page has answered. */
+/** Adds a key named `name` from the security page; resolves once the page has answered: it
+ * went on to another page, or shows why beside the form (the click hides an earlier refusal and
+ * disables the button until the answer). */
 async function addKey(page, name) {
   await page.getByLabel(/Name of the new key/).fill(name);
+  const navigated = page.waitForEvent("framenavigated", (frame) => frame === page.mainFrame());
   await page.getByRole("button", { name: "Add a security key" }).click();
-  await Promise.race([page.waitForURL(/done=key$/), page.locator("#key-error").waitFor({ state: "visible" })]);
+  const refused = page.waitForFunction(() => {
+    const error = document.getElementById("key-error");
+    return !error.hidden && !document.querySelector("#key-form button[type=submit]").disabled;
+  });
+  // The other one is left waiting: its end (a timeout, the page closed) tells nothing.
+  navigated.catch(() => {});
+  refused.catch(() => {});
+  await Promise.race([navigated, refused]);
 }
 
 /** The security page's CSRF token, for the requests a tampered page would send. */
@@ -71,6 +81,14 @@ test("a person re-authenticates, adds a key by name, sees it listed, and removes
   await page.waitForURL(`${server.url}/`);
   // A second factor set up since this login: the security settings ask for it first.
   const secret = await enrolAuthenticatorByApi(server, ana.id);
+  // So do the key's routes, even with the session's CSRF token (the home page's).
+  const token = await page.locator("input[name=csrf]").first().inputValue();
+  const early = await page.request.post(`${server.url}/security/keys/start`, {
+    form: { csrf: token, name: "Early key" },
+    maxRedirects: 0,
+  });
+  assert.equal(early.status(), 303);
+  assert.equal(early.headers().location, "/security/reauth");
   await page.goto(`${server.url}/security`);
   await page.waitForURL(/\/security\/reauth$/);
   await page.getByLabel("Password").fill(PASSWORD);
@@ -250,15 +268,15 @@ test("an administrator sees a user's key on their page and removes it with a rea
 
   await admin.getByRole("link", { name: "Remove the security key Office key…" }).click();
   await admin.waitForURL(/\/keys\/[^/]+\/remove$/);
-  assert.equal(await admin.textContent("h1"), "Remove dee's security key Office key?");
+  assert.equal(await admin.textContent("h1"), "Remove dee's security key “Office key”?");
   // A reason too short for the audit log is refused beside it, and the key stays.
   await admin.getByLabel("Reason (kept in the audit log)").fill("no");
-  await admin.getByRole("button", { name: "Remove the key Office key" }).click();
+  await admin.getByRole("button", { name: "Remove the key “Office key”" }).click();
   assert.match(await admin.textContent("[role=alert]"), /^reason: say why \(at least 3 characters\)/);
   assert.equal((await keysOf(dee)).length, 1);
   await admin.getByLabel("Reason (kept in the audit log)").fill("Key lost on the train; dee called the desk");
   await shot(admin, "185-admin-key-remove-question");
-  await admin.getByRole("button", { name: "Remove the key Office key" }).click();
+  await admin.getByRole("button", { name: "Remove the key “Office key”" }).click();
   await admin.waitForURL(/notice=key-removed$/);
   assert.match(await admin.textContent("main"), /The security key is removed\./);
   assert.equal(await admin.locator("#user-keys tbody tr").textContent(), "None.");

@@ -44,7 +44,7 @@ async fn ask(
     };
     let name = user.username.to_string();
     let confirmation = Confirmation {
-        question: format!("Remove {name}'s security key {}?", key.name),
+        question: format!("Remove {name}'s security key “{}”?", key.name),
         consequence: format!(
             "The key no longer counts for {name}'s account; to use it again, {name} adds it \
              again from their security settings. It cannot be undone."
@@ -58,7 +58,7 @@ async fn ask(
                 .unwrap_or_else(|| "never".into())
         )],
         action: format!("/admin/users/{id}/keys/{}/remove", key.id),
-        confirm: format!("Remove the key {}", key.name),
+        confirm: format!("Remove the key “{}”", key.name),
         back: format!("/admin/users/{id}"),
         back_name: name,
     };
