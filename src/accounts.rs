@@ -13,8 +13,8 @@ use crate::domain::{
     Email, FullName, Invalid, LoginId, Password, PhoneNumber, Region, Roles, User, UserId, Username,
 };
 use crate::store::{
-    ApiKeyRecord, ApiKeyStore, EndSessions, Keep, NewUser, PasswordChange, PasswordSet, Store,
-    StoreError, Trusts, UserChanges, UserStore,
+    ApiKeyRecord, ApiKeyStore, AppPasswords, EndSessions, Keep, NewUser, PasswordChange,
+    PasswordSet, Store, StoreError, Trusts, UserChanges, UserStore,
 };
 
 /// A server keeps at least one active administrator: a change or a deletion that would leave
@@ -505,6 +505,7 @@ impl Accounts {
             verifies_email: None,
             sessions: EndSessions::All,
             trusts: Trusts::Revoked,
+            app_passwords: AppPasswords::Revoked,
         };
         match self.user_store.set_password(id, &change, &event).await? {
             PasswordSet::Set { .. } => Ok(()),

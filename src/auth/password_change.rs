@@ -8,7 +8,7 @@ use super::password_guard;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, LoginId, Password, UserId};
-use crate::store::{EndSessions, PasswordChange, PasswordSet, Trusts};
+use crate::store::{AppPasswords, EndSessions, PasswordChange, PasswordSet, Trusts};
 
 /// What shows the change is the account owner's; a forgotten-password link's `changePasswordId`
 /// (not taken yet) would be another. No `Debug`: it holds a password as typed.
@@ -148,6 +148,9 @@ impl Logins {
             sessions,
             // The second factor did not change, so the computers it was given on stay trusted.
             trusts: Trusts::Kept,
+            // An app password was made under the old password's authority, perhaps by whoever
+            // the change shuts out: like every other session, it ends.
+            app_passwords: AppPasswords::Revoked,
         };
         match self
             .user_store

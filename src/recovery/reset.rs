@@ -11,7 +11,8 @@ use crate::domain::{
     ChangePasswordId, Destination, FieldError, Invalid, Password, User, UserId, Username,
 };
 use crate::store::{
-    EndSessions, PasswordChange, PasswordLinkRecord, PasswordSet, ProvenAddress, Trusts,
+    AppPasswords, EndSessions, PasswordChange, PasswordLinkRecord, PasswordSet, ProvenAddress,
+    Trusts,
 };
 
 /// A new password by a link (no `Debug`: it holds the password as typed).
@@ -157,6 +158,7 @@ impl Recovery {
                 .map(|(email_key, event)| ProvenAddress { email_key, event }),
             sessions: EndSessions::All,
             trusts: Trusts::Revoked,
+            app_passwords: AppPasswords::Revoked,
         };
         match self.user_store.set_password(user, &change, &event).await? {
             PasswordSet::Set { sessions_ended } => {

@@ -48,6 +48,25 @@ pub enum StoredAppPassword {
 
 const COLUMNS: &str = "id, user_id, name, two_factor, created_at, last_used_at";
 
+/// What becomes of a user's app passwords with a change, in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppPasswords {
+    Kept,
+    Revoked,
+}
+
+/// Revokes every app password of `user`: how many there were.
+pub(super) async fn revoke_all_app_passwords(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: UserId,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM app_passwords WHERE user_id = $1")
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
 impl AppPasswordStore {
     /// Keeps `new` with `event` unless its user already has `max` (counted under the user's
     /// row, taken first, so that two at once cannot both pass the count).

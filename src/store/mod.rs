@@ -53,7 +53,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 pub use access_codes::{AccessCodeRecord, IssuedAccessCode, NewAccessCode};
 pub use address_proofs::ProvenAddress;
 pub use api_keys::ApiKeyRecord;
-pub use app_passwords::{AppPasswordRecord, NewAppPassword, StoredAppPassword};
+pub use app_passwords::{AppPasswordRecord, AppPasswords, NewAppPassword, StoredAppPassword};
 pub use areas::{
     ApiKeyStore, AppPasswordStore, AuditStore, CounterStore, EmailLinkStore, GroupStore,
     MessageStore, NoticeStore, OidcStore, PasswordLinkStore, SessionStore, SettingStore,

@@ -237,10 +237,12 @@ impl NoticeStore {
         }
         let sessions = revoke_all_sessions(&mut tx, user, now).await?;
         let trusts = trusted_computers::revoke_trusts(&mut tx, user, None, now).await?;
+        let app_passwords = super::app_passwords::revoke_all_app_passwords(&mut tx, user).await?;
         let event = event
             .clone()
             .detail("sessionsEnded", sessions)
-            .detail("trustsRevoked", trusts);
+            .detail("trustsRevoked", trusts)
+            .detail("appPasswordsRevoked", app_passwords);
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(true)

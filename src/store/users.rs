@@ -139,6 +139,7 @@ pub struct PasswordChange<'a> {
     pub verifies_email: Option<super::address_proofs::ProvenAddress<'a>>,
     pub sessions: EndSessions,
     pub trusts: Trusts,
+    pub app_passwords: super::AppPasswords,
 }
 
 /// How `set_password` ended.
@@ -373,10 +374,19 @@ impl UserStore {
         if change.trusts == Trusts::Revoked {
             super::trusted_computers::revoke_trusts(&mut tx, id, None, now).await?;
         }
+        let app_passwords_revoked = match change.app_passwords {
+            super::AppPasswords::Revoked => {
+                super::app_passwords::revoke_all_app_passwords(&mut tx, id).await?
+            }
+            super::AppPasswords::Kept => 0,
+        };
         if let Some(proven) = change.verifies_email {
             super::address_proofs::verify_proven(&mut tx, id, proven).await?;
         }
-        let event = event.clone().detail("sessionsEnded", sessions_ended);
+        let event = event
+            .clone()
+            .detail("sessionsEnded", sessions_ended)
+            .detail("appPasswordsRevoked", app_passwords_revoked);
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(PasswordSet::Set { sessions_ended })

@@ -405,3 +405,96 @@ async fn a_rule_for_basic_auth_must_be_a_login_rule_and_says_which() {
         .unwrap();
     assert_eq!(read["accessRules"]["rules"], rules()["rules"]);
 }
+
+/// `ann`'s app password still opens the WebDAV rule, on `app`, within a second or so: whether
+/// it does.
+async fn still_opens(app: &TestApp, credentials: &str) -> bool {
+    let mut status = 0;
+    for _ in 0..20 {
+        status = ask(app, "/dav/a", Some(credentials), false)
+            .await
+            .status()
+            .as_u16();
+        if status == 401 {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
+    true
+}
+
+#[tokio::test]
+async fn a_change_of_the_account_password_revokes_every_app_password() {
+    let app = behind_a_proxy().await;
+    rules_are(&app, rules()).await;
+    let mut browser = ann_with_two_factors(&app).await;
+    let first = basic(
+        "ann",
+        &make_app_password(&app, &mut browser, "Mail client").await,
+    );
+    let second = basic(
+        "ann",
+        &make_app_password(&app, &mut browser, "Calendar app").await,
+    );
+    for credentials in [&first, &second] {
+        assert_eq!(
+            ask(&app, "/dav/a", Some(credentials), false).await.status(),
+            200
+        );
+    }
+
+    // Ann's own change, from the security page, keeping her session.
+    browser.get(&app, "/security/password").await;
+    let csrf = browser.csrf(&app).await;
+    let changed = browser
+        .post(
+            &app,
+            "/security/password",
+            &[
+                ("csrf", csrf.as_str()),
+                ("current_password", PASSWORD),
+                ("new_password", "a fresh passphrase for ann"),
+                ("confirm_password", "a fresh passphrase for ann"),
+                ("keep_session", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), 303, "{}", changed.text().await.unwrap());
+    assert!(!still_opens(&app, &first).await);
+    assert!(!still_opens(&app, &second).await);
+    let listed = browser.get(&app, "/security").await.text().await.unwrap();
+    assert!(
+        !listed.contains("Mail client") && !listed.contains("Calendar app"),
+        "{listed}"
+    );
+    let events = app.audit("event=user.password_change").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["details"]["appPasswordsRevoked"], 2, "{events:?}");
+
+    // A password an administrator sets for her does the same.
+    let third = basic(
+        "ann",
+        &make_app_password(&app, &mut browser, "Tablet").await,
+    );
+    assert_eq!(ask(&app, "/dav/a", Some(&third), false).await.status(), 200);
+    let found: Value = app
+        .with_key(reqwest::Method::GET, "/api/user?username=ann")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let set = app
+        .with_key(
+            reqwest::Method::PATCH,
+            &format!("/api/user/{}", found["user"]["id"].as_str().unwrap()),
+        )
+        .json(&json!({"user": {"password": "an administrator's choice"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200, "{}", set.text().await.unwrap());
+    assert!(!still_opens(&app, &third).await);
+}
