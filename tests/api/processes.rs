@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 use serde_json::{Value, json};
 
 use crate::helpers::{Cli, PASSWORD, TestApp, oathtool};
-use crate::races;
+use crate::{races, races_methods};
 
 /// The URL the nodes share: tokens name it as their issuer, so one node's token is valid on all.
 const PUBLIC_URL: &str = "http://tessera.test";
@@ -201,6 +201,6 @@ async fn codes_raced_across_three_serve_processes_succeed_exactly_once() {
 async fn sends_and_method_changes_raced_across_three_serve_processes_stay_consistent() {
     let cluster = cluster(3).await;
     races::concurrent_sends_stay_within_the_send_limit(&cluster.nodes, "process").await;
-    races::concurrent_enables_and_disables_end_consistent(&cluster.nodes, "process").await;
+    races_methods::concurrent_enables_and_disables_end_consistent(&cluster.nodes, "process").await;
     races::enrolments_during_login_at_once_add_one_method(&cluster.nodes, "process").await;
 }
