@@ -392,7 +392,7 @@ async fn the_audit_log_says_who_changed_the_password_and_which_sessions_ended() 
     assert_eq!(event["target"], id, "{event}");
     assert_eq!(
         event["details"],
-        json!({"keptThisSession": true, "sessionsEnded": 2})
+        json!({"appPasswordsRevoked": 0, "keptThisSession": true, "sessionsEnded": 2})
     );
     let said = app
         .core
@@ -539,7 +539,7 @@ async fn unticked_the_page_ends_this_session_too_and_goes_to_the_login_page() {
     let event = &app.audit("event=user.password_change").await[0];
     assert_eq!(
         event["details"],
-        json!({"keptThisSession": false, "sessionsEnded": 1})
+        json!({"appPasswordsRevoked": 0, "keptThisSession": false, "sessionsEnded": 1})
     );
 }
 
