@@ -10,3 +10,121 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Security keys (the security settings): the name goes to the server, whose options for
+// navigator.credentials.create carry their binary fields in base64url (webauthn-rs's
+// `{publicKey: …}`); the browser needs ArrayBuffers, and the key's answer goes back in base64url.
+const base64url = {
+  decode(text) {
+    const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    const binary = atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "="));
+    return Uint8Array.from(binary, (c) => c.charCodeAt(0)).buffer;
+  },
+  encode(buffer) {
+    let binary = "";
+    for (const byte of new Uint8Array(buffer)) binary += String.fromCharCode(byte);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  },
+};
+
+function creationOptions({ publicKey }) {
+  return {
+    publicKey: {
+      ...publicKey,
+      challenge: base64url.decode(publicKey.challenge),
+      user: { ...publicKey.user, id: base64url.decode(publicKey.user.id) },
+      excludeCredentials: (publicKey.excludeCredentials ?? []).map((c) => ({ ...c, id: base64url.decode(c.id) })),
+    },
+  };
+}
+
+function registrationAnswer(credential) {
+  const { response } = credential;
+  return {
+    id: credential.id,
+    rawId: base64url.encode(credential.rawId),
+    type: credential.type,
+    response: {
+      attestationObject: base64url.encode(response.attestationObject),
+      clientDataJSON: base64url.encode(response.clientDataJSON),
+      transports: typeof response.getTransports === "function" ? response.getTransports() : [],
+    },
+    clientExtensionResults: credential.getClientExtensionResults(),
+    authenticatorAttachment: credential.authenticatorAttachment ?? null,
+  };
+}
+
+/** Why the browser gave no key, in the words of its DOMException. */
+function ceremonyRefusal(error) {
+  switch (error?.name) {
+    case "NotAllowedError":
+      return "No key was added: it was cancelled, it timed out, or no key answered. Try again.";
+    case "InvalidStateError":
+      return "No key was added: this key is registered to your account already.";
+    case "SecurityError":
+      return "No key was added: this browser does not allow security keys at this address.";
+    default:
+      return `No key was added: the browser refused (${error?.name ?? "unknown error"}). Try again.`;
+  }
+}
+
+/** Posts `fields` as a form body, as the page's own forms send theirs (the CSRF token among
+ * them); answers the JSON, or a refusal when the server answered something else. */
+async function postForm(url, fields) {
+  const body = new URLSearchParams(fields);
+  const response = await fetch(url, { method: "POST", body, redirect: "manual", headers: { Accept: "application/json" } });
+  // Re-authentication lapsed: the page itself goes where the server sends it.
+  if (response.type === "opaqueredirect") return { redirect: "/security" };
+  if ((response.headers.get("content-type") ?? "").startsWith("application/json")) return response.json();
+  if (response.status === 403) return { message: "This page has expired: reload it and try again." };
+  return { message: `The server could not complete this request (HTTP ${response.status}). Try again in a moment.` };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("key-form");
+  if (!form) return;
+  if (!window.PublicKeyCredential || !navigator.credentials?.create) return;
+  document.getElementById("keys-unsupported").hidden = true;
+  form.hidden = false;
+  const name = form.querySelector("#key-name");
+  const error = form.querySelector("#key-error");
+  const button = form.querySelector("button[type=submit]");
+  const show = (answer) => {
+    error.textContent = answer.message;
+    error.hidden = false;
+    if (answer.field === "name") {
+      name.setAttribute("aria-invalid", "true");
+      name.focus();
+    }
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    name.removeAttribute("aria-invalid");
+    const label = button.textContent;
+    button.disabled = true;
+    button.textContent = "Touch your key…";
+    try {
+      const csrf = form.elements.csrf.value;
+      const started = await postForm(form.action, { csrf, name: name.value });
+      if (started.redirect) return location.assign(started.redirect);
+      if (!started.options) return show(started);
+      let credential;
+      try {
+        credential = await navigator.credentials.create(creationOptions(started.options));
+      } catch (refusal) {
+        return show({ message: ceremonyRefusal(refusal) });
+      }
+      if (!credential) return show({ message: ceremonyRefusal(null) });
+      const answer = JSON.stringify(registrationAnswer(credential));
+      const finished = await postForm(form.dataset.finish, { csrf, credential: answer });
+      if (finished.redirect) return location.assign(finished.redirect);
+      show(finished);
+    } catch (failure) {
+      show({ message: `No key was added: ${failure.message}. Try again.` });
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
+  });
+});

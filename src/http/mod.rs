@@ -109,7 +109,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 }
 
 /// Headers every response carries: no framing, no sniffing, no referrer, a strict
-/// Content-Security-Policy (pages load only their own stylesheet and script), and no caching.
+/// Content-Security-Policy (pages load only their own stylesheet and script, which may call
+/// only this site: the security keys' ceremony), and no caching.
 async fn security_headers(request: Request, next: Next) -> Response {
     use axum::http::HeaderValue;
     let mut response = next.run(request).await;
@@ -120,8 +121,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
         ("referrer-policy", "no-referrer"),
         (
             "content-security-policy",
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; \
+             img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     ];
     for (name, value) in set {

@@ -28,7 +28,7 @@ pub use rules::{
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::config::RelyingParty;
-use crate::domain::{FieldError, Invalid, KeyName, UserId};
+use crate::domain::{FieldError, Invalid, KeyName, Reason, UserId};
 use crate::sessions::Sessions;
 use crate::store::{
     AuditStore, CredentialRecord, NewCeremony, Store, StoreError, StoredCredential, UserStore,
@@ -157,6 +157,12 @@ impl WebAuthn {
         self.party.as_deref().ok_or(WebauthnError::Unavailable)
     }
 
+    /// This server's relying party (its id and its one origin), which the pages' own answers
+    /// claim; none when WebAuthn is off.
+    pub fn relying_party(&self) -> Option<&RelyingParty> {
+        self.party.as_deref().map(|(_, party)| party)
+    }
+
     /// Begins registering a security key named `name` for `user`: the options for the
     /// browser's `navigator.credentials.create`, its keys already registered excluded,
     /// attestation none, user verification preferred.
@@ -212,7 +218,7 @@ impl WebAuthn {
                 serde_json::to_string(&state).map_err(anyhow::Error::from)?,
             )
         } else {
-            let (options, state) = webauthn
+            let (mut options, state) = webauthn
                 .start_securitykey_registration(
                     unique,
                     username,
@@ -222,6 +228,7 @@ impl WebAuthn {
                     None,
                 )
                 .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
+            consistent_protection(&mut options);
             (
                 options,
                 serde_json::to_string(&state).map_err(anyhow::Error::from)?,
@@ -351,6 +358,38 @@ impl WebAuthn {
             .delete_credential(key.user_id, &key.id, &event)
             .await?)
     }
+
+    /// Removes `user`'s key `id`, never another user's (a page names its key by a form's id),
+    /// with an administrator's `reason` in its event when one is given: whether there was one.
+    pub async fn delete_of(
+        &self,
+        user: UserId,
+        id: &str,
+        reason: Option<&str>,
+        actor: Actor,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<bool, WebauthnError> {
+        let reason = reason
+            .map(|r| Reason::parse(r).map_err(|e| field("reason", e)))
+            .transpose()?;
+        let Some(key) = self
+            .store
+            .credential(id)
+            .await?
+            .filter(|k| k.user_id == user)
+        else {
+            return Ok(false);
+        };
+        let mut event = AuditEvent::new(EventKind::WebauthnDelete, actor, origin, now)
+            .target(user)
+            .detail("webauthnId", key.id.clone())
+            .detail("name", key.name.clone());
+        if let Some(reason) = reason {
+            event = event.detail("reason", reason.as_str());
+        }
+        Ok(self.store.delete_credential(user, &key.id, &event).await?)
+    }
 }
 
 /// FusionAuth's `origin` and `rpId` (and the credential's own `rpId`, when it has one) must
@@ -379,6 +418,32 @@ fn check_claims(
     Ok(())
 }
 
+/// Chromium refuses every registration that asks a credProtect of "user verification required"
+/// while verification itself is only preferred, as webauthn-rs 0.5 asks of security keys
+/// (kanidm/webauthn-rs#490): such a request goes without it, which the library's finish takes
+/// as an extension the authenticator ignored.
+fn consistent_protection(options: &mut CreationChallengeResponse) {
+    // The library's enums are not exported: they are compared as they go over the wire.
+    fn said<T: serde::Serialize>(value: &T) -> Option<String> {
+        serde_json::to_value(value)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+    }
+    let key = &mut options.public_key;
+    let verification_required = key
+        .authenticator_selection
+        .as_ref()
+        .is_some_and(|s| said(&s.user_verification).as_deref() == Some("required"));
+    if let Some(extensions) = key.extensions.as_mut()
+        && !verification_required
+        && extensions.cred_protect.as_ref().is_some_and(|p| {
+            said(&p.credential_protection_policy).as_deref() == Some("userVerificationRequired")
+        })
+    {
+        extensions.cred_protect = None;
+    }
+}
+
 fn encode_id(id: &CredentialID) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_slice())
@@ -390,4 +455,36 @@ fn decode_id(text: &str) -> Option<CredentialID> {
         .decode(text)
         .ok()
         .map(CredentialID::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_security_keys_options_ask_no_protection_chromium_refuses() {
+        let origin = url::Url::parse("http://localhost:8080").unwrap();
+        let webauthn = WebauthnBuilder::new("localhost", &origin)
+            .unwrap()
+            .build()
+            .unwrap();
+        let (mut options, _) = webauthn
+            .start_securitykey_registration(Uuid::new_v4(), "ann", "Ann", None, None, None)
+            .unwrap();
+        let asked = |o: &CreationChallengeResponse| {
+            serde_json::to_value(o).unwrap()["publicKey"]["extensions"]
+                .get("credentialProtectionPolicy")
+                .cloned()
+        };
+        // What the library asks, and Chromium refuses with user verification only preferred.
+        assert_eq!(asked(&options), Some("userVerificationRequired".into()));
+        consistent_protection(&mut options);
+        assert_eq!(asked(&options), None);
+        let json = serde_json::to_value(&options).unwrap();
+        assert_eq!(
+            json["publicKey"]["authenticatorSelection"]["userVerification"],
+            "preferred"
+        );
+        assert_eq!(json["publicKey"]["extensions"]["credProps"], true);
+    }
 }

@@ -138,6 +138,8 @@ forms! {
     WebhookForm { url: String, secret: String }
     SenderTestForm { to: String, channel: String }
     NameForm { name: String }
+    KeyAnswerForm { credential: String }
+    KeyRemovalForm { id: String, confirm: Option<String> }
     GroupForm { name: String, description: String }
     MemberForm { username: String }
     ClientForm {

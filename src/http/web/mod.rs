@@ -123,6 +123,9 @@ pub fn routes() -> Router<AppState> {
             "/security/methods/remove",
             post(security::methods::remove_method),
         )
+        .route("/security/keys/start", post(security::keys::start))
+        .route("/security/keys/finish", post(security::keys::finish))
+        .route("/security/keys/remove", post(security::keys::remove))
         .route(
             "/security/authenticator",
             get(security::methods::authenticator_page)
@@ -211,6 +214,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/users/{user_id}/revoke-sessions",
             get(admin::confirm::revoke_sessions).post(admin::user::revoke_sessions),
+        )
+        .route(
+            "/admin/users/{user_id}/keys/{key_id}/remove",
+            get(admin::keys::confirm_removal).post(admin::keys::remove),
         )
         .route(
             "/admin/users/{user_id}/groups",

@@ -1,7 +1,9 @@
 //! The questions asked before an administrator's actions that cannot be undone: resetting a
 //! user's two-factor, ending all of their sessions, issuing a one-time access code that
-//! lets them in, and deleting a group (`groups.rs` asks through `render`). The page asks (a GET, or a POST that was not confirmed); only its own form,
-//! with `confirm=yes` and the page's CSRF token, acts.
+//! lets them in, deleting a group (`groups.rs` asks through `render`) and removing a user's
+//! security key (`keys.rs`, through `render_with_reason`). The page asks (a GET, or a POST
+//! that was not confirmed); only its own form, with `confirm=yes` and the page's CSRF token,
+//! acts.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -68,6 +70,30 @@ pub fn render(
     confirmation: Confirmation,
     error: Option<String>,
 ) -> Response {
+    page(state, headers, admin, confirmation, None, error)
+}
+
+/// The page that asks `confirmation` and a reason for the audit log, filled in as `reason`
+/// was given.
+pub fn render_with_reason(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    confirmation: Confirmation,
+    reason: &str,
+    error: Option<String>,
+) -> Response {
+    page(state, headers, admin, confirmation, Some(reason), error)
+}
+
+fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: &User,
+    confirmation: Confirmation,
+    reason: Option<&str>,
+    error: Option<String>,
+) -> Response {
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(admin));
     cookies.page(
@@ -86,8 +112,8 @@ pub fn render(
             confirm: confirmation.confirm,
             back: confirmation.back,
             back_name: confirmation.back_name,
-            ask_reason: false,
-            reason: String::new(),
+            ask_reason: reason.is_some(),
+            reason: reason.unwrap_or_default().to_owned(),
         },
     )
 }

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod confirm;
 pub mod delivery;
 pub mod groups;
+pub mod keys;
 pub mod notices;
 pub mod outbox;
 pub mod password;

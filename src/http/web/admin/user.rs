@@ -1,7 +1,7 @@
 //! One user's page: their profile, email address (verified or not, and a new one awaiting its
 //! link), verified phone (a number a phone method holds; the profile's number otherwise, said
-//! not verified), methods, an unused access code, trusted computers and latest events, and what
-//! an administrator does to them.
+//! not verified), methods, security keys, an unused access code, trusted computers and latest
+//! events, and what an administrator does to them.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -51,6 +51,7 @@ struct UserPage {
     required: bool,
     password_change_required: bool,
     methods: Vec<String>,
+    keys: Vec<KeyRow>,
     /// The unused access code: when it was issued and until when it works.
     access_code: Option<String>,
     trusted: Vec<String>,
@@ -61,6 +62,14 @@ struct UserPage {
     /// The groups the user is not in: (group id, name).
     other_groups: Vec<(String, String)>,
     grants: Vec<GrantRow>,
+}
+
+/// A security key, with the way to its removal's question.
+struct KeyRow {
+    id: String,
+    name: String,
+    added: String,
+    last_used: String,
 }
 
 /// A sign-in to an application whose tokens still work.
@@ -118,6 +127,10 @@ async fn render_user(
         Ok(grants) => grants,
         Err(error) => return internal(state, headers, error),
     };
+    let keys = match state.core.webauthn.credentials_of(user.id).await {
+        Ok(keys) => keys,
+        Err(error) => return internal(state, headers, format!("{error:#}")),
+    };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(admin));
     cookies.page(
@@ -157,6 +170,18 @@ async fn render_user(
             required: user.two_factor_required,
             password_change_required: user.password_change_required,
             methods: methods.iter().map(method_label).collect(),
+            keys: keys
+                .into_iter()
+                .map(|k| KeyRow {
+                    id: k.id,
+                    name: k.name,
+                    added: when(k.created_at.millis()),
+                    last_used: k
+                        .last_used_at
+                        .map(|at| when(at.millis()))
+                        .unwrap_or_else(|| "never".into()),
+                })
+                .collect(),
             access_code: access_code.map(|code| {
                 format!(
                     "Issued {}, works once until {}",
@@ -237,6 +262,8 @@ pub async fn user(
         "no-group" => "That group is not there any more: nothing was changed.".to_owned(),
         "grant" => "The sign-in is revoked: its tokens no longer work.".to_owned(),
         "no-grant" => "That sign-in had ended already.".to_owned(),
+        "key-removed" => "The security key is removed.".to_owned(),
+        "no-key" => "That security key was removed already.".to_owned(),
         _ => "Saved.".to_owned(),
     });
     render_user(&state, &headers, &admin, id, notice, None).await

@@ -1,6 +1,6 @@
 //! Security settings, behind re-authentication: the email address, the password, methods,
-//! the verified phone, the login level, recovery codes, trusted computers, sessions and app
-//! passwords. The
+//! the verified phone, security keys, the login level, recovery codes, trusted computers,
+//! sessions and app passwords. The
 //! overview page and the login level are here; each other setting has its own file.
 
 pub mod address;
@@ -8,6 +8,7 @@ pub mod app_passwords;
 pub mod applications;
 pub mod devices;
 pub mod email;
+pub mod keys;
 pub mod methods;
 pub mod password;
 pub mod phone;
@@ -73,6 +74,13 @@ pub struct MethodRow {
     unavailable: bool,
 }
 
+pub struct KeyRow {
+    id: String,
+    name: String,
+    added: String,
+    last_used: String,
+}
+
 pub struct ComputerRow {
     id: String,
     device: String,
@@ -125,6 +133,10 @@ struct SecurityPage {
     can_add_authenticator: bool,
     can_add_phone: bool,
     can_add_email: bool,
+    keys: Vec<KeyRow>,
+    /// The server has a relying party (its public URL has a domain name): keys can be added.
+    keys_on: bool,
+    keys_off: &'static str,
     offer_trust_choice: bool,
     every_login: bool,
     trust_days: i64,
@@ -173,6 +185,9 @@ pub async fn page(
         "link" => "A new link is on its way: open it within 24 hours.",
         "app-password-revoked" => "The app password is revoked: it stops working within a second.",
         "no-app-password" => "That app password was revoked already.",
+        "key" => "Your security key is added.",
+        "key-removed" => "The security key is removed.",
+        "no-key" => "That security key was removed already.",
         _ => "Done.",
     });
     render(
@@ -223,6 +238,10 @@ pub(super) async fn render(
         Ok(app_passwords) => app_passwords,
         Err(error) => return internal(state, headers, error),
     };
+    let keys = match state.core.webauthn.credentials_of(user.id).await {
+        Ok(keys) => keys,
+        Err(error) => return internal(state, headers, format!("{error:#}")),
+    };
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(user));
     cookies.page(
@@ -259,6 +278,17 @@ pub(super) async fn render(
             can_add_authenticator: offered.authenticator,
             can_add_email: offered.email && !methods.iter().any(|m| m.kind == MethodKind::Email),
             can_add_phone: !offered.phone_channels.is_empty(),
+            keys: keys
+                .into_iter()
+                .map(|k| KeyRow {
+                    id: k.id,
+                    name: k.name,
+                    added: when(Some(k.created_at.millis())),
+                    last_used: when(k.last_used_at.map(|at| at.millis())),
+                })
+                .collect(),
+            keys_on: state.core.webauthn.relying_party().is_some(),
+            keys_off: keys::KEYS_OFF,
             offer_trust_choice: policy.trusts_computers() && policy.users_choose_trust,
             every_login: user.every_login,
             trust_days: policy.trust_days,
