@@ -40,6 +40,9 @@ pub fn notice_for(event: &LoggedEvent, device: Option<DeviceSeen>) -> Option<Hap
         }
         EventKind::TwoFactorEnable => NoticeKind::MethodAdded,
         EventKind::TwoFactorDisable => NoticeKind::MethodRemoved,
+        // A security key or a passkey is a way in like any other second factor.
+        EventKind::WebauthnRegister => NoticeKind::MethodAdded,
+        EventKind::WebauthnDelete => NoticeKind::MethodRemoved,
         EventKind::RecoveryCodeUse => NoticeKind::RecoveryCodeUsed,
         EventKind::RecoveryCodesRegenerate => NoticeKind::RecoveryCodesRenewed,
         EventKind::TwoFactorReset => NoticeKind::TwoFactorReset,
@@ -51,7 +54,8 @@ pub fn notice_for(event: &LoggedEvent, device: Option<DeviceSeen>) -> Option<Hap
         kind,
         user,
         by_someone_else,
-        method: detail("method"),
+        // A key's events name its kind (`security_key`, `passkey`) where a method's name it.
+        method: detail("method").or_else(|| detail("kind")),
     })
 }
 
@@ -99,6 +103,16 @@ mod tests {
     }
 
     #[test]
+    fn a_key_is_told_by_its_kind() {
+        let user = UserId::new();
+        let mut registered = event(EventKind::WebauthnRegister, &format!("user:{user}"), user);
+        registered.details = serde_json::json!({"kind": "passkey", "name": "Laptop"});
+        let happened = notice_for(&registered, None).expect("told");
+        assert_eq!(happened.kind, NoticeKind::MethodAdded);
+        assert_eq!(happened.method.as_deref(), Some("passkey"));
+    }
+
+    #[test]
     fn only_a_login_from_a_computer_new_to_an_account_with_others_is_told() {
         let user = UserId::new();
         let login = event(EventKind::LoginSuccess, &format!("user:{user}"), user);
@@ -126,6 +140,8 @@ mod tests {
             (EventKind::PasswordReset, NoticeKind::PasswordChanged),
             (EventKind::TwoFactorEnable, NoticeKind::MethodAdded),
             (EventKind::TwoFactorDisable, NoticeKind::MethodRemoved),
+            (EventKind::WebauthnRegister, NoticeKind::MethodAdded),
+            (EventKind::WebauthnDelete, NoticeKind::MethodRemoved),
             (EventKind::RecoveryCodeUse, NoticeKind::RecoveryCodeUsed),
             (
                 EventKind::RecoveryCodesRegenerate,

@@ -455,6 +455,14 @@ fn method_name(method: Option<&str>, language: Language) -> Option<&'static str>
         ("email", Fr) => "une adresse e-mail",
         ("email", De) => "eine E-Mail-Adresse",
         ("email", Es) => "una dirección de correo electrónico",
+        ("security_key", En) => "a security key",
+        ("security_key", Fr) => "une clé de sécurité",
+        ("security_key", De) => "ein Sicherheitsschlüssel",
+        ("security_key", Es) => "una llave de seguridad",
+        ("passkey", En) => "a passkey",
+        ("passkey", Fr) => "une clé d'accès",
+        ("passkey", De) => "ein Passkey",
+        ("passkey", Es) => "una llave de acceso",
         _ => return None,
     })
 }
@@ -537,6 +545,9 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("An administrator made this change."));
+        added.method = Some("security_key".into());
+        let body = told(&added).body("en", &BTreeMap::new());
+        assert!(body.contains("account alice: a security key."), "{body}");
     }
 
     #[test]
