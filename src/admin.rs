@@ -13,6 +13,7 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{Group, Invalid, LoginId, PhoneNumber, Reason, Region, User, UserId};
 use crate::otp::AccessCode;
+use crate::sessions::Sessions;
 use crate::store::{
     AccessCodeRecord, AuditStore, GroupStore, IssuedAccessCode, MethodRecord, NewAccessCode,
     SessionRecord, SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
@@ -101,12 +102,15 @@ pub struct Administration {
     user_store: UserStore,
     /// Where phone numbers typed without a country code are read (`default_region`).
     home_region: Option<Region>,
+    /// A user's sessions as their holder could still use them.
+    sessions: Sessions,
 }
 
 impl Administration {
-    pub fn new(store: Store, home_region: Option<Region>) -> Self {
+    pub fn new(store: Store, home_region: Option<Region>, sessions: Sessions) -> Self {
         Self {
             home_region,
+            sessions,
             audit_store: store.audit(),
             group_store: store.groups(),
             session_store: store.sessions(),
@@ -345,7 +349,7 @@ impl Administration {
             user: found,
             methods,
             trusted_computers: self.two_factor_store.trusts(user, now).await?,
-            sessions: self.session_store.live_sessions(user, now).await?,
+            sessions: self.sessions.live_sessions(user, now).await?,
             events: self.readable(events).await?,
             access_code: self.two_factor_store.live_access_code(user, now).await?,
         })

@@ -190,7 +190,7 @@ impl Core {
         Ok(Self {
             webauthn,
             forward_auth,
-            admin: Administration::new(store.clone(), home_region),
+            admin: Administration::new(store.clone(), home_region, sessions.clone()),
             app_passwords,
             import: Import::new(store.clone(), secrets, two_factor.clone(), home_region),
             recovery,

@@ -3,6 +3,7 @@
 //! writes, these decide.
 
 use crate::clock::Instant;
+use crate::domain::LoginType;
 use crate::store::SessionRecord;
 
 /// A web session's use is recorded at most this often: forward-auth asks about every request
@@ -72,6 +73,16 @@ pub fn standing(session: &SessionRecord, limits: &WebSessionLimits, now: Instant
     }
 }
 
+/// Whether its holder could still use `session` at `now`: a web session that stands, or an API
+/// session (renewed by its refresh token, so never idle) neither ended nor expired. The lists
+/// of a person's sessions show only these.
+pub fn still_usable(session: &SessionRecord, limits: &WebSessionLimits, now: Instant) -> bool {
+    match session.kind {
+        LoginType::Web => standing(session, limits, now) == Standing::Live,
+        LoginType::Api => session.is_live(now),
+    }
+}
+
 /// Whether a use of the session at `now` is to be recorded: its last recorded use is a minute
 /// old (or in the future, after a clock moved back).
 pub fn activity_due(session: &SessionRecord, now: Instant) -> bool {
@@ -88,7 +99,7 @@ pub fn cookie_max_age(remembered: bool, expires_at: Instant, now: Instant) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{LoginType, UserId};
+    use crate::domain::UserId;
 
     const LIMITS: WebSessionLimits = WebSessionLimits {
         inactivity_seconds: 3600,
@@ -153,6 +164,19 @@ mod tests {
             standing(&remembered, &LIMITS, at(30 * 86_400)),
             Standing::Expired
         );
+    }
+
+    #[test]
+    fn an_idle_web_session_is_no_longer_usable_but_an_api_session_is_never_idle() {
+        let web = session(false);
+        assert!(still_usable(&web, &LIMITS, at(3599)));
+        assert!(!still_usable(&web, &LIMITS, at(3600)), "idle");
+        let api = SessionRecord {
+            kind: LoginType::Api,
+            ..session(false)
+        };
+        assert!(still_usable(&api, &LIMITS, at(3600)));
+        assert!(!still_usable(&api, &LIMITS, at(12 * 3600)), "expired");
     }
 
     #[test]

@@ -466,6 +466,18 @@ impl Sessions {
             .await?)
     }
 
+    /// The user's sessions its holder could still use (`lifetime::still_usable`), newest first,
+    /// with the address and browser each came from: an idle web session is not listed.
+    pub async fn live_sessions(
+        &self,
+        user: UserId,
+        now: Instant,
+    ) -> anyhow::Result<Vec<(SessionRecord, Option<String>, Option<String>)>> {
+        let mut sessions = self.session_store.live_sessions(user, now).await?;
+        sessions.retain(|(session, _, _)| lifetime::still_usable(session, &self.tokens.web, now));
+        Ok(sessions)
+    }
+
     /// Ends one of the user's sessions.
     pub async fn end_session(
         &self,

@@ -47,7 +47,7 @@ impl TwoFactor {
             methods: self.user_methods(user).await?,
             recovery_codes_left: self.two_factor_store.unused_recovery_codes(user).await?,
             trusted_computers: self.trusted_computers(user, now).await?,
-            sessions: self.session_store.live_sessions(user, now).await?,
+            sessions: self.sessions.live_sessions(user, now).await?,
         })
     }
 

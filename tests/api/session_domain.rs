@@ -236,6 +236,24 @@ async fn an_idle_session_sends_the_browser_to_log_in_and_a_remembered_one_does_n
 }
 
 #[tokio::test]
+async fn the_security_page_lists_no_idle_session() {
+    let app = portal_with(|config| config.session.inactivity_timeout_seconds = 60).await;
+    log_in(&app, "cy", false).await;
+    let mut other = Browser::new();
+    assert_eq!(location(&other.log_in(&app, "cy", PASSWORD).await), "/");
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 61000")
+        .execute(app.core.store.pool())
+        .await
+        .unwrap();
+    let mut now = Browser::new();
+    assert_eq!(location(&now.log_in(&app, "cy", PASSWORD).await), "/");
+    let page = now.get(&app, "/security").await.text().await.unwrap();
+    let listed =
+        page.matches("/security/sessions/end").count() + page.matches("(this one)").count();
+    assert_eq!(listed, 1, "only this browser's: {page}");
+}
+
+#[tokio::test]
 async fn a_session_is_recorded_as_used_at_most_once_a_minute() {
     // The default inactivity timeout (4 hours): the session stays live through the minute.
     let app = portal_with(|_| {}).await;
