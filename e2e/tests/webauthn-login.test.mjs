@@ -1,11 +1,14 @@
 // Logging in with a security key or a passkey on the pages (issue #32), with Chromium's virtual
 // authenticator: a key finishes a login as its second factor (alone, or beside a code); a
-// passkey signs in with no password and both factors; a refused answer is said beside the
-// button and keeps the person where they were. The server's public URL is
+// passkey signs in with no password and both factors, then goes on as any login does (to an
+// application that waited for it); a refused answer is said beside the button and keeps the
+// person where they were. The server's public URL is
 // http://localhost:<port>, which browsers count as a secure context.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer } from "node:http";
 import {
   startServer,
   launchBrowser,
@@ -16,6 +19,7 @@ import {
   enrolAuthenticatorByApi,
   plugKey,
   addKey,
+  registerClient,
 } from "../lib.mjs";
 
 let server;
@@ -204,6 +208,35 @@ test("a person signs in with a passkey and no password, with both factors", asyn
   // Both factors: the security settings open without asking for the app's code.
   await page.goto(`${server.url}/security`);
   assert.equal(page.url(), `${server.url}/security`);
+});
+
+test("a passkey sign-in that an application's authorization request waited for goes on to the application", async () => {
+  // The application's redirect URI: a page that says what came back.
+  const app = createServer((request, response) => {
+    response.writeHead(200, { "Content-Type": "text/html" });
+    response.end("<!doctype html><title>Photo album</title><h1>Back at the photo album</h1>");
+  });
+  await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
+  try {
+    const callback = `http://127.0.0.1:${app.address().port}/cb`;
+    registerClient(server, { name: "Photo album", clientId: "album", redirectUris: [callback], scopes: ["openid", "profile"] });
+    const ola = await createUser(server, "ola");
+    const { page } = await pageWithKey();
+    await passkeyByApi(page, ola, "Ola's laptop");
+    const challenge = createHash("sha256").update(randomBytes(32).toString("base64url")).digest("base64url");
+    await page.goto(
+      `${server.url}/oauth2/authorize?response_type=code&client_id=album&redirect_uri=${encodeURIComponent(callback)}` +
+        `&scope=openid%20profile&state=s1&code_challenge=${challenge}&code_challenge_method=S256`,
+    );
+    await page.waitForURL(/\/login$/);
+    await useKey(page, "Sign in with a passkey", "passkey-error");
+    await page.waitForURL((url) => url.href.startsWith(callback));
+    const answered = new URL(page.url()).searchParams;
+    assert.equal(answered.get("state"), "s1");
+    assert.ok(answered.get("code"));
+  } finally {
+    await new Promise((resolve) => app.close(resolve));
+  }
 });
 
 test("the passkey button is hidden without WebAuthn in the browser or on the server", async () => {
