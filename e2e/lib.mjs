@@ -256,3 +256,33 @@ export function registerClient(server, { name, clientId, redirectUris, isPublic 
   const secret = out.match(/^client secret: (\S+)$/m)?.[1];
   return { ...JSON.parse(json), secret };
 }
+
+/** Plugs a virtual USB security key (Chromium's virtual authenticator, the DevTools protocol's
+ * WebAuthn domain; resident keys and user verification) into `page`; `held` lists the
+ * credentials it holds. */
+export async function plugKey(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "usb", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  const held = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+  return { cdp, authenticatorId, held };
+}
+
+/** Adds a key named `name` from the security page; resolves once the page has answered: it
+ * went on to another page, or shows why beside the form (the click hides an earlier refusal and
+ * disables the button until the answer). */
+export async function addKey(page, name) {
+  await page.getByLabel(/Name of the new key/).fill(name);
+  const navigated = page.waitForEvent("framenavigated", (frame) => frame === page.mainFrame());
+  await page.getByRole("button", { name: "Add a security key" }).click();
+  const refused = page.waitForFunction(() => {
+    const error = document.getElementById("key-error");
+    return !error.hidden && !document.querySelector("#key-form button[type=submit]").disabled;
+  });
+  // The other one is left waiting: its end (a timeout, the page closed) tells nothing.
+  navigated.catch(() => {});
+  refused.catch(() => {});
+  await Promise.race([navigated, refused]);
+}

@@ -128,3 +128,128 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// Logging in with a key (the code page) or a passkey (the login page): the server's options
+// for navigator.credentials.get, the key's answer back in base64url; the server answers where
+// to go next, or why not, shown beside the button.
+function requestOptions({ publicKey }, extra = {}) {
+  return {
+    ...extra,
+    publicKey: {
+      ...publicKey,
+      challenge: base64url.decode(publicKey.challenge),
+      allowCredentials: (publicKey.allowCredentials ?? []).map((c) => ({ ...c, id: base64url.decode(c.id) })),
+    },
+  };
+}
+
+function assertionAnswer(credential) {
+  const { response } = credential;
+  return {
+    id: credential.id,
+    rawId: base64url.encode(credential.rawId),
+    type: credential.type,
+    response: {
+      authenticatorData: base64url.encode(response.authenticatorData),
+      clientDataJSON: base64url.encode(response.clientDataJSON),
+      signature: base64url.encode(response.signature),
+      userHandle: response.userHandle ? base64url.encode(response.userHandle) : null,
+    },
+    clientExtensionResults: credential.getClientExtensionResults(),
+    authenticatorAttachment: credential.authenticatorAttachment ?? null,
+  };
+}
+
+/** Why the browser gave no answer to a login's request, `what` naming the key. */
+function loginRefusal(error, what) {
+  switch (error?.name) {
+    case "NotAllowedError":
+      return `No ${what} answered: it was cancelled, it timed out, or none is registered here. Try again.`;
+    case "SecurityError":
+      return `This browser does not allow a ${what} at this address.`;
+    default:
+      return `The browser refused the ${what} (${error?.name ?? "unknown error"}). Try again.`;
+  }
+}
+
+/** Runs a login's ceremony from `form` (its data-start, its action, its CSRF token and fields):
+ * `mediation` "conditional" waits for the username field's autofill, `signal` lets a click
+ * cancel that wait. Answers whether the ceremony ended (with a page to go to or a refusal). */
+async function keyLogin(form, show, { what, mediation, signal, fields = {} } = {}) {
+  const csrf = form.elements.csrf.value;
+  const started = await postForm(form.dataset.start, { csrf });
+  if (started.redirect) return location.assign(started.redirect);
+  if (!started.options) return show(started.message);
+  let credential;
+  try {
+    const extra = mediation ? { mediation, signal } : { signal };
+    credential = await navigator.credentials.get(requestOptions(started.options, extra));
+  } catch (refusal) {
+    // A conditional request given up for the button's own says nothing.
+    if (refusal?.name === "AbortError") return;
+    return show(loginRefusal(refusal, what));
+  }
+  if (!credential) return show(loginRefusal(null, what));
+  const answer = JSON.stringify(assertionAnswer(credential));
+  const finished = await postForm(form.action, { csrf, credential: answer, ...fields });
+  if (finished.redirect) return location.assign(finished.redirect);
+  show(finished.message);
+}
+
+function keyLoginForm(id, what, onReady) {
+  const form = document.getElementById(id);
+  if (!form) return;
+  if (!window.PublicKeyCredential || !navigator.credentials?.get) return;
+  form.hidden = false;
+  const error = form.querySelector(".error");
+  const button = form.querySelector("button[type=submit]");
+  const show = (message) => {
+    error.textContent = message;
+    error.hidden = false;
+  };
+  const run = async (options) => {
+    try {
+      await keyLogin(form, show, { what, ...options });
+    } catch (failure) {
+      show(`The ${what} could not be used: ${failure.message}. Try again.`);
+    }
+  };
+  onReady?.(form, run, button, error);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  keyLoginForm("key-login", "security key", (form, run, button, error) => {
+    const unsupported = document.getElementById("key-unsupported");
+    if (unsupported) unsupported.hidden = true;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.hidden = true;
+      const label = button.textContent;
+      button.disabled = true;
+      button.textContent = "Touch your key…";
+      // "Trust this computer": the key's form has its own box, or it sits in the code's form.
+      const trust = document.querySelector("input[name=trust]")?.checked;
+      await run({ fields: trust ? { trust: "1" } : {} });
+      button.disabled = false;
+      button.textContent = label;
+    });
+  });
+
+  keyLoginForm("passkey-login", "passkey", async (form, run, button, error) => {
+    let waiting = null;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.hidden = true;
+      // The autofill's request, if any, gives way to the button's.
+      waiting?.abort();
+      waiting = new AbortController();
+      button.disabled = true;
+      await run({ signal: waiting.signal });
+      button.disabled = false;
+    });
+    if (await PublicKeyCredential.isConditionalMediationAvailable?.()) {
+      waiting = new AbortController();
+      run({ mediation: "conditional", signal: waiting.signal });
+    }
+  });
+});

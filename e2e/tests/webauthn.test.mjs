@@ -15,6 +15,8 @@ import {
   totp,
   freePort,
   enrolAuthenticatorByApi,
+  plugKey,
+  addKey,
   PASSWORD,
 } from "../lib.mjs";
 
@@ -36,13 +38,7 @@ after(async () => {
 /** A fresh browser page with a virtual USB security key plugged in. */
 async function pageWithKey() {
   const page = await (await browser.newContext()).newPage();
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "usb", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  });
-  const held = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
-  return { page, cdp, authenticatorId, held };
+  return { page, ...(await plugKey(page)) };
 }
 
 /** The user's keys as the JSON API lists them. */
@@ -50,23 +46,6 @@ async function keysOf(user) {
   const listed = await server.api("GET", `/api/webauthn?userId=${user.id}`);
   assert.equal(listed.status, 200, JSON.stringify(listed));
   return listed.body.credentials;
-}
-
-/** Adds a key named `name` from the security page; resolves once the page has answered: it
- * went on to another page, or shows why beside the form (the click hides an earlier refusal and
- * disables the button until the answer). */
-async function addKey(page, name) {
-  await page.getByLabel(/Name of the new key/).fill(name);
-  const navigated = page.waitForEvent("framenavigated", (frame) => frame === page.mainFrame());
-  await page.getByRole("button", { name: "Add a security key" }).click();
-  const refused = page.waitForFunction(() => {
-    const error = document.getElementById("key-error");
-    return !error.hidden && !document.querySelector("#key-form button[type=submit]").disabled;
-  });
-  // The other one is left waiting: its end (a timeout, the page closed) tells nothing.
-  navigated.catch(() => {});
-  refused.catch(() => {});
-  await Promise.race([navigated, refused]);
 }
 
 /** The security page's CSRF token, for the requests a tampered page would send. */

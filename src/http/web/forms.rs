@@ -139,6 +139,7 @@ forms! {
     SenderTestForm { to: String, channel: String }
     NameForm { name: String }
     KeyAnswerForm { credential: String }
+    KeyLoginForm { credential: String, trust: Option<String> }
     KeyRemovalForm { id: String, confirm: Option<String> }
     GroupForm { name: String, description: String }
     MemberForm { username: String }

@@ -1,5 +1,6 @@
 //! The login pages: password, then the code prompt with its alternatives (an administrator's
-//! one-time access code among them, which goes on to enrolment).
+//! one-time access code among them, which goes on to enrolment, and a security key, whose
+//! ceremony `login_key.rs` runs).
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -18,10 +19,11 @@ use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::otp::AccessCode;
 use crate::policy::LoginType;
-use crate::two_factor::PendingLogin;
+use crate::sessions::IssuedTokens;
 use crate::two_factor::channels::{self, describe};
 use crate::two_factor::preference;
 use crate::two_factor::{CompleteLogin, SecondStep, TwoFactorError, codes};
+use crate::two_factor::{IssuedTrust, PendingLogin};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -37,6 +39,8 @@ struct LoginPage {
     /// The page offers "Remember me" (`session.remember_me_seconds`), ticked or not.
     offer_remember_me: bool,
     remember_me: bool,
+    /// WebAuthn is on: the page offers "Sign in with a passkey" (when the browser can).
+    offer_passkey: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,8 +125,26 @@ pub async fn page(
             registration_open,
             offer_remember_me: state.web.remember_me,
             remember_me: false,
+            offer_passkey: state.core.webauthn.relying_party().is_some(),
         },
     )
+}
+
+/// Keeps a login that just completed, whichever way it did (password, code, key, passkey): its
+/// session cookie and the trust it gave, the pending login forgotten. Where it goes next (the
+/// welcome step, an application's sign-in, the way back to a site) is the home page's to say.
+pub(super) fn keep_login(
+    cookies: &mut Cookies,
+    tokens: &IssuedTokens,
+    trust: Option<&IssuedTrust>,
+    browser: Option<&str>,
+    now: Instant,
+) {
+    cookies.clear(PENDING_COOKIE);
+    cookies.set_session(&tokens.refresh_token, tokens.cookie_max_age);
+    if let Some(trust) = trust {
+        cookies.keep_trust(trust, browser, now);
+    }
 }
 
 pub async fn submit(
@@ -146,6 +168,7 @@ pub async fn submit(
                 registration_open: false,
                 offer_remember_me: state.web.remember_me,
                 remember_me: form.remember.is_some(),
+                offer_passkey: state.core.webauthn.relying_party().is_some(),
             },
         )
     };
@@ -172,12 +195,9 @@ pub async fn submit(
     let now = Instant::now();
     match state.core.logins.login(&request, &origin, now).await {
         Ok(LoginOutcome::Complete { tokens, trust, .. }) => {
-            cookies.clear(PENDING_COOKIE);
-            cookies.set_session(&tokens.refresh_token, tokens.cookie_max_age);
-            if let Some(trust) = &trust {
-                // The trust's token was spent for this one.
-                cookies.keep_trust(trust, request.browser_id.as_deref(), now);
-            }
+            // A trust's token was spent for this one.
+            let browser = request.browser_id.as_deref();
+            keep_login(&mut cookies, &tokens, trust.as_ref(), browser, now);
             cookies.redirect("/")
         }
         Ok(LoginOutcome::PasswordChangeRequired { link, .. }) => {
@@ -191,6 +211,15 @@ pub async fn submit(
             waits_seconds,
         }) => {
             cookies.set(PENDING_COOKIE, &two_factor_id, Some(waits_seconds), "Lax");
+            // A user whose only second factor is a key finishes on the code page, by the key.
+            let keys_only = methods.is_empty()
+                && match state.core.webauthn.credentials_of(user.id).await {
+                    Ok(keys) => !keys.is_empty(),
+                    Err(error) => return internal(&state, &headers, format!("{error:#}")),
+                };
+            if keys_only {
+                return cookies.redirect("/login/code");
+            }
             if methods.is_empty() {
                 // The welcome step, if any, waits until the login is complete. A login that
                 // expired while enrolling goes back to where it was.
@@ -276,6 +305,10 @@ struct CodePage {
     offer_trust: bool,
     trust_days: i64,
     migrated: bool,
+    /// The user has keys and WebAuthn is on: "Use a security key" is offered.
+    offer_key: bool,
+    /// The key is the prompt (asked for, or the user's only second factor), not a code.
+    key_prompt: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,6 +320,8 @@ pub struct CodeQuery {
     access: Option<String>,
     sent: Option<String>,
     migrated: Option<String>,
+    /// `1`: the prompt is the security key's.
+    key: Option<String>,
 }
 
 /// What the code page shows for one method.
@@ -299,6 +334,7 @@ struct Prompt {
     sent: bool,
     migrated: bool,
     alternatives: bool,
+    key: bool,
 }
 
 fn render_code(
@@ -313,22 +349,33 @@ fn render_code(
         .ok()
         .and_then(|id| pending.methods.iter().find(|m| m.id == id))
         .or_else(|| preference::preferred(&pending.methods));
-    let Some(method) = chosen else {
+    let offer_key = pending.security_keys && state.core.webauthn.relying_party().is_some();
+    let typed = prompt.recovery || prompt.access;
+    let key_prompt = offer_key && (prompt.key || (chosen.is_none() && !typed));
+    if chosen.is_none() && !pending.security_keys {
         return cookies.redirect("/login/enroll");
-    };
-    let masked = codes::destination_of(method)
+    }
+    let masked = chosen
+        .and_then(codes::destination_of)
         .map(|d| d.masked())
         .unwrap_or_default();
     let phone_channels = &pending.offered.phone_channels;
     // A phone's way: the one asked for if offered, else its own, else the first offered.
-    let channel = match method.kind {
-        MethodKind::Phone => {
+    let channel = match chosen {
+        Some(method) if method.kind == MethodKind::Phone => {
             let asked = prompt.channel.filter(|c| phone_channels.contains(c));
             channels::channel_for(method, asked, phone_channels).ok()
         }
         _ => None,
     };
-    let (text, confirm_send) = if prompt.access {
+    let (text, confirm_send) = if key_prompt {
+        (
+            "Use your security key to finish logging in: select the button below, then touch \
+             the key or unlock it as your browser asks."
+                .to_owned(),
+            false,
+        )
+    } else if prompt.access {
         (
             "Enter the one-time access code your administrator gave you. It lets you in once: \
              next you set up a new way to get your codes."
@@ -337,7 +384,7 @@ fn render_code(
         )
     } else if prompt.recovery {
         ("Enter one of your recovery codes.".to_owned(), false)
-    } else {
+    } else if let Some(method) = chosen {
         match (method.kind, channel) {
             (MethodKind::Authenticator, _) => (
                 "Enter the 6-digit code from your authenticator app.".to_owned(),
@@ -379,6 +426,9 @@ fn render_code(
             ),
             (MethodKind::Email, _) => (format!("We will email a code to {masked}."), true),
         }
+    } else {
+        // Keys only, and WebAuthn off since they were added: the alternatives are left.
+        (String::new(), false)
     };
     let channel_value = channel.map(Channel::as_str).unwrap_or_default();
     let status = if error.is_some() {
@@ -386,7 +436,11 @@ fn render_code(
     } else {
         StatusCode::OK
     };
-    let unreachable = method.kind == MethodKind::Phone && channel.is_none();
+    let unreachable = match chosen {
+        Some(method) => method.kind == MethodKind::Phone && channel.is_none(),
+        None => !key_prompt && !typed,
+    };
+    let method_id = chosen.map(|m| m.id.to_string()).unwrap_or_default();
     cookies.page(
         status,
         &CodePage {
@@ -396,16 +450,17 @@ fn render_code(
             show_alternatives: prompt.alternatives || unreachable,
             methods: Choice::list(&pending.methods, phone_channels, true)
                 .into_iter()
-                .filter(|c| !(c.id == method.id.as_str() && c.channel == channel_value))
+                .filter(|c| key_prompt || !(c.id == method_id && c.channel == channel_value))
                 .collect(),
             confirm_send,
             prompt: text,
-            method_id: method.id.to_string(),
+            method_id,
             channel: channel_value,
             recovery: prompt.recovery,
             access: prompt.access,
             resend: prompt.sent
-                && method.kind != MethodKind::Authenticator
+                && chosen.is_some_and(|m| m.kind != MethodKind::Authenticator)
+                && !key_prompt
                 && !prompt.recovery
                 && !prompt.access,
             // A login by access code trusts no computer (`TwoFactor::complete_login`).
@@ -414,11 +469,13 @@ fn render_code(
                 && !prompt.access,
             trust_days: pending.policy.trust_days,
             migrated: prompt.migrated,
+            offer_key,
+            key_prompt,
         },
     )
 }
 
-async fn pending(
+pub(super) async fn pending(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(String, PendingLogin)>, Response> {
@@ -458,6 +515,7 @@ pub async fn code_page(
         sent: query.sent.is_some(),
         migrated: query.migrated.is_some(),
         alternatives: query.alternatives.is_some(),
+        key: query.key.is_some(),
     };
     render_code(&state, cookies, &pending, prompt, None)
 }
@@ -498,6 +556,7 @@ pub async fn send(
                 sent: false,
                 migrated: false,
                 alternatives: false,
+                key: false,
             };
             let page = render_code(&state, cookies, &pending, prompt, Some(explain(&other)));
             match other {
@@ -544,11 +603,8 @@ pub async fn code_submit(
         // The login waits, under its pending cookie, for the new method's code.
         Ok(SecondStep::Enrol) => cookies.redirect("/login/enroll"),
         Ok(SecondStep::LoggedIn(done)) => {
-            cookies.clear(PENDING_COOKIE);
-            cookies.set_session(&done.tokens.refresh_token, done.tokens.cookie_max_age);
-            if let Some(trust) = &done.trust_token {
-                cookies.keep_trust(trust, browser.as_deref(), now);
-            }
+            let trust = done.trust_token.as_ref();
+            keep_login(&mut cookies, &done.tokens, trust, browser.as_deref(), now);
             // After an Authy migration the user is invited to set up an app or keep SMS.
             cookies.redirect(if form.migrated.is_some() {
                 "/?welcome=1"
@@ -569,6 +625,7 @@ pub async fn code_submit(
                 sent: true,
                 migrated: form.migrated.is_some(),
                 alternatives: false,
+                key: false,
             };
             let page = render_code(&state, cookies, &pending, prompt, Some(explain(&other)));
             match other {

@@ -9,6 +9,7 @@ mod forgot;
 mod forms;
 mod forward_auth;
 mod login;
+mod login_key;
 mod not_me;
 pub mod oauth;
 mod pages;
@@ -53,6 +54,10 @@ pub fn routes() -> Router<AppState> {
             get(login::code_page).post(login::code_submit),
         )
         .route("/login/send", post(login::send))
+        .route("/login/key/start", post(login_key::key_start))
+        .route("/login/key/finish", post(login_key::key_finish))
+        .route("/login/passkey/start", post(login_key::passkey_start))
+        .route("/login/passkey/finish", post(login_key::passkey_finish))
         .route("/login/enroll", get(enroll::page))
         .route("/login/enroll/phone", post(enroll::phone))
         .route("/login/enroll/phone/confirm", post(enroll::phone_confirm))
@@ -438,6 +443,11 @@ impl Cookies {
             response.headers_mut().insert(LOCATION, location);
         }
         self.with(response)
+    }
+
+    /// A JSON answer to a page's script, with these cookies.
+    pub fn json(self, status: StatusCode, body: serde_json::Value) -> Response {
+        self.with((status, axum::Json(body)).into_response())
     }
 
     fn with(self, mut response: Response) -> Response {

@@ -42,6 +42,8 @@ pub fn factor_names(amr: &[String]) -> String {
             "rec" => Some("recovery code"),
             "access_code" => Some("access code from an administrator"),
             "trusted" => Some("trusted computer"),
+            "hwk" => Some("security key"),
+            "user" => Some("the key's PIN or biometric"),
             _ => None,
         })
         .collect();
