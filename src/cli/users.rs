@@ -274,8 +274,8 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
                 .await
                 .map_err(describe)?;
             println!(
-                "{}: {removed} second factors removed, trusted computers forgotten",
-                user.username
+                "{}: {} methods and {} security keys or passkeys removed, trusted computers forgotten",
+                user.username, removed.methods, removed.keys
             );
         }
         UserCommand::AccessCode {
