@@ -274,8 +274,11 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
                 .await
                 .map_err(describe)?;
             println!(
-                "{}: {} methods and {} security keys or passkeys removed, trusted computers forgotten",
-                user.username, removed.methods, removed.keys
+                "{}: {} second factors removed ({} methods, {} security keys or passkeys), trusted computers forgotten",
+                user.username,
+                removed.methods + removed.keys,
+                removed.methods,
+                removed.keys
             );
         }
         UserCommand::AccessCode {
