@@ -421,3 +421,31 @@ async fn the_recovery_codes_stay_while_a_method_or_a_key_is_left() {
         "the last factor took them"
     );
 }
+
+#[tokio::test]
+async fn a_recovery_code_that_turns_two_factor_off_removes_the_keys_too() {
+    let app = spawn_app().await;
+    let ann = user(&app, "ann").await;
+    let (_, recovery) = app.enroll_authenticator(&ann).await;
+    register(&app, &ann, &SoftKey::new(), "bootstrap").await;
+    let method = app.methods_of(&ann).await[0]["id"].clone();
+    let removed = app
+        .with_key(Method::DELETE, &format!("/api/user/two-factor/{ann}"))
+        .query(&[
+            ("methodId", method.as_str().expect("an id")),
+            ("code", &recovery[0]),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(removed.status(), 200);
+    assert!(app.methods_of(&ann).await.is_empty());
+    assert!(keys_of(&app, &ann).await.is_empty());
+    let events = app.audit("event=two_factor.disable").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["details"]["keysRemoved"], 1);
+    let (status, _) = app
+        .login_json(json!({"loginId": "ann", "password": PASSWORD}))
+        .await;
+    assert_eq!(status, 200, "two-factor is off");
+}
