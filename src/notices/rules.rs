@@ -40,9 +40,6 @@ pub fn notice_for(event: &LoggedEvent, device: Option<DeviceSeen>) -> Option<Hap
         }
         EventKind::TwoFactorEnable => NoticeKind::MethodAdded,
         EventKind::TwoFactorDisable => NoticeKind::MethodRemoved,
-        // A security key or passkey is a second factor as a method is.
-        EventKind::WebauthnRegister => NoticeKind::MethodAdded,
-        EventKind::WebauthnDelete => NoticeKind::MethodRemoved,
         EventKind::RecoveryCodeUse => NoticeKind::RecoveryCodeUsed,
         EventKind::RecoveryCodesRegenerate => NoticeKind::RecoveryCodesRenewed,
         EventKind::TwoFactorReset => NoticeKind::TwoFactorReset,
@@ -129,8 +126,6 @@ mod tests {
             (EventKind::PasswordReset, NoticeKind::PasswordChanged),
             (EventKind::TwoFactorEnable, NoticeKind::MethodAdded),
             (EventKind::TwoFactorDisable, NoticeKind::MethodRemoved),
-            (EventKind::WebauthnRegister, NoticeKind::MethodAdded),
-            (EventKind::WebauthnDelete, NoticeKind::MethodRemoved),
             (EventKind::RecoveryCodeUse, NoticeKind::RecoveryCodeUsed),
             (
                 EventKind::RecoveryCodesRegenerate,
