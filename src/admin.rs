@@ -16,7 +16,7 @@ use crate::otp::AccessCode;
 use crate::sessions::Sessions;
 use crate::store::{
     AccessCodeRecord, AuditStore, GroupStore, IssuedAccessCode, MethodRecord, NewAccessCode,
-    SessionRecord, SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
+    RemovedFactors, SessionRecord, SessionStore, Store, TrustRecord, TwoFactorStore, UserStore,
 };
 use crate::two_factor::{AFTER_A_FACTOR_CHANGE, access_code_digest};
 
@@ -121,8 +121,10 @@ impl Administration {
 }
 
 impl Administration {
-    /// Removes every second factor and recovery code of the user and forgets their trusted
-    /// computers: their next login starts over (enrolment where policy requires it).
+    /// Removes every second factor (methods, security keys, passkeys) and recovery code of the
+    /// user and forgets their trusted computers, in one transaction whose event counts what
+    /// went: their next login starts over (enrolment where policy requires it). The way back
+    /// for a person whose only key is lost.
     pub async fn reset_two_factor(
         &self,
         user: UserId,
@@ -130,7 +132,7 @@ impl Administration {
         actor: Actor,
         origin: &Origin,
         now: Instant,
-    ) -> Result<u64, AccountError> {
+    ) -> Result<RemovedFactors, AccountError> {
         let reason = reason_field(reason)?;
         self.user_store
             .user(user)
@@ -143,7 +145,7 @@ impl Administration {
             .two_factor_store
             .remove_all_methods(user, AFTER_A_FACTOR_CHANGE, &event)
             .await?;
-        tracing::info!(target: "security", user = %user, removed, "two-factor reset by an administrator");
+        tracing::info!(target: "security", user = %user, methods = removed.methods, keys = removed.keys, "two-factor reset by an administrator");
         Ok(removed)
     }
 

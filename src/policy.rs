@@ -276,18 +276,18 @@ impl TwoFactorPolicy {
     }
 
     /// Whether a session may change two-factor settings: its login is recent enough and, when
-    /// the user has methods, used one of them.
+    /// the user has a second factor (a method, a security key or a passkey), proved one.
     pub fn allows_sensitive_change(
         &self,
         authenticated_at: Instant,
         amr: &[String],
-        has_methods: bool,
+        has_second_factor: bool,
         now: Instant,
     ) -> bool {
         let recent = now <= authenticated_at.plus_seconds(self.reauthentication_seconds);
         // "mfa" marks a login that gave a second factor now (not one spared by a trusted
         // computer).
-        let second_factor = !has_methods || amr.iter().any(|m| m == "mfa");
+        let second_factor = !has_second_factor || amr.iter().any(|m| m == "mfa");
         recent && second_factor
     }
 }

@@ -70,6 +70,20 @@ function ceremonyRefusal(error) {
 
 /** Posts `fields` as a form body, as the page's own forms send theirs (the CSRF token among
  * them); answers the JSON, or a refusal when the server answered something else. */
+/** Shows the recovery codes a first key came with, in place of the form that added it. */
+function showRecoveryCodes(form, codes) {
+  const list = document.getElementById("key-recovery-codes");
+  list.replaceChildren(...codes.map((code) => {
+    const item = document.createElement("li");
+    const text = document.createElement("code");
+    text.textContent = code;
+    item.append(text);
+    return item;
+  }));
+  form.hidden = true;
+  document.getElementById("key-recovery").hidden = false;
+}
+
 async function postForm(url, fields) {
   const body = new URLSearchParams(fields);
   const response = await fetch(url, { method: "POST", body, redirect: "manual", headers: { Accept: "application/json" } });
@@ -118,6 +132,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!credential) return show({ message: ceremonyRefusal(null) });
       const answer = JSON.stringify(registrationAnswer(credential));
       const finished = await postForm(form.dataset.finish, { csrf, credential: answer });
+      if (finished.recoveryCodes) return showRecoveryCodes(form, finished.recoveryCodes);
       if (finished.redirect) return location.assign(finished.redirect);
       show(finished);
     } catch (failure) {

@@ -5,6 +5,7 @@ use super::Logins;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, MethodKind, Password};
+use crate::sessions::with_second_factor;
 use crate::store::{MethodRecord, SessionRecord};
 use crate::two_factor::{CodeFailure, PresentedCode, TwoFactorError, codes};
 
@@ -83,17 +84,13 @@ impl Logins {
             Proof::StepUp { .. } => None,
         };
         let policy = self.two_factor.two_factor_policy().await?;
-        let methods: Vec<MethodRecord> = self
-            .two_factor_store
-            .methods(user)
-            .await?
-            .into_iter()
-            .filter(|m| policy.methods.allows(m.kind))
-            .collect();
+        let mut factors = self.two_factor.second_factors(user).await?;
+        factors.methods.retain(|m| policy.methods.allows(m.kind));
+        let methods = &factors.methods;
         // Asked for before anything is compared, so that the question is no hint about the
         // password.
         let presented = match code.map(str::trim).filter(|c| !c.is_empty()) {
-            _ if methods.is_empty() && password.is_none() => {
+            _ if !factors.any() && password.is_none() => {
                 return Err(TwoFactorError::field(
                     "code",
                     Invalid::new(
@@ -102,8 +99,11 @@ impl Logins {
                     ),
                 ));
             }
-            _ if methods.is_empty() => None,
+            _ if !factors.any() => None,
             Some(code) => Some(PresentedCode::parse(code)?),
+            // A key is proved by its own ceremony (`WebAuthn::assert`), not here: the password
+            // alone proves no second factor, so it opens no sensitive change for this user.
+            None if methods.is_empty() && password.is_some() => None,
             None => {
                 return Err(TwoFactorError::field(
                     "code",
@@ -199,54 +199,5 @@ impl Logins {
             .reauthenticate_session(&session.id, &amr, now, Some(&event))
             .await?;
         Ok(())
-    }
-}
-
-/// A session's methods (`amr`) once it proved `proved`: each named once, with `mfa` when a
-/// second factor is among them (a password alone is one factor).
-fn with_second_factor(mut amr: Vec<String>, proved: &[String]) -> Vec<String> {
-    amr.retain(|m| m != "mfa");
-    for method in proved {
-        if !amr.contains(method) {
-            amr.push(method.clone());
-        }
-    }
-    if amr.iter().any(|m| m != "pwd" && m != "trusted") {
-        amr.push("mfa".to_owned());
-    }
-    amr
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_second_factor;
-
-    fn words(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn a_password_alone_is_one_factor_and_a_code_makes_two() {
-        assert_eq!(
-            with_second_factor(vec![], &words(&["pwd"])),
-            words(&["pwd"])
-        );
-        assert_eq!(
-            with_second_factor(vec![], &words(&["pwd", "otp"])),
-            words(&["pwd", "otp", "mfa"])
-        );
-    }
-
-    #[test]
-    fn a_step_up_keeps_what_the_login_proved_and_adds_the_code() {
-        assert_eq!(
-            with_second_factor(words(&["pwd", "trusted"]), &words(&["sms"])),
-            words(&["pwd", "trusted", "sms", "mfa"])
-        );
-        assert_eq!(
-            with_second_factor(words(&["pwd", "otp", "mfa"]), &words(&["otp"])),
-            words(&["pwd", "otp", "mfa"]),
-            "each method once"
-        );
     }
 }

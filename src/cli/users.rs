@@ -274,8 +274,11 @@ pub(super) async fn user_command(core: &Core, command: UserCommand) -> anyhow::R
                 .await
                 .map_err(describe)?;
             println!(
-                "{}: {removed} second factors removed, trusted computers forgotten",
-                user.username
+                "{}: {} second factors removed ({} methods, {} security keys or passkeys), trusted computers forgotten",
+                user.username,
+                removed.methods + removed.keys,
+                removed.methods,
+                removed.keys
             );
         }
         UserCommand::AccessCode {

@@ -202,6 +202,23 @@ impl FromRequestParts<AppState> for MaybeApiKey {
     }
 }
 
+/// A caller who may be anonymous: an API key, a user's access token (`Bearer`), or neither.
+/// Either credential, once presented, must be live (a 401 otherwise).
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if bearer(&parts.headers).is_none() && presented_api_key(&parts.headers).is_none() {
+            return Ok(Self(None));
+        }
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(|caller| Self(Some(caller)))
+    }
+}
+
 /// Whoever may read `/metrics`: anyone with `metrics.public`; else the holder of a live API key,
 /// as `Authorization: <key>` or, as Prometheus sends a credential, `Authorization: Bearer <key>`.
 /// A loopback peer is no exception: behind a proxy on the same machine every peer is one.
@@ -346,6 +363,8 @@ pub fn client_ip(parts: &Parts, edge: &super::EdgeSettings) -> Option<IpAddr> {
 pub struct SessionUser {
     pub claims: crate::crypto::Claims,
     pub user: crate::domain::User,
+    /// The token's session as stored now (a re-authentication may have moved it on).
+    pub session: crate::store::SessionRecord,
 }
 
 impl SessionUser {
@@ -354,10 +373,14 @@ impl SessionUser {
         match state
             .core
             .sessions
-            .validate_access_token(&token, Instant::now())
+            .validate_access_token_session(&token, Instant::now())
             .await
         {
-            Ok((claims, user)) => Ok(Self { claims, user }),
+            Ok((claims, user, session)) => Ok(Self {
+                claims,
+                user,
+                session,
+            }),
             Err(crate::sessions::TokenAuthError::Invalid) => {
                 Err(ApiError::Empty(StatusCode::UNAUTHORIZED))
             }
@@ -366,7 +389,8 @@ impl SessionUser {
     }
 
     /// Two-factor changes need a recent login (with the second factor, when the user has one);
-    /// otherwise a 403 that says so.
+    /// otherwise a 403 that says so. Read from the session as stored, as the pages read it, so
+    /// that a re-authentication with a key (`POST /api/webauthn/assert`) counts at once.
     pub async fn require_recent_login(
         &self,
         state: &AppState,
@@ -377,8 +401,8 @@ impl SessionUser {
             .two_factor
             .check_reauthenticated(
                 self.user.id,
-                Instant::from_millis(self.claims.auth_time.saturating_mul(1000)),
-                &self.claims.amr,
+                self.session.authenticated_at,
+                &self.session.amr,
                 now,
             )
             .await

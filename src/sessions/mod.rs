@@ -1,6 +1,7 @@
 //! Sessions and their tokens: opened after a login, refreshed, validated and ended. How long a
 //! web session lives is `lifetime.rs`'s rule.
 
+mod amr;
 mod lifetime;
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use crate::crypto::{AccessTokenSigner, Claims, FormBinding, FormTokens, random};
 use crate::domain::{LoginType, User, UserId};
 use crate::store::{AuditStore, NewSession, SessionRecord, SessionStore, Store, UserStore};
 
+pub use amr::with_second_factor;
 pub use lifetime::{Standing, WebSessionLimits};
 
 /// How tokens are issued.
@@ -223,6 +225,17 @@ impl Sessions {
         token: &str,
         now: Instant,
     ) -> Result<(Claims, User), TokenAuthError> {
+        let (claims, user, _) = self.validate_access_token_session(token, now).await?;
+        Ok((claims, user))
+    }
+
+    /// `validate_access_token`, with the session as stored now: what it proved and when, which
+    /// a re-authentication may have changed since the token was signed.
+    pub async fn validate_access_token_session(
+        &self,
+        token: &str,
+        now: Instant,
+    ) -> Result<(Claims, User, SessionRecord), TokenAuthError> {
         let claims = self
             .signer
             .verify(token, now)
@@ -238,7 +251,7 @@ impl Sessions {
         if user.id.to_string() != claims.sub {
             return Err(TokenAuthError::Invalid);
         }
-        Ok((claims, user))
+        Ok((claims, user, session))
     }
 
     /// Trades an API session's refresh token for a new access token and a new refresh token;

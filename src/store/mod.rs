@@ -77,7 +77,7 @@ pub use sessions::{NewSession, SessionRecord};
 pub use trusted_computers::{NewTrust, TrustRecord};
 pub use two_factor::{
     AddedMethod, ChallengeRecord, EnrolmentEvents, MethodRecord, NewChallenge, NewMethod,
-    NewRecoveryCodes, Trusts,
+    NewRecoveryCodes, RemovedFactors, Trusts,
 };
 pub use users::{
     EndSessions, Keep, NewUser, PasswordChange, PasswordSet, UserChanges, UserWithHash,
@@ -87,7 +87,8 @@ pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
 pub use webauthn::{
-    CeremonyRecord, CredentialRecord, NewCeremony, StoredCredential, UsedCredential,
+    CeremonyRecord, CredentialRecord, KeyChange, NewCeremony, SessionProof, StoredCredential,
+    UsedCredential,
 };
 
 use checkpoints::Checkpoints;

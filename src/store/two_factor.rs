@@ -137,6 +137,14 @@ pub enum NewRecoveryCodes {
     Always,
 }
 
+/// What `remove_all_methods` removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedFactors {
+    pub methods: u64,
+    /// Security keys and passkeys.
+    pub keys: u64,
+}
+
 /// How `add_method` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddedMethod {
@@ -236,7 +244,7 @@ impl TwoFactorStore {
             };
             super::address_proofs::verify_proven(&mut tx, method.user_id, proven).await?;
         }
-        let first = kinds.is_empty();
+        let first = kinds.is_empty() && !has_keys(&mut tx, method.user_id).await?;
         if first || recovery == NewRecoveryCodes::Always {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
                 .bind(method.user_id.to_string())
@@ -297,17 +305,7 @@ impl TwoFactorStore {
         if removed == 0 {
             return Ok(false);
         }
-        let left: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
-                .bind(user.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-        if left == 0 {
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                .bind(user.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+        forget_recovery_codes_without_factors(&mut tx, user).await?;
         if trusts == Trusts::Revoked {
             super::trusted_computers::revoke_trusts(&mut tx, user, None, now).await?;
         }
@@ -372,18 +370,24 @@ impl TwoFactorStore {
         Ok(true)
     }
 
-    /// Removes every method and recovery code of the user (a recovery code was used to turn
-    /// two-factor off, or an administrator reset it).
+    /// Removes every second factor of the user — methods, security keys and passkeys — and
+    /// their recovery codes (a recovery code was used to turn two-factor off, or an
+    /// administrator reset it). The event says how many methods and keys went.
     pub async fn remove_all_methods(
         &self,
         user: UserId,
         trusts: Trusts,
         event: &AuditEvent,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<RemovedFactors, StoreError> {
         let now = event.at;
         let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
-        let removed = sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1")
+        let methods = sqlx::query("DELETE FROM two_factor_methods WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let keys = sqlx::query("DELETE FROM webauthn_credentials WHERE user_id = $1")
             .bind(user.to_string())
             .execute(&mut *tx)
             .await?
@@ -395,14 +399,18 @@ impl TwoFactorStore {
         if trusts == Trusts::Revoked {
             super::trusted_computers::revoke_trusts(&mut tx, user, None, now).await?;
         }
-        audit::record(&mut tx, event).await?;
+        let event = event
+            .clone()
+            .detail("methodsRemoved", methods)
+            .detail("keysRemoved", keys);
+        audit::record(&mut tx, &event).await?;
         tx.commit().await?;
-        Ok(removed)
+        Ok(RemovedFactors { methods, keys })
     }
 
-    /// Replaces the user's recovery codes — only while the user has a method: `false`, and
-    /// nothing stored, when the last one is gone (perhaps removed a moment before, under the
-    /// same lock), since recovery codes exist exactly while methods do.
+    /// Replaces the user's recovery codes — only while the user has a second factor (a method
+    /// or a key): `false`, and nothing stored, when the last one is gone (perhaps removed a
+    /// moment before, under the same lock), since recovery codes exist exactly while they do.
     pub async fn replace_recovery_codes(
         &self,
         user: UserId,
@@ -412,12 +420,7 @@ impl TwoFactorStore {
         let now = event.at;
         let mut tx = self.store.writes().begin().await?;
         lock_user(&mut tx, user, now).await?;
-        let methods: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM two_factor_methods WHERE user_id = $1")
-                .bind(user.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-        if methods == 0 {
+        if !has_second_factor(&mut tx, user).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
@@ -627,9 +630,48 @@ pub(super) async fn fill_method_countries(pool: &sqlx::AnyPool) -> Result<(), St
     Ok(())
 }
 
+/// Whether `user` has a security key or a passkey, in `tx`.
+async fn has_keys(tx: &mut Transaction<'_, Any>, user: UserId) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM webauthn_credentials WHERE user_id = $1 LIMIT 1")
+            .bind(user.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Whether `user` has a second factor, in `tx`: a method, a security key or a passkey. Read
+/// under the user's lock (`lock_user`) by every change of them.
+pub(super) async fn has_second_factor(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+) -> Result<bool, StoreError> {
+    let method: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM two_factor_methods WHERE user_id = $1 LIMIT 1")
+            .bind(user.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(method.is_some() || has_keys(tx, user).await?)
+}
+
+/// Recovery codes exist exactly while second factors do: once the last method or key is gone
+/// (in `tx`, under the user's lock), its recovery codes go too.
+pub(super) async fn forget_recovery_codes_without_factors(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+) -> Result<(), StoreError> {
+    if !has_second_factor(tx, user).await? {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Touches the user row first: on PostgreSQL this locks it, so two changes to one user's
 /// methods run one after the other; on SQLite it takes the write lock at once.
-async fn lock_user(
+pub(super) async fn lock_user(
     tx: &mut Transaction<'_, Any>,
     user: UserId,
     now: Instant,
@@ -642,7 +684,7 @@ async fn lock_user(
     Ok(())
 }
 
-async fn insert_recovery_codes(
+pub(super) async fn insert_recovery_codes(
     tx: &mut Transaction<'_, Any>,
     user: UserId,
     hashes: &[String],

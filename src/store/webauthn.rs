@@ -6,7 +6,11 @@ use sqlx::{Any, Row, Transaction};
 
 use super::row::bind_all;
 use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
-use super::{StoreError, WebauthnStore, audit, flag};
+use super::trusted_computers::revoke_trusts;
+use super::two_factor::{
+    forget_recovery_codes_without_factors, has_second_factor, insert_recovery_codes, lock_user,
+};
+use super::{StoreError, Trusts, WebauthnStore, audit, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
 use crate::domain::UserId;
@@ -68,7 +72,9 @@ pub struct CredentialRecord {
 /// How keeping a registered credential ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredCredential {
-    Stored,
+    /// Kept; `first`: the user had no second factor before, and the recovery codes given were
+    /// stored with it.
+    Stored { first: bool },
     /// The ceremony was spent (or expired) meanwhile: nothing was written.
     CeremonyGone,
     /// That credential id is registered already: nothing was written.
@@ -86,6 +92,27 @@ pub enum UsedCredential {
     CounterBehind,
     /// A passkey sign-in's user is disabled (or gone): nothing was written.
     UserInactive,
+    /// The session a re-authentication was for ended meanwhile: nothing was written.
+    SessionEnded,
+}
+
+/// What a key's registration or removal changes beside the key, in its transaction: a change
+/// of second factors (`two_factor::AFTER_A_FACTOR_CHANGE`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyChange<'a> {
+    pub trusts: Trusts,
+    /// A registration's: the recovery codes (their hashes) stored when the key is the user's
+    /// first second factor, as with a first method (`NewRecoveryCodes::WithAFirstMethod`).
+    pub recovery_hashes: &'a [String],
+}
+
+/// A session that proved a second factor with a key (re-authentication): its methods from now
+/// on, written with its event in the transaction that spends the ceremony.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionProof<'a> {
+    pub session_id: &'a str,
+    pub amr: &'a [String],
+    pub event: &'a AuditEvent,
 }
 
 const CEREMONY_COLUMNS: &str =
@@ -126,20 +153,25 @@ impl WebauthnStore {
     }
 
     /// Keeps `new` with `event`, spending the registration ceremony `ceremony` (of `purpose`) in the same
-    /// transaction: one conditional UPDATE, so that of two finishes only one keeps a key.
+    /// transaction: one conditional UPDATE, so that of two finishes only one keeps a key. Under
+    /// the user's lock, as a method's enrolment: `change` says what else it changes.
     pub async fn insert_credential(
         &self,
         ceremony: &str,
         purpose: &str,
         new: &CredentialRecord,
+        change: KeyChange<'_>,
         event: &AuditEvent,
     ) -> Result<StoredCredential, StoreError> {
         let now = event.at.millis();
+        let user = new.user_id;
         let mut tx = self.store.writes().begin().await?;
-        if !spend_ceremony(&mut tx, ceremony, Some(new.user_id), purpose, now).await? {
+        lock_user(&mut tx, user, event.at).await?;
+        if !spend_ceremony(&mut tx, ceremony, Some(user), purpose, now).await? {
             tx.rollback().await?;
             return Ok(StoredCredential::CeremonyGone);
         }
+        let first = !has_second_factor(&mut tx, user).await?;
         let kept = sqlx::query(
             "INSERT INTO webauthn_credentials \
              (id, user_id, credential_id, kind, name, display_name, credential, counter, \
@@ -165,23 +197,35 @@ impl WebauthnStore {
             tx.rollback().await?;
             return Ok(StoredCredential::Duplicate);
         }
+        if first {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+            insert_recovery_codes(&mut tx, user, change.recovery_hashes, event.at).await?;
+        }
+        if change.trusts == Trusts::Revoked {
+            revoke_trusts(&mut tx, user, None, event.at).await?;
+        }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(StoredCredential::Stored)
+        Ok(StoredCredential::Stored { first })
     }
 
     /// Notes a use of `user`'s credential `id` at `event.at`: spends the authentication
     /// ceremony `ceremony` and moves the counter forward to `counter` (with the credential
     /// `blob` it belongs to) in one transaction, each by a conditional statement. A counter
     /// that does not move forward (both zero: an authenticator without one) writes nothing.
+    /// With `proof`, the user's live session it names is re-authenticated in the same
+    /// transaction.
     pub async fn use_credential(
         &self,
         ceremony: &str,
-        user: UserId,
-        id: &str,
+        (user, id): (UserId, &str),
         counter: i64,
         blob: &str,
         event: &AuditEvent,
+        proof: Option<SessionProof<'_>>,
     ) -> Result<UsedCredential, StoreError> {
         let now = event.at.millis();
         let mut tx = self.store.writes().begin().await?;
@@ -201,6 +245,24 @@ impl WebauthnStore {
             return Ok(UsedCredential::CounterBehind);
         }
         audit::record(&mut tx, event).await?;
+        if let Some(proof) = proof {
+            let proved = sqlx::query(
+                "UPDATE sessions SET amr = $3, authenticated_at = $4 \
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $4",
+            )
+            .bind(proof.session_id.to_owned())
+            .bind(user.to_string())
+            .bind(proof.amr.join(" "))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if proved == 0 {
+                tx.rollback().await?;
+                return Ok(UsedCredential::SessionEnded);
+            }
+            audit::record(&mut tx, proof.event).await?;
+        }
         tx.commit().await?;
         Ok(UsedCredential::Used)
     }
@@ -297,14 +359,18 @@ impl WebauthnStore {
         row.as_ref().map(credential_from_row).transpose()
     }
 
-    /// Deletes `user`'s credential `id` with `event`: whether there was one.
+    /// Deletes `user`'s credential `id` with `event`: whether there was one. Under the user's
+    /// lock, as a method's removal: the recovery codes go with the last second factor, and the
+    /// trusts as `trusts` says.
     pub async fn delete_credential(
         &self,
         user: UserId,
         id: &str,
+        trusts: Trusts,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut tx = self.store.writes().begin().await?;
+        lock_user(&mut tx, user, event.at).await?;
         let deleted =
             sqlx::query("DELETE FROM webauthn_credentials WHERE user_id = $1 AND id = $2")
                 .bind(user.to_string())
@@ -315,6 +381,10 @@ impl WebauthnStore {
         if deleted == 0 {
             tx.rollback().await?;
             return Ok(false);
+        }
+        forget_recovery_codes_without_factors(&mut tx, user).await?;
+        if trusts == Trusts::Revoked {
+            revoke_trusts(&mut tx, user, None, event.at).await?;
         }
         audit::record(&mut tx, event).await?;
         tx.commit().await?;

@@ -366,7 +366,8 @@ impl TwoFactor {
     }
 
     /// Removes a method, proven by one of its codes — or by a recovery code, which removes
-    /// every method (as FusionAuth does).
+    /// every second factor, keys included (as FusionAuth turns two-factor off): recovery codes
+    /// exist exactly while second factors do.
     pub async fn disable_method(
         &self,
         user: UserId,
@@ -402,7 +403,7 @@ impl TwoFactor {
                     .two_factor_store
                     .remove_all_methods(user, AFTER_A_FACTOR_CHANGE, &event.detail("all", true))
                     .await?;
-                tracing::info!(target: "security", user = %user, removed, "every two-factor method removed with a recovery code");
+                tracing::info!(target: "security", user = %user, methods = removed.methods, keys = removed.keys, "every second factor removed with a recovery code");
             }
             PresentedCode::Numeric(code) => {
                 self.prove_method(method, &code, &policy, origin, now)

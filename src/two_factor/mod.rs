@@ -393,7 +393,17 @@ impl TwoFactor {
         Ok(())
     }
 
-    /// Whether a session may change two-factor settings now (re-authentication).
+    /// A user's second factors: their methods, and whether they have security keys or
+    /// passkeys.
+    pub async fn second_factors(&self, user: UserId) -> Result<SecondFactors, TwoFactorError> {
+        Ok(SecondFactors {
+            methods: self.two_factor_store.methods(user).await?,
+            keys: !self.webauthn_store.credentials_of(user).await?.is_empty(),
+        })
+    }
+
+    /// Whether a session may change two-factor settings now (re-authentication): every path
+    /// that guards a sensitive change asks this, with the user's second factors, keys included.
     pub async fn check_reauthenticated(
         &self,
         user: UserId,
@@ -402,19 +412,35 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<(), TwoFactorError> {
         let policy = self.two_factor_policy().await?;
-        let has_methods = !self.two_factor_store.methods(user).await?.is_empty();
-        if policy.allows_sensitive_change(authenticated_at, amr, has_methods, now) {
+        let has_second_factor = self.second_factors(user).await?.any();
+        if policy.allows_sensitive_change(authenticated_at, amr, has_second_factor, now) {
             return Ok(());
         }
         Err(TwoFactorError::Forbidden(format!(
             "log in again{} to change two-factor settings: they need a login from the last {} minutes",
-            if has_methods {
-                " with your second factor"
+            if has_second_factor {
+                " (or re-authenticate) with your second factor"
             } else {
                 ""
             },
             policy.reauthentication_seconds / 60
         )))
+    }
+}
+
+/// A user's second factors, as re-authentication counts them.
+#[derive(Debug, Clone)]
+pub struct SecondFactors {
+    pub methods: Vec<MethodRecord>,
+    /// Security keys or passkeys (WebAuthn's).
+    pub keys: bool,
+}
+
+impl SecondFactors {
+    /// Whether there is one: a method or a key. A user with one must prove it (`mfa`) before a
+    /// sensitive change.
+    pub fn any(&self) -> bool {
+        !self.methods.is_empty() || self.keys
     }
 }
 

@@ -12,7 +12,9 @@ use super::{Claimed, WebAuthn, WebauthnError, field};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, UserId};
-use crate::store::{CredentialRecord, NewCeremony, UsedCredential};
+use crate::sessions::with_second_factor;
+use crate::store::{CredentialRecord, NewCeremony, SessionProof, SessionRecord, UsedCredential};
+use crate::two_factor::TwoFactorError;
 
 /// What an assertion asks of the browser (`{publicKey: …}`), and the ceremony it opened.
 #[derive(Debug)]
@@ -90,11 +92,15 @@ impl WebAuthn {
 
     /// Checks the browser's `answer` against the ceremony its challenge names and the key it
     /// names, and notes the use: the key, as now stored. Any refusal writes nothing, but a
-    /// counter that did not move forward is audited as `webauthn.clone_refused`.
+    /// counter that did not move forward is audited as `webauthn.clone_refused`. With the
+    /// person's own `session`, the ceremony must be its user's, and the session is
+    /// re-authenticated with the key (`hwk`, `mfa`) in the same transaction, as a code's
+    /// re-authentication records it (`login.reauthenticate`).
     pub async fn assert(
         &self,
         answer: &rules::AssertionAnswer,
         claimed: Claimed<'_>,
+        session: Option<&SessionRecord>,
         origin: &Origin,
         now: Instant,
     ) -> Result<CredentialRecord, WebauthnError> {
@@ -102,10 +108,13 @@ impl WebAuthn {
         super::check_claims(party, claimed, answer.rp_id.as_deref())?;
         let (credential, ceremony_id, credential_id) = rules::read_assertion(answer)?;
         let ceremony = self.store.ceremony(&ceremony_id).await?;
-        let user = ceremony
-            .as_ref()
-            .and_then(|c| c.user_id)
-            .unwrap_or_else(UserId::new);
+        let user = match session {
+            Some(session) => session.user_id,
+            None => ceremony
+                .as_ref()
+                .and_then(|c| c.user_id)
+                .unwrap_or_else(UserId::new),
+        };
         rules::ceremony_verdict(
             ceremony.as_ref(),
             Some(user),
@@ -145,9 +154,28 @@ impl WebAuthn {
             .detail("webauthnId", record.id.clone())
             .detail("name", record.name.clone())
             .detail("counter", counter);
+        let proved = ["hwk".to_owned()];
+        let amr = session.map(|s| with_second_factor(s.amr.clone(), &proved));
+        let reauthenticated =
+            AuditEvent::new(EventKind::Reauthenticate, Actor::User(user), origin, now)
+                .target(user)
+                .detail("amr", proved.to_vec())
+                .detail("webauthnId", record.id.clone());
+        let proof = session.zip(amr.as_deref()).map(|(s, amr)| SessionProof {
+            session_id: &s.id,
+            amr,
+            event: &reauthenticated,
+        });
         match self
             .store
-            .use_credential(&ceremony.id, user, &record.id, counter, &blob, &event)
+            .use_credential(
+                &ceremony.id,
+                (user, &record.id),
+                counter,
+                &blob,
+                &event,
+                proof,
+            )
             .await?
         {
             UsedCredential::Used => {
@@ -156,6 +184,9 @@ impl WebAuthn {
                 record.last_used_at = Some(now);
                 Ok(record)
             }
+            UsedCredential::SessionEnded => Err(WebauthnError::TwoFactor(
+                TwoFactorError::Forbidden("the session ended: log in again".into()),
+            )),
             UsedCredential::CeremonyGone => Err(field(
                 "credential.response.clientDataJSON",
                 Invalid::new("[invalid]", "answers a challenge already used: start again"),

@@ -31,10 +31,10 @@ use crate::config::RelyingParty;
 use crate::domain::{FieldError, Invalid, KeyName, Reason, UserId};
 use crate::sessions::Sessions;
 use crate::store::{
-    AuditStore, CredentialRecord, NewCeremony, Store, StoreError, StoredCredential, UserStore,
-    WebauthnStore,
+    AuditStore, CredentialRecord, KeyChange, NewCeremony, Store, StoreError, StoredCredential,
+    UserStore, WebauthnStore,
 };
-use crate::two_factor::{TwoFactor, TwoFactorError};
+use crate::two_factor::{AFTER_A_FACTOR_CHANGE, TwoFactor, TwoFactorError};
 
 /// The kind of credential a second-factor registration makes.
 const SECURITY_KEY: &str = "security_key";
@@ -95,6 +95,14 @@ fn field(name: &str, invalid: Invalid) -> WebauthnError {
 pub struct StartedRegistration {
     pub options: CreationChallengeResponse,
     pub ceremony: String,
+}
+
+/// A key just registered, and the recovery codes to show once when it is the user's first
+/// second factor (as the enable of a first method shows them).
+#[derive(Debug)]
+pub struct Registered {
+    pub credential: CredentialRecord,
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// What the browser's answer to a registration claims of where it was made: FusionAuth's
@@ -253,7 +261,9 @@ impl WebAuthn {
 
     /// Finishes `user`'s registration with the browser's `answer`: checked against the
     /// ceremony its challenge names (this user's, unexpired, unspent), then kept, with its
-    /// event, in the transaction that spends the ceremony. Any refusal writes nothing.
+    /// event, in the transaction that spends the ceremony. A key is a change of second factors
+    /// (`AFTER_A_FACTOR_CHANGE`), and a user's first one comes with recovery codes. Any refusal
+    /// writes nothing.
     pub async fn finish_registration(
         &self,
         user: UserId,
@@ -262,7 +272,7 @@ impl WebAuthn {
         actor: Actor,
         origin: &Origin,
         now: Instant,
-    ) -> Result<CredentialRecord, WebauthnError> {
+    ) -> Result<Registered, WebauthnError> {
         let (webauthn, party) = self.party()?;
         check_claims(party, claimed, answer.rp_id.as_deref())?;
         let (credential, ceremony_id) = rules::read_registration(answer)?;
@@ -313,12 +323,20 @@ impl WebAuthn {
             .detail("webauthnId", record.id.clone())
             .detail("name", record.name.clone())
             .detail("kind", kind);
+        let (codes, hashes) = self.two_factor.new_recovery_codes();
+        let change = KeyChange {
+            trusts: AFTER_A_FACTOR_CHANGE,
+            recovery_hashes: &hashes,
+        };
         match self
             .store
-            .insert_credential(&ceremony.id, purpose.as_str(), &record, &event)
+            .insert_credential(&ceremony.id, purpose.as_str(), &record, change, &event)
             .await?
         {
-            StoredCredential::Stored => Ok(record),
+            StoredCredential::Stored { first } => Ok(Registered {
+                credential: record,
+                recovery_codes: first.then_some(codes),
+            }),
             StoredCredential::CeremonyGone => Err(WebauthnError::from(FieldError::new(
                 "credential.response.clientDataJSON",
                 Invalid::new("[invalid]", "answers a challenge already used: start again"),
@@ -338,7 +356,9 @@ impl WebAuthn {
         Ok(self.store.credentials_of(user).await?)
     }
 
-    /// Removes the key `id`, whoever's it is: whether there was one.
+    /// Removes the key `id`, whoever's it is: whether there was one. A change of second
+    /// factors, as a method's removal: the trusts end, and the recovery codes go with the last
+    /// second factor (`TwoFactorStore::remove_method` follows the same rule).
     pub async fn delete(
         &self,
         id: &str,
@@ -355,7 +375,7 @@ impl WebAuthn {
             .detail("name", key.name.clone());
         Ok(self
             .store
-            .delete_credential(key.user_id, &key.id, &event)
+            .delete_credential(key.user_id, &key.id, AFTER_A_FACTOR_CHANGE, &event)
             .await?)
     }
 
@@ -388,7 +408,10 @@ impl WebAuthn {
         if let Some(reason) = reason {
             event = event.detail("reason", reason.as_str());
         }
-        Ok(self.store.delete_credential(user, &key.id, &event).await?)
+        Ok(self
+            .store
+            .delete_credential(user, &key.id, AFTER_A_FACTOR_CHANGE, &event)
+            .await?)
     }
 }
 

@@ -219,6 +219,10 @@ impl WebAuthn {
                 return Err(refuse(rules::spent_ceremony()).await);
             }
             UsedCredential::UserInactive => return Err(WebauthnError::Inactive),
+            // A sign-in proves no session again: the store never answers this for it.
+            UsedCredential::SessionEnded => {
+                return Err(anyhow::anyhow!("a passkey sign-in answered SessionEnded").into());
+            }
             UsedCredential::CounterBehind => {
                 let refusal = match self.store.credential_of(user, &credential_id).await? {
                     None => not_a_passkey(),

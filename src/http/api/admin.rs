@@ -103,7 +103,7 @@ pub struct CountResponse {
     params(("userId" = String, Path, pattern = "^[0-9a-f-]{36}$", description = "The user's id (a UUID)")),
     request_body = ReasonBody,
     responses(
-        (status = 200, description = "Every method, recovery code and trusted computer of the user is removed; `count` methods", body = CountResponse),
+        (status = 200, description = "Every method, security key, passkey, recovery code and trusted computer of the user is removed; `count` methods and `keys` keys", body = ResetResponse),
         (status = 404, description = "No such user (no body)"),
     )
 )]
@@ -113,9 +113,9 @@ pub async fn reset_two_factor(
     RequestOrigin(origin): RequestOrigin,
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
-) -> Result<Json<CountResponse>, ApiError> {
+) -> Result<Json<ResetResponse>, ApiError> {
     let user = parse_user_id(&user_id)?;
-    let count = state
+    let removed = state
         .core
         .admin
         .reset_two_factor(
@@ -126,7 +126,19 @@ pub async fn reset_two_factor(
             Instant::now(),
         )
         .await?;
-    Ok(Json(CountResponse { count }))
+    Ok(Json(ResetResponse {
+        count: removed.methods,
+        keys: removed.keys,
+    }))
+}
+
+/// What a two-factor reset removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResetResponse {
+    /// Methods (authenticators, phones, email addresses).
+    count: u64,
+    /// Security keys and passkeys.
+    keys: u64,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

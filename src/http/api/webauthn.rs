@@ -14,7 +14,7 @@ use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, MaybeApiKey, RequestOrigin};
+use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, Caller, MaybeCaller, RequestOrigin};
 use crate::store::CredentialRecord;
 use crate::webauthn::{AssertionAnswer, Claimed, RegistrationAnswer};
 
@@ -110,6 +110,16 @@ pub struct CredentialResponse {
     credential: CredentialView,
 }
 
+/// A registered key; with the user's first second factor, their recovery codes (shown once,
+/// as FusionAuth's `recoveryCodes`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterCompleteResponse {
+    credential: CredentialView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CredentialsResponse {
     credentials: Vec<CredentialView>,
@@ -162,7 +172,7 @@ pub async fn register_start(
     security(("apiKey" = [])),
     request_body = RegisterCompleteRequest,
     responses(
-        (status = 200, description = "The key, registered", body = CredentialResponse),
+        (status = 200, description = "The key, registered; the user's trusted computers are forgotten (a change of second factors). When it is the user's first second factor, `recoveryCodes` too, shown once", body = RegisterCompleteResponse),
         (status = 400, description = "A field refused, nothing written: `[invalid]origin` or `[invalid]rpId` (not this server's), `[invalid]credential.response.clientDataJSON` (not base64url or JSON, another origin, a challenge unknown, expired, used or another user's), `[invalid]credential.response.attestationObject` (not base64url or CBOR, another relying party, a signature refused), `[duplicate]credential`; or `[WebAuthnDisabled]`"),
     )
 )]
@@ -171,13 +181,13 @@ pub async fn register_complete(
     ApiKeyAuth(key): ApiKeyAuth,
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<RegisterCompleteRequest>,
-) -> Result<Json<CredentialResponse>, ApiError> {
+) -> Result<Json<RegisterCompleteResponse>, ApiError> {
     let user = parse_user_id(&body.user_id)?;
     let claimed = Claimed {
         origin: &body.origin,
         rp_id: &body.rp_id,
     };
-    let credential = state
+    let registered = state
         .core
         .webauthn
         .finish_registration(
@@ -189,8 +199,9 @@ pub async fn register_complete(
             Instant::now(),
         )
         .await?;
-    Ok(Json(CredentialResponse {
-        credential: (&credential).into(),
+    Ok(Json(RegisterCompleteResponse {
+        credential: (&registered.credential).into(),
+        recovery_codes: registered.recovery_codes,
     }))
 }
 
@@ -220,7 +231,7 @@ pub async fn list(
     security(("apiKey" = [])),
     params(("id" = String, Path, description = "The key's id (a UUID)")),
     responses(
-        (status = 200, description = "The key, removed (no body)"),
+        (status = 200, description = "The key, removed (no body); the user's trusted computers are forgotten, and their recovery codes with their last second factor"),
         (status = 404, description = "No such key (no body)"),
     )
 )]
@@ -244,7 +255,8 @@ pub async fn delete(
 
 /// What an assertion is begun for: a login's second factor (`twoFactorId`, `general`), a
 /// passkey sign-in (`bootstrap`, `loginId` optional), or proof that a user holds one of their
-/// keys (`userId`, `general` or `reauthentication`; an API key is needed).
+/// keys (`userId`, `general` or `reauthentication`; an API key, or the user's own access token,
+/// is needed).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartRequest {
@@ -278,15 +290,15 @@ pub struct AssertRequest {
     security((), ("apiKey" = [])),
     request_body = StartRequest,
     responses(
-        (status = 200, description = "The options for navigator.credentials.get; the challenge is kept five minutes, for one answer. With `twoFactorId` (no API key needed): the login's user's keys allowed, for `POST /api/webauthn/login`. With `bootstrap` (no API key needed): user verification required, no credential named without `loginId`, for `POST /api/webauthn/login` without a `twoFactorId`. With `userId` (an API key needed): the user's keys allowed, for `POST /api/webauthn/assert`", body = RegisterStartResponse),
-        (status = 400, description = "A field refused: `[invalid]userId` (not a UUID, or no such active user), `[noKeys]userId` or `[noKeys]twoFactorId` (no key to answer with), `[blank]userId` (neither a userId nor a twoFactorId), `[invalid]twoFactorId` or `[invalid]loginId` (not taken by this workflow), `loginId` not a username or email; or `[WebAuthnDisabled]`"),
-        (status = 401, description = "A `userId` without a live API key (no body)"),
+        (status = 200, description = "The options for navigator.credentials.get; the challenge is kept five minutes, for one answer. With `twoFactorId` (no API key needed): the login's user's keys allowed, for `POST /api/webauthn/login`. With `bootstrap` (no API key needed): user verification required, no credential named without `loginId`, for `POST /api/webauthn/login` without a `twoFactorId`. With `userId` (an API key, or that user's access token as `Bearer`): the user's keys allowed, for `POST /api/webauthn/assert`", body = RegisterStartResponse),
+        (status = 400, description = "A field refused: `[invalid]userId` (not a UUID, no such active user, or not the user of the bearer token), `[noKeys]userId` or `[noKeys]twoFactorId` (no key to answer with), `[blank]userId` (neither a userId nor a twoFactorId), `[invalid]twoFactorId` or `[invalid]loginId` (not taken by this workflow), `loginId` not a username or email; or `[WebAuthnDisabled]`"),
+        (status = 401, description = "A `userId` without a live API key or access token (no body)"),
         (status = 404, description = "The `twoFactorId` is unknown, finished or expired (no body)"),
     )
 )]
 pub async fn start(
     State(state): State<AppState>,
-    MaybeApiKey(key): MaybeApiKey,
+    MaybeCaller(caller): MaybeCaller,
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
     let webauthn = &state.core.webauthn;
@@ -306,9 +318,20 @@ pub async fn start(
         }
         (_, Some(_), Some(_)) => return Err(not_taken("userId", "a login's second factor")),
         (_, None, Some(user)) => {
-            // Naming a user's keys is an administrator's (or the pages') business.
-            key.ok_or(ApiError::Empty(StatusCode::UNAUTHORIZED))?;
+            // Naming a user's keys is an administrator's (or the pages') business, or the
+            // user's own, re-authenticating their session.
             let user = parse_user_id(&user)?;
+            match caller {
+                None => return Err(ApiError::Empty(StatusCode::UNAUTHORIZED)),
+                Some(Caller::User(session)) if session.user.id != user => {
+                    return Err(ApiError::field(
+                        "userId",
+                        "[invalid]",
+                        "is not the user of this access token",
+                    ));
+                }
+                Some(_) => {}
+            }
             webauthn.start_assertion(user, now).await?
         }
         (_, None, None) => {
@@ -325,16 +348,18 @@ pub async fn start(
 
 #[utoipa::path(
     post, path = "/api/webauthn/assert", tag = "webauthn",
-    security(("apiKey" = [])),
+    security(("apiKey" = []), ("bearer" = [])),
     request_body = AssertRequest,
     responses(
-        (status = 200, description = "The key that signed, its counter moved forward", body = CredentialResponse),
+        (status = 200, description = "The key that signed, its counter moved forward. With the user's access token (`Bearer`), the challenge must be that user's, and the token's session is re-authenticated with the key (`hwk`, `mfa`, now), as a code's re-authentication is (`login.reauthenticate`): two-factor changes are open to it for the re-authentication window", body = CredentialResponse),
+        (status = 401, description = "Neither a live API key nor a live access token (no body)"),
+        (status = 403, description = "The token's session ended before the proof was written", body = crate::http::error::Errors),
         (status = 400, description = "A field refused, nothing written: `[invalid]origin`, `[invalid]rpId`, `[invalid]credential.response.clientDataJSON` (another origin, not an assertion, a challenge unknown, expired or used), `[invalid]credential.response.authenticatorData` (another relying party, not present), `[invalid]credential.response.signature`, `[invalid]credential.id` (not a key of the challenge's user), `[cloned]credential.response.authenticatorData` (the counter did not move forward: audited as `webauthn.clone_refused`); or `[WebAuthnDisabled]`"),
     )
 )]
 pub async fn assert(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
+    caller: Caller,
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<AssertRequest>,
 ) -> Result<Json<CredentialResponse>, ApiError> {
@@ -342,10 +367,14 @@ pub async fn assert(
         origin: &body.origin,
         rp_id: &body.rp_id,
     };
+    let session = match &caller {
+        Caller::ApiKey(_) => None,
+        Caller::User(user) => Some(&user.session),
+    };
     let credential = state
         .core
         .webauthn
-        .assert(&body.credential, claimed, &origin, Instant::now())
+        .assert(&body.credential, claimed, session, &origin, Instant::now())
         .await?;
     Ok(Json(CredentialResponse {
         credential: (&credential).into(),

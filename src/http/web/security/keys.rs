@@ -161,7 +161,11 @@ pub async fn finish(
         )
         .await
     {
-        Ok(_) => Json(json!({ "redirect": "/security?done=key" })).into_response(),
+        // A first second factor comes with recovery codes: the page shows them, once.
+        Ok(registered) => match registered.recovery_codes {
+            Some(codes) => Json(json!({ "recoveryCodes": codes })).into_response(),
+            None => Json(json!({ "redirect": "/security?done=key" })).into_response(),
+        },
         Err(error) => refusal(&state, &headers, error),
     }
 }
