@@ -272,7 +272,8 @@ export async function plugKey(page) {
 
 /** Adds a key named `name` from the security page; resolves once the page has answered: it
  * went on to another page, or shows why beside the form (the click hides an earlier refusal and
- * disables the button until the answer). */
+ * disables the button until the answer), or shows the recovery codes a first second factor comes
+ * with, which it answers with after going on past them (none otherwise). */
 export async function addKey(page, name) {
   await page.getByLabel(/Name of the new key/).fill(name);
   const navigated = page.waitForEvent("framenavigated", (frame) => frame === page.mainFrame());
@@ -281,8 +282,14 @@ export async function addKey(page, name) {
     const error = document.getElementById("key-error");
     return !error.hidden && !document.querySelector("#key-form button[type=submit]").disabled;
   });
-  // The other one is left waiting: its end (a timeout, the page closed) tells nothing.
+  // A first second factor comes with recovery codes, shown in place of the form.
+  const codes = page.locator("#key-recovery").waitFor({ state: "visible" }).then(() => "codes");
+  // The others are left waiting: their end (a timeout, the page closed) tells nothing.
   navigated.catch(() => {});
   refused.catch(() => {});
-  await Promise.race([navigated, refused]);
+  codes.catch(() => {});
+  if ((await Promise.race([navigated, refused, codes])) !== "codes") return [];
+  const shown = await page.locator("#key-recovery-codes code").allTextContents();
+  await page.getByRole("link", { name: "I have saved these codes" }).click();
+  return shown;
 }

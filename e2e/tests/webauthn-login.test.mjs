@@ -48,7 +48,9 @@ async function keyFromPages(page, username, name) {
   await logIn(page, server, username);
   await page.waitForURL(`${server.url}/`);
   await page.goto(`${server.url}/security`);
-  await addKey(page, name);
+  // The key is the user's first second factor: it comes with recovery codes, shown once.
+  const codes = await addKey(page, name);
+  assert.equal(codes.length, 10, JSON.stringify(codes));
   await page.waitForURL(/done=key$/);
   await page.context().clearCookies();
 }

@@ -479,6 +479,16 @@ impl Sessions {
             .await?)
     }
 
+    /// A session in which a security key was just registered has used it: it counts as
+    /// re-authenticated with a key, as one that enrolled a method does with that method.
+    pub async fn credit_key(&self, session: &SessionRecord, now: Instant) -> anyhow::Result<()> {
+        let amr = vec!["pwd".to_owned(), "hwk".to_owned(), "mfa".to_owned()];
+        Ok(self
+            .session_store
+            .reauthenticate_session(&session.id, &amr, now, None)
+            .await?)
+    }
+
     /// The user's sessions its holder could still use (`lifetime::still_usable`), newest first,
     /// with the address and browser each came from: an idle web session is not listed.
     pub async fn live_sessions(

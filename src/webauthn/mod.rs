@@ -31,8 +31,8 @@ use crate::config::RelyingParty;
 use crate::domain::{FieldError, Invalid, KeyName, Reason, UserId};
 use crate::sessions::Sessions;
 use crate::store::{
-    AuditStore, CredentialRecord, KeyChange, NewCeremony, Store, StoreError, StoredCredential,
-    UserStore, WebauthnStore,
+    AuditStore, CredentialRecord, KeyChange, NewCeremony, SessionRecord, Store, StoreError,
+    StoredCredential, UserStore, WebauthnStore,
 };
 use crate::two_factor::{AFTER_A_FACTOR_CHANGE, TwoFactor, TwoFactorError};
 
@@ -263,12 +263,15 @@ impl WebAuthn {
     /// ceremony its challenge names (this user's, unexpired, unspent), then kept, with its
     /// event, in the transaction that spends the ceremony. A key is a change of second factors
     /// (`AFTER_A_FACTOR_CHANGE`), and a user's first one comes with recovery codes. Any refusal
-    /// writes nothing.
+    /// writes nothing. The person's own `session`, where they registered it, has used the key:
+    /// it counts as re-authenticated with it, as one that enrolled a method does.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_registration(
         &self,
         user: UserId,
         answer: &RegistrationAnswer,
         claimed: Claimed<'_>,
+        session: Option<&SessionRecord>,
         actor: Actor,
         origin: &Origin,
         now: Instant,
@@ -333,10 +336,15 @@ impl WebAuthn {
             .insert_credential(&ceremony.id, purpose.as_str(), &record, change, &event)
             .await?
         {
-            StoredCredential::Stored { first } => Ok(Registered {
-                credential: record,
-                recovery_codes: first.then_some(codes),
-            }),
+            StoredCredential::Stored { first } => {
+                if let Some(session) = session {
+                    self.sessions.credit_key(session, now).await?;
+                }
+                Ok(Registered {
+                    credential: record,
+                    recovery_codes: first.then_some(codes),
+                })
+            }
             StoredCredential::CeremonyGone => Err(WebauthnError::from(FieldError::new(
                 "credential.response.clientDataJSON",
                 Invalid::new("[invalid]", "answers a challenge already used: start again"),

@@ -194,6 +194,7 @@ pub async fn register_complete(
             user,
             &body.credential,
             claimed,
+            None,
             Actor::ApiKey(key.id),
             &origin,
             Instant::now(),

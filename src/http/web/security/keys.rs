@@ -123,7 +123,7 @@ pub async fn finish(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<KeyAnswerForm>,
 ) -> Response {
-    let (_, user) = match recent(&state, &headers).await {
+    let (session, user) = match recent(&state, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -155,6 +155,7 @@ pub async fn finish(
             user.id,
             &answer,
             claimed,
+            Some(&session),
             Actor::User(user.id),
             &origin,
             Instant::now(),
