@@ -6,39 +6,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, oathtool, spawn_app};
-use crate::soft_key::{ORIGIN, RP_ID, SoftKey};
+use crate::soft_key::{ORIGIN, RP_ID, SoftKey, register_through_api, user};
 
-async fn user(app: &TestApp, name: &str) -> String {
-    app.create_user(name, json!({})).await["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned()
-}
-
-/// Registers `key` for `user_id` in `workflow` (`general`: a security key, `bootstrap`: a
-/// passkey): the answer of `register/complete`.
+/// Registers `key` for `user_id` in `workflow`: the answer of `register/complete`.
 async fn register(app: &TestApp, user_id: &str, key: &SoftKey, workflow: &str) -> Value {
-    let response = app
-        .with_key(Method::POST, "/api/webauthn/register/start")
-        .json(&json!({"userId": user_id, "name": "My key", "workflow": workflow}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), 200);
-    let options = response.json::<Value>().await.expect("JSON")["options"].clone();
-    let response = app
-        .with_key(Method::POST, "/api/webauthn/register/complete")
-        .json(
-            &json!({"userId": user_id, "credential": key.register(&options),
-                      "origin": ORIGIN, "rpId": RP_ID}),
-        )
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "{body}");
-    body
+    register_through_api(app, user_id, key, workflow).await.1
 }
 
 fn codes_of(registered: &Value) -> Vec<String> {

@@ -11,10 +11,13 @@ use std::cell::{Cell, RefCell};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use crate::helpers::TestApp;
 
 pub const ORIGIN: &str = "http://tessera.test";
 pub const RP_ID: &str = "tessera.test";
@@ -239,4 +242,43 @@ fn text(out: &mut Vec<u8>, value: &str) {
 
 fn map(out: &mut Vec<u8>, pairs: u64) {
     head(out, 5, pairs);
+}
+
+/// A user named `name`, made through the API: their id.
+pub async fn user(app: &TestApp, name: &str) -> String {
+    app.create_user(name, json!({})).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
+/// Registers `key` for `user_id` through the API in `workflow` (`general`: a security key,
+/// `bootstrap`: a passkey): the registration's options and `register/complete`'s answer.
+pub async fn register_through_api(
+    app: &TestApp,
+    user_id: &str,
+    key: &SoftKey,
+    workflow: &str,
+) -> (Value, Value) {
+    let response = app
+        .with_key(Method::POST, "/api/webauthn/register/start")
+        .json(&json!({"userId": user_id, "name": "My key", "workflow": workflow}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let options = response.json::<Value>().await.expect("JSON")["options"].clone();
+    let response = app
+        .with_key(Method::POST, "/api/webauthn/register/complete")
+        .json(
+            &json!({"userId": user_id, "credential": key.register(&options),
+                      "origin": ORIGIN, "rpId": RP_ID}),
+        )
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 200, "{body}");
+    (options, body)
 }
