@@ -464,25 +464,15 @@ impl Sessions {
         self.recent_web.invalidate(token).await;
     }
 
-    /// A session that just proved a new method with its code (enrolling it) has used a second
-    /// factor: it counts as re-authenticated with it.
+    /// A session that just proved a new second factor by adding it (a method's code, a key's
+    /// registration) has used it: it counts as re-authenticated with `factor` (its `amr`).
     pub async fn credit_second_factor(
         &self,
         session: &SessionRecord,
-        kind: crate::domain::MethodKind,
+        factor: &str,
         now: Instant,
     ) -> anyhow::Result<()> {
-        let amr = vec!["pwd".to_owned(), kind.amr().to_owned(), "mfa".to_owned()];
-        Ok(self
-            .session_store
-            .reauthenticate_session(&session.id, &amr, now, None)
-            .await?)
-    }
-
-    /// A session in which a security key was just registered has used it: it counts as
-    /// re-authenticated with a key, as one that enrolled a method does with that method.
-    pub async fn credit_key(&self, session: &SessionRecord, now: Instant) -> anyhow::Result<()> {
-        let amr = vec!["pwd".to_owned(), "hwk".to_owned(), "mfa".to_owned()];
+        let amr = vec!["pwd".to_owned(), factor.to_owned(), "mfa".to_owned()];
         Ok(self
             .session_store
             .reauthenticate_session(&session.id, &amr, now, None)

@@ -452,7 +452,7 @@ impl TwoFactor {
         self.change_method_phone(user, method_id, phone, code, Actor::User(user), origin, now)
             .await?;
         self.sessions
-            .credit_second_factor(session, MethodKind::Phone, now)
+            .credit_second_factor(session, MethodKind::Phone.amr(), now)
             .await?;
         Ok(())
     }

@@ -64,7 +64,7 @@ impl TwoFactor {
             .enable_method(user, request, Actor::User(user), origin, now)
             .await?;
         self.sessions
-            .credit_second_factor(session, request.kind, now)
+            .credit_second_factor(session, request.kind.amr(), now)
             .await?;
         Ok(enabled)
     }

@@ -338,7 +338,9 @@ impl WebAuthn {
         {
             StoredCredential::Stored { first } => {
                 if let Some(session) = session {
-                    self.sessions.credit_key(session, now).await?;
+                    self.sessions
+                        .credit_second_factor(session, "hwk", now)
+                        .await?;
                 }
                 Ok(Registered {
                     credential: record,
