@@ -27,6 +27,12 @@ fn refusal(body: &Value, field: &str) -> (String, String) {
     )
 }
 
+/// Changes the fields of `user` given in `fields`.
+async fn patch_user(app: &TestApp, id: &str, fields: Value) -> (u16, Value) {
+    let path = format!("/api/user/{id}");
+    call(app, Method::PATCH, &path, json!({ "user": fields })).await
+}
+
 async fn username_of(app: &TestApp, id: &str) -> String {
     let (status, body) = call(app, Method::GET, &format!("/api/user/{id}"), Value::Null).await;
     assert_eq!(status, 200, "{body}");
@@ -53,13 +59,7 @@ async fn a_user_a_rule_names_keeps_the_name_until_the_rule_changes() {
     )
     .await;
 
-    let (status, body) = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/user/{mallory}"),
-        json!({"user": {"username": "mallory2"}}),
-    )
-    .await;
+    let (status, body) = patch_user(&app, &mallory, json!({"username": "mallory2"})).await;
     assert_eq!(status, 400, "{body}");
     let (code, message) = refusal(&body, "user.username");
     assert_eq!(code, "[inUse]user.username");
@@ -74,23 +74,16 @@ async fn a_user_a_rule_names_keeps_the_name_until_the_rule_changes() {
         "nothing changed"
     );
 
-    let (status, body) = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/user/{bob}"),
-        json!({"user": {"username": "Carol"}}),
-    )
-    .await;
+    let (status, body) = patch_user(&app, &bob, json!({"username": "Carol"})).await;
     assert_eq!(status, 400, "into a name a rule holds: {body}");
     let (_, message) = refusal(&body, "user.username");
     assert!(message.contains("rules[1].subject[1]"), "{message}");
     assert_eq!(username_of(&app, &bob).await, "bob");
 
-    let (status, body) = call(
+    let (status, body) = patch_user(
         &app,
-        Method::PATCH,
-        &format!("/api/user/{mallory}"),
-        json!({"user": {"fullName": "Mallory Jones", "username": "MALLORY"}}),
+        &mallory,
+        json!({"fullName": "Mallory Jones", "username": "MALLORY"}),
     )
     .await;
     assert_eq!(
@@ -99,13 +92,7 @@ async fn a_user_a_rule_names_keeps_the_name_until_the_rule_changes() {
     );
 
     rules_are(&app, json!({"defaultPolicy": "one_factor", "rules": []})).await;
-    let (status, body) = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/user/{mallory}"),
-        json!({"user": {"username": "mallory2"}}),
-    )
-    .await;
+    let (status, body) = patch_user(&app, &mallory, json!({"username": "mallory2"})).await;
     assert_eq!(status, 200, "no rule names her now: {body}");
     assert_eq!(username_of(&app, &mallory).await, "mallory2");
 }
