@@ -154,6 +154,9 @@ struct Load {
     round: usize,
     stopped: Arc<AtomicBool>,
     phones: Arc<AtomicUsize>,
+    /// Rounds of one client (a user made, enrolled, logged in, codes sent) that this server
+    /// acknowledged to the end: a kill waits for the first.
+    completed: Arc<AtomicUsize>,
 }
 
 /// A transport error: the server is gone, and the request's outcome is unknown.
@@ -325,6 +328,7 @@ impl Load {
                 token: done["token"].as_str().unwrap().to_owned(),
                 totp: None,
             });
+            self.completed.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
     }
@@ -420,6 +424,7 @@ async fn sigkills_under_load_lose_no_acknowledged_write_and_no_message() {
             round,
             stopped: Arc::default(),
             phones: phones.clone(),
+            completed: Arc::default(),
         };
         for login in &previous_round {
             let Some((code, step)) = &login.totp else {
@@ -464,6 +469,17 @@ async fn sigkills_under_load_lose_no_acknowledged_write_and_no_message() {
                 })
             })
             .collect();
+        // The kill comes at a random moment after a client's first whole round, so that every
+        // round has writes, sends and logins to lose even on a machine slowed by other work.
+        let completed = load.completed.clone();
+        let first_round = async {
+            while completed.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), first_round)
+            .await
+            .expect("a client finished a round within a minute");
         tokio::time::sleep(Duration::from_millis(rng.gen_range(800..2400))).await;
         Cli::signal(&server, "KILL");
         server.wait().unwrap();
