@@ -110,10 +110,7 @@ impl Logins {
             None if methods.is_empty() => {
                 return Err(TwoFactorError::field(
                     "code",
-                    Invalid::new(
-                        "[key]",
-                        "your second factor is a security key: use it",
-                    ),
+                    Invalid::new("[key]", "your second factor is a security key: use it"),
                 ));
             }
             None => {
@@ -128,7 +125,9 @@ impl Logins {
             .count_guess(user, "reauthentication", origin, now)
             .await?;
         if let Some(password) = &password
-            && !self.password_is_right(password, &with_hash.password_hash).await?
+            && !self
+                .password_is_right(password, &with_hash.password_hash)
+                .await?
         {
             return Err(self.two_factor.wrong_guess(guess, origin, now).await);
         }
@@ -228,12 +227,13 @@ impl Logins {
     ) -> Result<(), WebauthnError> {
         let user = session.user_id;
         self.webauthn.check_answer(key)?;
-        let password = match proof {
-            Proof::Again { password } => Some(Password::attempt(password).map_err(|e| {
-                WebauthnError::from(crate::domain::FieldError::new("password", e))
-            })?),
-            Proof::StepUp { .. } => None,
-        };
+        let password =
+            match proof {
+                Proof::Again { password } => Some(Password::attempt(password).map_err(|e| {
+                    WebauthnError::from(crate::domain::FieldError::new("password", e))
+                })?),
+                Proof::StepUp { .. } => None,
+            };
         let stored = self
             .user_store
             .user(user)

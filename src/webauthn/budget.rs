@@ -40,9 +40,10 @@ impl CeremonyLimits {
     /// (never one of the HTTP server's).
     fn counter(&self, by: StartedBy<'_>, now: Instant) -> Option<Counter> {
         match by {
-            StartedBy::Address(origin) => origin.ip.as_deref().map(|ip| {
-                Counter::new(format!("webauthn:ip:{ip}"), &self.per_address, now)
-            }),
+            StartedBy::Address(origin) => origin
+                .ip
+                .as_deref()
+                .map(|ip| Counter::new(format!("webauthn:ip:{ip}"), &self.per_address, now)),
             StartedBy::User(user) => Some(Counter::new(
                 format!("webauthn:user:{user}"),
                 &self.per_user,
@@ -110,6 +111,10 @@ mod tests {
         assert_eq!(own.key, format!("webauthn:user:{user}"));
         assert_eq!((own.max, own.window_millis), (5, 300_000));
         let nowhere = Origin::default();
-        assert!(limits().counter(StartedBy::Address(&nowhere), now).is_none());
+        assert!(
+            limits()
+                .counter(StartedBy::Address(&nowhere), now)
+                .is_none()
+        );
     }
 }

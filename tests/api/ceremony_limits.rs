@@ -70,7 +70,10 @@ async fn ceremonies_past_a_limit_are_refused_with_429_and_keep_no_row() {
         retry.is_some_and(|r| (1..=300).contains(&r.parse::<i64>().unwrap())),
         "Retry-After"
     );
-    assert_eq!(body["generalErrors"][0]["code"], "[TooManyRequests]", "{body}");
+    assert_eq!(
+        body["generalErrors"][0]["code"], "[TooManyRequests]",
+        "{body}"
+    );
     assert!(
         body["generalErrors"][0]["message"]
             .as_str()

@@ -47,8 +47,13 @@ async fn script_post(
 
 /// The options of `{action}/key/start`.
 async fn options(browser: &mut Browser, app: &TestApp, action: &str, csrf: &str) -> Value {
-    let (status, body) =
-        script_post(browser, app, &format!("{action}/key/start"), &[("csrf", csrf)]).await;
+    let (status, body) = script_post(
+        browser,
+        app,
+        &format!("{action}/key/start"),
+        &[("csrf", csrf)],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     body["options"].clone()
 }
@@ -223,7 +228,12 @@ async fn a_refused_key_is_said_beside_the_button_and_proves_nothing() {
     )
     .await;
     assert_eq!(status, 422);
-    assert!(body["message"].as_str().unwrap().contains("not a WebAuthn credential"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAuthn credential")
+    );
     assert_eq!(
         location(&browser.get(&app, "/security").await),
         "/security/reauth",
@@ -273,7 +283,10 @@ async fn an_application_s_step_up_takes_the_key_in_place_of_a_code() {
 
     let action = ("/oauth2/step-up", csrf.as_str());
     let (status, body) = use_key(&mut browser, &app, action, &key, 1, None).await;
-    assert_eq!((status, &body), (200, &json!({"redirect": "/oauth2/continue"})));
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"redirect": "/oauth2/continue"}))
+    );
     let back = way_back(browser.get(&app, "/oauth2/continue").await).await;
     let code = param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
     let (status, tokens) = trade(&app, "wiki", Some(&secret), &code_form(&code)).await;

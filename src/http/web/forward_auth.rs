@@ -13,7 +13,7 @@ use super::forms::{MethodForm, ReauthForm, ReauthKeyForm};
 use super::oauth::{back_to_client, forgetting};
 use super::return_to::{RETURN_COOKIE, RETURN_SECONDS, kept};
 use super::security::reauth::{Purpose, refused, render_reauth, send_code};
-use super::security::reauth_key::{self, answer_of, go_to, key_answer};
+use super::security::reauth_key::{self, answer_of, go_to, key_answer, refuse};
 use super::{Cookies, WebForm, error_page, internal, signed_in};
 use crate::clock::Instant;
 use crate::forward_auth::{ForwardAuthError, StepUpAsk};
@@ -126,9 +126,9 @@ pub async fn step_up_key_finish(
     let Some(rd) = kept(&state, &headers) else {
         return go_to(&state, &headers, "/");
     };
-    let answer = match answer_of(&state, &headers, &form.credential) {
+    let answer = match answer_of(&state, &form.credential) {
         Ok(answer) => answer,
-        Err(refused) => return refused,
+        Err(message) => return refuse(&state, &headers, message),
     };
     let Some(key) = key_answer(&state, &answer) else {
         return internal(&state, &headers, "the relying party went away");

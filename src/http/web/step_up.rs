@@ -10,7 +10,9 @@ use axum::response::Response;
 use super::forms::{MethodForm, ReauthForm, ReauthKeyForm};
 use super::oauth::AUTHORIZE_COOKIE;
 use super::security::reauth::{Purpose, refused, render_reauth, send_code};
-use super::security::reauth_key::{answer_of, as_script_answer, go_to, key_answer, refusal};
+use super::security::reauth_key::{
+    answer_of, as_script_answer, go_to, key_answer, refusal, refuse,
+};
 use super::{Cookies, WebForm, cookie, internal, signed_in};
 use crate::clock::Instant;
 use crate::domain::User;
@@ -115,9 +117,9 @@ pub async fn key_finish(
         Ok(asked) => asked,
         Err(elsewhere) => return as_script_answer(&state, &headers, elsewhere),
     };
-    let answer = match answer_of(&state, &headers, &form.credential) {
+    let answer = match answer_of(&state, &form.credential) {
         Ok(answer) => answer,
-        Err(refused) => return refused,
+        Err(message) => return refuse(&state, &headers, message),
     };
     let Some(key) = key_answer(&state, &answer) else {
         return internal(&state, &headers, "the relying party went away");

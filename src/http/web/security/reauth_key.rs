@@ -51,31 +51,26 @@ pub fn as_script_answer(state: &AppState, headers: &HeaderMap, response: Respons
     }
 }
 
-/// The browser's answer from the form, and this server's own origin and relying party (the
-/// page is this server's); or the refusal to send.
-pub fn answer_of(
-    state: &AppState,
-    headers: &HeaderMap,
-    raw: &str,
-) -> Result<AssertionAnswer, Response> {
+/// The browser's answer from the form, made at this server (the page is this server's): or
+/// why not, for `refuse`.
+pub fn answer_of(state: &AppState, raw: &str) -> Result<AssertionAnswer, String> {
     if state.core.webauthn.relying_party().is_none() {
-        let cookies = Cookies::new(state, headers);
-        return Err(refused(
-            cookies,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            KEYS_OFF.into(),
-        ));
+        return Err(KEYS_OFF.into());
     }
     serde_json::from_str(raw).map_err(|_| {
-        refused(
-            Cookies::new(state, headers),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "{KEY_REFUSED}: the answer from your browser is not a WebAuthn credential. Try \
-                 again."
-            ),
+        format!(
+            "{KEY_REFUSED}: the answer from your browser is not a WebAuthn credential. Try again."
         )
     })
+}
+
+/// A refusal `answer_of` said, for the script.
+pub fn refuse(state: &AppState, headers: &HeaderMap, message: String) -> Response {
+    refused(
+        Cookies::new(state, headers),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        message,
+    )
 }
 
 /// The key's answer as made at this server (checked by `answer_of`).
@@ -122,9 +117,9 @@ pub async fn finish(
     let Some((session, _)) = signed_in(&state, &headers).await else {
         return go_to(&state, &headers, "/login");
     };
-    let answer = match answer_of(&state, &headers, &form.credential) {
+    let answer = match answer_of(&state, &form.credential) {
         Ok(answer) => answer,
-        Err(refusal) => return refusal,
+        Err(message) => return refuse(&state, &headers, message),
     };
     let Some(key) = key_answer(&state, &answer) else {
         return internal(&state, &headers, "the relying party went away");
