@@ -163,6 +163,35 @@ async fn a_key_only_user_gets_back_into_the_security_settings_with_the_password_
 }
 
 #[tokio::test]
+async fn beside_a_code_the_key_is_an_alternative() {
+    let app = spawn_app().await;
+    let gus = app.create_user("gus", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut browser = Browser::new();
+    browser.log_in(&app, "gus", PASSWORD).await;
+    // An authenticator and a key, both after this login.
+    app.enroll_authenticator(&gus).await;
+    let key = SoftKey::new();
+    register_through_api(&app, &gus, &key, "general").await;
+    let (html, csrf) = page(&mut browser, &app, "/security/reauth").await;
+    assert!(html.contains("name=\"code\""), "{html}");
+    assert!(html.contains(">Continue</button>"), "{html}");
+    assert!(html.contains("id=\"reauth-key\""), "{html}");
+    assert!(
+        !html.contains("data-prompt"),
+        "the code is the prompt: {html}"
+    );
+
+    let action = ("/security/reauth", csrf.as_str());
+    let (status, body) = use_key(&mut browser, &app, action, &key, 1, Some(PASSWORD)).await;
+    assert_eq!((status, &body), (200, &json!({"redirect": "/security"})));
+    assert_eq!(browser.get(&app, "/security").await.status(), 200);
+    assert_eq!(session_amr(&app, &gus).await, "pwd hwk mfa");
+}
+
+#[tokio::test]
 async fn a_refused_key_is_said_beside_the_button_and_proves_nothing() {
     let app = spawn_app().await;
     let key = SoftKey::new();
@@ -298,6 +327,54 @@ async fn an_application_s_step_up_takes_the_key_in_place_of_a_code() {
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0]["details"]["clientId"], "wiki");
     assert_eq!(told[0]["details"]["amr"], json!(["hwk"]));
+}
+
+#[tokio::test]
+async fn an_application_asking_for_a_recent_login_takes_the_password_with_the_key() {
+    let app = spawn_app().await;
+    let secret = client(&app, "wiki", false).await.unwrap();
+    let key = SoftKey::new();
+    let (mut browser, _) = key_only(&app, "fay", &key).await;
+    let before = tessera::clock::Instant::now().seconds();
+    let asked = browser
+        .get(&app, &authorize_path("wiki", "&prompt=login"))
+        .await;
+    assert_eq!(location(&asked), "/oauth2/step-up");
+    let (html, csrf) = page(&mut browser, &app, "/oauth2/step-up").await;
+    assert!(html.contains("asks for a recent login"), "{html}");
+    assert!(html.contains("data-password=\"password\""), "{html}");
+
+    // The password alone is not the recent login of an account whose second factor is a key.
+    let alone = browser
+        .post(
+            &app,
+            "/oauth2/step-up",
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(alone.status(), 422);
+    assert_eq!(
+        location(&browser.get(&app, "/oauth2/continue").await),
+        "/oauth2/step-up"
+    );
+
+    let action = ("/oauth2/step-up", csrf.as_str());
+    let (status, body) = use_key(&mut browser, &app, action, &key, 1, Some(PASSWORD)).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"redirect": "/oauth2/continue"}))
+    );
+    let back = way_back(browser.get(&app, "/oauth2/continue").await).await;
+    let code = param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
+    let (status, tokens) = trade(&app, "wiki", Some(&secret), &code_form(&code)).await;
+    assert_eq!(status, 200, "{tokens}");
+    let keys = app.core.oidc.keys().await.unwrap();
+    let claims = keys.verify(tokens["id_token"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]));
+    assert!(claims["auth_time"].as_i64().unwrap() >= before, "{claims}");
+    let proofs = app.audit("event=login.reauthenticate").await;
+    assert_eq!(proofs.len(), 1, "{proofs:?}");
+    assert_eq!(proofs[0]["details"]["amr"], json!(["pwd", "hwk"]));
 }
 
 #[tokio::test]
