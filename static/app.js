@@ -302,7 +302,10 @@ document.addEventListener("DOMContentLoaded", () => {
       go();
     });
     if (form.dataset.prompt) {
+      const recovery = document.getElementById("recovery-code");
       document.getElementById("reauth-form")?.addEventListener("submit", (event) => {
+        // A recovery code given in place of the key goes as the form's own post.
+        if (event.submitter?.id === "reauth-recovery-submit" && recovery?.value.trim()) return;
         event.preventDefault();
         go();
       });

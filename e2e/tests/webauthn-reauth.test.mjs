@@ -106,6 +106,10 @@ test("a key-only person whose re-authentication lapsed gets back into the securi
     assert.equal(await page.locator("#code").count(), 0);
     assert.equal(await page.getByRole("button", { name: "Continue" }).count(), 0);
     assert.equal(await page.isVisible("#reauth-key-unsupported"), false);
+    // Enter in the password field runs the key too, never the password alone.
+    await page.getByLabel("Password").press("Enter");
+    await page.waitForFunction(() => !document.getElementById("reauth-key-error").hidden);
+    assert.equal(await page.textContent("#reauth-key-error"), "Enter your password, then use your security key.");
 
     // The key without the password: asked for it first, the key not asked anything.
     await useKey(page);

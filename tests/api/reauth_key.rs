@@ -108,8 +108,12 @@ async fn a_key_only_user_gets_back_into_the_security_settings_with_the_password_
     assert!(html.contains("id=\"reauth-key\""), "{html}");
     assert!(html.contains("data-password=\"password\""), "{html}");
     assert!(html.contains("data-prompt=\"1\""), "{html}");
-    assert!(!html.contains("name=\"code\""), "{html}");
+    assert!(!html.contains("id=\"code\""), "{html}");
     assert!(!html.contains(">Continue</button>"), "{html}");
+    assert!(
+        html.contains("Lost your key? Use a recovery code"),
+        "{html}"
+    );
 
     // The password alone, posted anyway, is refused with why: it was the loop.
     let alone = browser
@@ -160,6 +164,30 @@ async fn a_key_only_user_gets_back_into_the_security_settings_with_the_password_
         proofs[0]["details"]["webauthnId"],
         json!(keys.unwrap()[0].id)
     );
+}
+
+#[tokio::test]
+async fn without_the_key_a_recovery_code_with_the_password_gets_back_in() {
+    let app = spawn_app().await;
+    let hal = app.create_user("hal", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut browser = Browser::new();
+    browser.log_in(&app, "hal", PASSWORD).await;
+    let (_, registered) = register_through_api(&app, &hal, &SoftKey::new(), "general").await;
+    let code = registered["recoveryCodes"][0].as_str().unwrap().to_owned();
+    let (_, csrf) = page(&mut browser, &app, "/security/reauth").await;
+    let proved = browser
+        .post(
+            &app,
+            "/security/reauth",
+            &[("csrf", &csrf), ("password", PASSWORD), ("code", &code)],
+        )
+        .await;
+    assert_eq!(location(&proved), "/security");
+    assert_eq!(browser.get(&app, "/security").await.status(), 200);
+    assert_eq!(session_amr(&app, &hal).await, "pwd rec mfa");
 }
 
 #[tokio::test]
