@@ -154,6 +154,26 @@ impl Core {
         );
         let groups = Groups::new(store.clone(), two_factor.clone(), access_rules.clone());
         let app_passwords = AppPasswords::new(store.clone(), secrets.clone());
+        // A public URL without a domain name (the default 127.0.0.1) turns WebAuthn off:
+        // `check-config` refuses only an `rp_id` that does not fit.
+        let party = match config.webauthn.relying_party("public_url", &issuer) {
+            Ok(party) => Some(party),
+            Err(why) => {
+                tracing::info!("security keys and passkeys are off: {why}");
+                None
+            }
+        };
+        let webauthn = WebAuthn::new(
+            store.clone(),
+            party,
+            &config.webauthn,
+            &config.product_name,
+            two_factor.clone(),
+            sessions.clone(),
+            secrets
+                .keyed_hash("webauthn-made-up-credential-ids", "")
+                .as_bytes(),
+        )?;
         let logins = Logins::new(
             store.clone(),
             hasher,
@@ -164,6 +184,7 @@ impl Core {
             recovery.clone(),
             addresses.clone(),
             app_passwords.clone(),
+            webauthn.clone(),
         );
         let forward_auth = ForwardAuth::new(
             store.clone(),
@@ -182,25 +203,6 @@ impl Core {
                 rules_file: config.forward_auth.access_rules_file.clone(),
             },
         );
-        // A public URL without a domain name (the default 127.0.0.1) turns WebAuthn off:
-        // `check-config` refuses only an `rp_id` that does not fit.
-        let party = match config.webauthn.relying_party("public_url", &issuer) {
-            Ok(party) => Some(party),
-            Err(why) => {
-                tracing::info!("security keys and passkeys are off: {why}");
-                None
-            }
-        };
-        let webauthn = WebAuthn::new(
-            store.clone(),
-            party,
-            &config.product_name,
-            two_factor.clone(),
-            sessions.clone(),
-            secrets
-                .keyed_hash("webauthn-made-up-credential-ids", "")
-                .as_bytes(),
-        )?;
         Ok(Self {
             webauthn,
             forward_auth,

@@ -262,9 +262,53 @@ document.addEventListener("DOMContentLoaded", () => {
       await run({ signal: waiting.signal });
       button.disabled = false;
     });
-    if (await PublicKeyCredential.isConditionalMediationAvailable?.()) {
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+    // Each request keeps a ceremony on the server: the autofill's begins once the person comes
+    // to the username field (a click, a key, a tab into it), never at the page's load, whose
+    // autofocus is no one's doing.
+    const username = document.getElementById("username");
+    const begin = (event) => {
+      if (event.type === "focus" && !event.relatedTarget) return;
+      for (const type of ["focus", "pointerdown", "keydown"]) username.removeEventListener(type, begin);
       waiting = new AbortController();
       run({ mediation: "conditional", signal: waiting.signal });
+    };
+    for (const type of ["focus", "pointerdown", "keydown"]) username?.addEventListener(type, begin);
+  });
+
+  // Re-authentication with a key: the password, when the page asks for it, goes with the key's
+  // answer; where keys are the only second factor, the password's own form runs the key too.
+  keyLoginForm("reauth-key", "security key", (form, run, button, error) => {
+    const unsupported = document.getElementById("reauth-key-unsupported");
+    if (unsupported) unsupported.hidden = true;
+    const password = form.dataset.password ? document.getElementById(form.dataset.password) : null;
+    const go = async () => {
+      error.hidden = true;
+      if (password && !password.value) {
+        error.textContent = "Enter your password, then use your security key.";
+        error.hidden = false;
+        password.focus();
+        return;
+      }
+      const label = button.textContent;
+      button.disabled = true;
+      button.textContent = "Touch your key…";
+      await run({ fields: password ? { password: password.value } : {} });
+      button.disabled = false;
+      button.textContent = label;
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      go();
+    });
+    if (form.dataset.prompt) {
+      const recovery = document.getElementById("recovery-code");
+      document.getElementById("reauth-form")?.addEventListener("submit", (event) => {
+        // A recovery code given in place of the key goes as the form's own post.
+        if (event.submitter?.id === "reauth-recovery-submit" && recovery?.value.trim()) return;
+        event.preventDefault();
+        go();
+      });
     }
   });
 });

@@ -186,10 +186,11 @@ test("a person signs in with a passkey and no password, with both factors", asyn
   await passkeyByApi(page, max, "Max's phone");
 
   // Where the browser offers passkeys in the username field's autofill, the page asks for them
-  // as soon as it loads (a conditional request), before any click.
+  // (a conditional request) once the person comes to the field, before any button.
+  await page.goto(`${server.url}/login`);
   const conditional = page.waitForRequest(`${server.url}/login/passkey/start`, { timeout: 5000 });
   conditional.catch(() => {});
-  await page.goto(`${server.url}/login`);
+  await page.getByLabel("Username or email").click();
   if (await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable())) await conditional;
   assert.equal(await page.getByLabel("Username or email").getAttribute("autocomplete"), "username webauthn");
   assert.equal(await page.getByRole("button", { name: "Sign in with a passkey" }).isVisible(), true);

@@ -26,6 +26,7 @@ use crate::store::{
 };
 use crate::two_factor::TwoFactor;
 use crate::verify::Verify;
+use crate::webauthn::WebAuthn;
 
 /// Logins: the password, the step after it, re-authentication before sensitive changes, and a
 /// person's change of their own password (the same hasher and password guard).
@@ -50,6 +51,8 @@ pub struct Logins {
     addresses: Addresses,
     /// Basic credentials at forward-auth: an app password in place of the password.
     app_passwords: AppPasswords,
+    /// A security key in place of a code at re-authentication and step-up (`session.rs`).
+    webauthn: WebAuthn,
 }
 
 impl Logins {
@@ -65,6 +68,7 @@ impl Logins {
         recovery: Recovery,
         addresses: Addresses,
         app_passwords: AppPasswords,
+        webauthn: WebAuthn,
     ) -> Self {
         Self {
             audit_store: store.audit(),
@@ -81,6 +85,7 @@ impl Logins {
             recovery,
             addresses,
             app_passwords,
+            webauthn,
         }
     }
 

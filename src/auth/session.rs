@@ -1,5 +1,8 @@
 //! Re-authentication: a session proves its factors again before a sensitive change, or proves a
-//! second factor it did not give at login when an application asks for one (step-up).
+//! second factor it did not give at login when an application asks for one (step-up). The
+//! second factor is a code, or a security key's answer (`*_with_key`): the same count, the same
+//! password, the same `amr` and event, the key's ceremony checked and spent by `WebAuthn` in
+//! the transaction that writes them.
 
 use super::Logins;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -8,6 +11,7 @@ use crate::domain::{Invalid, MethodKind, Password};
 use crate::sessions::with_second_factor;
 use crate::store::{MethodRecord, SessionRecord};
 use crate::two_factor::{CodeFailure, PresentedCode, TwoFactorError, codes};
+use crate::webauthn::{KeyAnswer, WebauthnError};
 
 /// What asked a session for a second factor it did not give at login, as the step-up's audit
 /// event names it.
@@ -101,9 +105,14 @@ impl Logins {
             }
             _ if !factors.any() => None,
             Some(code) => Some(PresentedCode::parse(code)?),
-            // A key is proved by its own ceremony (`WebAuthn::assert`), not here: the password
-            // alone proves no second factor, so it opens no sensitive change for this user.
-            None if methods.is_empty() && password.is_some() => None,
+            // A key is proved by its own ceremony (`reauthenticate_with_key`), not here: the
+            // password alone would prove no second factor and leave the session without one.
+            None if methods.is_empty() => {
+                return Err(TwoFactorError::field(
+                    "code",
+                    Invalid::new("[key]", "your second factor is a security key: use it"),
+                ));
+            }
             None => {
                 return Err(TwoFactorError::field(
                     "code",
@@ -115,16 +124,12 @@ impl Logins {
             .two_factor
             .count_guess(user, "reauthentication", origin, now)
             .await?;
-        if let Some(password) = &password {
-            let right = self
-                .hasher
-                .verify(password, &with_hash.password_hash)
-                .await
-                .map_err(anyhow::Error::from)?
-                .is_right();
-            if !right {
-                return Err(self.two_factor.wrong_guess(guess, origin, now).await);
-            }
+        if let Some(password) = &password
+            && !self
+                .password_is_right(password, &with_hash.password_hash)
+                .await?
+        {
+            return Err(self.two_factor.wrong_guess(guess, origin, now).await);
         }
         let mut proved: Vec<String> = Vec::new();
         if let Some(presented) = presented {
@@ -174,30 +179,150 @@ impl Logins {
             proved.push(factor.to_owned());
         }
         self.two_factor.right_guess(guess).await?;
-        let (amr, event) = match proof {
-            Proof::Again { .. } => {
-                proved.insert(0, "pwd".to_owned());
-                let event =
-                    AuditEvent::new(EventKind::Reauthenticate, Actor::User(user), origin, now)
-                        .target(user)
-                        .detail("amr", proved.clone());
-                (with_second_factor(vec![], &proved), event)
-            }
-            Proof::StepUp { asker } => {
-                let (key, name) = match asker {
-                    SteppedUpFor::Client(client_id) => ("clientId", client_id),
-                    SteppedUpFor::Site(host) => ("site", host),
-                };
-                let event = AuditEvent::new(EventKind::StepUp, Actor::User(user), origin, now)
-                    .target(user)
-                    .detail(key, name)
-                    .detail("amr", proved.clone());
-                (with_second_factor(session.amr.clone(), &proved), event)
-            }
-        };
+        let (amr, event) = proved_session(session, &proof, proved, origin, now);
         self.session_store
             .reauthenticate_session(&session.id, &amr, now, Some(&event))
             .await?;
         Ok(())
+    }
+
+    /// `reauthenticate` with a security key's answer in place of a code: the password (the
+    /// page's field, posted with the answer), then the key, for `amr` `pwd hwk mfa`.
+    pub async fn reauthenticate_with_key(
+        &self,
+        session: &SessionRecord,
+        password: &str,
+        key: KeyAnswer<'_>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), WebauthnError> {
+        self.prove_with_key(session, Proof::Again { password }, key, origin, now)
+            .await
+    }
+
+    /// `step_up` with a security key's answer in place of a code, without the password again.
+    pub async fn step_up_with_key(
+        &self,
+        session: &SessionRecord,
+        asker: SteppedUpFor<'_>,
+        key: KeyAnswer<'_>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), WebauthnError> {
+        self.prove_with_key(session, Proof::StepUp { asker }, key, origin, now)
+            .await
+    }
+
+    /// A key's proof, counted like a code's: an answer that does not read is refused uncounted
+    /// (as at a login); then the guess is counted, the password compared, and the key's answer
+    /// checked by `WebAuthn::prove_session`, which writes the session's `amr` and the event with
+    /// the ceremony it spends. A refused key stays a failure, as a wrong code does.
+    async fn prove_with_key(
+        &self,
+        session: &SessionRecord,
+        proof: Proof<'_>,
+        key: KeyAnswer<'_>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), WebauthnError> {
+        let user = session.user_id;
+        self.webauthn.check_answer(key)?;
+        let password =
+            match proof {
+                Proof::Again { password } => Some(Password::attempt(password).map_err(|e| {
+                    WebauthnError::from(crate::domain::FieldError::new("password", e))
+                })?),
+                Proof::StepUp { .. } => None,
+            };
+        let stored = self
+            .user_store
+            .user(user)
+            .await?
+            .ok_or(TwoFactorError::UserNotFound)?;
+        if !self.two_factor.second_factors(user).await?.keys {
+            return Err(WebauthnError::from(crate::domain::FieldError::new(
+                "credential",
+                Invalid::new("[noKeys]", "this user has no security key"),
+            )));
+        }
+        let guess = self
+            .two_factor
+            .count_guess(user, "reauthentication", origin, now)
+            .await?;
+        if let Some(password) = &password {
+            let with_hash = self
+                .user_store
+                .user_by_login_id(&crate::domain::LoginId::Username(stored.username))
+                .await?
+                .ok_or(TwoFactorError::UserNotFound)?;
+            if !self
+                .password_is_right(password, &with_hash.password_hash)
+                .await?
+            {
+                return Err(self.two_factor.wrong_guess(guess, origin, now).await.into());
+            }
+        }
+        let (amr, event) = proved_session(session, &proof, vec!["hwk".to_owned()], origin, now);
+        match self
+            .webauthn
+            .prove_session(key, session, amr, event, origin, now)
+            .await
+        {
+            Ok(_) => Ok(self.two_factor.right_guess(guess).await?),
+            Err(refused @ (WebauthnError::Invalid(_) | WebauthnError::Refused(_))) => {
+                match self.two_factor.wrong_guess(guess, origin, now).await {
+                    TwoFactorError::Internal(error) => Err(WebauthnError::Internal(error)),
+                    _ => Err(refused),
+                }
+            }
+            // The session ended meanwhile, or the store failed: the guess stays counted.
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn password_is_right(
+        &self,
+        password: &Password,
+        hash: &crate::crypto::PasswordHash,
+    ) -> Result<bool, TwoFactorError> {
+        Ok(self
+            .hasher
+            .verify(password, hash)
+            .await
+            .map_err(anyhow::Error::from)?
+            .is_right())
+    }
+}
+
+/// The session's `amr` and the event once `proved` (the second factors just given) stands for
+/// `proof`: a re-authentication's replaces the login's factors with the password and them; a
+/// step-up's adds them to the session's, and names what asked.
+fn proved_session(
+    session: &SessionRecord,
+    proof: &Proof<'_>,
+    mut proved: Vec<String>,
+    origin: &Origin,
+    now: Instant,
+) -> (Vec<String>, AuditEvent) {
+    let user = session.user_id;
+    match proof {
+        Proof::Again { .. } => {
+            proved.insert(0, "pwd".to_owned());
+            let event = AuditEvent::new(EventKind::Reauthenticate, Actor::User(user), origin, now)
+                .target(user)
+                .detail("amr", proved.clone());
+            (with_second_factor(vec![], &proved), event)
+        }
+        Proof::StepUp { asker } => {
+            let (key, name) = match asker {
+                SteppedUpFor::Client(client_id) => ("clientId", *client_id),
+                SteppedUpFor::Site(host) => ("site", *host),
+            };
+            let event = AuditEvent::new(EventKind::StepUp, Actor::User(user), origin, now)
+                .target(user)
+                .detail(key, name)
+                .detail("amr", proved.clone());
+            (with_second_factor(session.amr.clone(), &proved), event)
+        }
     }
 }

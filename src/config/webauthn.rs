@@ -1,17 +1,41 @@
 //! `[webauthn]`: the relying party security keys and passkeys are bound to. Its id is the
 //! public URL's host unless `rp_id` names a parent domain, so that keys made here also work
-//! at the other sites under it.
+//! at the other sites under it. And how many ceremonies may begin: each one begun is a row kept
+//! five minutes, so they are counted per client address (without a session) and per user.
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{CookieDomain, Host};
+use crate::limits::Limit;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebauthnConfig {
     /// The relying-party id (`example.com`): the public URL's host or a parent domain of it;
     /// none: the public URL's host.
     pub rp_id: Option<String>,
+    /// Ceremonies begun without a session (a passkey sign-in, a login's second factor) from
+    /// one client address.
+    pub ceremonies_per_address: Limit,
+    /// Ceremonies begun for one user (a registration, a re-authentication).
+    pub ceremonies_per_user: Limit,
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        // Windows as long as a ceremony lives: at most `max` unexpired rows for each.
+        Self {
+            rp_id: None,
+            ceremonies_per_address: Limit {
+                max: 100,
+                window_seconds: 300,
+            },
+            ceremonies_per_user: Limit {
+                max: 30,
+                window_seconds: 300,
+            },
+        }
+    }
 }
 
 /// Where WebAuthn's ceremonies are bound: the relying-party id and the one origin allowed.
@@ -60,6 +84,16 @@ impl WebauthnConfig {
     /// Every problem of the section: an `rp_id` must fit the public URL. Without one, a public
     /// URL without a domain name only turns WebAuthn off (the default `http://127.0.0.1:8080`).
     pub fn check(&self, public_url: &str) -> Result<(), String> {
+        for (name, limit) in [
+            ("ceremonies_per_address", self.ceremonies_per_address),
+            ("ceremonies_per_user", self.ceremonies_per_user),
+        ] {
+            if limit.max < 1 || !(1..=86_400).contains(&limit.window_seconds) {
+                return Err(format!(
+                    "webauthn.{name} needs max >= 1 and window_seconds of 1 to 86400"
+                ));
+            }
+        }
         match (&self.rp_id, self.relying_party("public_url", public_url)) {
             (Some(_), Err(message)) => Err(message),
             _ => Ok(()),
@@ -74,6 +108,7 @@ mod tests {
     fn rp(rp_id: Option<&str>, url: &str) -> Result<RelyingParty, String> {
         WebauthnConfig {
             rp_id: rp_id.map(str::to_owned),
+            ..WebauthnConfig::default()
         }
         .relying_party("public_url", url)
     }
@@ -120,6 +155,7 @@ mod tests {
         assert!(none.check("http://127.0.0.1:8080").is_ok());
         let parent = WebauthnConfig {
             rp_id: Some("example.com".into()),
+            ..WebauthnConfig::default()
         };
         assert!(parent.check("https://login.example.com").is_ok());
         assert!(parent.check("http://127.0.0.1:8080").is_err());
@@ -128,6 +164,19 @@ mod tests {
                 .check("https://login.example.org")
                 .unwrap_err()
                 .contains("webauthn.rp_id")
+        );
+        let unbounded = WebauthnConfig {
+            ceremonies_per_address: Limit {
+                max: 0,
+                window_seconds: 300,
+            },
+            ..WebauthnConfig::default()
+        };
+        assert!(
+            unbounded
+                .check("https://login.example.com")
+                .unwrap_err()
+                .starts_with("webauthn.ceremonies_per_address")
         );
     }
 }

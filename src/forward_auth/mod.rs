@@ -27,6 +27,7 @@ use crate::oidc::second_factor_given;
 use crate::sessions::{RECENT_WEB_SESSION, Sessions};
 use crate::store::{AuditStore, SessionRecord, SettingStore, Store, StoreError};
 use crate::two_factor::TwoFactorError;
+use crate::webauthn::{KeyAnswer, WebauthnError};
 
 /// Where the portal is, and where it sends browsers back to over plain http.
 #[derive(Debug, Clone)]
@@ -173,6 +174,9 @@ pub enum ForwardAuthError {
     /// Proving the second factor failed.
     #[error(transparent)]
     Code(TwoFactorError),
+    /// Proving it with a security key failed.
+    #[error(transparent)]
+    Key(WebauthnError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -533,6 +537,32 @@ impl ForwardAuth {
             )
             .await
             .map_err(ForwardAuthError::Code)?;
+        Ok(back)
+    }
+
+    /// `step_up` with a security key's answer in place of the code.
+    pub async fn step_up_with_key(
+        &self,
+        session: &SessionRecord,
+        rd: &str,
+        key: KeyAnswer<'_>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<ReturnUrl, ForwardAuthError> {
+        let back = match self.step_up_question(session, rd, now).await? {
+            StepUpAsk::Done(back) => return Ok(back),
+            StepUpAsk::Code(back) => back,
+        };
+        self.logins
+            .step_up_with_key(
+                session,
+                SteppedUpFor::Site(back.host().as_str()),
+                key,
+                origin,
+                now,
+            )
+            .await
+            .map_err(ForwardAuthError::Key)?;
         Ok(back)
     }
 

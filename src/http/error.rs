@@ -207,6 +207,14 @@ impl From<WebauthnError> for ApiError {
                 ApiError::FieldsWithStatus(StatusCode::MISDIRECTED_REQUEST, vec![field])
             }
             WebauthnError::Inactive => ApiError::Empty(StatusCode::LOCKED),
+            WebauthnError::Throttled {
+                retry_after_seconds,
+                ..
+            } => ApiError::Throttled {
+                code: "[TooManyRequests]".into(),
+                message: error.to_string(),
+                retry_after_seconds,
+            },
             WebauthnError::TwoFactor(e) => ApiError::from(e),
             WebauthnError::Internal(e) => ApiError::Internal(e),
         }
@@ -344,6 +352,7 @@ impl From<crate::forward_auth::ForwardAuthError> for ApiError {
                 ApiError::field("rd", "[invalid]", refusal.to_string())
             }
             ForwardAuthError::Code(error) => error.into(),
+            ForwardAuthError::Key(error) => error.into(),
             ForwardAuthError::KeptInFile(_) => ApiError::General {
                 status: StatusCode::CONFLICT,
                 code: "[keptInFile]accessRules".into(),

@@ -11,6 +11,7 @@ use crate::clock::Instant;
 use crate::crypto::random;
 use crate::store::{ClientRecord, SessionRecord};
 use crate::two_factor::TwoFactorError;
+use crate::webauthn::{KeyAnswer, WebauthnError};
 
 /// What the step-up page asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +75,40 @@ impl Oidc {
                         origin,
                         now,
                     )
+                    .await
+            }
+        }
+    }
+
+    /// `step_up` with a security key's answer in place of the code: with the password for a
+    /// login too old, alone for a missing second factor.
+    pub async fn step_up_with_key(
+        &self,
+        pending_id: &str,
+        session: &SessionRecord,
+        password: &str,
+        key: KeyAnswer<'_>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<(), WebauthnError> {
+        let Some((checked, client)) = self
+            .waiting_request(pending_id, now)
+            .await
+            .map_err(|e| WebauthnError::Internal(anyhow::anyhow!("{e:#}")))?
+        else {
+            return Ok(());
+        };
+        match step_owed(&checked, session, now) {
+            None => Ok(()),
+            Some(Step::Reauthenticate) => {
+                self.logins
+                    .reauthenticate_with_key(session, password, key, origin, now)
+                    .await
+            }
+            Some(Step::SecondFactor) => {
+                let asker = SteppedUpFor::Client(&client.client_id);
+                self.logins
+                    .step_up_with_key(session, asker, key, origin, now)
                     .await
             }
         }

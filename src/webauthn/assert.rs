@@ -7,8 +7,9 @@ use webauthn_rs::prelude::{
     AuthenticationResult, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication,
 };
 
+use super::budget::StartedBy;
 use super::rules::{self, Purpose};
-use super::{Claimed, WebAuthn, WebauthnError, field};
+use super::{AssertionAnswer, Claimed, WebAuthn, WebauthnError, field};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, UserId};
@@ -23,11 +24,26 @@ pub struct StartedAssertion {
     pub ceremony: String,
 }
 
+/// A key's answer to an assertion, and where the browser says it made it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyAnswer<'a> {
+    pub answer: &'a AssertionAnswer,
+    pub claimed: Claimed<'a>,
+}
+
+/// What a right answer writes to the person's session, in the transaction that spends its
+/// ceremony: the session's new `amr` and the event that says so (the key's id added to it).
+struct Reauthentication<'a> {
+    session: &'a SessionRecord,
+    amr: Vec<String>,
+    event: AuditEvent,
+}
+
 impl WebAuthn {
     /// Begins an assertion by one of `user`'s keys (security keys and passkeys): the options
     /// for `navigator.credentials.get`, the ceremony kept five minutes for one answer, which
     /// `assert` checks. This is the `reauthentication` workflow: proof that the person holds
-    /// one of their keys, without a login.
+    /// one of their keys, without a login. Counted against the user (`budget.rs`).
     pub async fn start_assertion(
         &self,
         user: UserId,
@@ -38,18 +54,27 @@ impl WebAuthn {
             .await?
             .filter(|u| u.active)
             .ok_or(WebauthnError::NoSuchUser)?;
-        self.begin_assertion(user, Purpose::Authentication, None, "userId", now)
-            .await
+        self.begin_assertion(
+            user,
+            Purpose::Authentication,
+            None,
+            "userId",
+            StartedBy::User(user),
+            now,
+        )
+        .await
     }
 
     /// Begins an assertion by one of `user`'s keys as a ceremony of `purpose` (bound to the
-    /// login `login_id_hash`, a second factor's); a user without keys is refused as `field`.
+    /// login `login_id_hash`, a second factor's), counted against `by`; a user without keys is
+    /// refused as `field`.
     pub(super) async fn begin_assertion(
         &self,
         user: UserId,
         purpose: Purpose,
         login_id_hash: Option<String>,
         field_name: &str,
+        by: StartedBy<'_>,
         now: Instant,
     ) -> Result<StartedAssertion, WebauthnError> {
         let (webauthn, _) = self.party()?;
@@ -74,20 +99,28 @@ impl WebAuthn {
         // The library hints at a roaming key; a passkey on this phone or computer may answer too.
         options.public_key.hints = None;
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
-        self.store
-            .insert_ceremony(&NewCeremony {
-                id: ceremony.clone(),
-                user: Some(user),
-                purpose: purpose.as_str(),
-                login_id_hash,
-                name: String::new(),
-                display_name: String::new(),
-                state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
-                created_at: now,
-                expires_at: Instant::from_millis(now.millis() + rules::CEREMONY_SECONDS * 1000),
-            })
-            .await?;
+        let kept = NewCeremony {
+            id: ceremony.clone(),
+            user: Some(user),
+            purpose: purpose.as_str(),
+            login_id_hash,
+            name: String::new(),
+            display_name: String::new(),
+            state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
+            created_at: now,
+            expires_at: Instant::from_millis(now.millis() + rules::CEREMONY_SECONDS * 1000),
+        };
+        self.keep_ceremony(&kept, by, now).await?;
         Ok(StartedAssertion { options, ceremony })
+    }
+
+    /// Whether `key` reads as an answer made at this server: a 400's field otherwise, before
+    /// anything is counted or looked up.
+    pub fn check_answer(&self, key: KeyAnswer<'_>) -> Result<(), WebauthnError> {
+        let (_, party) = self.party()?;
+        super::check_claims(party, key.claimed, key.answer.rp_id.as_deref())?;
+        rules::read_assertion(key.answer)?;
+        Ok(())
     }
 
     /// Checks the browser's `answer` against the ceremony its challenge names and the key it
@@ -98,18 +131,62 @@ impl WebAuthn {
     /// re-authentication records it (`login.reauthenticate`).
     pub async fn assert(
         &self,
-        answer: &rules::AssertionAnswer,
+        answer: &AssertionAnswer,
         claimed: Claimed<'_>,
         session: Option<&SessionRecord>,
         origin: &Origin,
         now: Instant,
     ) -> Result<CredentialRecord, WebauthnError> {
+        let proof = session.map(|session| {
+            let proved = ["hwk".to_owned()];
+            let user = session.user_id;
+            Reauthentication {
+                session,
+                amr: with_second_factor(session.amr.clone(), &proved),
+                event: AuditEvent::new(EventKind::Reauthenticate, Actor::User(user), origin, now)
+                    .target(user)
+                    .detail("amr", proved.to_vec()),
+            }
+        });
+        self.assert_proving(KeyAnswer { answer, claimed }, proof, origin, now)
+            .await
+    }
+
+    /// A key's answer proving `session`'s person again, as the caller (re-authentication,
+    /// step-up: `auth/session.rs`) decided it counts: the session takes `amr` and a fresh
+    /// authentication time, and `event` (with the key's id) is written, in the transaction that
+    /// spends the ceremony, which must be the session user's. Refusals as `assert`'s.
+    pub async fn prove_session(
+        &self,
+        key: KeyAnswer<'_>,
+        session: &SessionRecord,
+        amr: Vec<String>,
+        event: AuditEvent,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<CredentialRecord, WebauthnError> {
+        let proof = Reauthentication {
+            session,
+            amr,
+            event,
+        };
+        self.assert_proving(key, Some(proof), origin, now).await
+    }
+
+    async fn assert_proving(
+        &self,
+        key: KeyAnswer<'_>,
+        proof: Option<Reauthentication<'_>>,
+        origin: &Origin,
+        now: Instant,
+    ) -> Result<CredentialRecord, WebauthnError> {
+        let KeyAnswer { answer, claimed } = key;
         let (webauthn, party) = self.party()?;
         super::check_claims(party, claimed, answer.rp_id.as_deref())?;
         let (credential, ceremony_id, credential_id) = rules::read_assertion(answer)?;
         let ceremony = self.store.ceremony(&ceremony_id).await?;
-        let user = match session {
-            Some(session) => session.user_id,
+        let user = match &proof {
+            Some(proof) => proof.session.user_id,
             None => ceremony
                 .as_ref()
                 .and_then(|c| c.user_id)
@@ -154,17 +231,14 @@ impl WebAuthn {
             .detail("webauthnId", record.id.clone())
             .detail("name", record.name.clone())
             .detail("counter", counter);
-        let proved = ["hwk".to_owned()];
-        let amr = session.map(|s| with_second_factor(s.amr.clone(), &proved));
-        let reauthenticated =
-            AuditEvent::new(EventKind::Reauthenticate, Actor::User(user), origin, now)
-                .target(user)
-                .detail("amr", proved.to_vec())
-                .detail("webauthnId", record.id.clone());
-        let proof = session.zip(amr.as_deref()).map(|(s, amr)| SessionProof {
-            session_id: &s.id,
-            amr,
-            event: &reauthenticated,
+        let proof = proof.map(|p| Reauthentication {
+            event: p.event.detail("webauthnId", record.id.clone()),
+            ..p
+        });
+        let session_proof = proof.as_ref().map(|p| SessionProof {
+            session_id: &p.session.id,
+            amr: &p.amr,
+            event: &p.event,
         });
         match self
             .store
@@ -174,7 +248,7 @@ impl WebAuthn {
                 counter,
                 &blob,
                 &event,
-                proof,
+                session_proof,
             )
             .await?
         {

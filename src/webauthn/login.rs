@@ -9,6 +9,7 @@ use webauthn_rs::prelude::{
     AuthenticationResult, PublicKeyCredential, SecurityKey, SecurityKeyAuthentication, Webauthn,
 };
 
+use super::budget::StartedBy;
 use super::rules::{self, Purpose};
 use super::{AssertionAnswer, Claimed, StartedAssertion, WebAuthn, WebauthnError, check_claims};
 use crate::audit::Origin;
@@ -30,10 +31,12 @@ impl WebAuthn {
     /// of `POST /api/login`'s 242, or of a login on the pages) with one of its user's keys:
     /// the options for `navigator.credentials.get`, the ceremony bound to that login for five
     /// minutes. An unknown, finished or expired login is `TwoFactorError::UnknownChallenge`; a
-    /// user without keys `[noKeys]twoFactorId`.
+    /// user without keys `[noKeys]twoFactorId`. There is no session yet: counted against the
+    /// client address of `origin` (`budget.rs`).
     pub async fn start_second_factor(
         &self,
         two_factor_id: &str,
+        origin: &Origin,
         now: Instant,
     ) -> Result<StartedAssertion, WebauthnError> {
         self.party()?;
@@ -47,6 +50,7 @@ impl WebAuthn {
             Purpose::SecondFactor,
             Some(random::lookup_digest(two_factor_id)),
             "twoFactorId",
+            StartedBy::Address(origin),
             now,
         )
         .await

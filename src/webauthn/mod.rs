@@ -4,9 +4,10 @@
 //! minutes, once), and `finish_registration` checks the browser's answer against it and keeps
 //! the credential in the same transaction that spends the challenge. The rules are in
 //! `rules.rs`. A key is also a login's second factor (`login.rs`), and a passkey a whole login
-//! (`passkey.rs`).
+//! (`passkey.rs`). Every ceremony begun is counted first (`budget.rs`).
 
 mod assert;
+mod budget;
 mod login;
 mod passkey;
 mod rules;
@@ -18,7 +19,8 @@ use webauthn_rs::prelude::{
     SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder,
 };
 
-pub use assert::StartedAssertion;
+pub use assert::{KeyAnswer, StartedAssertion};
+use budget::{CeremonyLimits, StartedBy};
 pub use passkey::{PasskeyLogin, PasskeySignIn};
 use rules::Purpose;
 pub use rules::{
@@ -27,12 +29,12 @@ pub use rules::{
 
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::config::RelyingParty;
+use crate::config::{RelyingParty, WebauthnConfig};
 use crate::domain::{FieldError, Invalid, KeyName, Reason, UserId};
 use crate::sessions::Sessions;
 use crate::store::{
-    AuditStore, CredentialRecord, KeyChange, NewCeremony, SessionRecord, Store, StoreError,
-    StoredCredential, UserStore, WebauthnStore,
+    AuditStore, CounterStore, CredentialRecord, KeyChange, NewCeremony, SessionRecord, Store,
+    StoreError, StoredCredential, UserStore, WebauthnStore,
 };
 use crate::two_factor::{AFTER_A_FACTOR_CHANGE, TwoFactor, TwoFactorError};
 
@@ -61,6 +63,16 @@ pub enum WebauthnError {
     /// The login the key was to finish: unknown or spent (404), too many failures (429).
     #[error(transparent)]
     TwoFactor(TwoFactorError),
+    /// Too many ceremonies begun lately from this client address (or, `per_user`, for this
+    /// user): none begun, nothing written (429).
+    #[error(
+        "too many security-key requests {}; try again in {retry_after_seconds} seconds",
+        if *per_user { "for this account" } else { "from this address" }
+    )]
+    Throttled {
+        retry_after_seconds: i64,
+        per_user: bool,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -117,6 +129,9 @@ pub struct Claimed<'a> {
 pub struct WebAuthn {
     store: WebauthnStore,
     users: UserStore,
+    /// Ceremonies begun, counted against `limits` (`budget.rs`).
+    counters: CounterStore,
+    limits: CeremonyLimits,
     /// A refused clone is audited outside any change.
     audit: AuditStore,
     /// None when the public URL has no domain name.
@@ -131,11 +146,13 @@ pub struct WebAuthn {
 
 impl WebAuthn {
     /// The service for `party` (none: every call answers `Unavailable`), shown to people as
-    /// `product_name`. `fake_ids_key` is a secret of the server's: the same login id gets the
-    /// same made-up credential ids from every node and after every restart.
+    /// `product_name`, its ceremonies limited as `config` says. `fake_ids_key` is a secret of
+    /// the server's: the same login id gets the same made-up credential ids from every node and
+    /// after every restart.
     pub fn new(
         store: Store,
         party: Option<RelyingParty>,
+        config: &WebauthnConfig,
         product_name: &str,
         two_factor: TwoFactor,
         sessions: Sessions,
@@ -153,6 +170,8 @@ impl WebAuthn {
         Ok(Self {
             store: store.webauthn(),
             users: store.users(),
+            counters: store.counters(),
+            limits: CeremonyLimits::of(config),
             audit: store.audit(),
             party,
             two_factor,
@@ -243,18 +262,18 @@ impl WebAuthn {
             )
         };
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
-        self.store
-            .insert_ceremony(&NewCeremony {
-                id: ceremony.clone(),
-                user: Some(user),
-                purpose: purpose.as_str(),
-                login_id_hash: None,
-                name: name.to_string(),
-                display_name,
-                state,
-                created_at: now,
-                expires_at: Instant::from_millis(now.millis() + CEREMONY_SECONDS * 1000),
-            })
+        let kept = NewCeremony {
+            id: ceremony.clone(),
+            user: Some(user),
+            purpose: purpose.as_str(),
+            login_id_hash: None,
+            name: name.to_string(),
+            display_name,
+            state,
+            created_at: now,
+            expires_at: Instant::from_millis(now.millis() + CEREMONY_SECONDS * 1000),
+        };
+        self.keep_ceremony(&kept, StartedBy::User(user), now)
             .await?;
         Ok(StartedRegistration { options, ceremony })
     }

@@ -11,6 +11,7 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::{AllowCredentials, ResidentKeyRequirement};
 
+use super::budget::StartedBy;
 use super::rules::{self, Purpose};
 use super::{
     AssertionAnswer, CEREMONY_SECONDS, Claimed, PASSKEY, StartedAssertion, StartedRegistration,
@@ -74,9 +75,11 @@ impl WebAuthn {
     /// site); with one, that account's passkeys are named — or, for a login id without any,
     /// made-up ids that stay the same for it, so the answer does not tell who has an account.
     /// The options carry no `mediation`: a page asks modally, or conditionally for autofill.
+    /// Counted against the client address of `origin` (`budget.rs`).
     pub async fn start_passkey_login(
         &self,
         login_id: Option<&str>,
+        origin: &Origin,
         now: Instant,
     ) -> Result<StartedAssertion, WebauthnError> {
         let (webauthn, _) = self.party()?;
@@ -100,18 +103,18 @@ impl WebAuthn {
                 .collect();
         }
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
-        self.store
-            .insert_ceremony(&NewCeremony {
-                id: ceremony.clone(),
-                user: None,
-                purpose: Purpose::Passkey.as_str(),
-                login_id_hash: None,
-                name: String::new(),
-                display_name: String::new(),
-                state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
-                created_at: now,
-                expires_at: Instant::from_millis(now.millis() + CEREMONY_SECONDS * 1000),
-            })
+        let kept = NewCeremony {
+            id: ceremony.clone(),
+            user: None,
+            purpose: Purpose::Passkey.as_str(),
+            login_id_hash: None,
+            name: String::new(),
+            display_name: String::new(),
+            state: serde_json::to_string(&state).map_err(anyhow::Error::from)?,
+            created_at: now,
+            expires_at: Instant::from_millis(now.millis() + CEREMONY_SECONDS * 1000),
+        };
+        self.keep_ceremony(&kept, StartedBy::Address(origin), now)
             .await?;
         Ok(StartedAssertion { options, ceremony })
     }

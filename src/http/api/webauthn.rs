@@ -140,6 +140,7 @@ pub struct CredentialsQuery {
     responses(
         (status = 200, description = "The options for navigator.credentials.create; the challenge is kept five minutes, for one answer", body = RegisterStartResponse),
         (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `workflow` not one of the three), or `[WebAuthnDisabled]`: the public URL has no domain name"),
+        (status = 429, description = "`[TooManyRequests]`: too many ceremonies begun for this user lately (`webauthn.ceremonies_per_user`); nothing kept, `Retry-After` says when to try again"),
     )
 )]
 pub async fn register_start(
@@ -295,11 +296,13 @@ pub struct AssertRequest {
         (status = 400, description = "A field refused: `[invalid]userId` (not a UUID, no such active user, or not the user of the bearer token), `[noKeys]userId` or `[noKeys]twoFactorId` (no key to answer with), `[blank]userId` (neither a userId nor a twoFactorId), `[invalid]twoFactorId` or `[invalid]loginId` (not taken by this workflow), `loginId` not a username or email; or `[WebAuthnDisabled]`"),
         (status = 401, description = "A `userId` without a live API key or access token (no body)"),
         (status = 404, description = "The `twoFactorId` is unknown, finished or expired (no body)"),
+        (status = 429, description = "`[TooManyRequests]`: too many ceremonies begun lately from this client address (without a `userId`: `webauthn.ceremonies_per_address`) or for this user (`webauthn.ceremonies_per_user`); none begun, nothing kept, `Retry-After` says when to try again"),
     )
 )]
 pub async fn start(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
+    RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
     let webauthn = &state.core.webauthn;
@@ -307,13 +310,15 @@ pub async fn start(
     let started = match (body.workflow, body.two_factor_id, body.user_id) {
         (Workflow::Bootstrap, None, None) => {
             webauthn
-                .start_passkey_login(body.login_id.as_deref(), now)
+                .start_passkey_login(body.login_id.as_deref(), &origin, now)
                 .await?
         }
         (Workflow::Bootstrap, Some(_), _) => return Err(not_taken("twoFactorId", "bootstrap")),
         (Workflow::Bootstrap, None, Some(_)) => return Err(not_taken("userId", "bootstrap")),
         _ if body.login_id.is_some() => return Err(not_taken("loginId", "this workflow")),
-        (Workflow::General, Some(id), None) => webauthn.start_second_factor(&id, now).await?,
+        (Workflow::General, Some(id), None) => {
+            webauthn.start_second_factor(&id, &origin, now).await?
+        }
         (Workflow::Reauthentication, Some(_), _) => {
             return Err(not_taken("twoFactorId", "reauthentication"));
         }

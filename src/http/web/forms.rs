@@ -140,6 +140,7 @@ forms! {
     NameForm { name: String }
     KeyAnswerForm { credential: String }
     KeyLoginForm { credential: String, trust: Option<String> }
+    ReauthKeyForm { credential: String, password: String }
     KeyRemovalForm { id: String, confirm: Option<String> }
     GroupForm { name: String, description: String }
     MemberForm { username: String }

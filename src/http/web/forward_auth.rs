@@ -1,17 +1,19 @@
 //! The login portal's side of forward-auth: the way back to the site a proxy sent the browser
 //! from (`rd`, kept in a cookie through the login and its steps, taken up at
 //! `/forward-auth/continue` once the home page sees it), and `/forward-auth/step-up`, where a
-//! session with one factor gives a code for a site whose rule asks for two.
+//! session with one factor gives a code (or a security key's answer, `step_up_key_finish`) for
+//! a site whose rule asks for two.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::forms::{MethodForm, ReauthForm};
+use super::forms::{MethodForm, ReauthForm, ReauthKeyForm};
 use super::oauth::{back_to_client, forgetting};
 use super::return_to::{RETURN_COOKIE, RETURN_SECONDS, kept};
 use super::security::reauth::{Purpose, refused, render_reauth, send_code};
+use super::security::reauth_key::{self, answer_of, go_to, key_answer, refuse};
 use super::{Cookies, WebForm, error_page, internal, signed_in};
 use crate::clock::Instant;
 use crate::forward_auth::{ForwardAuthError, StepUpAsk};
@@ -107,6 +109,45 @@ pub async fn step_up_submit(
             refused(&state, &headers, &user, &site_of(&rd), error).await
         }
         Err(error) => refusal(&state, &headers, error),
+    }
+}
+
+/// `POST /forward-auth/step-up/key/finish`: a security key's answer for the way back the
+/// browser keeps; then back to the site, as after a code.
+pub async fn step_up_key_finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<ReauthKeyForm>,
+) -> Response {
+    let Some((session, _)) = signed_in(&state, &headers).await else {
+        return go_to(&state, &headers, "/login");
+    };
+    let Some(rd) = kept(&state, &headers) else {
+        return go_to(&state, &headers, "/");
+    };
+    let answer = match answer_of(&state, &form.credential) {
+        Ok(answer) => answer,
+        Err(message) => return refuse(&state, &headers, message),
+    };
+    let Some(key) = key_answer(&state, &answer) else {
+        return internal(&state, &headers, "the relying party went away");
+    };
+    match state
+        .core
+        .forward_auth
+        .step_up_with_key(&session, &rd, key, &origin, Instant::now())
+        .await
+    {
+        Ok(_) => go_to(&state, &headers, "/forward-auth/continue"),
+        Err(ForwardAuthError::Key(error)) => reauth_key::refusal(&state, &headers, error),
+        Err(ForwardAuthError::Refused(refusal)) => Cookies::new(&state, &headers).json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({
+                "message": format!("You cannot be sent back to that address: {refusal}.")
+            }),
+        ),
+        Err(error) => internal(&state, &headers, format!("{error:#}")),
     }
 }
 

@@ -34,9 +34,29 @@ fn refused(cookies: Cookies, status: StatusCode, message: String) -> Response {
     cookies.json(status, json!({ "message": message }))
 }
 
+/// Too many ceremonies begun lately (`webauthn::budget`): a 429 the script shows beside the
+/// button.
+pub(super) fn too_many(cookies: Cookies, retry_after_seconds: i64) -> Response {
+    let message = format!(
+        "Too many security key and passkey requests came from here lately. Try again in {}, or \
+         use your password.",
+        minutes(retry_after_seconds)
+    );
+    throttled(
+        refused(cookies, StatusCode::TOO_MANY_REQUESTS, message),
+        retry_after_seconds,
+    )
+}
+
+/// A wait in whole minutes, as words: "1 minute", "5 minutes".
+pub(super) fn minutes(seconds: i64) -> String {
+    let minutes = ((seconds + 59) / 60).max(1);
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
 /// A field the service refused, as a sentence after `prefix`: "Your security key did not log
 /// you in: the key's answer says the person was not present (touch the key). Try again."
-fn said(prefix: &str, error: &FieldError) -> String {
+pub(super) fn said(prefix: &str, error: &FieldError) -> String {
     if error.code.starts_with("[noKeys]") {
         return format!("{prefix}: your account has no security key any more. Use another way.");
     }
@@ -68,6 +88,7 @@ fn answer_of(raw: &str, prefix: &str) -> Result<AssertionAnswer, String> {
 pub async fn key_start(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     WebForm(_form): WebForm<EmptyForm>,
 ) -> Response {
     let cookies = Cookies::new(&state, &headers);
@@ -77,7 +98,7 @@ pub async fn key_start(
     match state
         .core
         .webauthn
-        .start_second_factor(&id, Instant::now())
+        .start_second_factor(&id, &origin, Instant::now())
         .await
     {
         Ok(started) => cookies.json(StatusCode::OK, json!({ "options": started.options })),
@@ -156,6 +177,10 @@ fn key_refusal(
         }
         WebauthnError::Refused(field) => refused(cookies, unprocessable, said(KEY_REFUSED, &field)),
         WebauthnError::Unavailable => refused(cookies, unprocessable, KEYS_OFF.into()),
+        WebauthnError::Throttled {
+            retry_after_seconds,
+            ..
+        } => too_many(cookies, retry_after_seconds),
         WebauthnError::NoSuchUser => refused(
             cookies,
             unprocessable,
@@ -188,13 +213,14 @@ fn key_refusal(
 pub async fn passkey_start(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     WebForm(_form): WebForm<EmptyForm>,
 ) -> Response {
     let cookies = Cookies::new(&state, &headers);
     match state
         .core
         .webauthn
-        .start_passkey_login(None, Instant::now())
+        .start_passkey_login(None, &origin, Instant::now())
         .await
     {
         Ok(started) => cookies.json(StatusCode::OK, json!({ "options": started.options })),
@@ -258,6 +284,10 @@ fn passkey_refusal(
             "Passkeys are off on this server. Log in with your password.".into()
         }
         WebauthnError::NoSuchUser => format!("{PASSKEY_REFUSED}: its account no longer exists."),
+        WebauthnError::Throttled {
+            retry_after_seconds,
+            ..
+        } => return too_many(cookies, retry_after_seconds),
         WebauthnError::Inactive => {
             return refused(
                 cookies,

@@ -87,6 +87,11 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/step-up", get(step_up::page).post(step_up::submit))
         .route("/oauth2/step-up/send", post(step_up::send))
         .route(
+            "/oauth2/step-up/key/start",
+            post(security::reauth_key::start),
+        )
+        .route("/oauth2/step-up/key/finish", post(step_up::key_finish))
+        .route(
             "/oauth2/consent",
             get(oauth::consent).post(oauth::answer_consent),
         )
@@ -103,6 +108,14 @@ pub fn routes() -> Router<AppState> {
             "/forward-auth/step-up/send",
             post(forward_auth::step_up_send),
         )
+        .route(
+            "/forward-auth/step-up/key/start",
+            post(security::reauth_key::start),
+        )
+        .route(
+            "/forward-auth/step-up/key/finish",
+            post(forward_auth::step_up_key_finish),
+        )
         .route("/logout", post(pages::logout))
         .route("/welcome", get(welcome::page).post(welcome::submit))
         .route(
@@ -115,6 +128,14 @@ pub fn routes() -> Router<AppState> {
             get(security::reauth::reauth_page).post(security::reauth::reauth_submit),
         )
         .route("/security/reauth/send", post(security::reauth::reauth_send))
+        .route(
+            "/security/reauth/key/start",
+            post(security::reauth_key::start),
+        )
+        .route(
+            "/security/reauth/key/finish",
+            post(security::reauth_key::finish),
+        )
         .route(
             "/security/address",
             get(security::address::address_page).post(security::address::address_submit),

@@ -1,14 +1,18 @@
 //! `/oauth2/step-up`: a signed-in person whose login does not do for an application's waiting
 //! request proves what is missing (the password when the login is too old, a code when a second
-//! factor is asked) on the re-authentication page, then goes on to `/oauth2/continue`.
+//! factor is asked) on the re-authentication page, then goes on to `/oauth2/continue`. A
+//! security key may give the second factor (`key_finish`, the page's script's).
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::forms::{MethodForm, ReauthForm};
+use super::forms::{MethodForm, ReauthForm, ReauthKeyForm};
 use super::oauth::AUTHORIZE_COOKIE;
 use super::security::reauth::{Purpose, refused, render_reauth, send_code};
+use super::security::reauth_key::{
+    answer_of, as_script_answer, go_to, key_answer, refusal, refuse,
+};
 use super::{Cookies, WebForm, cookie, internal, signed_in};
 use crate::clock::Instant;
 use crate::domain::User;
@@ -98,5 +102,42 @@ pub async fn send(
             send_code(&state, &headers, &session, &user, &form, &origin, &purpose).await
         }
         Err(elsewhere) => elsewhere,
+    }
+}
+
+/// `POST /oauth2/step-up/key/finish`: a security key's answer (with the password when the login
+/// is too old) for the step the request asks; then on to the client, as after a code.
+pub async fn key_finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    WebForm(form): WebForm<ReauthKeyForm>,
+) -> Response {
+    let (session, _, pending, _) = match asked(&state, &headers).await {
+        Ok(asked) => asked,
+        Err(elsewhere) => return as_script_answer(&state, &headers, elsewhere),
+    };
+    let answer = match answer_of(&state, &form.credential) {
+        Ok(answer) => answer,
+        Err(message) => return refuse(&state, &headers, message),
+    };
+    let Some(key) = key_answer(&state, &answer) else {
+        return internal(&state, &headers, "the relying party went away");
+    };
+    match state
+        .core
+        .oidc
+        .step_up_with_key(
+            &pending,
+            &session,
+            &form.password,
+            key,
+            &origin,
+            Instant::now(),
+        )
+        .await
+    {
+        Ok(()) => go_to(&state, &headers, "/oauth2/continue"),
+        Err(error) => refusal(&state, &headers, error),
     }
 }

@@ -16,6 +16,7 @@ use crate::audit::Actor;
 use crate::clock::Instant;
 use crate::domain::FieldError;
 use crate::http::AppState;
+use crate::http::error::throttled;
 use crate::http::extract::RequestOrigin;
 use crate::http::web::admin::confirm::confirmed;
 use crate::http::web::forms::{KeyAnswerForm, KeyRemovalForm, NameForm};
@@ -62,6 +63,20 @@ fn refusal(state: &AppState, headers: &HeaderMap, error: WebauthnError) -> Respo
             refused(field, message)
         }
         WebauthnError::Unavailable => refused("credential", KEYS_OFF.into()),
+        WebauthnError::Throttled {
+            retry_after_seconds,
+            ..
+        } => throttled(
+            refused(
+                "credential",
+                format!(
+                    "No key was added: too many keys were begun for your account lately. Try \
+                     again in {}.",
+                    crate::http::web::login_key::minutes(retry_after_seconds)
+                ),
+            ),
+            retry_after_seconds,
+        ),
         WebauthnError::NoSuchUser | WebauthnError::Inactive => refused(
             "credential",
             "Your account cannot add a key: it is not active.".into(),

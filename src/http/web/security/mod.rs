@@ -13,6 +13,7 @@ pub mod methods;
 pub mod password;
 pub mod phone;
 pub mod reauth;
+pub mod reauth_key;
 pub mod recovery;
 
 use askama::Template;

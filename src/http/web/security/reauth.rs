@@ -1,7 +1,9 @@
-//! Re-authentication: the password again, with a code of a method when the user has one, before
-//! security settings can change. The same page asks what an application's sign-in still needs
-//! (step-up, `web::step_up`): the password when the login is too old, or a code alone; and the
-//! code a site behind a reverse proxy asks (`web::forward_auth`).
+//! Re-authentication: the password again, with a code of a method or a security key when the
+//! user has one, before security settings can change. The same page asks what an application's
+//! sign-in still needs (step-up, `web::step_up`): the password when the login is too old, or a
+//! second factor alone; and the second factor a site behind a reverse proxy asks
+//! (`web::forward_auth`). A key is offered whenever the user has one (`reauth_key.rs`): the
+//! prompt when keys are their only second factor, else beside the code.
 
 use askama::Template;
 use axum::extract::State;
@@ -44,6 +46,10 @@ struct ReauthPage {
     continue_to: &'static str,
     needs_password: bool,
     needs_code: bool,
+    /// The user has security keys (and the server a relying party): "Use a security key".
+    offer_key: bool,
+    /// Keys are the user's only second factor: the key is the prompt, no code is asked.
+    key_prompt: bool,
     /// A second factor is asked of an account that has none: it is set up first.
     set_one_up: bool,
     send_methods: Vec<Choice>,
@@ -58,18 +64,28 @@ pub async fn render_reauth(
     error: Option<String>,
 ) -> Response {
     let two_factor = &state.core.two_factor;
-    let (methods, offered) = match (
+    let (methods, offered, factors) = match (
         two_factor.user_methods(user.id).await,
         two_factor.offered_now().await,
+        two_factor.second_factors(user.id).await,
     ) {
-        (Ok(methods), Ok(offered)) => (methods, offered),
-        (Err(error), _) | (_, Err(error)) => return internal(state, headers, error),
+        (Ok(methods), Ok(offered), Ok(factors)) => (methods, offered, factors),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+            return internal(state, headers, error);
+        }
     };
     let has_method = !methods.is_empty();
-    let with_code = if has_method {
+    // Keys are of no use where the server has no relying party: only codes are asked there.
+    let offer_key = factors.keys && state.core.webauthn.relying_party().is_some();
+    let with_code = if has_method || offer_key {
         " with your second factor"
     } else {
         ""
+    };
+    let give = match (has_method, offer_key) {
+        (true, true) => "give a code or use your security key",
+        (false, true) => "use your security key",
+        _ => "give a code",
     };
     let mut continue_to = "/oauth2/continue";
     let (title, lead, action, needs_password) = match purpose {
@@ -93,8 +109,8 @@ pub async fn render_reauth(
             step: Step::SecondFactor,
         } => (
             "Confirm it's you",
-            if has_method {
-                format!("{client} asks for your second factor: give a code to go on.")
+            if has_method || offer_key {
+                format!("{client} asks for your second factor: {give} to go on.")
             } else {
                 format!(
                     "{client} asks for a second factor, and your account has none yet. Set one \
@@ -108,8 +124,8 @@ pub async fn render_reauth(
             continue_to = "/forward-auth/continue";
             (
                 "Confirm it's you",
-                if has_method {
-                    format!("{host} asks for your second factor: give a code to go on.")
+                if has_method || offer_key {
+                    format!("{host} asks for your second factor: {give} to go on.")
                 } else {
                     format!(
                         "{host} asks for a second factor, and your account has none yet. Set one \
@@ -139,7 +155,9 @@ pub async fn render_reauth(
             continue_to,
             needs_password,
             needs_code: has_method,
-            set_one_up: !has_method && !needs_password,
+            offer_key,
+            key_prompt: offer_key && !has_method,
+            set_one_up: !has_method && !offer_key && !needs_password,
             send_methods: Choice::list(&methods, &offered.phone_channels, false),
         },
     )
