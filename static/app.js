@@ -189,7 +189,8 @@ function loginRefusal(error, what) {
 
 /** Runs a login's ceremony from `form` (its data-start, its action, its CSRF token and fields):
  * `mediation` "conditional" waits for the username field's autofill, `signal` lets a click
- * cancel that wait. Answers whether the ceremony ended (with a page to go to or a refusal). */
+ * cancel that wait; `fields` (or a function giving them, read once the key has answered, so a
+ * box ticked meanwhile counts) go with the answer. Answers whether the ceremony ended. */
 async function keyLogin(form, show, { what, mediation, signal, fields = {} } = {}) {
   const csrf = form.elements.csrf.value;
   const started = await postForm(form.dataset.start, { csrf });
@@ -206,7 +207,8 @@ async function keyLogin(form, show, { what, mediation, signal, fields = {} } = {
   }
   if (!credential) return show(loginRefusal(null, what));
   const answer = JSON.stringify(assertionAnswer(credential));
-  const finished = await postForm(form.action, { csrf, credential: answer, ...fields });
+  const extraFields = typeof fields === "function" ? fields() : fields;
+  const finished = await postForm(form.action, { csrf, credential: answer, ...extraFields });
   if (finished.redirect) return location.assign(finished.redirect);
   show(finished.message);
 }
@@ -252,6 +254,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
   keyLoginForm("passkey-login", "passkey", async (form, run, button, error) => {
     let waiting = null;
+    // The password form's "Remember me" counts for a passkey's session too.
+    const remember = () => (document.querySelector("input[name=remember]")?.checked ? { remember: "1" } : {});
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       error.hidden = true;
@@ -259,7 +263,7 @@ document.addEventListener("DOMContentLoaded", () => {
       waiting?.abort();
       waiting = new AbortController();
       button.disabled = true;
-      await run({ signal: waiting.signal });
+      await run({ signal: waiting.signal, fields: remember });
       button.disabled = false;
     });
     if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
@@ -271,7 +275,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (event.type === "focus" && !event.relatedTarget) return;
       for (const type of ["focus", "pointerdown", "keydown"]) username.removeEventListener(type, begin);
       waiting = new AbortController();
-      run({ mediation: "conditional", signal: waiting.signal });
+      run({ mediation: "conditional", signal: waiting.signal, fields: remember });
     };
     for (const type of ["focus", "pointerdown", "keydown"]) username?.addEventListener(type, begin);
   });

@@ -210,9 +210,17 @@ test("a person signs in with a passkey and no password, with both factors", asyn
   assert.match((await tampered.json()).message, /^No passkey signed you in: /);
 
   await cdp.send("WebAuthn.setResponseOverrideBits", { authenticatorId, isBadUP: false });
+  // "Remember me" counts for a passkey's session as for a password's.
+  await page.getByLabel("Remember me on this computer").check();
   await useKey(page, "Sign in with a passkey", "passkey-error");
   await page.waitForURL(`${server.url}/`);
   assert.equal(await page.textContent("#factors"), "security key, the key's PIN or biometric");
+  const logins = await server.api("GET", `/api/system/audit-log?event=login.success&userId=${max.id}`);
+  const byPasskey = logins.body.auditLogs.filter((event) => event.details.method === "passkey");
+  assert.equal(byPasskey.length, 1);
+  assert.equal(byPasskey[0].details.rememberMe, true);
+  const session = (await page.context().cookies()).find((c) => c.name.endsWith("tessera_session"));
+  assert.ok(session.expires > Date.now() / 1000 + 20 * 86400, "kept for the remembered length, not the browser's life");
   // Both factors: the security settings open without asking for the app's code.
   await page.goto(`${server.url}/security`);
   assert.equal(page.url(), `${server.url}/security`);

@@ -30,6 +30,9 @@ pub struct PasskeySignIn {
     /// `api`: tokens for an application; `web`: the pages' session.
     pub login_type: LoginType,
     pub application_id: Option<String>,
+    /// The login page's "Remember me", ticked: a web session spared the inactivity timeout, as
+    /// a password's login with it is (`Sessions::remembers`).
+    pub remember_me: bool,
 }
 
 /// A person signed in by a passkey.
@@ -197,21 +200,27 @@ impl WebAuthn {
         let blob = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
         // Possession of the key and the person's verification by it: two factors at once.
         let amr = vec!["hwk".to_owned(), "user".to_owned(), "mfa".to_owned()];
+        let remembered = self
+            .sessions
+            .remembers(request.login_type, request.remember_me);
         let (session, refresh_token) = self.sessions.new_session(
             user,
             request.login_type,
             amr.clone(),
             request.application_id.clone(),
-            false,
+            remembered,
             origin,
             now,
         );
-        let event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user), origin, now)
+        let mut event = AuditEvent::new(EventKind::LoginSuccess, Actor::User(user), origin, now)
             .target(user)
             .detail("amr", amr)
             .detail("loginType", request.login_type.as_str())
             .detail("method", "passkey")
             .detail("webauthnId", record.id.clone());
+        if remembered {
+            event = event.detail("rememberMe", true);
+        }
         match self
             .store
             .open_passkey_session(&ceremony.id, &record.id, counter, &blob, &session, &event)

@@ -85,6 +85,8 @@ pub async fn login(
         let request = PasskeySignIn {
             login_type: LoginType::Api,
             application_id,
+            // An application's tokens are renewed by their refresh token, never idle.
+            remember_me: false,
         };
         let done = webauthn
             .finish_passkey_login(&request, &body.credential, claimed, &origin, now)

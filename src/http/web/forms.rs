@@ -139,6 +139,7 @@ forms! {
     SenderTestForm { to: String, channel: String }
     NameForm { name: String }
     KeyAnswerForm { credential: String }
+    PasskeyLoginForm { credential: String, remember: Option<String> }
     KeyLoginForm { credential: String, trust: Option<String> }
     ReauthKeyForm { credential: String, password: String }
     KeyRemovalForm { id: String, confirm: Option<String> }

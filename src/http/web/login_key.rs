@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::forms::{EmptyForm, KeyAnswerForm, KeyLoginForm};
+use super::forms::{EmptyForm, KeyLoginForm, PasskeyLoginForm};
 use super::login::{explain, keep_login};
 use super::{Cookies, PENDING_COOKIE, WebForm, cookie, internal};
 use crate::clock::Instant;
@@ -234,7 +234,7 @@ pub async fn passkey_finish(
     State(state): State<AppState>,
     headers: HeaderMap,
     RequestOrigin(origin): RequestOrigin,
-    WebForm(form): WebForm<KeyAnswerForm>,
+    WebForm(form): WebForm<PasskeyLoginForm>,
 ) -> Response {
     let mut cookies = Cookies::new(&state, &headers);
     let answer = match answer_of(&form.credential, PASSKEY_REFUSED) {
@@ -251,6 +251,7 @@ pub async fn passkey_finish(
     let request = PasskeySignIn {
         login_type: LoginType::Web,
         application_id: None,
+        remember_me: form.remember.is_some(),
     };
     let now = Instant::now();
     match state
