@@ -29,6 +29,7 @@ mod helpers;
 mod housekeeping;
 mod import;
 mod invitations;
+mod key_at_login;
 mod key_safety;
 mod limits;
 mod login;

@@ -80,7 +80,7 @@ forms! {
     AuthenticatorForm { name: String, code: String }
     EmailForm { email: String }
     EmailConfirmForm { email: String, code: String }
-    FinishForm { completion: String, saved: Option<String> }
+    FinishForm { completion: String, saved: Option<String>, trust: Option<String> }
     EmptyForm {}
     ReauthForm { password: String, code: String }
     PasswordForm { current_password: String, new_password: String, confirm_password: String, keep_session: Option<String> }
@@ -139,6 +139,7 @@ forms! {
     SenderTestForm { to: String, channel: String }
     NameForm { name: String }
     KeyAnswerForm { credential: String }
+    EnrolKeyForm { name: String, kind: Option<String> }
     KeyLoginForm { credential: String, trust: Option<String> }
     KeyRemovalForm { id: String, confirm: Option<String> }
     GroupForm { name: String, description: String }
