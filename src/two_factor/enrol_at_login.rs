@@ -2,12 +2,19 @@
 //! a method's enrolment at login (`enroll.rs`) and a security key's (`WebAuthn`'s, which
 //! stores the key itself) share.
 
-use super::enroll::usable_method_enrolled;
 use super::{Accepted, TwoFactor, TwoFactorError};
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{LoginType, MethodKind, UserId};
 use crate::store::NewRecoveryCodes;
+
+/// A login of a user who has a usable method must be finished with it, or a password alone
+/// could add a factor and walk in.
+pub(super) fn usable_method_enrolled() -> TwoFactorError {
+    TwoFactorError::Forbidden(
+        "this login must be finished with a code from a method already enrolled".into(),
+    )
+}
 
 /// A login that may enrol a second factor now, as the enrolment is to be stored.
 #[derive(Debug, Clone)]
@@ -37,7 +44,7 @@ pub struct KeyEnrolment {
 
 impl TwoFactor {
     /// The login waiting under `two_factor_id`, if it may enrol a second factor now: it is live
-    /// (unexpired, unfinished, attempts left) and its user has no usable second factor — or an
+    /// (unexpired, unfinished, attempts left), its user active and without a usable second factor — or an
     /// administrator's access code let it through. Otherwise `UnknownChallenge`, or `Forbidden`
     /// for a user who must finish the login with the factor they have.
     pub async fn enrolment_at_login(
@@ -56,6 +63,12 @@ impl TwoFactor {
             .await?
             .ok_or(TwoFactorError::UnknownChallenge)?;
         let user = challenge.user_id;
+        // A disabled user's login enrols nothing, as it completes nothing.
+        self.user_store
+            .user(user)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(TwoFactorError::UnknownChallenge)?;
         let (refused_beside, recovery) = if challenge.access_code_used {
             (None, NewRecoveryCodes::Always)
         } else {

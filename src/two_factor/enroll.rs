@@ -1,12 +1,11 @@
 use rand::Rng;
 use rand::rngs::OsRng;
 
-use super::enrol_at_login::LoginEnrolment;
+use super::enrol_at_login::{LoginEnrolment, usable_method_enrolled};
 use super::{AFTER_A_FACTOR_CHANGE, Accepted, TwoFactor};
 use super::{CodeFailure, PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, StepMatch, TotpParams, TotpSecret};
 use crate::store::{
@@ -532,14 +531,6 @@ impl TwoFactor {
         }
         Ok(codes)
     }
-}
-
-/// A login of a user who has a usable method must be finished with it, or a password alone
-/// could add a factor and walk in.
-pub(super) fn usable_method_enrolled() -> TwoFactorError {
-    TwoFactorError::Forbidden(
-        "this login must be finished with a code from a method already enrolled".into(),
-    )
 }
 
 /// The older enable form (`{code, secret, delivery: "TextMessage"}`): an SMS method proven by a
