@@ -438,7 +438,9 @@ async fn has_method_of(
             .bind(user.to_string())
             .fetch_all(&mut **tx)
             .await?;
-    Ok(held.iter().any(|k| kinds.iter().any(|kind| kind.as_str() == k)))
+    Ok(held
+        .iter()
+        .any(|k| kinds.iter().any(|kind| kind.as_str() == k)))
 }
 
 /// Keeps `login`'s completion code on its challenge at `now`: only while the login is `user`'s,

@@ -79,7 +79,10 @@ impl WebAuthn {
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
         self.party()?;
-        let enrolment = self.two_factor.enrolment_at_login(two_factor_id, now).await?;
+        let enrolment = self
+            .two_factor
+            .enrolment_at_login(two_factor_id, now)
+            .await?;
         let pending = self
             .two_factor
             .pending_login(two_factor_id, now)

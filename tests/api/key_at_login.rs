@@ -3,15 +3,17 @@
 //! login's `twoFactorId` and no API key; the completion finishes the login and answers as
 //! `POST /api/two-factor/login` does, with the recovery codes. The same limits as any
 //! enrolment at login: a login expired or finished registers nothing, the key is the login's
-//! user's, and of many completions at once one registers a key and logs in.
+//! user's, and of many completions at once one registers a key and logs in. The enrolment page
+//! runs the same ceremony under the pending login's cookie.
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, all_at_once, spawn_app, tally};
+use crate::helpers::{PASSWORD, TestApp, all_at_once, spawn_app, spawn_app_with, tally};
 use crate::soft_key::{ORIGIN, RP_ID, SoftKey, register_through_api};
+use crate::web::{Browser, csrf_in, location};
 
 /// An app whose API logins must use a second factor, and a user `name` (with a verified
 /// address) who has none: their id.
@@ -343,4 +345,86 @@ async fn a_ceremony_begun_for_one_login_registers_for_no_other_user_or_way() {
     // The registration made through the API key for a user stays as it was.
     register_through_api(&app, &fay, &SoftKey::new(), "general").await;
     assert_eq!(keys_of(&app, &fay).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_enrolment_page_offers_a_key_where_webauthn_is_on_and_its_ceremony_completes_the_login()
+{
+    for (public_url, on) in [("http://tessera.test", true), ("http://127.0.0.1:9", false)] {
+        let app = spawn_app_with(|config| config.public_url = Some(public_url.into())).await;
+        app.put_two_factor_settings(json!({"webLoginPolicy": "required"}))
+            .await;
+        app.create_user("gus", json!({})).await;
+        let mut browser = Browser::new();
+        let response = browser.log_in(&app, "gus", PASSWORD).await;
+        assert_eq!(location(&response), "/login/enroll");
+        let page = browser
+            .get(&app, "/login/enroll")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(page.contains("Add a security key"), on, "{public_url}");
+        let csrf = csrf_in(&page);
+        let start = [
+            ("csrf", csrf.as_str()),
+            ("name", ""),
+            ("kind", "security_key"),
+        ];
+        let started = browser.post(&app, "/login/enroll/key/start", &start).await;
+        let status = started.status().as_u16();
+        let body: Value = started.json().await.expect("JSON");
+        if !on {
+            // No relying party: refused in words, nothing begun.
+            assert_eq!(status, 422, "{body}");
+            assert!(body["message"].as_str().unwrap().contains("off"), "{body}");
+            continue;
+        }
+        assert_eq!(status, 200, "{body}");
+        let credential = SoftKey::new().register(&body["options"]).to_string();
+        let finish = [("csrf", csrf.as_str()), ("credential", credential.as_str())];
+        let finished = browser
+            .post(&app, "/login/enroll/key/finish", &finish)
+            .await;
+        assert_eq!(finished.status(), 200);
+        let enrolled: Value = finished.json().await.expect("JSON");
+        assert_eq!(enrolled["recoveryCodes"].as_array().map(Vec::len), Some(10));
+        // No session yet: the login completes once the codes are saved, as any enrolment's.
+        let completion = enrolled["completion"].as_str().expect("a completion code");
+        let done = browser
+            .post(
+                &app,
+                "/login/enroll/finish",
+                &[("csrf", &csrf), ("completion", completion), ("saved", "1")],
+            )
+            .await;
+        assert_eq!(location(&done), "/?welcome=1");
+        let home = browser.get(&app, "/").await.text().await.unwrap();
+        assert!(home.contains("password, security key"), "{home}");
+        let keys = app.audit("event=webauthn.register").await;
+        assert_eq!(keys[0]["details"]["loginType"], "web", "{keys:?}");
+
+        // A login gone sends the script back to the password, which returns to the choice.
+        app.create_user("hal", json!({})).await;
+        let mut late = Browser::new();
+        late.log_in(&app, "hal", PASSWORD).await;
+        let page = late.get(&app, "/login/enroll").await.text().await.unwrap();
+        let csrf = csrf_in(&page);
+        sqlx::query("UPDATE login_challenges SET expires_at = 0")
+            .execute(app.core.store.pool())
+            .await
+            .unwrap();
+        let start = [
+            ("csrf", csrf.as_str()),
+            ("name", "Key"),
+            ("kind", "passkey"),
+        ];
+        let gone: Value = late
+            .post(&app, "/login/enroll/key/start", &start)
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(gone, json!({"redirect": "/login?expired=enroll"}));
+    }
 }
