@@ -389,16 +389,24 @@ async fn the_enrolment_page_offers_a_key_where_webauthn_is_on_and_its_ceremony_c
         assert_eq!(finished.status(), 200);
         let enrolled: Value = finished.json().await.expect("JSON");
         assert_eq!(enrolled["recoveryCodes"].as_array().map(Vec::len), Some(10));
-        // No session yet: the login completes once the codes are saved, as any enrolment's.
+        // No session yet: the login completes once the codes are saved, as any enrolment's,
+        // trusting the computer when asked to, as a code's login does.
+        assert!(page.contains("Trust this computer for 30 days"), "{page}");
         let completion = enrolled["completion"].as_str().expect("a completion code");
         let done = browser
             .post(
                 &app,
                 "/login/enroll/finish",
-                &[("csrf", &csrf), ("completion", completion), ("saved", "1")],
+                &[
+                    ("csrf", &csrf),
+                    ("completion", completion),
+                    ("saved", "1"),
+                    ("trust", "1"),
+                ],
             )
             .await;
         assert_eq!(location(&done), "/?welcome=1");
+        assert!(browser.cookie("tessera_trust").is_some());
         let home = browser.get(&app, "/").await.text().await.unwrap();
         assert!(home.contains("password, security key"), "{home}");
         let keys = app.audit("event=webauthn.register").await;
@@ -427,4 +435,103 @@ async fn the_enrolment_page_offers_a_key_where_webauthn_is_on_and_its_ceremony_c
             .expect("JSON");
         assert_eq!(gone, json!({"redirect": "/login?expired=enroll"}));
     }
+}
+
+#[tokio::test]
+async fn after_an_access_code_a_new_key_comes_with_new_recovery_codes_and_trusts_no_computer() {
+    let app = spawn_app().await;
+    let ivy = app.create_user("ivy", json!({})).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    // Ivy's only second factor is a key she lost; her administrator gives her an access code.
+    let (_, lost) = register_through_api(&app, &ivy, &SoftKey::new(), "general").await;
+    let old_codes = lost["recoveryCodes"].clone();
+    let issued = app
+        .with_key(
+            Method::POST,
+            &format!("/api/user/two-factor/access-code/{ivy}"),
+        )
+        .json(&json!({"reason": "lost key, ID checked at the desk"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(issued.status(), 200);
+    let code = issued.json::<Value>().await.expect("JSON")["accessCode"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    let mut browser = Browser::new();
+    assert_eq!(
+        location(&browser.log_in(&app, "ivy", PASSWORD).await),
+        "/login/code"
+    );
+    let prompt = browser.get(&app, "/login/code?access=1").await;
+    let csrf = csrf_in(&prompt.text().await.unwrap());
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("method", ""),
+        ("code", code.as_str()),
+        ("access", "1"),
+    ];
+    let response = browser.post(&app, "/login/code", &form).await;
+    assert_eq!(location(&response), "/login/enroll");
+    let page = browser
+        .get(&app, "/login/enroll")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Add a security key"), "{page}");
+    assert!(
+        !page.contains("Trust this computer"),
+        "no trust by access code"
+    );
+
+    let start = [("csrf", csrf.as_str()), ("name", "New key"), ("kind", "")];
+    let started: Value = browser
+        .post(&app, "/login/enroll/key/start", &start)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let credential = SoftKey::new().register(&started["options"]).to_string();
+    let finish = [("csrf", csrf.as_str()), ("credential", credential.as_str())];
+    let enrolled: Value = browser
+        .post(&app, "/login/enroll/key/finish", &finish)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let codes = &enrolled["recoveryCodes"];
+    assert_eq!(codes.as_array().map(Vec::len), Some(10), "{enrolled}");
+    assert_ne!(codes, &old_codes, "a new set in place of the old");
+    assert_eq!(keys_of(&app, &ivy).await.len(), 2);
+
+    // Asking for trust anyway changes nothing: such a login trusts no computer.
+    let completion = enrolled["completion"].as_str().expect("a completion code");
+    let done = browser
+        .post(
+            &app,
+            "/login/enroll/finish",
+            &[
+                ("csrf", csrf.as_str()),
+                ("completion", completion),
+                ("saved", "1"),
+                ("trust", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), "/?welcome=1");
+    assert!(browser.cookie("tessera_trust").is_none());
+    let logins = app.audit("event=login.success").await;
+    assert_eq!(
+        logins[0]["details"]["amr"],
+        json!(["pwd", "access_code", "hwk", "mfa"])
+    );
+    // The old codes went with the access code's enrolment.
+    let old = old_codes[0].as_str().expect("a code");
+    let two_factor_id = app.start_two_factor("ivy").await;
+    let response = app.finish_two_factor(&two_factor_id, old, json!({})).await;
+    assert_eq!(response.status(), 421);
 }
