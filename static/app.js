@@ -176,7 +176,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!window.PublicKeyCredential || !navigator.credentials?.create) return;
   const form = document.getElementById("enrol-key-form");
   const error = document.getElementById("enrol-key-error");
-  const passkey = form.querySelector("button[data-passkey]");
+  // The button sits in a span: a button's own display rule would outdo its hidden attribute.
+  const passkey = document.getElementById("enrol-passkey");
   if (passkey && (await passkeysPossible())) passkey.hidden = false;
   section.hidden = false;
   const show = (message) => {

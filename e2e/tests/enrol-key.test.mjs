@@ -93,3 +93,42 @@ test("a login that expired before the key was added says so, and after the passw
   await page.waitForURL(`${server.url}/login/enroll`);
   await page.locator("#enrol-key").waitFor({ state: "visible" });
 });
+
+test("a passkey is offered where the browser can keep one; added at login, it signs in next time without the password", async () => {
+  await createUser(server, "mae", { twoFactorRequired: true });
+  await createUser(server, "ned", { twoFactorRequired: true });
+  // A USB key alone: this browser keeps no passkey of its own, and none is offered.
+  const usb = await (await browser.newContext()).newPage();
+  await plugKey(usb);
+  await logIn(usb, server, "ned");
+  await usb.waitForURL(`${server.url}/login/enroll`);
+  await usb.locator("#enrol-key").waitFor({ state: "visible" });
+  assert.equal(await usb.getByRole("button", { name: "Add a passkey" }).isVisible(), false);
+
+  // The device's own authenticator, which verifies the person: a passkey may be kept here.
+  const page = await (await browser.newContext()).newPage();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  await logIn(page, server, "mae");
+  await page.waitForURL(`${server.url}/login/enroll`);
+  const passkey = page.getByRole("button", { name: "Add a passkey" });
+  await passkey.waitFor({ state: "visible" });
+  await passkey.click();
+  await page.locator("#enrol-key-recovery").waitFor({ state: "visible" });
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.equal(credentials.length, 1);
+  assert.equal(credentials[0].isResidentCredential, true, "a passkey is discoverable");
+  await page.getByLabel("I have saved these codes").check();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL(`${server.url}/?welcome=1`);
+
+  await page.context().clearCookies();
+  await page.goto(`${server.url}/login`);
+  const navigated = page.waitForURL(`${server.url}/`);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await navigated;
+  assert.equal(await page.textContent("#factors"), "security key, the key's PIN or biometric");
+});

@@ -44,9 +44,9 @@ pub struct KeyEnrolment {
 
 impl TwoFactor {
     /// The login waiting under `two_factor_id`, if it may enrol a second factor now: it is live
-    /// (unexpired, unfinished, attempts left), its user active and without a usable second factor — or an
-    /// administrator's access code let it through. Otherwise `UnknownChallenge`, or `Forbidden`
-    /// for a user who must finish the login with the factor they have.
+    /// (unexpired, unfinished, attempts left), its user active and without a usable second
+    /// factor — or an administrator's access code let it through. Otherwise `UnknownChallenge`,
+    /// or `Forbidden` for a user who must finish the login with the factor they have.
     pub async fn enrolment_at_login(
         &self,
         two_factor_id: &str,

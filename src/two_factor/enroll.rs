@@ -343,7 +343,7 @@ impl TwoFactor {
 
     /// The one-time code that completes a login once `factor` is enrolled during it, and the
     /// hash the login's challenge keeps of it.
-    pub(crate) fn completion_code(&self, factor: Accepted) -> (String, String) {
+    pub(super) fn completion_code(&self, factor: Accepted) -> (String, String) {
         let code = format!("{:010}", OsRng.gen_range(0..10_000_000_000u64));
         let hash = self.judge.enrollment_code_hash(factor, &code);
         (code, hash)
