@@ -176,9 +176,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!window.PublicKeyCredential || !navigator.credentials?.create) return;
   const form = document.getElementById("enrol-key-form");
   const error = document.getElementById("enrol-key-error");
-  // The button sits in a span: a button's own display rule would outdo its hidden attribute.
-  const passkey = document.getElementById("enrol-passkey");
-  if (passkey && (await passkeysPossible())) passkey.hidden = false;
+  // The passkey's words and button sit in spans: a button's own display rule would outdo its
+  // hidden attribute.
+  if (await passkeysPossible()) {
+    for (const passkey of section.querySelectorAll("[data-passkey]")) passkey.hidden = false;
+  }
   section.hidden = false;
   const show = (message) => {
     error.textContent = message;

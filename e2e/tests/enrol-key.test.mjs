@@ -104,6 +104,7 @@ test("a passkey is offered where the browser can keep one; added at login, it si
   await usb.waitForURL(`${server.url}/login/enroll`);
   await usb.locator("#enrol-key").waitFor({ state: "visible" });
   assert.equal(await usb.getByRole("button", { name: "Add a passkey" }).isVisible(), false);
+  assert.doesNotMatch(await usb.locator("#enrol-key").innerText(), /passkey/);
 
   // The device's own authenticator, which verifies the person: a passkey may be kept here.
   const page = await (await browser.newContext()).newPage();
