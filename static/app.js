@@ -144,6 +144,83 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
+// A key enrolled during a login that must enrol a second factor (the enrolment page): the same
+// ceremony under the pending login; the server answers the recovery codes and the completion
+// code, shown once in place of the choices, whose form then finishes the login as any
+// enrolment's does.
+async function passkeysPossible() {
+  const platform = await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable?.().catch(() => false);
+  const autofill = await PublicKeyCredential.isConditionalMediationAvailable?.().catch(() => false);
+  return Boolean(platform || autofill);
+}
+
+function showEnrolmentCodes(choices, codes, completion) {
+  const list = document.getElementById("enrol-key-codes");
+  list.replaceChildren(...codes.map((code) => {
+    const item = document.createElement("li");
+    const text = document.createElement("code");
+    text.textContent = code;
+    item.append(text);
+    return item;
+  }));
+  document.getElementById("enrol-key-download").href =
+    `data:text/plain;charset=utf-8,${encodeURIComponent(codes.join("\n"))}`;
+  document.getElementById("enrol-key-completion").value = completion;
+  choices.hidden = true;
+  document.getElementById("enrol-key-recovery").hidden = false;
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const section = document.getElementById("enrol-key");
+  if (!section) return;
+  if (!window.PublicKeyCredential || !navigator.credentials?.create) return;
+  const form = document.getElementById("enrol-key-form");
+  const error = document.getElementById("enrol-key-error");
+  // The passkey's words and button sit in spans: a button's own display rule would outdo its
+  // hidden attribute.
+  if (await passkeysPossible()) {
+    for (const passkey of section.querySelectorAll("[data-passkey]")) passkey.hidden = false;
+  }
+  section.hidden = false;
+  const show = (message) => {
+    error.textContent = message;
+    error.hidden = false;
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    const button = event.submitter ?? form.querySelector("button[type=submit]");
+    const buttons = [...form.querySelectorAll("button[type=submit]")];
+    const label = button.textContent;
+    for (const each of buttons) each.disabled = true;
+    button.textContent = "Touch your key…";
+    try {
+      const csrf = form.elements.csrf.value;
+      const name = form.elements.name.value;
+      const started = await postForm(form.dataset.start, { csrf, name, kind: button.value });
+      if (started.redirect) return location.assign(started.redirect);
+      if (!started.options) return show(started.message);
+      let credential;
+      try {
+        credential = await navigator.credentials.create(creationOptions(started.options));
+      } catch (refusal) {
+        return show(ceremonyRefusal(refusal));
+      }
+      if (!credential) return show(ceremonyRefusal(null));
+      const answer = JSON.stringify(registrationAnswer(credential));
+      const finished = await postForm(form.action, { csrf, credential: answer });
+      if (finished.redirect) return location.assign(finished.redirect);
+      if (finished.completion) return showEnrolmentCodes(section.closest(".card"), finished.recoveryCodes ?? [], finished.completion);
+      show(finished.message);
+    } catch (failure) {
+      show(`No key was added: ${failure.message}. Try again.`);
+    } finally {
+      for (const each of buttons) each.disabled = false;
+      button.textContent = label;
+    }
+  });
+});
+
 // Logging in with a key (the code page) or a passkey (the login page): the server's options
 // for navigator.credentials.get, the key's answer back in base64url; the server answers where
 // to go next, or why not, shown beside the button.

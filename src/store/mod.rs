@@ -87,8 +87,8 @@ pub use verify_api::ServiceRecord;
 pub use verify_limits::{BucketRecord, CappedInsert, RateLimitRecord};
 pub use verify_totp::{ChallengeRow, EntityRecord, FactorRecord};
 pub use webauthn::{
-    CeremonyRecord, CredentialRecord, KeyChange, NewCeremony, SessionProof, StoredCredential,
-    UsedCredential,
+    CeremonyRecord, CredentialRecord, KeyAtLogin, KeyChange, NewCeremony, SessionProof,
+    StoredCredential, UsedCredential,
 };
 
 use checkpoints::Checkpoints;

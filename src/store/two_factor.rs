@@ -631,7 +631,10 @@ pub(super) async fn fill_method_countries(pool: &sqlx::AnyPool) -> Result<(), St
 }
 
 /// Whether `user` has a security key or a passkey, in `tx`.
-async fn has_keys(tx: &mut Transaction<'_, Any>, user: UserId) -> Result<bool, StoreError> {
+pub(super) async fn has_keys(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+) -> Result<bool, StoreError> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM webauthn_credentials WHERE user_id = $1 LIMIT 1")
             .bind(user.to_string())

@@ -8,12 +8,13 @@ use super::row::bind_all;
 use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::trusted_computers::revoke_trusts;
 use super::two_factor::{
-    forget_recovery_codes_without_factors, has_second_factor, insert_recovery_codes, lock_user,
+    forget_recovery_codes_without_factors, has_keys, has_second_factor, insert_recovery_codes,
+    lock_user,
 };
-use super::{StoreError, Trusts, WebauthnStore, audit, flag};
+use super::{NewRecoveryCodes, StoreError, Trusts, WebauthnStore, audit, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
-use crate::domain::UserId;
+use crate::domain::{MethodKind, UserId};
 
 /// A ceremony to keep until it is finished or expires.
 #[derive(Debug, Clone)]
@@ -79,6 +80,12 @@ pub enum StoredCredential {
     CeremonyGone,
     /// That credential id is registered already: nothing was written.
     Duplicate,
+    /// At a login: the user has a second factor the login must be finished with; nothing was
+    /// written.
+    Refused,
+    /// At a login: it finished, expired, ran out of attempts or enrolled another factor
+    /// meanwhile; nothing was written.
+    LoginGone,
 }
 
 /// How a use of a credential at a login or an assertion ended.
@@ -101,9 +108,25 @@ pub enum UsedCredential {
 #[derive(Debug, Clone, Copy)]
 pub struct KeyChange<'a> {
     pub trusts: Trusts,
-    /// A registration's: the recovery codes (their hashes) stored when the key is the user's
-    /// first second factor, as with a first method (`NewRecoveryCodes::WithAFirstMethod`).
+    /// A registration's: the recovery codes (their hashes) stored as `recovery` says: when the
+    /// key is the user's first second factor, or in place of the user's set.
     pub recovery_hashes: &'a [String],
+    pub recovery: NewRecoveryCodes,
+    /// A registration during a login that must enrol: the login it lets finish.
+    pub at_login: Option<KeyAtLogin<'a>>,
+}
+
+/// The login a key registered during it lets finish: its challenge keeps the completion code,
+/// set in the key's transaction while the login is live and has enrolled nothing yet.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyAtLogin<'a> {
+    /// The digest of the login's `twoFactorId`.
+    pub id_hash: &'a str,
+    pub completion_hash: &'a str,
+    pub max_attempts: i64,
+    /// Refused if the user has a second factor by then: a method of one of these kinds, or a
+    /// key. None: nothing refuses it.
+    pub refused_beside: Option<&'a [MethodKind]>,
 }
 
 /// A session that proved a second factor with a key (re-authentication): its methods from now
@@ -172,6 +195,18 @@ impl WebauthnStore {
             return Ok(StoredCredential::CeremonyGone);
         }
         let first = !has_second_factor(&mut tx, user).await?;
+        if let Some(login) = change.at_login {
+            if let Some(kinds) = login.refused_beside
+                && (has_keys(&mut tx, user).await? || has_method_of(&mut tx, user, kinds).await?)
+            {
+                tx.rollback().await?;
+                return Ok(StoredCredential::Refused);
+            }
+            if !let_login_finish(&mut tx, user, login, now).await? {
+                tx.rollback().await?;
+                return Ok(StoredCredential::LoginGone);
+            }
+        }
         let kept = sqlx::query(
             "INSERT INTO webauthn_credentials \
              (id, user_id, credential_id, kind, name, display_name, credential, counter, \
@@ -197,7 +232,7 @@ impl WebauthnStore {
             tx.rollback().await?;
             return Ok(StoredCredential::Duplicate);
         }
-        if first {
+        if first || change.recovery == NewRecoveryCodes::Always {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
                 .bind(user.to_string())
                 .execute(&mut *tx)
@@ -390,6 +425,47 @@ impl WebauthnStore {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Whether `user` has a method of one of `kinds`.
+async fn has_method_of(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    kinds: &[MethodKind],
+) -> Result<bool, StoreError> {
+    let held: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM two_factor_methods WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(held
+        .iter()
+        .any(|k| kinds.iter().any(|kind| kind.as_str() == k)))
+}
+
+/// Keeps `login`'s completion code on its challenge at `now`: only while the login is `user`'s,
+/// live (unfinished, unexpired, attempts left) and has no completion code yet, so that one
+/// enrolment finishes it. Whether it did.
+async fn let_login_finish(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    login: KeyAtLogin<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let set = sqlx::query(
+        "UPDATE login_challenges SET enrollment_code_hash = $2 \
+         WHERE id_hash = $1 AND user_id = $3 AND completed_at IS NULL AND expires_at > $4 \
+         AND attempts < $5 AND enrollment_code_hash IS NULL",
+    )
+    .bind(login.id_hash.to_owned())
+    .bind(login.completion_hash.to_owned())
+    .bind(user.to_string())
+    .bind(now)
+    .bind(login.max_attempts)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(set == 1)
 }
 
 fn user_of(row: &AnyRow, what: &str) -> Result<UserId, StoreError> {

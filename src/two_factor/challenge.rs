@@ -217,13 +217,15 @@ impl TwoFactor {
                 spent,
                 login,
             } => {
+                // A login an access code let through trusts no computer, whichever code ends it.
+                let trust_computer = request.trust_computer && !judged.challenge.access_code_used;
                 return self
                     .logged_in(LoggedIn {
                         checked: judged.checked,
                         spent,
                         parts: *login,
                         policy: &judged.policy,
-                        trust_computer: request.trust_computer,
+                        trust_computer,
                         browser_id: request.browser_id.as_deref(),
                         login_type: judged.challenge.login_type,
                         origin,
@@ -272,7 +274,7 @@ impl TwoFactor {
                 let enrolled = challenge
                     .enrollment_code_hash
                     .as_deref()
-                    .and_then(|hash| self.judge.enrolled_kind(hash, code));
+                    .and_then(|hash| self.judge.enrolled_factor(hash, code));
                 let sent = if enrolled.is_none() && checked.codes_sent {
                     self.verify
                         .check_context(&sent_context, None, code.as_str(), now)
@@ -280,8 +282,8 @@ impl TwoFactor {
                 } else {
                     None
                 };
-                if let Some(kind) = enrolled {
-                    Ok(Accepted::Method(kind))
+                if let Some(factor) = enrolled {
+                    Ok(factor)
                 } else if let Some(sent) = sent {
                     let channel = sent.verification.channel;
                     used = checked
@@ -357,7 +359,7 @@ impl TwoFactor {
             spent: spend,
             parts: login,
             policy: &policy,
-            trust_computer: request.trust_computer,
+            trust_computer: request.trust_computer && !challenge.access_code_used,
             browser_id: request.browser_id.as_deref(),
             login_type: challenge.login_type,
             origin,

@@ -1,11 +1,11 @@
 use rand::Rng;
 use rand::rngs::OsRng;
 
-use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
+use super::enrol_at_login::{LoginEnrolment, usable_method_enrolled};
+use super::{AFTER_A_FACTOR_CHANGE, Accepted, TwoFactor};
 use super::{CodeFailure, PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
-use crate::crypto::random;
 use crate::domain::{Email, Invalid, MethodId, MethodKind, MethodName, PhoneNumber, UserId};
 use crate::otp::{OtpCode, StepMatch, TotpParams, TotpSecret};
 use crate::store::{
@@ -315,35 +315,14 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<Enabled, TwoFactorError> {
-        let policy = self.two_factor_policy().await?;
-        let id_hash = random::lookup_digest(two_factor_id);
-        let challenge = self
-            .two_factor_store
-            .live_challenge(&id_hash, policy.max_code_attempts, now)
-            .await?
-            .ok_or(TwoFactorError::UnknownChallenge)?;
-        let usable_kinds: Vec<MethodKind> = MethodKind::ALL
-            .into_iter()
-            .filter(|kind| policy.methods.allows(*kind))
-            .collect();
-        let user = challenge.user_id;
-        let (refused_beside, recovery) = if challenge.access_code_used {
-            (&[][..], NewRecoveryCodes::Always)
-        } else {
-            let usable = self
-                .two_factor_store
-                .methods(user)
-                .await?
-                .iter()
-                .any(|m| usable_kinds.contains(&m.kind));
-            // A security key is a usable second factor too: the login is finished with it.
-            if usable || !self.webauthn_store.credentials_of(user).await?.is_empty() {
-                return Err(usable_method_enrolled());
-            }
-            // Asked again when the method is stored: logins of the user enrolling at once
-            // would all pass the question above.
-            (&usable_kinds[..], NewRecoveryCodes::WithAFirstMethod)
-        };
+        let LoginEnrolment {
+            user,
+            id_hash,
+            refused_beside,
+            recovery,
+            ..
+        } = self.enrolment_at_login(two_factor_id, now).await?;
+        let refused_beside = refused_beside.as_deref().unwrap_or_default();
         let mut enabled = self
             .enable_method_unless(
                 user,
@@ -354,15 +333,20 @@ impl TwoFactor {
                 now,
             )
             .await?;
-        let completion = format!("{:010}", OsRng.gen_range(0..10_000_000_000u64));
+        let (completion, hash) = self.completion_code(Accepted::Method(request.kind));
         self.two_factor_store
-            .set_enrollment_code(
-                &id_hash,
-                &self.judge.enrollment_code_hash(request.kind, &completion),
-            )
+            .set_enrollment_code(&id_hash, &hash)
             .await?;
         enabled.completion_code = Some(completion);
         Ok(enabled)
+    }
+
+    /// The one-time code that completes a login once `factor` is enrolled during it, and the
+    /// hash the login's challenge keeps of it.
+    pub(super) fn completion_code(&self, factor: Accepted) -> (String, String) {
+        let code = format!("{:010}", OsRng.gen_range(0..10_000_000_000u64));
+        let hash = self.judge.enrollment_code_hash(factor, &code);
+        (code, hash)
     }
 
     /// Removes a method, proven by one of its codes — or by a recovery code, which removes
@@ -547,14 +531,6 @@ impl TwoFactor {
         }
         Ok(codes)
     }
-}
-
-/// A login of a user who has a usable method must be finished with it, or a password alone
-/// could add a factor and walk in.
-fn usable_method_enrolled() -> TwoFactorError {
-    TwoFactorError::Forbidden(
-        "this login must be finished with a code from a method already enrolled".into(),
-    )
 }
 
 /// The older enable form (`{code, secret, delivery: "TextMessage"}`): an SMS method proven by a

@@ -230,12 +230,12 @@ impl LoginGuess {
         let LoginCode::Presented(PresentedCode::Numeric(code)) = &self.presented else {
             return CodeMatch::NeedsMore;
         };
-        if let Some(kind) = challenge
+        if let Some(factor) = challenge
             .enrollment_code_hash
             .as_deref()
-            .and_then(|hash| self.judge.enrolled_kind(hash, code))
+            .and_then(|hash| self.judge.enrolled_factor(hash, code))
         {
-            return CodeMatch::Enrolled(kind);
+            return CodeMatch::Enrolled(factor);
         }
         if checked.codes_sent {
             // The code may be one that was sent: that takes a read of its own.

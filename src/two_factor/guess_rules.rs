@@ -11,8 +11,8 @@ use crate::store::ChallengeRecord;
 pub(crate) enum CodeMatch {
     /// An authenticator's code, at a time step later than its last used one.
     Authenticator { method: MethodId, step: u64 },
-    /// The code an enrolment during this login handed out.
-    Enrolled(MethodKind),
+    /// The code an enrolment during this login handed out, as the factor it enrolled.
+    Enrolled(Accepted),
     /// Judging it takes more than the user's row: a recovery code, a code sent by message, an
     /// access code, or an authenticator whose secret does not open.
     NeedsMore,
@@ -62,8 +62,8 @@ pub(crate) fn decide_guess(
             accepted: Accepted::Method(MethodKind::Authenticator),
             spend: Some((method, step)),
         },
-        CodeMatch::Enrolled(kind) => GuessDecision::Right {
-            accepted: Accepted::Method(kind),
+        CodeMatch::Enrolled(accepted) => GuessDecision::Right {
+            accepted,
             spend: None,
         },
         CodeMatch::NeedsMore => GuessDecision::Reserve,
@@ -142,10 +142,21 @@ mod tests {
     fn an_enrolments_code_completes_the_login_as_the_enrolled_kind_and_spends_nothing() {
         assert_eq!(
             decide_guess(&challenge(1), &user(true), &policy(), 0, || {
-                CodeMatch::Enrolled(MethodKind::Phone)
+                CodeMatch::Enrolled(Accepted::Method(MethodKind::Phone))
             }),
             GuessDecision::Right {
                 accepted: Accepted::Method(MethodKind::Phone),
+                spend: None,
+            }
+        );
+        // A key registered during the login completes it as a hardware key (`hwk`).
+        let by_key = decide_guess(&challenge(1), &user(true), &policy(), 0, || {
+            CodeMatch::Enrolled(Accepted::SecurityKey)
+        });
+        assert_eq!(
+            by_key,
+            GuessDecision::Right {
+                accepted: Accepted::SecurityKey,
                 spend: None,
             }
         );

@@ -7,6 +7,7 @@ mod challenge;
 pub mod channels;
 pub mod codes;
 mod counted;
+mod enrol_at_login;
 mod enroll;
 mod guess;
 mod guess_rules;
@@ -20,6 +21,7 @@ use subtle::ConstantTimeEq;
 
 pub(crate) use access::access_code_digest;
 pub use challenge::{CompleteLogin, CompletedLogin, PendingLogin, SecondStep};
+pub use enrol_at_login::{KeyEnrolment, LoginEnrolment};
 pub use enroll::{EnableMethod, Enabled};
 pub use key::{KeyGuess, KeyLogin, KeyUse, KeyUseEnd};
 pub use setup::AuthenticatorSetup;
@@ -519,19 +521,26 @@ impl CodeJudge {
         Ok(found)
     }
 
-    /// The kind of method whose enrolment handed out this completion code, if it did.
-    pub(crate) fn enrolled_kind(&self, stored_hash: &str, code: &OtpCode) -> Option<MethodKind> {
-        MethodKind::ALL.into_iter().find(|kind| {
-            let presented = self.enrollment_code_hash(*kind, code.as_str());
-            bool::from(presented.as_bytes().ct_eq(stored_hash.as_bytes()))
-        })
+    /// The factor whose enrolment handed out this completion code, if one did: a method of a
+    /// kind, or a security key (`Accepted::SecurityKey`); the login completes as that factor.
+    pub(crate) fn enrolled_factor(&self, stored_hash: &str, code: &OtpCode) -> Option<Accepted> {
+        MethodKind::ALL
+            .into_iter()
+            .map(Accepted::Method)
+            .chain([Accepted::SecurityKey])
+            .find(|factor| {
+                let presented = self.enrollment_code_hash(*factor, code.as_str());
+                bool::from(presented.as_bytes().ct_eq(stored_hash.as_bytes()))
+            })
     }
 
-    pub(crate) fn enrollment_code_hash(&self, kind: MethodKind, code: &str) -> String {
-        self.secrets.keyed_hash(
-            ENROLLMENT_HASH_PURPOSE,
-            &format!("{}:{code}", kind.as_str()),
-        )
+    pub(crate) fn enrollment_code_hash(&self, factor: Accepted, code: &str) -> String {
+        let label = match factor {
+            Accepted::Method(kind) => kind.as_str(),
+            _ => "webauthn",
+        };
+        self.secrets
+            .keyed_hash(ENROLLMENT_HASH_PURPOSE, &format!("{label}:{code}"))
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod assert;
 mod budget;
+mod enrol;
 mod login;
 mod passkey;
 mod rules;
@@ -21,6 +22,7 @@ use webauthn_rs::prelude::{
 
 pub use assert::{KeyAnswer, StartedAssertion};
 use budget::{CeremonyLimits, StartedBy};
+pub use enrol::{EnrolledAtLogin, KeyChoices, keys_offered};
 pub use passkey::{PasskeyLogin, PasskeySignIn};
 use rules::Purpose;
 pub use rules::{
@@ -33,8 +35,8 @@ use crate::config::{RelyingParty, WebauthnConfig};
 use crate::domain::{FieldError, Invalid, KeyName, Reason, UserId};
 use crate::sessions::Sessions;
 use crate::store::{
-    AuditStore, CounterStore, CredentialRecord, KeyChange, NewCeremony, SessionRecord, Store,
-    StoreError, StoredCredential, UserStore, WebauthnStore,
+    AuditStore, CounterStore, CredentialRecord, KeyChange, NewCeremony, NewRecoveryCodes,
+    SessionRecord, Store, StoreError, StoredCredential, UserStore, WebauthnStore,
 };
 use crate::two_factor::{AFTER_A_FACTOR_CHANGE, TwoFactor, TwoFactorError};
 
@@ -115,6 +117,25 @@ pub struct StartedRegistration {
 pub struct Registered {
     pub credential: CredentialRecord,
     pub recovery_codes: Option<Vec<String>>,
+}
+
+/// A registration's answer that passed the checks: the key to keep, and the ceremony its
+/// keeping spends.
+struct ProvedKey {
+    ceremony: String,
+    purpose: Purpose,
+    record: CredentialRecord,
+}
+
+impl ProvedKey {
+    /// The event of its registration, by `actor`.
+    fn event(&self, actor: Actor, origin: &Origin, now: Instant) -> AuditEvent {
+        AuditEvent::new(EventKind::WebauthnRegister, actor, origin, now)
+            .target(self.record.user_id)
+            .detail("webauthnId", self.record.id.clone())
+            .detail("name", self.record.name.clone())
+            .detail("kind", self.record.kind.clone())
+    }
 }
 
 /// What the browser's answer to a registration claims of where it was made: FusionAuth's
@@ -200,17 +221,19 @@ impl WebAuthn {
         display_name: Option<&str>,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
-        self.begin_registration(user, name, display_name, Purpose::Registration, now)
+        self.begin_registration(user, (name, display_name), Purpose::Registration, None, now)
             .await
     }
 
-    /// Begins a registration of `purpose`: a security key's, or a passkey's (`passkey.rs`).
+    /// Begins a registration of `purpose`: a security key's, or a passkey's (`passkey.rs`);
+    /// bound to the login whose `twoFactorId` digest is `login`, for one during a login
+    /// (`enrol.rs`).
     async fn begin_registration(
         &self,
         user: UserId,
-        name: &str,
-        display_name: Option<&str>,
+        (name, display_name): (&str, Option<&str>),
         purpose: Purpose,
+        login: Option<String>,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
         let (webauthn, _) = self.party()?;
@@ -266,7 +289,7 @@ impl WebAuthn {
             id: ceremony.clone(),
             user: Some(user),
             purpose: purpose.as_str(),
-            login_id_hash: None,
+            login_id_hash: login,
             name: name.to_string(),
             display_name,
             state,
@@ -295,6 +318,40 @@ impl WebAuthn {
         origin: &Origin,
         now: Instant,
     ) -> Result<Registered, WebauthnError> {
+        let proved = self
+            .prove_registration(user, answer, claimed, None, now)
+            .await?;
+        let event = proved.event(actor, origin, now);
+        let (codes, hashes) = self.two_factor.new_recovery_codes();
+        let change = KeyChange {
+            trusts: AFTER_A_FACTOR_CHANGE,
+            recovery_hashes: &hashes,
+            recovery: NewRecoveryCodes::WithAFirstMethod,
+            at_login: None,
+        };
+        let first = self.keep(&proved, change, &event).await?;
+        if let Some(session) = session {
+            self.sessions
+                .credit_second_factor(session, "hwk", now)
+                .await?;
+        }
+        Ok(Registered {
+            credential: proved.record,
+            recovery_codes: first.then_some(codes),
+        })
+    }
+
+    /// Checks a registration's `answer` for `user` against the ceremony its challenge names
+    /// (this user's, of the login whose `twoFactorId` digest is `login` if any, unexpired,
+    /// unspent) and by the library: the key to keep, or why not. Nothing is written.
+    async fn prove_registration(
+        &self,
+        user: UserId,
+        answer: &RegistrationAnswer,
+        claimed: Claimed<'_>,
+        login: Option<&str>,
+        now: Instant,
+    ) -> Result<ProvedKey, WebauthnError> {
         let (webauthn, party) = self.party()?;
         check_claims(party, claimed, answer.rp_id.as_deref())?;
         let (credential, ceremony_id) = rules::read_registration(answer)?;
@@ -305,7 +362,7 @@ impl WebAuthn {
             Some(c) if c.purpose == passkey.as_str() => passkey,
             _ => Purpose::Registration,
         };
-        rules::ceremony_verdict(ceremony.as_ref(), Some(user), purpose, None, now)?;
+        rules::ceremony_verdict(ceremony.as_ref(), Some(user), purpose, login, now)?;
         let ceremony = ceremony.expect("the verdict found it");
         let unreadable =
             |e: serde_json::Error| anyhow::anyhow!("a stored registration does not read: {e}");
@@ -340,40 +397,39 @@ impl WebAuthn {
             created_at: now,
             last_used_at: None,
         };
-        let event = AuditEvent::new(EventKind::WebauthnRegister, actor, origin, now)
-            .target(user)
-            .detail("webauthnId", record.id.clone())
-            .detail("name", record.name.clone())
-            .detail("kind", kind);
-        let (codes, hashes) = self.two_factor.new_recovery_codes();
-        let change = KeyChange {
-            trusts: AFTER_A_FACTOR_CHANGE,
-            recovery_hashes: &hashes,
-        };
+        Ok(ProvedKey {
+            ceremony: ceremony.id,
+            purpose,
+            record,
+        })
+    }
+
+    /// Keeps a proven key with its `event` and what `change` says, spending its ceremony:
+    /// whether it is the user's first second factor.
+    async fn keep(
+        &self,
+        proved: &ProvedKey,
+        change: KeyChange<'_>,
+        event: &AuditEvent,
+    ) -> Result<bool, WebauthnError> {
+        let purpose = proved.purpose.as_str();
         match self
             .store
-            .insert_credential(&ceremony.id, purpose.as_str(), &record, change, &event)
+            .insert_credential(&proved.ceremony, purpose, &proved.record, change, event)
             .await?
         {
-            StoredCredential::Stored { first } => {
-                if let Some(session) = session {
-                    self.sessions
-                        .credit_second_factor(session, "hwk", now)
-                        .await?;
-                }
-                Ok(Registered {
-                    credential: record,
-                    recovery_codes: first.then_some(codes),
-                })
-            }
-            StoredCredential::CeremonyGone => Err(WebauthnError::from(FieldError::new(
-                "credential.response.clientDataJSON",
-                Invalid::new("[invalid]", "answers a challenge already used: start again"),
-            ))),
+            StoredCredential::Stored { first } => Ok(first),
+            StoredCredential::CeremonyGone => Err(WebauthnError::from(rules::spent_ceremony())),
             StoredCredential::Duplicate => Err(field(
                 "credential",
                 Invalid::new("[duplicate]", "this key is registered already"),
             )),
+            StoredCredential::Refused => Err(WebauthnError::TwoFactor(TwoFactorError::Forbidden(
+                "this login must be finished with the second factor already enrolled".into(),
+            ))),
+            StoredCredential::LoginGone => {
+                Err(WebauthnError::TwoFactor(TwoFactorError::UnknownChallenge))
+            }
         }
     }
 

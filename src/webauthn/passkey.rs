@@ -68,7 +68,8 @@ impl WebAuthn {
         display_name: Option<&str>,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
-        self.begin_registration(user, name, display_name, Purpose::PasskeyRegistration, now)
+        let purpose = Purpose::PasskeyRegistration;
+        self.begin_registration(user, (name, display_name), purpose, None, now)
             .await
     }
 

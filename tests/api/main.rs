@@ -31,6 +31,7 @@ mod helpers;
 mod housekeeping;
 mod import;
 mod invitations;
+mod key_at_login;
 mod key_safety;
 mod limits;
 mod login;

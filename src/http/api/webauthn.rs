@@ -1,21 +1,30 @@
 //! `/api/webauthn`: security keys and passkeys in FusionAuth's WebAuthn shapes. Registration is
 //! `register/start` (the options for `navigator.credentials.create`) then `register/complete`
-//! (the browser's answer); keys are listed by user and deleted by id; `start` then `assert`
+//! (the browser's answer), for a user named with an API key or, with its `twoFactorId`, for the
+//! user of a login that must enrol a second factor, which the key then completes; keys are
+//! listed by user and deleted by id; `start` then `assert`
 //! proves a person holds one of their keys; `start` then `login` (`webauthn_login.rs`) finishes
 //! a login's second factor with a key, or signs in with a passkey alone.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::ids::parse_user_id;
+use super::ids::{parse_application_id, parse_user_id};
+use super::views::{TokenResponse, UserView};
 use crate::audit::Actor;
 use crate::clock::Instant;
+use crate::domain::UserId;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, ApiKeyAuth, ApiQuery, Caller, MaybeCaller, RequestOrigin};
+use crate::http::extract::{
+    ApiJson, ApiKeyAuth, ApiQuery, Caller, MaybeApiKey, MaybeCaller, RequestOrigin,
+    apply_claimed_ip,
+};
 use crate::store::CredentialRecord;
+use crate::two_factor::KeyLogin;
 use crate::webauthn::{AssertionAnswer, Claimed, RegistrationAnswer};
 
 /// What a ceremony is for (FusionAuth's `workflow`): `general`, a security key as a second
@@ -32,7 +41,13 @@ pub enum Workflow {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterStartRequest {
-    user_id: String,
+    /// The user whose key it is (a UUID); with an API key. Left out beside a `twoFactorId`.
+    #[serde(default)]
+    user_id: Option<String>,
+    /// A login that must enrol a second factor first (`POST /api/login`'s 242 for a user
+    /// without one): the key is its user's, and no API key is needed.
+    #[serde(default)]
+    two_factor_id: Option<String>,
     /// The key's name in the person's list (1 to 64 characters).
     name: String,
     /// The name the authenticator shows for the account; the username when left out.
@@ -57,13 +72,27 @@ pub struct RegisterStartResponse {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterCompleteRequest {
-    user_id: String,
+    /// The user whose key it is (a UUID); with an API key. Left out beside a `twoFactorId`.
+    #[serde(default)]
+    user_id: Option<String>,
+    /// The login whose `register/start` began this registration: the key completes it.
+    #[serde(default)]
+    two_factor_id: Option<String>,
     /// The browser's `PublicKeyCredential`, binary fields in base64url.
     credential: RegistrationAnswer,
     /// Where the browser made it: this server's origin (its public URL).
     origin: String,
     /// This server's relying-party id.
     rp_id: String,
+    /// With a `twoFactorId`: trust this computer, as `POST /api/two-factor/login` does.
+    #[serde(default)]
+    trust_computer: bool,
+    /// With a `twoFactorId`: the application the login's session is for.
+    #[serde(default)]
+    application_id: Option<String>,
+    /// With a `twoFactorId`: the end user's address when an application logs in for them.
+    #[serde(default)]
+    ip_address: Option<String>,
 }
 
 /// A key as the API shows it (FusionAuth's `WebAuthnCredential`, without the key itself).
@@ -120,6 +149,19 @@ pub struct RegisterCompleteResponse {
     recovery_codes: Option<Vec<String>>,
 }
 
+/// A key registered during a login, and the login it completed: `POST /api/two-factor/login`'s
+/// answer (`token`, `refreshToken`, `user`, `twoFactorTrustId`…) with the key and the
+/// recovery codes, shown once.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterLoginResponse {
+    #[serde(flatten)]
+    login: TokenResponse,
+    credential: CredentialView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CredentialsResponse {
     credentials: Vec<CredentialView>,
@@ -135,30 +177,38 @@ pub struct CredentialsQuery {
 
 #[utoipa::path(
     post, path = "/api/webauthn/register/start", tag = "webauthn",
-    security(("apiKey" = [])),
+    security(("apiKey" = []), ()),
     request_body = RegisterStartRequest,
     responses(
-        (status = 200, description = "The options for navigator.credentials.create; the challenge is kept five minutes, for one answer", body = RegisterStartResponse),
-        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `workflow` not one of the three), or `[WebAuthnDisabled]`: the public URL has no domain name"),
+        (status = 200, description = "The options for navigator.credentials.create; the challenge is kept five minutes, for one answer. With `twoFactorId` (no API key needed): a key for the user of a login that must enrol a second factor, the ceremony bound to that login, for `register/complete` with the same `twoFactorId`", body = RegisterStartResponse),
+        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `[blank]userId`: neither a userId nor a twoFactorId, `[invalid]userId` beside a twoFactorId, `workflow` not one of the three, `[disabled]workflow`: a kind of key this login may not enrol), or `[WebAuthnDisabled]`: the public URL has no domain name"),
+        (status = 401, description = "A `userId` without a live API key (no body)"),
+        (status = 403, description = "The login's user has a second factor already: the login is finished with it", body = crate::http::error::Errors),
+        (status = 404, description = "The `twoFactorId` is unknown, finished, expired or out of attempts (no body)"),
         (status = 429, description = "`[TooManyRequests]`: too many ceremonies begun for this user lately (`webauthn.ceremonies_per_user`); nothing kept, `Retry-After` says when to try again"),
     )
 )]
 pub async fn register_start(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
+    MaybeApiKey(key): MaybeApiKey,
     ApiJson(body): ApiJson<RegisterStartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
-    let user = parse_user_id(&body.user_id)?;
     let _ = body.user_agent;
     let (name, display_name, now) = (&body.name, body.display_name.as_deref(), Instant::now());
     let webauthn = &state.core.webauthn;
-    let started = match body.workflow {
-        Workflow::Bootstrap => {
+    let passkey = matches!(body.workflow, Workflow::Bootstrap);
+    let started = match registrant(body.user_id.as_deref(), body.two_factor_id, key.is_some())? {
+        Registrant::Login(id) => {
+            webauthn
+                .start_registration_at_login(&id, (name, display_name), passkey, now)
+                .await?
+        }
+        Registrant::User(user) if passkey => {
             webauthn
                 .start_passkey_registration(user, name, display_name, now)
                 .await?
         }
-        Workflow::General | Workflow::Reauthentication => {
+        Registrant::User(user) => {
             webauthn
                 .start_registration(user, name, display_name, now)
                 .await?
@@ -168,29 +218,90 @@ pub async fn register_start(
     Ok(Json(RegisterStartResponse { options }))
 }
 
+/// Whose key a registration makes: a user's, named with an API key, or a login's user, named
+/// by its `twoFactorId` alone.
+enum Registrant {
+    User(UserId),
+    Login(String),
+}
+
+fn registrant(
+    user_id: Option<&str>,
+    two_factor_id: Option<String>,
+    api_key: bool,
+) -> Result<Registrant, ApiError> {
+    match (user_id, two_factor_id) {
+        (Some(_), Some(_)) => Err(not_taken("userId", "a login's enrolment")),
+        (None, Some(id)) if id.is_empty() || id.len() > 128 => {
+            Err(ApiError::Empty(StatusCode::NOT_FOUND))
+        }
+        (None, Some(id)) => Ok(Registrant::Login(id)),
+        (Some(_), None) if !api_key => Err(ApiError::Empty(StatusCode::UNAUTHORIZED)),
+        (Some(user), None) => Ok(Registrant::User(parse_user_id(user)?)),
+        (None, None) => Err(ApiError::field(
+            "userId",
+            "[blank]",
+            "give a userId, or the twoFactorId of a login that must enrol a second factor",
+        )),
+    }
+}
+
 #[utoipa::path(
     post, path = "/api/webauthn/register/complete", tag = "webauthn",
-    security(("apiKey" = [])),
+    security(("apiKey" = []), ()),
     request_body = RegisterCompleteRequest,
     responses(
-        (status = 200, description = "The key, registered; the user's trusted computers are forgotten (a change of second factors). When it is the user's first second factor, `recoveryCodes` too, shown once", body = RegisterCompleteResponse),
-        (status = 400, description = "A field refused, nothing written: `[invalid]origin` or `[invalid]rpId` (not this server's), `[invalid]credential.response.clientDataJSON` (not base64url or JSON, another origin, a challenge unknown, expired, used or another user's), `[invalid]credential.response.attestationObject` (not base64url or CBOR, another relying party, a signature refused), `[duplicate]credential`; or `[WebAuthnDisabled]`"),
+        (status = 200, description = "The key, registered; the user's trusted computers are forgotten (a change of second factors). When it is the user's first second factor, `recoveryCodes` too, shown once. With `twoFactorId` (no API key needed): the login is completed too, and the answer is `POST /api/two-factor/login`'s (`token`, `refreshToken`, `user`, `twoFactorTrustId` when `trustComputer` was asked for) with `credential` and `recoveryCodes` beside it; the session's `amr` is `pwd`, `hwk`, `mfa`", body = RegisterCompleteResponse),
+        (status = 400, description = "A field refused, nothing written: `[invalid]origin` or `[invalid]rpId` (not this server's), `[invalid]credential.response.clientDataJSON` (not base64url or JSON, another origin, a challenge unknown, expired, used, another user's or another login's), `[invalid]credential.response.attestationObject` (not base64url or CBOR, another relying party, a signature refused), `[duplicate]credential`, `[blank]userId`; or `[WebAuthnDisabled]`"),
+        (status = 401, description = "A `userId` without a live API key (no body)"),
+        (status = 403, description = "With `twoFactorId`: the login's user has a second factor already (enrolled meanwhile by another request): nothing written", body = crate::http::error::Errors),
+        (status = 404, description = "With `twoFactorId`: the login is unknown, finished, expired, out of attempts, or enrolled another factor meanwhile: nothing written (no body)"),
+        (status = 429, description = "With `twoFactorId`: too many wrong codes for this account", body = crate::http::error::Errors),
     )
 )]
 pub async fn register_complete(
     State(state): State<AppState>,
-    ApiKeyAuth(key): ApiKeyAuth,
-    RequestOrigin(origin): RequestOrigin,
+    MaybeApiKey(key): MaybeApiKey,
+    headers: HeaderMap,
+    RequestOrigin(mut origin): RequestOrigin,
     ApiJson(body): ApiJson<RegisterCompleteRequest>,
-) -> Result<Json<RegisterCompleteResponse>, ApiError> {
-    let user = parse_user_id(&body.user_id)?;
+) -> Result<Response, ApiError> {
     let claimed = Claimed {
         origin: &body.origin,
         rp_id: &body.rp_id,
     };
-    let registered = state
-        .core
-        .webauthn
+    let now = Instant::now();
+    let webauthn = &state.core.webauthn;
+    let user = match registrant(body.user_id.as_deref(), body.two_factor_id, key.is_some())? {
+        Registrant::User(user) => user,
+        Registrant::Login(two_factor_id) => {
+            apply_claimed_ip(&state, &headers, body.ip_address.as_deref(), &mut origin).await?;
+            let request = KeyLogin {
+                two_factor_id,
+                trust_computer: body.trust_computer,
+                application_id: parse_application_id(body.application_id.as_deref())?,
+                browser_id: None,
+            };
+            let (registered, done) = webauthn
+                .enrol_key_and_log_in(&request, &body.credential, claimed, &origin, now)
+                .await?;
+            let login = TokenResponse::new(
+                done.tokens,
+                Some(UserView::with_methods(&done.user, &done.methods)),
+            )
+            .with_trust(done.trust_token.map(|trust| trust.token));
+            return Ok(Json(RegisterLoginResponse {
+                login,
+                credential: (&registered.credential).into(),
+                recovery_codes: registered.recovery_codes,
+            })
+            .into_response());
+        }
+    };
+    let Some(key) = key else {
+        return Err(ApiError::Empty(StatusCode::UNAUTHORIZED));
+    };
+    let registered = webauthn
         .finish_registration(
             user,
             &body.credential,
@@ -198,13 +309,14 @@ pub async fn register_complete(
             None,
             Actor::ApiKey(key.id),
             &origin,
-            Instant::now(),
+            now,
         )
         .await?;
     Ok(Json(RegisterCompleteResponse {
         credential: (&registered.credential).into(),
         recovery_codes: registered.recovery_codes,
-    }))
+    })
+    .into_response())
 }
 
 #[utoipa::path(

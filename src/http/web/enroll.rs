@@ -1,6 +1,7 @@
 //! Enrolment in the middle of a login that requires a second factor the user does not have yet,
 //! or that an administrator's access code let through: a phone confirmed by a code, or an
-//! authenticator app; then the recovery codes, shown once.
+//! authenticator app (a security key's ceremony is `enroll_key.rs`'s); then the recovery codes,
+//! shown once.
 
 use askama::Template;
 use axum::extract::State;
@@ -10,7 +11,7 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 
 use super::forms::{AuthenticatorForm, FinishForm, PhoneConfirmForm, PhoneForm, phone_channel};
-use super::login::explain;
+use super::login::{explain, keep_login};
 use super::{Chrome, Cookies, PENDING_COOKIE, SETUP_COOKIE, WebForm, cookie, internal};
 use crate::clock::Instant;
 use crate::domain::{Channel, Email, MethodKind, MethodName, PhoneNumber, RequestedMethod};
@@ -21,6 +22,7 @@ use crate::two_factor::{
     AuthenticatorSetup, CompleteLogin, EnableMethod, Enabled, SecondStep, TwoFactorError,
 };
 use crate::verify::Destination;
+use crate::webauthn::KeyChoices;
 
 #[derive(Template)]
 #[template(path = "enroll.html")]
@@ -39,6 +41,10 @@ pub struct EnrollPage {
     email: Option<String>,
     /// An administrator's access code let this login through: it says so.
     after_access_code: bool,
+    /// The keys a login may enrol (`WebAuthn::keys_offered`); none elsewhere.
+    keys: KeyChoices,
+    /// At a login that may trust this computer once a key is enrolled: for how many days.
+    trust_days: Option<i64>,
 }
 
 /// One way a phone may hear its code, as a choice on a page.
@@ -124,12 +130,17 @@ impl EnrollPage {
                 .email
                 .then(|| account_email.map(Email::to_string).unwrap_or_default()),
             after_access_code: false,
+            keys: KeyChoices::default(),
+            trust_days: None,
         }
     }
 
-    /// The page of a login that `pending` is, which says so when an access code let it through.
-    pub fn of_login(mut self, pending: &crate::two_factor::PendingLogin) -> Self {
+    /// The page of a login that `pending` is, which says so when an access code let it through
+    /// and offers the keys it may enrol.
+    pub fn of_login(mut self, state: &AppState, pending: &crate::two_factor::PendingLogin) -> Self {
         self.after_access_code = pending.challenge.access_code_used;
+        self.keys = state.core.webauthn.keys_offered(pending);
+        self.trust_days = trust_offered(pending);
         self
     }
 }
@@ -215,6 +226,8 @@ pub struct RecoveryCodesPage {
     pub download: String,
     pub completion: Option<String>,
     pub action: &'static str,
+    /// At a login that may trust this computer: for how many days ("Trust this computer").
+    pub trust_days: Option<i64>,
 }
 
 impl AuthenticatorPage {
@@ -277,8 +290,19 @@ impl RecoveryCodesPage {
             download,
             completion,
             action,
+            trust_days: None,
         }
     }
+}
+
+/// For how many days a login that enrolled its second factor may trust this computer, as its
+/// code page would offer: where the settings trust computers, the user is not asked at every
+/// login, and no access code let the login through (such a login trusts none).
+pub(super) fn trust_offered(pending: &crate::two_factor::PendingLogin) -> Option<i64> {
+    let offered = pending.policy.trusts_computers()
+        && !pending.user.every_login
+        && !pending.challenge.access_code_used;
+    offered.then_some(pending.policy.trust_days)
 }
 
 /// The login waiting for enrolment, or where to send the browser instead: a login that expired
@@ -330,7 +354,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
             None,
             pending.user.email.as_ref(),
         )
-        .of_login(&pending),
+        .of_login(&state, &pending),
     )
 }
 
@@ -360,7 +384,7 @@ pub async fn phone(
                 Some(error),
                 pending.user.email.as_ref(),
             )
-            .of_login(&pending),
+            .of_login(&state, &pending),
         )
     };
     let phone = match PhoneNumber::parse_in(&form.mobile_phone, state.edge.home_region) {
@@ -436,7 +460,12 @@ pub async fn phone_confirm(
         .enable_method_during_login(&id, &request, &origin, Instant::now())
         .await
     {
-        Ok(enabled) => recovery_page(cookies, chrome, enabled, "Your phone is verified."),
+        Ok(enabled) => recovery_page(
+            cookies,
+            chrome,
+            (enabled, &pending),
+            "Your phone is verified.",
+        ),
         Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=enroll"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => cookies.page(
@@ -457,19 +486,18 @@ pub async fn phone_confirm(
 pub(super) fn recovery_page(
     cookies: Cookies,
     chrome: Chrome,
-    enabled: Enabled,
+    (enabled, pending): (Enabled, &crate::two_factor::PendingLogin),
     done: &str,
 ) -> Response {
-    cookies.page(
-        StatusCode::OK,
-        &RecoveryCodesPage::new(
-            chrome,
-            enabled.recovery_codes.unwrap_or_default(),
-            Some(done.to_owned()),
-            enabled.completion_code,
-            "/login/enroll/finish",
-        ),
-    )
+    let mut page = RecoveryCodesPage::new(
+        chrome,
+        enabled.recovery_codes.unwrap_or_default(),
+        Some(done.to_owned()),
+        enabled.completion_code,
+        "/login/enroll/finish",
+    );
+    page.trust_days = trust_offered(pending);
+    cookies.page(StatusCode::OK, &page)
 }
 
 /// The pending authenticator setup of this browser, or a new one.
@@ -574,7 +602,7 @@ pub async fn authenticator_submit(
             recovery_page(
                 cookies,
                 chrome,
-                enabled,
+                (enabled, &pending),
                 "Your authenticator app is set up.",
             )
         }
@@ -612,22 +640,28 @@ pub async fn finish(
             "Tick \"I have saved these codes\" to go on. Go back to see them again.",
         );
     }
+    // A computer trusted here is bound to the browser's id cookie (kept, or made now).
+    let browser = form
+        .trust
+        .is_some()
+        .then(|| super::browser_id(&state, &headers));
     let request = CompleteLogin {
         two_factor_id: id,
         code: form.completion,
-        trust_computer: false,
+        trust_computer: form.trust.is_some(),
         application_id: None,
-        browser_id: None,
+        browser_id: browser.clone(),
     };
+    let now = Instant::now();
     match state
         .core
         .two_factor
-        .complete_login(&request, &origin, Instant::now())
+        .complete_login(&request, &origin, now)
         .await
     {
         Ok(SecondStep::LoggedIn(done)) => {
-            cookies.clear(PENDING_COOKIE);
-            cookies.set_session(&done.tokens.refresh_token, done.tokens.cookie_max_age);
+            let trust = done.trust_token.as_ref();
+            keep_login(&mut cookies, &done.tokens, trust, browser.as_deref(), now);
             cookies.redirect("/?welcome=1")
         }
         Ok(SecondStep::Enrol) => cookies.redirect("/login/enroll"),

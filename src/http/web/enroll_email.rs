@@ -76,7 +76,7 @@ pub async fn email(
                 Some(error),
                 shown.as_ref().or(pending.user.email.as_ref()),
             )
-            .of_login(&pending),
+            .of_login(&state, &pending),
         )
     };
     let email = match Email::parse(&form.email) {
@@ -123,8 +123,8 @@ pub async fn email_confirm(
     RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<EmailConfirmForm>,
 ) -> Response {
-    let id = match enrolling(&state, &headers, "enroll").await {
-        Ok((id, _)) => id,
+    let (id, pending) = match enrolling(&state, &headers, "enroll").await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let cookies = Cookies::new(&state, &headers);
@@ -146,7 +146,12 @@ pub async fn email_confirm(
         .enable_method_during_login(&id, &request, &origin, Instant::now())
         .await
     {
-        Ok(enabled) => recovery_page(cookies, chrome, enabled, "Your email address is verified."),
+        Ok(enabled) => recovery_page(
+            cookies,
+            chrome,
+            (enabled, &pending),
+            "Your email address is verified.",
+        ),
         Err(TwoFactorError::UnknownChallenge) => cookies.redirect("/login?expired=enroll"),
         Err(TwoFactorError::Internal(error)) => internal(&state, &headers, format!("{error:#}")),
         Err(other) => cookies.page(

@@ -80,7 +80,7 @@ forms! {
     AuthenticatorForm { name: String, code: String }
     EmailForm { email: String }
     EmailConfirmForm { email: String, code: String }
-    FinishForm { completion: String, saved: Option<String> }
+    FinishForm { completion: String, saved: Option<String>, trust: Option<String> }
     EmptyForm {}
     ReauthForm { password: String, code: String }
     PasswordForm { current_password: String, new_password: String, confirm_password: String, keep_session: Option<String> }
@@ -140,6 +140,7 @@ forms! {
     NameForm { name: String }
     KeyAnswerForm { credential: String }
     PasskeyLoginForm { credential: String, remember: Option<String> }
+    EnrolKeyForm { name: String, kind: Option<String> }
     KeyLoginForm { credential: String, trust: Option<String> }
     ReauthKeyForm { credential: String, password: String }
     KeyRemovalForm { id: String, confirm: Option<String> }

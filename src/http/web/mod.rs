@@ -5,6 +5,7 @@
 mod admin;
 mod enroll;
 mod enroll_email;
+mod enroll_key;
 mod forgot;
 mod forms;
 mod forward_auth;
@@ -70,6 +71,8 @@ pub fn routes() -> Router<AppState> {
             "/login/enroll/authenticator",
             get(enroll::authenticator_page).post(enroll::authenticator_submit),
         )
+        .route("/login/enroll/key/start", post(enroll_key::start))
+        .route("/login/enroll/key/finish", post(enroll_key::finish))
         .route("/login/enroll/finish", post(enroll::finish))
         .route(
             "/forgot-password",
