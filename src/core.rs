@@ -104,7 +104,8 @@ impl Core {
             config.product_name.clone(),
             verify.clone(),
             sessions.clone(),
-        );
+        )
+        .with_attestation_roots(config.webauthn.attestation_roots_file.is_some());
         let home_region = config.home_region();
         let accounts = Accounts::new(store.clone(), hasher.clone(), home_region);
         let recovery = Recovery::new(
@@ -186,6 +187,10 @@ impl Core {
             secrets
                 .keyed_hash("webauthn-made-up-credential-ids", "")
                 .as_bytes(),
+            config
+                .webauthn
+                .attestation_roots()
+                .map_err(|why| anyhow::anyhow!(why))?,
         )?;
         Ok(Self {
             webauthn,

@@ -31,6 +31,7 @@ pub mod limits;
 pub mod notices;
 pub mod oidc;
 pub mod otp;
+pub mod key_policy;
 pub mod policy;
 pub mod proxies;
 pub mod recovery;

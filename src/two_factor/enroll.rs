@@ -327,6 +327,8 @@ impl TwoFactor {
             .filter(|kind| policy.methods.allows(*kind))
             .collect();
         let user = challenge.user_id;
+        self.refuse_code_if_key_required(two_factor_id, "enrolment", origin, now)
+            .await?;
         let (refused_beside, recovery) = if challenge.access_code_used {
             (&[][..], NewRecoveryCodes::Always)
         } else {
@@ -337,7 +339,7 @@ impl TwoFactor {
                 .iter()
                 .any(|m| usable_kinds.contains(&m.kind));
             // A security key is a usable second factor too: the login is finished with it.
-            if usable || !self.webauthn_store.credentials_of(user).await?.is_empty() {
+            if usable || !self.usable_keys(user).await?.is_empty() {
                 return Err(usable_method_enrolled());
             }
             // Asked again when the method is stored: logins of the user enrolling at once

@@ -20,6 +20,7 @@ use crate::account_policy;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, LoginId, LoginType, User, UserId};
+use crate::key_policy::KeyKind;
 use crate::sessions::IssuedTokens;
 use crate::store::{CredentialRecord, MethodRecord, NewCeremony, UsedCredential};
 
@@ -62,10 +63,18 @@ impl WebAuthn {
         user: UserId,
         name: &str,
         display_name: Option<&str>,
+        origin: &Origin,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
-        self.begin_registration(user, name, display_name, Purpose::PasskeyRegistration, now)
-            .await
+        self.begin_registration(
+            user,
+            name,
+            display_name,
+            Purpose::PasskeyRegistration,
+            origin,
+            now,
+        )
+        .await
     }
 
     /// Begins a passkey sign-in: the options for `navigator.credentials.get`, user
@@ -80,6 +89,10 @@ impl WebAuthn {
         now: Instant,
     ) -> Result<StartedAssertion, WebauthnError> {
         let (webauthn, _) = self.party()?;
+        // No user is known yet: nothing to audit, only the answer.
+        if let Some(refusal) = self.key_policy().await?.registration_refusal(KeyKind::Passkey) {
+            return Err(refusal.into());
+        }
         let login_id = login_id
             .map(|raw| LoginId::parse(raw).map_err(|e| field("loginId", e)))
             .transpose()?;
@@ -153,6 +166,11 @@ impl WebAuthn {
             return Err(not_a_passkey().into());
         };
         let refuse = |refusal: FieldError| self.refuse_passkey(&account, refusal, origin, now);
+        if let Some(refusal) = self.key_policy().await?.registration_refusal(KeyKind::Passkey) {
+            return Err(self
+                .refuse_by_policy(user, "passkey_login", refusal, false, origin, now)
+                .await);
+        }
         let passkeys: Vec<CredentialRecord> = self
             .store
             .credentials_of(user)

@@ -139,12 +139,13 @@ pub struct CredentialsQuery {
     request_body = RegisterStartRequest,
     responses(
         (status = 200, description = "The options for navigator.credentials.create; the challenge is kept five minutes, for one answer", body = RegisterStartResponse),
-        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `workflow` not one of the three), or `[WebAuthnDisabled]`: the public URL has no domain name"),
+        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `workflow` not one of the three, `[forbidden]workflow`: the settings switch that kind of key off), or `[WebAuthnDisabled]`: the public URL has no domain name"),
     )
 )]
 pub async fn register_start(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
+    RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<RegisterStartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
     let user = parse_user_id(&body.user_id)?;
@@ -154,12 +155,12 @@ pub async fn register_start(
     let started = match body.workflow {
         Workflow::Bootstrap => {
             webauthn
-                .start_passkey_registration(user, name, display_name, now)
+                .start_passkey_registration(user, name, display_name, &origin, now)
                 .await?
         }
         Workflow::General | Workflow::Reauthentication => {
             webauthn
-                .start_registration(user, name, display_name, now)
+                .start_registration(user, name, display_name, &origin, now)
                 .await?
         }
     };
