@@ -96,14 +96,14 @@ async fn second_factor_start(app: &TestApp, two_factor_id: &str) -> (u16, Value)
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// `POST /api/webauthn/login` with a key's answer.
-async fn key_login(app: &TestApp, credential: &Value) -> (u16, Value) {
-    let response = app
-        .post_json(
-            "/api/webauthn/login",
-            &json!({"credential": credential, "origin": ORIGIN, "rpId": RP_ID}),
-        )
-        .await;
+/// `POST /api/webauthn/login` with a key's answer: for the login `two_factor_id`, or a passkey's
+/// sign-in without one.
+async fn key_login(app: &TestApp, two_factor_id: Option<&str>, credential: &Value) -> (u16, Value) {
+    let mut body = json!({"credential": credential, "origin": ORIGIN, "rpId": RP_ID});
+    if let Some(id) = two_factor_id {
+        body["twoFactorId"] = json!(id);
+    }
+    let response = app.post_json("/api/webauthn/login", &body).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -135,7 +135,7 @@ async fn a_kind_switched_off_is_not_registered_offered_accepted_or_counted() {
     assert_eq!(status, 200, "{body}");
     key_settings(&app, json!({"securityKeys": false})).await;
 
-    let (status, body) = key_login(&app, &key.assert(&body["options"], 1)).await;
+    let (status, body) = key_login(&app, Some(&begun), &key.assert(&body["options"], 1)).await;
     assert_eq!((status, refused(&body)), (421, ("workflow".into(), "[forbidden]workflow".into())));
     let (status, body) = start_registration(&app, &ann, "general").await;
     assert_eq!(status, 400, "{body}");
@@ -174,7 +174,7 @@ async fn passkeys_switched_off_sign_no_one_in() {
     let options = response.json::<Value>().await.expect("JSON")["options"].clone();
     key_settings(&app, json!({"passkeys": false})).await;
 
-    let (status, body) = key_login(&app, &passkey.assert(&options, 1)).await;
+    let (status, body) = key_login(&app, None, &passkey.assert(&options, 1)).await;
     assert_eq!((status, refused(&body).1), (400, "[forbidden]workflow".into()));
     let response = app.post_json("/api/webauthn/start", &start).await;
     assert_eq!(response.status(), 400);
@@ -205,14 +205,14 @@ async fn required_verification_is_asked_and_a_key_without_it_refused() {
     let (login, _) = two_factor_due(&app, "cy").await;
     let (_, body) = second_factor_start(&app, &login).await;
     assert_eq!(body["options"]["publicKey"]["userVerification"], "required");
-    let (status, body) = key_login(&app, &no_pin.assert(&body["options"], 1)).await;
+    let (status, body) = key_login(&app, Some(&login), &no_pin.assert(&body["options"], 1)).await;
     assert_eq!(
         (status, refused(&body)),
         (421, (AUTHENTICATOR_DATA.into(), format!("[unverified]{AUTHENTICATOR_DATA}")))
     );
     no_pin.verifies.set(true);
     let (_, body) = second_factor_start(&app, &login).await;
-    let (status, body) = key_login(&app, &no_pin.assert(&body["options"], 2)).await;
+    let (status, body) = key_login(&app, Some(&login), &no_pin.assert(&body["options"], 2)).await;
     assert_eq!(status, 200, "{body}");
     let refusals = policy_refusals(&app).await;
     assert!(refusals.contains(&("user_not_verified".into(), "registration".into())));
@@ -247,7 +247,7 @@ async fn an_administrator_who_must_use_a_key_is_offered_no_code_and_refused_one(
     assert_eq!(response.status(), 400, "no code is sent either");
     // The key finishes the login; a recovery code, the lost key's way, does too.
     let (_, options) = second_factor_start(&app, &login).await;
-    let (status, body) = key_login(&app, &key.assert(&options["options"], 1)).await;
+    let (status, body) = key_login(&app, Some(&login), &key.assert(&options["options"], 1)).await;
     assert_eq!(status, 200, "{body}");
     let (login, _) = two_factor_due(&app, "boss").await;
     let response = app.finish_two_factor(&login, &recovery[0], json!({})).await;
@@ -378,7 +378,7 @@ async fn only_a_model_attested_by_a_trusted_root_registers() {
         .post_json("/api/webauthn/start", &json!({"workflow": "bootstrap"}))
         .await;
     let options = response.json::<Value>().await.expect("JSON")["options"].clone();
-    let (status, body) = key_login(&app, &passkey.assert(&options, 1)).await;
+    let (status, body) = key_login(&app, None, &passkey.assert(&options, 1)).await;
     assert_eq!(status, 200, "{body}");
 }
 
