@@ -171,7 +171,10 @@ impl WebauthnPolicy {
         if seen.len() != self.allowed_aaguids.len() {
             errors.push(FieldError::new(
                 "webauthn.allowedAaguids",
-                Invalid::new("[duplicate]", "webauthn.allowedAaguids names one model twice"),
+                Invalid::new(
+                    "[duplicate]",
+                    "webauthn.allowedAaguids names one model twice",
+                ),
             ));
         }
         let mut groups = self.phishing_resistant_for_groups.clone();
@@ -347,9 +350,10 @@ mod tests {
         assert!(policy.security_keys && !policy.passkeys);
         assert_eq!(policy.user_verification, UserVerification::Required);
         assert_eq!(policy.allowed_aaguids[0].to_string(), model);
-        let snake: WebauthnPolicy =
-            serde_json::from_str(r#"{"security_keys": false, "phishing_resistant_for_admins": true}"#)
-                .unwrap();
+        let snake: WebauthnPolicy = serde_json::from_str(
+            r#"{"security_keys": false, "phishing_resistant_for_admins": true}"#,
+        )
+        .unwrap();
         assert!(!snake.security_keys && snake.phishing_resistant_for_admins);
         assert!(serde_json::from_str::<WebauthnPolicy>(r#"{"allowedAaguids": ["nope"]}"#).is_err());
         assert!(serde_json::from_str::<WebauthnPolicy>(r#"{"attestation": "direct"}"#).is_err());

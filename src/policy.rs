@@ -249,7 +249,8 @@ impl TwoFactorPolicy {
 
     /// Whether a login must read the user's groups: the settings name some.
     pub fn names_groups(&self) -> bool {
-        !self.required_for_groups.is_empty() || !self.webauthn.phishing_resistant_for_groups.is_empty()
+        !self.required_for_groups.is_empty()
+            || !self.webauthn.phishing_resistant_for_groups.is_empty()
     }
 
     /// Whether a member of `groups` must use a second factor by the groups rule.
@@ -452,7 +453,11 @@ mod tests {
             ..facts(&[Authenticator, Email])
         };
         let enabled = with_api(LoginPolicy::Enabled);
-        assert_eq!(decide(&enabled, &must), Decision::Enroll, "no key: enrol one");
+        assert_eq!(
+            decide(&enabled, &must),
+            Decision::Enroll,
+            "no key: enrol one"
+        );
         let with_key = LoginFacts {
             security_keys: true,
             trusted_computer: true,
@@ -477,7 +482,10 @@ mod tests {
             enrolled: &[Email],
             ..only_forbidden
         };
-        assert_eq!(decide(&enabled, &with_method), Decision::Challenge(vec![Email]));
+        assert_eq!(
+            decide(&enabled, &with_method),
+            Decision::Challenge(vec![Email])
+        );
     }
 
     fn with_api(policy: LoginPolicy) -> TwoFactorPolicy {

@@ -560,9 +560,7 @@ impl PasswordStep for AfterPassword {
             enrolled: &enrolled,
             security_keys: !allowed.is_empty(),
             forbidden_keys: !forbidden.is_empty(),
-            must_use_key: policy
-                .webauthn
-                .must_use_key(self.user.is_admin(), &groups),
+            must_use_key: policy.webauthn.must_use_key(self.user.is_admin(), &groups),
             trusted_computer: self.trusted,
             two_factor_blocked: blocked,
             user_wants_every_login: self.user.every_login,

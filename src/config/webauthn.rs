@@ -47,7 +47,9 @@ pub fn read_attestation_roots(pem: &str) -> Result<Vec<Vec<u8>>, String> {
         rest = &body[end + END.len()..];
     }
     if roots.is_empty() {
-        return Err(format!("{KEY}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it"));
+        return Err(format!(
+            "{KEY}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it"
+        ));
     }
     Ok(roots)
 }
@@ -109,12 +111,8 @@ impl WebauthnConfig {
         let Some(path) = &self.attestation_roots_file else {
             return Ok(Vec::new());
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "webauthn.attestation_roots_file = {}: {e}",
-                path.display()
-            )
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("webauthn.attestation_roots_file = {}: {e}", path.display()))?;
         read_attestation_roots(&text)
     }
 }
@@ -174,20 +172,31 @@ mod tests {
             ..WebauthnConfig::default()
         };
         let said = missing.check("http://127.0.0.1:8080").unwrap_err();
-        assert!(said.starts_with("webauthn.attestation_roots_file"), "{said}");
+        assert!(
+            said.starts_with("webauthn.attestation_roots_file"),
+            "{said}"
+        );
         for bad in [
             "no certificate here",
             "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----",
             "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----",
         ] {
             let said = read_attestation_roots(bad).unwrap_err();
-            assert!(said.starts_with("webauthn.attestation_roots_file:"), "{said}");
+            assert!(
+                said.starts_with("webauthn.attestation_roots_file:"),
+                "{said}"
+            );
         }
         let root = a_root();
         assert_eq!(read_attestation_roots(&root).unwrap().len(), 1);
         let two = format!("{root}\n{}", a_root());
         assert_eq!(read_attestation_roots(&two).unwrap().len(), 2);
-        assert!(WebauthnConfig::default().attestation_roots().unwrap().is_empty());
+        assert!(
+            WebauthnConfig::default()
+                .attestation_roots()
+                .unwrap()
+                .is_empty()
+        );
     }
 
     /// A self-signed certificate made now, as PEM.
@@ -218,7 +227,9 @@ mod tests {
         let text = format!("[two_factor.webauthn]\nallowed_aaguids = [\"{model}\"]\n");
         let error = Config::from_toml(&text, Vec::new()).unwrap_err();
         assert!(
-            error.to_string().contains("webauthn.attestation_roots_file"),
+            error
+                .to_string()
+                .contains("webauthn.attestation_roots_file"),
             "{error}"
         );
         let text = "[two_factor.webauthn]\npasskeys = false\nuser_verification = \"required\"\n";

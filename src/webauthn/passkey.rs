@@ -90,7 +90,11 @@ impl WebAuthn {
     ) -> Result<StartedAssertion, WebauthnError> {
         let (webauthn, _) = self.party()?;
         // No user is known yet: nothing to audit, only the answer.
-        if let Some(refusal) = self.key_policy().await?.registration_refusal(KeyKind::Passkey) {
+        if let Some(refusal) = self
+            .key_policy()
+            .await?
+            .registration_refusal(KeyKind::Passkey)
+        {
             return Err(refusal.into());
         }
         let login_id = login_id
@@ -166,7 +170,11 @@ impl WebAuthn {
             return Err(not_a_passkey().into());
         };
         let refuse = |refusal: FieldError| self.refuse_passkey(&account, refusal, origin, now);
-        if let Some(refusal) = self.key_policy().await?.registration_refusal(KeyKind::Passkey) {
+        if let Some(refusal) = self
+            .key_policy()
+            .await?
+            .registration_refusal(KeyKind::Passkey)
+        {
             return Err(self
                 .refuse_by_policy(user, "passkey_login", refusal, false, origin, now)
                 .await);

@@ -142,7 +142,11 @@ mod tests {
             user_verification: UserVerification::Required,
             ..WebauthnPolicy::default()
         };
-        ask_verification_to_register(&WebauthnPolicy::default(), KeyKind::SecurityKey, &mut options);
+        ask_verification_to_register(
+            &WebauthnPolicy::default(),
+            KeyKind::SecurityKey,
+            &mut options,
+        );
         let said = |o: &CreationChallengeResponse| serde_json::to_value(o).unwrap();
         assert_eq!(
             said(&options)["publicKey"]["authenticatorSelection"]["userVerification"],

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::attested::Maker;
 use crate::helpers::{PASSWORD, TestApp, oathtool, spawn_app, spawn_app_with};
-use crate::web::Browser;
 use crate::soft_key::{ORIGIN, RP_ID, SoftKey, register_through_api, user};
+use crate::web::Browser;
 
 const AUTHENTICATOR_DATA: &str = "credential.response.authenticatorData";
 const ATTESTATION: &str = "credential.response.attestationObject";
@@ -21,7 +21,12 @@ const OTHER_MODEL: &str = "ee882879-721c-4913-9775-3dfcce97072a";
 
 /// Sends `body` with the API key: the status and the JSON.
 async fn call(app: &TestApp, method: Method, path: &str, body: Value) -> (u16, Value) {
-    let response = app.with_key(method, path).json(&body).send().await.expect("sent");
+    let response = app
+        .with_key(method, path)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -62,7 +67,10 @@ fn refused(body: &Value) -> (String, String) {
     let fields = body["fieldErrors"].as_object().expect("field errors");
     assert_eq!(fields.len(), 1, "{body}");
     let (field, errors) = fields.iter().next().expect("one");
-    (field.clone(), errors[0]["code"].as_str().expect("code").to_owned())
+    (
+        field.clone(),
+        errors[0]["code"].as_str().expect("code").to_owned(),
+    )
 }
 
 /// The methods a 242 lists, by their `method`.
@@ -81,7 +89,10 @@ async fn two_factor_due(app: &TestApp, name: &str) -> (String, Value) {
         .login_json(json!({"loginId": name, "password": PASSWORD}))
         .await;
     assert_eq!(status, 242, "{body}");
-    (body["twoFactorId"].as_str().expect("an id").to_owned(), body)
+    (
+        body["twoFactorId"].as_str().expect("an id").to_owned(),
+        body,
+    )
 }
 
 /// `POST /api/webauthn/start` for the login `two_factor_id`.
@@ -136,7 +147,10 @@ async fn a_kind_switched_off_is_not_registered_offered_accepted_or_counted() {
     key_settings(&app, json!({"securityKeys": false})).await;
 
     let (status, body) = key_login(&app, Some(&begun), &key.assert(&body["options"], 1)).await;
-    assert_eq!((status, refused(&body)), (421, ("workflow".into(), "[forbidden]workflow".into())));
+    assert_eq!(
+        (status, refused(&body)),
+        (421, ("workflow".into(), "[forbidden]workflow".into()))
+    );
     let (status, body) = start_registration(&app, &ann, "general").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(refused(&body).1, "[forbidden]workflow");
@@ -150,7 +164,10 @@ async fn a_kind_switched_off_is_not_registered_offered_accepted_or_counted() {
     let (next, body) = two_factor_due(&app, "ann").await;
     assert!(listed(&body).is_empty(), "{body}");
     let (status, body) = second_factor_start(&app, &next).await;
-    assert_eq!((status, refused(&body).1), (400, "[noKeys]twoFactorId".into()));
+    assert_eq!(
+        (status, refused(&body).1),
+        (400, "[noKeys]twoFactorId".into())
+    );
     // Passkeys are still allowed.
     let passkey = SoftKey::new();
     register_through_api(&app, &ann, &passkey, "bootstrap").await;
@@ -159,8 +176,14 @@ async fn a_kind_switched_off_is_not_registered_offered_accepted_or_counted() {
     assert_eq!(body["methods"][0]["discoverable"], true);
 
     let refusals = policy_refusals(&app).await;
-    assert!(refusals.contains(&("kind_forbidden".into(), "second_factor".into())), "{refusals:?}");
-    assert!(refusals.contains(&("kind_forbidden".into(), "registration".into())), "{refusals:?}");
+    assert!(
+        refusals.contains(&("kind_forbidden".into(), "second_factor".into())),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.contains(&("kind_forbidden".into(), "registration".into())),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
@@ -175,7 +198,10 @@ async fn passkeys_switched_off_sign_no_one_in() {
     key_settings(&app, json!({"passkeys": false})).await;
 
     let (status, body) = key_login(&app, None, &passkey.assert(&options, 1)).await;
-    assert_eq!((status, refused(&body).1), (400, "[forbidden]workflow".into()));
+    assert_eq!(
+        (status, refused(&body).1),
+        (400, "[forbidden]workflow".into())
+    );
     let response = app.post_json("/api/webauthn/start", &start).await;
     assert_eq!(response.status(), 400);
     let (status, _) = start_registration(&app, &bob, "bootstrap").await;
@@ -198,8 +224,17 @@ async fn required_verification_is_asked_and_a_key_without_it_refused() {
     let selection = &body["options"]["publicKey"]["authenticatorSelection"];
     assert_eq!(selection["userVerification"], "required");
     let (status, body) = try_register(&app, &cy, &SoftKey::without_verification(), "general").await;
-    assert_eq!((status, refused(&body)), (400, (ATTESTATION.into(), format!("[unverified]{ATTESTATION}"))));
-    assert_eq!(try_register(&app, &cy, &SoftKey::new(), "general").await.0, 200);
+    assert_eq!(
+        (status, refused(&body)),
+        (
+            400,
+            (ATTESTATION.into(), format!("[unverified]{ATTESTATION}"))
+        )
+    );
+    assert_eq!(
+        try_register(&app, &cy, &SoftKey::new(), "general").await.0,
+        200
+    );
 
     // The key registered before, used without the person verified, is refused at the login.
     let (login, _) = two_factor_due(&app, "cy").await;
@@ -208,7 +243,13 @@ async fn required_verification_is_asked_and_a_key_without_it_refused() {
     let (status, body) = key_login(&app, Some(&login), &no_pin.assert(&body["options"], 1)).await;
     assert_eq!(
         (status, refused(&body)),
-        (421, (AUTHENTICATOR_DATA.into(), format!("[unverified]{AUTHENTICATOR_DATA}")))
+        (
+            421,
+            (
+                AUTHENTICATOR_DATA.into(),
+                format!("[unverified]{AUTHENTICATOR_DATA}")
+            )
+        )
     );
     no_pin.verifies.set(true);
     let (_, body) = second_factor_start(&app, &login).await;
@@ -236,7 +277,11 @@ async fn an_administrator_who_must_use_a_key_is_offered_no_code_and_refused_one(
     let (login, body) = two_factor_due(&app, "boss").await;
     assert_eq!(listed(&body), ["webauthn"], "only keys");
     let response = app
-        .finish_two_factor(&login, &oathtool(&secret, 0), json!({"trustComputer": true}))
+        .finish_two_factor(
+            &login,
+            &oathtool(&secret, 0),
+            json!({"trustComputer": true}),
+        )
         .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("JSON");
@@ -253,8 +298,14 @@ async fn an_administrator_who_must_use_a_key_is_offered_no_code_and_refused_one(
     let response = app.finish_two_factor(&login, &recovery[0], json!({})).await;
     assert_eq!(response.status(), 200);
     let refusals = policy_refusals(&app).await;
-    assert!(refusals.contains(&("key_required".into(), "code".into())), "{refusals:?}");
-    assert!(refusals.contains(&("key_required".into(), "code_sent".into())), "{refusals:?}");
+    assert!(
+        refusals.contains(&("key_required".into(), "code".into())),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.contains(&("key_required".into(), "code_sent".into())),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +322,12 @@ async fn a_member_of_a_group_that_must_use_a_key_enrols_one_and_no_code_method()
     assert_eq!(status, 200, "{body}");
     let group = body["group"]["id"].as_str().expect("an id").to_owned();
     let members = json!({"members": {&group: [{"userId": dee}]}});
-    assert_eq!(call(&app, Method::POST, "/api/group/member", members).await.0, 200);
+    assert_eq!(
+        call(&app, Method::POST, "/api/group/member", members)
+            .await
+            .0,
+        200
+    );
     app.enroll_authenticator(&dee).await;
     key_settings(&app, json!({"phishingResistantForGroups": [group]})).await;
 
@@ -290,7 +346,13 @@ async fn a_member_of_a_group_that_must_use_a_key_enrols_one_and_no_code_method()
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(refused(&body).1, "[keyRequired]kind");
     // A group the settings name this way cannot be deleted.
-    let (status, _) = call(&app, Method::DELETE, &format!("/api/group/{group}"), json!({})).await;
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/group/{group}"),
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 409);
 }
 
@@ -308,7 +370,11 @@ async fn bad_key_settings_are_refused_with_every_field_named() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    let mut fields: Vec<&String> = body["fieldErrors"].as_object().expect("fields").keys().collect();
+    let mut fields: Vec<&String> = body["fieldErrors"]
+        .as_object()
+        .expect("fields")
+        .keys()
+        .collect();
     fields.sort();
     assert_eq!(
         fields,
@@ -321,7 +387,10 @@ async fn bad_key_settings_are_refused_with_every_field_named() {
     // The change of the settings is audited as any.
     key_settings(&app, json!({"passkeys": false})).await;
     let changes = app.audit("event=settings.change").await;
-    assert_eq!(changes[0]["details"]["value"]["webauthn"]["passkeys"], false);
+    assert_eq!(
+        changes[0]["details"]["value"]["webauthn"]["passkeys"],
+        false
+    );
 }
 
 /// A server whose configuration trusts `maker`'s root, allowing only `MODEL`.
@@ -345,7 +414,10 @@ async fn only_a_model_attested_by_a_trusted_root_registers() {
     let (_, body) = start_registration(&app, &eve, "general").await;
     assert_eq!(body["options"]["publicKey"]["attestation"], "direct");
 
-    let not_allowed = (400, (ATTESTATION.to_owned(), format!("[notAllowed]{ATTESTATION}")));
+    let not_allowed = (
+        400,
+        (ATTESTATION.to_owned(), format!("[notAllowed]{ATTESTATION}")),
+    );
     // No attestation: the AAGUID would be only the key's claim.
     let (status, body) = try_register(&app, &eve, &SoftKey::new(), "general").await;
     assert_eq!((status, refused(&body)), not_allowed);
@@ -361,7 +433,13 @@ async fn only_a_model_attested_by_a_trusted_root_registers() {
     assert_eq!((status, refused(&body)), not_allowed);
     assert_eq!(
         policy_refusals(&app).await,
-        vec![("authenticator_not_allowed".to_owned(), "registration".to_owned()); 3]
+        vec![
+            (
+                "authenticator_not_allowed".to_owned(),
+                "registration".to_owned()
+            );
+            3
+        ]
     );
 
     // The allowed model, attested by the trusted maker: a security key and a passkey.
@@ -390,8 +468,16 @@ async fn the_console_shows_and_saves_the_key_settings_with_bad_models_named() {
     app.create_user("boss", json!({"roles": ["admin"]})).await;
     let mut admin = Browser::new();
     admin.log_in(&app, "boss", PASSWORD).await;
-    let page = admin.get(&app, "/admin/settings").await.text().await.expect("text");
-    assert!(page.contains(r#"name="passkeys" value="1" checked"#), "{page}");
+    let page = admin
+        .get(&app, "/admin/settings")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains(r#"name="passkeys" value="1" checked"#),
+        "{page}"
+    );
     let csrf = admin.csrf(&app).await;
     let form = |models: &'static str| {
         vec![
@@ -418,9 +504,24 @@ async fn the_console_shows_and_saves_the_key_settings_with_bad_models_named() {
 
     let good = form("");
     let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert_eq!(admin.post(&app, "/admin/settings", &good).await.status(), 303);
-    let keys = app.core.two_factor.two_factor_policy().await.expect("settings").webauthn;
-    assert!(keys.security_keys && !keys.passkeys, "an unticked box switches off");
+    assert_eq!(
+        admin.post(&app, "/admin/settings", &good).await.status(),
+        303
+    );
+    let keys = app
+        .core
+        .two_factor
+        .two_factor_policy()
+        .await
+        .expect("settings")
+        .webauthn;
+    assert!(
+        keys.security_keys && !keys.passkeys,
+        "an unticked box switches off"
+    );
     assert!(keys.phishing_resistant_for_admins);
-    assert_eq!(keys.user_verification, tessera::key_policy::UserVerification::Required);
+    assert_eq!(
+        keys.user_verification,
+        tessera::key_policy::UserVerification::Required
+    );
 }

@@ -48,8 +48,11 @@ pub struct SoftKey {
 pub struct Packed {
     pub aaguid: [u8; 16],
     pub chain: Vec<Vec<u8>>,
-    pub sign: Box<dyn Fn(&[u8]) -> Vec<u8>>,
+    pub sign: Signer,
 }
+
+/// Signs with the attestation certificate's key.
+pub type Signer = Box<dyn Fn(&[u8]) -> Vec<u8>>;
 
 /// What a registration's answer is made with; a test changes one part to make it wrong.
 pub struct Making {
