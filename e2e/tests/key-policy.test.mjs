@@ -1,7 +1,7 @@
 // The administrator's policy for security keys (issue #32) on the pages, with Chromium's
 // virtual authenticator: the console's settings make the members of a group use a key; such a
-// member, who also has an authenticator app, is offered only the key at the login, a code typed
-// through the recovery form's neighbour is refused, and the key finishes the login. Switching
+// member, who also has an authenticator app, is offered only the key at the login, an app's code
+// typed in the recovery code's form is refused, and the key finishes the login. Switching
 // security keys off makes the security page say so. The server's public URL is
 // http://localhost:<port>, which browsers count as a secure context.
 
@@ -18,6 +18,7 @@ import {
   enrolAuthenticatorByApi,
   plugKey,
   addKey,
+  totp,
 } from "../lib.mjs";
 
 let server;
@@ -62,7 +63,7 @@ test("a member of a group that must use a key is offered only the key, and a cod
 
   const admin = await adminPage(browser, server);
   await admin.goto(`${server.url}/admin/settings`);
-  assert.equal(await admin.getByLabel(/^Passkeys/).isChecked(), true);
+  assert.equal(await admin.getByLabel(/Passkeys \(they also sign in alone\)/).isChecked(), true);
   await admin.getByLabel(/Members of these groups must use one too/).fill("Key holders");
   await shot(admin, "190-admin-key-policy");
   await admin.getByRole("button", { name: "Save settings" }).click();
@@ -78,7 +79,6 @@ test("a member of a group that must use a key is offered only the key, and a cod
   await shot(page, "191-login-keys-only");
   // The recovery form takes a code, which is refused for what it is.
   await page.getByRole("link", { name: "Use a recovery code" }).click();
-  const { totp } = await import("../lib.mjs");
   await page.locator("#code").fill(totp(secret));
   await page.locator("#code").press("Enter");
   assert.match(await page.textContent("main"), /must finish logging in with a security key or passkey/);
@@ -88,7 +88,7 @@ test("a member of a group that must use a key is offered only the key, and a cod
 
   // Security keys switched off: the security page cannot add one, and says why.
   await admin.goto(`${server.url}/admin/settings`);
-  await admin.getByLabel(/^Security keys \(a second factor/).uncheck();
+  await admin.getByLabel(/Security keys \(a second factor/).uncheck();
   await admin.getByLabel(/Members of these groups must use one too/).fill("");
   await admin.getByRole("button", { name: "Save settings" }).click();
   await admin.waitForURL(/notice=saved/);
