@@ -22,6 +22,12 @@ impl WebAuthn {
         Ok(self.two_factor.two_factor_policy().await?.webauthn)
     }
 
+    /// Whether the login page offers a passkey sign-in: WebAuthn is on and the settings allow
+    /// passkeys.
+    pub async fn offers_passkeys(&self) -> Result<bool, WebauthnError> {
+        Ok(self.party.is_some() && self.key_policy().await?.passkeys)
+    }
+
     /// What a registration's attestation must lead to: every root of the configuration for
     /// every model the settings allow (which root makes which model is the maker's to know);
     /// none when models are not restricted.

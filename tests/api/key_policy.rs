@@ -195,7 +195,20 @@ async fn passkeys_switched_off_sign_no_one_in() {
     let start = json!({"workflow": "bootstrap", "loginId": "bob"});
     let response = app.post_json("/api/webauthn/start", &start).await;
     let options = response.json::<Value>().await.expect("JSON")["options"].clone();
+    let login_page = || async {
+        Browser::new()
+            .get(&app, "/login")
+            .await
+            .text()
+            .await
+            .expect("text")
+    };
+    assert!(login_page().await.contains("passkey-login"));
     key_settings(&app, json!({"passkeys": false})).await;
+    assert!(
+        !login_page().await.contains("passkey-login"),
+        "the login page offers none"
+    );
 
     let (status, body) = key_login(&app, None, &passkey.assert(&options, 1)).await;
     assert_eq!(
