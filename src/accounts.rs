@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::access_rules::{RulesCache, Subject};
 use crate::account_policy;
 pub use crate::account_policy::NewEmail;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -29,16 +30,57 @@ pub struct Accounts {
     hasher: PasswordHasher,
     /// Where phone numbers typed without a country code are read (`default_region`).
     home_region: Option<Region>,
+    /// Forward-auth's access rules, which name users by username: a rename must not leave a
+    /// rule naming nobody (a deny rule would then let the person through) or somebody else.
+    access_rules: RulesCache,
 }
 
 impl Accounts {
-    pub fn new(store: Store, hasher: PasswordHasher, home_region: Option<Region>) -> Self {
+    pub fn new(
+        store: Store,
+        hasher: PasswordHasher,
+        home_region: Option<Region>,
+        access_rules: RulesCache,
+    ) -> Self {
         Self {
             api_key_store: store.api_keys(),
             user_store: store.users(),
             hasher,
             home_region,
+            access_rules,
         }
+    }
+
+    /// Refused when the username changes and an access rule names the old or the new one.
+    async fn rename_allowed(
+        &self,
+        from: &Username,
+        to: &Username,
+        now: Instant,
+    ) -> Result<(), AccountError> {
+        if from.key() == to.key() {
+            return Ok(());
+        }
+        for (name, why) in [
+            (from, "renaming would stop it applying to this person"),
+            (to, "this person would take the rule meant for that name"),
+        ] {
+            let subject = Subject::User(name.clone());
+            if let Some(place) = self.access_rules.naming(&subject, now).await? {
+                return Err(AccountError::Invalid(vec![FieldError::new(
+                    "user.username",
+                    Invalid::new(
+                        "[inUse]",
+                        format!(
+                            "the access rules name user:{} ({place}): change that rule first, \
+                             or {why}",
+                            name.as_str()
+                        ),
+                    ),
+                )]));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -434,6 +476,8 @@ impl Accounts {
         let mut checked = fields
             .check(Some(&current), self.home_region)
             .map_err(AccountError::Invalid)?;
+        self.rename_allowed(&current.username, &checked.changes.username, now)
+            .await?;
         settle_email(Some(&current), &mut checked.changes, email, now);
         if let Some(password) = &checked.password {
             let temporary = checked.changes.password_change_required;

@@ -25,7 +25,7 @@ pub async fn open_core(config: &Config) -> anyhow::Result<Core> {
 async fn open_core_at(config: &Config, public_url: String) -> anyhow::Result<Core> {
     // A rules file with a problem stops the start, as `check-config` would say it.
     if let Some(path) = &config.forward_auth.access_rules_file {
-        crate::forward_auth::rules_file::load(path).map_err(anyhow::Error::msg)?;
+        crate::access_rules::rules_file::load(path).map_err(anyhow::Error::msg)?;
     }
     let keys = Keys::load_or_create(&config.data_dir)?;
     // Signing the JSON API's tokens with them needs the OpenID Connect keys from the start.

@@ -1,6 +1,7 @@
 //! The services the adapters call (the HTTP layer, the CLI), built once from the
 //! configuration. Each holds only what it uses; this bundle only carries them.
 
+use crate::access_rules::RulesCache;
 use crate::accounts::Accounts;
 use crate::addresses::Addresses;
 use crate::admin::Administration;
@@ -107,7 +108,18 @@ impl Core {
         )
         .with_attestation_roots(config.webauthn.attestation_roots_file.is_some());
         let home_region = config.home_region();
-        let accounts = Accounts::new(store.clone(), hasher.clone(), home_region);
+        // One copy of the access rules for the services that read them: forward-auth decides
+        // by them, and accounts, groups and sign-ups keep the names they use.
+        let access_rules = RulesCache::new(
+            store.settings(),
+            config.forward_auth.access_rules_file.clone(),
+        );
+        let accounts = Accounts::new(
+            store.clone(),
+            hasher.clone(),
+            home_region,
+            access_rules.clone(),
+        );
         let recovery = Recovery::new(
             store.clone(),
             hasher.clone(),
@@ -139,8 +151,9 @@ impl Core {
             verify.clone(),
             config.product_name.clone(),
             issuer.clone(),
+            access_rules.clone(),
         );
-        let groups = Groups::new(store.clone(), two_factor.clone());
+        let groups = Groups::new(store.clone(), two_factor.clone(), access_rules.clone());
         let app_passwords = AppPasswords::new(store.clone(), secrets.clone());
         let logins = Logins::new(
             store.clone(),
@@ -158,6 +171,7 @@ impl Core {
             sessions.clone(),
             groups.clone(),
             logins.clone(),
+            access_rules,
             ForwardAuthSettings {
                 // The issuer, not the configured public URL: without one, only the issuer
                 // knows the port a listener on port 0 was given.

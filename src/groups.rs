@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::access_rules::{RulesCache, Subject};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{
@@ -25,6 +26,9 @@ pub struct Groups {
     user_store: UserStore,
     /// The two-factor settings, which a group's deletion must not leave naming it.
     two_factor: TwoFactor,
+    /// Forward-auth's access rules, which name groups by name: a rename or a deletion must not
+    /// leave a rule naming a group that is no longer there.
+    access_rules: RulesCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,13 @@ pub enum GroupError {
          them first"
     )]
     InTwoFactorSettings(String),
+    /// An access rule names the group (by name): renaming or deleting it would stop the rule
+    /// matching its members, and a deny rule would let them through.
+    #[error(
+        "the access rules name “{group}” ({place}): change that rule first, or it would stop \
+         applying to the group's members"
+    )]
+    NamedByAccessRules { group: String, place: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -99,11 +110,24 @@ impl GroupFields {
 }
 
 impl Groups {
-    pub fn new(store: Store, two_factor: TwoFactor) -> Self {
+    pub fn new(store: Store, two_factor: TwoFactor, access_rules: RulesCache) -> Self {
         Self {
             group_store: store.groups(),
             user_store: store.users(),
             two_factor,
+            access_rules,
+        }
+    }
+
+    /// Refused when an access rule names `name`.
+    async fn not_named_by_rules(&self, name: &GroupName, now: Instant) -> Result<(), GroupError> {
+        let subject = Subject::Group(name.clone());
+        match self.access_rules.naming(&subject, now).await? {
+            Some(place) => Err(GroupError::NamedByAccessRules {
+                group: name.to_string(),
+                place,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -142,6 +166,12 @@ impl Groups {
     ) -> Result<Group, GroupError> {
         let (name, description) = fields.parse()?;
         let before = self.group(id).await?;
+        if name.key() != before.name.key() {
+            // Both ways: a rule for the old name would lose the members, one for the new name
+            // would take them in.
+            self.not_named_by_rules(&before.name, now).await?;
+            self.not_named_by_rules(&name, now).await?;
+        }
         let changed = Group {
             name,
             description,
@@ -173,6 +203,7 @@ impl Groups {
         {
             return Err(GroupError::InTwoFactorSettings(group.name.to_string()));
         }
+        self.not_named_by_rules(&group.name, now).await?;
         let event = AuditEvent::new(EventKind::GroupDelete, actor, origin, now)
             .detail("groupId", id.to_string())
             .detail("name", group.name.as_str());

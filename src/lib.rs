@@ -7,6 +7,7 @@
 //! `account_policy`, `domain`, `otp`, `crypto`, `audit`, `config` and `clock` are the values and
 //! rules beneath them all.
 
+pub mod access_rules;
 pub mod account_policy;
 pub mod accounts;
 pub mod addresses;

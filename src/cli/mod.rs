@@ -171,7 +171,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => serve::serve(config).await,
         Command::CheckConfig => {
             if let Some(path) = &config.forward_auth.access_rules_file {
-                crate::forward_auth::rules_file::load(path).map_err(anyhow::Error::msg)?;
+                crate::access_rules::rules_file::load(path).map_err(anyhow::Error::msg)?;
             }
             print!("{}", config.to_redacted_toml());
             println!("# configuration is valid");

@@ -6,7 +6,7 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::rules::Policy;
+use crate::access_rules::Policy;
 use crate::auth::BasicAsks;
 
 /// The longest `Authorization` value read: room for the longest login id and the longest

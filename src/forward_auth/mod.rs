@@ -1,26 +1,22 @@
 //! Forward-auth: a reverse proxy (Traefik, Caddy, nginx) asks about every request it is about to
-//! pass on, and Tessera answers from its access rules (`rules.rs`, read through `cache.rs`) and
+//! pass on, and Tessera answers from its access rules (`access_rules`, read through its cache) and
 //! the browser's session: let it through (with who it is), log in first, prove a second factor
 //! first, or no. The login portal sends a browser back only to a site the rules name
 //! (`portal.rs`).
 
 pub mod basic;
-mod cache;
-mod matchers;
 pub mod portal;
-pub mod rules;
-pub mod rules_file;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use crate::access_rules::{AccessRulesDocument, HttpMethod, Policy, RuleDocument, RuleError};
 pub use basic::{BasicCredentials, Presented};
 pub use portal::{ReturnRefusal, ReturnUrl};
-pub use rules::{AccessRulesDocument, HttpMethod, Policy, RuleDocument, RuleError};
 
 use self::basic::Credential;
-use self::cache::RulesCache;
-use self::rules::{AccessRules, Identity, Resource, Verdict};
+use crate::access_rules::rules::{self, AccessRules, Identity, Resource, Verdict};
+use crate::access_rules::{RulesCache, rules_file};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::auth::{BasicProof, BasicRefusal, Logins, SteppedUpFor};
 use crate::clock::Instant;
@@ -202,12 +198,13 @@ impl ForwardAuth {
         sessions: Sessions,
         groups: Groups,
         logins: Logins,
+        rules: RulesCache,
         settings: ForwardAuthSettings,
     ) -> Self {
         Self {
             setting_store: store.settings(),
             audit_store: store.audit(),
-            rules: RulesCache::new(store.settings(), settings.rules_file.clone()),
+            rules,
             recent_groups: moka::future::Cache::builder()
                 .max_capacity(20_000)
                 .time_to_live(RECENT_WEB_SESSION)

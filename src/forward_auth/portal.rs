@@ -4,7 +4,7 @@
 
 use crate::domain::{DomainPattern, Host};
 
-use super::rules::AccessRules;
+use crate::access_rules::AccessRules;
 
 /// The longest address kept as a way back.
 const MAX_URL_CHARS: usize = 4096;
@@ -76,7 +76,7 @@ pub fn return_url(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forward_auth::rules::AccessRulesDocument;
+    use crate::access_rules::AccessRulesDocument;
 
     fn rules() -> AccessRules {
         let document: AccessRulesDocument = serde_json::from_value(serde_json::json!({

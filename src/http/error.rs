@@ -369,6 +369,11 @@ impl From<GroupError> for ApiError {
                 code: "[inUse]requiredForGroups".into(),
                 message: error.to_string(),
             },
+            GroupError::NamedByAccessRules { .. } => ApiError::General {
+                status: StatusCode::CONFLICT,
+                code: "[inUse]accessRules".into(),
+                message: error.to_string(),
+            },
             GroupError::Internal(error) => ApiError::Internal(error),
         }
     }

@@ -14,6 +14,7 @@ mod texts;
 
 pub use rules::{CONFIRM_PASSWORD_FIELD, EMAIL_FIELD, PASSWORD_FIELD, USERNAME_FIELD};
 
+use crate::access_rules::{RulesCache, Subject};
 use crate::account_policy::AccountSettings;
 use crate::addresses::{AddressError, Addresses};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -42,6 +43,9 @@ pub struct Registration {
     /// What the emails call the server, and where their links lead.
     product_name: String,
     public_url: String,
+    /// Forward-auth's access rules, which name users by username: a stranger must not sign up
+    /// as a name a rule lets through (one whose account was deleted or renamed, or not made yet).
+    access_rules: RulesCache,
 }
 
 /// A sign-up as a person sent it, before any check. No `Debug`: it holds a password.
@@ -105,8 +109,10 @@ impl Registration {
         verify: Verify,
         product_name: String,
         public_url: String,
+        access_rules: RulesCache,
     ) -> Self {
         Self {
+            access_rules,
             audit_store: store.audit(),
             user_store: store.users(),
             hasher,
@@ -144,6 +150,11 @@ impl Registration {
         let settings = self.open_settings().await?;
         let fields = rules::check(request, &settings).map_err(RegistrationError::Invalid)?;
         self.take_request_budget(request.origin, now).await?;
+        let named = Subject::User(fields.username.clone());
+        if self.access_rules.naming(&named, now).await?.is_some() {
+            // Held for whom the rule means, as a taken name is: an administrator makes it.
+            return Err(taken_username());
+        }
         let id = UserId::new();
         let password_hash = self
             .hasher

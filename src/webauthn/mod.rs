@@ -442,10 +442,7 @@ impl WebAuthn {
         let Some(key) = self.store.credential(id).await? else {
             return Ok(false);
         };
-        let event = AuditEvent::new(EventKind::WebauthnDelete, actor, origin, now)
-            .target(key.user_id)
-            .detail("webauthnId", key.id.clone())
-            .detail("name", key.name.clone());
+        let event = removal_event(&key, actor, origin, now);
         Ok(self
             .store
             .delete_credential(key.user_id, &key.id, AFTER_A_FACTOR_CHANGE, &event)
@@ -474,10 +471,7 @@ impl WebAuthn {
         else {
             return Ok(false);
         };
-        let mut event = AuditEvent::new(EventKind::WebauthnDelete, actor, origin, now)
-            .target(user)
-            .detail("webauthnId", key.id.clone())
-            .detail("name", key.name.clone());
+        let mut event = removal_event(&key, actor, origin, now);
         if let Some(reason) = reason {
             event = event.detail("reason", reason.as_str());
         }
@@ -495,6 +489,21 @@ fn kind_of(purpose: Purpose) -> KeyKind {
     } else {
         KeyKind::SecurityKey
     }
+}
+
+/// The event of `key`'s removal: which key, its name, and its kind, which the security notice
+/// names (`notices/rules.rs`), as a registration's event does.
+fn removal_event(
+    key: &CredentialRecord,
+    actor: Actor,
+    origin: &Origin,
+    now: Instant,
+) -> AuditEvent {
+    AuditEvent::new(EventKind::WebauthnDelete, actor, origin, now)
+        .target(key.user_id)
+        .detail("webauthnId", key.id.clone())
+        .detail("name", key.name.clone())
+        .detail("kind", key.kind.clone())
 }
 
 /// FusionAuth's `origin` and `rpId` (and the credential's own `rpId`, when it has one) must

@@ -2,6 +2,7 @@
 //! Runs on SQLite; set TESSERA_TEST_DATABASE_URL to run the same tests on PostgreSQL.
 
 mod access_codes;
+mod access_rule_subjects;
 mod access_rules_file;
 mod admin;
 mod admin_pages;

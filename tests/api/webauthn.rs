@@ -125,7 +125,12 @@ async fn a_key_registers_once_is_listed_then_removed() {
         .expect("sent");
     assert_eq!(deleted.status(), 200);
     assert!(keys_of(&app, &ann).await.is_empty());
-    assert_eq!(app.audit("event=webauthn.delete").await.len(), 1);
+    let removed = app.audit("event=webauthn.delete").await;
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        removed[0]["details"]["kind"], "security_key",
+        "the notice names the kind: {removed:?}"
+    );
     let again = app
         .with_key(Method::DELETE, &format!("/api/webauthn/{id}"))
         .send()

@@ -207,6 +207,18 @@ impl AccessRules {
         }
     }
 
+    /// Where a rule names `subject` (`rules[2].subject[0]`, compared as `fits` compares), or
+    /// `None`. Renaming such a user or group would stop the rule matching them silently, and a
+    /// deny rule would fail open: the services that rename ask this first.
+    pub fn naming(&self, subject: &Subject) -> Option<String> {
+        self.rules.iter().enumerate().find_map(|(index, rule)| {
+            rule.subjects
+                .iter()
+                .position(|s| s.same_as(subject))
+                .map(|at| format!("rules[{index}].subject[{at}]"))
+        })
+    }
+
     /// Rules that let nothing through: what a stored document that no longer reads stands for.
     pub fn deny_all() -> Self {
         Self {

@@ -117,6 +117,23 @@ impl Subject {
         }
     }
 
+    /// Whether both name the same user or the same group, by key.
+    pub(super) fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::User(a), Self::User(b)) => a.key() == b.key(),
+            (Self::Group(a), Self::Group(b)) => a.key() == b.key(),
+            _ => false,
+        }
+    }
+
+    /// The subject as the rules write it: `user:NAME` or `group:NAME`.
+    pub fn as_written(&self) -> String {
+        match self {
+            Self::User(name) => format!("user:{}", name.as_str()),
+            Self::Group(name) => format!("group:{}", name.as_str()),
+        }
+    }
+
     /// Whether the person with `username`, a member of `groups`, is this subject.
     pub(super) fn fits(&self, username: &Username, groups: &[GroupName]) -> bool {
         match self {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::rules::{AccessRules, AccessRulesDocument, SETTINGS_KEY};
+use super::rules::{AccessRules, AccessRulesDocument, SETTINGS_KEY, Subject};
 use crate::clock::Instant;
 use crate::store::{SettingStore, StoreError};
 
@@ -65,6 +65,15 @@ impl RulesCache {
         };
         self.keep(text, rules.clone(), now);
         Ok(rules)
+    }
+
+    /// Where the rules in force name `subject` (`rules[2].subject[0]`), or `None`.
+    pub async fn naming(
+        &self,
+        subject: &Subject,
+        now: Instant,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.rules(now).await?.naming(subject))
     }
 
     /// The file the rules are kept in, when the configuration names one.
@@ -169,8 +178,8 @@ mod tests {
 
     #[test]
     fn a_stored_document_that_does_not_read_lets_nothing_through() {
+        use crate::access_rules::rules::{HttpMethod, Policy, Resource, Verdict};
         use crate::domain::Host;
-        use crate::forward_auth::rules::{HttpMethod, Policy, Resource, Verdict};
         let host = Host::of(&url::Url::parse("https://app.example.com/").unwrap()).unwrap();
         let method = HttpMethod::parse("GET").unwrap();
         let resource = Resource {
