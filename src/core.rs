@@ -105,7 +105,8 @@ impl Core {
             config.product_name.clone(),
             verify.clone(),
             sessions.clone(),
-        );
+        )
+        .with_attestation_roots(config.webauthn.attestation_roots_file.is_some());
         let home_region = config.home_region();
         // One copy of the access rules for the services that read them: forward-auth decides
         // by them, and accounts, groups and sign-ups keep the names they use.

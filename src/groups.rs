@@ -43,7 +43,8 @@ pub enum GroupError {
     /// second factor.
     #[error(
         "the two-factor settings require a second factor of the members of “{0}” \
-         (requiredForGroups): take the group out of them first"
+         (requiredForGroups or webauthn.phishingResistantForGroups): take the group out of \
+         them first"
     )]
     InTwoFactorSettings(String),
     /// An access rule names the group (by name): renaming or deleting it would stop the rule
@@ -197,7 +198,9 @@ impl Groups {
     ) -> Result<(), GroupError> {
         let group = self.group(id).await?;
         let policy = self.two_factor.two_factor_policy().await?;
-        if policy.required_for_groups.contains(&id) {
+        if policy.required_for_groups.contains(&id)
+            || policy.webauthn.phishing_resistant_for_groups.contains(&id)
+        {
             return Err(GroupError::InTwoFactorSettings(group.name.to_string()));
         }
         self.not_named_by_rules(&group.name, now).await?;

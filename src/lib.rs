@@ -28,6 +28,7 @@ pub mod forward_auth;
 pub mod groups;
 pub mod http;
 pub mod import;
+pub mod key_policy;
 pub mod limits;
 pub mod notices;
 pub mod oidc;

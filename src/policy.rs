@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Instant;
 pub use crate::domain::LoginType;
 use crate::domain::{Channel, FieldError, GroupId, Invalid, MethodKind};
+pub use crate::key_policy::WebauthnPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +152,9 @@ pub struct TwoFactorPolicy {
     #[serde(alias = "required_for_groups")]
     #[schema(value_type = Vec<String>)]
     pub required_for_groups: Vec<GroupId>,
+    /// Security keys and passkeys: which kinds, user verification, who must use one, which
+    /// models (`key_policy.rs`).
+    pub webauthn: WebauthnPolicy,
 }
 
 impl Default for TwoFactorPolicy {
@@ -173,6 +177,7 @@ impl Default for TwoFactorPolicy {
             send_code_on_login: SendCodeOnLogin::Legacy,
             password_reset_by_sms: false,
             required_for_groups: Vec::new(),
+            webauthn: WebauthnPolicy::default(),
         }
     }
 }
@@ -227,6 +232,7 @@ impl TwoFactorPolicy {
                 ),
             ));
         }
+        errors.extend(self.webauthn.check());
         if errors.is_empty() {
             Ok(())
         } else {
@@ -239,6 +245,12 @@ impl TwoFactorPolicy {
             LoginType::Web => self.web_login_policy,
             LoginType::Api => self.api_login_policy,
         }
+    }
+
+    /// Whether a login must read the user's groups: the settings name some.
+    pub fn names_groups(&self) -> bool {
+        !self.required_for_groups.is_empty()
+            || !self.webauthn.phishing_resistant_for_groups.is_empty()
     }
 
     /// Whether a member of `groups` must use a second factor by the groups rule.
@@ -304,8 +316,14 @@ pub struct LoginFacts<'a> {
     /// The kinds of the user's enrolled methods.
     pub enrolled: &'a [MethodKind],
     /// The user has WebAuthn credentials (security keys, passkeys): a second factor of its
-    /// own, asked for by the WebAuthn ceremony rather than by a code. No setting switches it off.
+    /// own, asked for by the WebAuthn ceremony rather than by a code. Only the kinds the settings
+    /// allow count.
     pub security_keys: bool,
+    /// The user has credentials of a kind the settings switched off: they count for nothing,
+    /// but the user, who chose a second factor, must still give one (enrolling another).
+    pub forbidden_keys: bool,
+    /// The user must use a key rather than a code (`WebauthnPolicy::must_use_key`).
+    pub must_use_key: bool,
     /// A valid trusted-computer id came with the login.
     pub trusted_computer: bool,
     /// The user had `failure_limit` wrong codes in the window: no challenge opens now.
@@ -330,22 +348,26 @@ pub fn decide(policy: &TwoFactorPolicy, facts: &LoginFacts<'_>) -> Decision {
     if login_policy == LoginPolicy::Disabled {
         return Decision::Grant;
     }
+    // A user who must use a key has no code method to offer, whatever they enrolled.
     let usable: Vec<MethodKind> = facts
         .enrolled
         .iter()
         .copied()
-        .filter(|k| policy.methods.allows(*k))
+        .filter(|k| policy.methods.allows(*k) && !facts.must_use_key)
         .collect();
     let must = match login_policy {
         LoginPolicy::Required => true,
         LoginPolicy::RequiredForAdmins => facts.is_admin,
         LoginPolicy::Enabled | LoginPolicy::Disabled => false,
     } || facts.user_requires_two_factor
-        || policy.requires_for_groups(facts.groups);
+        || policy.requires_for_groups(facts.groups)
+        || facts.forbidden_keys;
     // A trusted computer does not spare a blocked account: the trust would let through the
-    // logins that the wrong codes closed.
+    // logins that the wrong codes closed; nor one that must use a key, as a code may have
+    // earned the trust.
     let has_second_factor = !usable.is_empty() || facts.security_keys;
     if facts.trusted_computer
+        && !facts.must_use_key
         && !facts.two_factor_blocked
         && policy.trusts_computers()
         && !facts.user_wants_every_login
@@ -356,7 +378,8 @@ pub fn decide(policy: &TwoFactorPolicy, facts: &LoginFacts<'_>) -> Decision {
     if has_second_factor {
         return Decision::Challenge(usable);
     }
-    if must && !policy.methods.kinds().is_empty() {
+    // One who must use a key enrols one (`check` keeps a kind allowed for them).
+    if facts.must_use_key || (must && !policy.methods.kinds().is_empty()) {
         return Decision::Enroll;
     }
     Decision::Grant
@@ -375,6 +398,8 @@ mod tests {
             groups: &[],
             enrolled,
             security_keys: false,
+            forbidden_keys: false,
+            must_use_key: false,
             trusted_computer: false,
             two_factor_blocked: false,
             user_wants_every_login: false,
@@ -418,6 +443,48 @@ mod tests {
         assert_eq!(
             decide(&with_api(LoginPolicy::Disabled), &keys_only),
             Decision::Grant
+        );
+    }
+
+    #[test]
+    fn one_who_must_use_a_key_is_offered_no_code_and_no_trusted_computer() {
+        let must = LoginFacts {
+            must_use_key: true,
+            ..facts(&[Authenticator, Email])
+        };
+        let enabled = with_api(LoginPolicy::Enabled);
+        assert_eq!(
+            decide(&enabled, &must),
+            Decision::Enroll,
+            "no key: enrol one"
+        );
+        let with_key = LoginFacts {
+            security_keys: true,
+            trusted_computer: true,
+            ..must
+        };
+        assert_eq!(decide(&enabled, &with_key), Decision::Challenge(vec![]));
+        assert_eq!(
+            decide(&with_api(LoginPolicy::Disabled), &with_key),
+            Decision::Grant
+        );
+    }
+
+    #[test]
+    fn a_user_whose_only_keys_are_switched_off_must_enrol_another_factor() {
+        let only_forbidden = LoginFacts {
+            forbidden_keys: true,
+            ..facts(&[])
+        };
+        let enabled = with_api(LoginPolicy::Enabled);
+        assert_eq!(decide(&enabled, &only_forbidden), Decision::Enroll);
+        let with_method = LoginFacts {
+            enrolled: &[Email],
+            ..only_forbidden
+        };
+        assert_eq!(
+            decide(&enabled, &with_method),
+            Decision::Challenge(vec![Email])
         );
     }
 

@@ -119,6 +119,7 @@ event_kinds! {
     WebauthnDelete => "webauthn.delete",
     WebauthnAssert => "webauthn.assert",
     WebauthnCloneRefused => "webauthn.clone_refused",
+    WebauthnPolicyRefused => "webauthn.policy_refused",
 }
 
 impl EventKind {

@@ -5,6 +5,7 @@ use crate::clock::Instant;
 use crate::crypto::{PasswordHash, Verification, random};
 use crate::domain::LoginType;
 use crate::domain::{Channel, LoginId, Password, User, UserId};
+use crate::key_policy::KeyKind;
 use crate::limits::retry_after_seconds;
 use crate::policy::TwoFactorPolicy;
 use crate::policy::{Decision, LoginFacts, decide};
@@ -541,20 +542,25 @@ impl PasswordStep for AfterPassword {
             .await?;
         let enrolled: Vec<_> = read.methods.iter().map(|m| m.kind).collect();
         // One indexed read, and only when the settings name groups.
-        let groups = if policy.required_for_groups.is_empty() {
-            Vec::new()
-        } else {
+        let groups = if policy.names_groups() {
             statements.group_ids(self.user.id).await?
+        } else {
+            Vec::new()
         };
         let blocked = policy.challenges_blocked(read.recent_failures);
-        let security_keys = statements.security_keys(self.user.id).await? > 0;
+        let kinds = statements.security_keys(self.user.id).await?;
+        let (allowed, forbidden): (Vec<_>, Vec<_>) = kinds
+            .iter()
+            .partition(|k| policy.webauthn.allows(KeyKind::of(k)));
         let facts = LoginFacts {
             login_type: self.login_type,
             is_admin: self.user.is_admin(),
             user_requires_two_factor: self.user.two_factor_required,
             groups: &groups,
             enrolled: &enrolled,
-            security_keys,
+            security_keys: !allowed.is_empty(),
+            forbidden_keys: !forbidden.is_empty(),
+            must_use_key: policy.webauthn.must_use_key(self.user.is_admin(), &groups),
             trusted_computer: self.trusted,
             two_factor_blocked: blocked,
             user_wants_every_login: self.user.every_login,

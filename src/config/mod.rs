@@ -387,6 +387,15 @@ impl Config {
         if let Err(message) = self.webauthn.check(&self.public_url()) {
             return invalid(message);
         }
+        if !self.two_factor.webauthn.allowed_aaguids.is_empty()
+            && self.webauthn.attestation_roots_file.is_none()
+        {
+            return invalid(
+                "two_factor.webauthn.allowed_aaguids needs webauthn.attestation_roots_file: \
+                 without attestation roots an AAGUID is only the authenticator's own claim"
+                    .into(),
+            );
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return invalid(format!("log_level = {:?}: {e}", self.log_level));
         }

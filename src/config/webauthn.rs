@@ -1,9 +1,15 @@
 //! `[webauthn]`: the relying party security keys and passkeys are bound to. Its id is the
 //! public URL's host unless `rp_id` names a parent domain, so that keys made here also work
-//! at the other sites under it. And how many ceremonies may begin: each one begun is a row kept
-//! five minutes, so they are counted per client address (without a session) and per user.
+//! at the other sites under it. How many ceremonies may begin: each one begun is a row kept
+//! five minutes, so they are counted per client address (without a session) and per user. And
+//! `attestation_roots_file` names the certificates that a registration's attestation must lead
+//! to when the settings restrict authenticator models.
 
+use std::path::PathBuf;
+
+use base64::Engine;
 use serde::{Deserialize, Serialize};
+use webauthn_rs::prelude::{AttestationCaListBuilder, Uuid};
 
 use crate::domain::{CookieDomain, Host};
 use crate::limits::Limit;
@@ -19,6 +25,9 @@ pub struct WebauthnConfig {
     pub ceremonies_per_address: Limit,
     /// Ceremonies begun for one user (a registration, a re-authentication).
     pub ceremonies_per_user: Limit,
+    /// A PEM file of the authenticator makers' attestation root certificates (FIDO metadata's
+    /// `attestationRootCertificates`), which `two_factor.webauthn.allowed_aaguids` needs.
+    pub attestation_roots_file: Option<PathBuf>,
 }
 
 impl Default for WebauthnConfig {
@@ -34,8 +43,41 @@ impl Default for WebauthnConfig {
                 max: 30,
                 window_seconds: 300,
             },
+            attestation_roots_file: None,
         }
     }
+}
+
+/// The certificates of a PEM text, DER-encoded, each checked as X.509; or why not, naming
+/// the configuration key.
+pub fn read_attestation_roots(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    const KEY: &str = "webauthn.attestation_roots_file";
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut roots = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let body = &rest[start + BEGIN.len()..];
+        let Some(end) = body.find(END) else {
+            return Err(format!("{KEY}: a certificate has no {END} line"));
+        };
+        let text: String = body[..end].split_whitespace().collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| format!("{KEY}: certificate {} is not base64", roots.len() + 1))?;
+        // The library's own reading, so that what passes here is what it will trust.
+        AttestationCaListBuilder::new()
+            .insert_device_der(&der, Uuid::nil(), String::new(), Default::default())
+            .map_err(|_| format!("{KEY}: certificate {} is not X.509", roots.len() + 1))?;
+        roots.push(der);
+        rest = &body[end + END.len()..];
+    }
+    if roots.is_empty() {
+        return Err(format!(
+            "{KEY}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it"
+        ));
+    }
+    Ok(roots)
 }
 
 /// Where WebAuthn's ceremonies are bound: the relying-party id and the one origin allowed.
@@ -96,8 +138,18 @@ impl WebauthnConfig {
         }
         match (&self.rp_id, self.relying_party("public_url", public_url)) {
             (Some(_), Err(message)) => Err(message),
-            _ => Ok(()),
+            _ => self.attestation_roots().map(|_| ()),
         }
+    }
+
+    /// The attestation roots the file names (none without a file), DER-encoded.
+    pub fn attestation_roots(&self) -> Result<Vec<Vec<u8>>, String> {
+        let Some(path) = &self.attestation_roots_file else {
+            return Ok(Vec::new());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("webauthn.attestation_roots_file = {}: {e}", path.display()))?;
+        read_attestation_roots(&text)
     }
 }
 
@@ -147,6 +199,78 @@ mod tests {
                 .unwrap_err()
                 .starts_with("public_url")
         );
+    }
+
+    #[test]
+    fn attestation_roots_are_read_from_a_pem_file_and_refused_by_their_key() {
+        let missing = WebauthnConfig {
+            attestation_roots_file: Some("/nonexistent/roots.pem".into()),
+            ..WebauthnConfig::default()
+        };
+        let said = missing.check("http://127.0.0.1:8080").unwrap_err();
+        assert!(
+            said.starts_with("webauthn.attestation_roots_file"),
+            "{said}"
+        );
+        for bad in [
+            "no certificate here",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----",
+        ] {
+            let said = read_attestation_roots(bad).unwrap_err();
+            assert!(
+                said.starts_with("webauthn.attestation_roots_file:"),
+                "{said}"
+            );
+        }
+        let root = a_root();
+        assert_eq!(read_attestation_roots(&root).unwrap().len(), 1);
+        let two = format!("{root}\n{}", a_root());
+        assert_eq!(read_attestation_roots(&two).unwrap().len(), 2);
+        assert!(
+            WebauthnConfig::default()
+                .attestation_roots()
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// A self-signed certificate made now, as PEM.
+    fn a_root() -> String {
+        use openssl::{ec, hash, nid, pkey, x509};
+        let group = ec::EcGroup::from_curve_name(nid::Nid::X9_62_PRIME256V1).unwrap();
+        let key = pkey::PKey::from_ec_key(ec::EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "Test Root").unwrap();
+        let name = name.build();
+        let mut cert = x509::X509Builder::new().unwrap();
+        cert.set_version(2).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        cert.sign(&key, hash::MessageDigest::sha256()).unwrap();
+        String::from_utf8(cert.build().to_pem().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn allowed_authenticator_models_need_attestation_roots() {
+        use crate::config::Config;
+        let model = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+        let text = format!("[two_factor.webauthn]\nallowed_aaguids = [\"{model}\"]\n");
+        let error = Config::from_toml(&text, Vec::new()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("webauthn.attestation_roots_file"),
+            "{error}"
+        );
+        let text = "[two_factor.webauthn]\npasskeys = false\nuser_verification = \"required\"\n";
+        let config = Config::from_toml(text, Vec::new()).unwrap();
+        assert!(!config.two_factor.webauthn.passkeys);
     }
 
     #[test]

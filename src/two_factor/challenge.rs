@@ -61,9 +61,12 @@ pub struct PendingLogin {
     pub policy: TwoFactorPolicy,
     /// What the user may enrol and use now.
     pub offered: super::channels::Offered,
-    /// The user has security keys or passkeys, which may finish this login
-    /// (`WebAuthn::finish_second_factor`).
+    /// The user has security keys or passkeys of kinds the settings allow, which may finish
+    /// this login (`WebAuthn::finish_second_factor`).
     pub security_keys: bool,
+    /// The user must use a key: no code method is offered (`methods` and `offered` are empty),
+    /// and one without a key enrols one.
+    pub keys_only: bool,
 }
 
 impl PendingLogin {
@@ -103,26 +106,28 @@ impl TwoFactor {
         else {
             return Ok(None);
         };
+        let standing = self.key_standing(&user, &policy).await?;
+        let keys_only = standing.must_use_key;
         let methods = self
             .two_factor_store
             .methods(user.id)
             .await?
             .into_iter()
-            .filter(|m| policy.methods.allows(m.kind))
+            .filter(|m| policy.methods.allows(m.kind) && !keys_only)
             .collect();
-        let offered = self.offered(&policy).await?;
-        let security_keys = !self
-            .webauthn_store
-            .credentials_of(user.id)
-            .await?
-            .is_empty();
+        let offered = if keys_only {
+            super::channels::Offered::nothing()
+        } else {
+            self.offered(&policy).await?
+        };
         Ok(Some(PendingLogin {
             user,
             methods,
             challenge,
             policy,
             offered,
-            security_keys,
+            security_keys: !standing.usable.is_empty(),
+            keys_only,
         }))
     }
 
@@ -175,6 +180,11 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<SecondStep, TwoFactorError> {
         let presented = LoginCode::parse(&request.code)?;
+        // A recovery code stays the lost key's way in; an access code is an administrator's.
+        if let LoginCode::Presented(PresentedCode::Numeric(_)) = presented {
+            self.refuse_code_if_key_required(&request.two_factor_id, "code", origin, now)
+                .await?;
+        }
         let id_hash = random::lookup_digest(&request.two_factor_id);
         let sent_context = codes::login_context(&id_hash);
         let guess_id = random::token(16);

@@ -17,6 +17,15 @@ pub struct Offered {
 }
 
 impl Offered {
+    /// No code method: what a user who must use a key may enrol besides a key.
+    pub fn nothing() -> Self {
+        Self {
+            authenticator: false,
+            phone_channels: Vec::new(),
+            email: false,
+        }
+    }
+
     pub fn new(allowed: &AllowedMethods, carried: &[Channel]) -> Self {
         Self {
             authenticator: allowed.authenticator,

@@ -73,6 +73,8 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<(MethodId, Channel), TwoFactorError> {
+        self.refuse_code_if_key_required(two_factor_id, "code_sent", origin, now)
+            .await?;
         let policy = self.two_factor_policy().await?;
         let challenge_hash = random::lookup_digest(two_factor_id);
         let challenge = self
@@ -508,6 +510,8 @@ impl TwoFactor {
                 "this login must be finished with a code from a method already enrolled".into(),
             ));
         }
+        self.refuse_code_if_key_required(two_factor_id, "enrolment", origin, now)
+            .await?;
         self.send_enrollment_code(pending.user.id, method, destination, origin, now)
             .await
     }

@@ -82,8 +82,9 @@ impl TwoFactor {
                 .await?
                 .iter()
                 .any(|m| usable_kinds.contains(&m.kind));
-            // A security key is a usable second factor too: the login is finished with it.
-            if usable || !self.webauthn_store.credentials_of(user).await?.is_empty() {
+            // A security key the settings allow is a usable second factor too: the login is
+            // finished with it.
+            if usable || !self.usable_keys(user).await?.is_empty() {
                 return Err(usable_method_enrolled());
             }
             // Asked again when the factor is stored: logins of the user enrolling at once

@@ -315,6 +315,9 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<Enabled, TwoFactorError> {
+        // A code method is refused to a user who must use a key, before anything is read.
+        self.refuse_code_if_key_required(two_factor_id, "enrolment", origin, now)
+            .await?;
         let LoginEnrolment {
             user,
             id_hash,

@@ -12,6 +12,7 @@ mod enroll;
 mod guess;
 mod guess_rules;
 mod key;
+mod keys;
 pub mod preference;
 mod setup;
 mod trust;
@@ -24,6 +25,7 @@ pub use challenge::{CompleteLogin, CompletedLogin, PendingLogin, SecondStep};
 pub use enrol_at_login::{KeyEnrolment, LoginEnrolment};
 pub use enroll::{EnableMethod, Enabled};
 pub use key::{KeyGuess, KeyLogin, KeyUse, KeyUseEnd};
+pub use keys::KeyStanding;
 pub use setup::AuthenticatorSetup;
 pub use trust::IssuedTrust;
 pub use views::{LiveSession, SecurityOverview, TwoFactorStatus};
@@ -65,6 +67,8 @@ pub struct TwoFactor {
     product_name: String,
     verify: Verify,
     sessions: Sessions,
+    /// The configuration names attestation roots, without which no AAGUID can be verified.
+    attestation_roots: bool,
 }
 
 impl TwoFactor {
@@ -93,7 +97,15 @@ impl TwoFactor {
             product_name,
             verify,
             sessions,
+            attestation_roots: false,
         }
+    }
+
+    /// The same, knowing whether the configuration names attestation roots
+    /// (`webauthn.attestation_roots_file`), which a restriction by AAGUID needs.
+    pub fn with_attestation_roots(mut self, named: bool) -> Self {
+        self.attestation_roots = named;
+        self
     }
 
     /// The configuration's two-factor settings, which stored settings override.
@@ -267,17 +279,37 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
-        policy.check().map_err(TwoFactorError::Invalid)?;
-        let named = &policy.required_for_groups;
-        let found = self.group_store.existing(named).await?;
-        if let Some(missing) = named.iter().find(|id| !found.contains(id)) {
-            return Err(TwoFactorError::Invalid(vec![FieldError::new(
-                "requiredForGroups",
+        let mut errors = policy.check().err().unwrap_or_default();
+        if !policy.webauthn.allowed_aaguids.is_empty() && !self.attestation_roots {
+            errors.push(FieldError::new(
+                "webauthn.allowedAaguids",
                 Invalid::new(
                     "[invalid]",
-                    format!("there is no group with the id {missing}"),
+                    "webauthn.allowedAaguids needs attestation roots to verify them: name a PEM \
+                     file as webauthn.attestation_roots_file in the configuration first",
                 ),
-            )]));
+            ));
+        }
+        for (field, named) in [
+            ("requiredForGroups", &policy.required_for_groups),
+            (
+                "webauthn.phishingResistantForGroups",
+                &policy.webauthn.phishing_resistant_for_groups,
+            ),
+        ] {
+            let found = self.group_store.existing(named).await?;
+            if let Some(missing) = named.iter().find(|id| !found.contains(id)) {
+                errors.push(FieldError::new(
+                    field,
+                    Invalid::new(
+                        "[invalid]",
+                        format!("there is no group with the id {missing}"),
+                    ),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(TwoFactorError::Invalid(errors));
         }
         let json = serde_json::to_string(policy).map_err(anyhow::Error::from)?;
         let event = AuditEvent::new(EventKind::SettingsChange, actor, origin, now)
@@ -397,10 +429,11 @@ impl TwoFactor {
 
     /// A user's second factors: their methods, and whether they have security keys or
     /// passkeys.
+    /// Only the kinds of key the settings allow count.
     pub async fn second_factors(&self, user: UserId) -> Result<SecondFactors, TwoFactorError> {
         Ok(SecondFactors {
             methods: self.two_factor_store.methods(user).await?,
-            keys: !self.webauthn_store.credentials_of(user).await?.is_empty(),
+            keys: !self.usable_keys(user).await?.is_empty(),
         })
     }
 

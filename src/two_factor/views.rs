@@ -76,11 +76,12 @@ impl TwoFactor {
             .recent_failures(user, policy.failure_window_start(now))
             .await?;
         let enrolled: Vec<MethodKind> = methods.iter().map(|m| m.kind).collect();
-        let groups = if policy.required_for_groups.is_empty() {
-            Vec::new()
-        } else {
+        let groups = if policy.names_groups() {
             self.group_store.group_ids_of(user).await?
+        } else {
+            Vec::new()
         };
+        let standing = self.key_standing(&account, &policy).await?;
         let decision = decide(
             &policy,
             &LoginFacts {
@@ -89,7 +90,9 @@ impl TwoFactor {
                 user_requires_two_factor: account.two_factor_required,
                 groups: &groups,
                 enrolled: &enrolled,
-                security_keys: !self.webauthn_store.credentials_of(user).await?.is_empty(),
+                security_keys: !standing.usable.is_empty(),
+                forbidden_keys: standing.forbidden,
+                must_use_key: standing.must_use_key,
                 trusted_computer: trust.is_some(),
                 two_factor_blocked: policy.challenges_blocked(recent_failures),
                 user_wants_every_login: account.every_login,

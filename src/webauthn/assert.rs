@@ -13,6 +13,7 @@ use super::{AssertionAnswer, Claimed, WebAuthn, WebauthnError, field};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{Invalid, UserId};
+use crate::key_policy::KeyKind;
 use crate::sessions::with_second_factor;
 use crate::store::{CredentialRecord, NewCeremony, SessionProof, SessionRecord, UsedCredential};
 use crate::two_factor::TwoFactorError;
@@ -78,12 +79,15 @@ impl WebAuthn {
         now: Instant,
     ) -> Result<StartedAssertion, WebauthnError> {
         let (webauthn, _) = self.party()?;
-        // A passkey's blob reads as a security key's: both are the library's credential.
+        let policy = self.key_policy().await?;
+        // A passkey's blob reads as a security key's: both are the library's credential. Only
+        // the kinds the settings allow are offered.
         let keys = self
             .store
             .credentials_of(user)
             .await?
             .iter()
+            .filter(|c| policy.allows(KeyKind::of(&c.kind)))
             .map(|c| serde_json::from_str::<SecurityKey>(&c.credential))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("a stored security key does not read: {e}"))?;
@@ -98,6 +102,7 @@ impl WebAuthn {
             .map_err(|e| anyhow::anyhow!("starting an assertion: {e}"))?;
         // The library hints at a roaming key; a passkey on this phone or computer may answer too.
         options.public_key.hints = None;
+        super::policy::ask_verification_to_assert(&policy, &mut options);
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
         let kept = NewCeremony {
             id: ceremony.clone(),
@@ -221,6 +226,16 @@ impl WebAuthn {
                 return Err(refusal.into());
             }
         };
+        // The settings in force: a kind switched off since, or a person not verified.
+        if let Some(refusal) = self.key_policy().await?.use_refusal(
+            KeyKind::of(&record.kind),
+            result.user_verified(),
+            rules::AUTHENTICATOR_DATA,
+        ) {
+            return Err(self
+                .refuse_by_policy(user, "assertion", refusal, false, origin, now)
+                .await);
+        }
         let mut key: SecurityKey = serde_json::from_str(&record.credential)
             .map_err(|e| anyhow::anyhow!("a stored security key does not read: {e}"))?;
         key.update_credential(&result);

@@ -76,6 +76,7 @@ impl WebAuthn {
         two_factor_id: &str,
         (name, display_name): (&str, Option<&str>),
         passkey: bool,
+        origin: &Origin,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
         self.party()?;
@@ -104,7 +105,7 @@ impl WebAuthn {
         }
         let user = enrolment.user;
         let login = Some(enrolment.id_hash);
-        self.begin_registration(user, (name, display_name), purpose, login, now)
+        self.begin_registration(user, (name, display_name), purpose, login, origin, now)
             .await
     }
 
@@ -127,7 +128,7 @@ impl WebAuthn {
         let login = &enrolment.login;
         let user = login.user;
         let proved = self
-            .prove_registration(user, answer, claimed, Some(&login.id_hash), now)
+            .prove_registration(user, answer, claimed, Some(&login.id_hash), origin, now)
             .await?;
         let event = proved
             .event(Actor::User(user), origin, now)

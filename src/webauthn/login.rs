@@ -16,6 +16,7 @@ use crate::audit::Origin;
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{FieldError, Invalid};
+use crate::key_policy::KeyKind;
 use crate::store::CredentialRecord;
 use crate::two_factor::{CompletedLogin, KeyGuess, KeyLogin, KeyUse, KeyUseEnd, TwoFactorError};
 
@@ -163,6 +164,21 @@ impl WebAuthn {
                 return Ok(Err(refusal));
             }
         };
+        // The settings in force: a kind switched off since the login began, or a person not
+        // verified. Audited, and counted as the failure the guess already is.
+        if let Some(refusal) = self.key_policy().await?.use_refusal(
+            KeyKind::of(&record.kind),
+            result.user_verified(),
+            rules::AUTHENTICATOR_DATA,
+        ) {
+            return match self
+                .refuse_by_policy(user, "second_factor", refusal, true, origin, now)
+                .await
+            {
+                WebauthnError::Refused(refusal) => Ok(Err(refusal)),
+                other => Err(other),
+            };
+        }
         let mut key: SecurityKey = serde_json::from_str(&record.credential)
             .map_err(|e| anyhow::anyhow!("a stored security key does not read: {e}"))?;
         key.update_credential(&result);

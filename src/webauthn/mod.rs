@@ -11,13 +11,14 @@ mod budget;
 mod enrol;
 mod login;
 mod passkey;
+mod policy;
 mod rules;
 
 use std::sync::Arc;
 
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, Credential, CredentialID, PasskeyRegistration,
-    SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder,
+    AttestedPasskeyRegistration, CreationChallengeResponse, Credential, CredentialID, Passkey,
+    PasskeyRegistration, SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder,
 };
 
 pub use assert::{KeyAnswer, StartedAssertion};
@@ -33,6 +34,7 @@ use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::config::{RelyingParty, WebauthnConfig};
 use crate::domain::{FieldError, Invalid, KeyName, Reason, UserId};
+use crate::key_policy::KeyKind;
 use crate::sessions::Sessions;
 use crate::store::{
     AuditStore, CounterStore, CredentialRecord, KeyChange, NewCeremony, NewRecoveryCodes,
@@ -40,8 +42,6 @@ use crate::store::{
 };
 use crate::two_factor::{AFTER_A_FACTOR_CHANGE, TwoFactor, TwoFactorError};
 
-/// The kind of credential a second-factor registration makes.
-const SECURITY_KEY: &str = "security_key";
 /// The kind a passkey registration makes: discoverable, user-verified, a login of its own.
 const PASSKEY: &str = "passkey";
 
@@ -163,6 +163,8 @@ pub struct WebAuthn {
     sessions: Sessions,
     /// Keys the made-up credential ids a passkey sign-in names for an unknown login id.
     fake_ids_key: Arc<[u8]>,
+    /// The operator's attestation roots (DER), which a restriction by model verifies against.
+    attestation_roots: Arc<[Vec<u8>]>,
 }
 
 impl WebAuthn {
@@ -179,6 +181,8 @@ impl WebAuthn {
         sessions: Sessions,
         fake_ids_key: &[u8],
     ) -> anyhow::Result<Self> {
+        // The configuration's file, read once at the start (`check-config` reads it too).
+        let attestation_roots = config.attestation_roots().map_err(anyhow::Error::msg)?;
         let party = match party {
             None => None,
             Some(party) => {
@@ -198,6 +202,7 @@ impl WebAuthn {
             two_factor,
             sessions,
             fake_ids_key: fake_ids_key.into(),
+            attestation_roots: attestation_roots.into(),
         })
     }
 
@@ -213,15 +218,19 @@ impl WebAuthn {
 
     /// Begins registering a security key named `name` for `user`: the options for the
     /// browser's `navigator.credentials.create`, its keys already registered excluded,
-    /// attestation none, user verification preferred.
+    /// attestation none (or `direct`, where the settings restrict models), user verification
+    /// preferred (or required, as the settings say). Refused, and audited, where the settings
+    /// switch security keys off.
     pub async fn start_registration(
         &self,
         user: UserId,
         name: &str,
         display_name: Option<&str>,
+        origin: &Origin,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
-        self.begin_registration(user, (name, display_name), Purpose::Registration, None, now)
+        let purpose = Purpose::Registration;
+        self.begin_registration(user, (name, display_name), purpose, None, origin, now)
             .await
     }
 
@@ -234,6 +243,7 @@ impl WebAuthn {
         (name, display_name): (&str, Option<&str>),
         purpose: Purpose,
         login: Option<String>,
+        origin: &Origin,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
         let (webauthn, _) = self.party()?;
@@ -244,6 +254,14 @@ impl WebAuthn {
             .await?
             .filter(|u| u.active)
             .ok_or(WebauthnError::NoSuchUser)?;
+        let kind = kind_of(purpose);
+        let policy = self.key_policy().await?;
+        if let Some(refusal) = policy.registration_refusal(kind) {
+            return Err(self
+                .refuse_by_policy(user, "registration", refusal, false, origin, now)
+                .await);
+        }
+        let cas = self.attestation_cas(&policy)?;
         let display_name = match display_name.map(str::trim) {
             Some("") | None => account.username.to_string(),
             Some(given) => KeyName::parse(given)
@@ -259,30 +277,46 @@ impl WebAuthn {
             .collect::<Vec<CredentialID>>();
         let unique = Uuid::parse_str(&user.to_string()).map_err(anyhow::Error::from)?;
         let username = account.username.as_str();
-        let (options, state) = if purpose == Purpose::PasskeyRegistration {
-            let (options, state) = webauthn
-                .start_passkey_registration(unique, username, &display_name, Some(exclude))
-                .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
-            (
-                passkey::discoverable(options),
-                serde_json::to_string(&state).map_err(anyhow::Error::from)?,
-            )
-        } else {
-            let (mut options, state) = webauthn
-                .start_securitykey_registration(
-                    unique,
-                    username,
-                    &display_name,
-                    Some(exclude),
-                    None,
-                    None,
-                )
-                .map_err(|e| anyhow::anyhow!("starting a registration: {e}"))?;
-            consistent_protection(&mut options);
-            (
-                options,
-                serde_json::to_string(&state).map_err(anyhow::Error::from)?,
-            )
+        let starting = |e| anyhow::anyhow!("starting a registration: {e}");
+        let stored = |e| anyhow::anyhow!("keeping a registration: {e}");
+        let (options, state) = match (kind, cas) {
+            // A passkey whose model must be proved: attested, bound to its device.
+            (KeyKind::Passkey, Some(cas)) => {
+                let (options, state) = webauthn
+                    .start_attested_passkey_registration(
+                        unique,
+                        username,
+                        &display_name,
+                        Some(exclude),
+                        cas,
+                        None,
+                    )
+                    .map_err(starting)?;
+                let state = serde_json::to_string(&state).map_err(stored)?;
+                (passkey::discoverable(options), state)
+            }
+            (KeyKind::Passkey, None) => {
+                let (options, state) = webauthn
+                    .start_passkey_registration(unique, username, &display_name, Some(exclude))
+                    .map_err(starting)?;
+                let state = serde_json::to_string(&state).map_err(stored)?;
+                (passkey::discoverable(options), state)
+            }
+            (KeyKind::SecurityKey, cas) => {
+                let (mut options, state) = webauthn
+                    .start_securitykey_registration(
+                        unique,
+                        username,
+                        &display_name,
+                        Some(exclude),
+                        cas,
+                        None,
+                    )
+                    .map_err(starting)?;
+                policy::ask_verification_to_register(&policy, kind, &mut options);
+                consistent_protection(&mut options);
+                (options, serde_json::to_string(&state).map_err(stored)?)
+            }
         };
         let ceremony = rules::ceremony_id(&options.public_key.challenge);
         let kept = NewCeremony {
@@ -319,7 +353,7 @@ impl WebAuthn {
         now: Instant,
     ) -> Result<Registered, WebauthnError> {
         let proved = self
-            .prove_registration(user, answer, claimed, None, now)
+            .prove_registration(user, answer, claimed, None, origin, now)
             .await?;
         let event = proved.event(actor, origin, now);
         let (codes, hashes) = self.two_factor.new_recovery_codes();
@@ -350,6 +384,7 @@ impl WebAuthn {
         answer: &RegistrationAnswer,
         claimed: Claimed<'_>,
         login: Option<&str>,
+        origin: &Origin,
         now: Instant,
     ) -> Result<ProvedKey, WebauthnError> {
         let (webauthn, party) = self.party()?;
@@ -364,25 +399,56 @@ impl WebAuthn {
         };
         rules::ceremony_verdict(ceremony.as_ref(), Some(user), purpose, login, now)?;
         let ceremony = ceremony.expect("the verdict found it");
+        let policy_now = self.key_policy().await?;
         let unreadable =
             |e: serde_json::Error| anyhow::anyhow!("a stored registration does not read: {e}");
-        let (kind, inner, blob) = if purpose == passkey {
-            let state: PasskeyRegistration =
-                serde_json::from_str(&ceremony.state).map_err(unreadable)?;
-            let key = webauthn
-                .finish_passkey_registration(&credential, &state)
-                .map_err(|e| WebauthnError::from(rules::registration_refusal(&e)))?;
-            let blob = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
-            (PASSKEY, Credential::from(key), blob)
+        let refused = |e: webauthn_rs::prelude::WebauthnError| rules::registration_refusal(&e);
+        let json = |e: serde_json::Error| anyhow::Error::from(e);
+        // Each state of the three keeps the library's checks of its kind: an attested passkey's
+        // carries the roots and models its attestation must lead to.
+        let finished = if purpose == passkey {
+            match serde_json::from_str::<AttestedPasskeyRegistration>(&ceremony.state) {
+                // Kept as a passkey, which a sign-in reads; its attestation stays inside.
+                Ok(state) => webauthn
+                    .finish_attested_passkey_registration(&credential, &state)
+                    .map_err(refused)
+                    .map(Passkey::from)
+                    .map(|key| serde_json::to_string(&key).map(|b| (Credential::from(key), b))),
+                Err(_) => {
+                    let state: PasskeyRegistration =
+                        serde_json::from_str(&ceremony.state).map_err(unreadable)?;
+                    webauthn
+                        .finish_passkey_registration(&credential, &state)
+                        .map_err(refused)
+                        .map(|key| serde_json::to_string(&key).map(|b| (Credential::from(key), b)))
+                }
+            }
         } else {
             let state: SecurityKeyRegistration =
                 serde_json::from_str(&ceremony.state).map_err(unreadable)?;
-            let key = webauthn
+            webauthn
                 .finish_securitykey_registration(&credential, &state)
-                .map_err(|e| WebauthnError::from(rules::registration_refusal(&e)))?;
-            let blob = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
-            (SECURITY_KEY, Credential::from(key), blob)
+                .map_err(refused)
+                .map(|key| serde_json::to_string(&key).map(|b| (Credential::from(key), b)))
         };
+        let kind = kind_of(purpose);
+        let (inner, blob) = match finished {
+            Ok(made) => made.map_err(json)?,
+            Err(refusal) if policy::is_policy_refusal(&refusal) => {
+                return Err(self
+                    .refuse_by_policy(user, "registration", refusal, false, origin, now)
+                    .await);
+            }
+            Err(refusal) => return Err(refusal.into()),
+        };
+        // The settings may have changed since the ceremony began: those in force decide.
+        if let Some(refusal) = policy_now.use_refusal(kind, inner.user_verified, rules::ATTESTATION)
+        {
+            return Err(self
+                .refuse_by_policy(user, "registration", refusal, false, origin, now)
+                .await);
+        }
+        let kind = kind.as_str();
         let record = CredentialRecord {
             id: Uuid::new_v4().to_string(),
             user_id: user,
@@ -491,6 +557,15 @@ impl WebAuthn {
             .store
             .delete_credential(user, &key.id, AFTER_A_FACTOR_CHANGE, &event)
             .await?)
+    }
+}
+
+/// The kind of credential a registration of `purpose` makes.
+fn kind_of(purpose: Purpose) -> KeyKind {
+    if purpose == Purpose::PasskeyRegistration {
+        KeyKind::Passkey
+    } else {
+        KeyKind::SecurityKey
     }
 }
 

@@ -21,6 +21,7 @@ use crate::account_policy;
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
 use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, LoginId, LoginType, User, UserId};
+use crate::key_policy::KeyKind;
 use crate::sessions::IssuedTokens;
 use crate::store::{CredentialRecord, MethodRecord, NewCeremony, UsedCredential};
 
@@ -66,10 +67,11 @@ impl WebAuthn {
         user: UserId,
         name: &str,
         display_name: Option<&str>,
+        origin: &Origin,
         now: Instant,
     ) -> Result<StartedRegistration, WebauthnError> {
         let purpose = Purpose::PasskeyRegistration;
-        self.begin_registration(user, (name, display_name), purpose, None, now)
+        self.begin_registration(user, (name, display_name), purpose, None, origin, now)
             .await
     }
 
@@ -87,6 +89,14 @@ impl WebAuthn {
         now: Instant,
     ) -> Result<StartedAssertion, WebauthnError> {
         let (webauthn, _) = self.party()?;
+        // No user is known yet: nothing to audit, only the answer.
+        if let Some(refusal) = self
+            .key_policy()
+            .await?
+            .registration_refusal(KeyKind::Passkey)
+        {
+            return Err(refusal.into());
+        }
         let login_id = login_id
             .map(|raw| LoginId::parse(raw).map_err(|e| field("loginId", e)))
             .transpose()?;
@@ -160,6 +170,15 @@ impl WebAuthn {
             return Err(not_a_passkey().into());
         };
         let refuse = |refusal: FieldError| self.refuse_passkey(&account, refusal, origin, now);
+        if let Some(refusal) = self
+            .key_policy()
+            .await?
+            .registration_refusal(KeyKind::Passkey)
+        {
+            return Err(self
+                .refuse_by_policy(user, "passkey_login", refusal, false, origin, now)
+                .await);
+        }
         let passkeys: Vec<CredentialRecord> = self
             .store
             .credentials_of(user)

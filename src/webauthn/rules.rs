@@ -116,7 +116,7 @@ pub struct AssertionResponse {
     pub user_handle: Option<String>,
 }
 
-const ATTESTATION: &str = "credential.response.attestationObject";
+pub(super) const ATTESTATION: &str = "credential.response.attestationObject";
 const CLIENT_DATA: &str = "credential.response.clientDataJSON";
 
 fn refused(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
@@ -225,7 +225,7 @@ pub fn read_assertion(
     Ok((credential, ceremony, encode(&raw_id)))
 }
 
-const AUTHENTICATOR_DATA: &str = "credential.response.authenticatorData";
+pub(super) const AUTHENTICATOR_DATA: &str = "credential.response.authenticatorData";
 
 /// webauthn-rs's refusal of an assertion, said as the field it concerns.
 pub fn assertion_refusal(error: &WebauthnError) -> FieldError {
@@ -248,7 +248,7 @@ pub fn assertion_refusal(error: &WebauthnError) -> FieldError {
         ),
         E::UserNotVerified => refused(
             AUTHENTICATOR_DATA,
-            "[invalid]",
+            "[unverified]",
             "says the person was not verified",
         ),
         E::AuthenticationFailure => refused(
@@ -360,7 +360,23 @@ pub fn registration_refusal(error: &WebauthnError) -> FieldError {
             "[invalid]",
             "says the person was not present (touch the key)",
         ),
-        E::UserNotVerified => refused(ATTESTATION, "[invalid]", "says the person was not verified"),
+        E::UserNotVerified => refused(
+            ATTESTATION,
+            "[unverified]",
+            "says the person was not verified",
+        ),
+        // Models restricted by the settings: the attestation must lead to an allowed one.
+        E::AttestationNotVerifiable
+        | E::AttestationUntrustedAaguid
+        | E::AttestationFormatMissingAaguid
+        | E::AttestationChainNotTrusted(_)
+        | E::AttestationTrustFailure
+        | E::AttestationCertificateTrustStoreEmpty => refused(
+            ATTESTATION,
+            "[notAllowed]",
+            "does not prove an authenticator model this server allows (its attestation must \
+             lead to the maker's root for an allowed AAGUID): use another key",
+        ),
         E::CredentialExcludedFromRequest | E::CredentialAlreadyExists => refused(
             "credential",
             "[duplicate]",

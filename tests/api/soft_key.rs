@@ -5,7 +5,8 @@
 //! with authenticator data carrying the counter it is told, signed with ES256. Like a real
 //! authenticator, it keeps the user handle of a registration that asks for a resident key (a
 //! passkey) and returns it with its assertions; one made `without_verification` never sets
-//! the UV flag (a key without a PIN or biometric).
+//! the UV flag (a key without a PIN or biometric). Given a `Packed` attestation (`attested.rs`
+//! makes them), it answers registrations with a `packed` statement and that model's AAGUID.
 
 use std::cell::{Cell, RefCell};
 
@@ -38,7 +39,20 @@ pub struct SoftKey {
     /// The user handle it returns with its assertions: a resident key's, or one a test makes
     /// it claim.
     pub user_handle: RefCell<Option<Vec<u8>>>,
+    /// How it attests its registrations: `none` without.
+    pub attestation: RefCell<Option<Packed>>,
 }
+
+/// A `packed` attestation: the model's AAGUID, the certificate chain (attestation certificate
+/// first, DER) and the signature of its key over authData and the client data's hash.
+pub struct Packed {
+    pub aaguid: [u8; 16],
+    pub chain: Vec<Vec<u8>>,
+    pub sign: Signer,
+}
+
+/// Signs with the attestation certificate's key.
+pub type Signer = Box<dyn Fn(&[u8]) -> Vec<u8>>;
 
 /// What a registration's answer is made with; a test changes one part to make it wrong.
 pub struct Making {
@@ -71,6 +85,7 @@ impl SoftKey {
             key,
             verifies: Cell::new(true),
             user_handle: RefCell::new(None),
+            attestation: RefCell::new(None),
         }
     }
 
@@ -101,7 +116,7 @@ impl SoftKey {
             "crossOrigin": false,
         })
         .to_string();
-        let attestation = self.attestation_object(&making.rp_id);
+        let attestation = self.attestation_object(&making.rp_id, client_data.as_bytes());
         let public_key = &options["publicKey"];
         if public_key["authenticatorSelection"]["residentKey"] == "required" {
             let user = public_key["user"]["id"].as_str().expect("a user id");
@@ -169,7 +184,7 @@ impl SoftKey {
         answer
     }
 
-    fn attestation_object(&self, rp_id: &str) -> Vec<u8> {
+    fn attestation_object(&self, rp_id: &str, client_data: &[u8]) -> Vec<u8> {
         let point = self.key.public_key().as_ref();
         assert_eq!(point.len(), 65, "an uncompressed P-256 point");
         let mut cose = Vec::new();
@@ -188,7 +203,8 @@ impl SoftKey {
         let mut auth_data = Sha256::digest(rp_id.as_bytes()).to_vec();
         auth_data.push(self.flags() | AT);
         auth_data.extend_from_slice(&0u32.to_be_bytes());
-        auth_data.extend_from_slice(&[0u8; 16]);
+        let packed = self.attestation.borrow();
+        auth_data.extend_from_slice(&packed.as_ref().map_or([0u8; 16], |p| p.aaguid));
         auth_data.extend_from_slice(&(self.credential_id.len() as u16).to_be_bytes());
         auth_data.extend_from_slice(&self.credential_id);
         auth_data.extend_from_slice(&cose);
@@ -196,9 +212,29 @@ impl SoftKey {
         let mut object = Vec::new();
         map(&mut object, 3);
         text(&mut object, "fmt");
-        text(&mut object, "none");
-        text(&mut object, "attStmt");
-        map(&mut object, 0);
+        match packed.as_ref() {
+            None => {
+                text(&mut object, "none");
+                text(&mut object, "attStmt");
+                map(&mut object, 0);
+            }
+            Some(packed) => {
+                let mut signed = auth_data.clone();
+                signed.extend_from_slice(&Sha256::digest(client_data));
+                text(&mut object, "packed");
+                text(&mut object, "attStmt");
+                map(&mut object, 3);
+                text(&mut object, "alg");
+                int(&mut object, -7);
+                text(&mut object, "sig");
+                bytes(&mut object, &(packed.sign)(&signed));
+                text(&mut object, "x5c");
+                head(&mut object, 4, packed.chain.len() as u64);
+                for certificate in &packed.chain {
+                    bytes(&mut object, certificate);
+                }
+            }
+        }
         text(&mut object, "authData");
         bytes(&mut object, &auth_data);
         object

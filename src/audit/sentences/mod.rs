@@ -682,7 +682,8 @@ pub fn say(kind: EventKind, actor: &Party, target: Option<&Party>, details: &Val
         EventKind::WebauthnRegister
         | EventKind::WebauthnDelete
         | EventKind::WebauthnAssert
-        | EventKind::WebauthnCloneRefused => {
+        | EventKind::WebauthnCloneRefused
+        | EventKind::WebauthnPolicyRefused => {
             webauthn::say(kind, a, target.map(|t| t.name.as_str()), own, details)
         }
         EventKind::NameCollision => format!(

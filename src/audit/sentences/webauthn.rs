@@ -1,4 +1,5 @@
-//! The sentences of security keys and passkeys: registered, removed, used, refused as a clone.
+//! The sentences of security keys and passkeys: registered, removed, used, refused as a clone
+//! or by the settings.
 
 use serde_json::Value;
 
@@ -30,6 +31,27 @@ pub(super) fn say(
             "The {called} of {t} was refused: its signature counter went backwards or stood \
              still, as a cloned key's does"
         ),
+        EventKind::WebauthnPolicyRefused => {
+            let why = match text(details, "reason") {
+                Some("kind_forbidden") => "that kind of key is switched off",
+                Some("user_not_verified") => "the key did not verify the person",
+                Some("authenticator_not_allowed") => "the authenticator is not a model allowed",
+                Some("key_required") => "the account must use a security key or passkey",
+                _ => "the security key settings forbid it",
+            };
+            let what = match text(details, "what") {
+                Some("registration") => "registering a key",
+                Some("code") => "a code",
+                Some("code_sent") => "sending a code",
+                Some("enrolment") => "setting up a code method",
+                _ => "a key",
+            };
+            format!("{what} of {t} was refused: {why}")
+                .chars()
+                .enumerate()
+                .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+                .collect()
+        }
         _ if own => format!("{t} removed the {called}"),
         _ => format!("{a} removed {t}'s {called}"),
     }
@@ -81,6 +103,15 @@ mod tests {
             ),
             "The security key “YubiKey” of ann was refused: its signature counter went \
              backwards or stood still, as a cloned key's does"
+        );
+        assert_eq!(
+            said(
+                EventKind::WebauthnPolicyRefused,
+                &ann,
+                Some(&ann),
+                json!({"reason": "key_required", "what": "code"})
+            ),
+            "A code of ann was refused: the account must use a security key or passkey"
         );
     }
 }

@@ -136,8 +136,9 @@ pub async fn login(
             methods,
             ..
         }) => {
-            // The keys, listed so that a client knows to run the WebAuthn ceremony.
-            let keys = state.core.webauthn.credentials_of(user.id).await?;
+            // The keys the settings let count, listed so that a client knows to run the
+            // WebAuthn ceremony.
+            let keys = state.core.two_factor.usable_keys(user.id).await?;
             Ok(challenge_response(two_factor_id, &methods, &keys))
         }
         // FusionAuth's answer to a password an administrator marked for change.

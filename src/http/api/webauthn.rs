@@ -181,7 +181,7 @@ pub struct CredentialsQuery {
     request_body = RegisterStartRequest,
     responses(
         (status = 200, description = "The options for navigator.credentials.create; the challenge is kept five minutes, for one answer. With `twoFactorId` (no API key needed): a key for the user of a login that must enrol a second factor, the ceremony bound to that login, for `register/complete` with the same `twoFactorId`", body = RegisterStartResponse),
-        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `[blank]userId`: neither a userId nor a twoFactorId, `[invalid]userId` beside a twoFactorId, `workflow` not one of the three, `[disabled]workflow`: a kind of key this login may not enrol), or `[WebAuthnDisabled]`: the public URL has no domain name"),
+        (status = 400, description = "A field refused (`[blank]name`, `[invalid]userId`: no such active user, `[blank]userId`: neither a userId nor a twoFactorId, `[invalid]userId` beside a twoFactorId, `workflow` not one of the three, `[disabled]workflow`: a kind of key this login may not enrol, `[forbidden]workflow`: the settings switch that kind of key off), or `[WebAuthnDisabled]`: the public URL has no domain name"),
         (status = 401, description = "A `userId` without a live API key (no body)"),
         (status = 403, description = "The login's user has a second factor already: the login is finished with it", body = crate::http::error::Errors),
         (status = 404, description = "The `twoFactorId` is unknown, finished, expired or out of attempts (no body)"),
@@ -191,6 +191,7 @@ pub struct CredentialsQuery {
 pub async fn register_start(
     State(state): State<AppState>,
     MaybeApiKey(key): MaybeApiKey,
+    RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<RegisterStartRequest>,
 ) -> Result<Json<RegisterStartResponse>, ApiError> {
     let _ = body.user_agent;
@@ -200,17 +201,17 @@ pub async fn register_start(
     let started = match registrant(body.user_id.as_deref(), body.two_factor_id, key.is_some())? {
         Registrant::Login(id) => {
             webauthn
-                .start_registration_at_login(&id, (name, display_name), passkey, now)
+                .start_registration_at_login(&id, (name, display_name), passkey, &origin, now)
                 .await?
         }
         Registrant::User(user) if passkey => {
             webauthn
-                .start_passkey_registration(user, name, display_name, now)
+                .start_passkey_registration(user, name, display_name, &origin, now)
                 .await?
         }
         Registrant::User(user) => {
             webauthn
-                .start_registration(user, name, display_name, now)
+                .start_registration(user, name, display_name, &origin, now)
                 .await?
         }
     };

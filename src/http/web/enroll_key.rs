@@ -72,6 +72,7 @@ fn said(error: &FieldError) -> String {
 pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<EnrolKeyForm>,
 ) -> Response {
     let cookies = Cookies::new(&state, &headers);
@@ -87,7 +88,7 @@ pub async fn start(
     match state
         .core
         .webauthn
-        .start_registration_at_login(&id, (name, None), passkey, Instant::now())
+        .start_registration_at_login(&id, (name, None), passkey, &origin, Instant::now())
         .await
     {
         Ok(started) => cookies.json(StatusCode::OK, json!({ "options": started.options })),

@@ -112,6 +112,12 @@ forms! {
         challenge_ttl_seconds: String,
         send_code_on_login: Option<String>,
         required_for_groups: String,
+        security_keys: Option<String>,
+        passkeys: Option<String>,
+        key_verification: Option<String>,
+        keys_for_admins: Option<String>,
+        keys_for_groups: Option<String>,
+        allowed_aaguids: Option<String>,
     }
     AdminDeliveryForm {
         provider: String,

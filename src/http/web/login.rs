@@ -103,6 +103,10 @@ pub async fn page(
         Ok(open) => open,
         Err(error) => return internal(&state, &headers, error),
     };
+    let offer_passkey = match state.core.webauthn.offers_passkeys().await {
+        Ok(offered) => offered,
+        Err(error) => return internal(&state, &headers, error),
+    };
     let mut cookies = Cookies::new(&state, &headers);
     cookies.give_browser_id(&state, &headers);
     match &back {
@@ -125,7 +129,7 @@ pub async fn page(
             registration_open,
             offer_remember_me: state.web.remember_me,
             remember_me: false,
-            offer_passkey: state.core.webauthn.relying_party().is_some(),
+            offer_passkey,
         },
     )
 }

@@ -59,10 +59,10 @@ impl PasswordStepStatements for PostgresStep<'_> {
         methods_and_counts_on(self.connection, user, since, NO_CONTEXT).await
     }
 
-    async fn security_keys(&mut self, user: UserId) -> Result<i64, StoreError> {
+    async fn security_keys(&mut self, user: UserId) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(SECURITY_KEYS)
             .bind(user.to_string())
-            .fetch_one(&mut *self.connection)
+            .fetch_all(&mut *self.connection)
             .await?)
     }
 

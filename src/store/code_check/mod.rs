@@ -181,12 +181,12 @@ pub trait PasswordStepStatements: Send {
         since: Instant,
     ) -> impl Future<Output = Result<MethodsAndCounts, StoreError>> + Send;
 
-    /// How many WebAuthn credentials (security keys, passkeys) the user has: each is a second
-    /// factor the login may ask for.
+    /// The kinds of the user's WebAuthn credentials (`security_key`, `passkey`), each once:
+    /// those the settings allow are second factors the login may ask for.
     fn security_keys(
         &mut self,
         user: UserId,
-    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// The ids of the user's groups (read only when the settings name groups).
     fn group_ids(

@@ -261,11 +261,11 @@ impl PasswordStepStatements for SqliteStatements<'_> {
         GuessStatements::methods_and_counts(self, user, since, NO_CONTEXT).await
     }
 
-    async fn security_keys(&mut self, user: UserId) -> Result<i64, StoreError> {
-        Ok(self
-            .connection
-            .prepare_cached(&NUMBERED.security_keys)?
-            .query_row([user.to_string()], |row| row.get(0))?)
+    async fn security_keys(&mut self, user: UserId) -> Result<Vec<String>, StoreError> {
+        let mut read = self.connection.prepare_cached(&NUMBERED.security_keys)?;
+        Ok(read
+            .query_map([user.to_string()], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?)
     }
 
     async fn group_ids(&mut self, user: UserId) -> Result<Vec<GroupId>, StoreError> {

@@ -57,8 +57,9 @@ pub(super) static METHODS_AND_COUNTS: LazyLock<String> = LazyLock::new(|| {
 
 pub(super) const READ_SETTING: &str = "SELECT value FROM settings WHERE key = $1";
 
+/// The kinds of the user's WebAuthn credentials, each once.
 pub(super) const SECURITY_KEYS: &str =
-    "SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = $1";
+    "SELECT DISTINCT kind FROM webauthn_credentials WHERE user_id = $1";
 
 pub(super) const RESERVE_GUESS: &str =
     "INSERT INTO two_factor_failures (user_id, at, guess_id) VALUES ($1, $2, $3)";

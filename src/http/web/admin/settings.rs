@@ -9,13 +9,16 @@ use axum::response::Response;
 use super::{Administrator, NoticeQuery};
 use crate::audit::Actor;
 use crate::clock::Instant;
+use crate::domain::GroupId;
 use crate::domain::User;
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::http::web::forms::AdminSettingsForm;
 use crate::http::web::login::explain;
 use crate::http::web::{Chrome, Cookies, WebForm, internal};
+use crate::key_policy::UserVerification;
 use crate::policy::{LoginPolicy, SendCodeOnLogin, TrustLevel};
+use uuid::Uuid;
 
 #[derive(Template)]
 #[template(path = "admin_settings.html")]
@@ -39,6 +42,15 @@ struct SettingsPage {
     required_for_groups: String,
     /// Every group's name, for the administrator to pick from.
     group_names: Vec<String>,
+    security_keys: bool,
+    passkeys: bool,
+    /// Security keys must verify the person.
+    key_verification: bool,
+    keys_for_admins: bool,
+    /// The names of the groups whose members must use a key, separated by `;`.
+    keys_for_groups: String,
+    /// The AAGUIDs allowed, separated by `;`.
+    allowed_aaguids: String,
 }
 
 fn policy_name(policy: LoginPolicy) -> &'static str {
@@ -93,17 +105,19 @@ async fn render_settings(
         Ok(groups) => groups,
         Err(error) => return internal(state, headers, error),
     };
-    let required_for_groups = policy
-        .required_for_groups
-        .iter()
-        .map(|id| {
-            groups
-                .iter()
-                .find(|(group, _)| group.id == *id)
-                .map_or_else(|| id.to_string(), |(group, _)| group.name.to_string())
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    let names = |ids: &[GroupId]| {
+        ids.iter()
+            .map(|id| {
+                groups
+                    .iter()
+                    .find(|(group, _)| group.id == *id)
+                    .map_or_else(|| id.to_string(), |(group, _)| group.name.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let required_for_groups = names(&policy.required_for_groups);
+    let keys = &policy.webauthn;
     let cookies = Cookies::new(state, headers);
     let chrome = cookies.chrome(state, Some(admin));
     cookies.page(
@@ -177,6 +191,17 @@ async fn render_settings(
                 .iter()
                 .map(|(group, _)| group.name.to_string())
                 .collect(),
+            security_keys: keys.security_keys,
+            passkeys: keys.passkeys,
+            key_verification: keys.user_verification == UserVerification::Required,
+            keys_for_admins: keys.phishing_resistant_for_admins,
+            keys_for_groups: names(&keys.phishing_resistant_for_groups),
+            allowed_aaguids: keys
+                .allowed_aaguids
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
         },
     )
 }
@@ -271,26 +296,48 @@ pub async fn save_settings(
     policy.trust_days = trust_days;
     policy.max_code_attempts = attempts;
     policy.challenge_ttl_seconds = ttl;
-    let named: Vec<String> = form
-        .required_for_groups
-        .split(';')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .collect();
-    policy.required_for_groups = match state
-        .core
-        .groups
-        .ids_named(&named, "requiredForGroups")
-        .await
-    {
-        Ok(ids) => ids,
-        Err(crate::groups::GroupError::Invalid(fields)) => {
-            let said = fields.into_iter().map(|f| f.message).collect::<Vec<_>>();
-            return render_settings(&state, &headers, &admin, None, Some(said.join("; "))).await;
-        }
-        Err(error) => return internal(&state, &headers, error),
+    let listed = |text: &str| -> Vec<String> {
+        text.split([';', ',', '\n'])
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect()
     };
+    let keys_for_groups = form.keys_for_groups.as_deref().unwrap_or_default();
+    let mut said = Vec::new();
+    for (text, field) in [
+        (form.required_for_groups.as_str(), "requiredForGroups"),
+        (keys_for_groups, "webauthn.phishingResistantForGroups"),
+    ] {
+        match state.core.groups.ids_named(&listed(text), field).await {
+            Ok(ids) if field == "requiredForGroups" => policy.required_for_groups = ids,
+            Ok(ids) => policy.webauthn.phishing_resistant_for_groups = ids,
+            Err(crate::groups::GroupError::Invalid(fields)) => {
+                said.extend(fields.into_iter().map(|f| f.message));
+            }
+            Err(error) => return internal(&state, &headers, error),
+        }
+    }
+    let keys = &mut policy.webauthn;
+    keys.security_keys = form.security_keys.is_some();
+    keys.passkeys = form.passkeys.is_some();
+    keys.user_verification = match form.key_verification.as_deref() {
+        Some("required") => UserVerification::Required,
+        _ => UserVerification::Preferred,
+    };
+    keys.phishing_resistant_for_admins = form.keys_for_admins.is_some();
+    keys.allowed_aaguids.clear();
+    for text in listed(form.allowed_aaguids.as_deref().unwrap_or_default()) {
+        match Uuid::parse_str(&text) {
+            Ok(model) => keys.allowed_aaguids.push(model),
+            Err(_) => said.push(format!(
+                "“{text}” is not an AAGUID (as 2fc0579f-8113-47ea-b116-bb5a8db9202a)"
+            )),
+        }
+    }
+    if !said.is_empty() {
+        return render_settings(&state, &headers, &admin, None, Some(said.join("; "))).await;
+    }
     match state
         .core
         .two_factor

@@ -92,6 +92,13 @@ fn refusal(state: &AppState, headers: &HeaderMap, error: WebauthnError) -> Respo
 fn explain_field(error: &FieldError) -> (&'static str, String) {
     let what = match error.field.as_str() {
         "name" => return ("name", sentence(&error.message)),
+        // Refused by the settings, not by the key: trying again does not help.
+        "workflow" => {
+            return (
+                "credential",
+                format!("No key can be added here: {}.", error.message),
+            );
+        }
         "credential" if error.code.starts_with("[duplicate]") => {
             return (
                 "credential",
@@ -113,6 +120,7 @@ fn explain_field(error: &FieldError) -> (&'static str, String) {
 pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     WebForm(form): WebForm<NameForm>,
 ) -> Response {
     let (_, user) = match recent(&state, &headers).await {
@@ -122,7 +130,7 @@ pub async fn start(
     match state
         .core
         .webauthn
-        .start_registration(user.id, &form.name, None, Instant::now())
+        .start_registration(user.id, &form.name, None, &origin, Instant::now())
         .await
     {
         Ok(started) => Json(json!({ "options": started.options })).into_response(),
