@@ -89,7 +89,7 @@ impl Logins {
         };
         let policy = self.two_factor.two_factor_policy().await?;
         let mut factors = self.two_factor.second_factors(user).await?;
-        factors.methods.retain(|m| policy.methods.allows(m.kind));
+        factors.methods = self.two_factor.code_methods(&stored).await?;
         let methods = &factors.methods;
         // Asked for before anything is compared, so that the question is no hint about the
         // password.

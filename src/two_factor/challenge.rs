@@ -6,6 +6,7 @@ use super::guess::{
     CheckedUser, Finished, Guessed, Judged, LoginFinish, LoginGuess, LoginParts, login_parts,
 };
 use super::guess_rules::CodeMatch;
+use super::keys::CodeUse;
 use super::{
     Accepted, CodeFailure, IssuedTrust, LoginCode, PresentedCode, TwoFactorError, codes,
     note_code_failure,
@@ -181,9 +182,14 @@ impl TwoFactor {
     ) -> Result<SecondStep, TwoFactorError> {
         let presented = LoginCode::parse(&request.code)?;
         // A recovery code stays the lost key's way in; an access code is an administrator's.
-        if let LoginCode::Presented(PresentedCode::Numeric(_)) = presented {
-            self.refuse_code_if_key_required(&request.two_factor_id, "code", origin, now)
-                .await?;
+        if let LoginCode::Presented(PresentedCode::Numeric(code)) = &presented {
+            self.refuse_code_if_key_required(
+                &request.two_factor_id,
+                CodeUse::Login(code),
+                origin,
+                now,
+            )
+            .await?;
         }
         let id_hash = random::lookup_digest(&request.two_factor_id);
         let sent_context = codes::login_context(&id_hash);

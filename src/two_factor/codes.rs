@@ -3,6 +3,7 @@
 //! prove a method before it is removed.
 
 use super::channels::{self, Offered};
+use super::keys::CodeUse;
 use super::{AFTER_A_FACTOR_CHANGE, TwoFactor};
 use super::{TwoFactorError, preference};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -73,7 +74,7 @@ impl TwoFactor {
         origin: &Origin,
         now: Instant,
     ) -> Result<(MethodId, Channel), TwoFactorError> {
-        self.refuse_code_if_key_required(two_factor_id, "code_sent", origin, now)
+        self.refuse_code_if_key_required(two_factor_id, CodeUse::Sent, origin, now)
             .await?;
         let policy = self.two_factor_policy().await?;
         let challenge_hash = random::lookup_digest(two_factor_id);
@@ -510,7 +511,7 @@ impl TwoFactor {
                 "this login must be finished with a code from a method already enrolled".into(),
             ));
         }
-        self.refuse_code_if_key_required(two_factor_id, "enrolment", origin, now)
+        self.refuse_code_if_key_required(two_factor_id, CodeUse::Enrolment, origin, now)
             .await?;
         self.send_enrollment_code(pending.user.id, method, destination, origin, now)
             .await

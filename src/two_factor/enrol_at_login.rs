@@ -64,11 +64,13 @@ impl TwoFactor {
             .ok_or(TwoFactorError::UnknownChallenge)?;
         let user = challenge.user_id;
         // A disabled user's login enrols nothing, as it completes nothing.
-        self.user_store
+        let account = self
+            .user_store
             .user(user)
             .await?
             .filter(|u| u.active)
             .ok_or(TwoFactorError::UnknownChallenge)?;
+        let standing = self.key_standing(&account, &policy).await?;
         let (refused_beside, recovery) = if challenge.access_code_used {
             (None, NewRecoveryCodes::Always)
         } else {
@@ -84,7 +86,16 @@ impl TwoFactor {
                 .any(|m| usable_kinds.contains(&m.kind));
             // A security key the settings allow is a usable second factor too: the login is
             // finished with it.
-            if usable || !self.usable_keys(user).await?.is_empty() {
+            if usable && standing.must_use_key && standing.usable.is_empty() {
+                // Their code no longer finishes a login, but the password alone must not add
+                // the key that would: an administrator's access code lets them enrol one.
+                return Err(TwoFactorError::Forbidden(
+                    "this account must now use a security key, and a password alone does not \
+                     add one: ask an administrator for an access code to enrol it"
+                        .into(),
+                ));
+            }
+            if usable || !standing.usable.is_empty() {
                 return Err(usable_method_enrolled());
             }
             // Asked again when the factor is stored: logins of the user enrolling at once

@@ -2,6 +2,7 @@ use rand::Rng;
 use rand::rngs::OsRng;
 
 use super::enrol_at_login::{LoginEnrolment, usable_method_enrolled};
+use super::keys::CodeUse;
 use super::{AFTER_A_FACTOR_CHANGE, Accepted, TwoFactor};
 use super::{CodeFailure, PresentedCode, TwoFactorError, codes};
 use crate::audit::{Actor, AuditEvent, EventKind, Origin};
@@ -316,7 +317,7 @@ impl TwoFactor {
         now: Instant,
     ) -> Result<Enabled, TwoFactorError> {
         // A code method is refused to a user who must use a key, before anything is read.
-        self.refuse_code_if_key_required(two_factor_id, "enrolment", origin, now)
+        self.refuse_code_if_key_required(two_factor_id, CodeUse::Enrolment, origin, now)
             .await?;
         let LoginEnrolment {
             user,

@@ -9,7 +9,18 @@ use crate::clock::Instant;
 use crate::domain::{FieldError, Invalid, User, UserId};
 use crate::key_policy::{KeyKind, code_refusal};
 use crate::policy::TwoFactorPolicy;
-use crate::store::CredentialRecord;
+use crate::store::{CredentialRecord, MethodRecord};
+
+/// What a code is presented for, at a login whose user may have to use a key instead.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum CodeUse<'a> {
+    /// To finish the login.
+    Login(&'a crate::otp::OtpCode),
+    /// To be sent by message.
+    Sent,
+    /// To enrol a code method.
+    Enrolment,
+}
 
 /// A user's credentials and duties under the key policy in force.
 #[derive(Debug, Clone)]
@@ -48,6 +59,19 @@ impl TwoFactor {
         })
     }
 
+    /// The methods whose codes may prove `user`'s second factor outside a login
+    /// (re-authentication, step-up): those the settings allow, none for a user who must use a
+    /// key (a recovery code still does, the lost key's way).
+    pub async fn code_methods(&self, user: &User) -> Result<Vec<MethodRecord>, TwoFactorError> {
+        let policy = self.two_factor_policy().await?;
+        if self.key_standing(user, &policy).await?.must_use_key {
+            return Ok(Vec::new());
+        }
+        let mut methods = self.two_factor_store.methods(user.id).await?;
+        methods.retain(|m| policy.methods.allows(m.kind));
+        Ok(methods)
+    }
+
     /// The user's credentials that the settings in force let count, oldest first.
     pub async fn usable_keys(&self, user: UserId) -> Result<Vec<CredentialRecord>, TwoFactorError> {
         let policy = self.two_factor_policy().await?;
@@ -66,7 +90,7 @@ impl TwoFactor {
     pub(super) async fn refuse_code_if_key_required(
         &self,
         two_factor_id: &str,
-        what: &'static str,
+        what: CodeUse<'_>,
         origin: &Origin,
         now: Instant,
     ) -> Result<(), TwoFactorError> {
@@ -81,9 +105,22 @@ impl TwoFactor {
         if !pending.keys_only {
             return Ok(());
         }
-        let refusal = match what {
-            "enrolment" => enrolment_refusal(),
-            _ => code_refusal(),
+        let (what, refusal) = match what {
+            CodeUse::Enrolment => ("enrolment", enrolment_refusal()),
+            CodeUse::Sent => ("code_sent", code_refusal()),
+            CodeUse::Login(code) => {
+                // The code that completes this login after a key enrolled in it is the key's.
+                let completes_a_key = pending
+                    .challenge
+                    .enrollment_code_hash
+                    .as_deref()
+                    .and_then(|hash| self.judge.enrolled_factor(hash, code))
+                    == Some(super::Accepted::SecurityKey);
+                if completes_a_key {
+                    return Ok(());
+                }
+                ("code", code_refusal())
+            }
         };
         Err(self
             .refuse_by_key_policy(pending.user.id, "key_required", what, refusal, origin, now)

@@ -13,6 +13,7 @@ use super::{
 use crate::audit::{Actor, Origin};
 use crate::clock::Instant;
 use crate::domain::Invalid;
+use crate::key_policy::KeyKind;
 use crate::store::{KeyAtLogin, KeyChange, NewRecoveryCodes};
 use crate::two_factor::{
     AFTER_A_FACTOR_CHANGE, CompleteLogin, CompletedLogin, KeyLogin, PendingLogin, SecondStep,
@@ -41,14 +42,14 @@ impl KeyChoices {
     }
 }
 
-/// The keys the login `pending` may enrol: both kinds wherever WebAuthn is on (the public URL
-/// has a domain name). The one place that decides it, for the pages and the API alike; the
-/// settings and the user, which `pending` carries, are there for rules that depend on them.
+/// The keys the login `pending` may enrol: the kinds its settings allow (`two_factor.webauthn`),
+/// wherever WebAuthn is on (the public URL has a domain name). The one place that decides it,
+/// for the pages and the API alike.
 pub fn keys_offered(webauthn_on: bool, pending: &PendingLogin) -> KeyChoices {
-    let _ = pending;
+    let allows = |kind| webauthn_on && pending.policy.webauthn.allows(kind);
     KeyChoices {
-        security_key: webauthn_on,
-        passkey: webauthn_on,
+        security_key: allows(KeyKind::SecurityKey),
+        passkey: allows(KeyKind::Passkey),
     }
 }
 

@@ -358,6 +358,61 @@ async fn a_member_of_a_group_that_must_use_a_key_enrols_one_and_no_code_method()
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(refused(&body).1, "[keyRequired]kind");
+
+    // Her password alone does not add the key that would finish it: an administrator's
+    // access code must let her enrol one.
+    let at_login = |login: &str, workflow: &str| json!({"twoFactorId": login, "name": "A key", "workflow": workflow});
+    let response = app
+        .post_json("/api/webauthn/register/start", &at_login(&login, "general"))
+        .await;
+    assert_eq!(response.status(), 403);
+    let body = response.text().await.expect("a body");
+    assert!(
+        body.contains("ask an administrator for an access code"),
+        "{body}"
+    );
+
+    // A member with no second factor at all enrols a key during the login, of the kinds the
+    // settings allow.
+    key_settings(
+        &app,
+        json!({"phishingResistantForGroups": [group], "passkeys": false}),
+    )
+    .await;
+    let eve = user(&app, "eve").await;
+    let members = json!({"members": {&group: [{"userId": eve}]}});
+    assert_eq!(
+        call(&app, Method::POST, "/api/group/member", members)
+            .await
+            .0,
+        200
+    );
+    let (login, _) = two_factor_due(&app, "eve").await;
+    let response = app
+        .post_json(
+            "/api/webauthn/register/start",
+            &at_login(&login, "bootstrap"),
+        )
+        .await;
+    assert_eq!(response.status(), 400, "passkeys are switched off");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(refused(&body).1, "[disabled]workflow");
+    let response = app
+        .post_json("/api/webauthn/register/start", &at_login(&login, "general"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let options: Value = response.json().await.expect("JSON");
+    let response = app
+        .post_json(
+            "/api/webauthn/register/complete",
+            &json!({"twoFactorId": login, "credential": SoftKey::new().register(&options["options"]),
+                    "origin": ORIGIN, "rpId": RP_ID}),
+        )
+        .await;
+    let status = response.status();
+    let done: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "{done}");
+    assert!(done["token"].is_string(), "{done}");
     // A group the settings name this way cannot be deleted.
     let (status, _) = call(
         &app,

@@ -439,3 +439,61 @@ async fn a_site_s_step_up_takes_the_key_in_place_of_a_code() {
     let straight = browser.get(&app, &step_up).await;
     assert_eq!(location(&straight), format!("{APP}/vault"));
 }
+
+#[tokio::test]
+async fn a_member_who_must_use_a_key_is_not_re_authenticated_by_a_code() {
+    let app = spawn_app().await;
+    let hal = app.create_user("hal", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut browser = Browser::new();
+    browser.log_in(&app, "hal", PASSWORD).await;
+    let (secret, _) = app.enroll_authenticator(&hal).await;
+    let key = SoftKey::new();
+    register_through_api(&app, &hal, &key, "general").await;
+    let group = app
+        .with_key(reqwest::Method::POST, "/api/group")
+        .json(&json!({"group": {"name": "Operators"}}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["group"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let added = app
+        .with_key(reqwest::Method::POST, "/api/group/member")
+        .json(&json!({"members": {&group: [{"userId": hal}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 200);
+    app.put_two_factor_settings(json!({"webauthn": {"phishingResistantForGroups": [group]}}))
+        .await;
+
+    // The page asks for the key alone, and a code posted anyway proves nothing.
+    let (html, csrf) = page(&mut browser, &app, "/security/reauth").await;
+    assert!(!html.contains("id=\"code\""), "no code is asked: {html}");
+    assert!(html.contains("id=\"reauth-key\""), "{html}");
+    let refused = browser
+        .post(
+            &app,
+            "/security/reauth",
+            &[
+                ("csrf", csrf.as_str()),
+                ("password", PASSWORD),
+                ("code", &crate::helpers::oathtool(&secret, 0)),
+            ],
+        )
+        .await;
+    assert_ne!(location(&refused), "/security", "a code does not do");
+    assert_eq!(session_amr(&app, &hal).await, "pwd");
+
+    let action = ("/security/reauth", csrf.as_str());
+    let (status, body) = use_key(&mut browser, &app, action, &key, 1, Some(PASSWORD)).await;
+    assert_eq!((status, &body), (200, &json!({"redirect": "/security"})));
+    assert_eq!(session_amr(&app, &hal).await, "pwd hwk mfa");
+}

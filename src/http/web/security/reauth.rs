@@ -65,7 +65,7 @@ pub async fn render_reauth(
 ) -> Response {
     let two_factor = &state.core.two_factor;
     let (methods, offered, factors) = match (
-        two_factor.user_methods(user.id).await,
+        two_factor.code_methods(user).await,
         two_factor.offered_now().await,
         two_factor.second_factors(user.id).await,
     ) {
