@@ -630,6 +630,29 @@ pub(super) async fn fill_method_countries(pool: &sqlx::AnyPool) -> Result<(), St
     Ok(())
 }
 
+/// Whether `user` has a key of one of `kinds` (`security_key`, `passkey`), in `tx`: the kinds
+/// the settings let count.
+pub(super) async fn has_keys_of(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    kinds: &[&str],
+) -> Result<bool, StoreError> {
+    let (first, second) = match kinds {
+        [] => return Ok(false),
+        [only] => (*only, *only),
+        [first, second, ..] => (*first, *second),
+    };
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM webauthn_credentials WHERE user_id = $1 AND kind IN ($2, $3) LIMIT 1",
+    )
+    .bind(user.to_string())
+    .bind(first)
+    .bind(second)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Whether `user` has a security key or a passkey, in `tx`.
 pub(super) async fn has_keys(
     tx: &mut Transaction<'_, Any>,

@@ -8,7 +8,7 @@ use super::row::bind_all;
 use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
 use super::trusted_computers::revoke_trusts;
 use super::two_factor::{
-    forget_recovery_codes_without_factors, has_keys, has_second_factor, insert_recovery_codes,
+    forget_recovery_codes_without_factors, has_keys_of, has_second_factor, insert_recovery_codes,
     lock_user,
 };
 use super::{NewRecoveryCodes, StoreError, Trusts, WebauthnStore, audit, flag};
@@ -125,8 +125,10 @@ pub struct KeyAtLogin<'a> {
     pub completion_hash: &'a str,
     pub max_attempts: i64,
     /// Refused if the user has a second factor by then: a method of one of these kinds, or a
-    /// key. None: nothing refuses it.
+    /// key of a kind in `keys_beside`. None: nothing refuses it.
     pub refused_beside: Option<&'a [MethodKind]>,
+    /// The kinds of key the settings let count (`security_key`, `passkey`).
+    pub keys_beside: &'a [&'static str],
 }
 
 /// A session that proved a second factor with a key (re-authentication): its methods from now
@@ -197,7 +199,8 @@ impl WebauthnStore {
         let first = !has_second_factor(&mut tx, user).await?;
         if let Some(login) = change.at_login {
             if let Some(kinds) = login.refused_beside
-                && (has_keys(&mut tx, user).await? || has_method_of(&mut tx, user, kinds).await?)
+                && (has_keys_of(&mut tx, user, login.keys_beside).await?
+                    || has_method_of(&mut tx, user, kinds).await?)
             {
                 tx.rollback().await?;
                 return Ok(StoredCredential::Refused);

@@ -6,6 +6,7 @@ use super::{Accepted, TwoFactor, TwoFactorError};
 use crate::clock::Instant;
 use crate::crypto::random;
 use crate::domain::{LoginType, MethodKind, UserId};
+use crate::key_policy::KeyKind;
 use crate::store::NewRecoveryCodes;
 
 /// A login of a user who has a usable method must be finished with it, or a password alone
@@ -28,6 +29,9 @@ pub struct LoginEnrolment {
     /// Refused if, when it is stored, the user has a second factor: a method of one of these
     /// kinds, or a key. None: nothing refuses it (an access code let the login through).
     pub refused_beside: Option<Vec<MethodKind>>,
+    /// The kinds of key that count as a second factor beside it (those the settings allow):
+    /// a key of a kind switched off refuses nothing.
+    pub keys_beside: Vec<&'static str>,
     /// A first factor's set, or a new set in place of the old after an access code: whoever
     /// needed that code could not use their recovery codes either.
     pub recovery: NewRecoveryCodes,
@@ -108,6 +112,11 @@ impl TwoFactor {
             login_type: challenge.login_type,
             max_attempts: policy.max_code_attempts,
             refused_beside,
+            keys_beside: [KeyKind::SecurityKey, KeyKind::Passkey]
+                .into_iter()
+                .filter(|kind| policy.webauthn.allows(*kind))
+                .map(KeyKind::as_str)
+                .collect(),
             recovery,
         })
     }

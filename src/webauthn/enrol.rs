@@ -144,6 +144,7 @@ impl WebAuthn {
                 completion_hash: &enrolment.completion_hash,
                 max_attempts: login.max_attempts,
                 refused_beside: login.refused_beside.as_deref(),
+                keys_beside: &login.keys_beside,
             }),
         };
         let first = self.keep(&proved, change, &event).await?;

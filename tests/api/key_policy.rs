@@ -593,3 +593,35 @@ async fn the_console_shows_and_saves_the_key_settings_with_bad_models_named() {
         tessera::key_policy::UserVerification::Required
     );
 }
+
+#[tokio::test]
+async fn a_user_whose_only_key_is_of_a_kind_switched_off_enrols_another_at_login() {
+    let app = spawn_app().await;
+    let ivy = user(&app, "ivy").await;
+    register_through_api(&app, &ivy, &SoftKey::new(), "general").await;
+    app.put_two_factor_settings(json!({"apiLoginPolicy": "required",
+                                       "webauthn": {"securityKeys": false}}))
+        .await;
+    // Her security key neither finishes the login nor stands in the way of a passkey.
+    let (login, body) = two_factor_due(&app, "ivy").await;
+    assert!(listed(&body).is_empty(), "{body}");
+    let response = app
+        .post_json(
+            "/api/webauthn/register/start",
+            &json!({"twoFactorId": login, "name": "Phone", "workflow": "bootstrap"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let options: Value = response.json().await.expect("JSON");
+    let response = app
+        .post_json(
+            "/api/webauthn/register/complete",
+            &json!({"twoFactorId": login, "credential": SoftKey::new().register(&options["options"]),
+                    "origin": ORIGIN, "rpId": RP_ID}),
+        )
+        .await;
+    let status = response.status();
+    let done: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "{done}");
+    assert!(done["token"].is_string(), "{done}");
+}
