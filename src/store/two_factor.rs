@@ -658,12 +658,7 @@ pub(super) async fn has_keys(
     tx: &mut Transaction<'_, Any>,
     user: UserId,
 ) -> Result<bool, StoreError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM webauthn_credentials WHERE user_id = $1 LIMIT 1")
-            .bind(user.to_string())
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(found.is_some())
+    has_keys_of(tx, user, &["security_key", "passkey"]).await
 }
 
 /// Whether `user` has a second factor, in `tx`: a method, a security key or a passkey. Read
