@@ -19,6 +19,7 @@ mod checkpoints;
 mod code_check;
 mod counters;
 mod email_links;
+mod factors;
 mod groups;
 mod import;
 mod janitor;

@@ -4,13 +4,13 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::row::bind_all;
-use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
-use super::trusted_computers::revoke_trusts;
-use super::two_factor::{
+use super::factors::{
     forget_recovery_codes_without_factors, has_keys_of, has_second_factor, insert_recovery_codes,
     lock_user,
 };
+use super::row::bind_all;
+use super::sessions::{INSERT_SESSION, NewSession, TOUCH_LAST_LOGIN, session_params, touch_params};
+use super::trusted_computers::revoke_trusts;
 use super::{NewRecoveryCodes, StoreError, Trusts, WebauthnStore, audit, flag};
 use crate::audit::AuditEvent;
 use crate::clock::Instant;
