@@ -13,12 +13,13 @@ use super::forms::{MethodForm, ReauthForm, ReauthKeyForm};
 use super::oauth::{back_to_client, forgetting};
 use super::return_to::{RETURN_COOKIE, RETURN_SECONDS, kept};
 use super::security::reauth::{Purpose, refused, render_reauth, send_code};
-use super::security::reauth_key::{self, answer_of, go_to, key_answer, refuse};
+use super::security::reauth_key::{self, answer_of, go_to, refuse};
 use super::{Cookies, WebForm, error_page, internal, signed_in};
 use crate::clock::Instant;
 use crate::forward_auth::{ForwardAuthError, StepUpAsk};
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
+use crate::webauthn::KeyAnswer;
 
 /// `GET /forward-auth/continue`: back to the site, checked again, as a page that moves on by
 /// itself (this ends a chain of redirects that began with a form's POST).
@@ -126,12 +127,13 @@ pub async fn step_up_key_finish(
     let Some(rd) = kept(&state, &headers) else {
         return go_to(&state, &headers, "/");
     };
-    let answer = match answer_of(&state, &form.credential) {
-        Ok(answer) => answer,
+    let (answer, claimed) = match answer_of(&state, &form.credential) {
+        Ok(read) => read,
         Err(message) => return refuse(&state, &headers, message),
     };
-    let Some(key) = key_answer(&state, &answer) else {
-        return internal(&state, &headers, "the relying party went away");
+    let key = KeyAnswer {
+        answer: &answer,
+        claimed,
     };
     match state
         .core

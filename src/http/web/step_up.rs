@@ -10,15 +10,14 @@ use axum::response::Response;
 use super::forms::{MethodForm, ReauthForm, ReauthKeyForm};
 use super::oauth::AUTHORIZE_COOKIE;
 use super::security::reauth::{Purpose, refused, render_reauth, send_code};
-use super::security::reauth_key::{
-    answer_of, as_script_answer, go_to, key_answer, refusal, refuse,
-};
+use super::security::reauth_key::{answer_of, as_script_answer, go_to, refusal, refuse};
 use super::{Cookies, WebForm, cookie, internal, signed_in};
 use crate::clock::Instant;
 use crate::domain::User;
 use crate::http::AppState;
 use crate::http::extract::RequestOrigin;
 use crate::store::SessionRecord;
+use crate::webauthn::KeyAnswer;
 
 /// The signed-in person, their waiting request's id, and what the request still asks of them;
 /// otherwise where the browser goes instead (the login, the home page, or on to the client).
@@ -117,12 +116,13 @@ pub async fn key_finish(
         Ok(asked) => asked,
         Err(elsewhere) => return as_script_answer(&state, &headers, elsewhere),
     };
-    let answer = match answer_of(&state, &form.credential) {
-        Ok(answer) => answer,
+    let (answer, claimed) = match answer_of(&state, &form.credential) {
+        Ok(read) => read,
         Err(message) => return refuse(&state, &headers, message),
     };
-    let Some(key) = key_answer(&state, &answer) else {
-        return internal(&state, &headers, "the relying party went away");
+    let key = KeyAnswer {
+        answer: &answer,
+        claimed,
     };
     match state
         .core

@@ -51,17 +51,25 @@ pub fn as_script_answer(state: &AppState, headers: &HeaderMap, response: Respons
     }
 }
 
-/// The browser's answer from the form, made at this server (the page is this server's): or
-/// why not, for `refuse`.
-pub fn answer_of(state: &AppState, raw: &str) -> Result<AssertionAnswer, String> {
-    if state.core.webauthn.relying_party().is_none() {
+/// The browser's answer from the form, with what it claims of where it was made: this
+/// server's own origin and rpId (the page is this server's). Or why not, for `refuse`.
+pub fn answer_of<'a>(
+    state: &'a AppState,
+    raw: &str,
+) -> Result<(AssertionAnswer, Claimed<'a>), String> {
+    let Some(party) = state.core.webauthn.relying_party() else {
         return Err(KEYS_OFF.into());
-    }
-    serde_json::from_str(raw).map_err(|_| {
+    };
+    let answer = serde_json::from_str(raw).map_err(|_| {
         format!(
             "{KEY_REFUSED}: the answer from your browser is not a WebAuthn credential. Try again."
         )
-    })
+    })?;
+    let claimed = Claimed {
+        origin: party.origin.as_str(),
+        rp_id: &party.id,
+    };
+    Ok((answer, claimed))
 }
 
 /// A refusal `answer_of` said, for the script.
@@ -71,18 +79,6 @@ pub fn refuse(state: &AppState, headers: &HeaderMap, message: String) -> Respons
         StatusCode::UNPROCESSABLE_ENTITY,
         message,
     )
-}
-
-/// The key's answer as made at this server (checked by `answer_of`).
-pub fn key_answer<'a>(state: &'a AppState, answer: &'a AssertionAnswer) -> Option<KeyAnswer<'a>> {
-    let party = state.core.webauthn.relying_party()?;
-    Some(KeyAnswer {
-        answer,
-        claimed: Claimed {
-            origin: party.origin.as_str(),
-            rp_id: &party.id,
-        },
-    })
 }
 
 /// `{action}/key/start`: the options for an assertion by one of the signed-in person's keys.
@@ -117,12 +113,13 @@ pub async fn finish(
     let Some((session, _)) = signed_in(&state, &headers).await else {
         return go_to(&state, &headers, "/login");
     };
-    let answer = match answer_of(&state, &form.credential) {
-        Ok(answer) => answer,
+    let (answer, claimed) = match answer_of(&state, &form.credential) {
+        Ok(read) => read,
         Err(message) => return refuse(&state, &headers, message),
     };
-    let Some(key) = key_answer(&state, &answer) else {
-        return internal(&state, &headers, "the relying party went away");
+    let key = KeyAnswer {
+        answer: &answer,
+        claimed,
     };
     match state
         .core
